@@ -1,0 +1,64 @@
+"""The model interface: messages with images in, text with usage and timings out."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from tools.messages import Message
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    usage: Usage = field(default_factory=Usage)
+    # Milliseconds per phase ("preprocess", "first_token", "decode", "total" ...).
+    timings: Mapping[str, float] = field(default_factory=dict)
+    model: str = ""
+    # (width, height) of the image as the model really saw it, where the backend can tell.
+    seen_frame: tuple[int, int] | None = None
+
+
+class BackendError(RuntimeError):
+    """The model could not be asked: infrastructure, not a model mistake."""
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        self.hint = hint
+        super().__init__(f"{message}. {hint}" if hint else message)
+
+
+class BackendUnavailable(BackendError):
+    """Misconfigured or missing: extra not installed, no CUDA, weights not found."""
+
+
+class BackendRequestError(BackendError):
+    """A request failed for good (after retries, or an error that retrying cannot fix)."""
+
+
+class ScriptExhausted(BackendError):
+    """A scripted backend was asked for more answers than it holds."""
+
+
+class ModelBackend(ABC):
+    name: str
+
+    @abstractmethod
+    def complete(self, messages: Sequence[Message], *, max_new_tokens: int | None = None) -> Completion:
+        """One answer for the conversation; images in ``messages`` are already frame-sized."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Free what the backend holds."""
+
+    def __enter__(self) -> ModelBackend:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()

@@ -1,0 +1,49 @@
+"""The ``agent`` command line.
+
+Each command group lives in its own module under ``agent.commands`` with a
+``register(app)`` function; heavy imports stay inside the command bodies so
+``agent --help`` is instant and works without a display, adb or torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+import typer
+
+COMMAND_MODULES = (
+    "agent.commands.parse",  # agent parse
+    "agent.commands.device",  # agent devices / screenshot / do
+    "agent.commands.run",  # agent run
+    "agent.commands.replay",  # agent replay / report
+)
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="agent",
+        help="A visual GUI agent driven by Qwen2.5-VL: screenshots in, exact actions out.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+
+    @app.callback()
+    def _root(verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More detail (-vv for debug).")) -> None:
+        level = logging.WARNING - 10 * min(verbose, 2)
+        logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:  # a real missing dependency inside the module
+                raise
+            continue  # command group not built yet
+        module.register(app)
+    return app
+
+
+def main() -> None:
+    build_app()()

@@ -1,0 +1,170 @@
+"""Recorded runs on disk: ``run.json``, ``steps.jsonl`` and one image per step.
+
+Written as the run happens: each step is one JSON line, appended, flushed and
+fsynced, so a run killed with SIGKILL mid-step still loads up to its last
+complete step. ``run.json`` is replaced atomically on every update.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+RUN_FILE = "run.json"
+STEPS_FILE = "steps.jsonl"
+
+RunStatus = Literal["running", "success", "failure", "stuck", "budget", "interrupted", "needs_user", "error"]
+
+
+class GeometryRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    width: int
+    height: int
+    scale: float = 1.0
+    origin_x: int = 0
+    origin_y: int = 0
+
+
+class FrameRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    width: int
+    height: int
+    relative: bool = False
+
+
+class ExecutedRecord(BaseModel):
+    """One action as the device got it: canonical text in the input frame, and the driver's commands."""
+
+    model_config = ConfigDict(frozen=True)
+    action: str
+    commands: list[str] = Field(default_factory=list)
+    dry_run: bool = False
+
+
+class ErrorRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    kind: str  # "parse", "device", "backend", "user" ...
+    message: str
+
+
+class StepRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    index: int  # 1-based
+    started_at: float
+    kind: str = "ai"  # which task step produced it: ai, do, tap, assert, wait_for ...
+    screenshot: str | None = None  # file name inside the run directory
+    geometry: GeometryRecord | None = None
+    frame: FrameRecord | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    answer: str = ""  # the model's raw answer
+    thought: str = ""
+    actions: list[str] = Field(default_factory=list)  # canonical text, model frame
+    executed: list[ExecutedRecord] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    error: ErrorRecord | None = None
+    feedback: str = ""  # what was sent back to the model after this step
+    note: str = ""
+
+
+class RunInfo(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    format: int = FORMAT_VERSION
+    run_id: str
+    task: str
+    task_file: str | None = None
+    dialect: str
+    model: dict[str, Any] = Field(default_factory=dict)  # never holds an API key
+    device: dict[str, Any] = Field(default_factory=dict)
+    frame_settings: dict[str, Any] = Field(default_factory=dict)
+    versions: dict[str, str] = Field(default_factory=dict)
+    started_at: float
+    ended_at: float | None = None
+    status: RunStatus = "running"
+    message: str = ""
+    steps: int = 0
+
+
+class RunWriter:
+    """Appends a run to its directory as it happens."""
+
+    def __init__(self, directory: Path, info: RunInfo) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=False)
+        self.info = info
+        self._steps = open(self.directory / STEPS_FILE, "a", encoding="utf-8")  # noqa: SIM115 - held for the run
+        self._write_info()
+
+    def save_image(self, index: int, image: Image.Image, suffix: str = "") -> str:
+        name = f"step-{index:04d}{suffix}.png"
+        image.save(self.directory / name, format="PNG", compress_level=1)  # fast: written on the hot path
+        return name
+
+    def append(self, step: StepRecord) -> None:
+        self._steps.write(step.model_dump_json() + "\n")
+        self._steps.flush()
+        os.fsync(self._steps.fileno())
+        self.update(steps=step.index)
+
+    def update(self, **changes: Any) -> None:
+        self.info = self.info.model_copy(update=changes)
+        self._write_info()
+
+    def close(self) -> None:
+        self._steps.close()
+
+    def _write_info(self) -> None:
+        temporary = self.directory / (RUN_FILE + ".tmp")
+        temporary.write_text(self.info.model_dump_json(indent=2), encoding="utf-8")
+        os.replace(temporary, self.directory / RUN_FILE)
+
+
+class RecordedRun(BaseModel):
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    directory: Path
+    info: RunInfo
+    steps: list[StepRecord]
+    truncated: bool = False  # the last line was cut off (the run was killed mid-write)
+
+
+class RunLoadError(ValueError):
+    """The directory is not a readable recorded run."""
+
+
+def load_run(directory: Path | str) -> RecordedRun:
+    directory = Path(directory)
+    try:
+        info = RunInfo.model_validate_json((directory / RUN_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunLoadError(f"{directory} is not a recorded run: {RUN_FILE} is missing") from None
+    except ValidationError as error:
+        raise RunLoadError(f"{directory / RUN_FILE} is not a valid run file: {error}") from None
+    steps, truncated = _read_steps(directory / STEPS_FILE)
+    return RecordedRun(directory=directory, info=info, steps=steps, truncated=truncated)
+
+
+def _read_steps(path: Path) -> tuple[list[StepRecord], bool]:
+    if not path.exists():
+        return [], False
+    steps: list[StepRecord] = []
+    lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            steps.append(StepRecord.model_validate(json.loads(line)))
+        except (json.JSONDecodeError, ValidationError):
+            if number >= len(lines) - 1:  # only the last line may be cut short by a kill
+                log.warning("%s: last step line is incomplete; ignoring it", path)
+                return steps, True
+            raise RunLoadError(f"{path}:{number}: not a valid step record") from None
+    return steps, False

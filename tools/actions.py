@@ -1,0 +1,195 @@
+"""The action space: one frozen pydantic model per action, one union.
+
+Actions are plain data. Points are integers in whatever frame the producer
+speaks (model frame when parsed from an answer, input frame once mapped by
+``tools.frames.map_action``); an action never knows its frame, the code that
+holds it does. The canonical text form lives in ``tools.canonical``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+
+from tools.keys import normalize_keys
+
+Direction = Literal["up", "down", "left", "right"]
+DeviceKind = Literal["computer", "mobile"]
+
+
+class Point(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    x: int
+    y: int
+
+    def __str__(self) -> str:
+        return f"({self.x},{self.y})"
+
+
+class _Action(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def points(self) -> tuple[Point, ...]:
+        """Every point this action carries, in field order."""
+        return tuple(value for value in self.__dict__.values() if isinstance(value, Point))
+
+
+class Click(_Action):
+    """Left click on desktop, tap on mobile."""
+
+    action: Literal["click"] = "click"
+    point: Point
+
+
+class DoubleClick(_Action):
+    action: Literal["double_click"] = "double_click"
+    point: Point
+
+
+class RightClick(_Action):
+    action: Literal["right_click"] = "right_click"
+    point: Point
+
+
+class MiddleClick(_Action):
+    action: Literal["middle_click"] = "middle_click"
+    point: Point
+
+
+class LongPress(_Action):
+    """Touch and hold (mobile)."""
+
+    action: Literal["long_press"] = "long_press"
+    point: Point
+    duration: float = Field(default=1.0, gt=0, le=60, description="seconds held")
+
+
+class Drag(_Action):
+    """Press at start, move to end, release (desktop)."""
+
+    action: Literal["drag"] = "drag"
+    start: Point
+    end: Point
+    duration: float = Field(default=0.5, gt=0, le=60, description="seconds for the move")
+
+
+class Swipe(_Action):
+    """A finger swipe from start to end (mobile)."""
+
+    action: Literal["swipe"] = "swipe"
+    start: Point
+    end: Point
+    duration: float = Field(default=0.3, gt=0, le=60, description="seconds for the move")
+
+
+class Scroll(_Action):
+    """Scroll content in a direction; without a point, at the screen centre."""
+
+    action: Literal["scroll"] = "scroll"
+    point: Point | None = None
+    direction: Direction
+    amount: int = Field(default=5, ge=1, le=100, description="wheel clicks (desktop)")
+
+
+class Type(_Action):
+    """Type text. A trailing newline in the text means 'then press enter'."""
+
+    action: Literal["type"] = "type"
+    text: str
+    submit: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _trailing_newline_is_submit(cls, data: object) -> object:
+        # One spelling per meaning: "abc\n" and (text="abc", submit=True) are the
+        # same action, so the round trip through the text form is exact.
+        if isinstance(data, dict) and isinstance(data.get("text"), str) and data["text"].endswith("\n"):
+            data = {**data, "text": data["text"][:-1], "submit": True}
+        return data
+
+
+class Hotkey(_Action):
+    action: Literal["hotkey"] = "hotkey"
+    keys: tuple[str, ...]
+
+    @field_validator("keys", mode="before")
+    @classmethod
+    def _normalize(cls, value: object) -> tuple[str, ...]:
+        if not isinstance(value, (str, list, tuple)):
+            raise ValueError("keys must be a string or a list of key names")
+        return normalize_keys(value)
+
+
+class Move(_Action):
+    """Move the pointer (hover) without clicking."""
+
+    action: Literal["move"] = "move"
+    point: Point
+
+
+class OpenApp(_Action):
+    """Launch an app by package name or visible label (mobile)."""
+
+    action: Literal["open_app"] = "open_app"
+    name: str = Field(min_length=1)
+
+
+class PressBack(_Action):
+    action: Literal["press_back"] = "press_back"
+
+
+class PressHome(_Action):
+    action: Literal["press_home"] = "press_home"
+
+
+class PressEnter(_Action):
+    action: Literal["press_enter"] = "press_enter"
+
+
+class Wait(_Action):
+    action: Literal["wait"] = "wait"
+    seconds: float = Field(default=5.0, ge=0, le=600)
+
+
+class Finished(_Action):
+    """The task is over, as the model judges it."""
+
+    action: Literal["finished"] = "finished"
+    status: Literal["success", "failure"] = "success"
+    message: str = ""
+
+
+class CallUser(_Action):
+    """The model needs the person: a question, a login, a captcha."""
+
+    action: Literal["call_user"] = "call_user"
+    question: str = ""
+
+
+Action = Annotated[
+    Union[
+        Click, DoubleClick, RightClick, MiddleClick, LongPress, Drag, Swipe, Scroll, Type,
+        Hotkey, Move, OpenApp, PressBack, PressHome, PressEnter, Wait, Finished, CallUser,
+    ],
+    Field(discriminator="action"),
+]
+
+ACTION_TYPES: dict[str, type[_Action]] = {
+    cls.model_fields["action"].default: cls
+    for cls in (
+        Click, DoubleClick, RightClick, MiddleClick, LongPress, Drag, Swipe, Scroll, Type,
+        Hotkey, Move, OpenApp, PressBack, PressHome, PressEnter, Wait, Finished, CallUser,
+    )
+}
+
+TERMINAL_ACTIONS = (Finished, CallUser)
+
+action_adapter: TypeAdapter[Action] = TypeAdapter(Action)
+
+
+def with_points(action: _Action, mapper) -> _Action:  # noqa: ANN001 - mapper: Callable[[Point], Point]
+    """Return a copy of ``action`` with every point passed through ``mapper``."""
+    updates = {name: mapper(value) for name, value in action.__dict__.items() if isinstance(value, Point)}
+    return action.model_copy(update=updates) if updates else action

@@ -1,0 +1,94 @@
+"""A dialect: how one model family is prompted and how its answer is read."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+from tools.actions import Action, DeviceKind, Point
+from tools.frames import ModelFrame
+from tools.messages import Message
+
+
+@dataclass(frozen=True)
+class HistoryStep:
+    """One earlier step as the prompt shows it.
+
+    ``image`` is the screenshot of that step already resized to the frame, or
+    None when the agent keeps only text for it. ``answer`` is the model's raw
+    answer; ``action_text`` the canonical text of what was done; ``feedback``
+    what the agent told the model afterwards (a parse error, a user's reply).
+    """
+
+    answer: str
+    action_text: str = ""
+    image: Image.Image | None = None
+    feedback: str = ""
+
+
+@dataclass(frozen=True)
+class PromptContext:
+    task: str
+    frame: ModelFrame
+    device: DeviceKind = "computer"
+    language: str = "English"  # the language the model writes its thoughts in
+
+
+@dataclass(frozen=True)
+class ParsedAnswer:
+    """What an answer says: an optional thought and one or more actions (model frame)."""
+
+    actions: tuple[Action, ...]
+    thought: str = ""
+
+
+@dataclass(frozen=True)
+class GroundingHit:
+    """One object located by a "find X" query, in the model frame."""
+
+    point: Point
+    label: str = ""
+    box: tuple[int, int, int, int] | None = None
+
+
+@dataclass(frozen=True)
+class DialectInfo:
+    name: str
+    # How many recent screenshots the prompt carries as images (the current one included).
+    default_image_history: int = 1
+    aliases: tuple[str, ...] = field(default_factory=tuple)
+
+
+class Dialect(ABC):
+    """Prompt builder + parser for one model family.
+
+    Parsers accept the other dialect's forms too (models drift) and raise
+    ``ActionParseError`` for anything unusable, including points outside the frame.
+    """
+
+    info: DialectInfo
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @abstractmethod
+    def build_messages(
+        self, context: PromptContext, history: Sequence[HistoryStep], screenshot: Image.Image
+    ) -> list[Message]:
+        """The full conversation for the next step; ``screenshot`` is already frame-sized."""
+
+    @abstractmethod
+    def parse(self, answer: str, frame: ModelFrame) -> ParsedAnswer:
+        """Read the model's answer into actions in the model frame."""
+
+    @abstractmethod
+    def grounding_messages(self, query: str, screenshot: Image.Image, frame: ModelFrame) -> list[Message]:
+        """A one-shot "find X" query on a frame-sized screenshot."""
+
+    @abstractmethod
+    def parse_grounding(self, answer: str, frame: ModelFrame) -> list[GroundingHit]:
+        """The objects a grounding answer names, best first; raises if none."""

@@ -1,0 +1,168 @@
+"""Coordinate frames and the one mapping between them.
+
+Three frames (DESIGN.md): the *model frame* (pixels of the image the model saw
+after ``smart_resize``, or 0..1000 relative), the *screenshot frame* (physical
+pixels of the capture) and the *input frame* (what the input driver takes:
+logical points plus the monitor's origin). ``to_input_point`` is the only code
+that converts between them; everything else calls it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from PIL import Image
+
+from tools.actions import Action, Point, with_points
+from tools.errors import ActionParseError
+
+PATCH_FACTOR = 28  # 14 px patches merged 2x2
+MIN_PIXELS = 4 * 28 * 28
+MAX_PIXELS = 16384 * 28 * 28  # Qwen2.5-VL's preprocessor default
+SERVING_MAX_PIXELS = 1280 * 28 * 28  # a common deployment cap
+MAX_ASPECT_RATIO = 200
+RELATIVE_SCALE = 1000  # UI-TARS-1.0 / Qwen2-VL answer in 0..1000
+
+
+def _round_by(number: float, factor: int) -> int:
+    return round(number / factor) * factor
+
+
+def _floor_by(number: float, factor: int) -> int:
+    return math.floor(number / factor) * factor
+
+
+def _ceil_by(number: float, factor: int) -> int:
+    return math.ceil(number / factor) * factor
+
+
+def smart_resize(
+    height: int, width: int, factor: int = PATCH_FACTOR, min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS
+) -> tuple[int, int]:
+    """The (height, width) Qwen2.5-VL resizes an image to; same results as qwen-vl-utils."""
+    if height <= 0 or width <= 0:
+        raise ValueError(f"image size must be positive, got {width}x{height}")
+    if max(height, width) / min(height, width) > MAX_ASPECT_RATIO:
+        raise ValueError(f"aspect ratio of {width}x{height} is above {MAX_ASPECT_RATIO}")
+    h_bar = max(factor, _round_by(height, factor))
+    w_bar = max(factor, _round_by(width, factor))
+    if h_bar * w_bar > max_pixels:
+        beta = math.sqrt((height * width) / max_pixels)
+        h_bar = max(factor, _floor_by(height / beta, factor))
+        w_bar = max(factor, _floor_by(width / beta, factor))
+    elif h_bar * w_bar < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h_bar = _ceil_by(height * beta, factor)
+        w_bar = _ceil_by(width * beta, factor)
+    return h_bar, w_bar
+
+
+@dataclass(frozen=True)
+class ModelFrame:
+    """The coordinate space of a model's answer.
+
+    ``width`` x ``height`` are the pixels of the image the model saw. With
+    ``relative``, answers are in 0..1000 on both axes whatever that size.
+    """
+
+    width: int
+    height: int
+    relative: bool = False
+
+    @classmethod
+    def for_screen(
+        cls, width: int, height: int, *, min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS,
+        relative: bool = False,
+    ) -> ModelFrame:
+        h, w = smart_resize(height, width, min_pixels=min_pixels, max_pixels=max_pixels)
+        return cls(width=w, height=h, relative=relative)
+
+    @property
+    def extent(self) -> tuple[int, int]:
+        """The largest coordinate an answer may use on each axis."""
+        return (RELATIVE_SCALE, RELATIVE_SCALE) if self.relative else (self.width, self.height)
+
+    def check(self, point: Point) -> None:
+        """Raise ActionParseError if ``point`` lies outside this frame."""
+        max_x, max_y = self.extent
+        if not (0 <= point.x <= max_x and 0 <= point.y <= max_y):
+            raise ActionParseError(
+                f"point {point} is outside the screen",
+                expected=f"x in 0..{max_x} and y in 0..{max_y}"
+                + (" (relative coordinates)" if self.relative else f" (the screen is {self.width}x{self.height})"),
+            )
+
+    def __str__(self) -> str:
+        return f"{self.width}x{self.height}" + (" relative" if self.relative else "")
+
+
+@dataclass(frozen=True)
+class ScreenGeometry:
+    """Where a screenshot sits in the input driver's space.
+
+    ``width`` x ``height``: physical pixels of the capture. ``scale``: physical
+    pixels per input unit (2.0 on a 2x HiDPI screen whose driver takes logical
+    points; 1.0 for adb). ``origin_x``/``origin_y``: the input coordinates of
+    the capture's top-left corner (a monitor's offset on a multi-monitor desktop).
+    """
+
+    width: int
+    height: int
+    scale: float = 1.0
+    origin_x: int = 0
+    origin_y: int = 0
+
+    def __post_init__(self) -> None:
+        if self.width <= 0 or self.height <= 0 or not self.scale > 0:
+            raise ValueError(f"bad screen geometry {self}")
+
+
+def to_screenshot_point(point: Point, frame: ModelFrame, geometry: ScreenGeometry) -> tuple[float, float]:
+    """Model frame -> screenshot pixels (continuous)."""
+    frame.check(point)
+    max_x, max_y = frame.extent
+    return point.x * geometry.width / max_x, point.y * geometry.height / max_y
+
+
+def screenshot_to_input(x: float, y: float, geometry: ScreenGeometry) -> Point:
+    """Screenshot pixels -> the input driver's integer coordinates."""
+    # A point on the far edge of the frame maps to the last pixel, not past it.
+    x = min(max(x, 0.0), geometry.width - 1)
+    y = min(max(y, 0.0), geometry.height - 1)
+    return Point(
+        x=math.floor(geometry.origin_x + x / geometry.scale + 0.5),
+        y=math.floor(geometry.origin_y + y / geometry.scale + 0.5),
+    )
+
+
+def to_input_point(point: Point, frame: ModelFrame | None, geometry: ScreenGeometry) -> Point:
+    """Model frame (or screenshot pixels when ``frame`` is None) -> input frame."""
+    if frame is None:
+        _screenshot_frame(geometry).check(point)
+        return screenshot_to_input(point.x, point.y, geometry)
+    return screenshot_to_input(*to_screenshot_point(point, frame, geometry), geometry)
+
+
+def _screenshot_frame(geometry: ScreenGeometry) -> ModelFrame:
+    """Raw screenshot pixels as a frame: valid indices are 0..size-1."""
+    return ModelFrame(width=geometry.width - 1, height=geometry.height - 1)
+
+
+def map_action(action: Action, frame: ModelFrame | None, geometry: ScreenGeometry) -> Action:
+    """Every point of ``action`` from the model frame to the input frame."""
+    return with_points(action, lambda point: to_input_point(point, frame, geometry))
+
+
+def check_action(action: Action, frame: ModelFrame) -> None:
+    """Raise ActionParseError if any point of ``action`` lies outside ``frame``."""
+    for point in action.points():
+        frame.check(point)
+
+
+def resize_to_frame(image: Image.Image, frame: ModelFrame) -> Image.Image:
+    """The image the model sees: exactly the frame's size, so no server resizes it again."""
+    image = image.convert("RGB") if image.mode != "RGB" else image
+    if image.size == (frame.width, frame.height):
+        return image
+    return image.resize((frame.width, frame.height), Image.Resampling.BICUBIC)
