@@ -67,10 +67,10 @@ class LongPress(_Action):
 
 
 class Drag(_Action):
-    """Press at start, move to end, release (desktop)."""
+    """Press at start (or where the pointer is, when None), move to end, release (desktop)."""
 
     action: Literal["drag"] = "drag"
-    start: Point
+    start: Point | None = None
     end: Point
     duration: float = Field(default=0.5, gt=0, le=60, description="seconds for the move")
 

@@ -126,7 +126,9 @@ def format_action(action: Action) -> str:
             args.append(f"start_box={_box(action.point)}")
             extra("duration", "duration")
         case Drag() | Swipe():
-            args += [f"start_box={_box(action.start)}", f"end_box={_box(action.end)}"]
+            if action.start is not None:
+                args.append(f"start_box={_box(action.start)}")
+            args.append(f"end_box={_box(action.end)}")
             extra("duration", "duration")
         case Scroll():
             if action.point is not None:
@@ -264,7 +266,8 @@ def _fields_for(kind: str, args: dict[str, object], point_reader: Callable[[obje
     if kind in ("click", "double_click", "right_click", "middle_click", "move", "long_press"):
         fields["point"] = point_reader(_need(args, "start", kind))
     elif kind in ("drag", "swipe"):
-        fields["start"] = point_reader(_need(args, "start", kind))
+        if kind == "swipe" or args.get("start") not in (None, ""):
+            fields["start"] = point_reader(_need(args, "start", kind))
         fields["end"] = point_reader(_need(args, "end", kind))
     elif kind == "scroll":
         if args.get("start") not in (None, ""):
