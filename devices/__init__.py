@@ -1,0 +1,152 @@
+"""Devices: choose one by a short spec, list what is reachable.
+
+Specs: ``desktop`` (primary monitor), ``desktop:N`` (mss monitor N; 0 = all),
+``android`` (the only attached device), ``android:SERIAL``,
+``android:HOST:PORT`` (adb over TCP). Drivers are imported when asked for, so
+``import devices`` works on a headless server without X or adb.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from devices.base import Device
+from devices.errors import DeviceError, DeviceNotFound
+
+if TYPE_CHECKING:
+    from devices.android_settings import AndroidSettings
+    from devices.desktop_settings import DesktopSettings
+
+SPEC_FORMS = "desktop, desktop:N (monitor number), android, android:SERIAL or android:HOST:PORT"
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    kind: Literal["desktop", "android"]
+    monitor: int | None = None  # desktop only
+    serial: str | None = None  # android only; HOST:PORT for adb over TCP
+
+
+@dataclass(frozen=True)
+class DeviceEntry:
+    """One line of ``agent devices``: a reachable device, or why a kind is not reachable."""
+
+    spec: str
+    kind: Literal["desktop", "android"]
+    available: bool
+    summary: str
+    details: dict[str, Any] = field(default_factory=dict)
+    hint: str = ""
+
+
+def parse_device_spec(spec: str) -> DeviceSpec:
+    kind, _, rest = spec.strip().partition(":")
+    kind = kind.lower()
+    if kind == "desktop":
+        if not rest:
+            return DeviceSpec("desktop")
+        if rest.isdigit():
+            return DeviceSpec("desktop", monitor=int(rest))
+        raise DeviceNotFound(f"bad desktop spec {spec!r}: the monitor must be a number", hint=f"use {SPEC_FORMS}")
+    if kind == "android":
+        return DeviceSpec("android", serial=rest or None)
+    raise DeviceNotFound(f"unknown device {spec!r}", hint=f"use {SPEC_FORMS}")
+
+
+def open_device(
+    spec: str, *, desktop: DesktopSettings | None = None, android: AndroidSettings | None = None
+) -> Device:
+    """Open the device ``spec`` names; the spec's monitor/serial wins over the settings'."""
+    parsed = parse_device_spec(spec)
+    if parsed.kind == "desktop":
+        from devices.desktop import open_desktop  # noqa: PLC0415 - display-bound
+        from devices.desktop_settings import DesktopSettings  # noqa: PLC0415
+
+        settings = desktop or DesktopSettings()
+        if parsed.monitor is not None:
+            settings = settings.model_copy(update={"monitor": parsed.monitor})
+        return open_desktop(settings)
+    from devices.android import open_android  # noqa: PLC0415 - needs adbutils
+    from devices.android_settings import AndroidSettings  # noqa: PLC0415
+
+    settings_a = android or AndroidSettings()
+    return open_android(parsed.serial or settings_a.serial, settings_a)
+
+
+def list_devices(
+    *, desktop: DesktopSettings | None = None, android: AndroidSettings | None = None
+) -> list[DeviceEntry]:
+    """Everything reachable; a kind that cannot be reached is one entry saying why."""
+    return [*_desktop_entries(desktop), *_android_entries(android)]
+
+
+def _desktop_entries(settings: DesktopSettings | None) -> list[DeviceEntry]:
+    from devices.desktop import list_monitors  # noqa: PLC0415
+
+    try:
+        reports = list_monitors(settings)
+    except DeviceError as error:
+        return [DeviceEntry("desktop", "desktop", False, _reason(error), hint=error.hint)]
+    entries = []
+    for report in reports:
+        monitor, geometry = report.monitor, report.geometry
+        label = "all monitors" if monitor.number == 0 else ("primary" if monitor.primary else monitor.name)
+        entries.append(
+            DeviceEntry(
+                spec=f"desktop:{monitor.number}",
+                kind="desktop",
+                available=True,
+                summary=f"{geometry.width}x{geometry.height} at ({geometry.origin_x},{geometry.origin_y}) "
+                f"scale {geometry.scale:g}" + (f" [{label}]" if label else ""),
+                details={"monitor": monitor.number, "width": geometry.width, "height": geometry.height,
+                         "origin": [geometry.origin_x, geometry.origin_y], "scale": geometry.scale,
+                         "primary": monitor.primary, "name": monitor.name},
+            )
+        )
+    return entries
+
+
+def _android_entries(settings: AndroidSettings | None) -> list[DeviceEntry]:
+    try:
+        from devices.android import list_android  # noqa: PLC0415 - needs adbutils
+        from devices.android_settings import AndroidSettings  # noqa: PLC0415
+    except ImportError as error:
+        return [DeviceEntry("android", "android", False, f"the Android driver cannot load ({error})",
+                            hint="pip install adbutils")]
+    settings = settings or AndroidSettings()
+    try:
+        infos = list_android(settings)
+    except DeviceError as error:
+        return [DeviceEntry("android", "android", False, _reason(error), hint=error.hint)]
+    if not infos:
+        return [DeviceEntry("android", "android", False, "the adb server lists no devices",
+                            hint="plug in a phone with USB debugging on, start an emulator, or adb connect HOST:PORT")]
+    return [_android_entry(info) for info in infos]
+
+
+def _android_entry(info: Any) -> DeviceEntry:  # noqa: ANN401 - devices.android.AndroidDeviceInfo
+    ready = getattr(info, "state", "device") == "device"
+    size = f"{info.width}x{info.height}" if info.width and info.height else ""
+    parts = (info.model, size, info.orientation, "" if ready else f"({info.state})")
+    return DeviceEntry(
+        spec=f"android:{info.serial}",
+        kind="android",
+        available=ready,
+        summary=" ".join(str(part) for part in parts if part),
+        details=_info_details(info),
+        hint="" if ready else "accept the USB debugging prompt on the phone, or reconnect it",
+    )
+
+
+def _reason(error: DeviceError) -> str:
+    """The error's message without its hint (shown on its own line)."""
+    text = str(error)
+    return text.removesuffix(f". {error.hint}") if error.hint else text
+
+
+def _info_details(info: object) -> dict[str, Any]:
+    if dataclasses.is_dataclass(info) and not isinstance(info, type):
+        return dataclasses.asdict(info)
+    return {name: getattr(info, name, None) for name in ("serial", "model", "width", "height", "orientation")}

@@ -97,7 +97,7 @@ class Type(_Action):
     """Type text. A trailing newline in the text means 'then press enter'."""
 
     action: Literal["type"] = "type"
-    text: str
+    text: str = Field(description="the text to type, any language")
     submit: bool = False
 
     @model_validator(mode="before")
@@ -105,14 +105,18 @@ class Type(_Action):
     def _trailing_newline_is_submit(cls, data: object) -> object:
         # One spelling per meaning: "abc\n" and (text="abc", submit=True) are the
         # same action, so the round trip through the text form is exact.
-        if isinstance(data, dict) and isinstance(data.get("text"), str) and data["text"].endswith("\n"):
+        # With submit already True the newline is part of the text ("a\n" then enter).
+        if (
+            isinstance(data, dict) and isinstance(data.get("text"), str) and data["text"].endswith("\n")
+            and data.get("submit") is not True
+        ):
             data = {**data, "text": data["text"][:-1], "submit": True}
         return data
 
 
 class Hotkey(_Action):
     action: Literal["hotkey"] = "hotkey"
-    keys: tuple[str, ...]
+    keys: tuple[str, ...] = Field(description="key names pressed together, e.g. ctrl c")
 
     @field_validator("keys", mode="before")
     @classmethod
@@ -133,7 +137,7 @@ class OpenApp(_Action):
     """Launch an app by package name or visible label (mobile)."""
 
     action: Literal["open_app"] = "open_app"
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, description="the app's visible name or package name")
 
 
 class PressBack(_Action):
@@ -150,14 +154,14 @@ class PressEnter(_Action):
 
 class Wait(_Action):
     action: Literal["wait"] = "wait"
-    seconds: float = Field(default=5.0, ge=0, le=600)
+    seconds: float = Field(default=5.0, ge=0, le=600, description="seconds to wait")
 
 
 class Finished(_Action):
     """The task is over, as the model judges it."""
 
     action: Literal["finished"] = "finished"
-    status: Literal["success", "failure"] = "success"
+    status: Literal["success", "failure"] = Field(default="success", description="whether the task was done")
     message: str = ""
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+import warnings
 from collections.abc import Callable, Mapping
 
 from pydantic import ValidationError
@@ -201,7 +202,9 @@ def parse_call(text: str) -> tuple[str, dict[str, object]]:
     if len(text) > MAX_ACTION_TEXT:
         raise ActionParseError("the action text is too long", expected="one call such as " + CANONICAL_FORMS[0])
     try:
-        node = ast.parse(text, mode="eval").body
+        with warnings.catch_warnings():  # model text is not our code: its odd escapes are not our warnings
+            warnings.simplefilter("ignore")
+            node = ast.parse(text, mode="eval").body
     except (SyntaxError, ValueError, MemoryError, RecursionError) as error:
         raise ActionParseError(
             f"not a function call ({type(error).__name__})", excerpt=text,

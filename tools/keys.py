@@ -54,7 +54,8 @@ def normalize_key(name: str) -> str:
     """Return the canonical name of one key, or raise ActionParseError."""
     raw = name.strip()
     if len(raw) == 1 and raw.isprintable():
-        return raw.lower()
+        lowered = raw.lower()
+        return lowered if len(lowered) == 1 else raw  # "İ".lower() is two characters: keep it one key
     folded = raw.lower().replace("_", "").replace(" ", "")
     if folded in NAMED_KEYS:
         return folded

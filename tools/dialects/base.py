@@ -70,6 +70,9 @@ class Dialect(ABC):
     """
 
     info: DialectInfo
+    # True when answers use 0..1000 on both axes: the agent builds
+    # ModelFrame(..., relative=dialect.relative) from it.
+    relative: bool = False
 
     @property
     def name(self) -> str:

@@ -1,0 +1,207 @@
+"""The Qwen2.5-VL vision tower, run with one attention call per window size instead of one per window.
+
+transformers' SDPA path loops over every attention window in Python (84 windows per
+layer for a 1316x728 screenshot, 28 windowed layers): thousands of tiny kernel
+launches and a host sync per layer (``cu_seqlens.tolist()``). Windows come in only a
+few sizes (full ones and the ragged right and bottom edges), so we gather the windows
+of one size into a batch and make one SDPA call per size. Each window is still
+attended on its own with the same kernel, so the result equals transformers' own
+(checked against it in tests/fastpath).
+
+Everything that depends only on the image grid (rotary angles, window order, the
+index groups) is computed once per grid size and kept in a small cache.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+GridKey = tuple[tuple[int, int, int], ...]
+
+
+@dataclass(frozen=True)
+class SegmentGroup:
+    """Attention segments of one length: ``count`` segments of ``length`` tokens each.
+
+    ``start`` is set when the group is one contiguous run of the sequence (no gather needed);
+    otherwise ``index`` lists the tokens, segment after segment.
+    """
+
+    length: int
+    count: int
+    start: int | None
+    index: torch.Tensor | None
+
+
+@dataclass(frozen=True)
+class VisionPlan:
+    """What one grid size needs, on the model's device."""
+
+    window_order: torch.Tensor  # merge-group order that puts each window's tokens together
+    restore_order: torch.Tensor  # inverse of window_order, applied after the merger
+    cos: torch.Tensor  # (tokens, head_dim) float32, already in window order
+    sin: torch.Tensor
+    windows: tuple[SegmentGroup, ...]  # for the windowed blocks
+    frames: tuple[SegmentGroup, ...]  # for the full-attention blocks (one segment per image frame)
+
+
+def rotary_positions(grid: GridKey, merge: int) -> torch.Tensor:
+    """(tokens, 2) row and column of every patch, in the processor's merge-block order."""
+    rows = []
+    for t, h, w in grid:
+        hh = torch.arange(h).view(h, 1).expand(h, w)
+        ww = torch.arange(w).view(1, w).expand(h, w)
+        blocks = (h // merge, merge, w // merge, merge)
+        hh = hh.reshape(blocks).transpose(1, 2).flatten()
+        ww = ww.reshape(blocks).transpose(1, 2).flatten()
+        rows.append(torch.stack([hh, ww], dim=-1).repeat(t, 1))
+    return torch.cat(rows)
+
+
+def window_layout(grid: GridKey, merge: int, window_size: int, patch_size: int) -> tuple[torch.Tensor, list[int]]:
+    """Merge-group order that makes windows contiguous, and each window's length in tokens."""
+    side = window_size // merge // patch_size  # window side in merge groups
+    unit = merge * merge
+    order: list[torch.Tensor] = []
+    lengths: list[int] = []
+    offset = 0
+    for t, h, w in grid:
+        gh, gw = h // merge, w // merge
+        ids = torch.arange(t * gh * gw).view(t, gh, gw)
+        pad_h, pad_w = -gh % side, -gw % side
+        ids = F.pad(ids, (0, pad_w, 0, pad_h), value=-1)
+        nh, nw = (gh + pad_h) // side, (gw + pad_w) // side
+        ids = ids.view(t, nh, side, nw, side).permute(0, 1, 3, 2, 4).reshape(t * nh * nw, side * side)
+        for window in ids:
+            kept = window[window >= 0]
+            if kept.numel():
+                order.append(kept + offset)
+                lengths.append(kept.numel() * unit)
+        offset += t * gh * gw
+    return torch.cat(order), lengths
+
+
+def group_segments(lengths: list[int], device: torch.device) -> tuple[SegmentGroup, ...]:
+    """Segments laid end to end, grouped by length so that each length is one batched call."""
+    starts: dict[int, list[int]] = {}
+    position = 0
+    for length in lengths:
+        starts.setdefault(length, []).append(position)
+        position += length
+    groups = []
+    for length, firsts in starts.items():
+        contiguous = all(b - a == length for a, b in zip(firsts, firsts[1:]))
+        if contiguous:
+            groups.append(SegmentGroup(length, len(firsts), firsts[0], None))
+        else:
+            index = torch.cat([torch.arange(s, s + length) for s in firsts]).to(device)
+            groups.append(SegmentGroup(length, len(firsts), None, index))
+    return tuple(groups)
+
+
+def build_plan(visual: Any, grid: GridKey, device: torch.device) -> VisionPlan:
+    config = visual.config
+    merge = config.spatial_merge_size
+    unit = merge * merge
+    order, window_lengths = window_layout(grid, merge, config.window_size, config.patch_size)
+    # Rotary angles: the same frequencies for rows and columns, concatenated, then doubled.
+    inv_freq = visual.rotary_pos_emb.inv_freq.detach().float().cpu()
+    angles = (rotary_positions(grid, merge)[..., None].float() * inv_freq).flatten(1)
+    angles = torch.cat([angles, angles], dim=-1)
+    tokens = angles.shape[0]
+    # cos/sin on the model's device: CPU and GPU math libraries may round differently.
+    angles = angles.view(tokens // unit, unit, -1)[order].reshape(tokens, -1).to(device)
+    frame_lengths = [h * w for t, h, w in grid for _ in range(t)]
+    return VisionPlan(
+        window_order=order.to(device),
+        restore_order=torch.argsort(order).to(device),
+        cos=angles.cos(),
+        sin=angles.sin(),
+        windows=group_segments(window_lengths, device),
+        frames=group_segments(frame_lengths, device),
+    )
+
+
+def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    # In float32, as transformers does, then back to the activations' dtype.
+    dtype = x.dtype
+    x = x.float()
+    return ((x * cos) + (_rotate_half(x) * sin)).to(dtype)
+
+
+def _grouped_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, groups: tuple[SegmentGroup, ...],
+                       scale: float) -> torch.Tensor:
+    """Attention inside each segment; q, k, v and the result are (tokens, heads, head_dim)."""
+    tokens, heads, dim = q.shape
+    out = q.new_empty(tokens, heads, dim) if len(groups) > 1 or groups[0].start is None else None
+    for group in groups:
+        span = group.count * group.length
+
+        def take(x: torch.Tensor, group: SegmentGroup = group, span: int = span) -> torch.Tensor:
+            part = x.narrow(0, group.start, span) if group.start is not None else x.index_select(0, group.index)
+            return part.view(group.count, group.length, heads, dim).transpose(1, 2)
+
+        result = F.scaled_dot_product_attention(take(q), take(k), take(v), dropout_p=0.0, scale=scale,
+                                                is_causal=False)
+        result = result.transpose(1, 2).reshape(span, heads, dim)
+        if out is None:
+            return result
+        if group.start is not None:
+            out.narrow(0, group.start, span).copy_(result)
+        else:
+            out.index_copy_(0, group.index, result)
+    return out
+
+
+def _attention(attn: Any, x: torch.Tensor, plan: VisionPlan, groups: tuple[SegmentGroup, ...]) -> torch.Tensor:
+    tokens = x.shape[0]
+    heads = attn.num_heads
+    q, k, v = attn.qkv(x).reshape(tokens, 3, heads, -1).permute(1, 0, 2, 3).unbind(0)
+    cos, sin = plan.cos.unsqueeze(-2), plan.sin.unsqueeze(-2)
+    q, k = _rope(q, cos, sin), _rope(k, cos, sin)
+    scale = getattr(attn, "scaling", q.shape[-1] ** -0.5)
+    out = _grouped_attention(q, k, v, groups, scale)
+    return attn.proj(out.reshape(tokens, -1))
+
+
+class FastVision:
+    """Image embeddings from pixel patches, equal to ``model.model.visual(...)``'s pooled output."""
+
+    def __init__(self, visual: Any, cache_size: int = 4) -> None:
+        self.visual = visual
+        self.cache_size = cache_size
+        self._plans: OrderedDict[GridKey, VisionPlan] = OrderedDict()
+
+    def plan(self, grid: GridKey) -> VisionPlan:
+        plan = self._plans.pop(grid, None)
+        if plan is None:
+            plan = build_plan(self.visual, grid, self.visual.patch_embed.proj.weight.device)
+        self._plans[grid] = plan
+        while len(self._plans) > self.cache_size:
+            self._plans.popitem(last=False)
+        return plan
+
+    @torch.inference_mode()
+    def __call__(self, pixel_values: torch.Tensor, grid: GridKey) -> torch.Tensor:
+        visual = self.visual
+        plan = self.plan(grid)
+        unit = visual.config.spatial_merge_size ** 2
+        x = visual.patch_embed(pixel_values.to(visual.patch_embed.proj.weight.dtype))
+        tokens = x.shape[0]
+        x = x.view(tokens // unit, unit, -1)[plan.window_order].reshape(tokens, -1)
+        full_blocks = set(visual.config.fullatt_block_indexes)
+        for number, block in enumerate(visual.blocks):
+            groups = plan.frames if number in full_blocks else plan.windows
+            x = x + _attention(block.attn, block.norm1(x), plan, groups)
+            x = x + block.mlp(block.norm2(x))
+        return visual.merger(x)[plan.restore_order]

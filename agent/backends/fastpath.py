@@ -1,0 +1,327 @@
+"""The local backend's fast path: one agent step of Qwen2.5-VL at close to what the GPU allows.
+
+Where plain ``model.generate`` loses time, and what this module does instead:
+
+- preprocessing on the CPU (normalize + patchify): done on the GPU (fast_inputs);
+- the vision tower's per-window Python loop: one attention call per window size (fast_vision);
+- ~1,000 kernel launches and a host sync per decoded token: a static KV cache and the
+  whole one-token step replayed as a CUDA graph (fast_decode).
+
+Prefill itself runs through transformers' own forward with the same arguments
+``generate`` uses, so the first token is the one ``generate`` picks. Decoding is greedy
+with the processors ``generate`` would apply for a greedy config (repetition penalty,
+minimum new tokens, EOS stop); anything else (sampling, beams, n-gram bans) is refused
+with ``FastPathUnsupported`` and the caller keeps plain ``generate``.
+
+Warm-up (capturing the graph) happens once per process and per cache-size bucket
+(prompt + new tokens rounded up to ``capacity_step``), so screenshots of other sizes
+reuse a graph instead of capturing again.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from agent.backends.base import BackendError
+from agent.backends.fast_decode import DecodeGraph, DecodeState, TextModel, choose_token, record_token
+from agent.backends.fast_inputs import PatchSpec, expand_image_tokens, image_to_patches, rope_positions
+from agent.backends.fast_vision import FastVision
+
+log = logging.getLogger(__name__)
+
+
+class FastPathUnsupported(BackendError):
+    """The request asks for something the fast path does not do; use plain ``generate``."""
+
+
+@dataclass(frozen=True)
+class FastPathSettings:
+    capacity_step: int = 1024  # KV cache lengths are rounded up to this: one graph per bucket
+    max_graphs: int = 2  # captured buckets kept at once (each holds its own KV cache)
+
+
+@dataclass(frozen=True)
+class GreedyOptions:
+    """What greedy decoding needs from a generation config."""
+
+    eos_token_ids: tuple[int, ...] = ()
+    repetition_penalty: float = 1.0
+    min_new_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class FastResult:
+    tokens: list[int]
+    prompt_tokens: int
+    # Milliseconds: vision, prefill (vision included: time to the first token), decode, total;
+    # warm_up when this call captured a graph.
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+_UNSUPPORTED_WHEN_SET = ("no_repeat_ngram_size", "bad_words_ids", "suppress_tokens", "begin_suppress_tokens",
+                         "forced_bos_token_id", "forced_eos_token_id", "sequence_bias", "encoder_repetition_penalty")
+
+
+def greedy_options(generation_config: Any, *, min_new_tokens: int = 0, **overrides: Any) -> GreedyOptions:
+    """The greedy options ``generate`` would use with this config (and ``overrides``), or FastPathUnsupported."""
+    def setting(name: str, default: Any = None) -> Any:
+        return overrides.get(name, getattr(generation_config, name, default))
+
+    if setting("do_sample", False) and (setting("temperature", 1.0) or 0) > 0:
+        raise FastPathUnsupported("sampling was asked for; the fast path decodes greedily")
+    if (setting("num_beams", 1) or 1) != 1:
+        raise FastPathUnsupported("beam search was asked for; the fast path decodes greedily")
+    for name in _UNSUPPORTED_WHEN_SET:
+        value = setting(name)
+        if value not in (None, 0, 1.0, [], ()) or (name == "encoder_repetition_penalty" and value not in (None, 1.0)):
+            raise FastPathUnsupported(f"generation option {name}={value!r} is not supported by the fast path")
+    eos = setting("eos_token_id")
+    eos_ids = () if eos is None else (eos,) if isinstance(eos, int) else tuple(int(i) for i in eos)
+    return GreedyOptions(eos_token_ids=eos_ids, repetition_penalty=float(setting("repetition_penalty", 1.0) or 1.0),
+                         min_new_tokens=max(min_new_tokens, int(setting("min_new_tokens", 0) or 0)))
+
+
+def _cache_tensors(cache: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(keys, values) per layer of a transformers DynamicCache, across its 4.x and 5.x layouts."""
+    if hasattr(cache, "layers"):
+        return [(layer.keys, layer.values) for layer in cache.layers]
+    return list(zip(cache.key_cache, cache.value_cache))
+
+
+class FastPath:
+    """Fast greedy generation for one loaded Qwen2.5-VL model (batch of one, images and text)."""
+
+    def __init__(self, model: Any, processor: Any = None, settings: FastPathSettings = FastPathSettings()) -> None:
+        self.model = model
+        self.processor = processor
+        self.settings = settings
+        self.text = TextModel.of(model)
+        self.vision = FastVision(model.model.visual)
+        self.device = self.text.head.weight.device
+        self.dtype = self.text.head.weight.dtype
+        self.config = model.config
+        self.vocab = self.text.head.weight.shape[0]
+        self._graphs: OrderedDict[int, DecodeGraph] = OrderedDict()
+        self._pinned: torch.Tensor | None = None
+
+    # -- inputs -----------------------------------------------------------------------------
+
+    def prepare(self, text: str, images: Iterable[Any], processor: Any = None) -> dict[str, Any]:
+        """input_ids, pixel_values and image_grid_thw for a prompt holding one image placeholder per image.
+
+        Pixels are normalized and patchified on the model's device; an image whose size is not
+        its frame size is resized there first (the agent normally sends frame-sized screenshots).
+        ``processor`` (default: the one given at construction) supplies the tokenizer and pixel bounds.
+        """
+        processor = processor or self.processor
+        if processor is None:
+            raise FastPathUnsupported("prepare() needs the processor")
+        image_processor = processor.image_processor
+        spec = PatchSpec.from_processor(image_processor)
+        patches, grids = [], []
+        for image in images:
+            size = self._frame_size(image, image_processor, spec)
+            pixels, grid = image_to_patches(image, spec, self.device, size)
+            patches.append(pixels)
+            grids.append(grid)
+        ids = processor.tokenizer(text, add_special_tokens=False)["input_ids"]
+        ids = expand_image_tokens(ids, self.config.image_token_id, grids, spec.merge_size)
+        return {
+            "input_ids": torch.tensor([ids], device=self.device),
+            "pixel_values": torch.cat(patches) if patches else None,
+            "image_grid_thw": torch.tensor(grids, dtype=torch.long) if grids else None,
+        }
+
+    @staticmethod
+    def _frame_size(image: Any, image_processor: Any, spec: PatchSpec) -> tuple[int, int]:
+        from tools.frames import smart_resize
+
+        size = image_processor.size
+        low = size["shortest_edge"] if isinstance(size, dict) else size.shortest_edge
+        high = size["longest_edge"] if isinstance(size, dict) else size.longest_edge
+        width, height = image.size
+        return smart_resize(height, width, factor=spec.patch_size * spec.merge_size, min_pixels=low, max_pixels=high)
+
+    # -- generation -------------------------------------------------------------------------
+
+    def warm_up(self, prompt_tokens: int, max_new_tokens: int) -> float:
+        """Capture the decode graph for this size bucket now; milliseconds spent (0 when already done)."""
+        started = time.perf_counter()
+        created = self._graph_for(self._capacity(prompt_tokens, max_new_tokens))[1]
+        return (time.perf_counter() - started) * 1000 if created else 0.0
+
+    @torch.inference_mode()
+    def generate(self, inputs: Mapping[str, Any], max_new_tokens: int, options: GreedyOptions) -> FastResult:
+        input_ids = inputs["input_ids"]
+        if input_ids.shape[0] != 1:
+            raise FastPathUnsupported("the fast path decodes one conversation at a time (batch size 1)")
+        prompt = input_ids.shape[1]
+        started = time.perf_counter()
+        graph, created = self._graph_for(self._capacity(prompt, max_new_tokens))
+        warm_up_ms = (time.perf_counter() - started) * 1000 if created else 0.0
+        # Host-side work first (positions need the token ids on the CPU), so the GPU then runs
+        # vision, prefill and decode back to back without waiting for Python.
+        grids = _grids(inputs.get("image_grid_thw"))
+        merge = self.config.vision_config.spatial_merge_size
+        positions, rope_delta = rope_positions(input_ids[0].tolist(), self.config.image_token_id, grids, merge)
+        clock = _Clock(self.device)
+        embeds = self._embed(inputs, input_ids, grids)
+        clock.mark("vision")
+        first_logits, cache = self._prefill(input_ids, embeds, positions)
+        state = graph.state
+        self._load_state(state, cache, input_ids, options, first_logits, rope_delta)
+        del cache
+        clock.mark("prefill")
+        produced = self._decode(graph, max_new_tokens, options)
+        clock.mark("decode")
+        tokens = state.out[:produced].tolist()
+        timings = clock.elapsed()
+        timings["total"] = timings["vision"] + timings["prefill"] + timings["decode"]
+        timings["prefill"] += timings["vision"]  # time to first token, as generate's callers see it
+        if produced > 1:
+            timings["decode_per_token"] = timings["decode"] / (produced - 1)
+        if warm_up_ms:
+            timings["warm_up"] = warm_up_ms
+        return FastResult(tokens=tokens, prompt_tokens=prompt, timings=timings)
+
+    def _capacity(self, prompt: int, max_new_tokens: int) -> int:
+        step = self.settings.capacity_step
+        return math.ceil((prompt + max_new_tokens + 1) / step) * step
+
+    def _graph_for(self, capacity: int) -> tuple[DecodeGraph, bool]:
+        graph = self._graphs.pop(capacity, None)
+        created = graph is None
+        if created:
+            while len(self._graphs) >= self.settings.max_graphs:  # free the oldest bucket's cache first
+                self._graphs.popitem(last=False)
+            log.info("capturing the decode step for a %d-token cache", capacity)
+            state = DecodeState(self.text, capacity, self.vocab, self.device, self.dtype)
+            graph = DecodeGraph(self.text, state)
+        self._graphs[capacity] = graph
+        return graph, created
+
+    def _embed(self, inputs: Mapping[str, Any], input_ids: torch.Tensor,
+               grids: list[tuple[int, int, int]]) -> torch.Tensor:
+        embeds = self.text.embed(input_ids)
+        pixels = inputs.get("pixel_values")
+        if pixels is None:
+            return embeds
+        image_embeds = self.vision(pixels.to(self.device), tuple(grids)).to(embeds.dtype)
+        mask = (input_ids == self.config.image_token_id).unsqueeze(-1).expand_as(embeds)
+        return embeds.masked_scatter(mask, image_embeds)
+
+    def _prefill(self, input_ids: torch.Tensor, embeds: torch.Tensor,
+                 positions: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        """transformers' forward with the arguments generate's first step passes: logits of the last token."""
+        prompt = input_ids.shape[1]
+        text_positions = torch.arange(prompt).view(1, 1, -1)
+        position_ids = torch.cat([text_positions, positions]).to(self.device)  # generate's 4-row form
+        out = self.model(inputs_embeds=embeds, position_ids=position_ids,
+                         attention_mask=torch.ones_like(input_ids), use_cache=True, logits_to_keep=1)
+        return out.logits[:, -1, :].float(), out.past_key_values
+
+    def _load_state(self, state: DecodeState, cache: Any, input_ids: torch.Tensor, options: GreedyOptions,
+                    first_logits: torch.Tensor, rope_delta: int) -> None:
+        prompt = input_ids.shape[1]
+        for number, (keys, values) in enumerate(_cache_tensors(cache)):
+            state.keys[number][:, :, :prompt].copy_(keys)
+            state.values[number][:, :, :prompt].copy_(values)
+        state.cache_index.fill_(prompt)
+        state.rope_delta.fill_(rope_delta)
+        state.generated.zero_()
+        state.min_new.fill_(options.min_new_tokens)
+        state.repetition.fill_(options.repetition_penalty)
+        state.eos_penalty.zero_()
+        if options.eos_token_ids:
+            eos = torch.tensor(options.eos_token_ids, device=self.device)
+            state.eos_penalty.index_fill_(0, eos, float("-inf"))
+        state.seen.zero_()
+        state.seen.index_fill_(0, input_ids[0], True)
+        record_token(choose_token(first_logits, state), state)
+
+    def _decode(self, graph: DecodeGraph, max_new_tokens: int, options: GreedyOptions) -> int:
+        """Run steps until EOS or max_new_tokens; the number of tokens in ``state.out`` that count."""
+        steps = max_new_tokens - 1
+        stops = set(options.eos_token_ids)
+        if not stops or options.min_new_tokens >= max_new_tokens:
+            for _ in range(steps):
+                graph.step()
+            return max_new_tokens
+        if self.device.type != "cuda":
+            return self._decode_checking_each(graph, steps, stops)
+        return self._decode_pipelined(graph, steps, stops)
+
+    @staticmethod
+    def _decode_checking_each(graph: DecodeGraph, steps: int, stops: set[int]) -> int:
+        out = graph.state.out
+        for produced in range(1, steps + 1):
+            if int(out[produced - 1]) in stops:
+                return produced
+            graph.step()
+        return steps + 1
+
+    def _decode_pipelined(self, graph: DecodeGraph, steps: int, stops: set[int]) -> int:
+        """Check each token for EOS while the GPU already computes the next one (no bubble per token)."""
+        out = graph.state.out
+        if self._pinned is None or self._pinned.numel() < out.numel():
+            self._pinned = torch.empty(out.numel(), dtype=torch.long, pin_memory=True)
+        host = self._pinned
+        pending: list[tuple[int, torch.cuda.Event]] = []
+
+        def fetch(index: int) -> None:
+            host[index:index + 1].copy_(out[index:index + 1], non_blocking=True)
+            event = torch.cuda.Event()
+            event.record()
+            pending.append((index, event))
+
+        fetch(0)
+        for produced in range(1, steps + 1):
+            graph.step()
+            fetch(produced)
+            index, event = pending.pop(0)
+            event.synchronize()
+            if int(host[index]) in stops:
+                return index + 1
+        for index, event in pending:
+            event.synchronize()
+            if int(host[index]) in stops:
+                return index + 1
+        return steps + 1
+
+
+def _grids(grid_thw: Any) -> list[tuple[int, int, int]]:
+    return [] if grid_thw is None else [tuple(int(x) for x in row) for row in grid_thw.tolist()]
+
+
+class _Clock:
+    """Phase times from CUDA events (no sync until the end) or the host clock on the CPU."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+        self.marks: list[tuple[str, Any]] = [("start", self._now())]
+
+    def _now(self) -> Any:
+        if not self.cuda:
+            return time.perf_counter()
+        event = torch.cuda.Event(enable_timing=True)
+        event.record()
+        return event
+
+    def mark(self, name: str) -> None:
+        self.marks.append((name, self._now()))
+
+    def elapsed(self) -> dict[str, float]:
+        if self.cuda:
+            torch.cuda.synchronize()
+        result = {}
+        for (_, before), (name, after) in zip(self.marks, self.marks[1:]):
+            result[name] = before.elapsed_time(after) if self.cuda else (after - before) * 1000
+        return result

@@ -1,0 +1,152 @@
+"""The local backend: Qwen2.5-VL through transformers on this machine's GPU (or CPU).
+
+Loaded once when the backend is built, reused for every step. One step:
+render the chat template, run the processor (the image arrives already at its
+frame size, so the processor's resize is the identity), generate, decode. The
+frame the model really saw is read back from ``image_grid_thw`` (grid * patch
+size) and returned as ``Completion.seen_frame``; if it differs from the image
+we were given, the bounds disagree and the agent's clicks would drift, so it
+is logged loudly.
+
+All generation goes through ``_generate``: the seam where the fast decode path
+(agent/backends/fastpath.py, ``settings.fast``) branches off plain ``generate``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from agent.backends.base import Completion, ModelBackend, Usage
+from agent.backends.local_loading import LoadedModel, import_torch, load_model, pixel_bounds
+from agent.backends.settings import BackendSettings
+from tools.messages import Message
+
+log = logging.getLogger(__name__)
+
+Timings = dict[str, float]
+
+
+class LocalBackend(ModelBackend):
+    name = "local"
+
+    def __init__(self, settings: BackendSettings, *, loaded: LoadedModel | None = None) -> None:
+        self.settings = settings
+        self.loaded = loaded if loaded is not None else load_model(settings)
+        self.model = self.loaded.model
+        self.processor = self.loaded.processor
+        self.device = self.loaded.placement.device
+        # The fast path is on by default where it pays (CUDA); settings.fast forces it either way.
+        self.fast = settings.fast if settings.fast is not None else self.loaded.placement.on_cuda
+        log.info("model ready in %.0f ms on %s", self.loaded.load_ms, self.device)
+
+    def complete(self, messages: Sequence[Message], *, max_new_tokens: int | None = None) -> Completion:
+        started = time.perf_counter()
+        inputs, images = self._preprocess(messages)
+        prepared = time.perf_counter()
+        new_token_ids, timings = self._generate(inputs, max_new_tokens or self.settings.max_new_tokens)
+        text = self.processor.decode(new_token_ids, skip_special_tokens=True)
+        finished = time.perf_counter()
+        seen = seen_frame(inputs.get("image_grid_thw"), self._patch_size()) if images else None
+        if seen is not None and seen != images[-1].size:
+            log.warning(
+                "the model saw the screenshot at %dx%d, not at the %dx%d it was given: the agent's frame "
+                "bounds (min/max pixels) differ from the processor's, so its coordinates will drift",
+                *seen, *images[-1].size,
+            )
+        return Completion(
+            text=text.strip(),
+            usage=Usage(prompt_tokens=int(inputs["input_ids"].shape[1]), completion_tokens=len(new_token_ids)),
+            timings={"preprocess": (prepared - started) * 1000, **timings, "total": (finished - started) * 1000},
+            model=self.settings.model,
+            seen_frame=seen,
+        )
+
+    def close(self) -> None:
+        on_cuda = self.loaded.placement.on_cuda
+        self.model = self.processor = None
+        self.loaded = None  # type: ignore[assignment]
+        if on_cuda:
+            import_torch().cuda.empty_cache()
+
+    # -- one step, in three parts --------------------------------------------------------------------
+
+    def _preprocess(self, messages: Sequence[Message]) -> tuple[Any, list[Any]]:
+        """Chat template + processor: token ids, pixel values and image grids on the model's device."""
+        chat, images = chat_template_messages(messages)
+        prompt = self.processor.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+        inputs = self.processor(
+            text=[prompt], images=images or None, size=pixel_bounds(self.settings), return_tensors="pt"
+        )
+        return inputs.to(self.device), images
+
+    def _generate(self, inputs: Any, max_new_tokens: int) -> tuple[list[int], Timings]:
+        """New token ids (prompt excluded) and phase timings in ms: first_token (prefill) and decode."""
+        return generate_plain(self.model, inputs, max_new_tokens, self.settings.temperature)
+
+    def _patch_size(self) -> int:
+        return int(getattr(self.processor.image_processor, "patch_size", 14))
+
+
+def chat_template_messages(messages: Sequence[Message]) -> tuple[list[dict[str, Any]], list[Any]]:
+    """Our neutral messages as transformers chat messages (image placeholders in place) plus the images in order."""
+    chat: list[dict[str, Any]] = []
+    images: list[Any] = []
+    for message in messages:
+        if not message.images():
+            chat.append({"role": message.role, "content": message.joined_text()})
+            continue
+        content: list[dict[str, Any]] = []
+        for part in message.parts:
+            if isinstance(part, str):
+                content.append({"type": "text", "text": part})
+            else:
+                content.append({"type": "image"})
+                images.append(part)
+        chat.append({"role": message.role, "content": content})
+    return chat, images
+
+
+def seen_frame(image_grid_thw: Any, patch_size: int) -> tuple[int, int] | None:
+    """(width, height) of the last image as the vision tower saw it: its patch grid times the patch size."""
+    if image_grid_thw is None or len(image_grid_thw) == 0:
+        return None
+    _, grid_h, grid_w = (int(value) for value in image_grid_thw[-1])
+    return grid_w * patch_size, grid_h * patch_size
+
+
+class PhaseClock:
+    """A generate() streamer that only notes when the first new token arrives (prefill done).
+
+    ``generate`` hands the prompt to ``put`` first, then each new token; the
+    ``.cpu()`` copy it makes before calling waits for the GPU, so the clock is honest.
+    """
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.first_token: float | None = None
+        self._puts = 0
+
+    def put(self, value: Any) -> None:
+        self._puts += 1
+        if self._puts == 2:
+            self.first_token = time.perf_counter()
+
+    def end(self) -> None:
+        """Nothing to flush: the clock keeps no tokens."""
+
+
+def generate_plain(model: Any, inputs: Any, max_new_tokens: int, temperature: float) -> tuple[list[int], Timings]:
+    """transformers' own ``generate``: greedy at temperature 0, else sampling; the rest from generation_config."""
+    torch = import_torch()
+    sampling: dict[str, Any] = {"do_sample": False} if temperature == 0 else {"do_sample": True,
+                                                                            "temperature": temperature}
+    clock = PhaseClock()
+    with torch.inference_mode():
+        output = model.generate(**inputs, max_new_tokens=max_new_tokens, streamer=clock, **sampling)
+    ended = time.perf_counter()
+    new_token_ids = output[0, inputs["input_ids"].shape[1]:].tolist()
+    first = clock.first_token or ended
+    return new_token_ids, {"first_token": (first - clock.started) * 1000, "decode": (ended - first) * 1000}

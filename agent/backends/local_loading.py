@@ -1,0 +1,164 @@
+"""Loading Qwen2.5-VL weights for the local backend: where from, onto which device, in which precision.
+
+Every way loading can fail that a user can fix (missing extra, no CUDA, no
+weights, too little GPU memory) becomes BackendUnavailable with a hint saying
+what to do. torch and transformers are imported inside the functions: this
+module imports on a machine without them, and says so only when asked to load.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.backends.base import BackendUnavailable
+from agent.backends.settings import BackendSettings
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = "install the local extra: pip install -e '.[local]'"
+SERVER_HINT = "or run the model on a server (vllm serve / sglang) and use --backend openai --base-url URL"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the model runs: the torch device for inputs, the dtype, and what from_pretrained gets."""
+
+    device: str  # "cpu", "cuda", "cuda:1"
+    dtype_name: str  # "float32", "bfloat16", "float16"
+    device_map: str | None  # "auto" spreads over every visible GPU; None keeps the model on the CPU
+    attn_implementation: str
+
+    @property
+    def on_cuda(self) -> bool:
+        return self.device.startswith("cuda")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: Any  # Qwen2_5_VLForConditionalGeneration
+    processor: Any  # the AutoProcessor (tokenizer + image processor + chat template)
+    placement: Placement
+    weights: str  # the directory or hub id the weights came from
+    load_ms: float
+
+
+def import_torch() -> Any:
+    try:
+        import torch
+        import transformers  # noqa: F401 - checked here so the error names the extra
+    except ImportError as error:
+        raise BackendUnavailable(f"the local backend needs torch and transformers ({error})",
+                                 hint=f"{INSTALL_HINT}, {SERVER_HINT}") from None
+    return torch
+
+
+def choose_placement(settings: BackendSettings) -> Placement:
+    """bf16 on CUDA (fp16 where the GPU has no bf16), float32 on the CPU; flash-attention 2 when installed."""
+    torch = import_torch()
+    wanted = settings.torch_device
+    has_cuda = torch.cuda.is_available()
+    if wanted.startswith("cuda") and not has_cuda:
+        raise BackendUnavailable(
+            f"--torch-device {wanted} was asked for but torch sees no CUDA GPU "
+            f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'})",
+            hint="check nvidia-smi and CUDA_VISIBLE_DEVICES, install a CUDA build of torch, "
+            f"use --torch-device cpu (very slow for 7B), {SERVER_HINT}",
+        )
+    device = ("cuda" if has_cuda else "cpu") if wanted == "auto" else wanted
+    if not device.startswith("cuda"):
+        return Placement("cpu", "float32", None, settings.attn_implementation or "sdpa")
+    dtype = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    flash = importlib.util.find_spec("flash_attn") is not None
+    attention = settings.attn_implementation or ("flash_attention_2" if flash else "sdpa")
+    # "cuda" = every visible GPU (accelerate splits the layers); "cuda:N" = that one GPU.
+    device_map = "auto" if device == "cuda" else device
+    return Placement("cuda:0" if device == "cuda" else device, dtype, device_map, attention)
+
+
+def locate_weights(settings: BackendSettings) -> str:
+    """A directory or hub id ``from_pretrained`` can open, downloading from ModelScope when asked."""
+    name = settings.model
+    path = Path(name).expanduser()
+    if settings.source == "local" or path.is_dir():
+        if not (path / "config.json").is_file():
+            raise BackendUnavailable(
+                f"no model in {path} (no config.json there)",
+                hint="point --model at the directory holding config.json and the *.safetensors files",
+            )
+        return str(path)
+    if settings.source == "modelscope":
+        return _modelscope_download(name)
+    return name
+
+
+def _modelscope_download(model_id: str) -> str:
+    try:
+        from modelscope import snapshot_download
+    except ImportError:
+        raise BackendUnavailable("--source modelscope needs the modelscope package",
+                                 hint="pip install -e '.[modelscope]'") from None
+    log.info("downloading %s from ModelScope (cached after the first time)", model_id)
+    try:
+        return str(snapshot_download(model_id))
+    except (OSError, ValueError, RuntimeError) as error:  # modelscope raises plain errors for network/not found
+        raise BackendUnavailable(
+            f"ModelScope could not provide {model_id}: {error}",
+            hint="check the model id on modelscope.cn and the network, or download it once "
+            "(modelscope download --model ID --local_dir DIR) and pass --model DIR --source local",
+        ) from None
+
+
+def load_model(settings: BackendSettings) -> LoadedModel:
+    """The model and its processor, loaded once; the caller keeps them for the whole run."""
+    torch = import_torch()
+    from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
+
+    placement = choose_placement(settings)
+    weights = locate_weights(settings)
+    started = time.perf_counter()
+    log.info("loading %s (%s, %s, %s attention)", weights, placement.device, placement.dtype_name,
+             placement.attn_implementation)
+    try:
+        processor = AutoProcessor.from_pretrained(weights, size=pixel_bounds(settings))
+        model = Qwen2_5_VLForConditionalGeneration.from_pretrained(
+            weights,
+            dtype=getattr(torch, placement.dtype_name),
+            device_map=placement.device_map,
+            attn_implementation=placement.attn_implementation,
+        )
+    except torch.cuda.OutOfMemoryError:
+        raise BackendUnavailable(
+            f"not enough GPU memory to load {weights} in {placement.dtype_name}",
+            hint="use a smaller model (--model 3b), free the GPU, spread over more GPUs (--torch-device cuda), "
+            f"{SERVER_HINT}",
+        ) from None
+    except OSError as error:  # not on disk, not on the hub, or offline
+        raise BackendUnavailable(
+            f"cannot load the weights {weights}: {_first_line(error)}",
+            hint="download them first (huggingface-cli download ID --local-dir DIR) and pass --model DIR, "
+            f"use --source modelscope (mainland China), {SERVER_HINT}",
+        ) from None
+    except ImportError as error:  # e.g. torchvision missing for the processor
+        raise BackendUnavailable(f"a dependency of the processor is missing: {error}", hint=INSTALL_HINT) from None
+    model.eval()
+    return LoadedModel(model=model, processor=processor, placement=placement, weights=weights,
+                       load_ms=(time.perf_counter() - started) * 1000)
+
+
+def pixel_bounds(settings: BackendSettings) -> dict[str, int]:
+    """The frame bounds as transformers 5 takes them: the image processor's ``size``.
+
+    (``image_processor.min_pixels``/``max_pixels`` are gone in 5.x.) Given at load and again with
+    every call, so the checkpoint's own preprocessor_config cannot change the frame.
+    """
+    return {"shortest_edge": settings.min_pixels, "longest_edge": settings.max_pixels}
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,0 +1,260 @@
+"""A backend for any OpenAI-compatible ``/v1/chat/completions`` server (vLLM, SGLang, DashScope, ModelScope).
+
+Images travel as base64 data URLs at exactly the size the agent resized them
+to (the frame rule): a server whose max_pixels is at least ours leaves them
+alone, so the model answers in our frame.
+
+Failures split by whether waiting can help:
+- retried with exponential backoff (tenacity): 429 (honouring Retry-After,
+  capped), 5xx, connection errors and timeouts, and a reply that is not the
+  JSON a chat completion is (proxies and overloaded servers send HTML or cut
+  bodies; a second try usually succeeds);
+- failed at once: any other 4xx (bad model name, bad key, request too large),
+  with the server's own message.
+After the last retry: BackendRequestError with the status and a short excerpt.
+The API key goes only into the Authorization header; it is never logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import email.utils
+import io
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from PIL import Image
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from agent.backends.base import BackendRequestError, Completion, ModelBackend, Usage
+from agent.backends.settings import BackendSettings
+from tools.messages import Message
+
+log = logging.getLogger(__name__)
+
+EXCERPT_CHARS = 300
+
+
+class RetryableFailure(Exception):
+    """One attempt failed in a way a later attempt may not."""
+
+    def __init__(self, problem: str, *, status: int | None = None, excerpt: str = "",
+                 retry_after_s: float | None = None) -> None:
+        self.problem = problem
+        self.status = status
+        self.excerpt = excerpt
+        self.retry_after_s = retry_after_s
+        super().__init__(problem)
+
+
+class OpenAIBackend(ModelBackend):
+    name = "openai"
+
+    def __init__(self, settings: BackendSettings) -> None:
+        self.settings = settings
+        headers = {"Accept": "application/json"}
+        if settings.api_key is not None:
+            headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
+        self._client = httpx.Client(
+            base_url=settings.base_url, headers=headers, timeout=httpx.Timeout(settings.timeout_s)
+        )
+
+    def complete(self, messages: Sequence[Message], *, max_new_tokens: int | None = None) -> Completion:
+        started = time.perf_counter()
+        body = {
+            "model": self.settings.model,
+            "messages": [self._wire_message(message) for message in messages],
+            "max_tokens": max_new_tokens or self.settings.max_new_tokens,
+            "temperature": self.settings.temperature,
+        }
+        encoded = time.perf_counter()
+        payload = self._post_with_retries(body)
+        finished = time.perf_counter()
+        text, usage = read_reply(payload)
+        return Completion(
+            text=text,
+            usage=usage,
+            model=str(payload.get("model") or self.settings.model),
+            timings={
+                "encode": (encoded - started) * 1000,
+                "request": (finished - encoded) * 1000,
+                "total": (finished - started) * 1000,
+            },
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- request -----------------------------------------------------------------------------------------
+
+    def _wire_message(self, message: Message) -> dict[str, Any]:
+        if not message.images():  # plain string content: the form every server accepts, system turns included
+            return {"role": message.role, "content": message.joined_text()}
+        parts: list[dict[str, Any]] = []
+        for part in message.parts:
+            if isinstance(part, str):
+                parts.append({"type": "text", "text": part})
+            else:
+                url = image_data_url(part, self.settings.image_format, self.settings.jpeg_quality)
+                parts.append({"type": "image_url", "image_url": {"url": url}})
+        return {"role": message.role, "content": parts}
+
+    def _post_with_retries(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        attempts = self.settings.max_retries + 1
+        retrying = Retrying(
+            stop=stop_after_attempt(attempts),
+            wait=self._wait_seconds,
+            retry=retry_if_exception_type(RetryableFailure),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        try:
+            return retrying(self._attempt, body)
+        except RetryableFailure as failure:
+            status = f"HTTP {failure.status}: " if failure.status else ""
+            excerpt = f" (reply began: {failure.excerpt!r})" if failure.excerpt else ""
+            raise BackendRequestError(
+                f"{status}{failure.problem} at {self.settings.base_url}, {attempts} attempt(s){excerpt}",
+                hint="check that the server is up and serving this model (--base-url, --model); "
+                "raise --max-retries or the timeout for a slow or busy server",
+            ) from None
+
+    def _attempt(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            response = self._client.post("/chat/completions", json=body)
+        except httpx.TimeoutException:
+            raise RetryableFailure(f"no reply within {self.settings.timeout_s:g} s") from None
+        except httpx.TransportError as error:
+            raise RetryableFailure(f"connection failed ({type(error).__name__}: {error})") from None
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise RetryableFailure(
+                "server busy" if status == 429 else "server error",
+                status=status, excerpt=response.text[:EXCERPT_CHARS],
+                retry_after_s=parse_retry_after(response.headers.get("retry-after")),
+            )
+        if status >= 400:
+            raise BackendRequestError(
+                f"HTTP {status} from {self.settings.base_url}: {server_message(response)}",
+                hint="the server refused the request itself; retrying will not help: check --model, "
+                "the API key (--api-key-env) and --base-url",
+            )
+        try:
+            payload = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise RetryableFailure("reply is not JSON", status=status, excerpt=response.text[:EXCERPT_CHARS]) from None
+        if not _is_chat_completion(payload):
+            raise RetryableFailure("reply is not a chat completion", status=status,
+                                   excerpt=response.text[:EXCERPT_CHARS])
+        return payload
+
+    def _wait_seconds(self, state: RetryCallState) -> float:
+        """Exponential backoff, or the server's Retry-After; both capped at retry_max_wait_s."""
+        failure = state.outcome.exception() if state.outcome else None
+        cap = self.settings.retry_max_wait_s
+        if isinstance(failure, RetryableFailure) and failure.retry_after_s is not None:
+            return min(failure.retry_after_s, cap)
+        return min(self.settings.retry_initial_s * 2 ** (state.attempt_number - 1), cap)
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        failure = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.warning("model request attempt %d failed (%s); retrying in %.2f s", state.attempt_number, failure, wait)
+
+
+# -- wire helpers (pure functions, unit-tested) -----------------------------------------------------------
+
+
+def image_data_url(image: Image.Image, image_format: str = "png", jpeg_quality: int = 90) -> str:
+    """The image as a base64 data URL: PNG (lossless) or JPEG (smaller, for slow links)."""
+    buffer = io.BytesIO()
+    if image_format == "jpeg":
+        image.convert("RGB").save(buffer, format="JPEG", quality=jpeg_quality)
+        mime = "image/jpeg"
+    else:
+        image.save(buffer, format="PNG", compress_level=3)  # screenshots compress well already at low levels
+        mime = "image/png"
+    return f"data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def server_message(response: httpx.Response) -> str:
+    """The error text a server put in its reply (OpenAI, vLLM and FastAPI shapes), else an excerpt of the body."""
+    try:
+        data = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return response.text[:EXCERPT_CHARS] or response.reason_phrase
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])[:EXCERPT_CHARS]
+        for key in ("error", "message", "detail"):
+            if isinstance(data.get(key), str):
+                return data[key][:EXCERPT_CHARS]
+    return response.text[:EXCERPT_CHARS]
+
+
+def _is_chat_completion(payload: Any) -> bool:
+    if not isinstance(payload, dict):
+        return False
+    choices = payload.get("choices")
+    return (
+        isinstance(choices, list) and bool(choices) and isinstance(choices[0], dict)
+        and isinstance(choices[0].get("message"), dict)
+    )
+
+
+def read_reply(payload: Mapping[str, Any]) -> tuple[str, Usage]:
+    """The answer text and token usage of a chat completion."""
+    message = payload["choices"][0]["message"]
+    text = _content_text(message.get("content"))
+    # A server started with automatic tool parsing (vLLM --enable-auto-tool-choice) moves Qwen's
+    # <tool_call> blocks out of the text; put them back so the dialect reads one format.
+    for call in message.get("tool_calls") or []:
+        function = call.get("function") or {}
+        arguments = function.get("arguments", {})
+        if isinstance(arguments, str):
+            with contextlib.suppress(json.JSONDecodeError):  # keep a malformed string as is: the dialect reports it
+                arguments = json.loads(arguments)
+        block = json.dumps({"name": function.get("name", ""), "arguments": arguments}, ensure_ascii=False)
+        text += f"\n<tool_call>\n{block}\n</tool_call>"
+    usage = payload.get("usage") or {}
+    return text.strip(), Usage(
+        prompt_tokens=_int_or_none(usage.get("prompt_tokens")),
+        completion_tokens=_int_or_none(usage.get("completion_tokens")),
+    )
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # some servers answer in content parts
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return ""
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

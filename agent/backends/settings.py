@@ -1,0 +1,104 @@
+"""What a model backend is told: one frozen settings object for all three kinds.
+
+The CLI builds it from flags, a task file and the environment
+(agent.commands.model_options); code and tests build it directly. The API key
+is a ``SecretStr`` kept out of ``repr``; ``public_dict()`` is what a recorded
+run stores about the model, and it never holds the key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from tools.frames import MIN_PIXELS, SERVING_MAX_PIXELS
+
+BackendKind = Literal["local", "openai", "scripted"]
+ModelSource = Literal["hub", "local", "modelscope"]
+ImageFormat = Literal["png", "jpeg"]
+
+DEFAULT_MODEL = "Qwen/Qwen2.5-VL-7B-Instruct"
+DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"  # `vllm serve` and `sglang` listen here by default
+
+# Short names users may type instead of a hub id (matched case-insensitively).
+MODEL_SHORT_NAMES = {
+    "3b": "Qwen/Qwen2.5-VL-3B-Instruct",
+    "7b": "Qwen/Qwen2.5-VL-7B-Instruct",
+    "32b": "Qwen/Qwen2.5-VL-32B-Instruct",
+    "72b": "Qwen/Qwen2.5-VL-72B-Instruct",
+    "ui-tars-1.5-7b": "ByteDance-Seed/UI-TARS-1.5-7B",
+}
+
+
+def resolve_model_name(name: str) -> str:
+    """A short name's full hub id; anything else (hub id, path, served name) unchanged."""
+    return MODEL_SHORT_NAMES.get(name.strip().lower(), name.strip())
+
+
+class BackendSettings(BaseModel):
+    """Everything a backend needs; irrelevant fields are ignored by the other kinds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: BackendKind = "local"
+    model: str = DEFAULT_MODEL
+    # openai: the server's API root (what OpenAI clients call base_url); requests go to {base_url}/chat/completions.
+    base_url: str = DEFAULT_BASE_URL
+    api_key: SecretStr | None = Field(default=None, repr=False)
+    # The frame bounds: the agent resizes screenshots with these; the local processor gets the same.
+    min_pixels: int = Field(default=MIN_PIXELS, gt=0)
+    max_pixels: int = Field(default=SERVING_MAX_PIXELS, gt=0)
+    max_new_tokens: int = Field(default=512, gt=0)
+    temperature: float = Field(default=0.0, ge=0.0)  # 0 = greedy
+    # openai: per-request timeout, retries after the first attempt, and the backoff between them.
+    timeout_s: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=3, ge=0)
+    retry_initial_s: float = Field(default=1.0, ge=0)
+    retry_max_wait_s: float = Field(default=30.0, ge=0)  # also caps a server's Retry-After
+    image_format: ImageFormat = "png"
+    jpeg_quality: int = Field(default=90, ge=1, le=100)
+    # local: where the weights come from, which torch device, the fast decode path (None = on for CUDA).
+    source: ModelSource = "hub"
+    torch_device: str = "auto"  # auto | cpu | cuda | cuda:N
+    attn_implementation: str | None = None  # None = flash_attention_2 when installed, else sdpa
+    fast: bool | None = None
+    # scripted: the answers themselves, or a path (recorded run directory, or an answers file).
+    script: tuple[str, ...] | Path | None = None
+
+    @field_validator("model")
+    @classmethod
+    def _resolve_short_name(cls, name: str) -> str:
+        if not name.strip():
+            raise ValueError("model name is empty")
+        return resolve_model_name(name)
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, url: str) -> str:
+        return url.rstrip("/")
+
+    @field_validator("torch_device")
+    @classmethod
+    def _check_device(cls, device: str) -> str:
+        device = device.strip().lower()
+        if device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit()):
+            return device
+        raise ValueError(f"torch_device must be auto, cpu, cuda or cuda:N, not {device!r}")
+
+    @model_validator(mode="after")
+    def _check_pixels(self) -> BackendSettings:
+        if self.min_pixels > self.max_pixels:
+            raise ValueError(f"min_pixels {self.min_pixels} is above max_pixels {self.max_pixels}")
+        return self
+
+    def public_dict(self) -> dict[str, Any]:
+        """The settings as plain JSON data for records and logs: the API key left out, only whether one is set."""
+        data = self.model_dump(mode="json", exclude={"api_key", "script"})
+        data["api_key_set"] = self.api_key is not None
+        if isinstance(self.script, Path):
+            data["script"] = str(self.script)
+        elif self.script is not None:
+            data["script"] = f"{len(self.script)} answers"
+        return data

@@ -1,0 +1,281 @@
+"""The model flags shared by every command that reasons (``agent run``, ``agent ask`` ...).
+
+Commands put the ``*Option`` aliases in their signatures, then call
+``resolve_model_settings(...)`` with the values (None = not given), the task
+file's ``model`` section if any, and the environment. Each setting comes from
+the first of: the flag, the task file, its ``AGENT_*`` environment variable,
+the default. The environment is read only here, at the edge.
+
+The API key is never a flag (shell history, process lists): ``--api-key-env VAR``
+names the variable that holds it (default ``AGENT_API_KEY``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from pydantic import SecretStr, ValidationError
+
+from agent.backends.settings import BackendSettings, resolve_model_name
+
+Coordinates = Literal["absolute", "relative"]
+PANEL = "Model"
+DEFAULT_API_KEY_ENV = "AGENT_API_KEY"
+
+
+class ModelOptionError(typer.BadParameter):
+    """A model setting that cannot be used; says which flag, task key or variable gave it."""
+
+
+def parse_pixels(text: str | int) -> int:
+    """A pixel count: ``1003520`` or a product such as ``1280*28*28``."""
+    if isinstance(text, int):
+        return text
+    if not re.fullmatch(r"\s*\d+(\s*[*x]\s*\d+)*\s*", text):
+        raise ValueError(f"{text!r} is not a pixel count (a number, or a product like 1280*28*28)")
+    result = 1
+    for factor in re.split(r"[*x]", text):
+        result *= int(factor)
+    return result
+
+
+def parse_bool(text: str | bool) -> bool:
+    if isinstance(text, bool):
+        return text
+    folded = text.strip().lower()
+    if folded in ("1", "true", "yes", "on"):
+        return True
+    if folded in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{text!r} is not a yes/no value (1/0, true/false, yes/no, on/off)")
+
+
+# -- flag aliases for command signatures -------------------------------------------------------------------
+
+BackendOption = Annotated[Literal["local", "openai", "scripted"] | None, typer.Option(
+    "--backend", rich_help_panel=PANEL, show_default=False,
+    help="Where the model runs: local (transformers), openai (any OpenAI-compatible server), scripted. "
+    "Default: scripted with --script, openai with --base-url, else local. Env: AGENT_BACKEND.")]
+ModelOption = Annotated[str | None, typer.Option(
+    "--model", rich_help_panel=PANEL, show_default=False,
+    help="Hub id, local directory or served model name; short names 3b 7b 32b 72b ui-tars-1.5-7b. "
+    "Default Qwen/Qwen2.5-VL-7B-Instruct. Env: AGENT_MODEL.")]
+BaseUrlOption = Annotated[str | None, typer.Option(
+    "--base-url", rich_help_panel=PANEL, show_default=False,
+    help="API root of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1. Env: AGENT_BASE_URL.")]
+ApiKeyEnvOption = Annotated[str | None, typer.Option(
+    "--api-key-env", rich_help_panel=PANEL, show_default=False, metavar="VAR",
+    help="Environment variable holding the server's API key (default AGENT_API_KEY). Env: AGENT_API_KEY_ENV.")]
+MaxPixelsOption = Annotated[int | None, typer.Option(
+    "--max-pixels", rich_help_panel=PANEL, show_default=False, parser=parse_pixels, metavar="N",
+    help="Largest screenshot area the model sees, e.g. 1280*28*28 (the default). Env: AGENT_MAX_PIXELS.")]
+MinPixelsOption = Annotated[int | None, typer.Option(
+    "--min-pixels", rich_help_panel=PANEL, show_default=False, parser=parse_pixels, metavar="N",
+    help="Smallest screenshot area the model sees (default 4*28*28). Env: AGENT_MIN_PIXELS.")]
+DialectOption = Annotated[Literal["qwen", "uitars"] | None, typer.Option(
+    "--dialect", rich_help_panel=PANEL, show_default=False,
+    help="Prompt and answer format; default from the model name (UI-TARS names: uitars). Env: AGENT_DIALECT.")]
+CoordsOption = Annotated[Literal["absolute", "relative"] | None, typer.Option(
+    "--coords", rich_help_panel=PANEL, show_default=False,
+    help="Model answers in pixels of the image it saw (absolute: Qwen2.5-VL, UI-TARS-1.5) or 0..1000 "
+    "(relative: UI-TARS-1.0, Qwen2-VL); default from the model name. Env: AGENT_COORDS.")]
+MaxNewTokensOption = Annotated[int | None, typer.Option(
+    "--max-new-tokens", rich_help_panel=PANEL, show_default=False, min=1,
+    help="Longest answer in tokens (default 512). Env: AGENT_MAX_NEW_TOKENS.")]
+SourceOption = Annotated[Literal["hub", "local", "modelscope"] | None, typer.Option(
+    "--source", rich_help_panel=PANEL, show_default=False,
+    help="local backend: weights from the Hugging Face hub (default), a local directory, or ModelScope "
+    "(downloads in mainland China). Env: AGENT_SOURCE.")]
+ScriptOption = Annotated[Path | None, typer.Option(
+    "--script", rich_help_panel=PANEL, show_default=False,
+    help="scripted backend: a recorded run directory, or a file of answers (.json/.yaml list, or text "
+    "with answers split by '---' lines). Env: AGENT_SCRIPT.")]
+TemperatureOption = Annotated[float | None, typer.Option(
+    "--temperature", rich_help_panel=PANEL, show_default=False, min=0.0,
+    help="0 (the default) decodes greedily. Env: AGENT_TEMPERATURE.")]
+RequestTimeoutOption = Annotated[float | None, typer.Option(
+    "--request-timeout", rich_help_panel=PANEL, show_default=False, min=0.001, metavar="SECONDS",
+    help="openai backend: seconds to wait for one reply (default 120). Env: AGENT_REQUEST_TIMEOUT.")]
+MaxRetriesOption = Annotated[int | None, typer.Option(
+    "--max-retries", rich_help_panel=PANEL, show_default=False, min=0,
+    help="openai backend: retries on 429/5xx/connection errors (default 3). Env: AGENT_MAX_RETRIES.")]
+ImageFormatOption = Annotated[Literal["png", "jpeg"] | None, typer.Option(
+    "--image-format", rich_help_panel=PANEL, show_default=False,
+    help="openai backend: how screenshots travel; jpeg is smaller for slow links (default png). "
+    "Env: AGENT_IMAGE_FORMAT.")]
+JpegQualityOption = Annotated[int | None, typer.Option(
+    "--jpeg-quality", rich_help_panel=PANEL, show_default=False, min=1, max=100,
+    help="JPEG quality with --image-format jpeg (default 90). Env: AGENT_JPEG_QUALITY.")]
+TorchDeviceOption = Annotated[str | None, typer.Option(
+    "--torch-device", rich_help_panel=PANEL, show_default=False,
+    help="local backend: auto (default), cpu, cuda (all GPUs) or cuda:N. Env: AGENT_TORCH_DEVICE.")]
+FastOption = Annotated[bool | None, typer.Option(
+    "--fast/--no-fast", rich_help_panel=PANEL, show_default=False,
+    help="local backend: the fast decode path (default: on with CUDA). Env: AGENT_FAST.")]
+
+
+# -- resolution --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    settings: BackendSettings
+    dialect: str  # "qwen" | "uitars"
+    coordinates: Coordinates
+    # Where each setting given anywhere came from ("--model", "task file", "AGENT_MODEL"), for -v output.
+    origins: Mapping[str, str]
+
+    def public_dict(self) -> dict[str, Any]:
+        """What a recorded run stores about the model: no API key."""
+        return {**self.settings.public_dict(), "dialect": self.dialect, "coordinates": self.coordinates}
+
+
+@dataclass(frozen=True)
+class _Knob:
+    flag: str
+    env: str
+    parse: Callable[[Any], Any] = str
+    field: str | None = None  # the BackendSettings field, where the name differs or it is one
+
+
+_KNOBS: dict[str, _Knob] = {
+    "backend": _Knob("--backend", "AGENT_BACKEND", field="kind"),
+    "model": _Knob("--model", "AGENT_MODEL", field="model"),
+    "base_url": _Knob("--base-url", "AGENT_BASE_URL", field="base_url"),
+    "api_key_env": _Knob("--api-key-env", "AGENT_API_KEY_ENV"),
+    "min_pixels": _Knob("--min-pixels", "AGENT_MIN_PIXELS", parse_pixels, "min_pixels"),
+    "max_pixels": _Knob("--max-pixels", "AGENT_MAX_PIXELS", parse_pixels, "max_pixels"),
+    "dialect": _Knob("--dialect", "AGENT_DIALECT"),
+    "coords": _Knob("--coords", "AGENT_COORDS"),
+    "max_new_tokens": _Knob("--max-new-tokens", "AGENT_MAX_NEW_TOKENS", int, "max_new_tokens"),
+    "source": _Knob("--source", "AGENT_SOURCE", field="source"),
+    "script": _Knob("--script", "AGENT_SCRIPT", Path, "script"),
+    "temperature": _Knob("--temperature", "AGENT_TEMPERATURE", float, "temperature"),
+    "request_timeout": _Knob("--request-timeout", "AGENT_REQUEST_TIMEOUT", float, "timeout_s"),
+    "max_retries": _Knob("--max-retries", "AGENT_MAX_RETRIES", int, "max_retries"),
+    "image_format": _Knob("--image-format", "AGENT_IMAGE_FORMAT", field="image_format"),
+    "jpeg_quality": _Knob("--jpeg-quality", "AGENT_JPEG_QUALITY", int, "jpeg_quality"),
+    "torch_device": _Knob("--torch-device", "AGENT_TORCH_DEVICE", field="torch_device"),
+    "fast": _Knob("--fast/--no-fast", "AGENT_FAST", parse_bool, "fast"),
+}
+ENV_VARS = tuple(knob.env for knob in _KNOBS.values())
+
+
+def resolve_model_settings(
+    *,
+    environ: Mapping[str, str],
+    task: Mapping[str, Any] | None = None,
+    backend: str | None = None,
+    model: str | None = None,
+    base_url: str | None = None,
+    api_key_env: str | None = None,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
+    dialect: str | None = None,
+    coords: str | None = None,
+    max_new_tokens: int | None = None,
+    source: str | None = None,
+    script: Path | None = None,
+    temperature: float | None = None,
+    request_timeout: float | None = None,
+    max_retries: int | None = None,
+    image_format: str | None = None,
+    jpeg_quality: int | None = None,
+    torch_device: str | None = None,
+    fast: bool | None = None,
+) -> ModelChoice:
+    """Flags (these keyword arguments) over ``task`` (keys named like the flags) over ``environ`` over defaults."""
+    flags = {
+        "backend": backend, "model": model, "base_url": base_url, "api_key_env": api_key_env,
+        "min_pixels": min_pixels, "max_pixels": max_pixels, "dialect": dialect, "coords": coords,
+        "max_new_tokens": max_new_tokens, "source": source, "script": script, "temperature": temperature,
+        "request_timeout": request_timeout, "max_retries": max_retries, "image_format": image_format,
+        "jpeg_quality": jpeg_quality, "torch_device": torch_device, "fast": fast,
+    }
+    unknown = set(task or {}) - set(_KNOBS)
+    if unknown:
+        raise ModelOptionError(f"unknown model setting(s) in the task file: {', '.join(sorted(unknown))}")
+    values, origins = _pick(flags, task or {}, environ)
+    values.setdefault("backend", _infer_backend(values))
+    fields = {_KNOBS[name].field: value for name, value in values.items() if _KNOBS[name].field}
+    if fields["kind"] == "openai":
+        fields["api_key"] = _api_key(values.get("api_key_env"), origins.get("api_key_env"), environ)
+    try:
+        settings = BackendSettings(**fields)
+    except ValidationError as error:
+        raise ModelOptionError(_describe(error, origins)) from None
+    return ModelChoice(
+        settings=settings,
+        dialect=values.get("dialect") or _default_dialect(settings.model),
+        coordinates=values.get("coords") or default_coordinates_for_model(settings.model),
+        origins=origins,
+    )
+
+
+def _pick(flags: Mapping[str, Any], task: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[dict, dict]:
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for name, knob in _KNOBS.items():
+        if flags[name] is not None:
+            values[name], origins[name] = flags[name], knob.flag
+        elif task.get(name) is not None:
+            values[name], origins[name] = task[name], f"the task file's model.{name}"
+        elif environ.get(knob.env, "").strip():
+            try:
+                values[name] = knob.parse(environ[knob.env].strip())
+            except ValueError as error:
+                raise ModelOptionError(f"{knob.env}={environ[knob.env]!r}: {error}") from None
+            origins[name] = knob.env
+    return values, origins
+
+
+def _infer_backend(values: Mapping[str, Any]) -> str:
+    if values.get("script") is not None:
+        return "scripted"
+    if values.get("base_url") is not None:
+        return "openai"
+    return "local"
+
+
+def _api_key(variable: str | None, origin: str | None, environ: Mapping[str, str]) -> SecretStr | None:
+    if variable is None:
+        key = environ.get(DEFAULT_API_KEY_ENV, "").strip()
+        return SecretStr(key) if key else None
+    key = environ.get(variable, "").strip()
+    if not key:
+        raise ModelOptionError(f"the environment variable {variable} (named by {origin}) is not set or empty; "
+                               "export it with the server's API key, or drop the setting for a server without keys")
+    return SecretStr(key)
+
+
+def _default_dialect(model: str) -> str:
+    from tools.dialects import default_dialect_for_model
+
+    return default_dialect_for_model(model)
+
+
+def default_coordinates_for_model(model: str) -> Coordinates:
+    """relative (0..1000) for UI-TARS-1.0 and Qwen2-VL-based names, absolute pixels for everything else."""
+    name = resolve_model_name(model).lower()
+    if re.search(r"qwen2-vl", name):
+        return "relative"
+    if re.search(r"ui[-_ ]?tars", name) and not re.search(r"ui[-_ ]?tars[-_ ]?(1\.5|2)", name):
+        return "relative"
+    return "absolute"
+
+
+def _describe(error: ValidationError, origins: Mapping[str, str]) -> str:
+    """A settings validation error in the user's terms: which flag/task key/variable and why."""
+    by_field = {knob.field: name for name, knob in _KNOBS.items() if knob.field}
+    problems = []
+    for item in error.errors():
+        field = str(item["loc"][0]) if item["loc"] else ""
+        name = by_field.get(field, field)
+        where = origins.get(name, _KNOBS[name].flag if name in _KNOBS else field)
+        problems.append(f"{where}: {item['msg']}" if where else item["msg"])
+    return "; ".join(problems)

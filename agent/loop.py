@@ -1,0 +1,123 @@
+"""The goal loop: perceive, reason, act, record, until the model says it is done.
+
+Each step: screenshot -> resize to the model's frame -> prompt with the goal
+and the history -> model -> parse -> map to the input frame -> execute ->
+record. The loop stops on ``finished`` (as the model says: success or
+failure), on the step budget, on the run's time budget, when stuck (the same
+action on an unchanged screen ``stuck_after`` times in a row), after too many
+unusable answers in a row, and on ``call_user`` without a terminal.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+from agent.history import History, StuckDetector
+from agent.records import ErrorRecord
+from agent.session import Observation, Session, StepDraft, StopRun, parse_failure
+from tools.actions import CallUser, Finished
+from tools.canonical import format_action
+from tools.dialects.base import ParsedAnswer, PromptContext
+from tools.errors import ActionParseError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GoalResult:
+    status: Literal["success", "failure"]
+    message: str = ""
+
+
+class GoalLoop:
+    """Drives one ``ai`` goal on a session; ``run`` returns how the model ended it or raises StopRun."""
+
+    def __init__(self, session: Session, goal: str, *, max_steps: int | None = None) -> None:
+        self.session = session
+        self.goal = goal
+        self.limit = max_steps or session.settings.max_steps
+        self.history = History(session.image_window)
+        self.stuck = StuckDetector(session.settings.stuck_after)
+        self.bad_answers = 0  # in a row
+
+    def run(self) -> GoalResult:
+        for _ in range(self.limit):
+            self.session.check_time()
+            with self.session.step("ai", limit=self.limit) as draft:
+                result = self._step(draft)
+            if result is not None:
+                return result
+        raise StopRun("budget", f"the goal was not reached within {self.limit} steps")
+
+    def _step(self, draft: StepDraft) -> GoalResult | None:
+        session = self.session
+        observation = session.observe(draft)
+        context = PromptContext(
+            task=self.goal, frame=observation.frame, device=session.device.kind, language=session.settings.language
+        )
+        with draft.timed("prompt"):
+            messages = session.dialect.build_messages(context, self.history.steps(), observation.image)
+        completion = session.ask_model(draft, messages)
+        try:
+            with draft.timed("parse"):
+                parsed = session.dialect.parse(completion.text, observation.frame)
+            draft.thought = parsed.thought
+            draft.actions = [format_action(action) for action in parsed.actions]
+            return self._act(draft, observation, parsed)
+        except ActionParseError as error:
+            self._bad_answer(draft, observation, error)
+            return None
+
+    def _act(self, draft: StepDraft, observation: Observation, parsed: ParsedAnswer) -> GoalResult | None:
+        session = self.session
+        if not parsed.actions:
+            raise ActionParseError("the answer holds no action", expected="exactly one action per answer")
+        if not any(isinstance(action, (Finished, CallUser)) for action in parsed.actions):
+            if self.stuck.observe(observation.screen, "; ".join(draft.actions)):
+                raise StopRun(
+                    "stuck",
+                    f"{'; '.join(draft.actions)} was chosen {self.stuck.repeats} times in a row on an unchanged screen",
+                )
+        feedback: list[str] = []
+        for action in parsed.actions:
+            match action:
+                case Finished():
+                    self._remember(draft, observation, feedback)
+                    return GoalResult(status=action.status, message=action.message)
+                case CallUser():
+                    feedback.append(f"The user answered: {self._ask_user(action.question)}")
+                case _:
+                    performed = session.perform(draft, action, observation.frame, observation)
+                    if performed.feedback:
+                        feedback.append(performed.feedback)
+                        break  # the rest of this answer assumed the declined action ran
+        self.bad_answers = 0
+        self._remember(draft, observation, feedback)
+        session.settle()
+        return None
+
+    def _remember(self, draft: StepDraft, observation: Observation, feedback: list[str]) -> None:
+        draft.feedback = "\n".join(feedback)
+        answer = draft.completion.text if draft.completion else ""
+        self.history.add(answer, action_text="; ".join(draft.actions), image=observation.image, feedback=draft.feedback)
+
+    def _ask_user(self, question: str) -> str:
+        session = self.session
+        session.emit("question", question=question)
+        if session.user is None or not session.user.interactive:
+            raise StopRun("needs_user", question or "the model asked for the user's help")
+        return session.user.ask(question or "The model asks for your help. What should it do?")
+
+    def _bad_answer(self, draft: StepDraft, observation: Observation, error: ActionParseError) -> None:
+        self.bad_answers += 1
+        draft.error = ErrorRecord(kind="parse", message=error.feedback())
+        if self.bad_answers > self.session.settings.max_parse_errors:
+            raise parse_failure(f"{self.bad_answers} unusable answers in a row; the last: {error.problem}")
+        self.session.emit("feedback", kind="parse", message=error.feedback())
+        self._remember(draft, observation, [error.feedback()])
+
+
+def run_goal(session: Session, goal: str, *, max_steps: int | None = None) -> GoalResult:
+    return GoalLoop(session, goal, max_steps=max_steps).run()

@@ -1,0 +1,155 @@
+"""One whole run: a new run directory, the task's steps, and a final status that is always saved.
+
+Whatever ends the run (the model, a budget, Ctrl-C, a device or backend
+failure) the run directory holds every step so far and ``run.json`` says how
+and why it ended. The console gets a last event naming the directory.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import platform
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from agent.backends.base import BackendError, ModelBackend
+from agent.console import EventSink, UserChannel
+from agent.records import RunInfo, RunWriter
+from agent.secrets import Secrets
+from agent.session import LoopSettings, Session, StopRun
+from agent.steps import run_task
+from devices.base import Device
+from devices.errors import DeviceError
+from tasks.schema import Task
+from tools.dialects.base import Dialect
+
+log = logging.getLogger(__name__)
+
+# What `agent run` exits with for each final status.
+EXIT_CODES = {
+    "success": 0, "failure": 1, "stuck": 1, "budget": 1, "error": 1, "needs_user": 3, "interrupted": 130,
+}
+
+
+@dataclass(frozen=True)
+class RunResult:
+    status: str
+    message: str
+    run_dir: Path
+    steps: int
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES.get(self.status, 1)
+
+
+def slug(text: str, limit: int = 40) -> str:
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    joined = "-".join(words)[:limit].strip("-")
+    return joined or "run"
+
+
+def new_run_directory(out_dir: Path, title: str, now: datetime | None = None) -> Path:
+    """``OUT/20261125-013500-book-a-flight`` (a suffix when that name is taken)."""
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
+    base = f"{stamp}-{slug(title)}"
+    candidate, counter = out_dir / base, 2
+    while candidate.exists():
+        candidate, counter = out_dir / f"{base}-{counter}", counter + 1
+    return candidate
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("qwen-gui-agent", "transformers", "torch"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+@dataclass(frozen=True)
+class RunParts:
+    """Everything a run is made of; the CLI (or a test) builds it."""
+
+    task: Task
+    device: Device
+    backend: ModelBackend
+    dialect: Dialect
+    settings: LoopSettings
+    events: EventSink
+    out_dir: Path
+    user: UserChannel | None = None
+    secrets: Secrets = Secrets()
+    task_file: str | None = None
+    model_info: dict[str, Any] | None = None
+    write_report: bool = True
+
+
+def execute_run(parts: RunParts) -> RunResult:
+    run_dir = new_run_directory(Path(parts.out_dir), parts.task.title())
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    settings = parts.settings
+    info = RunInfo(
+        run_id=run_dir.name, task=parts.task.title(), task_file=parts.task_file, dialect=parts.dialect.name,
+        model=parts.model_info or {"backend": getattr(parts.backend, "name", "")}, device=parts.device.describe(),
+        frame_settings={"min_pixels": settings.min_pixels, "max_pixels": settings.max_pixels,
+                        "relative": bool(getattr(parts.dialect, "relative", False))},
+        versions=_versions(), started_at=time.time(),
+    )
+    writer = RunWriter(run_dir, info)
+    session = Session(
+        device=parts.device, backend=parts.backend, dialect=parts.dialect, writer=writer, settings=settings,
+        events=parts.events, user=parts.user, secrets=parts.secrets,
+    )
+    session.emit("run_started", task=info.task, run_dir=str(run_dir), device=parts.device.name,
+                 dialect=parts.dialect.name, model=info.model.get("model", ""), dry_run=settings.dry_run)
+    status, message = _run_steps(session, parts.task)
+    message = parts.secrets.redact(message)
+    writer.update(status=status, message=message, ended_at=time.time())
+    writer.close()
+    if parts.write_report:
+        _write_report(run_dir)
+    result = RunResult(status=status, message=message, run_dir=run_dir, steps=session.steps_recorded)
+    session.emit("run_finished", status=status, message=message, run_dir=str(run_dir), steps=result.steps,
+                 exit_code=result.exit_code)
+    return result
+
+
+def _run_steps(session: Session, task: Task) -> tuple[str, str]:
+    try:
+        return "success", run_task(session, task)
+    except StopRun as stop:
+        return stop.status, stop.message
+    except KeyboardInterrupt:
+        return "interrupted", "stopped with Ctrl-C"
+    except DeviceError as error:
+        log.debug("device failure", exc_info=True)
+        return "error", f"device: {error}"
+    except BackendError as error:
+        log.debug("backend failure", exc_info=True)
+        return "error", f"model backend: {error}"
+    except Exception as error:  # noqa: BLE001 - a bug of ours still leaves a saved, explained run
+        log.exception("the run stopped on an unexpected error")
+        return "error", f"internal error: {error!r}"
+
+
+def _write_report(run_dir: Path) -> None:
+    """The HTML report beside the run, when the report module is installed."""
+    try:
+        report = importlib.import_module("agent.report")
+    except ModuleNotFoundError as error:
+        if error.name != "agent.report":
+            raise
+        return
+    try:
+        report.write_report(run_dir)
+    except Exception:  # noqa: BLE001 - the run is saved; a broken report must not change its outcome
+        log.exception("could not write the report for %s", run_dir)

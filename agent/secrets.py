@@ -1,0 +1,124 @@
+"""Secrets in tasks: ``{{secret:NAME}}`` placeholders, resolved only at execution.
+
+The model, the console, the log and the recorded run only ever see the
+placeholder. Its value is put into a ``type`` action at the last moment, right
+before the device gets it, and every text that leaves the agent afterwards
+(driver commands, error messages, events) goes through ``redact``.
+
+The CLI reads the values from the environment and hands a ``Secrets`` object
+(frozen) to the loop; nothing here reads the environment.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from tools.actions import Action, Type
+from tools.errors import ActionParseError
+
+PLACEHOLDER = re.compile(r"\{\{\s*secret:([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+def placeholder(name: str) -> str:
+    return "{{secret:" + name + "}}"
+
+
+def referenced_names(texts: Iterable[str]) -> tuple[str, ...]:
+    """Every secret name the texts refer to, in first-seen order."""
+    seen: dict[str, None] = {}
+    for text in texts:
+        for match in PLACEHOLDER.finditer(text):
+            seen.setdefault(match.group(1), None)
+    return tuple(seen)
+
+
+class MissingSecret(KeyError):
+    """A secret the task needs has no value (bad input, found before the run starts)."""
+
+    def __init__(self, names: Iterable[str], *, hint: str = "") -> None:
+        self.names = tuple(names)
+        self.hint = hint
+        super().__init__(f"no value for secret(s) {', '.join(self.names)}. {hint}".strip())
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Named secret values; ``repr`` never shows them."""
+
+    values: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        # Frozen all the way down: the loop cannot change what it was given.
+        object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
+
+    @classmethod
+    def from_environment(cls, names: Iterable[str], environ: Mapping[str, str]) -> Secrets:
+        names = tuple(dict.fromkeys(names))
+        missing = [name for name in names if not environ.get(name)]
+        if missing:
+            raise MissingSecret(missing, hint="set each as an environment variable of the same name")
+        return cls({name: environ[name] for name in names})
+
+    def __bool__(self) -> bool:
+        return bool(self.values)
+
+    def check(self, text: str) -> None:
+        """Raise ActionParseError if ``text`` names a secret we do not hold."""
+        unknown = [name for name in referenced_names([text]) if name not in self.values]
+        if unknown:
+            known = ", ".join(placeholder(name) for name in self.values) or "none"
+            raise ActionParseError(
+                f"unknown secret {', '.join(unknown)}", expected=f"one of the secrets of this task: {known}"
+            )
+
+    def resolve(self, text: str) -> str:
+        """``text`` with every placeholder replaced by its value."""
+        self.check(text)
+        return PLACEHOLDER.sub(lambda match: self.values[match.group(1)], text)
+
+    def resolve_action(self, action: Action) -> Action:
+        """The action as the device must get it (only ``type`` text carries secrets)."""
+        match action:
+            case Type() if PLACEHOLDER.search(action.text):
+                return action.model_copy(update={"text": self.resolve(action.text)})
+            case _:
+                return action
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret value replaced by its placeholder."""
+        # Longest first, so a value that contains another one is replaced whole.
+        for name, value in sorted(self.values.items(), key=lambda item: -len(item[1])):
+            if value:
+                text = text.replace(value, placeholder(name))
+        return text
+
+    def redact_data(self, data: object) -> object:
+        """A JSON-like structure with every string redacted."""
+        if isinstance(data, str):
+            return self.redact(data)
+        if isinstance(data, Mapping):
+            return {key: self.redact_data(value) for key, value in data.items()}
+        if isinstance(data, (list, tuple)):
+            return [self.redact_data(value) for value in data]
+        return data
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that takes secret values out of every record it passes."""
+
+    def __init__(self, secrets: Secrets) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            record.msg = self.secrets.redact(record.getMessage())
+            record.args = None
+        return True

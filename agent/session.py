@@ -1,0 +1,274 @@
+"""One run's shared parts: device, model, dialect, recorder, budget, secrets, console.
+
+The goal loop (``agent.loop``) and the task-step runner (``agent.steps``) both
+work through a ``Session``: it takes screenshots in the model's frame, asks the
+model, performs actions (mapping, secrets, confirmation, dry run), and records
+every step, redacted, whatever way the step ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from agent.backends.base import BackendError, Completion, ModelBackend
+from agent.console import EventSink, UserChannel
+from agent.history import fingerprint
+from agent.records import ErrorRecord, ExecutedRecord, FrameRecord, GeometryRecord, RunWriter, StepRecord
+from agent.secrets import Secrets
+from devices.base import Device, Screenshot
+from devices.errors import DeviceError
+from tools.actions import Action, Type
+from tools.canonical import format_action, parse_action
+from tools.dialects.base import Dialect
+from tools.errors import ActionParseError
+from tools.frames import MAX_PIXELS, MIN_PIXELS, ModelFrame, check_action, map_action, resize_to_frame
+from tools.messages import Message
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """How a run is bounded and how it behaves; the CLI fills it (flags, then task file, then defaults)."""
+
+    max_steps: int = 30  # model steps per `ai` goal
+    timeout_s: float | None = None  # wall time for the whole run
+    image_history: int | None = None  # screenshots in the prompt, current included; None = dialect default
+    stuck_after: int = 3  # same action on an unchanged screen this many times in a row ends the run
+    max_parse_errors: int = 3  # bad answers fed back in a row before the run ends
+    min_pixels: int = MIN_PIXELS
+    max_pixels: int = MAX_PIXELS
+    max_new_tokens: int | None = None
+    dry_run: bool = False
+    confirm: bool = False
+    settle_s: float = 0.5  # pause after acting so the screen can redraw before the next capture
+    language: str = "English"
+
+
+class StopRun(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Ends the run with a status (``failure``, ``stuck``, ``budget``, ``needs_user``, ``interrupted``)."""
+
+    def __init__(self, status: str, message: str = "", *, error: ErrorRecord | None = None) -> None:
+        self.status = status
+        self.message = message
+        self.error = error
+        super().__init__(f"{status}: {message}")
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One screenshot and what the model sees of it."""
+
+    shot: Screenshot
+    frame: ModelFrame
+    image: Image.Image  # resized to the frame
+    screen: Image.Image  # a small fingerprint for the stuck check
+
+
+@dataclass
+class StepDraft:
+    """A step being built; always recorded, however the step ends."""
+
+    index: int
+    kind: str
+    limit: int | None = None  # the goal's step budget, for the console
+    started_at: float = field(default_factory=time.time)
+    screenshot: str | None = None
+    observation: Observation | None = None
+    completion: Completion | None = None
+    thought: str = ""
+    actions: list[str] = field(default_factory=list)
+    executed: list[ExecutedRecord] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    error: ErrorRecord | None = None
+    feedback: str = ""
+    note: str = ""
+
+    @contextmanager
+    def timed(self, phase: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings_ms[phase] = round(self.timings_ms.get(phase, 0.0) + (time.perf_counter() - start) * 1000, 2)
+
+    def to_record(self) -> StepRecord:
+        shot = self.observation.shot if self.observation else None
+        frame = self.observation.frame if self.observation else None
+        usage = self.completion.usage if self.completion else None
+        return StepRecord(
+            index=self.index, started_at=self.started_at, kind=self.kind, screenshot=self.screenshot,
+            geometry=GeometryRecord(**vars(shot.geometry)) if shot else None,
+            frame=FrameRecord(width=frame.width, height=frame.height, relative=frame.relative) if frame else None,
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
+            answer=self.completion.text if self.completion else "", thought=self.thought, actions=self.actions,
+            executed=self.executed, timings_ms=self.timings_ms, error=self.error, feedback=self.feedback,
+            note=self.note,
+        )
+
+
+@dataclass(frozen=True)
+class Performed:
+    """What became of one action: what the device got, or why nothing was sent."""
+
+    executed: ExecutedRecord | None
+    feedback: str = ""  # for the model, when the person declined or changed the action
+
+
+class Session:
+    def __init__(
+        self, *, device: Device, backend: ModelBackend, dialect: Dialect, writer: RunWriter,
+        settings: LoopSettings, events: EventSink, user: UserChannel | None = None,
+        secrets: Secrets | None = None, clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.device = device
+        self.backend = backend
+        self.dialect = dialect
+        self.writer = writer
+        self.settings = settings
+        self.events = events
+        self.user = user
+        self.secrets = secrets if secrets is not None else Secrets()
+        self.clock = clock
+        self.deadline = clock() + settings.timeout_s if settings.timeout_s else None
+        self.steps_recorded = 0
+
+    # ------------------------------------------------------------------ budget and events
+
+    @property
+    def image_window(self) -> int:
+        return self.settings.image_history or self.dialect.info.default_image_history
+
+    def check_time(self) -> None:
+        if self.deadline is not None and self.clock() >= self.deadline:
+            raise StopRun("budget", f"the time budget of {self.settings.timeout_s:g} s ran out")
+
+    def time_left(self) -> float | None:
+        return None if self.deadline is None else max(0.0, self.deadline - self.clock())
+
+    def emit(self, event: str, **data: Any) -> None:
+        self.events.emit(event, self.secrets.redact_data(data))
+
+    # ------------------------------------------------------------------ steps
+
+    @contextmanager
+    def step(self, kind: str, *, limit: int | None = None) -> Iterator[StepDraft]:
+        """A recorded step: whatever happens inside, the record is written before leaving."""
+        draft = StepDraft(index=self.steps_recorded + 1, kind=kind, limit=limit)
+        started = time.perf_counter()
+        try:
+            yield draft
+        except DeviceError as error:
+            draft.error = ErrorRecord(kind="device", message=str(error))
+            raise
+        except BackendError as error:
+            draft.error = ErrorRecord(kind="backend", message=str(error))
+            raise
+        except StopRun as stop:
+            draft.error = draft.error or stop.error
+            draft.note = draft.note or f"{stop.status}: {stop.message}"
+            raise
+        except KeyboardInterrupt:
+            draft.note = draft.note or "interrupted"
+            raise
+        finally:
+            draft.timings_ms["total"] = round((time.perf_counter() - started) * 1000, 2)
+            self._record(draft)
+
+    def _record(self, draft: StepDraft) -> None:
+        record = draft.to_record()
+        if self.secrets:
+            record = StepRecord.model_validate(self.secrets.redact_data(record.model_dump()))
+        self.writer.append(record)
+        self.steps_recorded = record.index
+        commands = [command for executed in record.executed for command in executed.commands]
+        self.emit(
+            "step", index=record.index, kind=record.kind, max_steps=draft.limit,
+            actions=record.actions, thought=record.thought, commands=commands,
+            dry_run=any(executed.dry_run for executed in record.executed), timings_ms=record.timings_ms,
+            error=record.error.model_dump() if record.error else None, note=record.note,
+        )
+
+    def observe(self, draft: StepDraft) -> Observation:
+        """Capture the screen, size it to the model's frame, and save it with the step."""
+        with draft.timed("capture"):
+            shot = self.device.screenshot()
+        with draft.timed("resize"):
+            frame = ModelFrame.for_screen(
+                shot.geometry.width, shot.geometry.height, min_pixels=self.settings.min_pixels,
+                max_pixels=self.settings.max_pixels, relative=getattr(self.dialect, "relative", False),
+            )
+            observation = Observation(shot=shot, frame=frame, image=resize_to_frame(shot.image, frame),
+                                      screen=fingerprint(shot.image))
+        with draft.timed("save"):
+            draft.screenshot = self.writer.save_image(draft.index, shot.image)
+        draft.observation = observation
+        return observation
+
+    def ask_model(self, draft: StepDraft, messages: Sequence[Message]) -> Completion:
+        with draft.timed("model"):
+            completion = self.backend.complete(messages, max_new_tokens=self.settings.max_new_tokens)
+        draft.completion = completion
+        return completion
+
+    # ------------------------------------------------------------------ actions
+
+    def perform(self, draft: StepDraft, action: Action, frame: ModelFrame | None, observation: Observation) -> Performed:
+        """Run one action given in ``frame`` (None: screenshot pixels) through confirm, mapping and secrets.
+
+        Raises ActionParseError for what the model can fix (unknown secret, an
+        action this device lacks, a point off the screen).
+        """
+        if self.settings.confirm:
+            action, declined = self._confirm(action, frame)
+            if declined:
+                return Performed(None, feedback=f"The user declined {format_action(action)}; choose another action.")
+        if isinstance(action, Type):
+            self.secrets.check(action.text)
+        mapped = map_action(action, frame, observation.shot.geometry)
+        text = format_action(mapped)
+        with draft.timed("execute"):
+            if self.settings.dry_run:
+                commands = self.device.plan(mapped)  # placeholders stay unresolved in a plan
+            else:
+                commands = self.device.execute(self.secrets.resolve_action(mapped)).commands
+        executed = ExecutedRecord(action=text, commands=list(commands), dry_run=self.settings.dry_run)
+        draft.executed.append(executed)
+        return Performed(executed)
+
+    def _confirm(self, action: Action, frame: ModelFrame | None) -> tuple[Action, bool]:
+        if self.user is None or not self.user.interactive:
+            raise StopRun("error", "--confirm needs a terminal to ask at", error=ErrorRecord(kind="user", message="no terminal"))
+        while True:
+            answer = self.user.confirm(format_action(action))
+            match answer.decision:
+                case "yes":
+                    return action, False
+                case "no":
+                    return action, True
+                case "quit":
+                    raise StopRun("interrupted", "stopped by the user at a confirmation")
+                case "edit":
+                    try:
+                        edited = parse_action(answer.edited)
+                        if frame is not None:
+                            check_action(edited, frame)
+                        return edited, False
+                    except ActionParseError as error:
+                        self.emit("feedback", kind="edit", message=error.feedback())
+
+    def settle(self) -> None:
+        if self.settings.settle_s > 0 and not self.settings.dry_run:
+            time.sleep(self.settings.settle_s)
+
+
+def parse_failure(message: str) -> StopRun:
+    return StopRun("failure", message, error=ErrorRecord(kind="parse", message=message))

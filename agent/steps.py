@@ -1,0 +1,159 @@
+"""The task-step runner: each step of a task file, in order, every one recorded.
+
+``ai`` runs the goal loop; ``do``/``type``/``wait`` run one literal action;
+``tap`` asks the model where an element is (one grounding query) and clicks
+it; ``launch`` starts an app; ``assert`` asks the model a yes/no question
+about the screen (no fails the task); ``wait_for`` asks it again and again
+until yes or its timeout. A step that fails ends the run through StopRun.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import subprocess
+import time
+
+from agent.checks import Verdict, parse_verdict, verdict_messages
+from agent.loop import run_goal
+from agent.records import ErrorRecord, ExecutedRecord
+from agent.session import Session, StepDraft, StopRun, parse_failure
+from tasks.schema import AiStep, AssertStep, DoStep, LaunchStep, TapStep, Task, TypeStep, WaitForStep, WaitStep
+from tools.actions import Action, Click, OpenApp, Type, Wait
+from tools.canonical import format_action, parse_action
+from tools.errors import ActionParseError
+from tools.frames import ModelFrame
+
+log = logging.getLogger(__name__)
+
+
+def run_task(session: Session, task: Task) -> str:
+    """Run every step; return the closing message, or raise StopRun with how the run ended."""
+    message = ""
+    if task.device is not None and task.device.app:
+        session.emit("task_step", number=0, kind="launch", text=task.device.app)
+        launch(session, task.device.app)
+    for number, step in enumerate(task.steps, start=1):
+        session.check_time()
+        session.emit("task_step", number=number, kind=step.kind, text=step.name or step.text)
+        match step:
+            case AiStep():
+                result = run_goal(session, step.ai, max_steps=step.max_steps)
+                if result.status == "failure":
+                    raise StopRun("failure", result.message or f"the model gave up on: {step.ai}")
+                message = result.message
+            case DoStep():
+                do(session, parse_action(step.do), step.frame, kind="do")
+            case TypeStep():
+                do(session, Type(text=step.type, submit=step.submit), None, kind="type")
+            case WaitStep():
+                do(session, Wait(seconds=step.wait), None, kind="wait")
+            case TapStep():
+                tap(session, step.tap)
+            case LaunchStep():
+                launch(session, step.launch)
+            case AssertStep():
+                check(session, step.assert_)
+            case WaitForStep():
+                wait_for(session, step.wait_for, timeout_s=step.timeout, interval_s=step.interval)
+    return message or f"all {len(task.steps)} steps done"
+
+
+def do(session: Session, action: Action, frame: ModelFrame | None, *, kind: str) -> None:
+    """One literal action; its points in ``frame`` (None: screenshot pixels)."""
+    with session.step(kind) as draft:
+        observation = session.observe(draft)
+        draft.actions = [format_action(action)]
+        try:
+            session.perform(draft, action, frame, observation)
+        except ActionParseError as error:
+            raise _step_failure(kind, error) from None
+    session.settle()
+
+
+def tap(session: Session, query: str) -> None:
+    """Locate ``query`` with one grounding question, then click the best hit."""
+    with session.step("tap") as draft:
+        observation = session.observe(draft)
+        with draft.timed("prompt"):
+            messages = session.dialect.grounding_messages(query, observation.image, observation.frame)
+        completion = session.ask_model(draft, messages)
+        try:
+            with draft.timed("parse"):
+                hits = session.dialect.parse_grounding(completion.text, observation.frame)
+            hit = hits[0]
+            action = Click(point=hit.point)
+            draft.thought = hit.label
+            draft.actions = [format_action(action)]
+            session.perform(draft, action, observation.frame, observation)
+        except ActionParseError as error:
+            raise _step_failure("tap", error) from None
+    session.settle()
+
+
+def launch(session: Session, app: str) -> None:
+    """Start an app: by package or label on a phone, as a command line on the desktop."""
+    if session.device.kind == "mobile":
+        do(session, OpenApp(name=app), None, kind="launch")
+        return
+    with session.step("launch") as draft:
+        session.observe(draft)
+        draft.actions = [f"launch {app}"]
+        argv = shlex.split(app)
+        if not session.settings.dry_run:
+            try:
+                # A new session: the app outlives the run and ignores our Ctrl-C.
+                subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL,  # noqa: S603 - the user's own task file
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            except OSError as error:
+                raise StopRun("failure", f"cannot launch {app!r}: {error}",
+                              error=ErrorRecord(kind="launch", message=str(error))) from None
+        draft.executed.append(ExecutedRecord(action=f"launch {app}", commands=[shlex.join(argv)],
+                                             dry_run=session.settings.dry_run))
+    session.settle()
+
+
+def check(session: Session, statement: str) -> None:
+    """Fail the task unless the model judges ``statement`` true for the screen now."""
+    with session.step("assert") as draft:
+        verdict = _judge(session, draft, statement)
+        if not verdict.passed:
+            raise StopRun("failure", f"assertion failed: {statement} ({verdict.reason})")
+
+
+def wait_for(session: Session, statement: str, *, timeout_s: float, interval_s: float) -> None:
+    """Ask about the screen until ``statement`` holds; fail after ``timeout_s``."""
+    give_up_at = time.monotonic() + timeout_s
+    while True:
+        session.check_time()
+        with session.step("wait_for") as draft:
+            verdict = _judge(session, draft, statement)
+        if verdict.passed:
+            return
+        if time.monotonic() + interval_s > give_up_at:
+            raise StopRun("failure", f"waited {timeout_s:g} s and it is still not true that: {statement}")
+        time.sleep(interval_s)
+
+
+def _judge(session: Session, draft: StepDraft, statement: str) -> Verdict:
+    observation = session.observe(draft)
+    feedback = ""
+    for _ in range(session.settings.max_parse_errors + 1):
+        completion = session.ask_model(draft, verdict_messages(statement, observation.image, feedback))
+        try:
+            verdict = parse_verdict(completion.text)
+        except ActionParseError as error:
+            feedback = error.feedback()
+            draft.error = ErrorRecord(kind="parse", message=feedback)
+            session.emit("feedback", kind="parse", message=feedback)
+            continue
+        draft.error = None
+        draft.thought = verdict.reason
+        draft.note = f"{'yes' if verdict.passed else 'no'}: {statement}"
+        session.emit("verdict", statement=statement, passed=verdict.passed, reason=verdict.reason)
+        return verdict
+    raise parse_failure(f"no yes/no answer about: {statement}")
+
+
+def _step_failure(kind: str, error: ActionParseError) -> StopRun:
+    return StopRun("failure", f"{kind} step: {error.problem}", error=ErrorRecord(kind="parse", message=str(error)))

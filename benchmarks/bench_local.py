@@ -1,0 +1,244 @@
+"""One agent step of the local backend on a GPU: plain ``generate``, the fast path, and the physical floor.
+
+For each model and screenshot it prints preprocessing, time to first token, decode per
+token and the whole step for a forced answer length (EOS suppressed), for
+
+- plain: the processor on the CPU, then ``model.generate(**inputs, max_new_tokens=N)`` as the
+  Qwen2.5-VL cookbook calls it (plus min_new_tokens=N to force the length);
+- fast: agent.backends.fastpath (GPU preprocessing, batched vision windows, graph-replayed decode);
+- floor: FLOPs and bytes over the matmul rate and copy bandwidth measured in the same run;
+
+with peak GPU memory, warm-up, and whether the two paths chose the same tokens.
+
+    python3 benchmarks/bench_local.py --compare             # 3B and 7B, desktop and phone, both pixel caps
+    python3 benchmarks/bench_local.py --sizes 7b --shots desktop --max-pixels 1003520
+    python3 benchmarks/bench_local.py --weights /models/Qwen2.5-VL-7B-Instruct
+
+Random weights unless --weights; needs a CUDA GPU, no network (the tokenizer comes from qwen.tiktoken).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import logging
+import statistics
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.gpu_floor import Ceilings, measure_ceilings, step_floor  # noqa: E402
+from benchmarks.gpu_models import chat_text, load_model, qwen_processor, qwen_tokenizer, random_model, screenshot  # noqa: E402
+
+log = logging.getLogger("bench_local")
+
+SHOTS = {"desktop": (1920, 1080), "phone": (1080, 2400)}
+PIXEL_CAPS = (1280 * 28 * 28, 16384 * 28 * 28)
+TIKTOKEN_PLACES = (Path(".gpu_assets/qwen.tiktoken"), Path("../shared/data/qwen.tiktoken"))
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="7b", help="comma list of 3b,7b (random weights)")
+    parser.add_argument("--weights", help="a real Qwen2.5-VL directory instead of random weights")
+    parser.add_argument("--compare", action="store_true", help="the issue's table: 3B and 7B, every shot and cap")
+    parser.add_argument("--shots", default="desktop,phone")
+    parser.add_argument("--max-pixels", default=",".join(str(c) for c in PIXEL_CAPS))
+    parser.add_argument("--new-tokens", type=int, default=40)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-plain", action="store_true", help="time the fast path only")
+    parser.add_argument("--tiktoken", type=Path, help="Qwen's BPE file (default: .gpu_assets or ../shared/data)")
+    parser.add_argument("--out", type=Path, help="write every number as JSON here")
+    args = parser.parse_args(argv)
+    if args.compare:
+        args.sizes, args.shots, args.max_pixels = "3b,7b", "desktop,phone", ",".join(str(c) for c in PIXEL_CAPS)
+    return args
+
+
+def sync() -> None:
+    import torch
+
+    torch.cuda.synchronize()
+
+
+def timed(work: Any) -> tuple[float, Any]:
+    sync()
+    started = time.perf_counter()
+    result = work()
+    sync()
+    return (time.perf_counter() - started) * 1000, result
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def frame_for(shot: str, max_pixels: int) -> tuple[Any, tuple[int, int]]:
+    """The screenshot resized to its model frame, as the agent sends it (DESIGN.md: we resize, not the server)."""
+    from PIL import Image
+
+    from tools.frames import smart_resize
+
+    width, height = SHOTS[shot]
+    frame_h, frame_w = smart_resize(height, width, max_pixels=max_pixels)
+    return screenshot(width, height).resize((frame_w, frame_h), Image.Resampling.BICUBIC), (frame_w, frame_h)
+
+
+def bench_plain(model: Any, processor: Any, text: str, image: Any, new_tokens: int, repeats: int) -> dict[str, Any]:
+    import torch
+
+    def run(count: int) -> tuple[float, float, list[int]]:
+        pre_ms, inputs = timed(lambda: processor(text=[text], images=[image], return_tensors="pt").to("cuda"))
+        gen_ms, out = timed(lambda: model.generate(**inputs, max_new_tokens=count, min_new_tokens=count,
+                                                   do_sample=False))
+        return pre_ms, gen_ms, out[0, inputs["input_ids"].shape[1]:].tolist()
+
+    run(2)  # warm-up: cuBLAS handles, kernel choice
+    torch.cuda.reset_peak_memory_stats()
+    first = [run(1)[1] for _ in range(repeats)]
+    full = [run(new_tokens) for _ in range(repeats)]
+    ttft, whole_gen = median(first), median([f[1] for f in full])
+    return {"preprocess_ms": median([f[0] for f in full]), "first_token_ms": ttft,
+            "decode_ms_per_token": (whole_gen - ttft) / (new_tokens - 1),
+            "step_ms": median([f[0] + f[1] for f in full]), "peak_gib": torch.cuda.max_memory_allocated() / 2 ** 30,
+            "tokens": full[-1][2]}
+
+
+def bench_fast(fast: Any, processor: Any, text: str, image: Any, new_tokens: int, repeats: int) -> dict[str, Any]:
+    import torch
+
+    from agent.backends.fastpath import GreedyOptions
+
+    options = GreedyOptions(eos_token_ids=(151645, 151643), min_new_tokens=new_tokens)
+
+    def run() -> tuple[float, float, Any]:
+        pre_ms, inputs = timed(lambda: fast.prepare(text, [image], processor))
+        gen_ms, result = timed(lambda: fast.generate(inputs, new_tokens, options))
+        return pre_ms, gen_ms, result
+
+    cold_ms, (_, _, first) = timed(run)  # graph capture for a new cache bucket happens here, once
+    torch.cuda.reset_peak_memory_stats()
+    runs = [run() for _ in range(repeats)]
+    results = [r[2] for r in runs]
+    return {"preprocess_ms": median([r[0] for r in runs]),
+            "vision_ms": median([r.timings["vision"] for r in results]),
+            "first_token_ms": median([r.timings["prefill"] for r in results]),
+            "decode_ms_per_token": median([r.timings["decode_per_token"] for r in results]),
+            "step_ms": median([r[0] + r[1] for r in runs]), "peak_gib": torch.cuda.max_memory_allocated() / 2 ** 30,
+            "warm_up_ms": first.timings.get("warm_up", 0.0), "cold_call_ms": cold_ms,
+            "prompt_tokens": first.prompt_tokens, "tokens": results[-1].tokens}
+
+
+def first_difference(a: list[int], b: list[int]) -> int | None:
+    for index, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return index
+    return None if len(a) == len(b) else min(len(a), len(b))
+
+
+def bench_model(name: str, model: Any, tokenizer: Any, ceilings: Ceilings, args: argparse.Namespace) -> list[dict]:
+    import torch
+
+    from agent.backends.fastpath import FastPath
+
+    fast = FastPath(model)
+    weights_gib = torch.cuda.memory_allocated() / 2 ** 30
+    rows = []
+    for cap in [int(c) for c in args.max_pixels.split(",")]:
+        processor = qwen_processor(tokenizer, cap)
+        for shot in args.shots.split(","):
+            image, frame = frame_for(shot, cap)
+            text = chat_text(frame)
+            log.info("%s %s %dx%d cap %d", name, shot, *frame, cap)
+            row: dict[str, Any] = {"model": name, "shot": shot, "frame": frame, "max_pixels": cap,
+                                   "weights_gib": weights_gib}
+            row["fast"] = bench_fast(fast, processor, text, image, args.new_tokens, args.repeats)
+            if not args.skip_plain:
+                row["plain"] = bench_plain(model, processor, text, image, args.new_tokens, args.repeats)
+                row["same_tokens"] = row["plain"]["tokens"] == row["fast"]["tokens"]
+                row["first_difference"] = first_difference(row["plain"]["tokens"], row["fast"]["tokens"])
+            patches = frame[0] * frame[1] // 14 ** 2
+            row["floor"] = asdict(step_floor(model.config, ceilings, row["fast"]["prompt_tokens"], patches,
+                                             args.new_tokens))
+            graph = next(reversed(fast._graphs.values()))
+            row["static_cache_gib"] = sum(t.numel() * t.element_size() for t in
+                                          graph.state.keys + graph.state.values) / 2 ** 30
+            rows.append(row)
+            print(json.dumps(summary(row)), flush=True)
+    return rows
+
+
+def summary(row: dict[str, Any]) -> dict[str, Any]:
+    keep = ("preprocess_ms", "vision_ms", "first_token_ms", "decode_ms_per_token", "step_ms", "peak_gib",
+            "warm_up_ms", "cold_call_ms")
+    short = {k: v for k, v in row.items() if k not in ("fast", "plain")}
+    for path in ("fast", "plain"):
+        if path in row:
+            short[path] = {k: round(v, 2) for k, v in row[path].items() if k in keep}
+    return short
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    head = (f"{'model':5} {'shot':7} {'frame':9} {'tokens':>6} {'path':5} {'prep':>6} {'TTFT':>7} {'decode':>7} "
+            f"{'step':>7} {'xfloor':>6} {'xplain':>6} {'peakGiB':>7} same")
+    lines = [head, "-" * len(head)]
+    for row in rows:
+        floor = row["floor"]
+        frame = f"{row['frame'][0]}x{row['frame'][1]}"
+        prompt = row["fast"]["prompt_tokens"]
+        plain_step = row.get("plain", {}).get("step_ms")
+        for path in ("plain", "fast"):
+            if path not in row:
+                continue
+            r = row[path]
+            speedup = f"{plain_step / r['step_ms']:6.2f}" if plain_step else "     -"
+            same = "" if path == "plain" else ("yes" if row.get("same_tokens") else f"no@{row.get('first_difference')}")
+            lines.append(f"{row['model']:5} {row['shot']:7} {frame:9} {prompt:6} {path:5} {r['preprocess_ms']:6.1f} "
+                         f"{r['first_token_ms']:7.1f} {r['decode_ms_per_token']:7.2f} {r['step_ms']:7.1f} "
+                         f"{r['step_ms'] / floor['step_ms']:6.2f} {speedup} {r['peak_gib']:7.2f} {same}")
+        lines.append(f"{row['model']:5} {row['shot']:7} {frame:9} {prompt:6} floor {0.0:6.1f} "
+                     f"{floor['first_token_ms']:7.1f} {floor['decode_ms']:7.2f} {floor['step_ms']:7.1f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if not torch.cuda.is_available():
+        print("bench_local needs a CUDA GPU", file=sys.stderr)
+        return 2
+    tiktoken = args.tiktoken or next((p for p in TIKTOKEN_PLACES if p.is_file()), None)
+    if tiktoken is None:
+        print("qwen.tiktoken not found: pass --tiktoken PATH", file=sys.stderr)
+        return 2
+    tokenizer = qwen_tokenizer(tiktoken)
+    ceilings = measure_ceilings()
+    print(f"device {torch.cuda.get_device_name()}  torch {torch.__version__}  "
+          f"matmul {ceilings.matmul_tflops:.0f} TFLOP/s  copy {ceilings.copy_tbps:.2f} TB/s", flush=True)
+    rows: list[dict[str, Any]] = []
+    models = [("real", None)] if args.weights else [(size, size) for size in args.sizes.split(",")]
+    for name, size in models:
+        started = time.perf_counter()
+        model = load_model(args.weights) if args.weights else random_model(size)
+        log.info("%s built in %.1f s", name, time.perf_counter() - started)
+        rows += bench_model(name, model, tokenizer, ceilings, args)
+        del model
+        gc.collect()
+        torch.cuda.empty_cache()
+    print(table(rows), flush=True)
+    if args.out:
+        args.out.write_text(json.dumps({"ceilings": asdict(ceilings), "rows": rows,
+                                        "torch": torch.__version__, "device": torch.cuda.get_device_name()},
+                                       indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

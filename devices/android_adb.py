@@ -1,0 +1,115 @@
+"""Talking to one device through the adb server, with retries that are safe.
+
+adbutils speaks the adb host protocol; this module adds what a long agent
+run needs on top: a command either reaches the device or fails with a typed
+error, transient trouble (a dropped socket, "device offline" for a moment)
+is retried with exponential backoff, and a command that may already have run
+on the device (a tap whose reply was lost) is never sent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+import tenacity
+
+from devices.android_settings import AndroidSettings
+from devices.errors import DeviceDisconnected, MissingDependency
+
+if TYPE_CHECKING:
+    from adbutils import AdbClient, AdbDevice
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Service = Literal["shell", "exec"]
+
+_OKAY = b"OKAY"
+_FAIL = b"FAIL"
+
+
+class TransientAdbError(Exception):
+    """Trouble that may pass: worth another attempt."""
+
+
+def adb_client(settings: AndroidSettings) -> AdbClient:
+    """An adbutils client for the configured server (imported lazily: adbutils is optional at import time)."""
+    try:
+        from adbutils import AdbClient
+    except ImportError as error:
+        raise MissingDependency("adbutils is not installed", hint="pip install adbutils") from error
+    return AdbClient(host=settings.adb_host, port=settings.adb_port, socket_timeout=settings.command_timeout_s)
+
+
+def with_retries(settings: AndroidSettings, what: str, call: Callable[[], T]) -> T:
+    """Run ``call``; retry TransientAdbError with backoff; DeviceDisconnected once retries are spent."""
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(settings.retries + 1),
+        wait=tenacity.wait_exponential(
+            multiplier=settings.retry_backoff_s, min=settings.retry_backoff_s, max=settings.retry_backoff_max_s
+        ),
+        retry=tenacity.retry_if_exception_type(TransientAdbError),
+        before_sleep=lambda state: logger.warning(
+            "%s failed (%s); retry %d of %d", what, state.outcome.exception(), state.attempt_number, settings.retries
+        ),
+        reraise=True,
+    )
+    try:
+        return retrying(call)
+    except TransientAdbError as error:
+        raise DeviceDisconnected(
+            f"{what} failed {settings.retries + 1} times: {error}",
+            hint=f"check `adb devices` against the adb server at {settings.adb_host}:{settings.adb_port}; "
+            "replug the cable or `adb connect HOST:PORT` again for a device over TCP",
+        ) from error
+
+
+class DeviceLink:
+    """Shell and exec commands on one device, by serial."""
+
+    def __init__(self, client: AdbClient, serial: str, settings: AndroidSettings) -> None:
+        self.serial = serial
+        self.settings = settings
+        self._device: AdbDevice = client.device(serial=serial)
+
+    def run(self, command: str, *, service: Service = "shell", idempotent: bool = True) -> bytes:
+        """Everything ``command`` writes, as bytes. ``exec`` gives an 8-bit clean stream (screencap)."""
+        return with_retries(
+            self.settings, f"`adb {'exec-out' if service == 'exec' else 'shell'} {command}` on {self.serial}",
+            lambda: self._run_once(command, service, idempotent),
+        )
+
+    def text(self, command: str, *, idempotent: bool = True) -> str:
+        """The output of a shell command as text, line ends normalised, trailing space removed."""
+        raw = self.run(command, idempotent=idempotent)
+        return raw.decode("utf-8", errors="replace").replace("\r\n", "\n").rstrip()
+
+    def _run_once(self, command: str, service: Service, idempotent: bool) -> bytes:
+        from adbutils import AdbError
+
+        try:
+            connection = self._device.open_transport(timeout=self.settings.command_timeout_s)
+        except (AdbError, OSError, EOFError) as error:
+            raise TransientAdbError(f"no transport to {self.serial}: {error or type(error).__name__}") from error
+        with connection:
+            try:
+                connection.send_command(f"{service}:{command}")
+                status = connection.read(4)
+                if status == _FAIL:
+                    raise TransientAdbError(f"adb refused the command: {connection.read_string_block()}")
+                if status != _OKAY:
+                    raise TransientAdbError(f"the adb server closed the connection (got {status!r})")
+            except (AdbError, OSError, EOFError) as error:
+                raise TransientAdbError(f"sending to {self.serial} failed: {error or type(error).__name__}") from error
+            try:
+                return connection.read_until_close(encoding=None)
+            except (AdbError, OSError, EOFError) as error:
+                if idempotent:
+                    raise TransientAdbError(f"reading from {self.serial} failed: {error}") from error
+                # The command was accepted and may have run: a retry could tap twice.
+                raise DeviceDisconnected(
+                    f"the connection to {self.serial} broke while `{command}` ran; not retried, it may have run",
+                    hint="take a new screenshot to see the state before the next action",
+                ) from error

@@ -1,0 +1,235 @@
+"""The task file: what to run, where, with which model, in which steps.
+
+A task YAML holds a ``name``, an optional ``device`` and ``model`` section,
+budgets (``max_steps``, ``timeout``), ``env`` variables for ``${VAR}``
+substitution, the ``secrets`` it needs, and ``steps``: each one mapping whose
+key says its kind (``ai``, ``do``, ``tap``, ``type``, ``launch``, ``wait``,
+``assert``, ``wait_for``). ``tasks.loader`` reads the file and reports errors
+with file, line and field.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+
+from tools.canonical import parse_action
+from tools.errors import ActionParseError
+from tools.frames import ModelFrame
+
+_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*$")
+
+
+def parse_duration(value: object) -> object:
+    """Seconds from a number or text such as ``90``, ``90s``, ``5m``, ``1m30s``, ``2h``."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if not value.strip() or not match or not any(match.groups()):
+            raise ValueError(f"{value!r} is not a duration (use seconds, or e.g. 90s, 5m, 1m30s)")
+        hours, minutes, seconds = (float(group) if group else 0.0 for group in match.groups())
+        return hours * 3600 + minutes * 60 + seconds
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DeviceSection(_Section):
+    """Where the task runs. ``device: android:SERIAL`` is short for ``{kind: android, serial: SERIAL}``."""
+
+    kind: Literal["desktop", "android"] = "desktop"
+    serial: str | None = None  # android: serial or HOST:PORT
+    monitor: int | None = Field(default=None, ge=1)  # desktop: mss monitor number, 1 = primary
+    app: str | None = None  # launched before the first step (package or label on android, a command on desktop)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_spec(cls, data: object) -> object:
+        if not isinstance(data, str):
+            return data
+        kind, _, rest = data.partition(":")
+        if kind == "desktop":
+            return {"kind": kind, **({"monitor": rest} if rest else {})}
+        return {"kind": kind, **({"serial": rest} if rest else {})}
+
+    def spec(self) -> str:
+        """The ``--device`` form of this section."""
+        if self.kind == "desktop":
+            return f"desktop:{self.monitor}" if self.monitor else "desktop"
+        return f"android:{self.serial}" if self.serial else "android"
+
+
+class ModelSection(_Section):
+    """Model settings; each key is the long name of the ``agent run`` flag it stands for (flags win)."""
+
+    backend: Literal["local", "openai", "scripted"] | None = None
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    dialect: Literal["qwen", "uitars"] | None = None
+    coords: Literal["absolute", "relative"] | None = None
+    min_pixels: int | None = Field(default=None, gt=0)
+    max_pixels: int | None = Field(default=None, gt=0)
+    max_new_tokens: int | None = Field(default=None, gt=0)
+
+
+class _Step(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    kind: ClassVar[str] = ""
+    name: str | None = None  # shown on the console and in the record
+
+    @property
+    def text(self) -> str:
+        return str(getattr(self, self.kind))
+
+
+class AiStep(_Step):
+    """A goal the model pursues step by step until it says ``finished``."""
+
+    ai: str = Field(min_length=1)
+    max_steps: int | None = Field(default=None, ge=1, le=1000)
+    kind: ClassVar[str] = "ai"
+
+
+def _frame(value: object) -> object:
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "relative":
+            return ModelFrame(width=1000, height=1000, relative=True)
+        match = re.fullmatch(r"(\d+)\s*[x×]\s*(\d+)", text)
+        if not match or 0 in (int(match.group(1)), int(match.group(2))):
+            raise ValueError(f"{value!r} is not a frame (use WIDTHxHEIGHT, e.g. 1080x2400, or 'relative')")
+        return ModelFrame(width=int(match.group(1)), height=int(match.group(2)))
+    return value
+
+
+class DoStep(_Step):
+    """One literal action in canonical text; its points are in ``frame`` if given, else screenshot pixels."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    do: str
+    frame: Annotated[ModelFrame, BeforeValidator(_frame)] | None = None
+    kind: ClassVar[str] = "do"
+
+    @field_validator("do")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        try:
+            parse_action(value)
+        except ActionParseError as error:
+            raise ValueError(error.problem + (f" (expected {error.expected})" if error.expected else "")) from None
+        return value
+
+    @model_validator(mode="after")
+    def _in_frame(self) -> DoStep:
+        if self.frame is not None:
+            for point in parse_action(self.do).points():
+                try:
+                    self.frame.check(point)
+                except ActionParseError as error:
+                    raise ValueError(f"{error.problem} ({error.expected})") from None
+        return self
+
+
+class TapStep(_Step):
+    """Find the described element on the screen (one grounding query) and click it."""
+
+    tap: str = Field(min_length=1)
+    kind: ClassVar[str] = "tap"
+
+
+class TypeStep(_Step):
+    type: str
+    submit: bool = False
+    kind: ClassVar[str] = "type"
+
+
+class LaunchStep(_Step):
+    """Start an app: a package or label on Android, a command line on the desktop."""
+
+    launch: str = Field(min_length=1)
+    kind: ClassVar[str] = "launch"
+
+
+class WaitStep(_Step):
+    wait: Seconds
+    kind: ClassVar[str] = "wait"
+
+
+class AssertStep(_Step):
+    """A statement about the screen the model judges true or false; false fails the task."""
+
+    assert_: str = Field(alias="assert", min_length=1)
+    kind: ClassVar[str] = "assert"
+
+    @property
+    def text(self) -> str:
+        return self.assert_
+
+
+class WaitForStep(_Step):
+    """Ask about the screen again and again until the statement is true, or fail after ``timeout``."""
+
+    wait_for: str = Field(min_length=1)
+    timeout: Seconds = 30.0
+    interval: Seconds = 2.0
+    kind: ClassVar[str] = "wait_for"
+
+
+STEP_KINDS = ("ai", "do", "tap", "type", "launch", "wait", "assert", "wait_for")
+
+
+def _step_kind(data: Any) -> str | None:
+    """The step's tag: the one kind key it holds (None when it holds none or several)."""
+    if isinstance(data, _Step):
+        return f"{data.kind} step"
+    if not isinstance(data, dict):
+        return None
+    kinds = [key for key in STEP_KINDS if key in data]
+    return f"{kinds[0]} step" if len(kinds) == 1 else None
+
+
+Step = Annotated[
+    Union[
+        Annotated[AiStep, Tag("ai step")], Annotated[DoStep, Tag("do step")], Annotated[TapStep, Tag("tap step")],
+        Annotated[TypeStep, Tag("type step")], Annotated[LaunchStep, Tag("launch step")],
+        Annotated[WaitStep, Tag("wait step")], Annotated[AssertStep, Tag("assert step")],
+        Annotated[WaitForStep, Tag("wait_for step")],
+    ],
+    Discriminator(
+        _step_kind,
+        custom_error_type="step_kind",
+        custom_error_message="a step needs exactly one of the keys " + ", ".join(STEP_KINDS),
+    ),
+]
+
+
+class Task(_Section):
+    name: str = ""
+    device: DeviceSection | None = None
+    model: ModelSection = Field(default_factory=ModelSection)
+    max_steps: int | None = Field(default=None, ge=1, le=1000)  # per `ai` step
+    timeout: Seconds | None = None  # the whole run's wall time
+    env: dict[str, str] = Field(default_factory=dict)  # variables for ${VAR} (already substituted here)
+    secrets: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = Field(default_factory=list)
+    steps: list[Step] = Field(min_length=1)
+
+    @classmethod
+    def from_goal(cls, goal: str) -> Task:
+        """The task of ``agent run "GOAL"``: one ``ai`` step."""
+        return cls(name=goal, steps=[AiStep(ai=goal)])
+
+    def title(self) -> str:
+        return self.name or next((step.text for step in self.steps if isinstance(step, AiStep)), self.steps[0].text)
+
+    def texts(self) -> list[str]:
+        """Every text of the task a secret placeholder could hide in."""
+        return [self.name, *(step.text for step in self.steps)]

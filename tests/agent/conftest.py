@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+from agent.backends.scripted import ScriptedBackend
+from agent.console import UserChannel
+from agent.runner import RunParts, RunResult, execute_run
+from agent.secrets import Secrets
+from agent.session import LoopSettings
+from tasks.schema import Task
+from tests.agent.doubles import CollectedEvents, MemoryDevice
+from tools.dialects import get_dialect
+
+
+@pytest.fixture
+def run_with(tmp_path: Path) -> Callable[..., tuple[RunResult, ScriptedBackend, CollectedEvents]]:
+    """Run a task (or a goal) on a device with scripted answers; returns the result, backend and events."""
+
+    def run(
+        answers: Sequence[str], *, task: Task | str = "book a flight", device: MemoryDevice | None = None,
+        dialect: str = "uitars", user: UserChannel | None = None, secrets: Secrets | None = None,
+        **settings: object,
+    ) -> tuple[RunResult, ScriptedBackend, CollectedEvents]:
+        backend = ScriptedBackend(answers)
+        events = CollectedEvents()
+        parts = RunParts(
+            task=Task.from_goal(task) if isinstance(task, str) else task,
+            device=device or MemoryDevice(), backend=backend, dialect=get_dialect(dialect),
+            settings=LoopSettings(**{"settle_s": 0.0, **settings}), events=events, out_dir=tmp_path / "runs",
+            user=user, secrets=secrets or Secrets(), write_report=False,
+        )
+        return execute_run(parts), backend, events
+
+    return run

@@ -1,0 +1,69 @@
+"""The prompt's history window and the stuck check."""
+
+from __future__ import annotations
+
+from PIL import Image, ImageDraw
+
+from agent.history import History, StuckDetector, fingerprint, screens_differ
+
+
+def screen(color: str = "white", box: tuple[int, int, int, int] | None = None, size=(800, 600)) -> Image.Image:
+    image = Image.new("RGB", size, color)
+    if box:
+        ImageDraw.Draw(image).rectangle(box, fill="black")
+    return image
+
+
+def test_only_the_last_images_are_kept():
+    history = History(image_window=3)
+    for n in range(5):
+        history.add(f"answer {n}", action_text=f"act {n}", image=screen())
+    steps = history.steps()
+    assert [step.answer for step in steps] == [f"answer {n}" for n in range(5)]
+    # Window 3 = the current screenshot plus two earlier ones.
+    assert [step.image is not None for step in steps] == [False, False, False, True, True]
+
+
+def test_window_of_one_keeps_text_only():
+    history = History(image_window=1)
+    history.add("a", image=screen())
+    assert history.steps()[0].image is None
+
+
+def test_feedback_attaches_to_the_last_step():
+    history = History(image_window=2)
+    history.add("a", feedback="first")
+    history.add_feedback("second")
+    assert history.steps()[-1].feedback == "first\nsecond"
+
+
+def test_small_changes_do_not_count_as_a_new_screen():
+    base = fingerprint(screen())
+    caret = fingerprint(screen(box=(100, 100, 101, 110)))  # a blinking text caret
+    dialog = fingerprint(screen(box=(200, 150, 600, 450)))  # a dialog opened
+    assert not screens_differ(base, caret)
+    assert screens_differ(base, dialog)
+
+
+def test_stuck_after_the_same_action_on_the_same_screen():
+    detector = StuckDetector(limit=3)
+    same = fingerprint(screen())
+    assert detector.observe(same, "click(start_box='(1,1)')") is False
+    assert detector.observe(same, "click(start_box='(1,1)')") is False
+    assert detector.observe(same, "click(start_box='(1,1)')") is True
+    assert detector.repeats == 3
+
+
+def test_a_changed_screen_or_action_resets_the_count():
+    detector = StuckDetector(limit=2)
+    a, b = fingerprint(screen()), fingerprint(screen(box=(0, 0, 400, 300)))
+    assert detector.observe(a, "x") is False
+    assert detector.observe(b, "x") is False  # the screen changed: the action had an effect
+    assert detector.observe(b, "y") is False  # another action
+    assert detector.observe(b, "y") is True
+
+
+def test_limit_zero_disables_the_check():
+    detector = StuckDetector(limit=0)
+    same = fingerprint(screen())
+    assert not any(detector.observe(same, "x") for _ in range(10))

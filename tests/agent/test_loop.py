@@ -1,0 +1,223 @@
+"""The goal loop with a scripted model and an in-memory test device: every way a run can end."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agent.backends.base import BackendRequestError
+from agent.console import UserChannel
+from agent.records import load_run
+from devices.errors import DeviceDisconnected
+from tests.agent.doubles import MemoryDevice, TerminalInput
+from tools.actions import Click, Point, Type
+
+# The 800x600 test screen is shown to the model as 812x588 (smart_resize): model (406,294) is screen (400,300).
+CLICK_CENTRE = "Thought: the button is in the middle\nAction: click(start_box='(406,294)')"
+CLICK_LEFT = "Thought: now the left one\nAction: click(start_box='(203,147)')"
+DONE = "Thought: all set\nAction: finished(content='booked')"
+
+
+def test_success_maps_points_and_records_every_step(run_with):
+    device = MemoryDevice()
+    result, backend, events = run_with([CLICK_CENTRE, CLICK_LEFT, DONE], device=device)
+    assert (result.status, result.message, result.exit_code, result.steps) == ("success", "booked", 0, 3)
+    assert device.executed == [Click(point=Point(x=400, y=300)), Click(point=Point(x=200, y=150))]
+
+    run = load_run(result.run_dir)
+    assert run.info.status == "success" and run.info.steps == 3 and run.info.ended_at
+    assert [step.index for step in run.steps] == [1, 2, 3]
+    first = run.steps[0]
+    assert first.actions == ["click(start_box='(406,294)')"]
+    assert first.executed[0].action == "click(start_box='(400,300)')"
+    assert first.executed[0].commands == ["memory click(start_box='(400,300)')"]
+    assert (first.frame.width, first.frame.height) == (812, 588)
+    assert (first.geometry.width, first.geometry.height) == (800, 600)
+    assert first.thought == "the button is in the middle"
+    assert {"capture", "model", "parse", "execute", "total"} <= first.timings_ms.keys()
+    for step in run.steps:
+        assert (result.run_dir / step.screenshot).is_file()
+    # The model saw the screen resized to its frame.
+    assert backend.requests[0][-1].images()[0].size == (812, 588)
+    assert [e["index"] for e in events.named("step")] == [1, 2, 3]
+    assert events.named("run_finished")[0]["run_dir"] == str(result.run_dir)
+
+
+def test_the_model_may_declare_failure(run_with):
+    result, _, _ = run_with(["Action: finished(content='no flights that day', status='failure')"])
+    assert (result.status, result.message, result.exit_code) == ("failure", "no flights that day", 1)
+
+
+def test_same_action_on_an_unchanged_screen_ends_as_stuck(run_with):
+    device = MemoryDevice(react=MemoryDevice.no_change)
+    result, _, _ = run_with([CLICK_CENTRE] * 5, device=device, stuck_after=3)
+    assert result.status == "stuck" and result.exit_code == 1
+    assert len(device.executed) == 2  # the third identical click is not sent
+    run = load_run(result.run_dir)
+    assert run.steps[-1].note.startswith("stuck")
+    assert "3 times" in run.info.message
+
+
+def test_repeating_an_action_that_changes_the_screen_is_not_stuck(run_with):
+    result, _, _ = run_with([CLICK_CENTRE, CLICK_LEFT, CLICK_CENTRE, CLICK_LEFT, DONE])
+    assert result.status == "success"
+
+
+def test_parse_errors_are_fed_back_then_the_run_goes_on(run_with):
+    answers = ["I think I should click", "Action: fly(to='moon')", "Action: click(start_box='(5000,5)')", DONE]
+    result, backend, events = run_with(answers, max_parse_errors=3)
+    assert result.status == "success"
+    feedback = [e["message"] for e in events.named("feedback")]
+    assert len(feedback) == 3
+    # Each error reached the model in its next prompt.
+    for number, message in enumerate(feedback, start=1):
+        prompt = "\n".join(m.joined_text() for m in backend.requests[number])
+        assert message in prompt
+    run = load_run(result.run_dir)
+    assert [step.error.kind if step.error else None for step in run.steps] == ["parse", "parse", "parse", None]
+
+
+def test_too_many_bad_answers_in_a_row_end_the_run(run_with):
+    result, backend, _ = run_with(["nonsense"] * 10, max_parse_errors=2)
+    assert result.status == "failure" and "3 unusable answers" in result.message
+    assert len(backend.requests) == 3
+    run = load_run(result.run_dir)
+    assert run.steps[-1].error.kind == "parse"
+
+
+def test_a_good_answer_resets_the_bad_answer_count(run_with):
+    answers = ["bad", "bad", CLICK_CENTRE, "bad", "bad", DONE]
+    result, _, _ = run_with(answers, max_parse_errors=2)
+    assert result.status == "success"
+
+
+def test_an_action_the_device_lacks_is_fed_back(run_with):
+    device = MemoryDevice(unsupported=("press_home",))
+    result, backend, events = run_with(["Action: press_home()", DONE], device=device)
+    assert result.status == "success"
+    assert "press_home does not exist" in events.named("feedback")[0]["message"]
+    assert "press_home does not exist" in "\n".join(m.joined_text() for m in backend.requests[1])
+
+
+def test_step_budget(run_with):
+    result, _, _ = run_with([CLICK_CENTRE, CLICK_LEFT, CLICK_CENTRE], max_steps=2)
+    assert result.status == "budget" and result.exit_code == 1 and result.steps == 2
+
+
+def test_time_budget(run_with):
+    # A device whose clicks take a while: the second step starts past the budget.
+    def slow(device, action):
+        import time
+
+        time.sleep(0.3)
+
+    result, _, _ = run_with([CLICK_CENTRE, CLICK_LEFT, DONE], device=MemoryDevice(react=slow), timeout_s=0.2)
+    assert result.status == "budget" and "time budget" in result.message and result.steps == 1
+
+
+def test_call_user_without_a_terminal_needs_the_user(run_with):
+    result, _, events = run_with(["Action: call_user(content='Which date do you want?')"])
+    assert (result.status, result.exit_code) == ("needs_user", 3)
+    assert result.message == "Which date do you want?"
+    assert events.named("question")[0]["question"] == "Which date do you want?"
+    assert load_run(result.run_dir).info.status == "needs_user"
+
+
+def test_call_user_at_a_terminal_sends_the_answer_back(run_with):
+    user = UserChannel(stdin=TerminalInput("next Friday\n"))
+    result, backend, _ = run_with(["Action: call_user(content='Which date?')", DONE], user=user)
+    assert result.status == "success"
+    assert "The user answered: next Friday" in "\n".join(m.joined_text() for m in backend.requests[1])
+
+
+def test_device_failure_ends_the_run_as_error_with_the_step_recorded(run_with):
+    device = MemoryDevice(fail_on=lambda action: DeviceDisconnected("the phone went away", hint="reconnect it"))
+    result, _, _ = run_with([CLICK_CENTRE], device=device)
+    assert result.status == "error" and "the phone went away" in result.message
+    step = load_run(result.run_dir).steps[0]
+    assert step.error.kind == "device" and "reconnect it" in step.error.message
+    assert step.actions == ["click(start_box='(406,294)')"]
+
+
+def test_backend_failure_ends_the_run_as_error(run_with):
+    result, _, _ = run_with([CLICK_CENTRE])  # the script runs out at step 2
+    assert result.status == "error" and "holds 1 answers" in result.message
+    assert load_run(result.run_dir).steps[1].error.kind == "backend"
+
+
+def test_ctrl_c_saves_the_run_as_interrupted(run_with):
+    device = MemoryDevice(fail_on=lambda action: KeyboardInterrupt() if action.points()[0].x == 200 else None)
+    result, _, _ = run_with([CLICK_CENTRE, CLICK_LEFT, DONE], device=device)
+    assert result.status == "interrupted"
+    run = load_run(result.run_dir)
+    assert run.info.status == "interrupted" and [s.note for s in run.steps] == ["", "interrupted"]
+
+
+def test_dry_run_plans_without_executing(run_with):
+    device = MemoryDevice()
+    result, _, _ = run_with([CLICK_CENTRE, DONE], device=device, dry_run=True)
+    assert result.status == "success" and device.executed == []
+    executed = load_run(result.run_dir).steps[0].executed[0]
+    assert executed.dry_run and executed.commands == ["memory click(start_box='(400,300)')"]
+
+
+def test_uitars_prompt_carries_recent_screenshots_and_qwen_only_the_current(run_with):
+    answers = [CLICK_CENTRE, CLICK_LEFT, CLICK_CENTRE, DONE]
+    _, backend, _ = run_with(answers, dialect="uitars", image_history=2)
+    counts = [sum(len(m.images()) for m in request) for request in backend.requests]
+    assert counts == [1, 2, 2, 2]
+    qwen_answers = [
+        '<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [406, 294]}}'
+        "</tool_call>",
+        '<tool_call>{"name": "computer_use", "arguments": {"action": "terminate", "status": "success"}}</tool_call>',
+    ]
+    result, backend, _ = run_with(qwen_answers, dialect="qwen")
+    assert result.status == "success"
+    assert [sum(len(m.images()) for m in request) for request in backend.requests] == [1, 1]
+
+
+def test_confirm_yes_no_edit_quit(run_with):
+    device = MemoryDevice()
+    # yes to the first, no to the second (fed back), edit the third, then quit at the fourth.
+    keys = "y\nn\ne\nclick(start_box='(609,441)')\nq\n"
+    result, backend, _ = run_with([CLICK_CENTRE, CLICK_LEFT, CLICK_LEFT, CLICK_CENTRE], device=device,
+                                  confirm=True, user=UserChannel(stdin=TerminalInput(keys)))
+    assert device.executed == [Click(point=Point(x=400, y=300)), Click(point=Point(x=600, y=450))]
+    assert "declined" in "\n".join(m.joined_text() for m in backend.requests[2])
+    assert result.status == "interrupted" and "confirmation" in result.message
+
+
+def test_confirm_without_a_terminal_is_an_error(run_with):
+    result, _, _ = run_with([CLICK_CENTRE], confirm=True)
+    assert result.status == "error" and "terminal" in result.message
+
+
+def test_secret_reaches_only_the_device(run_with, tmp_path):
+    from agent.secrets import Secrets
+
+    device = MemoryDevice()
+    answers = ["Thought: type the password\nAction: type(content='{{secret:PASSWORD}}\\n')", DONE]
+    result, backend, events = run_with(answers, device=device, secrets=Secrets({"PASSWORD": "Tr0ub4dor&3"}),
+                                       task="log in with password {{secret:PASSWORD}}")
+    assert device.executed == [Type(text="Tr0ub4dor&3", submit=True)]
+    for request in backend.requests:
+        assert "Tr0ub4dor&3" not in "".join(m.joined_text() for m in request)
+    for path in result.run_dir.rglob("*"):
+        assert b"Tr0ub4dor&3" not in path.read_bytes()
+    assert "Tr0ub4dor&3" not in json.dumps(events.events)
+    step = load_run(result.run_dir).steps[0]
+    assert step.executed[0].commands == ["memory type(content='{{secret:PASSWORD}}\\n')"]
+
+
+def test_unknown_secret_is_fed_back(run_with):
+    result, _, events = run_with(["Action: type(content='{{secret:NOPE}}')", DONE])
+    assert result.status == "success"
+    assert "unknown secret NOPE" in events.named("feedback")[0]["message"]
+
+
+@pytest.mark.parametrize("answer", ["Action: wait()", "Action: hotkey(key='ctrl c')"])
+def test_actions_without_points_run(run_with, answer):
+    device = MemoryDevice()
+    result, _, _ = run_with([answer, DONE], device=device)
+    assert result.status == "success" and len(device.executed) == 1

@@ -1,0 +1,28 @@
+"""Fixtures: a loopback adb server (real socket, adb host protocol) and a driver connected to it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from devices.android import AndroidDevice, AndroidSettings, open_android
+from tests.support.adb_server import AdbServer
+
+
+@pytest.fixture
+def adb_server() -> Iterator[AdbServer]:
+    with AdbServer() as server:
+        yield server
+
+
+@pytest.fixture
+def settings(adb_server: AdbServer) -> AndroidSettings:
+    # Tiny backoff and no IME settle pause: the retry path runs, the suite stays fast.
+    return AndroidSettings(adb_port=adb_server.port, retry_backoff_s=0.001, retry_backoff_max_s=0.01, ime_settle_s=0)
+
+
+@pytest.fixture
+def device(adb_server: AdbServer, settings: AndroidSettings) -> Iterator[AndroidDevice]:
+    with open_android(None, settings) as opened:
+        yield opened

@@ -1,0 +1,258 @@
+"""A real OpenAI-compatible HTTP server on 127.0.0.1 that plays a scripted model.
+
+For tests of the openai backend and of the whole agent loop: it serves
+``POST /v1/chat/completions`` (and ``GET /v1/models``) from a queue of scripted
+replies, records every request it gets (body, headers, decoded images), and can
+misbehave on purpose: an HTTP error with or without Retry-After, a reply slower
+than the client's timeout, a dropped connection, a body that is not JSON.
+
+    with ModelServer() as server:
+        server.push(Reply.answer("Action: click(start_box='(10,20)')"))
+        server.push(lambda request: Reply.answer(f"saw {len(request.images())} image(s)"))
+        ... point the backend at server.base_url ...
+        server.requests[0].body["model"]
+
+A reply may be a ``Reply``, a plain string (an answer), or a callable taking the
+``RecordedRequest`` and returning either. With the queue empty the server
+answers 410 with a message saying so (a 4xx: the client fails at once, loudly).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import socket
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from PIL import Image
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One scripted response; build with the class methods."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0  # wait this long before answering (past the client's timeout: a "slow" server)
+    drop: bool = False  # close the connection without any response
+
+    @classmethod
+    def answer(cls, text: str, *, prompt_tokens: int | None = 100, completion_tokens: int | None = None,
+               model: str = "scripted-model", delay_s: float = 0.0) -> Reply:
+        completion_tokens = len(text.split()) if completion_tokens is None else completion_tokens
+        payload: dict[str, Any] = {
+            "id": "chatcmpl-scripted", "object": "chat.completion", "model": model,
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+        }
+        if prompt_tokens is not None:
+            payload["usage"] = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                                "total_tokens": prompt_tokens + completion_tokens}
+        return cls.json(payload, delay_s=delay_s)
+
+    @classmethod
+    def json(cls, payload: Any, *, status: int = 200, headers: Mapping[str, str] | None = None,
+             delay_s: float = 0.0) -> Reply:
+        return cls(status=status, body=json.dumps(payload).encode("utf-8"),
+                   headers={"Content-Type": "application/json", **(headers or {})}, delay_s=delay_s)
+
+    @classmethod
+    def error(cls, status: int, message: str = "scripted failure", *, retry_after: str | None = None) -> Reply:
+        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+        return cls.json({"error": {"message": message, "type": "scripted", "code": status}},
+                        status=status, headers=headers)
+
+    @classmethod
+    def slow(cls, delay_s: float, text: str = "too late") -> Reply:
+        return cls.answer(text, delay_s=delay_s)
+
+    @classmethod
+    def dropped(cls) -> Reply:
+        return cls(drop=True)
+
+    @classmethod
+    def malformed(cls, body: bytes = b'{"choices": [{"message": ') -> Reply:
+        return cls(status=200, body=body, headers={"Content-Type": "application/json"})
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    headers: Mapping[str, str]  # lower-case names
+    raw: bytes
+    body: Any  # parsed JSON, or None when the body was not JSON
+
+    def messages(self) -> list[dict[str, Any]]:
+        return list(self.body.get("messages", [])) if isinstance(self.body, dict) else []
+
+    def image_urls(self) -> list[str]:
+        return [part["image_url"]["url"] for message in self.messages() for part in _parts(message)
+                if part.get("type") == "image_url"]
+
+    def images(self) -> list[Image.Image]:
+        """Every image of the request decoded from its data URL, in order."""
+        images = []
+        for url in self.image_urls():
+            _, _, data = url.partition(",")
+            image = Image.open(io.BytesIO(base64.b64decode(data)))
+            image.load()
+            images.append(image)
+        return images
+
+    def texts(self) -> list[str]:
+        texts = []
+        for message in self.messages():
+            if isinstance(message.get("content"), str):
+                texts.append(message["content"])
+            texts.extend(part["text"] for part in _parts(message) if part.get("type") == "text")
+        return texts
+
+
+def _parts(message: Mapping[str, Any]) -> list[dict[str, Any]]:
+    content = message.get("content")
+    return [part for part in content if isinstance(part, dict)] if isinstance(content, list) else []
+
+
+ScriptItem = Reply | str | Callable[[RecordedRequest], "Reply | str"]
+
+
+class ModelServer:
+    """Threaded loopback server; start it with ``with`` or ``start()``, stop with ``close()``."""
+
+    def __init__(self, replies: Iterable[ScriptItem] = (), *, model: str = "scripted-model") -> None:
+        self.model = model
+        self._lock = threading.Lock()
+        self._queue: deque[ScriptItem] = deque(replies)
+        self._requests: list[RecordedRequest] = []
+        self._stopping = threading.Event()
+        self._server = _Server(("127.0.0.1", 0), _Handler, owner=self)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._queue)
+
+    def push(self, *replies: ScriptItem) -> None:
+        with self._lock:
+            self._queue.extend(replies)
+
+    def start(self) -> ModelServer:
+        # A short poll interval makes close() quick (shutdown waits for the loop's next poll).
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="model-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stopping.set()  # wakes handlers sleeping in a "slow" reply
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+        self._server.server_close()
+
+    def __enter__(self) -> ModelServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- called from handler threads --
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+    def _next_reply(self, request: RecordedRequest) -> Reply:
+        with self._lock:
+            item = self._queue.popleft() if self._queue else None
+            served = len(self._requests)
+        if item is None:
+            return Reply.error(410, f"model_server: no scripted reply left for request {served}")
+        if callable(item) and not isinstance(item, Reply):
+            item = item(request)
+        return Reply.answer(item, model=self.model) if isinstance(item, str) else item
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], *, owner: ModelServer):
+        self.owner = owner
+        super().__init__(address, handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (timeout test) makes our late write fail: expected, not worth a traceback.
+        log.debug("model_server: connection from %s ended with an error", client_address, exc_info=True)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        log.debug("model_server: " + format, *args)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        if self.path.rstrip("/") == "/v1/models":
+            self._send(Reply.json({"object": "list", "data": [{"id": self.server.owner.model, "object": "model"}]}))
+        else:
+            self._send(Reply.error(404, f"no such path {self.path}"))
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        try:
+            body = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        request = RecordedRequest(
+            method="POST", path=self.path, raw=raw, body=body,
+            headers={name.lower(): value for name, value in self.headers.items()},
+        )
+        owner = self.server.owner
+        owner._record(request)
+        if self.path.rstrip("/") != "/v1/chat/completions":
+            self._send(Reply.error(404, f"no such path {self.path}"))
+            return
+        self._send(owner._next_reply(request))
+
+    def _send(self, reply: Reply) -> None:
+        if reply.delay_s and self.server.owner._stopping.wait(reply.delay_s):
+            return  # server closing: give up quietly
+        if reply.drop:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        self.wfile.write(reply.body)

@@ -1,0 +1,213 @@
+"""A small real Tk app that records what it receives, for end-to-end tests.
+
+Run as its own process on a test display:
+
+    python3 -m tests.support.tk_app --state /tmp/state.json --x 100 --y 50
+
+It writes a JSON state file (atomically, after every event): where each widget
+is on the screen (X root coordinates, from winfo_rootx/rooty, so tests never
+guess), button clicks, mouse buttons on a pad, entry contents, list and text
+scroll positions, the slider's value and where its handle is, and the keys it
+saw. ``TkApp`` (the test side) starts it and reads the state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import tkinter as tk
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+LIST_ITEMS = 200
+TEXT_LINE = " ".join(f"column{n:03d}" for n in range(120))
+SLIDER_LENGTH = 300
+WHEEL_BUTTONS = {4: ("y", -1), 5: ("y", 1), 6: ("x", -1), 7: ("x", 1)}  # X11 wheel: button -> (axis, units)
+
+
+class RecorderApp:
+    def __init__(self, root: tk.Tk, state_path: Path) -> None:
+        self.root = root
+        self.state_path = state_path
+        self.state: dict[str, Any] = {
+            "ready": False, "clicks": {"alpha": 0, "beta": 0}, "pad": [], "keys": [],
+            "entries": {}, "wheel": {"list": [], "text": []}, "widgets": {}, "pid": os.getpid(),
+        }
+        self.entries: dict[str, tk.Entry] = {}
+        self._build()
+
+    def _build(self) -> None:
+        root = self.root
+        row = tk.Frame(root)
+        row.pack(fill="x", padx=8, pady=4)
+        self.alpha = tk.Button(row, text="Alpha", width=10, command=lambda: self._count("alpha"))
+        self.beta = tk.Button(row, text="Beta", width=10, command=lambda: self._count("beta"))
+        self.alpha.pack(side="left", padx=4)
+        self.beta.pack(side="left", padx=4)
+
+        self.pad = tk.Label(root, text="pad", bg="#d0e0ff", width=30, height=4)
+        self.pad.pack(padx=8, pady=4)
+        for sequence, kind in (("<ButtonPress-1>", "left"), ("<Double-Button-1>", "double"),
+                               ("<ButtonPress-2>", "middle"), ("<ButtonPress-3>", "right"),
+                               ("<Enter>", "enter"), ("<Motion>", "motion")):
+            self.pad.bind(sequence, self._pad_event(kind), add="+")
+
+        for name in ("ascii", "unicode"):
+            entry = tk.Entry(root, width=40, font=("TkFixedFont", 12))
+            entry.pack(padx=8, pady=4)
+            entry.bind("<KeyRelease>", lambda _e: self._save(), add="+")
+            entry.bind("<<Paste>>", lambda _e: self.root.after(20, self._save), add="+")
+            self.entries[name] = entry
+
+        self.listbox = tk.Listbox(root, height=8, exportselection=False)
+        for n in range(LIST_ITEMS):
+            self.listbox.insert("end", f"item {n:03d}")
+        self.listbox.pack(fill="x", padx=8, pady=4)
+
+        self.text = tk.Text(root, height=3, width=40, wrap="none")
+        self.text.insert("1.0", TEXT_LINE)
+        self.text.configure(state="disabled")
+        self.text.pack(padx=8, pady=4)
+        # Wheel buttons on X11: 4/5 vertical, 6/7 horizontal. Bound here so the app's answer to each
+        # wheel click is fixed (one unit per click) whatever Tk version's default bindings say.
+        # Tk 8.6 cannot name buttons 6/7 in a binding, so one <ButtonPress> handler reads event.num.
+        for widget, name in ((self.listbox, "list"), (self.text, "text")):
+            widget.bind("<ButtonPress>", self._wheel(widget, name))
+
+        self.slider = tk.Scale(root, from_=0, to=100, orient="horizontal", length=SLIDER_LENGTH,
+                               command=lambda _v: self._save())
+        self.slider.pack(padx=8, pady=4)
+
+        root.bind_all("<KeyPress>", self._key, add="+")
+
+    # ---------------------------------------------------------------- events
+
+    def _count(self, name: str) -> None:
+        self.state["clicks"][name] += 1
+        self._save()
+
+    def _pad_event(self, kind: str) -> Callable[[tk.Event], None]:
+        def record(event: tk.Event) -> None:
+            self.state["pad"].append({"kind": kind, "x_root": event.x_root, "y_root": event.y_root})
+            self._save()
+        return record
+
+    def _wheel(self, widget: tk.Listbox | tk.Text, name: str) -> Callable[[tk.Event], str | None]:
+        def scroll(event: tk.Event) -> str | None:
+            if event.num not in WHEEL_BUTTONS:
+                return None  # ordinary clicks keep Tk's class bindings
+            axis, units = WHEEL_BUTTONS[event.num]
+            (widget.yview_scroll if axis == "y" else widget.xview_scroll)(units, "units")
+            self.state["wheel"][name].append(event.num)
+            self._save()
+            return "break"
+        return scroll
+
+    def _key(self, event: tk.Event) -> None:
+        modifiers = [name for bit, name in ((0x4, "ctrl"), (0x8, "alt"), (0x1, "shift")) if event.state & bit]
+        self.state["keys"].append({"keysym": event.keysym, "char": event.char, "modifiers": modifiers})
+        self._save()
+
+    # ---------------------------------------------------------------- state
+
+    def _geometry(self, widget: tk.Misc) -> dict[str, int]:
+        return {"x": widget.winfo_rootx(), "y": widget.winfo_rooty(),
+                "width": widget.winfo_width(), "height": widget.winfo_height()}
+
+    def _save(self) -> None:
+        self.root.update_idletasks()
+        widgets = {"alpha": self.alpha, "beta": self.beta, "pad": self.pad, "list": self.listbox,
+                   "text": self.text, "slider": self.slider, **{f"entry_{k}": v for k, v in self.entries.items()}}
+        self.state["widgets"] = {name: self._geometry(widget) for name, widget in widgets.items()}
+        self.state["entries"] = {name: entry.get() for name, entry in self.entries.items()}
+        self.state["list_top"] = self.listbox.nearest(0)
+        self.state["list_yview"] = list(self.listbox.yview())
+        self.state["text_xview"] = list(self.text.xview())
+        self.state["slider"] = self.slider.get()
+        # Where the handle sits for a value: root coordinates tests can press on and drag to.
+        slider_x, slider_y = self.slider.winfo_rootx(), self.slider.winfo_rooty()
+        self.state["slider_handles"] = {
+            str(value): [slider_x + self.slider.coords(value)[0], slider_y + self.slider.coords(value)[1]]
+            for value in range(0, 101, 10)
+        }
+        self.state["screen"] = [self.root.winfo_screenwidth(), self.root.winfo_screenheight()]
+        self.state["focus"] = str(self.root.focus_get() or "")
+        temporary = self.state_path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.state, ensure_ascii=False), encoding="utf-8")
+        os.replace(temporary, self.state_path)
+
+    def mark_ready(self) -> None:
+        self.state["ready"] = True
+        self._save()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--state", type=Path, required=True)
+    parser.add_argument("--x", type=int, default=40)
+    parser.add_argument("--y", type=int, default=40)
+    args = parser.parse_args(argv)
+    root = tk.Tk(className="TkRecorder")
+    root.title("recorder")
+    root.geometry(f"+{args.x}+{args.y}")  # no window manager under Xvfb: honoured exactly
+    app = RecorderApp(root, args.state)
+    root.wait_visibility(root)
+    root.after(100, app.mark_ready)
+    root.mainloop()
+
+
+# ----------------------------------------------------------------------------- test side
+
+
+class TkApp:
+    """The recorder app running as a child process; ``state()`` reads its latest JSON."""
+
+    def __init__(self, env: dict[str, str], state_path: Path, x: int = 40, y: int = 40, timeout: float = 15.0) -> None:
+        self.state_path = state_path
+        argv = [sys.executable, "-m", "tests.support.tk_app", "--state", str(state_path), "--x", str(x), "--y", str(y)]
+        repo = Path(__file__).resolve().parents[2]
+        self.process = subprocess.Popen(argv, env=env, cwd=repo, stdin=subprocess.DEVNULL)
+        self.wait_for(lambda state: state.get("ready"), timeout=timeout, what="the Tk app to start")
+
+    def state(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.state_path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+
+    def wait_for(self, condition: Callable[[dict[str, Any]], object], *, timeout: float = 5.0,
+                 what: str = "the app's state") -> dict[str, Any]:
+        """Poll the state until ``condition`` holds; on timeout fail with the last state seen."""
+        deadline = time.monotonic() + timeout
+        state: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the Tk app exited with {self.process.returncode}")
+            state = self.state()
+            if state and condition(state):
+                return state
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}; last state: {json.dumps(state, ensure_ascii=False)[:2000]}")
+
+    def centre(self, widget: str) -> tuple[int, int]:
+        """The root (X screen) coordinates of a widget's centre."""
+        box = self.state()["widgets"][widget]
+        return box["x"] + box["width"] // 2, box["y"] + box["height"] // 2
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""Fuzz both parsers with >= 10,000 malformed or adversarial answers.
+
+Each answer must end in a valid action or ActionParseError, never another
+exception, and each parse must take under 5 ms. The answers come from a seeded
+generator (reproducible), built from real answers of both dialects and then
+broken the ways models break them.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import random
+import time
+
+from tools.dialects import get_dialect
+from tools.dialects.base import ParsedAnswer
+from tools.errors import ActionParseError
+from tools.frames import ModelFrame
+
+ANSWERS = 10_500
+LIMIT_S = 0.005
+FRAME = ModelFrame(width=1932, height=1092)
+FRAME_RELATIVE = ModelFrame(width=1932, height=1092, relative=True)
+
+
+def _qwen(arguments: dict[str, object], name: str = "computer_use") -> str:
+    return "<tool_call>\n" + json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False) + "\n</tool_call>"
+
+
+SEEDS = [
+    _qwen({"action": "left_click", "coordinate": [100, 200]}),
+    _qwen({"action": "type", "text": "He said \"hi\" \\ 中文 😀\n"}),
+    _qwen({"action": "key", "keys": ["ctrl", "shift", "t"]}),
+    _qwen({"action": "scroll", "pixels": -300, "coordinate": [960, 540]}),
+    _qwen({"action": "left_click_drag", "coordinate": [500, 500]}),
+    _qwen({"action": "terminate", "status": "success"}),
+    _qwen({"action": "swipe", "coordinate": [500, 900], "coordinate2": [500, 100]}, "mobile_use"),
+    _qwen({"action": "system_button", "button": "Home"}, "mobile_use"),
+    _qwen({"action": "open", "text": "微信"}, "mobile_use"),
+    _qwen({"action": "long_press", "coordinate": [10, 10], "time": 2}, "mobile_use"),
+    "Thought: open the menu\nAction: click(start_box='<|box_start|>(235,512)<|box_end|>')",
+    "Thought: type it\nAction: type(content='It\\'s \"quoted\"\\n')",
+    "Thought: 滚动\nAction: scroll(start_box='(960,540)', direction='down')",
+    "Action: drag(start_box='(10,10)', end_box='(300,40)')",
+    "Action: hotkey(key='ctrl c')\n\nAction: hotkey(key='ctrl v')",
+    "Action: click(start_box='[10,20,30,40]')\n\ntype(content='abc\\n')",
+    "Action: left_double(start_box='<point>100 200</point>')",
+    "Reflection: it failed\nAction_Summary: retry\nAction: right_single(start_box='(5,5)')",
+    "Action: finished(content='Done: booked \\'CA1234\\'')",
+    "Action: type(content='It's broken \"quotes\"\nand a raw newline')",
+    "Action: open_app(app_name='Settings')\n\npress_home()\n\npress_back()\n\nwait()\n\ncall_user()",
+    '```json\n[{"bbox_2d": [10, 20, 110, 220], "label": "Search"}]\n```',
+]
+
+PROMPT_ECHO = [
+    get_dialect("uitars").instruction_prompt(
+        __import__("tools.dialects.base", fromlist=["PromptContext"]).PromptContext(task="book a flight", frame=FRAME)
+    ),
+    get_dialect("qwen").system_prompt("computer", FRAME),
+    get_dialect("qwen").system_prompt("mobile", FRAME),
+]
+
+NASTY_NUMBERS = [
+    "NaN", "Infinity", "-Infinity", "1e309", "-1", "-0", "99999999999999999999", "1" * 5000, "0.5", "1e7", "3.4e38",
+    "2000", "1093", "true", "null", '"12"', "[]", "{}", "[1]", "[1,2,3]", '"(1,2)"', "-1e-400",
+]
+NASTY_TEXT = [
+    "'", '"', "\\", "\\'", '\\"', "\n", "\n\n", ")", "(", "((((", "))))", "{", "}", "[", "]", "<tool_call>",
+    "</tool_call>", "Action:", "Thought:", "```", "<|box_start|>", "<|box_end|>", "<point>", "</point>", "=", ",",
+    "\x00", "\u2028", "😀", "中文", "%s", "{{", "__import__('os')", "lambda: 0", "click(", "type(content='",
+    "start_box=", '"arguments": ', '"action": "', "\t", "\r", "0" * 200,
+]
+UNKNOWN_NAMES = ["frobnicate", "triple_click", "computer_use", "", "left_click", "terminate", "exec", "os.system"]
+
+
+def _mutate(rng: random.Random, text: str) -> str:
+    choice = rng.randrange(12)
+    if choice == 0:  # truncated
+        return text[: rng.randrange(len(text) + 1)]
+    if choice == 1:  # an inserted nasty fragment
+        at = rng.randrange(len(text) + 1)
+        return text[:at] + rng.choice(NASTY_TEXT) + text[at:]
+    if choice == 2:  # numbers replaced by nasty ones
+        digits = [i for i, c in enumerate(text) if c.isdigit()]
+        if digits:
+            at = rng.choice(digits)
+            return text[:at] + rng.choice(NASTY_NUMBERS) + text[at + 1:]
+        return text + rng.choice(NASTY_NUMBERS)
+    if choice == 3:  # action names swapped for unknown or foreign ones
+        for known in ("left_click", "click", "type", "scroll", "key", "swipe", "hotkey", "drag"):
+            if known in text:
+                return text.replace(known, rng.choice(UNKNOWN_NAMES), 1)
+        return rng.choice(UNKNOWN_NAMES) + "(" + text
+    if choice == 4:  # markdown fences and prose around
+        return f"Sure! Here you go:\n```{rng.choice(['', 'json', 'python'])}\n{text}\n```\nHope that helps."
+    if choice == 5:  # mixed dialects in one answer
+        return text + "\n\n" + rng.choice(SEEDS)
+    if choice == 6:  # prompt text echoed back
+        echo = rng.choice(PROMPT_ECHO)
+        return echo[: rng.randrange(len(echo) + 1)] + "\n" + text
+    if choice == 7:  # deep nesting
+        depth = rng.choice([50, 500, 5000])
+        return rng.choice(["[", "{", "(", '{"a":']) * depth + text
+    if choice == 8:  # random characters deleted
+        chars = list(text)
+        for _ in range(rng.randrange(1, 6)):
+            if chars:
+                del chars[rng.randrange(len(chars))]
+        return "".join(chars)
+    if choice == 9:  # random bytes of Unicode
+        return "".join(chr(rng.randrange(1, 0x2FFFF)) for _ in range(rng.randrange(1, 60)))
+    if choice == 10:  # wrong JSON types for every parameter
+        key = rng.choice(["coordinate", "coordinate2", "keys", "text", "pixels", "time", "status", "button", "action"])
+        value = json.loads(rng.choice(['"x"', "5", "[]", "{}", "[1]", "[true,false]", "null", '["a","b"]', "-7"]))
+        action = rng.choice(["left_click", "key", "type", "scroll", "wait", "terminate", "swipe", "system_button"])
+        return _qwen({"action": action, key: value}, rng.choice(["computer_use", "mobile_use", "other"]))
+    return text * rng.randrange(2, 4)  # repeated
+
+
+def adversarial_answers(count: int, seed: int = 20240601) -> list[str]:
+    rng = random.Random(seed)
+    answers = []
+    for _ in range(count):
+        text = rng.choice(SEEDS)
+        for _ in range(rng.randrange(1, 4)):
+            text = _mutate(rng, text)
+        answers.append(text)
+    return answers
+
+
+def _timed_parse(dialect, answer: str, frame: ModelFrame) -> tuple[str, float]:
+    start = time.perf_counter()
+    try:
+        result = dialect.parse(answer, frame)
+    except ActionParseError as error:
+        assert error.feedback().startswith("Your answer could not be used:")
+        outcome = "error"
+    else:
+        assert isinstance(result, ParsedAnswer) and result.actions
+        for action in result.actions:
+            for point in action.points():
+                frame.check(point)  # a valid result never holds a point outside the frame
+        outcome = "ok"
+    return outcome, time.perf_counter() - start
+
+
+def test_fuzz_both_parsers_only_return_actions_or_parse_errors():
+    answers = adversarial_answers(ANSWERS)
+    assert len(answers) >= 10_000
+    outcomes = {"ok": 0, "error": 0}
+    slow: list[tuple[str, str, float]] = []
+    dialects = (get_dialect("qwen"), get_dialect("uitars"))
+    gc.collect()
+    gc.disable()  # collector pauses are not the parser's time
+    try:
+        for index, answer in enumerate(answers):
+            frame = FRAME_RELATIVE if index % 7 == 0 else FRAME
+            for dialect in dialects:
+                outcome, seconds = _timed_parse(dialect, answer, frame)
+                if seconds > LIMIT_S:  # one re-time, to rule out the scheduler
+                    outcome, seconds = _timed_parse(dialect, answer, frame)
+                    if seconds > LIMIT_S:
+                        slow.append((dialect.name, answer[:120], seconds))
+                outcomes[outcome] += 1
+    finally:
+        gc.enable()
+    assert not slow, f"{len(slow)} parses over 5 ms, e.g. {slow[:3]}"
+    # The corpus must exercise both outcomes substantially, or it tests nothing.
+    assert outcomes["ok"] > 1000 and outcomes["error"] > 1000, outcomes

@@ -1,0 +1,96 @@
+"""``agent parse``: through typer's CliRunner and once as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from agent.commands import parse as parse_command
+
+
+@pytest.fixture(scope="module")
+def app() -> typer.Typer:
+    # Only this command group: other groups are not this test's business.
+    app = typer.Typer(pretty_exceptions_enable=False)
+
+    @app.callback()
+    def _root() -> None:
+        pass
+
+    parse_command.register(app)
+    return app
+
+
+def run(app: typer.Typer, *args: str, stdin: str | None = None):
+    return CliRunner().invoke(app, ["parse", *args], input=stdin)
+
+
+def lines(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.strip()]
+
+
+def test_uitars_click_on_a_hidpi_secondary_monitor(app):
+    # 3840x2160 at 2x, left of the primary: frame 3836x2156 (smart_resize), input = px / 2 + origin.
+    result = run(app, "Thought: ok\nAction: click(start_box='(1918,1078)')", "--dialect", "uitars",
+                 "--screen", "3840x2160", "--scale", "2", "--origin", "-1920,0")
+    assert result.exit_code == 0, result.output
+    [record] = lines(result.stdout)
+    assert record["action"] == "click" and record["text"] == "click(start_box='(1918,1078)')"
+    assert (record["x"], record["y"]) == (-1920 + 960, 540)
+
+
+def test_qwen_drag_from_stdin_with_a_serving_cap(app):
+    answer = '<tool_call>{"name": "computer_use", "arguments": {"action": "left_click_drag", "coordinate": [658, 364]}}</tool_call>'
+    result = run(app, "-", "--screen", "1920x1080", "--max-pixels", str(1280 * 28 * 28), stdin=answer)
+    assert result.exit_code == 0, result.output
+    [record] = lines(result.stdout)
+    assert record["action"] == "drag" and (record["end_x"], record["end_y"]) == (960, 540)
+    assert "x" not in record  # the drag starts wherever the pointer is
+
+
+def test_several_actions_relative_coordinates_and_a_given_frame(app):
+    answer = "Action: swipe(start_box='(500,900)', end_box='(500,100)')\n\ntype(content='你好\\n')"
+    result = run(app, answer, "--dialect", "uitars", "--screen", "1080x2400", "--coords", "relative",
+                 "--frame", "1092x2408", "--device", "mobile")
+    assert result.exit_code == 0, result.output
+    swipe, typed = lines(result.stdout)
+    assert (swipe["x"], swipe["y"], swipe["end_x"], swipe["end_y"]) == (540, 2160, 540, 240)
+    assert typed == {"action": "type", "text": "type(content='你好\\n')", "input_text": "type(content='你好\\n')"}
+
+
+@pytest.mark.parametrize("answer", ["Action: click(start_box='(5000,1)')", "no action here", "Action: fly()"])
+def test_parse_errors_exit_2_with_the_message_and_no_traceback(app, answer):
+    result = run(app, answer, "--dialect", "uitars", "--screen", "1920x1080")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "Your answer could not be used" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["--screen", "1920"], ["--screen", "1920x1080", "--origin", "a,b"],
+    ["--screen", "1920x1080", "--frame", "100x100", "--max-pixels", "1000"], ["--screen", "1920x1080", "--scale", "0"],
+])
+def test_bad_options_exit_2(app, args):
+    result = run(app, "Action: wait()", *args)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
+def test_real_subprocess():
+    entry = shutil.which("agent")
+    command = [entry] if entry else [sys.executable, "-c", "from agent.cli import main; main()"]
+    answer = '<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [966, 546]}}</tool_call>'
+    done = subprocess.run([*command, "parse", answer, "--screen", "1920x1080"], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    [record] = lines(done.stdout)
+    assert record["action"] == "click" and (record["x"], record["y"]) == (960, 540)
+    failed = subprocess.run([*command, "parse", "nonsense", "--screen", "1920x1080"], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert failed.returncode == 2 and "parse error" in failed.stderr and "Traceback" not in failed.stderr

@@ -1,0 +1,141 @@
+"""Dialect ``qwen``: stock Qwen2.5-VL-Instruct with its ``computer_use`` / ``mobile_use`` tools.
+
+The system message carries a ``# Tools`` section with the function signature
+(generated in ``qwen_schema``) inside ``<tools></tools>`` and asks for calls as
+``<tool_call>{"name": ..., "arguments": {...}}</tool_call>``. The user turn
+holds the task, the earlier steps as numbered calls (text only) and the
+current screenshot. Answers in the UI-TARS form are read too: models drift.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Literal
+
+from PIL import Image
+
+from tools.actions import Action, DeviceKind
+from tools.canonical import format_action, parse_action
+from tools.dialects import qwen_schema
+from tools.dialects.base import Dialect, DialectInfo, GroundingHit, HistoryStep, ParsedAnswer, PromptContext
+from tools.dialects.grounding import parse_grounding
+from tools.dialects.tool_calls import CLOSE_TAG, EXPECTED_CALL, OPEN_TAG, find_tool_calls
+from tools.dialects.uitars_calls import parse_calls, read_answer
+from tools.errors import ActionParseError
+from tools.frames import ModelFrame
+from tools.messages import Message
+
+log = logging.getLogger(__name__)
+
+MAX_ANSWER_CHARS = 20_000  # longer answers are runaway generations; bounding keeps parsing fast
+Coordinates = Literal["absolute", "relative"]
+
+
+def check_answer_size(answer: str, expected: str) -> str:
+    if not isinstance(answer, str) or not answer.strip():
+        raise ActionParseError("the answer is empty", expected=expected)
+    if len(answer) > MAX_ANSWER_CHARS:
+        raise ActionParseError(f"the answer is longer than {MAX_ANSWER_CHARS} characters", expected=expected)
+    return answer
+
+
+class QwenDialect(Dialect):
+    info = DialectInfo(name="qwen", default_image_history=1, aliases=("qwen2.5-vl", "qwen25vl", "qwen-vl"))
+
+    def __init__(self, coordinates: Coordinates = "absolute") -> None:
+        if coordinates not in ("absolute", "relative"):
+            raise ValueError(f"coordinates must be 'absolute' or 'relative', not {coordinates!r}")
+        # Qwen2.5-VL answers in pixels of the image it saw; "relative" serves 0..1000 models (Qwen3-VL).
+        self.relative = coordinates == "relative"
+
+    # ------------------------------------------------------------------ prompt
+
+    def system_prompt(self, device: DeviceKind, frame: ModelFrame) -> str:
+        schema = json.dumps(qwen_schema.function_schema(device, frame), ensure_ascii=False)
+        return "\n".join([
+            "You are a helpful assistant that operates a device for the user.",
+            "",
+            "# Tools",
+            "",
+            "You can call the function below, once or several times, to act on the device.",
+            "",
+            "Its signature, as JSON, is inside the <tools></tools> tags:",
+            "<tools>",
+            schema,
+            "</tools>",
+            "",
+            "Write every call as a JSON object with the function's name and its arguments, "
+            "between <tool_call></tool_call> tags:",
+            OPEN_TAG,
+            '{"name": <function-name>, "arguments": <args-json-object>}',
+            CLOSE_TAG,
+        ])
+
+    def user_text(self, context: PromptContext, history: Sequence[HistoryStep]) -> str:
+        lines = [f"The task: {context.task}"]
+        if history:
+            lines += ["", "Steps already taken on this device (oldest first):"]
+            for number, step in enumerate(history, start=1):
+                lines.append(f"Step {number}: {self.history_call(step, context.device)}")
+                if step.feedback:
+                    lines.append(f"Result of step {number}: {step.feedback}")
+        lines += ["", "Here is the screen now. Make the next call."]
+        return "\n".join(lines)
+
+    def history_call(self, step: HistoryStep, device: DeviceKind) -> str:
+        """An earlier step as the call the model would have written (canonical text when it has none)."""
+        if step.action_text:
+            try:
+                action = parse_action(step.action_text)
+            except ActionParseError:
+                return step.action_text
+            return self.format_call(action, device)
+        return step.answer.strip()[:300] or "(no action)"
+
+    def format_call(self, action: Action, device: DeviceKind) -> str:
+        """The tool-call JSON for an action, or its canonical text where Qwen's function lacks it."""
+        arguments = qwen_schema.qwen_arguments(action, device)
+        if arguments is None:
+            return format_action(action)
+        return json.dumps({"name": qwen_schema.FUNCTION_NAMES[device], "arguments": arguments}, ensure_ascii=False)
+
+    def build_messages(
+        self, context: PromptContext, history: Sequence[HistoryStep], screenshot: Image.Image
+    ) -> list[Message]:
+        if any(step.image is not None for step in history):
+            log.debug("qwen keeps text history only: earlier screenshots are left out")
+        return [
+            Message.text("system", self.system_prompt(context.device, context.frame)),
+            Message("user", (self.user_text(context, history), screenshot)),
+        ]
+
+    # ------------------------------------------------------------------ parsing
+
+    def parse(self, answer: str, frame: ModelFrame) -> ParsedAnswer:
+        check_answer_size(answer, EXPECTED_CALL)
+        found = find_tool_calls(answer)
+        if found is not None:
+            calls, thought = found
+            actions = tuple(qwen_schema.action_from_arguments(c.function, c.arguments, frame) for c in calls)
+            return ParsedAnswer(actions=actions, thought=thought)
+        drifted = read_answer(answer)  # the UI-TARS form
+        if drifted is not None:
+            return ParsedAnswer(actions=parse_calls(drifted, frame), thought=drifted.thought)
+        raise ActionParseError("no <tool_call> found in the answer", excerpt=answer, expected=EXPECTED_CALL)
+
+    # ------------------------------------------------------------------ grounding
+
+    def grounding_messages(self, query: str, screenshot: Image.Image, frame: ModelFrame) -> list[Message]:
+        width, height = frame.extent
+        prompt = (
+            f"Find this on the screenshot: {query}\n"
+            f"The image is {width}x{height} pixels. Answer with JSON only, in this form: "
+            '[{"bbox_2d": [x1, y1, x2, y2], "label": "<what you found>"}]'
+        )
+        return [Message("user", (screenshot, prompt))]
+
+    def parse_grounding(self, answer: str, frame: ModelFrame) -> list[GroundingHit]:
+        check_answer_size(answer, '[{"bbox_2d": [x1, y1, x2, y2], "label": "..."}]')
+        return parse_grounding(answer, frame)

@@ -1,0 +1,103 @@
+"""Finding Qwen ``<tool_call>`` JSON in a model's answer.
+
+Models wrap the same call many ways: with or without the closing tag, inside
+markdown fences, with prose around it, several calls in a row, or as a bare
+JSON object. This module only finds the calls; turning their arguments into
+actions is ``qwen_schema``'s job. JSON is read with ``json`` only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from tools.errors import ActionParseError
+
+OPEN_TAG = "<tool_call>"
+CLOSE_TAG = "</tool_call>"
+EXPECTED_CALL = '<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [x, y]}}</tool_call>'
+
+_FENCE = re.compile(r"```[A-Za-z]*")
+_MAX_BARE_OBJECTS = 16  # a bare answer is tried at this many '{' at most: keeps adversarial text fast
+_DECODER = json.JSONDecoder()
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    function: str  # "computer_use", "mobile_use", or "" when the answer gave arguments only
+    arguments: dict[str, object]
+
+
+def find_tool_calls(answer: str) -> tuple[list[ToolCall], str] | None:
+    """The calls in ``answer`` and the text before them, or None when it holds no JSON call at all."""
+    text = _FENCE.sub("", answer)
+    if OPEN_TAG in text:
+        thought, _, _ = text.partition(OPEN_TAG)
+        chunks = text.split(OPEN_TAG)[1:]
+        return [_call_from_object(_decode_after_tag(chunk)) for chunk in chunks], thought.strip()
+    calls, thought = _bare_objects(text)
+    return (calls, thought) if calls else None
+
+
+def _decode_after_tag(chunk: str) -> object:
+    body = chunk.split(CLOSE_TAG, 1)[0].strip()
+    if not body.startswith("{"):
+        raise ActionParseError("a <tool_call> must hold one JSON object", excerpt=body, expected=EXPECTED_CALL)
+    value, problem = _decode(body, 0)
+    if problem:
+        raise ActionParseError(f"the JSON inside <tool_call> is broken ({problem})", excerpt=body, expected=EXPECTED_CALL)
+    return value
+
+
+def _decode(text: str, start: int) -> tuple[object, str]:
+    """(value, "") or (None, what went wrong)."""
+    try:
+        value, _ = _DECODER.raw_decode(text, start)
+    except json.JSONDecodeError as error:
+        return None, error.msg
+    except (ValueError, RecursionError) as error:  # digits beyond int limits, absurd nesting
+        return None, type(error).__name__
+    return value, ""
+
+
+def _bare_objects(text: str) -> tuple[list[ToolCall], str]:
+    """JSON objects written without tags that look like calls."""
+    calls: list[ToolCall] = []
+    thought = ""
+    position = text.find("{")
+    tries = 0
+    while position != -1 and tries < _MAX_BARE_OBJECTS:
+        tries += 1
+        try:
+            value, end = _DECODER.raw_decode(text, position)
+        except (ValueError, RecursionError):
+            position = text.find("{", position + 1)
+            continue
+        if isinstance(value, dict) and ("arguments" in value or "action" in value):
+            if not calls:
+                thought = text[:position].strip()
+            calls.append(_call_from_object(value))
+        position = text.find("{", end)
+    return calls, thought
+
+
+def _call_from_object(value: object) -> ToolCall:
+    if not isinstance(value, dict):
+        raise ActionParseError("a tool call must be a JSON object", expected=EXPECTED_CALL)
+    if "arguments" not in value:
+        if "action" in value:  # the arguments alone
+            return ToolCall("", value)
+        raise ActionParseError("the tool call has no \"arguments\"", expected=EXPECTED_CALL)
+    name = value.get("name", "")
+    arguments = value["arguments"]
+    if isinstance(arguments, str):  # OpenAI-style servers send arguments as a JSON string
+        arguments, problem = _decode(arguments.strip(), 0) if arguments.strip().startswith("{") else (None, "not JSON")
+        if problem:
+            raise ActionParseError(f"the call's arguments are not a JSON object ({problem})", expected=EXPECTED_CALL)
+    if not isinstance(arguments, dict) or not isinstance(name, str):
+        raise ActionParseError("\"arguments\" must be a JSON object and \"name\" a string", expected=EXPECTED_CALL)
+    if name not in ("computer_use", "mobile_use", "") and "action" not in arguments:
+        # {"name": "left_click", "arguments": {"coordinate": [...]}}: the action was put in the name.
+        return ToolCall("", {"action": name, **arguments})
+    return ToolCall(name, arguments)
