@@ -79,7 +79,7 @@ class RichEvents:
         self._print(f"    [dim]{escape(_timings(data.get('timings_ms', {})))}[/]")
         if self.verbose and data.get("thought"):
             self._print(f"    [italic]{escape(data['thought'])}[/]")
-        if self.verbose:
+        if self.verbose or data.get("dry_run"):  # a dry run's point is to show what would be sent
             for command in data.get("commands", []):
                 self._print(f"    [dim]$ {escape(command)}[/]")
 

@@ -74,12 +74,12 @@ class GoalLoop:
         session = self.session
         if not parsed.actions:
             raise ActionParseError("the answer holds no action", expected="exactly one action per answer")
-        if not any(isinstance(action, (Finished, CallUser)) for action in parsed.actions):
-            if self.stuck.observe(observation.screen, "; ".join(draft.actions)):
-                raise StopRun(
-                    "stuck",
-                    f"{'; '.join(draft.actions)} was chosen {self.stuck.repeats} times in a row on an unchanged screen",
-                )
+        terminal = any(isinstance(action, (Finished, CallUser)) for action in parsed.actions)
+        if not terminal and self.stuck.observe(observation.screen, "; ".join(draft.actions)):
+            raise StopRun(
+                "stuck",
+                f"{'; '.join(draft.actions)} was chosen {self.stuck.repeats} times in a row on an unchanged screen",
+            )
         feedback: list[str] = []
         for action in parsed.actions:
             match action:

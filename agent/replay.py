@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
@@ -37,7 +37,6 @@ PARSED_KINDS = frozenset({"ai"})
 GROUNDED_KINDS = frozenset({"tap"})
 # Steps whose recorded answer is a yes/no judgement of the screen (the note starts with the verdict).
 VERDICT_KINDS = frozenset({"assert", "wait_for"})
-
 
 
 class ReplayError(RuntimeError):
@@ -222,7 +221,11 @@ class _Replayer:
         recorded = ModelFrame(**step.frame.model_dump()) if step.frame else None
         if step.kind not in PARSED_KINDS | GROUNDED_KINDS or geometry is None:
             return recorded  # a literal step's frame comes from its task file, not from the screen
-        now = frame_for_step(self.run.info, geometry, self.dialect)
+        try:
+            now = frame_for_step(self.run.info, geometry, self.dialect)
+        except (TypeError, ValueError) as error:  # settings today's code refuses (an aspect ratio, a bad number)
+            problems.append(f"no model frame can be computed now\n  recorded: {recorded}\n  now:      {error}")
+            return None
         if recorded is not None and recorded != now:
             problems.append(f"model frame differs\n  recorded: {recorded}\n  now:      {now}")
         return now
@@ -253,6 +256,8 @@ class _Replayer:
         if parsed is None:
             return None
         now = [format_action(action) for action in parsed.actions]
+        if recorded_parse_error and not now:
+            return []  # an answer without any action is refused by the loop, then and now
         if recorded_parse_error:
             problems.append(f"the answer now parses where it failed\n  recorded: parse error: {step.error.message}"
                             f"\n  now:      {_joined(now)}")
@@ -282,8 +287,9 @@ class _Replayer:
         geometry: ScreenGeometry | None, problems: list[str],
     ) -> None:
         to_run = [action for action in actions if not isinstance(action, TERMINAL_ACTIONS)]
-        if step.error is not None and len(step.executed) < len(to_run):
-            to_run = to_run[: len(step.executed)]  # the step stopped early (a device error): compare what ran
+        stopped_early = step.error is not None or bool(step.note)  # a device error, stuck, Ctrl-C ...
+        if stopped_early and len(step.executed) < len(to_run):
+            to_run = to_run[: len(step.executed)]  # compare what ran before the step was cut short
         if len(to_run) != len(step.executed):
             problems.append(f"{len(step.executed)} action(s) were executed, today's code would execute {len(to_run)}"
                             f"\n  recorded: {_joined(x.action for x in step.executed)}"

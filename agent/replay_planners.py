@@ -10,9 +10,9 @@ commands taken from what the run recorded about its device (``run.json``'s
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -100,7 +100,7 @@ def _android_planner(device: Mapping[str, Any]) -> DevicePlanner:
     return DevicePlanner(kind="mobile", plan_action=plan, execution_wrappers=("ime enable ", "ime set ", "ime disable "))
 
 
-def recorded_settings(model: type[BaseModel], device: Mapping[str, Any]) -> Any:  # noqa: ANN401 - the model type
+def recorded_settings(model: type[BaseModel], device: Mapping[str, Any]) -> Any:
     """The settings the run recorded for its driver: ``device["settings"]`` or matching top-level keys."""
     source = device.get("settings") if isinstance(device.get("settings"), Mapping) else device
     known = {name: value for name, value in source.items() if name in model.model_fields}

@@ -11,12 +11,23 @@ nothing ran shows its proposed actions through the recorded frame and
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 
 from agent.records import GeometryRecord, StepRecord
 from tools.actions import (
-    Action, Click, DoubleClick, Drag, LongPress, MiddleClick, Move, Point, RightClick, Scroll, Swipe,
+    Action,
+    Click,
+    DoubleClick,
+    Drag,
+    LongPress,
+    MiddleClick,
+    Move,
+    Point,
+    RightClick,
+    Scroll,
+    Swipe,
 )
 from tools.canonical import parse_action
 from tools.errors import ActionParseError
@@ -25,6 +36,7 @@ from tools.frames import ModelFrame, ScreenGeometry, to_screenshot_point
 log = logging.getLogger(__name__)
 
 XY = tuple[float, float]
+Locator = Callable[[Point], XY]  # a recorded point -> screenshot pixels
 
 # One colour per kind of gesture, so a right click is not mistaken for a left one.
 MARKER_COLOURS = {
@@ -78,19 +90,19 @@ def _geometry(record: GeometryRecord) -> ScreenGeometry:
     return ScreenGeometry(**record.model_dump())
 
 
-def _model_locator(step: StepRecord, geometry: ScreenGeometry):  # noqa: ANN202 - Callable[[Point], XY]
+def _model_locator(step: StepRecord, geometry: ScreenGeometry) -> Locator:
     if step.frame is None:  # actions given in screenshot pixels (literal `do` steps)
         return lambda point: (float(point.x), float(point.y))
     frame = ModelFrame(**step.frame.model_dump())
     return lambda point: to_screenshot_point(point, frame, geometry)
 
 
-def _input_locator(geometry: ScreenGeometry):  # noqa: ANN202 - Callable[[Point], XY]
+def _input_locator(geometry: ScreenGeometry) -> Locator:
     # The inverse of tools.frames.screenshot_to_input, for drawing only.
     return lambda point: ((point.x - geometry.origin_x) * geometry.scale, (point.y - geometry.origin_y) * geometry.scale)
 
 
-def _marker(action: Action, locate, geometry: ScreenGeometry, number: int) -> Marker | None:  # noqa: ANN001
+def _marker(action: Action, locate: Locator, geometry: ScreenGeometry, number: int) -> Marker | None:
     match action:
         case Click() | DoubleClick() | RightClick() | MiddleClick() | LongPress() | Move():
             return Marker(kind=action.action, at=locate(action.point), number=number)

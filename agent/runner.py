@@ -12,8 +12,8 @@ import logging
 import platform
 import re
 import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -57,7 +57,7 @@ def slug(text: str, limit: int = 40) -> str:
 
 def new_run_directory(out_dir: Path, title: str, now: datetime | None = None) -> Path:
     """``OUT/20261125-013500-book-a-flight`` (a suffix when that name is taken)."""
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
     base = f"{stamp}-{slug(title)}"
     candidate, counter = out_dir / base, 2
     while candidate.exists():
@@ -87,7 +87,7 @@ class RunParts:
     events: EventSink
     out_dir: Path
     user: UserChannel | None = None
-    secrets: Secrets = Secrets()
+    secrets: Secrets = field(default_factory=Secrets)
     task_file: str | None = None
     model_info: dict[str, Any] | None = None
     write_report: bool = True
@@ -136,7 +136,7 @@ def _run_steps(session: Session, task: Task) -> tuple[str, str]:
     except BackendError as error:
         log.debug("backend failure", exc_info=True)
         return "error", f"model backend: {error}"
-    except Exception as error:  # noqa: BLE001 - a bug of ours still leaves a saved, explained run
+    except Exception as error:
         log.exception("the run stopped on an unexpected error")
         return "error", f"internal error: {error!r}"
 
@@ -151,5 +151,5 @@ def _write_report(run_dir: Path) -> None:
         return
     try:
         report.write_report(run_dir)
-    except Exception:  # noqa: BLE001 - the run is saved; a broken report must not change its outcome
+    except Exception:
         log.exception("could not write the report for %s", run_dir)

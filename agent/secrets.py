@@ -118,7 +118,15 @@ class RedactingFilter(logging.Filter):
         self.secrets = secrets
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            record.msg = self.secrets.redact(record.getMessage())
-            record.args = None
+        if not self.secrets:
+            return True
+        record.msg = self.secrets.redact(record.getMessage())
+        record.args = None
+        # A traceback may quote a value too: format it now, redacted (formatters reuse exc_text).
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.secrets.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.secrets.redact(record.stack_info)
         return True

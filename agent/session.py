@@ -52,7 +52,7 @@ class LoopSettings:
     language: str = "English"
 
 
-class StopRun(Exception):  # noqa: N818 - a control-flow signal, not an error
+class StopRun(Exception):
     """Ends the run with a status (``failure``, ``stuck``, ``budget``, ``needs_user``, ``interrupted``)."""
 
     def __init__(self, status: str, message: str = "", *, error: ErrorRecord | None = None) -> None:
@@ -150,9 +150,6 @@ class Session:
     def check_time(self) -> None:
         if self.deadline is not None and self.clock() >= self.deadline:
             raise StopRun("budget", f"the time budget of {self.settings.timeout_s:g} s ran out")
-
-    def time_left(self) -> float | None:
-        return None if self.deadline is None else max(0.0, self.deadline - self.clock())
 
     def emit(self, event: str, **data: Any) -> None:
         self.events.emit(event, self.secrets.redact_data(data))

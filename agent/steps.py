@@ -103,7 +103,7 @@ def launch(session: Session, app: str) -> None:
         if not session.settings.dry_run:
             try:
                 # A new session: the app outlives the run and ignores our Ctrl-C.
-                subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL,  # noqa: S603 - the user's own task file
+                subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             except OSError as error:
                 raise StopRun("failure", f"cannot launch {app!r}: {error}",

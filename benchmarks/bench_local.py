@@ -52,6 +52,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--new-tokens", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-plain", action="store_true", help="time the fast path only")
+    parser.add_argument("--modes", default="exact,fused",
+                        help="fast-path decode modes to time: exact (default path), graph, fused")
     parser.add_argument("--tiktoken", type=Path, help="Qwen's BPE file (default: .gpu_assets or ../shared/data)")
     parser.add_argument("--out", type=Path, help="write every number as JSON here")
     args = parser.parse_args(argv)
@@ -144,9 +146,11 @@ def first_difference(a: list[int], b: list[int]) -> int | None:
 def bench_model(name: str, model: Any, tokenizer: Any, ceilings: Ceilings, args: argparse.Namespace) -> list[dict]:
     import torch
 
-    from agent.backends.fastpath import FastPath
+    from agent.backends.fastpath import FastPath, FastPathSettings
 
-    fast = FastPath(model)
+    # "fused" last: it re-points the model's projection weights to views of concatenated copies (same values).
+    modes = sorted(args.modes.split(","), key=lambda mode: mode == "fused")
+    fast_paths = {mode: FastPath(model, settings=FastPathSettings(decode=mode)) for mode in modes}
     weights_gib = torch.cuda.memory_allocated() / 2 ** 30
     rows = []
     for cap in [int(c) for c in args.max_pixels.split(",")]:
@@ -156,18 +160,21 @@ def bench_model(name: str, model: Any, tokenizer: Any, ceilings: Ceilings, args:
             text = chat_text(frame)
             log.info("%s %s %dx%d cap %d", name, shot, *frame, cap)
             row: dict[str, Any] = {"model": name, "shot": shot, "frame": frame, "max_pixels": cap,
-                                   "weights_gib": weights_gib}
-            row["fast"] = bench_fast(fast, processor, text, image, args.new_tokens, args.repeats)
+                                   "weights_gib": weights_gib, "paths": {}}
             if not args.skip_plain:
-                row["plain"] = bench_plain(model, processor, text, image, args.new_tokens, args.repeats)
-                row["same_tokens"] = row["plain"]["tokens"] == row["fast"]["tokens"]
-                row["first_difference"] = first_difference(row["plain"]["tokens"], row["fast"]["tokens"])
+                row["paths"]["plain"] = bench_plain(model, processor, text, image, args.new_tokens, args.repeats)
+            for mode, fast in fast_paths.items():
+                row["paths"][mode] = bench_fast(fast, processor, text, image, args.new_tokens, args.repeats)
+                row["static_cache_gib"] = fast.static_cache_bytes() / 2 ** 30
+            plain_tokens = row["paths"].get("plain", {}).get("tokens")
+            for mode in modes:
+                if plain_tokens is not None:
+                    row["paths"][mode]["first_difference"] = first_difference(plain_tokens,
+                                                                              row["paths"][mode]["tokens"])
+            prompt = row["paths"][modes[0]]["prompt_tokens"]
             patches = frame[0] * frame[1] // 14 ** 2
-            row["floor"] = asdict(step_floor(model.config, ceilings, row["fast"]["prompt_tokens"], patches,
-                                             args.new_tokens))
-            graph = next(reversed(fast._graphs.values()))
-            row["static_cache_gib"] = sum(t.numel() * t.element_size() for t in
-                                          graph.state.keys + graph.state.values) / 2 ** 30
+            row["floor"] = asdict(step_floor(model.config, ceilings, prompt, patches, args.new_tokens))
+            row["prompt_tokens"] = prompt
             rows.append(row)
             print(json.dumps(summary(row)), flush=True)
     return rows
@@ -175,34 +182,32 @@ def bench_model(name: str, model: Any, tokenizer: Any, ceilings: Ceilings, args:
 
 def summary(row: dict[str, Any]) -> dict[str, Any]:
     keep = ("preprocess_ms", "vision_ms", "first_token_ms", "decode_ms_per_token", "step_ms", "peak_gib",
-            "warm_up_ms", "cold_call_ms")
-    short = {k: v for k, v in row.items() if k not in ("fast", "plain")}
-    for path in ("fast", "plain"):
-        if path in row:
-            short[path] = {k: round(v, 2) for k, v in row[path].items() if k in keep}
+            "warm_up_ms", "cold_call_ms", "first_difference")
+    short = {k: v for k, v in row.items() if k != "paths"}
+    for path, numbers in row["paths"].items():
+        short[path] = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in numbers.items() if k in keep}
     return short
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = (f"{'model':5} {'shot':7} {'frame':9} {'tokens':>6} {'path':5} {'prep':>6} {'TTFT':>7} {'decode':>7} "
-            f"{'step':>7} {'xfloor':>6} {'xplain':>6} {'peakGiB':>7} same")
+    head = (f"{'model':5} {'shot':7} {'frame':9} {'tokens':>6} {'path':6} {'prep':>6} {'TTFT':>7} {'decode':>7} "
+            f"{'step':>7} {'xfloor':>6} {'xplain':>6} {'peakGiB':>7} {'warmup':>7} same-as-plain")
     lines = [head, "-" * len(head)]
     for row in rows:
         floor = row["floor"]
         frame = f"{row['frame'][0]}x{row['frame'][1]}"
-        prompt = row["fast"]["prompt_tokens"]
-        plain_step = row.get("plain", {}).get("step_ms")
-        for path in ("plain", "fast"):
-            if path not in row:
-                continue
-            r = row[path]
+        prefix = f"{row['model']:5} {row['shot']:7} {frame:9} {row['prompt_tokens']:6}"
+        plain_step = row["paths"].get("plain", {}).get("step_ms")
+        for path, r in row["paths"].items():
             speedup = f"{plain_step / r['step_ms']:6.2f}" if plain_step else "     -"
-            same = "" if path == "plain" else ("yes" if row.get("same_tokens") else f"no@{row.get('first_difference')}")
-            lines.append(f"{row['model']:5} {row['shot']:7} {frame:9} {prompt:6} {path:5} {r['preprocess_ms']:6.1f} "
-                         f"{r['first_token_ms']:7.1f} {r['decode_ms_per_token']:7.2f} {r['step_ms']:7.1f} "
-                         f"{r['step_ms'] / floor['step_ms']:6.2f} {speedup} {r['peak_gib']:7.2f} {same}")
-        lines.append(f"{row['model']:5} {row['shot']:7} {frame:9} {prompt:6} floor {0.0:6.1f} "
-                     f"{floor['first_token_ms']:7.1f} {floor['decode_ms']:7.2f} {floor['step_ms']:7.1f}")
+            difference = r.get("first_difference", "n/a")
+            same = "" if path == "plain" else ("yes" if difference is None else f"no, from token {difference}")
+            warm = f"{r['warm_up_ms'] / 1000:6.1f}s" if "warm_up_ms" in r else "      -"
+            lines.append(f"{prefix} {path:6} {r['preprocess_ms']:6.1f} {r['first_token_ms']:7.1f} "
+                         f"{r['decode_ms_per_token']:7.2f} {r['step_ms']:7.1f} {r['step_ms'] / floor['step_ms']:6.2f} "
+                         f"{speedup} {r['peak_gib']:7.2f} {warm} {same}")
+        lines.append(f"{prefix} floor  {0.0:6.1f} {floor['first_token_ms']:7.1f} {floor['decode_ms']:7.2f} "
+                     f"{floor['step_ms']:7.1f}")
     return "\n".join(lines)
 
 

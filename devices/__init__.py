@@ -61,15 +61,15 @@ def open_device(
     """Open the device ``spec`` names; the spec's monitor/serial wins over the settings'."""
     parsed = parse_device_spec(spec)
     if parsed.kind == "desktop":
-        from devices.desktop import open_desktop  # noqa: PLC0415 - display-bound
-        from devices.desktop_settings import DesktopSettings  # noqa: PLC0415
+        from devices.desktop import open_desktop  # lazy: the desktop driver is display-bound
+        from devices.desktop_settings import DesktopSettings
 
         settings = desktop or DesktopSettings()
         if parsed.monitor is not None:
             settings = settings.model_copy(update={"monitor": parsed.monitor})
         return open_desktop(settings)
-    from devices.android import open_android  # noqa: PLC0415 - needs adbutils
-    from devices.android_settings import AndroidSettings  # noqa: PLC0415
+    from devices.android import open_android  # lazy: needs adbutils
+    from devices.android_settings import AndroidSettings
 
     settings_a = android or AndroidSettings()
     return open_android(parsed.serial or settings_a.serial, settings_a)
@@ -83,7 +83,7 @@ def list_devices(
 
 
 def _desktop_entries(settings: DesktopSettings | None) -> list[DeviceEntry]:
-    from devices.desktop import list_monitors  # noqa: PLC0415
+    from devices.desktop import list_monitors
 
     try:
         reports = list_monitors(settings)
@@ -110,8 +110,8 @@ def _desktop_entries(settings: DesktopSettings | None) -> list[DeviceEntry]:
 
 def _android_entries(settings: AndroidSettings | None) -> list[DeviceEntry]:
     try:
-        from devices.android import list_android  # noqa: PLC0415 - needs adbutils
-        from devices.android_settings import AndroidSettings  # noqa: PLC0415
+        from devices.android import list_android  # lazy: needs adbutils
+        from devices.android_settings import AndroidSettings
     except ImportError as error:
         return [DeviceEntry("android", "android", False, f"the Android driver cannot load ({error})",
                             hint="pip install adbutils")]
@@ -126,7 +126,7 @@ def _android_entries(settings: AndroidSettings | None) -> list[DeviceEntry]:
     return [_android_entry(info) for info in infos]
 
 
-def _android_entry(info: Any) -> DeviceEntry:  # noqa: ANN401 - devices.android.AndroidDeviceInfo
+def _android_entry(info: Any) -> DeviceEntry:  # info: devices.android.AndroidDeviceInfo
     ready = getattr(info, "state", "device") == "device"
     size = f"{info.width}x{info.height}" if info.width and info.height else ""
     parts = (info.model, size, info.orientation, "" if ready else f"({info.state})")

@@ -13,12 +13,20 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from devices.android_adb import DeviceLink, TransientAdbError, adb_client, with_retries
-from devices.android_apps import LAUNCHABLE_QUERY, PACKAGE_NAME, PACKAGES_QUERY, parse_launchable
+from devices.android_apps import LAUNCHABLE_QUERY, PACKAGES_QUERY, parse_launchable
 from devices.android_plan import plan_android
-from devices.android_screen import ORIENTATIONS, decode_png, decode_raw, oriented_size, parse_rotation, parse_wm_size
-from devices.android_screen import require_content
+from devices.android_screen import (
+    ORIENTATIONS,
+    decode_png,
+    decode_raw,
+    oriented_size,
+    parse_rotation,
+    parse_wm_size,
+    require_content,
+)
 from devices.android_settings import ADB_KEYBOARD_APK_URL, AndroidSettings
 from devices.android_text import parse_ime_list, typable_by_input
 from devices.base import Device, Execution, Screenshot
@@ -26,6 +34,10 @@ from devices.errors import CaptureError, DeviceError, DeviceNotFound, MissingDep
 from tools.actions import Action, OpenApp, Type, Wait
 from tools.errors import ActionParseError
 from tools.frames import ScreenGeometry
+
+if TYPE_CHECKING:
+    from adbutils import AdbClient
+    from PIL import Image
 
 __all__ = ["AndroidDevice", "AndroidDeviceInfo", "AndroidSettings", "list_android", "open_android", "plan_android"]
 
@@ -87,7 +99,7 @@ def open_android(serial: str | None, settings: AndroidSettings) -> AndroidDevice
     return AndroidDevice(DeviceLink(client, serial, settings), settings)
 
 
-def _list_devices(client, settings: AndroidSettings) -> list[_Listed]:  # noqa: ANN001 - adbutils.AdbClient
+def _list_devices(client: AdbClient, settings: AndroidSettings) -> list[_Listed]:
     def attempt() -> list[_Listed]:
         from adbutils import AdbError
 
@@ -99,7 +111,7 @@ def _list_devices(client, settings: AndroidSettings) -> list[_Listed]:  # noqa: 
     return with_retries(settings, "adb devices", attempt)
 
 
-def _connect_tcp(client, address: str, settings: AndroidSettings) -> None:  # noqa: ANN001 - adbutils.AdbClient
+def _connect_tcp(client: AdbClient, address: str, settings: AndroidSettings) -> None:
     def attempt() -> str:
         from adbutils import AdbError
 
@@ -176,7 +188,7 @@ class AndroidDevice(Device):
             captured_at=time.time(), capture_ms=capture_ms,
         )
 
-    def _capture(self):  # noqa: ANN202 - PIL image
+    def _capture(self) -> Image.Image:
         if self._raw_capture:
             try:
                 return decode_raw(self.link.run("screencap", service="exec"))
@@ -196,8 +208,13 @@ class AndroidDevice(Device):
     # --- act ------------------------------------------------------------------------------------------------
 
     def plan(self, action: Action) -> tuple[str, ...]:
-        packages = self._launchable() if isinstance(action, OpenApp) and not PACKAGE_NAME.match(action.name) else None
-        return plan_android(action, self.settings, self.screen_size(), packages)
+        if not isinstance(action, OpenApp):
+            return plan_android(action, self.settings, self.screen_size())
+        try:
+            return plan_android(action, self.settings, self.screen_size(), self._launchable())
+        except ActionParseError:
+            self._packages = None  # the app may have been installed since the list was read: look once more
+            return plan_android(action, self.settings, self.screen_size(), self._launchable())
 
     def execute(self, action: Action) -> Execution:
         commands = self.plan(action)  # a model mistake raises here, before anything is sent

@@ -17,10 +17,27 @@ from devices.android_settings import AndroidSettings
 from devices.android_text import ime_broadcast_command, input_text_commands, keyevent_command, typable_by_input
 from devices.errors import UnsupportedAction
 from tools.actions import (
-    Action, CallUser, Click, DoubleClick, Drag, Finished, Hotkey, LongPress, MiddleClick, Move, OpenApp, Point,
-    PressBack, PressEnter, PressHome, RightClick, Scroll, Swipe, Type, Wait,
+    Action,
+    CallUser,
+    Click,
+    DoubleClick,
+    Drag,
+    Finished,
+    Hotkey,
+    LongPress,
+    MiddleClick,
+    Move,
+    OpenApp,
+    Point,
+    PressBack,
+    PressEnter,
+    PressHome,
+    RightClick,
+    Scroll,
+    Swipe,
+    Type,
+    Wait,
 )
-
 
 MIN_SCROLL_FRACTION = 0.1
 

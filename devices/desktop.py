@@ -13,7 +13,11 @@ from dataclasses import dataclass
 
 from devices.base import Device, Execution, Screenshot
 from devices.desktop_capture import (
-    MonitorInfo, ScreenCapture, choose_region, detect_geometry, display_problem,
+    MonitorInfo,
+    ScreenCapture,
+    choose_region,
+    detect_geometry,
+    display_problem,
 )
 from devices.desktop_input import PyAutoGuiInput
 from devices.desktop_plan import plan_commands, plan_desktop

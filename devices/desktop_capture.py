@@ -58,7 +58,7 @@ def display_problem(platform: DesktopPlatform, environ: Mapping[str, str]) -> Mi
 def open_mss() -> Any:
     """An mss screenshot object for this process's display."""
     try:
-        import mss  # noqa: PLC0415 - display-bound, imported on use
+        import mss  # lazy: imported when a desktop is opened, never on import
     except ImportError as error:
         raise MissingDependency("the mss package is not installed", hint="pip install mss") from error
     factory = getattr(mss, "MSS", None) or mss.mss  # mss>=10.2 names the class; older versions a factory

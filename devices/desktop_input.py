@@ -8,6 +8,8 @@ corner) becomes FailSafeTriggered.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import shutil
 import subprocess
@@ -16,7 +18,16 @@ from types import ModuleType
 
 from devices.desktop_clipboard import Clipboard, find_clipboard_tool
 from devices.desktop_plan import (
-    ClickAt, Command, DragTo, KeyChord, MoveTo, PasteText, ScrollWheel, Sleep, WriteText, XdotoolType,
+    ClickAt,
+    Command,
+    DragTo,
+    KeyChord,
+    MoveTo,
+    PasteText,
+    ScrollWheel,
+    Sleep,
+    WriteText,
+    XdotoolType,
 )
 from devices.desktop_settings import DesktopSettings
 from devices.errors import DeviceError, FailSafeTriggered, MissingDependency, UnsupportedAction
@@ -32,8 +43,12 @@ FAILSAFE_HINT = (
 
 def load_pyautogui() -> ModuleType:
     """Import pyautogui (it connects to the display now) or say why it cannot."""
+    chatter = io.StringIO()
     try:
-        import pyautogui  # noqa: PLC0415 - binds the display at import time
+        # python-xlib prints warnings (e.g. an empty Xauthority) to stdout while connecting;
+        # stdout belongs to the CLI's output (--json), so they go to the log instead.
+        with contextlib.redirect_stdout(chatter):
+            import pyautogui  # lazy: connects to $DISPLAY at import time
     except Exception as error:  # pyautogui's import fails with KeyError, Xlib errors, ImportError ...
         if type(error).__name__ == "XauthError":  # python-xlib refuses to connect without the file
             raise MissingDependency(
@@ -45,6 +60,9 @@ def load_pyautogui() -> ModuleType:
             hint="run inside a desktop session or under Xvfb with DISPLAY set; "
             "on Linux pyautogui also needs python-xlib and the XTEST extension",
         ) from error
+    finally:
+        if chatter.getvalue().strip():
+            log.info("while connecting to the display: %s", chatter.getvalue().strip())
     return pyautogui
 
 

@@ -13,19 +13,42 @@ from dataclasses import dataclass
 from typing import Literal
 
 from devices.desktop_keys import paste_chord, pyautogui_keys
-from devices.desktop_settings import DesktopSettings
+from devices.desktop_settings import DesktopPlatform, DesktopSettings
 from devices.errors import UnsupportedAction
 from tools.actions import (
-    Action, CallUser, Click, DoubleClick, Drag, Finished, Hotkey, LongPress, MiddleClick, Move,
-    OpenApp, PressBack, PressEnter, PressHome, RightClick, Scroll, Swipe, Type, Wait,
+    Action,
+    CallUser,
+    Click,
+    DoubleClick,
+    Drag,
+    Finished,
+    Hotkey,
+    LongPress,
+    MiddleClick,
+    Move,
+    OpenApp,
+    PressBack,
+    PressEnter,
+    PressHome,
+    RightClick,
+    Scroll,
+    Swipe,
+    Type,
+    Wait,
 )
 from tools.canonical import quote
 
 Button = Literal["left", "right", "middle"]
 
-# pyautogui types these one key at a time on every platform; anything else goes
-# through the clipboard (or xdotool), because synthetic key events cannot carry it.
+# pyautogui types these one key at a time; anything else goes through the clipboard
+# (or xdotool), because synthetic key events cannot carry it.
 DIRECTLY_TYPEABLE = frozenset(string.ascii_letters + string.digits + string.punctuation + " \n\t")
+# On X11 pyautogui presses Shift + the first keycode bound to a keysym; with pc105 keymaps
+# (Xvfb's too) "less" lives on the extra <LSGT> key whose shifted symbol is ">", so "<"
+# comes out as ">". Measured under Xvfb; such text takes the Unicode route instead.
+_TYPEABLE_ON: dict[str, frozenset[str]] = {
+    "x11": DIRECTLY_TYPEABLE - {"<"}, "macos": DIRECTLY_TYPEABLE, "windows": DIRECTLY_TYPEABLE,
+}
 
 DESKTOP_ACTIONS = (
     "click, double_click, right_click, middle_click, move, drag, scroll, type, hotkey, press_enter, wait"
@@ -176,9 +199,14 @@ def _scroll(action: Scroll) -> ScrollWheel:
     return ScrollWheel(at, clicks, horizontal=action.direction in ("left", "right"))
 
 
+def typeable_keys(platform: DesktopPlatform) -> frozenset[str]:
+    """Characters pyautogui types correctly, one key event each, on ``platform``."""
+    return _TYPEABLE_ON[platform]
+
+
 def _type(action: Type, settings: DesktopSettings) -> tuple[Command, ...]:
     commands: list[Command] = []
-    if action.text and set(action.text) <= DIRECTLY_TYPEABLE:
+    if action.text and set(action.text) <= typeable_keys(settings.platform):
         commands.append(WriteText(action.text, settings.type_interval))
     elif action.text and settings.unicode_input == "xdotool":
         commands.append(XdotoolType(action.text))

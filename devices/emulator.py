@@ -18,10 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Self
 
 from devices.android_adb import DeviceLink, TransientAdbError, adb_client
 from devices.android_settings import AndroidSettings
 from devices.errors import DeviceDisconnected, DeviceError, DeviceNotFound, MissingDependency
+
+if TYPE_CHECKING:
+    from adbutils import AdbClient
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +86,7 @@ class Emulator:
                 self.process.kill()
                 self.process.wait(timeout=timeout_s)
 
-    def __enter__(self) -> Emulator:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -136,7 +140,7 @@ def wait_for_boot(
         sleep(poll_s)
 
 
-def _boot_completed(client, serial: str, settings: AndroidSettings) -> bool:  # noqa: ANN001 - adbutils.AdbClient
+def _boot_completed(client: AdbClient, serial: str, settings: AndroidSettings) -> bool:
     from adbutils import AdbError
 
     try:

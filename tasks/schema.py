@@ -11,7 +11,7 @@ with file, line and field.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
@@ -198,12 +198,7 @@ def _step_kind(data: Any) -> str | None:
 
 
 Step = Annotated[
-    Union[
-        Annotated[AiStep, Tag("ai step")], Annotated[DoStep, Tag("do step")], Annotated[TapStep, Tag("tap step")],
-        Annotated[TypeStep, Tag("type step")], Annotated[LaunchStep, Tag("launch step")],
-        Annotated[WaitStep, Tag("wait step")], Annotated[AssertStep, Tag("assert step")],
-        Annotated[WaitForStep, Tag("wait_for step")],
-    ],
+    Annotated[AiStep, Tag("ai step")] | Annotated[DoStep, Tag("do step")] | Annotated[TapStep, Tag("tap step")] | Annotated[TypeStep, Tag("type step")] | Annotated[LaunchStep, Tag("launch step")] | Annotated[WaitStep, Tag("wait step")] | Annotated[AssertStep, Tag("assert step")] | Annotated[WaitForStep, Tag("wait_for step")],
     Discriminator(
         _step_kind,
         custom_error_type="step_kind",

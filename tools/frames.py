@@ -127,12 +127,13 @@ def to_screenshot_point(point: Point, frame: ModelFrame, geometry: ScreenGeometr
 
 def screenshot_to_input(x: float, y: float, geometry: ScreenGeometry) -> Point:
     """Screenshot pixels -> the input driver's integer coordinates."""
-    # A point on the far edge of the frame maps to the last pixel, not past it.
-    x = min(max(x, 0.0), geometry.width - 1)
-    y = min(max(y, 0.0), geometry.height - 1)
+    # Clamp in input units: the far edge of the frame maps to the last input point still on the
+    # screen (clamping in screenshot pixels first lands 1+ unit short, or past the edge, at scale != 1).
+    last_x = math.ceil(geometry.width / geometry.scale) - 1
+    last_y = math.ceil(geometry.height / geometry.scale) - 1
     return Point(
-        x=math.floor(geometry.origin_x + x / geometry.scale + 0.5),
-        y=math.floor(geometry.origin_y + y / geometry.scale + 0.5),
+        x=geometry.origin_x + min(max(math.floor(x / geometry.scale + 0.5), 0), last_x),
+        y=geometry.origin_y + min(max(math.floor(y / geometry.scale + 0.5), 0), last_y),
     )
 
 

@@ -77,6 +77,7 @@ class DecodeState:
         self.seen = torch.zeros(vocab, dtype=torch.bool, device=device)  # for the repetition penalty
         self.repetition = torch.ones(1, dtype=torch.float32, device=device)
         self.out = torch.zeros(capacity, dtype=torch.long, device=device)
+        self.logits = torch.zeros(vocab, dtype=torch.float32, device=device)  # the last step's, for checks
         self.slots = torch.arange(capacity, device=device)
 
 
@@ -86,6 +87,7 @@ def choose_token(logits: torch.Tensor, state: DecodeState) -> torch.Tensor:
     Repetition penalty first (divide positive, multiply negative scores of tokens already in the
     sequence), then EOS suppressed while fewer than ``min_new`` tokens were chosen.
     """
+    state.logits.copy_(logits.view(-1))
     penalty = state.repetition
     penalized = torch.where(logits < 0, logits * penalty, logits / penalty)
     logits = torch.where(state.seen, penalized, logits)
@@ -101,61 +103,168 @@ def record_token(token: torch.Tensor, state: DecodeState) -> None:
     state.generated.add_(1)
 
 
-def decode_step(text: TextModel, state: DecodeState) -> None:
-    """One token: read ``state.token`` at ``state.cache_index``, choose the next one, advance."""
+def embed_token(text: TextModel, state: DecodeState) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The current token's embedding and its rotary cos/sin (all three position rows equal for text)."""
     hidden = text.embed(state.token)
     position = (state.cache_index + state.rope_delta).view(1, 1, 1).expand(3, 1, 1)
     cos, sin = text.rotary(hidden, position)
-    visible = (state.slots <= state.cache_index).view(1, 1, 1, -1)
+    return hidden, cos, sin
+
+
+def attention_inputs(text: TextModel, state: DecodeState, number: int, hidden: torch.Tensor, cos: torch.Tensor,
+                     sin: torch.Tensor) -> torch.Tensor:
+    """Layer ``number``'s query, with its key and value written into the cache at ``cache_index``."""
+    layer = text.layers[number]
+    attn = layer.self_attn
+    normed = layer.input_layernorm(hidden)
+    q = attn.q_proj(normed).view(1, 1, -1, text.head_dim).transpose(1, 2)
+    k = attn.k_proj(normed).view(1, 1, -1, text.head_dim).transpose(1, 2)
+    v = attn.v_proj(normed).view(1, 1, -1, text.head_dim).transpose(1, 2)
+    q, k = _apply_rope(q, k, cos, sin)
+    state.keys[number].index_copy_(2, state.cache_index, k)
+    state.values[number].index_copy_(2, state.cache_index, v)
+    return q
+
+
+def masked_attention(text: TextModel, state: DecodeState, number: int, q: torch.Tensor) -> torch.Tensor:
+    """Attention over the whole fixed-length cache, later slots masked: fixed shapes for one graph.
+
+    Grouped-query attention without copying the cache: the query heads that share a
+    key/value head become that head's queries.
+    """
     groups = text.heads // text.kv_heads
-    for number, layer in enumerate(text.layers):
-        attn = layer.self_attn
-        residual = hidden
-        hidden = layer.input_layernorm(hidden)
-        q = attn.q_proj(hidden).view(1, 1, -1, text.head_dim).transpose(1, 2)
-        k = attn.k_proj(hidden).view(1, 1, -1, text.head_dim).transpose(1, 2)
-        v = attn.v_proj(hidden).view(1, 1, -1, text.head_dim).transpose(1, 2)
-        q, k = _apply_rope(q, k, cos, sin)
-        state.keys[number].index_copy_(2, state.cache_index, k)
-        state.values[number].index_copy_(2, state.cache_index, v)
-        # Grouped-query attention without copying the cache: the query heads that share a
-        # key/value head become that head's queries.
-        grouped = q.reshape(1, text.kv_heads, groups, text.head_dim)
-        out = F.scaled_dot_product_attention(grouped, state.keys[number], state.values[number],
-                                             attn_mask=visible, scale=attn.scaling)
-        hidden = residual + attn.o_proj(out.reshape(1, 1, -1))
-        residual = hidden
-        hidden = residual + layer.mlp(layer.post_attention_layernorm(hidden))
-    logits = text.head(text.norm(hidden)[:, -1, :]).float()
+    visible = (state.slots <= state.cache_index).view(1, 1, 1, -1)
+    grouped = q.reshape(1, text.kv_heads, groups, text.head_dim)
+    out = F.scaled_dot_product_attention(grouped, state.keys[number], state.values[number], attn_mask=visible,
+                                         scale=text.layers[number].self_attn.scaling)
+    return out.reshape(1, text.heads, 1, text.head_dim)
+
+
+def exact_attention(text: TextModel, state: DecodeState, number: int, q: torch.Tensor, length: int) -> torch.Tensor:
+    """The call transformers makes while generating: the first ``length`` cache slots, no mask."""
+    groups = text.heads // text.kv_heads
+    return F.scaled_dot_product_attention(
+        q, state.keys[number][:, :, :length], state.values[number][:, :, :length], attn_mask=None, dropout_p=0.0,
+        scale=text.layers[number].self_attn.scaling, is_causal=False, enable_gqa=groups > 1)
+
+
+def after_attention(text: TextModel, number: int, residual: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """The rest of the decoder layer: output projection, residual, MLP block."""
+    layer = text.layers[number]
+    out = out.transpose(1, 2).contiguous().reshape(1, 1, -1).contiguous()
+    hidden = residual + layer.self_attn.o_proj(out)
+    return hidden + layer.mlp(layer.post_attention_layernorm(hidden))
+
+
+def finish_step(text: TextModel, state: DecodeState, hidden: torch.Tensor) -> None:
+    logits = text.head(text.norm(hidden)[:, -1:, :])[:, -1, :].float()
     record_token(choose_token(logits, state), state)
     state.cache_index.add_(1)
 
 
-class DecodeGraph:
-    """``decode_step`` captured once on CUDA (replayed per token), or run directly on the CPU."""
+def decode_step(text: TextModel, state: DecodeState, fused: Any = None) -> None:
+    """One token with masked attention: read ``state.token`` at ``state.cache_index``, choose the next, advance.
 
-    def __init__(self, text: TextModel, state: DecodeState) -> None:
+    ``fused`` (a fast_fused.FusedLayers) replaces the eager layers by the compiled one.
+    """
+    hidden, cos, sin = embed_token(text, state)
+    if fused is not None:
+        visible = (state.slots <= state.cache_index).view(1, 1, 1, -1)
+        for number in range(len(text.layers)):
+            hidden = fused(number, hidden, cos, sin, state.cache_index, visible, state.keys[number],
+                           state.values[number])
+    else:
+        for number in range(len(text.layers)):
+            q = attention_inputs(text, state, number, hidden, cos, sin)
+            hidden = after_attention(text, number, hidden, masked_attention(text, state, number, q))
+    finish_step(text, state, hidden)
+
+
+class DecodeGraph:
+    """The decode step, run as CUDA graphs on CUDA (directly on the CPU).
+
+    ``exact=True`` (default): one graph per stretch between attention calls, and attention
+    itself run eagerly on exactly the filled part of the cache, the very call ``generate``
+    makes; so the tokens are ``generate``'s, bit for bit. ``exact=False``: the whole step
+    is one graph with masked attention over the fixed-length cache (and the compiled layer
+    when ``fused`` is given): fewer launches, but rounding differs from ``generate``'s, so on
+    near-ties the greedy choice can differ.
+    """
+
+    def __init__(self, text: TextModel, state: DecodeState, exact: bool = True, fused: Any = None) -> None:
         self.text = text
         self.state = state
-        self.graph: Any = None
+        self.exact = exact
+        self.fused = None if exact else fused
+        self.length = 0  # filled cache slots before the next step (known on the host: no sync)
+        self.graphs: list[Any] = []
+        self._queries: list[torch.Tensor] = []
+        self._attention_out: torch.Tensor | None = None
         if state.out.device.type == "cuda":
             self._capture()
 
+    # -- the step as stretches between attention calls ------------------------------------------
+
+    def _stretch(self, index: int) -> None:
+        """Stretch ``index``: finish layer index-1 (if any), then prepare layer index's attention (or the head)."""
+        text, state = self.text, self.state
+        if index == 0:
+            self._residual, self._cos, self._sin = embed_token(text, state)
+        else:
+            self._residual = after_attention(text, index - 1, self._residual, self._attention_out)
+        if index < len(text.layers):
+            self._queries[index] = attention_inputs(text, state, index, self._residual, self._cos, self._sin)
+        else:
+            finish_step(text, state, self._residual)
+
+    def _attend(self, number: int) -> None:
+        out = exact_attention(self.text, self.state, number, self._queries[number], self.length + 1)
+        self._attention_out.copy_(out)
+
+    def _run_layered(self, replay: bool) -> None:
+        for index in range(len(self.text.layers) + 1):
+            if replay:
+                self.graphs[index].replay()
+            else:
+                self._stretch(index)
+            if index < len(self.text.layers):
+                self._attend(index)
+
+    # -- capture ----------------------------------------------------------------------------------
+
     @torch.inference_mode()
     def _capture(self) -> None:
+        text = self.text
+        self._queries = [None] * len(text.layers)  # type: ignore[list-item]
+        self._attention_out = torch.empty(1, text.heads, 1, text.head_dim, device=self.state.out.device,
+                                          dtype=self.state.keys[0].dtype)
         saved = self._snapshot()
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
-            for _ in range(2):  # warm-up outside the graph: cuBLAS handles, kernel selection
-                decode_step(self.text, self.state)
+            for _ in range(2):  # warm-up outside any graph: cuBLAS handles, kernel selection
+                self._run_eager()
         torch.cuda.current_stream().wait_stream(stream)
         self._restore(saved)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            decode_step(self.text, self.state)
+        if self.exact:
+            pool = torch.cuda.graph_pool_handle()
+            for index in range(len(text.layers) + 1):
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph, pool=pool):
+                    self._stretch(index)
+                self.graphs.append(graph)
+        else:
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                decode_step(text, self.state, self.fused)
+            self.graphs.append(graph)
         self._restore(saved)
-        self.graph = graph
+
+    def _run_eager(self) -> None:
+        if self.exact:
+            self._run_layered(replay=False)
+        else:
+            decode_step(self.text, self.state, self.fused)
 
     def _snapshot(self) -> list[torch.Tensor]:
         s = self.state
@@ -166,9 +275,19 @@ class DecodeGraph:
         for target, value in zip((s.token, s.cache_index, s.generated, s.out, s.seen), saved):
             target.copy_(value)
 
+    # -- use --------------------------------------------------------------------------------------
+
     @torch.inference_mode()
     def step(self) -> None:
-        if self.graph is not None:
-            self.graph.replay()
+        """One more token (``length`` must say how many cache slots are filled)."""
+        if not self.graphs:
+            if self.exact and self._attention_out is None:
+                self._attention_out = torch.empty(1, self.text.heads, 1, self.text.head_dim,
+                                                  device=self.state.out.device, dtype=self.state.keys[0].dtype)
+                self._queries = [None] * len(self.text.layers)  # type: ignore[list-item]
+            self._run_eager()
+        elif self.exact:
+            self._run_layered(replay=True)
         else:
-            decode_step(self.text, self.state)
+            self.graphs[0].replay()
+        self.length += 1

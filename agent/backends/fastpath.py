@@ -26,7 +26,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -46,6 +46,10 @@ class FastPathUnsupported(BackendError):
 class FastPathSettings:
     capacity_step: int = 1024  # KV cache lengths are rounded up to this: one graph per bucket
     max_graphs: int = 2  # captured buckets kept at once (each holds its own KV cache)
+    # exact: attention runs eagerly between graph pieces, exactly as generate calls it, so the tokens are
+    # generate's bit for bit. graph: the whole step is one graph (masked attention). fused: one graph with
+    # a compiled decoder layer and concatenated projections; fewest kernels, rounding differs from generate.
+    decode: Literal["exact", "graph", "fused"] = "exact"
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,7 @@ class FastPath:
         self.vocab = self.text.head.weight.shape[0]
         self._graphs: OrderedDict[int, DecodeGraph] = OrderedDict()
         self._pinned: torch.Tensor | None = None
+        self._fused: Any = None
 
     # -- inputs -----------------------------------------------------------------------------
 
@@ -178,6 +183,7 @@ class FastPath:
         first_logits, cache = self._prefill(input_ids, embeds, positions)
         state = graph.state
         self._load_state(state, cache, input_ids, options, first_logits, rope_delta)
+        graph.length = prompt
         del cache
         clock.mark("prefill")
         produced = self._decode(graph, max_new_tokens, options)
@@ -192,6 +198,20 @@ class FastPath:
             timings["warm_up"] = warm_up_ms
         return FastResult(tokens=tokens, prompt_tokens=prompt, timings=timings)
 
+    def _fused_layers(self) -> Any:
+        if self.settings.decode != "fused":
+            return None
+        if self._fused is None:
+            from agent.backends.fast_fused import FusedLayers
+
+            self._fused = FusedLayers.of(self.text)
+        return self._fused
+
+    def static_cache_bytes(self) -> int:
+        """GPU memory held by the static KV caches of the captured buckets."""
+        return sum(t.numel() * t.element_size() for graph in self._graphs.values()
+                   for t in graph.state.keys + graph.state.values)
+
     def _capacity(self, prompt: int, max_new_tokens: int) -> int:
         step = self.settings.capacity_step
         return math.ceil((prompt + max_new_tokens + 1) / step) * step
@@ -204,7 +224,7 @@ class FastPath:
                 self._graphs.popitem(last=False)
             log.info("capturing the decode step for a %d-token cache", capacity)
             state = DecodeState(self.text, capacity, self.vocab, self.device, self.dtype)
-            graph = DecodeGraph(self.text, state)
+            graph = DecodeGraph(self.text, state, exact=self.settings.decode == "exact", fused=self._fused_layers())
         self._graphs[capacity] = graph
         return graph, created
 

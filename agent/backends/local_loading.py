@@ -81,19 +81,45 @@ def choose_placement(settings: BackendSettings) -> Placement:
 
 
 def locate_weights(settings: BackendSettings) -> str:
-    """A directory or hub id ``from_pretrained`` can open, downloading from ModelScope when asked."""
+    """A local directory holding the weights, downloading them (once) from the hub or ModelScope."""
     name = settings.model
     path = Path(name).expanduser()
-    if settings.source == "local" or path.is_dir():
+    if settings.source == "local" or path.is_dir() or _looks_like_a_path(name):
         if not (path / "config.json").is_file():
             raise BackendUnavailable(
-                f"no model in {path} (no config.json there)",
+                f"no model in {path} ({'no config.json there' if path.is_dir() else 'no such directory'})",
                 hint="point --model at the directory holding config.json and the *.safetensors files",
             )
         return str(path)
     if settings.source == "modelscope":
         return _modelscope_download(name)
-    return name
+    return _hub_download(name)
+
+
+def _looks_like_a_path(name: str) -> bool:
+    # Hub ids are "name" or "org/name"; anything else is meant as a directory.
+    return name.startswith(("/", ".", "~")) or name.count("/") > 1 or "\\" in name
+
+
+# What from_pretrained needs of a Qwen2.5-VL repository (not the original checkpoints or images in the README).
+HUB_FILES = ["*.json", "*.safetensors", "*.jinja", "*.txt", "*.model", "*.tiktoken"]
+
+
+def _hub_download(repo_id: str) -> str:
+    from huggingface_hub import snapshot_download
+
+    try:  # already in the cache: no network at all (works offline, and starts faster)
+        return str(snapshot_download(repo_id, allow_patterns=HUB_FILES, local_files_only=True))
+    except (OSError, ValueError):
+        log.info("downloading %s from the Hugging Face hub (cached after the first time)", repo_id)
+    try:
+        return str(snapshot_download(repo_id, allow_patterns=HUB_FILES))
+    except (OSError, ValueError) as error:  # offline, no such repo, gated, bad id
+        raise BackendUnavailable(
+            f"cannot get {repo_id} from the Hugging Face hub: {_first_line(error)}",
+            hint="download it where there is network (huggingface-cli download ID --local-dir DIR) and pass "
+            f"--model DIR, use --source modelscope (mainland China), {SERVER_HINT}",
+        ) from None
 
 
 def _modelscope_download(model_id: str) -> str:
@@ -137,11 +163,11 @@ def load_model(settings: BackendSettings) -> LoadedModel:
             hint="use a smaller model (--model 3b), free the GPU, spread over more GPUs (--torch-device cuda), "
             f"{SERVER_HINT}",
         ) from None
-    except OSError as error:  # not on disk, not on the hub, or offline
+    except OSError as error:  # files missing or unreadable in the directory
         raise BackendUnavailable(
-            f"cannot load the weights {weights}: {_first_line(error)}",
-            hint="download them first (huggingface-cli download ID --local-dir DIR) and pass --model DIR, "
-            f"use --source modelscope (mainland China), {SERVER_HINT}",
+            f"cannot load the model in {weights}: {_first_line(error)}",
+            hint="the directory is incomplete: download the model again (huggingface-cli download ID "
+            f"--local-dir DIR, or --source modelscope) and pass --model DIR, {SERVER_HINT}",
         ) from None
     except ImportError as error:  # e.g. torchvision missing for the processor
         raise BackendUnavailable(f"a dependency of the processor is missing: {error}", hint=INSTALL_HINT) from None

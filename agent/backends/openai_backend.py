@@ -155,12 +155,10 @@ class OpenAIBackend(ModelBackend):
         return payload
 
     def _wait_seconds(self, state: RetryCallState) -> float:
-        """Exponential backoff, or the server's Retry-After; both capped at retry_max_wait_s."""
         failure = state.outcome.exception() if state.outcome else None
-        cap = self.settings.retry_max_wait_s
-        if isinstance(failure, RetryableFailure) and failure.retry_after_s is not None:
-            return min(failure.retry_after_s, cap)
-        return min(self.settings.retry_initial_s * 2 ** (state.attempt_number - 1), cap)
+        retry_after = failure.retry_after_s if isinstance(failure, RetryableFailure) else None
+        return backoff_seconds(state.attempt_number, retry_after, initial=self.settings.retry_initial_s,
+                               cap=self.settings.retry_max_wait_s)
 
     def _log_retry(self, state: RetryCallState) -> None:
         failure = state.outcome.exception() if state.outcome else None
@@ -181,6 +179,14 @@ def image_data_url(image: Image.Image, image_format: str = "png", jpeg_quality: 
         image.save(buffer, format="PNG", compress_level=3)  # screenshots compress well already at low levels
         mime = "image/png"
     return f"data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
+
+
+def backoff_seconds(attempt: int, retry_after: float | None, *, initial: float, cap: float) -> float:
+    """The wait after failed attempt number ``attempt`` (1-based): the server's Retry-After when it
+    sent one, else ``initial`` doubled per attempt; never more than ``cap``."""
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), cap)
+    return min(initial * 2 ** (attempt - 1), cap)
 
 
 def parse_retry_after(value: str | None) -> float | None:

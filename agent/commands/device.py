@@ -24,7 +24,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -50,31 +50,31 @@ ENV_SERIAL = "ANDROID_SERIAL"
 _DEVICE_PANEL = "Device"
 
 # Reusable option types: `agent run` and `agent replay` declare the same flags with these.
-DeviceOpt = Annotated[Optional[str], typer.Option(
-    "--device", "-d", help=f"desktop, desktop:N, android, android:SERIAL or android:HOST:PORT [env {ENV_DEVICE}; "
-    f"default {DEFAULT_DEVICE}]", rich_help_panel=_DEVICE_PANEL)]
-MonitorOpt = Annotated[Optional[int], typer.Option(
-    "--monitor", min=0, help=f"Desktop monitor number as `agent devices` lists it; 0 = all [env {ENV_MONITOR}].",
+DeviceOpt = Annotated[str | None, typer.Option(
+    "--device", "-d", help=f"desktop, desktop:N, android, android:SERIAL or android:HOST:PORT (env {ENV_DEVICE}; "
+    f"default {DEFAULT_DEVICE})", rich_help_panel=_DEVICE_PANEL)]
+MonitorOpt = Annotated[int | None, typer.Option(
+    "--monitor", min=0, help=f"Desktop monitor number as `agent devices` lists it; 0 = all (env {ENV_MONITOR}).",
     rich_help_panel=_DEVICE_PANEL)]
-RegionOpt = Annotated[Optional[str], typer.Option(
-    "--region", help=f"Capture this WxH+X+Y rectangle instead of a monitor [env {ENV_REGION}].",
+RegionOpt = Annotated[str | None, typer.Option(
+    "--region", help=f"Capture this WxH+X+Y rectangle instead of a monitor (env {ENV_REGION}).",
     rich_help_panel=_DEVICE_PANEL)]
-ScaleOpt = Annotated[Optional[float], typer.Option(
-    "--scale", help=f"Screenshot pixels per input unit, when HiDPI detection is wrong [env {ENV_SCALE}].",
+ScaleOpt = Annotated[float | None, typer.Option(
+    "--scale", help=f"Screenshot pixels per input unit, when HiDPI detection is wrong (env {ENV_SCALE}).",
     rich_help_panel=_DEVICE_PANEL)]
-OriginOpt = Annotated[Optional[str], typer.Option(
-    "--origin", help=f"X,Y input coordinates of the capture's top-left corner [env {ENV_ORIGIN}].",
+OriginOpt = Annotated[str | None, typer.Option(
+    "--origin", help=f"X,Y input coordinates of the capture's top-left corner (env {ENV_ORIGIN}).",
     rich_help_panel=_DEVICE_PANEL)]
-FailsafeOpt = Annotated[Optional[bool], typer.Option(
-    "--failsafe/--no-failsafe", help=f"Stop when the pointer reaches a screen corner [env {ENV_FAILSAFE}; default on].",
+FailsafeOpt = Annotated[bool | None, typer.Option(
+    "--failsafe/--no-failsafe", help=f"Stop when the pointer reaches a screen corner (env {ENV_FAILSAFE}; default on).",
     rich_help_panel=_DEVICE_PANEL, show_default=False)]
-UnicodeInputOpt = Annotated[Optional[str], typer.Option(
-    "--unicode-input", help=f"How non-ASCII text is typed on X11: clipboard or xdotool [env {ENV_UNICODE_INPUT}].",
+UnicodeInputOpt = Annotated[str | None, typer.Option(
+    "--unicode-input", help=f"How non-ASCII text is typed on X11: clipboard or xdotool (env {ENV_UNICODE_INPUT}).",
     rich_help_panel=_DEVICE_PANEL)]
-AdbHostOpt = Annotated[Optional[str], typer.Option(
-    "--adb-host", help=f"adb server host [env {ENV_ADB_HOST}; default 127.0.0.1].", rich_help_panel=_DEVICE_PANEL)]
-AdbPortOpt = Annotated[Optional[int], typer.Option(
-    "--adb-port", min=1, max=65535, help=f"adb server port [env {ENV_ADB_PORT}; default 5037].",
+AdbHostOpt = Annotated[str | None, typer.Option(
+    "--adb-host", help=f"adb server host (env {ENV_ADB_HOST}; default 127.0.0.1).", rich_help_panel=_DEVICE_PANEL)]
+AdbPortOpt = Annotated[int | None, typer.Option(
+    "--adb-port", min=1, max=65535, help=f"adb server port (env {ENV_ADB_PORT}; default 5037).",
     rich_help_panel=_DEVICE_PANEL)]
 
 
@@ -99,9 +99,9 @@ def resolve_spec(flags: DeviceFlags, environ: Mapping[str, str]) -> str:
 
 def desktop_settings_for_cli(flags: DeviceFlags, environ: Mapping[str, str]) -> DesktopSettings:
     """Flags, then environment, then defaults; a bad value is a typer.BadParameter (exit 2)."""
-    from pydantic import ValidationError  # noqa: PLC0415
+    from pydantic import ValidationError
 
-    from devices.desktop_settings import DesktopSettings, Region  # noqa: PLC0415
+    from devices.desktop_settings import DesktopSettings, Region
 
     values: dict[str, Any] = {}
     monitor = _pick(flags.monitor, environ, ENV_MONITOR, int)
@@ -129,9 +129,9 @@ def desktop_settings_for_cli(flags: DeviceFlags, environ: Mapping[str, str]) -> 
 
 
 def android_settings_for_cli(flags: DeviceFlags, environ: Mapping[str, str]) -> AndroidSettings:
-    from pydantic import ValidationError  # noqa: PLC0415
+    from pydantic import ValidationError
 
-    from devices.android_settings import AndroidSettings  # noqa: PLC0415
+    from devices.android_settings import AndroidSettings
 
     values: dict[str, Any] = {}
     host = _pick(flags.adb_host, environ, ENV_ADB_HOST, str)
@@ -163,7 +163,7 @@ def open_device_for_cli(
     environ: Mapping[str, str],
 ) -> Device:
     """Open the device the flags and environment name (what `agent run`/`replay`/`do` share)."""
-    from devices import open_device, parse_device_spec  # noqa: PLC0415
+    from devices import open_device, parse_device_spec
 
     flags = DeviceFlags(spec, monitor, region, scale, origin, failsafe, unicode_input, adb_host, adb_port)
     spec = resolve_spec(flags, environ)
@@ -172,7 +172,7 @@ def open_device_for_cli(
     return open_device(spec, android=android_settings_for_cli(flags, environ))
 
 
-def _pick(flag: Any, environ: Mapping[str, str], name: str, convert: Any) -> Any:  # noqa: ANN401
+def _pick(flag: Any, environ: Mapping[str, str], name: str, convert: Any) -> Any:
     if flag is not None:
         return flag
     raw = environ.get(name, "").strip()
@@ -218,7 +218,7 @@ def devices_command(
     adb_host: AdbHostOpt = None,
     adb_port: AdbPortOpt = None,
 ) -> None:
-    from devices import list_devices  # noqa: PLC0415
+    from devices import list_devices
 
     flags = DeviceFlags(adb_host=adb_host, adb_port=adb_port)
     entries = list_devices(android=android_settings_for_cli(flags, os.environ))
@@ -246,7 +246,7 @@ def screenshot_command(
     adb_host: AdbHostOpt = None,
     adb_port: AdbPortOpt = None,
 ) -> None:
-    from devices.errors import DeviceError  # noqa: PLC0415
+    from devices.errors import DeviceError
 
     err = Console(stderr=True, soft_wrap=True)
     try:
@@ -270,7 +270,7 @@ def screenshot_command(
 
 def do_command(
     action_text: Annotated[str, typer.Argument(metavar="ACTION", help="One action in canonical text form.")],
-    frame: Annotated[Optional[str], typer.Option(
+    frame: Annotated[str | None, typer.Option(
         "--frame", help="WxH of the image the coordinates refer to (a model frame); default: screenshot pixels.")] = None,
     relative: Annotated[bool, typer.Option("--relative", help="Coordinates are 0..1000 on both axes.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the device commands without sending them.")] = False,
@@ -285,11 +285,11 @@ def do_command(
     adb_host: AdbHostOpt = None,
     adb_port: AdbPortOpt = None,
 ) -> None:
-    from devices.errors import DeviceError  # noqa: PLC0415
-    from tools.actions import TERMINAL_ACTIONS  # noqa: PLC0415
-    from tools.canonical import format_action, parse_action  # noqa: PLC0415
-    from tools.errors import ActionParseError  # noqa: PLC0415
-    from tools.frames import ModelFrame, map_action  # noqa: PLC0415
+    from devices.errors import DeviceError
+    from tools.actions import TERMINAL_ACTIONS
+    from tools.canonical import format_action, parse_action
+    from tools.errors import ActionParseError
+    from tools.frames import ModelFrame, map_action
 
     err = Console(stderr=True, soft_wrap=True)
     try:

@@ -10,19 +10,29 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from agent.commands.device import (
-    AdbHostOpt, AdbPortOpt, DeviceFlags, DeviceOpt, FailsafeOpt, MonitorOpt, OriginOpt, RegionOpt, ScaleOpt,
-    UnicodeInputOpt, open_device_for_cli,
+    AdbHostOpt,
+    AdbPortOpt,
+    DeviceFlags,
+    DeviceOpt,
+    FailsafeOpt,
+    MonitorOpt,
+    OriginOpt,
+    RegionOpt,
+    ScaleOpt,
+    UnicodeInputOpt,
+    open_device_for_cli,
 )
 from agent.replay_macro import MacroSettings
 
 if TYPE_CHECKING:
+    from agent.records import RecordedRun
     from agent.replay import ReplayResult
     from agent.replay_macro import MacroResult
 
@@ -38,7 +48,7 @@ def register(app: typer.Typer) -> None:
 
 def report_command(
     run: RunArgument,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Where to write (default RUN/report.html).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to write (default RUN/report.html).")] = None,
     max_width: Annotated[int, typer.Option(help="Screenshots wider than this are downscaled.", min=64)] = 960,
 ) -> None:
     from agent.records import RunLoadError
@@ -60,7 +70,7 @@ def replay_command(
     run: RunArgument,
     check: Annotated[bool, typer.Option("--check", help="Replay offline through today's prompt, parser, frame, "
                                         "mapping and planner; exit 1 where a device command differs.")] = False,
-    junit: Annotated[Optional[Path], typer.Option(help="With --check: also write JUnit XML here.")] = None,
+    junit: Annotated[Path | None, typer.Option(help="With --check: also write JUnit XML here.")] = None,
     device: DeviceOpt = None,
     monitor: MonitorOpt = None,
     region: RegionOpt = None,
@@ -87,7 +97,7 @@ def replay_command(
     raise typer.Exit(_macro(run_data, flags, settings, as_json, console))
 
 
-def _load(run: Path, console: Console):  # noqa: ANN202 - RecordedRun, imported lazily
+def _load(run: Path, console: Console) -> RecordedRun:
     from agent.records import RunLoadError, load_run
 
     try:
@@ -100,7 +110,7 @@ def _load(run: Path, console: Console):  # noqa: ANN202 - RecordedRun, imported 
     return recorded
 
 
-def _check(run, junit: Path | None, as_json: bool, console: Console) -> int:  # noqa: ANN001 - RecordedRun
+def _check(run: RecordedRun, junit: Path | None, as_json: bool, console: Console) -> int:
     from agent.replay import ReplayError, check_run
     from agent.report_junit import write_junit
 
@@ -119,9 +129,9 @@ def _print_check(result: ReplayResult, as_json: bool) -> None:
     out = Console(highlight=False, soft_wrap=True)
     for check in result.checks:
         if as_json:
-            record = {"step": check.index, "kind": check.kind, "passed": check.passed,
-                      "skipped": check.skipped, "caveat": check.caveat, "problems": list(check.problems), "summary": check.summary}
-            out.print_json(json.dumps(record, ensure_ascii=False), indent=None)
+            record = {"step": check.index, "kind": check.kind, "passed": check.passed, "skipped": check.skipped,
+                      "caveat": check.caveat, "problems": list(check.problems), "summary": check.summary}
+            typer.echo(json.dumps(record, ensure_ascii=False))  # plain: no colours or wrapping in machine output
             continue
         if check.problems:
             out.print(f"[red]FAIL[/red] step {check.index} ({escape(check.kind)}): {escape(check.summary)}")
@@ -138,21 +148,19 @@ def _print_check(result: ReplayResult, as_json: bool) -> None:
         out.print(f"{len(result.checks)} step(s) replayed from {escape(str(result.run.directory))}: {verdict}")
 
 
-def _macro(run, flags: DeviceFlags, settings: MacroSettings, as_json: bool, console: Console) -> int:  # noqa: ANN001
+def _macro(run: RecordedRun, flags: DeviceFlags, settings: MacroSettings, as_json: bool, console: Console) -> int:
     from agent.replay_macro import play_macro
     from devices.errors import DeviceError
+    from tools.canonical import format_action
     from tools.errors import ActionParseError
 
     out = Console(highlight=False, soft_wrap=True)
 
     def show(result: MacroResult) -> None:
-        from tools.canonical import format_action
-
         text = format_action(result.action.action)
         if as_json:
-            out.print_json(json.dumps({"step": result.action.step, "recorded": result.action.recorded, "action": text,
-                                       "commands": list(result.commands), "dry_run": result.dry_run},
-                                      ensure_ascii=False), indent=None)
+            typer.echo(json.dumps({"step": result.action.step, "recorded": result.action.recorded, "action": text,
+                                   "commands": list(result.commands), "dry_run": result.dry_run}, ensure_ascii=False))
         else:
             verb = "plan" if result.dry_run else "sent"
             out.print(f"step {result.action.step}: {escape(text)}  [dim]{verb}: {escape(' | '.join(result.commands))}[/dim]")
@@ -164,6 +172,9 @@ def _macro(run, flags: DeviceFlags, settings: MacroSettings, as_json: bool, cons
     except ActionParseError as error:  # this device lacks a recorded action (a phone run on a desktop)
         console.print(f"[red]the device cannot replay this run:[/red] {escape(str(error))}")
         return 1
+    except ValueError as error:  # a step the record cannot place on the live screen
+        console.print(f"[red]cannot replay the run:[/red] {escape(str(error))}")
+        return 2
     except DeviceError as error:
         console.print(f"[red]device error:[/red] {escape(str(error))}")
         return 1

@@ -15,28 +15,52 @@ import os
 import signal
 import sys
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, redirect_stdout
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from agent.commands.device import (
-    AdbHostOpt, AdbPortOpt, DeviceOpt, FailsafeOpt, MonitorOpt, OriginOpt, RegionOpt, ScaleOpt, UnicodeInputOpt,
+    AdbHostOpt,
+    AdbPortOpt,
+    DeviceOpt,
+    FailsafeOpt,
+    MonitorOpt,
+    OriginOpt,
+    RegionOpt,
+    ScaleOpt,
+    UnicodeInputOpt,
 )
 from agent.commands.model_options import (
-    ApiKeyEnvOption, BackendOption, BaseUrlOption, CoordsOption, DialectOption, FastOption, ImageFormatOption,
-    JpegQualityOption, MaxNewTokensOption, MaxPixelsOption, MaxRetriesOption, MinPixelsOption, ModelOption,
-    RequestTimeoutOption, ScriptOption, SourceOption, TemperatureOption, TorchDeviceOption,
+    ApiKeyEnvOption,
+    BackendOption,
+    BaseUrlOption,
+    CoordsOption,
+    DialectOption,
+    FastOption,
+    ImageFormatOption,
+    JpegQualityOption,
+    MaxNewTokensOption,
+    MaxPixelsOption,
+    MaxRetriesOption,
+    MinPixelsOption,
+    ModelOption,
+    RequestTimeoutOption,
+    ScriptOption,
+    SourceOption,
+    TemperatureOption,
+    TorchDeviceOption,
 )
 
 if TYPE_CHECKING:
     from agent.backends.settings import BackendSettings
     from agent.secrets import Secrets
     from agent.session import LoopSettings
+    from devices.base import Device
     from tasks.schema import Task
 
 EXIT_BAD_INPUT = 2
@@ -54,12 +78,12 @@ def register(app: typer.Typer) -> None:
     app.command("run", help="Run a task: a goal in words, or a task YAML file.")(run_command)
 
 
-def run_command(  # noqa: PLR0913 - one parameter per flag is how typer reads them
+def run_command(
     task_arg: Annotated[str, typer.Argument(metavar="TASK", help="A goal in words, or a task YAML file.")],
-    max_steps: Annotated[Optional[int], typer.Option(
+    max_steps: Annotated[int | None, typer.Option(
         "--max-steps", min=1, rich_help_panel=_RUN_PANEL,
         help=f"Model steps per goal (task max_steps; env {ENV_MAX_STEPS}; default {DEFAULT_MAX_STEPS}).")] = None,
-    timeout: Annotated[Optional[str], typer.Option(
+    timeout: Annotated[str | None, typer.Option(
         "--timeout", rich_help_panel=_RUN_PANEL, metavar="DURATION",
         help=f"Wall time for the whole run: seconds or 90s, 5m, 1h (task timeout; env {ENV_TIMEOUT}).")] = None,
     dry_run: Annotated[bool, typer.Option(
@@ -68,26 +92,26 @@ def run_command(  # noqa: PLR0913 - one parameter per flag is how typer reads th
     confirm: Annotated[bool, typer.Option(
         "--confirm", rich_help_panel=_RUN_PANEL, help="Ask before each action: y(es) / n(o) / e(dit) / q(uit).")
     ] = False,
-    out: Annotated[Optional[Path], typer.Option(
+    out: Annotated[Path | None, typer.Option(
         "--out", "-o", rich_help_panel=_RUN_PANEL,
         help=f"Where run directories go (env {ENV_OUT}; default {DEFAULT_OUT}/).")] = None,
     json_events: Annotated[bool, typer.Option(
         "--json", rich_help_panel=_RUN_PANEL, help="Print one JSON event per line on stdout instead of progress.")
     ] = False,
-    secret: Annotated[Optional[list[str]], typer.Option(
+    secret: Annotated[list[str] | None, typer.Option(
         "--secret", rich_help_panel=_RUN_PANEL, metavar="NAME",
         help="An environment variable the model may type as {{secret:NAME}} (repeatable); names used in the "
         "task are added by themselves.")] = None,
-    stuck_after: Annotated[Optional[int], typer.Option(
+    stuck_after: Annotated[int | None, typer.Option(
         "--stuck-after", min=0, rich_help_panel=_RUN_PANEL,
         help="End as stuck after the same action on an unchanged screen this many times (0 = never; default 3).")] = None,
-    max_parse_errors: Annotated[Optional[int], typer.Option(
+    max_parse_errors: Annotated[int | None, typer.Option(
         "--max-parse-errors", min=0, rich_help_panel=_RUN_PANEL,
         help="Unusable answers fed back in a row before the run fails (default 3).")] = None,
-    history_images: Annotated[Optional[int], typer.Option(
+    history_images: Annotated[int | None, typer.Option(
         "--history-images", min=1, rich_help_panel=_RUN_PANEL,
         help="Screenshots in each prompt, the current one included (default: the dialect's).")] = None,
-    settle: Annotated[Optional[float], typer.Option(
+    settle: Annotated[float | None, typer.Option(
         "--settle", min=0.0, rich_help_panel=_RUN_PANEL, metavar="SECONDS",
         help="Pause after acting, so the screen redraws before the next screenshot (default 0.5).")] = None,
     no_report: Annotated[bool, typer.Option(
@@ -122,14 +146,12 @@ def run_command(  # noqa: PLR0913 - one parameter per flag is how typer reads th
     torch_device: TorchDeviceOption = None,
     fast: FastOption = None,
 ) -> None:
-    from agent.backends import create_backend  # noqa: PLC0415 - keeps `agent --help` instant
-    from agent.backends.base import BackendError  # noqa: PLC0415
-    from agent.commands.device import open_device_for_cli  # noqa: PLC0415
-    from agent.commands.model_options import resolve_model_settings  # noqa: PLC0415
-    from agent.console import JsonEvents, RichEvents, UserChannel  # noqa: PLC0415
-    from agent.runner import RunParts, execute_run  # noqa: PLC0415
-    from devices.errors import DeviceError  # noqa: PLC0415
-    from tools.dialects import get_dialect  # noqa: PLC0415
+    from agent.backends import create_backend
+    from agent.backends.base import BackendError
+    from agent.commands.model_options import resolve_model_settings
+    from agent.console import JsonEvents, RichEvents, UserChannel
+    from agent.runner import EXIT_CODES, RunParts, execute_run
+    from tools.dialects import get_dialect
 
     environ = dict(os.environ)
     err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -154,33 +176,46 @@ def run_command(  # noqa: PLR0913 - one parameter per flag is how typer reads th
         _bad_input(err, "--confirm asks at a terminal, and stdin is not one")
     events = JsonEvents(sys.stdout) if json_events else RichEvents(Console(highlight=False), verbose=verbose)
     spec = device or (task.device.spec() if task.device else None)
+    device_options = {"monitor": monitor, "region": region, "scale": scale, "origin": origin, "failsafe": failsafe,
+                      "unicode_input": unicode_input, "adb_host": adb_host, "adb_port": adb_port}
+    # With --json, stdout carries only events: anything a library prints (python-xlib does) goes to stderr.
+    with redirect_stdout(sys.stderr) if json_events else nullcontext():
+        opened = _open_device(err, spec, device_options, environ)
+        with opened, _sigterm_as_interrupt():
+            try:
+                model_backend = create_backend(choice.settings)  # the local backend loads weights here
+            except BackendError as error:
+                _fail(err, "cannot start the model backend", error)
+            except KeyboardInterrupt:
+                err.print("interrupted while the model backend was starting; no run was recorded")
+                raise typer.Exit(EXIT_CODES["interrupted"]) from None
+            with model_backend:
+                parts = RunParts(
+                    task=task, device=opened, backend=model_backend,
+                    dialect=get_dialect(choice.dialect, coordinates=choice.coordinates), settings=settings,
+                    events=events, out_dir=out or Path(environ.get(ENV_OUT) or DEFAULT_OUT), user=user,
+                    secrets=secrets, task_file=task_file, model_info=choice.public_dict(),
+                    write_report=not no_report,
+                )
+                result = execute_run(parts)
+    raise typer.Exit(result.exit_code)
+
+
+def _open_device(err: Console, spec: str | None, options: dict[str, object], environ: Mapping[str, str]) -> Device:
+    from agent.commands.device import open_device_for_cli
+    from devices.errors import DeviceError
+
     try:
-        opened = open_device_for_cli(spec, monitor=monitor, region=region, scale=scale, origin=origin,
-                                     failsafe=failsafe, unicode_input=unicode_input, adb_host=adb_host,
-                                     adb_port=adb_port, environ=environ)
+        return open_device_for_cli(spec, **options, environ=environ)
     except typer.BadParameter as error:
         _bad_input(err, str(error))
     except DeviceError as error:
         _fail(err, "cannot open the device", error)
-    with opened, _sigterm_as_interrupt():
-        try:
-            model_backend = create_backend(choice.settings)
-        except BackendError as error:
-            _fail(err, "cannot start the model backend", error)
-        with model_backend:
-            parts = RunParts(
-                task=task, device=opened, backend=model_backend,
-                dialect=get_dialect(choice.dialect, coordinates=choice.coordinates), settings=settings,
-                events=events, out_dir=out or Path(environ.get(ENV_OUT) or DEFAULT_OUT), user=user,
-                secrets=secrets, task_file=task_file, model_info=choice.public_dict(), write_report=not no_report,
-            )
-            result = execute_run(parts)
-    raise typer.Exit(result.exit_code)
 
 
 def _load(task_arg: str, environ: Mapping[str, str], err: Console) -> tuple[Task, str | None]:
-    from tasks.loader import TaskFileError, load_task  # noqa: PLC0415
-    from tasks.schema import Task  # noqa: PLC0415
+    from tasks.loader import TaskFileError, load_task
+    from tasks.schema import Task
 
     path = Path(task_arg)
     if task_arg.endswith((".yaml", ".yml")) or path.is_file():
@@ -194,7 +229,7 @@ def _load(task_arg: str, environ: Mapping[str, str], err: Console) -> tuple[Task
 
 
 def _secrets(task: Task, extra: list[str], environ: Mapping[str, str], err: Console) -> Secrets:
-    from agent.secrets import MissingSecret, Secrets, referenced_names  # noqa: PLC0415
+    from agent.secrets import MissingSecret, Secrets, referenced_names
 
     names = [*task.secrets, *referenced_names(task.texts()), *extra]
     try:
@@ -205,8 +240,8 @@ def _secrets(task: Task, extra: list[str], environ: Mapping[str, str], err: Cons
 
 def _loop_settings(task: Task, backend_settings: BackendSettings, environ: Mapping[str, str], *, max_steps: int | None,
                    timeout: str | None, **flags: object) -> LoopSettings:
-    from agent.session import LoopSettings  # noqa: PLC0415
-    from tasks.schema import parse_duration  # noqa: PLC0415
+    from agent.session import LoopSettings
+    from tasks.schema import parse_duration
 
     def from_env(name: str, convert: type) -> object:
         raw = environ.get(name, "").strip()
@@ -233,7 +268,7 @@ def _loop_settings(task: Task, backend_settings: BackendSettings, environ: Mappi
 
 def _redact_logs(secrets: Secrets) -> None:
     """Secret values never reach a log line, whoever logs them."""
-    from agent.secrets import RedactingFilter  # noqa: PLC0415
+    from agent.secrets import RedactingFilter
 
     if not secrets:
         return

@@ -67,3 +67,22 @@ def test_limit_zero_disables_the_check():
     detector = StuckDetector(limit=0)
     same = fingerprint(screen())
     assert not any(detector.observe(same, "x") for _ in range(10))
+
+
+def text_screen(first_line: int) -> Image.Image:
+    """A 1280x800 screen with a small terms box scrolled to ``first_line``."""
+    image = Image.new("RGB", (1280, 800), "white")
+    draw = ImageDraw.Draw(image)
+    for row in range(6):
+        draw.text((200, 300 + 16 * row), f"{first_line + row:02d}. The traveller agrees to condition {first_line + row}.",
+                  fill="black")
+    return image
+
+
+def test_a_scrolled_text_box_counts_as_a_new_screen():
+    assert screens_differ(fingerprint(text_screen(1)), fingerprint(text_screen(6)))
+    assert not screens_differ(fingerprint(text_screen(1)), fingerprint(text_screen(1)))
+
+
+def test_screens_of_another_size_differ():
+    assert screens_differ(fingerprint(screen(size=(800, 600))), fingerprint(screen(size=(600, 800))))

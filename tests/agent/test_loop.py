@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from agent.backends.base import BackendRequestError
 from agent.console import UserChannel
 from agent.records import load_run
 from devices.errors import DeviceDisconnected
@@ -168,8 +167,8 @@ def test_uitars_prompt_carries_recent_screenshots_and_qwen_only_the_current(run_
     counts = [sum(len(m.images()) for m in request) for request in backend.requests]
     assert counts == [1, 2, 2, 2]
     qwen_answers = [
-        '<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [406, 294]}}'
-        "</tool_call>",
+        ('<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [406, 294]}}'
+         "</tool_call>"),
         '<tool_call>{"name": "computer_use", "arguments": {"action": "terminate", "status": "success"}}</tool_call>',
     ]
     result, backend, _ = run_with(qwen_answers, dialect="qwen")

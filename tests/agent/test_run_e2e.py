@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import signal
 import time
 from collections.abc import Iterator
@@ -14,7 +15,16 @@ import pytest
 
 from agent.records import load_run
 from tests.agent.e2e import (
-    Move, ScriptedModel, agent_env, booking_plan, centre, once, only_run_dir, run_agent, start_agent, until,
+    Move,
+    ScriptedModel,
+    agent_env,
+    booking_plan,
+    centre,
+    once,
+    only_run_dir,
+    run_agent,
+    start_agent,
+    until,
 )
 from tests.support.booking_app import BookingApp
 from tests.support.model_server import ModelServer, Reply
@@ -174,6 +184,23 @@ def test_call_user_without_a_terminal_exits_3(display, app, server, tmp_path):
     assert run.info.status == "needs_user" and run.info.message == "Which day do you fly?"
 
 
+def test_call_user_at_a_terminal_gets_the_answer(display, app, server, tmp_path):
+    server.push("Thought: I need the date\nAction: call_user(content='Which day do you fly?')",
+                "Thought: done\nAction: finished(content='ok')")
+    out = tmp_path / "runs"
+    controller, terminal = pty.openpty()  # stdin is a real terminal, as when a person runs the agent
+    try:
+        os.write(controller, b"next Friday\n")
+        done = run_agent(["book a flight", *common_args(server, out, "uitars")], agent_env(display.env()),
+                         stdin=terminal)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "Which day do you fly?" in done.stderr
+    assert "The user answered: next Friday" in "\n".join(server.requests[1].texts())
+
+
 def test_parse_errors_are_fed_back_then_bounded(display, app, server, tmp_path):
     model = ScriptedModel(app, "uitars", FRAME, [once(lambda s: Move("click", centre(s, "name")))])
     server.push("I would like to click the name box.", model, *["Action: teleport(to='Shanghai')"] * 5)
@@ -214,6 +241,23 @@ def test_sigkill_mid_run_leaves_a_loadable_run(display, app, server, tmp_path):
     assert [step.index for step in run.steps] == [1, 2]
     assert run.steps[1].answer == model.answers[1]
     assert all((run.directory / step.screenshot).is_file() for step in run.steps)
+
+
+def test_dry_run_shows_commands_and_leaves_the_app_alone(display, app, server, tmp_path):
+    plan = [once(lambda s: Move("click", centre(s, "name"))), once(lambda s: Move("type", text="Li Lei")),
+            once(lambda s: Move("finished", text="typed"))]
+    server.push(*[ScriptedModel(app, "uitars", FRAME, plan)] * 3)
+    out = tmp_path / "runs"
+    done = run_agent(["type the name", *common_args(server, out, "uitars"), "--dry-run"], agent_env(display.env()))
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "(dry run)" in done.stdout
+    time.sleep(0.5)
+    assert app.state()["name"] == ""
+    run = load_run(only_run_dir(out))
+    executed = [record for step in run.steps for record in step.executed]
+    assert len(executed) == 2 and all(record.dry_run and record.commands for record in executed)
+    for command in (command for record in executed for command in record.commands):
+        assert command in done.stdout  # printed instead of sent
 
 
 def test_bad_input_exits_2(display, tmp_path):

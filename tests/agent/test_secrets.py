@@ -76,6 +76,10 @@ def test_logging_filter_redacts_formatted_messages(caplog):
     try:
         with caplog.at_level(logging.INFO, logger="test.secrets"):
             logger.info("typed %s into the field", "topsecret")
+            try:
+                raise RuntimeError("xdotool failed to type topsecret")
+            except RuntimeError:
+                logger.exception("typing failed")
     finally:
         logger.removeFilter(redacting)
     assert "topsecret" not in caplog.text

@@ -12,8 +12,24 @@ from devices.android_plan import MIN_SCROLL_FRACTION, scroll_path
 from devices.android_settings import AndroidSettings
 from devices.errors import UnsupportedAction
 from tools.actions import (
-    CallUser, Click, DoubleClick, Drag, Finished, Hotkey, LongPress, MiddleClick, Move, OpenApp, Point, PressBack,
-    PressEnter, PressHome, RightClick, Scroll, Swipe, Wait,
+    CallUser,
+    Click,
+    DoubleClick,
+    Drag,
+    Finished,
+    Hotkey,
+    LongPress,
+    MiddleClick,
+    Move,
+    OpenApp,
+    Point,
+    PressBack,
+    PressEnter,
+    PressHome,
+    RightClick,
+    Scroll,
+    Swipe,
+    Wait,
 )
 from tools.errors import ActionParseError
 
@@ -21,7 +37,7 @@ SETTINGS = AndroidSettings()
 SCREEN = (1080, 2400)
 
 
-def plan(action, screen=SCREEN, packages=None, settings=SETTINGS):  # noqa: ANN001, ANN201
+def plan(action, screen=SCREEN, packages=None, settings=SETTINGS):
     return plan_android(action, settings, screen, packages)
 
 
@@ -53,7 +69,7 @@ def test_actions_without_commands() -> None:
     [DoubleClick(point=p(1, 1)), RightClick(point=p(1, 1)), MiddleClick(point=p(1, 1)), Move(point=p(1, 1)),
      Drag(end=p(9, 9))],
 )
-def test_desktop_only_actions_are_fed_back(action) -> None:  # noqa: ANN001
+def test_desktop_only_actions_are_fed_back(action) -> None:
     with pytest.raises(UnsupportedAction) as caught:
         plan(action)
     assert isinstance(caught.value, ActionParseError)

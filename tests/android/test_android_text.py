@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import string
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices.android import AndroidDevice, AndroidSettings, plan_android
+from devices.android import AndroidDevice, AndroidSettings, open_android, plan_android
 from devices.android_text import input_text_commands, typable_by_input
 from tests.support.adb_server import AdbServer
 from tests.support.adb_shell import input_percent_s, sh_split
@@ -33,8 +34,19 @@ def typed_by(commands: tuple[str, ...]) -> str:
     return typed
 
 
+@pytest.fixture(scope="module")
+def phone_link() -> Iterator[tuple[AndroidDevice, AdbServer]]:
+    """One server and device for the 95 characters below (a fresh one each costs more than the test)."""
+    with AdbServer() as server:
+        settings = AndroidSettings(adb_port=server.port, retry_backoff_s=0.001, ime_settle_s=0)
+        with open_android(None, settings) as device:
+            yield device, server
+
+
 @pytest.mark.parametrize("char", PRINTABLE, ids=[f"0x{ord(c):02x}" for c in PRINTABLE])
-def test_every_printable_ascii_char_reaches_the_phone(device: AndroidDevice, adb_server: AdbServer, char: str) -> None:
+def test_every_printable_ascii_char_reaches_the_phone(phone_link: tuple[AndroidDevice, AdbServer], char: str) -> None:
+    device, adb_server = phone_link
+    adb_server.phone.text = ""
     text = f"a{char}b{char}"
     execution = device.execute(Type(text=text))
     assert adb_server.phone.text == text

@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from agent.backends import BackendSettings, BackendUnavailable, create_backend
@@ -47,6 +49,15 @@ def test_frame_read_from_image_grid_equals_smart_resize(local_backend, width: in
     assert all(value >= 0 for value in completion.timings.values())
     assert completion.timings["total"] >= completion.timings["preprocess"] + completion.timings["first_token"]
     assert completion.model == settings.model
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(width=st.integers(8, 900), height=st.integers(8, 900))
+def test_any_screen_size_is_seen_at_its_smart_resize_frame(local_backend, width: int, height: int) -> None:
+    """Tiny screens scaled up to min_pixels, large ones down to max_pixels: the model sees our frame."""
+    frame, image = frame_sized(width, height, local_backend.settings)
+    completion = local_backend.complete([Message("user", ("Look.", image))], max_new_tokens=1)
+    assert completion.seen_frame == (frame.width, frame.height)
 
 
 def test_prompt_renders_through_the_chat_template(local_backend) -> None:
@@ -152,3 +163,44 @@ def test_cuda_asked_for_without_a_gpu_is_unavailable(tiny_qwen_dir: Path) -> Non
         create_backend(settings)
     assert "no CUDA GPU" in str(caught.value)
     assert "--torch-device cpu" in caught.value.hint
+
+
+@pytest.fixture
+def offline_hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """An empty Hugging Face cache with network use switched off."""
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hub-cache"
+    cache.mkdir()
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    return cache
+
+
+def test_hub_id_served_from_the_cache_without_network(offline_hub: Path, tiny_qwen_dir: Path) -> None:
+    snapshot = offline_hub / "models--tiny-org--tiny-qwen" / "snapshots" / "0123abcd"
+    shutil.copytree(tiny_qwen_dir, snapshot)
+    (offline_hub / "models--tiny-org--tiny-qwen" / "refs").mkdir()
+    (offline_hub / "models--tiny-org--tiny-qwen" / "refs" / "main").write_text("0123abcd")
+
+    backend = create_backend(BackendSettings(kind="local", model="tiny-org/tiny-qwen", torch_device="cpu",
+                                             max_new_tokens=2))
+    try:
+        assert backend.loaded.weights == str(snapshot)
+        assert backend.complete([Message.text("user", "hi")]).usage.completion_tokens >= 1
+    finally:
+        backend.close()
+
+
+def test_hub_id_not_cached_and_offline_is_unavailable(offline_hub: Path) -> None:
+    with pytest.raises(BackendUnavailable) as caught:
+        create_backend(BackendSettings(kind="local", model="no-such-org/no-such-model", torch_device="cpu"))
+    assert "no-such-org/no-such-model" in str(caught.value)
+    assert "--source modelscope" in caught.value.hint
+    assert "--backend openai" in caught.value.hint
+
+
+@pytest.mark.parametrize("name", ["/no/such/dir", "./models/qwen", "~/nowhere/qwen", "a/b/c"])
+def test_names_that_are_paths_are_not_sent_to_the_hub(name: str) -> None:
+    with pytest.raises(BackendUnavailable, match="no such directory"):
+        create_backend(BackendSettings(kind="local", model=name, torch_device="cpu"))

@@ -9,11 +9,13 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 from pydantic import SecretStr
 
 from agent.backends import BackendRequestError, BackendSettings, create_backend
-from agent.backends.openai_backend import parse_retry_after, read_reply
+from agent.backends.openai_backend import backoff_seconds, parse_retry_after, read_reply
 from tests.support.model_server import ModelServer, Reply
 from tools.frames import ModelFrame, resize_to_frame
 from tools.messages import Message
@@ -262,3 +264,16 @@ def test_parse_retry_after_forms() -> None:
     in_a_minute = format_datetime(datetime.now(UTC) + timedelta(seconds=60), usegmt=True)
     assert 55 <= parse_retry_after(in_a_minute) <= 60
     assert parse_retry_after(format_datetime(datetime(2000, 1, 1, tzinfo=UTC), usegmt=True)) == 0.0
+
+
+@given(attempt=st.integers(1, 40), initial=st.floats(0, 10), cap=st.floats(0, 60),
+       retry_after=st.none() | st.floats(-5, 1e6))
+def test_backoff_is_capped_and_follows_retry_after(attempt: int, initial: float, cap: float,
+                                                   retry_after: float | None) -> None:
+    wait = backoff_seconds(attempt, retry_after, initial=initial, cap=cap)
+    assert 0 <= wait <= cap
+    if retry_after is not None:
+        assert wait == min(max(retry_after, 0), cap)
+    else:
+        assert wait == min(initial * 2 ** (attempt - 1), cap)
+        assert backoff_seconds(attempt + 1, None, initial=initial, cap=cap) >= wait  # never shrinks

@@ -34,7 +34,7 @@ def tk_app(x_display: XvfbServer, tmp_path: Path) -> Iterator[TkApp]:
 
 
 @pytest.fixture
-def desktop(x_display: XvfbServer):  # noqa: ANN201 - devices.desktop.DesktopDevice
+def desktop(x_display: XvfbServer):
     from devices.desktop import open_desktop
     from devices.desktop_settings import DesktopSettings
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.desktop_keys import paste_chord, pyautogui_key
-from devices.desktop_plan import DIRECTLY_TYPEABLE, PasteText, WriteText, plan_commands, plan_desktop
+from devices.desktop_plan import PasteText, WriteText, plan_commands, plan_desktop, typeable_keys
 from devices.desktop_settings import DesktopSettings, Region
 from devices.errors import UnsupportedAction
 from tools.actions import Finished, Point, Scroll, Type
@@ -38,6 +38,7 @@ PLANS = [
     ("type(content='北京到上海')", ("paste text='北京到上海' keys='ctrl v'",)),
     ("type(content='café\\n')", ("paste text='café' keys='ctrl v'", "hotkey keys='enter'")),
     ("type(content='\\n')", ("hotkey keys='enter'",)),
+    ("type(content='a<b')", ("paste text='a<b' keys='ctrl v'",)),  # pyautogui types "<" as ">" on X11
     ("hotkey(key='ctrl c')", ("hotkey keys='ctrl c'",)),
     ("hotkey(key='Control+Shift+T')", ("hotkey keys='ctrl shift t'",)),
     ("hotkey(key='cmd l')", ("hotkey keys='win l'",)),
@@ -57,6 +58,10 @@ def test_every_desktop_action_kind_is_covered_by_the_table() -> None:
     covered = {parse_action(text).action for text, _ in PLANS}
     assert covered == {"click", "double_click", "right_click", "middle_click", "move", "drag", "scroll", "type",
                        "hotkey", "press_enter", "wait"}
+
+
+def test_less_than_is_typed_directly_where_pyautogui_gets_it_right() -> None:
+    assert plan_desktop(parse_action("type(content='a<b')"), MACOS) == ("write text='a<b'",)
 
 
 def test_macos_uses_command_for_cmd_and_for_pasting() -> None:
@@ -114,8 +119,11 @@ def test_cmd_key_per_platform() -> None:
 def test_typed_text_survives_the_plan_exactly(text: str) -> None:
     action = Type(text=text)
     commands = plan_commands(action, X11)
+    if not action.text:  # "\n" alone means: press enter
+        assert [command.as_text() for command in commands] == ["hotkey keys='enter'"]
+        return
     typed = commands[0]
-    assert isinstance(typed, WriteText if set(action.text) <= DIRECTLY_TYPEABLE else PasteText)
+    assert isinstance(typed, WriteText if set(action.text) <= typeable_keys("x11") else PasteText)
     assert typed.text == action.text
     # The recorded text form carries the text exactly (a Python literal), so logs and replay lose nothing.
     literal = re.match(r"^(?:write|paste) text=('(?:[^'\\]|\\.)*')", plan_desktop(action, X11)[0])

@@ -156,6 +156,7 @@ def test_importing_devices_needs_no_display_and_loads_no_display_library() -> No
         "print(heavy)\n"
     )
     env = {"PATH": "/usr/bin:/bin", "HOME": str(REPO)}
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+                            check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

@@ -12,7 +12,13 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from agent.records import (
-    ErrorRecord, ExecutedRecord, FrameRecord, GeometryRecord, RunInfo, RunWriter, StepRecord,
+    ErrorRecord,
+    ExecutedRecord,
+    FrameRecord,
+    GeometryRecord,
+    RunInfo,
+    RunWriter,
+    StepRecord,
 )
 
 

@@ -33,8 +33,10 @@ QWEN_ANSWERS = [
     '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [658, 364]}}\n</tool_call>',
     '<tool_call>\n{"name": "computer_use", "arguments": {"action": "type", "text": "hello"}}\n</tool_call>',
     '<tool_call>\n{"name": "computer_use", "arguments": {"action": "key", "keys": ["ctrl", "a"]}}\n</tool_call>',
-    '<tool_call>\n{"name": "computer_use", "arguments": {"action": "scroll", "coordinate": [100, 100], "pixels": -300}}'
-    "\n</tool_call>",
+    (
+        '<tool_call>\n{"name": "computer_use", "arguments": {"action": "scroll", "coordinate": [100, 100], '
+        '"pixels": -300}}\n</tool_call>'
+    ),
     '<tool_call>\n{"name": "computer_use", "arguments": {"action": "terminate", "status": "success"}}\n</tool_call>',
 ]
 
@@ -232,3 +234,13 @@ def test_mobile_run_replays_with_the_android_planner(tmp_path: Path) -> None:
     assert check_run(recorded).ok
     edit_step(result.run_dir, 2, lambda step: step["executed"][0]["commands"].__setitem__(0, "input swipe 1 2 3 4 5"))
     assert [failure.index for failure in check_run(load_run(result.run_dir)).failures] == [2]
+
+
+def test_stuck_run_and_empty_answers_replay_clean(tmp_path: Path) -> None:
+    same = "Thought: again\nAction: click(start_box='(658,364)')"
+    result = record_run(tmp_path, ["Thought: nothing to do yet", same, same, same])
+    assert result.status == "stuck", result
+    run = load_run(result.run_dir)
+    assert run.steps[0].error is not None and run.steps[-1].executed == []  # refused, then stopped before acting
+    checks = check_run(run).checks
+    assert [check.problems for check in checks] == [()] * 4, checks

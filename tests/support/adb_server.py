@@ -23,8 +23,11 @@ from __future__ import annotations
 import logging
 import socket
 import socketserver
+import struct
 import threading
+import time
 from types import TracebackType
+from typing import Self
 
 from PIL import Image
 
@@ -33,12 +36,16 @@ from tests.support.adb_shell import VirtualPhone
 logger = logging.getLogger(__name__)
 
 SERVER_VERSION = 41  # adb 1.0.41, what current platform-tools report
+RESET_DELAY_S = 0.2
 
 
 class AdbServer:
     """A threaded adb server on 127.0.0.1 and a free port, holding virtual phones."""
 
-    def __init__(self, phones: list[VirtualPhone] | None = None, *, reachable: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, phones: list[VirtualPhone] | None = None, *, reachable: tuple[str, ...] = (), version: int = SERVER_VERSION
+    ) -> None:
+        self.version = version  # adbutils selects with host:tport (8-byte id) from 41, host:transport before
         self.phones: dict[str, VirtualPhone] = {phone.serial: phone for phone in phones or [VirtualPhone()]}
         self.reachable = set(reachable)  # HOST:PORT addresses `adb connect` reaches (a phone appears)
         self.requests: list[str] = []  # every request text, host and device services, in order
@@ -76,7 +83,7 @@ class AdbServer:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> AdbServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -147,7 +154,7 @@ class AdbServer:
     def _host_service(self, conn: socket.socket, request: str) -> tuple[VirtualPhone | None, bool]:
         """Answer one host request; (selected phone, whether the connection goes on)."""
         if request == "host:version":
-            _okay(conn, _block(f"{SERVER_VERSION:04x}"))
+            _okay(conn, _block(f"{self.version:04x}"))
         elif request in ("host:devices", "host:devices-l"):
             _okay(conn, _block(self._device_lines(extended=request.endswith("-l"))))
         elif request.startswith("host:connect:"):
@@ -222,7 +229,18 @@ class AdbServer:
         if service not in ("shell", "exec"):
             _fail(conn, f"fake adb: service '{service}' is not emulated")
             return
-        _okay(conn, phone.run(command))
+        output = phone.run(command)
+        with self._lock:
+            reset = phone.resets_after_run > 0
+            phone.resets_after_run -= reset
+        if not reset:
+            _okay(conn, output)
+            return
+        # The phone ran the command, then the link died: OKAY arrives, the output never does.
+        _okay(conn)
+        time.sleep(RESET_DELAY_S)  # let the client take the OKAY before the reset discards it
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
 
     def _device_lines(self, *, extended: bool) -> str:
         lines = []

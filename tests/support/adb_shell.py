@@ -143,6 +143,7 @@ class VirtualPhone:
         self.supports_keycombination = True
         self.broadcast_fails = False
         self.offline_selections = 0  # the next N transport selections answer "device offline"
+        self.resets_after_run = 0  # the next N commands run, then the link resets before the output is sent
         self.text = ""  # the focused text field
         self.foreground = "com.google.android.apps.nexuslauncher"
         self.events: list[tuple[object, ...]] = []

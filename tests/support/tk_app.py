@@ -27,7 +27,10 @@ from typing import Any
 LIST_ITEMS = 200
 TEXT_LINE = " ".join(f"column{n:03d}" for n in range(120))
 SLIDER_LENGTH = 300
-WHEEL_BUTTONS = {4: ("y", -1), 5: ("y", 1), 6: ("x", -1), 7: ("x", 1)}  # X11 wheel: button -> (axis, units)
+# X11 wheel buttons: 4/5 vertical, 6/7 horizontal. Tk 8.6 delivers 6/7 as Shift+4/5 (its horizontal
+# wheel convention), so the key is (button as Tk reports it, shift held) -> (axis, units).
+WHEEL_BUTTONS = {(4, False): ("y", -1), (5, False): ("y", 1), (4, True): ("x", -1), (5, True): ("x", 1),
+                 (6, False): ("x", -1), (7, False): ("x", 1)}
 
 
 class RecorderApp:
@@ -45,12 +48,12 @@ class RecorderApp:
         root = self.root
         row = tk.Frame(root)
         row.pack(fill="x", padx=8, pady=4)
-        self.alpha = tk.Button(row, text="Alpha", width=10, command=lambda: self._count("alpha"))
-        self.beta = tk.Button(row, text="Beta", width=10, command=lambda: self._count("beta"))
+        self.alpha = tk.Button(row, name="alpha", text="Alpha", width=10, command=lambda: self._count("alpha"))
+        self.beta = tk.Button(row, name="beta", text="Beta", width=10, command=lambda: self._count("beta"))
         self.alpha.pack(side="left", padx=4)
         self.beta.pack(side="left", padx=4)
 
-        self.pad = tk.Label(root, text="pad", bg="#d0e0ff", width=30, height=4)
+        self.pad = tk.Label(root, name="pad", text="pad", bg="#d0e0ff", width=30, height=4)
         self.pad.pack(padx=8, pady=4)
         for sequence, kind in (("<ButtonPress-1>", "left"), ("<Double-Button-1>", "double"),
                                ("<ButtonPress-2>", "middle"), ("<ButtonPress-3>", "right"),
@@ -58,28 +61,29 @@ class RecorderApp:
             self.pad.bind(sequence, self._pad_event(kind), add="+")
 
         for name in ("ascii", "unicode"):
-            entry = tk.Entry(root, width=40, font=("TkFixedFont", 12))
+            entry = tk.Entry(root, name=f"entry_{name}", width=40, font=("TkFixedFont", 12))
             entry.pack(padx=8, pady=4)
             entry.bind("<KeyRelease>", lambda _e: self._save(), add="+")
+            entry.bind("<FocusIn>", lambda _e: self._save(), add="+")
             entry.bind("<<Paste>>", lambda _e: self.root.after(20, self._save), add="+")
             self.entries[name] = entry
 
-        self.listbox = tk.Listbox(root, height=8, exportselection=False)
+        self.listbox = tk.Listbox(root, name="list", height=8, exportselection=False)
         for n in range(LIST_ITEMS):
             self.listbox.insert("end", f"item {n:03d}")
         self.listbox.pack(fill="x", padx=8, pady=4)
 
-        self.text = tk.Text(root, height=3, width=40, wrap="none")
+        self.text = tk.Text(root, name="text", height=3, width=40, wrap="none")
         self.text.insert("1.0", TEXT_LINE)
         self.text.configure(state="disabled")
         self.text.pack(padx=8, pady=4)
         # Wheel buttons on X11: 4/5 vertical, 6/7 horizontal. Bound here so the app's answer to each
         # wheel click is fixed (one unit per click) whatever Tk version's default bindings say.
-        # Tk 8.6 cannot name buttons 6/7 in a binding, so one <ButtonPress> handler reads event.num.
+        # Tk 8.6 cannot name buttons 6/7 in a binding, so one <ButtonPress> handler reads event.num/state.
         for widget, name in ((self.listbox, "list"), (self.text, "text")):
             widget.bind("<ButtonPress>", self._wheel(widget, name))
 
-        self.slider = tk.Scale(root, from_=0, to=100, orient="horizontal", length=SLIDER_LENGTH,
+        self.slider = tk.Scale(root, name="slider", from_=0, to=100, orient="horizontal", length=SLIDER_LENGTH,
                                command=lambda _v: self._save())
         self.slider.pack(padx=8, pady=4)
 
@@ -99,11 +103,12 @@ class RecorderApp:
 
     def _wheel(self, widget: tk.Listbox | tk.Text, name: str) -> Callable[[tk.Event], str | None]:
         def scroll(event: tk.Event) -> str | None:
-            if event.num not in WHEEL_BUTTONS:
+            key = (event.num, bool(event.state & 0x1))
+            if key not in WHEEL_BUTTONS:
                 return None  # ordinary clicks keep Tk's class bindings
-            axis, units = WHEEL_BUTTONS[event.num]
+            axis, units = WHEEL_BUTTONS[key]
             (widget.yview_scroll if axis == "y" else widget.xview_scroll)(units, "units")
-            self.state["wheel"][name].append(event.num)
+            self.state["wheel"][name].append(f"{axis}{units:+d}")
             self._save()
             return "break"
         return scroll

@@ -174,7 +174,7 @@ def shared_xvfb() -> XvfbServer:
     return server
 
 
-def use_shared_display(monkeypatch: Any) -> XvfbServer:  # noqa: ANN401 - pytest.MonkeyPatch
+def use_shared_display(monkeypatch: Any) -> XvfbServer:
     """Point this process at the shared display (raises XvfbUnavailable without Xvfb)."""
     server = shared_xvfb()
     monkeypatch.setenv("DISPLAY", server.display)

@@ -15,6 +15,7 @@ import time
 
 from tools.dialects import get_dialect
 from tools.dialects.base import ParsedAnswer
+from tools.dialects.qwen import MAX_ANSWER_CHARS
 from tools.errors import ActionParseError
 from tools.frames import ModelFrame
 
@@ -118,6 +119,27 @@ def _mutate(rng: random.Random, text: str) -> str:
     return text * rng.randrange(2, 4)  # repeated
 
 
+def _filled(prefix: str, unit: str, suffix: str = "") -> str:
+    """An answer just under the parsers' size bound, made of one repeated pattern."""
+    repeats = (MAX_ANSWER_CHARS - 10 - len(prefix) - len(suffix)) // len(unit)
+    return prefix + unit * repeats + suffix
+
+
+# The worst cases found by hand for each code path, at the largest size the parsers accept.
+EXTREMES = [
+    _filled("Action: type(content='x", "', text='a", "')"), _filled("Action: type(content='x", "', text='", ")"),
+    _filled("Action: type(content='", "it's ", "')"), _filled("Action: click(start_box='(1,2)', ", "content=a, ", ")"),
+    _filled("Action: click(", "(", ")"), _filled("Action: ", "click(\n"), _filled("", "Thought: a\nAction: b\n"),
+    _filled("", "{"), _filled("", "[", "]"), _filled("", "<tool_call>{}"), _filled("Action: type(content=", "'", ")"),
+    _filled("", '{"a": 1} '), _filled("Action: type(content='", "a\\n", "')"),
+    _filled('<tool_call>{"name":"computer_use","arguments":{"action":"type","text":"', '\\"', '"}}'),
+    _filled("Action: hotkey(key='", "ctrl ", "')"), _filled("Action: click(start_box='(1,2)')\n\n", "wait()\n\n"),
+    _filled("Action: finished(content='", "a, key=", "')"), _filled("", "(1,2) "), _filled("", "<point>1 2</point>"),
+    _filled("Thought: ", "x", "\nAction: wait()"), _filled("", '[{"bbox_2d": [1,2,3,4]}]'),
+    _filled("Action: click(start_box='", "(", "1,2')"), _filled("", "<|box_start|>(1,2)<|box_end|>"),
+]
+
+
 def adversarial_answers(count: int, seed: int = 20240601) -> list[str]:
     rng = random.Random(seed)
     answers = []
@@ -126,7 +148,7 @@ def adversarial_answers(count: int, seed: int = 20240601) -> list[str]:
         for _ in range(rng.randrange(1, 4)):
             text = _mutate(rng, text)
         answers.append(text)
-    return answers
+    return answers + EXTREMES
 
 
 def _timed_parse(dialect, answer: str, frame: ModelFrame) -> tuple[str, float]:
@@ -168,3 +190,16 @@ def test_fuzz_both_parsers_only_return_actions_or_parse_errors():
     assert not slow, f"{len(slow)} parses over 5 ms, e.g. {slow[:3]}"
     # The corpus must exercise both outcomes substantially, or it tests nothing.
     assert outcomes["ok"] > 1000 and outcomes["error"] > 1000, outcomes
+
+
+def test_fuzz_grounding_parsers_only_return_hits_or_parse_errors():
+    hits = 0
+    for answer in adversarial_answers(2000, seed=7):
+        for dialect in (get_dialect("qwen"), get_dialect("uitars")):
+            try:
+                found = dialect.parse_grounding(answer, FRAME)
+            except ActionParseError:
+                continue
+            assert found and all(0 <= h.point.x <= FRAME.width and 0 <= h.point.y <= FRAME.height for h in found)
+            hits += 1
+    assert hits > 100

@@ -13,7 +13,14 @@ from tools.actions import Drag, Point
 from tools.dialects import get_dialect
 from tools.errors import ActionParseError
 from tools.frames import (
-    MAX_PIXELS, MIN_PIXELS, SERVING_MAX_PIXELS, ModelFrame, ScreenGeometry, map_action, smart_resize, to_input_point,
+    MAX_PIXELS,
+    MIN_PIXELS,
+    SERVING_MAX_PIXELS,
+    ModelFrame,
+    ScreenGeometry,
+    map_action,
+    smart_resize,
+    to_input_point,
 )
 
 PIXEL_CAPS = [MAX_PIXELS, SERVING_MAX_PIXELS, 2048 * 28 * 28, 512 * 28 * 28, 256 * 28 * 28]
@@ -85,8 +92,8 @@ def test_centre_of_a_model_rectangle_lands_inside_it_on_screen(data, screen, sca
     assert left - 1 <= mapped.x <= right + 1
     assert top - 1 <= mapped.y <= bottom + 1
     # And never off the screen.
-    assert origin[0] <= mapped.x <= origin[0] + width / scale
-    assert origin[1] <= mapped.y <= origin[1] + height / scale
+    assert origin[0] <= mapped.x < origin[0] + width / scale
+    assert origin[1] <= mapped.y < origin[1] + height / scale
 
 
 @pytest.mark.parametrize("relative", [False, True])
@@ -109,7 +116,8 @@ def test_points_outside_the_frame_raise_in_mapping_and_in_both_parsers(relative,
 def test_far_edge_maps_to_the_last_pixel_and_hidpi_origin_applies():
     frame = ModelFrame(width=1000, height=500)
     geometry = ScreenGeometry(width=2000, height=1000, scale=2.0, origin_x=-1000, origin_y=50)
-    assert to_input_point(Point(x=1000, y=500), frame, geometry) == Point(x=-1000 + 1000, y=50 + 500)
+    # The far edge is the last logical point on that screen (999 units wide), not one past it.
+    assert to_input_point(Point(x=1000, y=500), frame, geometry) == Point(x=-1000 + 999, y=50 + 499)
     assert to_input_point(Point(x=0, y=0), frame, geometry) == Point(x=-1000, y=50)
     assert to_input_point(Point(x=500, y=250), frame, geometry) == Point(x=-500, y=300)
 

@@ -12,8 +12,23 @@ from PIL import Image
 from tools_strategies import actions, points
 
 from tools.actions import (
-    ACTION_TYPES, CallUser, Click, Drag, Finished, Hotkey, LongPress, Move, OpenApp, Point, PressBack, PressEnter,
-    PressHome, Scroll, Swipe, Type, Wait,
+    ACTION_TYPES,
+    CallUser,
+    Click,
+    Drag,
+    Finished,
+    Hotkey,
+    LongPress,
+    Move,
+    OpenApp,
+    Point,
+    PressBack,
+    PressEnter,
+    PressHome,
+    Scroll,
+    Swipe,
+    Type,
+    Wait,
 )
 from tools.dialects import QwenDialect, get_dialect
 from tools.dialects.base import HistoryStep, PromptContext
@@ -121,6 +136,7 @@ def test_user_turn_holds_task_numbered_history_and_one_screenshot():
     (call({"action": "scroll", "pixels": -500, "coordinate": [9, 9]}), [Scroll(point=Point(x=9, y=9), direction="down", amount=100)]),
     (call({"action": "left_click_drag", "coordinate": [50, 60]}), [Drag(end=Point(x=50, y=60))]),
     (call({"action": "wait"}), [Wait()]),
+    (call({"action": "type", "text": "a", "coordinate": [1, 2]}), [Type(text="a")]),  # extra coordinate: accepted
     (call({"action": "wait", "time": 2}), [Wait(seconds=2)]),
     (call({"action": "terminate", "status": "failure"}), [Finished(status="failure")]),
     (call({"action": "click", "coordinate": [5, 6]}, "mobile_use"), [Click(point=Point(x=5, y=6))]),
@@ -132,6 +148,8 @@ def test_user_turn_holds_task_numbered_history_and_one_screenshot():
     (call({"action": "system_button", "button": "Enter"}, "mobile_use"), [PressEnter()]),
     (call({"action": "system_button", "button": "Menu"}, "mobile_use"), [Hotkey(keys=("menu",))]),
     (call({"action": "key", "text": "KEYCODE_BACK"}, "mobile_use"), [PressBack()]),
+    (call({"action": "key", "text": "enter"}), [PressEnter()]),  # mobile's key under the wrong function name
+    (call({"action": "key", "keys": "ctrl+a"}, "mobile_use"), [Hotkey(keys=("ctrl", "a"))]),
     (call({"action": "open", "text": "Settings"}, "mobile_use"), [OpenApp(name="Settings")]),
     (call({"action": "left_click", "coordinate": [1, 1]}) + call({"action": "type", "text": "a"}),
      [Click(point=Point(x=1, y=1)), Type(text="a")]),
@@ -164,7 +182,7 @@ def test_thought_is_the_text_before_the_call():
     (call({"action": "terminate", "status": "maybe"}), ["status"]),
     ('<tool_call>{"name": "computer_use"}</tool_call>', ['no "arguments"']),
     ('<tool_call>["left_click"]</tool_call>', ["one JSON object"]),
-    ("x" * 30_000, ["longer than"]),
+    ("x" * 8_001, ["longer than"]),
 ])
 def test_errors_are_informative(answer, words):
     with pytest.raises(ActionParseError) as caught:

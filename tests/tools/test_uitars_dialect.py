@@ -6,8 +6,21 @@ import pytest
 from PIL import Image
 
 from tools.actions import (
-    CallUser, Click, DoubleClick, Drag, Finished, Hotkey, LongPress, OpenApp, Point, PressBack, PressHome,
-    RightClick, Scroll, Type, Wait,
+    CallUser,
+    Click,
+    DoubleClick,
+    Drag,
+    Finished,
+    Hotkey,
+    LongPress,
+    OpenApp,
+    Point,
+    PressBack,
+    PressHome,
+    RightClick,
+    Scroll,
+    Type,
+    Wait,
 )
 from tools.canonical import parse_action
 from tools.dialects import UITarsDialect, default_dialect_for_model, get_dialect
@@ -109,7 +122,10 @@ def test_history_alternates_screenshots_and_answers_and_summarizes_older_steps()
     ("Reflection: that failed\nAction_Summary: click OK\nAction: click(start_box='(9,9)')", [Click(point=Point(x=9, y=9))]),
     ("Thought: two steps\nAction: click(start_box='(1,1)')\n\ntype(content='hi\\n')",
      [Click(point=Point(x=1, y=1)), Type(text="hi", submit=True)]),
-    ("Action: click(start_box='(1,1)')\n\nAction: hotkey(key='enter')", [Hotkey(keys=("enter",))]),
+    ("Thought: t\nAction: click(start_box='(1,1)')\n\nAction: hotkey(key='enter')",
+     [Click(point=Point(x=1, y=1)), Hotkey(keys=("enter",))]),
+    ("## Output Format\n```\nThought: ...\nAction: ...\n```\nThought: real\nAction: wait()", [Wait()]),
+    ("Thought: old\nAction: click(start_box='(1,1)')\nThought: new\nAction: press_back()", [PressBack()]),
     ("Action: click(start_box='(1,1)')  # the OK button", [Click(point=Point(x=1, y=1))]),
     ("click(start_box='(7,7)')", [Click(point=Point(x=7, y=7))]),
     ('<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [3, 4]}}</tool_call>',

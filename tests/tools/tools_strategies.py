@@ -5,8 +5,25 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from tools.actions import (
-    CallUser, Click, DoubleClick, Drag, Finished, Hotkey, LongPress, MiddleClick, Move, OpenApp, Point, PressBack,
-    PressEnter, PressHome, RightClick, Scroll, Swipe, Type, Wait,
+    CallUser,
+    Click,
+    DoubleClick,
+    Drag,
+    Finished,
+    Hotkey,
+    LongPress,
+    MiddleClick,
+    Move,
+    OpenApp,
+    Point,
+    PressBack,
+    PressEnter,
+    PressHome,
+    RightClick,
+    Scroll,
+    Swipe,
+    Type,
+    Wait,
 )
 from tools.keys import NAMED_KEYS
 

@@ -13,7 +13,7 @@ from tools.dialects.base import Dialect, DialectInfo, GroundingHit, HistoryStep,
 from tools.dialects.qwen import Coordinates, QwenDialect
 from tools.dialects.uitars import UITarsDialect
 
-_DIALECTS: dict[str, type[QwenDialect] | type[UITarsDialect]] = {"qwen": QwenDialect, "uitars": UITarsDialect}
+_DIALECTS: dict[str, type[QwenDialect | UITarsDialect]] = {"qwen": QwenDialect, "uitars": UITarsDialect}
 DIALECT_NAMES: tuple[str, ...] = tuple(_DIALECTS)
 
 # "ByteDance-Seed/UI-TARS-1.5-7B", "bytedance-research/UI-TARS-7B-DPO", "ui_tars_7b", "my-uitars-sft" ...

@@ -24,7 +24,7 @@ _NUMBER = r"[-+]?\d+(?:\.\d+)?"
 # Point forms anywhere in free text, most specific first.
 _LOOSE_POINTS = (
     re.compile(rf"<point>\s*{_NUMBER}[\s,]+{_NUMBER}\s*</point>"),
-    re.compile(rf"<\|box_start\|>.*?<\|box_end\|>", re.DOTALL),
+    re.compile(r"<\|box_start\|>.*?<\|box_end\|>", re.DOTALL),
     re.compile(rf"\[\s*{_NUMBER}\s*,\s*{_NUMBER}\s*,\s*{_NUMBER}\s*,\s*{_NUMBER}\s*\]"),
     re.compile(rf"[\[(]\s*{_NUMBER}\s*,\s*{_NUMBER}\s*[\])]"),
 )
@@ -80,7 +80,7 @@ def _hit(item: dict[str, object], frame: ModelFrame) -> GroundingHit:
     frame.check(point)
     box = None
     if isinstance(location, (list, tuple)) and len(location) == 4:
-        x1, y1, x2, y2 = (int(round(float(v))) for v in location)  # parse_point checked they are numbers
+        x1, y1, x2, y2 = (round(float(v)) for v in location)  # parse_point checked they are numbers
         box = (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
     return GroundingHit(point=point, label=label if isinstance(label, str) else str(label), box=box)
 

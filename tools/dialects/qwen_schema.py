@@ -9,6 +9,7 @@ prompt cannot drift from what the parser accepts.
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -17,8 +18,27 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ValidationError
 
 from tools.actions import (
-    Action, Click, DeviceKind, DoubleClick, Drag, Finished, Hotkey, LongPress, MiddleClick, Move, OpenApp,
-    Point, PressBack, PressEnter, PressHome, RightClick, Scroll, Swipe, Type, Wait, action_adapter,
+    Action,
+    Click,
+    DeviceKind,
+    DoubleClick,
+    Drag,
+    Finished,
+    Hotkey,
+    LongPress,
+    MiddleClick,
+    Move,
+    OpenApp,
+    Point,
+    PressBack,
+    PressEnter,
+    PressHome,
+    RightClick,
+    Scroll,
+    Swipe,
+    Type,
+    Wait,
+    action_adapter,
 )
 from tools.canonical import action_from_call, parse_point
 from tools.errors import ActionParseError
@@ -154,8 +174,8 @@ def function_description(device: DeviceKind, frame: ModelFrame) -> str:
         f"Work {what} while looking at screenshots of the screen.",
         f"* The screen's resolution is {width}x{height}.",
         "* Give points as pixels of that screen, aiming at the centre of the element you mean.",
-        "* Actions take effect before the next screenshot: check it before assuming success, and if a point "
-        "did nothing, aim again instead of repeating it.",
+        ("* Actions take effect before the next screenshot: check it before assuming success, and if a point "
+         "did nothing, aim again instead of repeating it."),
     ]
     if device == "computer":
         lines.append("* Open menus and apps by clicking what is on screen; shortcuts work too.")
@@ -192,21 +212,23 @@ def function_schema(device: DeviceKind, frame: ModelFrame) -> dict[str, object]:
 # ----------------------------------------------------------------------------- Qwen call -> Action
 
 
-def _find(action_name: object, function: str) -> QwenAction | None:
-    """The table entry for an action name; the named function's table first (models mix them)."""
-    if not isinstance(action_name, str):
+def _find(arguments: Mapping[str, object], function: str) -> QwenAction | None:
+    """The table entry for a call: the named function's table first (models mix them up), and of
+    two entries with the same name the one whose required parameters are present."""
+    name = arguments.get("action")
+    if not isinstance(name, str):
         return None
     order = ("mobile", "computer") if function == FUNCTION_NAMES["mobile"] else ("computer", "mobile")
-    for device in order:
-        for entry in ACTION_TABLES[device]:
-            if entry.name == action_name.strip().lower():
-                return entry
-    return None
+    candidates = [entry for device in order for entry in ACTION_TABLES[device] if entry.name == name.strip().lower()]
+    for entry in candidates:
+        if all(arguments.get(p) is not None for p in entry.fields if p not in entry.optional):
+            return entry
+    return candidates[0] if candidates else None
 
 
 def action_from_arguments(function: str, arguments: Mapping[str, object], frame: ModelFrame) -> Action:
     """Turn one Qwen call's arguments into an action in the model frame (points checked)."""
-    entry = _find(arguments.get("action"), function)
+    entry = _find(arguments, function)
     if entry is None:
         return _foreign_action(arguments, frame)
     values = {name: value for name, value in arguments.items() if value is not None and name != "action"}
@@ -252,7 +274,7 @@ _MAX_SCROLL_AMOUNT = next(rule.le for rule in Scroll.model_fields["amount"].meta
 
 def _build_scroll(entry: QwenAction, values: Mapping[str, object], frame: ModelFrame) -> Action:
     pixels = values["pixels"]
-    if isinstance(pixels, bool) or not isinstance(pixels, (int, float)) or pixels != pixels or pixels == 0:
+    if isinstance(pixels, bool) or not isinstance(pixels, (int, float)) or not math.isfinite(pixels) or pixels == 0:
         raise ActionParseError(f"pixels must be a non-zero number, got {pixels!r}", expected='"pixels": -5')
     fields: dict[str, object] = {
         "direction": "up" if pixels > 0 else "down",
@@ -345,7 +367,8 @@ def qwen_arguments(action: Action, device: DeviceKind) -> dict[str, object] | No
             return {"action": "key", "keys": list(action.keys)}
         case Hotkey(keys=("menu",)):
             return {"action": "system_button", "button": "Menu"}
-        case Hotkey() if len(action.keys) == 1:
+        case Hotkey() if len(action.keys) == 1 and action.keys[0] not in {b.lower() for b in SYSTEM_BUTTONS}:
+            # ("enter",) / ("home",) would read back as the system buttons: left to the canonical form.
             return {"action": "key", "text": action.keys[0]}
         case LongPress() if not computer:
             return {"action": "long_press", "coordinate": _xy(action.point), "time": action.duration}

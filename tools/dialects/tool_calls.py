@@ -19,6 +19,7 @@ CLOSE_TAG = "</tool_call>"
 EXPECTED_CALL = '<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [x, y]}}</tool_call>'
 
 _FENCE = re.compile(r"```[A-Za-z]*")
+MAX_CALLS = 16  # more calls than this in one answer is a runaway generation
 _MAX_BARE_OBJECTS = 16  # a bare answer is tried at this many '{' at most: keeps adversarial text fast
 _DECODER = json.JSONDecoder()
 
@@ -35,6 +36,8 @@ def find_tool_calls(answer: str) -> tuple[list[ToolCall], str] | None:
     if OPEN_TAG in text:
         thought, _, _ = text.partition(OPEN_TAG)
         chunks = text.split(OPEN_TAG)[1:]
+        if len(chunks) > MAX_CALLS:
+            raise ActionParseError(f"more than {MAX_CALLS} calls in one answer", expected=EXPECTED_CALL)
         return [_call_from_object(_decode_after_tag(chunk)) for chunk in chunks], thought.strip()
     calls, thought = _bare_objects(text)
     return (calls, thought) if calls else None

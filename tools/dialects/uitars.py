@@ -83,8 +83,8 @@ class UITarsDialect(Dialect):
         ]
         who = "a computer" if context.device == "computer" else "a mobile phone"
         return "\n".join([
-            f"You are a GUI agent working on {who}. You get a task, your earlier actions and screenshots; "
-            "decide the next action that moves the task forward.",
+            (f"You are a GUI agent working on {who}. You get a task, your earlier actions and screenshots; "
+             "decide the next action that moves the task forward."),
             "",
             "## Output Format",
             "```",
@@ -98,8 +98,8 @@ class UITarsDialect(Dialect):
             "",
             "## Note",
             f"- Write the Thought part in {context.language}.",
-            "- In the Thought part, plan briefly, then say in one sentence what the next action is and which "
-            "element it targets.",
+            ("- In the Thought part, plan briefly, then say in one sentence what the next action is and which "
+             "element it targets."),
             "",
             "## User Instruction",
             context.task,

@@ -31,6 +31,10 @@ _LABEL = re.compile(r"^[ \t]*(Thought|Reflection|Action_Summary|Action)[ \t]*[:ï
 _CALL_HEAD = re.compile(r"^[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\(", re.MULTILINE)
 _ARGUMENT_HEAD = re.compile(r"(?:^|,)\s*([A-Za-z_]\w*)\s*=\s*")
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
+# Quoted strings (skipped whole), a lone quote that never closes, and parentheses.
+_PAREN_TOKENS = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|['"]|[()]""", re.DOTALL)
+MAX_ACTIONS = 16  # more calls than this in one answer is a runaway generation
+_MAX_LENIENT_ARGUMENTS = 12  # the lenient reader repairs real calls, not argument soups
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "'": "'", '"': '"', "\\": "\\"}
 
 
@@ -43,21 +47,31 @@ class UITarsAnswer:
 def read_answer(answer: str) -> UITarsAnswer | None:
     """Split an answer into its thought and call texts; None when it holds no call at all."""
     sections = _sections(answer)
-    body = sections.get("Action", answer if not sections else "")
+    if not sections:
+        body = answer
+    else:
+        # The Action parts after the last Thought/Reflection/Summary belong to this answer; earlier
+        # ones are an echoed prompt or example. "Action: a" + "Action: b" there means two actions.
+        last_thought = max((i for i, (label, _) in enumerate(sections) if label != "Action"), default=-1)
+        actions = [text for label, text in sections[last_thought + 1:] if label == "Action"]
+        if not actions:
+            actions = [text for label, text in sections if label == "Action"][-1:]
+        body = "\n\n".join(actions)
     calls = _split_calls(body)
     if not calls:
         return None
-    thought = sections.get("Thought") or sections.get("Action_Summary") or sections.get("Reflection") or ""
+    labelled = dict(sections)  # the last text of each label
+    thought = labelled.get("Thought") or labelled.get("Action_Summary") or labelled.get("Reflection") or ""
     return UITarsAnswer(thought=thought, calls=tuple(calls))
 
 
-def _sections(answer: str) -> dict[str, str]:
-    """Labelled sections; a label seen twice keeps its last text (an echoed prompt comes first)."""
+def _sections(answer: str) -> list[tuple[str, str]]:
+    """(label, text) of each labelled section, in order."""
     marks = list(_LABEL.finditer(answer))
-    sections: dict[str, str] = {}
+    sections: list[tuple[str, str]] = []
     for index, mark in enumerate(marks):
         end = marks[index + 1].start() if index + 1 < len(marks) else len(answer)
-        sections[mark.group(1)] = answer[mark.end():end].strip()
+        sections.append((mark.group(1), answer[mark.end():end].strip()))
     return sections
 
 
@@ -67,9 +81,13 @@ def _split_calls(body: str) -> list[str]:
     if not starts:
         head = _CALL_HEAD.search(body)  # an unknown name still deserves a precise error
         return [body.strip()] if head else []
-    if body[: starts[0]].strip():  # prose before the first call on the same "Action:" line
+    if body[: starts[0]].strip():
+        # A call with an unknown name before the first known one is kept, so that it gets a
+        # precise "unknown action" error instead of being skipped silently.
         leading = _CALL_HEAD.search(body)
         starts[0] = leading.start() if leading and leading.start() < starts[0] else starts[0]
+    if len(starts) > MAX_ACTIONS:
+        raise ActionParseError(f"more than {MAX_ACTIONS} actions in one answer", expected=EXPECTED_ANSWER)
     ends = starts[1:] + [len(body)]
     return [body[start:end].strip() for start, end in zip(starts, ends) if body[start:end].strip()]
 
@@ -101,24 +119,16 @@ def _read_call(call: str) -> tuple[str, dict[str, object]]:
 def _closing_paren(call: str) -> int | None:
     """Index of the ')' closing the call, honouring quotes and escapes; None if unbalanced."""
     depth = 0
-    quote = ""
-    escaped = False
-    for index, char in enumerate(call):
-        if quote:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-        elif char == "(":
+    for token in _PAREN_TOKENS.finditer(call):
+        text = token.group()
+        if text in ("'", '"'):
+            return None  # a quote that never closes: everything after it is inside a string
+        if text == "(":
             depth += 1
-        elif char == ")":
+        elif text == ")":
             depth -= 1
             if depth == 0:
-                return index
+                return token.start()
     return None
 
 
@@ -130,7 +140,7 @@ def _lenient_call(call: str) -> tuple[str, dict[str, object]] | None:
         return None
     body = call[head.end():closing]
     heads = [m for m in _ARGUMENT_HEAD.finditer(body) if m.group(1).lower() in KNOWN_ARGUMENTS]
-    if not heads and body.strip():
+    if (not heads and body.strip()) or len(heads) > _MAX_LENIENT_ARGUMENTS:
         return None
     kwargs: dict[str, object] = {}
     for name, start, end in _value_bounds(body, heads):
@@ -147,9 +157,11 @@ def _value_bounds(body: str, heads: list[re.Match[str]]) -> list[tuple[str, int,
     accepted: list[re.Match[str]] = []
     for candidate in heads:
         if accepted:
-            previous_value = body[accepted[-1].end(): candidate.start()].rstrip()
-            opener = previous_value[:1]
-            if opener in "'\"" and not (len(previous_value) > 1 and previous_value.endswith(opener)):
+            start, end = accepted[-1].end(), candidate.start()
+            while end > start and body[end - 1].isspace():
+                end -= 1
+            opener = body[start] if end > start else ""
+            if opener in ("'", '"') and not (end - start > 1 and body[end - 1] == opener):
                 continue  # this "key=" sits inside the previous quoted value
         accepted.append(candidate)
     ends = [m.start() for m in accepted[1:]] + [len(body)]
