@@ -26,7 +26,8 @@ REPORT_FILE = "report.html"
 
 @dataclass(frozen=True)
 class ReportSettings:
-    max_width: int = 960  # screenshots wider than this are downscaled (aspect kept)
+    max_width: int = 960  # screenshots wider than this are downscaled (aspect kept) ...
+    max_height: int = 1280  # ... and so are taller ones (phones in portrait)
     image_format: Literal["auto", "jpeg", "png"] = "auto"  # auto: the smaller encoding per image
     jpeg_quality: int = 72
 
@@ -75,9 +76,10 @@ def embed_step_images(run: RecordedRun, settings: ReportSettings) -> dict[int, E
 
 def embed_image(image: Image.Image, settings: ReportSettings) -> EmbeddedImage:
     image = image.convert("RGB")
-    if image.width > settings.max_width:
-        height = max(1, round(image.height * settings.max_width / image.width))
-        image = image.resize((settings.max_width, height), Image.Resampling.LANCZOS)
+    shrink = min(1.0, settings.max_width / image.width, settings.max_height / image.height)
+    if shrink < 1.0:
+        size = (max(1, round(image.width * shrink)), max(1, round(image.height * shrink)))
+        image = image.resize(size, Image.Resampling.LANCZOS)
     candidates = []
     if settings.image_format in ("auto", "jpeg"):
         candidates.append(("image/jpeg", _encode(image, "JPEG", quality=settings.jpeg_quality, optimize=True)))

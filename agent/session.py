@@ -82,6 +82,9 @@ class StepDraft:
     started_at: float = field(default_factory=time.time)
     screenshot: str | None = None
     observation: Observation | None = None
+    # The frame the step's actions are written in, when it is not the screen's model frame
+    # (a literal `do` step's own frame, or screenshot pixels).
+    action_frame: ModelFrame | None = None
     completion: Completion | None = None
     thought: str = ""
     actions: list[str] = field(default_factory=list)
@@ -101,7 +104,7 @@ class StepDraft:
 
     def to_record(self) -> StepRecord:
         shot = self.observation.shot if self.observation else None
-        frame = self.observation.frame if self.observation else None
+        frame = self.action_frame or (self.observation.frame if self.observation else None)
         usage = self.completion.usage if self.completion else None
         return StepRecord(
             index=self.index, started_at=self.started_at, kind=self.kind, screenshot=self.screenshot,

@@ -63,6 +63,9 @@ def do(session: Session, action: Action, frame: ModelFrame | None, *, kind: str)
     """One literal action; its points in ``frame`` (None: screenshot pixels)."""
     with session.step(kind) as draft:
         observation = session.observe(draft)
+        geometry = observation.shot.geometry
+        # Recorded with the step, so a replay maps the literal action the same way.
+        draft.action_frame = frame or ModelFrame(width=geometry.width, height=geometry.height)
         draft.actions = [format_action(action)]
         try:
             session.perform(draft, action, frame, observation)

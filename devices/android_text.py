@@ -50,7 +50,7 @@ def input_text_commands(text: str) -> tuple[str, ...]:
 
 
 def _input_text_run(text: str) -> list[str]:
-    return [f"input text {(chunk.replace(' ', '%s'))}" for chunk in _split_percent_s(text) if chunk]
+    return [f"input text {shlex.quote(chunk.replace(' ', '%s'))}" for chunk in _split_percent_s(text) if chunk]
 
 
 def _split_percent_s(text: str) -> list[str]:

@@ -35,7 +35,11 @@ steps:
     assert result.status == "success" and backend.requests == []
     assert device.executed == [Click(point=Point(x=400, y=300)), Click(point=Point(x=10, y=20)),
                                Type(text="hello", submit=True), Wait(seconds=0.5)]
-    assert [step.kind for step in load_run(result.run_dir).steps] == ["do", "do", "type", "wait"]
+    steps = load_run(result.run_dir).steps
+    assert [step.kind for step in steps] == ["do", "do", "type", "wait"]
+    # Each literal step records the frame its points are in: the task's, else screenshot pixels.
+    assert [(step.frame.width, step.frame.height) for step in steps] == [(1000, 1000), (800, 600), (800, 600),
+                                                                         (800, 600)]
 
 
 def test_literal_step_off_the_screen_fails_the_task(run_with):

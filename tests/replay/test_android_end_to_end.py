@@ -123,3 +123,14 @@ def test_agent_run_on_android_then_replay_check(tmp_path: Path, dialect: str, an
     replay = agent(["replay", str(run_dir), "--check", "--junit", str(junit)], {**os.environ})
     assert replay.returncode == 0, replay.stdout + replay.stderr
     assert 'failures="0"' in junit.read_text(encoding="utf-8")
+
+    # The same run as a macro on a smaller phone: every point keeps its place relative to the screen.
+    small = VirtualPhone(serial="small-phone", size=(720, 1600))
+    with AdbServer([small]) as adb:
+        env = {**os.environ, "ANDROID_ADB_SERVER_PORT": str(adb.port)}
+        macro = agent(["replay", str(run_dir), "--device", "android", "--delay", "0"], env)
+        assert macro.returncode == 0, macro.stdout + macro.stderr
+        replayed = [command for command in small.commands if command.startswith(ACTING)]
+    assert replayed[:3] == [expected[0], "input tap 360 800", f"input swipe 360 1200 360 400 {swipe_ms}"]
+    assert replayed[-1] == "input keyevent KEYCODE_BACK" and expected[5] in replayed
+    assert small.text.endswith(TEXT)

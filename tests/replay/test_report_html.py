@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from agent.cli import build_app
 from agent.records import ErrorRecord, ExecutedRecord, FrameRecord, GeometryRecord, load_run
-from agent.report import REPORT_FILE, ReportSettings, write_report
+from agent.report import REPORT_FILE, ReportSettings, embed_image, write_report
 from tests.replay.run_builders import add_step, new_writer, screen_image, three_step_run
 
 VOID_ELEMENTS = {"meta", "img", "br", "input", "link", "hr", "circle", "line", "polygon"}
@@ -103,6 +103,8 @@ def test_embedded_screenshots_are_downscaled_images(tmp_path: Path) -> None:
     assert header in ("data:image/jpeg;base64", "data:image/png;base64")
     image = Image.open(io.BytesIO(base64.b64decode(data)))
     assert image.size == (640, 360)
+    phone = embed_image(Image.new("RGB", (1080, 2400), "white"), ReportSettings())
+    assert (phone.width, phone.height) == (576, 1280)  # portrait: the height limit applies
     # The overlay keeps the capture's own pixel space, so markers stay put whatever the downscale.
     (svg,) = [attrs for tag, attrs in page.tags if tag == "svg"]
     assert svg["viewbox"] == "0 0 3840 2160"

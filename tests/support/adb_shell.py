@@ -270,7 +270,8 @@ class VirtualPhone:
             return f"fake adb: ime {' '.join(args)} is not emulated\n"
         verb, ime = args
         if ime not in self.imes_installed or (verb == "set" and ime not in self.imes_enabled):
-            return f"Unknown input method {ime} cannot be {verb}d for user #0\n"
+            done = {"enable": "enabled", "disable": "disabled", "set": "selected"}[verb]
+            return f"Unknown input method {ime} cannot be {done} for user #0\n"
         if verb == "enable":
             self.imes_enabled.add(ime)
             return f"Input method {ime}: now enabled for user #0\n"

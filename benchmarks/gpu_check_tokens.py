@@ -1,0 +1,86 @@
+"""Where do the fast path's greedy tokens part from plain ``generate``'s? A GPU diagnostic.
+
+For one random full-size model and the desktop screenshot it compares, bit for bit:
+plain generate against itself (is the reference deterministic?), the vision embeddings
+(transformers' tower, ours eager, ours as a graph), and the logits of every step
+(plain ``output_logits`` against the fast path's last-step logits for 1..N tokens).
+With --profile it also prints the CUDA kernel time table of one fast step.
+
+    python3 benchmarks/gpu_check_tokens.py --size 7b --tokens 12 --profile
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.bench_local import TIKTOKEN_PLACES, frame_for  # noqa: E402
+from benchmarks.gpu_models import chat_text, qwen_processor, qwen_tokenizer, random_model  # noqa: E402
+
+
+def main() -> int:
+    import torch
+
+    from agent.backends.fastpath import FastPath, FastPathSettings, GreedyOptions
+
+    logging.basicConfig(level=logging.INFO)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", default="7b")
+    parser.add_argument("--tokens", type=int, default=12)
+    parser.add_argument("--mode", default="exact")
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    tokenizer = qwen_tokenizer(next(p for p in TIKTOKEN_PLACES if p.is_file()))
+    model = random_model(args.size)
+    processor = qwen_processor(tokenizer, 1280 * 28 * 28)
+    image, frame = frame_for("desktop", 1280 * 28 * 28)
+    text = chat_text(frame)
+    inputs = processor(text=[text], images=[image], return_tensors="pt").to("cuda")
+    n = args.tokens
+
+    def plain() -> tuple[list[int], list[torch.Tensor]]:
+        with torch.inference_mode():
+            out = model.generate(**inputs, max_new_tokens=n, min_new_tokens=n, do_sample=False,
+                                 output_logits=True, return_dict_in_generate=True)
+        return out.sequences[0, inputs["input_ids"].shape[1]:].tolist(), [x[0].float() for x in out.logits]
+
+    tokens_a, logits_a = plain()
+    tokens_b, logits_b = plain()
+    print("plain deterministic:", tokens_a == tokens_b, all(torch.equal(x, y) for x, y in zip(logits_a, logits_b)))
+
+    fast = FastPath(model, processor, FastPathSettings(decode=args.mode))
+    grid = tuple(tuple(int(v) for v in row) for row in inputs["image_grid_thw"].tolist())
+    with torch.inference_mode():
+        reference = model.model.visual(inputs["pixel_values"].to(torch.bfloat16), grid_thw=inputs["image_grid_thw"])
+        reference = reference.pooler_output
+        reference = torch.cat(reference) if isinstance(reference, (tuple, list)) else reference
+        eager = fast.vision.forward(inputs["pixel_values"], grid)
+        graphed = fast.vision(inputs["pixel_values"], grid).clone()
+    print("vision eager == transformers:", torch.equal(eager, reference),
+          "max diff", (eager.float() - reference.float()).abs().max().item())
+    print("vision graph == eager:", torch.equal(graphed, eager))
+    options = GreedyOptions(eos_token_ids=(151645, 151643), min_new_tokens=n)
+    for count in range(1, n + 1):
+        result = fast.generate(inputs, count, options)
+        logits = fast._graphs[next(reversed(fast._graphs))].state.logits
+        same = torch.equal(logits, logits_a[count - 1])
+        diff = (logits - logits_a[count - 1]).abs().max().item()
+        top2 = torch.topk(logits_a[count - 1], 2).values
+        print(f"step {count:2}: logits equal {same}  max diff {diff:.3g}  token {result.tokens[-1]} vs "
+              f"{tokens_a[count - 1]}  plain top-2 margin {(top2[0] - top2[1]).item():.3g}")
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+
+        fast.generate(inputs, 40, GreedyOptions(min_new_tokens=40))
+        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+            fast.generate(inputs, 40, GreedyOptions(min_new_tokens=40))
+        print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=30, max_name_column_width=60))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
