@@ -35,13 +35,7 @@ def build_app() -> typer.Typer:
         logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name != name:  # a real missing dependency inside the module
-                raise
-            continue  # command group not built yet
-        module.register(app)
+        importlib.import_module(name).register(app)
     return app
 
 

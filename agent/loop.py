@@ -21,6 +21,7 @@ from tools.actions import CallUser, Finished
 from tools.canonical import format_action
 from tools.dialects.base import ParsedAnswer, PromptContext
 from tools.errors import ActionParseError
+from tools.frames import ModelFrame
 
 log = logging.getLogger(__name__)
 
@@ -60,17 +61,20 @@ class GoalLoop:
         with draft.timed("prompt"):
             messages = session.dialect.build_messages(context, self.history.steps(), observation.image)
         completion = session.ask_model(draft, messages)
+        frame = session.answer_frame(draft, observation, completion)
         try:
             with draft.timed("parse"):
-                parsed = session.dialect.parse(completion.text, observation.frame)
+                parsed = session.dialect.parse(completion.text, frame)
             draft.thought = parsed.thought
             draft.actions = [format_action(action) for action in parsed.actions]
-            return self._act(draft, observation, parsed)
+            return self._act(draft, observation, parsed, frame)
         except ActionParseError as error:
             self._bad_answer(draft, observation, error)
             return None
 
-    def _act(self, draft: StepDraft, observation: Observation, parsed: ParsedAnswer) -> GoalResult | None:
+    def _act(
+        self, draft: StepDraft, observation: Observation, parsed: ParsedAnswer, frame: ModelFrame
+    ) -> GoalResult | None:
         session = self.session
         if not parsed.actions:
             raise ActionParseError("the answer holds no action", expected="exactly one action per answer")
@@ -89,7 +93,7 @@ class GoalLoop:
                 case CallUser():
                     feedback.append(f"The user answered: {self._ask_user(action.question)}")
                 case _:
-                    performed = session.perform(draft, action, observation.frame, observation)
+                    performed = session.perform(draft, action, frame, observation)
                     if performed.feedback:
                         feedback.append(performed.feedback)
                         break  # the rest of this answer assumed the declined action ran
@@ -108,7 +112,10 @@ class GoalLoop:
         session.emit("question", question=question)
         if session.user is None or not session.user.interactive:
             raise StopRun("needs_user", question or "the model asked for the user's help")
-        return session.user.ask(question or "The model asks for your help. What should it do?")
+        try:
+            return session.user.ask(question or "The model asks for your help. What should it do?")
+        except EOFError:  # the terminal closed before an answer came
+            raise StopRun("needs_user", question or "the model asked for the user's help") from None
 
     def _bad_answer(self, draft: StepDraft, observation: Observation, error: ActionParseError) -> None:
         self.bad_answers += 1

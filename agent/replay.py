@@ -185,8 +185,8 @@ class _Replayer:
         self, step: StepRecord, actions: list[Action], frame: ModelFrame | None,
         geometry: ScreenGeometry | None, problems: list[str],
     ) -> str:
-        # A literal action's points are in its task's frame, or screenshot pixels when it names none;
-        # the record keeps the screen's model frame, so both readings are tried.
+        # A literal action's points are in its task's own frame, or screenshot pixels when it names none.
+        # The loop records that frame; older records held the screen's model frame, so both readings are tried.
         attempts: list[list[str]] = []
         for candidate in dict.fromkeys((frame, None)):
             attempt: list[str] = []
@@ -194,8 +194,8 @@ class _Replayer:
             if not attempt:
                 return ""
             attempts.append(attempt)
-        # Neither: the task gave its own frame (`frame: 1080x2400`), which the record does not keep. What
-        # can still be checked: the same action was executed, and today's planner gives the recorded commands.
+        # Neither: an older record of a step with its own frame (`frame: 1080x2400`) that it did not keep.
+        # What can still be checked: the same action was executed, and today's planner gives its commands.
         unmapped: list[str] = []
         self._compare_unmapped(step, actions, geometry, unmapped)
         if unmapped:

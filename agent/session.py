@@ -219,6 +219,19 @@ class Session:
         draft.completion = completion
         return completion
 
+    def answer_frame(self, draft: StepDraft, observation: Observation, completion: Completion) -> ModelFrame:
+        """The frame the answer's points are in: ours, unless the backend says it saw another size."""
+        frame = observation.frame
+        seen = completion.seen_frame
+        if seen is None or frame.relative or seen == (frame.width, frame.height):
+            return frame
+        # The backend resized our image again (it should not): trust what the model really saw.
+        log.warning("the model saw %dx%d, not the %s frame we sent; reading its points in what it saw",
+                    seen[0], seen[1], frame)
+        draft.action_frame = ModelFrame(width=seen[0], height=seen[1])
+        draft.note = f"the model saw {seen[0]}x{seen[1]}, not {frame}"
+        return draft.action_frame
+
     # ------------------------------------------------------------------ actions
 
     def perform(self, draft: StepDraft, action: Action, frame: ModelFrame | None, observation: Observation) -> Performed:
@@ -248,7 +261,10 @@ class Session:
         if self.user is None or not self.user.interactive:
             raise StopRun("error", "--confirm needs a terminal to ask at", error=ErrorRecord(kind="user", message="no terminal"))
         while True:
-            answer = self.user.confirm(format_action(action))
+            try:
+                answer = self.user.confirm(format_action(action))
+            except EOFError:
+                raise StopRun("interrupted", "the terminal closed at a confirmation") from None
             match answer.decision:
                 case "yes":
                     return action, False

@@ -81,14 +81,15 @@ def tap(session: Session, query: str) -> None:
         with draft.timed("prompt"):
             messages = session.dialect.grounding_messages(query, observation.image, observation.frame)
         completion = session.ask_model(draft, messages)
+        frame = session.answer_frame(draft, observation, completion)
         try:
             with draft.timed("parse"):
-                hits = session.dialect.parse_grounding(completion.text, observation.frame)
+                hits = session.dialect.parse_grounding(completion.text, frame)
             hit = hits[0]
             action = Click(point=hit.point)
             draft.thought = hit.label
             draft.actions = [format_action(action)]
-            session.perform(draft, action, observation.frame, observation)
+            session.perform(draft, action, frame, observation)
         except ActionParseError as error:
             raise _step_failure("tap", error) from None
     session.settle()

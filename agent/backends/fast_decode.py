@@ -141,11 +141,18 @@ def masked_attention(text: TextModel, state: DecodeState, number: int, q: torch.
 
 
 def exact_attention(text: TextModel, state: DecodeState, number: int, q: torch.Tensor, length: int) -> torch.Tensor:
-    """The call transformers makes while generating: the first ``length`` cache slots, no mask."""
+    """The call transformers makes while generating: the first ``length`` cache slots, no mask.
+
+    The slots are copied out contiguous, as transformers' growing cache holds them: some SDPA
+    backends (cuDNN on Hopper) pick their kernel by memory layout, and a strided view of the
+    static cache was seen to round differently on an H100.
+    """
     groups = text.heads // text.kv_heads
-    return F.scaled_dot_product_attention(
-        q, state.keys[number][:, :, :length], state.values[number][:, :, :length], attn_mask=None, dropout_p=0.0,
-        scale=text.layers[number].self_attn.scaling, is_causal=False, enable_gqa=groups > 1)
+    keys = state.keys[number][:, :, :length].contiguous()
+    values = state.values[number][:, :, :length].contiguous()
+    return F.scaled_dot_product_attention(q, keys, values, attn_mask=None, dropout_p=0.0,
+                                          scale=text.layers[number].self_attn.scaling, is_causal=False,
+                                          enable_gqa=groups > 1)
 
 
 def after_attention(text: TextModel, number: int, residual: torch.Tensor, out: torch.Tensor) -> torch.Tensor:

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
+from agent.backends.base import Completion
+from agent.backends.scripted import ScriptedBackend
 from agent.console import UserChannel
 from agent.records import load_run
+from agent.runner import RunParts, execute_run
+from agent.secrets import Secrets
+from agent.session import LoopSettings
 from devices.errors import DeviceDisconnected
-from tests.agent.doubles import MemoryDevice, TerminalInput
+from tasks.schema import Task
+from tests.agent.doubles import CollectedEvents, MemoryDevice, TerminalInput
 from tools.actions import Click, Point, Type
+from tools.dialects import get_dialect
 
 # The 800x600 test screen is shown to the model as 812x588 (smart_resize): model (406,294) is screen (400,300).
 CLICK_CENTRE = "Thought: the button is in the middle\nAction: click(start_box='(406,294)')"
@@ -107,8 +115,6 @@ def test_step_budget(run_with):
 def test_time_budget(run_with):
     # A device whose clicks take a while: the second step starts past the budget.
     def slow(device, action):
-        import time
-
         time.sleep(0.3)
 
     result, _, _ = run_with([CLICK_CENTRE, CLICK_LEFT, DONE], device=MemoryDevice(react=slow), timeout_s=0.2)
@@ -128,6 +134,14 @@ def test_call_user_at_a_terminal_sends_the_answer_back(run_with):
     result, backend, _ = run_with(["Action: call_user(content='Which date?')", DONE], user=user)
     assert result.status == "success"
     assert "The user answered: next Friday" in "\n".join(m.joined_text() for m in backend.requests[1])
+
+
+def test_a_terminal_that_closes_before_answering_needs_the_user(run_with):
+    user = UserChannel(stdin=TerminalInput(""))
+    result, _, _ = run_with(["Action: call_user(content='Which date?')"], user=user)
+    assert (result.status, result.message) == ("needs_user", "Which date?")
+    result, _, _ = run_with([CLICK_CENTRE], user=UserChannel(stdin=TerminalInput("")), confirm=True)
+    assert result.status == "interrupted"
 
 
 def test_device_failure_ends_the_run_as_error_with_the_step_recorded(run_with):
@@ -193,8 +207,6 @@ def test_confirm_without_a_terminal_is_an_error(run_with):
 
 
 def test_secret_reaches_only_the_device(run_with, tmp_path):
-    from agent.secrets import Secrets
-
     device = MemoryDevice()
     answers = ["Thought: type the password\nAction: type(content='{{secret:PASSWORD}}\\n')", DONE]
     result, backend, events = run_with(answers, device=device, secrets=Secrets({"PASSWORD": "Tr0ub4dor&3"}),
@@ -220,3 +232,21 @@ def test_actions_without_points_run(run_with, answer):
     device = MemoryDevice()
     result, _, _ = run_with([answer, DONE], device=device)
     assert result.status == "success" and len(device.executed) == 1
+
+
+def test_points_are_read_in_the_frame_the_backend_says_the_model_saw(tmp_path):
+    """A server that resized our image again: the answer's points are in what the model really saw."""
+    class ResizingBackend(ScriptedBackend):
+        def complete(self, messages, *, max_new_tokens=None):
+            answer = super().complete(messages, max_new_tokens=max_new_tokens)
+            return Completion(text=answer.text, seen_frame=(406, 294))  # half our 812x588 frame
+
+    device = MemoryDevice()
+    parts = RunParts(task=Task.from_goal("click"), device=device, dialect=get_dialect("uitars"),
+                     backend=ResizingBackend(["Action: click(start_box='(203,147)')", DONE]),
+                     settings=LoopSettings(settle_s=0), events=CollectedEvents(), out_dir=tmp_path, write_report=False)
+    result = execute_run(parts)
+    assert result.status == "success"
+    assert device.executed == [Click(point=Point(x=400, y=300))]
+    step = load_run(result.run_dir).steps[0]
+    assert (step.frame.width, step.frame.height) == (406, 294) and "406x294" in step.note

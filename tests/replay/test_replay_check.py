@@ -209,13 +209,24 @@ def test_task_steps_replay_clean_and_literal_tampering_fails(tmp_path: Path) -> 
     assert [check.kind for check in checks] == ["do", "do", "type", "tap", "wait", "assert", "ai", "ai"]
     assert [check.problems for check in checks] == [()] * 8, checks
     assert not any(check.skipped for check in checks), checks
-    # The task's own frame (1000x1000) is not in the record: step 2's points are taken as recorded.
-    assert [bool(check.caveat) for check in checks] == [False, True, False, False, False, False, False, False]
+    assert not any(check.caveat for check in checks), checks  # the do step's own frame (1000x1000) is recorded
     edit_step(run, 2, lambda step: step["executed"][0].update(action="click(start_box='(961,540)')"))
     edit_step(run, 6, lambda step: step.update(note="no: the form is filled"))
     failures = check_run(load_run(run)).failures
     assert [failure.index for failure in failures] == [2, 6]
     assert "reads differently" in failures[1].problems[0]
+
+
+def test_literal_step_without_its_own_frame_is_checked_as_far_as_it_can_be(tmp_path: Path) -> None:
+    # Records written before literal steps kept their own frame hold the screen's model frame instead.
+    result = record_run(tmp_path, [], task=parse_task(TASK_YAML.split("  - type:")[0], {}))
+    run = result.run_dir
+    edit_step(run, 2, lambda step: step.update(frame={"width": 1316, "height": 728, "relative": False}))
+    checks = check_run(load_run(run)).checks
+    assert [check.problems for check in checks] == [(), ()]
+    assert checks[1].caveat == "points not checked: the step's own frame is not recorded"
+    edit_step(run, 2, lambda step: step["executed"][0].update(commands=["click x=1 y=1 button=left"]))
+    assert [failure.index for failure in check_run(load_run(run)).failures] == [2]
 
 
 def test_mobile_run_replays_with_the_android_planner(tmp_path: Path) -> None:

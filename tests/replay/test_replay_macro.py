@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent.records import load_run
+from agent.replay import check_run
 from agent.replay_macro import MacroSettings, macro_actions
 from tasks.loader import parse_task
 from tests.replay.still_screen import record_run
@@ -130,3 +131,12 @@ def test_macro_replays_a_run_recorded_at_another_screen_size(tmp_path: Path) -> 
             assert abs(first.point.x - alpha[0] * 1.25) <= 1 and abs(first.point.y - alpha[1] * 1.25) <= 1
         finally:
             app.close()
+
+
+def test_desktop_launch_steps_are_skipped_not_misread(tmp_path: Path) -> None:
+    task = parse_task("steps:\n  - launch: \"true\"\n  - do: \"click(start_box='(10,10)')\"\n", {})
+    run = load_run(record_run(tmp_path, [], task=task).run_dir)
+    assert run.steps[0].executed[0].action == "launch true"  # a command line, not an action
+    assert [item.step for item in macro_actions(run, ScreenGeometry(width=1920, height=1080))] == [2]
+    checks = check_run(run).checks
+    assert checks[0].passed and "command line" in checks[0].skipped and checks[1].passed and not checks[1].skipped
