@@ -54,6 +54,7 @@ class GoalLoop:
 
     def _step(self, draft: StepDraft) -> GoalResult | None:
         session = self.session
+        draft.goal = self.goal
         observation = session.observe(draft)
         context = PromptContext(
             task=self.goal, frame=observation.frame, device=session.device.kind, language=session.settings.language

@@ -61,6 +61,7 @@ class StepRecord(BaseModel):
     index: int  # 1-based
     started_at: float
     kind: str = "ai"  # which task step produced it: ai, do, tap, assert, wait_for ...
+    goal: str = ""  # the ai goal this step worked on (a task file may hold several)
     screenshot: str | None = None  # file name inside the run directory
     geometry: GeometryRecord | None = None
     frame: FrameRecord | None = None

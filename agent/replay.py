@@ -127,8 +127,10 @@ class _Replayer:
         started = time.perf_counter()
         problems: list[str] = []
         notes: list[str] = []
-        if step.kind not in PARSED_KINDS:
-            self.history = History(self.history.image_window)  # a literal step ends a goal; the next starts afresh
+        goal = step.goal or self.run.info.task  # runs recorded before steps carried their goal
+        if step.kind not in PARSED_KINDS or goal != self.goal:
+            self.history = History(self.history.image_window)  # a new goal starts with an empty history
+        self.goal = goal
         try:
             skipped = self._compare(step, problems, notes)
         except ActionParseError as error:  # a recorded action text today's parser rejects

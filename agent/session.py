@@ -79,6 +79,7 @@ class StepDraft:
     index: int
     kind: str
     limit: int | None = None  # the goal's step budget, for the console
+    goal: str = ""  # the ai goal being worked on, recorded so replay prompts with it
     started_at: float = field(default_factory=time.time)
     screenshot: str | None = None
     observation: Observation | None = None
@@ -107,7 +108,7 @@ class StepDraft:
         frame = self.action_frame or (self.observation.frame if self.observation else None)
         usage = self.completion.usage if self.completion else None
         return StepRecord(
-            index=self.index, started_at=self.started_at, kind=self.kind, screenshot=self.screenshot,
+            index=self.index, started_at=self.started_at, kind=self.kind, goal=self.goal, screenshot=self.screenshot,
             geometry=GeometryRecord(**vars(shot.geometry)) if shot else None,
             frame=FrameRecord(width=frame.width, height=frame.height, relative=frame.relative) if frame else None,
             prompt_tokens=usage.prompt_tokens if usage else None,

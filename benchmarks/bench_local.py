@@ -56,6 +56,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="fast-path decode modes to time: exact (default path), graph, fused")
     parser.add_argument("--tiktoken", type=Path, help="Qwen's BPE file (default: .gpu_assets or ../shared/data)")
     parser.add_argument("--out", type=Path, help="write every number as JSON here")
+    parser.add_argument("--no-cudnn-sdpa", action="store_true",
+                        help="turn cuDNN attention off (both paths): it made plain generate non-deterministic")
     args = parser.parse_args(argv)
     if args.compare:
         args.sizes, args.shots, args.max_pixels = "3b,7b", "desktop,phone", ",".join(str(c) for c in PIXEL_CAPS)
@@ -223,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     if tiktoken is None:
         print("qwen.tiktoken not found: pass --tiktoken PATH", file=sys.stderr)
         return 2
+    if args.no_cudnn_sdpa:
+        torch.backends.cuda.enable_cudnn_sdp(False)
     tokenizer = qwen_tokenizer(tiktoken)
     ceilings = measure_ceilings()
     print(f"device {torch.cuda.get_device_name()}  torch {torch.__version__}  "

@@ -33,7 +33,11 @@ def main() -> int:
     parser.add_argument("--tokens", type=int, default=12)
     parser.add_argument("--mode", default="exact")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--no-cudnn-sdpa", action="store_true",
+                        help="turn cuDNN attention off for both paths (it was seen to be non-deterministic)")
     args = parser.parse_args()
+    if args.no_cudnn_sdpa:
+        torch.backends.cuda.enable_cudnn_sdp(False)
     tokenizer = qwen_tokenizer(next(p for p in TIKTOKEN_PLACES if p.is_file()))
     model = random_model(args.size)
     processor = qwen_processor(tokenizer, 1280 * 28 * 28)

@@ -111,7 +111,9 @@ steps:
                "Action: finished(content='done', status='failure')"]
     result, _, _ = run_with(answers, task=spec)
     assert result.status == "failure" and result.message == "done"
-    assert [s.kind for s in load_run(result.run_dir).steps] == ["ai", "ai", "assert", "ai"]
+    steps = load_run(result.run_dir).steps
+    assert [s.kind for s in steps] == ["ai", "ai", "assert", "ai"]
+    assert [s.goal for s in steps] == ["pick a date", "pick a date", "", "confirm"]  # replay prompts with it
 
 
 def test_launch_on_a_phone_opens_the_app(run_with):
