@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from tools.actions import Action, Point, Scroll
+from tools.actions import Action
 from tools.frames import ScreenGeometry
 
 log = logging.getLogger(__name__)
@@ -64,26 +64,16 @@ def planner_for_device(device: Mapping[str, Any]) -> DevicePlanner:
 
 
 def _desktop_planner(device: Mapping[str, Any]) -> DevicePlanner:
-    from devices.desktop_plan import plan_desktop
+    from devices.desktop_plan import plan_desktop, resolve_action
     from devices.desktop_settings import DesktopSettings
 
     settings = recorded_settings(DesktopSettings, device)
 
     def plan(action: Action, geometry: ScreenGeometry | None) -> tuple[str, ...]:
-        return plan_desktop(_scroll_at_centre(action, geometry), settings)
+        # The same filling-in the live driver does (a scroll without a point scrolls at the centre).
+        return plan_desktop(resolve_action(action, geometry) if geometry else action, settings)
 
     return DevicePlanner(kind="computer", plan_action=plan)
-
-
-def _scroll_at_centre(action: Action, geometry: ScreenGeometry | None) -> Action:
-    """What DesktopDevice.plan does before planning: a scroll without a point scrolls at the screen's centre."""
-    if not isinstance(action, Scroll) or action.point is not None or geometry is None:
-        return action
-    centre = Point(
-        x=round(geometry.origin_x + geometry.width / geometry.scale / 2),
-        y=round(geometry.origin_y + geometry.height / geometry.scale / 2),
-    )
-    return action.model_copy(update={"point": centre})
 
 
 def _android_planner(device: Mapping[str, Any]) -> DevicePlanner:

@@ -20,9 +20,9 @@ from devices.desktop_capture import (
     display_problem,
 )
 from devices.desktop_input import PyAutoGuiInput
-from devices.desktop_plan import plan_commands, plan_desktop
+from devices.desktop_plan import plan_commands, plan_desktop, resolve_action
 from devices.desktop_settings import DesktopSettings, Region
-from tools.actions import Action, Point, Scroll
+from tools.actions import Action, Scroll
 from tools.frames import ScreenGeometry
 
 __all__ = ["DesktopDevice", "DesktopSettings", "MonitorReport", "Region", "list_monitors", "open_desktop", "plan_desktop"]
@@ -88,15 +88,7 @@ class DesktopDevice(Device):
         return self._input
 
     def _resolve(self, action: Action) -> Action:
-        """Fill in what the action leaves to the device: a scroll without a point scrolls at the centre."""
-        if isinstance(action, Scroll) and action.point is None:
-            geometry = self.geometry()
-            centre = Point(
-                x=round(geometry.origin_x + geometry.width / geometry.scale / 2),
-                y=round(geometry.origin_y + geometry.height / geometry.scale / 2),
-            )
-            return action.model_copy(update={"point": centre})
-        return action
+        return resolve_action(action, self.geometry()) if isinstance(action, Scroll) else action
 
 
 def open_desktop(settings: DesktopSettings | None = None) -> DesktopDevice:

@@ -27,6 +27,7 @@ from tools.actions import (
     MiddleClick,
     Move,
     OpenApp,
+    Point,
     PressBack,
     PressEnter,
     PressHome,
@@ -37,6 +38,7 @@ from tools.actions import (
     Wait,
 )
 from tools.canonical import quote
+from tools.frames import ScreenGeometry
 
 Button = Literal["left", "right", "middle"]
 
@@ -185,6 +187,17 @@ def plan_commands(action: Action, settings: DesktopSettings) -> tuple[Command, .
         case Finished() | CallUser():
             raise ValueError(f"{action.action} ends the run; the agent loop handles it, not a device")
     raise TypeError(f"not an action: {action!r}")  # unreachable while the union and the match agree
+
+
+def resolve_action(action: Action, geometry: ScreenGeometry) -> Action:
+    """Fill in what the action leaves to the device: a scroll without a point scrolls at the screen's centre."""
+    if isinstance(action, Scroll) and action.point is None:
+        centre = Point(
+            x=round(geometry.origin_x + geometry.width / geometry.scale / 2),
+            y=round(geometry.origin_y + geometry.height / geometry.scale / 2),
+        )
+        return action.model_copy(update={"point": centre})
+    return action
 
 
 def plan_desktop(action: Action, settings: DesktopSettings) -> tuple[str, ...]:

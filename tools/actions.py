@@ -8,6 +8,7 @@ holds it does. The canonical text form lives in ``tools.canonical``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
@@ -193,7 +194,7 @@ TERMINAL_ACTIONS = (Finished, CallUser)
 action_adapter: TypeAdapter[Action] = TypeAdapter(Action)
 
 
-def with_points(action: _Action, mapper) -> _Action:  # noqa: ANN001 - mapper: Callable[[Point], Point]
+def with_points(action: _Action, mapper: Callable[[Point], Point]) -> _Action:
     """Return a copy of ``action`` with every point passed through ``mapper``."""
     updates = {name: mapper(value) for name, value in action.__dict__.items() if isinstance(value, Point)}
     return action.model_copy(update=updates) if updates else action

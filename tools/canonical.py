@@ -20,8 +20,25 @@ from collections.abc import Callable, Mapping
 from pydantic import ValidationError
 
 from tools.actions import (
-    ACTION_TYPES, Action, CallUser, Click, DoubleClick, Drag, Finished, Hotkey, LongPress,
-    MiddleClick, Move, OpenApp, Point, RightClick, Scroll, Swipe, Type, Wait, action_adapter,
+    ACTION_TYPES,
+    Action,
+    CallUser,
+    Click,
+    DoubleClick,
+    Drag,
+    Finished,
+    Hotkey,
+    LongPress,
+    MiddleClick,
+    Move,
+    OpenApp,
+    Point,
+    RightClick,
+    Scroll,
+    Swipe,
+    Type,
+    Wait,
+    action_adapter,
 )
 from tools.errors import ActionParseError
 
@@ -193,7 +210,7 @@ def _finite(value: object) -> float:
 
 
 def _to_int(number: float) -> int:
-    return int(math.floor(number + 0.5))  # half up: 10.5 -> 11 whatever the parity
+    return math.floor(number + 0.5)  # half up: 10.5 -> 11 whatever the parity
 
 
 def parse_call(text: str) -> tuple[str, dict[str, object]]:

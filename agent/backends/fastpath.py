@@ -116,6 +116,12 @@ class FastPath:
         self._graphs: OrderedDict[int, DecodeGraph] = OrderedDict()
         self._pinned: torch.Tensor | None = None
         self._fused: Any = None
+        if self.device.type == "cuda" and torch.backends.cuda.cudnn_sdp_enabled():
+            # On an H100 (torch 2.11) cuDNN attention made plain generate itself non-reproducible (two runs,
+            # different logits) and once crashed a graph capture; flash attention is deterministic. Process-wide
+            # on purpose: generate and the fast path then pick the same kernels and the same tokens.
+            log.info("turning cuDNN attention off for reproducible greedy answers (flash attention is used)")
+            torch.backends.cuda.enable_cudnn_sdp(False)
 
     # -- inputs -----------------------------------------------------------------------------
 
