@@ -5,7 +5,8 @@ token and the whole step for a forced answer length (EOS suppressed), for
 
 - plain: the processor on the CPU, then ``model.generate(**inputs, max_new_tokens=N)`` as the
   Qwen2.5-VL cookbook calls it (plus min_new_tokens=N to force the length);
-- fast: agent.backends.fastpath (GPU preprocessing, batched vision windows, graph-replayed decode);
+- fast: agent.backends.fastpath (GPU preprocessing, batched vision windows as a graph, graph-replayed
+  decode with exact attention);
 - floor: FLOPs and bytes over the matmul rate and copy bandwidth measured in the same run;
 
 with peak GPU memory, warm-up, and whether the two paths chose the same tokens.
@@ -32,8 +33,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.gpu_floor import Ceilings, measure_ceilings, step_floor  # noqa: E402
-from benchmarks.gpu_models import chat_text, load_model, qwen_processor, qwen_tokenizer, random_model, screenshot  # noqa: E402
+from benchmarks.gpu_floor import Ceilings, measure_ceilings, step_floor
+from benchmarks.gpu_models import chat_text, load_model, qwen_processor, qwen_tokenizer, random_model, screenshot
 
 log = logging.getLogger("bench_local")
 
@@ -52,8 +53,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--new-tokens", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-plain", action="store_true", help="time the fast path only")
-    parser.add_argument("--modes", default="exact,fused",
-                        help="fast-path decode modes to time: exact (default path), graph, fused")
     parser.add_argument("--tiktoken", type=Path, help="Qwen's BPE file (default: .gpu_assets or ../shared/data)")
     parser.add_argument("--out", type=Path, help="write every number as JSON here")
     parser.add_argument("--cudnn-sdpa", action="store_true",
@@ -149,11 +148,9 @@ def first_difference(a: list[int], b: list[int]) -> int | None:
 def bench_model(name: str, model: Any, tokenizer: Any, ceilings: Ceilings, args: argparse.Namespace) -> list[dict]:
     import torch
 
-    from agent.backends.fastpath import FastPath, FastPathSettings
+    from agent.backends.fastpath import FastPath
 
-    # "fused" last: it re-points the model's projection weights to views of concatenated copies (same values).
-    modes = sorted(args.modes.split(","), key=lambda mode: mode == "fused")
-    fast_paths: dict[str, Any] = {}
+    fast: Any = None  # made after the first plain run, so that run keeps --cudnn-sdpa's choice
     weights_gib = torch.cuda.memory_allocated() / 2 ** 30
     rows = []
     for cap in [int(c) for c in args.max_pixels.split(",")]:
@@ -166,19 +163,14 @@ def bench_model(name: str, model: Any, tokenizer: Any, ceilings: Ceilings, args:
                                    "weights_gib": weights_gib, "paths": {}}
             if not args.skip_plain:
                 row["paths"]["plain"] = bench_plain(model, processor, text, image, args.new_tokens, args.repeats)
-            for mode in modes:
-                if mode not in fast_paths:
-                    fast_paths[mode] = FastPath(model, settings=FastPathSettings(decode=mode))
-                fast = fast_paths[mode]
-                row["paths"][mode] = bench_fast(fast, processor, text, image, args.new_tokens, args.repeats)
-                torch.backends.cuda.enable_cudnn_sdp(args.cudnn_sdpa)  # for the next plain run
-                row["static_cache_gib"] = fast.static_cache_bytes() / 2 ** 30  # both buckets this path holds
-            plain_tokens = row["paths"].get("plain", {}).get("tokens")
-            for mode in modes:
-                if plain_tokens is not None:
-                    row["paths"][mode]["first_difference"] = first_difference(plain_tokens,
-                                                                              row["paths"][mode]["tokens"])
-            prompt = row["paths"][modes[0]]["prompt_tokens"]
+            fast = fast or FastPath(model)
+            row["paths"]["fast"] = bench_fast(fast, processor, text, image, args.new_tokens, args.repeats)
+            torch.backends.cuda.enable_cudnn_sdp(args.cudnn_sdpa)  # for the next plain run
+            row["static_cache_gib"] = fast.static_cache_bytes() / 2 ** 30  # the buckets held now
+            if "plain" in row["paths"]:
+                row["paths"]["fast"]["first_difference"] = first_difference(row["paths"]["plain"]["tokens"],
+                                                                            row["paths"]["fast"]["tokens"])
+            prompt = row["paths"]["fast"]["prompt_tokens"]
             patches = frame[0] * frame[1] // 14 ** 2
             row["floor"] = asdict(step_floor(model.config, ceilings, prompt, patches, args.new_tokens))
             row["prompt_tokens"] = prompt

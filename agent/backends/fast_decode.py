@@ -1,15 +1,20 @@
-"""Greedy decoding of Qwen2.5-VL one token at a time from a static KV cache, replayed as one CUDA graph.
+"""Greedy decoding of Qwen2.5-VL one token at a time from a static KV cache, replayed as CUDA graphs.
 
-Plain ``generate`` spends ~28 ms per token on a 7B model whose weights take ~5 ms to
-read: the GPU waits for Python (about a thousand kernel launches per token, plus a host
-sync per step). Here the whole one-token step (embedding, 28 decoder layers, the head,
-the greedy choice, writing the token and moving the counters) lives in device tensors
-of fixed shape, so it is captured once as a CUDA graph and each later token is a single
-``replay()``.
+Plain ``generate`` spends 30-60 ms per token on a 7B model whose weights take ~5 ms to
+read: the GPU waits for Python (about a thousand kernel launches per token, and a host
+sync per step). Here every tensor of the one-token step lives at a fixed address, so the
+step is captured once as CUDA graphs and each later token costs a few ``replay()`` calls.
 
-The layers run transformers' own modules (norms, projections, MLP, rotary embedding), so
-the arithmetic matches ``generate``; only attention differs in shape: it reads the whole
-fixed-length cache with a mask instead of a growing one.
+The step runs transformers' own modules (projections, MLP, rotary angles) with the same
+operations ``generate`` performs; on CUDA the norms and the rotary are Triton kernels that
+round exactly like those operations (fast_kernels), so the arithmetic is the same bit for bit.
+Attention is the one call whose shape grows with the answer: it runs eagerly between the
+graphs, on exactly the filled part of the cache, as the very SDPA call ``generate`` makes.
+So the greedy tokens are ``generate``'s bit for bit (checked on an H100 for 3B and 7B), and
+the graphs hold 29 (or 37) stretches of about 25 kernels each instead of one launch each.
+
+A single whole-step graph with masked attention over the fixed-length cache was measured
+too (docs/performance.md): slower here (9.4 vs 8.4 ms per token for 7B) and not identical.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+from agent.backends import fast_kernels
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +56,22 @@ class TextModel:
     kv_heads: int
     heads: int
     head_dim: int
+    kernels: bool = False  # fast_kernels' exact Triton kernels for the norms and the rotary (CUDA only)
 
     @classmethod
-    def of(cls, model: Any) -> TextModel:
+    def of(cls, model: Any, kernels: bool = False) -> TextModel:
         language = model.model.language_model
         config = language.config
         heads = config.num_attention_heads
         return cls(embed=language.embed_tokens, layers=language.layers, norm=language.norm,
                    rotary=language.rotary_emb, head=model.lm_head, kv_heads=config.num_key_value_heads,
-                   heads=heads, head_dim=getattr(config, "head_dim", None) or config.hidden_size // heads)
+                   heads=heads, head_dim=getattr(config, "head_dim", None) or config.hidden_size // heads,
+                   kernels=kernels)
+
+    def rms_norm(self, module: Any, x: torch.Tensor) -> torch.Tensor:
+        if self.kernels:
+            return fast_kernels.rms_norm(x, module.weight, module.variance_epsilon)
+        return module(x)
 
 
 class DecodeState:
@@ -116,28 +130,17 @@ def attention_inputs(text: TextModel, state: DecodeState, number: int, hidden: t
     """Layer ``number``'s query, with its key and value written into the cache at ``cache_index``."""
     layer = text.layers[number]
     attn = layer.self_attn
-    normed = layer.input_layernorm(hidden)
+    normed = text.rms_norm(layer.input_layernorm, hidden)
     q = attn.q_proj(normed).view(1, 1, -1, text.head_dim).transpose(1, 2)
     k = attn.k_proj(normed).view(1, 1, -1, text.head_dim).transpose(1, 2)
     v = attn.v_proj(normed).view(1, 1, -1, text.head_dim).transpose(1, 2)
+    if text.kernels:
+        return fast_kernels.rotate_and_store(q, k, v, cos, sin, state.keys[number], state.values[number],
+                                             state.cache_index)
     q, k = _apply_rope(q, k, cos, sin)
     state.keys[number].index_copy_(2, state.cache_index, k)
     state.values[number].index_copy_(2, state.cache_index, v)
     return q
-
-
-def masked_attention(text: TextModel, state: DecodeState, number: int, q: torch.Tensor) -> torch.Tensor:
-    """Attention over the whole fixed-length cache, later slots masked: fixed shapes for one graph.
-
-    Grouped-query attention without copying the cache: the query heads that share a
-    key/value head become that head's queries.
-    """
-    groups = text.heads // text.kv_heads
-    visible = (state.slots <= state.cache_index).view(1, 1, 1, -1)
-    grouped = q.reshape(1, text.kv_heads, groups, text.head_dim)
-    out = F.scaled_dot_product_attention(grouped, state.keys[number], state.values[number], attn_mask=visible,
-                                         scale=text.layers[number].self_attn.scaling)
-    return out.reshape(1, text.heads, 1, text.head_dim)
 
 
 def exact_attention(text: TextModel, state: DecodeState, number: int, q: torch.Tensor, length: int) -> torch.Tensor:
@@ -160,57 +163,29 @@ def after_attention(text: TextModel, number: int, residual: torch.Tensor, out: t
     layer = text.layers[number]
     out = out.transpose(1, 2).contiguous().reshape(1, 1, -1).contiguous()
     hidden = residual + layer.self_attn.o_proj(out)
-    return hidden + layer.mlp(layer.post_attention_layernorm(hidden))
+    return hidden + layer.mlp(text.rms_norm(layer.post_attention_layernorm, hidden))
 
 
 def finish_step(text: TextModel, state: DecodeState, hidden: torch.Tensor) -> None:
-    logits = text.head(text.norm(hidden)[:, -1:, :])[:, -1, :].float()
+    logits = text.head(text.rms_norm(text.norm, hidden)[:, -1:, :])[:, -1, :].float()
     record_token(choose_token(logits, state), state)
     state.cache_index.add_(1)
 
 
-def decode_step(text: TextModel, state: DecodeState, fused: Any = None) -> None:
-    """One token with masked attention: read ``state.token`` at ``state.cache_index``, choose the next, advance.
-
-    ``fused`` (a fast_fused.FusedLayers) replaces the eager layers by the compiled one.
-    """
-    hidden, cos, sin = embed_token(text, state)
-    if fused is not None:
-        visible = (state.slots <= state.cache_index).view(1, 1, 1, -1)
-        for number in range(len(text.layers)):
-            hidden = fused(number, hidden, cos, sin, state.cache_index, visible, state.keys[number],
-                           state.values[number])
-    else:
-        for number in range(len(text.layers)):
-            q = attention_inputs(text, state, number, hidden, cos, sin)
-            hidden = after_attention(text, number, hidden, masked_attention(text, state, number, q))
-    finish_step(text, state, hidden)
-
-
 class DecodeGraph:
-    """The decode step, run as CUDA graphs on CUDA (directly on the CPU).
+    """The decode step of one cache size: graphs between attention calls on CUDA, plain calls on the CPU."""
 
-    ``exact=True`` (default): one graph per stretch between attention calls, and attention
-    itself run eagerly on exactly the filled part of the cache, the very call ``generate``
-    makes; so the tokens are ``generate``'s, bit for bit. ``exact=False``: the whole step
-    is one graph with masked attention over the fixed-length cache (and the compiled layer
-    when ``fused`` is given): fewer launches, but rounding differs from ``generate``'s, so on
-    near-ties the greedy choice can differ.
-    """
-
-    def __init__(self, text: TextModel, state: DecodeState, exact: bool = True, fused: Any = None) -> None:
+    def __init__(self, text: TextModel, state: DecodeState) -> None:
         self.text = text
         self.state = state
-        self.exact = exact
-        self.fused = None if exact else fused
         self.length = 0  # filled cache slots before the next step (known on the host: no sync)
         self.graphs: list[Any] = []
-        self._queries: list[torch.Tensor] = []
-        self._attention_out: torch.Tensor | None = None
+        layers = len(text.layers)
+        self._queries: list[Any] = [None] * layers
+        self._attention_out = torch.empty(1, text.heads, 1, text.head_dim, device=state.out.device,
+                                          dtype=state.keys[0].dtype)
         if state.out.device.type == "cuda":
             self._capture()
-
-    # -- the step as stretches between attention calls ------------------------------------------
 
     def _stretch(self, index: int) -> None:
         """Stretch ``index``: finish layer index-1 (if any), then prepare layer index's attention (or the head)."""
@@ -224,54 +199,34 @@ class DecodeGraph:
         else:
             finish_step(text, state, self._residual)
 
-    def _attend(self, number: int) -> None:
-        out = exact_attention(self.text, self.state, number, self._queries[number], self.length + 1)
-        self._attention_out.copy_(out)
-
-    def _run_layered(self, replay: bool) -> None:
+    def _run(self, replay: bool) -> None:
         for index in range(len(self.text.layers) + 1):
             if replay:
                 self.graphs[index].replay()
             else:
                 self._stretch(index)
             if index < len(self.text.layers):
-                self._attend(index)
-
-    # -- capture ----------------------------------------------------------------------------------
+                out = exact_attention(self.text, self.state, index, self._queries[index], self.length + 1)
+                self._attention_out.copy_(out)
 
     @torch.inference_mode()
     def _capture(self) -> None:
-        text = self.text
-        self._queries = [None] * len(text.layers)  # type: ignore[list-item]
-        self._attention_out = torch.empty(1, text.heads, 1, text.head_dim, device=self.state.out.device,
-                                          dtype=self.state.keys[0].dtype)
         saved = self._snapshot()
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
             for _ in range(2):  # warm-up outside any graph: cuBLAS handles, kernel selection
-                self._run_eager()
+                self._run(replay=False)
         torch.cuda.current_stream().wait_stream(stream)
         self._restore(saved)
-        if self.exact:
-            pool = torch.cuda.graph_pool_handle()
-            for index in range(len(text.layers) + 1):
-                graph = torch.cuda.CUDAGraph()
-                with torch.cuda.graph(graph, pool=pool):
-                    self._stretch(index)
-                self.graphs.append(graph)
-        else:
+        # One memory pool for all stretches: each stretch reads tensors the previous one left there.
+        pool = torch.cuda.graph_pool_handle()
+        for index in range(len(self.text.layers) + 1):
             graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph):
-                decode_step(text, self.state, self.fused)
+            with torch.cuda.graph(graph, pool=pool):
+                self._stretch(index)
             self.graphs.append(graph)
         self._restore(saved)
-
-    def _run_eager(self) -> None:
-        if self.exact:
-            self._run_layered(replay=False)
-        else:
-            decode_step(self.text, self.state, self.fused)
 
     def _snapshot(self) -> list[torch.Tensor]:
         s = self.state
@@ -282,19 +237,8 @@ class DecodeGraph:
         for target, value in zip((s.token, s.cache_index, s.generated, s.out, s.seen), saved):
             target.copy_(value)
 
-    # -- use --------------------------------------------------------------------------------------
-
     @torch.inference_mode()
     def step(self) -> None:
         """One more token (``length`` must say how many cache slots are filled)."""
-        if not self.graphs:
-            if self.exact and self._attention_out is None:
-                self._attention_out = torch.empty(1, self.text.heads, 1, self.text.head_dim,
-                                                  device=self.state.out.device, dtype=self.state.keys[0].dtype)
-                self._queries = [None] * len(self.text.layers)  # type: ignore[list-item]
-            self._run_eager()
-        elif self.exact:
-            self._run_layered(replay=True)
-        else:
-            self.graphs[0].replay()
+        self._run(replay=bool(self.graphs))
         self.length += 1

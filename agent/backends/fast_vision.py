@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import torch
@@ -98,7 +99,7 @@ def group_segments(lengths: list[int], device: torch.device) -> tuple[SegmentGro
         position += length
     groups = []
     for length, firsts in starts.items():
-        contiguous = all(b - a == length for a, b in zip(firsts, firsts[1:]))
+        contiguous = all(b - a == length for a, b in pairwise(firsts))
         if contiguous:
             groups.append(SegmentGroup(length, len(firsts), firsts[0], None))
         else:

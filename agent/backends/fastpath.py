@@ -3,19 +3,22 @@
 Where plain ``model.generate`` loses time, and what this module does instead:
 
 - preprocessing on the CPU (normalize + patchify): done on the GPU (fast_inputs);
-- the vision tower's per-window Python loop: one attention call per window size (fast_vision);
-- ~1,000 kernel launches and a host sync per decoded token: a static KV cache and the
-  whole one-token step replayed as a CUDA graph (fast_decode).
+- the vision tower's per-window Python loop: one attention call per window size, the tower
+  replayed as a CUDA graph per screen size (fast_vision);
+- ~1,400 kernel launches and a host sync per decoded token: a static KV cache, the one-token
+  step replayed as CUDA graphs between exact attention calls (fast_decode), its norms and
+  rotary as Triton kernels that round like PyTorch (fast_kernels).
 
-Prefill itself runs through transformers' own forward with the same arguments
-``generate`` uses, so the first token is the one ``generate`` picks. Decoding is greedy
+Every stage computes bit for bit what ``generate`` computes (checked on an H100 and in
+tests/fastpath), so the answer is ``generate``'s. Prefill runs through transformers' own
+forward with the arguments ``generate`` uses. Decoding is greedy
 with the processors ``generate`` would apply for a greedy config (repetition penalty,
 minimum new tokens, EOS stop); anything else (sampling, beams, n-gram bans) is refused
 with ``FastPathUnsupported`` and the caller keeps plain ``generate``.
 
-Warm-up (capturing the graph) happens once per process and per cache-size bucket
-(prompt + new tokens rounded up to ``capacity_step``), so screenshots of other sizes
-reuse a graph instead of capturing again.
+Warm-up (capturing graphs) happens once per process and per cache-size bucket (prompt +
+new tokens rounded up to ``capacity_step``) and once per screen size for the vision tower;
+nothing is compiled per shape. docs/performance.md has the measurements.
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
+from agent.backends import fast_kernels
 from agent.backends.base import BackendError
 from agent.backends.fast_decode import DecodeGraph, DecodeState, TextModel, choose_token, record_token
 from agent.backends.fast_inputs import PatchSpec, expand_image_tokens, image_to_patches, rope_positions
@@ -46,10 +50,9 @@ class FastPathUnsupported(BackendError):
 class FastPathSettings:
     capacity_step: int = 1024  # KV cache lengths are rounded up to this: one graph per bucket
     max_graphs: int = 2  # captured buckets kept at once (each holds its own KV cache)
-    # exact: attention runs eagerly between graph pieces, exactly as generate calls it, so the tokens are
-    # generate's bit for bit. graph: the whole step is one graph (masked attention). fused: one graph with
-    # a compiled decoder layer and concatenated projections; fewest kernels, rounding differs from generate.
-    decode: Literal["exact", "graph", "fused"] = "exact"
+    # Norms and rotary of the decode step as Triton kernels that round exactly like eager PyTorch
+    # (fast_kernels); used where CUDA and Triton are, else the eager operations.
+    triton_kernels: bool = True
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,28 @@ def greedy_options(generation_config: Any, *, min_new_tokens: int = 0, **overrid
                          min_new_tokens=max(min_new_tokens, int(setting("min_new_tokens", 0) or 0)))
 
 
+def fast_generate(model: Any, inputs: Mapping[str, Any], max_new_tokens: int,
+                  temperature: float) -> tuple[list[int], dict[str, float]] | None:
+    """One local-backend step through the fast path: (new token ids, timings in ms), or None to use plain generate.
+
+    None where the fast path does not apply (sampling, several images in a batch, a model split over
+    GPUs, videos); the reason is logged. The FastPath (its graphs, its caches) lives on the model object.
+    """
+    if temperature != 0:
+        return None
+    try:
+        options = greedy_options(model.generation_config, do_sample=False)
+        result = FastPath.for_model(model).generate(inputs, max_new_tokens, options)
+    except FastPathUnsupported as reason:
+        log.info("plain generate for this step: %s", reason)
+        return None
+    timings = {"first_token": result.timings["prefill"], "decode": result.timings["decode"],
+               "vision": result.timings["vision"]}
+    if "warm_up" in result.timings:
+        timings["warm_up"] = result.timings["warm_up"]
+    return result.tokens, timings
+
+
 def _cache_tensors(cache: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(keys, values) per layer of a transformers DynamicCache, across its 4.x and 5.x layouts."""
     if hasattr(cache, "layers"):
@@ -107,21 +132,32 @@ class FastPath:
         self.model = model
         self.processor = processor
         self.settings = settings
-        self.text = TextModel.of(model)
+        self.device = model.lm_head.weight.device
+        self.text = TextModel.of(model, kernels=settings.triton_kernels and fast_kernels.available(self.device))
         self.vision = FastVision(model.model.visual)
-        self.device = self.text.head.weight.device
         self.dtype = self.text.head.weight.dtype
         self.config = model.config
         self.vocab = self.text.head.weight.shape[0]
         self._graphs: OrderedDict[int, DecodeGraph] = OrderedDict()
         self._pinned: torch.Tensor | None = None
-        self._fused: Any = None
         if self.device.type == "cuda" and torch.backends.cuda.cudnn_sdp_enabled():
             # On an H100 (torch 2.11) cuDNN attention made plain generate itself non-reproducible (two runs,
             # different logits) and once crashed a graph capture; flash attention is deterministic. Process-wide
             # on purpose: generate and the fast path then pick the same kernels and the same tokens.
             log.info("turning cuDNN attention off for reproducible greedy answers (flash attention is used)")
             torch.backends.cuda.enable_cudnn_sdp(False)
+
+    @classmethod
+    def for_model(cls, model: Any) -> FastPath:
+        """The model's FastPath, made on first use and kept on the model (graphs are per model)."""
+        fast = getattr(model, "_fast_path", None)
+        if fast is None:
+            devices = set(getattr(model, "hf_device_map", {}).values()) - {"cpu", "disk"}
+            if len(devices) > 1:
+                raise FastPathUnsupported(f"the model is split over {len(devices)} devices")
+            fast = cls(model)
+            model._fast_path = fast
+        return fast
 
     # -- inputs -----------------------------------------------------------------------------
 
@@ -171,9 +207,12 @@ class FastPath:
 
     @torch.inference_mode()
     def generate(self, inputs: Mapping[str, Any], max_new_tokens: int, options: GreedyOptions) -> FastResult:
-        input_ids = inputs["input_ids"]
+        """Greedy new tokens for one prompt (input_ids, and pixel_values + image_grid_thw when it has images)."""
+        input_ids = inputs["input_ids"].to(self.device)
         if input_ids.shape[0] != 1:
             raise FastPathUnsupported("the fast path decodes one conversation at a time (batch size 1)")
+        if inputs.get("pixel_values_videos") is not None:
+            raise FastPathUnsupported("videos are not handled by the fast path")
         prompt = input_ids.shape[1]
         started = time.perf_counter()
         graph, created = self._graph_for(self._capacity(prompt, max_new_tokens))
@@ -204,14 +243,9 @@ class FastPath:
             timings["warm_up"] = warm_up_ms
         return FastResult(tokens=tokens, prompt_tokens=prompt, timings=timings)
 
-    def _fused_layers(self) -> Any:
-        if self.settings.decode != "fused":
-            return None
-        if self._fused is None:
-            from agent.backends.fast_fused import FusedLayers
-
-            self._fused = FusedLayers.of(self.text)
-        return self._fused
+    def last_logits(self) -> torch.Tensor:
+        """Raw float32 logits of the last token chosen (for checks against generate's output_logits)."""
+        return next(reversed(self._graphs.values())).state.logits
 
     def static_cache_bytes(self) -> int:
         """GPU memory held by the static KV caches of the captured buckets."""
@@ -230,7 +264,7 @@ class FastPath:
                 self._graphs.popitem(last=False)
             log.info("capturing the decode step for a %d-token cache", capacity)
             state = DecodeState(self.text, capacity, self.vocab, self.device, self.dtype)
-            graph = DecodeGraph(self.text, state, exact=self.settings.decode == "exact", fused=self._fused_layers())
+            graph = DecodeGraph(self.text, state)
         self._graphs[capacity] = graph
         return graph, created
 

@@ -84,6 +84,12 @@ class LocalBackend(ModelBackend):
 
     def _generate(self, inputs: Any, max_new_tokens: int) -> tuple[list[int], Timings]:
         """New token ids (prompt excluded) and phase timings in ms: first_token (prefill) and decode."""
+        if self.fast:  # greedy steps only; it returns None (and logs why) where it does not apply
+            from agent.backends.fastpath import fast_generate
+
+            answer = fast_generate(self.model, inputs, max_new_tokens, self.settings.temperature)
+            if answer is not None:
+                return answer
         return generate_plain(self.model, inputs, max_new_tokens, self.settings.temperature)
 
     def _patch_size(self) -> int:

@@ -1,0 +1,64 @@
+"""The exact Triton kernels, run on the CPU by Triton's interpreter: indexing and arithmetic.
+
+The interpreter rounds float32 -> bf16 by truncation where the GPU rounds to nearest even, so
+here the results must match eager PyTorch within one bf16 step (and match a truncating model of
+the same arithmetic exactly); bit-identity on the GPU is checked by benchmarks/gpu_check_tokens.py.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = r"""
+import torch
+from agent.backends import fast_kernels
+from agent.backends.fast_decode import _apply_rope, _rotate_half
+from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLRMSNorm
+
+def truncate(t):  # float32 -> bf16 the interpreter's way
+    return (t.float().view(torch.int32) & -65536).view(torch.float32).to(torch.bfloat16)
+
+torch.manual_seed(0)
+norm = Qwen2_5_VLRMSNorm(256, eps=1e-6).to(torch.bfloat16)
+norm.weight.data.normal_(1, 0.1)
+x = torch.randn(1, 1, 256).to(torch.bfloat16)
+got = fast_kernels.rms_norm(x, norm.weight.data, norm.variance_epsilon)
+assert torch.allclose(got.float(), norm(x).float(), rtol=2 ** -6, atol=0), "rms norm"  # two roundings
+
+heads, kv_heads, dim, slots, slot = 6, 2, 64, 9, 4
+q = torch.randn(1, 1, heads * dim).to(torch.bfloat16).view(1, 1, heads, dim).transpose(1, 2)
+k = torch.randn(1, 1, kv_heads * dim).to(torch.bfloat16).view(1, 1, kv_heads, dim).transpose(1, 2)
+v = torch.randn(1, 1, kv_heads * dim).to(torch.bfloat16).view(1, 1, kv_heads, dim).transpose(1, 2)
+angles = torch.rand(1, 1, dim) * 50
+cos, sin = angles.cos().to(torch.bfloat16), angles.sin().to(torch.bfloat16)
+keys = torch.full((1, kv_heads, slots, dim), 7.0, dtype=torch.bfloat16)
+values = keys.clone()
+q_out = fast_kernels.rotate_and_store(q, k, v, cos, sin, keys, values, torch.tensor([slot]))
+for x, out in ((q, q_out), (k, keys[:, :, slot:slot + 1])):
+    c, s = cos.unsqueeze(1), sin.unsqueeze(1)
+    model = truncate(truncate(x.float() * c.float()).float() + truncate(_rotate_half(x).float() * s.float()).float())
+    assert torch.equal(out, model), "rotary arithmetic"
+    eager = x * c + _rotate_half(x) * s
+    assert torch.allclose(out.float(), eager.float(), rtol=2 ** -6, atol=1e-2), "rotary"
+assert torch.equal(values[:, :, slot:slot + 1], v), "value written at the slot"
+untouched = torch.cat([keys[:, :, :slot], keys[:, :, slot + 1:], values[:, :, :slot], values[:, :, slot + 1:]], 2)
+assert bool((untouched == 7.0).all()), "other slots untouched"
+print("ok")
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="Triton is not installed")
+def test_exact_kernels_in_the_triton_interpreter() -> None:
+    env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, cwd=ROOT, capture_output=True, text=True, check=False,
+                          timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith("ok")
