@@ -250,13 +250,31 @@ class Session:
         mapped = map_action(action, frame, observation.shot.geometry)
         text = format_action(mapped)
         with draft.timed("execute"):
+            resolved = self.secrets.resolve_action(mapped)
             if self.settings.dry_run:
                 commands = self.device.plan(mapped)  # placeholders stay unresolved in a plan
+            elif resolved is mapped:
+                commands = self.device.execute(mapped).commands
             else:
-                commands = self.device.execute(self.secrets.resolve_action(mapped)).commands
+                commands = self._execute_secret(mapped, resolved)
         executed = ExecutedRecord(action=text, commands=list(commands), dry_run=self.settings.dry_run)
         draft.executed.append(executed)
         return Performed(executed)
+
+    def _execute_secret(self, mapped: Action, resolved: Action) -> tuple[str, ...]:
+        """Type a secret; record the commands of its placeholder, never the driver's text.
+
+        Drivers escape or encode what they type (``input text`` escapes, base64
+        for the Android IME, quoted pyautogui text), so redacting the plain value
+        from their commands is not enough: what is recorded is the plan of the
+        placeholder action, which is also what replay recomputes.
+        """
+        try:
+            self.device.execute(resolved)
+        except DeviceError as error:
+            # The driver's message may quote the command, and so the secret in some encoding.
+            raise type(error)(f"typing a secret failed ({type(error).__name__})", hint=error.hint) from None
+        return self.device.plan(mapped)
 
     def _confirm(self, action: Action, frame: ModelFrame | None) -> tuple[Action, bool]:
         if self.user is None or not self.user.interactive:

@@ -18,6 +18,7 @@ from devices.errors import DeviceDisconnected
 from tasks.schema import Task
 from tests.agent.doubles import CollectedEvents, MemoryDevice, TerminalInput
 from tools.actions import Click, Point, Type
+from tools.canonical import format_action
 from tools.dialects import get_dialect
 
 # The 800x600 test screen is shown to the model as 812x588 (smart_resize): model (406,294) is screen (400,300).
@@ -250,3 +251,35 @@ def test_points_are_read_in_the_frame_the_backend_says_the_model_saw(tmp_path):
     assert device.executed == [Click(point=Point(x=400, y=300))]
     step = load_run(result.run_dir).steps[0]
     assert (step.frame.width, step.frame.height) == (406, 294) and "406x294" in step.note
+
+
+def test_secret_the_driver_escapes_is_not_recorded_in_any_encoding(run_with):
+    # Drivers escape what they type (here: the canonical quoting of a quote and a backslash), so the
+    # recorded commands must come from the placeholder, not from redacting the driver's own text.
+    value = "it's a \\secret"
+    escaped = format_action(Type(text=value))  # type(content='it\'s a \\secret')
+    device = MemoryDevice()
+    answers = ["Action: type(content='{{secret:PASSWORD}}')", DONE]
+    result, _, events = run_with(answers, device=device, secrets=Secrets({"PASSWORD": value}))
+    assert device.executed == [Type(text=value)]
+    for path in result.run_dir.rglob("*"):
+        data = path.read_bytes()
+        assert value.encode() not in data and escaped[len("type(content='"):-2].encode() not in data
+    shown = json.dumps(events.events, ensure_ascii=False)
+    assert "it's a" not in shown and "it\\'s a" not in shown and "\\secret" not in shown
+
+
+def test_failure_while_typing_a_secret_does_not_quote_the_driver_message(run_with):
+    value = "hunter2 with spaces"
+
+    def fail_quoting_the_encoded_text(action):  # as adb's `input text` wants it: spaces as %s
+        if isinstance(action, Type):
+            return DeviceDisconnected(f"adb gave up on: input text '{action.text.replace(' ', '%s')}'")
+        return None
+
+    device = MemoryDevice(fail_on=fail_quoting_the_encoded_text)
+    result, _, _ = run_with(["Action: type(content='{{secret:PASSWORD}}')"], device=device,
+                            secrets=Secrets({"PASSWORD": value}))
+    assert result.status == "error" and "typing a secret failed (DeviceDisconnected)" in result.message
+    for path in result.run_dir.rglob("*"):
+        assert b"hunter2" not in path.read_bytes()
