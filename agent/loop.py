@@ -80,6 +80,9 @@ class GoalLoop:
         if not parsed.actions:
             raise ActionParseError("the answer holds no action", expected="exactly one action per answer")
         terminal = any(isinstance(action, (Finished, CallUser)) for action in parsed.actions)
+        for action in parsed.actions:  # all or nothing: the model is told "not used" only if nothing ran
+            if not isinstance(action, (Finished, CallUser)):
+                session.preflight(action, frame, observation)
         if not terminal and self.stuck.observe(observation.screen, "; ".join(draft.actions)):
             raise StopRun(
                 "stuck",

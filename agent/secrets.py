@@ -109,6 +109,25 @@ class Secrets:
             return [self.redact_data(value) for value in data]
         return data
 
+    def redact_free_text(self, data: Mapping[str, object]) -> dict[str, object]:
+        """``data`` with only its human-readable messages redacted (keys in FREE_TEXT_KEYS).
+
+        Structured fields (kinds, actions, commands) are left alone: the secret
+        never enters them (typing records the placeholder's plan), and replacing
+        a short value everywhere would corrupt them and reveal the value
+        ("button={{secret:PW}}" says PW is "left").
+        """
+        return {key: self._redact_field(key, value) for key, value in data.items()}
+
+    def _redact_field(self, key: str, value: object) -> object:
+        if isinstance(value, Mapping):  # a nested record, e.g. a step's error {kind, message}
+            return self.redact_free_text(value)
+        return self.redact_data(value) if key in FREE_TEXT_KEYS else value
+
+
+# Where a secret's value can appear: messages built from driver or library errors, and what a person typed.
+FREE_TEXT_KEYS = frozenset({"message", "note", "feedback"})
+
 
 class RedactingFilter(logging.Filter):
     """A logging filter that takes secret values out of every record it passes."""

@@ -156,7 +156,7 @@ class Session:
             raise StopRun("budget", f"the time budget of {self.settings.timeout_s:g} s ran out")
 
     def emit(self, event: str, **data: Any) -> None:
-        self.events.emit(event, self.secrets.redact_data(data))
+        self.events.emit(event, self.secrets.redact_free_text(data))
 
     # ------------------------------------------------------------------ steps
 
@@ -180,6 +180,9 @@ class Session:
         except KeyboardInterrupt:
             draft.note = draft.note or "interrupted"
             raise
+        except Exception as error:  # a bug of ours: record it on the step it broke, then let the runner end the run
+            draft.error = ErrorRecord(kind="internal", message=f"{type(error).__name__}: {error}")
+            raise
         finally:
             draft.timings_ms["total"] = round((time.perf_counter() - started) * 1000, 2)
             self._record(draft)
@@ -187,7 +190,7 @@ class Session:
     def _record(self, draft: StepDraft) -> None:
         record = draft.to_record()
         if self.secrets:
-            record = StepRecord.model_validate(self.secrets.redact_data(record.model_dump()))
+            record = StepRecord.model_validate(self.secrets.redact_free_text(record.model_dump()))
         self.writer.append(record)
         self.steps_recorded = record.index
         commands = [command for executed in record.executed for command in executed.commands]
@@ -234,6 +237,12 @@ class Session:
         return draft.action_frame
 
     # ------------------------------------------------------------------ actions
+
+    def preflight(self, action: Action, frame: ModelFrame | None, observation: Observation) -> None:
+        """Raise ActionParseError now for what the model can fix, before any action of its answer runs."""
+        if isinstance(action, Type):
+            self.secrets.check(action.text)
+        self.device.plan(map_action(action, frame, observation.shot.geometry))
 
     def perform(self, draft: StepDraft, action: Action, frame: ModelFrame | None, observation: Observation) -> Performed:
         """Run one action given in ``frame`` (None: screenshot pixels) through confirm, mapping and secrets.

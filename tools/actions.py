@@ -32,6 +32,18 @@ class Point(BaseModel):
 class _Action(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _encodable_text(cls, value: object) -> object:
+        # JSON escapes let a model write a lone surrogate ("\ud800"): no device can type it and
+        # no UTF-8 record can hold it, so it is the model's mistake, caught here like any bad field.
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("the text holds a lone surrogate code point, which cannot be typed") from None
+        return value
+
     def points(self) -> tuple[Point, ...]:
         """Every point this action carries, in field order."""
         return tuple(value for value in self.__dict__.values() if isinstance(value, Point))

@@ -283,3 +283,33 @@ def test_failure_while_typing_a_secret_does_not_quote_the_driver_message(run_wit
     assert result.status == "error" and "typing a secret failed (DeviceDisconnected)" in result.message
     for path in result.run_dir.rglob("*"):
         assert b"hunter2" not in path.read_bytes()
+
+
+def test_short_secret_does_not_rewrite_recorded_structure(run_with):
+    # Blanket replacement of the value "a" would turn start_box into st{{secret:PW}}rt_box and the kind
+    # "parse" into "p{{secret:PW}}rse": corrupt records that also reveal the value.
+    answers = [CLICK_CENTRE, "Action: type(content='{{secret:PW}}')", DONE]
+    result, _, events = run_with(answers, secrets=Secrets({"PW": "a"}))
+    steps = load_run(result.run_dir).steps
+    assert [step.kind for step in steps] == ["ai", "ai", "ai"]
+    assert steps[0].actions == ["click(start_box='(406,294)')"]
+    assert steps[0].executed[0].action == "click(start_box='(400,300)')"
+    assert steps[1].executed[0].commands == ["memory type(content='{{secret:PW}}')"]
+    assert events.named("step")[0]["actions"] == ["click(start_box='(406,294)')"]
+
+
+def test_answer_with_an_unusable_second_action_runs_none_of_them(run_with):
+    device = MemoryDevice(unsupported=("swipe",))
+    answers = ["Action: click(start_box='(406,294)')\n\nswipe(start_box='(10,10)', end_box='(10,200)')", DONE]
+    result, _, events = run_with(answers, device=device)
+    assert device.executed == []  # the click did not run: the model was told the answer was not used
+    assert "swipe does not exist" in events.named("feedback")[0]["message"]
+    assert result.status == "success"
+
+
+def test_unexpected_error_is_recorded_on_the_step_it_broke(run_with):
+    device = MemoryDevice(fail_on=lambda action: RuntimeError("driver bug") if isinstance(action, Click) else None)
+    result, _, _ = run_with([CLICK_CENTRE], device=device)
+    assert result.status == "error"
+    (step,) = load_run(result.run_dir).steps
+    assert step.error is not None and step.error.kind == "internal" and "driver bug" in step.error.message
