@@ -27,6 +27,11 @@ class EventSink(Protocol):
     def emit(self, event: str, data: dict[str, Any]) -> None: ...
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 step``, ``2 steps``: a count with its noun (regular plurals only)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 class JsonEvents:
     """One JSON object per line: ``{"event": ..., "time": ..., ...data}``."""
 
@@ -52,6 +57,8 @@ class RichEvents:
     def __init__(self, console: Console | None = None, *, verbose: int = 0) -> None:
         self.console = console if console is not None else Console(highlight=False)
         self.verbose = verbose
+        # Actions the person declined at --confirm; the next step line says they were not run.
+        self._declined: list[str] = []
 
     def emit(self, event: str, data: dict[str, Any]) -> None:
         handler = getattr(self, f"_on_{event}", None)
@@ -75,6 +82,9 @@ class RichEvents:
         limit = f"/{data['max_steps']}" if data.get("max_steps") else ""
         actions = "; ".join(data.get("actions", [])) or "(no action)"
         mark = " [yellow](dry run)[/]" if data.get("dry_run") else ""
+        if self._declined:
+            mark += " [yellow](declined, not run)[/]"
+            self._declined.clear()
         self._print(f"[bold]step {data['index']}{limit}[/] {escape(actions)}{mark}")
         self._print(f"    [dim]{escape(_timings(data.get('timings_ms', {})))}[/]")
         if self.verbose and data.get("thought"):
@@ -90,13 +100,17 @@ class RichEvents:
         colour = "green" if data["passed"] else "red"
         self._print(f"    [{colour}]{'yes' if data['passed'] else 'no'}[/] {escape(data.get('reason', ''))}")
 
+    def _on_confirmation(self, data: dict[str, Any]) -> None:
+        if data.get("decision") == "no":
+            self._declined.append(str(data.get("action", "")))
+
     def _on_question(self, data: dict[str, Any]) -> None:
         self._print(f"[bold magenta]the model asks:[/] {escape(data['question'])}")
 
     def _on_run_finished(self, data: dict[str, Any]) -> None:
         colour = "green" if data["status"] == "success" else "red"
         message = f": {escape(data['message'])}" if data.get("message") else ""
-        self._print(f"[bold {colour}]{escape(data['status'])}[/]{message} ({data['steps']} steps)")
+        self._print(f"[bold {colour}]{escape(data['status'])}[/]{message} ({plural(data['steps'], 'step')})")
         self._print(f"run saved in {escape(str(data['run_dir']))}")
 
 
@@ -109,12 +123,22 @@ class Confirmation:
     edited: str = ""  # the action text the person typed, for "edit"
 
 
-class UserChannel:
-    """Questions to the person at the terminal (prompts go to stderr, so stdout stays machine-readable)."""
+CONFIRM_CHOICES = "[y]es/[n]o/[e]dit/[q]uit"
 
-    def __init__(self, *, stdin: IO[str] | None = None, console: Console | None = None) -> None:
+
+class UserChannel:
+    """Questions to the person at the terminal (prompts go to stderr, so stdout stays machine-readable).
+
+    Each --confirm decision is also an event (``confirmation``: action, decision) on ``events`` if
+    given, so the console can show a declined action as not run. The action text is the one shown
+    at the prompt, placeholders and all: it never holds a secret's value.
+    """
+
+    def __init__(self, *, stdin: IO[str] | None = None, console: Console | None = None,
+                 events: EventSink | None = None) -> None:
         self.stdin = stdin if stdin is not None else sys.stdin
         self.console = console if console is not None else Console(stderr=True, highlight=False)
+        self.events = events
 
     @property
     def interactive(self) -> bool:
@@ -132,8 +156,15 @@ class UserChannel:
         return self._read(f"[bold magenta]{escape(question)}[/]\n[bold]your answer>[/] ")
 
     def confirm(self, action_text: str) -> Confirmation:
+        confirmation = self._decide(action_text)
+        if self.events is not None:
+            self.events.emit("confirmation", {"action": action_text, "decision": confirmation.decision})
+        return confirmation
+
+    def _decide(self, action_text: str) -> Confirmation:
         while True:
-            reply = self._read(f"run [bold]{escape(action_text)}[/]? [y]es/[n]o/[e]dit/[q]uit: ").strip().lower()
+            # escape(): rich would read "[y]" and the like as style tags and swallow them.
+            reply = self._read(f"run [bold]{escape(action_text)}[/]? {escape(CONFIRM_CHOICES)}: ").strip().lower()
             if reply in ("y", "yes", ""):
                 return Confirmation("yes")
             if reply in ("n", "no"):

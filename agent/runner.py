@@ -92,6 +92,80 @@ class RunParts:
     write_report: bool = True
 
 
+class SignalInterrupt(KeyboardInterrupt):
+    """A signal other than SIGINT (the CLI turns SIGTERM into this) ending the run like Ctrl-C.
+
+    It is a KeyboardInterrupt so that every ``except KeyboardInterrupt`` on the way treats it as one;
+    ``str()`` is the signal's name.
+    """
+
+
+def interruption_message(stop: KeyboardInterrupt) -> str:
+    """What ended the run, in the record's words: the signal's name, or Ctrl-C (SIGINT)."""
+    if isinstance(stop, SignalInterrupt):
+        return f"stopped by {stop}"
+    return "stopped with Ctrl-C (SIGINT)"
+
+
+class NotStarted(Exception):
+    """The device or the model backend could not start; the run is recorded with this status and message."""
+
+    def __init__(self, status: str, message: str) -> None:
+        self.status = status
+        self.message = message
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run is, before its device and backend exist: enough to record a run that could not start."""
+
+    task: Task
+    events: EventSink
+    out_dir: Path
+    dialect: str
+    device_spec: str
+    task_file: str | None = None
+    model_info: dict[str, Any] | None = None
+    secrets: Secrets = field(default_factory=Secrets)
+    write_report: bool = True
+
+
+def record_unstarted_run(plan: RunPlan, failure: NotStarted) -> RunResult:
+    """A run directory whose run.json says why it never got to a step, so no failure goes unrecorded."""
+    run_dir = new_run_directory(Path(plan.out_dir), plan.task.title())
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    message = plan.secrets.redact(failure.message)
+    now = time.time()
+    info = RunInfo(
+        run_id=run_dir.name, task=plan.task.title(), task_file=plan.task_file, dialect=plan.dialect,
+        model=plan.model_info or {}, device={"spec": plan.device_spec}, versions=_versions(), started_at=now,
+    )
+    writer = RunWriter(run_dir, info)
+    events = _RedactedEvents(plan.events, plan.secrets)
+    events.emit("run_started", task=info.task, run_dir=str(run_dir), device=plan.device_spec,
+                dialect=plan.dialect, model=info.model.get("model", ""), dry_run=False)
+    writer.update(status=failure.status, message=message, ended_at=time.time())
+    writer.close()
+    if plan.write_report:
+        _write_report(run_dir)
+    result = RunResult(status=failure.status, message=message, run_dir=run_dir, steps=0)
+    events.emit("run_finished", status=result.status, message=message, run_dir=str(run_dir), steps=0,
+                exit_code=result.exit_code)
+    return result
+
+
+@dataclass(frozen=True)
+class _RedactedEvents:
+    """Events with secret values masked, as the session sends them, for a run that has no session."""
+
+    sink: EventSink
+    secrets: Secrets
+
+    def emit(self, event: str, **data: Any) -> None:
+        self.sink.emit(event, self.secrets.redact_data(data))
+
+
 def execute_run(parts: RunParts) -> RunResult:
     run_dir = new_run_directory(Path(parts.out_dir), parts.task.title())
     run_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -127,8 +201,8 @@ def _run_steps(session: Session, task: Task) -> tuple[str, str]:
         return "success", run_task(session, task)
     except StopRun as stop:
         return stop.status, stop.message
-    except KeyboardInterrupt:
-        return "interrupted", "stopped with Ctrl-C"
+    except KeyboardInterrupt as stop:
+        return "interrupted", interruption_message(stop)
     except DeviceError as error:
         log.debug("device failure", exc_info=True)
         return "error", f"device: {error}"
@@ -146,5 +220,5 @@ def _write_report(run_dir: Path) -> None:
 
     try:
         write_report(run_dir)
-    except Exception:  # noqa: BLE001 - a derived file must not change the run's outcome
+    except Exception:
         log.exception("could not write the report for %s; retry with `agent report %s`", run_dir, run_dir)

@@ -12,19 +12,35 @@ from __future__ import annotations
 import logging
 import shlex
 import subprocess
+import tempfile
 import time
 
 from agent.checks import Verdict, parse_verdict, verdict_messages
+from agent.console import plural
 from agent.loop import run_goal
 from agent.records import ErrorRecord, ExecutedRecord
 from agent.session import Session, StepDraft, StopRun, parse_failure
-from tasks.schema import AiStep, AssertStep, DoStep, LaunchStep, TapStep, Task, TypeStep, WaitForStep, WaitStep
+from tasks.schema import (
+    AiStep,
+    AssertStep,
+    DoStep,
+    LaunchStep,
+    TapStep,
+    Task,
+    TypeStep,
+    WaitForStep,
+    WaitStep,
+    split_command_line,
+)
 from tools.actions import Action, Click, OpenApp, Type, Wait
 from tools.canonical import format_action, parse_action
 from tools.errors import ActionParseError
 from tools.frames import ModelFrame
 
 log = logging.getLogger(__name__)
+
+LAUNCH_CHECK_S = 0.5  # how long a desktop launch is watched for an immediate failure
+STDERR_TAIL_BYTES = 400  # of a failed launch's error output, kept in the message
 
 
 def run_task(session: Session, task: Task) -> str:
@@ -56,7 +72,8 @@ def run_task(session: Session, task: Task) -> str:
                 check(session, step.assert_)
             case WaitForStep():
                 wait_for(session, step.wait_for, timeout_s=step.timeout, interval_s=step.interval)
-    return message or f"all {len(task.steps)} steps done"
+    count = len(task.steps)
+    return message or (f"the {plural(count, 'step')} {'is' if count == 1 else 'are'} done")
 
 
 def do(session: Session, action: Action, frame: ModelFrame | None, *, kind: str) -> None:
@@ -68,9 +85,11 @@ def do(session: Session, action: Action, frame: ModelFrame | None, *, kind: str)
         draft.action_frame = frame or ModelFrame(width=geometry.width, height=geometry.height)
         draft.actions = [format_action(action)]
         try:
-            session.perform(draft, action, frame, observation)
+            performed = session.perform(draft, action, frame, observation)
         except ActionParseError as error:
             raise _step_failure(kind, error) from None
+        if performed.executed is None:  # the person said no at --confirm: the task goes on without it
+            draft.note = "declined by the user"
     session.settle()
 
 
@@ -103,18 +122,44 @@ def launch(session: Session, app: str) -> None:
     with session.step("launch") as draft:
         session.observe(draft)
         draft.actions = [f"launch {app}"]
-        argv = shlex.split(app)
+        try:
+            argv = split_command_line(app)
+        except ValueError as error:  # a task built in code skips the task file's check
+            raise StopRun("failure", str(error), error=ErrorRecord(kind="launch", message=str(error))) from None
         if not session.settings.dry_run:
-            try:
-                # A new session: the app outlives the run and ignores our Ctrl-C.
-                subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            except OSError as error:
-                raise StopRun("failure", f"cannot launch {app!r}: {error}",
-                              error=ErrorRecord(kind="launch", message=str(error))) from None
+            _start_program(app, argv)
         draft.executed.append(ExecutedRecord(action=f"launch {app}", commands=[shlex.join(argv)],
                                              dry_run=session.settings.dry_run))
     session.settle()
+
+
+def _start_program(app: str, argv: list[str]) -> None:
+    """Start ``argv`` in the background; fail if it cannot start or dies at once with an error code.
+
+    Watching it for a moment catches a bad option or a missing display, which
+    would otherwise pass as a launch and leave the model staring at an
+    unchanged screen. A program that exits 0 at once (a launcher handing over
+    to a running instance) is fine.
+    """
+    # stderr goes to an unnamed file, not a pipe: a long-lived app must never block on a full pipe.
+    with tempfile.TemporaryFile() as errors:
+        try:
+            # A new session: the app outlives the run and ignores our Ctrl-C.
+            process = subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.DEVNULL, stderr=errors)
+        except OSError as error:
+            raise StopRun("failure", f"cannot launch {app!r}: {error}",
+                          error=ErrorRecord(kind="launch", message=str(error))) from None
+        try:
+            code = process.wait(timeout=LAUNCH_CHECK_S)
+        except subprocess.TimeoutExpired:
+            return  # still running: started
+        if code == 0:
+            return
+        errors.seek(0)
+        tail = errors.read()[-STDERR_TAIL_BYTES:].decode("utf-8", "replace").strip()
+    message = f"{app!r} exited at once with code {code}" + (f": {tail}" if tail else " (no error output)")
+    raise StopRun("failure", f"cannot launch: {message}", error=ErrorRecord(kind="launch", message=message))
 
 
 def check(session: Session, statement: str) -> None:

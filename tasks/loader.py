@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from tasks.schema import Task
+from tasks.schema import Task, split_command_line
 
 _VARIABLE = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\})")
 
@@ -72,9 +72,24 @@ def parse_task(text: str, environ: Mapping[str, str], *, source: Path | str = "<
     marks = _marks(root)
     data = _substitute_all(data, environ, source, marks)
     try:
-        return Task.model_validate(data)
+        task = Task.model_validate(data)
     except ValidationError as error:
         raise TaskFileError(source, [_problem(item, marks) for item in error.errors()]) from None
+    problems = _command_line_problems(task, marks)
+    if problems:
+        raise TaskFileError(source, problems)
+    return task
+
+
+def _command_line_problems(task: Task, marks: dict[Location, tuple[int, int]]) -> list[Problem]:
+    """Desktop command lines that could never start (an unclosed quote), caught now rather than mid-run."""
+    problems = []
+    for location, text in task.desktop_command_lines():
+        try:
+            split_command_line(text)
+        except ValueError as error:
+            problems.append(Problem(*marks.get(location, (1, 1)), _field_name(location), str(error)))
+    return problems
 
 
 # ----------------------------------------------------------------------------- locations

@@ -11,13 +11,15 @@ with file, line and field.
 from __future__ import annotations
 
 import re
+import shlex
+from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from tools.canonical import parse_action
 from tools.errors import ActionParseError
-from tools.frames import ModelFrame
+from tools.frames import ModelFrame, parse_pixels
 
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*$")
 
@@ -65,8 +67,28 @@ class DeviceSection(_Section):
         return f"android:{self.serial}" if self.serial else "android"
 
 
+def parse_bool(text: str | bool) -> bool:
+    """A yes/no setting as flags, YAML and environment variables write it."""
+    if isinstance(text, bool):
+        return text
+    folded = text.strip().lower()
+    if folded in ("1", "true", "yes", "on"):
+        return True
+    if folded in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{text!r} is not a yes/no value (1/0, true/false, yes/no, on/off)")
+
+
+# Task values and flags share these parsers, so `max_pixels: 1280*28*28` and `fast: on` read the same.
+Pixels = Annotated[int, BeforeValidator(parse_pixels), Field(gt=0)]
+YesNo = Annotated[bool, BeforeValidator(parse_bool)]
+
+
 class ModelSection(_Section):
-    """Model settings; each key is the long name of the ``agent run`` flag it stands for (flags win)."""
+    """Model settings; each key is the long name of an ``agent run`` model flag, with its limits (flags win).
+
+    A test keeps these keys equal to the flags ``resolve_model_settings`` takes.
+    """
 
     backend: Literal["local", "openai", "scripted"] | None = None
     model: str | None = None
@@ -74,9 +96,18 @@ class ModelSection(_Section):
     api_key_env: str | None = None
     dialect: Literal["qwen", "uitars"] | None = None
     coords: Literal["absolute", "relative"] | None = None
-    min_pixels: int | None = Field(default=None, gt=0)
-    max_pixels: int | None = Field(default=None, gt=0)
+    min_pixels: Pixels | None = None
+    max_pixels: Pixels | None = None
     max_new_tokens: int | None = Field(default=None, gt=0)
+    source: Literal["hub", "local", "modelscope"] | None = None
+    script: Path | None = None  # like --script: relative to the directory agent run starts in
+    temperature: float | None = Field(default=None, ge=0)
+    request_timeout: float | None = Field(default=None, gt=0)
+    max_retries: int | None = Field(default=None, ge=0)
+    image_format: Literal["png", "jpeg"] | None = None
+    jpeg_quality: int | None = Field(default=None, ge=1, le=100)
+    torch_device: str | None = None
+    fast: YesNo | None = None
 
 
 class _Step(BaseModel):
@@ -152,6 +183,17 @@ class TypeStep(_Step):
     kind: ClassVar[str] = "type"
 
 
+def split_command_line(text: str) -> list[str]:
+    """A desktop command line as program and arguments (shell quoting rules); ValueError if it is unusable."""
+    try:
+        argv = shlex.split(text)
+    except ValueError as error:  # shlex says e.g. "No closing quotation"
+        raise ValueError(f"{text!r} is not a command line: {str(error).lower()}") from None
+    if not argv:
+        raise ValueError("the command line is empty")
+    return argv
+
+
 class LaunchStep(_Step):
     """Start an app: a package or label on Android, a command line on the desktop."""
 
@@ -224,6 +266,22 @@ class Task(_Section):
 
     def title(self) -> str:
         return self.name or next((step.text for step in self.steps if isinstance(step, AiStep)), self.steps[0].text)
+
+    def desktop_command_lines(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """(location, text) of each command line the desktop will start: ``device.app`` and ``launch`` steps.
+
+        Empty for a task that names an Android device (there ``launch`` is a package or label). A task
+        that names no device is read as a desktop one, the default.
+        """
+        if self.device is not None and self.device.kind != "desktop":
+            return []
+        lines: list[tuple[tuple[str | int, ...], str]] = []
+        if self.device is not None and self.device.app:
+            lines.append((("device", "app"), self.device.app))
+        for index, step in enumerate(self.steps):
+            if isinstance(step, LaunchStep):
+                lines.append((("steps", index, "launch"), step.launch))
+        return lines
 
     def texts(self) -> list[str]:
         """Every text of the task a secret placeholder could hide in."""

@@ -10,6 +10,7 @@ that converts between them; everything else calls it.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from PIL import Image
@@ -23,6 +24,18 @@ MAX_PIXELS = 16384 * 28 * 28  # Qwen2.5-VL's preprocessor default
 SERVING_MAX_PIXELS = 1280 * 28 * 28  # a common deployment cap
 MAX_ASPECT_RATIO = 200
 RELATIVE_SCALE = 1000  # UI-TARS-1.0 / Qwen2-VL answer in 0..1000
+
+
+def parse_pixels(text: str | int) -> int:
+    """A pixel count: ``1003520`` or a product such as ``1280*28*28``."""
+    if isinstance(text, int):
+        return text
+    if not re.fullmatch(r"\s*\d+(\s*[*x]\s*\d+)*\s*", text):
+        raise ValueError(f"{text!r} is not a pixel count (a number, or a product like 1280*28*28)")
+    result = 1
+    for factor in re.split(r"[*x]", text):
+        result *= int(factor)
+    return result
 
 
 def _round_by(number: float, factor: int) -> int:
@@ -140,14 +153,19 @@ def screenshot_to_input(x: float, y: float, geometry: ScreenGeometry) -> Point:
 def to_input_point(point: Point, frame: ModelFrame | None, geometry: ScreenGeometry) -> Point:
     """Model frame (or screenshot pixels when ``frame`` is None) -> input frame."""
     if frame is None:
-        _screenshot_frame(geometry).check(point)
+        _check_on_screenshot(point, geometry)
         return screenshot_to_input(point.x, point.y, geometry)
     return screenshot_to_input(*to_screenshot_point(point, frame, geometry), geometry)
 
 
-def _screenshot_frame(geometry: ScreenGeometry) -> ModelFrame:
-    """Raw screenshot pixels as a frame: valid indices are 0..size-1."""
-    return ModelFrame(width=geometry.width - 1, height=geometry.height - 1)
+def _check_on_screenshot(point: Point, geometry: ScreenGeometry) -> None:
+    """Raw screenshot pixels: valid indices are 0..size-1 of a width x height screen."""
+    if not (0 <= point.x < geometry.width and 0 <= point.y < geometry.height):
+        raise ActionParseError(
+            f"point {point} is outside the screen",
+            expected=f"x in 0..{geometry.width - 1} and y in 0..{geometry.height - 1} "
+            f"(the screen is {geometry.width}x{geometry.height})",
+        )
 
 
 def map_action(action: Action, frame: ModelFrame | None, geometry: ScreenGeometry) -> Action:

@@ -22,6 +22,8 @@ import typer
 from pydantic import SecretStr, ValidationError
 
 from agent.backends.settings import BackendSettings, resolve_model_name
+from tasks.schema import parse_bool
+from tools.frames import parse_pixels
 
 Coordinates = Literal["absolute", "relative"]
 PANEL = "Model"
@@ -30,29 +32,6 @@ DEFAULT_API_KEY_ENV = "AGENT_API_KEY"
 
 class ModelOptionError(typer.BadParameter):
     """A model setting that cannot be used; says which flag, task key or variable gave it."""
-
-
-def parse_pixels(text: str | int) -> int:
-    """A pixel count: ``1003520`` or a product such as ``1280*28*28``."""
-    if isinstance(text, int):
-        return text
-    if not re.fullmatch(r"\s*\d+(\s*[*x]\s*\d+)*\s*", text):
-        raise ValueError(f"{text!r} is not a pixel count (a number, or a product like 1280*28*28)")
-    result = 1
-    for factor in re.split(r"[*x]", text):
-        result *= int(factor)
-    return result
-
-
-def parse_bool(text: str | bool) -> bool:
-    if isinstance(text, bool):
-        return text
-    folded = text.strip().lower()
-    if folded in ("1", "true", "yes", "on"):
-        return True
-    if folded in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{text!r} is not a yes/no value (1/0, true/false, yes/no, on/off)")
 
 
 # -- flag aliases for command signatures -------------------------------------------------------------------

@@ -4,8 +4,11 @@ Settings come from the first of: a flag, the task file, an environment
 variable, the default. The environment is read here and nowhere deeper.
 
 Exit codes: 0 success; 1 failure, stuck, budget or error; 2 bad input (flags,
-task file, missing secret); 3 the model needs the user and there is no
-terminal; 130 interrupted (Ctrl-C, SIGTERM, or "quit" at a confirmation).
+a malformed device spec, the task file, a missing secret); 3 the model needs
+the user and there is no terminal; 130 interrupted (Ctrl-C, SIGTERM, or
+"quit" at a confirmation). Once the input is good every outcome is recorded,
+a device that cannot open or a backend that cannot start included; bad input
+records nothing (with --json it ends in an ``error`` event).
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ import os
 import signal
 import sys
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, nullcontext, redirect_stdout
+from contextlib import ExitStack, contextmanager, redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -54,10 +58,13 @@ from agent.commands.model_options import (
     SourceOption,
     TemperatureOption,
     TorchDeviceOption,
+    resolve_model_settings,
 )
 
 if TYPE_CHECKING:
+    from agent.backends.base import ModelBackend
     from agent.backends.settings import BackendSettings
+    from agent.console import EventSink
     from agent.secrets import Secrets
     from agent.session import LoopSettings
     from devices.base import Device
@@ -146,17 +153,16 @@ def run_command(
     torch_device: TorchDeviceOption = None,
     fast: FastOption = None,
 ) -> None:
-    from agent.backends import create_backend
-    from agent.backends.base import BackendError
-    from agent.commands.model_options import resolve_model_settings
+    # Imported here, not at the top: `agent --help` stays quick.
     from agent.console import JsonEvents, RichEvents, UserChannel
-    from agent.runner import EXIT_CODES, RunParts, execute_run
+    from agent.runner import NotStarted, RunParts, RunPlan, execute_run, record_unstarted_run
     from tools.dialects import get_dialect
 
     environ = dict(os.environ)
-    err = Console(stderr=True, soft_wrap=True, highlight=False)
-    task, task_file = _load(task_arg, environ, err)
-    secrets = _secrets(task, secret or [], environ, err)
+    events = JsonEvents(sys.stdout) if json_events else RichEvents(Console(highlight=False), verbose=verbose)
+    errors = _Errors(Console(stderr=True, soft_wrap=True, highlight=False), events if json_events else None)
+    task, task_file = _load(task_arg, environ, errors)
+    secrets = _secrets(task, secret or [], environ, errors)
     _redact_logs(secrets)
     try:
         choice = resolve_model_settings(
@@ -169,73 +175,152 @@ def run_command(
         settings = _loop_settings(task, choice.settings, environ, max_steps=max_steps, timeout=timeout,
                                   dry_run=dry_run, confirm=confirm, stuck_after=stuck_after,
                                   max_parse_errors=max_parse_errors, history_images=history_images, settle=settle)
+        spec = _device_spec(device, task, environ)
     except typer.BadParameter as error:
-        _bad_input(err, str(error))
-    user = UserChannel()
+        errors.bad_input(str(error))
+    user = UserChannel(events=events)
     if confirm and not user.interactive:
-        _bad_input(err, "--confirm asks at a terminal, and stdin is not one")
-    events = JsonEvents(sys.stdout) if json_events else RichEvents(Console(highlight=False), verbose=verbose)
-    spec = device or (task.device.spec() if task.device else None)
+        errors.bad_input("--confirm asks at a terminal, and stdin is not one")
     device_options = {"monitor": monitor, "region": region, "scale": scale, "origin": origin, "failsafe": failsafe,
                       "unicode_input": unicode_input, "adb_host": adb_host, "adb_port": adb_port}
-    # With --json, stdout carries only events: anything a library prints (python-xlib does) goes to stderr.
-    with redirect_stdout(sys.stderr) if json_events else nullcontext():
-        opened = _open_device(err, spec, device_options, environ)
-        with opened, _sigterm_as_interrupt():
-            try:
-                model_backend = create_backend(choice.settings)  # the local backend loads weights here
-            except BackendError as error:
-                _fail(err, "cannot start the model backend", error)
-            except KeyboardInterrupt:
-                err.print("interrupted while the model backend was starting; no run was recorded")
-                raise typer.Exit(EXIT_CODES["interrupted"]) from None
-            with model_backend:
-                parts = RunParts(
-                    task=task, device=opened, backend=model_backend,
-                    dialect=get_dialect(choice.dialect, coordinates=choice.coordinates), settings=settings,
-                    events=events, out_dir=out or Path(environ.get(ENV_OUT) or DEFAULT_OUT), user=user,
-                    secrets=secrets, task_file=task_file, model_info=choice.public_dict(),
-                    write_report=not no_report,
-                )
-                result = execute_run(parts)
+    plan = RunPlan(task=task, task_file=task_file, events=events, out_dir=out or Path(environ.get(ENV_OUT) or DEFAULT_OUT),
+                   secrets=secrets, model_info=choice.public_dict(), dialect=choice.dialect, device_spec=spec,
+                   write_report=not no_report)
+    with ExitStack() as stack:
+        if json_events:  # stdout carries only events: anything a library prints (python-xlib does) goes to stderr
+            stack.enter_context(redirect_stdout(sys.stderr))
+        stack.enter_context(_signals_as_interrupt())
+        try:
+            opened = stack.enter_context(_open_device(errors, spec, device_options, environ))
+            model_backend = stack.enter_context(_start_backend(choice.settings))  # local: weights load here
+        except NotStarted as failure:
+            errors.note(failure.message)
+            result = record_unstarted_run(plan, failure)
+        else:
+            parts = RunParts(
+                task=task, device=opened, backend=model_backend,
+                dialect=get_dialect(choice.dialect, coordinates=choice.coordinates), settings=settings,
+                events=events, out_dir=plan.out_dir, user=user, secrets=secrets, task_file=task_file,
+                model_info=plan.model_info, write_report=plan.write_report,
+            )
+            result = execute_run(parts)
     raise typer.Exit(result.exit_code)
 
 
-def _open_device(err: Console, spec: str | None, options: dict[str, object], environ: Mapping[str, str]) -> Device:
+@dataclass(frozen=True)
+class _Errors:
+    """Says what went wrong before a run could start: on stderr, and with --json as an ``error`` event."""
+
+    console: Console
+    json_events: EventSink | None
+
+    def note(self, message: str) -> None:
+        """A failure the run record will hold: with --json, stderr gets it too (the events go to a program)."""
+        if self.json_events is not None:
+            self.console.print(f"[red]error:[/red] {escape(message)}")
+
+    def bad_input(self, message: str) -> NoReturn:
+        self.console.print(f"[red]error:[/red] {escape(message)}")
+        if self.json_events is not None:
+            self.json_events.emit("error", {"kind": "bad_input", "message": message, "exit_code": EXIT_BAD_INPUT})
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _device_spec(flag: str | None, task: Task, environ: Mapping[str, str]) -> str:
+    """The device to use (flag, task file, environment, default), checked: a malformed spec is bad input."""
+    from agent.commands.device import DEFAULT_DEVICE, ENV_DEVICE
+    from devices import parse_device_spec
+    from devices.errors import DeviceError
+
+    task_spec = task.device.spec() if task.device else None
+    spec, origin = next((value, origin) for value, origin in (
+        (flag, "--device"), (task_spec, "the task file's device"), (environ.get(ENV_DEVICE), ENV_DEVICE),
+        (DEFAULT_DEVICE, "the default device")) if value)
+    try:
+        parse_device_spec(spec)
+    except DeviceError as error:
+        raise typer.BadParameter(f"{origin} {spec}: {error}") from None
+    return spec
+
+
+@contextmanager
+def _open_device(errors: _Errors, spec: str, options: dict[str, object], environ: Mapping[str, str]) -> Iterator[Device]:
     from agent.commands.device import open_device_for_cli
+    from agent.runner import NotStarted, interruption_message
     from devices.errors import DeviceError
 
     try:
-        return open_device_for_cli(spec, **options, environ=environ)
+        opened = open_device_for_cli(spec, **options, environ=environ)
     except typer.BadParameter as error:
-        _bad_input(err, str(error))
+        errors.bad_input(str(error))
     except DeviceError as error:
-        _fail(err, "cannot open the device", error)
+        raise NotStarted("error", f"cannot open the device: {error}") from None
+    except KeyboardInterrupt as stop:
+        raise NotStarted("interrupted", f"{interruption_message(stop)} while the device was opening") from None
+    with opened:
+        yield opened
 
 
-def _load(task_arg: str, environ: Mapping[str, str], err: Console) -> tuple[Task, str | None]:
+@contextmanager
+def _start_backend(settings: BackendSettings) -> Iterator[ModelBackend]:
+    from agent.backends import create_backend
+    from agent.backends.base import BackendError
+    from agent.runner import NotStarted, interruption_message
+
+    try:
+        model_backend = create_backend(settings)
+    except BackendError as error:
+        raise NotStarted("error", f"cannot start the model backend: {error}") from None
+    except KeyboardInterrupt as stop:
+        raise NotStarted("interrupted", f"{interruption_message(stop)} while the model backend was starting") from None
+    with model_backend:
+        yield model_backend
+
+
+def _load(task_arg: str, environ: Mapping[str, str], errors: _Errors) -> tuple[Task, str | None]:
+    try:
+        return read_task_argument(task_arg, environ)
+    except TaskArgumentError as error:
+        errors.bad_input(str(error))
+
+
+class TaskArgumentError(ValueError):
+    """The TASK argument is no usable task: bad input."""
+
+
+def read_task_argument(task_arg: str, environ: Mapping[str, str]) -> tuple[Task, str | None]:
+    """The task TASK stands for, and its file if it is one.
+
+    A task file is an existing file whose name ends in .yaml/.yml. A name like
+    that with no spaces that is not a file is a mistyped path, not a goal; any
+    other text is a goal, even ``open config.yaml`` or one that names a file.
+    """
     from tasks.loader import TaskFileError, load_task
     from tasks.schema import Task
 
-    path = Path(task_arg)
-    if task_arg.endswith((".yaml", ".yml")) or path.is_file():
-        try:
-            return load_task(path, environ), str(path)
-        except TaskFileError as error:
-            _bad_input(err, str(error))
-    if not task_arg.strip():
-        _bad_input(err, "the task is empty: give a goal in words or a task YAML file")
-    return Task.from_goal(task_arg.strip()), None
+    text = task_arg.strip()
+    if not text:
+        raise TaskArgumentError("the task is empty: give a goal in words or a task YAML file")
+    if text.lower().endswith((".yaml", ".yml")):
+        path = Path(text)
+        if path.is_file():
+            try:
+                return load_task(path, environ), text
+            except TaskFileError as error:
+                raise TaskArgumentError(str(error)) from None
+        if not any(character.isspace() for character in text):
+            raise TaskArgumentError(f"no such task file: {text} (a goal in words needs spaces; a task file must exist)")
+    return Task.from_goal(text), None
 
 
-def _secrets(task: Task, extra: list[str], environ: Mapping[str, str], err: Console) -> Secrets:
+def _secrets(task: Task, extra: list[str], environ: Mapping[str, str], errors: _Errors) -> Secrets:
     from agent.secrets import MissingSecret, Secrets, referenced_names
 
     names = [*task.secrets, *referenced_names(task.texts()), *extra]
     try:
         return Secrets.from_environment(names, environ)
     except MissingSecret as error:
-        _bad_input(err, str(error))
+        errors.bad_input(str(error))
 
 
 def _loop_settings(task: Task, backend_settings: BackendSettings, environ: Mapping[str, str], *, max_steps: int | None,
@@ -280,24 +365,16 @@ def _redact_logs(secrets: Secrets) -> None:
 
 
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM ends the run like Ctrl-C: cleanly, saved as interrupted."""
+def _signals_as_interrupt() -> Iterator[None]:
+    """SIGTERM ends the run like Ctrl-C (cleanly, saved as interrupted), and the record names the signal."""
+
+    from agent.runner import SignalInterrupt
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+        raise SignalInterrupt(signal.Signals(signum).name)
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _bad_input(err: Console, message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {escape(message)}")
-    raise typer.Exit(EXIT_BAD_INPUT)
-
-
-def _fail(err: Console, what: str, error: Exception) -> typer.Exit:
-    err.print(f"[red]{escape(what)}:[/red] {escape(str(error))}")
-    raise typer.Exit(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +154,10 @@ def test_goal_text_becomes_a_one_step_task():
                                            ("1h", 3600), ("0.5s", 0.5)])
 def test_durations(text, seconds):
     assert parse_task(f"steps: [{{wait: '{text}'}}]", {}).steps[0].wait == seconds
+
+
+@pytest.mark.parametrize("example", sorted((Path(__file__).resolve().parents[2] / "tasks" / "examples").glob("*.yaml")),
+                         ids=lambda path: path.name)
+def test_every_example_task_loads(example):
+    task = load_task(example, {})
+    assert task.steps and task.title()
