@@ -79,7 +79,9 @@ class RichEvents:
         self._print(f"[bold cyan]▶ {escape(data['kind'])}[/] {escape(data['text'])}")
 
     def _on_step(self, data: dict[str, Any]) -> None:
-        limit = f"/{data['max_steps']}" if data.get("max_steps") else ""
+        # The run's step number; an ai step also shows where it is in its own goal's budget.
+        budget = data.get("goal_step"), data.get("max_steps")
+        limit = f" (goal {budget[0]}/{budget[1]})" if all(budget) else ""
         actions = "; ".join(data.get("actions", [])) or "(no action)"
         mark = " [yellow](dry run)[/]" if data.get("dry_run") else ""
         if self._declined:

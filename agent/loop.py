@@ -44,13 +44,14 @@ class GoalLoop:
         self.bad_answers = 0  # in a row
 
     def run(self) -> GoalResult:
-        for _ in range(self.limit):
+        for number in range(1, self.limit + 1):
             self.session.check_time()
             with self.session.step("ai", limit=self.limit) as draft:
+                draft.goal_step = number
                 result = self._step(draft)
             if result is not None:
                 return result
-        raise StopRun("budget", f"the goal was not reached within {self.limit} steps")
+        raise StopRun("budget", f"the goal was not reached within {_count(self.limit, 'step')}")
 
     def _step(self, draft: StepDraft) -> GoalResult | None:
         session = self.session
@@ -125,9 +126,13 @@ class GoalLoop:
         self.bad_answers += 1
         draft.error = ErrorRecord(kind="parse", message=error.feedback())
         if self.bad_answers > self.session.settings.max_parse_errors:
-            raise parse_failure(f"{self.bad_answers} unusable answers in a row; the last: {error.problem}")
+            raise parse_failure(f"{_count(self.bad_answers, 'unusable answer')} in a row; the last: {error.problem}")
         self.session.emit("feedback", kind="parse", message=error.feedback())
         self._remember(draft, observation, [error.feedback()])
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def run_goal(session: Session, goal: str, *, max_steps: int | None = None) -> GoalResult:

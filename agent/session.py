@@ -79,6 +79,7 @@ class StepDraft:
     index: int
     kind: str
     limit: int | None = None  # the goal's step budget, for the console
+    goal_step: int | None = None  # this step's number within its goal (counted against ``limit``)
     goal: str = ""  # the ai goal being worked on, recorded so replay prompts with it
     started_at: float = field(default_factory=time.time)
     screenshot: str | None = None
@@ -195,7 +196,7 @@ class Session:
         self.steps_recorded = record.index
         commands = [command for executed in record.executed for command in executed.commands]
         self.emit(
-            "step", index=record.index, kind=record.kind, max_steps=draft.limit,
+            "step", index=record.index, kind=record.kind, goal_step=draft.goal_step, max_steps=draft.limit,
             actions=record.actions, thought=record.thought, commands=commands,
             dry_run=any(executed.dry_run for executed in record.executed), timings_ms=record.timings_ms,
             error=record.error.model_dump() if record.error else None, note=record.note,

@@ -10,7 +10,7 @@ from rich.console import Console
 from agent.console import JsonEvents, RichEvents, UserChannel
 from tests.agent.doubles import TerminalInput
 
-STEP = {"index": 2, "max_steps": 30, "actions": ["click(start_box='(1,2)')"], "thought": "the [red] button",
+STEP = {"index": 5, "goal_step": 2, "max_steps": 30, "actions": ["click(start_box='(1,2)')"], "thought": "the [red] button",
         "commands": ["click x=1 y=2 button=left"], "dry_run": False,
         "timings_ms": {"capture": 4.2, "model": 812.0, "total": 900.4}}
 
@@ -25,9 +25,15 @@ def rich_output(verbose: int, *events: tuple[str, dict]) -> str:
 
 def test_progress_line_shows_step_action_and_phase_times():
     text = rich_output(0, ("step", STEP))
-    assert "step 2/30 click(start_box='(1,2)')" in text
+    # Run step 5 is the goal's second of its 30 (three literal steps came first).
+    assert "step 5 (goal 2/30) click(start_box='(1,2)')" in text
     assert "capture 4 ms · model 812 ms · total 900 ms" in text
     assert "the [red] button" not in text and "click x=1" not in text
+
+
+def test_literal_step_shows_no_goal_budget():
+    text = rich_output(0, ("step", {**STEP, "goal_step": None, "max_steps": None}))
+    assert "step 5 click(start_box='(1,2)')" in text
 
 
 def test_verbose_adds_thought_and_commands_without_reading_markup():
