@@ -99,7 +99,8 @@ class GoalLoop:
                     feedback.append(f"The user answered: {self._ask_user(action.question)}")
                 case _:
                     performed = session.perform(draft, action, frame, observation)
-                    if performed.feedback:
+                    if performed.feedback:  # the person declined it at --confirm
+                        draft.note = draft.note or f"declined by the user: {format_action(action)}"
                         feedback.append(performed.feedback)
                         break  # the rest of this answer assumed the declined action ran
         self.bad_answers = 0
