@@ -51,6 +51,7 @@ def write_report(run_dir: Path | str, output: Path | str | None = None, settings
     run = load_run(run_dir)
     target = Path(output) if output is not None else run.directory / REPORT_FILE
     page = render_report(run, embed_step_images(run, settings))
+    target.parent.mkdir(parents=True, exist_ok=True)  # as --junit does: `-o reports/run-12.html` just works
     temporary = target.with_name(target.name + ".tmp")
     temporary.write_text(page, encoding="utf-8")
     temporary.replace(target)  # a reader never sees half a page

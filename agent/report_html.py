@@ -13,8 +13,12 @@ from collections.abc import Iterable, Mapping
 from html import escape
 
 from agent.records import RecordedRun, StepRecord
+from agent.replay_macro import MODEL_KINDS
 from agent.report import EmbeddedImage
 from agent.report_overlay import overlay_svg, step_markers
+
+# Steps whose answer is a yes/no judgement; their note is "yes: STATEMENT" or "no: STATEMENT".
+_VERDICT_KINDS = frozenset({"assert", "wait_for"})
 
 _STYLE = """
 :root { --ok:#1e8449; --bad:#c0392b; --warn:#b9770e; --muted:#666; --line:#ddd; }
@@ -53,7 +57,7 @@ def e(value: object) -> str:
 
 def render_report(run: RecordedRun, images: Mapping[int, EmbeddedImage]) -> str:
     info = run.info
-    title = f"{info.status}: {info.task}"
+    title = f"{status_label(info.status)}: {info.task}"
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -66,10 +70,10 @@ def render_report(run: RecordedRun, images: Mapping[int, EmbeddedImage]) -> str:
 
 def _run_header(run: RecordedRun) -> str:
     info = run.info
-    ended = info.ended_at if info.ended_at is not None else (run.steps[-1].started_at if run.steps else None)
+    ended = info.ended_at if info.ended_at is not None else last_step_end(run.steps)
     facts: list[tuple[str, str]] = [
         ("run", e(info.run_id)),
-        ("status", f'<span class="badge status-{e(info.status)}">{e(info.status)}</span>'),
+        ("status", f'<span class="badge status-{e(info.status)}">{e(status_label(info.status))}</span>'),
         ("outcome", e(info.message) or '<span class="muted">(no message)</span>'),
         ("steps", str(len(run.steps))),
         ("started", e(_clock(info.started_at))),
@@ -95,12 +99,25 @@ def _run_header(run: RecordedRun) -> str:
     return f"<h1>{e(info.task)}</h1>{banners}<table class=\"facts\">{rows}</table>"
 
 
+def status_label(status: str) -> str:
+    # run.json says "running" until the run ends: a report of one that stays so was killed, or is still going.
+    return "did not finish (killed?)" if status == "running" else status
+
+
+def last_step_end(steps: list[StepRecord]) -> float | None:
+    """When the last recorded step ended (its start plus its measured time): a killed run's last sign of life."""
+    if not steps:
+        return None
+    last = steps[-1]
+    return last.started_at + last.timings_ms.get("total", 0.0) / 1000
+
+
 def _timeline(steps: list[StepRecord]) -> str:
     if not steps:
         return '<p class="muted">No step was recorded.</p>'
     rows = []
     for step in steps:
-        action = "; ".join(step.actions) or "; ".join(x.action for x in step.executed)
+        action = _timeline_action(step)
         problem = f'<span class="error">{e(step.error.kind)}</span>' if step.error else ""
         rows.append(
             f'<tr><td><a href="#step-{step.index}">{step.index}</a></td><td>{e(step.kind)}</td>'
@@ -109,6 +126,16 @@ def _timeline(steps: list[StepRecord]) -> str:
         )
     head = "<tr><th>#</th><th>kind</th><th>action</th><th>total</th><th>tokens</th><th>error</th></tr>"
     return f'<table class="timeline">{head}{"".join(rows)}</table>'
+
+
+def _timeline_action(step: StepRecord) -> str:
+    """What the step did, in one line; a yes/no check shows its question and the model's verdict."""
+    if step.kind in _VERDICT_KINDS:
+        verdict, _, statement = step.note.partition(": ")
+        if verdict in ("yes", "no"):
+            return f"{statement} → {verdict}"
+        return f"{step.goal} → no verdict" if step.goal else "no verdict"
+    return "; ".join(step.actions) or "; ".join(x.action for x in step.executed)
 
 
 def _step(run: RecordedRun, step: StepRecord, image: EmbeddedImage | None) -> str:
@@ -140,7 +167,7 @@ def _step_details(step: StepRecord) -> str:
     if step.thought:
         rows.append(("thought", f"<pre>{e(step.thought)}</pre>"))
     if step.actions:
-        frame = f" <span class=\"muted\">(model frame {e(_frame(step))})</span>"
+        frame = f" <span class=\"muted\">({e(_frame(step))})</span>"
         rows.append(("actions" + frame, _lines(step.actions)))
     for executed in step.executed:
         badge = ' <span class="badge dry">dry run</span>' if executed.dry_run else ""
@@ -164,9 +191,12 @@ def _step_details(step: StepRecord) -> str:
 
 
 def _frame(step: StepRecord) -> str:
+    """Which coordinates the step's actions are in."""
     if step.frame is None:
         return "screenshot pixels"
-    return f"{step.frame.width}x{step.frame.height}" + (" relative" if step.frame.relative else "")
+    size = f"{step.frame.width}x{step.frame.height}" + (" relative" if step.frame.relative else "")
+    # Only a model's answer is in a model frame; literal steps (do, type ...) use their task's frame.
+    return f"model frame {size}" if step.kind in MODEL_KINDS else f"frame {size}"
 
 
 def _lines(lines: Iterable[str], *, muted: bool = False) -> str:
@@ -200,7 +230,9 @@ def _phase_totals(steps: list[StepRecord]) -> dict[str, str]:
     for step in steps:
         for phase, ms in step.timings_ms.items():
             totals[phase] = totals.get(phase, 0.0) + ms
-    return {phase: _ms(ms) for phase, ms in totals.items()}
+    # A step's "total" covers its phases: listed last, as the sum under a column.
+    ordered = sorted(totals, key=lambda phase: phase == "total")
+    return {phase: _ms(totals[phase]) for phase in ordered}
 
 
 def _ms(value: float | None) -> str:

@@ -77,7 +77,8 @@ def step_markers(step: StepRecord) -> tuple[Marker, ...]:
         )
     except (ActionParseError, ValueError) as error:
         # A record this code cannot place is still shown as text; the overlay is a convenience.
-        log.warning("step %d: cannot place its actions on the screenshot: %s", step.index, error)
+        reason = error.describe() if isinstance(error, ActionParseError) else str(error)
+        log.warning("step %d: cannot place its actions on the screenshot: %s", step.index, reason)
         return ()
 
 

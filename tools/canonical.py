@@ -267,8 +267,22 @@ def action_from_call(
     try:
         return action_adapter.validate_python({"action": kind, **fields})
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'][1:])) or kind}: {e['msg']}" for e in error.errors())
-        raise ActionParseError(f"bad arguments for {kind}: {problems}", expected=_form_of(kind)) from None
+        raise invalid_arguments(kind, error, expected=_form_of(kind)) from None
+
+
+def invalid_arguments(kind: str, error: ValidationError, *, expected: str = "") -> ActionParseError:
+    """One clean ActionParseError for arguments an action model rejected.
+
+    A validator that raised ActionParseError itself (an unknown key name) already
+    says what is wrong in the model's terms: pass it on as it is rather than
+    nesting its feedback inside pydantic's "Value error, ..." text.
+    """
+    for detail in error.errors():
+        inner = detail.get("ctx", {}).get("error")
+        if isinstance(inner, ActionParseError):
+            return ActionParseError(inner.problem, expected=inner.expected or expected, excerpt=inner.excerpt)
+    problems = "; ".join(f"{'.'.join(map(str, e['loc'][1:])) or kind}: {e['msg']}" for e in error.errors())
+    return ActionParseError(f"bad arguments for {kind}: {problems}", expected=expected)
 
 
 def _form_of(kind: str) -> str:

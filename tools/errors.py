@@ -25,3 +25,12 @@ class ActionParseError(ValueError):
         if self.expected:
             parts.append(f"Expected: {self.expected}.")
         return " ".join(parts)
+
+    def describe(self) -> str:
+        """The same facts for a person at a console: no model-facing framing."""
+        text = self.problem
+        if self.excerpt:
+            text += f" (near {self.excerpt!r})"
+        if self.expected:
+            text += f"; expected: {self.expected}"
+        return text

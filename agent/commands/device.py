@@ -31,9 +31,12 @@ from rich.console import Console
 from rich.markup import escape
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from devices.android_settings import AndroidSettings
     from devices.base import Device
     from devices.desktop_settings import DesktopSettings
+    from tools.errors import ActionParseError
 
 DEFAULT_DEVICE = "desktop"
 ENV_DEVICE = "AGENT_DEVICE"
@@ -124,7 +127,9 @@ def desktop_settings_for_cli(flags: DeviceFlags, environ: Mapping[str, str]) -> 
         if unicode_input is not None:
             values["unicode_input"] = unicode_input
         return DesktopSettings(**values)
-    except (ValueError, ValidationError) as error:
+    except ValidationError as error:
+        raise typer.BadParameter(settings_problem(error, _DESKTOP_SOURCES)) from None
+    except ValueError as error:
         raise typer.BadParameter(_one_line(error)) from None
 
 
@@ -146,7 +151,7 @@ def android_settings_for_cli(flags: DeviceFlags, environ: Mapping[str, str]) -> 
     try:
         return AndroidSettings(**values)
     except ValidationError as error:
-        raise typer.BadParameter(_one_line(error)) from None
+        raise typer.BadParameter(settings_problem(error, _ANDROID_SOURCES)) from None
 
 
 def open_device_for_cli(
@@ -202,6 +207,34 @@ def _point(text: str) -> tuple[int, int]:
 
 def _one_line(error: Exception) -> str:
     return " ".join(str(error).split())
+
+
+# Settings field -> where a person sets it, for messages about a bad value.
+_DESKTOP_SOURCES = {
+    "monitor": f"--monitor (env {ENV_MONITOR})", "region": f"--region (env {ENV_REGION})",
+    "scale": f"--scale (env {ENV_SCALE})", "origin": f"--origin (env {ENV_ORIGIN})",
+    "failsafe": f"--failsafe (env {ENV_FAILSAFE})", "unicode_input": f"--unicode-input (env {ENV_UNICODE_INPUT})",
+}
+_ANDROID_SOURCES = {
+    "adb_host": f"--adb-host (env {ENV_ADB_HOST})", "adb_port": f"--adb-port (env {ENV_ADB_PORT})",
+    "serial": f"env {ENV_SERIAL}",
+}
+
+
+def settings_problem(error: ValidationError, sources: Mapping[str, str]) -> str:
+    """A settings ValidationError in a person's words: which flag, what value, what would do."""
+    problems = []
+    for detail in error.errors(include_url=False):
+        field = str(detail["loc"][0]) if detail["loc"] else ""
+        where = sources.get(field, field.replace("_", "-") or "device settings")
+        message = detail["msg"].removeprefix("Value error, ")
+        if detail["type"] == "literal_error":
+            problems.append(f"{where}: {detail['input']!r} is not a choice; use {detail['ctx']['expected']}")
+        elif field:
+            problems.append(f"{where}: {message[:1].lower() + message[1:]} (got {detail['input']!r})")
+        else:
+            problems.append(message)
+    return "; ".join(problems)
 
 
 # ----------------------------------------------------------------------------- commands
@@ -333,8 +366,8 @@ def _frame_size(text: str | None) -> tuple[int, int] | None:
     return int(width), int(height)
 
 
-def _bad_action(err: Console, error: Exception) -> NoReturn:
-    err.print(f"[red]bad action:[/red] {escape(str(error))}")
+def _bad_action(err: Console, error: ActionParseError) -> NoReturn:
+    err.print(f"[red]bad action:[/red] {escape(error.describe())}")
     raise typer.Exit(2) from None
 
 

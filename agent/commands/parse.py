@@ -1,8 +1,16 @@
 """``agent parse``: read a model answer the way the agent would, and show where it would act.
 
 Prints one JSON object per parsed action: its canonical name and text (model
-frame) and the input-frame coordinates the device would be given. A parse
-error exits 2 with the model-facing message on stderr.
+frame), the frame it was read in, and the input-frame coordinates the device
+would be given. A parse error, or an action the chosen kind of device does not
+have, exits 2 with the model-facing message (what the agent would send back)
+on stderr.
+
+The default frame differs from ``agent run``'s on purpose: ``parse`` takes
+Qwen2.5-VL's own preprocessor cap (``MAX_PIXELS``, 16384*28*28) because an
+answer pasted from anywhere was most likely produced at that default, while
+``agent run`` caps at 1280*28*28 to keep prompts short. Each line says which
+frame it used; pass ``--max-pixels 1280*28*28`` to read a run's answers.
 """
 
 from __future__ import annotations
@@ -10,22 +18,22 @@ from __future__ import annotations
 import json
 import sys
 from enum import Enum
+from typing import Annotated
 
 import typer
 
-from tools.actions import Action, Drag, Swipe
+from tools.actions import TERMINAL_ACTIONS, Action, DeviceKind, Drag, Swipe
 from tools.canonical import format_action
 from tools.dialects import DIALECT_NAMES, get_dialect
 from tools.errors import ActionParseError
-from tools.frames import MAX_PIXELS, MIN_PIXELS, ModelFrame, ScreenGeometry, map_action
-
-# Actions that only one kind of device performs; the other kind refuses them at run time.
-_ONLY_ON = {
-    "computer": {"double_click", "right_click", "middle_click", "move", "drag"},
-    "mobile": {"long_press", "swipe", "open_app", "press_back", "press_home"},
-}
+from tools.frames import MAX_PIXELS, MIN_PIXELS, ModelFrame, ScreenGeometry, map_action, parse_pixels
 
 DialectName = Enum("DialectName", {name: name for name in DIALECT_NAMES}, type=str)  # type: ignore[misc]
+
+# What --device accepts: the kind of device, or a device spec as `agent run --device` takes it.
+_DEVICE_KINDS: dict[str, DeviceKind] = {
+    "computer": "computer", "desktop": "computer", "mobile": "mobile", "android": "mobile",
+}
 
 
 class Coords(str, Enum):
@@ -33,9 +41,14 @@ class Coords(str, Enum):
     relative = "relative"
 
 
-class DeviceChoice(str, Enum):
-    computer = "computer"
-    mobile = "mobile"
+def _device_kind(text: str) -> DeviceKind:
+    kind = _DEVICE_KINDS.get(text.split(":", 1)[0].strip().lower())
+    if kind is None:
+        raise typer.BadParameter(
+            f"{text!r} is not a device: use computer or mobile (or a spec such as desktop, android:SERIAL)",
+            param_hint="--device",
+        )
+    return kind
 
 
 def _size(text: str, option: str) -> tuple[int, int]:
@@ -56,9 +69,10 @@ def _origin(text: str) -> tuple[int, int]:
     return x, y
 
 
-def action_record(action: Action, mapped: Action) -> dict[str, object]:
+def action_record(action: Action, mapped: Action, frame: ModelFrame) -> dict[str, object]:
     """The JSON line for one action: canonical text in the model frame, coordinates in the input frame."""
-    record: dict[str, object] = {"action": action.action, "text": format_action(action)}
+    record: dict[str, object] = {"action": action.action, "text": format_action(action),
+                                 "frame": f"{frame.width}x{frame.height}"}
     match mapped:
         case Drag() | Swipe():
             if mapped.start is not None:
@@ -72,46 +86,94 @@ def action_record(action: Action, mapped: Action) -> dict[str, object]:
     return record
 
 
+def check_on_device(mapped: Action, device: DeviceKind, geometry: ScreenGeometry) -> str:
+    """Plan ``mapped`` (input frame) as the device would, offline.
+
+    Raises ``UnsupportedAction`` for an action this kind of device does not
+    have. Returns a note for a refusal only a live device can settle (an app
+    label the offline tables do not know), else "".
+    """
+    from devices.errors import UnsupportedAction
+
+    if isinstance(mapped, TERMINAL_ACTIONS):
+        return ""  # the loop ends the run on these; no device sees them
+    try:
+        if device == "computer":
+            from devices.desktop_plan import plan_desktop
+            from devices.desktop_settings import DesktopSettings
+
+            plan_desktop(mapped, DesktopSettings())
+        else:
+            from devices.android_plan import plan_android
+            from devices.android_settings import AndroidSettings
+
+            plan_android(mapped, AndroidSettings(), (geometry.width, geometry.height))
+    except UnsupportedAction:
+        raise
+    except ActionParseError as error:
+        return f"a live device may refuse {mapped.action}: {error.describe()}"
+    return ""
+
+
+def _model_frame(width: int, height: int, frame: str | None, max_pixels: int | None, relative: bool) -> ModelFrame:
+    if frame is not None:
+        frame_width, frame_height = _size(frame, "--frame")
+        return ModelFrame(width=frame_width, height=frame_height, relative=relative)
+    cap = max_pixels if max_pixels is not None else MAX_PIXELS
+    try:
+        return ModelFrame.for_screen(width, height, min_pixels=min(MIN_PIXELS, cap), max_pixels=cap, relative=relative)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--screen") from None
+
+
 def register(app: typer.Typer) -> None:
     @app.command("parse")
     def parse_command(
-        text: str = typer.Argument(..., help="The model's answer; '-' reads it from stdin."),
-        dialect: DialectName = typer.Option("qwen", "--dialect", "-d", help="How the model answers."),
-        screen: str = typer.Option(..., "--screen", help="Screenshot size in physical pixels, WxH."),
-        scale: float = typer.Option(1.0, "--scale", help="Physical pixels per input unit (2 on a 2x HiDPI screen)."),
-        origin: str = typer.Option("0,0", "--origin", help="Input coordinates of the screen's top-left corner, X,Y."),
-        frame: str | None = typer.Option(None, "--frame", help="The model's image size WxH (default: smart_resize)."),
-        max_pixels: int | None = typer.Option(None, "--max-pixels", help=f"smart_resize cap (default {MAX_PIXELS})."),
-        coords: Coords = typer.Option(Coords.absolute, "--coords", help="Answer coordinates: pixels or 0..1000."),
-        device: DeviceChoice = typer.Option(DeviceChoice.computer, "--device", help="The kind of device."),
+        text: Annotated[str, typer.Argument(help="The model's answer; '-' reads it from stdin.")],
+        screen: Annotated[str, typer.Option("--screen", help="Screenshot size in physical pixels, WxH.")],
+        dialect: Annotated[DialectName, typer.Option("--dialect", help="How the model answers.")] = DialectName["qwen"],
+        scale: Annotated[float, typer.Option(
+            "--scale", help="Physical pixels per input unit (2 on a 2x HiDPI screen).")] = 1.0,
+        origin: Annotated[str, typer.Option(
+            "--origin", help="Input coordinates of the screen's top-left corner, X,Y.")] = "0,0",
+        frame: Annotated[str | None, typer.Option(
+            "--frame", help="The model's image size WxH (default: smart_resize).")] = None,
+        max_pixels: Annotated[int | None, typer.Option(
+            "--max-pixels", parser=parse_pixels, metavar="N",
+            help=f"smart_resize cap, e.g. 1280*28*28 as `agent run` uses (default {MAX_PIXELS} = 16384*28*28, "
+            "the model's own).")] = None,
+        coords: Annotated[Coords, typer.Option(
+            "--coords", help="Answer coordinates: pixels or 0..1000.")] = Coords.absolute,
+        device: Annotated[str, typer.Option(
+            "--device", "-d", help="The kind of device: computer or mobile (desktop/android specs work too).")
+        ] = "computer",
     ) -> None:
         """Parse a model answer and print each action with its input-frame coordinates, one JSON per line."""
         if frame is not None and max_pixels is not None:
             raise typer.BadParameter("give --frame or --max-pixels, not both", param_hint="--frame")
+        kind = _device_kind(device)
         width, height = _size(screen, "--screen")
         origin_x, origin_y = _origin(origin)
         if not scale > 0:
             raise typer.BadParameter("must be positive", param_hint="--scale")
         geometry = ScreenGeometry(width=width, height=height, scale=scale, origin_x=origin_x, origin_y=origin_y)
-        relative = coords is Coords.relative
-        if frame is not None:
-            frame_width, frame_height = _size(frame, "--frame")
-            model_frame = ModelFrame(width=frame_width, height=frame_height, relative=relative)
-        else:
-            cap = max_pixels if max_pixels is not None else MAX_PIXELS
-            try:
-                model_frame = ModelFrame.for_screen(width, height, min_pixels=min(MIN_PIXELS, cap), max_pixels=cap,
-                                                    relative=relative)
-            except ValueError as error:
-                raise typer.BadParameter(str(error), param_hint="--screen") from None
+        model_frame = _model_frame(width, height, frame, max_pixels, coords is Coords.relative)
         answer = sys.stdin.read() if text == "-" else text
         try:
             parsed = get_dialect(dialect.value, coordinates=coords.value).parse(answer, model_frame)
-        except ActionParseError as error:
-            typer.echo(f"parse error: {error.feedback()}", err=True)
+            mapped = [map_action(action, model_frame, geometry) for action in parsed.actions]
+            notes = [check_on_device(action, kind, geometry) for action in mapped]
+        except ActionParseError as error:  # UnsupportedAction included: the device would refuse it the same way
+            label = f"not a {kind} action" if _is_unsupported(error) else "parse error"
+            typer.echo(f"{label}: {error.feedback()}", err=True)
             raise typer.Exit(2) from None
-        for action in parsed.actions:
-            if action.action in _ONLY_ON["mobile" if device is DeviceChoice.computer else "computer"]:
-                typer.echo(f"note: {action.action} is not a {device.value} action", err=True)
-            record = action_record(action, map_action(action, model_frame, geometry))
-            typer.echo(json.dumps(record, ensure_ascii=False))
+        for action, input_action, note in zip(parsed.actions, mapped, notes, strict=True):
+            if note:
+                typer.echo(f"note: {note}", err=True)
+            typer.echo(json.dumps(action_record(action, input_action, model_frame), ensure_ascii=False))
+
+
+def _is_unsupported(error: ActionParseError) -> bool:
+    from devices.errors import UnsupportedAction
+
+    return isinstance(error, UnsupportedAction)

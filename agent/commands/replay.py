@@ -107,7 +107,15 @@ def _load(run: Path, console: Console) -> RecordedRun:
         raise typer.Exit(2) from None
     if recorded.truncated:
         console.print("[yellow]the run's last step line is incomplete (killed?): replaying the complete steps[/yellow]")
+    if _unfinished(recorded):
+        console.print(f"[yellow]the run never finished: run.json still says {recorded.info.status!r} (killed?); "
+                      f"replaying the {len(recorded.steps)} step(s) it recorded[/yellow]")
     return recorded
+
+
+def _unfinished(run: RecordedRun) -> bool:
+    # run.json says "running" until the loop records an end; a run that stays so was killed (or is still going).
+    return run.info.status == "running"
 
 
 def _check(run: RecordedRun, junit: Path | None, as_json: bool, console: Console) -> int:
@@ -145,7 +153,9 @@ def _print_check(result: ReplayResult, as_json: bool) -> None:
     if not as_json:
         failed = len(result.failures)
         verdict = "[green]all steps match[/green]" if result.ok else f"[red]{failed} step(s) differ[/red]"
-        out.print(f"{len(result.checks)} step(s) replayed from {escape(str(result.run.directory))}: {verdict}")
+        unfinished = " [yellow](the run did not finish: killed?)[/yellow]" if _unfinished(result.run) else ""
+        out.print(f"{len(result.checks)} step(s) replayed from {escape(str(result.run.directory))}: {verdict}"
+                  f"{unfinished}")
 
 
 def _macro(run: RecordedRun, flags: DeviceFlags, settings: MacroSettings, as_json: bool, console: Console) -> int:
@@ -170,7 +180,7 @@ def _macro(run: RecordedRun, flags: DeviceFlags, settings: MacroSettings, as_jso
         with open_device_for_cli(flags.device, **options, environ=os.environ) as live:
             results = play_macro(run, live, settings, on_action=show)
     except ActionParseError as error:  # this device lacks a recorded action (a phone run on a desktop)
-        console.print(f"[red]the device cannot replay this run:[/red] {escape(str(error))}")
+        console.print(f"[red]the device cannot replay this run:[/red] {escape(error.describe())}")
         return 1
     except ValueError as error:  # a step the record cannot place on the live screen
         console.print(f"[red]cannot replay the run:[/red] {escape(str(error))}")

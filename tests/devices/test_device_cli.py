@@ -164,6 +164,39 @@ def test_point_off_the_screen_and_phone_actions_exit_2(two_monitors: XvfbServer)
     assert phone.returncode == 2 and "phone action" in phone.stderr
 
 
+def test_off_screen_message_names_the_real_screen_size_in_plain_words(two_monitors: XvfbServer) -> None:
+    """The primary monitor is 800x600: (800,600) is one past its last pixel (799,599)."""
+    result = agent("do", "click(start_box='(800,600)')", env=two_monitors.env())
+    assert result.returncode == 2
+    message = " ".join(result.stderr.split())
+    assert "x in 0..799 and y in 0..599 (the screen is 800x600)" in message, message
+    assert "Your answer could not be used" not in message  # model-facing framing stays with the model
+
+
+def test_bad_hotkey_says_once_what_is_wrong() -> None:
+    result = agent("do", "hotkey(key='ctrl foo')", env=without_display(dict(os.environ)))
+    assert result.returncode == 2
+    message = " ".join(result.stderr.split())
+    assert "bad action: unknown key 'foo'; expected: key names such as ctrl" in message, message
+    assert "Value error" not in message and "Your answer could not be used" not in message
+
+
+@pytest.mark.parametrize("where", ["flag", "env"])
+def test_bad_unicode_input_lists_the_choices_and_exits_2(where: str) -> None:
+    env = without_display(dict(os.environ))
+    args = ["do", "--dry-run", "click(start_box='(1,2)')"]
+    if where == "flag":
+        args += ["--unicode-input", "bogus"]
+    else:
+        env["AGENT_DESKTOP_UNICODE_INPUT"] = "bogus"
+    result = agent(*args, env=env)
+    assert result.returncode == 2
+    message = " ".join(result.stderr.replace("│", " ").split())
+    assert "--unicode-input (env AGENT_DESKTOP_UNICODE_INPUT): 'bogus' is not a choice; use 'clipboard' or " \
+           "'xdotool'" in message, message
+    assert "pydantic" not in message and "literal_error" not in message
+
+
 def test_no_display_is_exit_1_with_the_fix() -> None:
     env = without_display(dict(os.environ))
     result = agent("do", "click(start_box='(1,2)')", env=env)

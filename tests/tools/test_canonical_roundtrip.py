@@ -92,3 +92,33 @@ def test_errors_say_what_is_wrong_and_what_is_expected(text, words):
     assert message.startswith("Your answer could not be used:")
     for word in words:
         assert word in message
+
+
+UNKNOWN_KEY_ANSWERS = {
+    "canonical": "hotkey(key='ctrl frobnicate')",
+    "uitars": "Thought: save\nAction: hotkey(key='ctrl frobnicate')",
+    "qwen": '<tool_call>{"name": "computer_use", "arguments": {"action": "key", "keys": ["ctrl", "frobnicate"]}}'
+            "</tool_call>",
+}
+
+
+@pytest.mark.parametrize("form", sorted(UNKNOWN_KEY_ANSWERS))
+def test_an_unknown_key_is_one_clean_sentence_for_the_model(form):
+    """A key validator's own ActionParseError is passed on, not nested in pydantic's "Value error, ..." text."""
+    answer = UNKNOWN_KEY_ANSWERS[form]
+    with pytest.raises(ActionParseError) as raised:
+        if form == "canonical":
+            parse_action(answer)
+        else:
+            get_dialect(form).parse(answer, ModelFrame(width=1000, height=1000))
+    feedback = raised.value.feedback()
+    assert feedback.startswith("Your answer could not be used: unknown key 'frobnicate'. Expected: key names such as")
+    assert feedback.count("Your answer could not be used") == 1 and feedback.count("Expected:") == 1
+    assert "Value error" not in feedback
+    assert raised.value.describe().startswith("unknown key 'frobnicate'; expected: key names such as")
+
+
+def test_other_bad_arguments_still_name_the_field():
+    with pytest.raises(ActionParseError) as raised:
+        parse_action("wait(seconds=-3)")
+    assert raised.value.problem.startswith("bad arguments for wait: seconds: Input should be greater than")

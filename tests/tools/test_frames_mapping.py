@@ -135,3 +135,14 @@ def test_map_action_maps_every_point_and_keeps_a_pointer_drag():
     assert map_action(drag, frame, geometry) == Drag(start=Point(x=100, y=100), end=Point(x=200, y=300))
     pointer_drag = Drag(end=Point(x=966, y=546))
     assert map_action(pointer_drag, frame, geometry) == Drag(end=Point(x=966, y=546))
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (1080, 2400), (1, 1)])
+def test_off_screenshot_message_names_the_screen_size_and_the_last_pixel(width, height):
+    """Literal actions (frame None) are screenshot pixels: 0..size-1 are valid on a WxH screen."""
+    geometry = ScreenGeometry(width=width, height=height)
+    assert to_input_point(Point(x=width - 1, y=height - 1), None, geometry) == Point(x=width - 1, y=height - 1)
+    with pytest.raises(ActionParseError) as raised:
+        to_input_point(Point(x=width, y=height), None, geometry)
+    assert raised.value.expected == f"x in 0..{width - 1} and y in 0..{height - 1} (the screen is {width}x{height})"
+    assert raised.value.problem == f"point {Point(x=width, y=height)} is outside the screen"

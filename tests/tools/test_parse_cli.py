@@ -61,7 +61,52 @@ def test_several_actions_relative_coordinates_and_a_given_frame(app):
     assert result.exit_code == 0, result.output
     swipe, typed = lines(result.stdout)
     assert (swipe["x"], swipe["y"], swipe["end_x"], swipe["end_y"]) == (540, 2160, 540, 240)
-    assert typed == {"action": "type", "text": "type(content='你好\\n')", "input_text": "type(content='你好\\n')"}
+    assert typed == {"action": "type", "text": "type(content='你好\\n')", "frame": "1092x2408",
+                     "input_text": "type(content='你好\\n')"}
+
+
+@pytest.mark.parametrize(("cap", "frame", "x"), [
+    ([], "1932x1092", 954),  # parse's default cap: the model's own 16384*28*28
+    (["--max-pixels", "1280*28*28"], "1316x728", 1401),  # what `agent run` uses, as an expression ...
+    (["--max-pixels", "1003520"], "1316x728", 1401),  # ... or as a number
+])
+def test_each_line_says_which_frame_it_read_the_answer_in(app, cap, frame, x):
+    result = run(app, "Action: click(start_box='(960,540)')", "--dialect", "uitars", "--screen", "1920x1080", *cap)
+    assert result.exit_code == 0, result.output
+    [record] = lines(result.stdout)
+    assert record["frame"] == frame and record["x"] == x
+
+
+def test_a_bad_pixel_expression_exits_2(app):
+    result = run(app, "Action: wait()", "--dialect", "uitars", "--screen", "1920x1080", "--max-pixels", "1280*28*")
+    assert result.exit_code == 2 and "not a pixel count" in " ".join(result.output.replace("│", " ").split())
+
+
+@pytest.mark.parametrize("device", ["mobile", "android", "android:emulator-5554"])
+def test_a_desktop_only_action_for_a_phone_is_refused_as_the_phone_would(app, device):
+    result = run(app, "Action: right_single(start_box='(10,10)')", "--dialect", "uitars", "--screen", "1080x2400",
+                 "-d", device)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "not a mobile action" in result.stderr and "right_click does not exist on an Android phone" in result.stderr
+
+
+def test_a_phone_only_action_for_a_computer_is_refused(app):
+    result = run(app, "Action: press_back()", "--dialect", "uitars", "--screen", "1920x1080", "--device", "desktop")
+    assert result.exit_code == 2
+    assert "not a computer action" in result.stderr and "phone action" in result.stderr
+
+
+def test_an_app_label_only_a_live_phone_can_resolve_is_a_note(app):
+    result = run(app, "Action: open_app(app_name='Frobnicator')", "--dialect", "uitars", "--screen", "1080x2400",
+                 "-d", "mobile")
+    assert result.exit_code == 0, result.output
+    assert lines(result.stdout)[0]["action"] == "open_app"
+    assert "note: a live device may refuse open_app" in result.stderr
+
+
+def test_short_d_means_device_as_in_every_other_command(app):
+    assert run(app, "Action: wait()", "--screen", "100x100", "-d", "uitars").exit_code == 2  # not a dialect any more
+    assert run(app, "Action: wait()", "--screen", "100x100", "-d", "mobile", "--dialect", "uitars").exit_code == 0
 
 
 @pytest.mark.parametrize("answer", ["Action: click(start_box='(5000,1)')", "no action here", "Action: fly()"])

@@ -70,7 +70,7 @@ def test_golden_qwen_structure(device):
     for needle in ["# Tools", "<tools>", "</tools>", "<tool_call>", "</tool_call>", f'"name": "{function}"',
                    f"The screen's resolution is {frame.width}x{frame.height}.", '"enum": [', '"coordinate"', "Step 3:"]:
         assert needle in text, needle
-    assert text.count("[image ") == 1
+    assert text.count("[image ") == 3  # steps 2 and 3 kept their screenshots, then the current screen
 
 
 @pytest.mark.parametrize("device", ["computer", "mobile"])

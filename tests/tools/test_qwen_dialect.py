@@ -102,22 +102,41 @@ def test_schema_is_generated_from_the_action_types():
 
 def test_user_turn_holds_task_numbered_history_and_one_screenshot():
     screenshot = Image.new("RGB", (FRAME.width, FRAME.height))
-    old = Image.new("RGB", (FRAME.width, FRAME.height))
     history = [
-        HistoryStep(answer="...", action_text="click(start_box='(10,20)')", image=old),
+        HistoryStep(answer="...", action_text="click(start_box='(10,20)')"),
         HistoryStep(answer="...", action_text="type(content='hi\\n')", feedback="the field did not take focus"),
         HistoryStep(answer="garbage", action_text=""),
     ]
     messages = get_dialect("qwen").build_messages(PromptContext(task="find flights", frame=FRAME), history, screenshot)
     assert [m.role for m in messages] == ["system", "user"]
     user = messages[1]
-    assert user.images() == (screenshot,)  # text history only: earlier screenshots are left out
+    assert user.parts[-1] is screenshot and user.images() == (screenshot,)  # steps without images: text only
     text = user.joined_text()
     assert "find flights" in text
     assert 'Step 1: {"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [10, 20]}}' in text
     assert 'Step 2: {"name": "computer_use", "arguments": {"action": "type", "text": "hi\\n"}}' in text
     assert "the field did not take focus" in text and "Step 3: garbage" in text
     assert QwenDialect.info.default_image_history == 1
+
+
+
+def test_user_turn_shows_the_screenshots_history_keeps_after_their_steps():
+    """--history-images N: the loop gives the last N-1 steps an image; every one of them reaches the model."""
+    screenshot = Image.new("RGB", (FRAME.width, FRAME.height), "white")
+    second, third = (Image.new("RGB", (FRAME.width, FRAME.height), colour) for colour in ("red", "blue"))
+    history = [
+        HistoryStep(answer="...", action_text="click(start_box='(10,20)')"),
+        HistoryStep(answer="...", action_text="click(start_box='(30,40)')", image=second, feedback="nothing happened"),
+        HistoryStep(answer="...", action_text="wait()", image=third),
+    ]
+    user = get_dialect("qwen").build_messages(PromptContext(task="t", frame=FRAME), history, screenshot)[1]
+    assert user.images() == (second, third, screenshot)  # oldest first, the current screen last
+    position = {id(part): index for index, part in enumerate(user.parts)}
+    before_second = user.parts[position[id(second)] - 1]
+    assert before_second.endswith("Result of step 2: nothing happened\nThe screen step 2 was chosen on:")
+    assert "Step 1:" in user.parts[0] and "Step 3:" not in user.parts[0]
+    assert user.parts[position[id(third)] - 1].startswith("Step 3:")
+    assert user.parts[-2] == "Here is the screen now. Make the next call."
 
 
 # ----------------------------------------------------------------------------- parsing

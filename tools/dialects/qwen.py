@@ -3,14 +3,15 @@
 The system message carries a ``# Tools`` section with the function signature
 (generated in ``qwen_schema``) inside ``<tools></tools>`` and asks for calls as
 ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>``. The user turn
-holds the task, the earlier steps as numbered calls (text only) and the
-current screenshot. Answers in the UI-TARS form are read too: models drift.
+holds the task, the earlier steps as numbered calls and the current
+screenshot; a step that still carries its screenshot (the agent keeps the last
+``--history-images`` - 1) shows it right after its line. Answers in the UI-TARS
+form are read too: models drift.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Sequence
 from typing import Literal
 
@@ -26,8 +27,6 @@ from tools.dialects.uitars_calls import parse_calls, read_answer
 from tools.errors import ActionParseError
 from tools.frames import ModelFrame
 from tools.messages import Message
-
-log = logging.getLogger(__name__)
 
 MAX_ANSWER_CHARS = 8_000  # longer answers are runaway generations; the bound keeps every parse under ~5 ms
 Coordinates = Literal["absolute", "relative"]
@@ -73,7 +72,11 @@ class QwenDialect(Dialect):
             CLOSE_TAG,
         ])
 
-    def user_text(self, context: PromptContext, history: Sequence[HistoryStep]) -> str:
+    def user_parts(
+        self, context: PromptContext, history: Sequence[HistoryStep], screenshot: Image.Image
+    ) -> tuple[str | Image.Image, ...]:
+        """The user turn: task, numbered history (with the screenshots it keeps), current screen last."""
+        parts: list[str | Image.Image] = []
         lines = [f"The task: {context.task}"]
         if history:
             lines += ["", "Steps already taken on this device (oldest first):"]
@@ -81,8 +84,16 @@ class QwenDialect(Dialect):
                 lines.append(f"Step {number}: {self.history_call(step, context.device)}")
                 if step.feedback:
                     lines.append(f"Result of step {number}: {step.feedback}")
-        lines += ["", "Here is the screen now. Make the next call."]
-        return "\n".join(lines)
+                if step.image is not None:
+                    # The screen the model looked at when it chose this step.
+                    lines.append(f"The screen step {number} was chosen on:")
+                    parts += ["\n".join(lines), step.image]
+                    lines = []
+        if lines:
+            lines.append("")
+        lines.append("Here is the screen now. Make the next call.")
+        parts += ["\n".join(lines), screenshot]
+        return tuple(parts)
 
     def history_call(self, step: HistoryStep, device: DeviceKind) -> str:
         """An earlier step as the call the model would have written (canonical text when it has none)."""
@@ -104,11 +115,9 @@ class QwenDialect(Dialect):
     def build_messages(
         self, context: PromptContext, history: Sequence[HistoryStep], screenshot: Image.Image
     ) -> list[Message]:
-        if any(step.image is not None for step in history):
-            log.debug("qwen keeps text history only: earlier screenshots are left out")
         return [
             Message.text("system", self.system_prompt(context.device, context.frame)),
-            Message("user", (self.user_text(context, history), screenshot)),
+            Message("user", self.user_parts(context, history, screenshot)),
         ]
 
     # ------------------------------------------------------------------ parsing

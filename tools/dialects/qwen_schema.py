@@ -40,7 +40,7 @@ from tools.actions import (
     Wait,
     action_adapter,
 )
-from tools.canonical import action_from_call, parse_point
+from tools.canonical import action_from_call, invalid_arguments, parse_point
 from tools.errors import ActionParseError
 from tools.frames import ModelFrame
 from tools.keys import normalize_keys
@@ -252,8 +252,7 @@ def _validate(kind: str, fields: dict[str, object]) -> Action:
     try:
         return action_adapter.validate_python({"action": kind, **fields})
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'][1:])) or kind}: {e['msg']}" for e in error.errors())
-        raise ActionParseError(f"bad arguments for {kind}: {problems}") from None
+        raise invalid_arguments(kind, error) from None
 
 
 def _build_plain(entry: QwenAction, values: Mapping[str, object], frame: ModelFrame) -> Action:

@@ -1,0 +1,29 @@
+"""The device docs name the environment variables the CLI really reads (a wrong name is silently ignored)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from agent.commands import device as device_cli
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+# Named in the docs on purpose although the CLI does not read it: the emulator API's SDK folder.
+NOT_READ_BY_THE_CLI = {"ANDROID_HOME"}
+
+
+def read_by_the_cli() -> set[str]:
+    return {value for name, value in vars(device_cli).items() if name.startswith("ENV_") and isinstance(value, str)}
+
+
+@pytest.mark.parametrize("page", ["android.md", "devices.md"])
+def test_every_environment_variable_in_the_device_docs_is_read_by_the_cli(page: str) -> None:
+    named = set(re.findall(r"\b(?:ANDROID|AGENT)_[A-Z_]+\b", (DOCS / page).read_text(encoding="utf-8")))
+    assert named, f"{page} names no variables: the pattern is wrong"
+    assert named - NOT_READ_BY_THE_CLI <= read_by_the_cli(), sorted(named - NOT_READ_BY_THE_CLI - read_by_the_cli())
+
+
+def test_the_adb_server_variable_is_the_one_adb_reads() -> None:
+    assert device_cli.ENV_ADB_HOST == "ANDROID_ADB_SERVER_ADDRESS"
