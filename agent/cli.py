@@ -15,6 +15,7 @@ import typer
 COMMAND_MODULES = (
     "agent.commands.parse",  # agent parse
     "agent.commands.device",  # agent devices / screenshot / do
+    "agent.commands.emulator",  # agent emulator list / start
     "agent.commands.run",  # agent run
     "agent.commands.replay",  # agent replay / report
 )

@@ -2,7 +2,7 @@
 
 Every knob has a default that works with a stock adb server on this machine;
 the CLI builds an ``AndroidSettings`` from its flags and the environment
-(ANDROID_ADB_SERVER_HOST/PORT, ANDROID_SERIAL, ANDROID_HOME). Nothing in the
+(ANDROID_ADB_SERVER_ADDRESS/PORT, ANDROID_SERIAL, ANDROID_HOME). Nothing in the
 driver reads the environment itself.
 """
 

@@ -35,7 +35,7 @@ _AVD_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 _SDK_HINT = (
     "install the Android SDK command-line tools, run `sdkmanager emulator platform-tools "
     "'system-images;android-34;google_apis;x86_64'`, create an AVD with avdmanager, and pass the SDK "
-    "folder as sdk_root (the CLI reads ANDROID_HOME)"
+    "folder to the agent (`--sdk` or ANDROID_HOME)"
 )
 
 
