@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 
 from agent.commands import device as device_cli
+from agent.commands import emulator as emulator_cli
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-# Named in the docs on purpose although the CLI does not read it: the emulator API's SDK folder.
-NOT_READ_BY_THE_CLI = {"ANDROID_HOME"}
+NOT_READ_BY_THE_CLI: set[str] = set()
 
 
 def read_by_the_cli() -> set[str]:
-    return {value for name, value in vars(device_cli).items() if name.startswith("ENV_") and isinstance(value, str)}
+    device_variables = {value for name, value in vars(device_cli).items() if name.startswith("ENV_") and isinstance(value, str)}
+    return device_variables | set(emulator_cli.SDK_VARIABLES)
 
 
 @pytest.mark.parametrize("page", ["android.md", "devices.md"])
