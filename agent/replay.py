@@ -120,7 +120,9 @@ class _Replayer:
         self.run = run
         self.dialect = dialect
         self.planner = planner
-        self.history = History(max(1, dialect.info.default_image_history))
+        # Runs recorded before the window was stored used the dialect's default.
+        window = run.info.frame_settings.get("history_images") or dialect.info.default_image_history
+        self.history = History(max(1, int(window)))
         self.goal = run.info.task
 
     def check(self, step: StepRecord) -> StepCheck:

@@ -315,3 +315,10 @@ def test_unexpected_error_is_recorded_on_the_step_it_broke(run_with):
     assert result.status == "error"
     (step,) = load_run(result.run_dir).steps
     assert step.error is not None and step.error.kind == "internal" and "driver bug" in step.error.message
+
+
+def test_run_records_the_image_window_replay_rebuilds_prompts_with(run_with):
+    result, _, _ = run_with([DONE], dialect="qwen", image_history=3)
+    assert load_run(result.run_dir).info.frame_settings["history_images"] == 3
+    result, _, _ = run_with([DONE], dialect="uitars")
+    assert load_run(result.run_dir).info.frame_settings["history_images"] == 5  # the dialect's default
