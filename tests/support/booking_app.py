@@ -15,16 +15,12 @@ scripted model can answer with real points. ``BookingApp`` is the test side.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import subprocess
-import sys
-import time
 import tkinter as tk
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from tests.support.app_process import AppProcess, run_app, save_state
 
 CITIES = ("Beijing", "Shanghai", "Guangzhou", "Shenzhen", "Chengdu", "Hangzhou")
 TERMS_LINES = 60
@@ -123,9 +119,7 @@ class BookingForm:
                 ("terms", self.terms), ("confirm", self.confirm))},
             rows=self._rows(), screen=[self.root.winfo_screenwidth(), self.root.winfo_screenheight()],
         )
-        temporary = self.state_path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(self.state, ensure_ascii=False), encoding="utf-8")
-        os.replace(temporary, self.state_path)
+        save_state(self.state_path, self.state)
 
     def mark_ready(self) -> None:
         self.state["ready"] = True
@@ -133,72 +127,24 @@ class BookingForm:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--state", type=Path, required=True)
-    parser.add_argument("--x", type=int, default=0)
-    parser.add_argument("--y", type=int, default=0)
-    args = parser.parse_args(argv)
-    root = tk.Tk(className="Booking")
-    root.title("booking")
-    root.geometry(f"+{args.x}+{args.y}")  # no window manager under Xvfb: honoured exactly
-    form = BookingForm(root, args.state)
-    root.wait_visibility(root)
-    root.after(100, form.mark_ready)
-    root.mainloop()
+    run_app(BookingForm, class_name="Booking", title="booking", description=__doc__.splitlines()[0],
+            default_position=(0, 0), argv=argv)
 
 
 # ----------------------------------------------------------------------------- test side
 
 
-class BookingApp:
-    """The booking form running as a child process on a display; ``state()`` reads its latest JSON."""
+class BookingApp(AppProcess):
+    """The booking app running as a child process; ``state()`` reads its latest JSON."""
 
-    def __init__(self, env: dict[str, str], state_path: Path, *, x: int = 0, y: int = 0, timeout: float = 15.0):
-        self.state_path = state_path
-        argv = [sys.executable, "-m", "tests.support.booking_app", "--state", str(state_path), "--x", str(x),
-                "--y", str(y)]
-        repo = Path(__file__).resolve().parents[2]
-        self.process = subprocess.Popen(argv, env=env, cwd=repo, stdin=subprocess.DEVNULL)
-        try:
-            self.wait_for(lambda state: state.get("ready"), timeout=timeout, what="the booking app to start")
-        except BaseException:
-            self.close()
-            raise
+    module = "tests.support.booking_app"
+    label = "the booking app"
+    default_position = (0, 0)
 
-    def state(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.state_path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
-            return {}
-
-    def wait_for(self, condition: Callable[[dict[str, Any]], object], *, timeout: float = 5.0,
-                 what: str = "the app's state") -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        state: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the booking app exited with {self.process.returncode}")
-            state = self.state()
-            if state and condition(state):
-                return state
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}; last state: {json.dumps(state)[:2000]}")
-
-    def centre(self, widget: str) -> tuple[int, int]:
-        """Root coordinates of a widget's centre (``row:CITY`` for a destination row)."""
+    def box(self, widget: str) -> dict[str, int]:
+        """A widget's box; ``row:CITY`` names a destination row."""
         state = self.state()
-        box = state["rows"][widget[4:]] if widget.startswith("row:") else state["widgets"][widget]
-        return box["x"] + box["width"] // 2, box["y"] + box["height"] // 2
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-
+        return state["rows"][widget[4:]] if widget.startswith("row:") else state["widgets"][widget]
 
 if __name__ == "__main__":
     main()

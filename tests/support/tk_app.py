@@ -13,16 +13,13 @@ saw. ``TkApp`` (the test side) starts it and reads the state.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import subprocess
-import sys
-import time
 import tkinter as tk
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from tests.support.app_process import AppProcess, run_app, save_state
 
 LIST_ITEMS = 200
 TEXT_LINE = " ".join(f"column{n:03d}" for n in range(120))
@@ -142,9 +139,7 @@ class RecorderApp:
         }
         self.state["screen"] = [self.root.winfo_screenwidth(), self.root.winfo_screenheight()]
         self.state["focus"] = str(self.root.focus_get() or "")
-        temporary = self.state_path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(self.state, ensure_ascii=False), encoding="utf-8")
-        os.replace(temporary, self.state_path)
+        save_state(self.state_path, self.state)
 
     def mark_ready(self) -> None:
         self.state["ready"] = True
@@ -152,66 +147,19 @@ class RecorderApp:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--state", type=Path, required=True)
-    parser.add_argument("--x", type=int, default=40)
-    parser.add_argument("--y", type=int, default=40)
-    args = parser.parse_args(argv)
-    root = tk.Tk(className="TkRecorder")
-    root.title("recorder")
-    root.geometry(f"+{args.x}+{args.y}")  # no window manager under Xvfb: honoured exactly
-    app = RecorderApp(root, args.state)
-    root.wait_visibility(root)
-    root.after(100, app.mark_ready)
-    root.mainloop()
+    run_app(RecorderApp, class_name="TkRecorder", title="recorder", description=__doc__.splitlines()[0],
+            default_position=(40, 40), argv=argv)
 
 
 # ----------------------------------------------------------------------------- test side
 
 
-class TkApp:
-    """The recorder app running as a child process; ``state()`` reads its latest JSON."""
+class TkApp(AppProcess):
+    """The Tk app running as a child process; ``state()`` reads its latest JSON."""
 
-    def __init__(self, env: dict[str, str], state_path: Path, x: int = 40, y: int = 40, timeout: float = 15.0) -> None:
-        self.state_path = state_path
-        argv = [sys.executable, "-m", "tests.support.tk_app", "--state", str(state_path), "--x", str(x), "--y", str(y)]
-        repo = Path(__file__).resolve().parents[2]
-        self.process = subprocess.Popen(argv, env=env, cwd=repo, stdin=subprocess.DEVNULL)
-        self.wait_for(lambda state: state.get("ready"), timeout=timeout, what="the Tk app to start")
-
-    def state(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.state_path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
-            return {}
-
-    def wait_for(self, condition: Callable[[dict[str, Any]], object], *, timeout: float = 5.0,
-                 what: str = "the app's state") -> dict[str, Any]:
-        """Poll the state until ``condition`` holds; on timeout fail with the last state seen."""
-        deadline = time.monotonic() + timeout
-        state: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the Tk app exited with {self.process.returncode}")
-            state = self.state()
-            if state and condition(state):
-                return state
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}; last state: {json.dumps(state, ensure_ascii=False)[:2000]}")
-
-    def centre(self, widget: str) -> tuple[int, int]:
-        """The root (X screen) coordinates of a widget's centre."""
-        box = self.state()["widgets"][widget]
-        return box["x"] + box["width"] // 2, box["y"] + box["height"] // 2
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+    module = "tests.support.tk_app"
+    label = "the Tk app"
+    default_position = (40, 40)
 
 
 if __name__ == "__main__":
