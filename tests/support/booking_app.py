@@ -146,5 +146,6 @@ class BookingApp(AppProcess):
         state = self.state()
         return state["rows"][widget[4:]] if widget.startswith("row:") else state["widgets"][widget]
 
+
 if __name__ == "__main__":
     main()
