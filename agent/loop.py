@@ -62,7 +62,7 @@ class GoalLoop:
         )
         with draft.timed("prompt"):
             messages = session.dialect.build_messages(context, self.history.steps(), observation.image)
-        completion = session.ask_model(draft, messages)
+        completion = session.ask_model(draft, messages, wants_action=True)
         frame = session.answer_frame(draft, observation, completion)
         try:
             with draft.timed("parse"):

@@ -218,9 +218,11 @@ class Session:
         draft.observation = observation
         return observation
 
-    def ask_model(self, draft: StepDraft, messages: Sequence[Message]) -> Completion:
+    def ask_model(self, draft: StepDraft, messages: Sequence[Message], *, wants_action: bool = False) -> Completion:
         with draft.timed("model"):
-            completion = self.backend.complete(messages, max_new_tokens=self.settings.max_new_tokens)
+            completion = self.backend.complete(
+                messages, max_new_tokens=self.settings.max_new_tokens, wants_action=wants_action
+            )
         draft.completion = completion
         return completion
 

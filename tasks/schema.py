@@ -108,6 +108,7 @@ class ModelSection(_Section):
     jpeg_quality: int | None = Field(default=None, ge=1, le=100)
     torch_device: str | None = None
     fast: YesNo | None = None
+    grammar: YesNo | None = None
 
 
 class _Step(BaseModel):

@@ -51,8 +51,15 @@ class ModelBackend(ABC):
     name: str
 
     @abstractmethod
-    def complete(self, messages: Sequence[Message], *, max_new_tokens: int | None = None) -> Completion:
-        """One answer for the conversation; images in ``messages`` are already frame-sized."""
+    def complete(
+        self, messages: Sequence[Message], *, max_new_tokens: int | None = None, wants_action: bool = False
+    ) -> Completion:
+        """One answer for the conversation; images in ``messages`` are already frame-sized.
+
+        ``wants_action``: the answer must be an action in the dialect's format (an ``ai`` step), not a
+        grounding box or a yes/no verdict. A backend that can enforce the format (local with
+        ``settings.grammar``) does so only then; the others ignore it.
+        """
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Free what the backend holds."""

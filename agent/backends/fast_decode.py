@@ -92,6 +92,8 @@ class DecodeState:
         self.repetition = torch.ones(1, dtype=torch.float32, device=device)
         self.out = torch.zeros(capacity, dtype=torch.long, device=device)
         self.logits = torch.zeros(vocab, dtype=torch.float32, device=device)  # the last step's, for checks
+        # Added to the logits before the greedy choice: zeros, or -inf outside an answer grammar (fast_grammar).
+        self.bias = torch.zeros(vocab, dtype=torch.float32, device=device)
         self.slots = torch.arange(capacity, device=device)
 
 
@@ -99,14 +101,15 @@ def choose_token(logits: torch.Tensor, state: DecodeState) -> torch.Tensor:
     """Greedy choice after the two processors the fast path supports, as transformers applies them.
 
     Repetition penalty first (divide positive, multiply negative scores of tokens already in the
-    sequence), then EOS suppressed while fewer than ``min_new`` tokens were chosen.
+    sequence), then EOS suppressed while fewer than ``min_new`` tokens were chosen, then the
+    grammar's bias (all zeros unless fast_grammar constrains the answer: adding 0 changes no score).
     """
     state.logits.copy_(logits.view(-1))
     penalty = state.repetition
     penalized = torch.where(logits < 0, logits * penalty, logits / penalty)
     logits = torch.where(state.seen, penalized, logits)
     logits = torch.where(state.generated < state.min_new, logits + state.eos_penalty, logits)
-    return torch.argmax(logits, dim=-1)
+    return torch.argmax(logits + state.bias, dim=-1)
 
 
 def record_token(token: torch.Tensor, state: DecodeState) -> None:
@@ -180,6 +183,7 @@ class DecodeGraph:
         self.state = state
         self.length = 0  # filled cache slots before the next step (known on the host: no sync)
         self.graphs: list[Any] = []
+        self.chunk_graphs: dict[int, Any] = {}  # fast_grammar's multi-token forwards by length (same state)
         layers = len(text.layers)
         self._queries: list[Any] = [None] * layers
         self._attention_out = torch.empty(1, text.heads, 1, text.head_dim, device=state.out.device,

@@ -161,22 +161,25 @@ class FastPath:
 
     # -- inputs -----------------------------------------------------------------------------
 
-    def prepare(self, text: str, images: Iterable[Any], processor: Any = None) -> dict[str, Any]:
+    def prepare(self, text: str, images: Iterable[Any], processor: Any = None,
+                size: Mapping[str, int] | None = None) -> dict[str, Any]:
         """input_ids, pixel_values and image_grid_thw for a prompt holding one image placeholder per image.
 
         Pixels are normalized and patchified on the model's device; an image whose size is not
         its frame size is resized there first (the agent normally sends frame-sized screenshots).
-        ``processor`` (default: the one given at construction) supplies the tokenizer and pixel bounds.
+        ``processor`` (default: the one given at construction) supplies the tokenizer and pixel bounds;
+        ``size`` ({"shortest_edge", "longest_edge"}, what the processor call takes) overrides the bounds.
         """
         processor = processor or self.processor
         if processor is None:
             raise FastPathUnsupported("prepare() needs the processor")
         image_processor = processor.image_processor
         spec = PatchSpec.from_processor(image_processor)
+        bounds = size or image_processor.size
         patches, grids = [], []
         for image in images:
-            size = self._frame_size(image, image_processor, spec)
-            pixels, grid = image_to_patches(image, spec, self.device, size)
+            frame = self._frame_size(image, bounds, spec)
+            pixels, grid = image_to_patches(image, spec, self.device, frame)
             patches.append(pixels)
             grids.append(grid)
         ids = processor.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -188,10 +191,9 @@ class FastPath:
         }
 
     @staticmethod
-    def _frame_size(image: Any, image_processor: Any, spec: PatchSpec) -> tuple[int, int]:
+    def _frame_size(image: Any, size: Any, spec: PatchSpec) -> tuple[int, int]:
         from tools.frames import smart_resize
 
-        size = image_processor.size
         low = size["shortest_edge"] if isinstance(size, dict) else size.shortest_edge
         high = size["longest_edge"] if isinstance(size, dict) else size.longest_edge
         width, height = image.size

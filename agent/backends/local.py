@@ -9,7 +9,10 @@ we were given, the bounds disagree and the agent's clicks would drift, so it
 is logged loudly.
 
 All generation goes through ``_generate``: the seam where the fast decode path
-(agent/backends/fastpath.py, ``settings.fast``) branches off plain ``generate``.
+(agent/backends/fastpath.py, ``settings.fast``) branches off plain ``generate``, and where
+``settings.grammar`` constrains the answer to the dialect's action format
+(agent/backends/fast_grammar.py). With the fast path on, preprocessing runs on the
+model's device too (``FastPath.prepare``, bit-identical to the processor).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from agent.backends.base import Completion, ModelBackend, Usage
+from agent.backends.base import BackendUnavailable, Completion, ModelBackend, Usage
 from agent.backends.local_loading import LoadedModel, import_torch, load_model, pixel_bounds
 from agent.backends.settings import BackendSettings
 from tools.messages import Message
@@ -40,16 +43,22 @@ class LocalBackend(ModelBackend):
         self.device = self.loaded.placement.device
         # The fast path is on by default where it pays (CUDA); settings.fast forces it either way.
         self.fast = settings.fast if settings.fast is not None else self.loaded.placement.on_cuda
+        self._answer_grammar: Any = None  # compiled on the first constrained step (settings.grammar)
         log.info("model ready in %.0f ms on %s", self.loaded.load_ms, self.device)
 
-    def complete(self, messages: Sequence[Message], *, max_new_tokens: int | None = None) -> Completion:
+    def complete(
+        self, messages: Sequence[Message], *, max_new_tokens: int | None = None, wants_action: bool = False
+    ) -> Completion:
         started = time.perf_counter()
         inputs, images = self._preprocess(messages)
         prepared = time.perf_counter()
-        new_token_ids, timings = self._generate(inputs, max_new_tokens or self.settings.max_new_tokens)
+        seen = seen_frame(inputs.get("image_grid_thw"), self._patch_size()) if images else None
+        # The grammar shapes action answers only: grounding boxes and yes/no verdicts stay free.
+        constrained = wants_action and self.settings.grammar is not None
+        new_token_ids, timings = self._generate(inputs, max_new_tokens or self.settings.max_new_tokens, seen,
+                                                constrained=constrained)
         text = self.processor.decode(new_token_ids, skip_special_tokens=True)
         finished = time.perf_counter()
-        seen = seen_frame(inputs.get("image_grid_thw"), self._patch_size()) if images else None
         if seen is not None and seen != images[-1].size:
             log.warning(
                 "the model saw the screenshot at %dx%d, not at the %dx%d it was given: the agent's frame "
@@ -77,13 +86,24 @@ class LocalBackend(ModelBackend):
         """Chat template + processor: token ids, pixel values and image grids on the model's device."""
         chat, images = chat_template_messages(messages)
         prompt = self.processor.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+        if self.fast:
+            from agent.backends.fastpath import FastPath, FastPathUnsupported
+
+            try:
+                fast = FastPath.for_model(self.model)
+                return fast.prepare(prompt, images, self.processor, size=pixel_bounds(self.settings)), images
+            except FastPathUnsupported as reason:
+                log.info("preprocessing on the CPU: %s", reason)
         inputs = self.processor(
             text=[prompt], images=images or None, size=pixel_bounds(self.settings), return_tensors="pt"
         )
         return inputs.to(self.device), images
 
-    def _generate(self, inputs: Any, max_new_tokens: int) -> tuple[list[int], Timings]:
+    def _generate(self, inputs: Any, max_new_tokens: int, frame: tuple[int, int] | None = None, *,
+                  constrained: bool = False) -> tuple[list[int], Timings]:
         """New token ids (prompt excluded) and phase timings in ms: first_token (prefill) and decode."""
+        if constrained:
+            return self._generate_constrained(inputs, max_new_tokens, frame)
         if self.fast:  # greedy steps only; it returns None (and logs why) where it does not apply
             from agent.backends.fastpath import fast_generate
 
@@ -91,6 +111,32 @@ class LocalBackend(ModelBackend):
             if answer is not None:
                 return answer
         return generate_plain(self.model, inputs, max_new_tokens, self.settings.temperature)
+
+    def _generate_constrained(self, inputs: Any, max_new_tokens: int,
+                              frame: tuple[int, int] | None) -> tuple[list[int], Timings]:
+        """Greedy inside the action grammar (fast_grammar), forced tokens fed without decode steps."""
+        from agent.backends.fast_grammar import constrained_generate
+        from agent.backends.fastpath import FastPath, FastPathUnsupported, greedy_options
+        from agent.backends.grammar import AnswerGrammar
+        from agent.backends.grammar_rules import GrammarSpec
+
+        if frame is None:
+            raise BackendUnavailable("grammar-constrained decoding needs a screenshot in the prompt (points are "
+                                     "bounded by its frame)", hint="run without --grammar for text-only prompts")
+        if self._answer_grammar is None:
+            self._answer_grammar = AnswerGrammar(self.processor.tokenizer, int(self.model.lm_head.weight.shape[0]))
+        spec = GrammarSpec.from_name(str(self.settings.grammar), *frame)
+        options = greedy_options(self.model.generation_config, do_sample=False)
+        try:
+            fast = FastPath.for_model(self.model)
+        except FastPathUnsupported as reason:
+            raise BackendUnavailable(f"grammar-constrained decoding runs on the fast path, which refused: {reason}",
+                                     hint="run without --grammar") from None
+        result = constrained_generate(fast, inputs, max_new_tokens, self._answer_grammar.constraint(spec), options)
+        timings = {"first_token": result.timings["prefill"], "decode": result.timings["decode"],
+                   "vision": result.timings["vision"], "forced_tokens": float(result.forced),
+                   "decode_steps": float(result.decode_steps), "chunks": float(result.chunks)}
+        return result.tokens, timings
 
     def _patch_size(self) -> int:
         return int(getattr(self.processor.image_processor, "patch_size", 14))

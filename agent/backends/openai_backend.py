@@ -65,7 +65,9 @@ class OpenAIBackend(ModelBackend):
             base_url=settings.base_url, headers=headers, timeout=httpx.Timeout(settings.timeout_s)
         )
 
-    def complete(self, messages: Sequence[Message], *, max_new_tokens: int | None = None) -> Completion:
+    def complete(
+        self, messages: Sequence[Message], *, max_new_tokens: int | None = None, wants_action: bool = False
+    ) -> Completion:
         started = time.perf_counter()
         body = {
             "model": self.settings.model,

@@ -61,7 +61,9 @@ class ScriptedBackend(ModelBackend):
     def remaining(self) -> int:
         return len(self._answers) - self._next
 
-    def complete(self, messages: Sequence[Message], *, max_new_tokens: int | None = None) -> Completion:
+    def complete(
+        self, messages: Sequence[Message], *, max_new_tokens: int | None = None, wants_action: bool = False
+    ) -> Completion:
         self.requests.append(tuple(messages))
         if self._next >= len(self._answers):
             raise ScriptExhausted(

@@ -18,6 +18,9 @@ from tools.frames import MIN_PIXELS, SERVING_MAX_PIXELS
 BackendKind = Literal["local", "openai", "scripted"]
 ModelSource = Literal["hub", "local", "modelscope"]
 ImageFormat = Literal["png", "jpeg"]
+# local: constrain answers to a dialect's action format (agent/backends/grammar_rules.py); "-relative"
+# bounds points by 0..1000 instead of the image's pixels.
+AnswerGrammarName = Literal["qwen", "uitars", "qwen-relative", "uitars-relative"]
 
 DEFAULT_MODEL = "Qwen/Qwen2.5-VL-7B-Instruct"
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"  # `vllm serve` and `sglang` listen here by default
@@ -64,6 +67,7 @@ class BackendSettings(BaseModel):
     torch_device: str = "auto"  # auto | cpu | cuda | cuda:N
     attn_implementation: str | None = None  # None = flash_attention_2 when installed, else sdpa
     fast: bool | None = None
+    grammar: AnswerGrammarName | None = None  # None: unconstrained answers (the default)
     # scripted: the answers themselves, or a path (recorded run directory, or an answers file).
     script: tuple[str, ...] | Path | None = None
 
@@ -91,6 +95,8 @@ class BackendSettings(BaseModel):
     def _check_pixels(self) -> BackendSettings:
         if self.min_pixels > self.max_pixels:
             raise ValueError(f"min_pixels {self.min_pixels} is above max_pixels {self.max_pixels}")
+        if self.grammar is not None and self.temperature != 0:
+            raise ValueError("grammar-constrained decoding is greedy: use it with temperature 0")
         return self
 
     def public_dict(self) -> dict[str, Any]:

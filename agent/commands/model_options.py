@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 import typer
 from pydantic import SecretStr, ValidationError
 
-from agent.backends.settings import BackendSettings, resolve_model_name
+from agent.backends.settings import DEFAULT_MODEL, BackendSettings, resolve_model_name
 from tasks.schema import parse_bool
 from tools.frames import parse_pixels
 
@@ -97,6 +97,11 @@ FastOption = Annotated[bool | None, typer.Option(
     "--fast/--no-fast", rich_help_panel=PANEL, show_default=False,
     help="local backend: the fast decode path (default: on with CUDA). Env: AGENT_FAST.")]
 
+GrammarOption = Annotated[bool | None, typer.Option(
+    "--grammar/--no-grammar", rich_help_panel=PANEL, show_default=False,
+    help="local backend: constrain each action answer to the dialect's action format, so it always parses "
+    "(greedy; default off). Env: AGENT_GRAMMAR.")]
+
 
 # -- resolution --------------------------------------------------------------------------------------------
 
@@ -141,6 +146,7 @@ _KNOBS: dict[str, _Knob] = {
     "jpeg_quality": _Knob("--jpeg-quality", "AGENT_JPEG_QUALITY", int, "jpeg_quality"),
     "torch_device": _Knob("--torch-device", "AGENT_TORCH_DEVICE", field="torch_device"),
     "fast": _Knob("--fast/--no-fast", "AGENT_FAST", parse_bool, "fast"),
+    "grammar": _Knob("--grammar/--no-grammar", "AGENT_GRAMMAR", parse_bool),  # -> settings.grammar by dialect
 }
 ENV_VARS = tuple(knob.env for knob in _KNOBS.values())
 
@@ -167,6 +173,7 @@ def resolve_model_settings(
     jpeg_quality: int | None = None,
     torch_device: str | None = None,
     fast: bool | None = None,
+    grammar: bool | None = None,
 ) -> ModelChoice:
     """Flags (these keyword arguments) over ``task`` (keys named like the flags) over ``environ`` over defaults."""
     flags = {
@@ -174,7 +181,7 @@ def resolve_model_settings(
         "min_pixels": min_pixels, "max_pixels": max_pixels, "dialect": dialect, "coords": coords,
         "max_new_tokens": max_new_tokens, "source": source, "script": script, "temperature": temperature,
         "request_timeout": request_timeout, "max_retries": max_retries, "image_format": image_format,
-        "jpeg_quality": jpeg_quality, "torch_device": torch_device, "fast": fast,
+        "jpeg_quality": jpeg_quality, "torch_device": torch_device, "fast": fast, "grammar": grammar,
     }
     unknown = set(task or {}) - set(_KNOBS)
     if unknown:
@@ -184,6 +191,8 @@ def resolve_model_settings(
     fields = {_KNOBS[name].field: value for name, value in values.items() if _KNOBS[name].field}
     if fields["kind"] == "openai":
         fields["api_key"] = _api_key(values.get("api_key_env"), origins.get("api_key_env"), environ)
+    if values.get("grammar"):
+        fields["grammar"] = _grammar_name(fields.get("model") or DEFAULT_MODEL, values)
     try:
         settings = BackendSettings(**fields)
     except ValidationError as error:
@@ -211,6 +220,14 @@ def _pick(flags: Mapping[str, Any], task: Mapping[str, Any], environ: Mapping[st
                 raise ModelOptionError(f"{knob.env}={environ[knob.env]!r}: {error}") from None
             origins[name] = knob.env
     return values, origins
+
+
+def _grammar_name(model: str, values: Mapping[str, Any]) -> str:
+    """settings.grammar for --grammar: the dialect's format, points bounded as the coordinates say."""
+    name = resolve_model_name(model)
+    dialect = values.get("dialect") or _default_dialect(name)
+    coordinates = values.get("coords") or default_coordinates_for_model(name)
+    return f"{dialect}-relative" if coordinates == "relative" else dialect
 
 
 def _infer_backend(values: Mapping[str, Any]) -> str:

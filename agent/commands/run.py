@@ -46,6 +46,7 @@ from agent.commands.model_options import (
     CoordsOption,
     DialectOption,
     FastOption,
+    GrammarOption,
     ImageFormatOption,
     JpegQualityOption,
     MaxNewTokensOption,
@@ -152,6 +153,7 @@ def run_command(
     jpeg_quality: JpegQualityOption = None,
     torch_device: TorchDeviceOption = None,
     fast: FastOption = None,
+    grammar: GrammarOption = None,
 ) -> None:
     # Imported here, not at the top: `agent --help` stays quick.
     from agent.console import JsonEvents, RichEvents, UserChannel
@@ -170,7 +172,7 @@ def run_command(
             base_url=base_url, api_key_env=api_key_env, min_pixels=min_pixels, max_pixels=max_pixels,
             dialect=dialect, coords=coords, max_new_tokens=max_new_tokens, source=source, script=script,
             temperature=temperature, request_timeout=request_timeout, max_retries=max_retries,
-            image_format=image_format, jpeg_quality=jpeg_quality, torch_device=torch_device, fast=fast,
+            image_format=image_format, jpeg_quality=jpeg_quality, torch_device=torch_device, fast=fast, grammar=grammar,
         )
         settings = _loop_settings(task, choice.settings, environ, max_steps=max_steps, timeout=timeout,
                                   dry_run=dry_run, confirm=confirm, stuck_after=stuck_after,

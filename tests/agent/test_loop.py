@@ -240,7 +240,7 @@ def test_actions_without_points_run(run_with, answer):
 def test_points_are_read_in_the_frame_the_backend_says_the_model_saw(tmp_path):
     """A server that resized our image again: the answer's points are in what the model really saw."""
     class ResizingBackend(ScriptedBackend):
-        def complete(self, messages, *, max_new_tokens=None):
+        def complete(self, messages, *, max_new_tokens=None, wants_action=False):
             answer = super().complete(messages, max_new_tokens=max_new_tokens)
             return Completion(text=answer.text, seen_frame=(406, 294))  # half our 812x588 frame
 

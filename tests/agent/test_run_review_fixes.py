@@ -71,6 +71,7 @@ EACH_KEY = {
     "jpeg_quality": ("55", ("jpeg_quality", 55)),
     "torch_device": ("cuda:1", ("torch_device", "cuda:1")),
     "fast": ("off", ("fast", False)),
+    "grammar": ("on", ("grammar", "qwen")),
 }
 
 
