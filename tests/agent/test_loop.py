@@ -322,3 +322,21 @@ def test_run_records_the_image_window_replay_rebuilds_prompts_with(run_with):
     assert load_run(result.run_dir).info.frame_settings["history_images"] == 3
     result, _, _ = run_with([DONE], dialect="uitars")
     assert load_run(result.run_dir).info.frame_settings["history_images"] == 5  # the dialect's default
+
+
+def test_only_ai_steps_ask_for_an_action_answer(tmp_path):
+    """A backend that can constrain answers to the action format must do so for ai steps only."""
+    asked: list[bool] = []
+
+    class RecordingBackend(ScriptedBackend):
+        def complete(self, messages, *, max_new_tokens=None, wants_action=False):
+            asked.append(wants_action)
+            return super().complete(messages, max_new_tokens=max_new_tokens)
+
+    spec = Task.model_validate({"steps": [{"ai": "book it"}, {"assert": "it is booked"},
+                                          {"tap": "the confirm button"}]})
+    answers = [DONE, "yes, it is", "Action: click(start_box='(406,294)')"]
+    parts = RunParts(task=spec, device=MemoryDevice(), dialect=get_dialect("uitars"), backend=RecordingBackend(answers),
+                     settings=LoopSettings(settle_s=0), events=CollectedEvents(), out_dir=tmp_path, write_report=False)
+    assert execute_run(parts).status == "success"
+    assert asked == [True, False, False]
