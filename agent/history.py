@@ -33,19 +33,9 @@ class History:
         self.image_window = image_window
         self._steps: list[HistoryStep] = []
 
-    def __len__(self) -> int:
-        return len(self._steps)
-
     def add(self, answer: str, *, action_text: str = "", image: Image.Image | None = None, feedback: str = "") -> None:
         self._steps.append(HistoryStep(answer=answer, action_text=action_text, image=image, feedback=feedback))
         self._drop_old_images()
-
-    def add_feedback(self, feedback: str) -> None:
-        """Attach what the agent tells the model (an error, a user's reply) to the last step."""
-        if self._steps:
-            last = self._steps[-1]
-            joined = f"{last.feedback}\n{feedback}" if last.feedback else feedback
-            self._steps[-1] = replace(last, feedback=joined)
 
     def steps(self) -> tuple[HistoryStep, ...]:
         return tuple(self._steps)

@@ -14,7 +14,8 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
-from agent.history import History, StuckDetector
+from agent.console import plural
+from agent.history import History, StuckDetector, fingerprint
 from agent.records import ErrorRecord
 from agent.session import Observation, Session, StepDraft, StopRun, parse_failure
 from tools.actions import CallUser, Finished
@@ -51,7 +52,7 @@ class GoalLoop:
                 result = self._step(draft)
             if result is not None:
                 return result
-        raise StopRun("budget", f"the goal was not reached within {_count(self.limit, 'step')}")
+        raise StopRun("budget", f"the goal was not reached within {plural(self.limit, 'step')}")
 
     def _step(self, draft: StepDraft) -> GoalResult | None:
         session = self.session
@@ -84,7 +85,7 @@ class GoalLoop:
         for action in parsed.actions:  # all or nothing: the model is told "not used" only if nothing ran
             if not isinstance(action, (Finished, CallUser)):
                 session.preflight(action, frame, observation)
-        if not terminal and self.stuck.observe(observation.screen, "; ".join(draft.actions)):
+        if not terminal and self._repeats_on_unchanged_screen(draft, observation):
             raise StopRun(
                 "stuck",
                 f"{'; '.join(draft.actions)} was chosen {self.stuck.repeats} times in a row on an unchanged screen",
@@ -108,6 +109,12 @@ class GoalLoop:
         session.settle()
         return None
 
+    def _repeats_on_unchanged_screen(self, draft: StepDraft, observation: Observation) -> bool:
+        # The stuck check's thumbnail is made here, not with every observation: only an acting answer needs it.
+        with draft.timed("resize"):
+            screen = fingerprint(observation.shot.image)
+        return self.stuck.observe(screen, "; ".join(draft.actions))
+
     def _remember(self, draft: StepDraft, observation: Observation, feedback: list[str]) -> None:
         draft.feedback = "\n".join(feedback)
         answer = draft.completion.text if draft.completion else ""
@@ -127,13 +134,9 @@ class GoalLoop:
         self.bad_answers += 1
         draft.error = ErrorRecord(kind="parse", message=error.feedback())
         if self.bad_answers > self.session.settings.max_parse_errors:
-            raise parse_failure(f"{_count(self.bad_answers, 'unusable answer')} in a row; the last: {error.problem}")
+            raise parse_failure(f"{plural(self.bad_answers, 'unusable answer')} in a row; the last: {error.problem}")
         self.session.emit("feedback", kind="parse", message=error.feedback())
         self._remember(draft, observation, [error.feedback()])
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def run_goal(session: Session, goal: str, *, max_steps: int | None = None) -> GoalResult:

@@ -22,6 +22,23 @@ FORMAT_VERSION = 1
 RUN_FILE = "run.json"
 STEPS_FILE = "steps.jsonl"
 
+# Step kinds whose actions the model chose, written in the step's recorded model frame
+# (every other kind runs literal actions from the task file).
+MODEL_KINDS = frozenset({"ai", "tap"})
+# Step kinds whose answer is a yes/no judgement of the screen; their note is "yes: STATEMENT" or "no: STATEMENT".
+VERDICT_KINDS = frozenset({"assert", "wait_for"})
+# A desktop launch records its command line as "launch COMMAND": not an action, so never parsed or replayed.
+LAUNCH_PREFIX = "launch "
+
+
+def launch_record(command_line: str) -> str:
+    return LAUNCH_PREFIX + command_line
+
+
+def is_launch_record(text: str) -> bool:
+    return text.startswith(LAUNCH_PREFIX)
+
+
 RunStatus = Literal["running", "success", "failure", "stuck", "budget", "interrupted", "needs_user", "error"]
 
 

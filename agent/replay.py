@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from agent.history import History
-from agent.records import RecordedRun, RunInfo, StepRecord
+from agent.records import MODEL_KINDS, VERDICT_KINDS, RecordedRun, RunInfo, StepRecord, is_launch_record
 from tools.actions import TERMINAL_ACTIONS, Action, Click, Point, with_points
 from tools.canonical import format_action, parse_action
 from tools.dialects.base import Dialect, PromptContext
@@ -31,12 +31,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Steps whose recorded answer is an action proposal read by the dialect's parser.
+# Model steps whose recorded answer is an action proposal read by the dialect's parser ...
 PARSED_KINDS = frozenset({"ai"})
-# Steps whose recorded answer is a grounding reply ("find X"), turned into one click.
-GROUNDED_KINDS = frozenset({"tap"})
-# Steps whose recorded answer is a yes/no judgement of the screen (the note starts with the verdict).
-VERDICT_KINDS = frozenset({"assert", "wait_for"})
+# ... and the others: a grounding reply ("find X"), turned into one click.
+GROUNDED_KINDS = MODEL_KINDS - PARSED_KINDS
 
 
 class ReplayError(RuntimeError):
@@ -147,18 +145,19 @@ class _Replayer:
     def _compare(self, step: StepRecord, problems: list[str], notes: list[str]) -> str:
         """Compare one step, adding to ``problems``; return why it was skipped, if it was."""
         geometry = ScreenGeometry(**step.geometry.model_dump()) if step.geometry else None
-        if step.kind in PARSED_KINDS | GROUNDED_KINDS and geometry is None:
+        if step.kind in MODEL_KINDS and geometry is None:
             return "no screenshot geometry recorded"
         frame = self._frame(step, geometry, problems)
         if step.kind in PARSED_KINDS:
-            self._render_prompt(step, frame, problems)
+            image = self._prompt_image(step, frame)  # read once: the prompt and the history both show it
+            self._render_prompt(step, frame, image, problems)
             actions = self._reparse(step, frame, problems)
-            self._remember(step, frame)
+            self._remember(step, image)
         elif step.kind in GROUNDED_KINDS:
             actions = self._reground(step, frame, problems)
         elif step.kind in VERDICT_KINDS:
             return self._compare_verdict(step, problems)
-        elif any(text.startswith("launch ") for text in step.actions):
+        elif any(is_launch_record(text) for text in step.actions):
             return "a desktop launch runs a command line: nothing to recompute"
         else:  # literal steps (do, type, wait, launch on a phone): the recorded actions are the input
             literal = [parse_action(text) for text in step.actions]
@@ -223,7 +222,7 @@ class _Replayer:
 
     def _frame(self, step: StepRecord, geometry: ScreenGeometry | None, problems: list[str]) -> ModelFrame | None:
         recorded = ModelFrame(**step.frame.model_dump()) if step.frame else None
-        if step.kind not in PARSED_KINDS | GROUNDED_KINDS or geometry is None:
+        if step.kind not in MODEL_KINDS or geometry is None:
             return recorded  # a literal step's frame comes from its task file, not from the screen
         try:
             now = frame_for_step(self.run.info, geometry, self.dialect)
@@ -234,14 +233,20 @@ class _Replayer:
             problems.append(f"model frame differs\n  recorded: {recorded}\n  now:      {now}")
         return now
 
-    def _render_prompt(self, step: StepRecord, frame: ModelFrame | None, problems: list[str]) -> None:
+    def _prompt_image(self, step: StepRecord, frame: ModelFrame | None) -> Image.Image | None:
+        """The step's screenshot as the model saw it (resized to ``frame``), or as recorded when no frame is known."""
         image = self._screenshot(step)
+        return resize_to_frame(image, frame) if image is not None and frame is not None else image
+
+    def _render_prompt(
+        self, step: StepRecord, frame: ModelFrame | None, image: Image.Image | None, problems: list[str]
+    ) -> None:
         if image is None or frame is None:
             problems.append(f"cannot render the prompt: screenshot {step.screenshot!r} is missing or unreadable")
             return
         context = PromptContext(task=self.goal, frame=frame, device=self._device_kind())
         try:
-            messages = self.dialect.build_messages(context, self.history.steps(), resize_to_frame(image, frame))
+            messages = self.dialect.build_messages(context, self.history.steps(), image)
         except Exception as error:  # noqa: BLE001 - any failure to render is exactly what this check reports
             problems.append(f"the prompt no longer renders: {type(error).__name__}: {error}")
             return
@@ -314,10 +319,7 @@ class _Replayer:
                     f"  now:      {text} -> {_joined(commands)}"
                 )
 
-    def _remember(self, step: StepRecord, frame: ModelFrame | None) -> None:
-        image = self._screenshot(step) if self.history.image_window > 1 else None
-        if image is not None and frame is not None:
-            image = resize_to_frame(image, frame)
+    def _remember(self, step: StepRecord, image: Image.Image | None) -> None:
         self.history.add(step.answer, action_text="; ".join(step.actions), image=image, feedback=step.feedback)
 
     def _screenshot(self, step: StepRecord) -> Image.Image | None:

@@ -15,16 +15,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agent.records import RecordedRun, StepRecord
+from agent.records import MODEL_KINDS, RecordedRun, StepRecord, is_launch_record
 from devices.base import Device
 from tools.actions import TERMINAL_ACTIONS, Action, Point, Wait, with_points
 from tools.canonical import format_action, parse_action
 from tools.frames import ModelFrame, ScreenGeometry, map_action
 
 log = logging.getLogger(__name__)
-
-# Steps whose actions are in the recorded model frame (the model chose them).
-MODEL_KINDS = frozenset({"ai", "tap"})
 
 
 @dataclass(frozen=True)
@@ -98,7 +95,7 @@ def _recorded_actions(step: StepRecord) -> list[tuple[str, Action, bool]]:
     executed = [record.action for record in step.executed if not record.dry_run] or [
         record.action for record in step.executed
     ]
-    executed = [text for text in executed if not text.startswith("launch ")]  # desktop command lines: not replayed
+    executed = [text for text in executed if not is_launch_record(text)]  # desktop command lines: not replayed
     if step.kind not in MODEL_KINDS:  # literal steps: their own frame is not recorded, the device's side is exact
         return [(text, parse_action(text), False) for text in executed]
     proposed = [action for action in map(parse_action, step.actions) if not isinstance(action, TERMINAL_ACTIONS)]

@@ -12,13 +12,9 @@ import time
 from collections.abc import Iterable, Mapping
 from html import escape
 
-from agent.records import RecordedRun, StepRecord
-from agent.replay_macro import MODEL_KINDS
+from agent.records import MODEL_KINDS, VERDICT_KINDS, RecordedRun, StepRecord
 from agent.report import EmbeddedImage
 from agent.report_overlay import overlay_svg, step_markers
-
-# Steps whose answer is a yes/no judgement; their note is "yes: STATEMENT" or "no: STATEMENT".
-_VERDICT_KINDS = frozenset({"assert", "wait_for"})
 
 _STYLE = """
 :root { --ok:#1e8449; --bad:#c0392b; --warn:#b9770e; --muted:#666; --line:#ddd; }
@@ -130,7 +126,7 @@ def _timeline(steps: list[StepRecord]) -> str:
 
 def _timeline_action(step: StepRecord) -> str:
     """What the step did, in one line; a yes/no check shows its question and the model's verdict."""
-    if step.kind in _VERDICT_KINDS:
+    if step.kind in VERDICT_KINDS:
         verdict, _, statement = step.note.partition(": ")
         if verdict in ("yes", "no"):
             return f"{statement} → {verdict}"

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 
-from agent.records import GeometryRecord, StepRecord
+from agent.records import GeometryRecord, StepRecord, is_launch_record
 from tools.actions import (
     Action,
     Click,
@@ -66,10 +66,11 @@ def step_markers(step: StepRecord) -> tuple[Marker, ...]:
     try:
         if step.executed:  # what the device got, placed exactly through the recorded geometry
             locate = _input_locator(geometry)
-            actions = [parse_action(executed.action) for executed in step.executed if _is_action(executed.action)]
+            actions = [parse_action(executed.action) for executed in step.executed
+                       if not is_launch_record(executed.action)]
         else:  # nothing ran (a dry run of an older format, a declined action): show what was proposed
             locate = _model_locator(step, geometry)
-            actions = [parse_action(text) for text in step.actions if _is_action(text)]
+            actions = [parse_action(text) for text in step.actions if not is_launch_record(text)]
         return tuple(
             marker
             for number, action in enumerate(actions, start=1)
@@ -80,11 +81,6 @@ def step_markers(step: StepRecord) -> tuple[Marker, ...]:
         reason = error.describe() if isinstance(error, ActionParseError) else str(error)
         log.warning("step %d: cannot place its actions on the screenshot: %s", step.index, reason)
         return ()
-
-
-def _is_action(text: str) -> bool:
-    # Desktop `launch` steps record a command line, not an action.
-    return not text.startswith("launch ")
 
 
 def _geometry(record: GeometryRecord) -> ScreenGeometry:

@@ -11,6 +11,7 @@ import logging
 import platform
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -54,10 +55,11 @@ def slug(text: str, limit: int = 40) -> str:
     return joined or "run"
 
 
-def new_run_directory(out_dir: Path, title: str, now: datetime | None = None) -> Path:
-    """``OUT/20261125-013500-book-a-flight`` (a suffix when that name is taken)."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
-    base = f"{stamp}-{slug(title)}"
+def new_run_directory(out_dir: Path | str, title: str) -> Path:
+    """``OUT/20261125-013500-book-a-flight`` (a suffix when that name is taken); OUT is created, the run's not."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    base = f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{slug(title)}"
     candidate, counter = out_dir / base, 2
     while candidate.exists():
         candidate, counter = out_dir / f"{base}-{counter}", counter + 1
@@ -133,31 +135,25 @@ class RunPlan:
 
 def record_unstarted_run(plan: RunPlan, failure: NotStarted) -> RunResult:
     """A run directory whose run.json says why it never got to a step, so no failure goes unrecorded."""
-    run_dir = new_run_directory(Path(plan.out_dir), plan.task.title())
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    message = plan.secrets.redact(failure.message)
-    now = time.time()
+    run_dir = new_run_directory(plan.out_dir, plan.task.title())
     info = RunInfo(
         run_id=run_dir.name, task=plan.task.title(), task_file=plan.task_file, dialect=plan.dialect,
-        model=plan.model_info or {}, device={"spec": plan.device_spec}, versions=_versions(), started_at=now,
+        model=plan.model_info or {}, device={"spec": plan.device_spec}, versions=_versions(), started_at=time.time(),
     )
     writer = RunWriter(run_dir, info)
     events = _RedactedEvents(plan.events, plan.secrets)
     events.emit("run_started", task=info.task, run_dir=str(run_dir), device=plan.device_spec,
                 dialect=plan.dialect, model=info.model.get("model", ""), dry_run=False)
-    writer.update(status=failure.status, message=message, ended_at=time.time())
-    writer.close()
-    if plan.write_report:
-        _write_report(run_dir)
-    result = RunResult(status=failure.status, message=message, run_dir=run_dir, steps=0)
-    events.emit("run_finished", status=result.status, message=message, run_dir=str(run_dir), steps=0,
-                exit_code=result.exit_code)
-    return result
+    result = RunResult(status=failure.status, message=plan.secrets.redact(failure.message), run_dir=run_dir, steps=0)
+    return _finish_run(writer, result, events.emit, write_report=plan.write_report)
 
 
 @dataclass(frozen=True)
 class _RedactedEvents:
-    """Events with secret values masked, as the session sends them, for a run that has no session."""
+    """Events with secret values masked in every string, for a run that has no session.
+
+    (The session masks only free-text fields; these events carry no actions or commands to corrupt.)
+    """
 
     sink: EventSink
     secrets: Secrets
@@ -167,8 +163,7 @@ class _RedactedEvents:
 
 
 def execute_run(parts: RunParts) -> RunResult:
-    run_dir = new_run_directory(Path(parts.out_dir), parts.task.title())
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    run_dir = new_run_directory(parts.out_dir, parts.task.title())
     settings = parts.settings
     info = RunInfo(
         run_id=run_dir.name, task=parts.task.title(), task_file=parts.task_file, dialect=parts.dialect.name,
@@ -187,14 +182,21 @@ def execute_run(parts: RunParts) -> RunResult:
     session.emit("run_started", task=info.task, run_dir=str(run_dir), device=parts.device.name,
                  dialect=parts.dialect.name, model=info.model.get("model", ""), dry_run=settings.dry_run)
     status, message = _run_steps(session, parts.task)
-    message = parts.secrets.redact(message)
-    writer.update(status=status, message=message, ended_at=time.time())
+    result = RunResult(status=status, message=parts.secrets.redact(message), run_dir=run_dir,
+                       steps=session.steps_recorded)
+    return _finish_run(writer, result, session.emit, write_report=parts.write_report)
+
+
+def _finish_run(
+    writer: RunWriter, result: RunResult, emit: Callable[..., None], *, write_report: bool
+) -> RunResult:
+    """Save how the run ended (the record first, then the report), then tell the console."""
+    writer.update(status=result.status, message=result.message, ended_at=time.time())
     writer.close()
-    if parts.write_report:
-        _write_report(run_dir)
-    result = RunResult(status=status, message=message, run_dir=run_dir, steps=session.steps_recorded)
-    session.emit("run_finished", status=status, message=message, run_dir=str(run_dir), steps=result.steps,
-                 exit_code=result.exit_code)
+    if write_report:
+        _write_report(result.run_dir)
+    emit("run_finished", status=result.status, message=result.message, run_dir=str(result.run_dir),
+         steps=result.steps, exit_code=result.exit_code)
     return result
 
 

@@ -19,7 +19,6 @@ from PIL import Image
 
 from agent.backends.base import BackendError, Completion, ModelBackend
 from agent.console import EventSink, UserChannel
-from agent.history import fingerprint
 from agent.records import ErrorRecord, ExecutedRecord, FrameRecord, GeometryRecord, RunWriter, StepRecord
 from agent.secrets import Secrets
 from devices.base import Device, Screenshot
@@ -69,7 +68,6 @@ class Observation:
     shot: Screenshot
     frame: ModelFrame
     image: Image.Image  # resized to the frame
-    screen: Image.Image  # a small fingerprint for the stuck check
 
 
 @dataclass
@@ -211,8 +209,7 @@ class Session:
                 shot.geometry.width, shot.geometry.height, min_pixels=self.settings.min_pixels,
                 max_pixels=self.settings.max_pixels, relative=getattr(self.dialect, "relative", False),
             )
-            observation = Observation(shot=shot, frame=frame, image=resize_to_frame(shot.image, frame),
-                                      screen=fingerprint(shot.image))
+            observation = Observation(shot=shot, frame=frame, image=resize_to_frame(shot.image, frame))
         with draft.timed("save"):
             draft.screenshot = self.writer.save_image(draft.index, shot.image)
         draft.observation = observation

@@ -18,7 +18,7 @@ import time
 from agent.checks import Verdict, parse_verdict, verdict_messages
 from agent.console import plural
 from agent.loop import run_goal
-from agent.records import ErrorRecord, ExecutedRecord
+from agent.records import ErrorRecord, ExecutedRecord, launch_record
 from agent.session import Session, StepDraft, StopRun, parse_failure
 from tasks.schema import (
     AiStep,
@@ -121,14 +121,14 @@ def launch(session: Session, app: str) -> None:
         return
     with session.step("launch") as draft:
         session.observe(draft)
-        draft.actions = [f"launch {app}"]
+        draft.actions = [launch_record(app)]
         try:
             argv = split_command_line(app)
         except ValueError as error:  # a task built in code skips the task file's check
             raise StopRun("failure", str(error), error=ErrorRecord(kind="launch", message=str(error))) from None
         if not session.settings.dry_run:
             _start_program(app, argv)
-        draft.executed.append(ExecutedRecord(action=f"launch {app}", commands=[shlex.join(argv)],
+        draft.executed.append(ExecutedRecord(action=launch_record(app), commands=[shlex.join(argv)],
                                              dry_run=session.settings.dry_run))
     session.settle()
 

@@ -23,15 +23,15 @@ import json
 import logging
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.bench_local import frame_for, timed
+
 log = logging.getLogger("bench_grammar")
 
-TIKTOKEN_PLACES = (Path(".gpu_assets/qwen.tiktoken"), Path("../shared/data/qwen.tiktoken"))
 TARGETS = {
     "qwen-click": ("qwen", ('<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", '
                             '"coordinate": [128, 96]}}\n</tool_call>')),
@@ -94,18 +94,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--cpu-smoke", type=Path, help="a tiny Qwen2.5-VL directory: run everything on the CPU")
     parser.add_argument("--out", type=Path)
     return parser.parse_args(argv)
-
-
-def timed(work: Any, cuda: bool) -> tuple[float, Any]:
-    import torch
-
-    if cuda:
-        torch.cuda.synchronize()
-    started = time.perf_counter()
-    result = work()
-    if cuda:
-        torch.cuda.synchronize()
-    return (time.perf_counter() - started) * 1000, result
 
 
 def bench_target(fast: Any, grammar: Any, processor: Any, text: str, image: Any, frame: tuple[int, int],
@@ -187,8 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from agent.backends.fastpath import FastPath
     from agent.backends.grammar import AnswerGrammar
-    from benchmarks.bench_local import frame_for
-    from benchmarks.gpu_models import chat_text, qwen_processor, qwen_tokenizer, random_model
+    from benchmarks.gpu_models import chat_text, find_tiktoken, qwen_processor, qwen_tokenizer, random_model
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     args = parse_args(sys.argv[1:] if argv is None else argv)
@@ -198,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         if not torch.cuda.is_available():
             print("bench_grammar needs a CUDA GPU (or --cpu-smoke DIR)", file=sys.stderr)
             return 2
-        tiktoken = args.tiktoken or next((p for p in TIKTOKEN_PLACES if p.is_file()), None)
+        tiktoken = find_tiktoken(args.tiktoken)
         if tiktoken is None:
             print("qwen.tiktoken not found: pass --tiktoken PATH", file=sys.stderr)
             return 2

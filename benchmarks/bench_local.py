@@ -24,23 +24,30 @@ import argparse
 import gc
 import json
 import logging
-import statistics
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.gpu_floor import Ceilings, measure_ceilings, step_floor
-from benchmarks.gpu_models import chat_text, load_model, qwen_processor, qwen_tokenizer, random_model, screenshot
+from benchmarks.gpu_models import (
+    chat_text,
+    find_tiktoken,
+    load_model,
+    qwen_processor,
+    qwen_tokenizer,
+    random_model,
+    screenshot,
+)
 
 log = logging.getLogger("bench_local")
 
 SHOTS = {"desktop": (1920, 1080), "phone": (1080, 2400)}
 PIXEL_CAPS = (1280 * 28 * 28, 16384 * 28 * 28)
-TIKTOKEN_PLACES = (Path(".gpu_assets/qwen.tiktoken"), Path("../shared/data/qwen.tiktoken"))
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -64,22 +71,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def sync() -> None:
+def timed(work: Any, cuda: bool = True) -> tuple[float, Any]:
+    """(milliseconds, result) of ``work()``; on CUDA the GPU's queue is drained before and after."""
     import torch
 
-    torch.cuda.synchronize()
-
-
-def timed(work: Any) -> tuple[float, Any]:
-    sync()
+    if cuda:
+        torch.cuda.synchronize()
     started = time.perf_counter()
     result = work()
-    sync()
+    if cuda:
+        torch.cuda.synchronize()
     return (time.perf_counter() - started) * 1000, result
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)
 
 
 def frame_for(shot: str, max_pixels: int) -> tuple[Any, tuple[int, int]]:
@@ -218,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     if not torch.cuda.is_available():
         print("bench_local needs a CUDA GPU", file=sys.stderr)
         return 2
-    tiktoken = args.tiktoken or next((p for p in TIKTOKEN_PLACES if p.is_file()), None)
+    tiktoken = find_tiktoken(args.tiktoken)
     if tiktoken is None:
         print("qwen.tiktoken not found: pass --tiktoken PATH", file=sys.stderr)
         return 2

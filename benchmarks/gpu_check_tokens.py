@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.bench_local import TIKTOKEN_PLACES, frame_for
-from benchmarks.gpu_models import chat_text, qwen_processor, qwen_tokenizer, random_model
+from benchmarks.bench_local import frame_for
+from benchmarks.gpu_models import TIKTOKEN_PLACES, chat_text, qwen_processor, qwen_tokenizer, random_model
 
 
 def main() -> int:

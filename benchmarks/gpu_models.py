@@ -22,6 +22,8 @@ QWEN_SPECIAL_TOKENS = (
     "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>", "<tool_call>", "</tool_call>",
 )
 FIRST_SPECIAL_ID = 151643
+# Where the benchmarks look for Qwen's BPE file (qwen.tiktoken) when --tiktoken is not given.
+TIKTOKEN_PLACES = (Path(".gpu_assets/qwen.tiktoken"), Path("../shared/data/qwen.tiktoken"))
 QWEN_SPLIT_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
                       r"|\s*[\r\n]+|\s+(?!\S)|\s+")
 
@@ -71,6 +73,11 @@ def load_model(path: str, device: str = "cuda", attn: str = "sdpa") -> Any:
 
     return Qwen2_5_VLForConditionalGeneration.from_pretrained(path, dtype=torch.bfloat16, device_map=device,
                                                               attn_implementation=attn).eval()
+
+
+def find_tiktoken(given: Path | None = None) -> Path | None:
+    """``given``, else the first of TIKTOKEN_PLACES that exists; None when there is none."""
+    return given or next((place for place in TIKTOKEN_PLACES if place.is_file()), None)
 
 
 def qwen_tokenizer(tiktoken_file: Path, cache_dir: Path | None = None) -> Any:

@@ -16,6 +16,7 @@ from devices.base import Device
 from devices.errors import DeviceError, DeviceNotFound
 
 if TYPE_CHECKING:
+    from devices.android import AndroidDeviceInfo
     from devices.android_settings import AndroidSettings
     from devices.desktop_settings import DesktopSettings
 
@@ -72,7 +73,7 @@ def open_device(
     from devices.android_settings import AndroidSettings
 
     settings_a = android or AndroidSettings()
-    return open_android(parsed.serial or settings_a.serial, settings_a)
+    return open_android(parsed.serial, settings_a)  # no serial in the spec: open_android falls back to the settings'
 
 
 def list_devices(
@@ -126,8 +127,8 @@ def _android_entries(settings: AndroidSettings | None) -> list[DeviceEntry]:
     return [_android_entry(info) for info in infos]
 
 
-def _android_entry(info: Any) -> DeviceEntry:  # info: devices.android.AndroidDeviceInfo
-    ready = getattr(info, "state", "device") == "device"
+def _android_entry(info: AndroidDeviceInfo) -> DeviceEntry:
+    ready = info.state == "device"
     size = f"{info.width}x{info.height}" if info.width and info.height else ""
     parts = (info.model, size, info.orientation, "" if ready else f"({info.state})")
     return DeviceEntry(
@@ -135,7 +136,7 @@ def _android_entry(info: Any) -> DeviceEntry:  # info: devices.android.AndroidDe
         kind="android",
         available=ready,
         summary=" ".join(str(part) for part in parts if part),
-        details=_info_details(info),
+        details=dataclasses.asdict(info),
         hint="" if ready else "accept the USB debugging prompt on the phone, or reconnect it",
     )
 
@@ -144,9 +145,3 @@ def _reason(error: DeviceError) -> str:
     """The error's message without its hint (shown on its own line)."""
     text = str(error)
     return text.removesuffix(f". {error.hint}") if error.hint else text
-
-
-def _info_details(info: object) -> dict[str, Any]:
-    if dataclasses.is_dataclass(info) and not isinstance(info, type):
-        return dataclasses.asdict(info)
-    return {name: getattr(info, name, None) for name in ("serial", "model", "width", "height", "orientation")}

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from devices.android_adb import DeviceLink, TransientAdbError, adb_client, with_retries
+from devices.android_adb import DeviceLink, adb_client, transient_on_adb_trouble, with_retries
 from devices.android_apps import LAUNCHABLE_QUERY, PACKAGES_QUERY, parse_launchable
 from devices.android_plan import plan_android
 from devices.android_screen import (
@@ -101,24 +101,16 @@ def open_android(serial: str | None, settings: AndroidSettings) -> AndroidDevice
 
 def _list_devices(client: AdbClient, settings: AndroidSettings) -> list[_Listed]:
     def attempt() -> list[_Listed]:
-        from adbutils import AdbError
-
-        try:
+        with transient_on_adb_trouble("cannot list devices"):
             return [_Listed(info.serial, info.state, dict(info.tags)) for info in client.list(extended=True)]
-        except (AdbError, OSError, EOFError) as error:
-            raise TransientAdbError(f"cannot list devices: {error or type(error).__name__}") from error
 
     return with_retries(settings, "adb devices", attempt)
 
 
 def _connect_tcp(client: AdbClient, address: str, settings: AndroidSettings) -> None:
     def attempt() -> str:
-        from adbutils import AdbError
-
-        try:
+        with transient_on_adb_trouble(f"adb connect {address}"):
             return client.connect(address, timeout=settings.connect_timeout_s)
-        except (AdbError, OSError, EOFError) as error:
-            raise TransientAdbError(f"adb connect {address}: {error or type(error).__name__}") from error
 
     reply = with_retries(settings, f"adb connect {address}", attempt).strip()
     if not reply.startswith(("connected to", "already connected to")):

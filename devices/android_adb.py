@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 import tenacity
@@ -34,6 +35,17 @@ _FAIL = b"FAIL"
 
 class TransientAdbError(Exception):
     """Trouble that may pass: worth another attempt."""
+
+
+@contextmanager
+def transient_on_adb_trouble(what: str) -> Iterator[None]:
+    """Turn what adbutils and the socket raise into TransientAdbError("``what``: reason"), so it is retried."""
+    from adbutils import AdbError
+
+    try:
+        yield
+    except (AdbError, OSError, EOFError) as error:
+        raise TransientAdbError(f"{what}: {error or type(error).__name__}") from error
 
 
 def adb_client(settings: AndroidSettings) -> AdbClient:
@@ -91,20 +103,16 @@ class DeviceLink:
     def _run_once(self, command: str, service: Service, idempotent: bool) -> bytes:
         from adbutils import AdbError
 
-        try:
+        with transient_on_adb_trouble(f"no transport to {self.serial}"):
             connection = self._device.open_transport(timeout=self.settings.command_timeout_s)
-        except (AdbError, OSError, EOFError) as error:
-            raise TransientAdbError(f"no transport to {self.serial}: {error or type(error).__name__}") from error
         with connection:
-            try:
+            with transient_on_adb_trouble(f"sending to {self.serial} failed"):
                 connection.send_command(f"{service}:{command}")
                 status = connection.read(4)
                 if status == _FAIL:
                     raise TransientAdbError(f"adb refused the command: {connection.read_string_block()}")
                 if status != _OKAY:
                     raise TransientAdbError(f"the adb server closed the connection (got {status!r})")
-            except (AdbError, OSError, EOFError) as error:
-                raise TransientAdbError(f"sending to {self.serial} failed: {error or type(error).__name__}") from error
             try:
                 return _read_to_end(connection.conn)
             except (AdbError, OSError, EOFError) as error:

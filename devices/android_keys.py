@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import string
 
+from devices.android_text import keyevent_command
 from devices.errors import UnsupportedAction
 
 _NAMED = {
@@ -48,5 +49,5 @@ def hotkey_command(keys: tuple[str, ...]) -> str:
     """One shell command pressing ``keys`` together (one key: a plain key event)."""
     codes = [keycode(key) for key in keys]
     if len(codes) == 1:
-        return f"input keyevent {codes[0]}"
+        return keyevent_command(codes[0])
     return "input keycombination " + " ".join(codes)

@@ -94,19 +94,13 @@ class DesktopDevice(Device):
 def open_desktop(settings: DesktopSettings | None = None) -> DesktopDevice:
     """Open the desktop; MissingDependency when there is no display to open."""
     settings = settings or DesktopSettings()
-    problem = display_problem(settings.platform, os.environ)
-    if problem is not None:
-        raise problem
-    return DesktopDevice(settings, ScreenCapture.open())
+    return DesktopDevice(settings, _open_capture(settings))
 
 
 def list_monitors(settings: DesktopSettings | None = None) -> list[MonitorReport]:
     """Every monitor with its geometry (number 0 is all of them together)."""
     settings = settings or DesktopSettings()
-    problem = display_problem(settings.platform, os.environ)
-    if problem is not None:
-        raise problem
-    capture = ScreenCapture.open()
+    capture = _open_capture(settings)
     try:
         reports = []
         for monitor in capture.monitors():
@@ -116,8 +110,17 @@ def list_monitors(settings: DesktopSettings | None = None) -> list[MonitorReport
                 if settings.platform == "macos"
                 else (monitor.region.width, monitor.region.height)
             )
-            per_monitor = settings.model_copy(update={"scale": settings.scale, "origin": None})
+            # An origin override names one capture's corner; each monitor here reports its own.
+            per_monitor = settings.model_copy(update={"origin": None})
             reports.append(MonitorReport(monitor, detect_geometry(monitor.region, size, per_monitor)))
         return reports
     finally:
         capture.close()
+
+
+def _open_capture(settings: DesktopSettings) -> ScreenCapture:
+    """A capture connection to the display, or MissingDependency saying how to get one."""
+    problem = display_problem(settings.platform, os.environ)
+    if problem is not None:
+        raise problem
+    return ScreenCapture.open()

@@ -71,19 +71,6 @@ def open_mss() -> Any:
         ) from error
 
 
-def list_monitors(sct: Any) -> list[MonitorInfo]:
-    """Every monitor mss sees, numbered as mss numbers them."""
-    return [
-        MonitorInfo(
-            number=number,
-            region=Region(left=m["left"], top=m["top"], width=m["width"], height=m["height"]),
-            primary=bool(m.get("is_primary", False)),
-            name=str(m.get("name") or m.get("output") or ""),
-        )
-        for number, m in enumerate(sct.monitors)
-    ]
-
-
 def choose_region(monitors: list[MonitorInfo], settings: DesktopSettings) -> tuple[Region, str]:
     """The rectangle to capture and a short name for it ("monitor 2", "region 800x600+0+0")."""
     if settings.region is not None:
@@ -130,7 +117,16 @@ class ScreenCapture:
         return cls(open_mss())
 
     def monitors(self) -> list[MonitorInfo]:
-        return list_monitors(self._sct)
+        """Every monitor mss sees, numbered as mss numbers them."""
+        return [
+            MonitorInfo(
+                number=number,
+                region=Region(left=m["left"], top=m["top"], width=m["width"], height=m["height"]),
+                primary=bool(m.get("is_primary", False)),
+                name=str(m.get("name") or m.get("output") or ""),
+            )
+            for number, m in enumerate(self._sct.monitors)
+        ]
 
     def grab(self, region: Region) -> tuple[Image.Image, float]:
         """The pixels of ``region`` now, and how long the capture took in milliseconds."""

@@ -9,7 +9,7 @@ holds it does. The canonical text form lives in ``tools.canonical``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
@@ -193,12 +193,9 @@ Action = Annotated[
     Field(discriminator="action"),
 ]
 
+# Read off the union, so that a new action class is listed in one place only.
 ACTION_TYPES: dict[str, type[_Action]] = {
-    cls.model_fields["action"].default: cls
-    for cls in (
-        Click, DoubleClick, RightClick, MiddleClick, LongPress, Drag, Swipe, Scroll, Type,
-        Hotkey, Move, OpenApp, PressBack, PressHome, PressEnter, Wait, Finished, CallUser,
-    )
+    cls.model_fields["action"].default: cls for cls in get_args(get_args(Action)[0])
 }
 
 TERMINAL_ACTIONS = (Finished, CallUser)

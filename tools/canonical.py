@@ -69,7 +69,8 @@ ACTION_NAME_ALIASES = {
     "calluser": "call_user", "ask_user": "call_user",
 }
 
-_ARGUMENT_ALIASES = {
+# Argument names other dialects use -> the slot each fills (the lenient reader knows names from here).
+ARGUMENT_ALIASES = {
     "start_box": "start", "point": "start", "start_point": "start", "coordinate": "start",
     "end_box": "end", "end_point": "end", "coordinate2": "end",
     "content": "content", "text": "content", "message": "content", "question": "content",
@@ -259,7 +260,7 @@ def action_from_call(
     kind = canonical_name(name)
     args: dict[str, object] = {}
     for key, value in kwargs.items():
-        slot = _ARGUMENT_ALIASES.get(key.lower())
+        slot = ARGUMENT_ALIASES.get(key.lower())
         if slot is None:
             raise ActionParseError(f"{kind} takes no argument {key!r}", expected=_form_of(kind))
         args[slot] = value

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from tools.actions import Action, Point, with_points
+from tools.canonical import parse_point
 from tools.errors import ActionParseError
 
 PATCH_FACTOR = 28  # 14 px patches merged 2x2
@@ -171,6 +172,13 @@ def _check_on_screenshot(point: Point, geometry: ScreenGeometry) -> None:
 def map_action(action: Action, frame: ModelFrame | None, geometry: ScreenGeometry) -> Action:
     """Every point of ``action`` from the model frame to the input frame."""
     return with_points(action, lambda point: to_input_point(point, frame, geometry))
+
+
+def read_point(value: object, frame: ModelFrame) -> Point:
+    """A point in any form a model writes (see ``parse_point``), checked to lie inside ``frame``."""
+    point = parse_point(value)
+    frame.check(point)
+    return point
 
 
 def check_action(action: Action, frame: ModelFrame) -> None:

@@ -32,16 +32,17 @@ from agent.backends import fast_kernels
 log = logging.getLogger(__name__)
 
 
-def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    """transformers' rotate_half (the text model's and the vision tower's rotary both use it)."""
     half = x.shape[-1] // 2
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
-def _apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor,
-                sin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor,
+               sin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     # transformers' apply_rotary_pos_emb, written out: same operations in the same order.
     cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
-    return (q * cos) + (_rotate_half(q) * sin), (k * cos) + (_rotate_half(k) * sin)
+    return (q * cos) + (rotate_half(q) * sin), (k * cos) + (rotate_half(k) * sin)
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,17 @@ class DecodeState:
         self.bias = torch.zeros(vocab, dtype=torch.float32, device=device)
         self.slots = torch.arange(capacity, device=device)
 
+    def _bookkeeping(self) -> tuple[torch.Tensor, ...]:
+        return self.token, self.cache_index, self.generated, self.out, self.seen
+
+    def snapshot(self) -> list[torch.Tensor]:
+        """Copies of the bookkeeping a step advances, so the steps run while capturing a graph can be undone."""
+        return [t.clone() for t in self._bookkeeping()]
+
+    def restore(self, saved: list[torch.Tensor]) -> None:
+        for target, value in zip(self._bookkeeping(), saved):
+            target.copy_(value)
+
 
 def choose_token(logits: torch.Tensor, state: DecodeState) -> torch.Tensor:
     """Greedy choice after the two processors the fast path supports, as transformers applies them.
@@ -140,7 +152,7 @@ def attention_inputs(text: TextModel, state: DecodeState, number: int, hidden: t
     if text.kernels:
         return fast_kernels.rotate_and_store(q, k, v, cos, sin, state.keys[number], state.values[number],
                                              state.cache_index)
-    q, k = _apply_rope(q, k, cos, sin)
+    q, k = apply_rope(q, k, cos, sin)
     state.keys[number].index_copy_(2, state.cache_index, k)
     state.values[number].index_copy_(2, state.cache_index, v)
     return q
@@ -215,14 +227,14 @@ class DecodeGraph:
 
     @torch.inference_mode()
     def _capture(self) -> None:
-        saved = self._snapshot()
+        saved = self.state.snapshot()
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
             for _ in range(2):  # warm-up outside any graph: cuBLAS handles, kernel selection
                 self._run(replay=False)
         torch.cuda.current_stream().wait_stream(stream)
-        self._restore(saved)
+        self.state.restore(saved)
         # One memory pool for all stretches: each stretch reads tensors the previous one left there.
         pool = torch.cuda.graph_pool_handle()
         for index in range(len(self.text.layers) + 1):
@@ -230,16 +242,7 @@ class DecodeGraph:
             with torch.cuda.graph(graph, pool=pool):
                 self._stretch(index)
             self.graphs.append(graph)
-        self._restore(saved)
-
-    def _snapshot(self) -> list[torch.Tensor]:
-        s = self.state
-        return [t.clone() for t in (s.token, s.cache_index, s.generated, s.out, s.seen)]
-
-    def _restore(self, saved: list[torch.Tensor]) -> None:
-        s = self.state
-        for target, value in zip((s.token, s.cache_index, s.generated, s.out, s.seen), saved):
-            target.copy_(value)
+        self.state.restore(saved)
 
     @torch.inference_mode()
     def step(self) -> None:

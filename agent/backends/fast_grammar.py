@@ -6,10 +6,10 @@ path's decode step adds the grammar's bias (0 allowed, -inf not) before its argm
 
 Where the grammar leaves no choice (``{"name": "``, ``", "arguments": {"action": "``, the closing
 ``}}\\n</tool_call>`` ...), the forced tokens are not decoded one by one: the ones at the start
-join the prompt's prefill, the ones after a free token go through the model in one eager chunk
-forward together with that token (its keys and values into the static cache, causal mask
-inside the chunk), and the chunk's last logits choose the next free token. A 40-token action
-answer then costs its free tokens in decode steps plus a few chunks.
+join the prompt's prefill, the ones after a free token go through the model in one chunk forward
+together with that token (its keys and values into the static cache, causal mask inside the
+chunk; replayed as a CUDA graph per chunk length on CUDA), and the chunk's last logits choose the
+next free token. A 40-token action answer then costs its free tokens in decode steps plus a few chunks.
 
 The answer differs from unconstrained decoding by design (it is the best answer inside the
 grammar), so there is no bit-identity claim here; the unconstrained fast path is unchanged.
@@ -26,9 +26,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from agent.backends.fast_decode import DecodeGraph, DecodeState, TextModel, _apply_rope, choose_token, record_token
-from agent.backends.fast_inputs import rope_positions
-from agent.backends.fastpath import FastPath, FastPathUnsupported, GreedyOptions, _Clock, _grids
+from agent.backends.fast_decode import DecodeGraph, DecodeState, TextModel, apply_rope, choose_token, record_token
+from agent.backends.fastpath import FastPath, FastPathUnsupported, GreedyOptions
 from agent.backends.grammar import Constraint
 
 log = logging.getLogger(__name__)
@@ -61,27 +60,14 @@ def constrained_generate(fast: FastPath, inputs: Mapping[str, Any], max_new_toke
     ids = torch.cat([input_ids, torch.tensor([head], dtype=input_ids.dtype, device=fast.device)], dim=1)
     prompt = ids.shape[1]
     graph, _ = fast._graph_for(fast._capacity(prompt, max_new_tokens))
-    grids = _grids(inputs.get("image_grid_thw"))
-    merge = fast.config.vision_config.spatial_merge_size
-    positions, rope_delta = rope_positions(ids[0].tolist(), fast.config.image_token_id, grids, merge)
-    clock = _Clock(fast.device)
-    embeds = fast._embed(inputs, ids, grids)
-    clock.mark("vision")
-    first_logits, cache = fast._prefill(ids, embeds, positions)
-    constraint.allowed_bias(graph.state.bias)
-    fast._load_state(graph.state, cache, ids, options, first_logits, rope_delta)
-    graph.length = prompt
-    del cache
-    clock.mark("prefill")
+    clock = fast._start(graph, inputs, ids, options, first_bias=constraint.allowed_bias)
     result = GrammarResult(tokens=list(head), prompt_tokens=input_ids.shape[1], forced=len(head))
     try:
         _decode(fast.text, graph, constraint, max_new_tokens, result)
     finally:
         graph.state.bias.zero_()  # the unconstrained path shares this state
     clock.mark("decode")
-    result.timings = clock.elapsed()
-    result.timings["total"] = result.timings["vision"] + result.timings["prefill"] + result.timings["decode"]
-    result.timings["prefill"] += result.timings["vision"]
+    result.timings = clock.phase_timings()
     result.timings["wall"] = (time.perf_counter() - started) * 1000
     return result
 
@@ -162,20 +148,17 @@ class ChunkGraph:
 
     @torch.inference_mode()
     def _capture(self) -> None:
-        state = self.state
-        saved = [t.clone() for t in (state.token, state.cache_index, state.generated, state.out, state.seen)]
+        saved = self.state.snapshot()
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
             self._forward()  # warm-up outside the graph (cuBLAS handles, kernel choice)
         torch.cuda.current_stream().wait_stream(stream)
-        for target, value in zip((state.token, state.cache_index, state.generated, state.out, state.seen), saved):
-            target.copy_(value)
+        self.state.restore(saved)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
             self._forward()
-        for target, value in zip((state.token, state.cache_index, state.generated, state.out, state.seen), saved):
-            target.copy_(value)
+        self.state.restore(saved)
         self.graph = graph
 
 
@@ -202,7 +185,7 @@ def _chunk_layer(text: TextModel, state: DecodeState, number: int, layer: Any, h
     q = attn.q_proj(normed).view(1, count, -1, text.head_dim).transpose(1, 2)
     k = attn.k_proj(normed).view(1, count, -1, text.head_dim).transpose(1, 2)
     v = attn.v_proj(normed).view(1, count, -1, text.head_dim).transpose(1, 2)
-    q, k = _apply_rope(q, k, cos, sin)
+    q, k = apply_rope(q, k, cos, sin)
     state.keys[number].index_copy_(2, slots, k)
     state.values[number].index_copy_(2, slots, v)
     out = F.scaled_dot_product_attention(q, state.keys[number], state.values[number], attn_mask=mask,

@@ -23,6 +23,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from agent.backends.fast_decode import rotate_half
+
 log = logging.getLogger(__name__)
 
 GridKey = tuple[tuple[int, int, int], ...]
@@ -131,16 +133,11 @@ def build_plan(visual: Any, grid: GridKey, device: torch.device) -> VisionPlan:
     )
 
 
-def _rotate_half(x: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-
-
 def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     # In float32, as transformers does, then back to the activations' dtype.
     dtype = x.dtype
     x = x.float()
-    return ((x * cos) + (_rotate_half(x) * sin)).to(dtype)
+    return ((x * cos) + (rotate_half(x) * sin)).to(dtype)
 
 
 def _grouped_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, groups: tuple[SegmentGroup, ...],

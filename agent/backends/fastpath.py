@@ -27,7 +27,7 @@ import logging
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,11 +111,15 @@ def fast_generate(model: Any, inputs: Mapping[str, Any], max_new_tokens: int,
     except FastPathUnsupported as reason:
         log.info("plain generate for this step: %s", reason)
         return None
-    timings = {"first_token": result.timings["prefill"], "decode": result.timings["decode"],
-               "vision": result.timings["vision"]}
-    if "warm_up" in result.timings:
-        timings["warm_up"] = result.timings["warm_up"]
-    return result.tokens, timings
+    return result.tokens, completion_timings(result.timings)
+
+
+def completion_timings(timings: Mapping[str, float]) -> dict[str, float]:
+    """A fast-path result's phase times under the names ``Completion.timings`` uses (first_token = prefill)."""
+    named = {"first_token": timings["prefill"], "decode": timings["decode"], "vision": timings["vision"]}
+    if "warm_up" in timings:
+        named["warm_up"] = timings["warm_up"]
+    return named
 
 
 def _cache_tensors(cache: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -201,12 +205,6 @@ class FastPath:
 
     # -- generation -------------------------------------------------------------------------
 
-    def warm_up(self, prompt_tokens: int, max_new_tokens: int) -> float:
-        """Capture the decode graph for this size bucket now; milliseconds spent (0 when already done)."""
-        started = time.perf_counter()
-        created = self._graph_for(self._capacity(prompt_tokens, max_new_tokens))[1]
-        return (time.perf_counter() - started) * 1000 if created else 0.0
-
     @torch.inference_mode()
     def generate(self, inputs: Mapping[str, Any], max_new_tokens: int, options: GreedyOptions) -> FastResult:
         """Greedy new tokens for one prompt (input_ids, and pixel_values + image_grid_thw when it has images)."""
@@ -219,8 +217,25 @@ class FastPath:
         started = time.perf_counter()
         graph, created = self._graph_for(self._capacity(prompt, max_new_tokens))
         warm_up_ms = (time.perf_counter() - started) * 1000 if created else 0.0
-        # Host-side work first (positions need the token ids on the CPU), so the GPU then runs
-        # vision, prefill and decode back to back without waiting for Python.
+        clock = self._start(graph, inputs, input_ids, options)
+        produced = self._decode(graph, max_new_tokens, options)
+        clock.mark("decode")
+        tokens = graph.state.out[:produced].tolist()
+        timings = clock.phase_timings()
+        if produced > 1:
+            timings["decode_per_token"] = timings["decode"] / (produced - 1)
+        if warm_up_ms:
+            timings["warm_up"] = warm_up_ms
+        return FastResult(tokens=tokens, prompt_tokens=prompt, timings=timings)
+
+    def _start(self, graph: DecodeGraph, inputs: Mapping[str, Any], input_ids: torch.Tensor, options: GreedyOptions,
+               first_bias: Callable[[torch.Tensor], None] | None = None) -> _Clock:
+        """Vision, prefill and the first token into ``graph``'s state; the clock has marked both phases.
+
+        Host-side work first (positions need the token ids on the CPU), so the GPU then runs
+        vision, prefill and decode back to back without waiting for Python. ``first_bias``
+        (constrained decoding) writes the grammar's bias for the first token's choice.
+        """
         grids = _grids(inputs.get("image_grid_thw"))
         merge = self.config.vision_config.spatial_merge_size
         positions, rope_delta = rope_positions(input_ids[0].tolist(), self.config.image_token_id, grids, merge)
@@ -228,22 +243,13 @@ class FastPath:
         embeds = self._embed(inputs, input_ids, grids)
         clock.mark("vision")
         first_logits, cache = self._prefill(input_ids, embeds, positions)
-        state = graph.state
-        self._load_state(state, cache, input_ids, options, first_logits, rope_delta)
-        graph.length = prompt
+        if first_bias is not None:
+            first_bias(graph.state.bias)
+        self._load_state(graph.state, cache, input_ids, options, first_logits, rope_delta)
+        graph.length = input_ids.shape[1]
         del cache
         clock.mark("prefill")
-        produced = self._decode(graph, max_new_tokens, options)
-        clock.mark("decode")
-        tokens = state.out[:produced].tolist()
-        timings = clock.elapsed()
-        timings["total"] = timings["vision"] + timings["prefill"] + timings["decode"]
-        timings["prefill"] += timings["vision"]  # time to first token, as generate's callers see it
-        if produced > 1:
-            timings["decode_per_token"] = timings["decode"] / (produced - 1)
-        if warm_up_ms:
-            timings["warm_up"] = warm_up_ms
-        return FastResult(tokens=tokens, prompt_tokens=prompt, timings=timings)
+        return clock
 
     def last_logits(self) -> torch.Tensor:
         """Raw float32 logits of the last token chosen (for checks against generate's output_logits)."""
@@ -387,3 +393,11 @@ class _Clock:
         for (_, before), (name, after) in zip(self.marks, self.marks[1:]):
             result[name] = before.elapsed_time(after) if self.cuda else (after - before) * 1000
         return result
+
+    def phase_timings(self) -> dict[str, float]:
+        """vision, prefill, decode and total in ms; prefill includes vision (time to the first token,
+        as generate's callers see it)."""
+        timings = self.elapsed()
+        timings["total"] = timings["vision"] + timings["prefill"] + timings["decode"]
+        timings["prefill"] += timings["vision"]
+        return timings

@@ -66,7 +66,7 @@ class Constraint:
         self._matcher = xgr.GrammarMatcher(compiled, terminate_without_stop_token=True)
         self._tokenizer = tokenizer
         self._bitmask = xgr.allocate_token_bitmask(1, vocab_size)
-        self.vocab_size = vocab_size
+        self._bias_helpers: tuple[Any, Any] | None = None  # (bit shifts, banned ids) on the bias's device
 
     @property
     def done(self) -> bool:
@@ -113,10 +113,14 @@ class Constraint:
         import torch
 
         self._matcher.fill_next_token_bitmask(self._bitmask)
+        if self._bias_helpers is None or self._bias_helpers[0].device != out.device:
+            # Made once per answer, not per token: each torch.tensor(..., device=cuda) is a host-to-GPU copy.
+            banned = torch.tensor(self.banned, device=out.device) if self.banned else None
+            self._bias_helpers = torch.arange(32, device=out.device, dtype=torch.int32), banned
+        shifts, banned = self._bias_helpers
         words = self._bitmask[0].to(out.device, non_blocking=True)
-        shifts = torch.arange(32, device=out.device, dtype=torch.int32)
         # Bit j of word i says whether token 32*i+j is allowed (xgrammar's layout).
         allowed = ((words.unsqueeze(-1) >> shifts) & 1).view(-1)[: out.numel()].bool()
         out.copy_(torch.where(allowed, 0.0, float("-inf")))
-        if self.banned:
-            out[torch.tensor(self.banned, device=out.device)] = float("-inf")
+        if banned is not None:
+            out[banned] = float("-inf")

@@ -116,7 +116,7 @@ class LocalBackend(ModelBackend):
                               frame: tuple[int, int] | None) -> tuple[list[int], Timings]:
         """Greedy inside the action grammar (fast_grammar), forced tokens fed without decode steps."""
         from agent.backends.fast_grammar import constrained_generate
-        from agent.backends.fastpath import FastPath, FastPathUnsupported, greedy_options
+        from agent.backends.fastpath import FastPath, FastPathUnsupported, completion_timings, greedy_options
         from agent.backends.grammar import AnswerGrammar
         from agent.backends.grammar_rules import GrammarSpec
 
@@ -133,8 +133,7 @@ class LocalBackend(ModelBackend):
             raise BackendUnavailable(f"grammar-constrained decoding runs on the fast path, which refused: {reason}",
                                      hint="run without --grammar") from None
         result = constrained_generate(fast, inputs, max_new_tokens, self._answer_grammar.constraint(spec), options)
-        timings = {"first_token": result.timings["prefill"], "decode": result.timings["decode"],
-                   "vision": result.timings["vision"], "forced_tokens": float(result.forced),
+        timings = {**completion_timings(result.timings), "forced_tokens": float(result.forced),
                    "decode_steps": float(result.decode_steps), "chunks": float(result.chunks)}
         return result.tokens, timings
 

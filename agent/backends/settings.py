@@ -92,7 +92,7 @@ class BackendSettings(BaseModel):
         raise ValueError(f"torch_device must be auto, cpu, cuda or cuda:N, not {device!r}")
 
     @model_validator(mode="after")
-    def _check_pixels(self) -> BackendSettings:
+    def _check_field_combinations(self) -> BackendSettings:
         if self.min_pixels > self.max_pixels:
             raise ValueError(f"min_pixels {self.min_pixels} is above max_pixels {self.max_pixels}")
         if self.grammar is not None and self.temperature != 0:

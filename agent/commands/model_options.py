@@ -148,7 +148,6 @@ _KNOBS: dict[str, _Knob] = {
     "fast": _Knob("--fast/--no-fast", "AGENT_FAST", parse_bool, "fast"),
     "grammar": _Knob("--grammar/--no-grammar", "AGENT_GRAMMAR", parse_bool),  # -> settings.grammar by dialect
 }
-ENV_VARS = tuple(knob.env for knob in _KNOBS.values())
 
 
 def resolve_model_settings(
@@ -191,18 +190,17 @@ def resolve_model_settings(
     fields = {_KNOBS[name].field: value for name, value in values.items() if _KNOBS[name].field}
     if fields["kind"] == "openai":
         fields["api_key"] = _api_key(values.get("api_key_env"), origins.get("api_key_env"), environ)
+    # The model's name decides the defaults of both; settings.grammar follows them (--grammar).
+    model_name = resolve_model_name(str(fields.get("model") or DEFAULT_MODEL))
+    dialect = values.get("dialect") or _default_dialect(model_name)
+    coordinates = values.get("coords") or default_coordinates_for_model(model_name)
     if values.get("grammar"):
-        fields["grammar"] = _grammar_name(fields.get("model") or DEFAULT_MODEL, values)
+        fields["grammar"] = f"{dialect}-relative" if coordinates == "relative" else dialect
     try:
         settings = BackendSettings(**fields)
     except ValidationError as error:
         raise ModelOptionError(_describe(error, origins)) from None
-    return ModelChoice(
-        settings=settings,
-        dialect=values.get("dialect") or _default_dialect(settings.model),
-        coordinates=values.get("coords") or default_coordinates_for_model(settings.model),
-        origins=origins,
-    )
+    return ModelChoice(settings=settings, dialect=dialect, coordinates=coordinates, origins=origins)
 
 
 def _pick(flags: Mapping[str, Any], task: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[dict, dict]:
@@ -220,14 +218,6 @@ def _pick(flags: Mapping[str, Any], task: Mapping[str, Any], environ: Mapping[st
                 raise ModelOptionError(f"{knob.env}={environ[knob.env]!r}: {error}") from None
             origins[name] = knob.env
     return values, origins
-
-
-def _grammar_name(model: str, values: Mapping[str, Any]) -> str:
-    """settings.grammar for --grammar: the dialect's format, points bounded as the coordinates say."""
-    name = resolve_model_name(model)
-    dialect = values.get("dialect") or _default_dialect(name)
-    coordinates = values.get("coords") or default_coordinates_for_model(name)
-    return f"{dialect}-relative" if coordinates == "relative" else dialect
 
 
 def _infer_backend(values: Mapping[str, Any]) -> str:

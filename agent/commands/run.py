@@ -17,7 +17,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -330,12 +330,12 @@ def _loop_settings(task: Task, backend_settings: BackendSettings, environ: Mappi
     from agent.session import LoopSettings
     from tasks.schema import parse_duration
 
-    def from_env(name: str, convert: type) -> object:
+    def from_env(name: str, convert: Callable[[str], object]) -> object:
         raw = environ.get(name, "").strip()
         if not raw:
             return None
         try:
-            return convert(parse_duration(raw)) if name == ENV_TIMEOUT else convert(raw)
+            return convert(raw)
         except ValueError as error:
             raise typer.BadParameter(f"{name}={raw!r}: {error}") from None
 
@@ -347,7 +347,7 @@ def _loop_settings(task: Task, backend_settings: BackendSettings, environ: Mappi
     renamed = {"history_images": "image_history", "settle": "settle_s"}
     return LoopSettings(
         max_steps=max_steps or task.max_steps or from_env(ENV_MAX_STEPS, int) or DEFAULT_MAX_STEPS,
-        timeout_s=timeout_s or task.timeout or from_env(ENV_TIMEOUT, float),
+        timeout_s=timeout_s or task.timeout or from_env(ENV_TIMEOUT, lambda raw: float(parse_duration(raw))),
         min_pixels=backend_settings.min_pixels, max_pixels=backend_settings.max_pixels,
         **{renamed.get(name, name): value for name, value in given.items()},
     )

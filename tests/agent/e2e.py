@@ -1,4 +1,4 @@
-"""Helpers for the end-to-end runs: a scripted model that answers in either dialect, and `agent run`.
+"""Helpers for the end-to-end runs: an Xvfb display, a scripted model that answers in either dialect, and `agent run`.
 
 The scripted model is a small policy: each request, it reads the booking
 app's own state file (where the widgets are, what is filled in) and answers
@@ -13,17 +13,32 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.support.booking_app import BookingApp
 from tests.support.model_server import RecordedRequest
+from tests.support.xvfb import XvfbServer, XvfbUnavailable, start_xvfb_server
 from tools.canonical import quote
 from tools.frames import ModelFrame
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def xvfb_or_skip(width: int, height: int) -> Iterator[XvfbServer]:
+    """The body of a module's ``display`` fixture: a fresh Xvfb, closed after; its tests skip without Xvfb."""
+    try:
+        server = start_xvfb_server(width, height)
+    except XvfbUnavailable as error:
+        pytest.skip(str(error))
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @dataclass(frozen=True)

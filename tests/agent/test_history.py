@@ -30,13 +30,6 @@ def test_window_of_one_keeps_text_only():
     assert history.steps()[0].image is None
 
 
-def test_feedback_attaches_to_the_last_step():
-    history = History(image_window=2)
-    history.add("a", feedback="first")
-    history.add_feedback("second")
-    assert history.steps()[-1].feedback == "first\nsecond"
-
-
 def test_small_changes_do_not_count_as_a_new_screen():
     base = fingerprint(screen())
     caret = fingerprint(screen(box=(100, 100, 101, 110)))  # a blinking text caret

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 import pytest
 
 from agent.records import load_run
-from tests.agent.e2e import agent_env, only_run_dir, run_agent, start_agent
+from tests.agent.e2e import agent_env, only_run_dir, run_agent, start_agent, xvfb_or_skip
 from tests.support.model_server import ModelServer, Reply
-from tests.support.xvfb import XvfbServer, XvfbUnavailable, start_xvfb_server
+from tests.support.xvfb import XvfbServer
 
 OFFLINE_MODEL = ["--backend", "openai", "--base-url", "http://127.0.0.1:9/v1", "--model", "m"]
 
@@ -79,14 +79,7 @@ def test_an_unclosed_quote_in_a_launch_is_rejected_before_the_run(tmp_path):
 
 @pytest.fixture(scope="module")
 def display() -> Iterator[XvfbServer]:
-    try:
-        server = start_xvfb_server(640, 480)
-    except XvfbUnavailable as error:
-        pytest.skip(str(error))
-    try:
-        yield server
-    finally:
-        server.close()
+    yield from xvfb_or_skip(640, 480)
 
 
 @pytest.mark.xvfb

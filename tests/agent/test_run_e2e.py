@@ -25,10 +25,11 @@ from tests.agent.e2e import (
     run_agent,
     start_agent,
     until,
+    xvfb_or_skip,
 )
 from tests.support.booking_app import BookingApp
 from tests.support.model_server import ModelServer, Reply
-from tests.support.xvfb import XvfbServer, XvfbUnavailable, start_xvfb_server
+from tests.support.xvfb import XvfbServer
 from tools.frames import ModelFrame, smart_resize
 
 pytestmark = [pytest.mark.xvfb, pytest.mark.slow]
@@ -41,14 +42,7 @@ PASSWORD = "Tr0ub4dor&3-secret"
 
 @pytest.fixture(scope="module")
 def display() -> Iterator[XvfbServer]:
-    try:
-        server = start_xvfb_server(*SCREEN)
-    except XvfbUnavailable as error:
-        pytest.skip(str(error))
-    try:
-        yield server
-    finally:
-        server.close()
+    yield from xvfb_or_skip(*SCREEN)
 
 
 @pytest.fixture

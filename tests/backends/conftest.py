@@ -12,9 +12,9 @@ from tests.support.model_server import ModelServer
 def tiny_qwen_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random Qwen2.5-VL on disk, built once per test session."""
     pytest.importorskip("torch")
-    from tests.support.tiny_qwen import save_tiny_qwen
+    from tests.support.tiny_qwen import tiny_qwen_for_session
 
-    return save_tiny_qwen(tmp_path_factory.mktemp("tiny-qwen"))
+    return tiny_qwen_for_session(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

@@ -12,9 +12,9 @@ import pytest
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("torch")
-    from tests.support.tiny_qwen import save_tiny_qwen
+    from tests.support.tiny_qwen import tiny_qwen_for_session
 
-    return save_tiny_qwen(tmp_path_factory.mktemp("tiny-qwen-fastpath"))
+    return tiny_qwen_for_session(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = r"""
 import torch
 from agent.backends import fast_kernels
-from agent.backends.fast_decode import _apply_rope, _rotate_half
+from agent.backends.fast_decode import rotate_half
 from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLRMSNorm
 
 def truncate(t):  # float32 -> bf16 the interpreter's way
@@ -44,9 +44,9 @@ values = keys.clone()
 q_out = fast_kernels.rotate_and_store(q, k, v, cos, sin, keys, values, torch.tensor([slot]))
 for x, out in ((q, q_out), (k, keys[:, :, slot:slot + 1])):
     c, s = cos.unsqueeze(1), sin.unsqueeze(1)
-    model = truncate(truncate(x.float() * c.float()).float() + truncate(_rotate_half(x).float() * s.float()).float())
+    model = truncate(truncate(x.float() * c.float()).float() + truncate(rotate_half(x).float() * s.float()).float())
     assert torch.equal(out, model), "rotary arithmetic"
-    eager = x * c + _rotate_half(x) * s
+    eager = x * c + rotate_half(x) * s
     assert torch.allclose(out.float(), eager.float(), rtol=2 ** -6, atol=1e-2), "rotary"
 assert torch.equal(values[:, :, slot:slot + 1], v), "value written at the slot"
 untouched = torch.cat([keys[:, :, :slot], keys[:, :, slot + 1:], values[:, :, :slot], values[:, :, slot + 1:]], 2)

@@ -7,14 +7,16 @@ tower and ``generate`` all run for real on a CPU in well under a second per
 step. The weights are random: answers are gibberish, which is the point of the
 "garbage answer becomes a parse error" tests.
 
-Used by tests/backends and tests/fastpath (as a library: call
-``save_tiny_qwen(directory)``; pytest fixtures wrap it with a session scope).
+Used by tests/backends and tests/fastpath: their session fixtures call
+``tiny_qwen_for_session(tmp_path_factory)``, which builds it once for the whole run;
+``save_tiny_qwen(directory)`` builds one anywhere.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # The Qwen2.5-VL special tokens, in the real vocabulary's order. The last two are
 # ordinary added tokens in the real tokenizer: decoding keeps them.
@@ -167,3 +169,14 @@ def save_tiny_qwen(directory: Path | str, spec: TinyQwenSpec = TinyQwenSpec()) -
     model.save_pretrained(directory)
     build_processor(spec, tokenizer).save_pretrained(directory)
     return directory
+
+
+def tiny_qwen_for_session(tmp_path_factory: Any) -> Path:
+    """The tiny model in the session's base temp directory, built by the first caller and shared by all.
+
+    Built elsewhere and renamed into place, so a build that failed halfway is never taken for a model.
+    """
+    target = Path(tmp_path_factory.getbasetemp()) / "tiny-qwen"
+    if not target.is_dir():
+        save_tiny_qwen(tmp_path_factory.mktemp("tiny-qwen-build")).rename(target)
+    return target

@@ -14,8 +14,7 @@ import random
 import time
 
 from tools.dialects import get_dialect
-from tools.dialects.base import ParsedAnswer
-from tools.dialects.qwen import MAX_ANSWER_CHARS
+from tools.dialects.base import MAX_ANSWER_CHARS, ParsedAnswer
 from tools.errors import ActionParseError
 from tools.frames import ModelFrame
 

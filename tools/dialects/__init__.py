@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import re
 
-from tools.dialects.base import Dialect, DialectInfo, GroundingHit, HistoryStep, ParsedAnswer, PromptContext
-from tools.dialects.qwen import Coordinates, QwenDialect
+from tools.dialects.base import (
+    Coordinates,
+    Dialect,
+    DialectInfo,
+    GroundingHit,
+    HistoryStep,
+    ParsedAnswer,
+    PromptContext,
+)
+from tools.dialects.qwen import QwenDialect
 from tools.dialects.uitars import UITarsDialect
 
-_DIALECTS: dict[str, type[QwenDialect | UITarsDialect]] = {"qwen": QwenDialect, "uitars": UITarsDialect}
+_DIALECTS: dict[str, type[Dialect]] = {"qwen": QwenDialect, "uitars": UITarsDialect}
 DIALECT_NAMES: tuple[str, ...] = tuple(_DIALECTS)
 
 # "ByteDance-Seed/UI-TARS-1.5-7B", "bytedance-research/UI-TARS-7B-DPO", "ui_tars_7b", "my-uitars-sft" ...

@@ -5,12 +5,26 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from PIL import Image
 
 from tools.actions import Action, DeviceKind, Point
+from tools.errors import ActionParseError
 from tools.frames import ModelFrame
 from tools.messages import Message
+
+MAX_ANSWER_CHARS = 8_000  # longer answers are runaway generations; the bound keeps every parse under ~5 ms
+Coordinates = Literal["absolute", "relative"]
+
+
+def check_answer_size(answer: str, expected: str) -> str:
+    """Refuse an empty or runaway answer before any parser reads it."""
+    if not isinstance(answer, str) or not answer.strip():
+        raise ActionParseError("the answer is empty", expected=expected)
+    if len(answer) > MAX_ANSWER_CHARS:
+        raise ActionParseError(f"the answer is longer than {MAX_ANSWER_CHARS} characters", expected=expected)
+    return answer
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,13 @@ class Dialect(ABC):
     # True when answers use 0..1000 on both axes: the agent builds
     # ModelFrame(..., relative=dialect.relative) from it.
     relative: bool = False
+
+    def __init__(self, coordinates: Coordinates = "absolute") -> None:
+        if coordinates not in ("absolute", "relative"):
+            raise ValueError(f"coordinates must be 'absolute' or 'relative', not {coordinates!r}")
+        # Qwen2.5-VL and the models built on it answer in pixels of the image they saw;
+        # "relative" serves models that answer in 0..1000 (UI-TARS-1.0, Qwen2-VL, Qwen3-VL).
+        self.relative = coordinates == "relative"
 
     @property
     def name(self) -> str:

@@ -7,18 +7,15 @@ UI-TARS answers with a point or a click. Both dialects read all of them.
 
 from __future__ import annotations
 
-import json
 import re
 
-from tools.actions import Point
-from tools.canonical import parse_point
 from tools.dialects.base import GroundingHit
+from tools.dialects.tool_calls import json_values, strip_fences
 from tools.dialects.uitars_calls import action_from_text, read_answer
 from tools.errors import ActionParseError
-from tools.frames import ModelFrame
+from tools.frames import ModelFrame, read_point
 
 EXPECTED_GROUNDING = '[{"bbox_2d": [x1, y1, x2, y2], "label": "..."}] or a point (x,y)'
-_FENCE = re.compile(r"```[A-Za-z]*")
 _MAX_JSON_TRIES = 16
 _NUMBER = r"[-+]?\d+(?:\.\d+)?"
 # Point forms anywhere in free text, most specific first.
@@ -28,12 +25,11 @@ _LOOSE_POINTS = (
     re.compile(rf"\[\s*{_NUMBER}\s*,\s*{_NUMBER}\s*,\s*{_NUMBER}\s*,\s*{_NUMBER}\s*\]"),
     re.compile(rf"[\[(]\s*{_NUMBER}\s*,\s*{_NUMBER}\s*[\])]"),
 )
-_DECODER = json.JSONDecoder()
 
 
 def parse_grounding(answer: str, frame: ModelFrame) -> list[GroundingHit]:
     """Every located object in ``answer``, in the order given; raises if there is none."""
-    text = _FENCE.sub("", answer)
+    text = strip_fences(answer)
     hits = _json_hits(text, frame)
     if not hits:
         hits = _call_or_point_hits(text, frame)
@@ -42,25 +38,9 @@ def parse_grounding(answer: str, frame: ModelFrame) -> list[GroundingHit]:
     return hits
 
 
-def _json_values(text: str) -> list[object]:
-    values: list[object] = []
-    position = min((i for i in (text.find("["), text.find("{")) if i != -1), default=-1)
-    tries = 0
-    while position != -1 and tries < _MAX_JSON_TRIES:
-        tries += 1
-        try:
-            value, end = _DECODER.raw_decode(text, position)
-        except (ValueError, RecursionError):
-            end = position + 1
-        else:
-            values.append(value)
-        position = min((i for i in (text.find("[", end), text.find("{", end)) if i != -1), default=-1)
-    return values
-
-
 def _json_hits(text: str, frame: ModelFrame) -> list[GroundingHit]:
     hits: list[GroundingHit] = []
-    for value in _json_values(text):
+    for _, value in json_values(text, "[{", _MAX_JSON_TRIES):
         items = value if isinstance(value, list) else [value]
         hits.extend(_hit(item, frame) for item in items if isinstance(item, dict) and _location_of(item) is not None)
     return hits
@@ -76,11 +56,10 @@ def _location_of(item: dict[str, object]) -> object | None:
 def _hit(item: dict[str, object], frame: ModelFrame) -> GroundingHit:
     location = _location_of(item)
     label = item.get("label", "")
-    point = parse_point(location)
-    frame.check(point)
+    point = read_point(location, frame)
     box = None
     if isinstance(location, (list, tuple)) and len(location) == 4:
-        x1, y1, x2, y2 = (round(float(v)) for v in location)  # parse_point checked they are numbers
+        x1, y1, x2, y2 = (round(float(v)) for v in location)  # read_point checked they are numbers
         box = (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
     return GroundingHit(point=point, label=label if isinstance(label, str) else str(label), box=box)
 
@@ -95,7 +74,5 @@ def _call_or_point_hits(text: str, frame: ModelFrame) -> list[GroundingHit]:
     for pattern in _LOOSE_POINTS:
         match = pattern.search(text)
         if match:
-            point: Point = parse_point(match.group(0))
-            frame.check(point)
-            return [GroundingHit(point=point)]
+            return [GroundingHit(point=read_point(match.group(0), frame))]
     return []

@@ -13,41 +13,31 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Literal
 
 from PIL import Image
 
 from tools.actions import Action, DeviceKind
 from tools.canonical import format_action, parse_action
 from tools.dialects import qwen_schema
-from tools.dialects.base import Dialect, DialectInfo, GroundingHit, HistoryStep, ParsedAnswer, PromptContext
+from tools.dialects.base import (
+    Dialect,
+    DialectInfo,
+    GroundingHit,
+    HistoryStep,
+    ParsedAnswer,
+    PromptContext,
+    check_answer_size,
+)
 from tools.dialects.grounding import parse_grounding
-from tools.dialects.tool_calls import CLOSE_TAG, EXPECTED_CALL, OPEN_TAG, find_tool_calls
-from tools.dialects.uitars_calls import parse_calls, read_answer
+from tools.dialects.tool_calls import CLOSE_TAG, EXPECTED_CALL, OPEN_TAG
+from tools.dialects.uitars_calls import parse_uitars_answer
 from tools.errors import ActionParseError
 from tools.frames import ModelFrame
 from tools.messages import Message
 
-MAX_ANSWER_CHARS = 8_000  # longer answers are runaway generations; the bound keeps every parse under ~5 ms
-Coordinates = Literal["absolute", "relative"]
-
-
-def check_answer_size(answer: str, expected: str) -> str:
-    if not isinstance(answer, str) or not answer.strip():
-        raise ActionParseError("the answer is empty", expected=expected)
-    if len(answer) > MAX_ANSWER_CHARS:
-        raise ActionParseError(f"the answer is longer than {MAX_ANSWER_CHARS} characters", expected=expected)
-    return answer
-
 
 class QwenDialect(Dialect):
     info = DialectInfo(name="qwen", default_image_history=1, aliases=("qwen2.5-vl", "qwen25vl", "qwen-vl"))
-
-    def __init__(self, coordinates: Coordinates = "absolute") -> None:
-        if coordinates not in ("absolute", "relative"):
-            raise ValueError(f"coordinates must be 'absolute' or 'relative', not {coordinates!r}")
-        # Qwen2.5-VL answers in pixels of the image it saw; "relative" serves 0..1000 models (Qwen3-VL).
-        self.relative = coordinates == "relative"
 
     # ------------------------------------------------------------------ prompt
 
@@ -124,15 +114,11 @@ class QwenDialect(Dialect):
 
     def parse(self, answer: str, frame: ModelFrame) -> ParsedAnswer:
         check_answer_size(answer, EXPECTED_CALL)
-        found = find_tool_calls(answer)
-        if found is not None:
-            calls, thought = found
-            actions = tuple(qwen_schema.action_from_arguments(c.function, c.arguments, frame) for c in calls)
-            return ParsedAnswer(actions=actions, thought=thought)
-        drifted = read_answer(answer)  # the UI-TARS form
-        if drifted is not None:
-            return ParsedAnswer(actions=parse_calls(drifted, frame), thought=drifted.thought)
-        raise ActionParseError("no <tool_call> found in the answer", excerpt=answer, expected=EXPECTED_CALL)
+        # Models drift: an answer in the UI-TARS form is read too.
+        parsed = qwen_schema.parse_tool_call_answer(answer, frame) or parse_uitars_answer(answer, frame)
+        if parsed is None:
+            raise ActionParseError("no <tool_call> found in the answer", excerpt=answer, expected=EXPECTED_CALL)
+        return parsed
 
     # ------------------------------------------------------------------ grounding
 

@@ -9,6 +9,7 @@ prompt cannot drift from what the parser accepts.
 
 from __future__ import annotations
 
+import functools
 import math
 import types
 import typing
@@ -40,9 +41,11 @@ from tools.actions import (
     Wait,
     action_adapter,
 )
-from tools.canonical import action_from_call, invalid_arguments, parse_point
+from tools.canonical import action_from_call, invalid_arguments
+from tools.dialects.base import ParsedAnswer
+from tools.dialects.tool_calls import find_tool_calls
 from tools.errors import ActionParseError
-from tools.frames import ModelFrame
+from tools.frames import ModelFrame, read_point
 from tools.keys import normalize_keys
 
 FUNCTION_NAMES: dict[DeviceKind, str] = {"computer": "computer_use", "mobile": "mobile_use"}
@@ -212,6 +215,16 @@ def function_schema(device: DeviceKind, frame: ModelFrame) -> dict[str, object]:
 # ----------------------------------------------------------------------------- Qwen call -> Action
 
 
+def parse_tool_call_answer(answer: str, frame: ModelFrame) -> ParsedAnswer | None:
+    """The thought and actions (model frame) of an answer's ``<tool_call>`` JSON; None when it holds none."""
+    found = find_tool_calls(answer)
+    if found is None:
+        return None
+    calls, thought = found
+    actions = tuple(action_from_arguments(call.function, call.arguments, frame) for call in calls)
+    return ParsedAnswer(actions=actions, thought=thought)
+
+
 def _find(arguments: Mapping[str, object], function: str) -> QwenAction | None:
     """The table entry for a call: the named function's table first (models mix them up), and of
     two entries with the same name the one whose required parameters are present."""
@@ -242,12 +255,6 @@ def action_from_arguments(function: str, arguments: Mapping[str, object], frame:
     return builder(entry, values, frame)
 
 
-def _read_point(value: object, frame: ModelFrame) -> Point:
-    point = parse_point(value)
-    frame.check(point)
-    return point
-
-
 def _validate(kind: str, fields: dict[str, object]) -> Action:
     try:
         return action_adapter.validate_python({"action": kind, **fields})
@@ -260,10 +267,10 @@ def _build_plain(entry: QwenAction, values: Mapping[str, object], frame: ModelFr
     for qwen_name, our_field in entry.fields.items():
         if qwen_name in values:
             value = values[qwen_name]
-            fields[our_field] = _read_point(value, frame) if qwen_name.startswith("coordinate") else value
+            fields[our_field] = read_point(value, frame) if qwen_name.startswith("coordinate") else value
     if entry.builds is Drag and "coordinate2" in values:
         # A model that names both ends means a drag from the first point, not from the pointer.
-        fields = {"start": fields["end"], "end": _read_point(values["coordinate2"], frame)}
+        fields = {"start": fields["end"], "end": read_point(values["coordinate2"], frame)}
     kind = entry.builds.model_fields["action"].default
     return _validate(kind, fields)
 
@@ -281,7 +288,7 @@ def _build_scroll(entry: QwenAction, values: Mapping[str, object], frame: ModelF
         "amount": max(1, int(min(abs(pixels), _MAX_SCROLL_AMOUNT))),
     }
     if "coordinate" in values:
-        fields["point"] = _read_point(values["coordinate"], frame)
+        fields["point"] = read_point(values["coordinate"], frame)
     return _validate("scroll", fields)
 
 
@@ -320,11 +327,7 @@ def _foreign_action(arguments: Mapping[str, object], frame: ModelFrame) -> Actio
             "the call has no `action`", expected='{"name": "computer_use", "arguments": {"action": "left_click", ...}}'
         )
     rest = {key: value for key, value in arguments.items() if key != "action" and value is not None}
-
-    def point_reader(value: object) -> Point:
-        return _read_point(value, frame)
-
-    return action_from_call(name, rest, point_reader=point_reader)
+    return action_from_call(name, rest, point_reader=functools.partial(read_point, frame=frame))
 
 
 # ----------------------------------------------------------------------------- Action -> Qwen call

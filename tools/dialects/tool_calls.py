@@ -2,14 +2,16 @@
 
 Models wrap the same call many ways: with or without the closing tag, inside
 markdown fences, with prose around it, several calls in a row, or as a bare
-JSON object. This module only finds the calls; turning their arguments into
-actions is ``qwen_schema``'s job. JSON is read with ``json`` only.
+JSON object. This module only finds the calls (and, for grounding answers,
+JSON values in free text); turning their arguments into actions is
+``qwen_schema``'s job. JSON is read with ``json`` only.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tools.errors import ActionParseError
@@ -30,9 +32,36 @@ class ToolCall:
     arguments: dict[str, object]
 
 
+def strip_fences(answer: str) -> str:
+    """The answer without its markdown fence markers (```json ... ```), which only wrap the content."""
+    return _FENCE.sub("", answer)
+
+
+def json_values(text: str, openers: str, limit: int) -> Iterator[tuple[int, object]]:
+    """(start, value) of each JSON value in ``text`` that begins with one of ``openers``, left to right.
+
+    At most ``limit`` starts are tried: that bound keeps adversarial text fast.
+    """
+    position = _next_opener(text, openers, 0)
+    for _ in range(limit):
+        if position == -1:
+            return
+        try:
+            value, end = _DECODER.raw_decode(text, position)
+        except (ValueError, RecursionError):  # not JSON here: look from the next character
+            end = position + 1
+        else:
+            yield position, value
+        position = _next_opener(text, openers, end)
+
+
+def _next_opener(text: str, openers: str, start: int) -> int:
+    return min((i for i in (text.find(opener, start) for opener in openers) if i != -1), default=-1)
+
+
 def find_tool_calls(answer: str) -> tuple[list[ToolCall], str] | None:
     """The calls in ``answer`` and the text before them, or None when it holds no JSON call at all."""
-    text = _FENCE.sub("", answer)
+    text = strip_fences(answer)
     if OPEN_TAG in text:
         thought, _, _ = text.partition(OPEN_TAG)
         chunks = text.split(OPEN_TAG)[1:]
@@ -68,20 +97,11 @@ def _bare_objects(text: str) -> tuple[list[ToolCall], str]:
     """JSON objects written without tags that look like calls."""
     calls: list[ToolCall] = []
     thought = ""
-    position = text.find("{")
-    tries = 0
-    while position != -1 and tries < _MAX_BARE_OBJECTS:
-        tries += 1
-        try:
-            value, end = _DECODER.raw_decode(text, position)
-        except (ValueError, RecursionError):
-            position = text.find("{", position + 1)
-            continue
+    for position, value in json_values(text, "{", _MAX_BARE_OBJECTS):
         if isinstance(value, dict) and ("arguments" in value or "action" in value):
             if not calls:
                 thought = text[:position].strip()
             calls.append(_call_from_object(value))
-        position = text.find("{", end)
     return calls, thought
 
 

@@ -16,12 +16,18 @@ from dataclasses import dataclass
 from PIL import Image
 
 from tools.actions import DeviceKind
-from tools.dialects.base import Dialect, DialectInfo, GroundingHit, HistoryStep, ParsedAnswer, PromptContext
+from tools.dialects.base import (
+    Dialect,
+    DialectInfo,
+    GroundingHit,
+    HistoryStep,
+    ParsedAnswer,
+    PromptContext,
+    check_answer_size,
+)
 from tools.dialects.grounding import parse_grounding
-from tools.dialects.qwen import Coordinates, check_answer_size
-from tools.dialects.qwen_schema import action_from_arguments
-from tools.dialects.tool_calls import find_tool_calls
-from tools.dialects.uitars_calls import EXPECTED_ANSWER, no_call_error, parse_calls, read_answer
+from tools.dialects.qwen_schema import parse_tool_call_answer
+from tools.dialects.uitars_calls import EXPECTED_ANSWER, no_call_error, parse_uitars_answer
 from tools.frames import ModelFrame
 from tools.messages import Message
 
@@ -68,12 +74,6 @@ ACTION_SPACE: tuple[UITarsAction, ...] = (
 
 class UITarsDialect(Dialect):
     info = DialectInfo(name="uitars", default_image_history=5, aliases=("ui-tars", "ui_tars", "uitars-1.5"))
-
-    def __init__(self, coordinates: Coordinates = "absolute") -> None:
-        if coordinates not in ("absolute", "relative"):
-            raise ValueError(f"coordinates must be 'absolute' or 'relative', not {coordinates!r}")
-        # UI-TARS-1.0 / Qwen2-VL answer in 0..1000; Qwen2.5-VL-based ones in pixels of the image.
-        self.relative = coordinates == "relative"
 
     # ------------------------------------------------------------------ prompt
 
@@ -144,16 +144,11 @@ class UITarsDialect(Dialect):
 
     def parse(self, answer: str, frame: ModelFrame) -> ParsedAnswer:
         check_answer_size(answer, EXPECTED_ANSWER)
-        read = read_answer(answer)
-        if read is not None:
-            return ParsedAnswer(actions=parse_calls(read, frame), thought=read.thought)
-        found = find_tool_calls(answer)  # the Qwen form
-        if found is not None:
-            calls, thought = found
-            return ParsedAnswer(
-                actions=tuple(action_from_arguments(c.function, c.arguments, frame) for c in calls), thought=thought
-            )
-        raise no_call_error(answer)
+        # Models drift: an answer in the Qwen <tool_call> form is read too.
+        parsed = parse_uitars_answer(answer, frame) or parse_tool_call_answer(answer, frame)
+        if parsed is None:
+            raise no_call_error(answer)
+        return parsed
 
     # ------------------------------------------------------------------ grounding
 

@@ -9,23 +9,27 @@ executes model text.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
-from tools.actions import ACTION_TYPES, Action, Point
-from tools.canonical import ACTION_NAME_ALIASES, CANONICAL_FORMS, action_from_call, parse_call, parse_point
+from tools.actions import ACTION_TYPES, Action
+from tools.canonical import (
+    ACTION_NAME_ALIASES,
+    ARGUMENT_ALIASES,
+    CANONICAL_FORMS,
+    action_from_call,
+    parse_call,
+)
+from tools.dialects.base import ParsedAnswer
 from tools.errors import ActionParseError
-from tools.frames import ModelFrame
+from tools.frames import ModelFrame, read_point
 
 EXPECTED_ANSWER = "Thought: <your reasoning>\nAction: click(start_box='(x,y)')"
 
 # Every name a call may start with: ours and the other dialects' (UI-TARS, Qwen, older UI-TARS).
 KNOWN_NAMES = frozenset(ACTION_TYPES) | frozenset(ACTION_NAME_ALIASES)
-KNOWN_ARGUMENTS = frozenset({
-    "start_box", "end_box", "point", "start_point", "end_point", "coordinate", "coordinate2", "content", "text",
-    "message", "question", "key", "keys", "hotkey", "app_name", "package", "name", "app", "direction", "amount",
-    "duration", "seconds", "time", "status",
-})
+KNOWN_ARGUMENTS = frozenset(ARGUMENT_ALIASES)  # every argument name action_from_call accepts
 
 _LABEL = re.compile(r"^[ \t]*(Thought|Reflection|Action_Summary|Action)[ \t]*[:：]", re.MULTILINE)
 _CALL_HEAD = re.compile(r"^[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\(", re.MULTILINE)
@@ -94,14 +98,8 @@ def _split_calls(body: str) -> list[str]:
 
 def action_from_text(call: str, frame: ModelFrame) -> Action:
     """One call's text -> an action in the model frame, every point checked against ``frame``."""
-
-    def point_reader(value: object) -> Point:
-        point = parse_point(value)
-        frame.check(point)
-        return point
-
     name, kwargs = _read_call(call)
-    return action_from_call(name, kwargs, point_reader=point_reader)
+    return action_from_call(name, kwargs, point_reader=functools.partial(read_point, frame=frame))
 
 
 def _read_call(call: str) -> tuple[str, dict[str, object]]:
@@ -193,8 +191,12 @@ def _unescape(text: str) -> str:
     return "".join(out)
 
 
-def parse_calls(answer: UITarsAnswer, frame: ModelFrame) -> tuple[Action, ...]:
-    return tuple(action_from_text(call, frame) for call in answer.calls)
+def parse_uitars_answer(answer: str, frame: ModelFrame) -> ParsedAnswer | None:
+    """The thought and actions (model frame) of a ``Thought: / Action:`` answer; None when it holds no call."""
+    read = read_answer(answer)
+    if read is None:
+        return None
+    return ParsedAnswer(actions=tuple(action_from_text(call, frame) for call in read.calls), thought=read.thought)
 
 
 def no_call_error(answer: str) -> ActionParseError:
