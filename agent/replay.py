@@ -107,7 +107,7 @@ def frame_for_step(info: RunInfo, geometry: ScreenGeometry, dialect: Dialect) ->
         geometry.width, geometry.height,
         min_pixels=int(settings.get("min_pixels", MIN_PIXELS)),
         max_pixels=int(settings.get("max_pixels", MAX_PIXELS)),
-        relative=bool(getattr(dialect, "relative", False)),
+        relative=dialect.relative,
     )
 
 

@@ -19,7 +19,7 @@ from agent.records import MODEL_KINDS, RecordedRun, StepRecord, is_launch_record
 from devices.base import Device
 from tools.actions import TERMINAL_ACTIONS, Action, Point, Wait, with_points
 from tools.canonical import format_action, parse_action
-from tools.frames import ModelFrame, ScreenGeometry, map_action
+from tools.frames import ModelFrame, ScreenGeometry, input_to_screenshot, map_action
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +121,7 @@ def _rescale(step: StepRecord, action: Action, proposed: bool, live: ScreenGeome
 def _input_to_screenshot(action: Action, geometry: ScreenGeometry) -> Action:
     # Undo the recorded input frame (scale and origin) to get recorded screenshot pixels.
     def back(point: Point) -> Point:
-        return Point(
-            x=min(max(round((point.x - geometry.origin_x) * geometry.scale), 0), geometry.width),
-            y=min(max(round((point.y - geometry.origin_y) * geometry.scale), 0), geometry.height),
-        )
+        x, y = input_to_screenshot(point, geometry)
+        return Point(x=min(max(round(x), 0), geometry.width), y=min(max(round(y), 0), geometry.height))
 
     return with_points(action, back)

@@ -31,7 +31,7 @@ from tools.actions import (
 )
 from tools.canonical import parse_action
 from tools.errors import ActionParseError
-from tools.frames import ModelFrame, ScreenGeometry, to_screenshot_point
+from tools.frames import ModelFrame, ScreenGeometry, input_to_screenshot, to_screenshot_point
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +95,7 @@ def _model_locator(step: StepRecord, geometry: ScreenGeometry) -> Locator:
 
 
 def _input_locator(geometry: ScreenGeometry) -> Locator:
-    # The inverse of tools.frames.screenshot_to_input, for drawing only.
-    return lambda point: ((point.x - geometry.origin_x) * geometry.scale, (point.y - geometry.origin_y) * geometry.scale)
+    return lambda point: input_to_screenshot(point, geometry)
 
 
 def _marker(action: Action, locate: Locator, geometry: ScreenGeometry, number: int) -> Marker | None:

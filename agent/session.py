@@ -207,7 +207,7 @@ class Session:
         with draft.timed("resize"):
             frame = ModelFrame.for_screen(
                 shot.geometry.width, shot.geometry.height, min_pixels=self.settings.min_pixels,
-                max_pixels=self.settings.max_pixels, relative=getattr(self.dialect, "relative", False),
+                max_pixels=self.settings.max_pixels, relative=self.dialect.relative,
             )
             observation = Observation(shot=shot, frame=frame, image=resize_to_frame(shot.image, frame))
         with draft.timed("save"):

@@ -151,6 +151,12 @@ def screenshot_to_input(x: float, y: float, geometry: ScreenGeometry) -> Point:
     )
 
 
+def input_to_screenshot(point: Point, geometry: ScreenGeometry) -> tuple[float, float]:
+    """Input frame -> screenshot pixels (continuous): the inverse of ``screenshot_to_input``, for
+    drawing a recorded action on its screenshot or replaying it on another screen."""
+    return (point.x - geometry.origin_x) * geometry.scale, (point.y - geometry.origin_y) * geometry.scale
+
+
 def to_input_point(point: Point, frame: ModelFrame | None, geometry: ScreenGeometry) -> Point:
     """Model frame (or screenshot pixels when ``frame`` is None) -> input frame."""
     if frame is None:

@@ -10,13 +10,16 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from agent.commands.device import AdbHostOpt, AdbPortOpt, DeviceFlags, android_settings_for_cli
+
+if TYPE_CHECKING:
+    from devices.android_settings import AndroidSettings
 
 SDK_VARIABLES = ("ANDROID_HOME", "ANDROID_SDK_ROOT")
 
@@ -30,7 +33,7 @@ def sdk_root(flag: Path | None, environ: Mapping[str, str]) -> Path | None:
     return next((Path(environ[name]) for name in SDK_VARIABLES if environ.get(name)), None)
 
 
-def _settings(sdk: Path | None, adb_host: str | None, adb_port: int | None):  # noqa: ANN202 - AndroidSettings, lazily
+def _settings(sdk: Path | None, adb_host: str | None, adb_port: int | None) -> AndroidSettings:
     base = android_settings_for_cli(DeviceFlags(adb_host=adb_host, adb_port=adb_port), os.environ)
     return base.model_copy(update={"sdk_root": sdk_root(sdk, os.environ)})
 

@@ -23,9 +23,9 @@ from pydantic import SecretStr, ValidationError
 
 from agent.backends.settings import DEFAULT_MODEL, BackendSettings, resolve_model_name
 from tasks.schema import parse_bool
+from tools.dialects.base import Coordinates
 from tools.frames import parse_pixels
 
-Coordinates = Literal["absolute", "relative"]
 PANEL = "Model"
 DEFAULT_API_KEY_ENV = "AGENT_API_KEY"
 

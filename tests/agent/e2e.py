@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.support.booking_app import BookingApp
+from tests.support.cli import AGENT_COMMAND
 from tests.support.model_server import RecordedRequest
 from tests.support.xvfb import XvfbServer, XvfbUnavailable, start_xvfb_server
 from tools.canonical import quote
@@ -155,7 +156,7 @@ def agent_command() -> list[str]:
     installed = shutil.which("agent")
     if installed and Path(installed).parent == Path(sys.executable).parent:
         return [installed]
-    return [sys.executable, "-c", "from agent.cli import main; main()"]
+    return list(AGENT_COMMAND)
 
 
 def run_agent(args: Sequence[str], env: dict[str, str], *, timeout: float = 120,

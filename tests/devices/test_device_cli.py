@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,16 +17,15 @@ import pytest
 from PIL import Image
 
 from tests.support.adb_server import AdbServer
+from tests.support.cli import run_agent
 from tests.support.tk_app import TkApp
 from tests.support.xvfb import VirtualMonitor, XvfbServer, XvfbUnavailable, start_xvfb
 
-REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.xvfb]
 
 
 def agent(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-c", "from agent.cli import main; main()", *args]
-    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    return run_agent(args, env=env, timeout=timeout)
 
 
 def without_display(env: dict[str, str]) -> dict[str, str]:

@@ -13,7 +13,6 @@ import base64
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,10 +20,10 @@ import pytest
 from agent.records import load_run
 from tests.support.adb_server import AdbServer
 from tests.support.adb_shell import VirtualPhone
+from tests.support.cli import run_agent
 from tests.support.model_server import ModelServer
 from tools.frames import ModelFrame
 
-REPO = Path(__file__).resolve().parents[2]
 MAX_PIXELS = 16384 * 28 * 28
 FRAME = ModelFrame.for_screen(1080, 2400, max_pixels=MAX_PIXELS)  # 1092x2408: screen px * 1092/1080, * 2408/2400
 ADB_KEYBOARD = "com.android.adbkeyboard/.AdbIME"
@@ -76,8 +75,7 @@ ACTING = ("input ", "monkey ", "am broadcast", "ime enable", "ime set", "ime dis
 
 
 def agent(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-c", "from agent.cli import main; main()", *args]  # the `agent` console script
-    return subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=180, check=False)
+    return run_agent(args, env=env, timeout=180)
 
 
 @pytest.mark.slow

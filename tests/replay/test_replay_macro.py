@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,10 +14,9 @@ from agent.replay import check_run
 from agent.replay_macro import MacroSettings, macro_actions
 from tasks.loader import parse_task
 from tests.replay.still_screen import record_run
+from tests.support.cli import run_agent
 from tools.canonical import format_action, parse_action
 from tools.frames import ModelFrame, ScreenGeometry
-
-REPO = Path(__file__).resolve().parents[2]
 
 ANSWERS = [
     "Thought: centre\nAction: click(start_box='(658,364)')",  # 1920x1080 -> frame 1316x728: (960,540)
@@ -72,8 +70,7 @@ def _model_point(x: int, y: int) -> str:
 
 
 def _agent(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-c", "from agent.cli import main; main()", *args]  # the `agent` console script
-    return subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    return run_agent(args, env=env, timeout=120)
 
 
 @pytest.mark.xvfb

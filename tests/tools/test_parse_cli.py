@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from agent.commands import parse as parse_command
+from tests.support.cli import AGENT_COMMAND
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def test_bad_options_exit_2(app, args):
 
 def test_real_subprocess():
     entry = shutil.which("agent")
-    command = [entry] if entry else [sys.executable, "-c", "from agent.cli import main; main()"]
+    command = [entry] if entry else list(AGENT_COMMAND)
     answer = '<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [966, 546]}}</tool_call>'
     done = subprocess.run([*command, "parse", answer, "--screen", "1920x1080"], capture_output=True, text=True,
                           timeout=60, check=False)

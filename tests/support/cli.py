@@ -1,0 +1,19 @@
+"""Running the real ``agent`` command line as a child process, as a user would."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+# What the `agent` console script runs, without depending on where pip put the script.
+AGENT_COMMAND = (sys.executable, "-c", "from agent.cli import main; main()")
+
+
+def run_agent(args: Sequence[str], *, env: Mapping[str, str] | None = None, timeout: float = 120,
+              cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*AGENT_COMMAND, *args], env=dict(env) if env is not None else None, cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout, check=False)
