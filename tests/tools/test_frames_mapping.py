@@ -18,7 +18,9 @@ from tools.frames import (
     SERVING_MAX_PIXELS,
     ModelFrame,
     ScreenGeometry,
+    input_to_screenshot,
     map_action,
+    screenshot_to_input,
     smart_resize,
     to_input_point,
 )
@@ -146,3 +148,14 @@ def test_off_screenshot_message_names_the_screen_size_and_the_last_pixel(width, 
         to_input_point(Point(x=width, y=height), None, geometry)
     assert raised.value.expected == f"x in 0..{width - 1} and y in 0..{height - 1} (the screen is {width}x{height})"
     assert raised.value.problem == f"point {Point(x=width, y=height)} is outside the screen"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.data(), desktops | phones, st.sampled_from([1.0, 1.25, 1.5, 2.0]), origins)
+def test_input_to_screenshot_undoes_screenshot_to_input(data, screen, scale, origin):
+    """Report markers and macros go back from the input frame: within one input unit of the pixel."""
+    geometry = ScreenGeometry(width=screen[0], height=screen[1], scale=scale, origin_x=origin[0], origin_y=origin[1])
+    x = data.draw(st.integers(0, screen[0] - 1))
+    y = data.draw(st.integers(0, screen[1] - 1))
+    back_x, back_y = input_to_screenshot(screenshot_to_input(x, y, geometry), geometry)
+    assert abs(back_x - x) <= scale and abs(back_y - y) <= scale
