@@ -4,7 +4,9 @@ Three frames (DESIGN.md): the *model frame* (pixels of the image the model saw
 after ``smart_resize``, or 0..1000 relative), the *screenshot frame* (physical
 pixels of the capture) and the *input frame* (what the input driver takes:
 logical points plus the monitor's origin). ``to_input_point`` is the only code
-that converts between them; everything else calls it.
+that converts forward between them, ``input_to_screenshot`` the only way back
+(for drawing recorded actions and replaying them on another screen); everything
+else calls these.
 """
 
 from __future__ import annotations
