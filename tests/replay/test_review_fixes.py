@@ -19,19 +19,13 @@ from agent.report import write_report
 from tests.replay.run_builders import add_step, new_writer, screen_image, three_step_run
 from tests.replay.test_report_html import parse_page
 from tests.support.adb_server import AdbServer
+from tests.support.cli import single_group_app
 
 
 @pytest.fixture(scope="module")
 def app() -> typer.Typer:
     # Only the report/replay group: the other command groups are not this test's business.
-    app = typer.Typer(pretty_exceptions_enable=False)
-
-    @app.callback()
-    def _root() -> None:
-        pass
-
-    replay_commands.register(app)
-    return app
+    return single_group_app(replay_commands.register)
 
 
 def invoke(app: typer.Typer, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:

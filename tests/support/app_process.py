@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
+from tests.support.processes import stop_process
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -100,10 +102,4 @@ class AppProcess:
         return self.state()["widgets"][widget]
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process)

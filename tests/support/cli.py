@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+
+import typer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -17,3 +19,15 @@ def run_agent(args: Sequence[str], *, env: Mapping[str, str] | None = None, time
               cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*AGENT_COMMAND, *args], env=dict(env) if env is not None else None, cwd=cwd,
                           capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def single_group_app(register: Callable[[typer.Typer], None]) -> typer.Typer:
+    """A CLI app holding one command group, as ``agent`` registers it, without the other groups."""
+    app = typer.Typer(pretty_exceptions_enable=False)
+
+    @app.callback()
+    def _root() -> None:
+        """Typer needs a callback to keep the group's commands as subcommands."""
+
+    register(app)
+    return app

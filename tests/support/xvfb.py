@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.processes import stop_process
+
 X_SOCKET_DIR = Path("/tmp/.X11-unix")
 FIRST_DISPLAY = 90  # well above what desktops and CI runners use
 SHARED_SIZE = (1600, 1000)
@@ -85,13 +87,7 @@ class XvfbServer:
         _set_randr_monitors(self.display, monitors)
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process)
         self.log_path.unlink(missing_ok=True)
         self.xauthority.unlink(missing_ok=True)
 

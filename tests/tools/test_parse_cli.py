@@ -11,20 +11,13 @@ import typer
 from typer.testing import CliRunner
 
 from agent.commands import parse as parse_command
-from tests.support.cli import AGENT_COMMAND
+from tests.support.cli import AGENT_COMMAND, single_group_app
 
 
 @pytest.fixture(scope="module")
 def app() -> typer.Typer:
     # Only this command group: other groups are not this test's business.
-    app = typer.Typer(pretty_exceptions_enable=False)
-
-    @app.callback()
-    def _root() -> None:
-        pass
-
-    parse_command.register(app)
-    return app
+    return single_group_app(parse_command.register)
 
 
 def run(app: typer.Typer, *args: str, stdin: str | None = None):
