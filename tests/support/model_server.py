@@ -216,10 +216,10 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:
+    def log_message(self, format: str, *args: Any) -> None:  # names as http.server's base class has them
         log.debug("model_server: " + format, *args)
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # http.server dispatches on this spelling
         if self.path.rstrip("/") == "/v1/models":
             self._send(Reply.json({"object": "list", "data": [{"id": self.server.owner.model, "object": "model"}]}))
         else:
