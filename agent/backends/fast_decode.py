@@ -69,9 +69,23 @@ class TextModel:
                    heads=heads, head_dim=getattr(config, "head_dim", None) or config.hidden_size // heads,
                    kernels=kernels)
 
-    def rms_norm(self, module: Any, x: torch.Tensor) -> torch.Tensor:
+    def add_rms_norm(self, module: Any, residual: torch.Tensor,
+                     delta: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The residual stream after adding ``delta`` (if any), and its RMS norm by ``module``.
+
+        The add belongs to the previous block and the norm to the next one; one kernel does the
+        add and the norm's first pass, which the decode step's launch count cares about.
+        """
+        if self.kernels and delta is not None:
+            return fast_kernels.add_rms_norm(residual, delta, module.weight, module.variance_epsilon)
+        hidden = residual if delta is None else residual + delta
         if self.kernels:
-            return fast_kernels.rms_norm(x, module.weight, module.variance_epsilon)
+            return hidden, fast_kernels.rms_norm(hidden, module.weight, module.variance_epsilon)
+        return hidden, module(hidden)
+
+    def mlp(self, module: Any, x: torch.Tensor) -> torch.Tensor:
+        if self.kernels and isinstance(module.act_fn, torch.nn.SiLU):
+            return module.down_proj(fast_kernels.silu_mul(module.gate_proj(x), module.up_proj(x)))
         return module(x)
 
 
@@ -140,49 +154,55 @@ def embed_token(text: TextModel, state: DecodeState) -> tuple[torch.Tensor, torc
     return hidden, cos, sin
 
 
-def attention_inputs(text: TextModel, state: DecodeState, number: int, hidden: torch.Tensor, cos: torch.Tensor,
-                     sin: torch.Tensor) -> torch.Tensor:
-    """Layer ``number``'s query, with its key and value written into the cache at ``cache_index``."""
+def attention_inputs(text: TextModel, state: DecodeState, number: int, residual: torch.Tensor,
+                     delta: torch.Tensor | None, cos: torch.Tensor, sin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The residual stream entering layer ``number`` (``residual + delta``), and the layer's query,
+    with its key and value written into the cache at ``cache_index``."""
     layer = text.layers[number]
     attn = layer.self_attn
-    normed = text.rms_norm(layer.input_layernorm, hidden)
+    hidden, normed = text.add_rms_norm(layer.input_layernorm, residual, delta)
     q = attn.q_proj(normed).view(1, 1, -1, text.head_dim).transpose(1, 2)
     k = attn.k_proj(normed).view(1, 1, -1, text.head_dim).transpose(1, 2)
     v = attn.v_proj(normed).view(1, 1, -1, text.head_dim).transpose(1, 2)
     if text.kernels:
-        return fast_kernels.rotate_and_store(q, k, v, cos, sin, state.keys[number], state.values[number],
-                                             state.cache_index)
+        return hidden, fast_kernels.rotate_and_store(q, k, v, cos, sin, state.keys[number], state.values[number],
+                                                     state.cache_index)
     q, k = apply_rope(q, k, cos, sin)
     state.keys[number].index_copy_(2, state.cache_index, k)
     state.values[number].index_copy_(2, state.cache_index, v)
-    return q
+    return hidden, q
 
 
 def exact_attention(text: TextModel, state: DecodeState, number: int, q: torch.Tensor, length: int) -> torch.Tensor:
     """The call transformers makes while generating: the first ``length`` cache slots, no mask.
 
-    The slots are copied out contiguous, as transformers' growing cache holds them: some SDPA
-    backends (cuDNN on Hopper) pick their kernel by memory layout, and a strided view of the
-    static cache was seen to round differently on an H100.
+    The slots are read in place (a strided view of the static cache): flash attention, the
+    backend both paths use with cuDNN attention off, computes the same from any row stride
+    (benchmarks/gpu_check_kernels.py compares it with the contiguous copy transformers holds).
     """
     groups = text.heads // text.kv_heads
-    keys = state.keys[number][:, :, :length].contiguous()
-    values = state.values[number][:, :, :length].contiguous()
+    keys = state.keys[number][:, :, :length]
+    values = state.values[number][:, :, :length]
     return F.scaled_dot_product_attention(q, keys, values, attn_mask=None, dropout_p=0.0,
                                           scale=text.layers[number].self_attn.scaling, is_causal=False,
                                           enable_gqa=groups > 1)
 
 
-def after_attention(text: TextModel, number: int, residual: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """The rest of the decoder layer: output projection, residual, MLP block."""
+def after_attention(text: TextModel, number: int, residual: torch.Tensor,
+                    out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rest of the decoder layer: output projection, residual, MLP block.
+
+    Returns the residual stream and the MLP's output not yet added to it: the next norm adds it.
+    """
     layer = text.layers[number]
     out = out.transpose(1, 2).contiguous().reshape(1, 1, -1).contiguous()
-    hidden = residual + layer.self_attn.o_proj(out)
-    return hidden + layer.mlp(text.rms_norm(layer.post_attention_layernorm, hidden))
+    hidden, normed = text.add_rms_norm(layer.post_attention_layernorm, residual, layer.self_attn.o_proj(out))
+    return hidden, text.mlp(layer.mlp, normed)
 
 
-def finish_step(text: TextModel, state: DecodeState, hidden: torch.Tensor) -> None:
-    logits = text.head(text.rms_norm(text.norm, hidden)[:, -1:, :])[:, -1, :].float()
+def finish_step(text: TextModel, state: DecodeState, residual: torch.Tensor, delta: torch.Tensor) -> None:
+    _, normed = text.add_rms_norm(text.norm, residual, delta)
+    logits = text.head(normed[:, -1:, :])[:, -1, :].float()
     record_token(choose_token(logits, state), state)
     state.cache_index.add_(1)
 
@@ -206,14 +226,16 @@ class DecodeGraph:
     def _stretch(self, index: int) -> None:
         """Stretch ``index``: finish layer index-1 (if any), then prepare layer index's attention (or the head)."""
         text, state = self.text, self.state
+        delta = None
         if index == 0:
             self._residual, self._cos, self._sin = embed_token(text, state)
         else:
-            self._residual = after_attention(text, index - 1, self._residual, self._attention_out)
+            self._residual, delta = after_attention(text, index - 1, self._residual, self._attention_out)
         if index < len(text.layers):
-            self._queries[index] = attention_inputs(text, state, index, self._residual, self._cos, self._sin)
+            self._residual, self._queries[index] = attention_inputs(text, state, index, self._residual, delta,
+                                                                    self._cos, self._sin)
         else:
-            finish_step(text, state, self._residual)
+            finish_step(text, state, self._residual, delta)
 
     def _run(self, replay: bool) -> None:
         for index in range(len(self.text.layers) + 1):

@@ -1,11 +1,15 @@
-"""Triton kernels for the decode step that round exactly like the eager PyTorch they replace.
+"""Triton kernels for the fast path that round exactly like the eager PyTorch they replace.
 
 The one-token step is launch-bound: ~1,000 tiny element-wise kernels on top of the weight
-reads. Fusing them usually changes rounding (and with it greedy tokens on near-ties), so these
+reads, and the vision tower's float32 rotary makes a dozen passes over its activations.
+Fusing them usually changes rounding (and with it greedy tokens on near-ties), so these
 kernels redo the eager operations one by one in the same precision: each bf16 operation is
 computed in float32 and rounded to bf16 right away, float32 products and sums are not
-contracted into FMAs (``enable_fp_fusion=False``), and the one reduction (the RMS norm's mean)
-stays PyTorch's own kernel. benchmarks/gpu_check_tokens.py checks the logits bit for bit.
+contracted into FMAs (``enable_fp_fusion=False``), the exponential and the division are the
+CUDA math library's correctly rounded ones PyTorch uses (not Triton's fast approximations),
+and the one reduction (the RMS norm's mean) stays PyTorch's own kernel.
+benchmarks/gpu_check_kernels.py compares each kernel with eager PyTorch bit for bit on the
+GPU, and benchmarks/gpu_check_tokens.py the logits of whole answers.
 
 Used only on CUDA with Triton available; ``available()`` says so, and callers fall back to
 the eager operations otherwise.
@@ -28,6 +32,7 @@ def available(device: torch.device) -> bool:
 def _kernels() -> dict[str, Any]:
     import triton
     import triton.language as tl
+    import triton.language.extra.libdevice  # makes tl.extra.libdevice (used below) exist
 
     @triton.jit
     def square(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
@@ -77,21 +82,110 @@ def _kernels() -> dict[str, Any]:
             tl.store(keys_ptr + target, (a + b).to(tl.bfloat16))
             tl.store(values_ptr + target, tl.load(v_ptr + base + d))
 
-    return {"square": square, "normalize": normalize, "rotate_store": rotate_store}
+    @triton.jit
+    def add_square(a_ptr, b_ptr, sum_ptr, squares_ptr, n, BLOCK: tl.constexpr):
+        # The residual add (bf16) and the first step of the RMS norm after it: the sum in float32, squared.
+        offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        mask = offsets < n
+        a = tl.load(a_ptr + offsets, mask=mask).to(tl.float32)
+        b = tl.load(b_ptr + offsets, mask=mask).to(tl.float32)
+        total = (a + b).to(tl.bfloat16)
+        tl.store(sum_ptr + offsets, total, mask=mask)
+        wide = total.to(tl.float32)
+        tl.store(squares_ptr + offsets, wide * wide, mask=mask)
+
+    @triton.jit
+    def silu_mul(gate_ptr, up_ptr, out_ptr, n, BLOCK: tl.constexpr):
+        # silu(gate) * up as the MLP computes it: PyTorch's x / (1 + exp(-x)) in float32 with the
+        # library's expf and an IEEE division, rounded to bf16, then the bf16 product.
+        offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        mask = offsets < n
+        gate = tl.load(gate_ptr + offsets, mask=mask).to(tl.float32)
+        activated = tl.math.div_rn(gate, 1.0 + tl.extra.libdevice.exp(-gate)).to(tl.bfloat16).to(tl.float32)
+        up = tl.load(up_ptr + offsets, mask=mask).to(tl.float32)
+        tl.store(out_ptr + offsets, (activated * up).to(tl.bfloat16), mask=mask)
+
+    @triton.jit
+    def vision_rope(qkv_ptr, cos_ptr, sin_ptr, out_ptr, tokens, heads, DIM: tl.constexpr, HALF: tl.constexpr,
+                    BLOCK_HEADS: tl.constexpr, BLOCK_DIM: tl.constexpr):
+        # One program per (token, q or k): the vision tower's float32 rotary of all heads of that row,
+        # (x * cos) + (rotate_half(x) * sin), rounded to bf16 once at the end as transformers does.
+        token = tl.program_id(0)
+        which = tl.program_id(1)
+        head = tl.arange(0, BLOCK_HEADS)[:, None]
+        d = tl.arange(0, BLOCK_DIM)[None, :]
+        mask = (head < heads) & (d < DIM)
+        partner = tl.where(d < HALF, d + HALF, d - HALF)
+        row = qkv_ptr + (token * 3 + which) * heads * DIM + head * DIM
+        x = tl.load(row + d, mask=mask).to(tl.float32)
+        rotated = tl.load(row + partner, mask=mask).to(tl.float32)
+        rotated = tl.where(d < HALF, -rotated, rotated)
+        cos = tl.load(cos_ptr + token * DIM + d, mask=d < DIM)
+        sin = tl.load(sin_ptr + token * DIM + d, mask=d < DIM)
+        target = out_ptr + (which * tokens + token) * heads * DIM + head * DIM + d
+        tl.store(target, ((x * cos) + (rotated * sin)).to(tl.bfloat16), mask=mask)
+
+    return {"square": square, "normalize": normalize, "rotate_store": rotate_store, "add_square": add_square,
+            "silu_mul": silu_mul, "vision_rope": vision_rope}
+
+
+_BLOCK = 1024
+
+
+def _grid(n: int) -> tuple[int]:
+    return (-(-n // _BLOCK),)
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     """transformers' Qwen2 RMSNorm for one bf16 row, bit for bit, in three launches instead of eight."""
-    kernels = _kernels()
-    n = x.numel()
-    block = 1024
-    grid = (-(-n // block),)
     squares = torch.empty(x.shape, device=x.device, dtype=torch.float32)
-    kernels["square"][grid](x, squares, n, BLOCK=block, enable_fp_fusion=False)
+    _kernels()["square"][_grid(x.numel())](x, squares, x.numel(), BLOCK=_BLOCK, enable_fp_fusion=False)
+    return _normalize(x, squares, weight, eps)
+
+
+def add_rms_norm(residual: torch.Tensor, delta: torch.Tensor, weight: torch.Tensor,
+                 eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``residual + delta`` and the RMS norm of that sum (one bf16 row), bit for bit, in three launches."""
+    n = residual.numel()
+    total = torch.empty_like(residual)
+    squares = torch.empty(residual.shape, device=residual.device, dtype=torch.float32)
+    _kernels()["add_square"][_grid(n)](residual, delta, total, squares, n, BLOCK=_BLOCK, enable_fp_fusion=False)
+    return total, _normalize(total, squares, weight, eps)
+
+
+def _normalize(x: torch.Tensor, squares: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     variance = squares.mean(-1, keepdim=True)  # PyTorch's own reduction: the same summation order
     out = torch.empty_like(x)
-    kernels["normalize"][grid](x, variance, weight, out, n, eps, BLOCK=block, enable_fp_fusion=False)
+    _kernels()["normalize"][_grid(x.numel())](x, variance, weight, out, x.numel(), eps, BLOCK=_BLOCK,
+                                              enable_fp_fusion=False)
     return out
+
+
+def silu_mul(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
+    """``F.silu(gate) * up`` for contiguous bf16 tensors of one shape, bit for bit, in one launch."""
+    out = torch.empty_like(gate)
+    _kernels()["silu_mul"][_grid(gate.numel())](gate, up, out, gate.numel(), BLOCK=_BLOCK, enable_fp_fusion=False)
+    return out
+
+
+def vision_rope(qkv: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                heads: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The vision tower's rotary of q and k, read from the fused qkv projection (tokens, 3 * heads * dim).
+
+    cos and sin are (tokens, dim) float32; q and k come back (tokens, heads, dim) contiguous, equal
+    bit for bit to transformers' float32 ``(x * cos) + (rotate_half(x) * sin)`` cast back to bf16.
+    """
+    tokens = qkv.shape[0]
+    dim = qkv.shape[1] // (3 * heads)
+    out = torch.empty((2, tokens, heads, dim), device=qkv.device, dtype=qkv.dtype)
+    _kernels()["vision_rope"][(tokens, 2)](
+        qkv, cos, sin, out, tokens, heads, DIM=dim, HALF=dim // 2, BLOCK_HEADS=_pow2(heads), BLOCK_DIM=_pow2(dim),
+        enable_fp_fusion=False)
+    return out[0], out[1]
+
+
+def _pow2(n: int) -> int:
+    return 1 << (n - 1).bit_length()
 
 
 def rotate_and_store(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,

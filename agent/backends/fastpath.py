@@ -50,8 +50,8 @@ class FastPathUnsupported(BackendError):
 class FastPathSettings:
     capacity_step: int = 1024  # KV cache lengths are rounded up to this: one graph per bucket
     max_graphs: int = 2  # captured buckets kept at once (each holds its own KV cache)
-    # Norms and rotary of the decode step as Triton kernels that round exactly like eager PyTorch
-    # (fast_kernels); used where CUDA and Triton are, else the eager operations.
+    # Norms, residual adds, SiLU and rotary of the decode step, and the vision tower's rotary, as Triton
+    # kernels that round exactly like eager PyTorch (fast_kernels); used where CUDA and Triton are.
     triton_kernels: bool = True
 
 
@@ -137,8 +137,9 @@ class FastPath:
         self.processor = processor
         self.settings = settings
         self.device = model.lm_head.weight.device
-        self.text = TextModel.of(model, kernels=settings.triton_kernels and fast_kernels.available(self.device))
-        self.vision = FastVision(model.model.visual)
+        kernels = settings.triton_kernels and fast_kernels.available(self.device)
+        self.text = TextModel.of(model, kernels=kernels)
+        self.vision = FastVision(model.model.visual, kernels=kernels)
         self.dtype = self.text.head.weight.dtype
         self.config = model.config
         self.vocab = self.text.head.weight.shape[0]

@@ -19,6 +19,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = r"""
 import torch
+import triton.language as tl
+import triton.language.extra.libdevice
+
+# The interpreter runs tl.math on numpy but leaves CUDA's libdevice out; its exp stands in here.
+tl.extra.libdevice.exp = lambda x: tl.math.exp(x)  # looked up when called: the interpreter's patched one
 from agent.backends import fast_kernels
 from agent.backends.fast_decode import rotate_half
 from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLRMSNorm
@@ -51,6 +56,36 @@ for x, out in ((q, q_out), (k, keys[:, :, slot:slot + 1])):
 assert torch.equal(values[:, :, slot:slot + 1], v), "value written at the slot"
 untouched = torch.cat([keys[:, :, :slot], keys[:, :, slot + 1:], values[:, :, :slot], values[:, :, slot + 1:]], 2)
 assert bool((untouched == 7.0).all()), "other slots untouched"
+
+# Residual add + RMS norm: the sum is one rounding (the truncating model's here), the norm of that
+# sum within two roundings.
+residual, delta = torch.randn(1, 1, 256).to(torch.bfloat16), torch.randn(1, 1, 256).to(torch.bfloat16)
+total, normed = fast_kernels.add_rms_norm(residual, delta, norm.weight.data, norm.variance_epsilon)
+assert torch.equal(total, truncate(residual.float() + delta.float())), "residual add"
+assert torch.allclose(normed.float(), norm(total).float(), rtol=2 ** -6, atol=0), "add + rms norm"
+
+# silu(gate) * up, over a range wide enough to reach exp's overflow (x < -88) and silu's tails.
+gate = (torch.randn(3000) * 30).to(torch.bfloat16)
+up = torch.randn(3000).to(torch.bfloat16)
+got = fast_kernels.silu_mul(gate, up)
+g = gate.float()
+model = truncate(truncate(g / (1 + torch.exp(-g))).float() * up.float())
+assert torch.equal(got, model), "silu * up arithmetic"
+eager = torch.nn.functional.silu(gate) * up
+assert torch.allclose(got.float(), eager.float(), rtol=2 ** -6, atol=1e-30), "silu * up"
+
+# Vision rotary read from the fused qkv projection: 5 heads of 80 (not powers of two, so masked).
+tokens, heads, dim = 7, 5, 80
+qkv = torch.randn(tokens, 3 * heads * dim).to(torch.bfloat16)
+angles = torch.rand(tokens, dim) * 40
+cos, sin = angles.cos(), angles.sin()
+q_out, k_out = fast_kernels.vision_rope(qkv, cos, sin, heads)
+q, k, _ = qkv.reshape(tokens, 3, heads, dim).permute(1, 0, 2, 3).unbind(0)
+for x, out in ((q, q_out), (k, k_out)):
+    xf = x.float()
+    exact = (xf * cos.unsqueeze(-2)) + (rotate_half(xf) * sin.unsqueeze(-2))
+    assert out.shape == (tokens, heads, dim) and out.is_contiguous()
+    assert torch.equal(out, truncate(exact)), "vision rotary"
 print("ok")
 """
 

@@ -1,0 +1,135 @@
+"""Do the fast path's Triton kernels compute what eager PyTorch computes, bit for bit? A GPU check.
+
+Each kernel of agent/backends/fast_kernels.py against the eager operations it replaces, on
+many inputs: every bf16 value for the SiLU, wide random ranges, the hidden sizes of the 3B
+and 7B models, and the vision tower's shapes. Also: flash attention over a strided view of
+the static KV cache against the contiguous copy transformers' growing cache holds. Prints
+the number of differing elements per check; exits 1 if any differs.
+
+    python3 benchmarks/gpu_check_kernels.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def differing(a, b) -> int:
+    """Elements whose bits differ (NaNs with equal bits count as equal)."""
+    import torch
+
+    assert a.shape == b.shape and a.dtype == b.dtype, (a.shape, b.shape, a.dtype, b.dtype)
+    bits = {torch.bfloat16: torch.int16, torch.float32: torch.int32}[a.dtype]
+    return int((a.contiguous().view(bits) != b.contiguous().view(bits)).sum())
+
+
+def check_silu_mul(report) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    from agent.backends import fast_kernels
+
+    every = torch.arange(-(2 ** 15), 2 ** 15, dtype=torch.int32).to(torch.int16).view(torch.bfloat16).cuda()
+    for name, up in (("ones", torch.ones_like(every)), ("random", torch.randn_like(every.float()).bfloat16())):
+        report(f"silu*up, every bf16 gate, up {name}", differing(fast_kernels.silu_mul(every, up), F.silu(every) * up),
+               every.numel())
+    for scale in (0.5, 4.0, 30.0):
+        gate = (torch.randn(1 << 24, device="cuda") * scale).bfloat16()
+        up = torch.randn(1 << 24, device="cuda").bfloat16()
+        report(f"silu*up, gate ~ N(0, {scale})", differing(fast_kernels.silu_mul(gate, up), F.silu(gate) * up),
+               gate.numel())
+
+
+def check_norms(report) -> None:
+    import torch
+    from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLRMSNorm
+
+    from agent.backends import fast_kernels
+
+    for width in (2048, 3584):  # 3B, 7B hidden sizes
+        norm = Qwen2_5_VLRMSNorm(width, eps=1e-6).cuda().bfloat16()
+        norm.weight.data.normal_(1.0, 0.3)
+        sums = normed = plain = 0
+        rows = 300
+        for row in range(rows):
+            scale = 10.0 ** (row % 5 - 2)
+            residual = (torch.randn(1, 1, width, device="cuda") * scale).bfloat16()
+            delta = (torch.randn(1, 1, width, device="cuda") * scale).bfloat16()
+            total, out = fast_kernels.add_rms_norm(residual, delta, norm.weight, norm.variance_epsilon)
+            eager_total = residual + delta
+            sums += differing(total, eager_total)
+            normed += differing(out, norm(eager_total))
+            plain += differing(fast_kernels.rms_norm(residual, norm.weight, norm.variance_epsilon), norm(residual))
+        report(f"residual add, width {width}", sums, rows * width)
+        report(f"add + rms norm, width {width}", normed, rows * width)
+        report(f"rms norm, width {width}", plain, rows * width)
+
+
+def check_vision_rope(report) -> None:
+    import torch
+
+    from agent.backends import fast_kernels
+    from agent.backends.fast_vision import _rope
+
+    heads, dim = 16, 80
+    for tokens in (2912, 6528, 15456):  # 1280*28*28 desktop and phone-ish, 16384*28*28 desktop
+        qkv = torch.randn(tokens, 3 * heads * dim, device="cuda").bfloat16()
+        angles = torch.rand(tokens, dim, device="cuda") * 100
+        cos, sin = angles.cos(), angles.sin()
+        q, k = fast_kernels.vision_rope(qkv, cos, sin, heads)
+        eager_q, eager_k, _ = qkv.reshape(tokens, 3, heads, dim).permute(1, 0, 2, 3).unbind(0)
+        c, s = cos.unsqueeze(-2), sin.unsqueeze(-2)
+        wrong = differing(q, _rope(eager_q, c, s)) + differing(k, _rope(eager_k, c, s))
+        report(f"vision rotary, {tokens} tokens", wrong, 2 * q.numel())
+
+
+def check_strided_attention(report) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    for heads, kv_heads in ((16, 2), (28, 4)):  # 3B, 7B
+        capacity = 4096
+        keys = torch.randn(1, kv_heads, capacity, 128, device="cuda").bfloat16()
+        values = torch.randn(1, kv_heads, capacity, 128, device="cuda").bfloat16()
+        wrong = total = 0
+        for length in (1, 17, 255, 256, 257, 1633, 1700, 2047, 2048, 3001, 4096):
+            q = torch.randn(1, heads, 1, 128, device="cuda").bfloat16()
+            view_k, view_v = keys[:, :, :length], values[:, :, :length]
+
+            def attend(k, v, q=q):
+                return F.scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0, scale=128 ** -0.5,
+                                                      is_causal=False, enable_gqa=True)
+
+            out = attend(view_k, view_v)
+            wrong += differing(out, attend(view_k.contiguous(), view_v.contiguous()))
+            total += out.numel()
+        report(f"attention on the cache in place, {heads}/{kv_heads} heads", wrong, total)
+
+
+def main() -> int:
+    import torch
+
+    torch.manual_seed(0)
+    torch.backends.cuda.enable_cudnn_sdp(False)  # as FastPath sets it
+    failures = []
+
+    def report(name: str, wrong: int, total: int) -> None:
+        print(f"{name:48s} {wrong:>10d} of {total:>10d} differ")
+        if wrong:
+            failures.append(name)
+
+    print(f"device {torch.cuda.get_device_name()}  torch {torch.__version__}")
+    with torch.inference_mode():
+        check_silu_mul(report)
+        check_norms(report)
+        check_vision_rope(report)
+        check_strided_attention(report)
+    print("all equal bit for bit" if not failures else f"DIFFERENT: {', '.join(failures)}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
