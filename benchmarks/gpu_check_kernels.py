@@ -41,6 +41,10 @@ def check_silu_mul(report) -> None:
         up = torch.randn(1 << 24, device="cuda").bfloat16()
         report(f"silu*up, gate ~ N(0, {scale})", differing(fast_kernels.silu_mul(gate, up), F.silu(gate) * up),
                gate.numel())
+    # The vision MLP's layout: 3,420-wide rows read from 3,424-wide (padded) products.
+    gate = (torch.randn(6528, 3424, device="cuda") * 3).bfloat16()[:, :3420]
+    up = torch.randn(6528, 3424, device="cuda").bfloat16()[:, :3420]
+    report("silu*up, padded rows", differing(fast_kernels.silu_mul(gate, up), F.silu(gate) * up), gate.numel())
 
 
 def check_norms(report) -> None:
@@ -66,6 +70,14 @@ def check_norms(report) -> None:
         report(f"residual add, width {width}", sums, rows * width)
         report(f"add + rms norm, width {width}", normed, rows * width)
         report(f"rms norm, width {width}", plain, rows * width)
+    # The vision tower's norms: many rows at once.
+    norm = Qwen2_5_VLRMSNorm(1280, eps=1e-6).cuda().bfloat16()
+    norm.weight.data.normal_(1.0, 0.3)
+    residual = (torch.randn(6528, 1280, device="cuda") * 4).bfloat16()
+    delta = torch.randn(6528, 1280, device="cuda").bfloat16()
+    total, out = fast_kernels.add_rms_norm(residual, delta, norm.weight, norm.variance_epsilon)
+    wrong = differing(total, residual + delta) + differing(out, norm(residual + delta))
+    report("add + rms norm, 6528 rows of 1280", wrong, 2 * out.numel())
 
 
 def check_vision_rope(report) -> None:

@@ -45,6 +45,21 @@ def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor,
     return (q * cos) + (rotate_half(q) * sin), (k * cos) + (rotate_half(k) * sin)
 
 
+def add_rms_norm(norm: Any, residual: torch.Tensor, delta: torch.Tensor | None,
+                 kernels: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """The residual stream after adding ``delta`` (if any), and its RMS norm by the module ``norm``.
+
+    The add belongs to the previous block and the norm to the next one; with ``kernels`` one
+    launch does the add and the norm's first pass (fast_kernels, CUDA only).
+    """
+    if kernels and delta is not None:
+        return fast_kernels.add_rms_norm(residual, delta, norm.weight, norm.variance_epsilon)
+    hidden = residual if delta is None else residual + delta
+    if kernels:
+        return hidden, fast_kernels.rms_norm(hidden, norm.weight, norm.variance_epsilon)
+    return hidden, norm(hidden)
+
+
 @dataclass(frozen=True)
 class TextModel:
     """The parts of a Qwen2.5-VL model the decode step uses."""
@@ -58,6 +73,7 @@ class TextModel:
     heads: int
     head_dim: int
     kernels: bool = False  # fast_kernels' exact Triton kernels for the norms and the rotary (CUDA only)
+    silu: bool = False  # the MLP's activation is SiLU (fast_kernels.silu_mul applies)
 
     @classmethod
     def of(cls, model: Any, kernels: bool = False) -> TextModel:
@@ -67,24 +83,14 @@ class TextModel:
         return cls(embed=language.embed_tokens, layers=language.layers, norm=language.norm,
                    rotary=language.rotary_emb, head=model.lm_head, kv_heads=config.num_key_value_heads,
                    heads=heads, head_dim=getattr(config, "head_dim", None) or config.hidden_size // heads,
-                   kernels=kernels)
+                   kernels=kernels, silu=config.hidden_act == "silu")
 
     def add_rms_norm(self, module: Any, residual: torch.Tensor,
                      delta: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """The residual stream after adding ``delta`` (if any), and its RMS norm by ``module``.
-
-        The add belongs to the previous block and the norm to the next one; one kernel does the
-        add and the norm's first pass, which the decode step's launch count cares about.
-        """
-        if self.kernels and delta is not None:
-            return fast_kernels.add_rms_norm(residual, delta, module.weight, module.variance_epsilon)
-        hidden = residual if delta is None else residual + delta
-        if self.kernels:
-            return hidden, fast_kernels.rms_norm(hidden, module.weight, module.variance_epsilon)
-        return hidden, module(hidden)
+        return add_rms_norm(module, residual, delta, self.kernels)
 
     def mlp(self, module: Any, x: torch.Tensor) -> torch.Tensor:
-        if self.kernels and isinstance(module.act_fn, torch.nn.SiLU):
+        if self.kernels and self.silu:
             return module.down_proj(fast_kernels.silu_mul(module.gate_proj(x), module.up_proj(x)))
         return module(x)
 

@@ -42,14 +42,15 @@ def _kernels() -> dict[str, Any]:
         tl.store(out_ptr + offsets, x * x, mask=mask)
 
     @triton.jit
-    def normalize(x_ptr, variance_ptr, weight_ptr, out_ptr, n, eps, BLOCK: tl.constexpr):
-        # weight * (x.float() * rsqrt(variance + eps)).to(bf16), each step rounded as eager does.
+    def normalize(x_ptr, variance_ptr, weight_ptr, out_ptr, n, width, eps, BLOCK: tl.constexpr):
+        # weight * (x.float() * rsqrt(variance + eps)).to(bf16), each step rounded as eager does;
+        # rows of ``width`` values, one variance per row.
         offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
         mask = offsets < n
         x = tl.load(x_ptr + offsets, mask=mask).to(tl.float32)
-        scale = tl.math.rsqrt(tl.load(variance_ptr) + eps)
+        scale = tl.math.rsqrt(tl.load(variance_ptr + offsets // width, mask=mask) + eps)
         y = (x * scale).to(tl.bfloat16).to(tl.float32)
-        w = tl.load(weight_ptr + offsets, mask=mask).to(tl.float32)
+        w = tl.load(weight_ptr + offsets % width, mask=mask).to(tl.float32)
         tl.store(out_ptr + offsets, (w * y).to(tl.bfloat16), mask=mask)
 
     @triton.jit
@@ -95,14 +96,16 @@ def _kernels() -> dict[str, Any]:
         tl.store(squares_ptr + offsets, wide * wide, mask=mask)
 
     @triton.jit
-    def silu_mul(gate_ptr, up_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    def silu_mul(gate_ptr, up_ptr, out_ptr, n, width, gate_stride, up_stride, BLOCK: tl.constexpr):
         # silu(gate) * up as the MLP computes it: PyTorch's x / (1 + exp(-x)) in float32 with the
-        # library's expf and an IEEE division, rounded to bf16, then the bf16 product.
+        # library's expf and an IEEE division, rounded to bf16, then the bf16 product. Rows of
+        # ``width`` values; the inputs' rows may be longer (padded), the output's are not.
         offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
         mask = offsets < n
-        gate = tl.load(gate_ptr + offsets, mask=mask).to(tl.float32)
+        row, column = offsets // width, offsets % width
+        gate = tl.load(gate_ptr + row * gate_stride + column, mask=mask).to(tl.float32)
         activated = tl.math.div_rn(gate, 1.0 + tl.extra.libdevice.exp(-gate)).to(tl.bfloat16).to(tl.float32)
-        up = tl.load(up_ptr + offsets, mask=mask).to(tl.float32)
+        up = tl.load(up_ptr + row * up_stride + column, mask=mask).to(tl.float32)
         tl.store(out_ptr + offsets, (activated * up).to(tl.bfloat16), mask=mask)
 
     @triton.jit
@@ -137,7 +140,8 @@ def _grid(n: int) -> tuple[int]:
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-    """transformers' Qwen2 RMSNorm for one bf16 row, bit for bit, in three launches instead of eight."""
+    """transformers' Qwen2 RMSNorm over the last dim of a contiguous bf16 tensor, bit for bit, in three
+    launches instead of eight."""
     squares = torch.empty(x.shape, device=x.device, dtype=torch.float32)
     _kernels()["square"][_grid(x.numel())](x, squares, x.numel(), BLOCK=_BLOCK, enable_fp_fusion=False)
     return _normalize(x, squares, weight, eps)
@@ -145,7 +149,7 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
 
 def add_rms_norm(residual: torch.Tensor, delta: torch.Tensor, weight: torch.Tensor,
                  eps: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """``residual + delta`` and the RMS norm of that sum (one bf16 row), bit for bit, in three launches."""
+    """``residual + delta`` and the RMS norm of that sum (contiguous bf16), bit for bit, in three launches."""
     n = residual.numel()
     total = torch.empty_like(residual)
     squares = torch.empty(residual.shape, device=residual.device, dtype=torch.float32)
@@ -156,15 +160,21 @@ def add_rms_norm(residual: torch.Tensor, delta: torch.Tensor, weight: torch.Tens
 def _normalize(x: torch.Tensor, squares: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     variance = squares.mean(-1, keepdim=True)  # PyTorch's own reduction: the same summation order
     out = torch.empty_like(x)
-    _kernels()["normalize"][_grid(x.numel())](x, variance, weight, out, x.numel(), eps, BLOCK=_BLOCK,
+    _kernels()["normalize"][_grid(x.numel())](x, variance, weight, out, x.numel(), x.shape[-1], eps, BLOCK=_BLOCK,
                                               enable_fp_fusion=False)
     return out
 
 
 def silu_mul(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
-    """``F.silu(gate) * up`` for contiguous bf16 tensors of one shape, bit for bit, in one launch."""
-    out = torch.empty_like(gate)
-    _kernels()["silu_mul"][_grid(gate.numel())](gate, up, out, gate.numel(), BLOCK=_BLOCK, enable_fp_fusion=False)
+    """``F.silu(gate) * up`` for bf16 tensors of one shape, bit for bit, in one launch; contiguous result.
+
+    The inputs' last dim must be contiguous; their rows may be views into wider (padded) rows.
+    """
+    width = gate.shape[-1]
+    gate_rows, up_rows = gate.reshape(-1, width), up.reshape(-1, width)  # views for the layouts used here
+    out = torch.empty(gate.shape, device=gate.device, dtype=gate.dtype)
+    _kernels()["silu_mul"][_grid(gate.numel())](gate_rows, up_rows, out, gate.numel(), width, gate_rows.stride(0),
+                                                up_rows.stride(0), BLOCK=_BLOCK, enable_fp_fusion=False)
     return out
 
 

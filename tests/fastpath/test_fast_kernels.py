@@ -90,10 +90,57 @@ print("ok")
 """
 
 
+VISION_SCRIPT = r"""
+import torch
+import triton.language as tl
+import triton.language.extra.libdevice
+
+tl.extra.libdevice.exp = lambda x: tl.math.exp(x)  # as in SCRIPT
+from transformers.models.qwen2_5_vl.configuration_qwen2_5_vl import Qwen2_5_VLVisionConfig
+from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VisionTransformerPretrainedModel
+from agent.backends.fast_vision import FastVision
+
+# A bf16 tower whose MLP is 60 wide (not a multiple of 8, so the gate/up weights get padded).
+config = Qwen2_5_VLVisionConfig(depth=3, hidden_size=32, intermediate_size=60, num_heads=2, out_hidden_size=48,
+                                fullatt_block_indexes=[1], window_size=112, hidden_act="silu")
+torch.manual_seed(0)
+visual = Qwen2_5_VisionTransformerPretrainedModel._from_config(config).to(torch.bfloat16).eval()
+with torch.no_grad():
+    for name, param in visual.named_parameters():  # norms and biases away from their 1 / 0 defaults
+        param.normal_(1.0 if "norm" in name else 0.0, 0.3 if "norm" in name else 0.1)
+grid = (1, 8, 12)
+pixels = torch.randn(8 * 12, 3 * 2 * 14 * 14).to(torch.bfloat16)
+with torch.inference_mode():
+    expected = visual(pixels, grid_thw=torch.tensor([grid])).pooler_output
+    gate = visual.blocks[0].mlp.gate_proj.weight.clone()
+    fast = FastVision(visual, graphs=False, kernels=True)
+    padded = fast._mlp_weights[0]
+    weight = visual.blocks[0].mlp.gate_proj.weight
+    assert weight.shape == (60, 32) and weight.is_contiguous() and torch.equal(weight, gate), "parameter unchanged"
+    assert padded.gate.shape == (64, 32) and padded.gate.data_ptr() == weight.data_ptr(), "one copy, padded"
+    assert bool((padded.gate[60:] == 0).all()) and bool((padded.up_bias[60:] == 0).all()), "zero padding"
+    assert torch.equal(visual(pixels, grid_thw=torch.tensor([grid])).pooler_output, expected), "module unchanged"
+    got = fast.forward(pixels, (grid,))
+# The interpreter truncates where the GPU rounds: close, not equal (a wiring mistake is far off).
+error = ((got.float() - expected.float()).norm() / expected.float().norm()).item()
+assert error < 0.01, error  # 0.005 here; a wrong norm or a dropped residual gives ~0.025
+print("ok", error)
+"""
+
+
+def run_in_interpreter(script: str) -> str:
+    env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
+                          check=False, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip()
+
+
 @pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="Triton is not installed")
 def test_exact_kernels_in_the_triton_interpreter() -> None:
-    env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, cwd=ROOT, capture_output=True, text=True, check=False,
-                          timeout=240)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip().endswith("ok")
+    assert run_in_interpreter(SCRIPT).endswith("ok")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="Triton is not installed")
+def test_vision_tower_with_kernels_and_padded_mlp_in_the_interpreter() -> None:
+    assert run_in_interpreter(VISION_SCRIPT).startswith("ok")
