@@ -27,7 +27,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from agent.backends import fast_kernels
+from agent.backends import fast_gemv, fast_kernels
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +90,26 @@ class TextModel:
         return add_rms_norm(module, residual, delta, self.kernels)
 
     def mlp(self, module: Any, x: torch.Tensor) -> torch.Tensor:
-        if self.kernels and self.silu:
-            return module.down_proj(fast_kernels.silu_mul(module.gate_proj(x), module.up_proj(x)))
-        return module(x)
+        """The MLP block of one decode row."""
+        if not (self.kernels and self.silu):
+            return module(x)
+        gate, up = module.gate_proj, module.up_proj
+        if gate.bias is None and up.bias is None:
+            return module.down_proj(fast_gemv.gate_up_silu(x, gate.weight, up.weight))
+        return module.down_proj(fast_kernels.silu_mul(gate(x), up(x)))
+
+    def project_add_norm(self, projection: Any, x: torch.Tensor, residual: torch.Tensor,
+                         norm: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """``residual + projection(x)`` for one decode row, and its RMS norm by ``norm``."""
+        if self.kernels and projection.bias is None:
+            return fast_gemv.linear_add_rms_norm(x, projection.weight, residual, norm.weight, norm.variance_epsilon)
+        return self.add_rms_norm(norm, residual, projection(x))
+
+    def logits(self, normed: torch.Tensor) -> torch.Tensor:
+        """The head's float32 logits of the last row, flat."""
+        if self.kernels and self.head.bias is None:
+            return fast_gemv.head_logits(normed[:, -1, :], self.head.weight)
+        return self.head(normed[:, -1:, :])[:, -1, :].float().view(-1)
 
 
 class DecodeState:
@@ -202,14 +219,13 @@ def after_attention(text: TextModel, number: int, residual: torch.Tensor,
     """
     layer = text.layers[number]
     out = out.transpose(1, 2).contiguous().reshape(1, 1, -1).contiguous()
-    hidden, normed = text.add_rms_norm(layer.post_attention_layernorm, residual, layer.self_attn.o_proj(out))
+    hidden, normed = text.project_add_norm(layer.self_attn.o_proj, out, residual, layer.post_attention_layernorm)
     return hidden, text.mlp(layer.mlp, normed)
 
 
 def finish_step(text: TextModel, state: DecodeState, residual: torch.Tensor, delta: torch.Tensor) -> None:
     _, normed = text.add_rms_norm(text.norm, residual, delta)
-    logits = text.head(normed[:, -1:, :])[:, -1, :].float()
-    record_token(choose_token(logits, state), state)
+    record_token(choose_token(text.logits(normed), state), state)
     state.cache_index.add_(1)
 
 

@@ -144,7 +144,7 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     launches instead of eight."""
     squares = torch.empty(x.shape, device=x.device, dtype=torch.float32)
     _kernels()["square"][_grid(x.numel())](x, squares, x.numel(), BLOCK=_BLOCK, enable_fp_fusion=False)
-    return _normalize(x, squares, weight, eps)
+    return normalize_squares(x, squares, weight, eps)
 
 
 def add_rms_norm(residual: torch.Tensor, delta: torch.Tensor, weight: torch.Tensor,
@@ -154,10 +154,11 @@ def add_rms_norm(residual: torch.Tensor, delta: torch.Tensor, weight: torch.Tens
     total = torch.empty_like(residual)
     squares = torch.empty(residual.shape, device=residual.device, dtype=torch.float32)
     _kernels()["add_square"][_grid(n)](residual, delta, total, squares, n, BLOCK=_BLOCK, enable_fp_fusion=False)
-    return total, _normalize(total, squares, weight, eps)
+    return total, normalize_squares(total, squares, weight, eps)
 
 
-def _normalize(x: torch.Tensor, squares: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+def normalize_squares(x: torch.Tensor, squares: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """The rest of the RMS norm of ``x`` given its float32 squares: the mean, then the scaling."""
     variance = squares.mean(-1, keepdim=True)  # PyTorch's own reduction: the same summation order
     out = torch.empty_like(x)
     _kernels()["normalize"][_grid(x.numel())](x, variance, weight, out, x.numel(), x.shape[-1], eps, BLOCK=_BLOCK,
