@@ -12,6 +12,7 @@ kernel with ``F.linear`` for the 7B decode shapes and times both.
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -63,35 +64,37 @@ def graph_us(work, repeats: int = 50) -> float:
 def time_fused() -> None:
     """The fused decode kernels (agent/backends/fast_gemv.py) per configuration against what they replace."""
     import torch
-    import torch.nn.functional as F
-
-    from agent.backends import fast_gemv, fast_kernels
 
     configs = [(32, 128, 4, 4), (64, 128, 4, 3), (64, 64, 4, 4), (128, 64, 4, 4), (32, 256, 4, 3), (16, 256, 4, 4),
                (64, 256, 8, 3)]
     for name, hidden, inner, vocab in (("3b", 2048, 11008, 151936), ("7b", 3584, 18944, 152064)):
         x = torch.randn(1, 1, hidden, device="cuda").bfloat16()
-        gate = (torch.randn(inner, hidden, device="cuda") * 0.02).bfloat16()
-        up = (torch.randn(inner, hidden, device="cuda") * 0.02).bfloat16()
-        o_proj = (torch.randn(hidden, hidden, device="cuda") * 0.02).bfloat16()
-        head = (torch.randn(vocab, hidden, device="cuda") * 0.02).bfloat16()
-        norm = torch.ones(hidden, device="cuda").bfloat16()
-        base = {
-            "gate/up/silu": graph_us(lambda: fast_kernels.silu_mul(F.linear(x, gate), F.linear(x, up))),
-            "o_proj+add+norm": graph_us(lambda: fast_kernels.add_rms_norm(x, F.linear(x, o_proj), norm, 1e-6)),
-            "head": graph_us(lambda: F.linear(x, head)[:, -1, :].float()),
-        }
-        for kernel, before in base.items():
-            cells = []
-            for config in configs:
-                if kernel == "gate/up/silu":
-                    us = graph_us(lambda config=config: fast_gemv.gate_up_silu(x, gate, up, config))
-                elif kernel == "head":
-                    us = graph_us(lambda config=config: fast_gemv.head_logits(x[:, -1, :], head, config), 10)
-                else:
-                    us = graph_us(lambda config=config: fast_gemv.linear_add_rms_norm(x, o_proj, x, norm, 1e-6, config))
-                cells.append(f"{config}: {us:.1f}")
-            print(f"{name} {kernel:16s} eager+cuBLAS {before:.1f} us | " + " | ".join(cells))
+        weights = {"gate": (torch.randn(inner, hidden, device="cuda") * 0.02).bfloat16(),
+                   "up": (torch.randn(inner, hidden, device="cuda") * 0.02).bfloat16(),
+                   "head": (torch.randn(vocab, hidden, device="cuda") * 0.02).bfloat16()}
+        for kernel in ("gate/up/silu", "head"):
+            before = graph_us(functools.partial(eager_case, kernel, x, weights))
+            cells = [f"{config}: {graph_us(functools.partial(fused_case, kernel, x, weights, config)):.1f}"
+                     for config in configs]
+            print(f"{name} {kernel:13s} eager+cuBLAS {before:.1f} us | " + " | ".join(cells))
+
+
+def eager_case(kernel: str, x, weights):
+    import torch.nn.functional as F
+
+    from agent.backends import fast_kernels
+
+    if kernel == "head":
+        return F.linear(x, weights["head"])[:, -1, :].float()
+    return fast_kernels.silu_mul(F.linear(x, weights["gate"]), F.linear(x, weights["up"]))
+
+
+def fused_case(kernel: str, x, weights, config):
+    from agent.backends import fast_gemv
+
+    if kernel == "head":
+        return fast_gemv.head_logits(x[:, -1, :], weights["head"], config)
+    return fast_gemv.gate_up_silu(x, weights["gate"], weights["up"], config)
 
 
 def main() -> int:
@@ -111,17 +114,14 @@ def main() -> int:
             b = (torch.randn(n, device="cuda") * 0.02).bfloat16() if bias else None
             x = torch.randn(1, 1, k, device="cuda").bfloat16()
             reference = F.linear(x, w, b).view(-1)
-            cublas_ms = timed_ms(lambda: F.linear(x, w, b), 50)
+            cublas_ms = timed_ms(functools.partial(F.linear, x, w, b), 50)
             results = []
             for block_n, block_k, warps, stages in ((64, 64, 4, 4), (32, 128, 4, 4), (64, 128, 4, 3), (128, 64, 4, 4),
                                                    (32, 64, 2, 6), (16, 256, 4, 3)):
                 out = torch.empty(n, device="cuda", dtype=torch.bfloat16)
-
-                def run(out=out, block_n=block_n, block_k=block_k, warps=warps, stages=stages):
-                    gemv[(triton.cdiv(n, block_n),)](x, w, b if b is not None else w, out, n, k, HAS_BIAS=bias,
-                                                     BLOCK_N=block_n, BLOCK_K=block_k, num_warps=warps,
-                                                     num_stages=stages)
-
+                run = functools.partial(gemv[(triton.cdiv(n, block_n),)], x, w, b if b is not None else w, out, n, k,
+                                        HAS_BIAS=bias, BLOCK_N=block_n, BLOCK_K=block_k, num_warps=warps,
+                                        num_stages=stages)
                 run()
                 wrong = differing(out, reference)
                 ms = timed_ms(run, 50)

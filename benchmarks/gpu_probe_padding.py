@@ -10,6 +10,7 @@ padded products with the unpadded ones bit for bit and times both.
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -58,8 +59,8 @@ def main() -> int:
             wd_pad = F.pad(wd, (0, pad))
             down = F.linear(h, wd, bd)
             wrong_down = differing(F.linear(h_pad, wd_pad, bd), down)
-            times = [timed_ms(lambda: F.linear(x, w, b)), timed_ms(lambda: F.linear(x, w_pad, b_pad)),
-                     timed_ms(lambda: F.linear(h, wd, bd)), timed_ms(lambda: F.linear(h_pad, wd_pad, bd))]
+            times = [timed_ms(functools.partial(F.linear, *args))
+                     for args in ((x, w, b), (x, w_pad, b_pad), (h, wd, bd), (h_pad, wd_pad, bd))]
             print(f"{tokens} tokens: gate/up padded differ in {wrong_up} of {up.numel()}, "
                   f"down padded differ in {wrong_down} of {down.numel()}; ms gate/up {times[0]:.3f} -> {times[1]:.3f}, "
                   f"down {times[2]:.3f} -> {times[3]:.3f}")

@@ -98,13 +98,6 @@ class TextModel:
             return module.down_proj(fast_gemv.gate_up_silu(x, gate.weight, up.weight))
         return module.down_proj(fast_kernels.silu_mul(gate(x), up(x)))
 
-    def project_add_norm(self, projection: Any, x: torch.Tensor, residual: torch.Tensor,
-                         norm: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        """``residual + projection(x)`` for one decode row, and its RMS norm by ``norm``."""
-        if self.kernels and projection.bias is None:
-            return fast_gemv.linear_add_rms_norm(x, projection.weight, residual, norm.weight, norm.variance_epsilon)
-        return self.add_rms_norm(norm, residual, projection(x))
-
     def logits(self, normed: torch.Tensor) -> torch.Tensor:
         """The head's float32 logits of the last row, flat."""
         if self.kernels and self.head.bias is None:
@@ -219,7 +212,7 @@ def after_attention(text: TextModel, number: int, residual: torch.Tensor,
     """
     layer = text.layers[number]
     out = out.transpose(1, 2).contiguous().reshape(1, 1, -1).contiguous()
-    hidden, normed = text.project_add_norm(layer.self_attn.o_proj, out, residual, layer.post_attention_layernorm)
+    hidden, normed = text.add_rms_norm(layer.post_attention_layernorm, residual, layer.self_attn.o_proj(out))
     return hidden, text.mlp(layer.mlp, normed)
 
 

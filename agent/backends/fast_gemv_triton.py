@@ -43,18 +43,6 @@ def gate_up_silu(x_ptr, gate_ptr, up_ptr, out_ptr, N, K, BLOCK_N: tl.constexpr, 
 
 
 @triton.jit
-def linear_add_square(x_ptr, w_ptr, residual_ptr, sum_ptr, squares_ptr, N, K, BLOCK_N: tl.constexpr,
-                      BLOCK_K: tl.constexpr):
-    n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
-    product = row_times(x_ptr, w_ptr, n, N, K, BLOCK_N, BLOCK_K).to(tl.bfloat16).to(tl.float32)
-    residual = tl.load(residual_ptr + n, mask=n < N).to(tl.float32)
-    total = (residual + product).to(tl.bfloat16)
-    tl.store(sum_ptr + n, total, mask=n < N)
-    wide = total.to(tl.float32)
-    tl.store(squares_ptr + n, wide * wide, mask=n < N)
-
-
-@triton.jit
 def head_logits(x_ptr, w_ptr, out_ptr, N, K, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
     n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     product = row_times(x_ptr, w_ptr, n, N, K, BLOCK_N, BLOCK_K)
