@@ -18,12 +18,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = r"""
-import torch
-import triton.language as tl
-import triton.language.extra.libdevice
+from tests.support.triton_interpreter import patch
 
-# The interpreter runs tl.math on numpy but leaves CUDA's libdevice out; its exp stands in here.
-tl.extra.libdevice.exp = lambda x: tl.math.exp(x)  # looked up when called: the interpreter's patched one
+patch()
+import torch
 from agent.backends import fast_kernels
 from agent.backends.fast_decode import rotate_half
 from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLRMSNorm
@@ -91,11 +89,10 @@ print("ok")
 
 
 VISION_SCRIPT = r"""
-import torch
-import triton.language as tl
-import triton.language.extra.libdevice
+from tests.support.triton_interpreter import patch
 
-tl.extra.libdevice.exp = lambda x: tl.math.exp(x)  # as in SCRIPT
+patch()
+import torch
 from transformers.models.qwen2_5_vl.configuration_qwen2_5_vl import Qwen2_5_VLVisionConfig
 from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VisionTransformerPretrainedModel
 from agent.backends.fast_vision import FastVision
@@ -128,6 +125,39 @@ print("ok", error)
 """
 
 
+GEMV_SCRIPT = r"""
+from tests.support.triton_interpreter import patch
+
+patch()
+import torch
+import torch.nn.functional as F
+from agent.backends import fast_gemv
+
+def truncate(t):  # float32 -> bf16 the interpreter's way
+    return (t.float().view(torch.int32) & -65536).view(torch.float32).to(torch.bfloat16)
+
+torch.manual_seed(0)
+# Sizes that are not multiples of the blocks: masked rows and a partial last K slice.
+rows, width = 200, 300
+x = torch.randn(1, 1, width).to(torch.bfloat16)
+gate = (torch.randn(rows, width) * 0.1).to(torch.bfloat16)
+up = (torch.randn(rows, width) * 0.1).to(torch.bfloat16)
+g, u = F.linear(x.float(), gate.float()), F.linear(x.float(), up.float())  # float32 products
+for config in ((64, 128, 4, 3), (32, 64, 4, 4)):
+    got = fast_gemv.gate_up_silu(x, gate, up, config)
+    assert got.shape == (1, 1, rows)
+    gt, ut = truncate(g).float(), truncate(u).float()
+    model = truncate(truncate(gt / (1 + torch.exp(-gt))).float() * ut)
+    # The interpreter sums each K slice in its own order: within a float32 ulp or two of F.linear's.
+    close = (got.float() - model.float()).abs() <= model.float().abs() * 2 ** -7 + 1e-6
+    assert bool(close.all()), "gate/up/silu"
+    logits = fast_gemv.head_logits(x[:, -1, :], gate, config)
+    assert logits.dtype == torch.float32 and logits.shape == (rows,)
+    assert torch.allclose(logits, truncate(g).float().view(-1), rtol=2 ** -7, atol=1e-6), "head logits"
+print("ok")
+"""
+
+
 def run_in_interpreter(script: str) -> str:
     env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=str(ROOT))
     done = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
@@ -139,6 +169,11 @@ def run_in_interpreter(script: str) -> str:
 @pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="Triton is not installed")
 def test_exact_kernels_in_the_triton_interpreter() -> None:
     assert run_in_interpreter(SCRIPT).endswith("ok")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="Triton is not installed")
+def test_fused_matrix_vector_kernels_in_the_triton_interpreter() -> None:
+    assert run_in_interpreter(GEMV_SCRIPT).endswith("ok")
 
 
 @pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="Triton is not installed")
