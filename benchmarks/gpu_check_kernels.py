@@ -119,6 +119,36 @@ def check_gemv(report) -> None:
         sizes = {"gate/up/silu": inner, "head logits": vocab}
         for check, count in wrong.items():
             report(f"{check}, {name}", count, rows * sizes[check])
+        check_qkv(report, name, hidden)
+
+
+def check_qkv(report, name: str, hidden: int) -> None:
+    """fast_gemv.plan_for on a random layer of this size, then its q/k/v kernel against cuBLAS."""
+    import torch
+    from transformers import Qwen2Config
+    from transformers.models.qwen2.modeling_qwen2 import Qwen2DecoderLayer
+
+    from agent.backends import fast_gemv
+
+    heads, kv_heads, inner = (28, 4, 18944) if name == "7b" else (16, 2, 11008)
+    config = Qwen2Config(hidden_size=hidden, intermediate_size=inner, num_attention_heads=heads,
+                         num_key_value_heads=kv_heads, hidden_act="silu")
+    layer = Qwen2DecoderLayer(config, 0).cuda().bfloat16()
+    for param in layer.parameters():
+        param.data.normal_(0.0, 0.02)
+    head = torch.nn.Linear(hidden, 1024, bias=False).cuda().bfloat16()
+    plan = fast_gemv.plan_for(layer, head)
+    print(f"{name} plan: {plan}")
+    if plan.qkv is None:
+        report(f"q/k/v: no split count equals cuBLAS, {name}", 1, 1)
+        return
+    attn = layer.self_attn
+    wrong = 0
+    for _ in range(50):
+        x = (torch.randn(1, 1, hidden, device="cuda") * 3).bfloat16()
+        q, k, v = fast_gemv.qkv(x, attn, plan.qkv)
+        wrong += differing(q, attn.q_proj(x)) + differing(k, attn.k_proj(x)) + differing(v, attn.v_proj(x))
+    report(f"q/k/v in one launch, {name}", wrong, 50 * (heads + 2 * kv_heads) * 128)
 
 
 def check_strided_attention(report) -> None:

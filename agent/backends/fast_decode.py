@@ -6,12 +6,14 @@ sync per step). Here every tensor of the one-token step lives at a fixed address
 step is captured once as CUDA graphs and each later token costs a few ``replay()`` calls.
 
 The step runs transformers' own modules (projections, MLP, rotary angles) with the same
-operations ``generate`` performs; on CUDA the norms and the rotary are Triton kernels that
-round exactly like those operations (fast_kernels), so the arithmetic is the same bit for bit.
+operations ``generate`` performs; on CUDA the norms, residual adds, rotary and SiLU are Triton
+kernels that round exactly like those operations (fast_kernels), and the gate/up, q/k/v and
+head products are Triton kernels fused with their neighbours wherever they were found equal to
+cuBLAS's at start-up (fast_gemv), so the arithmetic is the same bit for bit.
 Attention is the one call whose shape grows with the answer: it runs eagerly between the
 graphs, on exactly the filled part of the cache, as the very SDPA call ``generate`` makes.
 So the greedy tokens are ``generate``'s bit for bit (checked on an H100 for 3B and 7B), and
-the graphs hold 29 (or 37) stretches of about 25 kernels each instead of one launch each.
+the graphs hold 29 (or 37) stretches of about a dozen kernels each instead of one launch each.
 
 A single whole-step graph with masked attention over the fixed-length cache was measured
 too (docs/performance.md): slower here (9.4 vs 8.4 ms per token for 7B) and not identical.
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -74,16 +76,19 @@ class TextModel:
     head_dim: int
     kernels: bool = False  # fast_kernels' exact Triton kernels for the norms and the rotary (CUDA only)
     silu: bool = False  # the MLP's activation is SiLU (fast_kernels.silu_mul applies)
+    gemv: fast_gemv.GemvPlan = field(default_factory=fast_gemv.GemvPlan)  # fused products equal to cuBLAS
 
     @classmethod
     def of(cls, model: Any, kernels: bool = False) -> TextModel:
         language = model.model.language_model
         config = language.config
         heads = config.num_attention_heads
+        silu = config.hidden_act == "silu"
+        gemv = fast_gemv.plan_for(language.layers[0], model.lm_head) if kernels and silu else fast_gemv.GemvPlan()
         return cls(embed=language.embed_tokens, layers=language.layers, norm=language.norm,
                    rotary=language.rotary_emb, head=model.lm_head, kv_heads=config.num_key_value_heads,
                    heads=heads, head_dim=getattr(config, "head_dim", None) or config.hidden_size // heads,
-                   kernels=kernels, silu=config.hidden_act == "silu")
+                   kernels=kernels, silu=silu, gemv=gemv)
 
     def add_rms_norm(self, module: Any, residual: torch.Tensor,
                      delta: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,13 +99,13 @@ class TextModel:
         if not (self.kernels and self.silu):
             return module(x)
         gate, up = module.gate_proj, module.up_proj
-        if gate.bias is None and up.bias is None:
+        if self.gemv.gate_up:
             return module.down_proj(fast_gemv.gate_up_silu(x, gate.weight, up.weight))
         return module.down_proj(fast_kernels.silu_mul(gate(x), up(x)))
 
     def logits(self, normed: torch.Tensor) -> torch.Tensor:
         """The head's float32 logits of the last row, flat."""
-        if self.kernels and self.head.bias is None:
+        if self.gemv.head:
             return fast_gemv.head_logits(normed[:, -1, :], self.head.weight)
         return self.head(normed[:, -1:, :])[:, -1, :].float().view(-1)
 
@@ -177,9 +182,11 @@ def attention_inputs(text: TextModel, state: DecodeState, number: int, residual:
     layer = text.layers[number]
     attn = layer.self_attn
     hidden, normed = text.add_rms_norm(layer.input_layernorm, residual, delta)
-    q = attn.q_proj(normed).view(1, 1, -1, text.head_dim).transpose(1, 2)
-    k = attn.k_proj(normed).view(1, 1, -1, text.head_dim).transpose(1, 2)
-    v = attn.v_proj(normed).view(1, 1, -1, text.head_dim).transpose(1, 2)
+    if text.gemv.qkv is not None:
+        q, k, v = fast_gemv.qkv(normed, attn, text.gemv.qkv)
+    else:
+        q, k, v = attn.q_proj(normed), attn.k_proj(normed), attn.v_proj(normed)
+    q, k, v = (t.view(1, 1, -1, text.head_dim).transpose(1, 2) for t in (q, k, v))
     if text.kernels:
         return hidden, fast_kernels.rotate_and_store(q, k, v, cos, sin, state.keys[number], state.values[number],
                                                      state.cache_index)

@@ -154,6 +154,28 @@ for config in ((64, 128, 4, 3), (32, 64, 4, 4)):
     logits = fast_gemv.head_logits(x[:, -1, :], gate, config)
     assert logits.dtype == torch.float32 and logits.shape == (rows,)
     assert torch.allclose(logits, truncate(g).float().view(-1), rtol=2 ** -7, atol=1e-6), "head logits"
+
+# q/k/v with biases in one launch, K in pieces (the split-K emulation): each within bf16 rounding.
+from transformers import Qwen2Config
+from transformers.models.qwen2.modeling_qwen2 import Qwen2DecoderLayer
+
+config = Qwen2Config(hidden_size=256, intermediate_size=320, num_attention_heads=4, num_key_value_heads=2,
+                     hidden_act="silu")
+layer = Qwen2DecoderLayer(config, 0).to(torch.bfloat16)
+with torch.no_grad():
+    for param in layer.parameters():
+        param.normal_(0.0, 0.05)
+attn = layer.self_attn
+x = torch.randn(1, 1, 256).to(torch.bfloat16)
+for splits in ((1, 1), (1, 2), (2, 4)):
+    q, k, v = fast_gemv.qkv(x, attn, splits, (32, 64, 4, 4))
+    for got, projection in ((q, attn.q_proj), (k, attn.k_proj), (v, attn.v_proj)):
+        exact = torch.nn.functional.linear(x.float(), projection.weight.float(), projection.bias.float())
+        assert got.shape == exact.shape and torch.allclose(got.float(), exact, rtol=2 ** -7, atol=2e-2), splits
+    assert torch.equal(fast_gemv.linear(x, attn.k_proj.weight, attn.k_proj.bias, splits[1], (32, 64, 4, 4)),
+                       k), "linear == qkv's k"
+# The interpreter truncates where F.linear rounds, so nothing equals cuBLAS here: the plan keeps cuBLAS.
+assert fast_gemv.plan_for(layer, torch.nn.Linear(256, 64, bias=False).to(torch.bfloat16)) == fast_gemv.GemvPlan()
 print("ok")
 """
 
