@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -72,7 +73,12 @@ def time_fused() -> None:
         weights = {"gate": (torch.randn(inner, hidden, device="cuda") * 0.02).bfloat16(),
                    "up": (torch.randn(inner, hidden, device="cuda") * 0.02).bfloat16(),
                    "head": (torch.randn(vocab, hidden, device="cuda") * 0.02).bfloat16()}
-        for kernel in ("gate/up/silu", "head"):
+        kv = 512 if name == "7b" else 256
+        weights["attn"] = SimpleNamespace(q_proj=torch.nn.Linear(hidden, hidden).cuda().bfloat16(),
+                                          k_proj=torch.nn.Linear(hidden, kv).cuda().bfloat16(),
+                                          v_proj=torch.nn.Linear(hidden, kv).cuda().bfloat16())
+        weights["splits"] = (1, 2) if name == "7b" else (1, 1)  # what gpu_probe_splitk found
+        for kernel in ("gate/up/silu", "head", "q/k/v"):
             before = graph_us(functools.partial(eager_case, kernel, x, weights))
             cells = [f"{config}: {graph_us(functools.partial(fused_case, kernel, x, weights, config)):.1f}"
                      for config in configs]
@@ -86,6 +92,9 @@ def eager_case(kernel: str, x, weights):
 
     if kernel == "head":
         return F.linear(x, weights["head"])[:, -1, :].float()
+    if kernel == "q/k/v":
+        attn = weights["attn"]
+        return attn.q_proj(x), attn.k_proj(x), attn.v_proj(x)
     return fast_kernels.silu_mul(F.linear(x, weights["gate"]), F.linear(x, weights["up"]))
 
 
@@ -94,6 +103,8 @@ def fused_case(kernel: str, x, weights, config):
 
     if kernel == "head":
         return fast_gemv.head_logits(x[:, -1, :], weights["head"], config)
+    if kernel == "q/k/v":
+        return fast_gemv.qkv(x, weights["attn"], weights["splits"], config)
     return fast_gemv.gate_up_silu(x, weights["gate"], weights["up"], config)
 
 
