@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 # add_rms_norm (3,584 rows are too few to keep the GPU busy without splitting K).
 GATE_UP_CONFIG = (64, 128, 4, 3)
 HEAD_CONFIG = (64, 256, 8, 3)
-QKV_CONFIG = (32, 128, 4, 4)
+QKV_CONFIG = (64, 256, 8, 3)
 SPLIT_CANDIDATES = (1, 2, 4, 8, 7, 14, 16)  # pieces of K tried for q/k/v, most likely first
 _TILE = 64  # split pieces are whole 64-deep tiles
 
