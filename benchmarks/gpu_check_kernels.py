@@ -51,7 +51,7 @@ def check_norms(report) -> None:
     import torch
     from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLRMSNorm
 
-    from agent.backends import fast_kernels
+    from agent.backends import fast_kernels, fast_rmsnorm
 
     for width in (2048, 3584):  # 3B, 7B hidden sizes
         norm = Qwen2_5_VLRMSNorm(width, eps=1e-6).cuda().bfloat16()
@@ -70,6 +70,8 @@ def check_norms(report) -> None:
         report(f"residual add, width {width}", sums, rows * width)
         report(f"add + rms norm, width {width}", normed, rows * width)
         report(f"rms norm, width {width}", plain, rows * width)
+        one_launch = fast_rmsnorm.equals_eager(norm, rows=500)  # the start-up check, on more rows
+        report(f"one-launch add + rms norm (fast_rmsnorm), width {width}", int(not one_launch), 1)
     # The vision tower's norms: many rows at once.
     norm = Qwen2_5_VLRMSNorm(1280, eps=1e-6).cuda().bfloat16()
     norm.weight.data.normal_(1.0, 0.3)

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from agent.backends import fast_gemv, fast_kernels
+from agent.backends import fast_gemv, fast_kernels, fast_rmsnorm
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ class TextModel:
     kernels: bool = False  # fast_kernels' exact Triton kernels for the norms and the rotary (CUDA only)
     silu: bool = False  # the MLP's activation is SiLU (fast_kernels.silu_mul applies)
     gemv: fast_gemv.GemvPlan = field(default_factory=fast_gemv.GemvPlan)  # fused products equal to cuBLAS
+    one_launch_norm: bool = False  # fast_rmsnorm's add + norm equals eager here (checked at start-up)
 
     @classmethod
     def of(cls, model: Any, kernels: bool = False) -> TextModel:
@@ -85,13 +86,18 @@ class TextModel:
         heads = config.num_attention_heads
         silu = config.hidden_act == "silu"
         gemv = fast_gemv.plan_for(language.layers[0], model.lm_head) if kernels and silu else fast_gemv.GemvPlan()
+        one_launch_norm = kernels and fast_rmsnorm.equals_eager(language.norm)
+        log.info("one-launch RMS norm equal to eager here: %s", one_launch_norm)
         return cls(embed=language.embed_tokens, layers=language.layers, norm=language.norm,
                    rotary=language.rotary_emb, head=model.lm_head, kv_heads=config.num_key_value_heads,
                    heads=heads, head_dim=getattr(config, "head_dim", None) or config.hidden_size // heads,
-                   kernels=kernels, silu=silu, gemv=gemv)
+                   kernels=kernels, silu=silu, gemv=gemv, one_launch_norm=one_launch_norm)
 
     def add_rms_norm(self, module: Any, residual: torch.Tensor,
                      delta: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """add_rms_norm for one decode row: one launch where fast_rmsnorm equals eager, else three."""
+        if self.one_launch_norm:
+            return fast_rmsnorm.add_rms_norm_row(residual, delta, module.weight, module.variance_epsilon)
         return add_rms_norm(module, residual, delta, self.kernels)
 
     def mlp(self, module: Any, x: torch.Tensor) -> torch.Tensor:

@@ -77,6 +77,7 @@ class RowLaunch:
         return self.threads.bit_length() - 1
 
 
+@functools.cache  # called every decode step: keep host work off the token's path
 def row_launch(width: int, order: MeanOrder = ATEN) -> RowLaunch:
     """ATen's launch configuration for the mean of one contiguous row of ``width`` float32 values."""
     if width < _MIN_VECTORIZED_WIDTH or width % order.vector:
@@ -98,6 +99,7 @@ def _pow2(n: int) -> int:
     return 1 << (n - 1).bit_length()
 
 
+@functools.cache
 def mean_factor(width: int, order: MeanOrder = ATEN) -> float:
     """The float32 the sum is multiplied by (or divided by, for ``divide``), as a Python float."""
     if order.divide:
@@ -113,7 +115,7 @@ def _kernel() -> Any:
 
 
 def add_rms_norm_rows(residual: torch.Tensor, delta: torch.Tensor | None, weight: torch.Tensor, eps: float, *,
-                      order: MeanOrder = ATEN, num_warps: int = 4,
+                      order: MeanOrder = ATEN, num_warps: int = 8,
                       variance: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``residual + delta`` and its RMS norm, each row normalized as if it were a lone (1, 1, W) row.
 
@@ -148,6 +150,38 @@ def add_rms_norm_row(residual: torch.Tensor, delta: torch.Tensor | None, weight:
     if residual.numel() != residual.shape[-1]:
         raise ValueError(f"one row expected, got shape {tuple(residual.shape)}")
     return add_rms_norm_rows(residual, delta, weight, eps)
+
+
+@torch.inference_mode()
+def equals_eager(norm: Any, rows: int = 64) -> bool:
+    """Does ``add_rms_norm_row`` equal ``norm(residual + delta)`` here (this GPU, this PyTorch build)?
+
+    The order emulated is our reading of one ATen version (gpu_probe_mean.py confirmed it for
+    torch 2.11 on an H100); a build that sums differently must fall back to the three launches.
+    Random rows over five decades, with and without ``delta``; any differing bit says no.
+    """
+    weight = norm.weight
+    width = weight.shape[0]
+    try:
+        row_launch(width)
+    except ValueError:
+        return False
+    generator = torch.Generator(device=weight.device).manual_seed(0)  # leaves the global RNG alone
+
+    def row(scale: float) -> torch.Tensor:
+        values = torch.randn((1, 1, width), generator=generator, device=weight.device) * scale
+        return values.to(torch.bfloat16)
+
+    for index in range(rows):
+        scale = 10.0 ** (index % 5 - 2)
+        residual, delta = row(scale), row(scale)
+        total, normed = add_rms_norm_row(residual, delta, weight, norm.variance_epsilon)
+        expected_total = residual + delta
+        if not (torch.equal(total, expected_total) and torch.equal(normed, norm(expected_total))):
+            return False
+        if not torch.equal(add_rms_norm_row(residual, None, weight, norm.variance_epsilon)[1], norm(residual)):
+            return False
+    return True
 
 
 def _check(x: torch.Tensor, weight: torch.Tensor, width: int) -> None:

@@ -19,9 +19,12 @@ def row_sum(squares, THREADS: tl.constexpr, ROUNDS: tl.constexpr, VECTOR: tl.con
             HALVINGS: tl.constexpr):
     # squares is [ROUNDS, THREADS, VECTOR]: thread t's r-th vector, element i. Each thread's
     # accumulator i adds its vectors in order; then ((a0 + a1) + a2) + a3; then the block's tree.
-    acc = pick(squares, tl.arange(0, ROUNDS)[:, None, None], 0, 0)
-    for r in tl.static_range(1, ROUNDS):
-        acc = acc + pick(squares, tl.arange(0, ROUNDS)[:, None, None], r, 0)
+    if ROUNDS <= 2:  # one vector or two: a sum of two values is one addition, in either order
+        acc = tl.sum(squares, axis=0)
+    else:
+        acc = pick(squares, tl.arange(0, ROUNDS)[:, None, None], 0, 0)
+        for r in tl.static_range(1, ROUNDS):
+            acc = acc + pick(squares, tl.arange(0, ROUNDS)[:, None, None], r, 0)
     value = pick(acc, tl.arange(0, VECTOR)[None, :], 0, 1)
     for i in tl.static_range(1, VECTOR):
         value = value + pick(acc, tl.arange(0, VECTOR)[None, :], i, 1)
