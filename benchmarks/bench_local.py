@@ -165,8 +165,13 @@ def bench_model(name: str, model: Any, tokenizer: Any, ceilings: Ceilings, args:
                                    "weights_gib": weights_gib, "paths": {}}
             if not args.skip_plain:
                 row["paths"]["plain"] = bench_plain(model, processor, text, image, args.new_tokens, args.repeats)
-            fast = fast or FastPath(model)
+            setup_ms = 0.0
+            if fast is None:  # once per model: the start-up checks of fast_gemv / fast_rmsnorm and their compiles
+                started = time.perf_counter()
+                fast = FastPath(model)
+                setup_ms = (time.perf_counter() - started) * 1000
             row["paths"]["fast"] = bench_fast(fast, processor, text, image, args.new_tokens, args.repeats)
+            row["paths"]["fast"]["setup_ms"] = setup_ms
             torch.backends.cuda.enable_cudnn_sdp(args.cudnn_sdpa)  # for the next plain run
             row["static_cache_gib"] = fast.static_cache_bytes() / 2 ** 30  # the buckets held now
             if "plain" in row["paths"]:
@@ -183,7 +188,7 @@ def bench_model(name: str, model: Any, tokenizer: Any, ceilings: Ceilings, args:
 
 def summary(row: dict[str, Any]) -> dict[str, Any]:
     keep = ("preprocess_ms", "vision_ms", "first_token_ms", "decode_ms_per_token", "step_ms", "peak_gib",
-            "warm_up_ms", "cold_call_ms", "first_difference")
+            "warm_up_ms", "cold_call_ms", "setup_ms", "first_difference")
     short = {k: v for k, v in row.items() if k != "paths"}
     for path, numbers in row["paths"].items():
         short[path] = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in numbers.items() if k in keep}
@@ -240,6 +245,11 @@ def main(argv: list[str] | None = None) -> int:
         gc.collect()
         torch.cuda.empty_cache()
     print(table(rows), flush=True)
+    for row in rows:
+        if row["paths"]["fast"].get("setup_ms"):
+            print(f"{row['model']}: FastPath set-up (start-up checks, Triton compiles) "
+                  f"{row['paths']['fast']['setup_ms'] / 1000:.1f} s; first call "
+                  f"{row['paths']['fast']['cold_call_ms'] / 1000:.1f} s", flush=True)
     if args.out:
         args.out.write_text(json.dumps({"ceilings": asdict(ceilings), "rows": rows,
                                         "torch": torch.__version__, "device": torch.cuda.get_device_name()},
