@@ -9,7 +9,9 @@ attended on its own with the same kernel, so the result equals transformers' own
 (checked against it in tests/fastpath).
 
 Everything that depends only on the image grid (rotary angles, window order, the
-index groups) is computed once per grid size and kept in a small cache.
+index groups) is computed once per grid size and kept in a small cache. On CUDA with
+Triton, the norms, residual adds, rotary and SiLU are fast_kernels' exact kernels and the
+MLP's gate/up products run on row-padded weights (GatedWeights): still bit for bit.
 """
 
 from __future__ import annotations

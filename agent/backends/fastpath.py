@@ -4,10 +4,12 @@ Where plain ``model.generate`` loses time, and what this module does instead:
 
 - preprocessing on the CPU (normalize + patchify): done on the GPU (fast_inputs);
 - the vision tower's per-window Python loop: one attention call per window size, the tower
-  replayed as a CUDA graph per screen size (fast_vision);
+  replayed as a CUDA graph per screen size, its norms, rotary and SiLU as exact Triton kernels
+  and its gate/up products on row-padded weights (fast_vision);
 - ~1,400 kernel launches and a host sync per decoded token: a static KV cache, the one-token
-  step replayed as CUDA graphs between exact attention calls (fast_decode), its norms and
-  rotary as Triton kernels that round like PyTorch (fast_kernels).
+  step replayed as CUDA graphs between exact attention calls (fast_decode), its norms, rotary
+  and SiLU as Triton kernels that round like PyTorch (fast_kernels, fast_rmsnorm) and its
+  gate/up, q/k/v and head products fused with them where they equal cuBLAS (fast_gemv).
 
 Every stage computes bit for bit what ``generate`` computes (checked on an H100 and in
 tests/fastpath), so the answer is ``generate``'s. Prefill runs through transformers' own
