@@ -17,28 +17,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import triton
+import triton.language as tl
+
+from agent.backends.fast_gemv_triton import row_times
 from benchmarks.gpu_check_kernels import differing
 
 
-def kernel():
-    import triton
-    import triton.language as tl
-
-    @triton.jit
-    def partial_rows(x_ptr, w_ptr, out_ptr, N, K, start, stop, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
-        # float32 x . w[n, start:stop], K slices in order (as fast_gemv's row_times), not rounded.
-        n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
-        copies = tl.arange(0, 16)
-        acc = tl.zeros([BLOCK_N, 16], dtype=tl.float32)
-        for k0 in range(start, stop, BLOCK_K):
-            k = k0 + tl.arange(0, BLOCK_K)
-            inside = k < stop
-            w = tl.load(w_ptr + n[:, None] * K + k[None, :], mask=(n[:, None] < N) & inside[None, :], other=0.0)
-            x = tl.load(x_ptr + k[:, None] + copies[None, :] * 0, mask=inside[:, None], other=0.0)
-            acc = tl.dot(w, x, acc)
-        tl.store(out_ptr + n, tl.max(acc, axis=1), mask=n < N)
-
-    return partial_rows
+@triton.jit
+def partial_rows(x_ptr, w_ptr, out_ptr, N, K, start, stop, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+    # float32 x . w[n, start:stop], K slices in order (fast_gemv's chain), not rounded.
+    n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
+    tl.store(out_ptr + n, row_times(x_ptr, w_ptr, n, N, K, start, stop, BLOCK_N, BLOCK_K), mask=n < N)
 
 
 def pieces(k: int, splits: int, tile: int) -> list[tuple[int, int]]:
@@ -56,10 +46,8 @@ def pieces(k: int, splits: int, tile: int) -> list[tuple[int, int]]:
 def main() -> int:
     import torch
     import torch.nn.functional as F
-    import triton
 
     torch.manual_seed(0)
-    partial_rows = kernel()
     shapes = {"7b k/v": (512, 3584, True), "7b down": (3584, 18944, False), "3b k/v": (256, 2048, True),
               "3b down": (2048, 11008, False)}
     print(f"device {torch.cuda.get_device_name()}  torch {torch.__version__}")
