@@ -24,8 +24,15 @@ from typing import Any
 import torch
 
 
-def available(device: torch.device) -> bool:
-    return device.type == "cuda" and importlib.util.find_spec("triton") is not None
+def available(device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether the exact kernels apply: bf16 weights (they round to bf16) on a CUDA GPU with bf16 math.
+
+    A float16 model (what the local backend loads on GPUs older than Ampere) keeps the eager
+    operations: these kernels would round its values to bf16.
+    """
+    if device.type != "cuda" or dtype != torch.bfloat16 or importlib.util.find_spec("triton") is None:
+        return False
+    return torch.cuda.get_device_capability(device) >= (8, 0)
 
 
 @functools.cache

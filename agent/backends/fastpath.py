@@ -139,7 +139,7 @@ class FastPath:
         self.processor = processor
         self.settings = settings
         self.device = model.lm_head.weight.device
-        kernels = settings.triton_kernels and fast_kernels.available(self.device)
+        kernels = settings.triton_kernels and fast_kernels.available(self.device, model.lm_head.weight.dtype)
         self.text = TextModel.of(model, kernels=kernels)
         self.vision = FastVision(model.model.visual, kernels=kernels)
         self.dtype = self.text.head.weight.dtype

@@ -201,3 +201,14 @@ def test_fused_matrix_vector_kernels_in_the_triton_interpreter() -> None:
 @pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="Triton is not installed")
 def test_vision_tower_with_kernels_and_padded_mlp_in_the_interpreter() -> None:
     assert run_in_interpreter(VISION_SCRIPT).startswith("ok")
+
+
+def test_exact_kernels_only_for_bf16_on_cuda() -> None:
+    import torch
+
+    from agent.backends import fast_kernels
+
+    assert not fast_kernels.available(torch.device("cpu"), torch.bfloat16)
+    # A float16 model (pre-Ampere GPUs) must keep the eager operations: the kernels round to bf16.
+    assert not fast_kernels.available(torch.device("cuda"), torch.float16)
+    assert not fast_kernels.available(torch.device("cuda"), torch.float32)
