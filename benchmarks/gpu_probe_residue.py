@@ -79,7 +79,8 @@ def main() -> int:
         print(f"F.linear {timed_ms(functools.partial(F.linear, h, w, b)) * 1000:.1f} us")
         unbiased = F.linear(h, w)
         print(f"F.linear without bias {timed_ms(functools.partial(F.linear, h, w)) * 1000:.1f} us")
-        variants = {"partial tile first, values left": (True, 0), "partial tile first, values right": (True, 32 - residue),
+        variants = {"partial tile first, values left": (True, 0),
+                    "partial tile first, values right": (True, 32 - residue),
                     "partial tile last": (False, 0)}
         for name, (first, shift) in variants.items():
             for bias_mode, expected in ((0, unbiased), (1, reference), (2, reference)):

@@ -182,7 +182,8 @@ def embed_token(text: TextModel, state: DecodeState) -> tuple[torch.Tensor, torc
 
 
 def attention_inputs(text: TextModel, state: DecodeState, number: int, residual: torch.Tensor,
-                     delta: torch.Tensor | None, cos: torch.Tensor, sin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                     delta: torch.Tensor | None, cos: torch.Tensor,
+                     sin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The residual stream entering layer ``number`` (``residual + delta``), and the layer's query,
     with its key and value written into the cache at ``cache_index``."""
     layer = text.layers[number]

@@ -153,7 +153,8 @@ def _qkv_splits(attn: Any, xs: list[torch.Tensor]) -> tuple[int, int] | None:
     return found[0], found[1]
 
 
-def _matching_split(projection: Any, xs: list[torch.Tensor], candidates: tuple[int, ...] = SPLIT_CANDIDATES) -> int | None:
+def _matching_split(projection: Any, xs: list[torch.Tensor],
+                    candidates: tuple[int, ...] = SPLIT_CANDIDATES) -> int | None:
     tiles, remainder = divmod(projection.weight.shape[1], _TILE)
     for splits in candidates:
         if splits > 1 and (remainder or tiles % splits):
