@@ -220,6 +220,7 @@ class FastVision:
     def _capture(self, pixel_values: torch.Tensor, grid: GridKey) -> tuple[Any, torch.Tensor, torch.Tensor]:
         log.info("capturing the vision tower for grid %s", grid)
         pixels = pixel_values.detach().clone()
+        self.check_padding(pixels, grid)
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
@@ -230,7 +231,23 @@ class FastVision:
             embeddings = self.forward(pixels, grid)
         return graph, pixels, embeddings
 
-    def forward(self, pixel_values: torch.Tensor, grid: GridKey) -> torch.Tensor:
+    def check_padding(self, pixel_values: torch.Tensor, grid: GridKey) -> bool:
+        """Do the padded gate/up products give this grid's embeddings bit for bit? If not, stop padding.
+
+        cuBLAS picks its kernel by GPU, library and shape (the token count included), and only a
+        kernel that does not split K keeps the bits; checked on an H100, so checked here for every
+        screen size before its graph is captured, against the unpadded products.
+        """
+        if self._mlp_weights is None:
+            return False
+        if torch.equal(self.forward(pixel_values, grid), self.forward(pixel_values, grid, padded=False)):
+            return True
+        log.warning("padded vision MLP products differ from the unpadded ones for grid %s on this GPU: "
+                    "using the unpadded ones", grid)
+        self._mlp_weights = None
+        return False
+
+    def forward(self, pixel_values: torch.Tensor, grid: GridKey, padded: bool = True) -> torch.Tensor:
         visual = self.visual
         plan = self.plan(grid)
         unit = visual.config.spatial_merge_size ** 2
@@ -246,14 +263,16 @@ class FastVision:
             groups = plan.frames if number in full_blocks else plan.windows
             out = _attention(block.attn, normed, plan, groups, self.kernels)
             hidden, normed = add_rms_norm(block.norm2, hidden, out, self.kernels)
-            out = self._mlp(number, block.mlp, normed)
+            out = self._mlp(number, block.mlp, normed, padded)
             if number + 1 < len(blocks):
                 hidden, normed = add_rms_norm(blocks[number + 1].norm1, hidden, out, self.kernels)
         return visual.merger(hidden + out)[plan.restore_order]
 
-    def _mlp(self, number: int, mlp: Any, x: torch.Tensor) -> torch.Tensor:
+    def _mlp(self, number: int, mlp: Any, x: torch.Tensor, padded: bool) -> torch.Tensor:
         if self._mlp_weights is None:
             return mlp(x)
+        if not padded:
+            return mlp.down_proj(fast_kernels.silu_mul(mlp.gate_proj(x), mlp.up_proj(x)))
         weights = self._mlp_weights[number]
         gate = F.linear(x, weights.gate, weights.gate_bias)[:, :weights.width]
         up = F.linear(x, weights.up, weights.up_bias)[:, :weights.width]
