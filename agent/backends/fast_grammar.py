@@ -26,7 +26,15 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from agent.backends.fast_decode import DecodeGraph, DecodeState, TextModel, apply_rope, choose_token, record_token
+from agent.backends.fast_decode import (
+    DecodeGraph,
+    DecodeState,
+    TextModel,
+    apply_rope,
+    choose_token,
+    record_token,
+    warm_up_on_side_stream,
+)
 from agent.backends.fastpath import FastPath, FastPathUnsupported, GreedyOptions
 from agent.backends.grammar import Constraint
 
@@ -149,11 +157,7 @@ class ChunkGraph:
     @torch.inference_mode()
     def _capture(self) -> None:
         saved = self.state.snapshot()
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):
-            self._forward()  # warm-up outside the graph (cuBLAS handles, kernel choice)
-        torch.cuda.current_stream().wait_stream(stream)
+        warm_up_on_side_stream(self._forward)
         self.state.restore(saved)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):

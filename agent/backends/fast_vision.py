@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from agent.backends import fast_kernels
-from agent.backends.fast_decode import add_rms_norm, rotate_half
+from agent.backends.fast_decode import add_rms_norm, rotate_half, warm_up_on_side_stream
 
 log = logging.getLogger(__name__)
 
@@ -220,19 +220,15 @@ class FastVision:
     def _capture(self, pixel_values: torch.Tensor, grid: GridKey) -> tuple[Any, torch.Tensor, torch.Tensor]:
         log.info("capturing the vision tower for grid %s", grid)
         pixels = pixel_values.detach().clone()
-        self.check_padding(pixels, grid)
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):
-            self.forward(pixels, grid)  # warm-up: kernel selection, workspaces
-        torch.cuda.current_stream().wait_stream(stream)
+        # The warm-up's embeddings also serve the padding check (which then warms the unpadded path).
+        warm_up_on_side_stream(lambda: self.check_padding(self.forward(pixels, grid), pixels, grid))
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
             embeddings = self.forward(pixels, grid)
         return graph, pixels, embeddings
 
-    def check_padding(self, pixel_values: torch.Tensor, grid: GridKey) -> bool:
-        """Do the padded gate/up products give this grid's embeddings bit for bit? If not, stop padding.
+    def check_padding(self, embeddings: torch.Tensor, pixel_values: torch.Tensor, grid: GridKey) -> bool:
+        """Were ``embeddings`` (``forward``'s, padded) bit for bit the unpadded products'? If not, stop padding.
 
         cuBLAS picks its kernel by GPU, library and shape (the token count included), and only a
         kernel that does not split K keeps the bits; checked on an H100, so checked here for every
@@ -240,7 +236,7 @@ class FastVision:
         """
         if self._mlp_weights is None:
             return False
-        if torch.equal(self.forward(pixel_values, grid), self.forward(pixel_values, grid, padded=False)):
+        if torch.equal(embeddings, self.forward(pixel_values, grid, padded=False)):
             return True
         log.warning("padded vision MLP products differ from the unpadded ones for grid %s on this GPU: "
                     "using the unpadded ones", grid)

@@ -121,13 +121,14 @@ with torch.inference_mode():
     got = fast.forward(pixels, (grid,))
 # The interpreter truncates where the GPU rounds: close, not equal (a wiring mistake is far off).
     # The padding check compares padded and unpadded products; padded rows that change a value fail it.
-    assert fast.check_padding(pixels, (grid,)) is True
+    assert fast.check_padding(fast.forward(pixels, (grid,)), pixels, (grid,)) is True
     # (The parameters are views of the padded storage, so a changed weight changes both paths alike:
     # a separate copy stands in for a padded product that rounds differently.)
     changed = fast._mlp_weights[1].up.clone()
     changed[5, 0] += 1.0
     fast._mlp_weights[1] = dataclasses.replace(fast._mlp_weights[1], up=changed)
-    assert fast.check_padding(pixels, (grid,)) is False and fast._mlp_weights is None, "falls back"
+    padded = fast.forward(pixels, (grid,))
+    assert fast.check_padding(padded, pixels, (grid,)) is False and fast._mlp_weights is None, "falls back"
     assert torch.equal(fast.forward(pixels, (grid,)), fast.forward(pixels, (grid,), padded=False))
 error = ((got.float() - expected.float()).norm() / expected.float().norm()).item()
 assert error < 0.01, error  # 0.005 here; a wrong norm or a dropped residual gives ~0.025
