@@ -50,11 +50,9 @@ def graph_us(work, repeats: int = 50) -> float:
     """Microseconds per call of ``work`` replayed inside a CUDA graph (no launch overhead)."""
     import torch
 
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        work()
-    torch.cuda.current_stream().wait_stream(stream)
+    from agent.backends.fast_decode import warm_up_on_side_stream
+
+    warm_up_on_side_stream(work)
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         for _ in range(repeats):
@@ -64,25 +62,32 @@ def graph_us(work, repeats: int = 50) -> float:
 
 def time_fused() -> None:
     """The fused decode kernels (agent/backends/fast_gemv.py) per configuration against what they replace."""
-    import torch
-
     configs = [(32, 128, 4, 4), (64, 128, 4, 3), (64, 64, 4, 4), (128, 64, 4, 4), (32, 256, 4, 3), (16, 256, 4, 4),
                (64, 256, 8, 3)]
-    for name, hidden, inner, vocab in (("3b", 2048, 11008, 151936), ("7b", 3584, 18944, 152064)):
-        x = torch.randn(1, 1, hidden, device="cuda").bfloat16()
-        weights = {"gate": (torch.randn(inner, hidden, device="cuda") * 0.02).bfloat16(),
-                   "up": (torch.randn(inner, hidden, device="cuda") * 0.02).bfloat16(),
-                   "head": (torch.randn(vocab, hidden, device="cuda") * 0.02).bfloat16()}
-        kv = 512 if name == "7b" else 256
-        weights["attn"] = SimpleNamespace(q_proj=torch.nn.Linear(hidden, hidden).cuda().bfloat16(),
-                                          k_proj=torch.nn.Linear(hidden, kv).cuda().bfloat16(),
-                                          v_proj=torch.nn.Linear(hidden, kv).cuda().bfloat16())
-        weights["splits"] = (1, 2) if name == "7b" else (1, 1)  # what gpu_probe_splitk found
+    for name in ("3b", "7b"):
+        x, weights = decode_shapes(name)
         for kernel in ("gate/up/silu", "head", "q/k/v"):
             before = graph_us(functools.partial(eager_case, kernel, x, weights))
             cells = [f"{config}: {graph_us(functools.partial(fused_case, kernel, x, weights, config)):.1f}"
                      for config in configs]
             print(f"{name} {kernel:13s} eager+cuBLAS {before:.1f} us | " + " | ".join(cells))
+
+
+def decode_shapes(name: str):
+    """A random decode row and random weights of the 3B's or 7B's decode products (fused_case's inputs)."""
+    import torch
+
+    hidden, inner, vocab, kv, splits = {"7b": (3584, 18944, 152064, 512, (1, 2)),  # splits: gpu_probe_splitk
+                                        "3b": (2048, 11008, 151936, 256, (1, 1))}[name]
+    x = torch.randn(1, 1, hidden, device="cuda").bfloat16()
+    weights = {"gate": (torch.randn(inner, hidden, device="cuda") * 0.02).bfloat16(),
+               "up": (torch.randn(inner, hidden, device="cuda") * 0.02).bfloat16(),
+               "head": (torch.randn(vocab, hidden, device="cuda") * 0.02).bfloat16(),
+               "attn": SimpleNamespace(q_proj=torch.nn.Linear(hidden, hidden).cuda().bfloat16(),
+                                       k_proj=torch.nn.Linear(hidden, kv).cuda().bfloat16(),
+                                       v_proj=torch.nn.Linear(hidden, kv).cuda().bfloat16()),
+               "splits": splits}
+    return x, weights
 
 
 def eager_case(kernel: str, x, weights):

@@ -15,35 +15,12 @@ import functools
 import itertools
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.gpu_probe_gemv import graph_us
+from benchmarks.gpu_probe_gemv import decode_shapes, fused_case, graph_us
 
 GRID = list(itertools.product((32, 64, 128), (128, 256, 512), (4, 8), (2, 3, 4)))
-
-
-def product(kernel: str, x, weights, config):
-    from agent.backends import fast_gemv
-
-    if kernel == "gate/up/silu":
-        return fast_gemv.gate_up_silu(x, weights["gate"], weights["up"], config)
-    return fast_gemv.qkv(x, weights["attn"], weights["splits"], config)
-
-
-def shapes(name: str):
-    import torch
-
-    hidden, inner, kv, splits = {"7b": (3584, 18944, 512, (1, 2)), "3b": (2048, 11008, 256, (1, 1))}[name]
-    x = torch.randn(1, 1, hidden, device="cuda").bfloat16()
-    weights = {"gate": (torch.randn(inner, hidden, device="cuda") * 0.02).bfloat16(),
-               "up": (torch.randn(inner, hidden, device="cuda") * 0.02).bfloat16(),
-               "attn": SimpleNamespace(q_proj=torch.nn.Linear(hidden, hidden).cuda().bfloat16(),
-                                       k_proj=torch.nn.Linear(hidden, kv).cuda().bfloat16(),
-                                       v_proj=torch.nn.Linear(hidden, kv).cuda().bfloat16()),
-               "splits": splits}
-    return x, weights
 
 
 def timed(kernel: str, x, weights, config) -> float:
@@ -51,7 +28,7 @@ def timed(kernel: str, x, weights, config) -> float:
     from triton.runtime.errors import OutOfResources
 
     try:
-        return graph_us(functools.partial(product, kernel, x, weights, config))
+        return graph_us(functools.partial(fused_case, kernel, x, weights, config))
     except (OutOfResources, CompilationError) as error:  # a block the GPU cannot hold: not a candidate
         print(f"  {kernel} {config}: {type(error).__name__}")
         return float("inf")
@@ -66,7 +43,7 @@ def main() -> int:
     current = {"gate/up/silu": fast_gemv.GATE_UP_CONFIG, "q/k/v": fast_gemv.QKV_CONFIG}
     print(f"device {torch.cuda.get_device_name()}  torch {torch.__version__}")
     with torch.inference_mode():
-        big, small = shapes("7b"), shapes("3b")
+        big, small = decode_shapes("7b"), decode_shapes("3b")
         for kernel, now in current.items():
             times = {config: timed(kernel, *big, config) for config in GRID}
             best = sorted(times, key=times.get)[:5]
