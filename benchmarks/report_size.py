@@ -19,8 +19,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from agent.records import ExecutedRecord, FrameRecord, GeometryRecord
-from agent.report import ReportSettings, write_report
+from agent.records.run_files import ExecutedRecord, FrameRecord, GeometryRecord
+from agent.records.report import ReportSettings, write_report
 from tests.replay.run_builders import add_step, new_writer
 from tests.support.tk_app import TkApp
 from tests.support.xvfb import start_xvfb

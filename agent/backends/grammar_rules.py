@@ -1,6 +1,6 @@
 """The answer formats of our dialects as EBNF grammars (xgrammar's dialect of EBNF).
 
-Constrained decoding (agent/backends/grammar.py) lets the model pick only tokens that keep
+Constrained decoding (agent/backends/fastpath/grammar.py) lets the model pick only tokens that keep
 its answer inside one of these grammars, so every answer parses with the dialect's parser:
 
 - qwen: ``<tool_call>\\n{"name": "computer_use", "arguments": {"action": ..., ...}}\\n</tool_call>``

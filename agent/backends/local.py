@@ -9,9 +9,9 @@ we were given, the bounds disagree and the agent's clicks would drift, so it
 is logged loudly.
 
 All generation goes through ``_generate``: the seam where the fast decode path
-(agent/backends/fastpath.py, ``settings.fast``) branches off plain ``generate``, and where
+(agent/backends/fastpath/engine.py, ``settings.fast``) branches off plain ``generate``, and where
 ``settings.grammar`` constrains the answer to the dialect's action format
-(agent/backends/fast_grammar.py). With the fast path on, preprocessing runs on the
+(agent/backends/fastpath/grammar_decode.py). With the fast path on, preprocessing runs on the
 model's device too (``FastPath.prepare``, bit-identical to the processor).
 """
 
@@ -87,7 +87,7 @@ class LocalBackend(ModelBackend):
         chat, images = chat_template_messages(messages)
         prompt = self.processor.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
         if self.fast:
-            from agent.backends.fastpath import FastPath, FastPathUnsupported
+            from agent.backends.fastpath.engine import FastPath, FastPathUnsupported
 
             try:
                 fast = FastPath.for_model(self.model)
@@ -105,7 +105,7 @@ class LocalBackend(ModelBackend):
         if constrained:
             return self._generate_constrained(inputs, max_new_tokens, frame)
         if self.fast:  # greedy steps only; it returns None (and logs why) where it does not apply
-            from agent.backends.fastpath import fast_generate
+            from agent.backends.fastpath.engine import fast_generate
 
             answer = fast_generate(self.model, inputs, max_new_tokens, self.settings.temperature)
             if answer is not None:
@@ -115,9 +115,9 @@ class LocalBackend(ModelBackend):
     def _generate_constrained(self, inputs: Any, max_new_tokens: int,
                               frame: tuple[int, int] | None) -> tuple[list[int], Timings]:
         """Greedy inside the action grammar (fast_grammar), forced tokens fed without decode steps."""
-        from agent.backends.fast_grammar import constrained_generate
-        from agent.backends.fastpath import FastPath, FastPathUnsupported, completion_timings, greedy_options
-        from agent.backends.grammar import AnswerGrammar
+        from agent.backends.fastpath.grammar_decode import constrained_generate
+        from agent.backends.fastpath.engine import FastPath, FastPathUnsupported, completion_timings, greedy_options
+        from agent.backends.fastpath.grammar import AnswerGrammar
         from agent.backends.grammar_rules import GrammarSpec
 
         if frame is None:

@@ -34,7 +34,7 @@ class ScriptedBackend(ModelBackend):
     @classmethod
     def from_run(cls, directory: Path | str) -> ScriptedBackend:
         """The answers a recorded run got from its model, in step order (steps without an answer skipped)."""
-        from agent.records import RunLoadError, load_run
+        from agent.records.run_files import RunLoadError, load_run
 
         try:
             run = load_run(directory)

@@ -29,12 +29,12 @@ from agent.commands.device import (
     UnicodeInputOpt,
     open_device_for_cli,
 )
-from agent.replay_macro import MacroSettings
+from agent.records.replay_macro import MacroSettings
 
 if TYPE_CHECKING:
-    from agent.records import RecordedRun
-    from agent.replay import ReplayResult
-    from agent.replay_macro import MacroResult
+    from agent.records.run_files import RecordedRun
+    from agent.records.replay import ReplayResult
+    from agent.records.replay_macro import MacroResult
 
 RunArgument = Annotated[Path, typer.Argument(help="A recorded run directory (holds run.json and steps.jsonl).")]
 
@@ -51,8 +51,8 @@ def report_command(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to write (default RUN/report.html).")] = None,
     max_width: Annotated[int, typer.Option(help="Screenshots wider than this are downscaled.", min=64)] = 960,
 ) -> None:
-    from agent.records import RunLoadError
-    from agent.report import ReportSettings, write_report
+    from agent.records.run_files import RunLoadError
+    from agent.records.report import ReportSettings, write_report
 
     console = Console(stderr=True, soft_wrap=True)
     try:
@@ -98,7 +98,7 @@ def replay_command(
 
 
 def _load(run: Path, console: Console) -> RecordedRun:
-    from agent.records import RunLoadError, load_run
+    from agent.records.run_files import RunLoadError, load_run
 
     try:
         recorded = load_run(run)
@@ -119,8 +119,8 @@ def _unfinished(run: RecordedRun) -> bool:
 
 
 def _check(run: RecordedRun, junit: Path | None, as_json: bool, console: Console) -> int:
-    from agent.replay import ReplayError, check_run
-    from agent.report_junit import write_junit
+    from agent.records.replay import ReplayError, check_run
+    from agent.records.report_junit import write_junit
 
     try:
         result = check_run(run)
@@ -159,7 +159,7 @@ def _print_check(result: ReplayResult, as_json: bool) -> None:
 
 
 def _macro(run: RecordedRun, flags: DeviceFlags, settings: MacroSettings, as_json: bool, console: Console) -> int:
-    from agent.replay_macro import play_macro
+    from agent.records.replay_macro import play_macro
     from devices.errors import DeviceError
     from tools.canonical import format_action
     from tools.errors import ActionParseError

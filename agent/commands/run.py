@@ -65,9 +65,9 @@ from agent.commands.model_options import (
 if TYPE_CHECKING:
     from agent.backends.base import ModelBackend
     from agent.backends.settings import BackendSettings
-    from agent.console import EventSink
-    from agent.secrets import Secrets
-    from agent.session import LoopSettings
+    from agent.runtime.console import EventSink
+    from agent.runtime.secrets import Secrets
+    from agent.runtime.session import LoopSettings
     from devices.base import Device
     from tasks.schema import Task
 
@@ -156,8 +156,8 @@ def run_command(
     grammar: GrammarOption = None,
 ) -> None:
     # Imported here, not at the top: `agent --help` stays quick.
-    from agent.console import JsonEvents, RichEvents, UserChannel
-    from agent.runner import NotStarted, RunParts, RunPlan, execute_run, record_unstarted_run
+    from agent.runtime.console import JsonEvents, RichEvents, UserChannel
+    from agent.runtime.runner import NotStarted, RunParts, RunPlan, execute_run, record_unstarted_run
     from tools.dialects import get_dialect
 
     environ = dict(os.environ)
@@ -248,7 +248,7 @@ def _device_spec(flag: str | None, task: Task, environ: Mapping[str, str]) -> st
 @contextmanager
 def _open_device(errors: _Errors, spec: str, options: dict[str, object], environ: Mapping[str, str]) -> Iterator[Device]:
     from agent.commands.device import open_device_for_cli
-    from agent.runner import NotStarted, interruption_message
+    from agent.runtime.runner import NotStarted, interruption_message
     from devices.errors import DeviceError
 
     try:
@@ -267,7 +267,7 @@ def _open_device(errors: _Errors, spec: str, options: dict[str, object], environ
 def _start_backend(settings: BackendSettings) -> Iterator[ModelBackend]:
     from agent.backends import create_backend
     from agent.backends.base import BackendError
-    from agent.runner import NotStarted, interruption_message
+    from agent.runtime.runner import NotStarted, interruption_message
 
     try:
         model_backend = create_backend(settings)
@@ -316,7 +316,7 @@ def read_task_argument(task_arg: str, environ: Mapping[str, str]) -> tuple[Task,
 
 
 def _secrets(task: Task, extra: list[str], environ: Mapping[str, str], errors: _Errors) -> Secrets:
-    from agent.secrets import MissingSecret, Secrets, referenced_names
+    from agent.runtime.secrets import MissingSecret, Secrets, referenced_names
 
     names = [*task.secrets, *referenced_names(task.texts()), *extra]
     try:
@@ -327,7 +327,7 @@ def _secrets(task: Task, extra: list[str], environ: Mapping[str, str], errors: _
 
 def _loop_settings(task: Task, backend_settings: BackendSettings, environ: Mapping[str, str], *, max_steps: int | None,
                    timeout: str | None, **flags: object) -> LoopSettings:
-    from agent.session import LoopSettings
+    from agent.runtime.session import LoopSettings
     from tasks.schema import parse_duration
 
     def from_env(name: str, convert: Callable[[str], object]) -> object:
@@ -355,7 +355,7 @@ def _loop_settings(task: Task, backend_settings: BackendSettings, environ: Mappi
 
 def _redact_logs(secrets: Secrets) -> None:
     """Secret values never reach a log line, whoever logs them."""
-    from agent.secrets import RedactingFilter
+    from agent.runtime.secrets import RedactingFilter
 
     if not secrets:
         return
@@ -370,7 +370,7 @@ def _redact_logs(secrets: Secrets) -> None:
 def _signals_as_interrupt() -> Iterator[None]:
     """SIGTERM ends the run like Ctrl-C (cleanly, saved as interrupted), and the record names the signal."""
 
-    from agent.runner import SignalInterrupt
+    from agent.runtime.runner import SignalInterrupt
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise SignalInterrupt(signal.Signals(signum).name)

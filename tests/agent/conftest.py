@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from agent.backends.scripted import ScriptedBackend
-from agent.console import UserChannel
-from agent.runner import RunParts, RunResult, execute_run
-from agent.secrets import Secrets
-from agent.session import LoopSettings
+from agent.runtime.console import UserChannel
+from agent.runtime.runner import RunParts, RunResult, execute_run
+from agent.runtime.secrets import Secrets
+from agent.runtime.session import LoopSettings
 from tasks.schema import Task
 from tests.agent.doubles import CollectedEvents, MemoryDevice
 from tools.dialects import get_dialect

@@ -9,11 +9,11 @@ import pytest
 
 from agent.backends.base import Completion
 from agent.backends.scripted import ScriptedBackend
-from agent.console import UserChannel
-from agent.records import load_run
-from agent.runner import RunParts, execute_run
-from agent.secrets import Secrets
-from agent.session import LoopSettings
+from agent.runtime.console import UserChannel
+from agent.records.run_files import load_run
+from agent.runtime.runner import RunParts, execute_run
+from agent.runtime.secrets import Secrets
+from agent.runtime.session import LoopSettings
 from devices.errors import DeviceDisconnected
 from tasks.schema import Task
 from tests.agent.doubles import CollectedEvents, MemoryDevice, TerminalInput

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.records import load_run
+from agent.records.run_files import load_run
 from tests.agent.e2e import (
     Move,
     ScriptedModel,

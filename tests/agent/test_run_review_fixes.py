@@ -16,8 +16,8 @@ import pytest
 from rich.console import Console
 
 from agent.commands.model_options import resolve_model_settings
-from agent.console import RichEvents, UserChannel
-from agent.records import load_run
+from agent.runtime.console import RichEvents, UserChannel
+from agent.records.run_files import load_run
 from tasks.loader import TaskFileError, parse_task
 from tests.agent.doubles import CollectedEvents, MemoryDevice, TerminalInput
 
@@ -206,7 +206,7 @@ def test_the_console_marks_a_declined_step():
 
 
 def test_counts_are_pluralized(run_with):
-    from agent.console import plural
+    from agent.runtime.console import plural
 
     assert [plural(n, "step") for n in (0, 1, 2)] == ["0 steps", "1 step", "2 steps"]
     result, _, _ = run_with([], task=parse_task("steps: [{wait: 0}]", {}), device=MemoryDevice())

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.secrets import MissingSecret, RedactingFilter, Secrets, placeholder, referenced_names
+from agent.runtime.secrets import MissingSecret, RedactingFilter, Secrets, placeholder, referenced_names
 from tools.actions import Click, Point, Type
 from tools.errors import ActionParseError
 

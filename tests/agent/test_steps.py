@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from agent.checks import parse_verdict
-from agent.records import load_run
+from agent.runtime.checks import parse_verdict
+from agent.records.run_files import load_run
 from tasks.loader import parse_task
 from tests.agent.doubles import MemoryDevice
 from tools.actions import Click, OpenApp, Point, Type, Wait

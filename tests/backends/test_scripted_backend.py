@@ -10,7 +10,7 @@ import pytest
 
 from agent.backends import BackendSettings, BackendUnavailable, ScriptExhausted, create_backend
 from agent.backends.scripted import ScriptedBackend
-from agent.records import RunInfo, RunWriter, StepRecord
+from agent.records.run_files import RunInfo, RunWriter, StepRecord
 from tools.messages import Message
 
 ASK = [Message.text("user", "next?")]

@@ -76,8 +76,8 @@ def test_grammar_needs_greedy_decoding() -> None:
 
 
 def test_a_chunk_forward_equals_feeding_the_tokens_one_by_one(tiny) -> None:
-    from agent.backends.fast_grammar import chunk_step
-    from agent.backends.fastpath import FastPath, GreedyOptions
+    from agent.backends.fastpath.grammar_decode import chunk_step
+    from agent.backends.fastpath.engine import FastPath, GreedyOptions
 
     model, processor = tiny
     inputs = processor(text=[chat(processor)], images=[noise_image(420, 280)], return_tensors="pt")

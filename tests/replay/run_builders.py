@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from agent.records import (
+from agent.records.run_files import (
     ErrorRecord,
     ExecutedRecord,
     FrameRecord,

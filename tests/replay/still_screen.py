@@ -4,7 +4,7 @@
 and ``execute`` return the commands of the REAL pure desktop planner
 (``plan_desktop``) or Android planner (``plan_android``), as the live drivers
 do, so the recorded commands are exactly what a live run records. Runs are
-written by ``agent.runner.execute_run`` with the scripted backend: the same
+written by ``agent.runtime.runner.execute_run`` with the scripted backend: the same
 code path as ``agent run``.
 """
 
@@ -18,9 +18,9 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from agent.backends.scripted import ScriptedBackend
-from agent.console import JsonEvents
-from agent.runner import RunParts, RunResult, execute_run
-from agent.session import LoopSettings
+from agent.runtime.console import JsonEvents
+from agent.runtime.runner import RunParts, RunResult, execute_run
+from agent.runtime.session import LoopSettings
 from devices.android_plan import plan_android
 from devices.android_settings import AndroidSettings
 from devices.base import Device, Execution, Screenshot

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.records import load_run
+from agent.records.run_files import load_run
 from tests.support.adb_server import AdbServer
 from tests.support.adb_shell import VirtualPhone
 from tests.support.cli import run_agent

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.records import load_run
-from agent.replay import check_run
+from agent.records.run_files import load_run
+from agent.records.replay import check_run
 from tasks.loader import load_task
 from tasks.schema import DoStep
 from tests.replay.still_screen import record_run

@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli import build_app
-from agent.records import load_run
-from agent.replay import check_run
+from agent.records.run_files import load_run
+from agent.records.replay import check_run
 from tasks.loader import parse_task
 from tests.replay.still_screen import record_run
 from tools.frames import ScreenGeometry

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.records import load_run
-from agent.replay import check_run
-from agent.replay_macro import MacroSettings, macro_actions
+from agent.records.run_files import load_run
+from agent.records.replay import check_run
+from agent.records.replay_macro import MacroSettings, macro_actions
 from tasks.loader import parse_task
 from tests.replay.still_screen import record_run
 from tests.support.cli import run_agent

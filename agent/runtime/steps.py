@@ -15,11 +15,11 @@ import subprocess
 import tempfile
 import time
 
-from agent.checks import Verdict, parse_verdict, verdict_messages
-from agent.console import plural
-from agent.loop import run_goal
-from agent.records import ErrorRecord, ExecutedRecord, launch_record
-from agent.session import Session, StepDraft, StopRun, parse_failure
+from agent.runtime.checks import Verdict, parse_verdict, verdict_messages
+from agent.runtime.console import plural
+from agent.runtime.loop import run_goal
+from agent.records.run_files import ErrorRecord, ExecutedRecord, launch_record
+from agent.runtime.session import Session, StepDraft, StopRun, parse_failure
 from tasks.schema import (
     AiStep,
     AssertStep,

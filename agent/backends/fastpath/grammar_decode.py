@@ -26,7 +26,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from agent.backends.fast_decode import (
+from agent.backends.fastpath.decode import (
     DecodeGraph,
     DecodeState,
     TextModel,
@@ -35,8 +35,8 @@ from agent.backends.fast_decode import (
     record_token,
     warm_up_on_side_stream,
 )
-from agent.backends.fastpath import FastPath, FastPathUnsupported, GreedyOptions
-from agent.backends.grammar import Constraint
+from agent.backends.fastpath.engine import FastPath, FastPathUnsupported, GreedyOptions
+from agent.backends.fastpath.grammar import Constraint
 
 log = logging.getLogger(__name__)
 

@@ -109,7 +109,7 @@ def mean_factor(width: int, order: MeanOrder = ATEN) -> float:
 
 @functools.cache
 def _kernel() -> Any:
-    from agent.backends import fast_rmsnorm_triton  # imports Triton: only where the kernel runs
+    from agent.backends.fastpath import rmsnorm_triton as fast_rmsnorm_triton  # imports Triton: only where the kernel runs
 
     return fast_rmsnorm_triton.add_rms_norm_rows
 

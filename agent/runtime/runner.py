@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from agent.backends.base import BackendError, ModelBackend
-from agent.console import EventSink, UserChannel
-from agent.records import RunInfo, RunWriter
-from agent.secrets import Secrets
-from agent.session import LoopSettings, Session, StopRun
-from agent.steps import run_task
+from agent.runtime.console import EventSink, UserChannel
+from agent.records.run_files import RunInfo, RunWriter
+from agent.runtime.secrets import Secrets
+from agent.runtime.session import LoopSettings, Session, StopRun
+from agent.runtime.steps import run_task
 from devices.base import Device
 from devices.errors import DeviceError
 from tasks.schema import Task
@@ -220,7 +220,7 @@ def _run_steps(session: Session, task: Task) -> tuple[str, str]:
 
 def _write_report(run_dir: Path) -> None:
     """The HTML report beside the run. The run is already saved, so a report failure only warns."""
-    from agent.report import write_report
+    from agent.records.report import write_report
 
     try:
         write_report(run_dir)

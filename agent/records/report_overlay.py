@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 
-from agent.records import GeometryRecord, StepRecord, is_launch_record
+from agent.records.run_files import GeometryRecord, StepRecord, is_launch_record
 from tools.actions import (
     Action,
     Click,

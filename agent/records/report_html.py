@@ -10,11 +10,21 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from html import escape
 
-from agent.records import MODEL_KINDS, VERDICT_KINDS, RecordedRun, StepRecord
-from agent.report import EmbeddedImage
-from agent.report_overlay import overlay_svg, step_markers
+from agent.records.run_files import MODEL_KINDS, VERDICT_KINDS, RecordedRun, StepRecord
+from agent.records.report_overlay import overlay_svg, step_markers
+
+
+@dataclass(frozen=True)
+class EmbeddedImage:
+    """One step's screenshot as the page carries it (report.embed_image makes them)."""
+
+    data_url: str
+    width: int  # of the embedded (downscaled) image
+    height: int
+    bytes: int
 
 _STYLE = """
 :root { --ok:#1e8449; --bad:#c0392b; --warn:#b9770e; --muted:#666; --line:#ddd; }

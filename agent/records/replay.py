@@ -14,20 +14,17 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from agent.history import History
-from agent.records import MODEL_KINDS, VERDICT_KINDS, RecordedRun, RunInfo, StepRecord, is_launch_record
+from agent.runtime.history import History
+from agent.records.replay_planners import DevicePlanner, ReplayError, planner_for_device
+from agent.records.run_files import MODEL_KINDS, VERDICT_KINDS, RecordedRun, RunInfo, StepRecord, is_launch_record
 from tools.actions import TERMINAL_ACTIONS, Action, Click, Point, with_points
 from tools.canonical import format_action, parse_action
 from tools.dialects.base import Dialect, PromptContext
 from tools.errors import ActionParseError
 from tools.frames import MAX_PIXELS, MIN_PIXELS, ModelFrame, ScreenGeometry, map_action, resize_to_frame
-
-if TYPE_CHECKING:
-    from agent.replay_planners import DevicePlanner
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +32,6 @@ log = logging.getLogger(__name__)
 PARSED_KINDS = frozenset({"ai"})
 # ... and the others: a grounding reply ("find X"), turned into one click.
 GROUNDED_KINDS = MODEL_KINDS - PARSED_KINDS
-
-
-class ReplayError(RuntimeError):
-    """The run cannot be replayed at all (unknown dialect or device kind): not a per-step difference."""
-
-    def __init__(self, message: str, *, hint: str = "") -> None:
-        self.hint = hint
-        super().__init__(f"{message}. {hint}" if hint else message)
 
 
 @dataclass(frozen=True)
@@ -95,8 +84,6 @@ def dialect_for_run(info: RunInfo) -> Dialect:
 
 def planner_for_run(info: RunInfo) -> DevicePlanner:
     """Today's pure planner for the kind of device the run was recorded on."""
-    from agent.replay_planners import planner_for_device  # imports the drivers' planners lazily
-
     return planner_for_device(info.device)
 
 
@@ -170,7 +157,7 @@ class _Replayer:
         return ""
 
     def _compare_verdict(self, step: StepRecord, problems: list[str]) -> str:
-        from agent.checks import parse_verdict  # the yes/no reader of assert and wait_for steps
+        from agent.runtime.checks import parse_verdict  # the yes/no reader of assert and wait_for steps
 
         recorded = step.note.split(":", 1)[0] if step.note else ""
         if recorded not in ("yes", "no"):

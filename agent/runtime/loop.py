@@ -14,10 +14,10 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
-from agent.console import plural
-from agent.history import History, StuckDetector, fingerprint
-from agent.records import ErrorRecord
-from agent.session import Observation, Session, StepDraft, StopRun, parse_failure
+from agent.runtime.console import plural
+from agent.runtime.history import History, StuckDetector, fingerprint
+from agent.records.run_files import ErrorRecord
+from agent.runtime.session import Observation, Session, StepDraft, StopRun, parse_failure
 from tools.actions import CallUser, Finished
 from tools.canonical import format_action
 from tools.dialects.base import ParsedAnswer, PromptContext

@@ -35,11 +35,11 @@ from typing import Any
 
 import torch
 
-from agent.backends import fast_kernels
+from agent.backends.fastpath import kernels as fast_kernels
 from agent.backends.base import BackendError
-from agent.backends.fast_decode import DecodeGraph, DecodeState, TextModel, choose_token, record_token
-from agent.backends.fast_inputs import PatchSpec, expand_image_tokens, image_to_patches, rope_positions
-from agent.backends.fast_vision import FastVision
+from agent.backends.fastpath.decode import DecodeGraph, DecodeState, TextModel, choose_token, record_token
+from agent.backends.fastpath.inputs import PatchSpec, expand_image_tokens, image_to_patches, rope_positions
+from agent.backends.fastpath.vision import FastVision
 
 log = logging.getLogger(__name__)
 

@@ -22,6 +22,14 @@ from tools.frames import ScreenGeometry
 log = logging.getLogger(__name__)
 
 
+class ReplayError(RuntimeError):
+    """The run cannot be replayed at all (unknown dialect or device kind): not a per-step difference."""
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        self.hint = hint
+        super().__init__(f"{message}. {hint}" if hint else message)
+
+
 @dataclass(frozen=True)
 class DevicePlanner:
     """``plan(action, geometry)`` gives the commands; ``matches`` compares them with a recorded list."""
@@ -50,8 +58,6 @@ class DevicePlanner:
 
 
 def planner_for_device(device: Mapping[str, Any]) -> DevicePlanner:
-    from agent.replay import ReplayError
-
     kind = device.get("kind")
     if kind == "computer":
         return _desktop_planner(device)

@@ -1,6 +1,6 @@
 """One run's shared parts: device, model, dialect, recorder, budget, secrets, console.
 
-The goal loop (``agent.loop``) and the task-step runner (``agent.steps``) both
+The goal loop (``agent.runtime.loop``) and the task-step runner (``agent.runtime.steps``) both
 work through a ``Session``: it takes screenshots in the model's frame, asks the
 model, performs actions (mapping, secrets, confirmation, dry run), and records
 every step, redacted, whatever way the step ends.
@@ -18,9 +18,9 @@ from typing import Any
 from PIL import Image
 
 from agent.backends.base import BackendError, Completion, ModelBackend
-from agent.console import EventSink, UserChannel
-from agent.records import ErrorRecord, ExecutedRecord, FrameRecord, GeometryRecord, RunWriter, StepRecord
-from agent.secrets import Secrets
+from agent.runtime.console import EventSink, UserChannel
+from agent.records.run_files import ErrorRecord, ExecutedRecord, FrameRecord, GeometryRecord, RunWriter, StepRecord
+from agent.runtime.secrets import Secrets
 from devices.base import Device, Screenshot
 from devices.errors import DeviceError
 from tools.actions import Action, Type

@@ -3,7 +3,7 @@
 The page carries everything inline (CSS, screenshots as data URLs, SVG
 markers) so it can be mailed, attached to a CI job or opened offline. Images
 are downscaled and stored as JPEG or PNG, whichever is smaller, to keep a
-long run's page a reasonable size. Rendering lives in ``agent.report_html``.
+long run's page a reasonable size. Rendering lives in ``agent.records.report_html``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Literal
 
 from PIL import Image, UnidentifiedImageError
 
-from agent.records import RecordedRun, load_run
+from agent.records.report_html import EmbeddedImage, render_report
+from agent.records.run_files import RecordedRun, load_run
 
 log = logging.getLogger(__name__)
 
@@ -32,21 +33,11 @@ class ReportSettings:
     jpeg_quality: int = 72
 
 
-@dataclass(frozen=True)
-class EmbeddedImage:
-    data_url: str
-    width: int  # of the embedded (downscaled) image
-    height: int
-    bytes: int
-
-
 def write_report(run_dir: Path | str, output: Path | str | None = None, settings: ReportSettings | None = None) -> Path:
     """Render the run in ``run_dir`` to ``output`` (default ``run_dir/report.html``); return the path.
 
-    Raises ``agent.records.RunLoadError`` when ``run_dir`` is not a readable run.
+    Raises ``agent.records.run_files.RunLoadError`` when ``run_dir`` is not a readable run.
     """
-    from agent.report_html import render_report  # kept apart: the page's markup is a module of its own
-
     settings = settings or ReportSettings()
     run = load_run(run_dir)
     target = Path(output) if output is not None else run.directory / REPORT_FILE

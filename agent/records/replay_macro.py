@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agent.records import MODEL_KINDS, RecordedRun, StepRecord, is_launch_record
+from agent.records.run_files import MODEL_KINDS, RecordedRun, StepRecord, is_launch_record
 from devices.base import Device
 from tools.actions import TERMINAL_ACTIONS, Action, Point, Wait, with_points
 from tools.canonical import format_action, parse_action

@@ -1,0 +1,1 @@
+"""Recorded runs: the run directory format, the HTML report, CI replay and macros."""
