@@ -1,6 +1,6 @@
 """The ``agent`` command line.
 
-Each command group lives in its own module under ``agent.commands`` with a
+Each command group lives in its own module under ``qwen_gui_agent.agent.commands`` with a
 ``register(app)`` function; heavy imports stay inside the command bodies so
 ``agent --help`` is instant and works without a display, adb or torch.
 """
@@ -13,11 +13,11 @@ import logging
 import typer
 
 COMMAND_MODULES = (
-    "agent.commands.parse",  # agent parse
-    "agent.commands.device",  # agent devices / screenshot / do
-    "agent.commands.emulator",  # agent emulator list / start
-    "agent.commands.run",  # agent run
-    "agent.commands.replay",  # agent replay / report
+    "qwen_gui_agent.agent.commands.parse",  # agent parse
+    "qwen_gui_agent.agent.commands.device",  # agent devices / screenshot / do
+    "qwen_gui_agent.agent.commands.emulator",  # agent emulator list / start
+    "qwen_gui_agent.agent.commands.run",  # agent run
+    "qwen_gui_agent.agent.commands.replay",  # agent replay / report
 )
 
 

@@ -50,7 +50,7 @@ def graph_us(work, repeats: int = 50) -> float:
     """Microseconds per call of ``work`` replayed inside a CUDA graph (no launch overhead)."""
     import torch
 
-    from agent.backends.fastpath.decode import warm_up_on_side_stream
+    from qwen_gui_agent.agent.backends.fastpath.decode import warm_up_on_side_stream
 
     warm_up_on_side_stream(work)
     graph = torch.cuda.CUDAGraph()
@@ -93,7 +93,7 @@ def decode_shapes(name: str):
 def eager_case(kernel: str, x, weights):
     import torch.nn.functional as F
 
-    from agent.backends.fastpath import kernels as fast_kernels
+    from qwen_gui_agent.agent.backends.fastpath import kernels as fast_kernels
 
     if kernel == "head":
         return F.linear(x, weights["head"])[:, -1, :].float()
@@ -104,7 +104,7 @@ def eager_case(kernel: str, x, weights):
 
 
 def fused_case(kernel: str, x, weights, config):
-    from agent.backends.fastpath import gemv as fast_gemv
+    from qwen_gui_agent.agent.backends.fastpath import gemv as fast_gemv
 
     if kernel == "head":
         return fast_gemv.head_logits(x[:, -1, :], weights["head"], config)

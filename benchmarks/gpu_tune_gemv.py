@@ -37,7 +37,7 @@ def timed(kernel: str, x, weights, config) -> float:
 def main() -> int:
     import torch
 
-    from agent.backends.fastpath import gemv as fast_gemv
+    from qwen_gui_agent.agent.backends.fastpath import gemv as fast_gemv
 
     torch.manual_seed(0)
     current = {"gate/up/silu": fast_gemv.GATE_UP_CONFIG, "q/k/v": fast_gemv.QKV_CONFIG}

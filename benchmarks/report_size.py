@@ -19,8 +19,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from agent.records.run_files import ExecutedRecord, FrameRecord, GeometryRecord
-from agent.records.report import ReportSettings, write_report
+from qwen_gui_agent.agent.records.run_files import ExecutedRecord, FrameRecord, GeometryRecord
+from qwen_gui_agent.agent.records.report import ReportSettings, write_report
 from tests.replay.run_builders import add_step, new_writer
 from tests.support.tk_app import TkApp
 from tests.support.xvfb import start_xvfb
@@ -32,7 +32,7 @@ def capture(directory: Path) -> Path:
         env = server.env(dict(os.environ))
         app = TkApp(env, directory / "state.json", x=300, y=200)
         try:
-            subprocess.run([sys.executable, "-c", "from agent.cli import main; main()", "screenshot",
+            subprocess.run([sys.executable, "-c", "from qwen_gui_agent.agent.cli import main; main()", "screenshot",
                             "--device", "desktop", "-o", str(shot)], env=env, check=True, cwd=REPO)
         finally:
             app.close()

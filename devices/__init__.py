@@ -12,13 +12,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from devices.base import Device
-from devices.errors import DeviceError, DeviceNotFound
+from qwen_gui_agent.devices.base import Device
+from qwen_gui_agent.devices.errors import DeviceError, DeviceNotFound
 
 if TYPE_CHECKING:
-    from devices.android import AndroidDeviceInfo
-    from devices.android_settings import AndroidSettings
-    from devices.desktop_settings import DesktopSettings
+    from qwen_gui_agent.devices.android import AndroidDeviceInfo
+    from qwen_gui_agent.devices.android_settings import AndroidSettings
+    from qwen_gui_agent.devices.desktop_settings import DesktopSettings
 
 SPEC_FORMS = "desktop, desktop:N (monitor number), android, android:SERIAL or android:HOST:PORT"
 
@@ -62,15 +62,15 @@ def open_device(
     """Open the device ``spec`` names; the spec's monitor/serial wins over the settings'."""
     parsed = parse_device_spec(spec)
     if parsed.kind == "desktop":
-        from devices.desktop import open_desktop  # lazy: the desktop driver is display-bound
-        from devices.desktop_settings import DesktopSettings
+        from qwen_gui_agent.devices.desktop import open_desktop  # lazy: the desktop driver is display-bound
+        from qwen_gui_agent.devices.desktop_settings import DesktopSettings
 
         settings = desktop or DesktopSettings()
         if parsed.monitor is not None:
             settings = settings.model_copy(update={"monitor": parsed.monitor})
         return open_desktop(settings)
-    from devices.android import open_android  # lazy: needs adbutils
-    from devices.android_settings import AndroidSettings
+    from qwen_gui_agent.devices.android import open_android  # lazy: needs adbutils
+    from qwen_gui_agent.devices.android_settings import AndroidSettings
 
     settings_a = android or AndroidSettings()
     return open_android(parsed.serial, settings_a)  # no serial in the spec: open_android falls back to the settings'
@@ -84,7 +84,7 @@ def list_devices(
 
 
 def _desktop_entries(settings: DesktopSettings | None) -> list[DeviceEntry]:
-    from devices.desktop import list_monitors
+    from qwen_gui_agent.devices.desktop import list_monitors
 
     try:
         reports = list_monitors(settings)
@@ -111,8 +111,8 @@ def _desktop_entries(settings: DesktopSettings | None) -> list[DeviceEntry]:
 
 def _android_entries(settings: AndroidSettings | None) -> list[DeviceEntry]:
     try:
-        from devices.android import list_android  # lazy: needs adbutils
-        from devices.android_settings import AndroidSettings
+        from qwen_gui_agent.devices.android import list_android  # lazy: needs adbutils
+        from qwen_gui_agent.devices.android_settings import AndroidSettings
     except ImportError as error:
         return [DeviceEntry("android", "android", False, f"the Android driver cannot load ({error})",
                             hint="pip install adbutils")]

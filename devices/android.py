@@ -15,10 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from devices.android_adb import DeviceLink, adb_client, transient_on_adb_trouble, with_retries
-from devices.android_apps import LAUNCHABLE_QUERY, PACKAGES_QUERY, parse_launchable
-from devices.android_plan import plan_android
-from devices.android_screen import (
+from qwen_gui_agent.devices.android_adb import DeviceLink, adb_client, transient_on_adb_trouble, with_retries
+from qwen_gui_agent.devices.android_apps import LAUNCHABLE_QUERY, PACKAGES_QUERY, parse_launchable
+from qwen_gui_agent.devices.android_plan import plan_android
+from qwen_gui_agent.devices.android_screen import (
     ORIENTATIONS,
     decode_png,
     decode_raw,
@@ -27,13 +27,19 @@ from devices.android_screen import (
     parse_wm_size,
     require_content,
 )
-from devices.android_settings import ADB_KEYBOARD_APK_URL, AndroidSettings
-from devices.android_text import parse_ime_list, typable_by_input
-from devices.base import Device, Execution, Screenshot
-from devices.errors import CaptureError, DeviceError, DeviceNotFound, MissingDependency, UnsupportedAction
-from tools.actions import Action, OpenApp, Type, Wait
-from tools.errors import ActionParseError
-from tools.frames import ScreenGeometry
+from qwen_gui_agent.devices.android_settings import ADB_KEYBOARD_APK_URL, AndroidSettings
+from qwen_gui_agent.devices.android_text import parse_ime_list, typable_by_input
+from qwen_gui_agent.devices.base import Device, Execution, Screenshot
+from qwen_gui_agent.devices.errors import (
+    CaptureError,
+    DeviceError,
+    DeviceNotFound,
+    MissingDependency,
+    UnsupportedAction,
+)
+from qwen_gui_agent.tools.actions import Action, OpenApp, Type, Wait
+from qwen_gui_agent.tools.errors import ActionParseError
+from qwen_gui_agent.tools.frames import ScreenGeometry
 
 if TYPE_CHECKING:
     from adbutils import AdbClient

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 
 import tenacity
 
-from devices.android_settings import AndroidSettings
-from devices.errors import DeviceDisconnected, MissingDependency
+from qwen_gui_agent.devices.android_settings import AndroidSettings
+from qwen_gui_agent.devices.errors import DeviceDisconnected, MissingDependency
 
 if TYPE_CHECKING:
     from adbutils import AdbClient, AdbDevice

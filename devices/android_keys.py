@@ -1,4 +1,4 @@
-"""Canonical key names (tools.keys) -> Android key event names.
+"""Canonical key names (qwen_gui_agent.tools.keys) -> Android key event names.
 
 Names rather than numbers go to ``input keyevent``: every Android version
 accepts ``KEYCODE_*`` names, and recorded runs stay readable. A chord (more
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import string
 
-from devices.android_text import keyevent_command
-from devices.errors import UnsupportedAction
+from qwen_gui_agent.devices.android_text import keyevent_command
+from qwen_gui_agent.devices.errors import UnsupportedAction
 
 _NAMED = {
     "enter": "ENTER", "esc": "ESCAPE", "tab": "TAB", "space": "SPACE",

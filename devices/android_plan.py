@@ -4,19 +4,24 @@ Pure so that CI replay recomputes the commands of a recorded run without a
 device. Coordinates are physical pixels of the current orientation, which is
 what ``input`` takes. The only state known at execution time alone is the
 user's IME around a Unicode broadcast; the driver adds those commands around
-the planned ones (see ``devices.android``).
+the planned ones (see ``qwen_gui_agent.devices.android``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 
-from devices.android_apps import launch_command, resolve_package
-from devices.android_keys import hotkey_command
-from devices.android_settings import AndroidSettings
-from devices.android_text import ime_broadcast_command, input_text_commands, keyevent_command, typable_by_input
-from devices.errors import UnsupportedAction
-from tools.actions import (
+from qwen_gui_agent.devices.android_apps import launch_command, resolve_package
+from qwen_gui_agent.devices.android_keys import hotkey_command
+from qwen_gui_agent.devices.android_settings import AndroidSettings
+from qwen_gui_agent.devices.android_text import (
+    ime_broadcast_command,
+    input_text_commands,
+    keyevent_command,
+    typable_by_input,
+)
+from qwen_gui_agent.devices.errors import UnsupportedAction
+from qwen_gui_agent.tools.actions import (
     Action,
     CallUser,
     Click,

@@ -15,7 +15,7 @@ import struct
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from devices.errors import CaptureError
+from qwen_gui_agent.devices.errors import CaptureError
 
 # Android PixelFormat constants -> bytes per pixel.
 _BYTES_PER_PIXEL = {1: 4, 2: 4, 3: 3, 4: 2, 5: 4}

@@ -1,7 +1,7 @@
 """The Device interface every driver implements.
 
 Units: screenshots are physical pixels; actions given to ``plan``/``execute``
-are already in the device's *input frame* (see ``tools.frames``), so drivers do
+are already in the device's *input frame* (see ``qwen_gui_agent.tools.frames``), so drivers do
 no coordinate math of their own.
 """
 
@@ -13,8 +13,8 @@ from types import TracebackType
 
 from PIL import Image
 
-from tools.actions import Action, DeviceKind
-from tools.frames import ScreenGeometry
+from qwen_gui_agent.tools.actions import Action, DeviceKind
+from qwen_gui_agent.tools.frames import ScreenGeometry
 
 
 @dataclass(frozen=True)

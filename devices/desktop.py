@@ -1,7 +1,7 @@
 """The desktop device: one monitor (or region) captured with mss, driven with pyautogui.
 
-Actions reach ``plan``/``execute`` in the input frame (``tools.frames.map_action``
-did the coordinate math). The planner (``devices.desktop_plan``) is pure;
+Actions reach ``plan``/``execute`` in the input frame (``qwen_gui_agent.tools.frames.map_action``
+did the coordinate math). The planner (``qwen_gui_agent.devices.desktop_plan``) is pure;
 ``execute`` runs exactly the commands it planned.
 """
 
@@ -11,19 +11,19 @@ import os
 import time
 from dataclasses import dataclass
 
-from devices.base import Device, Execution, Screenshot
-from devices.desktop_capture import (
+from qwen_gui_agent.devices.base import Device, Execution, Screenshot
+from qwen_gui_agent.devices.desktop_capture import (
     MonitorInfo,
     ScreenCapture,
     choose_region,
     detect_geometry,
     display_problem,
 )
-from devices.desktop_input import PyAutoGuiInput
-from devices.desktop_plan import plan_commands, plan_desktop, resolve_action
-from devices.desktop_settings import DesktopSettings, Region
-from tools.actions import Action, Scroll
-from tools.frames import ScreenGeometry
+from qwen_gui_agent.devices.desktop_input import PyAutoGuiInput
+from qwen_gui_agent.devices.desktop_plan import plan_commands, plan_desktop, resolve_action
+from qwen_gui_agent.devices.desktop_settings import DesktopSettings, Region
+from qwen_gui_agent.tools.actions import Action, Scroll
+from qwen_gui_agent.tools.frames import ScreenGeometry
 
 __all__ = ["DesktopDevice", "DesktopSettings", "MonitorReport", "Region", "list_monitors", "open_desktop", "plan_desktop"]
 

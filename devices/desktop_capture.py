@@ -17,9 +17,9 @@ from typing import Any
 
 from PIL import Image
 
-from devices.desktop_settings import DesktopPlatform, DesktopSettings, Region
-from devices.errors import CaptureError, DeviceNotFound, MissingDependency
-from tools.frames import ScreenGeometry
+from qwen_gui_agent.devices.desktop_settings import DesktopPlatform, DesktopSettings, Region
+from qwen_gui_agent.devices.errors import CaptureError, DeviceNotFound, MissingDependency
+from qwen_gui_agent.tools.frames import ScreenGeometry
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from devices.desktop_settings import DesktopPlatform
-from devices.errors import DeviceError, MissingDependency
+from qwen_gui_agent.devices.desktop_settings import DesktopPlatform
+from qwen_gui_agent.devices.errors import DeviceError, MissingDependency
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import subprocess
 import time
 from types import ModuleType
 
-from devices.desktop_clipboard import Clipboard, find_clipboard_tool
-from devices.desktop_plan import (
+from qwen_gui_agent.devices.desktop_clipboard import Clipboard, find_clipboard_tool
+from qwen_gui_agent.devices.desktop_plan import (
     ClickAt,
     Command,
     DragTo,
@@ -29,8 +29,8 @@ from devices.desktop_plan import (
     WriteText,
     XdotoolType,
 )
-from devices.desktop_settings import DesktopSettings
-from devices.errors import DeviceError, FailSafeTriggered, MissingDependency, UnsupportedAction
+from qwen_gui_agent.devices.desktop_settings import DesktopSettings
+from qwen_gui_agent.devices.errors import DeviceError, FailSafeTriggered, MissingDependency, UnsupportedAction
 
 log = logging.getLogger(__name__)
 

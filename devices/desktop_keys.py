@@ -1,4 +1,4 @@
-"""Canonical key names (tools.keys) -> the names pyautogui takes.
+"""Canonical key names (qwen_gui_agent.tools.keys) -> the names pyautogui takes.
 
 Most canonical names are already pyautogui's; the table holds only the ones
 that differ, and ``cmd`` depends on the desktop: the Command key on macOS, the
@@ -7,7 +7,7 @@ Super/Windows key elsewhere.
 
 from __future__ import annotations
 
-from devices.desktop_settings import DesktopPlatform
+from qwen_gui_agent.devices.desktop_settings import DesktopPlatform
 
 _RENAMED = {
     "menu": "apps",  # pyautogui's name for the context-menu key

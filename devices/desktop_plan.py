@@ -2,7 +2,7 @@
 
 Pure: no display, no pyautogui. ``plan_desktop`` returns the commands' text,
 which is what a run records and what CI replay recomputes; the executor
-(``devices.desktop_input``) runs the very same command objects, so what is
+(``qwen_gui_agent.devices.desktop_input``) runs the very same command objects, so what is
 logged is what was done.
 """
 
@@ -12,10 +12,10 @@ import string
 from dataclasses import dataclass
 from typing import Literal
 
-from devices.desktop_keys import paste_chord, pyautogui_keys
-from devices.desktop_settings import DesktopPlatform, DesktopSettings
-from devices.errors import UnsupportedAction
-from tools.actions import (
+from qwen_gui_agent.devices.desktop_keys import paste_chord, pyautogui_keys
+from qwen_gui_agent.devices.desktop_settings import DesktopPlatform, DesktopSettings
+from qwen_gui_agent.devices.errors import UnsupportedAction
+from qwen_gui_agent.tools.actions import (
     Action,
     CallUser,
     Click,
@@ -37,8 +37,8 @@ from tools.actions import (
     Type,
     Wait,
 )
-from tools.canonical import quote
-from tools.frames import ScreenGeometry
+from qwen_gui_agent.tools.canonical import quote
+from qwen_gui_agent.tools.frames import ScreenGeometry
 
 Button = Literal["left", "right", "middle"]
 

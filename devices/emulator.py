@@ -20,9 +20,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from devices.android_adb import DeviceLink, TransientAdbError, adb_client
-from devices.android_settings import AndroidSettings
-from devices.errors import DeviceDisconnected, DeviceError, DeviceNotFound, MissingDependency
+from qwen_gui_agent.devices.android_adb import DeviceLink, TransientAdbError, adb_client
+from qwen_gui_agent.devices.android_settings import AndroidSettings
+from qwen_gui_agent.devices.errors import DeviceDisconnected, DeviceError, DeviceNotFound, MissingDependency
 
 if TYPE_CHECKING:
     from adbutils import AdbClient

@@ -7,7 +7,7 @@ the model's mistake, so it is an ``ActionParseError`` the loop feeds back.
 
 from __future__ import annotations
 
-from tools.errors import ActionParseError
+from qwen_gui_agent.tools.errors import ActionParseError
 
 
 class DeviceError(RuntimeError):

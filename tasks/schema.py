@@ -4,7 +4,7 @@ A task YAML holds a ``name``, an optional ``device`` and ``model`` section,
 budgets (``max_steps``, ``timeout``), ``env`` variables for ``${VAR}``
 substitution, the ``secrets`` it needs, and ``steps``: each one mapping whose
 key says its kind (``ai``, ``do``, ``tap``, ``type``, ``launch``, ``wait``,
-``assert``, ``wait_for``). ``tasks.loader`` reads the file and reports errors
+``assert``, ``wait_for``). ``qwen_gui_agent.tasks.loader`` reads the file and reports errors
 with file, line and field.
 """
 
@@ -17,9 +17,9 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
-from tools.canonical import parse_action
-from tools.errors import ActionParseError
-from tools.frames import ModelFrame, parse_pixels
+from qwen_gui_agent.tools.canonical import parse_action
+from qwen_gui_agent.tools.errors import ActionParseError
+from qwen_gui_agent.tools.frames import ModelFrame, parse_pixels
 
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*$")
 

@@ -2,8 +2,8 @@
 
 Actions are plain data. Points are integers in whatever frame the producer
 speaks (model frame when parsed from an answer, input frame once mapped by
-``tools.frames.map_action``); an action never knows its frame, the code that
-holds it does. The canonical text form lives in ``tools.canonical``.
+``qwen_gui_agent.tools.frames.map_action``); an action never knows its frame, the code that
+holds it does. The canonical text form lives in ``qwen_gui_agent.tools.canonical``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Annotated, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
-from tools.keys import normalize_keys
+from qwen_gui_agent.tools.keys import normalize_keys
 
 Direction = Literal["up", "down", "left", "right"]
 DeviceKind = Literal["computer", "mobile"]

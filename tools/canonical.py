@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 
 from pydantic import ValidationError
 
-from tools.actions import (
+from qwen_gui_agent.tools.actions import (
     ACTION_TYPES,
     Action,
     CallUser,
@@ -40,7 +40,7 @@ from tools.actions import (
     Wait,
     action_adapter,
 )
-from tools.errors import ActionParseError
+from qwen_gui_agent.tools.errors import ActionParseError
 
 MAX_ACTION_TEXT = 20_000  # longer "actions" are garbage; bounding keeps parsing fast
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from tools.actions import Action, Point, with_points
-from tools.canonical import parse_point
-from tools.errors import ActionParseError
+from qwen_gui_agent.tools.actions import Action, Point, with_points
+from qwen_gui_agent.tools.canonical import parse_point
+from qwen_gui_agent.tools.errors import ActionParseError
 
 PATCH_FACTOR = 28  # 14 px patches merged 2x2
 MIN_PIXELS = 4 * 28 * 28

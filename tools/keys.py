@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from tools.errors import ActionParseError
+from qwen_gui_agent.tools.errors import ActionParseError
 
 MODIFIERS = ("ctrl", "alt", "shift", "cmd")
 

@@ -7,7 +7,7 @@ scripted backends work without torch installed.
 
 from __future__ import annotations
 
-from agent.backends.base import (
+from qwen_gui_agent.agent.backends.base import (
     BackendError,
     BackendRequestError,
     BackendUnavailable,
@@ -16,22 +16,22 @@ from agent.backends.base import (
     ScriptExhausted,
     Usage,
 )
-from agent.backends.settings import DEFAULT_BASE_URL, DEFAULT_MODEL, BackendSettings, resolve_model_name
+from qwen_gui_agent.agent.backends.settings import DEFAULT_BASE_URL, DEFAULT_MODEL, BackendSettings, resolve_model_name
 
 
 def create_backend(settings: BackendSettings) -> ModelBackend:
     """The backend ``settings.kind`` names, ready to answer (the local one loads its weights here)."""
     match settings.kind:
         case "local":
-            from agent.backends.local import LocalBackend
+            from qwen_gui_agent.agent.backends.local import LocalBackend
 
             return LocalBackend(settings)
         case "openai":
-            from agent.backends.openai_backend import OpenAIBackend
+            from qwen_gui_agent.agent.backends.openai_backend import OpenAIBackend
 
             return OpenAIBackend(settings)
         case "scripted":
-            from agent.backends.scripted import ScriptedBackend
+            from qwen_gui_agent.agent.backends.scripted import ScriptedBackend
 
             if settings.script is None:
                 raise BackendUnavailable("the scripted backend needs a script",

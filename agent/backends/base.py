@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
-from tools.messages import Message
+from qwen_gui_agent.tools.messages import Message
 
 
 @dataclass(frozen=True)

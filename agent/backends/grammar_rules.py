@@ -24,9 +24,9 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-from tools.dialects.qwen_schema import ACTION_TABLES, FUNCTION_NAMES, SYSTEM_BUTTONS, QwenAction
-from tools.frames import RELATIVE_SCALE
-from tools.keys import NAMED_KEYS
+from qwen_gui_agent.tools.dialects.qwen_schema import ACTION_TABLES, FUNCTION_NAMES, SYSTEM_BUTTONS, QwenAction
+from qwen_gui_agent.tools.frames import RELATIVE_SCALE
+from qwen_gui_agent.tools.keys import NAMED_KEYS
 
 GrammarDialect = Literal["qwen", "uitars"]
 

@@ -22,10 +22,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from agent.backends.base import BackendUnavailable, Completion, ModelBackend, Usage
-from agent.backends.local_loading import LoadedModel, import_torch, load_model, pixel_bounds
-from agent.backends.settings import BackendSettings
-from tools.messages import Message
+from qwen_gui_agent.agent.backends.base import BackendUnavailable, Completion, ModelBackend, Usage
+from qwen_gui_agent.agent.backends.local_loading import LoadedModel, import_torch, load_model, pixel_bounds
+from qwen_gui_agent.agent.backends.settings import BackendSettings
+from qwen_gui_agent.tools.messages import Message
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class LocalBackend(ModelBackend):
         chat, images = chat_template_messages(messages)
         prompt = self.processor.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
         if self.fast:
-            from agent.backends.fastpath.engine import FastPath, FastPathUnsupported
+            from qwen_gui_agent.agent.backends.fastpath.engine import FastPath, FastPathUnsupported
 
             try:
                 fast = FastPath.for_model(self.model)
@@ -105,7 +105,7 @@ class LocalBackend(ModelBackend):
         if constrained:
             return self._generate_constrained(inputs, max_new_tokens, frame)
         if self.fast:  # greedy steps only; it returns None (and logs why) where it does not apply
-            from agent.backends.fastpath.engine import fast_generate
+            from qwen_gui_agent.agent.backends.fastpath.engine import fast_generate
 
             answer = fast_generate(self.model, inputs, max_new_tokens, self.settings.temperature)
             if answer is not None:
@@ -115,10 +115,15 @@ class LocalBackend(ModelBackend):
     def _generate_constrained(self, inputs: Any, max_new_tokens: int,
                               frame: tuple[int, int] | None) -> tuple[list[int], Timings]:
         """Greedy inside the action grammar (fast_grammar), forced tokens fed without decode steps."""
-        from agent.backends.fastpath.grammar_decode import constrained_generate
-        from agent.backends.fastpath.engine import FastPath, FastPathUnsupported, completion_timings, greedy_options
-        from agent.backends.fastpath.grammar import AnswerGrammar
-        from agent.backends.grammar_rules import GrammarSpec
+        from qwen_gui_agent.agent.backends.fastpath.grammar_decode import constrained_generate
+        from qwen_gui_agent.agent.backends.fastpath.engine import (
+            FastPath,
+            FastPathUnsupported,
+            completion_timings,
+            greedy_options,
+        )
+        from qwen_gui_agent.agent.backends.fastpath.grammar import AnswerGrammar
+        from qwen_gui_agent.agent.backends.grammar_rules import GrammarSpec
 
         if frame is None:
             raise BackendUnavailable("grammar-constrained decoding needs a screenshot in the prompt (points are "

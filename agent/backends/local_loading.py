@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.backends.base import BackendUnavailable
-from agent.backends.settings import BackendSettings
+from qwen_gui_agent.agent.backends.base import BackendUnavailable
+from qwen_gui_agent.agent.backends.settings import BackendSettings
 
 log = logging.getLogger(__name__)
 

@@ -32,9 +32,9 @@ import httpx
 from PIL import Image
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from agent.backends.base import BackendRequestError, Completion, ModelBackend, Usage
-from agent.backends.settings import BackendSettings
-from tools.messages import Message
+from qwen_gui_agent.agent.backends.base import BackendRequestError, Completion, ModelBackend, Usage
+from qwen_gui_agent.agent.backends.settings import BackendSettings
+from qwen_gui_agent.tools.messages import Message
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from agent.backends.base import BackendUnavailable, Completion, ModelBackend, ScriptExhausted, Usage
-from tools.messages import Message
+from qwen_gui_agent.agent.backends.base import BackendUnavailable, Completion, ModelBackend, ScriptExhausted, Usage
+from qwen_gui_agent.tools.messages import Message
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class ScriptedBackend(ModelBackend):
     @classmethod
     def from_run(cls, directory: Path | str) -> ScriptedBackend:
         """The answers a recorded run got from its model, in step order (steps without an answer skipped)."""
-        from agent.records.run_files import RunLoadError, load_run
+        from qwen_gui_agent.agent.records.run_files import RunLoadError, load_run
 
         try:
             run = load_run(directory)

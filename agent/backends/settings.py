@@ -1,7 +1,7 @@
 """What a model backend is told: one frozen settings object for all three kinds.
 
 The CLI builds it from flags, a task file and the environment
-(agent.commands.model_options); code and tests build it directly. The API key
+(qwen_gui_agent.agent.commands.model_options); code and tests build it directly. The API key
 is a ``SecretStr`` kept out of ``repr``; ``public_dict()`` is what a recorded
 run stores about the model, and it never holds the key.
 """
@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from tools.frames import MIN_PIXELS, SERVING_MAX_PIXELS
+from qwen_gui_agent.tools.frames import MIN_PIXELS, SERVING_MAX_PIXELS
 
 BackendKind = Literal["local", "openai", "scripted"]
 ModelSource = Literal["hub", "local", "modelscope"]

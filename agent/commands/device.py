@@ -33,10 +33,10 @@ from rich.markup import escape
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
-    from devices.android_settings import AndroidSettings
-    from devices.base import Device
-    from devices.desktop_settings import DesktopSettings
-    from tools.errors import ActionParseError
+    from qwen_gui_agent.devices.android_settings import AndroidSettings
+    from qwen_gui_agent.devices.base import Device
+    from qwen_gui_agent.devices.desktop_settings import DesktopSettings
+    from qwen_gui_agent.tools.errors import ActionParseError
 
 DEFAULT_DEVICE = "desktop"
 ENV_DEVICE = "AGENT_DEVICE"
@@ -104,7 +104,7 @@ def desktop_settings_for_cli(flags: DeviceFlags, environ: Mapping[str, str]) -> 
     """Flags, then environment, then defaults; a bad value is a typer.BadParameter (exit 2)."""
     from pydantic import ValidationError
 
-    from devices.desktop_settings import DesktopSettings, Region
+    from qwen_gui_agent.devices.desktop_settings import DesktopSettings, Region
 
     values: dict[str, Any] = {}
     monitor = _pick(flags.monitor, environ, ENV_MONITOR, int)
@@ -136,7 +136,7 @@ def desktop_settings_for_cli(flags: DeviceFlags, environ: Mapping[str, str]) -> 
 def android_settings_for_cli(flags: DeviceFlags, environ: Mapping[str, str]) -> AndroidSettings:
     from pydantic import ValidationError
 
-    from devices.android_settings import AndroidSettings
+    from qwen_gui_agent.devices.android_settings import AndroidSettings
 
     values: dict[str, Any] = {}
     host = _pick(flags.adb_host, environ, ENV_ADB_HOST, str)
@@ -168,7 +168,7 @@ def open_device_for_cli(
     environ: Mapping[str, str],
 ) -> Device:
     """Open the device the flags and environment name (what `agent run`/`replay`/`do` share)."""
-    from devices import open_device, parse_device_spec
+    from qwen_gui_agent.devices import open_device, parse_device_spec
 
     flags = DeviceFlags(spec, monitor, region, scale, origin, failsafe, unicode_input, adb_host, adb_port)
     spec = resolve_spec(flags, environ)
@@ -251,7 +251,7 @@ def devices_command(
     adb_host: AdbHostOpt = None,
     adb_port: AdbPortOpt = None,
 ) -> None:
-    from devices import list_devices
+    from qwen_gui_agent.devices import list_devices
 
     flags = DeviceFlags(adb_host=adb_host, adb_port=adb_port)
     entries = list_devices(android=android_settings_for_cli(flags, os.environ))
@@ -279,7 +279,7 @@ def screenshot_command(
     adb_host: AdbHostOpt = None,
     adb_port: AdbPortOpt = None,
 ) -> None:
-    from devices.errors import DeviceError
+    from qwen_gui_agent.devices.errors import DeviceError
 
     err = Console(stderr=True, soft_wrap=True)
     try:
@@ -318,11 +318,11 @@ def do_command(
     adb_host: AdbHostOpt = None,
     adb_port: AdbPortOpt = None,
 ) -> None:
-    from devices.errors import DeviceError
-    from tools.actions import TERMINAL_ACTIONS
-    from tools.canonical import format_action, parse_action
-    from tools.errors import ActionParseError
-    from tools.frames import ModelFrame, map_action
+    from qwen_gui_agent.devices.errors import DeviceError
+    from qwen_gui_agent.tools.actions import TERMINAL_ACTIONS
+    from qwen_gui_agent.tools.canonical import format_action, parse_action
+    from qwen_gui_agent.tools.errors import ActionParseError
+    from qwen_gui_agent.tools.frames import ModelFrame, map_action
 
     err = Console(stderr=True, soft_wrap=True)
     try:

@@ -1,7 +1,7 @@
 """``agent emulator list|start``: headless Android emulators of an installed SDK.
 
 The SDK is found from ``--sdk``, then ANDROID_HOME, then ANDROID_SDK_ROOT (read
-here, at the edge); the driver itself (``devices.emulator``) reads nothing.
+here, at the edge); the driver itself (``qwen_gui_agent.devices.emulator``) reads nothing.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from agent.commands.device import AdbHostOpt, AdbPortOpt, DeviceFlags, android_settings_for_cli
+from qwen_gui_agent.agent.commands.device import AdbHostOpt, AdbPortOpt, DeviceFlags, android_settings_for_cli
 
 if TYPE_CHECKING:
-    from devices.android_settings import AndroidSettings
+    from qwen_gui_agent.devices.android_settings import AndroidSettings
 
 SDK_VARIABLES = ("ANDROID_HOME", "ANDROID_SDK_ROOT")
 
@@ -43,8 +43,8 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array of AVD names.")] = False,
 ) -> None:
     """List the AVDs the SDK's emulator knows."""
-    from devices.emulator import list_avds
-    from devices.errors import DeviceError
+    from qwen_gui_agent.devices.emulator import list_avds
+    from qwen_gui_agent.devices.errors import DeviceError
 
     err = Console(stderr=True, soft_wrap=True)
     try:
@@ -71,8 +71,8 @@ def start_command(
     adb_port: AdbPortOpt = None,
 ) -> None:
     """Boot an AVD headless (-no-window) and wait until Android says boot completed; it keeps running."""
-    from devices.emulator import start_emulator
-    from devices.errors import DeviceError
+    from qwen_gui_agent.devices.emulator import start_emulator
+    from qwen_gui_agent.devices.errors import DeviceError
 
     err = Console(stderr=True, soft_wrap=True)
     settings = _settings(sdk, adb_host, adb_port)

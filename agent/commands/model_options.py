@@ -21,10 +21,10 @@ from typing import Annotated, Any, Literal
 import typer
 from pydantic import SecretStr, ValidationError
 
-from agent.backends.settings import DEFAULT_MODEL, BackendSettings, resolve_model_name
-from tasks.schema import parse_bool
-from tools.dialects.base import Coordinates
-from tools.frames import parse_pixels
+from qwen_gui_agent.agent.backends.settings import DEFAULT_MODEL, BackendSettings, resolve_model_name
+from qwen_gui_agent.tasks.schema import parse_bool
+from qwen_gui_agent.tools.dialects.base import Coordinates
+from qwen_gui_agent.tools.frames import parse_pixels
 
 PANEL = "Model"
 DEFAULT_API_KEY_ENV = "AGENT_API_KEY"
@@ -240,7 +240,7 @@ def _api_key(variable: str | None, origin: str | None, environ: Mapping[str, str
 
 
 def _default_dialect(model: str) -> str:
-    from tools.dialects import default_dialect_for_model
+    from qwen_gui_agent.tools.dialects import default_dialect_for_model
 
     return default_dialect_for_model(model)
 

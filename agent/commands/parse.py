@@ -22,11 +22,11 @@ from typing import Annotated
 
 import typer
 
-from tools.actions import TERMINAL_ACTIONS, Action, DeviceKind, Drag, Swipe
-from tools.canonical import format_action
-from tools.dialects import DIALECT_NAMES, get_dialect
-from tools.errors import ActionParseError
-from tools.frames import MAX_PIXELS, MIN_PIXELS, ModelFrame, ScreenGeometry, map_action, parse_pixels
+from qwen_gui_agent.tools.actions import TERMINAL_ACTIONS, Action, DeviceKind, Drag, Swipe
+from qwen_gui_agent.tools.canonical import format_action
+from qwen_gui_agent.tools.dialects import DIALECT_NAMES, get_dialect
+from qwen_gui_agent.tools.errors import ActionParseError
+from qwen_gui_agent.tools.frames import MAX_PIXELS, MIN_PIXELS, ModelFrame, ScreenGeometry, map_action, parse_pixels
 
 DialectName = Enum("DialectName", {name: name for name in DIALECT_NAMES}, type=str)  # type: ignore[misc]
 
@@ -93,19 +93,19 @@ def check_on_device(mapped: Action, device: DeviceKind, geometry: ScreenGeometry
     have. Returns a note for a refusal only a live device can settle (an app
     label the offline tables do not know), else "".
     """
-    from devices.errors import UnsupportedAction
+    from qwen_gui_agent.devices.errors import UnsupportedAction
 
     if isinstance(mapped, TERMINAL_ACTIONS):
         return ""  # the loop ends the run on these; no device sees them
     try:
         if device == "computer":
-            from devices.desktop_plan import plan_desktop
-            from devices.desktop_settings import DesktopSettings
+            from qwen_gui_agent.devices.desktop_plan import plan_desktop
+            from qwen_gui_agent.devices.desktop_settings import DesktopSettings
 
             plan_desktop(mapped, DesktopSettings())
         else:
-            from devices.android_plan import plan_android
-            from devices.android_settings import AndroidSettings
+            from qwen_gui_agent.devices.android_plan import plan_android
+            from qwen_gui_agent.devices.android_settings import AndroidSettings
 
             plan_android(mapped, AndroidSettings(), (geometry.width, geometry.height))
     except UnsupportedAction:
@@ -174,6 +174,6 @@ def register(app: typer.Typer) -> None:
 
 
 def _is_unsupported(error: ActionParseError) -> bool:
-    from devices.errors import UnsupportedAction
+    from qwen_gui_agent.devices.errors import UnsupportedAction
 
     return isinstance(error, UnsupportedAction)

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from agent.commands.device import (
+from qwen_gui_agent.agent.commands.device import (
     AdbHostOpt,
     AdbPortOpt,
     DeviceFlags,
@@ -29,12 +29,12 @@ from agent.commands.device import (
     UnicodeInputOpt,
     open_device_for_cli,
 )
-from agent.records.replay_macro import MacroSettings
+from qwen_gui_agent.agent.records.replay_macro import MacroSettings
 
 if TYPE_CHECKING:
-    from agent.records.run_files import RecordedRun
-    from agent.records.replay import ReplayResult
-    from agent.records.replay_macro import MacroResult
+    from qwen_gui_agent.agent.records.run_files import RecordedRun
+    from qwen_gui_agent.agent.records.replay import ReplayResult
+    from qwen_gui_agent.agent.records.replay_macro import MacroResult
 
 RunArgument = Annotated[Path, typer.Argument(help="A recorded run directory (holds run.json and steps.jsonl).")]
 
@@ -51,8 +51,8 @@ def report_command(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to write (default RUN/report.html).")] = None,
     max_width: Annotated[int, typer.Option(help="Screenshots wider than this are downscaled.", min=64)] = 960,
 ) -> None:
-    from agent.records.run_files import RunLoadError
-    from agent.records.report import ReportSettings, write_report
+    from qwen_gui_agent.agent.records.run_files import RunLoadError
+    from qwen_gui_agent.agent.records.report import ReportSettings, write_report
 
     console = Console(stderr=True, soft_wrap=True)
     try:
@@ -98,7 +98,7 @@ def replay_command(
 
 
 def _load(run: Path, console: Console) -> RecordedRun:
-    from agent.records.run_files import RunLoadError, load_run
+    from qwen_gui_agent.agent.records.run_files import RunLoadError, load_run
 
     try:
         recorded = load_run(run)
@@ -119,8 +119,8 @@ def _unfinished(run: RecordedRun) -> bool:
 
 
 def _check(run: RecordedRun, junit: Path | None, as_json: bool, console: Console) -> int:
-    from agent.records.replay import ReplayError, check_run
-    from agent.records.report_junit import write_junit
+    from qwen_gui_agent.agent.records.replay import ReplayError, check_run
+    from qwen_gui_agent.agent.records.report_junit import write_junit
 
     try:
         result = check_run(run)
@@ -159,10 +159,10 @@ def _print_check(result: ReplayResult, as_json: bool) -> None:
 
 
 def _macro(run: RecordedRun, flags: DeviceFlags, settings: MacroSettings, as_json: bool, console: Console) -> int:
-    from agent.records.replay_macro import play_macro
-    from devices.errors import DeviceError
-    from tools.canonical import format_action
-    from tools.errors import ActionParseError
+    from qwen_gui_agent.agent.records.replay_macro import play_macro
+    from qwen_gui_agent.devices.errors import DeviceError
+    from qwen_gui_agent.tools.canonical import format_action
+    from qwen_gui_agent.tools.errors import ActionParseError
 
     out = Console(highlight=False, soft_wrap=True)
 

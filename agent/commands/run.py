@@ -28,7 +28,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from agent.commands.device import (
+from qwen_gui_agent.agent.commands.device import (
     AdbHostOpt,
     AdbPortOpt,
     DeviceOpt,
@@ -39,7 +39,7 @@ from agent.commands.device import (
     ScaleOpt,
     UnicodeInputOpt,
 )
-from agent.commands.model_options import (
+from qwen_gui_agent.agent.commands.model_options import (
     ApiKeyEnvOption,
     BackendOption,
     BaseUrlOption,
@@ -63,13 +63,13 @@ from agent.commands.model_options import (
 )
 
 if TYPE_CHECKING:
-    from agent.backends.base import ModelBackend
-    from agent.backends.settings import BackendSettings
-    from agent.runtime.console import EventSink
-    from agent.runtime.secrets import Secrets
-    from agent.runtime.session import LoopSettings
-    from devices.base import Device
-    from tasks.schema import Task
+    from qwen_gui_agent.agent.backends.base import ModelBackend
+    from qwen_gui_agent.agent.backends.settings import BackendSettings
+    from qwen_gui_agent.agent.runtime.console import EventSink
+    from qwen_gui_agent.agent.runtime.secrets import Secrets
+    from qwen_gui_agent.agent.runtime.session import LoopSettings
+    from qwen_gui_agent.devices.base import Device
+    from qwen_gui_agent.tasks.schema import Task
 
 EXIT_BAD_INPUT = 2
 ENV_OUT = "AGENT_RUNS_DIR"
@@ -156,9 +156,9 @@ def run_command(
     grammar: GrammarOption = None,
 ) -> None:
     # Imported here, not at the top: `agent --help` stays quick.
-    from agent.runtime.console import JsonEvents, RichEvents, UserChannel
-    from agent.runtime.runner import NotStarted, RunParts, RunPlan, execute_run, record_unstarted_run
-    from tools.dialects import get_dialect
+    from qwen_gui_agent.agent.runtime.console import JsonEvents, RichEvents, UserChannel
+    from qwen_gui_agent.agent.runtime.runner import NotStarted, RunParts, RunPlan, execute_run, record_unstarted_run
+    from qwen_gui_agent.tools.dialects import get_dialect
 
     environ = dict(os.environ)
     events = JsonEvents(sys.stdout) if json_events else RichEvents(Console(highlight=False), verbose=verbose)
@@ -230,9 +230,9 @@ class _Errors:
 
 def _device_spec(flag: str | None, task: Task, environ: Mapping[str, str]) -> str:
     """The device to use (flag, task file, environment, default), checked: a malformed spec is bad input."""
-    from agent.commands.device import DEFAULT_DEVICE, ENV_DEVICE
-    from devices import parse_device_spec
-    from devices.errors import DeviceError
+    from qwen_gui_agent.agent.commands.device import DEFAULT_DEVICE, ENV_DEVICE
+    from qwen_gui_agent.devices import parse_device_spec
+    from qwen_gui_agent.devices.errors import DeviceError
 
     task_spec = task.device.spec() if task.device else None
     spec, origin = next((value, origin) for value, origin in (
@@ -247,9 +247,9 @@ def _device_spec(flag: str | None, task: Task, environ: Mapping[str, str]) -> st
 
 @contextmanager
 def _open_device(errors: _Errors, spec: str, options: dict[str, object], environ: Mapping[str, str]) -> Iterator[Device]:
-    from agent.commands.device import open_device_for_cli
-    from agent.runtime.runner import NotStarted, interruption_message
-    from devices.errors import DeviceError
+    from qwen_gui_agent.agent.commands.device import open_device_for_cli
+    from qwen_gui_agent.agent.runtime.runner import NotStarted, interruption_message
+    from qwen_gui_agent.devices.errors import DeviceError
 
     try:
         opened = open_device_for_cli(spec, **options, environ=environ)
@@ -265,9 +265,9 @@ def _open_device(errors: _Errors, spec: str, options: dict[str, object], environ
 
 @contextmanager
 def _start_backend(settings: BackendSettings) -> Iterator[ModelBackend]:
-    from agent.backends import create_backend
-    from agent.backends.base import BackendError
-    from agent.runtime.runner import NotStarted, interruption_message
+    from qwen_gui_agent.agent.backends import create_backend
+    from qwen_gui_agent.agent.backends.base import BackendError
+    from qwen_gui_agent.agent.runtime.runner import NotStarted, interruption_message
 
     try:
         model_backend = create_backend(settings)
@@ -297,8 +297,8 @@ def read_task_argument(task_arg: str, environ: Mapping[str, str]) -> tuple[Task,
     that with no spaces that is not a file is a mistyped path, not a goal; any
     other text is a goal, even ``open config.yaml`` or one that names a file.
     """
-    from tasks.loader import TaskFileError, load_task
-    from tasks.schema import Task
+    from qwen_gui_agent.tasks.loader import TaskFileError, load_task
+    from qwen_gui_agent.tasks.schema import Task
 
     text = task_arg.strip()
     if not text:
@@ -316,7 +316,7 @@ def read_task_argument(task_arg: str, environ: Mapping[str, str]) -> tuple[Task,
 
 
 def _secrets(task: Task, extra: list[str], environ: Mapping[str, str], errors: _Errors) -> Secrets:
-    from agent.runtime.secrets import MissingSecret, Secrets, referenced_names
+    from qwen_gui_agent.agent.runtime.secrets import MissingSecret, Secrets, referenced_names
 
     names = [*task.secrets, *referenced_names(task.texts()), *extra]
     try:
@@ -327,8 +327,8 @@ def _secrets(task: Task, extra: list[str], environ: Mapping[str, str], errors: _
 
 def _loop_settings(task: Task, backend_settings: BackendSettings, environ: Mapping[str, str], *, max_steps: int | None,
                    timeout: str | None, **flags: object) -> LoopSettings:
-    from agent.runtime.session import LoopSettings
-    from tasks.schema import parse_duration
+    from qwen_gui_agent.agent.runtime.session import LoopSettings
+    from qwen_gui_agent.tasks.schema import parse_duration
 
     def from_env(name: str, convert: Callable[[str], object]) -> object:
         raw = environ.get(name, "").strip()
@@ -355,7 +355,7 @@ def _loop_settings(task: Task, backend_settings: BackendSettings, environ: Mappi
 
 def _redact_logs(secrets: Secrets) -> None:
     """Secret values never reach a log line, whoever logs them."""
-    from agent.runtime.secrets import RedactingFilter
+    from qwen_gui_agent.agent.runtime.secrets import RedactingFilter
 
     if not secrets:
         return
@@ -370,7 +370,7 @@ def _redact_logs(secrets: Secrets) -> None:
 def _signals_as_interrupt() -> Iterator[None]:
     """SIGTERM ends the run like Ctrl-C (cleanly, saved as interrupted), and the record names the signal."""
 
-    from agent.runtime.runner import SignalInterrupt
+    from qwen_gui_agent.agent.runtime.runner import SignalInterrupt
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise SignalInterrupt(signal.Signals(signum).name)

@@ -2,7 +2,7 @@
 
 The recorded screenshots stand in for the device and the recorded answers for
 the model. For every step the answer goes through TODAY's prompt builder (it
-must still render), parser, frame computation, ``tools.frames.map_action`` and
+must still render), parser, frame computation, ``qwen_gui_agent.tools.frames.map_action`` and
 the driver's pure planner; any difference from what was recorded is a failed
 step. No GPU, device or network is touched, so users can put their recorded
 runs in their own CI (``agent replay RUN --check``).
@@ -17,14 +17,21 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from agent.runtime.history import History
-from agent.records.replay_planners import DevicePlanner, ReplayError, planner_for_device
-from agent.records.run_files import MODEL_KINDS, VERDICT_KINDS, RecordedRun, RunInfo, StepRecord, is_launch_record
-from tools.actions import TERMINAL_ACTIONS, Action, Click, Point, with_points
-from tools.canonical import format_action, parse_action
-from tools.dialects.base import Dialect, PromptContext
-from tools.errors import ActionParseError
-from tools.frames import MAX_PIXELS, MIN_PIXELS, ModelFrame, ScreenGeometry, map_action, resize_to_frame
+from qwen_gui_agent.agent.runtime.history import History
+from qwen_gui_agent.agent.records.replay_planners import DevicePlanner, ReplayError, planner_for_device
+from qwen_gui_agent.agent.records.run_files import (
+    MODEL_KINDS,
+    VERDICT_KINDS,
+    RecordedRun,
+    RunInfo,
+    StepRecord,
+    is_launch_record,
+)
+from qwen_gui_agent.tools.actions import TERMINAL_ACTIONS, Action, Click, Point, with_points
+from qwen_gui_agent.tools.canonical import format_action, parse_action
+from qwen_gui_agent.tools.dialects.base import Dialect, PromptContext
+from qwen_gui_agent.tools.errors import ActionParseError
+from qwen_gui_agent.tools.frames import MAX_PIXELS, MIN_PIXELS, ModelFrame, ScreenGeometry, map_action, resize_to_frame
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +79,7 @@ def check_run(run: RecordedRun, *, planner: DevicePlanner | None = None, dialect
 
 
 def dialect_for_run(info: RunInfo) -> Dialect:
-    from tools.dialects import get_dialect  # the dialect registry pulls in every parser
+    from qwen_gui_agent.tools.dialects import get_dialect  # the dialect registry pulls in every parser
 
     coordinates = "relative" if info.frame_settings.get("relative") else "absolute"
     try:
@@ -157,7 +164,7 @@ class _Replayer:
         return ""
 
     def _compare_verdict(self, step: StepRecord, problems: list[str]) -> str:
-        from agent.runtime.checks import parse_verdict  # the yes/no reader of assert and wait_for steps
+        from qwen_gui_agent.agent.runtime.checks import parse_verdict  # the yes/no reader of assert and wait_for steps
 
         recorded = step.note.split(":", 1)[0] if step.note else ""
         if recorded not in ("yes", "no"):

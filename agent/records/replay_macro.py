@@ -2,7 +2,7 @@
 
 No model is asked: each step's recorded actions run again in order. Points are
 rescaled to the live screen: a model-frame action keeps its place *relative* to
-the frame (``tools.frames.map_action`` with the recorded frame and today's
+the frame (``qwen_gui_agent.tools.frames.map_action`` with the recorded frame and today's
 geometry); a literal action in screenshot pixels keeps its place relative to
 the recorded screenshot; a step that recorded only what the device got is
 first taken back to recorded screenshot pixels through the recorded geometry.
@@ -15,11 +15,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agent.records.run_files import MODEL_KINDS, RecordedRun, StepRecord, is_launch_record
-from devices.base import Device
-from tools.actions import TERMINAL_ACTIONS, Action, Point, Wait, with_points
-from tools.canonical import format_action, parse_action
-from tools.frames import ModelFrame, ScreenGeometry, input_to_screenshot, map_action
+from qwen_gui_agent.agent.records.run_files import MODEL_KINDS, RecordedRun, StepRecord, is_launch_record
+from qwen_gui_agent.devices.base import Device
+from qwen_gui_agent.tools.actions import TERMINAL_ACTIONS, Action, Point, Wait, with_points
+from qwen_gui_agent.tools.canonical import format_action, parse_action
+from qwen_gui_agent.tools.frames import ModelFrame, ScreenGeometry, input_to_screenshot, map_action
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """Today's pure driver planners, configured as the recorded run's device was.
 
 CI replay recomputes each step's device commands with the same pure function
-the live driver uses (``devices.desktop_plan.plan_desktop``,
-``devices.android.plan_android``), with the driver settings that shape the
+the live driver uses (``qwen_gui_agent.devices.desktop_plan.plan_desktop``,
+``qwen_gui_agent.devices.android.plan_android``), with the driver settings that shape the
 commands taken from what the run recorded about its device (``run.json``'s
 ``device``), so a run recorded on a Mac replays on a Linux CI runner.
 """
@@ -16,8 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from tools.actions import Action
-from tools.frames import ScreenGeometry
+from qwen_gui_agent.tools.actions import Action
+from qwen_gui_agent.tools.frames import ScreenGeometry
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,8 @@ def planner_for_device(device: Mapping[str, Any]) -> DevicePlanner:
 
 
 def _desktop_planner(device: Mapping[str, Any]) -> DevicePlanner:
-    from devices.desktop_plan import plan_desktop, resolve_action
-    from devices.desktop_settings import DesktopSettings
+    from qwen_gui_agent.devices.desktop_plan import plan_desktop, resolve_action
+    from qwen_gui_agent.devices.desktop_settings import DesktopSettings
 
     settings = recorded_settings(DesktopSettings, device)
 
@@ -83,8 +83,8 @@ def _desktop_planner(device: Mapping[str, Any]) -> DevicePlanner:
 
 
 def _android_planner(device: Mapping[str, Any]) -> DevicePlanner:
-    from devices.android import plan_android
-    from devices.android_settings import AndroidSettings
+    from qwen_gui_agent.devices.android import plan_android
+    from qwen_gui_agent.devices.android_settings import AndroidSettings
 
     settings = recorded_settings(AndroidSettings, device)
 

@@ -3,7 +3,7 @@
 The page carries everything inline (CSS, screenshots as data URLs, SVG
 markers) so it can be mailed, attached to a CI job or opened offline. Images
 are downscaled and stored as JPEG or PNG, whichever is smaller, to keep a
-long run's page a reasonable size. Rendering lives in ``agent.records.report_html``.
+long run's page a reasonable size. Rendering lives in ``qwen_gui_agent.agent.records.report_html``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Literal
 
 from PIL import Image, UnidentifiedImageError
 
-from agent.records.report_html import EmbeddedImage, render_report
-from agent.records.run_files import RecordedRun, load_run
+from qwen_gui_agent.agent.records.report_html import EmbeddedImage, render_report
+from qwen_gui_agent.agent.records.run_files import RecordedRun, load_run
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class ReportSettings:
 def write_report(run_dir: Path | str, output: Path | str | None = None, settings: ReportSettings | None = None) -> Path:
     """Render the run in ``run_dir`` to ``output`` (default ``run_dir/report.html``); return the path.
 
-    Raises ``agent.records.run_files.RunLoadError`` when ``run_dir`` is not a readable run.
+    Raises ``qwen_gui_agent.agent.records.run_files.RunLoadError`` when ``run_dir`` is not a readable run.
     """
     settings = settings or ReportSettings()
     run = load_run(run_dir)

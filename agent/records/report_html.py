@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from html import escape
 
-from agent.records.run_files import MODEL_KINDS, VERDICT_KINDS, RecordedRun, StepRecord
-from agent.records.report_overlay import overlay_svg, step_markers
+from qwen_gui_agent.agent.records.run_files import MODEL_KINDS, VERDICT_KINDS, RecordedRun, StepRecord
+from qwen_gui_agent.agent.records.report_overlay import overlay_svg, step_markers
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from agent.records.replay import ReplayResult
+from qwen_gui_agent.agent.records.replay import ReplayResult
 
 # XML 1.0 cannot carry most control characters, even escaped; a model's answer may hold them.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")

@@ -5,7 +5,7 @@ size, so the overlay scales with the downscaled image). Points come from the
 input-frame actions the device got, placed by undoing the recorded geometry's
 scale and origin (exact whatever frame the action was given in); a step where
 nothing ran shows its proposed actions through the recorded frame and
-``tools.frames`` (the one model -> screenshot mapping).
+``qwen_gui_agent.tools.frames`` (the one model -> screenshot mapping).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 
-from agent.records.run_files import GeometryRecord, StepRecord, is_launch_record
-from tools.actions import (
+from qwen_gui_agent.agent.records.run_files import GeometryRecord, StepRecord, is_launch_record
+from qwen_gui_agent.tools.actions import (
     Action,
     Click,
     DoubleClick,
@@ -29,9 +29,9 @@ from tools.actions import (
     Scroll,
     Swipe,
 )
-from tools.canonical import parse_action
-from tools.errors import ActionParseError
-from tools.frames import ModelFrame, ScreenGeometry, input_to_screenshot, to_screenshot_point
+from qwen_gui_agent.tools.canonical import parse_action
+from qwen_gui_agent.tools.errors import ActionParseError
+from qwen_gui_agent.tools.frames import ModelFrame, ScreenGeometry, input_to_screenshot, to_screenshot_point
 
 log = logging.getLogger(__name__)
 

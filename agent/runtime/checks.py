@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from tools.errors import ActionParseError
-from tools.messages import Message
+from qwen_gui_agent.tools.errors import ActionParseError
+from qwen_gui_agent.tools.messages import Message
 
 SYSTEM = (
     "You check the state of a graphical user interface from a screenshot. "

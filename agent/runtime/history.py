@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from PIL import Image, ImageChops
 
-from tools.dialects.base import HistoryStep
+from qwen_gui_agent.tools.dialects.base import HistoryStep
 
 # Screens are compared as grey thumbnails this wide (a 1280x800 screen: 4x4 pixels a cell).
 FINGERPRINT_WIDTH = 320

@@ -14,15 +14,15 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
-from agent.runtime.console import plural
-from agent.runtime.history import History, StuckDetector, fingerprint
-from agent.records.run_files import ErrorRecord
-from agent.runtime.session import Observation, Session, StepDraft, StopRun, parse_failure
-from tools.actions import CallUser, Finished
-from tools.canonical import format_action
-from tools.dialects.base import ParsedAnswer, PromptContext
-from tools.errors import ActionParseError
-from tools.frames import ModelFrame
+from qwen_gui_agent.agent.runtime.console import plural
+from qwen_gui_agent.agent.runtime.history import History, StuckDetector, fingerprint
+from qwen_gui_agent.agent.records.run_files import ErrorRecord
+from qwen_gui_agent.agent.runtime.session import Observation, Session, StepDraft, StopRun, parse_failure
+from qwen_gui_agent.tools.actions import CallUser, Finished
+from qwen_gui_agent.tools.canonical import format_action
+from qwen_gui_agent.tools.dialects.base import ParsedAnswer, PromptContext
+from qwen_gui_agent.tools.errors import ActionParseError
+from qwen_gui_agent.tools.frames import ModelFrame
 
 log = logging.getLogger(__name__)
 

@@ -18,16 +18,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from agent.backends.base import BackendError, ModelBackend
-from agent.runtime.console import EventSink, UserChannel
-from agent.records.run_files import RunInfo, RunWriter
-from agent.runtime.secrets import Secrets
-from agent.runtime.session import LoopSettings, Session, StopRun
-from agent.runtime.steps import run_task
-from devices.base import Device
-from devices.errors import DeviceError
-from tasks.schema import Task
-from tools.dialects.base import Dialect
+from qwen_gui_agent.agent.backends.base import BackendError, ModelBackend
+from qwen_gui_agent.agent.runtime.console import EventSink, UserChannel
+from qwen_gui_agent.agent.records.run_files import RunInfo, RunWriter
+from qwen_gui_agent.agent.runtime.secrets import Secrets
+from qwen_gui_agent.agent.runtime.session import LoopSettings, Session, StopRun
+from qwen_gui_agent.agent.runtime.steps import run_task
+from qwen_gui_agent.devices.base import Device
+from qwen_gui_agent.devices.errors import DeviceError
+from qwen_gui_agent.tasks.schema import Task
+from qwen_gui_agent.tools.dialects.base import Dialect
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +220,7 @@ def _run_steps(session: Session, task: Task) -> tuple[str, str]:
 
 def _write_report(run_dir: Path) -> None:
     """The HTML report beside the run. The run is already saved, so a report failure only warns."""
-    from agent.records.report import write_report
+    from qwen_gui_agent.agent.records.report import write_report
 
     try:
         write_report(run_dir)

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from tools.actions import Action, Type
-from tools.errors import ActionParseError
+from qwen_gui_agent.tools.actions import Action, Type
+from qwen_gui_agent.tools.errors import ActionParseError
 
 PLACEHOLDER = re.compile(r"\{\{\s*secret:([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 

@@ -17,18 +17,25 @@ from typing import Any
 
 from PIL import Image
 
-from agent.backends.base import BackendError, Completion, ModelBackend
-from agent.runtime.console import EventSink, UserChannel
-from agent.records.run_files import ErrorRecord, ExecutedRecord, FrameRecord, GeometryRecord, RunWriter, StepRecord
-from agent.runtime.secrets import Secrets
-from devices.base import Device, Screenshot
-from devices.errors import DeviceError
-from tools.actions import Action, Type
-from tools.canonical import format_action, parse_action
-from tools.dialects.base import Dialect
-from tools.errors import ActionParseError
-from tools.frames import MAX_PIXELS, MIN_PIXELS, ModelFrame, check_action, map_action, resize_to_frame
-from tools.messages import Message
+from qwen_gui_agent.agent.backends.base import BackendError, Completion, ModelBackend
+from qwen_gui_agent.agent.runtime.console import EventSink, UserChannel
+from qwen_gui_agent.agent.records.run_files import (
+    ErrorRecord,
+    ExecutedRecord,
+    FrameRecord,
+    GeometryRecord,
+    RunWriter,
+    StepRecord,
+)
+from qwen_gui_agent.agent.runtime.secrets import Secrets
+from qwen_gui_agent.devices.base import Device, Screenshot
+from qwen_gui_agent.devices.errors import DeviceError
+from qwen_gui_agent.tools.actions import Action, Type
+from qwen_gui_agent.tools.canonical import format_action, parse_action
+from qwen_gui_agent.tools.dialects.base import Dialect
+from qwen_gui_agent.tools.errors import ActionParseError
+from qwen_gui_agent.tools.frames import MAX_PIXELS, MIN_PIXELS, ModelFrame, check_action, map_action, resize_to_frame
+from qwen_gui_agent.tools.messages import Message
 
 log = logging.getLogger(__name__)
 

@@ -15,12 +15,12 @@ import subprocess
 import tempfile
 import time
 
-from agent.runtime.checks import Verdict, parse_verdict, verdict_messages
-from agent.runtime.console import plural
-from agent.runtime.loop import run_goal
-from agent.records.run_files import ErrorRecord, ExecutedRecord, launch_record
-from agent.runtime.session import Session, StepDraft, StopRun, parse_failure
-from tasks.schema import (
+from qwen_gui_agent.agent.runtime.checks import Verdict, parse_verdict, verdict_messages
+from qwen_gui_agent.agent.runtime.console import plural
+from qwen_gui_agent.agent.runtime.loop import run_goal
+from qwen_gui_agent.agent.records.run_files import ErrorRecord, ExecutedRecord, launch_record
+from qwen_gui_agent.agent.runtime.session import Session, StepDraft, StopRun, parse_failure
+from qwen_gui_agent.tasks.schema import (
     AiStep,
     AssertStep,
     DoStep,
@@ -32,10 +32,10 @@ from tasks.schema import (
     WaitStep,
     split_command_line,
 )
-from tools.actions import Action, Click, OpenApp, Type, Wait
-from tools.canonical import format_action, parse_action
-from tools.errors import ActionParseError
-from tools.frames import ModelFrame
+from qwen_gui_agent.tools.actions import Action, Click, OpenApp, Type, Wait
+from qwen_gui_agent.tools.canonical import format_action, parse_action
+from qwen_gui_agent.tools.errors import ActionParseError
+from qwen_gui_agent.tools.frames import ModelFrame
 
 log = logging.getLogger(__name__)
 

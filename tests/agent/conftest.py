@@ -5,14 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.backends.scripted import ScriptedBackend
-from agent.runtime.console import UserChannel
-from agent.runtime.runner import RunParts, RunResult, execute_run
-from agent.runtime.secrets import Secrets
-from agent.runtime.session import LoopSettings
-from tasks.schema import Task
+from qwen_gui_agent.agent.backends.scripted import ScriptedBackend
+from qwen_gui_agent.agent.runtime.console import UserChannel
+from qwen_gui_agent.agent.runtime.runner import RunParts, RunResult, execute_run
+from qwen_gui_agent.agent.runtime.secrets import Secrets
+from qwen_gui_agent.agent.runtime.session import LoopSettings
+from qwen_gui_agent.tasks.schema import Task
 from tests.agent.doubles import CollectedEvents, MemoryDevice
-from tools.dialects import get_dialect
+from qwen_gui_agent.tools.dialects import get_dialect
 
 
 @pytest.fixture

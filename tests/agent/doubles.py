@@ -16,11 +16,11 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from devices.base import Device, Execution, Screenshot
-from devices.errors import UnsupportedAction
-from tools.actions import Action, DeviceKind
-from tools.canonical import format_action
-from tools.frames import ScreenGeometry
+from qwen_gui_agent.devices.base import Device, Execution, Screenshot
+from qwen_gui_agent.devices.errors import UnsupportedAction
+from qwen_gui_agent.tools.actions import Action, DeviceKind
+from qwen_gui_agent.tools.canonical import format_action
+from qwen_gui_agent.tools.frames import ScreenGeometry
 
 
 class MemoryDevice(Device):

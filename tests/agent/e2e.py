@@ -24,8 +24,8 @@ from tests.support.booking_app import BookingApp
 from tests.support.cli import AGENT_COMMAND
 from tests.support.model_server import RecordedRequest
 from tests.support.xvfb import XvfbServer, XvfbUnavailable, start_xvfb_server
-from tools.canonical import quote
-from tools.frames import ModelFrame
+from qwen_gui_agent.tools.canonical import quote
+from qwen_gui_agent.tools.frames import ModelFrame
 
 REPO = Path(__file__).resolve().parents[2]
 

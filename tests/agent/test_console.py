@@ -7,7 +7,7 @@ import json
 
 from rich.console import Console
 
-from agent.runtime.console import JsonEvents, RichEvents, UserChannel
+from qwen_gui_agent.agent.runtime.console import JsonEvents, RichEvents, UserChannel
 from tests.agent.doubles import TerminalInput
 
 STEP = {"index": 5, "goal_step": 2, "max_steps": 30, "actions": ["click(start_box='(1,2)')"], "thought": "the [red] button",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PIL import Image, ImageDraw
 
-from agent.runtime.history import History, StuckDetector, fingerprint, screens_differ
+from qwen_gui_agent.agent.runtime.history import History, StuckDetector, fingerprint, screens_differ
 
 
 def screen(color: str = "white", box: tuple[int, int, int, int] | None = None, size=(800, 600)) -> Image.Image:

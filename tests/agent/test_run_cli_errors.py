@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from agent.records.run_files import load_run
+from qwen_gui_agent.agent.records.run_files import load_run
 from tests.agent.e2e import agent_env, only_run_dir, run_agent, start_agent, xvfb_or_skip
 from tests.support.model_server import ModelServer, Reply
 from tests.support.xvfb import XvfbServer

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.records.run_files import load_run
+from qwen_gui_agent.agent.records.run_files import load_run
 from tests.agent.e2e import (
     Move,
     ScriptedModel,
@@ -30,7 +30,7 @@ from tests.agent.e2e import (
 from tests.support.booking_app import BookingApp
 from tests.support.model_server import ModelServer, Reply
 from tests.support.xvfb import XvfbServer
-from tools.frames import ModelFrame, smart_resize
+from qwen_gui_agent.tools.frames import ModelFrame, smart_resize
 
 pytestmark = [pytest.mark.xvfb, pytest.mark.slow]
 

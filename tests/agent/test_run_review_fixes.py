@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from agent.commands.model_options import resolve_model_settings
-from agent.runtime.console import RichEvents, UserChannel
-from agent.records.run_files import load_run
-from tasks.loader import TaskFileError, parse_task
+from qwen_gui_agent.agent.commands.model_options import resolve_model_settings
+from qwen_gui_agent.agent.runtime.console import RichEvents, UserChannel
+from qwen_gui_agent.agent.records.run_files import load_run
+from qwen_gui_agent.tasks.loader import TaskFileError, parse_task
 from tests.agent.doubles import CollectedEvents, MemoryDevice, TerminalInput
 
 # ----------------------------------------------------------------------------- 1. desktop command lines
@@ -82,7 +82,7 @@ def resolved(yaml_model: str, environ: dict[str, str] | None = None, **flags: ob
 
 
 def test_the_model_section_takes_every_model_flag():
-    from tasks.schema import ModelSection
+    from qwen_gui_agent.tasks.schema import ModelSection
 
     assert sorted(ModelSection.model_fields) == sorted(EACH_KEY) == sorted(model_flags())
 
@@ -131,7 +131,7 @@ def test_flag_beats_task_beats_environment_beats_default():
 
 
 def goal_or_file(argument: str) -> tuple[str, object]:
-    from agent.commands.run import TaskArgumentError, read_task_argument
+    from qwen_gui_agent.agent.commands.run import TaskArgumentError, read_task_argument
 
     try:
         task, task_file = read_task_argument(argument, {})
@@ -206,7 +206,7 @@ def test_the_console_marks_a_declined_step():
 
 
 def test_counts_are_pluralized(run_with):
-    from agent.runtime.console import plural
+    from qwen_gui_agent.agent.runtime.console import plural
 
     assert [plural(n, "step") for n in (0, 1, 2)] == ["0 steps", "1 step", "2 steps"]
     result, _, _ = run_with([], task=parse_task("steps: [{wait: 0}]", {}), device=MemoryDevice())

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.runtime.secrets import MissingSecret, RedactingFilter, Secrets, placeholder, referenced_names
-from tools.actions import Click, Point, Type
-from tools.errors import ActionParseError
+from qwen_gui_agent.agent.runtime.secrets import MissingSecret, RedactingFilter, Secrets, placeholder, referenced_names
+from qwen_gui_agent.tools.actions import Click, Point, Type
+from qwen_gui_agent.tools.errors import ActionParseError
 
 
 def test_referenced_names_in_order_without_repeats():

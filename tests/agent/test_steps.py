@@ -7,12 +7,12 @@ import time
 
 import pytest
 
-from agent.runtime.checks import parse_verdict
-from agent.records.run_files import load_run
-from tasks.loader import parse_task
+from qwen_gui_agent.agent.runtime.checks import parse_verdict
+from qwen_gui_agent.agent.records.run_files import load_run
+from qwen_gui_agent.tasks.loader import parse_task
 from tests.agent.doubles import MemoryDevice
-from tools.actions import Click, OpenApp, Point, Type, Wait
-from tools.errors import ActionParseError
+from qwen_gui_agent.tools.actions import Click, OpenApp, Point, Type, Wait
+from qwen_gui_agent.tools.errors import ActionParseError
 
 
 def task(text: str):

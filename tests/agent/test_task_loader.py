@@ -7,9 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from tasks.loader import TaskFileError, load_task, parse_task
-from tasks.schema import AiStep, AssertStep, DoStep, LaunchStep, TapStep, Task, TypeStep, WaitForStep, WaitStep
-from tools.frames import ModelFrame
+from qwen_gui_agent.tasks.loader import TaskFileError, load_task, parse_task
+from qwen_gui_agent.tasks.schema import (
+    AiStep,
+    AssertStep,
+    DoStep,
+    LaunchStep,
+    TapStep,
+    Task,
+    TypeStep,
+    WaitForStep,
+    WaitStep,
+)
+from qwen_gui_agent.tools.frames import ModelFrame
 
 
 def write(tmp_path, text: str):

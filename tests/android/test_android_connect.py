@@ -7,11 +7,11 @@ import sys
 
 import pytest
 
-from devices.android import AndroidSettings, list_android, open_android
-from devices.errors import DeviceDisconnected, DeviceNotFound
+from qwen_gui_agent.devices.android import AndroidSettings, list_android, open_android
+from qwen_gui_agent.devices.errors import DeviceDisconnected, DeviceNotFound
 from tests.support.adb_server import AdbServer
 from tests.support.adb_shell import VirtualPhone
-from tools.actions import Click, PressBack
+from qwen_gui_agent.tools.actions import Click, PressBack
 
 
 def test_list_reports_model_resolution_and_orientation(adb_server: AdbServer, settings: AndroidSettings) -> None:
@@ -134,7 +134,8 @@ def test_listing_retries_then_gives_up(adb_server: AdbServer, settings: AndroidS
 
 
 def test_importing_the_driver_does_not_import_adbutils() -> None:
-    code = "import sys, devices.android, devices.emulator; assert 'adbutils' not in sys.modules, 'eager adbutils'"
+    code = ("import sys, qwen_gui_agent.devices.android, qwen_gui_agent.devices.emulator; "
+            "assert 'adbutils' not in sys.modules, 'eager adbutils'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from devices.android import AndroidDevice, AndroidSettings
-from devices.errors import UnsupportedAction
+from qwen_gui_agent.devices.android import AndroidDevice, AndroidSettings
+from qwen_gui_agent.devices.errors import UnsupportedAction
 from tests.support.adb_server import AdbServer
-from tools.actions import (
+from qwen_gui_agent.tools.actions import (
     Action,
     Click,
     Drag,
@@ -24,7 +24,7 @@ from tools.actions import (
     Type,
     Wait,
 )
-from tools.errors import ActionParseError
+from qwen_gui_agent.tools.errors import ActionParseError
 
 
 def p(x: int, y: int) -> Point:

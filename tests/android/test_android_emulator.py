@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from devices.android import AndroidSettings
-from devices.emulator import EmulatorBootTimeout, list_avds, parse_avd_list, start_emulator
-from devices.errors import DeviceError, DeviceNotFound, MissingDependency
+from qwen_gui_agent.devices.android import AndroidSettings
+from qwen_gui_agent.devices.emulator import EmulatorBootTimeout, list_avds, parse_avd_list, start_emulator
+from qwen_gui_agent.devices.errors import DeviceError, DeviceNotFound, MissingDependency
 from tests.support.adb_server import AdbServer
 from tests.support.adb_shell import VirtualPhone
 

@@ -6,12 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices.android import plan_android
-from devices.android_apps import parse_launchable, resolve_package
-from devices.android_plan import MIN_SCROLL_FRACTION, scroll_path
-from devices.android_settings import AndroidSettings
-from devices.errors import UnsupportedAction
-from tools.actions import (
+from qwen_gui_agent.devices.android import plan_android
+from qwen_gui_agent.devices.android_apps import parse_launchable, resolve_package
+from qwen_gui_agent.devices.android_plan import MIN_SCROLL_FRACTION, scroll_path
+from qwen_gui_agent.devices.android_settings import AndroidSettings
+from qwen_gui_agent.devices.errors import UnsupportedAction
+from qwen_gui_agent.tools.actions import (
     CallUser,
     Click,
     DoubleClick,
@@ -31,7 +31,7 @@ from tools.actions import (
     Swipe,
     Wait,
 )
-from tools.errors import ActionParseError
+from qwen_gui_agent.tools.errors import ActionParseError
 
 SETTINGS = AndroidSettings()
 SCREEN = (1080, 2400)

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices.android import AndroidDevice, AndroidSettings, open_android, plan_android
-from devices.android_text import input_text_commands, typable_by_input
+from qwen_gui_agent.devices.android import AndroidDevice, AndroidSettings, open_android, plan_android
+from qwen_gui_agent.devices.android_text import input_text_commands, typable_by_input
 from tests.support.adb_server import AdbServer
 from tests.support.adb_shell import input_percent_s, sh_split
-from tools.actions import Type
+from qwen_gui_agent.tools.actions import Type
 
 PRINTABLE = [chr(code) for code in range(0x20, 0x7F)]
 SCREEN = (1080, 2400)

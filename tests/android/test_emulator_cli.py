@@ -11,7 +11,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from agent.cli import build_app
+from qwen_gui_agent.agent.cli import build_app
 from tests.android.test_android_emulator import fake_sdk, written  # noqa: F401 - fake_sdk is a fixture
 from tests.support.adb_server import AdbServer
 from tests.support.adb_shell import VirtualPhone

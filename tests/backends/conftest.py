@@ -20,7 +20,7 @@ def tiny_qwen_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def local_backend(tiny_qwen_dir: Path):
     """The local backend on the tiny model, loaded once through the real from_pretrained path."""
-    from agent.backends import BackendSettings, create_backend
+    from qwen_gui_agent.agent.backends import BackendSettings, create_backend
 
     settings = BackendSettings(kind="local", model=str(tiny_qwen_dir), source="local", torch_device="cpu",
                                max_new_tokens=12)

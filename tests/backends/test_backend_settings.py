@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from agent.backends import BackendSettings
+from qwen_gui_agent.agent.backends import BackendSettings
 
 SECRET = "sk-very-secret-value"
 

@@ -8,8 +8,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from agent.backends.settings import DEFAULT_BASE_URL, DEFAULT_MODEL
-from agent.commands.model_options import (
+from qwen_gui_agent.agent.backends.settings import DEFAULT_BASE_URL, DEFAULT_MODEL
+from qwen_gui_agent.agent.commands.model_options import (
     BackendOption,
     BaseUrlOption,
     CoordsOption,

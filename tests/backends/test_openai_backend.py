@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 from pydantic import SecretStr
 
-from agent.backends import BackendRequestError, BackendSettings, create_backend
-from agent.backends.openai_backend import backoff_seconds, parse_retry_after, read_reply
+from qwen_gui_agent.agent.backends import BackendRequestError, BackendSettings, create_backend
+from qwen_gui_agent.agent.backends.openai_backend import backoff_seconds, parse_retry_after, read_reply
 from tests.support.model_server import ModelServer, Reply
-from tools.frames import ModelFrame, resize_to_frame
-from tools.messages import Message
+from qwen_gui_agent.tools.frames import ModelFrame, resize_to_frame
+from qwen_gui_agent.tools.messages import Message
 
 API_KEY = "sk-test-0123456789abcdef"
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.backends import BackendSettings, BackendUnavailable, ScriptExhausted, create_backend
-from agent.backends.scripted import ScriptedBackend
-from agent.records.run_files import RunInfo, RunWriter, StepRecord
-from tools.messages import Message
+from qwen_gui_agent.agent.backends import BackendSettings, BackendUnavailable, ScriptExhausted, create_backend
+from qwen_gui_agent.agent.backends.scripted import ScriptedBackend
+from qwen_gui_agent.agent.records.run_files import RunInfo, RunWriter, StepRecord
+from qwen_gui_agent.tools.messages import Message
 
 ASK = [Message.text("user", "next?")]
 

@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices.desktop_keys import paste_chord, pyautogui_key
-from devices.desktop_plan import PasteText, WriteText, plan_commands, plan_desktop, typeable_keys
-from devices.desktop_settings import DesktopSettings, Region
-from devices.errors import UnsupportedAction
-from tools.actions import Finished, Point, Scroll, Type
-from tools.canonical import parse_action
-from tools.errors import ActionParseError
-from tools.keys import NAMED_KEYS
+from qwen_gui_agent.devices.desktop_keys import paste_chord, pyautogui_key
+from qwen_gui_agent.devices.desktop_plan import PasteText, WriteText, plan_commands, plan_desktop, typeable_keys
+from qwen_gui_agent.devices.desktop_settings import DesktopSettings, Region
+from qwen_gui_agent.devices.errors import UnsupportedAction
+from qwen_gui_agent.tools.actions import Finished, Point, Scroll, Type
+from qwen_gui_agent.tools.canonical import parse_action
+from qwen_gui_agent.tools.errors import ActionParseError
+from qwen_gui_agent.tools.keys import NAMED_KEYS
 
 X11 = DesktopSettings(platform="x11")
 MACOS = DesktopSettings(platform="macos")

@@ -12,12 +12,12 @@ import subprocess
 
 import pytest
 
-from devices.desktop import DesktopDevice, open_desktop
-from devices.desktop_settings import DesktopSettings, Region
-from devices.errors import FailSafeTriggered, UnsupportedAction
+from qwen_gui_agent.devices.desktop import DesktopDevice, open_desktop
+from qwen_gui_agent.devices.desktop_settings import DesktopSettings, Region
+from qwen_gui_agent.devices.errors import FailSafeTriggered, UnsupportedAction
 from tests.support.tk_app import TkApp
 from tests.support.xvfb import XvfbServer
-from tools.actions import (
+from qwen_gui_agent.tools.actions import (
     Click,
     DoubleClick,
     Drag,
@@ -30,8 +30,8 @@ from tools.actions import (
     Scroll,
     Type,
 )
-from tools.frames import ModelFrame, map_action
-from tools.keys import NAMED_KEYS
+from qwen_gui_agent.tools.frames import ModelFrame, map_action
+from qwen_gui_agent.tools.keys import NAMED_KEYS
 
 pytestmark = [pytest.mark.xvfb]
 
@@ -127,7 +127,7 @@ def test_hotkey_reaches_the_app_with_its_modifiers(desktop: DesktopDevice, tk_ap
 def test_every_canonical_key_exists_on_x11_or_is_refused(desktop: DesktopDevice, tk_app: TkApp) -> None:
     import pyautogui  # bound to the shared display by the fixtures above
 
-    from devices.desktop_keys import pyautogui_key
+    from qwen_gui_agent.devices.desktop_keys import pyautogui_key
 
     mapping = pyautogui.platformModule.keyboardMapping
     missing = sorted(key for key in NAMED_KEYS if mapping.get(pyautogui_key(key, "x11")) is None)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.commands import device as device_cli
-from agent.commands import emulator as emulator_cli
+from qwen_gui_agent.agent.commands import device as device_cli
+from qwen_gui_agent.agent.commands import emulator as emulator_cli
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 NOT_READ_BY_THE_CLI: set[str] = set()

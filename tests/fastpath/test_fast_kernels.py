@@ -22,8 +22,8 @@ from tests.support.triton_interpreter import patch
 
 patch()
 import torch
-from agent.backends.fastpath import kernels as fast_kernels
-from agent.backends.fastpath.decode import rotate_half
+from qwen_gui_agent.agent.backends.fastpath import kernels as fast_kernels
+from qwen_gui_agent.agent.backends.fastpath.decode import rotate_half
 from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLRMSNorm
 
 def truncate(t):  # float32 -> bf16 the interpreter's way
@@ -96,7 +96,7 @@ import dataclasses
 import torch
 from transformers.models.qwen2_5_vl.configuration_qwen2_5_vl import Qwen2_5_VLVisionConfig
 from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VisionTransformerPretrainedModel
-from agent.backends.fastpath.vision import FastVision
+from qwen_gui_agent.agent.backends.fastpath.vision import FastVision
 
 # A bf16 tower whose MLP is 60 wide (not a multiple of 8, so the gate/up weights get padded).
 config = Qwen2_5_VLVisionConfig(depth=3, hidden_size=32, intermediate_size=60, num_heads=2, out_hidden_size=48,
@@ -142,7 +142,7 @@ from tests.support.triton_interpreter import patch
 patch()
 import torch
 import torch.nn.functional as F
-from agent.backends.fastpath import gemv as fast_gemv
+from qwen_gui_agent.agent.backends.fastpath import gemv as fast_gemv
 
 def truncate(t):  # float32 -> bf16 the interpreter's way
     return (t.float().view(torch.int32) & -65536).view(torch.float32).to(torch.bfloat16)
@@ -217,7 +217,7 @@ def test_vision_tower_with_kernels_and_padded_mlp_in_the_interpreter() -> None:
 def test_exact_kernels_only_for_bf16_on_cuda() -> None:
     import torch
 
-    from agent.backends.fastpath import kernels as fast_kernels
+    from qwen_gui_agent.agent.backends.fastpath import kernels as fast_kernels
 
     assert not fast_kernels.available(torch.device("cpu"), torch.bfloat16)
     # A float16 model (pre-Ampere GPUs) must keep the eager operations: the kernels round to bf16.

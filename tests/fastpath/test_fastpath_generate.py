@@ -9,7 +9,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from agent.backends.fastpath.engine import FastPath, FastPathUnsupported, GreedyOptions, fast_generate, greedy_options
+from qwen_gui_agent.agent.backends.fastpath.engine import (
+    FastPath,
+    FastPathUnsupported,
+    GreedyOptions,
+    fast_generate,
+    greedy_options,
+)
 from tests.fastpath.conftest import chat, noise_image
 
 

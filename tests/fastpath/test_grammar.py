@@ -9,13 +9,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.backends.grammar_rules import GrammarSpec, ebnf, int_up_to
+from qwen_gui_agent.agent.backends.grammar_rules import GrammarSpec, ebnf, int_up_to
 from tests.fastpath.conftest import chat, noise_image
-from tools.actions import Click, Drag, Finished, Hotkey, Point, Scroll, Swipe, Type, Wait
-from tools.dialects.qwen import QwenDialect
-from tools.dialects.uitars import UITarsDialect
-from tools.frames import ModelFrame
-from tools.messages import Message
+from qwen_gui_agent.tools.actions import Click, Drag, Finished, Hotkey, Point, Scroll, Swipe, Type, Wait
+from qwen_gui_agent.tools.dialects.qwen import QwenDialect
+from qwen_gui_agent.tools.dialects.uitars import UITarsDialect
+from qwen_gui_agent.tools.frames import ModelFrame
+from qwen_gui_agent.tools.messages import Message
 
 xgr = pytest.importorskip("xgrammar")
 from xgrammar.testing import _is_grammar_accept_string as accepts
@@ -69,15 +69,15 @@ def test_spec_names() -> None:
 def test_grammar_needs_greedy_decoding() -> None:
     from pydantic import ValidationError
 
-    from agent.backends.settings import BackendSettings
+    from qwen_gui_agent.agent.backends.settings import BackendSettings
 
     with pytest.raises(ValidationError):
         BackendSettings(grammar="qwen", temperature=0.7)
 
 
 def test_a_chunk_forward_equals_feeding_the_tokens_one_by_one(tiny) -> None:
-    from agent.backends.fastpath.grammar_decode import chunk_step
-    from agent.backends.fastpath.engine import FastPath, GreedyOptions
+    from qwen_gui_agent.agent.backends.fastpath.grammar_decode import chunk_step
+    from qwen_gui_agent.agent.backends.fastpath.engine import FastPath, GreedyOptions
 
     model, processor = tiny
     inputs = processor(text=[chat(processor)], images=[noise_image(420, 280)], return_tensors="pt")
@@ -104,7 +104,7 @@ def test_a_chunk_forward_equals_feeding_the_tokens_one_by_one(tiny) -> None:
 
 @pytest.fixture(scope="module")
 def backends(tiny_dir: Path):
-    from agent.backends import BackendSettings, create_backend
+    from qwen_gui_agent.agent.backends import BackendSettings, create_backend
 
     made = {}
     for name in ("qwen", "uitars"):
@@ -138,7 +138,7 @@ def test_questions_that_are_not_for_an_action_stay_unconstrained(backends) -> No
 
 
 def test_an_answer_cut_short_is_closed_and_still_parses(tiny_dir: Path) -> None:
-    from agent.backends import BackendSettings, create_backend
+    from qwen_gui_agent.agent.backends import BackendSettings, create_backend
 
     backend = create_backend(BackendSettings(kind="local", model=str(tiny_dir), source="local", torch_device="cpu",
                                              max_new_tokens=40, grammar="uitars"))
@@ -153,7 +153,7 @@ def test_an_answer_cut_short_is_closed_and_still_parses(tiny_dir: Path) -> None:
 
 
 def test_fast_preprocessing_gives_the_processors_inputs(tiny_dir: Path) -> None:
-    from agent.backends import BackendSettings, create_backend
+    from qwen_gui_agent.agent.backends import BackendSettings, create_backend
 
     messages = [Message(role="user", parts=(noise_image(420, 280, seed=3), "Click the search button."))]
     prepared = {}

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.fastpath.conftest import noise_image
-from tools.messages import Message
+from qwen_gui_agent.tools.messages import Message
 
 
 def test_fast_and_plain_local_backends_give_the_same_answer(tiny_dir: Path) -> None:
-    from agent.backends import BackendSettings, create_backend
+    from qwen_gui_agent.agent.backends import BackendSettings, create_backend
 
     messages = [Message.text("system", "You are a GUI agent."),
                 Message(role="user", parts=(noise_image(420, 280, seed=7), "Click the search button."))]

@@ -7,22 +7,25 @@ included: a lazy import still ties two modules together), so the test needs no h
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ("agent", "devices", "tools", "tasks")
+PACKAGES = ("agent", "devices", "tools", "tasks")  # folders at the top of the repository ...
+NAMESPACE = "qwen_gui_agent"  # ... installed and imported under this name
 MAX_LINES = 420  # "about 400": a module past this wants splitting
-FASTPATH = "agent.backends.fastpath"
-FASTPATH_IMPORTERS = {"agent.backends.local"}  # besides the package itself (and benchmarks, tests)
+FASTPATH = "qwen_gui_agent.agent.backends.fastpath"
+FASTPATH_IMPORTERS = {"qwen_gui_agent.agent.backends.local"}  # besides the package itself (and benchmarks, tests)
+SOURCE_FOLDERS = (*PACKAGES, "tests", "benchmarks", NAMESPACE)
 
 
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(REPO).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
-    return ".".join(parts)
+    return ".".join([NAMESPACE, *parts] if parts[0] in PACKAGES else parts)
 
 
 def project_modules() -> dict[str, Path]:
@@ -103,9 +106,41 @@ def test_dependencies_point_one_way() -> None:
         f"{module} -> {target}"
         for module, targets in import_graph().items()
         for target in targets
-        if module.split(".")[0] in allowed and target.split(".")[0] not in allowed[module.split(".")[0]]
+        if module.split(".")[1] in allowed and target.split(".")[1] not in allowed[module.split(".")[1]]
     ]
     assert wrong == []
+
+
+def bare_imports(path: Path) -> list[str]:
+    """Imports of our packages by their folder names (``import tools``), which a user's own tools.py shadows."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names = [node.module]
+        found += [f"{path}:{node.lineno}: {name}" for name in names if name.split(".")[0] in PACKAGES]
+    return found
+
+
+def test_bare_import_finder_sees_one(tmp_path: Path) -> None:
+    source = tmp_path / "example.py"
+    source.write_text("import os\nfrom tools.actions import Click\nimport qwen_gui_agent.tools\n")
+    assert [line.split(": ")[1] for line in bare_imports(source)] == ["tools.actions"]
+
+
+def test_everything_imports_through_the_distinctive_name() -> None:
+    offenders = [line for folder in SOURCE_FOLDERS for path in sorted((REPO / folder).rglob("*.py"))
+                 for line in bare_imports(path)]
+    assert offenders == []
+
+
+def test_install_lists_every_package() -> None:
+    """pyproject's explicit package list (needed for the name mapping) misses no package folder."""
+    settings = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    folders = {module_name(init.parent / "x.py").rsplit(".", 1)[0]
+               for package in PACKAGES for init in (REPO / package).rglob("__init__.py")}
+    assert set(settings["packages"]) == folders | {NAMESPACE}
+    assert {name: settings["package-dir"][f"{NAMESPACE}.{name}"] for name in PACKAGES} == {n: n for n in PACKAGES}
 
 
 @pytest.mark.parametrize("name", sorted(project_modules()))

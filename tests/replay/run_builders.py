@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from agent.records.run_files import (
+from qwen_gui_agent.agent.records.run_files import (
     ErrorRecord,
     ExecutedRecord,
     FrameRecord,

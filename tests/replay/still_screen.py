@@ -4,7 +4,7 @@
 and ``execute`` return the commands of the REAL pure desktop planner
 (``plan_desktop``) or Android planner (``plan_android``), as the live drivers
 do, so the recorded commands are exactly what a live run records. Runs are
-written by ``agent.runtime.runner.execute_run`` with the scripted backend: the same
+written by ``qwen_gui_agent.agent.runtime.runner.execute_run`` with the scripted backend: the same
 code path as ``agent run``.
 """
 
@@ -17,19 +17,19 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from agent.backends.scripted import ScriptedBackend
-from agent.runtime.console import JsonEvents
-from agent.runtime.runner import RunParts, RunResult, execute_run
-from agent.runtime.session import LoopSettings
-from devices.android_plan import plan_android
-from devices.android_settings import AndroidSettings
-from devices.base import Device, Execution, Screenshot
-from devices.desktop_plan import plan_desktop
-from devices.desktop_settings import DesktopSettings
-from tasks.schema import Task
-from tools.actions import Action, Point, Scroll
-from tools.dialects import get_dialect
-from tools.frames import ScreenGeometry
+from qwen_gui_agent.agent.backends.scripted import ScriptedBackend
+from qwen_gui_agent.agent.runtime.console import JsonEvents
+from qwen_gui_agent.agent.runtime.runner import RunParts, RunResult, execute_run
+from qwen_gui_agent.agent.runtime.session import LoopSettings
+from qwen_gui_agent.devices.android_plan import plan_android
+from qwen_gui_agent.devices.android_settings import AndroidSettings
+from qwen_gui_agent.devices.base import Device, Execution, Screenshot
+from qwen_gui_agent.devices.desktop_plan import plan_desktop
+from qwen_gui_agent.devices.desktop_settings import DesktopSettings
+from qwen_gui_agent.tasks.schema import Task
+from qwen_gui_agent.tools.actions import Action, Point, Scroll
+from qwen_gui_agent.tools.dialects import get_dialect
+from qwen_gui_agent.tools.frames import ScreenGeometry
 
 
 def picture(width: int, height: int) -> Image.Image:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.records.run_files import load_run
-from agent.records.replay import check_run
-from tasks.loader import load_task
-from tasks.schema import DoStep
+from qwen_gui_agent.agent.records.run_files import load_run
+from qwen_gui_agent.agent.records.replay import check_run
+from qwen_gui_agent.tasks.loader import load_task
+from qwen_gui_agent.tasks.schema import DoStep
 from tests.replay.still_screen import record_run
-from tools.frames import ScreenGeometry
+from qwen_gui_agent.tools.frames import ScreenGeometry
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "tasks" / "examples").glob("*.yaml"))
 

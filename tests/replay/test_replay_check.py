@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import build_app
-from agent.records.run_files import load_run
-from agent.records.replay import check_run
-from tasks.loader import parse_task
+from qwen_gui_agent.agent.cli import build_app
+from qwen_gui_agent.agent.records.run_files import load_run
+from qwen_gui_agent.agent.records.replay import check_run
+from qwen_gui_agent.tasks.loader import parse_task
 from tests.replay.still_screen import record_run
-from tools.frames import ScreenGeometry
+from qwen_gui_agent.tools.frames import ScreenGeometry
 
 # 1920x1080 at max_pixels 1280*28*28 is the frame 1316x728: (658,364) is the screen centre.
 UITARS_ANSWERS = [

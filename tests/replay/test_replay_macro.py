@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.records.run_files import load_run
-from agent.records.replay import check_run
-from agent.records.replay_macro import MacroSettings, macro_actions
-from tasks.loader import parse_task
+from qwen_gui_agent.agent.records.run_files import load_run
+from qwen_gui_agent.agent.records.replay import check_run
+from qwen_gui_agent.agent.records.replay_macro import MacroSettings, macro_actions
+from qwen_gui_agent.tasks.loader import parse_task
 from tests.replay.still_screen import record_run
 from tests.support.cli import run_agent
-from tools.canonical import format_action, parse_action
-from tools.frames import ModelFrame, ScreenGeometry
+from qwen_gui_agent.tools.canonical import format_action, parse_action
+from qwen_gui_agent.tools.frames import ModelFrame, ScreenGeometry
 
 ANSWERS = [
     "Thought: centre\nAction: click(start_box='(658,364)')",  # 1920x1080 -> frame 1316x728: (960,540)

@@ -18,9 +18,9 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from agent.cli import build_app
-from agent.records.run_files import ErrorRecord, ExecutedRecord, FrameRecord, GeometryRecord, load_run
-from agent.records.report import REPORT_FILE, ReportSettings, embed_image, write_report
+from qwen_gui_agent.agent.cli import build_app
+from qwen_gui_agent.agent.records.run_files import ErrorRecord, ExecutedRecord, FrameRecord, GeometryRecord, load_run
+from qwen_gui_agent.agent.records.report import REPORT_FILE, ReportSettings, embed_image, write_report
 from tests.replay.run_builders import add_step, new_writer, screen_image, three_step_run
 
 VOID_ELEMENTS = {"meta", "img", "br", "input", "link", "hr", "circle", "line", "polygon"}
@@ -172,7 +172,7 @@ _KILLED_WRITER = textwrap.dedent("""
     from pathlib import Path
     sys.path.insert(0, sys.argv[2])
     from tests.replay.run_builders import add_step, new_writer, screen_image
-    from agent.records.run_files import GeometryRecord, FrameRecord, ExecutedRecord
+    from qwen_gui_agent.agent.records.run_files import GeometryRecord, FrameRecord, ExecutedRecord
     writer = new_writer(Path(sys.argv[1]))
     image = screen_image(320, 240)
     for index in range(1, 10_000):

@@ -12,7 +12,7 @@ import typer
 REPO = Path(__file__).resolve().parents[2]
 
 # What the `agent` console script runs, without depending on where pip put the script.
-AGENT_COMMAND = (sys.executable, "-c", "from agent.cli import main; main()")
+AGENT_COMMAND = (sys.executable, "-c", "from qwen_gui_agent.agent.cli import main; main()")
 
 
 def run_agent(args: Sequence[str], *, env: Mapping[str, str] | None = None, timeout: float = 120,

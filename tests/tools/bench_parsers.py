@@ -14,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from test_dialect_fuzz import ANSWERS, FRAME, adversarial_answers
 
-from tools.dialects import get_dialect
-from tools.errors import ActionParseError
+from qwen_gui_agent.tools.dialects import get_dialect
+from qwen_gui_agent.tools.errors import ActionParseError
 
 
 def _quantile(sorted_seconds: list[float], q: float) -> float:

@@ -13,10 +13,10 @@ import json
 import random
 import time
 
-from tools.dialects import get_dialect
-from tools.dialects.base import MAX_ANSWER_CHARS, ParsedAnswer
-from tools.errors import ActionParseError
-from tools.frames import ModelFrame
+from qwen_gui_agent.tools.dialects import get_dialect
+from qwen_gui_agent.tools.dialects.base import MAX_ANSWER_CHARS, ParsedAnswer, PromptContext
+from qwen_gui_agent.tools.errors import ActionParseError
+from qwen_gui_agent.tools.frames import ModelFrame
 
 ANSWERS = 10_500
 LIMIT_S = 0.005
@@ -54,9 +54,7 @@ SEEDS = [
 ]
 
 PROMPT_ECHO = [
-    get_dialect("uitars").instruction_prompt(
-        __import__("tools.dialects.base", fromlist=["PromptContext"]).PromptContext(task="book a flight", frame=FRAME)
-    ),
+    get_dialect("uitars").instruction_prompt(PromptContext(task="book a flight", frame=FRAME)),
     get_dialect("qwen").system_prompt("computer", FRAME),
     get_dialect("qwen").system_prompt("mobile", FRAME),
 ]

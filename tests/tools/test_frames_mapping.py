@@ -9,10 +9,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from qwen_vl_utils.vision_process import smart_resize as reference_smart_resize
 
-from tools.actions import Drag, Point
-from tools.dialects import get_dialect
-from tools.errors import ActionParseError
-from tools.frames import (
+from qwen_gui_agent.tools.actions import Drag, Point
+from qwen_gui_agent.tools.dialects import get_dialect
+from qwen_gui_agent.tools.errors import ActionParseError
+from qwen_gui_agent.tools.frames import (
     MAX_PIXELS,
     MIN_PIXELS,
     SERVING_MAX_PIXELS,

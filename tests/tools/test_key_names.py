@@ -7,10 +7,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tools_strategies import key_names
 
-from tools.actions import Hotkey
-from tools.canonical import parse_action
-from tools.errors import ActionParseError
-from tools.keys import NAMED_KEYS, normalize_key, normalize_keys
+from qwen_gui_agent.tools.actions import Hotkey
+from qwen_gui_agent.tools.canonical import parse_action
+from qwen_gui_agent.tools.errors import ActionParseError
+from qwen_gui_agent.tools.keys import NAMED_KEYS, normalize_key, normalize_keys
 
 
 @pytest.mark.parametrize(

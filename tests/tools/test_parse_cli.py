@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from agent.commands import parse as parse_command
+from qwen_gui_agent.agent.commands import parse as parse_command
 from tests.support.cli import AGENT_COMMAND, single_group_app
 
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tools.dialects import get_dialect
-from tools.dialects.base import HistoryStep, PromptContext
-from tools.frames import ModelFrame
-from tools.messages import Message
+from qwen_gui_agent.tools.dialects import get_dialect
+from qwen_gui_agent.tools.dialects.base import HistoryStep, PromptContext
+from qwen_gui_agent.tools.frames import ModelFrame
+from qwen_gui_agent.tools.messages import Message
 
 GOLDEN = Path(__file__).parent / "golden"
 FRAMES = {"computer": ModelFrame(width=1932, height=1092), "mobile": ModelFrame(width=1092, height=2408)}

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from tools_strategies import actions, points
 
-from tools.actions import (
+from qwen_gui_agent.tools.actions import (
     ACTION_TYPES,
     CallUser,
     Click,
@@ -30,12 +30,12 @@ from tools.actions import (
     Type,
     Wait,
 )
-from tools.dialects import QwenDialect, get_dialect
-from tools.dialects.base import HistoryStep, PromptContext
-from tools.dialects.qwen_schema import ACTION_TABLES, PARAMS, qwen_arguments
-from tools.errors import ActionParseError
-from tools.frames import ModelFrame
-from tools.messages import Message
+from qwen_gui_agent.tools.dialects import QwenDialect, get_dialect
+from qwen_gui_agent.tools.dialects.base import HistoryStep, PromptContext
+from qwen_gui_agent.tools.dialects.qwen_schema import ACTION_TABLES, PARAMS, qwen_arguments
+from qwen_gui_agent.tools.errors import ActionParseError
+from qwen_gui_agent.tools.frames import ModelFrame
+from qwen_gui_agent.tools.messages import Message
 
 FRAME = ModelFrame(width=1932, height=1092)
 PHONE = ModelFrame(width=1092, height=2408)

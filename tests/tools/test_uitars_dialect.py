@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from tools.actions import (
+from qwen_gui_agent.tools.actions import (
     CallUser,
     Click,
     DoubleClick,
@@ -22,12 +22,12 @@ from tools.actions import (
     Type,
     Wait,
 )
-from tools.canonical import parse_action
-from tools.dialects import UITarsDialect, default_dialect_for_model, get_dialect
-from tools.dialects.base import HistoryStep, PromptContext
-from tools.dialects.uitars import ACTION_SPACE
-from tools.errors import ActionParseError
-from tools.frames import ModelFrame
+from qwen_gui_agent.tools.canonical import parse_action
+from qwen_gui_agent.tools.dialects import UITarsDialect, default_dialect_for_model, get_dialect
+from qwen_gui_agent.tools.dialects.base import HistoryStep, PromptContext
+from qwen_gui_agent.tools.dialects.uitars import ACTION_SPACE
+from qwen_gui_agent.tools.errors import ActionParseError
+from qwen_gui_agent.tools.frames import ModelFrame
 
 FRAME = ModelFrame(width=1932, height=1092)
 RELATIVE = ModelFrame(width=1932, height=1092, relative=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tools.canonical import parse_action
-from tools.dialects import get_dialect
-from tools.errors import ActionParseError
-from tools.frames import ModelFrame
+from qwen_gui_agent.tools.canonical import parse_action
+from qwen_gui_agent.tools.dialects import get_dialect
+from qwen_gui_agent.tools.errors import ActionParseError
+from qwen_gui_agent.tools.frames import ModelFrame
 
 
 @pytest.mark.parametrize("text", [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from tools.actions import (
+from qwen_gui_agent.tools.actions import (
     CallUser,
     Click,
     DoubleClick,
@@ -25,9 +25,9 @@ from tools.actions import (
     Type,
     Wait,
 )
-from tools.keys import NAMED_KEYS
+from qwen_gui_agent.tools.keys import NAMED_KEYS
 
-# Coordinates beyond 1e7 are refused as garbage by the parser (tools.canonical._finite).
+# Coordinates beyond 1e7 are refused as garbage by the parser (qwen_gui_agent.tools.canonical._finite).
 COORDINATE_LIMIT = 10_000_000
 
 unicode_text = st.text(st.characters(codec="utf-8"), max_size=40) | st.sampled_from(

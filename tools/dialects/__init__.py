@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from tools.dialects.base import (
+from qwen_gui_agent.tools.dialects.base import (
     Coordinates,
     Dialect,
     DialectInfo,
@@ -18,8 +18,8 @@ from tools.dialects.base import (
     ParsedAnswer,
     PromptContext,
 )
-from tools.dialects.qwen import QwenDialect
-from tools.dialects.uitars import UITarsDialect
+from qwen_gui_agent.tools.dialects.qwen import QwenDialect
+from qwen_gui_agent.tools.dialects.uitars import UITarsDialect
 
 _DIALECTS: dict[str, type[Dialect]] = {"qwen": QwenDialect, "uitars": UITarsDialect}
 DIALECT_NAMES: tuple[str, ...] = tuple(_DIALECTS)

@@ -9,10 +9,10 @@ from typing import Literal
 
 from PIL import Image
 
-from tools.actions import Action, DeviceKind, Point
-from tools.errors import ActionParseError
-from tools.frames import ModelFrame
-from tools.messages import Message
+from qwen_gui_agent.tools.actions import Action, DeviceKind, Point
+from qwen_gui_agent.tools.errors import ActionParseError
+from qwen_gui_agent.tools.frames import ModelFrame
+from qwen_gui_agent.tools.messages import Message
 
 MAX_ANSWER_CHARS = 8_000  # longer answers are runaway generations; the bound keeps every parse under ~5 ms
 Coordinates = Literal["absolute", "relative"]

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 
-from tools.dialects.base import GroundingHit
-from tools.dialects.tool_calls import json_values, strip_fences
-from tools.dialects.uitars_calls import action_from_text, read_answer
-from tools.errors import ActionParseError
-from tools.frames import ModelFrame, read_point
+from qwen_gui_agent.tools.dialects.base import GroundingHit
+from qwen_gui_agent.tools.dialects.tool_calls import json_values, strip_fences
+from qwen_gui_agent.tools.dialects.uitars_calls import action_from_text, read_answer
+from qwen_gui_agent.tools.errors import ActionParseError
+from qwen_gui_agent.tools.frames import ModelFrame, read_point
 
 EXPECTED_GROUNDING = '[{"bbox_2d": [x1, y1, x2, y2], "label": "..."}] or a point (x,y)'
 _MAX_JSON_TRIES = 16

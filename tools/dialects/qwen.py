@@ -16,10 +16,10 @@ from collections.abc import Sequence
 
 from PIL import Image
 
-from tools.actions import Action, DeviceKind
-from tools.canonical import format_action, parse_action
-from tools.dialects import qwen_schema
-from tools.dialects.base import (
+from qwen_gui_agent.tools.actions import Action, DeviceKind
+from qwen_gui_agent.tools.canonical import format_action, parse_action
+from qwen_gui_agent.tools.dialects import qwen_schema
+from qwen_gui_agent.tools.dialects.base import (
     Dialect,
     DialectInfo,
     GroundingHit,
@@ -28,12 +28,12 @@ from tools.dialects.base import (
     PromptContext,
     check_answer_size,
 )
-from tools.dialects.grounding import parse_grounding
-from tools.dialects.tool_calls import CLOSE_TAG, EXPECTED_CALL, OPEN_TAG
-from tools.dialects.uitars_calls import parse_uitars_answer
-from tools.errors import ActionParseError
-from tools.frames import ModelFrame
-from tools.messages import Message
+from qwen_gui_agent.tools.dialects.grounding import parse_grounding
+from qwen_gui_agent.tools.dialects.tool_calls import CLOSE_TAG, EXPECTED_CALL, OPEN_TAG
+from qwen_gui_agent.tools.dialects.uitars_calls import parse_uitars_answer
+from qwen_gui_agent.tools.errors import ActionParseError
+from qwen_gui_agent.tools.frames import ModelFrame
+from qwen_gui_agent.tools.messages import Message
 
 
 class QwenDialect(Dialect):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ValidationError
 
-from tools.actions import (
+from qwen_gui_agent.tools.actions import (
     Action,
     Click,
     DeviceKind,
@@ -41,12 +41,12 @@ from tools.actions import (
     Wait,
     action_adapter,
 )
-from tools.canonical import action_from_call, invalid_arguments
-from tools.dialects.base import ParsedAnswer
-from tools.dialects.tool_calls import find_tool_calls
-from tools.errors import ActionParseError
-from tools.frames import ModelFrame, read_point
-from tools.keys import normalize_keys
+from qwen_gui_agent.tools.canonical import action_from_call, invalid_arguments
+from qwen_gui_agent.tools.dialects.base import ParsedAnswer
+from qwen_gui_agent.tools.dialects.tool_calls import find_tool_calls
+from qwen_gui_agent.tools.errors import ActionParseError
+from qwen_gui_agent.tools.frames import ModelFrame, read_point
+from qwen_gui_agent.tools.keys import normalize_keys
 
 FUNCTION_NAMES: dict[DeviceKind, str] = {"computer": "computer_use", "mobile": "mobile_use"}
 

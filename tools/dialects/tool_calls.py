@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from tools.errors import ActionParseError
+from qwen_gui_agent.tools.errors import ActionParseError
 
 OPEN_TAG = "<tool_call>"
 CLOSE_TAG = "</tool_call>"

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from tools.actions import DeviceKind
-from tools.dialects.base import (
+from qwen_gui_agent.tools.actions import DeviceKind
+from qwen_gui_agent.tools.dialects.base import (
     Dialect,
     DialectInfo,
     GroundingHit,
@@ -25,11 +25,11 @@ from tools.dialects.base import (
     PromptContext,
     check_answer_size,
 )
-from tools.dialects.grounding import parse_grounding
-from tools.dialects.qwen_schema import parse_tool_call_answer
-from tools.dialects.uitars_calls import EXPECTED_ANSWER, no_call_error, parse_uitars_answer
-from tools.frames import ModelFrame
-from tools.messages import Message
+from qwen_gui_agent.tools.dialects.grounding import parse_grounding
+from qwen_gui_agent.tools.dialects.qwen_schema import parse_tool_call_answer
+from qwen_gui_agent.tools.dialects.uitars_calls import EXPECTED_ANSWER, no_call_error, parse_uitars_answer
+from qwen_gui_agent.tools.frames import ModelFrame
+from qwen_gui_agent.tools.messages import Message
 
 _BOX = "<|box_start|>({})<|box_end|>"
 

@@ -13,17 +13,17 @@ import functools
 import re
 from dataclasses import dataclass
 
-from tools.actions import ACTION_TYPES, Action
-from tools.canonical import (
+from qwen_gui_agent.tools.actions import ACTION_TYPES, Action
+from qwen_gui_agent.tools.canonical import (
     ACTION_NAME_ALIASES,
     ARGUMENT_ALIASES,
     CANONICAL_FORMS,
     action_from_call,
     parse_call,
 )
-from tools.dialects.base import ParsedAnswer
-from tools.errors import ActionParseError
-from tools.frames import ModelFrame, read_point
+from qwen_gui_agent.tools.dialects.base import ParsedAnswer
+from qwen_gui_agent.tools.errors import ActionParseError
+from qwen_gui_agent.tools.frames import ModelFrame, read_point
 
 EXPECTED_ANSWER = "Thought: <your reasoning>\nAction: click(start_box='(x,y)')"
 

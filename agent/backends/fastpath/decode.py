@@ -29,7 +29,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from agent.backends.fastpath import gemv as fast_gemv, kernels as fast_kernels, rmsnorm as fast_rmsnorm
+from qwen_gui_agent.agent.backends.fastpath import gemv as fast_gemv, kernels as fast_kernels, rmsnorm as fast_rmsnorm
 
 log = logging.getLogger(__name__)
 

@@ -35,11 +35,22 @@ from typing import Any
 
 import torch
 
-from agent.backends.fastpath import kernels as fast_kernels
-from agent.backends.base import BackendError
-from agent.backends.fastpath.decode import DecodeGraph, DecodeState, TextModel, choose_token, record_token
-from agent.backends.fastpath.inputs import PatchSpec, expand_image_tokens, image_to_patches, rope_positions
-from agent.backends.fastpath.vision import FastVision
+from qwen_gui_agent.agent.backends.fastpath import kernels as fast_kernels
+from qwen_gui_agent.agent.backends.base import BackendError
+from qwen_gui_agent.agent.backends.fastpath.decode import (
+    DecodeGraph,
+    DecodeState,
+    TextModel,
+    choose_token,
+    record_token,
+)
+from qwen_gui_agent.agent.backends.fastpath.inputs import (
+    PatchSpec,
+    expand_image_tokens,
+    image_to_patches,
+    rope_positions,
+)
+from qwen_gui_agent.agent.backends.fastpath.vision import FastVision
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +210,7 @@ class FastPath:
 
     @staticmethod
     def _frame_size(image: Any, size: Any, spec: PatchSpec) -> tuple[int, int]:
-        from tools.frames import smart_resize
+        from qwen_gui_agent.tools.frames import smart_resize
 
         low = size["shortest_edge"] if isinstance(size, dict) else size.shortest_edge
         high = size["longest_edge"] if isinstance(size, dict) else size.longest_edge

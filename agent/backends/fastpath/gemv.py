@@ -45,7 +45,9 @@ _TILE = 64  # split pieces are whole 64-deep tiles
 
 @functools.cache
 def _kernels() -> dict[str, Any]:
-    from agent.backends.fastpath import gemv_triton as fast_gemv_triton  # imports Triton: only where the kernels run
+    from qwen_gui_agent.agent.backends.fastpath import (  # imports Triton: only where the kernels run
+        gemv_triton as fast_gemv_triton,
+    )
 
     return {"gate_up_silu": fast_gemv_triton.gate_up_silu, "head_logits": fast_gemv_triton.head_logits,
             "qkv_rows": fast_gemv_triton.qkv_rows, "linear_rows": fast_gemv_triton.linear_rows}

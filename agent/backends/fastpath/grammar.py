@@ -16,8 +16,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from agent.backends.base import BackendUnavailable
-from agent.backends.grammar_rules import GrammarSpec, ebnf
+from qwen_gui_agent.agent.backends.base import BackendUnavailable
+from qwen_gui_agent.agent.backends.grammar_rules import GrammarSpec, ebnf
 
 log = logging.getLogger(__name__)
 

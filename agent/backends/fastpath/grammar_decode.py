@@ -26,7 +26,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from agent.backends.fastpath.decode import (
+from qwen_gui_agent.agent.backends.fastpath.decode import (
     DecodeGraph,
     DecodeState,
     TextModel,
@@ -35,8 +35,8 @@ from agent.backends.fastpath.decode import (
     record_token,
     warm_up_on_side_stream,
 )
-from agent.backends.fastpath.engine import FastPath, FastPathUnsupported, GreedyOptions
-from agent.backends.fastpath.grammar import Constraint
+from qwen_gui_agent.agent.backends.fastpath.engine import FastPath, FastPathUnsupported, GreedyOptions
+from qwen_gui_agent.agent.backends.fastpath.grammar import Constraint
 
 log = logging.getLogger(__name__)
 

@@ -109,7 +109,9 @@ def mean_factor(width: int, order: MeanOrder = ATEN) -> float:
 
 @functools.cache
 def _kernel() -> Any:
-    from agent.backends.fastpath import rmsnorm_triton as fast_rmsnorm_triton  # imports Triton: only where the kernel runs
+    from qwen_gui_agent.agent.backends.fastpath import (  # imports Triton: only where the kernel runs
+        rmsnorm_triton as fast_rmsnorm_triton,
+    )
 
     return fast_rmsnorm_triton.add_rms_norm_rows
 

@@ -25,8 +25,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from agent.backends.fastpath import kernels as fast_kernels
-from agent.backends.fastpath.decode import add_rms_norm, rotate_half, warm_up_on_side_stream
+from qwen_gui_agent.agent.backends.fastpath import kernels as fast_kernels
+from qwen_gui_agent.agent.backends.fastpath.decode import add_rms_norm, rotate_half, warm_up_on_side_stream
 
 log = logging.getLogger(__name__)
 
