@@ -80,7 +80,11 @@ class DesktopDevice(Device):
         }
 
     def close(self) -> None:
-        self._capture.close()
+        try:
+            if self._input is not None:
+                self._input.close()
+        finally:
+            self._capture.close()
 
     def _input_driver(self) -> PyAutoGuiInput:
         if self._input is None:

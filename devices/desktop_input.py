@@ -17,6 +17,7 @@ import time
 from types import ModuleType
 
 from qwen_gui_agent.devices.desktop_clipboard import Clipboard, find_clipboard_tool
+from qwen_gui_agent.devices.desktop_keymap import SpareKeys
 from qwen_gui_agent.devices.desktop_plan import (
     ClickAt,
     Command,
@@ -73,6 +74,13 @@ class PyAutoGuiInput:
         self._settings = settings
         self._gui = load_pyautogui()
         self._clipboard: Clipboard | None = None  # found on the first paste: ASCII-only runs need no tool
+        self._spare_keys: SpareKeys | None = None  # opened on the first xdotool text
+
+    def close(self) -> None:
+        """Unbind the key codes xdotool typing bound (see desktop_keymap)."""
+        if self._spare_keys is not None:
+            spare_keys, self._spare_keys = self._spare_keys, None
+            spare_keys.close()
 
     def run(self, command: Command) -> None:
         # pyautogui keeps these as module globals: set them per command so two devices
@@ -110,7 +118,7 @@ class PyAutoGuiInput:
             case PasteText(text=text, chord=chord):
                 self._paste(text, chord)
             case XdotoolType(text=text):
-                _xdotool_type(text)
+                self._xdotool(text)
             case Sleep(seconds=seconds):
                 time.sleep(seconds)
 
@@ -126,6 +134,13 @@ class PyAutoGuiInput:
                 expected="common keys: ctrl, alt, shift, cmd, enter, esc, tab, arrows, f1..f12, letters, digits",
             )
 
+    def _xdotool(self, text: str) -> None:
+        _check_xdotool()
+        if self._spare_keys is None:
+            self._spare_keys = SpareKeys.open()
+        for chunk in self._spare_keys.chunks(text):  # each chunk's characters bound to keys of their own
+            _xdotool_type(chunk)
+
     def _paste(self, text: str, chord: tuple[str, ...]) -> None:
         if self._clipboard is None:
             self._clipboard = Clipboard(find_clipboard_tool(self._settings.platform))
@@ -140,9 +155,12 @@ class PyAutoGuiInput:
             clipboard.restore(previous)
 
 
-def _xdotool_type(text: str) -> None:
+def _check_xdotool() -> None:
     if shutil.which("xdotool") is None:
         raise MissingDependency("xdotool is not installed", hint="apt-get install xdotool, or use --unicode-input clipboard")
+
+
+def _xdotool_type(text: str) -> None:
     argv = ["xdotool", "type", "--delay", str(XDOTOOL_KEY_DELAY_MS), "--", text]
     timeout = 10 + len(text) * XDOTOOL_KEY_DELAY_MS * 3 / 1000
     try:

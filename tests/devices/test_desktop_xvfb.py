@@ -7,7 +7,9 @@ bind one); other layouts are driven through the CLI in test_device_cli.py.
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 
 import pytest
@@ -113,6 +115,50 @@ def test_type_unicode_through_xdotool(x_display: XvfbServer, tk_app: TkApp) -> N
         text = "中文输入 café"
         assert desktop.execute(Type(text=text)).commands == (f"xdotool_type text='{text}'",)
         tk_app.wait_for(lambda s: s["entries"]["unicode"] == text, what="the xdotool-typed text")
+
+
+def test_xdotool_typing_survives_an_app_that_reads_its_events_late(x_display: XvfbServer, tk_app: TkApp) -> None:
+    """On a busy machine the app reads its key events after xdotool has moved on. It must still get each one.
+
+    The app is stopped (SIGSTOP) while the text is typed, so it reads every key event afterwards:
+    each must still name its character then (xdotool alone rebinds one spare key per character
+    and unbinds it, so a late reader finds nothing there: 中文输入 came out as 中).
+    """
+    if shutil.which("xdotool") is None:
+        pytest.skip("xdotool is not installed (apt-get install xdotool)")
+    text = "中文输入 café ñ€"
+    with open_desktop(DesktopSettings(unicode_input="xdotool", pause=0.02)) as desktop:
+        click_into(desktop, tk_app, "entry_unicode")
+        pid = tk_app.state()["pid"]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            desktop.execute(Type(text=text))
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        tk_app.wait_for(lambda s: s["entries"]["unicode"] == text, what="the text typed while the app was busy")
+
+
+def test_xdotool_types_more_characters_than_there_are_spare_keys_and_unbinds_them(
+        x_display: XvfbServer, tk_app: TkApp) -> None:
+    if shutil.which("xdotool") is None:
+        pytest.skip("xdotool is not installed (apt-get install xdotool)")
+    from Xlib import display as xdisplay
+
+    from qwen_gui_agent.devices.desktop_keymap import SpareKeys
+
+    reader = xdisplay.Display()
+    first, last = reader.display.info.min_keycode, reader.display.info.max_keycode
+    before = reader.get_keyboard_mapping(first, last - first + 1)
+    spare = SpareKeys(xdisplay.Display())
+    capacity = spare.capacity
+    spare.close()
+    text = "".join(chr(0x4E00 + n) for n in range(capacity + 5)) + "é"  # one rebinding, between two chunks
+    with open_desktop(DesktopSettings(unicode_input="xdotool", pause=0.02)) as desktop:
+        click_into(desktop, tk_app, "entry_unicode")
+        desktop.execute(Type(text=text))
+        tk_app.wait_for(lambda s: s["entries"]["unicode"] == text, what="the long xdotool-typed text")
+    assert reader.get_keyboard_mapping(first, last - first + 1) == before  # every spare key unbound again
+    reader.close()
 
 
 def test_hotkey_reaches_the_app_with_its_modifiers(desktop: DesktopDevice, tk_app: TkApp) -> None:
