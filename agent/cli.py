@@ -8,7 +8,6 @@ Each command group lives in its own module under ``qwen_gui_agent.agent.commands
 from __future__ import annotations
 
 import importlib
-import logging
 
 import typer
 
@@ -31,13 +30,28 @@ def build_app() -> typer.Typer:
     )
 
     @app.callback()
-    def _root(verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More detail (-vv for debug).")) -> None:
-        level = logging.WARNING - 10 * min(verbose, 2)
-        logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    def _root(
+        verbose: int = typer.Option(0, "--verbose", "-v", count=True,
+                                    help="More detail: thoughts, device commands, INFO logs (-vv: debug logs). "
+                                    "The same before or after the command."),
+        version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                     help="Print the version and exit."),
+    ) -> None:
+        from qwen_gui_agent.agent.commands.verbosity import remember_root_verbosity
+
+        remember_root_verbosity(verbose)
 
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(app)
     return app
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from qwen_gui_agent import __version__
+
+        typer.echo(f"agent (qwen-gui-agent) {__version__}")
+        raise typer.Exit(0)
 
 
 def main() -> None:

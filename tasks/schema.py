@@ -250,6 +250,10 @@ Step = Annotated[
 ]
 
 
+# Steps that act without asking the model: a task made only of these needs no model backend.
+LITERAL_STEP_KINDS = frozenset({"do", "type", "wait", "launch"})
+
+
 class Task(_Section):
     name: str = ""
     device: DeviceSection | None = None
@@ -283,6 +287,10 @@ class Task(_Section):
             if isinstance(step, LaunchStep):
                 lines.append((("steps", index, "launch"), step.launch))
         return lines
+
+    def needs_model(self) -> bool:
+        """Whether any step asks the model; a task of literal steps only runs without one."""
+        return any(step.kind not in LITERAL_STEP_KINDS for step in self.steps)
 
     def texts(self) -> list[str]:
         """Every text of the task a secret placeholder could hide in."""

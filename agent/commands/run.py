@@ -4,11 +4,12 @@ Settings come from the first of: a flag, the task file, an environment
 variable, the default. The environment is read here and nowhere deeper.
 
 Exit codes: 0 success; 1 failure, stuck, budget or error; 2 bad input (flags,
-a malformed device spec, the task file, a missing secret); 3 the model needs
-the user and there is no terminal; 130 interrupted (Ctrl-C, SIGTERM, or
-"quit" at a confirmation). Once the input is good every outcome is recorded,
-a device that cannot open or a backend that cannot start included; bad input
-records nothing (with --json it ends in an ``error`` event).
+a malformed device spec or --base-url, the task file, a missing secret, an
+unreadable --script); 3 the model needs the user and there is no terminal; 130
+interrupted (Ctrl-C, SIGTERM, or "quit" at a confirmation). Once the device is
+open and the model started, every outcome is recorded; a run that never started
+(bad input, a device that cannot open, a backend that cannot start) leaves no
+run directory, only its message (with --json an ``error`` event).
 """
 
 from __future__ import annotations
@@ -19,14 +20,12 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager, redirect_stdout
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from qwen_gui_agent.agent.commands.device import (
     AdbHostOpt,
@@ -63,15 +62,12 @@ from qwen_gui_agent.agent.commands.model_options import (
 )
 
 if TYPE_CHECKING:
-    from qwen_gui_agent.agent.backends.base import ModelBackend
+    from qwen_gui_agent.agent.commands.run_start import StartErrors
     from qwen_gui_agent.agent.backends.settings import BackendSettings
-    from qwen_gui_agent.agent.runtime.console import EventSink
     from qwen_gui_agent.agent.runtime.secrets import Secrets
     from qwen_gui_agent.agent.runtime.session import LoopSettings
-    from qwen_gui_agent.devices.base import Device
     from qwen_gui_agent.tasks.schema import Task
 
-EXIT_BAD_INPUT = 2
 ENV_OUT = "AGENT_RUNS_DIR"
 ENV_MAX_STEPS = "AGENT_MAX_STEPS"
 ENV_TIMEOUT = "AGENT_TIMEOUT"
@@ -125,7 +121,7 @@ def run_command(
     no_report: Annotated[bool, typer.Option(
         "--no-report", rich_help_panel=_RUN_PANEL, help="Do not write report.html into the run directory.")] = False,
     verbose: Annotated[int, typer.Option(
-        "--verbose", "-v", count=True, rich_help_panel=_RUN_PANEL, help="Thoughts and device commands too.")] = 0,
+        "--verbose", "-v", count=True, rich_help_panel=_RUN_PANEL, help="Thoughts and device commands too, INFO logs (-vv: debug); same as `agent -v run`.")] = 0,
     device: DeviceOpt = None,
     monitor: MonitorOpt = None,
     region: RegionOpt = None,
@@ -156,13 +152,18 @@ def run_command(
     grammar: GrammarOption = None,
 ) -> None:
     # Imported here, not at the top: `agent --help` stays quick.
-    from qwen_gui_agent.agent.runtime.console import JsonEvents, RichEvents, UserChannel
-    from qwen_gui_agent.agent.runtime.runner import NotStarted, RunParts, RunPlan, execute_run, record_unstarted_run
+    from qwen_gui_agent.agent.runtime.console import JsonEvents, UserChannel
+    from qwen_gui_agent.agent.runtime.progress import RichEvents
+    from qwen_gui_agent.agent.commands.run_start import StartErrors, check_script, open_device, start_backend
+    from qwen_gui_agent.agent.runtime.runner import NotStarted, RunParts, execute_run
     from qwen_gui_agent.tools.dialects import get_dialect
 
+    from qwen_gui_agent.agent.commands.verbosity import command_verbosity
+
+    verbose = command_verbosity(verbose)
     environ = dict(os.environ)
     events = JsonEvents(sys.stdout) if json_events else RichEvents(Console(highlight=False), verbose=verbose)
-    errors = _Errors(Console(stderr=True, soft_wrap=True, highlight=False), events if json_events else None)
+    errors = StartErrors(Console(stderr=True, soft_wrap=True, highlight=False), events if json_events else None)
     task, task_file = _load(task_arg, environ, errors)
     secrets = _secrets(task, secret or [], environ, errors)
     _redact_logs(secrets)
@@ -178,6 +179,8 @@ def run_command(
                                   dry_run=dry_run, confirm=confirm, stuck_after=stuck_after,
                                   max_parse_errors=max_parse_errors, history_images=history_images, settle=settle)
         spec = _device_spec(device, task, environ)
+        if task.needs_model():
+            check_script(choice.settings)
     except typer.BadParameter as error:
         errors.bad_input(str(error))
     user = UserChannel(events=events)
@@ -185,47 +188,26 @@ def run_command(
         errors.bad_input("--confirm asks at a terminal, and stdin is not one")
     device_options = {"monitor": monitor, "region": region, "scale": scale, "origin": origin, "failsafe": failsafe,
                       "unicode_input": unicode_input, "adb_host": adb_host, "adb_port": adb_port}
-    plan = RunPlan(task=task, task_file=task_file, events=events, out_dir=out or Path(environ.get(ENV_OUT) or DEFAULT_OUT),
-                   secrets=secrets, model_info=choice.public_dict(), dialect=choice.dialect, device_spec=spec,
-                   write_report=not no_report)
+    model_info = choice.public_dict() if task.needs_model() else {**choice.public_dict(), "started": False}
     with ExitStack() as stack:
         if json_events:  # stdout carries only events: anything a library prints (python-xlib does) goes to stderr
             stack.enter_context(redirect_stdout(sys.stderr))
         stack.enter_context(_signals_as_interrupt())
+        stack.callback(getattr(events, "close", lambda: None))  # a live status line ends with the run
         try:
-            opened = stack.enter_context(_open_device(errors, spec, device_options, environ))
-            model_backend = stack.enter_context(_start_backend(choice.settings))  # local: weights load here
+            opened = stack.enter_context(open_device(errors, spec, device_options, environ))
+            # local: weights load here; a task of literal steps starts no model at all
+            model_backend = stack.enter_context(start_backend(choice.settings, events, needed=task.needs_model()))
         except NotStarted as failure:
-            errors.note(failure.message)
-            result = record_unstarted_run(plan, failure)
-        else:
-            parts = RunParts(
-                task=task, device=opened, backend=model_backend,
-                dialect=get_dialect(choice.dialect, coordinates=choice.coordinates), settings=settings,
-                events=events, out_dir=plan.out_dir, user=user, secrets=secrets, task_file=task_file,
-                model_info=plan.model_info, write_report=plan.write_report,
-            )
-            result = execute_run(parts)
+            errors.not_started(failure)
+        parts = RunParts(
+            task=task, device=opened, backend=model_backend,
+            dialect=get_dialect(choice.dialect, coordinates=choice.coordinates), settings=settings,
+            events=events, out_dir=out or Path(environ.get(ENV_OUT) or DEFAULT_OUT), user=user, secrets=secrets,
+            task_file=task_file, model_info=model_info, write_report=not no_report,
+        )
+        result = execute_run(parts)
     raise typer.Exit(result.exit_code)
-
-
-@dataclass(frozen=True)
-class _Errors:
-    """Says what went wrong before a run could start: on stderr, and with --json as an ``error`` event."""
-
-    console: Console
-    json_events: EventSink | None
-
-    def note(self, message: str) -> None:
-        """A failure the run record will hold: with --json, stderr gets it too (the events go to a program)."""
-        if self.json_events is not None:
-            self.console.print(f"[red]error:[/red] {escape(message)}")
-
-    def bad_input(self, message: str) -> NoReturn:
-        self.console.print(f"[red]error:[/red] {escape(message)}")
-        if self.json_events is not None:
-            self.json_events.emit("error", {"kind": "bad_input", "message": message, "exit_code": EXIT_BAD_INPUT})
-        raise typer.Exit(EXIT_BAD_INPUT)
 
 
 def _device_spec(flag: str | None, task: Task, environ: Mapping[str, str]) -> str:
@@ -245,41 +227,7 @@ def _device_spec(flag: str | None, task: Task, environ: Mapping[str, str]) -> st
     return spec
 
 
-@contextmanager
-def _open_device(errors: _Errors, spec: str, options: dict[str, object], environ: Mapping[str, str]) -> Iterator[Device]:
-    from qwen_gui_agent.agent.commands.device import open_device_for_cli
-    from qwen_gui_agent.agent.runtime.runner import NotStarted, interruption_message
-    from qwen_gui_agent.devices.errors import DeviceError
-
-    try:
-        opened = open_device_for_cli(spec, **options, environ=environ)
-    except typer.BadParameter as error:
-        errors.bad_input(str(error))
-    except DeviceError as error:
-        raise NotStarted("error", f"cannot open the device: {error}") from None
-    except KeyboardInterrupt as stop:
-        raise NotStarted("interrupted", f"{interruption_message(stop)} while the device was opening") from None
-    with opened:
-        yield opened
-
-
-@contextmanager
-def _start_backend(settings: BackendSettings) -> Iterator[ModelBackend]:
-    from qwen_gui_agent.agent.backends import create_backend
-    from qwen_gui_agent.agent.backends.base import BackendError
-    from qwen_gui_agent.agent.runtime.runner import NotStarted, interruption_message
-
-    try:
-        model_backend = create_backend(settings)
-    except BackendError as error:
-        raise NotStarted("error", f"cannot start the model backend: {error}") from None
-    except KeyboardInterrupt as stop:
-        raise NotStarted("interrupted", f"{interruption_message(stop)} while the model backend was starting") from None
-    with model_backend:
-        yield model_backend
-
-
-def _load(task_arg: str, environ: Mapping[str, str], errors: _Errors) -> tuple[Task, str | None]:
+def _load(task_arg: str, environ: Mapping[str, str], errors: StartErrors) -> tuple[Task, str | None]:
     try:
         return read_task_argument(task_arg, environ)
     except TaskArgumentError as error:
@@ -315,7 +263,7 @@ def read_task_argument(task_arg: str, environ: Mapping[str, str]) -> tuple[Task,
     return Task.from_goal(text), None
 
 
-def _secrets(task: Task, extra: list[str], environ: Mapping[str, str], errors: _Errors) -> Secrets:
+def _secrets(task: Task, extra: list[str], environ: Mapping[str, str], errors: StartErrors) -> Secrets:
     from qwen_gui_agent.agent.runtime.secrets import MissingSecret, Secrets, referenced_names
 
     names = [*task.secrets, *referenced_names(task.texts()), *extra]

@@ -89,6 +89,9 @@ class StepRecord(BaseModel):
     actions: list[str] = Field(default_factory=list)  # canonical text, model frame
     executed: list[ExecutedRecord] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    # What the backend measured inside its calls this step (local: preprocess, first_token, decode;
+    # openai: encode, request), summed when a step asks more than once; empty for steps without a model.
+    model_timings_ms: dict[str, float] = Field(default_factory=dict)
     error: ErrorRecord | None = None
     feedback: str = ""  # what was sent back to the model after this step
     note: str = ""

@@ -1,9 +1,9 @@
 """What the person running the agent sees, and how the agent asks them things.
 
 The loop reports progress as named events with JSON-able data. Two sinks:
-``RichEvents`` (human lines on the console; ``-v`` adds thoughts and driver
-commands) and ``JsonEvents`` (one JSON object per line on stdout, for
-scripts). Events are redacted of secrets before any sink sees them (the
+``RichEvents`` (agent.runtime.progress: live progress for a person; ``-v`` adds
+driver commands) and ``JsonEvents`` (here: one JSON object per line on stdout,
+for scripts). Events are redacted of secrets before any sink sees them (the
 session does that), so sinks never need to know about secrets.
 
 ``UserChannel`` asks the person a question or a confirmation; without a
@@ -42,78 +42,6 @@ class JsonEvents:
         line = json.dumps({"event": event, "time": round(time.time(), 3), **data}, ensure_ascii=False, default=str)
         self.stream.write(line + "\n")
         self.stream.flush()
-
-
-def _timings(timings: dict[str, float]) -> str:
-    shown = [f"{name} {ms:.0f} ms" for name, ms in timings.items() if name != "total"]
-    if "total" in timings:
-        shown.append(f"total {timings['total']:.0f} ms")
-    return " · ".join(shown)
-
-
-class RichEvents:
-    """Progress lines for a person: step n/max, the action, time per phase."""
-
-    def __init__(self, console: Console | None = None, *, verbose: int = 0) -> None:
-        self.console = console if console is not None else Console(highlight=False)
-        self.verbose = verbose
-        # Actions the person declined at --confirm; the next step line says they were not run.
-        self._declined: list[str] = []
-
-    def emit(self, event: str, data: dict[str, Any]) -> None:
-        handler = getattr(self, f"_on_{event}", None)
-        if handler is not None:
-            handler(data)
-
-    def _print(self, text: str) -> None:
-        self.console.print(text, soft_wrap=True)
-
-    def _on_run_started(self, data: dict[str, Any]) -> None:
-        self._print(f"[bold]task[/] {escape(data['task'])}")
-        self._print(
-            f"[dim]device {escape(str(data.get('device', '')))} · dialect {escape(str(data.get('dialect', '')))}"
-            f" · model {escape(str(data.get('model', '')))} · run {escape(str(data.get('run_dir', '')))}[/]"
-        )
-
-    def _on_task_step(self, data: dict[str, Any]) -> None:
-        self._print(f"[bold cyan]▶ {escape(data['kind'])}[/] {escape(data['text'])}")
-
-    def _on_step(self, data: dict[str, Any]) -> None:
-        # The run's step number; an ai step also shows where it is in its own goal's budget.
-        budget = data.get("goal_step"), data.get("max_steps")
-        limit = f" (goal {budget[0]}/{budget[1]})" if all(budget) else ""
-        actions = "; ".join(data.get("actions", [])) or "(no action)"
-        mark = " [yellow](dry run)[/]" if data.get("dry_run") else ""
-        if self._declined:
-            mark += " [yellow](declined, not run)[/]"
-            self._declined.clear()
-        self._print(f"[bold]step {data['index']}{limit}[/] {escape(actions)}{mark}")
-        self._print(f"    [dim]{escape(_timings(data.get('timings_ms', {})))}[/]")
-        if self.verbose and data.get("thought"):
-            self._print(f"    [italic]{escape(data['thought'])}[/]")
-        if self.verbose or data.get("dry_run"):  # a dry run's point is to show what would be sent
-            for command in data.get("commands", []):
-                self._print(f"    [dim]$ {escape(command)}[/]")
-
-    def _on_feedback(self, data: dict[str, Any]) -> None:
-        self._print(f"    [yellow]{escape(data['kind'])}:[/] {escape(data['message'])}")
-
-    def _on_verdict(self, data: dict[str, Any]) -> None:
-        colour = "green" if data["passed"] else "red"
-        self._print(f"    [{colour}]{'yes' if data['passed'] else 'no'}[/] {escape(data.get('reason', ''))}")
-
-    def _on_confirmation(self, data: dict[str, Any]) -> None:
-        if data.get("decision") == "no":
-            self._declined.append(str(data.get("action", "")))
-
-    def _on_question(self, data: dict[str, Any]) -> None:
-        self._print(f"[bold magenta]the model asks:[/] {escape(data['question'])}")
-
-    def _on_run_finished(self, data: dict[str, Any]) -> None:
-        colour = "green" if data["status"] == "success" else "red"
-        message = f": {escape(data['message'])}" if data.get("message") else ""
-        self._print(f"[bold {colour}]{escape(data['status'])}[/]{message} ({plural(data['steps'], 'step')})")
-        self._print(f"run saved in {escape(str(data['run_dir']))}")
 
 
 Decision = Literal["yes", "no", "edit", "quit"]

@@ -47,8 +47,7 @@ class GoalLoop:
     def run(self) -> GoalResult:
         for number in range(1, self.limit + 1):
             self.session.check_time()
-            with self.session.step("ai", limit=self.limit) as draft:
-                draft.goal_step = number
+            with self.session.step("ai", limit=self.limit, goal_step=number) as draft:
                 result = self._step(draft)
             if result is not None:
                 return result
@@ -65,10 +64,12 @@ class GoalLoop:
             messages = session.dialect.build_messages(context, self.history.steps(), observation.image)
         completion = session.ask_model(draft, messages, wants_action=True)
         frame = session.answer_frame(draft, observation, completion)
+        session.phase(draft, "parse")
         try:
             with draft.timed("parse"):
                 parsed = session.dialect.parse(completion.text, frame)
             draft.thought = parsed.thought
+            session.show_thought(draft, parsed.thought)
             draft.actions = [format_action(action) for action in parsed.actions]
             return self._act(draft, observation, parsed, frame)
         except ActionParseError as error:
@@ -133,9 +134,10 @@ class GoalLoop:
     def _bad_answer(self, draft: StepDraft, observation: Observation, error: ActionParseError) -> None:
         self.bad_answers += 1
         draft.error = ErrorRecord(kind="parse", message=error.feedback())
+        # Shown for every bad answer, the last one too (that one ends the run instead of going back to the model).
+        self.session.emit("feedback", kind="parse", message=error.feedback())
         if self.bad_answers > self.session.settings.max_parse_errors:
             raise parse_failure(f"{plural(self.bad_answers, 'unusable answer')} in a row; the last: {error.problem}")
-        self.session.emit("feedback", kind="parse", message=error.feedback())
         self._remember(draft, observation, [error.feedback()])
 
 

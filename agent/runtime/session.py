@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,9 +97,15 @@ class StepDraft:
     actions: list[str] = field(default_factory=list)
     executed: list[ExecutedRecord] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    model_timings_ms: dict[str, float] = field(default_factory=dict)  # the backend's own phases
     error: ErrorRecord | None = None
     feedback: str = ""
     note: str = ""
+
+    def add_model_timings(self, timings: Mapping[str, float]) -> None:
+        """What the backend measured inside its call (summed over the step's calls), recorded with the step."""
+        for name, ms in timings.items():
+            self.model_timings_ms[name] = round(self.model_timings_ms.get(name, 0.0) + float(ms), 2)
 
     @contextmanager
     def timed(self, phase: str) -> Iterator[None]:
@@ -120,7 +126,8 @@ class StepDraft:
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=usage.completion_tokens if usage else None,
             answer=self.completion.text if self.completion else "", thought=self.thought, actions=self.actions,
-            executed=self.executed, timings_ms=self.timings_ms, error=self.error, feedback=self.feedback,
+            executed=self.executed, timings_ms=self.timings_ms, model_timings_ms=self.model_timings_ms,
+            error=self.error, feedback=self.feedback,
             note=self.note,
         )
 
@@ -166,10 +173,20 @@ class Session:
 
     # ------------------------------------------------------------------ steps
 
+    def phase(self, draft: StepDraft, name: str) -> None:
+        """Tell the console what the step is doing now: screenshot, model, parse, act (or confirm)."""
+        self.emit("phase", index=draft.index, phase=name)
+
+    def show_thought(self, draft: StepDraft, thought: str) -> None:
+        """The model's reasoning, shown as soon as its answer is parsed (before the step acts)."""
+        if thought:
+            self.emit("thought", index=draft.index, thought=thought)
+
     @contextmanager
-    def step(self, kind: str, *, limit: int | None = None) -> Iterator[StepDraft]:
+    def step(self, kind: str, *, limit: int | None = None, goal_step: int | None = None) -> Iterator[StepDraft]:
         """A recorded step: whatever happens inside, the record is written before leaving."""
-        draft = StepDraft(index=self.steps_recorded + 1, kind=kind, limit=limit)
+        draft = StepDraft(index=self.steps_recorded + 1, kind=kind, limit=limit, goal_step=goal_step)
+        self.emit("step_started", index=draft.index, kind=kind, goal_step=goal_step, max_steps=limit)
         started = time.perf_counter()
         try:
             yield draft
@@ -209,6 +226,7 @@ class Session:
 
     def observe(self, draft: StepDraft) -> Observation:
         """Capture the screen, size it to the model's frame, and save it with the step."""
+        self.phase(draft, "screenshot")
         with draft.timed("capture"):
             shot = self.device.screenshot()
         with draft.timed("resize"):
@@ -223,11 +241,13 @@ class Session:
         return observation
 
     def ask_model(self, draft: StepDraft, messages: Sequence[Message], *, wants_action: bool = False) -> Completion:
+        self.phase(draft, "model")
         with draft.timed("model"):
             completion = self.backend.complete(
                 messages, max_new_tokens=self.settings.max_new_tokens, wants_action=wants_action
             )
         draft.completion = completion
+        draft.add_model_timings(completion.timings)
         return completion
 
     def answer_frame(self, draft: StepDraft, observation: Observation, completion: Completion) -> ModelFrame:
@@ -258,9 +278,14 @@ class Session:
         action this device lacks, a point off the screen).
         """
         if self.settings.confirm:
-            action, declined = self._confirm(action, frame)
+            self.phase(draft, "confirm")
+            chosen, declined = self._confirm(action, frame)
             if declined:
                 return Performed(None, feedback=f"The user declined {format_action(action)}; choose another action.")
+            if chosen is not action:
+                _record_edit(draft, action, chosen)
+            action = chosen
+        self.phase(draft, "act")
         if isinstance(action, Type):
             self.secrets.check(action.text)
         mapped = map_action(action, frame, observation.shot.geometry)
@@ -319,6 +344,17 @@ class Session:
     def settle(self) -> None:
         if self.settings.settle_s > 0 and not self.settings.dry_run:
             time.sleep(self.settings.settle_s)
+
+
+def _record_edit(draft: StepDraft, proposed: Action, edited: Action) -> None:
+    """The step records what ran: the edited action takes the proposed one's place, and the note says so."""
+    proposed_text, edited_text = format_action(proposed), format_action(edited)
+    if proposed_text in draft.actions:
+        draft.actions[draft.actions.index(proposed_text)] = edited_text
+    else:
+        draft.actions.append(edited_text)
+    edit = f"edited by the user: {proposed_text} -> {edited_text}"
+    draft.note = f"{draft.note}; {edit}" if draft.note else edit
 
 
 def parse_failure(message: str) -> StopRun:

@@ -101,12 +101,14 @@ def tap(session: Session, query: str) -> None:
             messages = session.dialect.grounding_messages(query, observation.image, observation.frame)
         completion = session.ask_model(draft, messages)
         frame = session.answer_frame(draft, observation, completion)
+        session.phase(draft, "parse")
         try:
             with draft.timed("parse"):
                 hits = session.dialect.parse_grounding(completion.text, frame)
             hit = hits[0]
             action = Click(point=hit.point)
             draft.thought = hit.label
+            session.show_thought(draft, hit.label)
             draft.actions = [format_action(action)]
             session.perform(draft, action, frame, observation)
         except ActionParseError as error:
@@ -189,6 +191,7 @@ def _judge(session: Session, draft: StepDraft, statement: str) -> Verdict:
     feedback = ""
     for _ in range(session.settings.max_parse_errors + 1):
         completion = session.ask_model(draft, verdict_messages(statement, observation.image, feedback))
+        session.phase(draft, "parse")
         try:
             verdict = parse_verdict(completion.text)
         except ActionParseError as error:

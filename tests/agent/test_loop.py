@@ -200,8 +200,12 @@ def test_confirm_yes_no_edit_quit(run_with):
     assert device.executed == [Click(point=Point(x=400, y=300)), Click(point=Point(x=600, y=450))]
     assert "declined" in "\n".join(m.joined_text() for m in backend.requests[2])
     assert result.status == "interrupted" and "confirmation" in result.message
-    notes = [step.note for step in load_run(result.run_dir).steps]
-    assert notes[1].startswith("declined by the user: click(") and notes[0] == notes[2] == ""
+    steps = load_run(result.run_dir).steps
+    notes = [step.note for step in steps]
+    assert notes[1].startswith("declined by the user: click(") and notes[0] == ""
+    # The step records what ran (the edit), and says the model chose otherwise.
+    assert steps[2].actions == ["click(start_box='(609,441)')"]
+    assert notes[2] == "edited by the user: click(start_box='(203,147)') -> click(start_box='(609,441)')"
 
 
 def test_confirm_without_a_terminal_is_an_error(run_with):

@@ -42,20 +42,16 @@ def test_a_malformed_device_spec_is_bad_input(tmp_path):
     assert not out.exists()  # bad input: nothing ran, nothing to record
 
 
-def test_a_device_that_cannot_open_is_recorded_as_an_error(tmp_path):
+def test_a_device_that_cannot_open_leaves_no_run_directory(tmp_path):
     out = tmp_path / "runs"
     done = run_agent(["look around", "--device", "desktop:9", "--out", str(out), "--json", *OFFLINE_MODEL],
                      no_display_env())
     assert done.returncode == 1, done.stderr
-    events = json_lines(done.stdout)
-    assert [event["event"] for event in events] == ["run_started", "run_finished"]
-    finished = events[-1]
-    assert finished["status"] == "error" and finished["exit_code"] == 1 and finished["steps"] == 0
-    assert "cannot open the device" in finished["message"] and "DISPLAY" in finished["message"]
-    run = load_run(only_run_dir(out))
-    assert (run.info.status, run.info.message) == ("error", finished["message"])
-    assert run.info.device == {"spec": "desktop:9"} and run.steps == []
-    assert finished["run_dir"] == str(run.directory)
+    [error] = json_lines(done.stdout)
+    assert (error["event"], error["kind"], error["status"], error["exit_code"]) == ("error", "not_started", "error", 1)
+    assert "cannot open the device" in error["message"] and "DISPLAY" in error["message"]
+    assert "cannot open the device" in done.stderr and "Traceback" not in done.stderr
+    assert not out.exists()  # it never started: nothing to record
 
 
 def test_goal_and_task_file_arguments(tmp_path):
@@ -82,16 +78,18 @@ def display() -> Iterator[XvfbServer]:
     yield from xvfb_or_skip(640, 480)
 
 
-@pytest.mark.xvfb
-def test_a_backend_that_cannot_start_is_recorded_as_an_error(display, tmp_path):
+@pytest.mark.parametrize("script", ["missing.json", "bad.json", None])
+def test_a_bad_script_is_bad_input_found_before_the_device_opens(tmp_path, script):
+    (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
     out = tmp_path / "runs"
-    done = run_agent(["look around", "--device", "desktop", "--backend", "scripted", "--script",
-                      str(tmp_path / "missing.json"), "--out", str(out), "--json"], agent_env(display.env()))
-    assert done.returncode == 1, done.stderr
-    finished = json_lines(done.stdout)[-1]
-    assert finished["event"] == "run_finished" and finished["exit_code"] == 1
-    assert finished["message"].startswith("cannot start the model backend: cannot read the script")
-    assert load_run(only_run_dir(out)).info.status == "error"
+    given = ["--script", str(tmp_path / script)] if script else []
+    done = run_agent(["look around", "--device", "desktop:9", "--backend", "scripted", *given, "--out", str(out),
+                      "--json"], no_display_env())
+    assert done.returncode == 2, done.stderr
+    [error] = json_lines(done.stdout)
+    assert (error["event"], error["kind"], error["exit_code"]) == ("error", "bad_input", 2)
+    assert "--script:" in error["message"] and "Traceback" not in done.stderr
+    assert not out.exists()
 
 
 @pytest.mark.xvfb
@@ -120,15 +118,17 @@ def test_sigterm_is_recorded_as_sigterm(display, tmp_path):
 
 
 
-def test_the_task_files_model_section_reaches_the_run_record(tmp_path):
+@pytest.mark.xvfb
+def test_the_task_files_model_section_reaches_the_run_record(display, tmp_path):
     task = tmp_path / "task.yaml"
     task.write_text("model:\n  backend: openai\n  base_url: http://127.0.0.1:9/v1\n  model: 3b\n"
                     "  max_pixels: 1280*28*28\n  temperature: 0.4\n  image_format: jpeg\n  jpeg_quality: 70\n"
                     "  request_timeout: 9\n  max_retries: 1\n  fast: off\n  torch_device: cpu\n"
                     "steps: [{ai: look around}]\n", encoding="utf-8")
     out = tmp_path / "runs"
-    done = run_agent([str(task), "--device", "desktop:9", "--temperature", "0.2", "--out", str(out)],
-                     {**no_display_env(), "AGENT_MAX_RETRIES": "5", "AGENT_JPEG_QUALITY": "20"})
+    # Nothing listens at port 9: the run starts, its first model call fails at once, and the record holds the settings.
+    done = run_agent([str(task), "--device", "desktop", "--temperature", "0.2", "--out", str(out)],
+                     agent_env({**display.env(), "AGENT_MAX_RETRIES": "5", "AGENT_JPEG_QUALITY": "20"}))
     assert done.returncode == 1, done.stderr
     model = load_run(only_run_dir(out)).info.model
     assert {key: model[key] for key in ("kind", "model", "max_pixels", "temperature", "image_format",

@@ -16,7 +16,8 @@ import pytest
 from rich.console import Console
 
 from qwen_gui_agent.agent.commands.model_options import resolve_model_settings
-from qwen_gui_agent.agent.runtime.console import RichEvents, UserChannel
+from qwen_gui_agent.agent.runtime.console import UserChannel
+from qwen_gui_agent.agent.runtime.progress import RichEvents
 from qwen_gui_agent.agent.records.run_files import load_run
 from qwen_gui_agent.tasks.loader import TaskFileError, parse_task
 from tests.agent.doubles import CollectedEvents, MemoryDevice, TerminalInput
@@ -198,8 +199,8 @@ def test_the_console_marks_a_declined_step():
     console.emit("step", {"index": 1, "actions": ["click(start_box='(5,5)')"], "commands": [], "timings_ms": {}})
     console.emit("step", {"index": 2, "actions": ["wait()"], "commands": ["sleep 1"], "timings_ms": {}})
     lines = screen.getvalue().splitlines()
-    assert lines[0] == "step 1 click(start_box='(5,5)') (declined, not run)"
-    assert lines[2] == "step 2 wait()"
+    assert lines[:2] == ["step 1", "    → click(start_box='(5,5)') (declined, not run)"]
+    assert lines[3:5] == ["step 2", "    → wait()"]
 
 
 # ----------------------------------------------------------------------------- 8. wording
