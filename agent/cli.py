@@ -31,6 +31,7 @@ def build_app() -> typer.Typer:
 
     @app.callback()
     def _root(
+        context: typer.Context,
         verbose: int = typer.Option(0, "--verbose", "-v", count=True,
                                     help="More detail: thoughts, device commands, INFO logs (-vv: debug logs). "
                                     "The same before or after the command."),
@@ -39,7 +40,7 @@ def build_app() -> typer.Typer:
     ) -> None:
         from qwen_gui_agent.agent.commands.verbosity import remember_root_verbosity
 
-        remember_root_verbosity(verbose)
+        remember_root_verbosity(context, verbose)
 
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(app)

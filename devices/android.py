@@ -15,7 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from qwen_gui_agent.devices.android_adb import DeviceLink, adb_client, transient_on_adb_trouble, with_retries
+from qwen_gui_agent.devices.android_adb import (
+    DeviceLink,
+    adb_client,
+    adb_server_as_found,
+    transient_on_adb_trouble,
+    with_retries,
+)
 from qwen_gui_agent.devices.android_apps import LAUNCHABLE_QUERY, PACKAGES_QUERY, parse_launchable
 from qwen_gui_agent.devices.android_plan import plan_android
 from qwen_gui_agent.devices.android_screen import (
@@ -79,6 +85,11 @@ class _Listed:
 def list_android(settings: AndroidSettings) -> list[AndroidDeviceInfo]:
     """Every device the adb server knows, with model and resolution where it is ready."""
     client = adb_client(settings)
+    with adb_server_as_found(client, settings):
+        return _describe_devices(client, settings)
+
+
+def _describe_devices(client: AdbClient, settings: AndroidSettings) -> list[AndroidDeviceInfo]:
     infos = []
     for entry in _list_devices(client, settings):
         if entry.state != "device":

@@ -9,6 +9,7 @@ on the device (a tap whose reply was lost) is never sent twice.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 Service = Literal["shell", "exec"]
 
+SERVER_PROBE_S = 1.0  # a local adb server accepts at once; this only bounds a remote host that drops packets
 _READ_SIZE = 1 << 20
 _OKAY = b"OKAY"
 _FAIL = b"FAIL"
@@ -55,6 +57,35 @@ def adb_client(settings: AndroidSettings) -> AdbClient:
     except ImportError as error:
         raise MissingDependency("adbutils is not installed", hint="pip install adbutils") from error
     return AdbClient(host=settings.adb_host, port=settings.adb_port, socket_timeout=settings.command_timeout_s)
+
+
+def adb_server_listening(settings: AndroidSettings) -> bool:
+    """Whether something accepts connections at the adb server's address (without starting one)."""
+    try:
+        with socket.create_connection((settings.adb_host, settings.adb_port), timeout=SERVER_PROBE_S):
+            return True
+    except OSError:
+        return False
+
+
+@contextmanager
+def adb_server_as_found(client: AdbClient, settings: AndroidSettings) -> Iterator[None]:
+    """A look at the devices leaves the adb server as it found it.
+
+    adbutils starts an adb server when none answers (``adb start-server``, a daemon that outlives
+    us); one started during the look is stopped again at its end. A server that was running is
+    left alone.
+    """
+    from adbutils import AdbError
+
+    was_running = adb_server_listening(settings)
+    try:
+        yield
+    finally:
+        if not was_running and adb_server_listening(settings):
+            logger.info("stopping the adb server started at %s:%d to list devices", settings.adb_host, settings.adb_port)
+            with contextlib.suppress(AdbError, OSError):
+                client.server_kill()
 
 
 def with_retries(settings: AndroidSettings, what: str, call: Callable[[], T]) -> T:

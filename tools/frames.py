@@ -160,21 +160,20 @@ def input_to_screenshot(point: Point, geometry: ScreenGeometry) -> tuple[float, 
 
 
 def to_input_point(point: Point, frame: ModelFrame | None, geometry: ScreenGeometry) -> Point:
-    """Model frame (or screenshot pixels when ``frame`` is None) -> input frame."""
+    """Model frame (or screenshot pixels when ``frame`` is None) -> input frame.
+
+    Screenshot pixels are checked and mapped as the frame of the screenshot's own size: one rule
+    for every point (``x in 0..W``, the far edge being the last pixel), whether it comes from a
+    model, a task file's ``frame:`` or ``agent do``.
+    """
     if frame is None:
-        _check_on_screenshot(point, geometry)
-        return screenshot_to_input(point.x, point.y, geometry)
+        frame = screenshot_frame(geometry)
     return screenshot_to_input(*to_screenshot_point(point, frame, geometry), geometry)
 
 
-def _check_on_screenshot(point: Point, geometry: ScreenGeometry) -> None:
-    """Raw screenshot pixels: valid indices are 0..size-1 of a width x height screen."""
-    if not (0 <= point.x < geometry.width and 0 <= point.y < geometry.height):
-        raise ActionParseError(
-            f"point {point} is outside the screen",
-            expected=f"x in 0..{geometry.width - 1} and y in 0..{geometry.height - 1} "
-            f"(the screen is {geometry.width}x{geometry.height})",
-        )
+def screenshot_frame(geometry: ScreenGeometry) -> ModelFrame:
+    """The frame literal points without a ``frame`` are written in: the screenshot's pixels."""
+    return ModelFrame(width=geometry.width, height=geometry.height)
 
 
 def map_action(action: Action, frame: ModelFrame | None, geometry: ScreenGeometry) -> Action:

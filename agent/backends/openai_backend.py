@@ -10,7 +10,10 @@ Failures split by whether waiting can help:
   JSON a chat completion is (proxies and overloaded servers send HTML or cut
   bodies; a second try usually succeeds);
 - failed at once: any other 4xx (bad model name, bad key, request too large),
-  with the server's own message.
+  with the server's own message; and a connection that fails before the server
+  ever answered (refused, unknown host): that is a wrong --base-url or a server
+  that is not running, not a passing fault (once it has answered, a dropped
+  connection is retried: a server restarting).
 After the last retry: BackendRequestError with the status and a short excerpt.
 The API key goes only into the Authorization header; it is never logged.
 """
@@ -32,7 +35,13 @@ import httpx
 from PIL import Image
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from qwen_gui_agent.agent.backends.base import BackendRequestError, Completion, ModelBackend, Usage
+from qwen_gui_agent.agent.backends.base import (
+    BackendRequestError,
+    BackendUnavailable,
+    Completion,
+    ModelBackend,
+    Usage,
+)
 from qwen_gui_agent.agent.backends.settings import BackendSettings
 from qwen_gui_agent.tools.messages import Message
 
@@ -64,6 +73,7 @@ class OpenAIBackend(ModelBackend):
         self._client = httpx.Client(
             base_url=settings.base_url, headers=headers, timeout=httpx.Timeout(settings.timeout_s)
         )
+        self._answered = False  # whether the server has ever replied (see the module's note on connections)
 
     def complete(
         self, messages: Sequence[Message], *, max_new_tokens: int | None = None, wants_action: bool = False
@@ -132,8 +142,16 @@ class OpenAIBackend(ModelBackend):
             response = self._client.post("/chat/completions", json=body)
         except httpx.TimeoutException:
             raise RetryableFailure(f"no reply within {self.settings.timeout_s:g} s") from None
+        except httpx.ConnectError as error:
+            if not self._answered:
+                raise BackendUnavailable(
+                    f"cannot connect to the model server at {self.settings.base_url} ({error})",
+                    hint="start the server, or point --base-url at one that runs (e.g. http://HOST:8000/v1)",
+                ) from None
+            raise RetryableFailure(f"connection failed ({type(error).__name__}: {error})") from None
         except httpx.TransportError as error:
             raise RetryableFailure(f"connection failed ({type(error).__name__}: {error})") from None
+        self._answered = True
         status = response.status_code
         if status == 429 or status >= 500:
             raise RetryableFailure(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -33,6 +34,26 @@ MODEL_SHORT_NAMES = {
     "72b": "Qwen/Qwen2.5-VL-72B-Instruct",
     "ui-tars-1.5-7b": "ByteDance-Seed/UI-TARS-1.5-7B",
 }
+
+
+def check_base_url(url: str) -> str:
+    """An http(s) URL with a host, without its trailing slash; anything else is a typo to report now.
+
+    ``localhost:8000/v1`` (no scheme) would otherwise reach the HTTP client as a URL of scheme
+    "localhost" and fail at the first request, looking like a network fault.
+    """
+    url = url.strip().rstrip("/")
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("http", "https"):
+        guess = f"; did you mean http://{url}?" if "://" not in url else ""
+        raise ValueError(f"base_url {url!r} must start with http:// or https://{guess}")
+    if not parsed.hostname:
+        raise ValueError(f"base_url {url!r} names no host")
+    try:
+        parsed.port  # noqa: B018 - reading it checks it
+    except ValueError:
+        raise ValueError(f"base_url {url!r} has a bad port") from None
+    return url
 
 
 def resolve_model_name(name: str) -> str:
@@ -80,8 +101,8 @@ class BackendSettings(BaseModel):
 
     @field_validator("base_url")
     @classmethod
-    def _strip_slash(cls, url: str) -> str:
-        return url.rstrip("/")
+    def _check_base_url(cls, url: str) -> str:
+        return check_base_url(url)
 
     @field_validator("torch_device")
     @classmethod

@@ -290,6 +290,7 @@ def screenshot_command(
     except DeviceError as error:
         _device_failure(err, error)
     try:
+        output.parent.mkdir(parents=True, exist_ok=True)  # -o shots/today/x.png makes its folders, as --out does
         shot.image.save(output)
     except (OSError, ValueError) as error:
         err.print(f"[red]cannot write {escape(str(output))}:[/red] {escape(str(error))}")

@@ -83,6 +83,7 @@ def register(app: typer.Typer) -> None:
 
 
 def run_command(
+    context: typer.Context,
     task_arg: Annotated[str, typer.Argument(metavar="TASK", help="A goal in words, or a task YAML file.")],
     max_steps: Annotated[int | None, typer.Option(
         "--max-steps", min=1, rich_help_panel=_RUN_PANEL,
@@ -160,7 +161,7 @@ def run_command(
 
     from qwen_gui_agent.agent.commands.verbosity import command_verbosity
 
-    verbose = command_verbosity(verbose)
+    verbose = command_verbosity(context, verbose)
     environ = dict(os.environ)
     events = JsonEvents(sys.stdout) if json_events else RichEvents(Console(highlight=False), verbose=verbose)
     errors = StartErrors(Console(stderr=True, soft_wrap=True, highlight=False), events if json_events else None)

@@ -25,16 +25,13 @@ def configure_logging(verbose: int) -> None:
     logging.getLogger().setLevel(log_level(verbose))
 
 
-def remember_root_verbosity(verbose: int) -> None:
-    context = click.get_current_context(silent=True)
-    if context is not None:
-        context.meta[_COUNT_KEY] = verbose
+def remember_root_verbosity(context: click.Context, verbose: int) -> None:
+    context.meta[_COUNT_KEY] = verbose  # ``meta`` is shared by the whole chain of contexts
     configure_logging(verbose)
 
 
-def command_verbosity(own: int) -> int:
+def command_verbosity(context: click.Context | None, own: int) -> int:
     """The root's ``-v`` count plus the command's own; logging follows the total."""
-    context = click.get_current_context(silent=True)
     total = own + (context.meta.get(_COUNT_KEY, 0) if context is not None else 0)
     configure_logging(total)
     return total

@@ -167,6 +167,8 @@ def load_run(directory: Path | str) -> RecordedRun:
         info = RunInfo.model_validate_json((directory / RUN_FILE).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RunLoadError(f"{directory} is not a recorded run: {RUN_FILE} is missing") from None
+    except NotADirectoryError:  # a file named where a run directory belongs
+        raise RunLoadError(f"{directory} is not a recorded run: it is not a directory") from None
     except ValidationError as error:
         raise RunLoadError(f"{directory / RUN_FILE} is not a valid run file: {error}") from None
     steps, truncated = _read_steps(directory / STEPS_FILE)

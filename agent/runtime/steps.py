@@ -35,7 +35,7 @@ from qwen_gui_agent.tasks.schema import (
 from qwen_gui_agent.tools.actions import Action, Click, OpenApp, Type, Wait
 from qwen_gui_agent.tools.canonical import format_action, parse_action
 from qwen_gui_agent.tools.errors import ActionParseError
-from qwen_gui_agent.tools.frames import ModelFrame
+from qwen_gui_agent.tools.frames import ModelFrame, screenshot_frame
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def do(session: Session, action: Action, frame: ModelFrame | None, *, kind: str)
         observation = session.observe(draft)
         geometry = observation.shot.geometry
         # Recorded with the step, so a replay maps the literal action the same way.
-        draft.action_frame = frame or ModelFrame(width=geometry.width, height=geometry.height)
+        draft.action_frame = frame or screenshot_frame(geometry)
         draft.actions = [format_action(action)]
         try:
             performed = session.perform(draft, action, frame, observation)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 from pydantic import SecretStr
 
-from qwen_gui_agent.agent.backends import BackendRequestError, BackendSettings, create_backend
+from qwen_gui_agent.agent.backends import BackendRequestError, BackendSettings, BackendUnavailable, create_backend
 from qwen_gui_agent.agent.backends.openai_backend import backoff_seconds, parse_retry_after, read_reply
 from tests.support.model_server import ModelServer, Reply
 from qwen_gui_agent.tools.frames import ModelFrame, resize_to_frame
@@ -165,16 +166,32 @@ def test_dropped_connections_past_the_retries_fail(model_server: ModelServer) ->
     assert "connection failed" in str(caught.value)
 
 
-def test_nobody_listening_fails_after_retries() -> None:
+def _free_port() -> int:
     with socket.socket() as probe:  # a port that was free a moment ago: connection refused
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings = BackendSettings(kind="openai", base_url=f"http://127.0.0.1:{port}/v1", max_retries=1,
-                               retry_initial_s=0.01, timeout_s=2)
-    with create_backend(settings) as backend, pytest.raises(BackendRequestError) as caught:
+        return probe.getsockname()[1]
+
+
+def test_nobody_listening_fails_at_once_naming_the_url(caplog) -> None:
+    url = f"http://127.0.0.1:{_free_port()}/v1"
+    settings = BackendSettings(kind="openai", base_url=url, max_retries=3, retry_initial_s=5.0, timeout_s=2)
+    with caplog.at_level(logging.WARNING), create_backend(settings) as backend, \
+            pytest.raises(BackendUnavailable) as caught:
         backend.complete([Message.text("user", "hi")])
-    assert "connection failed" in str(caught.value)
+    assert f"cannot connect to the model server at {url}" in str(caught.value)
     assert "--base-url" in caught.value.hint
+    assert not [record for record in caplog.records if "retrying" in record.getMessage()]  # not a passing fault
+
+
+def test_a_server_that_answered_once_and_went_away_is_retried(caplog) -> None:
+    first = Reply.answer("first")  # the connection closed after it: the next request must connect anew
+    with ModelServer([replace(first, headers={**first.headers, "Connection": "close"})]) as server:
+        backend = create_backend(settings_for(server, max_retries=2))
+        assert backend.complete([Message.text("user", "hi")]).text == "first"
+    with caplog.at_level(logging.WARNING), backend, pytest.raises(BackendRequestError) as caught:
+        backend.complete([Message.text("user", "hi")])  # a restarting server: worth the retries
+    assert "connection failed" in str(caught.value) and "3 attempt(s)" in str(caught.value)
+    assert len([record for record in caplog.records if "retrying" in record.getMessage()]) == 2
 
 
 def test_malformed_json_is_retried_then_succeeds(model_server: ModelServer) -> None:

@@ -140,14 +140,19 @@ def test_map_action_maps_every_point_and_keeps_a_pointer_drag():
 
 
 @pytest.mark.parametrize(("width", "height"), [(1280, 800), (1080, 2400), (1, 1)])
-def test_off_screenshot_message_names_the_screen_size_and_the_last_pixel(width, height):
-    """Literal actions (frame None) are screenshot pixels: 0..size-1 are valid on a WxH screen."""
+def test_screenshot_pixels_follow_the_frame_rule(width, height):
+    """Literal actions (frame None) are screenshot pixels, checked as the WxH frame is: 0..W, the edge the last pixel.
+
+    One rule for `agent do`, a task file's `frame: WxH` and a model's answer (they disagreed: 0..W-1 here).
+    """
     geometry = ScreenGeometry(width=width, height=height)
-    assert to_input_point(Point(x=width - 1, y=height - 1), None, geometry) == Point(x=width - 1, y=height - 1)
+    edge = Point(x=width, y=height)
+    assert to_input_point(edge, None, geometry) == to_input_point(edge, ModelFrame(width, height), geometry)
+    assert to_input_point(edge, None, geometry) == Point(x=width - 1, y=height - 1)
     with pytest.raises(ActionParseError) as raised:
-        to_input_point(Point(x=width, y=height), None, geometry)
-    assert raised.value.expected == f"x in 0..{width - 1} and y in 0..{height - 1} (the screen is {width}x{height})"
-    assert raised.value.problem == f"point {Point(x=width, y=height)} is outside the screen"
+        to_input_point(Point(x=width + 1, y=height), None, geometry)
+    assert raised.value.expected == f"x in 0..{width} and y in 0..{height} (the screen is {width}x{height})"
+    assert raised.value.problem == f"point {Point(x=width + 1, y=height)} is outside the screen"
 
 
 @settings(max_examples=500, deadline=None)
