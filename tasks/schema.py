@@ -4,8 +4,8 @@ A task YAML holds a ``name``, an optional ``device`` and ``model`` section,
 budgets (``max_steps``, ``timeout``), ``env`` variables for ``${VAR}``
 substitution, the ``secrets`` it needs, and ``steps``: each one mapping whose
 key says its kind (``ai``, ``do``, ``tap``, ``type``, ``launch``, ``wait``,
-``assert``, ``wait_for``). ``qwen_gui_agent.tasks.loader`` reads the file and reports errors
-with file, line and field.
+``assert``, ``wait_for``, ``query``). ``qwen_gui_agent.tasks.loader`` reads the file and reports
+errors with file, line and field.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
+from qwen_gui_agent.tasks.answer_types import AnswerSpec, answer_type
+from qwen_gui_agent.tasks.variables import NAME_PATTERN, referenced_variables
 from qwen_gui_agent.tools.canonical import parse_action
 from qwen_gui_agent.tools.errors import ActionParseError
 from qwen_gui_agent.tools.frames import ModelFrame, parse_pixels
@@ -227,7 +229,29 @@ class WaitForStep(_Step):
     kind: ClassVar[str] = "wait_for"
 
 
-STEP_KINDS = ("ai", "do", "tap", "type", "launch", "wait", "assert", "wait_for")
+class QueryStep(_Step):
+    """Read something off the screen into a variable: later steps use it as ``{{var:NAME}}``."""
+
+    query: str = Field(min_length=1)
+    save_as: str
+    answer_schema: AnswerSpec = Field(default="string", alias="schema")
+    kind: ClassVar[str] = "query"
+
+    @field_validator("save_as")
+    @classmethod
+    def _is_a_name(cls, name: str) -> str:
+        if not re.fullmatch(NAME_PATTERN, name):
+            raise ValueError(f"{name!r} is not a variable name (letters, digits and _, not starting with a digit)")
+        return name
+
+    @field_validator("answer_schema")
+    @classmethod
+    def _is_a_type(cls, spec: AnswerSpec) -> AnswerSpec:
+        answer_type(spec)
+        return spec
+
+
+STEP_KINDS = ("ai", "do", "tap", "type", "launch", "wait", "assert", "wait_for", "query")
 
 
 def _step_kind(data: Any) -> str | None:
@@ -241,7 +265,7 @@ def _step_kind(data: Any) -> str | None:
 
 
 Step = Annotated[
-    Annotated[AiStep, Tag("ai step")] | Annotated[DoStep, Tag("do step")] | Annotated[TapStep, Tag("tap step")] | Annotated[TypeStep, Tag("type step")] | Annotated[LaunchStep, Tag("launch step")] | Annotated[WaitStep, Tag("wait step")] | Annotated[AssertStep, Tag("assert step")] | Annotated[WaitForStep, Tag("wait_for step")],
+    Annotated[AiStep, Tag("ai step")] | Annotated[DoStep, Tag("do step")] | Annotated[TapStep, Tag("tap step")] | Annotated[TypeStep, Tag("type step")] | Annotated[LaunchStep, Tag("launch step")] | Annotated[WaitStep, Tag("wait step")] | Annotated[AssertStep, Tag("assert step")] | Annotated[WaitForStep, Tag("wait_for step")] | Annotated[QueryStep, Tag("query step")],
     Discriminator(
         _step_kind,
         custom_error_type="step_kind",
@@ -283,6 +307,19 @@ class Task(_Section):
             if isinstance(step, LaunchStep):
                 lines.append((("steps", index, "launch"), step.launch))
         return lines
+
+    def undefined_variables(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """(location, message) of each ``{{var:NAME}}`` used before any earlier ``query`` step saves NAME."""
+        saved: set[str] = set()
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for index, step in enumerate(self.steps):
+            for name in referenced_variables([step.text]):
+                if name not in saved:
+                    problems.append((("steps", index, step.kind),
+                                     f"{{{{var:{name}}}}} is used before a query step saves it (save_as: {name})"))
+            if isinstance(step, QueryStep):
+                saved.add(step.save_as)
+        return problems
 
     def texts(self) -> list[str]:
         """Every text of the task a secret placeholder could hide in."""
