@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from qwen_gui_agent.tasks.answer_types import AnswerSpec, answer_type
-from qwen_gui_agent.tasks.variables import NAME_PATTERN, referenced_variables
-from qwen_gui_agent.tools.canonical import parse_action
+from qwen_gui_agent.tasks.variables import NAME_PATTERN, fill, referenced_variables
+from qwen_gui_agent.tools.canonical import format_action, parse_action
 from qwen_gui_agent.tools.errors import ActionParseError
 from qwen_gui_agent.tools.frames import ModelFrame, parse_pixels
 
@@ -123,6 +124,13 @@ class _Step(BaseModel):
     def text(self) -> str:
         return str(getattr(self, self.kind))
 
+    def with_variables(self, values: Mapping[str, Any]) -> Self:
+        """This step with its ``{{var:...}}`` placeholders filled (VariableError for one that cannot be)."""
+        if not referenced_variables([self.text]):
+            return self
+        field_name = next(name for name, info in type(self).model_fields.items() if (info.alias or name) == self.kind)
+        return self.model_copy(update={field_name: fill(self.text, values)})
+
 
 class AiStep(_Step):
     """A goal the model pursues step by step until it says ``finished``."""
@@ -161,6 +169,14 @@ class DoStep(_Step):
         except ActionParseError as error:
             raise ValueError(error.problem + (f" (expected {error.expected})" if error.expected else "")) from None
         return value
+
+    def with_variables(self, values: Mapping[str, Any]) -> Self:
+        """Placeholders are filled inside the action's text fields, so a value with quotes stays one value."""
+        if not referenced_variables([self.do]):
+            return self
+        action = parse_action(self.do)
+        filled = {name: fill(value, values) for name, value in action if isinstance(value, str)}
+        return self.model_copy(update={"do": format_action(action.model_copy(update=filled))})
 
     @model_validator(mode="after")
     def _in_frame(self) -> DoStep:

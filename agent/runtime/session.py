@@ -100,6 +100,7 @@ class StepDraft:
     error: ErrorRecord | None = None
     feedback: str = ""
     note: str = ""
+    value: Any = None  # a query step's answer, as JSON data
 
     @contextmanager
     def timed(self, phase: str) -> Iterator[None]:
@@ -121,7 +122,7 @@ class StepDraft:
             completion_tokens=usage.completion_tokens if usage else None,
             answer=self.completion.text if self.completion else "", thought=self.thought, actions=self.actions,
             executed=self.executed, timings_ms=self.timings_ms, error=self.error, feedback=self.feedback,
-            note=self.note,
+            note=self.note, value=self.value,
         )
 
 
