@@ -32,6 +32,7 @@ from qwen_gui_agent.tasks.schema import (
     DoStep,
     LaunchStep,
     QueryStep,
+    Step,
     TapStep,
     Task,
     TypeStep,
@@ -59,38 +60,47 @@ def run_task(session: Session, task: Task) -> str:
         session.emit("task_step", number=0, kind="launch", text=task.device.app)
         launch(session, task.device.app)
     variables: dict[str, Any] = {}  # what query steps saved, by name
-    for number, written in enumerate(task.steps, start=1):
-        session.check_time()
-        step = _with_variables(written, variables)
-        session.emit("task_step", number=number, kind=step.kind, text=step.name or step.text)
-        match step:
-            case AiStep():
-                result = run_goal(session, step.ai, max_steps=step.max_steps)
-                if result.status == "failure":
-                    raise StopRun("failure", result.message or f"the model gave up on: {step.ai}")
-                message = result.message
-            case DoStep():
-                do(session, parse_action(step.do), step.frame, kind="do")
-            case TypeStep():
-                do(session, Type(text=step.type, submit=step.submit), None, kind="type")
-            case WaitStep():
-                do(session, Wait(seconds=step.wait), None, kind="wait")
-            case TapStep():
-                tap(session, step.tap)
-            case LaunchStep():
-                launch(session, step.launch)
-            case AssertStep():
-                check(session, step.assert_)
-            case WaitForStep():
-                wait_for(session, step.wait_for, timeout_s=step.timeout, interval_s=step.interval)
-            case QueryStep():
-                adapter = TypeAdapter(answer_type(step.answer_schema))
-                variables[step.save_as] = adapter.dump_python(ask_query(session, step.query, adapter), mode="json")
+    for number, step in enumerate(task.steps, start=1):
+        message = run_step(session, step, variables, number=number) or message
     count = len(task.steps)
     return message or (f"the {plural(count, 'step')} {'is' if count == 1 else 'are'} done")
 
 
-def _with_variables(step: Any, variables: dict[str, Any]) -> Any:
+def run_step(session: Session, written: Step, variables: dict[str, Any], *, number: int) -> str:
+    """One task step, its ``{{var:...}}`` filled from ``variables`` (a query step adds to them).
+
+    Returns the model's closing message of an ``ai`` step ("" for the others); raises StopRun when the step fails.
+    """
+    session.check_time()
+    step = _with_variables(written, variables)
+    session.emit("task_step", number=number, kind=step.kind, text=step.name or step.text)
+    match step:
+        case AiStep():
+            result = run_goal(session, step.ai, max_steps=step.max_steps)
+            if result.status == "failure":
+                raise StopRun("failure", result.message or f"the model gave up on: {step.ai}")
+            return result.message
+        case DoStep():
+            do(session, parse_action(step.do), step.frame, kind="do")
+        case TypeStep():
+            do(session, Type(text=step.type, submit=step.submit), None, kind="type")
+        case WaitStep():
+            do(session, Wait(seconds=step.wait), None, kind="wait")
+        case TapStep():
+            tap(session, step.tap)
+        case LaunchStep():
+            launch(session, step.launch)
+        case AssertStep():
+            check(session, step.assert_)
+        case WaitForStep():
+            wait_for(session, step.wait_for, timeout_s=step.timeout, interval_s=step.interval)
+        case QueryStep():
+            adapter = TypeAdapter(answer_type(step.answer_schema))
+            variables[step.save_as] = adapter.dump_python(ask_query(session, step.query, adapter), mode="json")
+    return ""
+
+
+def _with_variables(step: Step, variables: dict[str, Any]) -> Step:
     try:
         return step.with_variables(variables)
     except VariableError as error:
