@@ -28,7 +28,8 @@ if not (_HERE / "agent").is_dir() and (_CHECKOUT / "agent" / "__init__.py").is_f
 _API = "qwen_gui_agent.agent.api"
 # The names ``from qwen_gui_agent import ...`` offers; each is defined in qwen_gui_agent.agent.api.
 API_NAMES = (
-    "Agent", "AgentClosed", "AgentError", "BackendError", "BackendSettings", "DeviceError", "LogEvents",
+    "Agent", "AgentClosed", "AgentError", "AndroidSettings", "BackendError", "BackendSettings", "DesktopSettings",
+    "DeviceError", "LogEvents",
     "LoopSettings", "QueryError", "RunResult", "ScreenAssertionError", "StepFailed", "WaitTimeoutError",
     "local_model", "open_agent", "openai_model", "scripted_model",
 )

@@ -22,10 +22,13 @@ from qwen_gui_agent.agent.backends.base import BackendError
 from qwen_gui_agent.agent.backends.settings import BackendSettings
 from qwen_gui_agent.agent.runtime.runner import RunResult
 from qwen_gui_agent.agent.runtime.session import LoopSettings
+from qwen_gui_agent.devices.android_settings import AndroidSettings
+from qwen_gui_agent.devices.desktop_settings import DesktopSettings
 from qwen_gui_agent.devices.errors import DeviceError
 
 __all__ = [
-    "Agent", "AgentClosed", "AgentError", "BackendError", "BackendSettings", "DeviceError", "LogEvents",
+    "Agent", "AgentClosed", "AgentError", "AndroidSettings", "BackendError", "BackendSettings", "DesktopSettings",
+    "DeviceError", "LogEvents",
     "LoopSettings", "QueryError", "RunResult", "ScreenAssertionError", "StepFailed", "WaitTimeoutError",
     "local_model", "open_agent", "openai_model", "scripted_model",
 ]
