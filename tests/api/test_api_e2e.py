@@ -25,13 +25,13 @@ import pytest
 
 from qwen_gui_agent.agent.records.run_files import load_run
 from tests.agent.e2e import agent_env, xvfb_or_skip
+from tests.api.installed import installed_view, user_env
 from tests.support.booking_app import BookingApp
 from tests.support.cli import run_agent
 from tests.support.xvfb import XvfbServer
 
 pytestmark = [pytest.mark.xvfb, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
 SCREEN = (1280, 800)
 
 USER_TOOLS = '''
@@ -173,19 +173,11 @@ def write_user_project(folder: Path) -> None:
         (folder / name).write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
 
 
-def installed_view(folder: Path) -> Path:
-    """A path entry holding only ``qwen_gui_agent`` (a link to this checkout's), as an installed wheel has it."""
-    folder.mkdir()
-    (folder / "qwen_gui_agent").symlink_to(REPO / "qwen_gui_agent", target_is_directory=True)
-    return folder
-
-
 def test_a_users_pytest_file_drives_the_booking_form(display, app, tmp_path):
     project, runs = tmp_path / "project", tmp_path / "runs"
     write_user_project(project)
-    env = {key: value for key, value in display.env().items() if not key.startswith("AGENT_")}
-    env.update(PYTHONPATH=str(installed_view(tmp_path / "site")), BOOKING_STATE=str(app.state_path),
-               RUNS_DIR=str(runs))
+    env = user_env(display.env(), installed_view(tmp_path / "site"), BOOKING_STATE=str(app.state_path),
+                   RUNS_DIR=str(runs))
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_booking.py"],
                           cwd=project, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
