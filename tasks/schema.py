@@ -281,7 +281,15 @@ def _step_kind(data: Any) -> str | None:
 
 
 Step = Annotated[
-    Annotated[AiStep, Tag("ai step")] | Annotated[DoStep, Tag("do step")] | Annotated[TapStep, Tag("tap step")] | Annotated[TypeStep, Tag("type step")] | Annotated[LaunchStep, Tag("launch step")] | Annotated[WaitStep, Tag("wait step")] | Annotated[AssertStep, Tag("assert step")] | Annotated[WaitForStep, Tag("wait_for step")] | Annotated[QueryStep, Tag("query step")],
+    Annotated[AiStep, Tag("ai step")]
+    | Annotated[DoStep, Tag("do step")]
+    | Annotated[TapStep, Tag("tap step")]
+    | Annotated[TypeStep, Tag("type step")]
+    | Annotated[LaunchStep, Tag("launch step")]
+    | Annotated[WaitStep, Tag("wait step")]
+    | Annotated[AssertStep, Tag("assert step")]
+    | Annotated[WaitForStep, Tag("wait_for step")]
+    | Annotated[QueryStep, Tag("query step")],
     Discriminator(
         _step_kind,
         custom_error_type="step_kind",
