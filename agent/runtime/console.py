@@ -102,6 +102,10 @@ class RichEvents:
         colour = "green" if data["passed"] else "red"
         self._print(f"    [{colour}]{'yes' if data['passed'] else 'no'}[/] {escape(data.get('reason', ''))}")
 
+    def _on_query(self, data: dict[str, Any]) -> None:
+        value = json.dumps(data.get("value"), ensure_ascii=False)
+        self._print(f"    [green]answer[/] {escape(value)}")
+
     def _on_confirmation(self, data: dict[str, Any]) -> None:
         if data.get("decision") == "no":
             self._declined.append(str(data.get("action", "")))

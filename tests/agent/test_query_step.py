@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
+from rich.console import Console
 
 from qwen_gui_agent.agent.records.replay import check_run
 from qwen_gui_agent.agent.records.run_files import load_run
+from qwen_gui_agent.agent.runtime.console import RichEvents
 from qwen_gui_agent.agent.runtime.queries import extract_json
 from qwen_gui_agent.tasks.answer_types import answer_type
 from qwen_gui_agent.tasks.loader import TaskFileError, parse_task
@@ -161,3 +164,10 @@ steps:
     (result.run_dir / "steps.jsonl").write_text("\n".join([json.dumps(step), *lines[1:]]) + "\n")
     (failed,) = check_run(load_run(result.run_dir)).failures
     assert failed.kind == "query" and "reads as different JSON" in failed.problems[0]
+
+
+def test_the_console_shows_what_a_query_read():
+    buffer = io.StringIO()
+    RichEvents(Console(file=buffer, width=200, color_system=None)).emit(
+        "query", {"question": "price?", "value": {"price": 1280, "note": "[bold]"}})
+    assert 'answer {"price": 1280, "note": "[bold]"}' in buffer.getvalue()
