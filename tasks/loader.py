@@ -8,7 +8,9 @@ Substitution: ``${VAR}`` takes the value from the task's ``env:`` section,
 else from the environment given; ``${VAR:-default}`` falls back to a default;
 ``$$`` is a literal ``$``. The ``env:`` values themselves are substituted from
 the environment only. Secrets use their own syntax (``{{secret:NAME}}``) and
-are never substituted here: they are resolved at execution time.
+are never substituted here: they are resolved at execution time. Nor are task variables
+(``{{var:NAME}}``, saved by ``query`` steps): they are filled when their step starts; here
+each one is only checked to be saved by an earlier step.
 """
 
 from __future__ import annotations
@@ -75,7 +77,10 @@ def parse_task(text: str, environ: Mapping[str, str], *, source: Path | str = "<
         task = Task.model_validate(data)
     except ValidationError as error:
         raise TaskFileError(source, [_problem(item, marks) for item in error.errors()]) from None
-    problems = _command_line_problems(task, marks)
+    problems = _command_line_problems(task, marks) + [
+        Problem(*marks.get(location, (1, 1)), _field_name(location), message)
+        for location, message in task.undefined_variables()
+    ]
     if problems:
         raise TaskFileError(source, problems)
     return task

@@ -4,20 +4,23 @@ A task YAML holds a ``name``, an optional ``device`` and ``model`` section,
 budgets (``max_steps``, ``timeout``), ``env`` variables for ``${VAR}``
 substitution, the ``secrets`` it needs, and ``steps``: each one mapping whose
 key says its kind (``ai``, ``do``, ``tap``, ``type``, ``launch``, ``wait``,
-``assert``, ``wait_for``). ``qwen_gui_agent.tasks.loader`` reads the file and reports errors
-with file, line and field.
+``assert``, ``wait_for``, ``query``). ``qwen_gui_agent.tasks.loader`` reads the file and reports
+errors with file, line and field.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
-from qwen_gui_agent.tools.canonical import parse_action
+from qwen_gui_agent.tasks.answer_types import AnswerSpec, answer_type
+from qwen_gui_agent.tasks.variables import NAME_PATTERN, fill, referenced_variables
+from qwen_gui_agent.tools.canonical import format_action, parse_action
 from qwen_gui_agent.tools.errors import ActionParseError
 from qwen_gui_agent.tools.frames import ModelFrame, parse_pixels
 
@@ -121,6 +124,13 @@ class _Step(BaseModel):
     def text(self) -> str:
         return str(getattr(self, self.kind))
 
+    def with_variables(self, values: Mapping[str, Any]) -> Self:
+        """This step with its ``{{var:...}}`` placeholders filled (VariableError for one that cannot be)."""
+        if not referenced_variables([self.text]):
+            return self
+        field_name = next(name for name, info in type(self).model_fields.items() if (info.alias or name) == self.kind)
+        return self.model_copy(update={field_name: fill(self.text, values)})
+
 
 class AiStep(_Step):
     """A goal the model pursues step by step until it says ``finished``."""
@@ -159,6 +169,14 @@ class DoStep(_Step):
         except ActionParseError as error:
             raise ValueError(error.problem + (f" (expected {error.expected})" if error.expected else "")) from None
         return value
+
+    def with_variables(self, values: Mapping[str, Any]) -> Self:
+        """Placeholders are filled inside the action's text fields, so a value with quotes stays one value."""
+        if not referenced_variables([self.do]):
+            return self
+        action = parse_action(self.do)
+        filled = {name: fill(value, values) for name, value in action if isinstance(value, str)}
+        return self.model_copy(update={"do": format_action(action.model_copy(update=filled))})
 
     @model_validator(mode="after")
     def _in_frame(self) -> DoStep:
@@ -227,7 +245,29 @@ class WaitForStep(_Step):
     kind: ClassVar[str] = "wait_for"
 
 
-STEP_KINDS = ("ai", "do", "tap", "type", "launch", "wait", "assert", "wait_for")
+class QueryStep(_Step):
+    """Read something off the screen into a variable: later steps use it as ``{{var:NAME}}``."""
+
+    query: str = Field(min_length=1)
+    save_as: str
+    answer_schema: AnswerSpec = Field(default="string", alias="schema")
+    kind: ClassVar[str] = "query"
+
+    @field_validator("save_as")
+    @classmethod
+    def _is_a_name(cls, name: str) -> str:
+        if not re.fullmatch(NAME_PATTERN, name):
+            raise ValueError(f"{name!r} is not a variable name (letters, digits and _, not starting with a digit)")
+        return name
+
+    @field_validator("answer_schema")
+    @classmethod
+    def _is_a_type(cls, spec: AnswerSpec) -> AnswerSpec:
+        answer_type(spec)
+        return spec
+
+
+STEP_KINDS = ("ai", "do", "tap", "type", "launch", "wait", "assert", "wait_for", "query")
 
 
 def _step_kind(data: Any) -> str | None:
@@ -241,7 +281,15 @@ def _step_kind(data: Any) -> str | None:
 
 
 Step = Annotated[
-    Annotated[AiStep, Tag("ai step")] | Annotated[DoStep, Tag("do step")] | Annotated[TapStep, Tag("tap step")] | Annotated[TypeStep, Tag("type step")] | Annotated[LaunchStep, Tag("launch step")] | Annotated[WaitStep, Tag("wait step")] | Annotated[AssertStep, Tag("assert step")] | Annotated[WaitForStep, Tag("wait_for step")],
+    Annotated[AiStep, Tag("ai step")]
+    | Annotated[DoStep, Tag("do step")]
+    | Annotated[TapStep, Tag("tap step")]
+    | Annotated[TypeStep, Tag("type step")]
+    | Annotated[LaunchStep, Tag("launch step")]
+    | Annotated[WaitStep, Tag("wait step")]
+    | Annotated[AssertStep, Tag("assert step")]
+    | Annotated[WaitForStep, Tag("wait_for step")]
+    | Annotated[QueryStep, Tag("query step")],
     Discriminator(
         _step_kind,
         custom_error_type="step_kind",
@@ -291,6 +339,19 @@ class Task(_Section):
     def needs_model(self) -> bool:
         """Whether any step asks the model; a task of literal steps only runs without one."""
         return any(step.kind not in LITERAL_STEP_KINDS for step in self.steps)
+
+    def undefined_variables(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """(location, message) of each ``{{var:NAME}}`` used before any earlier ``query`` step saves NAME."""
+        saved: set[str] = set()
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for index, step in enumerate(self.steps):
+            for name in referenced_variables([step.text]):
+                if name not in saved:
+                    problems.append((("steps", index, step.kind),
+                                     f"{{{{var:{name}}}}} is used before a query step saves it (save_as: {name})"))
+            if isinstance(step, QueryStep):
+                saved.add(step.save_as)
+        return problems
 
     def texts(self) -> list[str]:
         """Every text of the task a secret placeholder could hide in."""

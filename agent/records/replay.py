@@ -21,6 +21,7 @@ from qwen_gui_agent.agent.runtime.history import History
 from qwen_gui_agent.agent.records.replay_planners import DevicePlanner, ReplayError, planner_for_device
 from qwen_gui_agent.agent.records.run_files import (
     MODEL_KINDS,
+    QUERY_KINDS,
     VERDICT_KINDS,
     RecordedRun,
     RunInfo,
@@ -151,6 +152,8 @@ class _Replayer:
             actions = self._reground(step, frame, problems)
         elif step.kind in VERDICT_KINDS:
             return self._compare_verdict(step, problems)
+        elif step.kind in QUERY_KINDS:
+            return _compare_query(step, problems)
         elif any(is_launch_record(text) for text in step.actions):
             return "a desktop launch runs a command line: nothing to recompute"
         else:  # literal steps (do, type, wait, launch on a phone): the recorded actions are the input
@@ -327,6 +330,22 @@ class _Replayer:
 
     def _device_kind(self) -> str:
         return "mobile" if self.run.info.device.get("kind") == "mobile" else "computer"
+
+
+def _compare_query(step: StepRecord, problems: list[str]) -> str:
+    """A query step: today's reader must find the same JSON in the recorded answer (the schema is not recorded)."""
+    from qwen_gui_agent.agent.runtime.queries import extract_json  # the JSON reader of query steps
+
+    if not step.answer:
+        return "no answer was recorded"
+    try:
+        now = extract_json(step.answer)
+    except ActionParseError as error:
+        problems.append(f"the answer no longer reads as JSON\n  recorded: {step.value!r}\n  now:      {error}")
+        return ""
+    if now != step.value:
+        problems.append(f"the answer reads as different JSON\n  recorded: {step.value!r}\n  now:      {now!r}")
+    return ""
 
 
 def _without_points(action: Action) -> Action:

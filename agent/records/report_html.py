@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from html import escape
 
-from qwen_gui_agent.agent.records.run_files import MODEL_KINDS, VERDICT_KINDS, RecordedRun, StepRecord
+from qwen_gui_agent.agent.records.run_files import MODEL_KINDS, QUERY_KINDS, VERDICT_KINDS, RecordedRun, StepRecord
 from qwen_gui_agent.agent.records.report_overlay import overlay_svg, step_markers
 
 
@@ -141,6 +141,8 @@ def _timeline_action(step: StepRecord) -> str:
         if verdict in ("yes", "no"):
             return f"{statement} → {verdict}"
         return f"{step.goal} → no verdict" if step.goal else "no verdict"
+    if step.kind in QUERY_KINDS:
+        return f"{step.note} → {json.dumps(step.value, ensure_ascii=False)}"
     return "; ".join(step.actions) or "; ".join(x.action for x in step.executed)
 
 
@@ -184,6 +186,8 @@ def _step_details(step: StepRecord) -> str:
         rows.append(("feedback", f"<pre>{e(step.feedback)}</pre>"))
     if step.note:
         rows.append(("note", f"<pre>{e(step.note)}</pre>"))
+    if step.kind in QUERY_KINDS:
+        rows.append(("value", f"<pre>{e(json.dumps(step.value, ensure_ascii=False, indent=2))}</pre>"))
     if step.timings_ms:
         rows.append(("timings", _mapping({k: _ms(v) for k, v in step.timings_ms.items()})))
     if step.prompt_tokens is not None or step.completion_tokens is not None:

@@ -27,6 +27,8 @@ STEPS_FILE = "steps.jsonl"
 MODEL_KINDS = frozenset({"ai", "tap"})
 # Step kinds whose answer is a yes/no judgement of the screen; their note is "yes: STATEMENT" or "no: STATEMENT".
 VERDICT_KINDS = frozenset({"assert", "wait_for"})
+# Step kinds that read data off the screen: the note holds the question, ``value`` the JSON the answer held.
+QUERY_KINDS = frozenset({"query"})
 # A desktop launch records its command line as "launch COMMAND": not an action, so never parsed or replayed.
 LAUNCH_PREFIX = "launch "
 
@@ -95,6 +97,7 @@ class StepRecord(BaseModel):
     error: ErrorRecord | None = None
     feedback: str = ""  # what was sent back to the model after this step
     note: str = ""
+    value: Any = None  # a query step: the JSON value its answer held
 
 
 class RunInfo(BaseModel):

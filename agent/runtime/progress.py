@@ -11,6 +11,7 @@ once each, without the live status, so a log reads top to bottom.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -189,6 +190,10 @@ class RichEvents:
     def _on_verdict(self, data: dict[str, Any]) -> None:
         colour = "green" if data["passed"] else "red"
         self._print(f"    [{colour}]{'yes' if data['passed'] else 'no'}[/] {escape(data.get('reason', ''))}")
+
+    def _on_query(self, data: dict[str, Any]) -> None:
+        value = json.dumps(data.get("value"), ensure_ascii=False)
+        self._print(f"    [green]answer[/] {escape(value)}")
 
     def _on_confirmation(self, data: dict[str, Any]) -> None:
         if data.get("decision") == "no":

@@ -119,10 +119,40 @@ class NotStarted(Exception):
 
 
 def execute_run(parts: RunParts) -> RunResult:
-    run_dir = new_run_directory(parts.out_dir, parts.task.title())
+    session = start_session(
+        SessionParts(device=parts.device, backend=parts.backend, dialect=parts.dialect, settings=parts.settings,
+                     events=parts.events, out_dir=parts.out_dir, user=parts.user, secrets=parts.secrets,
+                     task_file=parts.task_file, model_info=parts.model_info),
+        title=parts.task.title(),
+    )
+    status, message = _run_steps(session, parts.task)
+    result = RunResult(status=status, message=parts.secrets.redact(message), run_dir=session.writer.directory,
+                       steps=session.steps_recorded)
+    return finish_run(session.writer, result, session.emit, write_report=parts.write_report)
+
+
+@dataclass(frozen=True)
+class SessionParts:
+    """What a recorded session is made of: a run without its task (the Python API runs calls one by one)."""
+
+    device: Device
+    backend: ModelBackend
+    dialect: Dialect
+    settings: LoopSettings
+    events: EventSink
+    out_dir: Path
+    user: UserChannel | None = None
+    secrets: Secrets = field(default_factory=Secrets)
+    task_file: str | None = None
+    model_info: dict[str, Any] | None = None
+
+
+def start_session(parts: SessionParts, *, title: str) -> Session:
+    """A new run directory holding ``run.json`` (status running), and the session that records into it."""
+    run_dir = new_run_directory(parts.out_dir, title)
     settings = parts.settings
     info = RunInfo(
-        run_id=run_dir.name, task=parts.task.title(), task_file=parts.task_file, dialect=parts.dialect.name,
+        run_id=run_dir.name, task=title, task_file=parts.task_file, dialect=parts.dialect.name,
         model=parts.model_info or {"backend": getattr(parts.backend, "name", "")}, device=parts.device.describe(),
         frame_settings={"min_pixels": settings.min_pixels, "max_pixels": settings.max_pixels,
                         "relative": parts.dialect.relative,
@@ -137,13 +167,10 @@ def execute_run(parts: RunParts) -> RunResult:
     )
     session.emit("run_started", task=info.task, run_dir=str(run_dir), device=parts.device.name,
                  dialect=parts.dialect.name, model=info.model.get("model", ""), dry_run=settings.dry_run)
-    status, message = _run_steps(session, parts.task)
-    result = RunResult(status=status, message=parts.secrets.redact(message), run_dir=run_dir,
-                       steps=session.steps_recorded)
-    return _finish_run(writer, result, session.emit, write_report=parts.write_report)
+    return session
 
 
-def _finish_run(
+def finish_run(
     writer: RunWriter, result: RunResult, emit: Callable[..., None], *, write_report: bool
 ) -> RunResult:
     """Save how the run ended (the record first, then the report), then tell the console."""

@@ -101,6 +101,7 @@ class StepDraft:
     error: ErrorRecord | None = None
     feedback: str = ""
     note: str = ""
+    value: Any = None  # a query step's answer, as JSON data
 
     def add_model_timings(self, timings: Mapping[str, float]) -> None:
         """What the backend measured inside its call (summed over the step's calls), recorded with the step."""
@@ -127,8 +128,7 @@ class StepDraft:
             completion_tokens=usage.completion_tokens if usage else None,
             answer=self.completion.text if self.completion else "", thought=self.thought, actions=self.actions,
             executed=self.executed, timings_ms=self.timings_ms, model_timings_ms=self.model_timings_ms,
-            error=self.error, feedback=self.feedback,
-            note=self.note,
+            error=self.error, feedback=self.feedback, note=self.note, value=self.value,
         )
 
 

@@ -4,7 +4,9 @@
 ``tap`` asks the model where an element is (one grounding query) and clicks
 it; ``launch`` starts an app; ``assert`` asks the model a yes/no question
 about the screen (no fails the task); ``wait_for`` asks it again and again
-until yes or its timeout. A step that fails ends the run through StopRun.
+until yes or its timeout; ``query`` reads data off the screen into a
+variable that later steps use as ``{{var:NAME}}``. A step that fails ends
+the run through StopRun.
 """
 
 from __future__ import annotations
@@ -14,10 +16,14 @@ import shlex
 import subprocess
 import tempfile
 import time
+from typing import Any
+
+from pydantic import TypeAdapter
 
 from qwen_gui_agent.agent.runtime.checks import Verdict, parse_verdict, verdict_messages
 from qwen_gui_agent.agent.runtime.console import plural
 from qwen_gui_agent.agent.runtime.loop import run_goal
+from qwen_gui_agent.agent.runtime.queries import ask_query
 from qwen_gui_agent.agent.records.run_files import ErrorRecord, ExecutedRecord, launch_record
 from qwen_gui_agent.agent.runtime.session import Session, StepDraft, StopRun, parse_failure
 from qwen_gui_agent.tasks.schema import (
@@ -25,6 +31,8 @@ from qwen_gui_agent.tasks.schema import (
     AssertStep,
     DoStep,
     LaunchStep,
+    QueryStep,
+    Step,
     TapStep,
     Task,
     TypeStep,
@@ -32,6 +40,8 @@ from qwen_gui_agent.tasks.schema import (
     WaitStep,
     split_command_line,
 )
+from qwen_gui_agent.tasks.answer_types import answer_type
+from qwen_gui_agent.tasks.variables import VariableError
 from qwen_gui_agent.tools.actions import Action, Click, OpenApp, Type, Wait
 from qwen_gui_agent.tools.canonical import format_action, parse_action
 from qwen_gui_agent.tools.errors import ActionParseError
@@ -49,31 +59,52 @@ def run_task(session: Session, task: Task) -> str:
     if task.device is not None and task.device.app:
         session.emit("task_step", number=0, kind="launch", text=task.device.app)
         launch(session, task.device.app)
+    variables: dict[str, Any] = {}  # what query steps saved, by name
     for number, step in enumerate(task.steps, start=1):
-        session.check_time()
-        session.emit("task_step", number=number, kind=step.kind, text=step.name or step.text)
-        match step:
-            case AiStep():
-                result = run_goal(session, step.ai, max_steps=step.max_steps)
-                if result.status == "failure":
-                    raise StopRun("failure", result.message or f"the model gave up on: {step.ai}")
-                message = result.message
-            case DoStep():
-                do(session, parse_action(step.do), step.frame, kind="do")
-            case TypeStep():
-                do(session, Type(text=step.type, submit=step.submit), None, kind="type")
-            case WaitStep():
-                do(session, Wait(seconds=step.wait), None, kind="wait")
-            case TapStep():
-                tap(session, step.tap)
-            case LaunchStep():
-                launch(session, step.launch)
-            case AssertStep():
-                check(session, step.assert_)
-            case WaitForStep():
-                wait_for(session, step.wait_for, timeout_s=step.timeout, interval_s=step.interval)
+        message = run_step(session, step, variables, number=number) or message
     count = len(task.steps)
     return message or (f"the {plural(count, 'step')} {'is' if count == 1 else 'are'} done")
+
+
+def run_step(session: Session, written: Step, variables: dict[str, Any], *, number: int) -> str:
+    """One task step, its ``{{var:...}}`` filled from ``variables`` (a query step adds to them).
+
+    Returns the model's closing message of an ``ai`` step ("" for the others); raises StopRun when the step fails.
+    """
+    session.check_time()
+    step = _with_variables(written, variables)
+    session.emit("task_step", number=number, kind=step.kind, text=step.name or step.text)
+    match step:
+        case AiStep():
+            result = run_goal(session, step.ai, max_steps=step.max_steps)
+            if result.status == "failure":
+                raise StopRun("failure", result.message or f"the model gave up on: {step.ai}")
+            return result.message
+        case DoStep():
+            do(session, parse_action(step.do), step.frame, kind="do")
+        case TypeStep():
+            do(session, Type(text=step.type, submit=step.submit), None, kind="type")
+        case WaitStep():
+            do(session, Wait(seconds=step.wait), None, kind="wait")
+        case TapStep():
+            tap(session, step.tap)
+        case LaunchStep():
+            launch(session, step.launch)
+        case AssertStep():
+            check(session, step.assert_)
+        case WaitForStep():
+            wait_for(session, step.wait_for, timeout_s=step.timeout, interval_s=step.interval)
+        case QueryStep():
+            adapter = TypeAdapter(answer_type(step.answer_schema))
+            variables[step.save_as] = adapter.dump_python(ask_query(session, step.query, adapter), mode="json")
+    return ""
+
+
+def _with_variables(step: Step, variables: dict[str, Any]) -> Step:
+    try:
+        return step.with_variables(variables)
+    except VariableError as error:
+        raise StopRun("failure", f"{step.kind} step: {error}", error=ErrorRecord(kind="variable", message=str(error)))
 
 
 def do(session: Session, action: Action, frame: ModelFrame | None, *, kind: str) -> None:
@@ -164,12 +195,21 @@ def _start_program(app: str, argv: list[str]) -> None:
     raise StopRun("failure", f"cannot launch: {message}", error=ErrorRecord(kind="launch", message=message))
 
 
+class CheckFailed(StopRun):
+    """The model judged a statement false (``assert``), or not yet true when ``wait_for`` gave up."""
+
+    def __init__(self, statement: str, reason: str, message: str) -> None:
+        self.statement = statement
+        self.reason = reason
+        super().__init__("failure", message)
+
+
 def check(session: Session, statement: str) -> None:
     """Fail the task unless the model judges ``statement`` true for the screen now."""
     with session.step("assert") as draft:
         verdict = _judge(session, draft, statement)
         if not verdict.passed:
-            raise StopRun("failure", f"assertion failed: {statement} ({verdict.reason})")
+            raise CheckFailed(statement, verdict.reason, f"assertion failed: {statement} ({verdict.reason})")
 
 
 def wait_for(session: Session, statement: str, *, timeout_s: float, interval_s: float) -> None:
@@ -182,7 +222,8 @@ def wait_for(session: Session, statement: str, *, timeout_s: float, interval_s: 
         if verdict.passed:
             return
         if time.monotonic() + interval_s > give_up_at:
-            raise StopRun("failure", f"waited {timeout_s:g} s and it is still not true that: {statement}")
+            raise CheckFailed(statement, verdict.reason,
+                              f"waited {timeout_s:g} s and it is still not true that: {statement} ({verdict.reason})")
         time.sleep(interval_s)
 
 
