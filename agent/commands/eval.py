@@ -95,8 +95,7 @@ def steps_command(
     console = Console(stderr=True, highlight=False)
     choice = _model_choice(model_flags, console)
     try:
-        loaded = load_step_items(paths, dialect_name=choice.dialect, coordinates=choice.coordinates,
-                                 min_pixels=choice.settings.min_pixels, max_pixels=choice.settings.max_pixels)
+        loaded = load_step_items(paths)
     except FileNotFoundError as error:
         _bad_input(console, str(error))
     items = loaded.items[:limit] if limit else loaded.items
