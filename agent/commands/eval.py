@@ -63,7 +63,7 @@ def grounding_command(
     from qwen_gui_agent.agent.eval.grounding_data import load_grounding_set
     from qwen_gui_agent.agent.eval.grounding_eval import GroundingAsker
 
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
     choice = _model_choice(model_flags, console)
     try:
         loaded = load_grounding_set(data, images=images, box_layout=bbox)
@@ -71,7 +71,7 @@ def grounding_command(
         _bad_input(console, str(error))
     items = loaded.items[:limit] if limit else loaded.items
     settings = {"kind": "grounding", "data": str(data.resolve()), "prompt": prompt, "bbox": bbox,
-                "dialect": choice.dialect, "coordinates": choice.coordinates, "model": choice.public_dict()}
+                "dialect": choice.dialect, "coordinates": choice.coordinates, "model": _answer_settings(choice)}
     target = out or DEFAULT_OUT / f"grounding-{data.stem or 'data'}"
     _run(console, target, settings, choice, items, loaded.problems, parallel=parallel, fresh=fresh,
          title=f"grounding: {data.name}",
@@ -92,7 +92,7 @@ def steps_command(
     from qwen_gui_agent.agent.eval.steps_data import load_step_items
     from qwen_gui_agent.agent.eval.steps_eval import StepAsker
 
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
     choice = _model_choice(model_flags, console)
     try:
         loaded = load_step_items(paths)
@@ -100,11 +100,21 @@ def steps_command(
         _bad_input(console, str(error))
     items = loaded.items[:limit] if limit else loaded.items
     settings = {"kind": "steps", "data": [str(path.resolve()) for path in paths], "tolerance": tolerance,
-                "dialect": choice.dialect, "coordinates": choice.coordinates, "model": choice.public_dict()}
+                "dialect": choice.dialect, "coordinates": choice.coordinates, "model": _answer_settings(choice)}
     target = out or DEFAULT_OUT / f"steps-{paths[0].stem or 'data'}"
     _run(console, target, settings, choice, items, loaded.problems, parallel=parallel, fresh=fresh,
          title=f"steps: {paths[0].name}" + (f" and {len(paths) - 1} more" if len(paths) > 1 else ""),
          asker=lambda backend, dialect, frames: StepAsker(backend, dialect, frames, tolerance))
+
+
+# Model settings that do not change an answer: results made under other values are still resumed.
+_NOT_ANSWER_SETTINGS = frozenset({"script", "base_url", "timeout_s", "max_retries", "retry_initial_s",
+                                  "retry_max_wait_s", "api_key_set", "torch_device", "fast", "source",
+                                  "attn_implementation"})
+
+
+def _answer_settings(choice: Any) -> dict[str, Any]:
+    return {key: value for key, value in choice.public_dict().items() if key not in _NOT_ANSWER_SETTINGS}
 
 
 def _model_choice(model_flags: dict[str, Any], console: Console) -> Any:

@@ -79,6 +79,15 @@ def check_settings(directory: Path, settings: Mapping[str, Any], *, fresh: bool 
 def _differences(previous: object, now: Mapping[str, Any]) -> str:
     if not isinstance(previous, dict):
         return f"{SETTINGS_FILE} is unreadable"
-    now = json.loads(json.dumps(now))
-    keys = sorted(key for key in set(previous) | set(now) if previous.get(key) != now.get(key))
-    return "; ".join(f"{key}: {previous.get(key)!r} then, {now.get(key)!r} now" for key in keys[:4])
+    return "; ".join(_changed(previous, json.loads(json.dumps(now)))[:4])
+
+
+def _changed(previous: dict, now: dict, prefix: str = "") -> list[str]:
+    changes: list[str] = []
+    for key in sorted(set(previous) | set(now)):
+        before, after = previous.get(key), now.get(key)
+        if isinstance(before, dict) and isinstance(after, dict):
+            changes.extend(_changed(before, after, f"{prefix}{key}."))
+        elif before != after:
+            changes.append(f"{prefix}{key}: {before!r} then, {after!r} now")
+    return changes
