@@ -105,7 +105,7 @@ class StepAsker:
             image = load_rgb(episode.screenshots[number])
             shown = show(image, self.dialect, self.settings)
             text = format_action(to_model_frame(episode.actions[number], shown.frame, shown.geometry))
-            history.add(text, action_text=text, image=shown.image if number >= first_image else None)
+            history.add("", action_text=text, image=shown.image if number >= first_image else None)
         return history
 
 
