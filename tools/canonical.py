@@ -43,6 +43,7 @@ from qwen_gui_agent.tools.actions import (
     action_adapter,
 )
 from qwen_gui_agent.tools.errors import ActionParseError
+from qwen_gui_agent.tools.lenient import unwrap_point_text
 
 MAX_ACTION_TEXT = 20_000  # longer "actions" are garbage; bounding keeps parsing fast
 
@@ -197,7 +198,7 @@ def parse_point(value: object) -> Point:
 
 
 def _numbers_in_point_text(text: str) -> list[float]:
-    cleaned = _BOX_TOKENS.sub("", text).strip()
+    cleaned = unwrap_point_text(_BOX_TOKENS.sub("", text))  # '((x,y))' is a slip for '(x,y)'
     for pattern in _POINT_PATTERNS:
         match = pattern.search(cleaned) if cleaned.startswith("<") else pattern.match(cleaned)
         if match:
