@@ -172,3 +172,11 @@ def match_model_or_directory(model_id: str) -> ModelMatch | None:
     path = Path(model_id).expanduser()
     config = read_config(path) if path.is_dir() else None
     return match_model(model_id, config)
+
+
+def family_for_dialect(dialect: str) -> ModelFamily:
+    """The family a dialect was made for (its first row): whose frame rules apply when only the dialect is known."""
+    for family in FAMILIES:
+        if family.dialect == dialect:
+            return family
+    raise KeyError(f"no model family speaks the dialect {dialect!r}")
