@@ -79,7 +79,7 @@ def _origin(text: str) -> tuple[int, int]:
 def action_record(action: Action, mapped: Action, frame: ModelFrame) -> dict[str, object]:
     """The JSON line for one action: canonical text in the model frame, coordinates in the input frame."""
     record: dict[str, object] = {"action": action.action, "text": format_action(action),
-                                 "frame": str(frame)}
+                                 "frame": f"{frame.width}x{frame.height}"}
     match mapped:
         case Drag() | Swipe():
             if mapped.start is not None:
