@@ -23,7 +23,7 @@ from qwen_gui_agent.tools.dialects.qwen3_schema import GUI_OWL, QWEN3_5, QWEN3_V
 from qwen_gui_agent.tools.dialects.qwen_schema import FUNCTION_NAMES
 from qwen_gui_agent.tools.dialects.tool_calls import CLOSE_TAG, EXPECTED_CALL, OPEN_TAG, find_tool_calls
 from qwen_gui_agent.tools.dialects.uitars_calls import parse_uitars_answer
-from qwen_gui_agent.tools.dialects.xml_calls import EXPECTED_XML_CALL, find_xml_calls, split_thinking
+from qwen_gui_agent.tools.dialects.xml_calls import EXPECTED_XML_CALL, find_xml_calls, split_thinking, xml_call_example
 from qwen_gui_agent.tools.errors import ActionParseError
 from qwen_gui_agent.tools.frames import ModelFrame
 from qwen_gui_agent.tools.messages import Message
@@ -51,19 +51,19 @@ class Qwen3Dialect(QwenDialect):
             schema,
             "</tools>",
             "",
-            *self.call_instructions(),
+            *self.call_instructions(device),
             "",
             "# Response format",
             "",
             *self.response_format(),
         ])
 
-    def call_instructions(self) -> list[str]:
+    def call_instructions(self, device: DeviceKind) -> list[str]:
         if self.variant.call_format == "xml":
             return [
                 "Write every call as XML: the function's name in <function=...>, each argument in its own "
                 "<parameter=...> (lists as JSON), all between <tool_call></tool_call> tags:",
-                EXPECTED_XML_CALL,
+                xml_call_example(FUNCTION_NAMES[device]),
             ]
         return [
             "Write every call as a JSON object with the function's name and its arguments, between "
@@ -88,11 +88,12 @@ class Qwen3Dialect(QwenDialect):
             return format_action(action)
         name = FUNCTION_NAMES[device]
         if self.variant.call_format == "xml":
+            # One newline of markup on each side of a value, as Qwen3.5's template writes them.
             parts = "".join(
-                f"<parameter={key}>{value if isinstance(value, str) else json.dumps(value)}</parameter>"
+                f"<parameter={key}>\n{value if isinstance(value, str) else json.dumps(value)}\n</parameter>\n"
                 for key, value in arguments.items()
             )
-            return f"<function={name}>{parts}</function>"
+            return f"<function={name}>\n{parts}</function>"
         return json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False)
 
     # ------------------------------------------------------------------ parsing

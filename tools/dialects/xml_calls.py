@@ -19,10 +19,14 @@ from qwen_gui_agent.tools.dialects.tool_calls import MAX_CALLS, ToolCall
 from qwen_gui_agent.tools.errors import ActionParseError
 from qwen_gui_agent.tools.lenient import loads_lenient_json
 
-EXPECTED_XML_CALL = (
-    "<tool_call>\n<function=computer_use>\n<parameter=action>\nleft_click\n</parameter>\n"
-    "<parameter=coordinate>\n[500, 300]\n</parameter>\n</function>\n</tool_call>"
-)
+def xml_call_example(function: str) -> str:
+    """One call in Qwen3.5's XML form, as the prompt shows it."""
+    action = "left_click" if function == "computer_use" else "click"
+    return (f"<tool_call>\n<function={function}>\n<parameter=action>\n{action}\n</parameter>\n"
+            "<parameter=coordinate>\n[500, 300]\n</parameter>\n</function>\n</tool_call>")
+
+
+EXPECTED_XML_CALL = xml_call_example("computer_use")
 _FUNCTION = re.compile(r"<function=\s*([^>\n]{1,80}?)\s*>")
 _PARAMETER = re.compile(r"<parameter=\s*([^>\n]{1,80}?)\s*>")
 _NUMBER = re.compile(r"[-+]?\d{1,12}(?:\.\d{1,12})?")
