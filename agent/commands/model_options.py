@@ -25,7 +25,7 @@ from qwen_gui_agent.agent.backends.settings import DEFAULT_MODEL, BackendSetting
 from qwen_gui_agent.tasks.schema import parse_bool
 from qwen_gui_agent.tools.dialects.base import Coordinates
 from qwen_gui_agent.tools.frames import parse_pixels
-from qwen_gui_agent.tools.models import ModelMatch, match_model_or_directory
+from qwen_gui_agent.tools.models import ModelMatch, family_for_dialect, match_model_or_directory
 
 log = logging.getLogger(__name__)
 
@@ -201,11 +201,14 @@ def resolve_model_settings(
     if match is None and values.get("dialect") is None:
         log.warning("%s", unknown_model_message(model_name))
     dialect = values.get("dialect") or (match.family.dialect if match else "qwen")
-    coordinates = values.get("coords") or (match.family.coordinates if match else "absolute")
-    if match is not None:
-        fields.setdefault("min_pixels", match.family.min_pixels)
-        fields.setdefault("max_pixels", match.family.max_pixels)
-        fields["patch_factor"] = match.family.patch_factor
+    # A model the registry does not know, named with --dialect, gets the frame of the family that dialect
+    # was made for (a Qwen3-VL served as "my-model" with --dialect qwen3: thousandths, factor 32).
+    family = match.family if match else (family_for_dialect(dialect) if values.get("dialect") else None)
+    coordinates = values.get("coords") or (family.coordinates if family else "absolute")
+    if family is not None:
+        fields.setdefault("min_pixels", family.min_pixels)
+        fields.setdefault("max_pixels", family.max_pixels)
+        fields["patch_factor"] = family.patch_factor
     if values.get("grammar"):
         if dialect not in ("qwen", "uitars"):
             raise ModelOptionError(f"--grammar constrains the qwen and uitars answer forms only, not {dialect}'s: "
