@@ -13,6 +13,7 @@ import typer
 
 COMMAND_MODULES = (
     "qwen_gui_agent.agent.commands.parse",  # agent parse
+    "qwen_gui_agent.agent.commands.models",  # agent models
     "qwen_gui_agent.agent.commands.device",  # agent devices / screenshot / do
     "qwen_gui_agent.agent.commands.emulator",  # agent emulator list / start
     "qwen_gui_agent.agent.commands.run",  # agent run

@@ -23,6 +23,7 @@ from qwen_gui_agent.devices.android_text import (
 from qwen_gui_agent.devices.errors import UnsupportedAction
 from qwen_gui_agent.tools.actions import (
     Action,
+    Answer,
     CallUser,
     Click,
     DoubleClick,
@@ -40,6 +41,7 @@ from qwen_gui_agent.tools.actions import (
     RightClick,
     Scroll,
     Swipe,
+    TripleClick,
     Type,
     Wait,
 )
@@ -77,11 +79,11 @@ def plan_android(
             return (keyevent_command("KEYCODE_ENTER"),)
         case OpenApp(name=name):
             return (launch_command(resolve_package(name, settings.app_labels, packages)),)
-        case Wait() | Finished() | CallUser():
+        case Wait() | Finished() | Answer() | CallUser():
             return ()  # the driver sleeps for Wait; the others end the loop before a device sees them
         case Drag():
             raise _desktop_only("drag without a start point (from the mouse pointer)")
-        case DoubleClick() | RightClick() | MiddleClick() | Move():
+        case DoubleClick() | TripleClick() | RightClick() | MiddleClick() | Move():
             raise _desktop_only(action.action)
     raise UnsupportedAction(f"unknown action {action!r}")  # pragma: no cover - the union is closed
 

@@ -17,6 +17,7 @@ from qwen_gui_agent.devices.desktop_settings import DesktopPlatform, DesktopSett
 from qwen_gui_agent.devices.errors import UnsupportedAction
 from qwen_gui_agent.tools.actions import (
     Action,
+    Answer,
     CallUser,
     Click,
     DoubleClick,
@@ -34,6 +35,7 @@ from qwen_gui_agent.tools.actions import (
     RightClick,
     Scroll,
     Swipe,
+    TripleClick,
     Type,
     Wait,
 )
@@ -154,14 +156,15 @@ class Sleep:
 Command = MoveTo | ClickAt | DragTo | ScrollWheel | KeyChord | WriteText | PasteText | XdotoolType | Sleep
 
 _CLICK_KIND: dict[type, tuple[Button, int]] = {
-    Click: ("left", 1), DoubleClick: ("left", 2), RightClick: ("right", 1), MiddleClick: ("middle", 1),
+    Click: ("left", 1), DoubleClick: ("left", 2), TripleClick: ("left", 3), RightClick: ("right", 1),
+    MiddleClick: ("middle", 1),
 }
 
 
 def plan_commands(action: Action, settings: DesktopSettings) -> tuple[Command, ...]:
     """The input commands for one action whose points are in the input frame."""
     match action:
-        case Click() | DoubleClick() | RightClick() | MiddleClick():
+        case Click() | DoubleClick() | TripleClick() | RightClick() | MiddleClick():
             button, clicks = _CLICK_KIND[type(action)]
             return (ClickAt(action.point.x, action.point.y, button, clicks),)
         case Move():
@@ -184,7 +187,7 @@ def plan_commands(action: Action, settings: DesktopSettings) -> tuple[Command, .
                 f"{action.action} is a phone action and this is a desktop computer",
                 expected=f"one of the desktop actions: {DESKTOP_ACTIONS}",
             )
-        case Finished() | CallUser():
+        case Finished() | Answer() | CallUser():
             raise ValueError(f"{action.action} ends the run; the agent loop handles it, not a device")
     raise TypeError(f"not an action: {action!r}")  # unreachable while the union and the match agree
 

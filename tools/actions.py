@@ -61,6 +61,13 @@ class DoubleClick(_Action):
     point: Point
 
 
+class TripleClick(_Action):
+    """Three left clicks: selects a line or a paragraph (desktop)."""
+
+    action: Literal["triple_click"] = "triple_click"
+    point: Point
+
+
 class RightClick(_Action):
     action: Literal["right_click"] = "right_click"
     point: Point
@@ -178,6 +185,13 @@ class Finished(_Action):
     message: str = ""
 
 
+class Answer(_Action):
+    """The task was a question, and this is the model's answer to it: the run ends with it (success)."""
+
+    action: Literal["answer"] = "answer"
+    text: str = Field(description="the answer to the user's question")
+
+
 class CallUser(_Action):
     """The model needs the person: a question, a login, a captcha."""
 
@@ -187,8 +201,8 @@ class CallUser(_Action):
 
 Action = Annotated[
     Union[
-        Click, DoubleClick, RightClick, MiddleClick, LongPress, Drag, Swipe, Scroll, Type,
-        Hotkey, Move, OpenApp, PressBack, PressHome, PressEnter, Wait, Finished, CallUser,
+        Click, DoubleClick, TripleClick, RightClick, MiddleClick, LongPress, Drag, Swipe, Scroll, Type,
+        Hotkey, Move, OpenApp, PressBack, PressHome, PressEnter, Wait, Finished, Answer, CallUser,
     ],
     Field(discriminator="action"),
 ]
@@ -198,7 +212,7 @@ ACTION_TYPES: dict[str, type[_Action]] = {
     cls.model_fields["action"].default: cls for cls in get_args(get_args(Action)[0])
 }
 
-TERMINAL_ACTIONS = (Finished, CallUser)
+TERMINAL_ACTIONS = (Finished, Answer, CallUser)  # the loop handles these; no device sees them
 
 action_adapter: TypeAdapter[Action] = TypeAdapter(Action)
 

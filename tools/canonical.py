@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from qwen_gui_agent.tools.actions import (
     ACTION_TYPES,
     Action,
+    Answer,
     CallUser,
     Click,
     DoubleClick,
@@ -36,27 +37,32 @@ from qwen_gui_agent.tools.actions import (
     RightClick,
     Scroll,
     Swipe,
+    TripleClick,
     Type,
     Wait,
     action_adapter,
 )
 from qwen_gui_agent.tools.errors import ActionParseError
+from qwen_gui_agent.tools.lenient import unwrap_point_text
 
 MAX_ACTION_TEXT = 20_000  # longer "actions" are garbage; bounding keeps parsing fast
 
 CANONICAL_FORMS = (
-    "click(start_box='(x,y)')", "double_click(start_box='(x,y)')", "right_click(start_box='(x,y)')",
+    "click(start_box='(x,y)')", "double_click(start_box='(x,y)')", "triple_click(start_box='(x,y)')",
+    "right_click(start_box='(x,y)')",
     "middle_click(start_box='(x,y)')", "long_press(start_box='(x,y)')",
     "drag(start_box='(x1,y1)', end_box='(x2,y2)')", "swipe(start_box='(x1,y1)', end_box='(x2,y2)')",
     "scroll(start_box='(x,y)', direction='down')", "type(content='text')", "hotkey(key='ctrl c')",
     "move(start_box='(x,y)')", "open_app(app_name='Settings')", "press_back()", "press_home()",
-    "press_enter()", "wait()", "finished(content='what was done')", "call_user(content='question')",
+    "press_enter()", "wait()", "finished(content='what was done')", "answer(content='the answer')",
+    "call_user(content='question')",
 )
 
 # Names other dialects and model versions use for our actions.
 ACTION_NAME_ALIASES = {
     "left_click": "click", "left_single": "click", "tap": "click", "single_click": "click",
     "left_double": "double_click", "doubleclick": "double_click", "double_tap": "double_click",
+    "left_triple": "triple_click", "tripleclick": "triple_click",
     "right_single": "right_click", "middle_single": "middle_click",
     "longpress": "long_press", "long_click": "long_press",
     "select": "drag", "left_click_drag": "drag", "drag_and_drop": "drag",
@@ -66,7 +72,7 @@ ACTION_NAME_ALIASES = {
     "open": "open_app", "launch": "open_app", "launch_app": "open_app",
     "back": "press_back", "home": "press_home", "enter": "press_enter",
     "sleep": "wait", "finish": "finished", "done": "finished", "terminate": "finished",
-    "calluser": "call_user", "ask_user": "call_user",
+    "calluser": "call_user", "ask_user": "call_user", "interact": "call_user",
 }
 
 # Argument names other dialects use -> the slot each fills (the lenient reader knows names from here).
@@ -139,7 +145,7 @@ def format_action(action: Action) -> str:
             args.append(f"{keyword}={quote(value) if isinstance(value, str) else _number(value)}")
 
     match action:
-        case Click() | DoubleClick() | RightClick() | MiddleClick() | Move():
+        case Click() | DoubleClick() | TripleClick() | RightClick() | MiddleClick() | Move():
             args.append(f"start_box={_box(action.point)}")
         case LongPress():
             args.append(f"start_box={_box(action.point)}")
@@ -166,6 +172,8 @@ def format_action(action: Action) -> str:
         case Finished():
             args.append(f"content={quote(action.message)}")
             extra("status", "status")
+        case Answer():
+            args.append(f"content={quote(action.text)}")
         case CallUser():
             args.append(f"content={quote(action.question)}")
     return f"{action.action}({', '.join(args)})"
@@ -190,7 +198,7 @@ def parse_point(value: object) -> Point:
 
 
 def _numbers_in_point_text(text: str) -> list[float]:
-    cleaned = _BOX_TOKENS.sub("", text).strip()
+    cleaned = unwrap_point_text(_BOX_TOKENS.sub("", text))  # '((x,y))' is a slip for '(x,y)'
     for pattern in _POINT_PATTERNS:
         match = pattern.search(cleaned) if cleaned.startswith("<") else pattern.match(cleaned)
         if match:
@@ -298,7 +306,7 @@ def _need(args: dict[str, object], slot: str, kind: str) -> object:
 
 def _fields_for(kind: str, args: dict[str, object], point_reader: Callable[[object], Point]) -> dict[str, object]:
     fields: dict[str, object] = {}
-    if kind in ("click", "double_click", "right_click", "middle_click", "move", "long_press"):
+    if kind in ("click", "double_click", "triple_click", "right_click", "middle_click", "move", "long_press"):
         fields["point"] = point_reader(_need(args, "start", kind))
     elif kind in ("drag", "swipe"):
         if kind == "swipe" or args.get("start") not in (None, ""):
@@ -316,6 +324,8 @@ def _fields_for(kind: str, args: dict[str, object], point_reader: Callable[[obje
         fields["name"] = _need(args, "app", kind)
     elif kind == "finished":
         fields["message"] = args.get("content") or ""
+    elif kind == "answer":
+        fields["text"] = args.get("content") or ""
     elif kind == "call_user":
         fields["question"] = args.get("content") or ""
     for optional in ("duration", "amount", "seconds", "status"):

@@ -26,7 +26,9 @@ MIN_PIXELS = 4 * 28 * 28
 MAX_PIXELS = 16384 * 28 * 28  # Qwen2.5-VL's preprocessor default
 SERVING_MAX_PIXELS = 1280 * 28 * 28  # a common deployment cap
 MAX_ASPECT_RATIO = 200
-RELATIVE_SCALE = 1000  # UI-TARS-1.0 / Qwen2-VL answer in 0..1000
+RELATIVE_SCALE = 1000  # UI-TARS-1.0 / Qwen2-VL / GUI-Owl-1.5 answer in 0..1000, divided by 1000
+# Qwen3-VL's own agent code divides its 0..999 answers by 999 (docs/models.md says where).
+RELATIVE_SCALES = (1000, 999)
 
 
 def parse_pixels(text: str | int) -> int:
@@ -79,29 +81,46 @@ class ModelFrame:
     """The coordinate space of a model's answer.
 
     ``width`` x ``height`` are the pixels of the image the model saw. With
-    ``relative``, answers are in 0..1000 on both axes whatever that size.
+    ``relative``, answers are thousandths on both axes whatever that size:
+    ``relative_scale`` is what the far edge is worth (1000, or 999 for Qwen3-VL).
+    A relative answer may still say 1000 on a 999 scale (Qwen3-VL's computer prompt
+    names a 1000x1000 screen): that is the far edge, one unit of slack, never more.
     """
 
     width: int
     height: int
     relative: bool = False
+    relative_scale: int = RELATIVE_SCALE
+
+    def __post_init__(self) -> None:
+        if self.relative_scale not in RELATIVE_SCALES:
+            raise ValueError(f"relative_scale must be one of {RELATIVE_SCALES}, not {self.relative_scale}")
 
     @classmethod
     def for_screen(
         cls, width: int, height: int, *, min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS,
-        relative: bool = False,
+        relative: bool = False, relative_scale: int = RELATIVE_SCALE, factor: int = PATCH_FACTOR,
     ) -> ModelFrame:
-        h, w = smart_resize(height, width, min_pixels=min_pixels, max_pixels=max_pixels)
-        return cls(width=w, height=h, relative=relative)
+        """The frame of a ``width`` x ``height`` screenshot: ``factor`` is the model's patch size times its
+        merge size (28 for Qwen2.5-VL, 32 for Qwen3-VL)."""
+        h, w = smart_resize(height, width, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
+        return cls(width=w, height=h, relative=relative, relative_scale=relative_scale)
 
     @property
     def extent(self) -> tuple[int, int]:
-        """The largest coordinate an answer may use on each axis."""
-        return (RELATIVE_SCALE, RELATIVE_SCALE) if self.relative else (self.width, self.height)
+        """What the far edge is worth on each axis: the divisor of the mapping."""
+        return (self.relative_scale, self.relative_scale) if self.relative else (self.width, self.height)
+
+    @property
+    def limits(self) -> tuple[int, int]:
+        """The largest coordinate an answer may use on each axis (the extent, or 1000 for any relative frame)."""
+        if self.relative:
+            return RELATIVE_SCALE, RELATIVE_SCALE
+        return self.width, self.height
 
     def check(self, point: Point) -> None:
         """Raise ActionParseError if ``point`` lies outside this frame."""
-        max_x, max_y = self.extent
+        max_x, max_y = self.limits
         if not (0 <= point.x <= max_x and 0 <= point.y <= max_y):
             raise ActionParseError(
                 f"point {point} is outside the screen",
@@ -110,7 +129,9 @@ class ModelFrame:
             )
 
     def __str__(self) -> str:
-        return f"{self.width}x{self.height}" + (" relative" if self.relative else "")
+        if not self.relative:
+            return f"{self.width}x{self.height}"
+        return f"{self.width}x{self.height} relative" + ("" if self.relative_scale == RELATIVE_SCALE else " 0..999")
 
 
 @dataclass(frozen=True)

@@ -81,9 +81,39 @@ def split_chord(chord: str) -> list[str]:
     return [part for part in _CHORD_SEPARATORS.split(chord) if part]
 
 
+def _is_key(word: str) -> bool:
+    folded = word.lower()
+    return (len(word) == 1 and word.isprintable()) or folded in NAMED_KEYS or folded in _ALIASES
+
+
+def join_spelled_out_keys(words: list[str]) -> list[str]:
+    """Join a key written as two words: ``page down`` -> ``pagedown``, ``caps lock``, ``left arrow``.
+
+    Two alphabetic neighbours are joined when together they name a key and they are not already two
+    keys (``back space`` is one key, as ``backspace`` is named; ``ctrl c`` stays two).
+    """
+    joined: list[str] = []
+    index = 0
+    while index < len(words):
+        first = words[index]
+        second = words[index + 1] if index + 1 < len(words) else ""
+        together = (first + second).lower()
+        if (
+            first.isalpha() and second.isalpha() and _is_key(together)
+            and (not (_is_key(first) and _is_key(second)) or together in NAMED_KEYS)
+        ):
+            joined.append(first + second)
+            index += 2
+        else:
+            joined.append(first)
+            index += 1
+    return joined
+
+
 def normalize_keys(keys: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """Normalize a chord given as one string or a list of key names."""
     names = split_chord(keys) if isinstance(keys, str) else [k for key in keys for k in split_chord(str(key))]
+    names = join_spelled_out_keys(names)
     if not names:
         raise ActionParseError("hotkey without keys", expected="hotkey(key='ctrl c')")
     return tuple(normalize_key(name) for name in names)

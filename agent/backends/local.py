@@ -1,4 +1,4 @@
-"""The local backend: Qwen2.5-VL through transformers on this machine's GPU (or CPU).
+"""The local backend: a Qwen-family model through transformers on this machine's GPU (or CPU).
 
 Loaded once when the backend is built, reused for every step. One step:
 render the chat template, run the processor (the image arrives already at its
@@ -29,6 +29,9 @@ from qwen_gui_agent.tools.messages import Message
 
 log = logging.getLogger(__name__)
 
+# The model classes the CUDA fast path (fastpath/) was built and checked for.
+FAST_PATH_CLASSES = frozenset({"Qwen2_5_VLForConditionalGeneration"})
+
 Timings = dict[str, float]
 
 
@@ -43,6 +46,10 @@ class LocalBackend(ModelBackend):
         self.device = self.loaded.placement.device
         # The fast path is on by default where it pays (CUDA); settings.fast forces it either way.
         self.fast = settings.fast if settings.fast is not None else self.loaded.placement.on_cuda
+        if self.fast and self.loaded.model_class not in FAST_PATH_CLASSES:
+            log.info("the CUDA fast path serves Qwen2.5-VL only: %s runs on transformers' generate",
+                     self.loaded.model_class)
+            self.fast = False
         self._answer_grammar: Any = None  # compiled on the first constrained step (settings.grammar)
         log.info("model ready in %.0f ms on %s", self.loaded.load_ms, self.device)
 

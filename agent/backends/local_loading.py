@@ -1,4 +1,9 @@
-"""Loading Qwen2.5-VL weights for the local backend: where from, onto which device, in which precision.
+"""Loading a Qwen-family model for the local backend: which class, where from, onto which device, in which precision.
+
+The class comes from the registry (tools/models.py): the directory's config.json
+says which family the weights are (``model_type``), the family names the
+transformers class (Qwen2.5-VL, Qwen2-VL, Qwen3-VL, Qwen3.5); a config the
+registry does not know loads through ``AutoModelForImageTextToText``.
 
 Every way loading can fail that a user can fix (missing extra, no CUDA, no
 weights, too little GPU memory) becomes BackendUnavailable with a hint saying
@@ -17,6 +22,7 @@ from typing import Any
 
 from qwen_gui_agent.agent.backends.base import BackendUnavailable
 from qwen_gui_agent.agent.backends.settings import BackendSettings
+from qwen_gui_agent.tools.models import match_config, match_model, read_config
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +46,12 @@ class Placement:
 
 @dataclass(frozen=True)
 class LoadedModel:
-    model: Any  # Qwen2_5_VLForConditionalGeneration
+    model: Any  # Qwen2_5_VLForConditionalGeneration, Qwen3VLForConditionalGeneration, ...
     processor: Any  # the AutoProcessor (tokenizer + image processor + chat template)
     placement: Placement
     weights: str  # the directory or hub id the weights came from
     load_ms: float
+    model_class: str = "Qwen2_5_VLForConditionalGeneration"  # the transformers class that loaded them
 
 
 def import_torch() -> Any:
@@ -142,16 +149,18 @@ def _modelscope_download(model_id: str) -> str:
 def load_model(settings: BackendSettings) -> LoadedModel:
     """The model and its processor, loaded once; the caller keeps them for the whole run."""
     torch = import_torch()
-    from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
+    from transformers import AutoProcessor
 
     placement = choose_placement(settings)
     weights = locate_weights(settings)
+    class_name = model_class_name(settings.model, read_config(Path(weights)))
+    model_class = _transformers_class(class_name)
     started = time.perf_counter()
-    log.info("loading %s (%s, %s, %s attention)", weights, placement.device, placement.dtype_name,
-             placement.attn_implementation)
+    log.info("loading %s as %s (%s, %s, %s attention)", weights, class_name, placement.device,
+             placement.dtype_name, placement.attn_implementation)
     try:
         processor = AutoProcessor.from_pretrained(weights, size=pixel_bounds(settings))
-        model = Qwen2_5_VLForConditionalGeneration.from_pretrained(
+        model = model_class.from_pretrained(
             weights,
             dtype=getattr(torch, placement.dtype_name),
             device_map=placement.device_map,
@@ -173,7 +182,25 @@ def load_model(settings: BackendSettings) -> LoadedModel:
         raise BackendUnavailable(f"a dependency of the processor is missing: {error}", hint=INSTALL_HINT) from None
     model.eval()
     return LoadedModel(model=model, processor=processor, placement=placement, weights=weights,
-                       load_ms=(time.perf_counter() - started) * 1000)
+                       load_ms=(time.perf_counter() - started) * 1000, model_class=class_name)
+
+
+def model_class_name(model: str, config: dict[str, object] | None) -> str:
+    """The transformers class for these weights: the config's family first (a fine-tune's name says its answer
+    format, its config says its architecture), then the name's, else the generic image-text class."""
+    by_config = match_config(config) if config else None
+    match = by_config or match_model(model)
+    return match.family.model_class if match else "AutoModelForImageTextToText"
+
+
+def _transformers_class(name: str) -> Any:
+    import transformers
+
+    found = getattr(transformers, name, None)
+    if found is None:
+        raise BackendUnavailable(f"transformers {transformers.__version__} has no {name}, which these weights need",
+                                 hint=f"upgrade transformers (pip install -U transformers), {SERVER_HINT}")
+    return found
 
 
 def pixel_bounds(settings: BackendSettings) -> dict[str, int]:

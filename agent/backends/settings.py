@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from qwen_gui_agent.tools.frames import MIN_PIXELS, SERVING_MAX_PIXELS
+from qwen_gui_agent.tools.frames import MIN_PIXELS, PATCH_FACTOR, SERVING_MAX_PIXELS
 
 BackendKind = Literal["local", "openai", "scripted"]
 ModelSource = Literal["hub", "local", "modelscope"]
@@ -74,6 +74,8 @@ class BackendSettings(BaseModel):
     # The frame bounds: the agent resizes screenshots with these; the local processor gets the same.
     min_pixels: int = Field(default=MIN_PIXELS, gt=0)
     max_pixels: int = Field(default=SERVING_MAX_PIXELS, gt=0)
+    # What smart_resize rounds each side to: patch size x merge size (28 Qwen2.5-VL, 32 Qwen3-VL; tools/models.py).
+    patch_factor: int = Field(default=PATCH_FACTOR, gt=0)
     max_new_tokens: int = Field(default=512, gt=0)
     temperature: float = Field(default=0.0, ge=0.0)  # 0 = greedy
     # openai: per-request timeout, retries after the first attempt, and the backoff between them.

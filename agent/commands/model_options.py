@@ -12,7 +12,7 @@ names the variable that holds it (default ``AGENT_API_KEY``).
 
 from __future__ import annotations
 
-import re
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +25,9 @@ from qwen_gui_agent.agent.backends.settings import DEFAULT_MODEL, BackendSetting
 from qwen_gui_agent.tasks.schema import parse_bool
 from qwen_gui_agent.tools.dialects.base import Coordinates
 from qwen_gui_agent.tools.frames import parse_pixels
+from qwen_gui_agent.tools.models import ModelMatch, family_for_dialect, match_model_or_directory
+
+log = logging.getLogger(__name__)
 
 PANEL = "Model"
 DEFAULT_API_KEY_ENV = "AGENT_API_KEY"
@@ -56,13 +59,13 @@ MaxPixelsOption = Annotated[int | None, typer.Option(
 MinPixelsOption = Annotated[int | None, typer.Option(
     "--min-pixels", rich_help_panel=PANEL, show_default=False, parser=parse_pixels, metavar="N",
     help="Smallest screenshot area the model sees (default 4*28*28). Env: AGENT_MIN_PIXELS.")]
-DialectOption = Annotated[Literal["qwen", "uitars"] | None, typer.Option(
+DialectOption = Annotated[Literal["qwen", "uitars", "qwen3", "qwen3.5", "guiowl"] | None, typer.Option(
     "--dialect", rich_help_panel=PANEL, show_default=False,
-    help="Prompt and answer format; default from the model name (UI-TARS names: uitars). Env: AGENT_DIALECT.")]
+    help="Prompt and answer format; default from the model (`agent models` lists them). Env: AGENT_DIALECT.")]
 CoordsOption = Annotated[Literal["absolute", "relative"] | None, typer.Option(
     "--coords", rich_help_panel=PANEL, show_default=False,
-    help="Model answers in pixels of the image it saw (absolute: Qwen2.5-VL, UI-TARS-1.5) or 0..1000 "
-    "(relative: UI-TARS-1.0, Qwen2-VL); default from the model name. Env: AGENT_COORDS.")]
+    help="Model answers in pixels of the image it saw (absolute: Qwen2.5-VL, UI-TARS-1.5) or in thousandths "
+    "(relative: Qwen3-VL, GUI-Owl-1.5, UI-TARS-1.0, Qwen2-VL); default from the model. Env: AGENT_COORDS.")]
 MaxNewTokensOption = Annotated[int | None, typer.Option(
     "--max-new-tokens", rich_help_panel=PANEL, show_default=False, min=1,
     help="Longest answer in tokens (default 512). Env: AGENT_MAX_NEW_TOKENS.")]
@@ -109,10 +112,11 @@ GrammarOption = Annotated[bool | None, typer.Option(
 @dataclass(frozen=True)
 class ModelChoice:
     settings: BackendSettings
-    dialect: str  # "qwen" | "uitars"
+    dialect: str  # a name get_dialect knows
     coordinates: Coordinates
     # Where each setting given anywhere came from ("--model", "task file", "AGENT_MODEL"), for -v output.
     origins: Mapping[str, str]
+    match: ModelMatch | None = None  # the registry's family for the model, and why; None when unknown
 
     def public_dict(self) -> dict[str, Any]:
         """What a recorded run stores about the model: no API key."""
@@ -190,17 +194,37 @@ def resolve_model_settings(
     fields = {_KNOBS[name].field: value for name, value in values.items() if _KNOBS[name].field}
     if fields["kind"] == "openai":
         fields["api_key"] = _api_key(values.get("api_key_env"), origins.get("api_key_env"), environ)
-    # The model's name decides the defaults of both; settings.grammar follows them (--grammar).
+    # The model's family (tools/models.py) decides the defaults: dialect, coordinates, frame bounds and
+    # smart_resize's factor; flags, the task file and the environment still win. --grammar follows them.
     model_name = resolve_model_name(str(fields.get("model") or DEFAULT_MODEL))
-    dialect = values.get("dialect") or _default_dialect(model_name)
-    coordinates = values.get("coords") or default_coordinates_for_model(model_name)
+    match = match_model_or_directory(model_name)
+    if match is None and values.get("dialect") is None:
+        log.warning("%s", unknown_model_message(model_name))
+    dialect = values.get("dialect") or (match.family.dialect if match else "qwen")
+    # A model the registry does not know, named with --dialect, gets the frame of the family that dialect
+    # was made for (a Qwen3-VL served as "my-model" with --dialect qwen3: thousandths, factor 32).
+    family = match.family if match else (family_for_dialect(dialect) if values.get("dialect") else None)
+    coordinates = values.get("coords") or (family.coordinates if family else "absolute")
+    if family is not None:
+        fields.setdefault("min_pixels", family.min_pixels)
+        fields.setdefault("max_pixels", family.max_pixels)
+        fields["patch_factor"] = family.patch_factor
     if values.get("grammar"):
+        if dialect not in ("qwen", "uitars"):
+            raise ModelOptionError(f"--grammar constrains the qwen and uitars answer forms only, not {dialect}'s: "
+                                   "run without --grammar")
         fields["grammar"] = f"{dialect}-relative" if coordinates == "relative" else dialect
     try:
         settings = BackendSettings(**fields)
     except ValidationError as error:
         raise ModelOptionError(_describe(error, origins)) from None
-    return ModelChoice(settings=settings, dialect=dialect, coordinates=coordinates, origins=origins)
+    return ModelChoice(settings=settings, dialect=dialect, coordinates=coordinates, origins=origins, match=match)
+
+
+def unknown_model_message(model: str) -> str:
+    """What to tell the user about a model the registry does not know."""
+    return (f"the model {model!r} is not one `agent models` knows, so its answer format is a guess (Qwen2.5-VL: "
+            "dialect qwen, pixels); name it with --dialect qwen|uitars|qwen3|qwen3.5|guiowl (and --coords)")
 
 
 def _pick(flags: Mapping[str, Any], task: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[dict, dict]:
@@ -239,20 +263,10 @@ def _api_key(variable: str | None, origin: str | None, environ: Mapping[str, str
     return SecretStr(key)
 
 
-def _default_dialect(model: str) -> str:
-    from qwen_gui_agent.tools.dialects import default_dialect_for_model
-
-    return default_dialect_for_model(model)
-
-
 def default_coordinates_for_model(model: str) -> Coordinates:
-    """relative (0..1000) for UI-TARS-1.0 and Qwen2-VL-based names, absolute pixels for everything else."""
-    name = resolve_model_name(model).lower()
-    if re.search(r"qwen2-vl", name):
-        return "relative"
-    if re.search(r"ui[-_ ]?tars", name) and not re.search(r"ui[-_ ]?tars[-_ ]?(1\.5|2)", name):
-        return "relative"
-    return "absolute"
+    """The coordinates of the model's family (tools/models.py); absolute pixels for a model it does not know."""
+    match = match_model_or_directory(resolve_model_name(model))
+    return match.family.coordinates if match else "absolute"
 
 
 def _describe(error: ValidationError, origins: Mapping[str, str]) -> str:

@@ -11,6 +11,11 @@ Qwen2.5-VL's own preprocessor cap (``MAX_PIXELS``, 16384*28*28) because an
 answer pasted from anywhere was most likely produced at that default, while
 ``agent run`` caps at 1280*28*28 to keep prompts short. Each line says which
 frame it used; pass ``--max-pixels 1280*28*28`` to read a run's answers.
+
+``--model`` picks the dialect, the coordinates and the frame (smart_resize's
+factor, the pixel cap) from the registry (tools/models.py); a model it does
+not know is an error that names ``--dialect``. Without ``--device`` the tool
+name decides: an answer that calls ``mobile_use`` is read for a phone.
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ import typer
 from qwen_gui_agent.tools.actions import TERMINAL_ACTIONS, Action, DeviceKind, Drag, Swipe
 from qwen_gui_agent.tools.canonical import format_action
 from qwen_gui_agent.tools.dialects import DIALECT_NAMES, get_dialect
+from qwen_gui_agent.tools.dialects.xml_calls import device_named
 from qwen_gui_agent.tools.errors import ActionParseError
-from qwen_gui_agent.tools.frames import MAX_PIXELS, MIN_PIXELS, ModelFrame, ScreenGeometry, map_action, parse_pixels
+from qwen_gui_agent.tools.frames import ModelFrame, ScreenGeometry, map_action, parse_pixels
+from qwen_gui_agent.tools.models import ModelFamily, family_for_dialect, match_model_or_directory
 
 DialectName = Enum("DialectName", {name: name for name in DIALECT_NAMES}, type=str)  # type: ignore[misc]
 
@@ -115,15 +122,31 @@ def check_on_device(mapped: Action, device: DeviceKind, geometry: ScreenGeometry
     return ""
 
 
-def _model_frame(width: int, height: int, frame: str | None, max_pixels: int | None, relative: bool) -> ModelFrame:
+def _model_frame(width: int, height: int, frame: str | None, max_pixels: int | None, relative: bool,
+                 family: ModelFamily, relative_scale: int) -> ModelFrame:
     if frame is not None:
         frame_width, frame_height = _size(frame, "--frame")
-        return ModelFrame(width=frame_width, height=frame_height, relative=relative)
-    cap = max_pixels if max_pixels is not None else MAX_PIXELS
+        return ModelFrame(width=frame_width, height=frame_height, relative=relative, relative_scale=relative_scale)
+    cap = max_pixels if max_pixels is not None else family.processor_max_pixels
     try:
-        return ModelFrame.for_screen(width, height, min_pixels=min(MIN_PIXELS, cap), max_pixels=cap, relative=relative)
+        return ModelFrame.for_screen(width, height, min_pixels=min(family.min_pixels, cap), max_pixels=cap,
+                                     relative=relative, relative_scale=relative_scale, factor=family.patch_factor)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--screen") from None
+
+
+def _family(model: str | None, dialect: str | None) -> ModelFamily:
+    """The family whose frame rules apply: the model's, else the one the dialect was made for."""
+    if model is None:
+        return family_for_dialect(dialect or "qwen")
+    match = match_model_or_directory(model)
+    if match is None:
+        if dialect is None:
+            raise typer.BadParameter(
+                f"{model!r} is not a model `agent models` knows: name its answer format with --dialect "
+                f"({'|'.join(DIALECT_NAMES)}) and, for 0..1000 answers, --coords relative", param_hint="--model")
+        return family_for_dialect(dialect)
+    return match.family
 
 
 def register(app: typer.Typer) -> None:
@@ -131,7 +154,11 @@ def register(app: typer.Typer) -> None:
     def parse_command(
         text: Annotated[str, typer.Argument(help="The model's answer; '-' reads it from stdin.")],
         screen: Annotated[str, typer.Option("--screen", help="Screenshot size in physical pixels, WxH.")],
-        dialect: Annotated[DialectName, typer.Option("--dialect", help="How the model answers.")] = DialectName["qwen"],
+        model: Annotated[str | None, typer.Option(
+            "--model", help="The model that answered (hub id, local directory, served name): picks the dialect, "
+            "the coordinates and the frame.")] = None,
+        dialect: Annotated[DialectName | None, typer.Option(
+            "--dialect", help="How the model answers (default: the model's, else qwen).")] = None,
         scale: Annotated[float, typer.Option(
             "--scale", help="Physical pixels per input unit (2 on a 2x HiDPI screen).")] = 1.0,
         origin: Annotated[str, typer.Option(
@@ -140,27 +167,30 @@ def register(app: typer.Typer) -> None:
             "--frame", help="The model's image size WxH (default: smart_resize).")] = None,
         max_pixels: Annotated[int | None, typer.Option(
             "--max-pixels", parser=parse_pixels, metavar="N",
-            help=f"smart_resize cap, e.g. 1280*28*28 as `agent run` uses (default {MAX_PIXELS} = 16384*28*28, "
-            "the model's own).")] = None,
-        coords: Annotated[Coords, typer.Option(
-            "--coords", help="Answer coordinates: pixels or 0..1000.")] = Coords.absolute,
-        device: Annotated[str, typer.Option(
-            "--device", "-d", help="The kind of device: computer or mobile (desktop/android specs work too).")
-        ] = "computer",
+            help="smart_resize cap, e.g. 1280*28*28 as `agent run` uses (default: the model's own preprocessor cap, "
+            "16384*28*28 for Qwen2.5-VL).")] = None,
+        coords: Annotated[Coords | None, typer.Option(
+            "--coords", help="Answer coordinates: pixels or thousandths (default: the model's, else pixels).")] = None,
+        device: Annotated[str | None, typer.Option(
+            "--device", "-d", help="The kind of device: computer or mobile (desktop/android specs work too); "
+            "default: the tool the answer calls (mobile_use: mobile), else computer.")] = None,
     ) -> None:
         """Parse a model answer and print each action with its input-frame coordinates, one JSON per line."""
         if frame is not None and max_pixels is not None:
             raise typer.BadParameter("give --frame or --max-pixels, not both", param_hint="--frame")
-        kind = _device_kind(device)
         width, height = _size(screen, "--screen")
         origin_x, origin_y = _origin(origin)
         if not scale > 0:
             raise typer.BadParameter("must be positive", param_hint="--scale")
         geometry = ScreenGeometry(width=width, height=height, scale=scale, origin_x=origin_x, origin_y=origin_y)
-        model_frame = _model_frame(width, height, frame, max_pixels, coords is Coords.relative)
+        family = _family(model, dialect.value if dialect else None)
+        reader = get_dialect(dialect.value if dialect else family.dialect,
+                             coordinates=coords.value if coords else family.coordinates)
+        model_frame = _model_frame(width, height, frame, max_pixels, reader.relative, family, reader.relative_scale)
         answer = sys.stdin.read() if text == "-" else text
+        kind = _device_kind(device) if device is not None else (device_named(answer) or "computer")
         try:
-            parsed = get_dialect(dialect.value, coordinates=coords.value).parse(answer, model_frame)
+            parsed = reader.parse(answer, model_frame)
             mapped = [map_action(action, model_frame, geometry) for action in parsed.actions]
             notes = [check_on_device(action, kind, geometry) for action in mapped]
         except ActionParseError as error:  # UnsupportedAction included: the device would refuse it the same way

@@ -298,6 +298,7 @@ def _loop_settings(task: Task, backend_settings: BackendSettings, environ: Mappi
         max_steps=max_steps or task.max_steps or from_env(ENV_MAX_STEPS, int) or DEFAULT_MAX_STEPS,
         timeout_s=timeout_s or task.timeout or from_env(ENV_TIMEOUT, lambda raw: float(parse_duration(raw))),
         min_pixels=backend_settings.min_pixels, max_pixels=backend_settings.max_pixels,
+        patch_factor=backend_settings.patch_factor,
         **{renamed.get(name, name): value for name, value in given.items()},
     )
 

@@ -32,7 +32,14 @@ from qwen_gui_agent.tools.actions import TERMINAL_ACTIONS, Action, Click, Point,
 from qwen_gui_agent.tools.canonical import format_action, parse_action
 from qwen_gui_agent.tools.dialects.base import Dialect
 from qwen_gui_agent.tools.errors import ActionParseError
-from qwen_gui_agent.tools.frames import MAX_PIXELS, MIN_PIXELS, ModelFrame, ScreenGeometry, map_action
+from qwen_gui_agent.tools.frames import (
+    MAX_PIXELS,
+    MIN_PIXELS,
+    PATCH_FACTOR,
+    ModelFrame,
+    ScreenGeometry,
+    map_action,
+)
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +107,8 @@ def frame_for_step(info: RunInfo, geometry: ScreenGeometry, dialect: Dialect) ->
         geometry.width, geometry.height,
         min_pixels=int(settings.get("min_pixels", MIN_PIXELS)),
         max_pixels=int(settings.get("max_pixels", MAX_PIXELS)),
-        relative=dialect.relative,
+        relative=dialect.relative, relative_scale=dialect.relative_scale,
+        factor=int(settings.get("patch_factor", PATCH_FACTOR)),  # runs recorded before it was stored: 28
     )
 
 

@@ -28,6 +28,7 @@ from qwen_gui_agent.tools.actions import (
     RightClick,
     Scroll,
     Swipe,
+    TripleClick,
 )
 from qwen_gui_agent.tools.canonical import parse_action
 from qwen_gui_agent.tools.errors import ActionParseError
@@ -100,7 +101,7 @@ def _input_locator(geometry: ScreenGeometry) -> Locator:
 
 def _marker(action: Action, locate: Locator, geometry: ScreenGeometry, number: int) -> Marker | None:
     match action:
-        case Click() | DoubleClick() | RightClick() | MiddleClick() | LongPress() | Move():
+        case Click() | DoubleClick() | TripleClick() | RightClick() | MiddleClick() | LongPress() | Move():
             return Marker(kind=action.action, at=locate(action.point), number=number)
         case Drag() | Swipe():
             start = locate(action.start) if action.start is not None else None

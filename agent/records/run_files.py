@@ -58,6 +58,7 @@ class FrameRecord(BaseModel):
     width: int
     height: int
     relative: bool = False
+    relative_scale: int = 1000  # what the far edge is worth in a relative answer (999 for Qwen3-VL)
 
 
 class ExecutedRecord(BaseModel):

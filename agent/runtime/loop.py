@@ -18,7 +18,7 @@ from qwen_gui_agent.agent.runtime.console import plural
 from qwen_gui_agent.agent.runtime.history import History, StuckDetector, fingerprint
 from qwen_gui_agent.agent.records.run_files import ErrorRecord
 from qwen_gui_agent.agent.runtime.session import Observation, Session, StepDraft, StopRun, parse_failure
-from qwen_gui_agent.tools.actions import CallUser, Finished
+from qwen_gui_agent.tools.actions import TERMINAL_ACTIONS, Answer, CallUser, Finished
 from qwen_gui_agent.tools.canonical import format_action
 from qwen_gui_agent.tools.dialects.base import ParsedAnswer, PromptContext
 from qwen_gui_agent.tools.errors import ActionParseError
@@ -82,9 +82,9 @@ class GoalLoop:
         session = self.session
         if not parsed.actions:
             raise ActionParseError("the answer holds no action", expected="exactly one action per answer")
-        terminal = any(isinstance(action, (Finished, CallUser)) for action in parsed.actions)
+        terminal = any(isinstance(action, TERMINAL_ACTIONS) for action in parsed.actions)
         for action in parsed.actions:  # all or nothing: the model is told "not used" only if nothing ran
-            if not isinstance(action, (Finished, CallUser)):
+            if not isinstance(action, TERMINAL_ACTIONS):
                 session.preflight(action, frame, observation)
         if not terminal and self._repeats_on_unchanged_screen(draft, observation):
             raise StopRun(
@@ -97,6 +97,9 @@ class GoalLoop:
                 case Finished():
                     self._remember(draft, observation, feedback)
                     return GoalResult(status=action.status, message=action.message)
+                case Answer():  # a question answered is a task done, with the answer as its message
+                    self._remember(draft, observation, feedback)
+                    return GoalResult(status="success", message=action.text)
                 case CallUser():
                     feedback.append(f"The user answered: {self._ask_user(action.question)}")
                 case _:

@@ -34,7 +34,15 @@ from qwen_gui_agent.tools.actions import Action, Type
 from qwen_gui_agent.tools.canonical import format_action, parse_action
 from qwen_gui_agent.tools.dialects.base import Dialect
 from qwen_gui_agent.tools.errors import ActionParseError
-from qwen_gui_agent.tools.frames import MAX_PIXELS, MIN_PIXELS, ModelFrame, check_action, map_action, resize_to_frame
+from qwen_gui_agent.tools.frames import (
+    MAX_PIXELS,
+    MIN_PIXELS,
+    PATCH_FACTOR,
+    ModelFrame,
+    check_action,
+    map_action,
+    resize_to_frame,
+)
 from qwen_gui_agent.tools.messages import Message
 
 log = logging.getLogger(__name__)
@@ -51,6 +59,7 @@ class LoopSettings:
     max_parse_errors: int = 3  # bad answers fed back in a row before the run ends
     min_pixels: int = MIN_PIXELS
     max_pixels: int = MAX_PIXELS
+    patch_factor: int = PATCH_FACTOR  # smart_resize's factor: 28 for Qwen2.5-VL, 32 for Qwen3-VL
     max_new_tokens: int | None = None
     dry_run: bool = False
     confirm: bool = False
@@ -123,7 +132,8 @@ class StepDraft:
         return StepRecord(
             index=self.index, started_at=self.started_at, kind=self.kind, goal=self.goal, screenshot=self.screenshot,
             geometry=GeometryRecord(**vars(shot.geometry)) if shot else None,
-            frame=FrameRecord(width=frame.width, height=frame.height, relative=frame.relative) if frame else None,
+            frame=FrameRecord(width=frame.width, height=frame.height, relative=frame.relative,
+                              relative_scale=frame.relative_scale) if frame else None,
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=usage.completion_tokens if usage else None,
             answer=self.completion.text if self.completion else "", thought=self.thought, actions=self.actions,
@@ -233,6 +243,7 @@ class Session:
             frame = ModelFrame.for_screen(
                 shot.geometry.width, shot.geometry.height, min_pixels=self.settings.min_pixels,
                 max_pixels=self.settings.max_pixels, relative=self.dialect.relative,
+                relative_scale=self.dialect.relative_scale, factor=self.settings.patch_factor,
             )
             observation = Observation(shot=shot, frame=frame, image=resize_to_frame(shot.image, frame))
         with draft.timed("save"):

@@ -1,9 +1,10 @@
-"""Helpers for the end-to-end runs: an Xvfb display, a scripted model that answers in either dialect, and `agent run`.
+"""Helpers for the end-to-end runs: an Xvfb display, a scripted model that answers in a dialect, and `agent run`.
 
 The scripted model is a small policy: each request, it reads the booking
 app's own state file (where the widgets are, what is filled in) and answers
 the next action of a fixed plan, with the point converted into the model's
-frame exactly as a real model would have to: pixels of the image it saw.
+frame exactly as a real model would have to: pixels of the image it saw (qwen, uitars),
+or thousandths of the screen (qwen3, Qwen3-VL's 0..999).
 """
 
 from __future__ import annotations
@@ -53,16 +54,18 @@ class Move:
 
 
 def to_frame(point: tuple[int, int], frame: ModelFrame, screen: tuple[int, int]) -> tuple[int, int]:
-    """Screen pixels -> the model frame (what the model must answer to hit ``point``)."""
+    """Screen pixels -> the model frame (what the model must answer to hit ``point``): pixels of the image,
+    or thousandths (of 999 for Qwen3-VL) for a relative frame."""
     x, y = point
-    return round(x * frame.width / screen[0]), round(y * frame.height / screen[1])
+    extent_x, extent_y = frame.extent
+    return round(x * extent_x / screen[0]), round(y * extent_y / screen[1])
 
 
 def render(move: Move, dialect: str, frame: ModelFrame, screen: tuple[int, int]) -> str:
     if move.kind == "raw":
         return move.text
     point = to_frame(move.point, frame, screen) if move.point else None
-    if dialect == "qwen":
+    if dialect in ("qwen", "qwen3"):
         arguments: dict[str, Any] = {
             "click": lambda: {"action": "left_click", "coordinate": list(point)},
             "type": lambda: {"action": "type", "text": move.text},
@@ -70,7 +73,9 @@ def render(move: Move, dialect: str, frame: ModelFrame, screen: tuple[int, int])
             "finished": lambda: {"action": "terminate", "status": "success"},
         }[move.kind]()
         call = json.dumps({"name": "computer_use", "arguments": arguments}, ensure_ascii=False)
-        return f"{move.thought}\n<tool_call>\n{call}\n</tool_call>"
+        # Qwen3-VL answers as its agentic prompts ask: a thought, the action in words, then the call.
+        prose = f"Thought: {move.thought}\nAction: {move.thought}." if dialect == "qwen3" else move.thought
+        return f"{prose}\n<tool_call>\n{call}\n</tool_call>"
     action = {
         "click": lambda: f"click(start_box='({point[0]},{point[1]})')",
         "type": lambda: f"type(content={quote(move.text)})",

@@ -95,12 +95,43 @@ def test_backend_inferred_from_environment_base_url() -> None:
         ("bytedance-research/UI-TARS-7B-DPO", "uitars", "relative"),
         ("Qwen/Qwen2-VL-7B-Instruct", "qwen", "relative"),
         ("/models/my-uitars-1.5-sft", "uitars", "absolute"),
+        ("Qwen/Qwen3-VL-8B-Instruct", "qwen3", "relative"),
+        ("Qwen/Qwen3.5-27B", "qwen3.5", "relative"),
+        ("mPLUG/GUI-Owl-1.5-8B-Instruct", "guiowl", "relative"),
     ],
 )
 def test_dialect_and_coordinates_default_from_the_model_name(model: str, dialect: str, coordinates: str) -> None:
     choice = resolve_model_settings(environ={}, model=model)
     assert (choice.dialect, choice.coordinates) == (dialect, coordinates)
     assert default_coordinates_for_model(model) == coordinates
+
+
+def test_a_qwen3_model_brings_its_frame_and_flags_still_win() -> None:
+    choice = resolve_model_settings(environ={}, model="Qwen/Qwen3-VL-8B-Instruct")
+    assert choice.match is not None and choice.match.family.name == "qwen3-vl"
+    assert choice.settings.patch_factor == 32 and choice.settings.max_pixels == 1280 * 32 * 32
+    overridden = resolve_model_settings(environ={}, model="Qwen/Qwen3-VL-8B-Instruct", dialect="uitars",
+                                        coords="absolute", max_pixels=1000 * 32 * 32)
+    assert (overridden.dialect, overridden.coordinates) == ("uitars", "absolute")
+    assert overridden.settings.max_pixels == 1000 * 32 * 32 and overridden.settings.patch_factor == 32
+
+
+def test_an_unknown_model_warns_naming_dialect_and_falls_back_to_qwen25(caplog) -> None:
+    with caplog.at_level("WARNING"):
+        choice = resolve_model_settings(environ={}, backend="openai", model="my-served-model")
+    assert choice.match is None and (choice.dialect, choice.coordinates) == ("qwen", "absolute")
+    assert choice.settings.patch_factor == 28
+    [record] = [r for r in caplog.records if "my-served-model" in r.getMessage()]
+    assert "--dialect" in record.getMessage() and "qwen3" in record.getMessage()
+
+
+def test_an_unknown_model_named_with_a_dialect_gets_that_dialects_frame(caplog) -> None:
+    # A Qwen3-VL served under its own name: --dialect qwen3 alone brings thousandths and factor 32.
+    with caplog.at_level("WARNING"):
+        choice = resolve_model_settings(environ={}, backend="openai", model="my-served-model", dialect="qwen3")
+    assert not [r for r in caplog.records if "my-served-model" in r.getMessage()]
+    assert (choice.dialect, choice.coordinates) == ("qwen3", "relative")
+    assert choice.settings.patch_factor == 32 and choice.settings.max_pixels == 1280 * 32 * 32
 
 
 def test_api_key_from_the_named_variable_only_for_openai() -> None:

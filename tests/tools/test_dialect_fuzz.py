@@ -1,8 +1,10 @@
-"""Fuzz both parsers with >= 10,000 malformed or adversarial answers.
+"""Fuzz every dialect's parser with >= 10,000 malformed or adversarial answers.
 
 Each answer must end in a valid action or ActionParseError, never another
 exception. The answers come from a seeded generator (reproducible), built from
-real answers of both dialects and then broken the ways models break them.
+real answers of every dialect (qwen, uitars, and the Qwen3 generation's qwen3 /
+qwen3.5 / guiowl: JSON and XML calls, ``Thought:``/``Action:`` prose before them,
+``<think>`` parts) and then broken the ways models break them.
 
 No wall-clock limit here (a loaded machine would fail it): the parsers' work is
 bounded by the input's size (answers over MAX_ANSWER_CHARS are refused before
@@ -22,6 +24,8 @@ from qwen_gui_agent.tools.frames import ModelFrame
 ANSWERS = 10_500
 FRAME = ModelFrame(width=1932, height=1092)
 FRAME_RELATIVE = ModelFrame(width=1932, height=1092, relative=True)
+FRAME_999 = ModelFrame(width=1920, height=1088, relative=True, relative_scale=999)  # Qwen3-VL / Qwen3.5
+DIALECTS = ("qwen", "uitars", "qwen3", "qwen3.5", "guiowl")
 
 
 def _qwen(arguments: dict[str, object], name: str = "computer_use") -> str:
@@ -51,12 +55,33 @@ SEEDS = [
     "Action: type(content='It's broken \"quotes\"\nand a raw newline')",
     "Action: open_app(app_name='Settings')\n\npress_home()\n\npress_back()\n\nwait()\n\ncall_user()",
     '```json\n[{"bbox_2d": [10, 20, 110, 220], "label": "Search"}]\n```',
+    # The Qwen3 generation: prose first, JSON or XML calls, its own actions, thinking parts.
+    "Thought: the field is empty\nAction: click the Name field\n"
+    + _qwen({"action": "left_click", "coordinate": [512, 300]}),
+    "Action: select the line\n" + _qwen({"action": "triple_click", "coordinate": [999, 999]}),
+    _qwen({"action": "hscroll", "pixels": -4, "coordinate": [500, 500]}),
+    _qwen({"action": "answer", "text": "The total is 42 €"}),
+    _qwen({"action": "interact", "text": "Which account?"}, "mobile_use"),
+    "<think>The menu is closed, so open it first.</think>\nThought: open it\nAction: open the menu\n"
+    + _qwen({"action": "key", "keys": ["alt", "f"]}),
+    "<tool_call>\n<function=computer_use>\n<parameter=action>\nleft_click\n</parameter>\n"
+    "<parameter=coordinate>\n[250, 750]\n</parameter>\n</function>\n</tool_call>",
+    "Thought: type\nAction: type it\n<tool_call>\n<function=computer_use>\n<parameter=action>\ntype\n"
+    "</parameter>\n<parameter=text>\nline one\nline \"two\" </parameter>\n</function>\n</tool_call>",
+    "<tool_call><function=mobile_use><parameter=action>swipe</parameter><parameter=coordinate>[500, 900]"
+    "</parameter><parameter=coordinate2>[500, 100]</parameter></function></tool_call>",
+    "<tool_call>\n{'name': 'computer_use', 'arguments': {'action': 'double_click', 'coordinate': [1, 2],},}\n"
+    "</tool_call>",
+    "Action: hotkey(key='page down')\n\nAction: click(start_box='((100,200))')",
 ]
 
 PROMPT_ECHO = [
     get_dialect("uitars").instruction_prompt(PromptContext(task="book a flight", frame=FRAME)),
     get_dialect("qwen").system_prompt("computer", FRAME),
     get_dialect("qwen").system_prompt("mobile", FRAME),
+    get_dialect("qwen3").system_prompt("computer", FRAME_999),
+    get_dialect("qwen3.5").system_prompt("mobile", FRAME_999),
+    get_dialect("guiowl").system_prompt("computer", FRAME_RELATIVE),
 ]
 
 NASTY_NUMBERS = [
@@ -67,9 +92,10 @@ NASTY_TEXT = [
     "'", '"', "\\", "\\'", '\\"', "\n", "\n\n", ")", "(", "((((", "))))", "{", "}", "[", "]", "<tool_call>",
     "</tool_call>", "Action:", "Thought:", "```", "<|box_start|>", "<|box_end|>", "<point>", "</point>", "=", ",",
     "\x00", "\u2028", "😀", "中文", "%s", "{{", "__import__('os')", "lambda: 0", "click(", "type(content='",
-    "start_box=", '"arguments": ', '"action": "', "\t", "\r", "0" * 200,
+    "start_box=", '"arguments": ', '"action": "', "\t", "\r", "0" * 200, "<think>", "</think>",
+    "<function=computer_use>", "<function=", "</function>", "<parameter=action>", "<parameter=", "</parameter>",
 ]
-UNKNOWN_NAMES = ["frobnicate", "triple_click", "computer_use", "", "left_click", "terminate", "exec", "os.system"]
+UNKNOWN_NAMES = ["frobnicate", "quadruple_click", "computer_use", "", "left_click", "terminate", "exec", "os.system"]
 
 
 def _mutate(rng: random.Random, text: str) -> str:
@@ -86,7 +112,7 @@ def _mutate(rng: random.Random, text: str) -> str:
             return text[:at] + rng.choice(NASTY_NUMBERS) + text[at + 1:]
         return text + rng.choice(NASTY_NUMBERS)
     if choice == 3:  # action names swapped for unknown or foreign ones
-        for known in ("left_click", "click", "type", "scroll", "key", "swipe", "hotkey", "drag"):
+        for known in ("left_click", "click", "type", "scroll", "key", "swipe", "hotkey", "drag", "answer"):
             if known in text:
                 return text.replace(known, rng.choice(UNKNOWN_NAMES), 1)
         return rng.choice(UNKNOWN_NAMES) + "(" + text
@@ -111,7 +137,8 @@ def _mutate(rng: random.Random, text: str) -> str:
     if choice == 10:  # wrong JSON types for every parameter
         key = rng.choice(["coordinate", "coordinate2", "keys", "text", "pixels", "time", "status", "button", "action"])
         value = json.loads(rng.choice(['"x"', "5", "[]", "{}", "[1]", "[true,false]", "null", '["a","b"]', "-7"]))
-        action = rng.choice(["left_click", "key", "type", "scroll", "wait", "terminate", "swipe", "system_button"])
+        action = rng.choice(["left_click", "key", "type", "scroll", "wait", "terminate", "swipe", "system_button",
+                             "triple_click", "hscroll", "answer", "interact"])
         return _qwen({"action": action, key: value}, rng.choice(["computer_use", "mobile_use", "other"]))
     return text * rng.randrange(2, 4)  # repeated
 
@@ -134,6 +161,9 @@ EXTREMES = [
     _filled("Action: finished(content='", "a, key=", "')"), _filled("", "(1,2) "), _filled("", "<point>1 2</point>"),
     _filled("Thought: ", "x", "\nAction: wait()"), _filled("", '[{"bbox_2d": [1,2,3,4]}]'),
     _filled("Action: click(start_box='", "(", "1,2')"), _filled("", "<|box_start|>(1,2)<|box_end|>"),
+    _filled("<tool_call>", "<function=computer_use>"), _filled("<function=computer_use>", "<parameter=action>"),
+    _filled("<function=computer_use><parameter=text>", "</parameter"), _filled("", "<think>a</think>"),
+    _filled("", "Thought: a\nAction: b\n<tool_call>"),
 ]
 
 
@@ -146,6 +176,13 @@ def adversarial_answers(count: int, seed: int = 20240601) -> list[str]:
             text = _mutate(rng, text)
         answers.append(text)
     return answers + EXTREMES
+
+
+def _frame_for(index: int, dialect_name: str) -> ModelFrame:
+    """Each seventh answer is read in a relative frame: 0..999 for the dialects whose models use it."""
+    if index % 7:
+        return FRAME
+    return FRAME_999 if dialect_name in ("qwen3", "qwen3.5") else FRAME_RELATIVE
 
 
 def _check_parse(dialect, answer: str, frame: ModelFrame) -> str:
@@ -161,23 +198,23 @@ def _check_parse(dialect, answer: str, frame: ModelFrame) -> str:
     return "ok"
 
 
-def test_fuzz_both_parsers_only_return_actions_or_parse_errors():
+def test_fuzz_every_parser_only_returns_actions_or_parse_errors():
     answers = adversarial_answers(ANSWERS)
     assert len(answers) >= 10_000
-    outcomes = {"ok": 0, "error": 0}
-    dialects = (get_dialect("qwen"), get_dialect("uitars"))
+    outcomes = {name: {"ok": 0, "error": 0} for name in DIALECTS}
+    dialects = [get_dialect(name) for name in DIALECTS]
     for index, answer in enumerate(answers):
-        frame = FRAME_RELATIVE if index % 7 == 0 else FRAME
         for dialect in dialects:
-            outcomes[_check_parse(dialect, answer, frame)] += 1
-    # The corpus must exercise both outcomes substantially, or it tests nothing.
-    assert outcomes["ok"] > 1000 and outcomes["error"] > 1000, outcomes
+            outcomes[dialect.name][_check_parse(dialect, answer, _frame_for(index, dialect.name))] += 1
+    # The corpus must exercise both outcomes substantially in every dialect, or it tests nothing.
+    for name, counts in outcomes.items():
+        assert counts["ok"] > 1000 and counts["error"] > 1000, (name, counts)
 
 
 def test_the_extremes_fill_the_size_bound_and_a_longer_answer_is_refused_unread():
     """What bounds a parse's work is the answer's size: the extremes sit just under it, one more repeat is over."""
     assert all(MAX_ANSWER_CHARS - 200 < len(answer) <= MAX_ANSWER_CHARS for answer in EXTREMES)
-    for dialect in (get_dialect("qwen"), get_dialect("uitars")):
+    for dialect in [get_dialect(name) for name in DIALECTS]:
         for answer in EXTREMES:
             too_long = answer + " " * (MAX_ANSWER_CHARS + 1 - len(answer))
             try:
@@ -191,7 +228,7 @@ def test_the_extremes_fill_the_size_bound_and_a_longer_answer_is_refused_unread(
 def test_fuzz_grounding_parsers_only_return_hits_or_parse_errors():
     hits = 0
     for answer in adversarial_answers(2000, seed=7):
-        for dialect in (get_dialect("qwen"), get_dialect("uitars")):
+        for dialect in [get_dialect(name) for name in DIALECTS]:
             try:
                 found = dialect.parse_grounding(answer, FRAME)
             except ActionParseError:

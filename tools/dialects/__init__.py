@@ -2,12 +2,12 @@
 
 ``get_dialect("qwen")`` for stock Qwen2.5-VL-Instruct (``<tool_call>`` JSON),
 ``get_dialect("uitars")`` for UI-TARS and models trained on its
-``Thought: / Action:`` format. Both parse into the same Action union.
+``Thought: / Action:`` format, ``qwen3`` / ``qwen3.5`` / ``guiowl`` for the Qwen3
+generation (qwen3.py). All parse into the same Action union. Which model speaks
+which dialect is the registry's business (``qwen_gui_agent.tools.models``).
 """
 
 from __future__ import annotations
-
-import re
 
 from qwen_gui_agent.tools.dialects.base import (
     Coordinates,
@@ -19,17 +19,19 @@ from qwen_gui_agent.tools.dialects.base import (
     PromptContext,
 )
 from qwen_gui_agent.tools.dialects.qwen import QwenDialect
+from qwen_gui_agent.tools.dialects.qwen3 import GuiOwlDialect, Qwen3Dialect, Qwen35Dialect
 from qwen_gui_agent.tools.dialects.uitars import UITarsDialect
+from qwen_gui_agent.tools.models import match_name
 
-_DIALECTS: dict[str, type[Dialect]] = {"qwen": QwenDialect, "uitars": UITarsDialect}
+_DIALECTS: dict[str, type[Dialect]] = {
+    "qwen": QwenDialect, "uitars": UITarsDialect, "qwen3": Qwen3Dialect, "qwen3.5": Qwen35Dialect,
+    "guiowl": GuiOwlDialect,
+}
 DIALECT_NAMES: tuple[str, ...] = tuple(_DIALECTS)
 
-# "ByteDance-Seed/UI-TARS-1.5-7B", "bytedance-research/UI-TARS-7B-DPO", "ui_tars_7b", "my-uitars-sft" ...
-_UITARS_MODEL = re.compile(r"ui[-_ ]?tars", re.IGNORECASE)
 
-
-def get_dialect(name: str, *, coordinates: Coordinates = "absolute") -> Dialect:
-    """The dialect called ``name`` (or one of its aliases)."""
+def get_dialect(name: str, *, coordinates: Coordinates | None = None) -> Dialect:
+    """The dialect called ``name`` (or one of its aliases); ``coordinates`` None = the dialect's own default."""
     folded = name.strip().lower()
     for key, cls in _DIALECTS.items():
         if folded == key or folded in cls.info.aliases:
@@ -38,11 +40,13 @@ def get_dialect(name: str, *, coordinates: Coordinates = "absolute") -> Dialect:
 
 
 def default_dialect_for_model(model_name: str) -> str:
-    """``uitars`` for UI-TARS models (by name), ``qwen`` for everything else."""
-    return "uitars" if _UITARS_MODEL.search(model_name or "") else "qwen"
+    """The dialect of the model family the name matches (tools/models.py); ``qwen`` for a name it does not know."""
+    match = match_name(model_name or "")
+    return match.family.dialect if match else "qwen"
 
 
 __all__ = [
     "DIALECT_NAMES", "Dialect", "DialectInfo", "GroundingHit", "HistoryStep", "ParsedAnswer", "PromptContext",
-    "QwenDialect", "UITarsDialect", "default_dialect_for_model", "get_dialect",
+    "GuiOwlDialect", "Qwen35Dialect", "Qwen3Dialect", "QwenDialect", "UITarsDialect", "default_dialect_for_model",
+    "get_dialect",
 ]

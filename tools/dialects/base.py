@@ -11,7 +11,7 @@ from PIL import Image
 
 from qwen_gui_agent.tools.actions import Action, DeviceKind, Point
 from qwen_gui_agent.tools.errors import ActionParseError
-from qwen_gui_agent.tools.frames import ModelFrame
+from qwen_gui_agent.tools.frames import RELATIVE_SCALE, ModelFrame
 from qwen_gui_agent.tools.messages import Message
 
 MAX_ANSWER_CHARS = 8_000  # longer answers are runaway generations; the bound keeps every parse under ~5 ms
@@ -84,11 +84,14 @@ class Dialect(ABC):
     """
 
     info: DialectInfo
-    # True when answers use 0..1000 on both axes: the agent builds
-    # ModelFrame(..., relative=dialect.relative) from it.
+    # True when answers are thousandths on both axes: the agent builds
+    # ModelFrame(..., relative=dialect.relative, relative_scale=dialect.relative_scale) from them.
     relative: bool = False
+    default_coordinates: Coordinates = "absolute"
+    relative_scale: int = RELATIVE_SCALE  # what the far edge is worth in a relative answer
 
-    def __init__(self, coordinates: Coordinates = "absolute") -> None:
+    def __init__(self, coordinates: Coordinates | None = None) -> None:
+        coordinates = coordinates or self.default_coordinates
         if coordinates not in ("absolute", "relative"):
             raise ValueError(f"coordinates must be 'absolute' or 'relative', not {coordinates!r}")
         # Qwen2.5-VL and the models built on it answer in pixels of the image they saw;

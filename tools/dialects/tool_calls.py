@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from qwen_gui_agent.tools.errors import ActionParseError
+from qwen_gui_agent.tools.lenient import loads_lenient_json
 
 OPEN_TAG = "<tool_call>"
 CLOSE_TAG = "</tool_call>"
@@ -77,6 +78,8 @@ def _decode_after_tag(chunk: str) -> object:
     if not body.startswith("{"):
         raise ActionParseError("a <tool_call> must hold one JSON object", excerpt=body, expected=EXPECTED_CALL)
     value, problem = _decode(body, 0)
+    if problem:  # single quotes or a trailing comma are slips Qwen-Agent forgives: so do we, and nothing more
+        value, problem = _decode_lenient(body, problem)
     if problem:
         raise ActionParseError(f"the JSON inside <tool_call> is broken ({problem})", excerpt=body, expected=EXPECTED_CALL)
     return value
@@ -91,6 +94,14 @@ def _decode(text: str, start: int) -> tuple[object, str]:
     except (ValueError, RecursionError) as error:  # digits beyond int limits, absurd nesting
         return None, type(error).__name__
     return value, ""
+
+
+def _decode_lenient(text: str, problem: str) -> tuple[object, str]:
+    """(value, "") when ``text`` is JSON but for single quotes or trailing commas, else (None, ``problem``)."""
+    try:
+        return loads_lenient_json(text), ""
+    except ValueError:
+        return None, problem
 
 
 def _bare_objects(text: str) -> tuple[list[ToolCall], str]:
