@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "qwen_gui_agent.agent.commands.emulator",  # agent emulator list / start
     "qwen_gui_agent.agent.commands.run",  # agent run
     "qwen_gui_agent.agent.commands.replay",  # agent replay / report
+    "qwen_gui_agent.agent.commands.export",  # agent export / label
 )
 
 

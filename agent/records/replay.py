@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from qwen_gui_agent.agent.runtime.history import History
+from qwen_gui_agent.agent.records.prompts import PARSED_KINDS, PromptRebuilder
 from qwen_gui_agent.agent.records.replay_planners import DevicePlanner, ReplayError, planner_for_device
 from qwen_gui_agent.agent.records.run_files import (
     MODEL_KINDS,
@@ -29,15 +29,13 @@ from qwen_gui_agent.agent.records.run_files import (
 )
 from qwen_gui_agent.tools.actions import TERMINAL_ACTIONS, Action, Click, Point, with_points
 from qwen_gui_agent.tools.canonical import format_action, parse_action
-from qwen_gui_agent.tools.dialects.base import Dialect, PromptContext
+from qwen_gui_agent.tools.dialects.base import Dialect
 from qwen_gui_agent.tools.errors import ActionParseError
-from qwen_gui_agent.tools.frames import MAX_PIXELS, MIN_PIXELS, ModelFrame, ScreenGeometry, map_action, resize_to_frame
+from qwen_gui_agent.tools.frames import MAX_PIXELS, MIN_PIXELS, ModelFrame, ScreenGeometry, map_action
 
 log = logging.getLogger(__name__)
 
-# Model steps whose recorded answer is an action proposal read by the dialect's parser ...
-PARSED_KINDS = frozenset({"ai"})
-# ... and the others: a grounding reply ("find X"), turned into one click.
+# Model steps whose answer is not an action proposal (PARSED_KINDS): a grounding reply ("find X"), one click.
 GROUNDED_KINDS = MODEL_KINDS - PARSED_KINDS
 
 
@@ -106,25 +104,19 @@ def frame_for_step(info: RunInfo, geometry: ScreenGeometry, dialect: Dialect) ->
 
 
 class _Replayer:
-    """Walks a run's steps in order, rebuilding the prompt history as the loop did."""
+    """Walks a run's steps in order, rebuilding the prompt history as the loop did (``PromptRebuilder``)."""
 
     def __init__(self, run: RecordedRun, dialect: Dialect, planner: DevicePlanner) -> None:
         self.run = run
         self.dialect = dialect
         self.planner = planner
-        # Runs recorded before the window was stored used the dialect's default.
-        window = run.info.frame_settings.get("history_images") or dialect.info.default_image_history
-        self.history = History(max(1, int(window)))
-        self.goal = run.info.task
+        self.prompts = PromptRebuilder(run, dialect)
 
     def check(self, step: StepRecord) -> StepCheck:
         started = time.perf_counter()
         problems: list[str] = []
         notes: list[str] = []
-        goal = step.goal or self.run.info.task  # runs recorded before steps carried their goal
-        if step.kind not in PARSED_KINDS or goal != self.goal:
-            self.history = History(self.history.image_window)  # a new goal starts with an empty history
-        self.goal = goal
+        self.prompts.begin(step)  # a new goal starts with an empty history
         try:
             skipped = self._compare(step, problems, notes)
         except ActionParseError as error:  # a recorded action text today's parser rejects
@@ -143,10 +135,10 @@ class _Replayer:
             return "no screenshot geometry recorded"
         frame = self._frame(step, geometry, problems)
         if step.kind in PARSED_KINDS:
-            image = self._prompt_image(step, frame)  # read once: the prompt and the history both show it
+            image = self.prompts.prompt_image(step, frame)  # read once: the prompt and the history both show it
             self._render_prompt(step, frame, image, problems)
             actions = self._reparse(step, frame, problems)
-            self._remember(step, image)
+            self.prompts.remember(step, image)
         elif step.kind in GROUNDED_KINDS:
             actions = self._reground(step, frame, problems)
         elif step.kind in VERDICT_KINDS:
@@ -227,20 +219,14 @@ class _Replayer:
             problems.append(f"model frame differs\n  recorded: {recorded}\n  now:      {now}")
         return now
 
-    def _prompt_image(self, step: StepRecord, frame: ModelFrame | None) -> Image.Image | None:
-        """The step's screenshot as the model saw it (resized to ``frame``), or as recorded when no frame is known."""
-        image = self._screenshot(step)
-        return resize_to_frame(image, frame) if image is not None and frame is not None else image
-
     def _render_prompt(
         self, step: StepRecord, frame: ModelFrame | None, image: Image.Image | None, problems: list[str]
     ) -> None:
         if image is None or frame is None:
             problems.append(f"cannot render the prompt: screenshot {step.screenshot!r} is missing or unreadable")
             return
-        context = PromptContext(task=self.goal, frame=frame, device=self._device_kind())
         try:
-            messages = self.dialect.build_messages(context, self.history.steps(), image)
+            messages = self.prompts.messages(frame, image)
         except Exception as error:  # noqa: BLE001 - any failure to render is exactly what this check reports
             problems.append(f"the prompt no longer renders: {type(error).__name__}: {error}")
             return
@@ -312,21 +298,6 @@ class _Replayer:
                     f"  recorded: {executed.action} -> {_joined(executed.commands)}\n"
                     f"  now:      {text} -> {_joined(commands)}"
                 )
-
-    def _remember(self, step: StepRecord, image: Image.Image | None) -> None:
-        self.history.add(step.answer, action_text="; ".join(step.actions), image=image, feedback=step.feedback)
-
-    def _screenshot(self, step: StepRecord) -> Image.Image | None:
-        if not step.screenshot:
-            return None
-        try:
-            with Image.open(self.run.directory / step.screenshot) as image:
-                return image.convert("RGB")
-        except OSError:
-            return None
-
-    def _device_kind(self) -> str:
-        return "mobile" if self.run.info.device.get("kind") == "mobile" else "computer"
 
 
 def _without_points(action: Action) -> Action:

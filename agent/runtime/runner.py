@@ -171,7 +171,8 @@ def execute_run(parts: RunParts) -> RunResult:
         frame_settings={"min_pixels": settings.min_pixels, "max_pixels": settings.max_pixels,
                         "relative": parts.dialect.relative,
                         # How many screenshots each prompt carried, so replay rebuilds the same prompts.
-                        "history_images": settings.image_history or parts.dialect.info.default_image_history},
+                        "history_images": settings.image_history or parts.dialect.info.default_image_history,
+                        "language": settings.language},  # the uitars prompt names it
         versions=_versions(), started_at=time.time(),
     )
     writer = RunWriter(run_dir, info)
