@@ -87,6 +87,7 @@ class ExportResult:
     max_pixels: int = MAX_PIXELS
     dialects: set[str] = field(default_factory=set)
     longest_row: int = 0  # an upper estimate of the longest row in tokens, for --max_length
+    sources: list[str] = field(default_factory=list)  # "RUN_ID/step-N" of each row, in the data file's order
 
     @property
     def rows(self) -> int:
@@ -190,7 +191,7 @@ class _RunExport:
             except RowError as error:
                 reason = str(error)
             else:
-                self._write(row)
+                self._write(row, step)
                 self.result.action_rows += 1
         if reason is not None:
             self.result.skipped.append(Skipped(self.run.info.run_id, step.index, reason))
@@ -211,7 +212,7 @@ class _RunExport:
         except (RowError, ActionParseError) as error:
             self._skip(step, str(error))
             return
-        self._write(row)
+        self._write(row, step)
         self.result.grounding_rows += 1
 
     def _skip_reason(self, step: StepRecord) -> str | None:
@@ -286,7 +287,8 @@ class _RunExport:
     def _skip(self, step: StepRecord, reason: str) -> None:
         self.result.skipped.append(Skipped(self.run.info.run_id, step.index, reason))
 
-    def _write(self, row: SwiftRow) -> None:
+    def _write(self, row: SwiftRow, step: StepRecord) -> None:
+        self.result.sources.append(f"{self.run.info.run_id}/step-{step.index}")
         paths = [self._image_path(image) for image in row.images]
         self.result.longest_row = max(self.result.longest_row, row.token_estimate())
         self.data.write(json.dumps(row.to_json(paths), ensure_ascii=False) + "\n")

@@ -63,6 +63,7 @@ def write_manifest(staging: Path, result: ExportResult, data_file: str) -> None:
         "rows": {"action": result.action_rows, "grounding": result.grounding_rows,
                  "corrected": result.corrected_rows},
         "images": result.images,
+        "row_sources": result.sources,  # the run and step of each line of the data file
         "skipped_steps": [{"run": s.run_id, "step": s.index, "reason": s.reason} for s in result.skipped],
         "environment": environment,
         "swift_sft": ["swift", "sft", *arguments],
