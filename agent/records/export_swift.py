@@ -110,7 +110,7 @@ def export_runs(run_dirs: Sequence[Path], output: Path, options: ExportOptions =
                 if run.info.status != "success" and not options.include_failed:
                     result.skipped_runs.append(f"{run.info.run_id}: it ended {run.info.status!r}")
                     continue
-                _RunExport(run, options, staging, data, result).export()
+                _RunExport(run, options, staging, data, result, _image_folder(run, result)).export()
         if result.rows == 0:
             raise ExportError("no usable model step in the given runs" + _why_nothing(result))
         (result.min_pixels, result.max_pixels) = _pixel_bounds(runs)
@@ -134,6 +134,15 @@ def _load(directory: Path) -> RecordedRun:
     return run
 
 
+def _image_folder(run: RecordedRun, result: ExportResult) -> str:
+    """The run's folder under images/: its id, made unique (two runs of one task started in the same second)."""
+    name, number = run.info.run_id, 1
+    while name in result.runs:
+        number += 1
+        name = f"{run.info.run_id}-{number}"
+    return name
+
+
 def _why_nothing(result: ExportResult) -> str:
     reasons = [*result.skipped_runs, *(f"{s.run_id} step {s.index}: {s.reason}" for s in result.skipped[:5])]
     hint = "; add --include-failed for runs that did not succeed" if result.skipped_runs else ""
@@ -150,8 +159,10 @@ def _pixel_bounds(runs: Sequence[RecordedRun]) -> tuple[int, int]:
 class _RunExport:
     """One run's rows, appended to the data file; its frame-sized screenshots saved once each."""
 
-    def __init__(self, run: RecordedRun, options: ExportOptions, staging: Path, data, result: ExportResult) -> None:
+    def __init__(self, run: RecordedRun, options: ExportOptions, staging: Path, data, result: ExportResult,
+                 name: str) -> None:
         self.run = run
+        self.name = name  # of the run in the export: its image folder, its rows' sources
         self.options = options
         self.staging = staging
         self.data = data
@@ -165,7 +176,7 @@ class _RunExport:
         self.saved: set[str] = set()  # image paths written so far
 
     def export(self) -> None:
-        self.result.runs.append(self.run.info.run_id)
+        self.result.runs.append(self.name)
         self.result.dialects.add(self.dialect.name)
         unknown = set(self.labels.corrections) - {step.index for step in self.run.steps}
         if unknown:
@@ -194,7 +205,7 @@ class _RunExport:
                 self._write(row, step)
                 self.result.action_rows += 1
         if reason is not None:
-            self.result.skipped.append(Skipped(self.run.info.run_id, step.index, reason))
+            self.result.skipped.append(Skipped(self.name, step.index, reason))
         self.prompts.remember(step, image)  # the history holds the step whatever became of its row
 
     def _tap_step(self, step: StepRecord) -> None:
@@ -285,17 +296,17 @@ class _RunExport:
         return (first is None or step.index >= first) and (last is None or step.index <= last)
 
     def _skip(self, step: StepRecord, reason: str) -> None:
-        self.result.skipped.append(Skipped(self.run.info.run_id, step.index, reason))
+        self.result.skipped.append(Skipped(self.name, step.index, reason))
 
     def _write(self, row: SwiftRow, step: StepRecord) -> None:
-        self.result.sources.append(f"{self.run.info.run_id}/step-{step.index}")
+        self.result.sources.append(f"{self.name}/step-{step.index}")
         paths = [self._image_path(image) for image in row.images]
         self.result.longest_row = max(self.result.longest_row, row.token_estimate())
         self.data.write(json.dumps(row.to_json(paths), ensure_ascii=False) + "\n")
 
     def _image_path(self, image: Image.Image) -> str:
         """Each frame-sized screenshot is saved once, however many prompts show it."""
-        relative = f"{IMAGES_DIR}/{self.run.info.run_id}/step-{image.info[_STEP_KEY]:04d}.png"
+        relative = f"{IMAGES_DIR}/{self.name}/step-{image.info[_STEP_KEY]:04d}.png"
         if relative not in self.saved:
             (self.staging / relative).parent.mkdir(parents=True, exist_ok=True)
             image.save(self.staging / relative, format="PNG")
