@@ -20,7 +20,6 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
@@ -38,6 +37,7 @@ from qwen_gui_agent.agent.records.swift_rows import (
     grounding_answer,
     grounding_row,
 )
+from qwen_gui_agent.agent.records.export_summary import ExportOptions, ExportResult, Skipped
 from qwen_gui_agent.agent.records.swift_manifest import write_manifest
 from qwen_gui_agent.tools.dialects.base import GroundingHit
 from qwen_gui_agent.tools.errors import ActionParseError
@@ -54,44 +54,6 @@ _STEP_KEY = "qwen_gui_agent.step"  # in Image.info: which step a frame-sized scr
 
 class ExportError(ValueError):
     """Input the export refuses (a run it cannot use, an output folder that exists ...)."""
-
-
-@dataclass(frozen=True)
-class ExportOptions:
-    include_failed: bool = False  # runs that ended other than "success" (failure, stuck, budget ...)
-    keep_parse_errors: bool = False  # steps whose answer did not parse
-    keep_declined: bool = False  # steps whose action the user declined at --confirm
-    first_step: int | None = None
-    last_step: int | None = None
-    grounding: bool = True  # rows from tap steps
-
-
-@dataclass(frozen=True)
-class Skipped:
-    run_id: str
-    index: int
-    reason: str
-
-
-@dataclass
-class ExportResult:
-    output: Path
-    runs: list[str] = field(default_factory=list)
-    skipped_runs: list[str] = field(default_factory=list)  # "RUN_ID: why"
-    action_rows: int = 0
-    grounding_rows: int = 0
-    corrected_rows: int = 0
-    images: int = 0
-    skipped: list[Skipped] = field(default_factory=list)
-    min_pixels: int = MIN_PIXELS
-    max_pixels: int = MAX_PIXELS
-    dialects: set[str] = field(default_factory=set)
-    longest_row: int = 0  # an upper estimate of the longest row in tokens, for --max_length
-    sources: list[str] = field(default_factory=list)  # "RUN_ID/step-N" of each row, in the data file's order
-
-    @property
-    def rows(self) -> int:
-        return self.action_rows + self.grounding_rows
 
 
 def export_runs(run_dirs: Sequence[Path], output: Path, options: ExportOptions = ExportOptions()) -> ExportResult:

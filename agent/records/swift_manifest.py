@@ -13,10 +13,9 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from qwen_gui_agent.agent.records.export_swift import ExportResult
+from qwen_gui_agent.agent.records.export_summary import ExportResult
 
 MANIFEST_FILE = "manifest.json"
 README_FILE = "README.md"

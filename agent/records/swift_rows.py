@@ -152,8 +152,7 @@ def answer_for(dialect: Dialect, actions: Sequence[Action], thought: str, device
                frame: ModelFrame) -> str:
     """A corrected action written as the run's dialect answers, checked to parse back to the same action."""
     if dialect.name == "qwen":
-        calls = "\n".join(f"<tool_call>\n{dialect.format_call(action, device)}\n</tool_call>"  # type: ignore[attr-defined]
-                          for action in actions)
+        calls = "\n".join(_qwen_call(dialect, action, device) for action in actions)
         answer = f"{thought}\n{calls}" if thought else calls
     else:
         calls = "\n\n".join(_uitars_call(action) for action in actions)
@@ -166,6 +165,14 @@ def answer_for(dialect: Dialect, actions: Sequence[Action], thought: str, device
         raise RowError(f"the corrected action reads back as {'; '.join(format_action(a) for a in parsed.actions)} "
                        f"in the {dialect.name} dialect")
     return answer
+
+
+def _qwen_call(dialect: Dialect, action: Action, device: DeviceKind) -> str:
+    call = dialect.format_call(action, device)  # type: ignore[attr-defined]
+    if call.startswith("{"):
+        return f"<tool_call>\n{call}\n</tool_call>"
+    # Qwen's function has no such action (or drops part of it): the UI-TARS form, which the qwen parser reads too.
+    return f"Action: {call}"
 
 
 def _uitars_call(action: Action) -> str:

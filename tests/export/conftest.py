@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from qwen_gui_agent.agent.backends.scripted import ScriptedBackend
 from qwen_gui_agent.agent.backends.settings import BackendSettings
 from qwen_gui_agent.agent.runtime.runner import RunParts, execute_run
 from qwen_gui_agent.agent.runtime.secrets import Secrets
@@ -23,8 +24,6 @@ from qwen_gui_agent.tools.dialects import get_dialect
 from qwen_gui_agent.tools.frames import SERVING_MAX_PIXELS
 from tests.agent.doubles import CollectedEvents, MemoryDevice
 from tests.support.prompt_capture import LocalPromptsScriptedAnswers, SentInputs
-
-pytest.importorskip("swift", reason="the ms-swift tests need the train extra: pip install -e '.[train]'")
 
 SCREEN = (300, 200)  # not a multiple of 28: the agent's resize to the 308x196 frame is real
 GOAL = "open the menu and type hello world"
@@ -60,6 +59,12 @@ class RecordedWithInputs:
     sent: list[SentInputs]  # what the local backend fed the model, one per model call (= per ai/tap step)
 
 
+@pytest.fixture
+def scripted_run(tmp_path: Path):
+    """A fresh run recorded with scripted answers (a test may damage it): ``scripted_run(dialect)``."""
+    return lambda dialect="uitars", **kwargs: record(None, tmp_path / "runs", dialect, **kwargs).run_dir
+
+
 @pytest.fixture(scope="session")
 def swift_tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.support.tiny_qwen import TinyQwenSpec, save_tiny_qwen
@@ -83,7 +88,9 @@ def local_backend(swift_tiny: Path):
 
 def record(local_backend, out_dir: Path, dialect: str, answers: list[str] | None = None,
            history_images: int | None = None) -> RecordedWithInputs:
-    backend = LocalPromptsScriptedAnswers(local_backend, answers or ANSWERS[dialect])
+    """A run of the goal and the tap; ``local_backend`` None: scripted answers only (no torch needed)."""
+    answers = answers or ANSWERS[dialect]
+    backend = LocalPromptsScriptedAnswers(local_backend, answers) if local_backend else ScriptedBackend(answers)
     task = Task(name=GOAL, steps=[AiStep(ai=GOAL), TapStep(tap=QUERY)])
     parts = RunParts(
         task=task, device=MemoryDevice(*SCREEN), backend=backend, dialect=get_dialect(dialect),
@@ -93,7 +100,7 @@ def record(local_backend, out_dir: Path, dialect: str, answers: list[str] | None
     )
     result = execute_run(parts)
     assert result.status == "success", result.message
-    return RecordedWithInputs(run_dir=result.run_dir, dialect=dialect, sent=backend.sent)
+    return RecordedWithInputs(run_dir=result.run_dir, dialect=dialect, sent=getattr(backend, "sent", []))
 
 
 @pytest.fixture(scope="session")
@@ -105,6 +112,7 @@ def recorded_runs(local_backend, tmp_path_factory: pytest.TempPathFactory) -> di
 @pytest.fixture(scope="session")
 def swift_template(swift_tiny: Path):
     """ms-swift's own qwen2_5_vl template for the tiny model, in training mode; grounding boxes as JSON lists."""
+    pytest.importorskip("swift", reason="the ms-swift tests need the train extra: pip install -e '.[train]'")
     previous = os.environ.get("QWENVL_BBOX_FORMAT")
     os.environ["QWENVL_BBOX_FORMAT"] = "new"  # read when the template is built, as `swift sft` would
     try:

@@ -55,6 +55,7 @@ def swift_sft_arguments(manifest: dict, model: Path, output_dir: Path) -> list[s
 
 @pytest.fixture(scope="module")
 def checkpoint(exported, swift_tiny, tmp_path_factory) -> Path:
+    pytest.importorskip("swift", reason="the ms-swift tests need the train extra: pip install -e '.[train]'")
     swift = shutil.which("swift")
     if swift is None:
         pytest.skip("the swift command is not installed (pip install -e '.[train]')")
