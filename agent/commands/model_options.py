@@ -195,6 +195,10 @@ def resolve_model_settings(
     values, origins = _pick(flags, task or {}, environ)
     values.setdefault("backend", _infer_backend(values))
     fields = {_KNOBS[name].field: value for name, value in values.items() if _KNOBS[name].field}
+    if fields.get("adapter") is not None and fields["kind"] != "local":  # named by where it came from
+        raise ModelOptionError(f"{origins['adapter']}: a LoRA adapter is merged by the local backend, not "
+                               f"--backend {fields['kind']}; serve a merged model there "
+                               "(swift export --adapters CKPT --merge_lora true)")
     if fields["kind"] == "openai":
         fields["api_key"] = _api_key(values.get("api_key_env"), origins.get("api_key_env"), environ)
     # The model's name decides the defaults of both; settings.grammar follows them (--grammar).

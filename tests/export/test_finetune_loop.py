@@ -106,3 +106,23 @@ def test_agent_runs_a_step_with_the_trained_adapter(checkpoint, swift_tiny, tmp_
     run = load_run(next(out.iterdir()))
     assert run.info.model["adapter"] == str(checkpoint)
     assert len(run.steps) == 1 and run.steps[0].completion_tokens, run.steps
+
+
+def test_the_fast_path_runs_on_the_merged_model_and_answers_as_the_plain_path(checkpoint, swift_tiny):
+    from PIL import Image
+
+    from qwen_gui_agent.agent.backends import BackendSettings, create_backend
+    from qwen_gui_agent.tools.messages import Message
+
+    messages = [Message.text("system", "You are a GUI agent."),
+                Message(role="user", parts=(Image.new("RGB", (308, 196), (40, 90, 160)), "Click the menu."))]
+    completions = {}
+    for fast in (False, True):  # forced on: the CPU runs the fast path's code too (tests/fastpath)
+        backend = create_backend(BackendSettings(kind="local", model=str(swift_tiny), torch_device="cpu",
+                                                 adapter=str(checkpoint), fast=fast, max_new_tokens=6))
+        try:
+            completions[fast] = backend.complete(messages)
+        finally:
+            backend.close()
+    assert "vision" in completions[True].timings  # the fast path's own phase: it did not fall back
+    assert completions[True].text == completions[False].text
