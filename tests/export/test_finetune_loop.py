@@ -17,7 +17,9 @@ from qwen_gui_agent.agent.records.run_files import load_run
 from tests.agent.e2e import agent_env, xvfb_or_skip
 from tests.support.cli import run_agent
 
-pytestmark = pytest.mark.slow
+# swift sft and swift export run in the fixtures below: their own subprocess timeouts bound them, not the
+# suite's 300 s default (which would count the training into the first test's setup).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 TRAIN_STEPS = 2
 # ms-swift prints one dict per logged step: {'loss': '11.94', 'grad_norm': ...}
@@ -126,3 +128,32 @@ def test_the_fast_path_runs_on_the_merged_model_and_answers_as_the_plain_path(ch
             backend.close()
     assert "vision" in completions[True].timings  # the fast path's own phase: it did not fall back
     assert completions[True].text == completions[False].text
+
+
+@pytest.fixture(scope="module")
+def merged_by_swift(checkpoint, tmp_path_factory) -> Path:
+    """The checkpoint merged into a full model directory by ms-swift itself (docs/finetune.md, step 5)."""
+    output_dir = tmp_path_factory.mktemp("merged") / "model"
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run([shutil.which("swift") or "swift", "export", "--adapters", str(checkpoint),
+                           "--merge_lora", "true", "--output_dir", str(output_dir)],
+                          env=env, capture_output=True, text=True, timeout=1800, check=False)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    assert (output_dir / "config.json").is_file(), sorted(path.name for path in output_dir.iterdir())
+    return output_dir
+
+
+def test_a_model_merged_by_swift_export_loads_as_the_model_and_matches_the_adapter(checkpoint, merged_by_swift,
+                                                                                  swift_tiny):
+    import torch
+
+    from qwen_gui_agent.agent.backends.local_loading import load_model
+    from qwen_gui_agent.agent.backends.settings import BackendSettings
+
+    ours = load_model(BackendSettings(kind="local", model=str(swift_tiny), torch_device="cpu",
+                                      adapter=str(checkpoint))).model.state_dict()
+    theirs = load_model(BackendSettings(kind="local", model=str(merged_by_swift), torch_device="cpu")).model
+    theirs = theirs.state_dict()
+    assert ours.keys() == theirs.keys()
+    differing = [name for name in ours if not torch.allclose(ours[name], theirs[name], rtol=0, atol=1e-6)]
+    assert not differing, differing[:5]
