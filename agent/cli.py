@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "qwen_gui_agent.agent.commands.run",  # agent run
     "qwen_gui_agent.agent.commands.replay",  # agent replay / report
     "qwen_gui_agent.agent.commands.eval",  # agent eval grounding / steps
+    "qwen_gui_agent.agent.commands.export",  # agent export / label
 )
 
 

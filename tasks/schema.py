@@ -112,6 +112,7 @@ class ModelSection(_Section):
     torch_device: str | None = None
     fast: YesNo | None = None
     grammar: YesNo | None = None
+    adapter: str | None = None  # like --adapter: a LoRA checkpoint directory (local backend)
 
 
 class _Step(BaseModel):

@@ -27,6 +27,8 @@ from qwen_gui_agent.tools.models import match_config, match_model, read_config
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = "install the local extra: pip install -e '.[local]'"
+TRAIN_HINT = "install the train extra: pip install -e '.[train]'"
+ADAPTER_CONFIG = "adapter_config.json"
 SERVER_HINT = "or run the model on a server (vllm serve / sglang) and use --backend openai --base-url URL"
 
 
@@ -180,6 +182,8 @@ def load_model(settings: BackendSettings) -> LoadedModel:
         ) from None
     except ImportError as error:  # e.g. torchvision missing for the processor
         raise BackendUnavailable(f"a dependency of the processor is missing: {error}", hint=INSTALL_HINT) from None
+    if settings.adapter:
+        model = merge_adapter(model, settings.adapter)
     model.eval()
     return LoadedModel(model=model, processor=processor, placement=placement, weights=weights,
                        load_ms=(time.perf_counter() - started) * 1000, model_class=class_name)
@@ -201,6 +205,36 @@ def _transformers_class(name: str) -> Any:
         raise BackendUnavailable(f"transformers {transformers.__version__} has no {name}, which these weights need",
                                  hint=f"upgrade transformers (pip install -U transformers), {SERVER_HINT}")
     return found
+
+
+def merge_adapter(model: Any, adapter: str) -> Any:
+    """The model with a LoRA checkpoint (``swift sft``'s output, a peft adapter) merged into its weights.
+
+    Merged, the model is a plain Qwen2_5_VLForConditionalGeneration again: the fast path and the
+    grammar-constrained decoding run on it unchanged, and no step pays for the adapter's extra products.
+    """
+    path = Path(adapter).expanduser()
+    if not (path / ADAPTER_CONFIG).is_file():
+        raise BackendUnavailable(
+            f"no LoRA adapter in {path} ({'no ' + ADAPTER_CONFIG + ' there' if path.is_dir() else 'no such directory'})",
+            hint="point --adapter at a checkpoint folder of `swift sft` (output/vX-.../checkpoint-N); a merged "
+            "model directory goes to --model instead",
+        )
+    try:
+        from peft import PeftModel
+    except ImportError:
+        raise BackendUnavailable("--adapter needs peft", hint=TRAIN_HINT) from None
+    started = time.perf_counter()
+    try:
+        merged = PeftModel.from_pretrained(model, str(path)).merge_and_unload()
+    except (OSError, ValueError, KeyError, RuntimeError) as error:  # wrong base model, shapes, unreadable files
+        raise BackendUnavailable(
+            f"cannot apply the adapter in {path} to this model: {_first_line(error)}",
+            hint="use the --model the adapter was trained from (its adapter_config.json names it)",
+        ) from None
+    log.info("merged the LoRA adapter %s into the weights in %.0f ms: the fast path runs on the merged model",
+             path, (time.perf_counter() - started) * 1000)
+    return merged
 
 
 def pixel_bounds(settings: BackendSettings) -> dict[str, int]:

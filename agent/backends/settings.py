@@ -91,6 +91,8 @@ class BackendSettings(BaseModel):
     attn_implementation: str | None = None  # None = flash_attention_2 when installed, else sdpa
     fast: bool | None = None
     grammar: AnswerGrammarName | None = None  # None: unconstrained answers (the default)
+    # local: a LoRA checkpoint directory (as `swift sft` writes it), merged into the weights at load.
+    adapter: str | None = None
     # scripted: the answers themselves, or a path (recorded run directory, or an answers file).
     script: tuple[str, ...] | Path | None = None
 
@@ -118,6 +120,9 @@ class BackendSettings(BaseModel):
     def _check_field_combinations(self) -> BackendSettings:
         if self.min_pixels > self.max_pixels:
             raise ValueError(f"min_pixels {self.min_pixels} is above max_pixels {self.max_pixels}")
+        if self.adapter is not None and self.kind != "local":
+            raise ValueError("adapter: a LoRA adapter is merged by the local backend; serve a merged model "
+                             "to the other backends")
         if self.grammar is not None and self.temperature != 0:
             raise ValueError("grammar-constrained decoding is greedy: use it with temperature 0")
         return self

@@ -146,7 +146,7 @@ def _run(console: Console, out: Path, settings: dict[str, Any], choice: Any, ite
     model = choice.settings
     workers = parallel if model.kind == "openai" else 1  # one GPU model / one script in order: one at a time
     frames = FrameSettings(min_pixels=model.min_pixels, max_pixels=model.max_pixels,
-                           max_new_tokens=model.max_new_tokens)
+                           max_new_tokens=model.max_new_tokens, patch_factor=model.patch_factor)
     dialect = get_dialect(choice.dialect, coordinates=choice.coordinates)
     try:
         with create_backend(model) as backend:

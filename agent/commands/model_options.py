@@ -104,6 +104,10 @@ GrammarOption = Annotated[bool | None, typer.Option(
     "--grammar/--no-grammar", rich_help_panel=PANEL, show_default=False,
     help="local backend: constrain each action answer to the dialect's action format, so it always parses "
     "(greedy; default off). Env: AGENT_GRAMMAR.")]
+AdapterOption = Annotated[str | None, typer.Option(
+    "--adapter", rich_help_panel=PANEL, show_default=False, metavar="DIR",
+    help="local backend: a LoRA checkpoint (as `swift sft` writes it) merged into --model's weights at load. "
+    "Env: AGENT_ADAPTER.")]
 
 
 # -- resolution --------------------------------------------------------------------------------------------
@@ -151,6 +155,7 @@ _KNOBS: dict[str, _Knob] = {
     "torch_device": _Knob("--torch-device", "AGENT_TORCH_DEVICE", field="torch_device"),
     "fast": _Knob("--fast/--no-fast", "AGENT_FAST", parse_bool, "fast"),
     "grammar": _Knob("--grammar/--no-grammar", "AGENT_GRAMMAR", parse_bool),  # -> settings.grammar by dialect
+    "adapter": _Knob("--adapter", "AGENT_ADAPTER", field="adapter"),
 }
 
 
@@ -177,6 +182,7 @@ def resolve_model_settings(
     torch_device: str | None = None,
     fast: bool | None = None,
     grammar: bool | None = None,
+    adapter: str | None = None,
 ) -> ModelChoice:
     """Flags (these keyword arguments) over ``task`` (keys named like the flags) over ``environ`` over defaults."""
     flags = {
@@ -185,6 +191,7 @@ def resolve_model_settings(
         "max_new_tokens": max_new_tokens, "source": source, "script": script, "temperature": temperature,
         "request_timeout": request_timeout, "max_retries": max_retries, "image_format": image_format,
         "jpeg_quality": jpeg_quality, "torch_device": torch_device, "fast": fast, "grammar": grammar,
+        "adapter": adapter,
     }
     unknown = set(task or {}) - set(_KNOBS)
     if unknown:
@@ -192,6 +199,10 @@ def resolve_model_settings(
     values, origins = _pick(flags, task or {}, environ)
     values.setdefault("backend", _infer_backend(values))
     fields = {_KNOBS[name].field: value for name, value in values.items() if _KNOBS[name].field}
+    if fields.get("adapter") is not None and fields["kind"] != "local":  # named by where it came from
+        raise ModelOptionError(f"{origins['adapter']}: a LoRA adapter is merged by the local backend, not "
+                               f"--backend {fields['kind']}; serve a merged model there "
+                               "(swift export --adapters CKPT --merge_lora true)")
     if fields["kind"] == "openai":
         fields["api_key"] = _api_key(values.get("api_key_env"), origins.get("api_key_env"), environ)
     # The model's family (tools/models.py) decides the defaults: dialect, coordinates, frame bounds and

@@ -39,6 +39,7 @@ from qwen_gui_agent.agent.commands.device import (
     UnicodeInputOpt,
 )
 from qwen_gui_agent.agent.commands.model_options import (
+    AdapterOption,
     ApiKeyEnvOption,
     BackendOption,
     BaseUrlOption,
@@ -151,6 +152,7 @@ def run_command(
     torch_device: TorchDeviceOption = None,
     fast: FastOption = None,
     grammar: GrammarOption = None,
+    adapter: AdapterOption = None,
 ) -> None:
     # Imported here, not at the top: `agent --help` stays quick.
     from qwen_gui_agent.agent.runtime.console import JsonEvents, UserChannel
@@ -175,6 +177,7 @@ def run_command(
             dialect=dialect, coords=coords, max_new_tokens=max_new_tokens, source=source, script=script,
             temperature=temperature, request_timeout=request_timeout, max_retries=max_retries,
             image_format=image_format, jpeg_quality=jpeg_quality, torch_device=torch_device, fast=fast, grammar=grammar,
+            adapter=adapter,
         )
         settings = _loop_settings(task, choice.settings, environ, max_steps=max_steps, timeout=timeout,
                                   dry_run=dry_run, confirm=confirm, stuck_after=stuck_after,

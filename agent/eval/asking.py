@@ -14,7 +14,7 @@ from PIL import Image
 from qwen_gui_agent.agent.backends.base import Completion, ModelBackend
 from qwen_gui_agent.tools.actions import Click, Point
 from qwen_gui_agent.tools.dialects.base import Dialect
-from qwen_gui_agent.tools.frames import ModelFrame, ScreenGeometry, map_action, resize_to_frame
+from qwen_gui_agent.tools.frames import PATCH_FACTOR, ModelFrame, ScreenGeometry, map_action, resize_to_frame
 from qwen_gui_agent.tools.messages import Message
 
 
@@ -23,6 +23,7 @@ class FrameSettings:
     min_pixels: int
     max_pixels: int
     max_new_tokens: int
+    patch_factor: int = PATCH_FACTOR  # the model's, from the registry: 28 for Qwen2.5-VL, 32 for Qwen3-VL
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,8 @@ class Shown:
 def show(screenshot: Image.Image, dialect: Dialect, settings: FrameSettings) -> Shown:
     width, height = screenshot.size
     frame = ModelFrame.for_screen(width, height, min_pixels=settings.min_pixels, max_pixels=settings.max_pixels,
-                                  relative=dialect.relative)
+                                  relative=dialect.relative, relative_scale=dialect.relative_scale,
+                                  factor=settings.patch_factor)
     return Shown(image=resize_to_frame(screenshot, frame), frame=frame, geometry=ScreenGeometry(width, height))
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qwen_gui_agent.agent.eval.items import Box, DataFileError, DataProblem, json_records
-from qwen_gui_agent.agent.records.replay_history import PARSED_KINDS
+from qwen_gui_agent.agent.records.prompts import PARSED_KINDS
 from qwen_gui_agent.agent.records.run_files import RUN_FILE, STEPS_FILE, RecordedRun, RunLoadError, load_run
 from qwen_gui_agent.tools.actions import (
     Action, Click, LongPress, OpenApp, Point, PressBack, PressHome, Scroll, Type, Wait,

@@ -1,6 +1,6 @@
 """One recorded step: ask the model for the next action with the same history, and score it.
 
-The prompt is the agent's: a run's step is asked with the history ``RecordedHistory`` rebuilds (the
+The prompt is the agent's: a run's step is asked with the history ``PromptRebuilder`` rebuilds (the
 one the CI replay re-renders); an episode's with its earlier actions as the history and the
 dialect's window of earlier screenshots. The answer's first action is mapped to screenshot pixels
 by the agent's frame code and compared with the recorded one:
@@ -27,7 +27,7 @@ from qwen_gui_agent.agent.eval.asking import FrameSettings, answer_frame, ask, l
 from qwen_gui_agent.agent.eval.items import Box
 from qwen_gui_agent.agent.eval.runner import ERROR
 from qwen_gui_agent.agent.eval.steps_data import Episode, StepItem
-from qwen_gui_agent.agent.records.replay_history import PARSED_KINDS, RecordedHistory
+from qwen_gui_agent.agent.records.prompts import PARSED_KINDS, PromptRebuilder
 from qwen_gui_agent.agent.runtime.history import History
 from qwen_gui_agent.tools.actions import Action, Drag, OpenApp, Point, Scroll, Swipe, Type, with_points
 from qwen_gui_agent.tools.canonical import format_action
@@ -76,20 +76,19 @@ class StepAsker:
         shown = show(screenshot, self.dialect, self.settings)
         if item.run is not None:
             history = self._run_history(item)
-            context = history.context(shown.frame)
-            return self.dialect.build_messages(context, history.steps(), shown.image), shown
+            return history.messages(shown.frame, shown.image), shown
         assert item.episode is not None
         context = PromptContext(task=item.goal, frame=shown.frame,
                                 device="mobile" if item.episode.device == "mobile" else "computer")
         steps = self._episode_history(item.episode, item.position).steps()
         return self.dialect.build_messages(context, steps, shown.image), shown
 
-    def _run_history(self, item: StepItem) -> RecordedHistory:
+    def _run_history(self, item: StepItem) -> PromptRebuilder:
         """The run's history just before ``item``'s step, its screenshots sized at this eval's pixel cap."""
         assert item.run is not None
-        history = RecordedHistory(item.run, self.dialect)
+        history = PromptRebuilder(item.run, self.dialect)
         for step in item.run.steps[: item.position + 1]:
-            history.enter(step)
+            history.begin(step)
             if step is item.run.steps[item.position] or step.kind not in PARSED_KINDS:
                 continue
             frame = None
@@ -111,7 +110,8 @@ class StepAsker:
 
 def show_frame(width: int, height: int, dialect: Dialect, settings: FrameSettings) -> ModelFrame:
     return ModelFrame.for_screen(width, height, min_pixels=settings.min_pixels, max_pixels=settings.max_pixels,
-                                 relative=dialect.relative)
+                                 relative=dialect.relative, relative_scale=dialect.relative_scale,
+                                 factor=settings.patch_factor)
 
 
 def to_model_frame(action: Action, frame: ModelFrame, geometry: ScreenGeometry) -> Action:

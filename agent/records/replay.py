@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from qwen_gui_agent.agent.records.replay_history import PARSED_KINDS, RecordedHistory
+from qwen_gui_agent.agent.records.prompts import PARSED_KINDS, PromptRebuilder
 from qwen_gui_agent.agent.records.replay_planners import DevicePlanner, ReplayError, planner_for_device
 from qwen_gui_agent.agent.records.run_files import (
     MODEL_KINDS,
@@ -113,19 +113,19 @@ def frame_for_step(info: RunInfo, geometry: ScreenGeometry, dialect: Dialect) ->
 
 
 class _Replayer:
-    """Walks a run's steps in order, rebuilding the prompt history as the loop did."""
+    """Walks a run's steps in order, rebuilding the prompt history as the loop did (``PromptRebuilder``)."""
 
     def __init__(self, run: RecordedRun, dialect: Dialect, planner: DevicePlanner) -> None:
         self.run = run
         self.dialect = dialect
         self.planner = planner
-        self.history = RecordedHistory(run, dialect)
+        self.prompts = PromptRebuilder(run, dialect)
 
     def check(self, step: StepRecord) -> StepCheck:
         started = time.perf_counter()
         problems: list[str] = []
         notes: list[str] = []
-        self.history.enter(step)
+        self.prompts.begin(step)  # a new goal starts with an empty history
         try:
             skipped = self._compare(step, problems, notes)
         except ActionParseError as error:  # a recorded action text today's parser rejects
@@ -144,10 +144,10 @@ class _Replayer:
             return "no screenshot geometry recorded"
         frame = self._frame(step, geometry, problems)
         if step.kind in PARSED_KINDS:
-            image = self.history.prompt_image(step, frame)  # read once: the prompt and the history both show it
+            image = self.prompts.prompt_image(step, frame)  # read once: the prompt and the history both show it
             self._render_prompt(step, frame, image, problems)
             actions = self._reparse(step, frame, problems)
-            self.history.remember(step, image)
+            self.prompts.remember(step, image)
         elif step.kind in GROUNDED_KINDS:
             actions = self._reground(step, frame, problems)
         elif step.kind in VERDICT_KINDS:
@@ -236,9 +236,8 @@ class _Replayer:
         if image is None or frame is None:
             problems.append(f"cannot render the prompt: screenshot {step.screenshot!r} is missing or unreadable")
             return
-        context = self.history.context(frame)
         try:
-            messages = self.dialect.build_messages(context, self.history.steps(), image)
+            messages = self.prompts.messages(frame, image)
         except Exception as error:  # noqa: BLE001 - any failure to render is exactly what this check reports
             problems.append(f"the prompt no longer renders: {type(error).__name__}: {error}")
             return

@@ -82,6 +82,7 @@ class StepRecord(BaseModel):
     started_at: float
     kind: str = "ai"  # which task step produced it: ai, do, tap, assert, wait_for ...
     goal: str = ""  # the ai goal this step worked on (a task file may hold several)
+    query: str = ""  # a tap step's grounding question ("the blue Search button"); empty in older runs
     screenshot: str | None = None  # file name inside the run directory
     geometry: GeometryRecord | None = None
     frame: FrameRecord | None = None

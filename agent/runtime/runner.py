@@ -158,7 +158,8 @@ def start_session(parts: SessionParts, *, title: str) -> Session:
                         "relative": parts.dialect.relative, "relative_scale": parts.dialect.relative_scale,
                         "patch_factor": settings.patch_factor,
                         # How many screenshots each prompt carried, so replay rebuilds the same prompts.
-                        "history_images": settings.image_history or parts.dialect.info.default_image_history},
+                        "history_images": settings.image_history or parts.dialect.info.default_image_history,
+                        "language": settings.language},  # the uitars prompt names it
         versions=_versions(), started_at=time.time(),
     )
     writer = RunWriter(run_dir, info)

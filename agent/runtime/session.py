@@ -95,6 +95,7 @@ class StepDraft:
     limit: int | None = None  # the goal's step budget, for the console
     goal_step: int | None = None  # this step's number within its goal (counted against ``limit``)
     goal: str = ""  # the ai goal being worked on, recorded so replay prompts with it
+    query: str = ""  # a tap step's grounding question, recorded so its prompt can be rebuilt
     started_at: float = field(default_factory=time.time)
     screenshot: str | None = None
     observation: Observation | None = None
@@ -130,7 +131,8 @@ class StepDraft:
         frame = self.action_frame or (self.observation.frame if self.observation else None)
         usage = self.completion.usage if self.completion else None
         return StepRecord(
-            index=self.index, started_at=self.started_at, kind=self.kind, goal=self.goal, screenshot=self.screenshot,
+            index=self.index, started_at=self.started_at, kind=self.kind, goal=self.goal, query=self.query,
+            screenshot=self.screenshot,
             geometry=GeometryRecord(**vars(shot.geometry)) if shot else None,
             frame=FrameRecord(width=frame.width, height=frame.height, relative=frame.relative,
                               relative_scale=frame.relative_scale) if frame else None,

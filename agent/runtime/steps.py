@@ -127,6 +127,7 @@ def do(session: Session, action: Action, frame: ModelFrame | None, *, kind: str)
 def tap(session: Session, query: str) -> None:
     """Locate ``query`` with one grounding question, then click the best hit."""
     with session.step("tap") as draft:
+        draft.query = query
         observation = session.observe(draft)
         with draft.timed("prompt"):
             messages = session.dialect.grounding_messages(query, observation.image, observation.frame)

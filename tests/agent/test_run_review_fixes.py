@@ -73,6 +73,7 @@ EACH_KEY = {
     "torch_device": ("cuda:1", ("torch_device", "cuda:1")),
     "fast": ("off", ("fast", False)),
     "grammar": ("on", ("grammar", "qwen")),
+    "adapter": ("output/v0/checkpoint-3", ("adapter", "output/v0/checkpoint-3")),
 }
 
 

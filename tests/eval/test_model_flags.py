@@ -1,4 +1,4 @@
-"""agent eval takes every shared model flag, including ones added to model_options later (say --adapter)."""
+"""agent eval takes every shared model flag, including ones added to model_options later (say --quantization)."""
 
 from __future__ import annotations
 
@@ -21,15 +21,15 @@ def test_every_parameter_of_resolve_model_settings_is_a_flag() -> None:
 def test_a_flag_added_to_model_options_appears_on_the_command(monkeypatch) -> None:
     original = model_options.resolve_model_settings
 
-    def with_adapter(*, adapter: str | None = None, **values: Any) -> Any:
-        return original(**values), adapter
+    def with_quantization(*, quantization: str | None = None, **values: Any) -> Any:
+        return original(**values), quantization
 
     signature = inspect.signature(original)
-    with_adapter.__signature__ = signature.replace(parameters=[  # type: ignore[attr-defined]
-        *signature.parameters.values(), inspect.Parameter("adapter", inspect.Parameter.KEYWORD_ONLY, default=None)])
-    monkeypatch.setattr(model_options, "resolve_model_settings", with_adapter)
-    monkeypatch.setattr(model_options, "AdapterOption", Annotated[str | None, typer.Option(
-        "--adapter", rich_help_panel=model_options.PANEL, help="LoRA adapter directory.")], raising=False)
+    with_quantization.__signature__ = signature.replace(parameters=[  # type: ignore[attr-defined]
+        *signature.parameters.values(), inspect.Parameter("quantization", inspect.Parameter.KEYWORD_ONLY, default=None)])
+    monkeypatch.setattr(model_options, "resolve_model_settings", with_quantization)
+    monkeypatch.setattr(model_options, "QuantizationOption", Annotated[str | None, typer.Option(
+        "--quantization", rich_help_panel=model_options.PANEL, help="Weight quantization.")], raising=False)
     seen: dict[str, Any] = {}
 
     def command(name: Annotated[str, typer.Argument()], *, model_flags: dict[str, Any]) -> None:
@@ -38,8 +38,8 @@ def test_a_flag_added_to_model_options_appears_on_the_command(monkeypatch) -> No
     def register(app: typer.Typer) -> None:
         app.command("probe")(with_model_flags(command))
 
-    result = CliRunner().invoke(single_group_app(register), ["probe", "x", "--adapter", "/lora", "--max-pixels",
+    result = CliRunner().invoke(single_group_app(register), ["probe", "x", "--quantization", "int8", "--max-pixels",
                                                              "100*28*28"])
     assert result.exit_code == 0, result.output
-    assert seen["adapter"] == "/lora" and seen["max_pixels"] == 100 * 28 * 28 and seen["name"] == "x"
+    assert seen["quantization"] == "int8" and seen["max_pixels"] == 100 * 28 * 28 and seen["name"] == "x"
     assert seen["model"] is None  # flags not given stay None, for resolve_model_settings to fill in

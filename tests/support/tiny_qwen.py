@@ -75,6 +75,10 @@ class TinyQwenSpec:
     min_pixels: int = 4 * 28 * 28
     max_pixels: int = 1280 * 28 * 28
     seed: int = 0
+    # Where the special tokens start. None: right after the BPE tokens (a small vocabulary). 151643 puts
+    # them at the real Qwen2.5-VL ids, which ms-swift's qwen2_5_vl template hard-codes (<|image_pad|> is
+    # 151655 there); the ids in between are filler entries no text ever tokenizes to.
+    first_special_id: int | None = None
 
 
 def build_tokenizer(spec: TinyQwenSpec):
@@ -91,6 +95,8 @@ def build_tokenizer(spec: TinyQwenSpec):
         show_progress=False,
     )
     backend.train_from_iterator(_CORPUS * 4, trainer=trainer)
+    if spec.first_special_id is not None:
+        backend = _with_filler(backend, spec.first_special_id)
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend)
     tokenizer.add_special_tokens(
         {"additional_special_tokens": [AddedToken(token, special=True, normalized=False) for token in SPECIAL_TOKENS]}
@@ -100,6 +106,19 @@ def build_tokenizer(spec: TinyQwenSpec):
     tokenizer.pad_token = "<|endoftext|>"
     tokenizer.chat_template = CHAT_TEMPLATE
     return tokenizer
+
+
+def _with_filler(backend, first_special_id: int):
+    """The BPE with unreachable vocabulary entries up to ``first_special_id`` (no merge ever produces them)."""
+    import json
+
+    from tokenizers import Tokenizer
+
+    data = json.loads(backend.to_str())
+    vocab = data["model"]["vocab"]
+    for filler in range(len(vocab), first_special_id):
+        vocab[f"<filler{filler}>"] = filler
+    return Tokenizer.from_str(json.dumps(data))
 
 
 def build_config(spec: TinyQwenSpec, tokenizer):
