@@ -6,7 +6,8 @@ here evaluates model text.
 - ``loads_lenient_json``: JSON with single-quoted strings or trailing commas
   (``{'action': 'left_click', 'coordinate': [1, 2],}``), which Qwen-Agent reads
   with json5. The text is rewritten to strict JSON and handed to ``json``; every
-  other JSON5 extension (comments, NaN, hex, unquoted keys) stays an error.
+  other JSON5 extension (comments, hex, unquoted keys) stays an error. (``NaN`` and
+  ``Infinity`` are read as ``json`` reads them; the value checks refuse them.)
 - ``unwrap_point_text``: a point wrapped in redundant brackets,
   ``start_box='((100,200))'``, as UI-TARS answers sometimes carry it.
 """

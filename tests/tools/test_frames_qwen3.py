@@ -94,3 +94,16 @@ def test_points_past_the_thousandths_raise_in_mapping_and_in_the_parsers(dialect
 def test_a_frame_refuses_a_scale_nobody_uses():
     with pytest.raises(ValueError):
         ModelFrame(100, 100, relative=True, relative_scale=100)
+
+
+@pytest.mark.parametrize(("dialect_name", "expected"), [("qwen3", (384, 324)), ("guiowl", (384, 324))])
+def test_grounding_boxes_in_thousandths_land_on_the_screen(dialect_name, expected):
+    # Qwen3-VL and GUI-Owl ground with [{"bbox_2d": [x1, y1, x2, y2]}] in thousandths; the hit is the centre.
+    dialect = get_dialect(dialect_name)
+    frame = ModelFrame.for_screen(1920, 1080, relative=True, relative_scale=dialect.relative_scale, factor=32)
+    [message] = dialect.grounding_messages("the Save button", None, frame)
+    assert "thousandths" in message.joined_text()
+    [hit] = dialect.parse_grounding('```json\n[{"bbox_2d": [100, 200, 300, 400], "label": "Save"}]\n```', frame)
+    assert hit.point == Point(x=200, y=300) and hit.box == (100, 200, 300, 400) and hit.label == "Save"
+    # 200 of 999 (or 1000) of 1920 = 384.4 (384.0); 300 of 999 of 1080 = 324.3 (324.0).
+    assert to_input_point(hit.point, frame, ScreenGeometry(1920, 1080)) == Point(x=expected[0], y=expected[1])

@@ -243,3 +243,12 @@ def test_grounding_messages_and_bbox_answer():
 def test_grounding_errors(answer):
     with pytest.raises(ActionParseError):
         get_dialect("qwen").parse_grounding(answer, FRAME)
+
+
+@pytest.mark.parametrize("dialect", ["qwen", "qwen3", "qwen3.5", "guiowl"])
+def test_a_uitars_answer_quoting_a_tool_call_tag_is_read_as_uitars(dialect):
+    # Hypothesis found it: call_user(content='<tool_call>') made the tool-call reader give up on the whole answer.
+    reader = get_dialect(dialect, coordinates="absolute")
+    assert reader.parse("Action: call_user(content='<tool_call>')", FRAME).actions == (CallUser(question="<tool_call>"),)
+    with pytest.raises(ActionParseError, match="must hold one JSON object"):
+        reader.parse("I will click it.\n<tool_call>left_click at the OK button</tool_call>", FRAME)

@@ -12,7 +12,7 @@ form are read too: models drift.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from PIL import Image
 
@@ -115,7 +115,7 @@ class QwenDialect(Dialect):
     def parse(self, answer: str, frame: ModelFrame) -> ParsedAnswer:
         check_answer_size(answer, EXPECTED_CALL)
         # Models drift: an answer in the UI-TARS form is read too.
-        parsed = qwen_schema.parse_tool_call_answer(answer, frame) or parse_uitars_answer(answer, frame)
+        parsed = tool_calls_else_uitars(qwen_schema.parse_tool_call_answer, answer, frame)
         if parsed is None:
             raise ActionParseError("no <tool_call> found in the answer", excerpt=answer, expected=EXPECTED_CALL)
         return parsed
@@ -134,3 +134,24 @@ class QwenDialect(Dialect):
     def parse_grounding(self, answer: str, frame: ModelFrame) -> list[GroundingHit]:
         check_answer_size(answer, '[{"bbox_2d": [x1, y1, x2, y2], "label": "..."}]')
         return parse_grounding(answer, frame)
+
+
+def tool_calls_else_uitars(
+    read_calls: Callable[[str, ModelFrame], ParsedAnswer | None], answer: str, frame: ModelFrame,
+) -> ParsedAnswer | None:
+    """The answer's tool calls, else its UI-TARS calls; None when it holds neither.
+
+    A UI-TARS answer may quote a tag (``call_user(content='<tool_call>')``): when the tool calls
+    cannot be read but the UI-TARS reading can, that reading wins; otherwise the tool-call error stands.
+    """
+    try:
+        calls = read_calls(answer, frame)
+    except ActionParseError as call_error:
+        try:
+            fallback = parse_uitars_answer(answer, frame)
+        except ActionParseError:
+            raise call_error from None
+        if fallback is None:
+            raise
+        return fallback
+    return calls or parse_uitars_answer(answer, frame)

@@ -18,11 +18,10 @@ from qwen_gui_agent.tools.actions import Action, DeviceKind
 from qwen_gui_agent.tools.canonical import format_action
 from qwen_gui_agent.tools.dialects import qwen3_schema
 from qwen_gui_agent.tools.dialects.base import DialectInfo, ParsedAnswer, check_answer_size
-from qwen_gui_agent.tools.dialects.qwen import QwenDialect
+from qwen_gui_agent.tools.dialects.qwen import QwenDialect, tool_calls_else_uitars
 from qwen_gui_agent.tools.dialects.qwen3_schema import GUI_OWL, QWEN3_5, QWEN3_VL, Qwen3Variant
 from qwen_gui_agent.tools.dialects.qwen_schema import FUNCTION_NAMES
 from qwen_gui_agent.tools.dialects.tool_calls import CLOSE_TAG, EXPECTED_CALL, OPEN_TAG, find_tool_calls
-from qwen_gui_agent.tools.dialects.uitars_calls import parse_uitars_answer
 from qwen_gui_agent.tools.dialects.xml_calls import EXPECTED_XML_CALL, find_xml_calls, split_thinking, xml_call_example
 from qwen_gui_agent.tools.errors import ActionParseError
 from qwen_gui_agent.tools.frames import ModelFrame
@@ -101,7 +100,7 @@ class Qwen3Dialect(QwenDialect):
     def parse(self, answer: str, frame: ModelFrame) -> ParsedAnswer:
         check_answer_size(answer, self.expected_call())
         thinking, rest = split_thinking(answer)
-        parsed = parse_qwen3_answer(rest, frame) or parse_uitars_answer(rest, frame)
+        parsed = tool_calls_else_uitars(parse_qwen3_answer, rest, frame)
         if parsed is None:
             raise ActionParseError("no <tool_call> found in the answer", excerpt=rest or answer,
                                    expected=self.expected_call())
