@@ -109,6 +109,10 @@ class ModelSection(_Section):
     torch_device: str | None = None
     fast: YesNo | None = None
     grammar: YesNo | None = None
+    structured_output: Literal["auto", "vllm", "vllm-guided", "sglang", "sglang-regex", "openai-json-schema",
+                               "off"] | None = None
+    context_limit: int | None = Field(default=None, gt=0)
+    check_server_frame: YesNo | None = None
 
 
 class _Step(BaseModel):

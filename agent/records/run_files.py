@@ -92,6 +92,8 @@ class StepRecord(BaseModel):
     error: ErrorRecord | None = None
     feedback: str = ""  # what was sent back to the model after this step
     note: str = ""
+    # What the serving side reported or did: image tokens, the server's frame, structured output, context trims.
+    serving: dict[str, Any] = Field(default_factory=dict)
 
 
 class RunInfo(BaseModel):

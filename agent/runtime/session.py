@@ -19,6 +19,7 @@ from PIL import Image
 
 from qwen_gui_agent.agent.backends.base import BackendError, Completion, ModelBackend
 from qwen_gui_agent.agent.runtime.console import EventSink, UserChannel
+from qwen_gui_agent.agent.runtime.context_fit import record_backend_facts
 from qwen_gui_agent.agent.records.run_files import (
     ErrorRecord,
     ExecutedRecord,
@@ -100,6 +101,7 @@ class StepDraft:
     error: ErrorRecord | None = None
     feedback: str = ""
     note: str = ""
+    serving: dict[str, Any] = field(default_factory=dict)  # what the serving side reported or did
 
     @contextmanager
     def timed(self, phase: str) -> Iterator[None]:
@@ -121,7 +123,7 @@ class StepDraft:
             completion_tokens=usage.completion_tokens if usage else None,
             answer=self.completion.text if self.completion else "", thought=self.thought, actions=self.actions,
             executed=self.executed, timings_ms=self.timings_ms, error=self.error, feedback=self.feedback,
-            note=self.note,
+            note=self.note, serving=self.serving,
         )
 
 
@@ -228,6 +230,7 @@ class Session:
                 messages, max_new_tokens=self.settings.max_new_tokens, wants_action=wants_action
             )
         draft.completion = completion
+        record_backend_facts(draft.timings_ms, draft.serving, completion)
         return completion
 
     def answer_frame(self, draft: StepDraft, observation: Observation, completion: Completion) -> ModelFrame:
