@@ -48,7 +48,10 @@ def read_models_listing(payload: Any, model: str) -> ServerInfo:
 def fetch_server_info(client: httpx.Client, model: str) -> ServerInfo:
     """Ask the server once; any failure (404, 500, not JSON, no connection) means "nothing known"."""
     try:
-        response = client.get("/models")
+        # A one-off probe on a connection of its own: a server that fails it with an unhandled error
+        # (transformers serve's 500) may drop the connection after answering, and the next request
+        # must not find that dead connection in the pool (it read as "connection reset by peer").
+        response = client.get("/models", headers={"Connection": "close"})
     except httpx.HTTPError as error:
         log.info("GET /models failed (%s): the server's engine and context length stay unknown", error)
         return ServerInfo()
