@@ -100,14 +100,15 @@ def test_no_constraint_when_no_action_is_wanted_or_the_form_is_off() -> None:
 
 def test_a_server_that_refuses_the_constraint_gets_a_clear_message() -> None:
     refusal = Reply.error(400, "1 validation error: structured_outputs: Extra inputs are not permitted")
-    with ModelServer([refusal]) as server, backend_for(server, structured_output="vllm") as backend:
+    with ModelServer([refusal, ANSWER]) as server, backend_for(server, structured_output="vllm",
+                                                                max_retries=2) as backend:
         with pytest.raises(StructuredOutputError) as caught:
             backend.complete(prompt(), wants_action=True)
     message = str(caught.value)
     assert "HTTP 400" in message and "refused the structured-output constraint" in message
     assert "--structured-output vllm" in message and "Extra inputs are not permitted" in message
     assert "--structured-output off" in caught.value.hint
-    assert len(server.requests) == 1  # a refusal is not retried
+    assert len(server.requests) == 1 and server.pending == 1  # a refusal is not retried
 
 
 def test_an_unrelated_client_error_is_not_blamed_on_the_constraint() -> None:

@@ -81,6 +81,9 @@ def test_the_run_records_the_frame_and_the_server_counts_its_image_tokens(server
     # The second prompt carries the first screenshot too: the server's count grows by one frame's tokens and more.
     assert second["prompt_tokens"] - first["prompt_tokens"] > IMAGE_TOKENS
     assert first["prompt_tokens"] > IMAGE_TOKENS
+    # The backend's own phases, as docs/backends.md lists them for the openai backend (no server-side phases).
+    model_phases = {key for key in first["timings_ms"] if key.startswith("model_")}
+    assert model_phases == {"model_encode", "model_request", "model_total"}
 
 
 def test_a_forced_overflow_trims_the_history_and_says_so(server, display, tmp_path):
