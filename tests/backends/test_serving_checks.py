@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 
 import pytest
 from PIL import Image
@@ -20,7 +21,9 @@ from qwen_gui_agent.agent.backends.context_limits import ContextOverflow
 from qwen_gui_agent.agent.backends.resize_check import ServerResizedImage
 from qwen_gui_agent.agent.backends.structured_output import StructuredOutputError
 from qwen_gui_agent.tools.messages import Message
+from tests.agent.e2e import agent_env, only_run_dir, run_agent, xvfb_or_skip
 from tests.support.model_server import ModelServer, Reply, TokenCounter
+from tests.support.xvfb import XvfbServer
 
 FRAME = (1316, 728)  # what the agent sends: 47 x 26 = 1,222 image tokens unresized
 CALL = {"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [10, 20]}}
@@ -36,6 +39,11 @@ FIELDS = {
 KEYS = {"vllm": "structured_outputs", "vllm-guided": "guided_grammar", "sglang": "ebnf", "sglang-regex": "regex",
         "openai-json-schema": "response_format"}
 FIELD_KEYS = set(KEYS.values())
+
+
+@pytest.fixture
+def display() -> Iterator[XvfbServer]:
+    yield from xvfb_or_skip(*FRAME)
 
 
 def backend_for(server: ModelServer, **changes):
@@ -168,3 +176,26 @@ def test_a_vllm_overflow_refusal_is_typed_with_the_limit_and_the_need() -> None:
     assert (caught.value.limit, caught.value.needed, caught.value.excess) == (8192, 9212, 1020)
     assert "does not fit its context of 8192 tokens" in str(caught.value)
     assert "model name" not in str(caught.value) and ".." not in str(caught.value)
+
+
+@pytest.mark.xvfb
+@pytest.mark.slow
+def test_a_run_trims_its_history_when_the_server_refuses_an_overflow(display: XvfbServer, tmp_path) -> None:
+    """`agent run` on Xvfb: the second step's prompt (two screenshots) is refused as vLLM words it; the
+    run drops the older screenshot, asks again, and records what it dropped and why."""
+    refusal = Reply.error(400, "This model's maximum context length is 4000 tokens. However, you requested "
+                               "4600 tokens (4088 in the messages, 512 in the completion).")
+    finished = "Thought: done\nAction: finished(content='ok')"
+    out = tmp_path / "runs"
+    with ModelServer(["Thought: look\nAction: wait()", refusal, finished]) as server:
+        done = run_agent(["look around", "--device", "desktop", "--base-url", server.base_url, "--model",
+                          server.model, "--dialect", "uitars", "--history-images", "2", "--max-new-tokens", "512",
+                          "--max-steps", "3", "--out", str(out), "--json"], agent_env(display.env()))
+    requests = server.requests
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [len(request.images()) for request in requests] == [1, 2, 1]  # refused with two, answered with one
+    steps = [json.loads(line) for line in (only_run_dir(out) / "steps.jsonl").read_text().splitlines()]
+    trim = steps[1]["serving"]["context_trim"]
+    assert (trim["limit"], trim["needed"], trim["history_images_dropped"]) == (4000, 4600, 1)
+    assert trim["source"] == "the server's HTTP 400"
+    assert "trimmed the prompt to fit the 4000-token context (the server's HTTP 400)" in steps[1]["note"]

@@ -126,3 +126,12 @@ def test_replay_check_passes_on_a_run_that_ended_on_a_server_error(server, displ
 def _agent(args: list[str], display: XvfbServer) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*agent_command(), *args], env=agent_env(display.env()), cwd=REPO, capture_output=True,
                           text=True, timeout=RUN_TIMEOUT_S, check=False)
+
+
+def test_a_server_that_ignores_the_structured_output_field_is_recorded_as_such(server, display, tmp_path):
+    # transformers serve takes the request, logs "Ignoring unsupported fields" and answers unconstrained.
+    out = tmp_path / "runs"
+    agent_run(server, display, out, "--max-steps", "1", "--grammar", "--structured-output", "openai-json-schema")
+    (step,) = steps_of(out)
+    assert step["serving"]["structured_output"] == "ignored (openai-json-schema)", server.log_tail()
+    assert "response_format" in server.log_tail(20000)  # the server's own word that it dropped the field
