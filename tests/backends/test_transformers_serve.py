@@ -24,7 +24,9 @@ from tests.agent.e2e import REPO, agent_command, agent_env, only_run_dir, run_ag
 from tests.support.transformers_server import ServeUnavailable, TransformersServer, check_serving_installed
 from tests.support.xvfb import XvfbServer
 
-pytestmark = [pytest.mark.xvfb, pytest.mark.slow]
+# The server's cold start (READY_TIMEOUT_S) plus a run (RUN_TIMEOUT_S) may both fall in one test: a guard
+# against a hang above the suite's 300 s, not a speed goal.
+pytestmark = [pytest.mark.xvfb, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 SCREEN = (1316, 728)  # multiples of 28: the frame is the screen itself
 IMAGE_TOKENS = (1316 // 28) * (728 // 28)  # 47 x 26 = 1,222
