@@ -113,6 +113,10 @@ class ModelSection(_Section):
     fast: YesNo | None = None
     grammar: YesNo | None = None
     adapter: str | None = None  # like --adapter: a LoRA checkpoint directory (local backend)
+    structured_output: Literal["auto", "vllm", "vllm-guided", "sglang", "sglang-regex", "openai-json-schema",
+                               "off"] | None = None
+    context_limit: int | None = Field(default=None, gt=0)
+    check_server_frame: YesNo | None = None
 
 
 class _Step(BaseModel):

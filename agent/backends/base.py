@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 from qwen_gui_agent.tools.messages import Message
 
@@ -25,6 +26,9 @@ class Completion:
     model: str = ""
     # (width, height) of the image as the model really saw it, where the backend can tell.
     seen_frame: tuple[int, int] | None = None
+    # What the serving side reported or did for this request (image tokens, the server's frame, the
+    # structured-output outcome, token counts of the fast path), recorded with the step as ``serving``.
+    serving: Mapping[str, Any] = field(default_factory=dict)
 
 
 class BackendError(RuntimeError):
@@ -32,7 +36,8 @@ class BackendError(RuntimeError):
 
     def __init__(self, message: str, *, hint: str = "") -> None:
         self.hint = hint
-        super().__init__(f"{message}. {hint}" if hint else message)
+        # One full stop between the two, whether or not the message (often a server's) ends with one.
+        super().__init__(f"{message.rstrip().rstrip('.')}. {hint}" if hint else message)
 
 
 class BackendUnavailable(BackendError):

@@ -42,6 +42,7 @@ from qwen_gui_agent.agent.backends.base import (
     ModelBackend,
     Usage,
 )
+from qwen_gui_agent.agent.backends.serving_checks import ServingChecks
 from qwen_gui_agent.agent.backends.settings import BackendSettings
 from qwen_gui_agent.tools.messages import Message
 
@@ -74,6 +75,8 @@ class OpenAIBackend(ModelBackend):
             base_url=settings.base_url, headers=headers, timeout=httpx.Timeout(settings.timeout_s)
         )
         self._answered = False  # whether the server has ever replied (see the module's note on connections)
+        # Structured output, context limits, the server's frame (agent/backends/serving_checks.py).
+        self.checks = ServingChecks(settings, self._client, self._count_prompt_tokens)
 
     def complete(
         self, messages: Sequence[Message], *, max_new_tokens: int | None = None, wants_action: bool = False
@@ -85,20 +88,28 @@ class OpenAIBackend(ModelBackend):
             "max_tokens": max_new_tokens or self.settings.max_new_tokens,
             "temperature": self.settings.temperature,
         }
+        plain_body = self.checks.before(messages, body, wants_action=wants_action)
         encoded = time.perf_counter()
         payload = self._post_with_retries(body)
         finished = time.perf_counter()
         text, usage = read_reply(payload)
+        text, seen, serving = self.checks.after(messages, plain_body, text, usage)
         return Completion(
             text=text,
             usage=usage,
             model=str(payload.get("model") or self.settings.model),
-            timings={
+            timings={  # no streaming: the server's first-token and decode times are not visible here
                 "encode": (encoded - started) * 1000,
                 "request": (finished - encoded) * 1000,
-                "total": (finished - started) * 1000,
+                "total": (time.perf_counter() - started) * 1000,
             },
+            seen_frame=seen,
+            serving=serving,
         )
+
+    def _count_prompt_tokens(self, body: dict[str, Any]) -> int | None:
+        """usage.prompt_tokens of one more request (the frame check's twin)."""
+        return read_reply(self._post_with_retries(body))[1].prompt_tokens
 
     def close(self) -> None:
         self._client.close()
@@ -160,10 +171,12 @@ class OpenAIBackend(ModelBackend):
                 retry_after_s=parse_retry_after(response.headers.get("retry-after")),
             )
         if status >= 400:
-            raise BackendRequestError(
-                f"HTTP {status} from {self.settings.base_url}: {server_message(response)}",
-                hint="the server refused the request itself; retrying will not help: check --model, "
-                "the API key (--api-key-env) and --base-url",
+            message = server_message(response)
+            raise self.checks.refusal(status, message, int(body["max_tokens"])) or BackendRequestError(
+                f"HTTP {status} from {self.settings.base_url}: {message}",
+                hint="the server refused the request and retrying will not help; its message says why (often a "
+                "model name it does not serve (--model), a missing or wrong API key (--api-key-env), or a "
+                "wrong --base-url)",
             )
         try:
             payload = response.json()

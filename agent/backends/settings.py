@@ -22,6 +22,7 @@ ImageFormat = Literal["png", "jpeg"]
 # local: constrain answers to a dialect's action format (agent/backends/grammar_rules.py); "-relative"
 # bounds points by 0..1000 instead of the image's pixels.
 AnswerGrammarName = Literal["qwen", "uitars", "qwen-relative", "uitars-relative"]
+StructuredOutputForm = Literal["auto", "vllm", "vllm-guided", "sglang", "sglang-regex", "openai-json-schema", "off"]
 
 DEFAULT_MODEL = "Qwen/Qwen2.5-VL-7B-Instruct"
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"  # `vllm serve` and `sglang` listen here by default
@@ -93,6 +94,12 @@ class BackendSettings(BaseModel):
     grammar: AnswerGrammarName | None = None  # None: unconstrained answers (the default)
     # local: a LoRA checkpoint directory (as `swift sft` writes it), merged into the weights at load.
     adapter: str | None = None
+    # openai: how --grammar travels (agent/backends/structured_output.py); auto = from the server's /models.
+    structured_output: StructuredOutputForm = "auto"
+    # openai: the server's context length in tokens, for servers that do not say it (None: ask /models).
+    context_limit: int | None = Field(default=None, gt=0)
+    # openai: compare the server's prompt_tokens with our image token count to catch a resize (resize_check.py).
+    check_server_frame: bool = True
     # scripted: the answers themselves, or a path (recorded run directory, or an answers file).
     script: tuple[str, ...] | Path | None = None
 

@@ -102,8 +102,23 @@ FastOption = Annotated[bool | None, typer.Option(
 
 GrammarOption = Annotated[bool | None, typer.Option(
     "--grammar/--no-grammar", rich_help_panel=PANEL, show_default=False,
-    help="local backend: constrain each action answer to the dialect's action format, so it always parses "
-    "(greedy; default off). Env: AGENT_GRAMMAR.")]
+    help="Constrain each action answer to the dialect's action format, so it always parses (greedy; default "
+    "off): on the local fast path, or sent to the server (see --structured-output). Env: AGENT_GRAMMAR.")]
+StructuredOutputOption = Annotated[Literal[
+    "auto", "vllm", "vllm-guided", "sglang", "sglang-regex", "openai-json-schema", "off"] | None, typer.Option(
+    "--structured-output", rich_help_panel=PANEL, show_default=False,
+    help="openai backend with --grammar: the request field that carries the constraint: vllm "
+    "(structured_outputs), vllm-guided (guided_grammar, vLLM < 0.12), sglang (ebnf), sglang-regex (regex), "
+    "openai-json-schema (response_format), off; auto (default) asks the server's /models. "
+    "Env: AGENT_STRUCTURED_OUTPUT.")]
+ContextLimitOption = Annotated[int | None, typer.Option(
+    "--context-limit", rich_help_panel=PANEL, show_default=False, min=1, metavar="TOKENS",
+    help="openai backend: the server's context length, for servers that do not report it (vLLM's /models "
+    "does); history is trimmed to fit. Env: AGENT_CONTEXT_LIMIT.")]
+CheckServerFrameOption = Annotated[bool | None, typer.Option(
+    "--check-server-frame/--no-check-server-frame", rich_help_panel=PANEL, show_default=False,
+    help="openai backend: compare the server's prompt token count with the screenshot's to catch a server-side "
+    "resize (one short extra request per screen size; default on). Env: AGENT_CHECK_SERVER_FRAME.")]
 AdapterOption = Annotated[str | None, typer.Option(
     "--adapter", rich_help_panel=PANEL, show_default=False, metavar="DIR",
     help="local backend: a LoRA checkpoint (as `swift sft` writes it) merged into --model's weights at load. "
@@ -156,6 +171,10 @@ _KNOBS: dict[str, _Knob] = {
     "fast": _Knob("--fast/--no-fast", "AGENT_FAST", parse_bool, "fast"),
     "grammar": _Knob("--grammar/--no-grammar", "AGENT_GRAMMAR", parse_bool),  # -> settings.grammar by dialect
     "adapter": _Knob("--adapter", "AGENT_ADAPTER", field="adapter"),
+    "structured_output": _Knob("--structured-output", "AGENT_STRUCTURED_OUTPUT", field="structured_output"),
+    "context_limit": _Knob("--context-limit", "AGENT_CONTEXT_LIMIT", int, "context_limit"),
+    "check_server_frame": _Knob("--check-server-frame/--no-check-server-frame", "AGENT_CHECK_SERVER_FRAME",
+                                parse_bool, "check_server_frame"),
 }
 
 
@@ -183,6 +202,9 @@ def resolve_model_settings(
     fast: bool | None = None,
     grammar: bool | None = None,
     adapter: str | None = None,
+    structured_output: str | None = None,
+    context_limit: int | None = None,
+    check_server_frame: bool | None = None,
 ) -> ModelChoice:
     """Flags (these keyword arguments) over ``task`` (keys named like the flags) over ``environ`` over defaults."""
     flags = {
@@ -192,6 +214,8 @@ def resolve_model_settings(
         "request_timeout": request_timeout, "max_retries": max_retries, "image_format": image_format,
         "jpeg_quality": jpeg_quality, "torch_device": torch_device, "fast": fast, "grammar": grammar,
         "adapter": adapter,
+        "structured_output": structured_output, "context_limit": context_limit,
+        "check_server_frame": check_server_frame,
     }
     unknown = set(task or {}) - set(_KNOBS)
     if unknown:

@@ -43,6 +43,8 @@ from qwen_gui_agent.agent.commands.model_options import (
     ApiKeyEnvOption,
     BackendOption,
     BaseUrlOption,
+    CheckServerFrameOption,
+    ContextLimitOption,
     CoordsOption,
     DialectOption,
     FastOption,
@@ -57,6 +59,7 @@ from qwen_gui_agent.agent.commands.model_options import (
     RequestTimeoutOption,
     ScriptOption,
     SourceOption,
+    StructuredOutputOption,
     TemperatureOption,
     TorchDeviceOption,
     resolve_model_settings,
@@ -153,6 +156,9 @@ def run_command(
     fast: FastOption = None,
     grammar: GrammarOption = None,
     adapter: AdapterOption = None,
+    structured_output: StructuredOutputOption = None,
+    context_limit: ContextLimitOption = None,
+    check_server_frame: CheckServerFrameOption = None,
 ) -> None:
     # Imported here, not at the top: `agent --help` stays quick.
     from qwen_gui_agent.agent.runtime.console import JsonEvents, UserChannel
@@ -178,6 +184,7 @@ def run_command(
             temperature=temperature, request_timeout=request_timeout, max_retries=max_retries,
             image_format=image_format, jpeg_quality=jpeg_quality, torch_device=torch_device, fast=fast, grammar=grammar,
             adapter=adapter,
+            structured_output=structured_output, context_limit=context_limit, check_server_frame=check_server_frame,
         )
         settings = _loop_settings(task, choice.settings, environ, max_steps=max_steps, timeout=timeout,
                                   dry_run=dry_run, confirm=confirm, stuck_after=stuck_after,

@@ -143,6 +143,11 @@ class _Replayer:
         if step.kind in MODEL_KINDS and geometry is None:
             return "no screenshot geometry recorded"
         frame = self._frame(step, geometry, problems)
+        if step.kind in MODEL_KINDS and not step.answer and step.error is not None and step.error.kind != "parse":
+            # The model never answered (HTTP 400/404, a timeout, a device failure): nothing to re-parse.
+            if step.kind in PARSED_KINDS:
+                self._render_prompt(step, frame, self.prompts.prompt_image(step, frame), problems)
+            return f"no answer to re-parse: the step ended on a {step.error.kind} error"
         if step.kind in PARSED_KINDS:
             image = self.prompts.prompt_image(step, frame)  # read once: the prompt and the history both show it
             self._render_prompt(step, frame, image, problems)

@@ -95,11 +95,12 @@ class StepRecord(BaseModel):
     timings_ms: dict[str, float] = Field(default_factory=dict)
     # What the backend measured inside its calls this step (local: preprocess, first_token, decode;
     # openai: encode, request), summed when a step asks more than once; empty for steps without a model.
-    model_timings_ms: dict[str, float] = Field(default_factory=dict)
     error: ErrorRecord | None = None
     feedback: str = ""  # what was sent back to the model after this step
     note: str = ""
     value: Any = None  # a query step: the JSON value its answer held
+    # What the serving side reported or did: image tokens, the server's frame, structured output, context trims.
+    serving: dict[str, Any] = Field(default_factory=dict)
 
 
 class RunInfo(BaseModel):

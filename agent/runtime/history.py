@@ -37,6 +37,11 @@ class History:
         self._steps.append(HistoryStep(answer=answer, action_text=action_text, image=image, feedback=feedback))
         self._drop_old_images()
 
+    def shrink_image_window(self, window: int) -> None:
+        """Carry fewer screenshots from now on (the prompt outgrew the server's context)."""
+        self.image_window = max(1, min(self.image_window, window))
+        self._drop_old_images()
+
     def steps(self) -> tuple[HistoryStep, ...]:
         return tuple(self._steps)
 

@@ -11,18 +11,21 @@ unusable answers in a row, and on ``call_user`` without a terminal.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from qwen_gui_agent.agent.runtime.console import plural
+from qwen_gui_agent.agent.runtime.context_fit import ask_within_context
 from qwen_gui_agent.agent.runtime.history import History, StuckDetector, fingerprint
 from qwen_gui_agent.agent.records.run_files import ErrorRecord
 from qwen_gui_agent.agent.runtime.session import Observation, Session, StepDraft, StopRun, parse_failure
 from qwen_gui_agent.tools.actions import TERMINAL_ACTIONS, Answer, CallUser, Finished
 from qwen_gui_agent.tools.canonical import format_action
-from qwen_gui_agent.tools.dialects.base import ParsedAnswer, PromptContext
+from qwen_gui_agent.tools.dialects.base import HistoryStep, ParsedAnswer, PromptContext
 from qwen_gui_agent.tools.errors import ActionParseError
 from qwen_gui_agent.tools.frames import ModelFrame
+from qwen_gui_agent.tools.messages import Message
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +63,17 @@ class GoalLoop:
         context = PromptContext(
             task=self.goal, frame=observation.frame, device=session.device.kind, language=session.settings.language
         )
-        with draft.timed("prompt"):
-            messages = session.dialect.build_messages(context, self.history.steps(), observation.image)
-        completion = session.ask_model(draft, messages, wants_action=True)
+
+        def build(steps: Sequence[HistoryStep]) -> list[Message]:
+            with draft.timed("prompt"):
+                return session.dialect.build_messages(context, steps, observation.image)
+
+        def trimmed(note: str) -> None:
+            draft.note = note
+            session.emit("feedback", kind="context", message=note)
+
+        completion = ask_within_context(lambda messages: session.ask_model(draft, messages, wants_action=True),
+                                        build, self.history, draft.serving, trimmed)
         frame = session.answer_frame(draft, observation, completion)
         session.phase(draft, "parse")
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +19,7 @@ from PIL import Image
 
 from qwen_gui_agent.agent.backends.base import BackendError, Completion, ModelBackend
 from qwen_gui_agent.agent.runtime.console import EventSink, UserChannel
+from qwen_gui_agent.agent.runtime.context_fit import record_backend_facts
 from qwen_gui_agent.agent.records.run_files import (
     ErrorRecord,
     ExecutedRecord,
@@ -107,16 +108,11 @@ class StepDraft:
     actions: list[str] = field(default_factory=list)
     executed: list[ExecutedRecord] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
-    model_timings_ms: dict[str, float] = field(default_factory=dict)  # the backend's own phases
     error: ErrorRecord | None = None
     feedback: str = ""
     note: str = ""
     value: Any = None  # a query step's answer, as JSON data
-
-    def add_model_timings(self, timings: Mapping[str, float]) -> None:
-        """What the backend measured inside its call (summed over the step's calls), recorded with the step."""
-        for name, ms in timings.items():
-            self.model_timings_ms[name] = round(self.model_timings_ms.get(name, 0.0) + float(ms), 2)
+    serving: dict[str, Any] = field(default_factory=dict)  # what the serving side reported or did
 
     @contextmanager
     def timed(self, phase: str) -> Iterator[None]:
@@ -139,8 +135,8 @@ class StepDraft:
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=usage.completion_tokens if usage else None,
             answer=self.completion.text if self.completion else "", thought=self.thought, actions=self.actions,
-            executed=self.executed, timings_ms=self.timings_ms, model_timings_ms=self.model_timings_ms,
-            error=self.error, feedback=self.feedback, note=self.note, value=self.value,
+            executed=self.executed, timings_ms=self.timings_ms, error=self.error, feedback=self.feedback,
+            note=self.note, value=self.value, serving=self.serving,
         )
 
 
@@ -260,7 +256,7 @@ class Session:
                 messages, max_new_tokens=self.settings.max_new_tokens, wants_action=wants_action
             )
         draft.completion = completion
-        draft.add_model_timings(completion.timings)
+        record_backend_facts(draft.timings_ms, draft.serving, completion)
         return completion
 
     def answer_frame(self, draft: StepDraft, observation: Observation, completion: Completion) -> ModelFrame:

@@ -123,7 +123,7 @@ def test_the_local_model_loading_is_announced_before_the_run(display, tmp_path, 
     assert phases[:3] == ["screenshot", "model", "parse"] and "step" in names
     # The recorded step holds what the backend measured inside its call.
     step = load_run(only_run_dir(tmp_path / "runs")).steps[0]
-    assert {"preprocess", "first_token", "total"} <= step.model_timings_ms.keys()
+    assert {"model_preprocess", "model_first_token", "model_total"} <= step.timings_ms.keys()
     # Without a terminal the same run prints two plain lines for the loading, nothing animated.
     text = run_agent([*args, "--out", str(tmp_path / "runs2")], agent_env(display.env()), timeout=900).stdout
     assert f"loading the model {model} (local)\n" in text and "model ready in " in text and "\x1b" not in text

@@ -74,6 +74,9 @@ EACH_KEY = {
     "fast": ("off", ("fast", False)),
     "grammar": ("on", ("grammar", "qwen")),
     "adapter": ("output/v0/checkpoint-3", ("adapter", "output/v0/checkpoint-3")),
+    "structured_output": ("sglang", ("structured_output", "sglang")),
+    "context_limit": ("8192", ("context_limit", 8192)),
+    "check_server_frame": ("off", ("check_server_frame", False)),
 }
 
 

@@ -15,6 +15,14 @@ than the client's timeout, a dropped connection, a body that is not JSON.
 A reply may be a ``Reply``, a plain string (an answer), or a callable taking the
 ``RecordedRequest`` and returning either. With the queue empty the server
 answers 410 with a message saying so (a 4xx: the client fails at once, loudly).
+
+Like a real server it counts prompt tokens itself (``TokenCounter``): text at one token per four
+characters, each image as Qwen2.5-VL does after resizing it to the server's ``max_pixels``
+(smart_resize written out apart from the agent's), plus its two markers. An answer's ``usage.prompt_tokens``
+is that count unless the reply says otherwise. The agent's frame-check twin (every image 56x56,
+``max_tokens`` 1) is answered from the count without using up the script, and recorded apart in
+``calibrations``. ``GET /v1/models`` lists the model with what ``listing`` adds (``owned_by``,
+``max_model_len``, as vLLM does).
 """
 
 from __future__ import annotations
@@ -23,11 +31,12 @@ import base64
 import io
 import json
 import logging
+import math
 import socket
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -35,6 +44,38 @@ from typing import Any
 from PIL import Image
 
 log = logging.getLogger(__name__)
+
+COUNTED = -1  # Reply.answer(prompt_tokens=COUNTED): the server's own count of the request
+TWIN_SIDE = 56
+
+
+@dataclass(frozen=True)
+class TokenCounter:
+    """How this server counts a prompt: text by characters, images as Qwen2.5-VL after its own resize."""
+
+    max_pixels: int = 16384 * 28 * 28  # Qwen2.5-VL's default: frame-sized images stay as they are
+    min_pixels: int = 4 * 28 * 28
+    chars_per_token: int = 4
+
+    def served_size(self, width: int, height: int) -> tuple[int, int]:
+        """Qwen2.5-VL's resize rule, written out here apart from the agent's (tools/frames.py)."""
+        h, w = max(28, round(height / 28) * 28), max(28, round(width / 28) * 28)
+        if h * w > self.max_pixels:
+            beta = math.sqrt(height * width / self.max_pixels)
+            h, w = max(28, math.floor(height / beta / 28) * 28), max(28, math.floor(width / beta / 28) * 28)
+        elif h * w < self.min_pixels:
+            beta = math.sqrt(self.min_pixels / (height * width))
+            h, w = math.ceil(height * beta / 28) * 28, math.ceil(width * beta / 28) * 28
+        return w, h
+
+    def image_tokens(self, width: int, height: int) -> int:
+        w, h = self.served_size(width, height)
+        return (w // 28) * (h // 28)
+
+    def count(self, request: RecordedRequest) -> int:
+        text = sum(-(-len(part) // self.chars_per_token) for part in request.texts())
+        images = sum(self.image_tokens(*image.size) + 2 for image in request.images())
+        return text + images + 3 * len(request.messages())  # role and turn markers
 
 
 @dataclass(frozen=True)
@@ -46,9 +87,10 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
     delay_s: float = 0.0  # wait this long before answering (past the client's timeout: a "slow" server)
     drop: bool = False  # close the connection without any response
+    count_prompt: bool = False  # usage.prompt_tokens becomes the server's count of the request
 
     @classmethod
-    def answer(cls, text: str, *, prompt_tokens: int | None = 100, completion_tokens: int | None = None,
+    def answer(cls, text: str, *, prompt_tokens: int | None = COUNTED, completion_tokens: int | None = None,
                model: str = "scripted-model", delay_s: float = 0.0) -> Reply:
         completion_tokens = len(text.split()) if completion_tokens is None else completion_tokens
         payload: dict[str, Any] = {
@@ -58,7 +100,8 @@ class Reply:
         if prompt_tokens is not None:
             payload["usage"] = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                                 "total_tokens": prompt_tokens + completion_tokens}
-        return cls.json(payload, delay_s=delay_s)
+        reply = cls.json(payload, delay_s=delay_s)
+        return replace(reply, count_prompt=prompt_tokens == COUNTED)
 
     @classmethod
     def json(cls, payload: Any, *, status: int = 200, headers: Mapping[str, str] | None = None,
@@ -130,11 +173,15 @@ ScriptItem = Reply | str | Callable[[RecordedRequest], "Reply | str"]
 class ModelServer:
     """Threaded loopback server; start it with ``with`` or ``start()``, stop with ``close()``."""
 
-    def __init__(self, replies: Iterable[ScriptItem] = (), *, model: str = "scripted-model") -> None:
+    def __init__(self, replies: Iterable[ScriptItem] = (), *, model: str = "scripted-model",
+                 counter: TokenCounter = TokenCounter(), listing: Mapping[str, Any] | None = None) -> None:
         self.model = model
+        self.counter = counter
+        self.listing = dict(listing or {})
         self._lock = threading.Lock()
         self._queue: deque[ScriptItem] = deque(replies)
         self._requests: list[RecordedRequest] = []
+        self._calibrations: list[RecordedRequest] = []
         self._stopping = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler, owner=self)
         self._thread: threading.Thread | None = None
@@ -151,6 +198,12 @@ class ModelServer:
     def requests(self) -> list[RecordedRequest]:
         with self._lock:
             return list(self._requests)
+
+    @property
+    def calibrations(self) -> list[RecordedRequest]:
+        """The frame-check twins the server answered from its own count."""
+        with self._lock:
+            return list(self._calibrations)
 
     @property
     def pending(self) -> int:
@@ -186,7 +239,16 @@ class ModelServer:
 
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
-            self._requests.append(request)
+            (self._calibrations if is_twin(request) else self._requests).append(request)
+
+    def _counted(self, request: RecordedRequest, reply: Reply) -> Reply:
+        if not reply.count_prompt:
+            return reply
+        payload = json.loads(reply.body)
+        usage = payload["usage"]
+        usage["prompt_tokens"] = self.counter.count(request)
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        return replace(reply, body=json.dumps(payload).encode("utf-8"))
 
     def _next_reply(self, request: RecordedRequest) -> Reply:
         with self._lock:
@@ -196,7 +258,14 @@ class ModelServer:
             return Reply.error(410, f"model_server: no scripted reply left for request {served}")
         if callable(item) and not isinstance(item, Reply):
             item = item(request)
-        return Reply.answer(item, model=self.model) if isinstance(item, str) else item
+        return self._counted(request, Reply.answer(item, model=self.model) if isinstance(item, str) else item)
+
+
+def is_twin(request: RecordedRequest) -> bool:
+    """The agent's frame-check request: one token asked, every image 56x56."""
+    images = request.images() if isinstance(request.body, dict) else []
+    return (bool(images) and request.body.get("max_tokens") == 1
+            and all(image.size == (TWIN_SIDE, TWIN_SIDE) for image in images))
 
 
 class _Server(ThreadingHTTPServer):
@@ -221,7 +290,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # http.server dispatches on this spelling
         if self.path.rstrip("/") == "/v1/models":
-            self._send(Reply.json({"object": "list", "data": [{"id": self.server.owner.model, "object": "model"}]}))
+            owner = self.server.owner
+            entry = {"id": owner.model, "object": "model", **owner.listing}
+            self._send(Reply.json({"object": "list", "data": [entry]}))
         else:
             self._send(Reply.error(404, f"no such path {self.path}"))
 
@@ -240,6 +311,9 @@ class _Handler(BaseHTTPRequestHandler):
         owner._record(request)
         if self.path.rstrip("/") != "/v1/chat/completions":
             self._send(Reply.error(404, f"no such path {self.path}"))
+            return
+        if is_twin(request):
+            self._send(owner._counted(request, Reply.answer("x", completion_tokens=1, model=owner.model)))
             return
         self._send(owner._next_reply(request))
 
