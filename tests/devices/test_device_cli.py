@@ -163,11 +163,11 @@ def test_point_off_the_screen_and_phone_actions_exit_2(two_monitors: XvfbServer)
 
 
 def test_off_screen_message_names_the_real_screen_size_in_plain_words(two_monitors: XvfbServer) -> None:
-    """The primary monitor is 800x600: (800,600) is one past its last pixel (799,599)."""
-    result = agent("do", "click(start_box='(800,600)')", env=two_monitors.env())
+    """The primary monitor is 800x600: its frame runs 0..800 (the far edge is the last pixel), so 801 is off it."""
+    result = agent("do", "click(start_box='(801,600)')", env=two_monitors.env())
     assert result.returncode == 2
     message = " ".join(result.stderr.split())
-    assert "x in 0..799 and y in 0..599 (the screen is 800x600)" in message, message
+    assert "x in 0..800 and y in 0..600 (the screen is 800x600)" in message, message
     assert "Your answer could not be used" not in message  # model-facing framing stays with the model
 
 
