@@ -26,7 +26,7 @@ from qwen_gui_agent.tools.actions import TERMINAL_ACTIONS, Action, DeviceKind, D
 from qwen_gui_agent.tools.canonical import format_action
 from qwen_gui_agent.tools.dialects import DIALECT_NAMES, get_dialect
 from qwen_gui_agent.tools.errors import ActionParseError
-from qwen_gui_agent.tools.frames import MAX_PIXELS, MIN_PIXELS, ModelFrame, ScreenGeometry, map_action, parse_pixels
+from qwen_gui_agent.tools.frames import MAX_PIXELS, MAX_SCALE, MIN_PIXELS, MIN_SCALE, ModelFrame, ScreenGeometry, map_action, parse_pixels
 
 DialectName = Enum("DialectName", {name: name for name in DIALECT_NAMES}, type=str)  # type: ignore[misc]
 
@@ -154,8 +154,8 @@ def register(app: typer.Typer) -> None:
         kind = _device_kind(device)
         width, height = _size(screen, "--screen")
         origin_x, origin_y = _origin(origin)
-        if not scale > 0:
-            raise typer.BadParameter("must be positive", param_hint="--scale")
+        if not MIN_SCALE <= scale <= MAX_SCALE:  # also refuses inf and nan
+            raise typer.BadParameter(f"must be between {MIN_SCALE:g} and {MAX_SCALE:g}", param_hint="--scale")
         geometry = ScreenGeometry(width=width, height=height, scale=scale, origin_x=origin_x, origin_y=origin_y)
         model_frame = _model_frame(width, height, frame, max_pixels, coords is Coords.relative)
         answer = sys.stdin.read() if text == "-" else text

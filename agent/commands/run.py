@@ -297,12 +297,14 @@ def read_task_argument(task_arg: str, environ: Mapping[str, str]) -> tuple[Task,
     that with no spaces that is not a file is a mistyped path, not a goal; any
     other text is a goal, even ``open config.yaml`` or one that names a file.
     """
-    from qwen_gui_agent.tasks.loader import TaskFileError, load_task
+    from qwen_gui_agent.tasks.loader import TaskFileError, is_encodable, load_task
     from qwen_gui_agent.tasks.schema import Task
 
     text = task_arg.strip()
     if not text:
         raise TaskArgumentError("the task is empty: give a goal in words or a task YAML file")
+    if not is_encodable(text):  # a byte that is not UTF-8 reaches Python as a lone surrogate
+        raise TaskArgumentError(f"the task is not valid UTF-8 text: {text.encode('utf-8', 'replace').decode()!r}")
     if text.lower().endswith((".yaml", ".yml")):
         path = Path(text)
         if path.is_file():

@@ -317,10 +317,11 @@ class _Replayer:
         self.history.add(step.answer, action_text="; ".join(step.actions), image=image, feedback=step.feedback)
 
     def _screenshot(self, step: StepRecord) -> Image.Image | None:
-        if not step.screenshot:
+        path = self.run.screenshot_path(step)
+        if path is None:
             return None
         try:
-            with Image.open(self.run.directory / step.screenshot) as image:
+            with Image.open(path) as image:
                 return image.convert("RGB")
         except OSError:
             return None
