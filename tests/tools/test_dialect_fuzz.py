@@ -62,6 +62,24 @@ PROMPT_ECHO = [
 NASTY_NUMBERS = [
     "NaN", "Infinity", "-Infinity", "1e309", "-1", "-0", "99999999999999999999", "1" * 5000, "0.5", "1e7", "3.4e38",
     "2000", "1093", "true", "null", '"12"', "[]", "{}", "[1]", "[1,2,3]", '"(1,2)"', "-1e-400",
+    "1" + "0" * 400, "-1" + "0" * 400, "1" + "0" * 16, "1e400", "[" * 976 + "10, 10" + "]" * 976,
+]
+# Shapes from the hardening audit (issue 16): huge numbers where a float() overflows, values nested
+# deeper than repr can go, tags repeated hundreds of times, and calls whose code is thousands of operators.
+HOSTILE_SHAPES = [
+    _qwen({"action": "scroll", "coordinate": [10, 10], "pixels": 10**400}),
+    _qwen({"action": "scroll", "coordinate": [10, 10], "pixels": -(10**400)}, "mobile_use"),
+    _qwen({"action": "wait", "time": 10**400}),
+    _qwen({"action": "left_click", "coordinate": [10**400, 10]}),
+    '{"action": "scroll", "pixels": 1' + "0" * 400 + "}",
+    "Action: scroll(start_box='(10,10)', direction='down', amount=1" + "0" * 400 + ")",
+    '<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": '
+    + "[" * 976 + "10, 10" + "]" * 976 + "}}</tool_call>",
+    '[{"bbox_2d": ' + "[" * 976 + "1, 2, 3, 4" + "]" * 976 + "}]",
+    '{"coordinate": ' + "[" * 976 + "10, 10" + "]" * 976 + "}",
+    "click(start_box=" + "1+" * 3980, "Action: click(start_box=" + "1+" * 3980 + "1)",
+    "<|box_start|>" * 600, "<|box_start|>(1,1)" * 600, "<point>" * 600, "<tool_call>" * 600,
+    "Action: click(start_box='" + "<|box_start|>" * 600 + "(1,1)')",
 ]
 NASTY_TEXT = [
     "'", '"', "\\", "\\'", '\\"', "\n", "\n\n", ")", "(", "((((", "))))", "{", "}", "[", "]", "<tool_call>",
@@ -73,7 +91,7 @@ UNKNOWN_NAMES = ["frobnicate", "triple_click", "computer_use", "", "left_click",
 
 
 def _mutate(rng: random.Random, text: str) -> str:
-    choice = rng.randrange(12)
+    choice = rng.randrange(13)
     if choice == 0:  # truncated
         return text[: rng.randrange(len(text) + 1)]
     if choice == 1:  # an inserted nasty fragment
@@ -108,6 +126,9 @@ def _mutate(rng: random.Random, text: str) -> str:
         return "".join(chars)
     if choice == 9:  # random bytes of Unicode
         return "".join(chr(rng.randrange(1, 0x2FFFF)) for _ in range(rng.randrange(1, 60)))
+    if choice == 12:  # a hostile shape, alone or around the answer
+        shape = rng.choice(HOSTILE_SHAPES)
+        return rng.choice([shape, text + "\n" + shape, shape + "\n" + text])
     if choice == 10:  # wrong JSON types for every parameter
         key = rng.choice(["coordinate", "coordinate2", "keys", "text", "pixels", "time", "status", "button", "action"])
         value = json.loads(rng.choice(['"x"', "5", "[]", "{}", "[1]", "[true,false]", "null", '["a","b"]', "-7"]))
@@ -134,6 +155,8 @@ EXTREMES = [
     _filled("Action: finished(content='", "a, key=", "')"), _filled("", "(1,2) "), _filled("", "<point>1 2</point>"),
     _filled("Thought: ", "x", "\nAction: wait()"), _filled("", '[{"bbox_2d": [1,2,3,4]}]'),
     _filled("Action: click(start_box='", "(", "1,2')"), _filled("", "<|box_start|>(1,2)<|box_end|>"),
+    _filled("Action: click(start_box=", "1+", "1)"), _filled("", "<|box_start|>"), _filled("", "[", "10, 10"),
+    _filled("Action: type(content='", "\\'", "')"),
 ]
 
 
@@ -200,3 +223,21 @@ def test_fuzz_grounding_parsers_only_return_hits_or_parse_errors():
             assert found and all(0 <= h.point.x <= FRAME.width and 0 <= h.point.y <= FRAME.height for h in found)
             hits += 1
     assert hits > 100
+
+
+def _at_depth(levels: int, call):
+    """``call()`` run ``levels`` frames down: `agent run` parses with a deeper stack than a test does."""
+    return call() if levels == 0 else _at_depth(levels - 1, call)
+
+
+def test_hostile_shapes_are_parse_errors_in_both_dialects_at_any_stack_depth():
+    for dialect in (get_dialect("qwen"), get_dialect("uitars")):
+        for answer in HOSTILE_SHAPES:
+            for levels in (0, 600):
+                for parse in (dialect.parse, dialect.parse_grounding):
+                    try:
+                        _at_depth(levels, lambda parse=parse, answer=answer: parse(answer, FRAME))
+                    except ActionParseError as error:
+                        assert error.feedback().startswith("Your answer could not be used:")
+                    else:  # a value nested 976 deep or a 400-digit number is never read as a point
+                        raise AssertionError(f"{dialect.name} {parse.__name__} accepted {answer[:80]!r}")
