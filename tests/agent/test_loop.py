@@ -340,3 +340,18 @@ def test_only_ai_steps_ask_for_an_action_answer(tmp_path):
                      settings=LoopSettings(settle_s=0), events=CollectedEvents(), out_dir=tmp_path, write_report=False)
     assert execute_run(parts).status == "success"
     assert asked == [True, False, False]
+
+
+def test_two_actions_taking_turns_on_an_unchanged_screen_end_as_stuck(run_with):
+    device = MemoryDevice(react=MemoryDevice.no_change)
+    result, _, _ = run_with([CLICK_CENTRE, CLICK_LEFT] * 5, device=device, stuck_after=3)
+    assert result.status == "stuck" and result.exit_code == 1
+    assert len(device.executed) == 5  # the sixth step would start a fourth round: it is not sent
+    assert "came round 3 times" in load_run(result.run_dir).info.message
+
+
+def test_a_click_nudged_one_pixel_at_a_time_ends_as_stuck(run_with):
+    device = MemoryDevice(react=MemoryDevice.no_change)
+    answers = [f"Action: click(start_box='({400 + n},{300 + n})')" for n in range(5)]
+    result, _, _ = run_with(answers, device=device, stuck_after=3)
+    assert result.status == "stuck" and len(device.executed) == 2
