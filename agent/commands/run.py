@@ -122,6 +122,9 @@ def run_command(
     settle: Annotated[float | None, typer.Option(
         "--settle", min=0.0, rich_help_panel=_RUN_PANEL, metavar="SECONDS",
         help="Pause after acting, so the screen redraws before the next screenshot (default 0.5).")] = None,
+    max_answer_chars: Annotated[int | None, typer.Option(
+        "--max-answer-chars", min=1, rich_help_panel=_RUN_PANEL,
+        help="Longer model answers are cut to this many characters, noted as cut (default 20000).")] = None,
     no_report: Annotated[bool, typer.Option(
         "--no-report", rich_help_panel=_RUN_PANEL, help="Do not write report.html into the run directory.")] = False,
     verbose: Annotated[int, typer.Option(
@@ -176,7 +179,8 @@ def run_command(
         )
         settings = _loop_settings(task, choice.settings, environ, max_steps=max_steps, timeout=timeout,
                                   dry_run=dry_run, confirm=confirm, stuck_after=stuck_after,
-                                  max_parse_errors=max_parse_errors, history_images=history_images, settle=settle)
+                                  max_parse_errors=max_parse_errors, history_images=history_images, settle=settle,
+                                  max_answer_chars=max_answer_chars)
         spec = _device_spec(device, task, environ)
     except typer.BadParameter as error:
         errors.bad_input(str(error))

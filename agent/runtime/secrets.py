@@ -1,7 +1,8 @@
 """Secrets in tasks: ``{{secret:NAME}}`` placeholders, resolved only at execution.
 
 The model, the console, the log and the recorded run only ever see the
-placeholder. Its value is put into a ``type`` action at the last moment, right
+placeholder, also where the model writes a value it read on the screen: its
+answer is redacted as it arrives. Its value is put into a ``type`` action at the last moment, right
 before the device gets it, and every text that leaves the agent afterwards
 (driver commands, error messages, events) goes through ``redact``.
 
@@ -17,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from qwen_gui_agent.agent.runtime.secret_forms import secret_forms
 from qwen_gui_agent.tools.actions import Action, Type
 from qwen_gui_agent.tools.errors import ActionParseError
 
@@ -53,10 +55,15 @@ class Secrets:
     """Named secret values; ``repr`` never shows them."""
 
     values: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # (spelling, name) of every form of every value, longest first (see secret_forms).
+    _spellings: tuple[tuple[str, str], ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Frozen all the way down: the loop cannot change what it was given.
         object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
+        spellings = {(form, name) for name, value in self.values.items() for form in secret_forms(value)}
+        # Longest first, so a value that contains another one (or its own shorter form) is replaced whole.
+        object.__setattr__(self, "_spellings", tuple(sorted(spellings, key=lambda item: (-len(item[0]), item))))
 
     @classmethod
     def from_environment(cls, names: Iterable[str], environ: Mapping[str, str]) -> Secrets:
@@ -92,11 +99,11 @@ class Secrets:
                 return action
 
     def redact(self, text: str) -> str:
-        """``text`` with every secret value replaced by its placeholder."""
-        # Longest first, so a value that contains another one is replaced whole.
-        for name, value in sorted(self.values.items(), key=lambda item: -len(item[1])):
-            if value:
-                text = text.replace(value, placeholder(name))
+        """``text`` with every secret value, in every spelling (shell-quoted, ``%s``, base64 ...), replaced by
+        its placeholder."""
+        for spelling, name in self._spellings:
+            if spelling in text:
+                text = text.replace(spelling, placeholder(name))
         return text
 
     def redact_data(self, data: object) -> object:
