@@ -106,6 +106,23 @@ class Secrets:
                 text = text.replace(spelling, placeholder(name))
         return text
 
+    def redact_answer(self, text: str) -> str:
+        """A model's answer with every secret it repeats (read off the screen, say) replaced by its placeholder.
+
+        A spelling shorter than ``SHORT_SPELLING`` is replaced only as a whole word: a one-letter value
+        sits inside every action name, and replacing it there would break the answer and show the value
+        (``st{{secret:PW}}rt_box``). Longer ones are replaced wherever they stand.
+        """
+        for spelling, name in self._spellings:
+            if spelling not in text:
+                continue
+            if len(spelling) >= SHORT_SPELLING:
+                text = text.replace(spelling, placeholder(name))
+            else:
+                whole_word = rf"(?<![A-Za-z0-9_]){re.escape(spelling)}(?![A-Za-z0-9_])"
+                text = re.sub(whole_word, lambda _, name=name: placeholder(name), text)
+        return text
+
     def redact_data(self, data: object) -> object:
         """A JSON-like structure with every string redacted."""
         if isinstance(data, str):
@@ -131,6 +148,8 @@ class Secrets:
             return self.redact_free_text(value)
         return self.redact_data(value) if key in FREE_TEXT_KEYS else value
 
+
+SHORT_SPELLING = 6
 
 # Where a secret's value can appear: messages built from driver or library errors, and what a person typed.
 FREE_TEXT_KEYS = frozenset({"message", "note", "feedback"})

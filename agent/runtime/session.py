@@ -231,7 +231,7 @@ class Session:
             )
         # The answer as everything downstream sees it (parser, history, record, console, the next prompt):
         # a secret the model read off the screen replaced by its placeholder, a runaway answer cut short.
-        text = capped_answer(self.secrets.redact(completion.text), self.settings.max_answer_chars)
+        text = capped_answer(self.secrets.redact_answer(completion.text), self.settings.max_answer_chars)
         if text != completion.text:
             completion = replace(completion, text=text)
         draft.completion = completion

@@ -355,3 +355,33 @@ def test_a_click_nudged_one_pixel_at_a_time_ends_as_stuck(run_with):
     answers = [f"Action: click(start_box='({400 + n},{300 + n})')" for n in range(5)]
     result, _, _ = run_with(answers, device=device, stuck_after=3)
     assert result.status == "stuck" and len(device.executed) == 2
+
+
+def test_a_secret_the_model_repeats_is_recorded_and_sent_back_as_its_placeholder(run_with):
+    value = "Tr0ub4dor&3 horse"
+    answers = [f"Thought: the field shows {value}, I will type it again\nAction: type(content='{value}')", DONE]
+    device = MemoryDevice()
+    result, backend, events = run_with(answers, device=device, secrets=Secrets({"PASSWORD": value}))
+    assert result.status == "success"
+    assert device.executed[0] == Type(text=value)  # what the model meant still reaches the device
+    assert "the field shows {{secret:PASSWORD}}" in "".join(message.joined_text() for message in backend.requests[1])
+    for request in backend.requests:
+        assert value not in "".join(message.joined_text() for message in request)
+    for path in result.run_dir.rglob("*"):
+        assert value.encode() not in path.read_bytes()
+    assert value not in json.dumps(events.events, ensure_ascii=False)
+    step = load_run(result.run_dir).steps[0]
+    assert "{{secret:PASSWORD}}" in step.answer and "{{secret:PASSWORD}}" in step.thought
+
+
+def test_a_runaway_answer_is_cut_once_and_says_so(run_with):
+    runaway = "Thought: " + "very " * 200_000 + "\nAction: wait()"  # about a megabyte
+    result, backend, events = run_with([runaway, DONE], max_answer_chars=20_000)
+    assert result.status == "success"
+    step = load_run(result.run_dir).steps[0]
+    assert len(step.answer) < 20_100 and step.answer.endswith(f"[answer cut: {len(runaway):,} characters, "
+                                                              "the first 20,000 kept]")
+    assert step.error is not None and step.error.kind == "parse"  # a cut answer is never read as if whole
+    sent_back = "".join(message.joined_text() for message in backend.requests[1])
+    assert "very " * 3000 in sent_back and "very " * 4001 not in sent_back  # the cut answer, not the whole one
+    assert sum(path.stat().st_size for path in result.run_dir.rglob("*")) < 200_000
