@@ -2,7 +2,7 @@
 
 Drivers do not pass text through as it is: Android's ``input text`` gets
 spaces as ``%s`` inside a shell-quoted word (``'it'"'"'s'``), ADBKeyboard gets
-base64, logs show ``repr`` and records JSON escapes. Redacting only the plain
+base64, logs show ``repr``, records JSON escapes and reports HTML escapes. Redacting only the plain
 value leaves all of these readable, so ``secret_forms`` lists each spelling.
 
 Base64 has no fixed spelling for a value inside a longer text: the encoding
@@ -15,6 +15,7 @@ most a few bits of the value stay in the characters around it.
 from __future__ import annotations
 
 import base64
+import html
 import json
 import math
 import shlex
@@ -37,6 +38,7 @@ def secret_forms(value: str) -> tuple[str, ...]:
             json.dumps(text, ensure_ascii=False)[1:-1],
             json.dumps(text)[1:-1],
             repr(text)[1:-1],
+            html.escape(text),
         ]
     spellings += base64_forms(value)
     encoded = {form for form in spellings[1:] if len(form) >= MIN_ENCODED_CHARS}
