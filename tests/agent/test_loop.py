@@ -385,3 +385,25 @@ def test_a_runaway_answer_is_cut_once_and_says_so(run_with):
     sent_back = "".join(message.joined_text() for message in backend.requests[1])
     assert "very " * 3000 in sent_back and "very " * 4001 not in sent_back  # the cut answer, not the whole one
     assert sum(path.stat().st_size for path in result.run_dir.rglob("*")) < 200_000
+
+
+def _qwen_call(arguments: dict) -> str:
+    return "<tool_call>\n" + json.dumps({"name": "computer_use", "arguments": arguments}) + "\n</tool_call>"
+
+
+@pytest.mark.parametrize("dialect, hostile, done", [
+    ("qwen", [_qwen_call({"action": "scroll", "coordinate": [10, 10], "pixels": 10**400}),
+              '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": '
+              + "[" * 976 + "10, 10" + "]" * 976 + "}}\n</tool_call>"],
+     _qwen_call({"action": "terminate", "status": "success"})),
+    ("uitars", ["Action: scroll(start_box='(10,10)', direction='down', amount=1" + "0" * 400 + ")",
+                "Action: click(start_box='" + "[" * 976 + "10, 10" + "]" * 976 + "')"], DONE),
+], ids=["qwen", "uitars"])
+def test_a_huge_number_or_deep_nesting_goes_back_to_the_model(run_with, dialect, hostile, done):
+    # Issue 16, item 3: these ended in an OverflowError or RecursionError (an internal error) instead.
+    device = MemoryDevice()
+    result, backend, _ = run_with([*hostile, done], device=device, dialect=dialect, max_parse_errors=3)
+    assert result.status == "success" and device.executed == []
+    steps = load_run(result.run_dir).steps
+    assert [step.error.kind if step.error else None for step in steps] == ["parse", "parse", None]
+    assert len(backend.requests) == 3  # each error was shown to the model, which went on
