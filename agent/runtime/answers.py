@@ -24,5 +24,5 @@ def capped_answer(text: str, limit: int) -> str:
     """``text`` itself, or its first ``limit`` characters and a note with the full length."""
     if len(text) <= limit:
         return text
-    log.warning("the model's answer is %d characters long; keeping the first %d", len(text), limit)
+    log.warning("the model's answer is %s characters long; keeping the first %s", f"{len(text):,}", f"{limit:,}")
     return text[:limit] + f"\n[answer cut: {len(text):,} characters, the first {limit:,} kept]"

@@ -68,13 +68,15 @@ def test_a_good_reply_after_a_hostile_one_is_used(model_server: ModelServer, nam
     assert answer.text == "Action: wait()" and answer.usage.prompt_tokens == 7
 
 
-def test_a_trickling_server_is_cut_at_the_attempts_deadline(model_server: ModelServer) -> None:
-    # 200 bytes a twentieth of a second apart: 10 s for the whole body, each read well inside any read timeout.
-    model_server.push(Reply.trickled(Reply.answer("Action: wait()" + " " * 60), every_s=0.05))
-    with create_backend(settings_for(model_server, timeout_s=0.5, max_retries=0)) as backend, \
+@pytest.mark.parametrize("every_s, timeout_s", [(0.05, 0.5), (1.0, 2.0)], ids=["20 bytes/s", "1 byte/s"])
+def test_a_trickling_server_is_cut_at_the_attempts_deadline(model_server: ModelServer, every_s, timeout_s) -> None:
+    # About 250 bytes, each well inside the read timeout: read on, the body would take 12 s at 20 bytes/s and over
+    # 4 minutes at 1 byte/s (the audit's case: one attempt held 20 s with a 2 s timeout).
+    model_server.push(Reply.trickled(Reply.answer("Action: wait()" + " " * 60), every_s=every_s))
+    with create_backend(settings_for(model_server, timeout_s=timeout_s, max_retries=0)) as backend, \
             pytest.raises(BackendRequestError) as caught:
         backend.complete([Message.text("user", "hi")])
-    assert "no reply within 0.5 s" in str(caught.value)
+    assert f"no reply within {timeout_s:g} s" in str(caught.value)
     [delivery] = model_server.deliveries(1)
     assert delivery.sent < delivery.size  # the client hung up mid-body instead of reading on
 
