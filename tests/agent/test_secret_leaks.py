@@ -27,7 +27,6 @@ from pathlib import Path
 import pytest
 
 from qwen_gui_agent.agent.records.run_files import load_run
-from qwen_gui_agent.agent.runtime.secret_forms import base64_forms
 from tests.support.adb_server import AdbServer
 from tests.support.adb_shell import VirtualPhone
 from tests.support.cli import run_agent
@@ -49,8 +48,16 @@ def spellings(value: str) -> dict[str, str]:
         "JSON %s": json.dumps(percent)[1:-1], "HTML": html.escape(value), "repr": repr(value)[1:-1],
         "base64": base64.b64encode(value.encode()).decode(),
     }
-    forms |= {f"base64 at offset {offset}": core for offset, core in enumerate(base64_forms(value))}
+    forms |= {f"base64 at offset {offset}": core for offset, core in enumerate(base64_cores(value))}
     return forms
+
+
+def base64_cores(value: str) -> list[str]:
+    """For the value starting 0, 1 or 2 bytes into a 3-byte group, a stretch of the base64 that only its own bytes
+    decide: found inside any base64 text that holds the value at that alignment (the ends, which mix in the bytes
+    around it, are left off generously)."""
+    data = value.encode()
+    return [base64.b64encode(bytes(offset) + data).decode()[-(-4 * offset // 3):-4] for offset in range(3)]
 
 
 def leaks(text: bytes | str, where: str) -> list[str]:
@@ -69,8 +76,14 @@ def echo_authorization(status: int):
     return reply
 
 
+def repeated(value: str) -> list[str]:
+    """How a model could repeat the value: each spelling, and base64 of texts holding it at each alignment."""
+    whole = [form for name, form in spellings(value).items() if not name.startswith("base64 at")]
+    return whole + [base64.b64encode(prefix + value.encode() + b"!").decode() for prefix in (b"a", b"ab", b"abc")]
+
+
 def repeat_the_secrets(request: RecordedRequest) -> str:
-    shown = ", ".join(spellings(ASCII_SECRET).values()) + " / " + ", ".join(spellings(UNICODE_SECRET).values())
+    shown = ", ".join(repeated(ASCII_SECRET)) + " / " + ", ".join(repeated(UNICODE_SECRET))
     return f"Thought: the screen shows {shown}\nAction: wait()"
 
 
@@ -124,3 +137,13 @@ def test_no_secret_in_any_spelling_leaves_the_run(tmp_path: Path) -> None:
         found += leaks(request.raw, f"request {number + 1}")
         found += leaks("".join(request.texts()), f"the text of request {number + 1}")  # JSON escapes undone
     assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("value", [ASCII_SECRET, UNICODE_SECRET, API_KEY])
+def test_the_base64_cores_searched_for_are_in_any_base64_holding_the_value(value: str) -> None:
+    cores = base64_cores(value)
+    assert all(len(core) >= 12 for core in cores)
+    for before in (b"", b"x", b"xy", b"xyz", b"\xff\xfe"):
+        for after in (b"", b"!", b"!?", b"\x00\x00\x00"):
+            encoded = base64.b64encode(before + value.encode() + after).decode()
+            assert cores[len(before) % 3] in encoded
