@@ -376,7 +376,7 @@ def test_a_secret_the_model_repeats_is_recorded_and_sent_back_as_its_placeholder
 
 def test_a_runaway_answer_is_cut_once_and_says_so(run_with):
     runaway = "Thought: " + "very " * 200_000 + "\nAction: wait()"  # about a megabyte
-    result, backend, events = run_with([runaway, DONE], max_answer_chars=20_000)
+    result, backend, _ = run_with([runaway, DONE], max_answer_chars=20_000)
     assert result.status == "success"
     step = load_run(result.run_dir).steps[0]
     assert len(step.answer) < 20_100 and step.answer.endswith(f"[answer cut: {len(runaway):,} characters, "
