@@ -38,6 +38,7 @@ def secret_forms(value: str) -> tuple[str, ...]:
             json.dumps(text, ensure_ascii=False)[1:-1],
             json.dumps(text)[1:-1],
             repr(text)[1:-1],
+            _inside_python_quotes(text),
             html.escape(text),
         ]
     spellings += base64_forms(value)
@@ -48,6 +49,11 @@ def secret_forms(value: str) -> tuple[str, ...]:
 def _inside_single_quotes(text: str) -> str:
     """How ``shlex.quote`` spells ``text`` inside a longer quoted word: each ' closes, escapes and reopens."""
     return text.replace("'", "'\"'\"'")
+
+
+def _inside_python_quotes(text: str) -> str:
+    """How a model writes ``text`` inside a single-quoted argument (``type(content='it\\'s')``)."""
+    return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def base64_forms(value: str) -> list[str]:

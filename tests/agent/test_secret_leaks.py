@@ -46,6 +46,7 @@ def spellings(value: str) -> dict[str, str]:
         "plain": value, "%s": percent, "shell-quoted": shlex.quote(value), "shell-quoted %s": shlex.quote(percent),
         "inside single quotes": percent.replace("'", "'\"'\"'"), "JSON": json.dumps(value)[1:-1],
         "JSON %s": json.dumps(percent)[1:-1], "HTML": html.escape(value), "repr": repr(value)[1:-1],
+        "in a quoted argument": value.replace("\\", "\\\\").replace("'", "\\'"),
         "base64": base64.b64encode(value.encode()).decode(),
     }
     forms |= {f"base64 at offset {offset}": core for offset, core in enumerate(base64_cores(value))}
@@ -68,6 +69,16 @@ def leaks(text: bytes | str, where: str) -> list[str]:
             if spelling.encode() in data:
                 found.append(f"{name} ({form}) in {where}")
     return found
+
+
+def strings_in(data: object) -> list[str]:
+    if isinstance(data, str):
+        return [data]
+    if isinstance(data, dict):
+        return [text for key, value in data.items() for text in (key, *strings_in(value))]
+    if isinstance(data, list):
+        return [text for value in data for text in strings_in(value)]
+    return []
 
 
 def echo_authorization(status: int):
@@ -133,6 +144,13 @@ def test_no_secret_in_any_spelling_leaves_the_run(tmp_path: Path) -> None:
     for path in sorted(run_dir.rglob("*")):
         if path.is_file():
             found += leaks(path.read_bytes(), str(path.relative_to(run_dir)))
+        if path.suffix == ".html":  # and the page's text as a browser shows it
+            found += leaks(html.unescape(path.read_text(encoding="utf-8")), f"the text of {path.relative_to(run_dir)}")
+        if path.suffix in (".json", ".jsonl"):  # and the strings as they read once the JSON escapes are undone
+            text = path.read_text(encoding="utf-8")
+            records = [json.loads(line) for line in text.splitlines() if line.strip()] \
+                if path.suffix == ".jsonl" else [json.loads(text)]
+            found += leaks("\n".join(strings_in(records)), f"the strings of {path.relative_to(run_dir)}")
     for number, request in enumerate(requests):
         found += leaks(request.raw, f"request {number + 1}")
         found += leaks("".join(request.texts()), f"the text of request {number + 1}")  # JSON escapes undone
