@@ -58,7 +58,9 @@ class BoundedLoader(yaml.SafeLoader):
         if collection:
             self._depth += 1
             if self._depth > self.limits.max_depth:
-                raise YamlLimitError(None, None, f"nested more than {self.limits.max_depth} levels deep", event.start_mark)
+                raise YamlLimitError(
+                    None, None, f"nested more than {self.limits.max_depth} levels deep", event.start_mark
+                )
         node = super().compose_node(parent, index)
         self._depth -= collection
         self._sizes[id(node)] = size = self._size(node)

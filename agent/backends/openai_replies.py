@@ -250,7 +250,9 @@ def _usage(usage: Any) -> Usage:
         return Usage()
     if not isinstance(usage, dict):
         raise ReplyProblem(f"usage is a {_json_type(usage)}, not an object")
-    return Usage(prompt_tokens=_count(usage.get("prompt_tokens")), completion_tokens=_count(usage.get("completion_tokens")))
+    return Usage(
+        prompt_tokens=_count(usage.get("prompt_tokens")), completion_tokens=_count(usage.get("completion_tokens"))
+    )
 
 
 def _count(value: Any) -> int | None:

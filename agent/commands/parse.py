@@ -26,7 +26,16 @@ from qwen_gui_agent.tools.actions import TERMINAL_ACTIONS, Action, DeviceKind, D
 from qwen_gui_agent.tools.canonical import format_action
 from qwen_gui_agent.tools.dialects import DIALECT_NAMES, get_dialect
 from qwen_gui_agent.tools.errors import ActionParseError
-from qwen_gui_agent.tools.frames import MAX_PIXELS, MAX_SCALE, MIN_PIXELS, MIN_SCALE, ModelFrame, ScreenGeometry, map_action, parse_pixels
+from qwen_gui_agent.tools.frames import (
+    MAX_PIXELS,
+    MAX_SCALE,
+    MIN_PIXELS,
+    MIN_SCALE,
+    ModelFrame,
+    ScreenGeometry,
+    map_action,
+    parse_pixels,
+)
 
 DialectName = Enum("DialectName", {name: name for name in DIALECT_NAMES}, type=str)  # type: ignore[misc]
 
