@@ -100,13 +100,17 @@ def agent(*args: str | bytes, cwd=None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([*AGENT_COMMAND, *args], capture_output=True, timeout=120, check=False, env=env, cwd=cwd)
 
 
-def test_agent_run_on_a_nesting_bomb_exits_2_with_the_place(tmp_path):
+@pytest.mark.parametrize("text, line", [
+    ("steps: " + "[" * 5000 + "]" * 5000 + "\n", 1),
+    (laughs(9), 6),  # the classic billion laughs (9^9): refused where its expansion crosses the bound
+], ids=["nesting bomb", "billion laughs"])
+def test_agent_run_on_a_yaml_bomb_exits_2_with_the_place(tmp_path, text, line):
     bomb = tmp_path / "bomb.yaml"
-    bomb.write_text("steps: " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    bomb.write_text(text, encoding="utf-8")
     done = agent("run", str(bomb), "--out", str(tmp_path / "runs"), "--backend", "scripted", "--script", str(bomb))
     stderr = done.stderr.decode()
     assert done.returncode == 2, stderr
-    assert "bomb.yaml:1:" in " ".join(stderr.split()) and "Traceback" not in stderr
+    assert f"bomb.yaml:{line}:" in " ".join(stderr.split()) and "Traceback" not in stderr
     assert not (tmp_path / "runs").exists()
 
 
