@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from qwen_gui_agent.tools.frames import MAX_SCALE, MIN_SCALE
+
 DesktopPlatform = Literal["x11", "macos", "windows"]
 UnicodeInput = Literal["clipboard", "xdotool"]
 
@@ -68,7 +70,7 @@ class DesktopSettings(BaseModel):
 
     monitor: int | None = Field(default=None, ge=0)
     region: Region | None = None
-    scale: float | None = Field(default=None, gt=0)
+    scale: float | None = Field(default=None, ge=MIN_SCALE, le=MAX_SCALE)  # the bounds refuse inf and nan too
     origin: tuple[int, int] | None = None
     platform: DesktopPlatform = Field(default_factory=detect_platform)
     failsafe: bool = True  # pointer into a screen corner stops the run

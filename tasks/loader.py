@@ -24,6 +24,7 @@ import yaml
 from pydantic import ValidationError
 
 from qwen_gui_agent.tasks.schema import Task, split_command_line
+from qwen_gui_agent.tasks.yaml_limits import DEFAULT_LIMITS, YamlLimitError, YamlLimits, compose_bounded
 
 _VARIABLE = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\})")
 
@@ -50,28 +51,35 @@ class TaskFileError(ValueError):
         super().__init__("\n".join(lines))
 
 
-def load_task(path: Path | str, environ: Mapping[str, str] | None = None) -> Task:
+def load_task(path: Path | str, environ: Mapping[str, str] | None = None, limits: YamlLimits = DEFAULT_LIMITS) -> Task:
     """The task in ``path``; raises TaskFileError (file, line, field) for anything wrong."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            raw = file.read(limits.max_bytes + 1)  # never more: the path may name a huge file or a device
+        if len(raw) > limits.max_bytes:
+            raise TaskFileError(path, [Problem(1, 1, "", f"the file is larger than {limits.max_bytes:,} bytes")])
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise TaskFileError(path, [Problem(1, 1, "", f"cannot read the file: {error}")]) from None
-    return parse_task(text, environ or {}, source=path)
+    return parse_task(text, environ or {}, source=path, limits=limits)
 
 
-def parse_task(text: str, environ: Mapping[str, str], *, source: Path | str = "<task>") -> Task:
+def parse_task(
+    text: str, environ: Mapping[str, str], *, source: Path | str = "<task>", limits: YamlLimits = DEFAULT_LIMITS
+) -> Task:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root, data = compose_bounded(text, limits)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = getattr(error, "problem", None) or str(error)
-        raise TaskFileError(source, [Problem(line, column, "", f"not valid YAML: {problem}")]) from None
+        label = "refused" if isinstance(error, YamlLimitError) else "not valid YAML"
+        raise TaskFileError(source, [Problem(line, column, "", f"{label}: {problem}")]) from None
     if not isinstance(data, dict) or root is None:
         raise TaskFileError(source, [Problem(1, 1, "", "a task file is a mapping with at least a `steps:` list")])
     marks = _marks(root)
+    _refuse_surrogates(data, source, marks)
     data = _substitute_all(data, environ, source, marks)
     try:
         task = Task.model_validate(data)
@@ -95,6 +103,34 @@ def _command_line_problems(task: Task, marks: dict[Location, tuple[int, int]]) -
         except ValueError as error:
             problems.append(Problem(*marks.get(location, (1, 1)), _field_name(location), str(error)))
     return problems
+
+
+def _refuse_surrogates(data: object, source: Path | str, marks: dict[Location, tuple[int, int]]) -> None:
+    """A lone surrogate (``"\\ud800"`` in a quoted string) cannot be written as UTF-8: refuse it now, not mid-run."""
+
+    def walk(value: object, location: Location) -> None:
+        if isinstance(value, str) and not is_encodable(value):
+            where = marks.get(location, (1, 1))
+            raise TaskFileError(source, [Problem(*where, _field_name(location), "a lone surrogate (\\ud800-\\udfff) "
+                                                 "is no character: it cannot be typed or recorded")])
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(key, location)
+                walk(item, (*location, key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, (*location, index))
+
+    walk(data, ())
+
+
+def is_encodable(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (no lone surrogates, as a bad byte in argv or ``\\ud800`` gives)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # ----------------------------------------------------------------------------- locations

@@ -20,6 +20,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Fiel
 
 from qwen_gui_agent.tasks.answer_types import AnswerSpec, answer_type
 from qwen_gui_agent.tasks.variables import NAME_PATTERN, fill, referenced_variables
+from qwen_gui_agent.tools.actions import MAX_WAIT_S
 from qwen_gui_agent.tools.canonical import format_action, parse_action
 from qwen_gui_agent.tools.errors import ActionParseError
 from qwen_gui_agent.tools.frames import ModelFrame, parse_pixels
@@ -38,7 +39,8 @@ def parse_duration(value: object) -> object:
     return value
 
 
-Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0, allow_inf_nan=False)]
+StepCount = Annotated[int, Field(ge=1, le=1000, strict=True)]  # strict: `max_steps: true` is no count
 
 
 class _Section(BaseModel):
@@ -118,6 +120,15 @@ class ModelSection(_Section):
     context_limit: int | None = Field(default=None, gt=0)
     check_server_frame: YesNo | None = None
 
+    @field_validator("script")
+    @classmethod
+    def _script_stays_near(cls, value: Path | None) -> Path | None:
+        """A task file may come from anyone: its script must not read (and so record) a file anywhere on disk."""
+        if value is not None and (value.is_absolute() or ".." in value.parts or value.drive):
+            raise ValueError("must be a relative path without `..` (a task file may not name files elsewhere; "
+                             "--script may)")
+        return value
+
 
 class _Step(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
@@ -141,7 +152,7 @@ class AiStep(_Step):
     """A goal the model pursues step by step until it says ``finished``."""
 
     ai: str = Field(min_length=1)
-    max_steps: int | None = Field(default=None, ge=1, le=1000)
+    max_steps: StepCount | None = None
     kind: ClassVar[str] = "ai"
 
 
@@ -226,7 +237,7 @@ class LaunchStep(_Step):
 
 
 class WaitStep(_Step):
-    wait: Seconds
+    wait: Annotated[Seconds, Field(le=MAX_WAIT_S)]  # the wait action's own limit, checked at load time
     kind: ClassVar[str] = "wait"
 
 
@@ -311,7 +322,7 @@ class Task(_Section):
     name: str = ""
     device: DeviceSection | None = None
     model: ModelSection = Field(default_factory=ModelSection)
-    max_steps: int | None = Field(default=None, ge=1, le=1000)  # per `ai` step
+    max_steps: StepCount | None = None  # per `ai` step
     timeout: Seconds | None = None  # the whole run's wall time
     env: dict[str, str] = Field(default_factory=dict)  # variables for ${VAR} (already substituted here)
     secrets: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = Field(default_factory=list)

@@ -172,9 +172,12 @@ class PressEnter(_Action):
     action: Literal["press_enter"] = "press_enter"
 
 
+MAX_WAIT_S = 600  # one wait; longer ones are a task's budget, not an action
+
+
 class Wait(_Action):
     action: Literal["wait"] = "wait"
-    seconds: float = Field(default=5.0, ge=0, le=600, description="seconds to wait")
+    seconds: float = Field(default=5.0, ge=0, le=MAX_WAIT_S, description="seconds to wait")
 
 
 class Finished(_Action):

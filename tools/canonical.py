@@ -46,6 +46,9 @@ from qwen_gui_agent.tools.errors import ActionParseError
 from qwen_gui_agent.tools.lenient import unwrap_point_text
 
 MAX_ACTION_TEXT = 20_000  # longer "actions" are garbage; bounding keeps parsing fast
+# Characters of a call outside its quoted values (names, '=', ',', numbers, brackets). A real call has a
+# few dozen; thousands (`1+1+1+...`) only make ast.parse build a tree thousands of levels deep.
+MAX_CALL_CODE = 500
 
 CANONICAL_FORMS = (
     "click(start_box='(x,y)')", "double_click(start_box='(x,y)')", "triple_click(start_box='(x,y)')",
@@ -189,7 +192,7 @@ def parse_point(value: object) -> Point:
     elif isinstance(value, str):
         numbers = _numbers_in_point_text(value)
     else:
-        raise ActionParseError(f"a point must be text or a list of numbers, got {value!r}", expected=_POINT_FORMS)
+        raise ActionParseError(f"a point must be text or a list of numbers, got {brief(value)}", expected=_POINT_FORMS)
     if len(numbers) == 4:
         x1, y1, x2, y2 = numbers
         numbers = [(x1 + x2) / 2, (y1 + y2) / 2]
@@ -208,18 +211,52 @@ def _numbers_in_point_text(text: str) -> list[float]:
 
 def _finite(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ActionParseError(f"{value!r} is not a number", expected=_POINT_FORMS)
+        raise ActionParseError(f"{brief(value)} is not a number", expected=_POINT_FORMS)
     try:
         number = float(value)
     except (ValueError, OverflowError):
-        raise ActionParseError(f"{value!r} is not a number", expected=_POINT_FORMS) from None
+        raise ActionParseError(f"{brief(value)} is not a number", expected=_POINT_FORMS) from None
     if not math.isfinite(number) or abs(number) > 1e7:
-        raise ActionParseError(f"coordinate {value!r} is not a usable number", expected=_POINT_FORMS)
+        raise ActionParseError(f"coordinate {brief(value)} is not a usable number", expected=_POINT_FORMS)
     return number
+
+
+def brief(value: object, limit: int = 80) -> str:
+    """A short description of a model-given value for an error message.
+
+    Never the full ``repr``: of a list nested 1,000 deep it raises RecursionError, of a 5,000-digit
+    integer ValueError, and of a long text it floods the feedback.
+    """
+    if isinstance(value, (list, tuple, dict)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**limit:
+        return f"a number of more than {limit} digits"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _to_int(number: float) -> int:
     return math.floor(number + 0.5)  # half up: 10.5 -> 11 whatever the parity
+
+
+def code_length(text: str) -> int:
+    """Characters of ``text`` outside quoted literals (a quote that never closes runs to the end); one pass."""
+    length = 0
+    quote_char = ""
+    escaped = False
+    for char in text:
+        if quote_char:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote_char:
+                quote_char = ""
+        elif char in "'\"":
+            quote_char = char
+        else:
+            length += 1
+    return length
 
 
 def parse_call(text: str) -> tuple[str, dict[str, object]]:
@@ -227,6 +264,9 @@ def parse_call(text: str) -> tuple[str, dict[str, object]]:
     text = text.strip()
     if len(text) > MAX_ACTION_TEXT:
         raise ActionParseError("the action text is too long", expected="one call such as " + CANONICAL_FORMS[0])
+    if len(text) > MAX_CALL_CODE and code_length(text) > MAX_CALL_CODE:
+        raise ActionParseError(f"the call has more than {MAX_CALL_CODE} characters outside its quoted values",
+                               excerpt=text, expected="one call such as " + CANONICAL_FORMS[0])
     try:
         with warnings.catch_warnings():  # model text is not our code: its odd escapes are not our warnings
             warnings.simplefilter("ignore")

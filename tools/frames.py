@@ -40,6 +40,8 @@ def parse_pixels(text: str | int) -> int:
     result = 1
     for factor in re.split(r"[*x]", text):
         result *= int(factor)
+    if result <= 0:
+        raise ValueError(f"{text!r} is not a pixel count (it must be positive)")
     return result
 
 
@@ -134,6 +136,12 @@ class ModelFrame:
         return f"{self.width}x{self.height} relative" + ("" if self.relative_scale == RELATIVE_SCALE else " 0..999")
 
 
+# Physical pixels per input unit: HiDPI screens use 1 to 4; far outside this range is a typo that would put
+# every click at the origin (tiny) or overflow (huge, inf); nan compares false with everything.
+MIN_SCALE = 1 / 16
+MAX_SCALE = 16.0
+
+
 @dataclass(frozen=True)
 class ScreenGeometry:
     """Where a screenshot sits in the input driver's space.
@@ -151,8 +159,8 @@ class ScreenGeometry:
     origin_y: int = 0
 
     def __post_init__(self) -> None:
-        if self.width <= 0 or self.height <= 0 or not self.scale > 0:
-            raise ValueError(f"bad screen geometry {self}")
+        if self.width <= 0 or self.height <= 0 or not MIN_SCALE <= self.scale <= MAX_SCALE:
+            raise ValueError(f"bad screen geometry {self} (the scale must be between {MIN_SCALE:g} and {MAX_SCALE:g})")
 
 
 def to_screenshot_point(point: Point, frame: ModelFrame, geometry: ScreenGeometry) -> tuple[float, float]:

@@ -6,25 +6,25 @@ alone, so the model answers in our frame.
 
 Failures split by whether waiting can help:
 - retried with exponential backoff (tenacity): 429 (honouring Retry-After,
-  capped), 5xx, connection errors and timeouts, and a reply that is not the
-  JSON a chat completion is (proxies and overloaded servers send HTML or cut
-  bodies; a second try usually succeeds);
+  capped), 5xx, connection errors and timeouts (a deadline per attempt), and a
+  reply that is not the JSON a chat completion is, or is too large (proxies and
+  overloaded servers send HTML or cut bodies; a second try usually succeeds);
 - failed at once: any other 4xx (bad model name, bad key, request too large),
   with the server's own message; and a connection that fails before the server
   ever answered (refused, unknown host): that is a wrong --base-url or a server
   that is not running, not a passing fault (once it has answered, a dropped
   connection is retried: a server restarting).
 After the last retry: BackendRequestError with the status and a short excerpt.
-The API key goes only into the Authorization header; it is never logged.
+The API key goes only into the Authorization header; it is never logged, and it
+is masked in every text built from a reply. Deadlines, size caps and the reply's
+shape: ``openai_replies``.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import email.utils
 import io
-import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -42,13 +42,20 @@ from qwen_gui_agent.agent.backends.base import (
     ModelBackend,
     Usage,
 )
+from qwen_gui_agent.agent.backends.openai_replies import (
+    ReplyProblem,
+    decode_json,
+    fresh_connection_limits,
+    mask_key,
+    post_with_deadline,
+    read_chat_completion,
+    server_message,
+)
 from qwen_gui_agent.agent.backends.serving_checks import ServingChecks
 from qwen_gui_agent.agent.backends.settings import BackendSettings
 from qwen_gui_agent.tools.messages import Message
 
 log = logging.getLogger(__name__)
-
-EXCERPT_CHARS = 300
 
 
 class RetryableFailure(Exception):
@@ -72,7 +79,8 @@ class OpenAIBackend(ModelBackend):
         if settings.api_key is not None:
             headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
         self._client = httpx.Client(
-            base_url=settings.base_url, headers=headers, timeout=httpx.Timeout(settings.timeout_s)
+            base_url=settings.base_url, headers=headers, timeout=httpx.Timeout(settings.timeout_s),
+            limits=fresh_connection_limits(),  # so each attempt's deadline watchdog holds its socket
         )
         self._answered = False  # whether the server has ever replied (see the module's note on connections)
         # Structured output, context limits, the server's frame (agent/backends/serving_checks.py).
@@ -92,12 +100,12 @@ class OpenAIBackend(ModelBackend):
         encoded = time.perf_counter()
         payload = self._post_with_retries(body)
         finished = time.perf_counter()
-        text, usage = read_reply(payload)
+        text, usage, model_name = read_chat_completion(payload)
         text, seen, serving = self.checks.after(messages, plain_body, text, usage)
         return Completion(
             text=text,
             usage=usage,
-            model=str(payload.get("model") or self.settings.model),
+            model=model_name or self.settings.model,
             timings={  # no streaming: the server's first-token and decode times are not visible here
                 "encode": (encoded - started) * 1000,
                 "request": (finished - encoded) * 1000,
@@ -142,36 +150,41 @@ class OpenAIBackend(ModelBackend):
         except RetryableFailure as failure:
             status = f"HTTP {failure.status}: " if failure.status else ""
             excerpt = f" (reply began: {failure.excerpt!r})" if failure.excerpt else ""
+            key = self.settings.api_key.get_secret_value() if self.settings.api_key is not None else None
             raise BackendRequestError(
-                f"{status}{failure.problem} at {self.settings.base_url}, {attempts} attempt(s){excerpt}",
+                mask_key(f"{status}{failure.problem} at {self.settings.base_url}, {attempts} attempt(s){excerpt}", key),
                 hint="check that the server is up and serving this model (--base-url, --model); "
                 "raise --max-retries or the timeout for a slow or busy server",
             ) from None
 
     def _attempt(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        key = self.settings.api_key.get_secret_value() if self.settings.api_key is not None else None
         try:
-            response = self._client.post("/chat/completions", json=body)
+            reply = post_with_deadline(self._client, "/chat/completions", body, deadline_s=self.settings.timeout_s,
+                                       max_bytes=self.settings.max_reply_bytes)
+        except ReplyProblem as problem:  # past the deadline, too large, or an encoding not asked for
+            raise RetryableFailure(problem.problem) from None
         except httpx.TimeoutException:
             raise RetryableFailure(f"no reply within {self.settings.timeout_s:g} s") from None
         except httpx.ConnectError as error:
             if not self._answered:
                 raise BackendUnavailable(
-                    f"cannot connect to the model server at {self.settings.base_url} ({error})",
+                    f"cannot connect to the model server at {self.settings.base_url} ({mask_key(str(error), key)})",
                     hint="start the server, or point --base-url at one that runs (e.g. http://HOST:8000/v1)",
                 ) from None
-            raise RetryableFailure(f"connection failed ({type(error).__name__}: {error})") from None
+            raise RetryableFailure(f"connection failed ({type(error).__name__}: {mask_key(str(error), key)})") from None
         except httpx.TransportError as error:
-            raise RetryableFailure(f"connection failed ({type(error).__name__}: {error})") from None
+            raise RetryableFailure(f"connection failed ({type(error).__name__}: {mask_key(str(error), key)})") from None
         self._answered = True
-        status = response.status_code
+        status = reply.status
         if status == 429 or status >= 500:
             raise RetryableFailure(
                 "server busy" if status == 429 else "server error",
-                status=status, excerpt=response.text[:EXCERPT_CHARS],
-                retry_after_s=parse_retry_after(response.headers.get("retry-after")),
+                status=status, excerpt=reply.text(api_key=key),
+                retry_after_s=parse_retry_after(reply.headers.get("retry-after")),
             )
         if status >= 400:
-            message = server_message(response)
+            message = server_message(reply, key)
             raise self.checks.refusal(status, message, int(body["max_tokens"])) or BackendRequestError(
                 f"HTTP {status} from {self.settings.base_url}: {message}",
                 hint="the server refused the request and retrying will not help; its message says why (often a "
@@ -179,12 +192,10 @@ class OpenAIBackend(ModelBackend):
                 "wrong --base-url)",
             )
         try:
-            payload = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise RetryableFailure("reply is not JSON", status=status, excerpt=response.text[:EXCERPT_CHARS]) from None
-        if not _is_chat_completion(payload):
-            raise RetryableFailure("reply is not a chat completion", status=status,
-                                   excerpt=response.text[:EXCERPT_CHARS])
+            payload = decode_json(reply)
+            read_chat_completion(payload)  # every field the answer is read from has its shape, or this says which
+        except ReplyProblem as problem:
+            raise RetryableFailure(problem.problem, status=status, excerpt=reply.text(api_key=key)) from None
         return payload
 
     def _wait_seconds(self, state: RetryCallState) -> float:
@@ -240,60 +251,7 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def server_message(response: httpx.Response) -> str:
-    """The error text a server put in its reply (OpenAI, vLLM and FastAPI shapes), else an excerpt of the body."""
-    try:
-        data = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return response.text[:EXCERPT_CHARS] or response.reason_phrase
-    if isinstance(data, dict):
-        error = data.get("error")
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])[:EXCERPT_CHARS]
-        for key in ("error", "message", "detail"):
-            if isinstance(data.get(key), str):
-                return data[key][:EXCERPT_CHARS]
-    return response.text[:EXCERPT_CHARS]
-
-
-def _is_chat_completion(payload: Any) -> bool:
-    if not isinstance(payload, dict):
-        return False
-    choices = payload.get("choices")
-    return (
-        isinstance(choices, list) and bool(choices) and isinstance(choices[0], dict)
-        and isinstance(choices[0].get("message"), dict)
-    )
-
-
 def read_reply(payload: Mapping[str, Any]) -> tuple[str, Usage]:
-    """The answer text and token usage of a chat completion."""
-    message = payload["choices"][0]["message"]
-    text = _content_text(message.get("content"))
-    # A server started with automatic tool parsing (vLLM --enable-auto-tool-choice) moves Qwen's
-    # <tool_call> blocks out of the text; put them back so the dialect reads one format.
-    for call in message.get("tool_calls") or []:
-        function = call.get("function") or {}
-        arguments = function.get("arguments", {})
-        if isinstance(arguments, str):
-            with contextlib.suppress(json.JSONDecodeError):  # keep a malformed string as is: the dialect reports it
-                arguments = json.loads(arguments)
-        block = json.dumps({"name": function.get("name", ""), "arguments": arguments}, ensure_ascii=False)
-        text += f"\n<tool_call>\n{block}\n</tool_call>"
-    usage = payload.get("usage") or {}
-    return text.strip(), Usage(
-        prompt_tokens=_int_or_none(usage.get("prompt_tokens")),
-        completion_tokens=_int_or_none(usage.get("completion_tokens")),
-    )
-
-
-def _content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # some servers answer in content parts
-        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    return ""
-
-
-def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """The answer text and token usage of a chat completion (ReplyProblem if it is not one)."""
+    text, usage, _ = read_chat_completion(payload)
+    return text, usage

@@ -84,6 +84,7 @@ class BackendSettings(BaseModel):
     max_retries: int = Field(default=3, ge=0)
     retry_initial_s: float = Field(default=1.0, ge=0)
     retry_max_wait_s: float = Field(default=30.0, ge=0)  # also caps a server's Retry-After
+    max_reply_bytes: int = Field(default=64 * 1024 * 1024, gt=0)  # a reply body, decoded; larger ones fail
     image_format: ImageFormat = "png"
     jpeg_quality: int = Field(default=90, ge=1, le=100)
     # local: where the weights come from, which torch device, the fast decode path (None = on for CUDA).

@@ -32,7 +32,14 @@ from qwen_gui_agent.tools.canonical import format_action
 from qwen_gui_agent.tools.dialects import DIALECT_NAMES, get_dialect
 from qwen_gui_agent.tools.dialects.xml_calls import device_named
 from qwen_gui_agent.tools.errors import ActionParseError
-from qwen_gui_agent.tools.frames import ModelFrame, ScreenGeometry, map_action, parse_pixels
+from qwen_gui_agent.tools.frames import (
+    MAX_SCALE,
+    MIN_SCALE,
+    ModelFrame,
+    ScreenGeometry,
+    map_action,
+    parse_pixels,
+)
 from qwen_gui_agent.tools.models import ModelFamily, family_for_dialect, match_model_or_directory
 
 DialectName = Enum("DialectName", {name: name for name in DIALECT_NAMES}, type=str)  # type: ignore[misc]
@@ -180,8 +187,8 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("give --frame or --max-pixels, not both", param_hint="--frame")
         width, height = _size(screen, "--screen")
         origin_x, origin_y = _origin(origin)
-        if not scale > 0:
-            raise typer.BadParameter("must be positive", param_hint="--scale")
+        if not MIN_SCALE <= scale <= MAX_SCALE:  # also refuses inf and nan
+            raise typer.BadParameter(f"must be between {MIN_SCALE:g} and {MAX_SCALE:g}", param_hint="--scale")
         geometry = ScreenGeometry(width=width, height=height, scale=scale, origin_x=origin_x, origin_y=origin_y)
         family = _family(model, dialect.value if dialect else None)
         reader = get_dialect(dialect.value if dialect else family.dialect,

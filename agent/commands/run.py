@@ -123,6 +123,9 @@ def run_command(
     settle: Annotated[float | None, typer.Option(
         "--settle", min=0.0, rich_help_panel=_RUN_PANEL, metavar="SECONDS",
         help="Pause after acting, so the screen redraws before the next screenshot (default 0.5).")] = None,
+    max_answer_chars: Annotated[int | None, typer.Option(
+        "--max-answer-chars", min=1, rich_help_panel=_RUN_PANEL,
+        help="Longer model answers are cut to this many characters, noted as cut (default 20000).")] = None,
     no_report: Annotated[bool, typer.Option(
         "--no-report", rich_help_panel=_RUN_PANEL, help="Do not write report.html into the run directory.")] = False,
     verbose: Annotated[int, typer.Option(
@@ -188,7 +191,8 @@ def run_command(
         )
         settings = _loop_settings(task, choice.settings, environ, max_steps=max_steps, timeout=timeout,
                                   dry_run=dry_run, confirm=confirm, stuck_after=stuck_after,
-                                  max_parse_errors=max_parse_errors, history_images=history_images, settle=settle)
+                                  max_parse_errors=max_parse_errors, history_images=history_images, settle=settle,
+                                  max_answer_chars=max_answer_chars)
         spec = _device_spec(device, task, environ)
         if task.needs_model():
             check_script(choice.settings)
@@ -256,12 +260,14 @@ def read_task_argument(task_arg: str, environ: Mapping[str, str]) -> tuple[Task,
     that with no spaces that is not a file is a mistyped path, not a goal; any
     other text is a goal, even ``open config.yaml`` or one that names a file.
     """
-    from qwen_gui_agent.tasks.loader import TaskFileError, load_task
+    from qwen_gui_agent.tasks.loader import TaskFileError, is_encodable, load_task
     from qwen_gui_agent.tasks.schema import Task
 
     text = task_arg.strip()
     if not text:
         raise TaskArgumentError("the task is empty: give a goal in words or a task YAML file")
+    if not is_encodable(text):  # a byte that is not UTF-8 reaches Python as a lone surrogate
+        raise TaskArgumentError(f"the task is not valid UTF-8 text: {text.encode('utf-8', 'replace').decode()!r}")
     if text.lower().endswith((".yaml", ".yml")):
         path = Path(text)
         if path.is_file():

@@ -86,9 +86,9 @@ def _from_run(directory: Path, items: list[StepItem], problems: list[DataProblem
         if step.kind not in PARSED_KINDS or not step.actions or step.frame is None or step.geometry is None:
             continue
         item_id, where = f"{run.info.run_id}:{step.index}", f"{directory / STEPS_FILE}:{position + 1}"
-        image = directory / (step.screenshot or "")
+        image = run.screenshot_path(step)  # None for a name that leads out of the run directory
         try:
-            if not step.screenshot or not image.is_file():
+            if image is None or not image.is_file():
                 raise ValueError(f"screenshot {step.screenshot!r} of step {step.index} is missing")
             frame = ModelFrame(**step.frame.model_dump())
             expected = map_action(parse_action(step.actions[0]), frame,

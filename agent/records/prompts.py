@@ -69,10 +69,11 @@ class PromptRebuilder:
 
     def screenshot(self, step: StepRecord) -> Image.Image | None:
         """The step's screenshot as captured, or None when it is not recorded or unreadable."""
-        if not step.screenshot:
+        path = self.run.screenshot_path(step)  # None for a name that leads out of the run directory
+        if path is None:
             return None
         try:
-            with Image.open(self.run.directory / step.screenshot) as image:
+            with Image.open(path) as image:
                 return image.convert("RGB")
         except OSError:
             return None

@@ -54,9 +54,9 @@ def embed_step_images(run: RecordedRun, settings: ReportSettings) -> dict[int, E
     """Step index -> its screenshot as a data URL; steps whose image is missing are left out."""
     images: dict[int, EmbeddedImage] = {}
     for step in run.steps:
-        if not step.screenshot:
+        path = run.screenshot_path(step)
+        if path is None:
             continue
-        path = run.directory / step.screenshot
         try:
             with Image.open(path) as image:
                 images[step.index] = embed_image(image, settings)

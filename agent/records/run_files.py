@@ -162,6 +162,23 @@ class RecordedRun(BaseModel):
     steps: list[StepRecord]
     truncated: bool = False  # the last line was cut off (the run was killed mid-write)
 
+    def screenshot_path(self, step: StepRecord) -> Path | None:
+        """The file of the step's screenshot, or None: none recorded, or a name that leads out of the run.
+
+        A run directory may come from anyone (a CI artifact, a bug report): a recorded name that is
+        absolute, holds ``..`` or a link that resolves elsewhere would make the report embed, or the
+        replay read, any file on the disk.
+        """
+        name = step.screenshot
+        if not name:
+            return None
+        path = self.directory / name
+        plain = Path(name).name == name and name not in (".", "..") and "\\" not in name
+        if not plain or not path.resolve().is_relative_to(self.directory.resolve()):
+            log.warning("step %d: screenshot %r is not a file of the run directory; ignoring it", step.index, name)
+            return None
+        return path
+
 
 class RunLoadError(ValueError):
     """The directory is not a readable recorded run."""

@@ -1,4 +1,4 @@
-"""What the model is shown of earlier steps, and the stuck check.
+"""What the model is shown of earlier steps, and the stuck check (a repeated action or a loop of them).
 
 The prompt carries the last N screenshots as images (the current one
 included, so N-1 earlier ones) and every earlier step as text; the dialect
@@ -8,10 +8,11 @@ so a long run does not hold every screenshot in memory.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from PIL import Image, ImageChops
 
+from qwen_gui_agent.agent.runtime.repetition import StepActions
 from qwen_gui_agent.tools.dialects.base import HistoryStep
 
 # Screens are compared as grey thumbnails this wide (a 1280x800 screen: 4x4 pixels a cell).
@@ -22,6 +23,8 @@ CELL_DELTA = 24
 # caret or a clock's digit touches fewer; a scrolled list, typed word or
 # opened menu touches many more (measured on the booking form's screenshots).
 MIN_CHANGED_CELLS = 16
+# The longest loop of steps the stuck check recognizes (A B A B ... up to A B C D A B C D ...).
+MAX_CYCLE = 4
 
 
 class History:
@@ -68,28 +71,47 @@ def screens_differ(a: Image.Image, b: Image.Image) -> bool:
 
 @dataclass
 class StuckDetector:
-    """Counts the same action proposed on an unchanged screen, step after step.
+    """Notices an agent going round in circles on a screen its actions do not change.
 
     ``observe`` is called with each step's screen fingerprint and its action
-    text before the action runs; it answers True when this is the ``limit``-th
-    time in a row, so the run ends instead of repeating an action that had no
-    visible effect ``limit - 1`` times already.
+    text before the action runs. The run is stuck when, for some period p from
+    1 to ``MAX_CYCLE``, the last ``limit`` rounds of p steps repeat: each step
+    proposes the same actions (points a few pixels apart count as the same, see
+    ``repetition``) on the same screen as the step p before it. p = 1 is one
+    action on an unchanged screen ``limit`` times in a row; p = 2 is two actions
+    taking turns (click A, click B, click A ... or open and close a menu)
+    ``limit`` times each. It answers True on the step that completes the loop,
+    so that step's action is not run.
     """
 
     limit: int = 3
-    _screen: Image.Image | None = None
-    _action: str = ""
-    _count: int = 0
+    _steps: list[tuple[Image.Image, StepActions]] = field(default_factory=list)
+    _period: int = 0
 
     def observe(self, screen: Image.Image, action_text: str) -> bool:
-        same_screen = self._screen is not None and not screens_differ(self._screen, screen)
-        if same_screen and action_text == self._action:
-            self._count += 1
-        else:
-            self._count = 1
-        self._screen, self._action = screen, action_text
-        return self.limit > 0 and self._count >= self.limit
+        self._steps.append((screen, StepActions.from_text(action_text)))
+        del self._steps[: -max(1, self.limit) * MAX_CYCLE]  # older steps can complete no loop
+        self._period = next((period for period in range(1, MAX_CYCLE + 1) if self._loops(period)), 0)
+        return self.limit > 0 and self._period > 0
+
+    def _loops(self, period: int) -> bool:
+        needed = self.limit * period
+        if needed == 0 or needed > len(self._steps):
+            return False
+        recent = self._steps[-needed:]
+        return all(
+            recent[i][1].near(recent[i - period][1]) and not screens_differ(recent[i][0], recent[i - period][0])
+            for i in range(period, needed)
+        )
 
     @property
     def repeats(self) -> int:
-        return self._count
+        """How many steps the loop took (``limit`` rounds of its period); 0 when there is none."""
+        return self.limit * self._period
+
+    def explain(self) -> str:
+        """Why the run is stuck, for the run record."""
+        if self._period <= 1:
+            return f"{self._steps[-1][1].text} was chosen {self.limit} times in a row on an unchanged screen"
+        cycle = " then ".join(step.text for _, step in self._steps[-self._period:])
+        return f"{cycle} came round {self.limit} times, each step on the same screen as the round before"

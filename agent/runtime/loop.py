@@ -4,7 +4,7 @@ Each step: screenshot -> resize to the model's frame -> prompt with the goal
 and the history -> model -> parse -> map to the input frame -> execute ->
 record. The loop stops on ``finished`` (as the model says: success or
 failure), on the step budget, on the run's time budget, when stuck (the same
-action on an unchanged screen ``stuck_after`` times in a row), after too many
+action, or a loop of a few, on an unchanged screen ``stuck_after`` times in a row), after too many
 unusable answers in a row, and on ``call_user`` without a terminal.
 """
 
@@ -98,10 +98,7 @@ class GoalLoop:
             if not isinstance(action, TERMINAL_ACTIONS):
                 session.preflight(action, frame, observation)
         if not terminal and self._repeats_on_unchanged_screen(draft, observation):
-            raise StopRun(
-                "stuck",
-                f"{'; '.join(draft.actions)} was chosen {self.stuck.repeats} times in a row on an unchanged screen",
-            )
+            raise StopRun("stuck", self.stuck.explain())
         feedback: list[str] = []
         for action in parsed.actions:
             match action:

@@ -1,7 +1,8 @@
 """Secrets in tasks: ``{{secret:NAME}}`` placeholders, resolved only at execution.
 
 The model, the console, the log and the recorded run only ever see the
-placeholder. Its value is put into a ``type`` action at the last moment, right
+placeholder, also where the model writes a value it read on the screen: its
+answer is redacted as it arrives. Its value is put into a ``type`` action at the last moment, right
 before the device gets it, and every text that leaves the agent afterwards
 (driver commands, error messages, events) goes through ``redact``.
 
@@ -17,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from qwen_gui_agent.agent.runtime.secret_forms import secret_forms
 from qwen_gui_agent.tools.actions import Action, Type
 from qwen_gui_agent.tools.errors import ActionParseError
 
@@ -53,10 +55,15 @@ class Secrets:
     """Named secret values; ``repr`` never shows them."""
 
     values: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # (spelling, name) of every form of every value, longest first (see secret_forms).
+    _spellings: tuple[tuple[str, str], ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Frozen all the way down: the loop cannot change what it was given.
         object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
+        spellings = {(form, name) for name, value in self.values.items() for form in secret_forms(value)}
+        # Longest first, so a value that contains another one (or its own shorter form) is replaced whole.
+        object.__setattr__(self, "_spellings", tuple(sorted(spellings, key=lambda item: (-len(item[0]), item))))
 
     @classmethod
     def from_environment(cls, names: Iterable[str], environ: Mapping[str, str]) -> Secrets:
@@ -92,11 +99,28 @@ class Secrets:
                 return action
 
     def redact(self, text: str) -> str:
-        """``text`` with every secret value replaced by its placeholder."""
-        # Longest first, so a value that contains another one is replaced whole.
-        for name, value in sorted(self.values.items(), key=lambda item: -len(item[1])):
-            if value:
-                text = text.replace(value, placeholder(name))
+        """``text`` with every secret value, in every spelling (shell-quoted, ``%s``, base64 ...), replaced by
+        its placeholder."""
+        for spelling, name in self._spellings:
+            if spelling in text:
+                text = text.replace(spelling, placeholder(name))
+        return text
+
+    def redact_answer(self, text: str) -> str:
+        """A model's answer with every secret it repeats (read off the screen, say) replaced by its placeholder.
+
+        A spelling shorter than ``SHORT_SPELLING`` is replaced only as a whole word: a one-letter value
+        sits inside every action name, and replacing it there would break the answer and show the value
+        (``st{{secret:PW}}rt_box``). Longer ones are replaced wherever they stand.
+        """
+        for spelling, name in self._spellings:
+            if spelling not in text:
+                continue
+            if len(spelling) >= SHORT_SPELLING:
+                text = text.replace(spelling, placeholder(name))
+            else:
+                whole_word = rf"(?<![A-Za-z0-9_]){re.escape(spelling)}(?![A-Za-z0-9_])"
+                text = re.sub(whole_word, lambda _, name=name: placeholder(name), text)
         return text
 
     def redact_data(self, data: object) -> object:
@@ -124,6 +148,8 @@ class Secrets:
             return self.redact_free_text(value)
         return self.redact_data(value) if key in FREE_TEXT_KEYS else value
 
+
+SHORT_SPELLING = 6
 
 # Where a secret's value can appear: messages built from driver or library errors, and what a person typed.
 FREE_TEXT_KEYS = frozenset({"message", "note", "feedback"})

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from PIL import Image
@@ -28,6 +28,7 @@ from qwen_gui_agent.agent.records.run_files import (
     RunWriter,
     StepRecord,
 )
+from qwen_gui_agent.agent.runtime.answers import DEFAULT_MAX_ANSWER_CHARS, capped_answer
 from qwen_gui_agent.agent.runtime.secrets import Secrets
 from qwen_gui_agent.devices.base import Device, Screenshot
 from qwen_gui_agent.devices.errors import DeviceError
@@ -66,6 +67,7 @@ class LoopSettings:
     confirm: bool = False
     settle_s: float = 0.5  # pause after acting so the screen can redraw before the next capture
     language: str = "English"
+    max_answer_chars: int = DEFAULT_MAX_ANSWER_CHARS  # longer answers are cut there, recorded and sent back cut
 
 
 class StopRun(Exception):
@@ -255,6 +257,11 @@ class Session:
             completion = self.backend.complete(
                 messages, max_new_tokens=self.settings.max_new_tokens, wants_action=wants_action
             )
+        # The answer as everything downstream sees it (parser, history, record, console, the next prompt):
+        # a secret the model read off the screen replaced by its placeholder, a runaway answer cut short.
+        text = capped_answer(self.secrets.redact_answer(completion.text), self.settings.max_answer_chars)
+        if text != completion.text:
+            completion = replace(completion, text=text)
         draft.completion = completion
         record_backend_facts(draft.timings_ms, draft.serving, completion)
         return completion

@@ -79,3 +79,55 @@ def test_a_scrolled_text_box_counts_as_a_new_screen():
 
 def test_screens_of_another_size_differ():
     assert screens_differ(fingerprint(screen(size=(800, 600))), fingerprint(screen(size=(600, 800))))
+
+
+def click(x: int, y: int) -> str:
+    return f"click(start_box='({x},{y})')"
+
+
+def test_two_actions_taking_turns_on_an_unchanged_screen_are_stuck():
+    detector = StuckDetector(limit=3)
+    same = fingerprint(screen())
+    turns = [click(100, 100), click(300, 300)] * 3
+    assert [detector.observe(same, action) for action in turns] == [False] * 5 + [True]
+    assert detector.repeats == 6
+    assert "came round 3 times" in detector.explain() and click(100, 100) in detector.explain()
+
+
+def test_a_menu_opened_and_closed_again_and_again_is_stuck():
+    # The screen changes at every step, but returns to what it was two steps before: a loop all the same.
+    detector = StuckDetector(limit=3)
+    closed, opened = fingerprint(screen()), fingerprint(screen(box=(0, 0, 400, 300)))
+    steps = [(closed, click(10, 10)), (opened, "press_back()")] * 3
+    assert [detector.observe(shot, action) for shot, action in steps] == [False] * 5 + [True]
+
+
+def test_a_three_step_loop_is_stuck():
+    detector = StuckDetector(limit=2)
+    same = fingerprint(screen())
+    steps = [click(10, 10), "type(content='abc')", "hotkey(key='enter')"] * 2
+    assert [detector.observe(same, action) for action in steps] == [False] * 5 + [True]
+
+
+def test_moving_one_pixel_each_time_is_the_same_action():
+    detector = StuckDetector(limit=3)
+    same = fingerprint(screen())
+    assert [detector.observe(same, click(500 + n, 400 - n)) for n in range(3)] == [False, False, True]
+    assert "3 times in a row" in detector.explain()
+
+
+def test_different_targets_text_or_keys_are_not_the_same_action():
+    same = fingerprint(screen())
+    for steps in ([click(100, 100), click(140, 100), click(180, 100)],  # walking along a row of buttons
+                  ["type(content='a')", "type(content='b')", "type(content='c')"],
+                  ["scroll(start_box='(5,5)', direction='down')", "scroll(start_box='(5,5)', direction='up')"] * 2,
+                  [click(10, 10), click(300, 300), click(10, 10), click(600, 600), click(10, 10)]):
+        detector = StuckDetector(limit=3)
+        assert not any(detector.observe(same, action) for action in steps), steps
+
+
+def test_a_loop_on_a_screen_that_keeps_changing_is_not_stuck():
+    detector = StuckDetector(limit=3)
+    shots = [fingerprint(screen(box=(0, 0, 50 * n + 50, 40))) for n in range(6)]  # e.g. a list filling up
+    turns = [click(100, 100), click(300, 300)] * 3
+    assert not any(detector.observe(shot, action) for shot, action in zip(shots, turns))

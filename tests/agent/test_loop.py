@@ -344,3 +344,70 @@ def test_only_ai_steps_ask_for_an_action_answer(tmp_path):
                      settings=LoopSettings(settle_s=0), events=CollectedEvents(), out_dir=tmp_path, write_report=False)
     assert execute_run(parts).status == "success"
     assert asked == [True, False, False]
+
+
+def test_two_actions_taking_turns_on_an_unchanged_screen_end_as_stuck(run_with):
+    device = MemoryDevice(react=MemoryDevice.no_change)
+    result, _, _ = run_with([CLICK_CENTRE, CLICK_LEFT] * 5, device=device, stuck_after=3)
+    assert result.status == "stuck" and result.exit_code == 1
+    assert len(device.executed) == 5  # the sixth step would start a fourth round: it is not sent
+    assert "came round 3 times" in load_run(result.run_dir).info.message
+
+
+def test_a_click_nudged_one_pixel_at_a_time_ends_as_stuck(run_with):
+    device = MemoryDevice(react=MemoryDevice.no_change)
+    answers = [f"Action: click(start_box='({400 + n},{300 + n})')" for n in range(5)]
+    result, _, _ = run_with(answers, device=device, stuck_after=3)
+    assert result.status == "stuck" and len(device.executed) == 2
+
+
+def test_a_secret_the_model_repeats_is_recorded_and_sent_back_as_its_placeholder(run_with):
+    value = "Tr0ub4dor&3 horse"
+    answers = [f"Thought: the field shows {value}, I will type it again\nAction: type(content='{value}')", DONE]
+    device = MemoryDevice()
+    result, backend, events = run_with(answers, device=device, secrets=Secrets({"PASSWORD": value}))
+    assert result.status == "success"
+    assert device.executed[0] == Type(text=value)  # what the model meant still reaches the device
+    assert "the field shows {{secret:PASSWORD}}" in "".join(message.joined_text() for message in backend.requests[1])
+    for request in backend.requests:
+        assert value not in "".join(message.joined_text() for message in request)
+    for path in result.run_dir.rglob("*"):
+        assert value.encode() not in path.read_bytes()
+    assert value not in json.dumps(events.events, ensure_ascii=False)
+    step = load_run(result.run_dir).steps[0]
+    assert "{{secret:PASSWORD}}" in step.answer and "{{secret:PASSWORD}}" in step.thought
+
+
+def test_a_runaway_answer_is_cut_once_and_says_so(run_with):
+    runaway = "Thought: " + "very " * 200_000 + "\nAction: wait()"  # about a megabyte
+    result, backend, _ = run_with([runaway, DONE], max_answer_chars=20_000)
+    assert result.status == "success"
+    step = load_run(result.run_dir).steps[0]
+    assert len(step.answer) < 20_100 and step.answer.endswith(f"[answer cut: {len(runaway):,} characters, "
+                                                              "the first 20,000 kept]")
+    assert step.error is not None and step.error.kind == "parse"  # a cut answer is never read as if whole
+    sent_back = "".join(message.joined_text() for message in backend.requests[1])
+    assert "very " * 3000 in sent_back and "very " * 4001 not in sent_back  # the cut answer, not the whole one
+    assert sum(path.stat().st_size for path in result.run_dir.rglob("*")) < 200_000
+
+
+def _qwen_call(arguments: dict) -> str:
+    return "<tool_call>\n" + json.dumps({"name": "computer_use", "arguments": arguments}) + "\n</tool_call>"
+
+
+@pytest.mark.parametrize("dialect, hostile, done", [
+    ("qwen", [_qwen_call({"action": "scroll", "coordinate": [10, 10], "pixels": 10**400}),
+              '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": '
+              + "[" * 976 + "10, 10" + "]" * 976 + "}}\n</tool_call>"],
+     _qwen_call({"action": "terminate", "status": "success"})),
+    ("uitars", ["Action: scroll(start_box='(10,10)', direction='down', amount=1" + "0" * 400 + ")",
+                "Action: click(start_box='" + "[" * 976 + "10, 10" + "]" * 976 + "')"], DONE),
+], ids=["qwen", "uitars"])
+def test_a_huge_number_or_deep_nesting_goes_back_to_the_model(run_with, dialect, hostile, done):
+    # Issue 16, item 3: these ended in an OverflowError or RecursionError (an internal error) instead.
+    device = MemoryDevice()
+    result, backend, _ = run_with([*hostile, done], device=device, dialect=dialect, max_parse_errors=3)
+    assert result.status == "success" and device.executed == []
+    steps = load_run(result.run_dir).steps
+    assert [step.error.kind if step.error else None for step in steps] == ["parse", "parse", None]
+    assert len(backend.requests) == 3  # each error was shown to the model, which went on

@@ -163,7 +163,8 @@ def test_goal_text_becomes_a_one_step_task():
 @pytest.mark.parametrize("text, seconds", [(5, 5), ("90", 90), ("90s", 90), ("2m", 120), ("1m30s", 90),
                                            ("1h", 3600), ("0.5s", 0.5)])
 def test_durations(text, seconds):
-    assert parse_task(f"steps: [{{wait: '{text}'}}]", {}).steps[0].wait == seconds
+    # The run's timeout: a wait step stops at the wait action's 600 s.
+    assert parse_task(f"timeout: '{text}'\nsteps: [{{ai: x}}]", {}).timeout == seconds
 
 
 @pytest.mark.parametrize("example", sorted((Path(__file__).resolve().parents[2] / "tasks" / "examples").glob("*.yaml")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from pathlib import Path
@@ -31,10 +32,13 @@ def test_parallel_requests_overlap_and_each_answer_is_scored_for_its_own_item(tm
         if number % 3:
             hits.add(item.id)
     # Two requests must be in flight at once: the first two wait for each other (a serial client never gets past).
+    # Counted as each answer starts (not from the server's request list, which a third request may already
+    # have joined), so exactly two callers meet.
     meeting = threading.Barrier(2, timeout=60)
+    arrivals = itertools.count()
 
     def answer(request: RecordedRequest) -> Reply:
-        if len(server.requests) <= 2:
+        if next(arrivals) < 2:  # itertools.count is atomic under the GIL
             meeting.wait()
         text = " ".join(request.texts())
         image: Image.Image = request.images()[0]

@@ -16,6 +16,7 @@ and stream its output until the connection closes.
         ... drive the device ...
         server.commands     # every shell command the phone received
         server.fail_next(2) # drop the next two connections right after accepting them
+        server.drop_once("input text")  # the first such shell command: its connection closes unanswered
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class AdbServer:
         self.reachable = set(reachable)  # HOST:PORT addresses `adb connect` reaches (a phone appears)
         self.requests: list[str] = []  # every request text, host and device services, in order
         self._drops = 0
+        self._drop_commands: list[str] = []  # prefixes of shell commands whose next connection is dropped
         self._next_transport_id = 1
         self._transport_ids: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -127,6 +129,20 @@ class AdbServer:
         """Close the next ``count`` connections as soon as they are accepted (a broken link)."""
         with self._lock:
             self._drops = count
+
+    def drop_once(self, prefix: str) -> None:
+        """Close, without an answer and before the phone runs it, the connection of the next command starting with
+        ``prefix`` (a link that breaks as that very command is sent: the client retries it)."""
+        with self._lock:
+            self._drop_commands.append(prefix)
+
+    def _dropped_command(self, command: str) -> bool:
+        with self._lock:
+            for prefix in self._drop_commands:
+                if command.startswith(prefix):
+                    self._drop_commands.remove(prefix)
+                    return True
+        return False
 
     # --- protocol ------------------------------------------------------------------------------------------
 
@@ -228,6 +244,9 @@ class AdbServer:
         service, _, command = request.partition(":")
         if service not in ("shell", "exec"):
             _fail(conn, f"fake adb: service '{service}' is not emulated")
+            return
+        if self._dropped_command(command):
+            conn.close()
             return
         output = phone.run(command)
         with self._lock:

@@ -4,7 +4,9 @@ For tests of the openai backend and of the whole agent loop: it serves
 ``POST /v1/chat/completions`` (and ``GET /v1/models``) from a queue of scripted
 replies, records every request it gets (body, headers, decoded images), and can
 misbehave on purpose: an HTTP error with or without Retry-After, a reply slower
-than the client's timeout, a dropped connection, a body that is not JSON.
+than the client's timeout, a dropped connection, a body that is not JSON, a body
+trickled a byte at a time (``deliveries`` then says how much of it the client
+took before hanging up), a compressed body (``Reply.compressed``).
 
     with ModelServer() as server:
         server.push(Reply.answer("Action: click(start_box='(10,20)')"))
@@ -28,6 +30,7 @@ is that count unless the reply says otherwise. The agent's frame-check twin (eve
 from __future__ import annotations
 
 import base64
+import gzip
 import io
 import json
 import logging
@@ -88,6 +91,7 @@ class Reply:
     delay_s: float = 0.0  # wait this long before answering (past the client's timeout: a "slow" server)
     drop: bool = False  # close the connection without any response
     count_prompt: bool = False  # usage.prompt_tokens becomes the server's count of the request
+    trickle_s: float = 0.0  # send the body one byte at a time, this long apart
 
     @classmethod
     def answer(cls, text: str, *, prompt_tokens: int | None = COUNTED, completion_tokens: int | None = None,
@@ -122,6 +126,17 @@ class Reply:
     @classmethod
     def dropped(cls) -> Reply:
         return cls(drop=True)
+
+    @classmethod
+    def compressed(cls, body: bytes, encoding: str = "gzip") -> Reply:
+        """``body`` sent gzip-compressed (``Content-Encoding: gzip``)."""
+        return cls(status=200, body=gzip.compress(body, compresslevel=9),
+                   headers={"Content-Type": "application/json", "Content-Encoding": encoding})
+
+    @classmethod
+    def trickled(cls, reply: Reply, every_s: float) -> Reply:
+        """``reply`` with its body sent a byte at a time, ``every_s`` apart."""
+        return cls(status=reply.status, body=reply.body, headers=reply.headers, trickle_s=every_s)
 
     @classmethod
     def malformed(cls, body: bytes = b'{"choices": [{"message": ') -> Reply:
@@ -170,6 +185,14 @@ def _parts(message: Mapping[str, Any]) -> list[dict[str, Any]]:
 ScriptItem = Reply | str | Callable[[RecordedRequest], "Reply | str"]
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """How much of a trickled body went out before the client hung up (or all of it)."""
+
+    size: int
+    sent: int
+
+
 class ModelServer:
     """Threaded loopback server; start it with ``with`` or ``start()``, stop with ``close()``."""
 
@@ -182,6 +205,8 @@ class ModelServer:
         self._queue: deque[ScriptItem] = deque(replies)
         self._requests: list[RecordedRequest] = []
         self._calibrations: list[RecordedRequest] = []
+        self._deliveries: list[Delivery] = []
+        self._delivered = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler, owner=self)
         self._thread: threading.Thread | None = None
@@ -198,6 +223,12 @@ class ModelServer:
     def requests(self) -> list[RecordedRequest]:
         with self._lock:
             return list(self._requests)
+
+    def deliveries(self, count: int, timeout_s: float = 60.0) -> list[Delivery]:
+        """The first ``count`` trickled bodies' deliveries, waiting until that many have ended."""
+        with self._delivered:
+            self._delivered.wait_for(lambda: len(self._deliveries) >= count, timeout=timeout_s)
+            return list(self._deliveries)
 
     @property
     def calibrations(self) -> list[RecordedRequest]:
@@ -249,6 +280,11 @@ class ModelServer:
         usage["prompt_tokens"] = self.counter.count(request)
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         return replace(reply, body=json.dumps(payload).encode("utf-8"))
+
+    def _record_delivery(self, delivery: Delivery) -> None:
+        with self._delivered:
+            self._deliveries.append(delivery)
+            self._delivered.notify_all()
 
     def _next_reply(self, request: RecordedRequest) -> Reply:
         with self._lock:
@@ -329,4 +365,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
-        self.wfile.write(reply.body)
+        if reply.trickle_s:
+            self._trickle(reply)
+        else:
+            self.wfile.write(reply.body)
+
+    def _trickle(self, reply: Reply) -> None:
+        sent = 0
+        try:
+            self.wfile.flush()
+            for index in range(len(reply.body)):
+                if self.server.owner._stopping.wait(reply.trickle_s):
+                    break
+                self.wfile.write(reply.body[index:index + 1])
+                self.wfile.flush()
+                sent += 1
+        except OSError:  # the client hung up: how far it got is the point
+            self.close_connection = True
+        finally:
+            self.server.owner._record_delivery(Delivery(size=len(reply.body), sent=sent))

@@ -6,22 +6,33 @@ real answers of every dialect (qwen, uitars, and the Qwen3 generation's qwen3 /
 qwen3.5 / guiowl: JSON and XML calls, ``Thought:``/``Action:`` prose before them,
 ``<think>`` parts) and then broken the ways models break them.
 
-No wall-clock limit here (a loaded machine would fail it): the parsers' work is
+No wall-clock limit here (a loaded machine would fail it): parse time is
 bounded by the input's size (answers over MAX_ANSWER_CHARS are refused before
-any pattern runs), and their speed is measured by ``bench_parsers.py``.
+any pattern runs) and by structure: the costly steps are watched (the syntax
+trees ``ast.parse`` builds, the text the loose point patterns of grounding
+search), and their work per answer must stay under a bound that does not grow
+with the answer. ``tests/tools/bench_parsers.py`` measures the time itself.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import random
+import re
 
-from qwen_gui_agent.tools.dialects import get_dialect
-from qwen_gui_agent.tools.dialects.base import MAX_ANSWER_CHARS, ParsedAnswer, PromptContext
+import pytest
+
+from qwen_gui_agent.tools import canonical
+from qwen_gui_agent.tools.dialects import get_dialect, grounding
+from qwen_gui_agent.tools.dialects.base import MAX_ANSWER_CHARS, MAX_TAG_REPEATS, ParsedAnswer, PromptContext
 from qwen_gui_agent.tools.errors import ActionParseError
 from qwen_gui_agent.tools.frames import ModelFrame
 
 ANSWERS = 10_500
+# The most syntax-tree nodes one call may cost: a real call has a few dozen; the cap on the code outside quoted
+# values (canonical.MAX_CALL_CODE, 500 characters) bounds it whatever the answer holds.
+MAX_TREE_NODES = 1_000
 FRAME = ModelFrame(width=1932, height=1092)
 FRAME_RELATIVE = ModelFrame(width=1932, height=1092, relative=True)
 FRAME_999 = ModelFrame(width=1920, height=1088, relative=True, relative_scale=999)  # Qwen3-VL / Qwen3.5
@@ -87,6 +98,24 @@ PROMPT_ECHO = [
 NASTY_NUMBERS = [
     "NaN", "Infinity", "-Infinity", "1e309", "-1", "-0", "99999999999999999999", "1" * 5000, "0.5", "1e7", "3.4e38",
     "2000", "1093", "true", "null", '"12"', "[]", "{}", "[1]", "[1,2,3]", '"(1,2)"', "-1e-400",
+    "1" + "0" * 400, "-1" + "0" * 400, "1" + "0" * 16, "1e400", "[" * 976 + "10, 10" + "]" * 976,
+]
+# Shapes from the hardening audit (issue 16): huge numbers where a float() overflows, values nested
+# deeper than repr can go, tags repeated hundreds of times, and calls whose code is thousands of operators.
+HOSTILE_SHAPES = [
+    _qwen({"action": "scroll", "coordinate": [10, 10], "pixels": 10**400}),
+    _qwen({"action": "scroll", "coordinate": [10, 10], "pixels": -(10**400)}, "mobile_use"),
+    _qwen({"action": "wait", "time": 10**400}),
+    _qwen({"action": "left_click", "coordinate": [10**400, 10]}),
+    '{"action": "scroll", "pixels": 1' + "0" * 400 + "}",
+    "Action: scroll(start_box='(10,10)', direction='down', amount=1" + "0" * 400 + ")",
+    '<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": '
+    + "[" * 976 + "10, 10" + "]" * 976 + "}}</tool_call>",
+    '[{"bbox_2d": ' + "[" * 976 + "1, 2, 3, 4" + "]" * 976 + "}]",
+    '{"coordinate": ' + "[" * 976 + "10, 10" + "]" * 976 + "}",
+    "click(start_box=" + "1+" * 3980, "Action: click(start_box=" + "1+" * 3980 + "1)",
+    "<|box_start|>" * 600, "<|box_start|>(1,1)" * 600, "<point>" * 600, "<tool_call>" * 600,
+    "Action: click(start_box='" + "<|box_start|>" * 600 + "(1,1)')",
 ]
 NASTY_TEXT = [
     "'", '"', "\\", "\\'", '\\"', "\n", "\n\n", ")", "(", "((((", "))))", "{", "}", "[", "]", "<tool_call>",
@@ -99,7 +128,7 @@ UNKNOWN_NAMES = ["frobnicate", "quadruple_click", "computer_use", "", "left_clic
 
 
 def _mutate(rng: random.Random, text: str) -> str:
-    choice = rng.randrange(12)
+    choice = rng.randrange(13)
     if choice == 0:  # truncated
         return text[: rng.randrange(len(text) + 1)]
     if choice == 1:  # an inserted nasty fragment
@@ -134,6 +163,9 @@ def _mutate(rng: random.Random, text: str) -> str:
         return "".join(chars)
     if choice == 9:  # random bytes of Unicode
         return "".join(chr(rng.randrange(1, 0x2FFFF)) for _ in range(rng.randrange(1, 60)))
+    if choice == 12:  # a hostile shape, alone or around the answer
+        shape = rng.choice(HOSTILE_SHAPES)
+        return rng.choice([shape, text + "\n" + shape, shape + "\n" + text])
     if choice == 10:  # wrong JSON types for every parameter
         key = rng.choice(["coordinate", "coordinate2", "keys", "text", "pixels", "time", "status", "button", "action"])
         value = json.loads(rng.choice(['"x"', "5", "[]", "{}", "[1]", "[true,false]", "null", '["a","b"]', "-7"]))
@@ -164,6 +196,8 @@ EXTREMES = [
     _filled("<tool_call>", "<function=computer_use>"), _filled("<function=computer_use>", "<parameter=action>"),
     _filled("<function=computer_use><parameter=text>", "</parameter"), _filled("", "<think>a</think>"),
     _filled("", "Thought: a\nAction: b\n<tool_call>"),
+    _filled("Action: click(start_box=", "1+", "1)"), _filled("", "<|box_start|>"), _filled("", "[", "10, 10"),
+    _filled("Action: type(content='", "\\'", "')"),
 ]
 
 
@@ -185,7 +219,49 @@ def _frame_for(index: int, dialect_name: str) -> ModelFrame:
     return FRAME_999 if dialect_name in ("qwen3", "qwen3.5") else FRAME_RELATIVE
 
 
-def _check_parse(dialect, answer: str, frame: ModelFrame) -> str:
+class TreeWork:
+    """``ast`` as canonical sees it, keeping the size of the largest tree it was asked to build."""
+
+    def __init__(self) -> None:
+        self.parses = 0
+        self.largest = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(ast, name)
+
+    def parse(self, *args: object, **kwargs: object) -> ast.AST:
+        tree = ast.parse(*args, **kwargs)
+        self.parses += 1
+        self.largest = max(self.largest, sum(1 for _ in ast.walk(tree)))
+        return tree
+
+
+class SearchWork:
+    """A loose point pattern of grounding, adding up the characters it is asked to search."""
+
+    def __init__(self, pattern: re.Pattern[str], searched: list[int]) -> None:
+        self.pattern, self.searched = pattern, searched
+
+    def search(self, text: str) -> re.Match[str] | None:
+        self.searched.append(len(text))
+        return self.pattern.search(text)
+
+
+@pytest.fixture
+def tree_work(monkeypatch) -> TreeWork:
+    work = TreeWork()
+    monkeypatch.setattr(canonical, "ast", work)
+    return work
+
+
+@pytest.fixture
+def searched(monkeypatch) -> list[int]:
+    lengths: list[int] = []
+    monkeypatch.setattr(grounding, "_LOOSE_POINTS", tuple(SearchWork(p, lengths) for p in grounding._LOOSE_POINTS))
+    return lengths
+
+
+def _checked_parse(dialect, answer: str, frame: ModelFrame) -> str:
     try:
         result = dialect.parse(answer, frame)
     except ActionParseError as error:
@@ -198,17 +274,19 @@ def _check_parse(dialect, answer: str, frame: ModelFrame) -> str:
     return "ok"
 
 
-def test_fuzz_every_parser_only_returns_actions_or_parse_errors():
+def test_fuzz_every_parser_only_returns_actions_or_parse_errors(tree_work):
     answers = adversarial_answers(ANSWERS)
     assert len(answers) >= 10_000
     outcomes = {name: {"ok": 0, "error": 0} for name in DIALECTS}
     dialects = [get_dialect(name) for name in DIALECTS]
     for index, answer in enumerate(answers):
         for dialect in dialects:
-            outcomes[dialect.name][_check_parse(dialect, answer, _frame_for(index, dialect.name))] += 1
+            outcomes[dialect.name][_checked_parse(dialect, answer, _frame_for(index, dialect.name))] += 1
     # The corpus must exercise both outcomes substantially in every dialect, or it tests nothing.
     for name, counts in outcomes.items():
         assert counts["ok"] > 1000 and counts["error"] > 1000, (name, counts)
+    # No answer, however built, made a call cost more than a bounded tree (3,980 "1+" once built 8,000 nodes).
+    assert tree_work.parses > 1000 and 0 < tree_work.largest <= MAX_TREE_NODES, (tree_work.parses, tree_work.largest)
 
 
 def test_the_extremes_fill_the_size_bound_and_a_longer_answer_is_refused_unread():
@@ -225,14 +303,40 @@ def test_the_extremes_fill_the_size_bound_and_a_longer_answer_is_refused_unread(
                 raise AssertionError(f"{dialect.name} parsed an answer over the bound")
 
 
-def test_fuzz_grounding_parsers_only_return_hits_or_parse_errors():
+def test_fuzz_grounding_parsers_only_return_hits_or_parse_errors(searched):
     hits = 0
+    patterns = len(grounding._LOOSE_POINTS)
     for answer in adversarial_answers(2000, seed=7):
         for dialect in [get_dialect(name) for name in DIALECTS]:
+            searched.clear()
             try:
                 found = dialect.parse_grounding(answer, FRAME)
             except ActionParseError:
+                found = None
+            # Each loose pattern searches the (bounded) answer at most once: no pass per tag or per match.
+            assert len(searched) <= patterns and all(length <= MAX_ANSWER_CHARS for length in searched)
+            if searched:
+                assert max(answer.count(tag) for tag in ("<|box_start|>", "<point>")) <= MAX_TAG_REPEATS
+            if found is None:
                 continue
             assert found and all(0 <= h.point.x <= FRAME.width and 0 <= h.point.y <= FRAME.height for h in found)
             hits += 1
     assert hits > 100
+
+
+def _at_depth(levels: int, call):
+    """``call()`` run ``levels`` frames down: `agent run` parses with a deeper stack than a test does."""
+    return call() if levels == 0 else _at_depth(levels - 1, call)
+
+
+def test_hostile_shapes_are_parse_errors_in_both_dialects_at_any_stack_depth():
+    for dialect in (get_dialect("qwen"), get_dialect("uitars")):
+        for answer in HOSTILE_SHAPES:
+            for levels in (0, 600):
+                for parse in (dialect.parse, dialect.parse_grounding):
+                    try:
+                        _at_depth(levels, lambda parse=parse, answer=answer: parse(answer, FRAME))
+                    except ActionParseError as error:
+                        assert error.feedback().startswith("Your answer could not be used:")
+                    else:  # a value nested 976 deep or a 400-digit number is never read as a point
+                        raise AssertionError(f"{dialect.name} {parse.__name__} accepted {answer[:80]!r}")

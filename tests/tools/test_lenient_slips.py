@@ -55,6 +55,22 @@ def test_a_non_finite_number_in_a_repaired_call_is_still_refused():
         get_dialect("qwen").parse(answer, FRAME)
 
 
+@pytest.mark.parametrize("dialect", ["qwen", "qwen3", "guiowl"])
+def test_a_repaired_call_with_a_huge_number_is_a_parse_error(dialect):
+    """Forgiving single quotes must not skip the bounds a strict JSON call gets (this overflowed in scroll)."""
+    answer = ("<tool_call>{'name': 'computer_use', 'arguments': {'action': 'scroll', 'pixels': 1" + "0" * 400
+              + ", 'coordinate': [10, 10],}}</tool_call>")
+    with pytest.raises(ActionParseError, match="401 digits"):
+        get_dialect(dialect, coordinates="absolute").parse(answer, FRAME)
+
+
+def test_an_xml_parameter_with_a_huge_number_is_a_parse_error():
+    answer = ("<tool_call>\n<function=computer_use>\n<parameter=action>\nscroll\n</parameter>\n<parameter=pixels>\n"
+              "[1" + "0" * 400 + "]\n</parameter>\n</function>\n</tool_call>")
+    with pytest.raises(ActionParseError, match="401 digits"):
+        get_dialect("qwen3.5").parse(answer, ModelFrame(width=1920, height=1088, relative=True, relative_scale=999))
+
+
 def test_a_double_bracketed_start_box_clicks_its_point():
     parsed = get_dialect("uitars").parse("Action: click(start_box='((100,200))')", FRAME)
     assert parsed.actions == (Click(point=Point(x=100, y=200)),)

@@ -132,3 +132,18 @@ def test_real_subprocess():
     failed = subprocess.run([*command, "parse", "nonsense", "--screen", "1920x1080"], capture_output=True, text=True,
                             timeout=60, check=False)
     assert failed.returncode == 2 and "parse error" in failed.stderr and "Traceback" not in failed.stderr
+
+
+@pytest.mark.parametrize("dialect, answer", [
+    ("qwen", '<tool_call>{"name": "computer_use", "arguments": {"action": "scroll", "coordinate": [10, 10], '
+             '"pixels": 1' + "0" * 400 + "}}</tool_call>"),
+    ("uitars", "Action: scroll(start_box='(10,10)', direction='down', amount=1" + "0" * 400 + ")"),
+    ("qwen", '<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": '
+             + "[" * 976 + "10, 10" + "]" * 976 + "}}</tool_call>"),
+], ids=["qwen 401-digit pixels", "uitars 401-digit amount", "qwen coordinate 976 deep"])
+def test_a_huge_number_or_deep_nesting_is_a_parse_error_not_a_traceback(app, dialect, answer):
+    # Issue 16, item 3: `agent parse` showed an OverflowError / RecursionError traceback for these.
+    result = run(app, answer, "--dialect", dialect, "--screen", "1920x1080")
+    assert result.exit_code == 2 and result.stdout == "", result.output
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
+    assert result.stderr.startswith("parse error: Your answer could not be used")

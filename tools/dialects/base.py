@@ -16,6 +16,10 @@ from qwen_gui_agent.tools.messages import Message
 
 MAX_ANSWER_CHARS = 8_000  # longer answers are runaway generations; the bound keeps every parse under ~5 ms
 Coordinates = Literal["absolute", "relative"]
+# Tags an answer holds a few of. Hundreds are a runaway generation, and each one is a place where pattern
+# matching starts over: refused by count before any pattern runs, so parse time stays linear in the answer.
+REPEATABLE_TAGS = ("<|box_start|>", "<|box_end|>", "<point>", "<bbox>", "<tool_call>", "<|object_ref_start|>")
+MAX_TAG_REPEATS = 32
 
 
 def check_answer_size(answer: str, expected: str) -> str:
@@ -24,6 +28,9 @@ def check_answer_size(answer: str, expected: str) -> str:
         raise ActionParseError("the answer is empty", expected=expected)
     if len(answer) > MAX_ANSWER_CHARS:
         raise ActionParseError(f"the answer is longer than {MAX_ANSWER_CHARS} characters", expected=expected)
+    for tag in REPEATABLE_TAGS:
+        if answer.count(tag) > MAX_TAG_REPEATS:
+            raise ActionParseError(f"the answer repeats {tag} more than {MAX_TAG_REPEATS} times", expected=expected)
     return answer
 
 

@@ -23,6 +23,12 @@ EXPECTED_CALL = '<tool_call>{"name": "computer_use", "arguments": {"action": "le
 
 _FENCE = re.compile(r"```[A-Za-z]*")
 MAX_CALLS = 16  # more calls than this in one answer is a runaway generation
+# A call is 3 levels deep ({"arguments": {"coordinate": [x, y]}}), a grounding list 3 too; and no screen
+# needs a number past 10**15. Deeper or larger JSON is a runaway answer that would break what reads it
+# (repr and float() of such values raise RecursionError and OverflowError).
+MAX_JSON_DEPTH = 16
+MAX_JSON_INT = 10**15
+_TOO_DEEP = f"is nested more than {MAX_JSON_DEPTH} levels deep"
 _MAX_BARE_OBJECTS = 16  # a bare answer is tried at this many '{' at most: keeps adversarial text fast
 _DECODER = json.JSONDecoder()
 
@@ -49,9 +55,14 @@ def json_values(text: str, openers: str, limit: int) -> Iterator[tuple[int, obje
             return
         try:
             value, end = _DECODER.raw_decode(text, position)
-        except (ValueError, RecursionError):  # not JSON here: look from the next character
+        except RecursionError:  # JSON nested past the interpreter's stack: a runaway, not a value to skip
+            raise ActionParseError(f"the JSON in the answer {_TOO_DEEP}", expected=EXPECTED_CALL) from None
+        except ValueError:  # not JSON here: look from the next character
             end = position + 1
         else:
+            problem = json_shape_problem(value)
+            if problem:
+                raise ActionParseError(f"the JSON in the answer {problem}", expected=EXPECTED_CALL)
             yield position, value
         position = _next_opener(text, openers, end)
 
@@ -91,17 +102,40 @@ def _decode(text: str, start: int) -> tuple[object, str]:
         value, _ = _DECODER.raw_decode(text, start)
     except json.JSONDecodeError as error:
         return None, error.msg
-    except (ValueError, RecursionError) as error:  # digits beyond int limits, absurd nesting
-        return None, type(error).__name__
-    return value, ""
+    except RecursionError:
+        return None, _TOO_DEEP
+    except ValueError as error:  # digits beyond int limits
+        return None, str(error)[:100]
+    return value, json_shape_problem(value)
+
+
+def json_shape_problem(value: object) -> str:
+    """What makes a decoded JSON value unusable (too deep, a number too large), or "".
+
+    Walked with a stack, not recursion, so the check itself cannot overflow.
+    """
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, (list, dict)):
+            if depth > MAX_JSON_DEPTH:
+                return _TOO_DEEP
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_JSON_INT:
+            return f"holds a number of {len(str(abs(item)))} digits"
+    return ""
 
 
 def _decode_lenient(text: str, problem: str) -> tuple[object, str]:
     """(value, "") when ``text`` is JSON but for single quotes or trailing commas, else (None, ``problem``)."""
     try:
-        return loads_lenient_json(text), ""
+        value = loads_lenient_json(text)
     except ValueError:
         return None, problem
+    except RecursionError:
+        return None, _TOO_DEEP
+    return value, json_shape_problem(value)  # forgiven quotes do not excuse a huge number or deep nesting
 
 
 def _bare_objects(text: str) -> tuple[list[ToolCall], str]:

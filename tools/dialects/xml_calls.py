@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from qwen_gui_agent.tools.actions import DeviceKind
-from qwen_gui_agent.tools.dialects.tool_calls import MAX_CALLS, ToolCall
+from qwen_gui_agent.tools.dialects.tool_calls import MAX_CALLS, ToolCall, json_shape_problem
 from qwen_gui_agent.tools.errors import ActionParseError
 from qwen_gui_agent.tools.lenient import loads_lenient_json
 
@@ -84,14 +84,21 @@ def xml_value(raw: str) -> object:
     text = raw[1:] if raw.startswith("\n") else raw
     text = text[:-1] if text.endswith("\n") else text
     stripped = text.strip()
+    value: object = text
     if stripped[:1] in ("[", "{"):
         try:
-            return loads_lenient_json(stripped)
-        except ValueError:
+            value = loads_lenient_json(stripped)
+        except (ValueError, RecursionError):
             return stripped  # a point such as "[1, 2" is still readable by the point parser's error path
-    if _NUMBER.fullmatch(stripped):
-        return float(stripped) if "." in stripped else int(stripped)
-    return text
+    elif _NUMBER.fullmatch(stripped):
+        try:
+            value = float(stripped) if "." in stripped else int(stripped)
+        except ValueError:  # digits past Python's int conversion limit
+            raise ActionParseError(f"a parameter holds a number of {len(stripped)} digits") from None
+    problem = json_shape_problem(value)  # the same bounds as a JSON call: no huge number, no deep nesting
+    if problem:
+        raise ActionParseError(f"a parameter's value {problem}", excerpt=stripped[:80])
+    return value
 
 
 def device_named(answer: str) -> DeviceKind | None:
