@@ -109,14 +109,15 @@ class BatchingBackend(ModelBackend):
         return batch, False
 
     def _answer(self, batch: list[_Waiting]) -> None:
-        capable = isinstance(self.inner, BatchCapable)
-        together = [item for item in batch if capable and self.inner.batchable(item.request)]  # type: ignore[union-attr]
+        inner = self.inner
+        capable = inner if isinstance(inner, BatchCapable) else None
+        together = [item for item in batch if capable is not None and capable.batchable(item.request)]
         alone = [item for item in batch if item not in together]
         if len(together) == 1:
             alone, together = together + alone, []
-        if together:
+        if together and capable is not None:
             self.batch_sizes.append(len(together))
-            self._settle(together, lambda: self.inner.complete_batch([item.request for item in together]))  # type: ignore[union-attr]
+            self._settle(together, lambda: capable.complete_batch([item.request for item in together]))
         for item in alone:
             self.batch_sizes.append(1)
             request = item.request

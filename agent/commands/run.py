@@ -228,7 +228,8 @@ def _suite_requested(task_args: list[str], device: str | None, parallel: int | N
 
 def _run_suite(task_args: list[str], device: str | None, parallel: int | None, out: Path | None,
                environ: dict[str, str], json_events: bool, no_report: bool, secrets: list[str],
-               model_flags: dict[str, object], device_options: dict[str, object], loop_flags: dict[str, object]) -> NoReturn:
+               model_flags: dict[str, object], device_options: dict[str, object],
+               loop_flags: dict[str, object]) -> NoReturn:
     """Several tasks or devices: the suite runner (agent/commands/suite_run.py) takes over."""
     from qwen_gui_agent.agent.commands.suite_run import SuiteCall, run_suite_command
 

@@ -128,7 +128,7 @@ def _prepare_tasks(call: SuiteCall) -> dict[Path, _Prepared]:
     except SuiteInputError as error:
         call.errors.bad_input(str(error))
     prepared: dict[Path, _Prepared] = {}
-    for path in paths:
+    for number, path in enumerate(paths, start=1):
         try:
             task = load_task(path, call.environ)
             names = [*task.secrets, *referenced_names(task.texts()), *call.extra_secrets]
@@ -140,7 +140,7 @@ def _prepare_tasks(call: SuiteCall) -> dict[Path, _Prepared]:
             call.errors.bad_input(str(error))
         except typer.BadParameter as error:
             call.errors.bad_input(f"{path}: {error}")
-        prepared[path] = _Prepared(SuiteTask(path, task), choice, settings, secrets)
+        prepared[path] = _Prepared(SuiteTask(path, task, number), choice, settings, secrets)
     return prepared
 
 
@@ -268,14 +268,15 @@ def _launcher(call: SuiteCall, prepared: dict[Path, _Prepared], backends: _Share
         item = prepared[task.path]
         return RunParts(task=task.task, device=device, backend=backend,
                         dialect=get_dialect(item.choice.dialect, coordinates=item.choice.coordinates),
-                        settings=item.settings, events=events, out_dir=suite_dir, user=None, secrets=item.secrets,
-                        task_file=str(task.path), model_info=item.choice.public_dict(),
+                        settings=item.settings, events=events, out_dir=suite_dir / task.folder, user=None,
+                        secrets=item.secrets, task_file=str(task.path), model_info=item.choice.public_dict(),
                         write_report=call.write_report)
 
     def plan_for(task: SuiteTask, spec: str, events: EventSink) -> RunPlan:
         item = prepared[task.path]
-        return RunPlan(task=task.task, events=events, out_dir=suite_dir, dialect=item.choice.dialect,
-                       device_spec=spec, task_file=str(task.path), model_info=item.choice.public_dict(),
+        return RunPlan(task=task.task, events=events, out_dir=suite_dir / task.folder,
+                       dialect=item.choice.dialect, device_spec=spec, task_file=str(task.path),
+                       model_info=item.choice.public_dict(),
                        secrets=item.secrets, write_report=call.write_report)
 
     return Launcher(

@@ -39,10 +39,17 @@ NOT_RUN = "not_run"
 class SuiteTask:
     path: Path
     task: Task
+    number: int = 1  # its place in the suite, from 1
 
     @property
     def title(self) -> str:
         return self.task.title()
+
+    @property
+    def folder(self) -> str:
+        """Where its run directory goes inside the suite's: one folder per task, so parallel runs of
+        tasks with the same title never race for one run directory name."""
+        return f"{self.number:03d}-{self.path.stem}"
 
 
 @dataclass(frozen=True)
@@ -84,12 +91,23 @@ def run_suite(tasks: list[SuiteTask], pool: DevicePool, launcher: Launcher, *, p
     waiting = deque(enumerate(tasks))
     outcomes: dict[int, TaskOutcome] = {}
     lock = threading.Lock()
+    finished: list[str] = []
+    all_done = threading.Event()
 
     def next_task() -> tuple[int, SuiteTask] | None:
         with lock:
             return waiting.popleft() if waiting else None
 
     def worker() -> None:
+        try:
+            work()
+        finally:
+            with lock:
+                finished.append(threading.current_thread().name)
+                if len(finished) == len(workers):
+                    all_done.set()
+
+    def work() -> None:
         while not stop.event.is_set() and (item := next_task()) is not None:
             index, task = item
             spec = pool.acquire(stop.event)
@@ -105,7 +123,9 @@ def run_suite(tasks: list[SuiteTask], pool: DevicePool, launcher: Launcher, *, p
                for n in range(max(1, min(parallel, len(pool.specs), len(tasks))))]
     for thread in workers:
         thread.start()
-    _wait_for(workers, stop)
+    _wait_for(all_done, stop)
+    for thread in workers:
+        thread.join()
     reason = "the suite was stopped before this task started" if stop.event.is_set() else \
         "no device left: every device of the suite dropped or could not open"
     for index, task in waiting:
@@ -113,12 +133,15 @@ def run_suite(tasks: list[SuiteTask], pool: DevicePool, launcher: Launcher, *, p
     return SuiteRun(tuple(outcomes[index] for index in sorted(outcomes)), pool.retired, stop.event.is_set())
 
 
-def _wait_for(workers: list[threading.Thread], stop: StopSignal) -> None:
-    """Join the workers; a Ctrl-C (even a second one) stops the suite and waits for the runs to save."""
-    while any(thread.is_alive() for thread in workers):
+def _wait_for(all_done: threading.Event, stop: StopSignal) -> None:
+    """Wait for the workers; a Ctrl-C (even a second one) stops the suite and waits for the runs to save.
+
+    (An Event, not Thread.join: a KeyboardInterrupt landing inside join can leave the thread looking
+    finished while it still runs, on the Pythons we support.)
+    """
+    while not all_done.is_set():
         try:
-            for thread in workers:
-                thread.join(timeout=0.2)
+            all_done.wait(timeout=0.2)
         except KeyboardInterrupt as cause:
             if not stop.event.is_set():
                 log.info("stopping the suite: %s", cause or "Ctrl-C")

@@ -89,15 +89,17 @@ def junit_xml(summary: SuiteSummary) -> str:
                           failures=root.get("failures", "0"), errors=root.get("errors", "0"),
                           skipped=root.get("skipped", "0"), time=root.get("time", "0"))
     properties = ET.SubElement(suite, "properties")
-    for name, value in (("devices", ",".join(summary.devices)), ("parallel", str(summary.parallel)),
-                        ("dropped_devices", ",".join(summary.run.retired)), ("model", str(summary.model.get("model", "")))):
+    facts = {"devices": ",".join(summary.devices), "parallel": str(summary.parallel),
+             "dropped_devices": ",".join(summary.run.retired), "model": str(summary.model.get("model", ""))}
+    for name, value in facts.items():
         ET.SubElement(properties, "property", name=name, value=_clean(value))
     for outcome in outcomes:
         case = ET.SubElement(suite, "testcase", classname=_clean(f"suite.{outcome.path.stem}"),
                              name=_clean(str(outcome.path)), time=f"{outcome.seconds:.3f}")
         first_line = (outcome.message.splitlines() or [outcome.status])[0]
         if outcome.status in FAILED:
-            ET.SubElement(case, "failure", message=_clean(first_line), type=outcome.status).text = _clean(outcome.message)
+            failure = ET.SubElement(case, "failure", message=_clean(first_line), type=outcome.status)
+            failure.text = _clean(outcome.message)
         elif outcome.status == "error":
             ET.SubElement(case, "error", message=_clean(first_line), type="error").text = _clean(outcome.message)
         elif outcome.status in SKIPPED:
