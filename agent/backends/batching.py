@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from qwen_gui_agent.agent.backends.base import BackendError, Completion, ModelBackend
 from qwen_gui_agent.tools.messages import Message
@@ -37,6 +37,24 @@ class StepRequest:
     messages: tuple[Message, ...]
     max_new_tokens: int | None = None
     wants_action: bool = False
+
+
+class StepEngine(Protocol):
+    """Continuous batching: conversations join and leave a running batch between decode steps."""
+
+    @property
+    def free_slots(self) -> int: ...
+
+    @property
+    def active(self) -> int: ...
+
+    def admit(self, request: StepRequest, tag: Any) -> None: ...
+
+    def step(self) -> None: ...
+
+    def finished(self) -> list[tuple[Any, Completion]]: ...
+
+    def abandon(self) -> list[Any]: ...
 
 
 @runtime_checkable
@@ -87,12 +105,85 @@ class BatchingBackend(ModelBackend):
     # -- the scheduler thread -------------------------------------------------------------------------
 
     def _serve(self) -> None:
-        while (first := self._queue.get()) is not None:
-            batch, stop = self._gather(first)
-            self._answer(batch)
-            if stop:
+        engine: StepEngine | None = None
+        engine_tried = False
+        stop = False
+        while not stop:
+            if engine is not None and engine.active:
+                stop = self._admit(engine, self._drain(engine.free_slots))
+                self._advance(engine)
+                continue
+            first = self._queue.get()
+            if first is None:
                 break
+            batch, stop = self._gather(first)
+            if len(batch) > 1 and not engine_tried:  # the first real batch builds the engine (graph capture)
+                engine, engine_tried = self._engine(), True
+            if engine is None or len(batch) == 1:  # a lone step: the single-stream path, fastest for one
+                self._answer(batch)
+                continue
+            self._admit(engine, batch)
+            self._advance(engine)
+        if engine is not None:
+            self._fail(engine.abandon(), BackendError("the shared model backend closed during this step"))
         self._fail_waiting()
+
+    def _engine(self) -> StepEngine | None:
+        make = getattr(self.inner, "step_engine", None)
+        if make is None:
+            return None
+        try:
+            return make(self.max_batch)
+        except Exception:  # the engine is an optimisation: whole-step batches still work without it
+            log.warning("continuous batching is unavailable; batching whole steps", exc_info=True)
+            return None
+
+    def _drain(self, room: int) -> list[_Waiting | None]:
+        """What is waiting now, without blocking, up to ``room`` steps (a None ends the list: closing)."""
+        taken: list[_Waiting | None] = []
+        while len(taken) < room:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            taken.append(item)
+            if item is None:
+                break
+        return taken
+
+    def _admit(self, engine: StepEngine, items: list[_Waiting | None]) -> bool:
+        """Each item into a free slot (a step the batch cannot take runs alone first); True on closing."""
+        for item in items:
+            if item is None:
+                return True
+            if isinstance(self.inner, BatchCapable) and not self.inner.batchable(item.request):
+                self._answer([item])
+                continue
+            try:
+                engine.admit(item.request, item)
+            except Exception as error:  # this conversation cannot join (too long, bad input): its caller learns why
+                item.answer.set_exception(error)
+        return False
+
+    def _advance(self, engine: StepEngine) -> None:
+        """One decode step for every row, then answer the rows that are done."""
+        try:
+            for item, completion in engine.finished():  # done at admission (one token, or an end token first)
+                item.answer.set_result(completion)
+            if engine.active:
+                engine.step()
+                self.batch_sizes.append(engine.active)
+            for item, completion in engine.finished():
+                item.answer.set_result(completion)
+        except Exception as error:
+            log.debug("a decode step failed", exc_info=True)
+            self._fail(engine.abandon(), error)
+
+    @staticmethod
+    def _fail(items: list[Any], error: BaseException) -> None:
+        for item in items:
+            if not item.answer.done():
+                item.answer.set_exception(error)
 
     def _gather(self, first: _Waiting) -> tuple[list[_Waiting], bool]:
         """``first`` and whatever else arrives within the gather window, up to max_batch."""

@@ -88,6 +88,23 @@ class LocalBackend(ModelBackend):
 
         return generate_batch(self.model, self.processor, self.settings, requests, patch_size=self._patch_size())
 
+    def step_engine(self, slots: int) -> Any:
+        """Continuous batching on the fast path (FleetSteps), or None where it does not apply (CPU unless
+        fast is forced, sampling): the scheduler then batches whole steps with complete_batch."""
+        if not self.fast or self.settings.temperature != 0:
+            log.info("shared model: batched generate for steps that wait together (continuous batching needs "
+                     "the CUDA fast path and greedy decoding; fast=%s, temperature=%s)", self.fast,
+                     self.settings.temperature)
+            return None
+        from qwen_gui_agent.agent.backends.fastpath.engine import FastPathUnsupported
+        from qwen_gui_agent.agent.backends.fastpath.fleet_steps import FleetSteps
+
+        try:
+            return FleetSteps(self.model, self.processor, self.settings, slots=slots, patch_size=self._patch_size())
+        except FastPathUnsupported as reason:
+            log.info("whole-step batches instead of continuous batching: %s", reason)
+            return None
+
     def close(self) -> None:
         on_cuda = self.loaded.placement.on_cuda
         self.model = self.processor = None
