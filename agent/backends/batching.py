@@ -161,8 +161,9 @@ class BatchingBackend(ModelBackend):
                 continue
             try:
                 engine.admit(item.request, item)
-            except Exception as error:  # this conversation cannot join (too long, bad input): its caller learns why
-                item.answer.set_exception(error)
+            except Exception:  # it cannot join (a prompt longer than the slots, say): it runs alone, as it would
+                log.info("a step could not join the running batch; answering it alone", exc_info=True)
+                self._answer([item])
         return False
 
     def _advance(self, engine: StepEngine) -> None:

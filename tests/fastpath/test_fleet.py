@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -42,16 +43,24 @@ def test_rows_joining_and_leaving_decode_as_each_alone(tiny, slots: int) -> None
     assert engine.free_slots == slots
 
 
-def test_the_shared_backend_batches_threads_on_the_fleet_engine(tiny_dir: Path) -> None:
+# 60-token slots: the prompts of CASES 2 and 3 (54, 53 tokens) + 10 new tokens + 1 do not fit: they run alone.
+@pytest.mark.parametrize("capacity", [None, 60])
+def test_the_shared_backend_batches_threads_on_the_fleet_engine(tiny_dir: Path, capacity: int | None,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
     from qwen_gui_agent.agent.backends import BackendSettings, create_backend
     from qwen_gui_agent.agent.backends.batching import BatchingBackend
+    from qwen_gui_agent.agent.backends.fastpath.fleet_steps import FleetSteps
 
     settings = BackendSettings(kind="local", model=str(tiny_dir), source="local", torch_device="cpu",
                                max_new_tokens=10, fast=True)
     backend = create_backend(settings)
+    if capacity is not None:  # the real engine, with slots too short for some prompts
+        backend.step_engine = lambda slots: FleetSteps(backend.model, backend.processor, settings, slots=slots,
+                                                       capacity=capacity)
     conversations = [[Message(role="user", parts=(noise_image(w, h, seed=n), task))]
                      for n, (w, h, task, _) in enumerate(CASES)]
     alone = [backend.complete(messages) for messages in conversations]
+    caplog.set_level(logging.INFO, logger="qwen_gui_agent.agent.backends.batching")
     shared = BatchingBackend(backend, max_batch=3, gather_s=60.0)  # the first three fill a batch at once
     answers: dict[int, Any] = {}
     start = threading.Barrier(len(CASES))
@@ -70,4 +79,8 @@ def test_the_shared_backend_batches_threads_on_the_fleet_engine(tiny_dir: Path) 
     assert [answers[n].text for n in range(len(CASES))] == [c.text for c in alone]
     assert [answers[n].usage for n in range(len(CASES))] == [c.usage for c in alone]
     assert [answers[n].seen_frame for n in range(len(CASES))] == [c.seen_frame for c in alone]
-    assert max(shared.batch_sizes) == 3  # decode steps ran three rows at once
+    if capacity is None:
+        assert max(shared.batch_sizes) == 3  # decode steps ran three rows at once
+    else:
+        refused = [r for r in caplog.records if "could not join" in r.getMessage()]
+        assert len(refused) == 2  # the two that do not fit were answered alone, with the answers above
