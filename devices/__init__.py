@@ -1,7 +1,8 @@
 """Devices: choose one by a short spec, list what is reachable.
 
 Specs: ``desktop`` (primary monitor), ``desktop:N`` (mss monitor N; 0 = all),
-``android`` (the only attached device), ``android:SERIAL``,
+``desktop::D`` / ``desktop:N:D`` (X display :D, not this process's $DISPLAY: driven with
+xdotool, so one process can drive several displays), ``android`` (the only attached device), ``android:SERIAL``,
 ``android:HOST:PORT`` (adb over TCP). Drivers are imported when asked for, so
 ``import devices`` works on a headless server without X or adb.
 """
@@ -20,13 +21,15 @@ if TYPE_CHECKING:
     from qwen_gui_agent.devices.android_settings import AndroidSettings
     from qwen_gui_agent.devices.desktop_settings import DesktopSettings
 
-SPEC_FORMS = "desktop, desktop:N (monitor number), android, android:SERIAL or android:HOST:PORT"
+SPEC_FORMS = ("desktop, desktop:N (monitor number), desktop::D or desktop:N:D (X display :D), android, "
+              "android:SERIAL or android:HOST:PORT")
 
 
 @dataclass(frozen=True)
 class DeviceSpec:
     kind: Literal["desktop", "android"]
     monitor: int | None = None  # desktop only
+    display: str | None = None  # desktop only: an X display (":91") other than $DISPLAY
     serial: str | None = None  # android only; HOST:PORT for adb over TCP
 
 
@@ -46,11 +49,13 @@ def parse_device_spec(spec: str) -> DeviceSpec:
     kind, _, rest = spec.strip().partition(":")
     kind = kind.lower()
     if kind == "desktop":
-        if not rest:
-            return DeviceSpec("desktop")
-        if rest.isdigit():
-            return DeviceSpec("desktop", monitor=int(rest))
-        raise DeviceNotFound(f"bad desktop spec {spec!r}: the monitor must be a number", hint=f"use {SPEC_FORMS}")
+        monitor, has_display, display = rest.partition(":")
+        if has_display and not display.isdigit():
+            raise DeviceNotFound(f"bad desktop spec {spec!r}: the X display must be a number", hint=f"use {SPEC_FORMS}")
+        if monitor and not monitor.isdigit():
+            raise DeviceNotFound(f"bad desktop spec {spec!r}: the monitor must be a number", hint=f"use {SPEC_FORMS}")
+        return DeviceSpec("desktop", monitor=int(monitor) if monitor else None,
+                          display=f":{display}" if has_display else None)
     if kind == "android":
         return DeviceSpec("android", serial=rest or None)
     raise DeviceNotFound(f"unknown device {spec!r}", hint=f"use {SPEC_FORMS}")
@@ -68,6 +73,8 @@ def open_device(
         settings = desktop or DesktopSettings()
         if parsed.monitor is not None:
             settings = settings.model_copy(update={"monitor": parsed.monitor})
+        if parsed.display is not None:
+            settings = settings.model_copy(update={"display": parsed.display})
         return open_desktop(settings)
     from qwen_gui_agent.devices.android import open_android  # lazy: needs adbutils
     from qwen_gui_agent.devices.android_settings import AndroidSettings

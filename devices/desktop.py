@@ -22,6 +22,7 @@ from qwen_gui_agent.devices.desktop_capture import (
 from qwen_gui_agent.devices.desktop_input import PyAutoGuiInput
 from qwen_gui_agent.devices.desktop_plan import plan_commands, plan_desktop, resolve_action
 from qwen_gui_agent.devices.desktop_settings import DesktopSettings, Region
+from qwen_gui_agent.devices.desktop_xdotool import XdotoolInput
 from qwen_gui_agent.tools.actions import Action, Scroll
 from qwen_gui_agent.tools.frames import ScreenGeometry
 
@@ -43,8 +44,9 @@ class DesktopDevice(Device):
         self.settings = settings
         self._capture = capture
         self._region, self._region_name = choose_region(capture.monitors(), settings)
-        self.name = "desktop" if settings.monitor is None else f"desktop:{settings.monitor}"
-        self._input: PyAutoGuiInput | None = None  # screenshots alone need no pyautogui
+        monitor = "" if settings.monitor is None else str(settings.monitor)
+        self.name = f"desktop:{monitor}{settings.display}" if settings.display else f"desktop:{monitor}".rstrip(":")
+        self._input: PyAutoGuiInput | XdotoolInput | None = None  # screenshots alone need no input driver
         self._geometry: ScreenGeometry | None = None
 
     def screenshot(self) -> Screenshot:
@@ -86,9 +88,10 @@ class DesktopDevice(Device):
         finally:
             self._capture.close()
 
-    def _input_driver(self) -> PyAutoGuiInput:
+    def _input_driver(self) -> PyAutoGuiInput | XdotoolInput:
         if self._input is None:
-            self._input = PyAutoGuiInput(self.settings)
+            # pyautogui is bound to $DISPLAY for the whole process; another display is driven with xdotool.
+            self._input = XdotoolInput(self.settings) if self.settings.display else PyAutoGuiInput(self.settings)
         return self._input
 
     def _resolve(self, action: Action) -> Action:
@@ -124,7 +127,8 @@ def list_monitors(settings: DesktopSettings | None = None) -> list[MonitorReport
 
 def _open_capture(settings: DesktopSettings) -> ScreenCapture:
     """A capture connection to the display, or MissingDependency saying how to get one."""
-    problem = display_problem(settings.platform, os.environ)
-    if problem is not None:
-        raise problem
-    return ScreenCapture.open()
+    if settings.display is None:
+        problem = display_problem(settings.platform, os.environ)
+        if problem is not None:
+            raise problem
+    return ScreenCapture.open(settings.display)

@@ -55,15 +55,15 @@ def display_problem(platform: DesktopPlatform, environ: Mapping[str, str]) -> Mi
     )
 
 
-def open_mss() -> Any:
-    """An mss screenshot object for this process's display."""
+def open_mss(display: str | None = None) -> Any:
+    """An mss screenshot object for ``display`` (an X display name), or this process's display."""
     try:
         import mss  # lazy: imported when a desktop is opened, never on import
     except ImportError as error:
         raise MissingDependency("the mss package is not installed", hint="pip install mss") from error
     factory = getattr(mss, "MSS", None) or mss.mss  # mss>=10.2 names the class; older versions a factory
     try:
-        return factory()
+        return factory(display=display) if display else factory()
     except mss.ScreenShotError as error:
         raise MissingDependency(
             f"cannot open the display for screen capture ({error})",
@@ -113,8 +113,8 @@ class ScreenCapture:
         self._sct = sct
 
     @classmethod
-    def open(cls) -> ScreenCapture:
-        return cls(open_mss())
+    def open(cls, display: str | None = None) -> ScreenCapture:
+        return cls(open_mss(display))
 
     def monitors(self) -> list[MonitorInfo]:
         """Every monitor mss sees, numbered as mss numbers them."""

@@ -51,11 +51,12 @@ class SpareKeys:
         self._sent_at = 0.0  # when keys bound here were last sent (see ``chunks``)
 
     @classmethod
-    def open(cls) -> SpareKeys:
+    def open(cls, display_name: str | None = None) -> SpareKeys:
+        """On the display ``display_name`` (":1"), or on $DISPLAY."""
         from Xlib import display as xdisplay  # python-xlib, installed with pyautogui on Linux
 
         try:
-            return cls(xdisplay.Display())
+            return cls(xdisplay.Display(display_name))
         except Exception as error:  # python-xlib raises its own error classes, and OSError
             raise DeviceError(f"cannot read the X keyboard map ({type(error).__name__}: {error})",
                               hint="check DISPLAY and XAUTHORITY") from error

@@ -69,6 +69,9 @@ class DesktopSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     monitor: int | None = Field(default=None, ge=0)
+    # An X display other than $DISPLAY (":91"): captured by mss on that display and driven with xdotool,
+    # because pyautogui binds a process to $DISPLAY; None = $DISPLAY through pyautogui.
+    display: str | None = Field(default=None, pattern=r"^:\d+$")
     region: Region | None = None
     scale: float | None = Field(default=None, ge=MIN_SCALE, le=MAX_SCALE)  # the bounds refuse inf and nan too
     origin: tuple[int, int] | None = None

@@ -20,12 +20,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qwen_gui_agent.agent.backends.base import BackendUnavailable, Completion, ModelBackend, Usage
 from qwen_gui_agent.agent.backends.local_loading import LoadedModel, import_torch, load_model, pixel_bounds
+from qwen_gui_agent.agent.backends.local_prompt import chat_template_messages, seen_frame
 from qwen_gui_agent.agent.backends.settings import BackendSettings
 from qwen_gui_agent.tools.messages import Message
+
+if TYPE_CHECKING:
+    from qwen_gui_agent.agent.backends.batching import StepRequest
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +83,34 @@ class LocalBackend(ModelBackend):
             model=self.settings.model,
             seen_frame=seen,
         )
+
+    # -- several conversations at once (agent/backends/batching.py calls these on its scheduler thread) ----
+
+    def batchable(self, request: StepRequest) -> bool:
+        """Grammar-constrained steps run alone; everything else may share a batch."""
+        return not (request.wants_action and self.settings.grammar is not None)
+
+    def complete_batch(self, requests: Sequence[StepRequest]) -> list[Completion]:
+        from qwen_gui_agent.agent.backends.local_batch import generate_batch
+
+        return generate_batch(self.model, self.processor, self.settings, requests, patch_size=self._patch_size())
+
+    def step_engine(self, slots: int) -> Any:
+        """Continuous batching on the fast path (FleetSteps), or None where it does not apply (CPU unless
+        fast is forced, sampling): the scheduler then batches whole steps with complete_batch."""
+        if not self.fast or self.settings.temperature != 0:
+            log.info("shared model: batched generate for steps that wait together (continuous batching needs "
+                     "the CUDA fast path and greedy decoding; fast=%s, temperature=%s)", self.fast,
+                     self.settings.temperature)
+            return None
+        from qwen_gui_agent.agent.backends.fastpath.engine import FastPathUnsupported
+        from qwen_gui_agent.agent.backends.fastpath.fleet_steps import FleetSteps
+
+        try:
+            return FleetSteps(self.model, self.processor, self.settings, slots=slots, patch_size=self._patch_size())
+        except FastPathUnsupported as reason:
+            log.info("whole-step batches instead of continuous batching: %s", reason)
+            return None
 
     def close(self) -> None:
         on_cuda = self.loaded.placement.on_cuda
@@ -151,33 +183,6 @@ class LocalBackend(ModelBackend):
 
     def _patch_size(self) -> int:
         return int(getattr(self.processor.image_processor, "patch_size", 14))
-
-
-def chat_template_messages(messages: Sequence[Message]) -> tuple[list[dict[str, Any]], list[Any]]:
-    """Our neutral messages as transformers chat messages (image placeholders in place) plus the images in order."""
-    chat: list[dict[str, Any]] = []
-    images: list[Any] = []
-    for message in messages:
-        if not message.images():
-            chat.append({"role": message.role, "content": message.joined_text()})
-            continue
-        content: list[dict[str, Any]] = []
-        for part in message.parts:
-            if isinstance(part, str):
-                content.append({"type": "text", "text": part})
-            else:
-                content.append({"type": "image"})
-                images.append(part)
-        chat.append({"role": message.role, "content": content})
-    return chat, images
-
-
-def seen_frame(image_grid_thw: Any, patch_size: int) -> tuple[int, int] | None:
-    """(width, height) of the last image as the vision tower saw it: its patch grid times the patch size."""
-    if image_grid_thw is None or len(image_grid_thw) == 0:
-        return None
-    _, grid_h, grid_w = (int(value) for value in image_grid_thw[-1])
-    return grid_w * patch_size, grid_h * patch_size
 
 
 class PhaseClock:

@@ -1,5 +1,9 @@
 """``agent run "GOAL"`` or ``agent run TASK.yaml``: the whole product in one command.
 
+Several task files (or a folder, a glob), several devices (``--device
+android:*``, ``desktop::91,desktop::92``) or ``--parallel N`` make a suite,
+run by agent/commands/suite_run.py.
+
 Settings come from the first of: a flag, the task file, an environment
 variable, the default. The environment is read here and nowhere deeper.
 
@@ -22,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager, redirect_stdout
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -83,12 +87,16 @@ log = logging.getLogger(__name__)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("run", help="Run a task: a goal in words, or a task YAML file.")(run_command)
+    app.command("run", help="Run a task (a goal in words, or a task YAML file), or a suite of task files.")(run_command)
 
 
 def run_command(
     context: typer.Context,
-    task_arg: Annotated[str, typer.Argument(metavar="TASK", help="A goal in words, or a task YAML file.")],
+    task_args: Annotated[list[str], typer.Argument(
+        metavar="TASK...", help="A goal in words, or task YAML files, folders of them or glob patterns (a suite).")],
+    parallel: Annotated[int | None, typer.Option(
+        "--parallel", min=1, rich_help_panel=_RUN_PANEL,
+        help="Suite: tasks run at once, each on its own device (default: one per device).")] = None,
     max_steps: Annotated[int | None, typer.Option(
         "--max-steps", min=1, rich_help_panel=_RUN_PANEL,
         help=f"Model steps per goal (task max_steps; env {ENV_MAX_STEPS}; default {DEFAULT_MAX_STEPS}).")] = None,
@@ -174,25 +182,30 @@ def run_command(
 
     verbose = command_verbosity(context, verbose)
     environ = dict(os.environ)
+    model_flags = dict(
+        backend=backend, model=model, base_url=base_url, api_key_env=api_key_env, min_pixels=min_pixels,
+        max_pixels=max_pixels, dialect=dialect, coords=coords, max_new_tokens=max_new_tokens, source=source,
+        script=script, temperature=temperature, request_timeout=request_timeout, max_retries=max_retries,
+        image_format=image_format, jpeg_quality=jpeg_quality, torch_device=torch_device, fast=fast, grammar=grammar,
+        adapter=adapter, structured_output=structured_output, context_limit=context_limit,
+        check_server_frame=check_server_frame)
+    device_options = {"monitor": monitor, "region": region, "scale": scale, "origin": origin, "failsafe": failsafe,
+                      "unicode_input": unicode_input, "adb_host": adb_host, "adb_port": adb_port}
+    loop_flags = dict(max_steps=max_steps, timeout=timeout, dry_run=dry_run, confirm=confirm, stuck_after=stuck_after,
+                      max_parse_errors=max_parse_errors, history_images=history_images, settle=settle,
+                      max_answer_chars=max_answer_chars)
+    if _suite_requested(task_args, device, parallel):
+        _run_suite(task_args, device, parallel, out, environ, json_events, no_report, secret or [],
+                   model_flags, device_options, loop_flags)
+    task_arg = task_args[0]
     events = JsonEvents(sys.stdout) if json_events else RichEvents(Console(highlight=False), verbose=verbose)
     errors = StartErrors(Console(stderr=True, soft_wrap=True, highlight=False), events if json_events else None)
     task, task_file = _load(task_arg, environ, errors)
     secrets = _secrets(task, secret or [], environ, errors)
     _redact_logs(secrets)
     try:
-        choice = resolve_model_settings(
-            environ=environ, task=task.model.model_dump(exclude_none=True), backend=backend, model=model,
-            base_url=base_url, api_key_env=api_key_env, min_pixels=min_pixels, max_pixels=max_pixels,
-            dialect=dialect, coords=coords, max_new_tokens=max_new_tokens, source=source, script=script,
-            temperature=temperature, request_timeout=request_timeout, max_retries=max_retries,
-            image_format=image_format, jpeg_quality=jpeg_quality, torch_device=torch_device, fast=fast, grammar=grammar,
-            adapter=adapter,
-            structured_output=structured_output, context_limit=context_limit, check_server_frame=check_server_frame,
-        )
-        settings = _loop_settings(task, choice.settings, environ, max_steps=max_steps, timeout=timeout,
-                                  dry_run=dry_run, confirm=confirm, stuck_after=stuck_after,
-                                  max_parse_errors=max_parse_errors, history_images=history_images, settle=settle,
-                                  max_answer_chars=max_answer_chars)
+        choice = resolve_model_settings(environ=environ, task=task.model.model_dump(exclude_none=True), **model_flags)
+        settings = _loop_settings(task, choice.settings, environ, **loop_flags)
         spec = _device_spec(device, task, environ)
         if task.needs_model():
             check_script(choice.settings)
@@ -201,8 +214,6 @@ def run_command(
     user = UserChannel(events=events)
     if confirm and not user.interactive:
         errors.bad_input("--confirm asks at a terminal, and stdin is not one")
-    device_options = {"monitor": monitor, "region": region, "scale": scale, "origin": origin, "failsafe": failsafe,
-                      "unicode_input": unicode_input, "adb_host": adb_host, "adb_port": adb_port}
     model_info = choice.public_dict() if task.needs_model() else {**choice.public_dict(), "started": False}
     with ExitStack() as stack:
         if json_events:  # stdout carries only events: anything a library prints (python-xlib does) goes to stderr
@@ -223,6 +234,34 @@ def run_command(
         )
         result = execute_run(parts)
     raise typer.Exit(result.exit_code)
+
+
+def _suite_requested(task_args: list[str], device: str | None, parallel: int | None) -> bool:
+    from qwen_gui_agent.agent.commands.suite_run import is_suite
+
+    return is_suite(task_args, device, parallel)
+
+
+def _run_suite(task_args: list[str], device: str | None, parallel: int | None, out: Path | None,
+               environ: dict[str, str], json_events: bool, no_report: bool, secrets: list[str],
+               model_flags: dict[str, object], device_options: dict[str, object],
+               loop_flags: dict[str, object]) -> NoReturn:
+    """Several tasks or devices: the suite runner (agent/commands/suite_run.py) takes over."""
+    from qwen_gui_agent.agent.commands.run_start import StartErrors
+    from qwen_gui_agent.agent.commands.suite_run import SuiteCall, run_suite_command
+
+    errors = StartErrors(Console(stderr=True, soft_wrap=True, highlight=False), None)
+    confirm = bool(loop_flags.pop("confirm"))
+
+    def loop_settings(task: Task, backend_settings: BackendSettings, env: Mapping[str, str]) -> LoopSettings:
+        return _loop_settings(task, backend_settings, env, confirm=False, **loop_flags)  # type: ignore[arg-type]
+
+    call = SuiteCall(task_args=task_args, device=device, parallel=parallel,
+                     out_dir=out or Path(environ.get(ENV_OUT) or DEFAULT_OUT), environ=environ, errors=errors,
+                     model_flags=model_flags, device_options=device_options, loop_settings=loop_settings,
+                     signals=_signals_as_interrupt, json_events=json_events, write_report=not no_report,
+                     confirm=confirm, extra_secrets=secrets)
+    raise typer.Exit(run_suite_command(call))
 
 
 def _device_spec(flag: str | None, task: Task, environ: Mapping[str, str]) -> str:

@@ -118,6 +118,51 @@ class NotStarted(Exception):
         super().__init__(message)
 
 
+@dataclass(frozen=True)
+class RunPlan:
+    """What a suite's task is before its device and backend exist: enough to record a run that could not start.
+
+    A single ``agent run`` that cannot start leaves no run directory (the console says why); in a suite,
+    each task keeps its own record, so the summary and the JUnit file can point at why it never started.
+    """
+
+    task: Task
+    events: EventSink
+    out_dir: Path
+    dialect: str
+    device_spec: str
+    task_file: str | None = None
+    model_info: dict[str, Any] | None = None
+    secrets: Secrets = field(default_factory=Secrets)
+    write_report: bool = True
+
+
+def record_unstarted_run(plan: RunPlan, failure: NotStarted) -> RunResult:
+    """A run directory whose run.json says why it never got to a step, so no suite task goes unrecorded."""
+    run_dir = new_run_directory(plan.out_dir, plan.task.title())
+    info = RunInfo(
+        run_id=run_dir.name, task=plan.task.title(), task_file=plan.task_file, dialect=plan.dialect,
+        model=plan.model_info or {}, device={"spec": plan.device_spec}, versions=_versions(), started_at=time.time(),
+    )
+    writer = RunWriter(run_dir, info)
+    events = _RedactedEvents(plan.events, plan.secrets)
+    events.emit("run_started", task=info.task, run_dir=str(run_dir), device=plan.device_spec,
+                dialect=plan.dialect, model=info.model.get("model", ""), dry_run=False)
+    result = RunResult(status=failure.status, message=plan.secrets.redact(failure.message), run_dir=run_dir, steps=0)
+    return finish_run(writer, result, events.emit, write_report=plan.write_report)
+
+
+@dataclass(frozen=True)
+class _RedactedEvents:
+    """Events with secret values masked in every string, for a run that has no session."""
+
+    sink: EventSink
+    secrets: Secrets
+
+    def emit(self, event: str, **data: Any) -> None:
+        self.sink.emit(event, self.secrets.redact_data(data))
+
+
 def execute_run(parts: RunParts) -> RunResult:
     session = start_session(
         SessionParts(device=parts.device, backend=parts.backend, dialect=parts.dialect, settings=parts.settings,

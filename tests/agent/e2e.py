@@ -165,8 +165,8 @@ def agent_command() -> list[str]:
 
 
 def run_agent(args: Sequence[str], env: dict[str, str], *, timeout: float = 120,
-              stdin: int | None = subprocess.DEVNULL) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*agent_command(), "run", *args], env=env, cwd=REPO, stdin=stdin, capture_output=True,
+              stdin: int | None = subprocess.DEVNULL, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*agent_command(), "run", *args], env=env, cwd=cwd, stdin=stdin, capture_output=True,
                           text=True, timeout=timeout, check=False)
 
 

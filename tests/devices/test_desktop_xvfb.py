@@ -161,6 +161,29 @@ def test_xdotool_types_more_characters_than_there_are_spare_keys_and_unbinds_the
     reader.close()
 
 
+def test_a_named_display_types_through_bound_keys_and_unbinds_them(x_display: XvfbServer, tk_app: TkApp) -> None:
+    """desktop::D (a suite's second display) types with xdotool too: the same binding, the same clean-up."""
+    if shutil.which("xdotool") is None:
+        pytest.skip("xdotool is not installed (apt-get install xdotool)")
+    from Xlib import display as xdisplay
+
+    reader = xdisplay.Display()
+    first, last = reader.display.info.min_keycode, reader.display.info.max_keycode
+    before = reader.get_keyboard_mapping(first, last - first + 1)
+    text = "中文输入 café ñ€"
+    with open_desktop(DesktopSettings(display=x_display.display, pause=0.02)) as desktop:
+        click_into(desktop, tk_app, "entry_unicode")
+        pid = tk_app.state()["pid"]
+        os.kill(pid, signal.SIGSTOP)  # the app reads every key event late, as on a busy machine
+        try:
+            desktop.execute(Type(text=text))
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        tk_app.wait_for(lambda s: s["entries"]["unicode"] == text, what="the text typed on the named display")
+    assert reader.get_keyboard_mapping(first, last - first + 1) == before  # closing the device unbound the keys
+    reader.close()
+
+
 def test_hotkey_reaches_the_app_with_its_modifiers(desktop: DesktopDevice, tk_app: TkApp) -> None:
     click_into(desktop, tk_app, "entry_ascii")
     desktop.execute(Hotkey(keys=("ctrl", "shift", "k")))

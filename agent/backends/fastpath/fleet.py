@@ -1,0 +1,280 @@
+"""Many conversations decoding at once on one model: slots in a shared static KV cache, one step for all.
+
+A suite's devices each wait for the next step of their own conversation. Decoding one token
+reads every weight once whatever the number of rows, so S rows decoded together cost about
+what one costs. Here:
+
+- a conversation joins a free slot between decode steps: the fast path's GPU preprocessing,
+  vision tower (its graph per screen size) and transformers' prefill, then its KV cache is
+  copied into the slot and its first token chosen on the GPU (``admit``; no host sync: the
+  first token is read with the next step's tokens, so joining rows queue back to back);
+- ``step`` advances every slot by one token: embeddings, rotary at each row's own position,
+  projections for all rows in one product, each row's key and value written at its own
+  length, attention over the static cache with each row masked to its own length (the query
+  heads of a key head asked as its query positions, so the masked kernel needs no grouped-query
+  support), the head, and the greedy choice with ``generate``'s processors (repetition penalty,
+  EOS held back until ``min_new_tokens``). Every shape is fixed, so on CUDA the whole step is
+  one CUDA graph; the norms and SiLU use fast_kernels' exact kernels there;
+- a row that chose an end token or reached its limit leaves (``finished``); its slot is free
+  for the next conversation, while the others go on.
+
+Prefill runs one conversation at a time: it is bound by compute, so batching it would save
+little. Rounding is not the single-stream path's bit for bit (products over S rows pick other
+kernels than the one-row products, attention is the masked kernel), so near-tied tokens can
+differ from ``generate``, as they do in plain batched ``generate``; benchmarks/bench_fleet.py
+reports the agreement and the logit gap at each first difference (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from qwen_gui_agent.agent.backends.fastpath import kernels as fast_kernels
+from qwen_gui_agent.agent.backends.fastpath.decode import add_rms_norm, apply_rope, warm_up_on_side_stream
+from qwen_gui_agent.agent.backends.fastpath.engine import FastPath, GreedyOptions, _cache_tensors, _grids
+from qwen_gui_agent.agent.backends.fastpath.inputs import rope_positions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Row:
+    """A conversation in a slot, as the host tracks it."""
+
+    limit: int
+    tokens: list[int] = field(default_factory=list)
+    prompt_tokens: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    first_token_ms: float = 0.0
+    tag: Any = None  # the caller's handle (a future, a request index)
+
+
+class FleetSlots:
+    """The static state of S decoding rows: KV caches, positions, processors' bookkeeping."""
+
+    def __init__(self, fast: FastPath, slots: int, capacity: int) -> None:
+        text, device, dtype = fast.text, fast.device, fast.dtype
+        self.slots, self.capacity = slots, capacity
+        shape = (slots, text.kv_heads, capacity, text.head_dim)
+        self.keys = [torch.zeros(shape, device=device, dtype=dtype) for _ in text.layers]
+        self.values = [torch.zeros(shape, device=device, dtype=dtype) for _ in text.layers]
+        self.token = torch.zeros(slots, 1, dtype=torch.long, device=device)
+        self.length = torch.zeros(slots, dtype=torch.long, device=device)  # filled cache slots per row
+        self.rope_delta = torch.zeros(slots, dtype=torch.long, device=device)
+        self.active = torch.zeros(slots, dtype=torch.bool, device=device)
+        self.generated = torch.zeros(slots, dtype=torch.long, device=device)
+        self.min_new = torch.zeros(slots, dtype=torch.long, device=device)
+        self.seen = torch.zeros(slots, fast.vocab, dtype=torch.bool, device=device)
+        self.rows = torch.arange(slots, device=device)
+        self.positions = torch.arange(capacity, device=device)
+
+
+class FleetEngine:
+    """Continuous batching over ``slots`` rows of one model (see the module's docstring)."""
+
+    def __init__(self, fast: FastPath, options: GreedyOptions, *, slots: int = 8, capacity: int = 4096) -> None:
+        self.fast = fast
+        self.text = fast.text
+        self.options = options
+        self.state = FleetSlots(fast, slots, capacity)
+        self.eos_penalty = torch.zeros(fast.vocab, dtype=torch.float32, device=fast.device)
+        if options.eos_token_ids:
+            self.eos_penalty[list(options.eos_token_ids)] = float("-inf")
+        self.stops = set(options.eos_token_ids)
+        self.rows: dict[int, _Row] = {}
+        self.next_token = torch.zeros(slots, dtype=torch.long, device=fast.device)
+        self._graph: Any = None
+        self._true = torch.ones((), dtype=torch.bool, device=fast.device)
+        self.first_token = torch.zeros(slots, dtype=torch.long, device=fast.device)  # chosen at admission
+        pinned = fast.device.type == "cuda"
+        self._host = torch.zeros(2, slots, dtype=torch.long, pin_memory=pinned)  # first tokens, then new tokens
+
+    # -- joining ------------------------------------------------------------------------------------
+
+    @property
+    def free_slots(self) -> int:
+        return self.state.slots - len(self.rows)
+
+    @torch.inference_mode()
+    def admit(self, inputs: dict[str, Any], max_new_tokens: int, tag: Any = None) -> int:
+        """Prefill one conversation (input_ids of one row, its pixels and grids) into a free slot; the slot."""
+        slot = next(index for index in range(self.state.slots) if index not in self.rows)
+        fast, state = self.fast, self.state
+        input_ids = inputs["input_ids"].to(fast.device)
+        prompt = int(input_ids.shape[1])
+        if prompt + max_new_tokens + 1 > state.capacity:
+            raise ValueError(f"{prompt} prompt tokens + {max_new_tokens} new do not fit the {state.capacity}-token "
+                             "slots; start the engine with a larger capacity")
+        row = _Row(limit=max_new_tokens, prompt_tokens=prompt, tag=tag)
+        grids = _grids(inputs.get("image_grid_thw"))
+        merge = fast.config.vision_config.spatial_merge_size
+        positions, rope_delta = rope_positions(input_ids[0].tolist(), fast.config.image_token_id, grids, merge)
+        embeds = fast._embed(inputs, input_ids, grids)
+        first_logits, cache = fast._prefill(input_ids, embeds, positions)
+        for number, (keys, values) in enumerate(_cache_tensors(cache)):
+            state.keys[number][slot, :, :prompt].copy_(keys[0])
+            state.values[number][slot, :, :prompt].copy_(values[0])
+        del cache
+        state.length[slot] = prompt
+        state.rope_delta[slot] = rope_delta
+        state.generated[slot] = 0
+        state.min_new[slot] = self.options.min_new_tokens
+        state.seen[slot] = False
+        state.seen[slot, input_ids[0]] = True
+        first = self._choose(first_logits.view(1, -1), state.seen[slot:slot + 1], state.generated[slot:slot + 1],
+                             state.min_new[slot:slot + 1])
+        self._record(first, slot)
+        self.first_token[slot] = first.view(())
+        state.active[slot] = True
+        # No host sync here: the first token is read with the next step's tokens, so the GPU runs the next
+        # conversation's vision and prefill while the host prepares it.
+        self.rows[slot] = row
+        return slot
+
+    def _record(self, token: torch.Tensor, slot: int) -> None:
+        state = self.state
+        state.token[slot, 0] = token.view(())
+        state.seen[slot, token.view(())] = True
+        state.generated[slot] += 1
+
+    def _choose(self, logits: torch.Tensor, seen: torch.Tensor, generated: torch.Tensor,
+                min_new: torch.Tensor) -> torch.Tensor:
+        """generate's greedy choice per row: repetition penalty, then EOS held back before min_new_tokens."""
+        penalty = self.options.repetition_penalty
+        if penalty != 1.0:
+            penalized = torch.where(logits < 0, logits * penalty, logits / penalty)
+            logits = torch.where(seen, penalized, logits)
+        held = (generated < min_new).view(-1, 1)
+        logits = torch.where(held, logits + self.eos_penalty, logits)
+        return torch.argmax(logits, dim=-1)
+
+    # -- the shared step ----------------------------------------------------------------------------
+
+    def _step_body(self) -> None:
+        text, state = self.text, self.state
+        slots = state.slots
+        hidden = text.embed(state.token)
+        position = (state.length + state.rope_delta).view(1, slots, 1).expand(3, slots, 1)
+        cos, sin = text.rotary(hidden, position)
+        # Row r attends to its filled slots and the key written now: positions 0..length[r].
+        # Made additive once per step (a boolean mask would be converted again in every layer's attention call).
+        visible = (state.positions.view(1, -1) <= state.length.view(-1, 1)).view(slots, 1, 1, -1)
+        mask = torch.zeros(visible.shape, dtype=hidden.dtype, device=hidden.device).masked_fill_(~visible,
+                                                                                                 float("-inf"))
+        groups = text.heads // text.kv_heads
+        residual, delta = hidden, None
+        for number, layer in enumerate(text.layers):
+            attn = layer.self_attn
+            # The norms (and the residual add before them) as fast_kernels' exact kernels on CUDA, eager elsewhere.
+            residual, normed = add_rms_norm(layer.input_layernorm, residual, delta, text.kernels)
+            q, k, v = attn.q_proj(normed), attn.k_proj(normed), attn.v_proj(normed)
+            q, k, v = (t.view(slots, 1, -1, text.head_dim).transpose(1, 2) for t in (q, k, v))
+            q, k = apply_rope(q, k, cos, sin)
+            state.keys[number][state.rows, :, state.length] = k[:, :, 0]
+            state.values[number][state.rows, :, state.length] = v[:, :, 0]
+            # The query heads sharing a key head are asked as that head's query positions (same keys, same
+            # mask), so no grouped-query support is needed and the masked (memory-efficient) kernel applies.
+            grouped = q.reshape(slots, text.kv_heads, groups, text.head_dim)
+            out = F.scaled_dot_product_attention(grouped, state.keys[number], state.values[number], attn_mask=mask,
+                                                 scale=attn.scaling)
+            out = out.reshape(slots, 1, text.heads * text.head_dim)
+            residual, normed = add_rms_norm(layer.post_attention_layernorm, residual, attn.o_proj(out),
+                                            text.kernels)
+            delta = self._mlp(layer.mlp, normed)
+        _, normed = add_rms_norm(text.norm, residual, delta, text.kernels)
+        logits = text.head(normed)[:, -1, :].float()
+        chosen = self._choose(logits, state.seen, state.generated, state.min_new)
+        chosen = torch.where(state.active, chosen, state.token.view(-1))
+        self.next_token.copy_(chosen)
+        state.token.copy_(chosen.view(slots, 1))
+        state.seen.index_put_((state.rows, chosen), self._true)  # a device scalar: capturable
+        state.generated.add_(state.active.long())
+        state.length.add_(state.active.long())
+
+    def _mlp(self, mlp: Any, normed: torch.Tensor) -> torch.Tensor:
+        if self.text.kernels and self.text.silu:
+            return mlp.down_proj(fast_kernels.silu_mul(mlp.gate_proj(normed), mlp.up_proj(normed)))
+        return mlp(normed)
+
+    @torch.inference_mode()
+    def step(self) -> None:
+        """One token for every active row (a CUDA graph replay after the first call on CUDA)."""
+        if self.fast.device.type == "cuda":
+            if self._graph is None:
+                self._capture()
+            self._graph.replay()
+        else:
+            self._step_body()
+        self._host[0].copy_(self.first_token, non_blocking=True)
+        self._host[1].copy_(self.next_token, non_blocking=True)
+        if self.fast.device.type == "cuda":
+            torch.cuda.current_stream().synchronize()
+        firsts, news = self._host.tolist()
+        for slot, row in self.rows.items():
+            if not row.tokens:
+                row.tokens.append(firsts[slot])
+                row.first_token_ms = (time.perf_counter() - row.started) * 1000
+            row.tokens.append(news[slot])
+
+    def _capture(self) -> None:
+        state = self.state
+        # The warm-up and the capture each run the step once: undo their bookkeeping (the key and value
+        # they wrote sit at each row's next position, which the next real step overwrites).
+        saved = [t.clone() for t in (state.token, state.length, state.generated, state.seen, self.next_token)]
+        warm_up_on_side_stream(self._step_body, times=2)
+        for target, value in zip((state.token, state.length, state.generated, state.seen, self.next_token), saved):
+            target.copy_(value)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            self._step_body()
+        for target, value in zip((state.token, state.length, state.generated, state.seen, self.next_token), saved):
+            target.copy_(value)
+        self._graph = graph
+        log.info("captured the %d-row decode step (%d-token slots)", state.slots, state.capacity)
+
+    # -- leaving ------------------------------------------------------------------------------------
+
+    def finished(self) -> list[tuple[Any, list[int], dict[str, float]]]:
+        """Rows done (end token or limit): their tags, tokens and timings; their slots become free."""
+        done = []
+        for slot, row in list(self.rows.items()):
+            answer = self._answer(row)
+            if answer is not None:
+                total = (time.perf_counter() - row.started) * 1000
+                timings = {"first_token": row.first_token_ms, "decode": total - row.first_token_ms, "total": total}
+                done.append((row.tag, answer, timings))
+                self.state.active[slot] = False
+                del self.rows[slot]
+        return done
+
+    def _answer(self, row: _Row) -> list[int] | None:
+        """The row's answer once it is complete: up to its first end token (choose_token holds ends back
+        until min_new_tokens) or its limit. A row may have run a step past its end (its first token is
+        read with the next step's): those tokens are dropped here."""
+        for index, token in enumerate(row.tokens[: row.limit]):
+            if token in self.stops:
+                return row.tokens[: index + 1]
+        return row.tokens[: row.limit] if len(row.tokens) >= row.limit else None
+
+    def run_all(self, requests: Sequence[tuple[dict[str, Any], int]]) -> list[list[int]]:
+        """Every request to the end, joining as slots free up (benchmarks and tests); tokens in request order."""
+        waiting = list(enumerate(requests))
+        results: dict[int, list[int]] = {}
+        while waiting or self.rows:
+            while waiting and self.free_slots:
+                index, (inputs, limit) = waiting.pop(0)
+                self.admit(inputs, limit, tag=index)
+            for tag, tokens, _ in self.finished():
+                results[tag] = tokens
+            if self.rows:
+                self.step()
+                for tag, tokens, _ in self.finished():
+                    results[tag] = tokens
+        return [results[index] for index in range(len(requests))]

@@ -1,0 +1,68 @@
+"""The fleet engine as the batching scheduler drives it: a step request joins, a completion leaves."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from qwen_gui_agent.agent.backends.base import Completion, Usage
+from qwen_gui_agent.agent.backends.fastpath.engine import FastPath, greedy_options
+from qwen_gui_agent.agent.backends.fastpath.fleet import FleetEngine
+from qwen_gui_agent.agent.backends.local_loading import pixel_bounds
+from qwen_gui_agent.agent.backends.local_prompt import chat_template_messages, seen_frame
+
+if TYPE_CHECKING:
+    from qwen_gui_agent.agent.backends.batching import StepRequest
+    from qwen_gui_agent.agent.backends.settings import BackendSettings
+
+
+class FleetSteps:
+    """Greedy steps of many conversations at once on the local model (agent/backends/fastpath/fleet.py)."""
+
+    def __init__(self, model: Any, processor: Any, settings: BackendSettings, *, slots: int,
+                 capacity: int = 4096, patch_size: int = 14) -> None:
+        self.processor = processor
+        self.settings = settings
+        self.patch_size = patch_size
+        self.fast = FastPath.for_model(model)
+        self.engine = FleetEngine(self.fast, greedy_options(model.generation_config, do_sample=False),
+                                  slots=slots, capacity=capacity)
+
+    @property
+    def free_slots(self) -> int:
+        return self.engine.free_slots
+
+    @property
+    def active(self) -> int:
+        return len(self.engine.rows)
+
+    def admit(self, request: StepRequest, tag: Any) -> None:
+        chat, images = chat_template_messages(request.messages)
+        prompt = self.processor.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+        inputs = self.fast.prepare(prompt, images, self.processor, size=pixel_bounds(self.settings))
+        seen = seen_frame(inputs["image_grid_thw"], self.patch_size) if images else None
+        limit = request.max_new_tokens or self.settings.max_new_tokens
+        self.engine.admit(inputs, limit, tag=(tag, seen, int(inputs["input_ids"].shape[1])))
+
+    def step(self) -> None:
+        self.engine.step()
+
+    def finished(self) -> list[tuple[Any, Completion]]:
+        done = []
+        for (tag, seen, prompt), tokens, timings in self.engine.finished():
+            done.append((tag, self._completion(tokens, timings, seen, prompt)))
+        return done
+
+    def abandon(self) -> list[Any]:
+        """Drop every row (after a failed step); the callers' tags."""
+        tags = [row.tag[0] for row in self.engine.rows.values()]
+        for slot in list(self.engine.rows):
+            self.engine.state.active[slot] = False
+        self.engine.rows.clear()
+        return tags
+
+    def _completion(self, tokens: list[int], timings: Mapping[str, float], seen: Any, prompt: int) -> Completion:
+        return Completion(text=self.processor.decode(tokens, skip_special_tokens=True).strip(),
+                          usage=Usage(prompt_tokens=prompt, completion_tokens=len(tokens)),
+                          timings={**timings, "batch": float(self.engine.state.slots)},
+                          model=self.settings.model, seen_frame=seen)
