@@ -28,9 +28,10 @@ OutOption = Annotated[Path | None, typer.Option(
     help="Results folder; running again with the same settings resumes there (default evals/<kind>-<data>).")]
 LimitOption = Annotated[int | None, typer.Option(
     "--limit", min=1, rich_help_panel=_PANEL, help="Only the first N items (in file order).")]
-ParallelOption = Annotated[int, typer.Option(
-    "--parallel", min=1, rich_help_panel=_PANEL,
-    help="Requests in flight at once (openai backend; local and scripted answer one at a time).")]
+ParallelOption = Annotated[int | None, typer.Option(
+    "--parallel", min=1, rich_help_panel=_PANEL, show_default=False,
+    help="Items asked at once: concurrent requests (openai; default 4), or batched on one local model (local; "
+    "default 1: a batch may break near-ties of the logits differently); a script answers in order.")]
 FreshOption = Annotated[bool, typer.Option(
     "--fresh", rich_help_panel=_PANEL, help="Drop the folder's earlier results and start over.")]
 
@@ -56,7 +57,7 @@ def grounding_command(
     prompt: Annotated[Literal["grounding", "action"], typer.Option(
         "--prompt", rich_help_panel=_PANEL, help="grounding: the dialect's plain find-this prompt (as tap: steps); "
         "action: the full agent prompt with 'click on ...' as the task.")] = "grounding",
-    out: OutOption = None, limit: LimitOption = None, parallel: ParallelOption = 4, fresh: FreshOption = False,
+    out: OutOption = None, limit: LimitOption = None, parallel: ParallelOption = None, fresh: FreshOption = False,
     *, model_flags: dict[str, Any],
 ) -> None:
     """Grounding accuracy: the share of clicks that land inside the described element's box."""
@@ -85,7 +86,7 @@ def steps_command(
     tolerance: Annotated[float, typer.Option(
         "--tolerance", min=0.0, rich_help_panel=_PANEL,
         help="Where only a point is known: a click counts within this share of the screen's diagonal.")] = 0.04,
-    out: OutOption = None, limit: LimitOption = None, parallel: ParallelOption = 4, fresh: FreshOption = False,
+    out: OutOption = None, limit: LimitOption = None, parallel: ParallelOption = None, fresh: FreshOption = False,
     *, model_flags: dict[str, Any],
 ) -> None:
     """Step accuracy: for each recorded step, does the model choose the same action (and the same place)?"""
@@ -127,7 +128,7 @@ def _model_choice(model_flags: dict[str, Any], console: Console) -> Any:
 
 
 def _run(console: Console, out: Path, settings: dict[str, Any], choice: Any, items: Sequence[Any],
-         problems: Sequence[Any], *, parallel: int, fresh: bool, title: str,
+         problems: Sequence[Any], *, parallel: int | None, fresh: bool, title: str,
          asker: Callable[[Any, Any, Any], Callable[[Any], dict[str, Any]]]) -> NoReturn:
     from qwen_gui_agent.agent.backends import create_backend
     from qwen_gui_agent.agent.backends.base import BackendError
@@ -144,12 +145,14 @@ def _run(console: Console, out: Path, settings: dict[str, Any], choice: Any, ite
     for problem in problems:
         console.print(f"[yellow]data error:[/yellow] {escape(problem.describe())}")
     model = choice.settings
-    workers = parallel if model.kind == "openai" else 1  # one GPU model / one script in order: one at a time
+    # openai: requests in flight together (the server batches); local: one model whose scheduler batches the
+    # waiting items (agent/backends/batching.py); scripted: one script, answered in order.
+    workers = {"openai": parallel or 4, "local": parallel or 1}.get(model.kind, 1)
     frames = FrameSettings(min_pixels=model.min_pixels, max_pixels=model.max_pixels,
                            max_new_tokens=model.max_new_tokens, patch_factor=model.patch_factor)
     dialect = get_dialect(choice.dialect, coordinates=choice.coordinates)
     try:
-        with create_backend(model) as backend:
+        with _shared(create_backend(model), model.kind, workers) as backend:
             records = run_items(items, asker(backend, dialect, frames), ResultsLog(out), parallel=workers,
                                 console=console, title=title)
     except BackendError as error:
@@ -163,6 +166,15 @@ def _run(console: Console, out: Path, settings: dict[str, Any], choice: Any, ite
     _print_summary(outcome.summary, console)
     console.print(f"results: {escape(str(outcome.results_path))}\nreport:  {escape(str(outcome.report_path))}")
     raise typer.Exit(0)
+
+
+def _shared(backend: Any, kind: str, workers: int) -> Any:
+    """The backend the workers share: a local model behind the batching scheduler when several ask at once."""
+    if kind == "local" and workers > 1:
+        from qwen_gui_agent.agent.backends.batching import BatchingBackend
+
+        return BatchingBackend(backend, max_batch=workers)  # closing it closes the model too
+    return backend
 
 
 def _print_summary(summary: dict[str, Any], console: Console) -> None:

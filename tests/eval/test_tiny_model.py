@@ -62,3 +62,20 @@ def test_steps_eval_of_a_recorded_run_completes(tmp_path: Path, tiny_qwen_dir: P
     document = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert document["summary"]["items"] == 3
     check_html(out / "report.html")
+
+
+def test_parallel_local_eval_batches_and_scores_as_one_at_a_time(tmp_path: Path, tiny_qwen_dir: Path) -> None:
+    """--parallel with the local backend: one model, the waiting items batched; the same answers as one by one."""
+    data = tmp_path / "pro"
+    make_screenspot_pro(data)
+    outcomes = {}
+    for parallel in ("1", "3"):
+        out = tmp_path / f"out{parallel}"
+        result = run_agent(["-v", "eval", "grounding", str(data), "-o", str(out), "--limit", "6", "--parallel",
+                            parallel, *local_flags(tiny_qwen_dir)], env=environment(), timeout=900)
+        assert result.returncode == 0, result.stderr
+        batched = "shared model: batched generate" in result.stderr  # logged when the first batch forms
+        assert batched == (parallel == "3"), result.stderr
+        document = json.loads((out / "results.json").read_text(encoding="utf-8"))
+        outcomes[parallel] = [(record["id"], record.get("answer"), record["outcome"]) for record in document["items"]]
+    assert len(outcomes["1"]) == 6 and outcomes["3"] == outcomes["1"]
