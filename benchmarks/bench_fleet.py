@@ -112,7 +112,6 @@ class Clock:
 
 def plain_batch(model: Any, processor: Any, convs: list[tuple[str, Any]], new_tokens: int) -> list[list[int]]:
     import torch
-
     from qwen_gui_agent.agent.backends.local_batch import left_padding
 
     with left_padding(processor.tokenizer):
@@ -152,6 +151,22 @@ def agreement(rows: list[list[int]], alone: list[tuple[list[int], Any]]) -> dict
             differences.append({"row": index, "at": prefix, "gap": gap, "gap_ulps": gap / ulp if ulp else None})
     return {"rate": same / total if total else 1.0, "rows_identical": len(rows) - len(differences),
             "rows": len(rows), "differences": differences}
+
+
+def fleet_round(engine: Any, fast: Any, processor: Any, convs: list[tuple[str, Any]], new_tokens: int,
+                clock: Clock, phases: list[tuple[float, float, int]]) -> list[list[int]]:
+    """run_all's loop with every row joining at once, timed in two phases (joining, decoding) into ``phases``."""
+    join_ms, _ = clock.ms(lambda: [engine.admit(fast.prepare(text, [image], processor), new_tokens, tag=index)
+                                   for index, (text, image) in enumerate(convs)])
+    answers: dict[int, list[int]] = {}
+    steps = 0
+    started = time.perf_counter()
+    while engine.rows:
+        engine.step()
+        steps += 1
+        answers.update((tag, tokens) for tag, tokens, _ in engine.finished())
+    phases.append((join_ms, (time.perf_counter() - started) * 1000, steps))
+    return [answers[index] for index in range(len(convs))]
 
 
 def batch_floor(config: Any, ceilings: Ceilings, prompt: int, patches: int, new_tokens: int, batch: int) -> float:
@@ -199,26 +214,16 @@ def bench_model(name: str, model: Any, processor: Any, args: argparse.Namespace,
     for batch in batches:
         row: dict[str, Any] = {}
         clock.reset_peak()
-        plain = [clock.ms(lambda: plain_batch(model, processor, convs[:batch], n)) for _ in range(args.repeats)]
+        rows_now = convs[:batch]
+        plain = [clock.ms(lambda rows=rows_now: plain_batch(model, processor, rows, n)) for _ in range(args.repeats)]
         row["plain"] = {"steps_per_s": batch * 1000 / median(t for t, _ in plain), "peak_gib": clock.peak_gib(),
                         "agreement": agreement(plain[-1][1], alone)}
         engine = FleetEngine(fast, options, slots=batch, capacity=capacity)
 
         phases: list[tuple[float, float, int]] = []
 
-        def fleet() -> list[list[int]]:
-            """run_all's loop with every row joining at once, timed in two phases: joining, decoding."""
-            join_ms, _ = clock.ms(lambda: [engine.admit(fast.prepare(text, [image], processor), n, tag=index)
-                                           for index, (text, image) in enumerate(convs[:batch])])
-            answers: dict[int, list[int]] = {}
-            steps = 0
-            started = time.perf_counter()
-            while engine.rows:
-                engine.step()
-                steps += 1
-                answers.update((tag, tokens) for tag, tokens, _ in engine.finished())
-            phases.append((join_ms, (time.perf_counter() - started) * 1000, steps))
-            return [answers[index] for index in range(batch)]
+        def fleet(engine: Any = engine, batch: int = batch, phases: list = phases) -> list[list[int]]:
+            return fleet_round(engine, fast, processor, convs[:batch], n, clock, phases)
 
         warm_ms, _ = clock.ms(fleet)  # captures the step's graph
         clock.reset_peak()

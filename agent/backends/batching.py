@@ -10,7 +10,11 @@ cannot take (grammar-constrained) runs alone. Callers block until their own
 answer is ready; an error in a batch is raised to every caller in it.
 
 Batches form between steps: a worker whose device is still acting joins the
-next batch, one that finishes leaves, so the batch follows the workers.
+next batch, one that finishes leaves, so the batch follows the workers. Where
+the inner backend offers a ``step_engine`` (the local backend on the CUDA fast
+path: agent/backends/fastpath/fleet.py), the batch is continuous: waiting steps
+join the running rows between decode steps, and a row answers as soon as it is
+done; a step that cannot join is answered alone.
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from qwen_gui_agent.tools.messages import Message
 
 from tests.fastpath.conftest import chat, noise_image
-from qwen_gui_agent.tools.messages import Message
 
 # (width, height, task, answer limit): other prompt lengths, image sizes and limits, so rows join and leave apart.
 CASES = [(56, 56, "Click the search button.", 16), (112, 56, "Type hello", 16), (84, 140, "Scroll down please", 8),

@@ -35,7 +35,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-
 from qwen_gui_agent.agent.backends.fastpath import kernels as fast_kernels
 from qwen_gui_agent.agent.backends.fastpath.decode import add_rms_norm, apply_rope, warm_up_on_side_stream
 from qwen_gui_agent.agent.backends.fastpath.engine import FastPath, GreedyOptions, _cache_tensors, _grids
