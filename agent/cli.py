@@ -26,7 +26,8 @@ COMMAND_MODULES = (
 def build_app() -> typer.Typer:
     app = typer.Typer(
         name="agent",
-        help="A visual GUI agent driven by Qwen-family vision models (Qwen2.5-VL, Qwen3-VL, UI-TARS, GUI-Owl): screenshots in, exact actions out.",
+        help="A visual GUI agent driven by Qwen-family vision models (Qwen2.5-VL, Qwen3-VL, UI-TARS, GUI-Owl): "
+        "screenshots in, exact actions out.",
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         add_completion=False,
