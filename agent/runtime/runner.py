@@ -76,11 +76,10 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-@dataclass(frozen=True)
-class RunParts:
-    """Everything a run is made of; the CLI (or a test) builds it."""
+@dataclass(frozen=True, kw_only=True)
+class SessionParts:
+    """What a recorded session is made of: a run without its task (the Python API runs calls one by one)."""
 
-    task: Task
     device: Device
     backend: ModelBackend
     dialect: Dialect
@@ -91,6 +90,13 @@ class RunParts:
     secrets: Secrets = field(default_factory=Secrets)
     task_file: str | None = None
     model_info: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunParts(SessionParts):
+    """Everything a run is made of: a session and its task; the CLI (or a test) builds it."""
+
+    task: Task
     write_report: bool = True
 
 
@@ -164,32 +170,11 @@ class _RedactedEvents:
 
 
 def execute_run(parts: RunParts) -> RunResult:
-    session = start_session(
-        SessionParts(device=parts.device, backend=parts.backend, dialect=parts.dialect, settings=parts.settings,
-                     events=parts.events, out_dir=parts.out_dir, user=parts.user, secrets=parts.secrets,
-                     task_file=parts.task_file, model_info=parts.model_info),
-        title=parts.task.title(),
-    )
+    session = start_session(parts, title=parts.task.title())
     status, message = _run_steps(session, parts.task)
     result = RunResult(status=status, message=parts.secrets.redact(message), run_dir=session.writer.directory,
                        steps=session.steps_recorded)
     return finish_run(session.writer, result, session.emit, write_report=parts.write_report)
-
-
-@dataclass(frozen=True)
-class SessionParts:
-    """What a recorded session is made of: a run without its task (the Python API runs calls one by one)."""
-
-    device: Device
-    backend: ModelBackend
-    dialect: Dialect
-    settings: LoopSettings
-    events: EventSink
-    out_dir: Path
-    user: UserChannel | None = None
-    secrets: Secrets = field(default_factory=Secrets)
-    task_file: str | None = None
-    model_info: dict[str, Any] | None = None
 
 
 def start_session(parts: SessionParts, *, title: str) -> Session:
