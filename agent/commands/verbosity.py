@@ -2,14 +2,14 @@
 
 Each ``-v`` adds one level, counted across the root and the command: 1 shows the model's
 thoughts and the device commands and logs at INFO; 2 logs at DEBUG. The root callback keeps
-its count in the click context, so a command adds its own to it.
+its count in the command context, so a command adds its own to it.
 """
 
 from __future__ import annotations
 
 import logging
 
-import click
+import typer
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 _COUNT_KEY = "qwen_gui_agent.verbose"
@@ -25,12 +25,12 @@ def configure_logging(verbose: int) -> None:
     logging.getLogger().setLevel(log_level(verbose))
 
 
-def remember_root_verbosity(context: click.Context, verbose: int) -> None:
+def remember_root_verbosity(context: typer.Context, verbose: int) -> None:
     context.meta[_COUNT_KEY] = verbose  # ``meta`` is shared by the whole chain of contexts
     configure_logging(verbose)
 
 
-def command_verbosity(context: click.Context | None, own: int) -> int:
+def command_verbosity(context: typer.Context | None, own: int) -> int:
     """The root's ``-v`` count plus the command's own; logging follows the total."""
     total = own + (context.meta.get(_COUNT_KEY, 0) if context is not None else 0)
     configure_logging(total)
