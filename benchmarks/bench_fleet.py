@@ -8,7 +8,8 @@ a little, so prompt lengths differ by a few tokens):
 - plain: the processor on the CPU over all B prompts and images with left padding, then one
   ``model.generate`` (what agent/backends/local_batch.py does off CUDA);
 - fleet: agent/backends/fastpath/fleet.py (what the shared local backend uses on CUDA):
-  GPU preprocessing, each conversation's vision and prefill as it joins, then one
+  GPU preprocessing, then the B conversations join together (one vision call, the shared
+  system-prompt prefix kept from the previous round, one prefill of the rest), then one
   CUDA-graph-replayed decode step for all rows with per-row lengths;
 - floor: B x (vision + prefill floor) + 39 decode steps that read the weights once and B rows'
   KV caches (benchmarks/gpu_floor.py, rates measured in the same run).
@@ -156,8 +157,8 @@ def agreement(rows: list[list[int]], alone: list[tuple[list[int], Any]]) -> dict
 def fleet_round(engine: Any, fast: Any, processor: Any, convs: list[tuple[str, Any]], new_tokens: int,
                 clock: Clock, phases: list[tuple[float, float, int]]) -> list[list[int]]:
     """run_all's loop with every row joining at once, timed in two phases (joining, decoding) into ``phases``."""
-    join_ms, _ = clock.ms(lambda: [engine.admit(fast.prepare(text, [image], processor), new_tokens, tag=index)
-                                   for index, (text, image) in enumerate(convs)])
+    join_ms, _ = clock.ms(lambda: engine.admit_many([(fast.prepare(text, [image], processor), new_tokens, index)
+                                                     for index, (text, image) in enumerate(convs)]))
     answers: dict[int, list[int]] = {}
     steps = 0
     started = time.perf_counter()
@@ -230,8 +231,11 @@ def bench_model(name: str, model: Any, processor: Any, args: argparse.Namespace,
         phases.clear()
         runs = [clock.ms(fleet) for _ in range(args.repeats)]
         join_ms, decode_ms, steps = phases[-1]
+        engine.joiner.prefix = None  # one more round that computes the shared prefix again (a first step)
+        cold_ms, _ = clock.ms(fleet)
         row["fleet"] = {"steps_per_s": batch * 1000 / median(t for t, _ in runs), "peak_gib": clock.peak_gib(),
-                        "first_call_ms": warm_ms, "join_ms": join_ms, "join_ms_per_row": join_ms / batch,
+                        "first_call_ms": warm_ms, "cold_prefix_steps_per_s": batch * 1000 / cold_ms,
+                        "join_ms": join_ms, "join_ms_per_row": join_ms / batch,
                         "decode_ms": decode_ms, "decode_ms_per_step": decode_ms / steps,
                         "agreement": agreement(runs[-1][1], alone)}
         if ceilings is not None:

@@ -52,7 +52,8 @@ class StepEngine(Protocol):
     @property
     def active(self) -> int: ...
 
-    def admit(self, request: StepRequest, tag: Any) -> None: ...
+    def admit(self, requests: Sequence[tuple[StepRequest, Any]]) -> list[Any]:
+        """The requests ((request, tag) each) join together; returns the tags of those that cannot."""
 
     def step(self) -> None: ...
 
@@ -156,19 +157,27 @@ class BatchingBackend(ModelBackend):
         return taken
 
     def _admit(self, engine: StepEngine, items: list[_Waiting | None]) -> bool:
-        """Each item into a free slot (a step the batch cannot take runs alone first); True on closing."""
+        """The items into free slots, together (a step the batch cannot take runs alone first); True on closing."""
+        closing = None in items
+        joining = []
         for item in items:
             if item is None:
-                return True
+                break
             if isinstance(self.inner, BatchCapable) and not self.inner.batchable(item.request):
                 self._answer([item])
-                continue
-            try:
-                engine.admit(item.request, item)
-            except Exception:  # it cannot join (a prompt longer than the slots, say): it runs alone, as it would
-                log.info("a step could not join the running batch; answering it alone", exc_info=True)
-                self._answer([item])
-        return False
+            else:
+                joining.append(item)
+        if not joining:
+            return closing
+        try:
+            refused = engine.admit([(item.request, item) for item in joining])
+        except Exception:  # they cannot join (a bad image, say): each runs alone, as it would
+            log.info("%d steps could not join the running batch; answering them alone", len(joining), exc_info=True)
+            refused = joining
+        for item in refused:
+            log.info("a step could not join the running batch; answering it alone")
+            self._answer([item])
+        return closing
 
     def _advance(self, engine: StepEngine) -> None:
         """One decode step for every row, then answer the rows that are done."""

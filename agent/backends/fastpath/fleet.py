@@ -4,10 +4,10 @@ A suite's devices each wait for the next step of their own conversation. Decodin
 reads every weight once whatever the number of rows, so S rows decoded together cost about
 what one costs. Here:
 
-- a conversation joins a free slot between decode steps: the fast path's GPU preprocessing,
-  vision tower (its graph per screen size) and transformers' prefill, then its KV cache is
-  copied into the slot and its first token chosen on the GPU (``admit``; no host sync: the
-  first token is read with the next step's tokens, so joining rows queue back to back);
+- conversations join free slots between decode steps, together when they arrive together
+  (fleet_join.py: one vision call per screen size, the keys and values of the prompt prefix they
+  share computed once and kept, one prefill of the rest written straight into the slots); each
+  first token is chosen on the GPU and read with the next step's tokens (no host sync);
 - ``step`` advances every slot by one token: embeddings, rotary at each row's own position,
   projections for all rows in one product, each row's key and value written at its own
   length, attention over the static cache with each row masked to its own length (the query
@@ -18,11 +18,10 @@ what one costs. Here:
 - a row that chose an end token or reached its limit leaves (``finished``); its slot is free
   for the next conversation, while the others go on.
 
-Prefill runs one conversation at a time: it is bound by compute, so batching it would save
-little. Rounding is not the single-stream path's bit for bit (products over S rows pick other
-kernels than the one-row products, attention is the masked kernel), so near-tied tokens can
-differ from ``generate``, as they do in plain batched ``generate``; benchmarks/bench_fleet.py
-reports the agreement and the logit gap at each first difference (docs/performance.md).
+Rounding is not the single-stream path's bit for bit (the products run on other shapes, the prefix
+is computed apart, attention is the masked kernel), so near-tied tokens can differ from ``generate``,
+as they do in plain batched ``generate``; benchmarks/bench_fleet.py reports the agreement and the
+logit gap at each first difference (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -37,7 +36,8 @@ import torch
 import torch.nn.functional as F
 from qwen_gui_agent.agent.backends.fastpath import kernels as fast_kernels
 from qwen_gui_agent.agent.backends.fastpath.decode import add_rms_norm, apply_rope, warm_up_on_side_stream
-from qwen_gui_agent.agent.backends.fastpath.engine import FastPath, GreedyOptions, _cache_tensors, _grids
+from qwen_gui_agent.agent.backends.fastpath.engine import FastPath, GreedyOptions, _grids
+from qwen_gui_agent.agent.backends.fastpath.fleet_join import FleetJoin, JoiningRow, JoinSettings
 from qwen_gui_agent.agent.backends.fastpath.inputs import rope_positions
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,8 @@ class FleetSlots:
 class FleetEngine:
     """Continuous batching over ``slots`` rows of one model (see the module's docstring)."""
 
-    def __init__(self, fast: FastPath, options: GreedyOptions, *, slots: int = 8, capacity: int = 4096) -> None:
+    def __init__(self, fast: FastPath, options: GreedyOptions, *, slots: int = 8, capacity: int = 4096,
+                 join: JoinSettings | None = None) -> None:
         self.fast = fast
         self.text = fast.text
         self.options = options
@@ -94,6 +95,7 @@ class FleetEngine:
         self.first_token = torch.zeros(slots, dtype=torch.long, device=fast.device)  # chosen at admission
         pinned = fast.device.type == "cuda"
         self._host = torch.zeros(2, slots, dtype=torch.long, pin_memory=pinned)  # first tokens, then new tokens
+        self.joiner = FleetJoin(fast, self.state.keys, self.state.values, join or JoinSettings())
 
     # -- joining ------------------------------------------------------------------------------------
 
@@ -101,41 +103,59 @@ class FleetEngine:
     def free_slots(self) -> int:
         return self.state.slots - len(self.rows)
 
-    @torch.inference_mode()
+    def fits(self, prompt_tokens: int, max_new_tokens: int) -> bool:
+        """Whether a conversation of ``prompt_tokens`` answering up to ``max_new_tokens`` fits a slot."""
+        return prompt_tokens + max_new_tokens + 1 <= self.state.capacity
+
     def admit(self, inputs: dict[str, Any], max_new_tokens: int, tag: Any = None) -> int:
         """Prefill one conversation (input_ids of one row, its pixels and grids) into a free slot; the slot."""
-        slot = next(index for index in range(self.state.slots) if index not in self.rows)
-        fast, state = self.fast, self.state
-        input_ids = inputs["input_ids"].to(fast.device)
-        prompt = int(input_ids.shape[1])
-        if prompt + max_new_tokens + 1 > state.capacity:
-            raise ValueError(f"{prompt} prompt tokens + {max_new_tokens} new do not fit the {state.capacity}-token "
-                             "slots; start the engine with a larger capacity")
-        row = _Row(limit=max_new_tokens, prompt_tokens=prompt, tag=tag)
-        grids = _grids(inputs.get("image_grid_thw"))
-        merge = fast.config.vision_config.spatial_merge_size
-        positions, rope_delta = rope_positions(input_ids[0].tolist(), fast.config.image_token_id, grids, merge)
-        embeds = fast._embed(inputs, input_ids, grids)
-        first_logits, cache = fast._prefill(input_ids, embeds, positions)
-        for number, (keys, values) in enumerate(_cache_tensors(cache)):
-            state.keys[number][slot, :, :prompt].copy_(keys[0])
-            state.values[number][slot, :, :prompt].copy_(values[0])
-        del cache
-        state.length[slot] = prompt
-        state.rope_delta[slot] = rope_delta
+        return self.admit_many([(inputs, max_new_tokens, tag)])[0]
+
+    @torch.inference_mode()
+    def admit_many(self, requests: Sequence[tuple[dict[str, Any], int, Any]]) -> list[int]:
+        """Prefill conversations ((inputs, max_new_tokens, tag) each) together into free slots; their slots.
+
+        Their vision, shared prompt prefix and prefill are batched (fleet_join.py). Every request is
+        checked before any work starts: one that does not fit raises ValueError and none joins.
+        """
+        state = self.state
+        if len(requests) > self.free_slots:
+            raise ValueError(f"{len(requests)} conversations cannot join: {self.free_slots} free slots")
+        started = time.perf_counter()
+        joining: list[JoiningRow] = []
+        free = (index for index in range(state.slots) if index not in self.rows)
+        merge = self.fast.config.vision_config.spatial_merge_size
+        for inputs, limit, _ in requests:
+            input_ids = inputs["input_ids"].to(self.fast.device)
+            ids = input_ids[0].tolist()
+            if not self.fits(len(ids), limit):
+                raise ValueError(f"{len(ids)} prompt tokens + {limit} new do not fit the {state.capacity}-token "
+                                 "slots; start the engine with a larger capacity")
+            grids = tuple(_grids(inputs.get("image_grid_thw")))
+            positions, rope_delta = rope_positions(ids, self.fast.config.image_token_id, list(grids), merge)
+            joining.append(JoiningRow(ids=ids, input_ids=input_ids, pixel_values=inputs.get("pixel_values"),
+                                      grids=grids, positions=positions, slot=next(free), rope_delta=rope_delta))
+        first_logits = self.joiner.join(joining)
+        for row, logits, (_, limit, tag) in zip(joining, first_logits, requests):
+            self._start_row(row, logits, _Row(limit=limit, prompt_tokens=len(row.ids), started=started, tag=tag))
+        # No host sync here: the first tokens are read with the next step's tokens, so the host goes on
+        # preparing while the GPU works.
+        return [row.slot for row in joining]
+
+    def _start_row(self, row: JoiningRow, first_logits: torch.Tensor, host: _Row) -> None:
+        state, slot = self.state, row.slot
+        state.length[slot] = len(row.ids)
+        state.rope_delta[slot] = row.rope_delta
         state.generated[slot] = 0
         state.min_new[slot] = self.options.min_new_tokens
         state.seen[slot] = False
-        state.seen[slot, input_ids[0]] = True
+        state.seen[slot, row.input_ids[0]] = True
         first = self._choose(first_logits.view(1, -1), state.seen[slot:slot + 1], state.generated[slot:slot + 1],
                              state.min_new[slot:slot + 1])
         self._record(first, slot)
         self.first_token[slot] = first.view(())
         state.active[slot] = True
-        # No host sync here: the first token is read with the next step's tokens, so the GPU runs the next
-        # conversation's vision and prefill while the host prepares it.
-        self.rows[slot] = row
-        return slot
+        self.rows[slot] = host
 
     def _record(self, token: torch.Tensor, slot: int) -> None:
         state = self.state
@@ -267,9 +287,9 @@ class FleetEngine:
         waiting = list(enumerate(requests))
         results: dict[int, list[int]] = {}
         while waiting or self.rows:
-            while waiting and self.free_slots:
-                index, (inputs, limit) = waiting.pop(0)
-                self.admit(inputs, limit, tag=index)
+            if waiting and self.free_slots:
+                joining, waiting = waiting[:self.free_slots], waiting[self.free_slots:]
+                self.admit_many([(inputs, limit, index) for index, (inputs, limit) in joining])
             for tag, tokens, _ in self.finished():
                 results[tag] = tokens
             if self.rows:

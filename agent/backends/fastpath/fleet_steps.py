@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from qwen_gui_agent.agent.backends.base import Completion, Usage
@@ -14,6 +15,8 @@ from qwen_gui_agent.agent.backends.local_prompt import chat_template_messages, s
 if TYPE_CHECKING:
     from qwen_gui_agent.agent.backends.batching import StepRequest
     from qwen_gui_agent.agent.backends.settings import BackendSettings
+
+log = logging.getLogger(__name__)
 
 
 class FleetSteps:
@@ -36,13 +39,30 @@ class FleetSteps:
     def active(self) -> int:
         return len(self.engine.rows)
 
-    def admit(self, request: StepRequest, tag: Any) -> None:
-        chat, images = chat_template_messages(request.messages)
-        prompt = self.processor.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
-        inputs = self.fast.prepare(prompt, images, self.processor, size=pixel_bounds(self.settings))
-        seen = seen_frame(inputs["image_grid_thw"], self.patch_size) if images else None
-        limit = request.max_new_tokens or self.settings.max_new_tokens
-        self.engine.admit(inputs, limit, tag=(tag, seen, int(inputs["input_ids"].shape[1])))
+    def admit(self, requests: Sequence[tuple[StepRequest, Any]]) -> list[Any]:
+        """Requests ((request, tag) each) join together; the tags of those that cannot (too long, unpreparable)."""
+        joining, refused = [], []
+        for request, tag in requests:
+            chat, images = chat_template_messages(request.messages)
+            try:
+                prompt = self.processor.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+                inputs = self.fast.prepare(prompt, images, self.processor, size=pixel_bounds(self.settings))
+            except Exception:  # this one alone (a broken image, say) answers with its own error
+                log.info("a step's inputs could not be prepared for the batch", exc_info=True)
+                refused.append(tag)
+                continue
+            prompt_tokens = int(inputs["input_ids"].shape[1])
+            limit = request.max_new_tokens or self.settings.max_new_tokens
+            if not self.engine.fits(prompt_tokens, limit):
+                log.info("a %d-token step (+%d new) does not fit the %d-token slots", prompt_tokens, limit,
+                         self.engine.state.capacity)
+                refused.append(tag)
+                continue
+            seen = seen_frame(inputs["image_grid_thw"], self.patch_size) if images else None
+            joining.append((inputs, limit, (tag, seen, prompt_tokens)))
+        if joining:
+            self.engine.admit_many(joining)
+        return refused
 
     def step(self) -> None:
         self.engine.step()

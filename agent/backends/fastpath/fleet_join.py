@@ -1,0 +1,246 @@
+"""Conversations joining the fleet together: one vision call per screen size, a shared prompt prefix, one prefill.
+
+Joining used to cost about what a lone step's first token costs, once per row (82 ms for the 7B
+on an H100, two thirds of a batch of eight's time). Rows that join at the same moment now share
+that work:
+
+- **vision**: the screenshots of one size go through the tower as one call (its plan already
+  handles several images: windows and full-attention frames are per image), so its products run
+  eight times taller;
+- **shared prefix**: every step of every device starts with the same system prompt and tool
+  schema (361 of the benchmark's 1,640 tokens). The keys and values of the longest prefix the
+  joining rows share, up to their first image, are computed once and kept; the next rows that
+  start with it skip it. Text before the first image sits at positions 0..n-1 on all three rotary
+  axes, so its keys and values do not depend on what follows;
+- **one prefill**: the rest of every row, right-padded to the longest, goes through the layers
+  together (causal attention over the prefix and its own tokens, so padding is never attended),
+  and each layer's keys and values are written straight into the rows' slots.
+
+The arithmetic is transformers' (the same modules and the same order of operations per token), but
+the products run on other shapes than a lone prefill's, so near-tied greedy choices can differ from
+``generate``, as the fleet's decode step already may (benchmarks/bench_fleet.py measures it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from qwen_gui_agent.agent.backends.fastpath import kernels as fast_kernels
+from qwen_gui_agent.agent.backends.fastpath.decode import TextModel, add_rms_norm, apply_rope
+from qwen_gui_agent.agent.backends.fastpath.engine import FastPath
+from torch.nn.attention.bias import causal_lower_right
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JoiningRow:
+    """One conversation about to join: its tokens on the host and the device, its images, its rotary positions."""
+
+    ids: list[int]
+    input_ids: torch.Tensor  # (1, L) on the model's device
+    pixel_values: torch.Tensor | None
+    grids: tuple[tuple[int, int, int], ...]
+    positions: torch.Tensor  # (3, 1, L) on the host
+    rope_delta: int  # what later tokens add to their index for their rotary position
+    slot: int
+
+
+@dataclass(frozen=True)
+class SharedPrefix:
+    """Keys and values of a prompt prefix that many rows start with, per layer (kv_heads, length, head_dim)."""
+
+    tokens: tuple[int, ...]
+    keys: tuple[torch.Tensor, ...]
+    values: tuple[torch.Tensor, ...]
+
+    def starts(self, ids: Sequence[int]) -> bool:
+        """Whether ``ids`` begins with this prefix and has at least one token after it."""
+        return len(ids) > len(self.tokens) and tuple(ids[: len(self.tokens)]) == self.tokens
+
+
+@dataclass(frozen=True)
+class JoinSettings:
+    """How rows join together."""
+
+    min_prefix_tokens: int = 64  # a shorter shared prefix is not worth a separate pass
+    max_tokens: int = 16384  # padded tokens per prefill pass (bounds the activations' memory)
+
+
+def shared_length(rows: Sequence[Sequence[int]], image_token_id: int) -> int:
+    """Tokens all rows begin with, before any row's first image and leaving each row at least one token."""
+    shortest = min(len(ids) for ids in rows)
+    limit = shortest - 1
+    for ids in rows:
+        limit = min(limit, ids.index(image_token_id) if image_token_id in ids else limit)
+    first = rows[0]
+    for length in range(max(limit, 0)):
+        if any(ids[length] != first[length] for ids in rows[1:]):
+            return length
+    return max(limit, 0)
+
+
+class FleetJoin:
+    """Vision, prefix and prefill for rows joining together; keeps the last shared prefix."""
+
+    def __init__(self, fast: FastPath, keys: Sequence[torch.Tensor], values: Sequence[torch.Tensor],
+                 settings: JoinSettings | None = None) -> None:
+        self.fast = fast
+        self.text: TextModel = fast.text
+        self.keys, self.values = keys, values  # the fleet's slot caches, per layer (slots, kv_heads, capacity, dim)
+        self.settings = settings or JoinSettings()
+        self.prefix: SharedPrefix | None = None
+        self.prefix_passes = 0  # how many times a prefix was computed (tests and logs read it)
+
+    @torch.inference_mode()
+    def join(self, rows: Sequence[JoiningRow]) -> torch.Tensor:
+        """Prefill ``rows`` into their slots; float32 logits of each row's last prompt token, (rows, vocab)."""
+        embeds = self._embeddings(rows)
+        prefix = self._prefix_for([row.ids for row in rows])
+        start = len(prefix.tokens) if prefix else 0
+        logits = []
+        for chunk in self._chunks(rows, start):
+            logits.append(self._prefill([rows[i] for i in chunk], [embeds[i] for i in chunk], prefix))
+        return torch.cat(logits)
+
+    # -- vision ---------------------------------------------------------------------------------------
+
+    def _embeddings(self, rows: Sequence[JoiningRow]) -> list[torch.Tensor]:
+        """Each row's input embeddings (L, hidden), its image tokens replaced by the vision tower's output."""
+        fast = self.fast
+        images: dict[int, torch.Tensor] = {}
+        for grid, members in _by_grid(rows).items():
+            pixels = torch.cat([rows[i].pixel_values.to(fast.device) for i in members])
+            if len(members) == 1:
+                out = fast.vision(pixels, grid)  # its captured graph
+            else:
+                out = fast.vision.forward(pixels, grid * len(members))  # tall enough that launches do not matter
+            for index, part in zip(members, out.split(len(out) // len(members))):
+                images[index] = part
+        embeds = []
+        for index, row in enumerate(rows):
+            embed = self.text.embed(row.input_ids[0])
+            if index in images:
+                mask = (row.input_ids[0] == fast.config.image_token_id).unsqueeze(-1).expand_as(embed)
+                embed = embed.masked_scatter(mask, images[index].to(embed.dtype))
+            embeds.append(embed)
+        return embeds
+
+    # -- the shared prefix ----------------------------------------------------------------------------
+
+    def _prefix_for(self, rows: Sequence[list[int]]) -> SharedPrefix | None:
+        """The kept prefix if every row starts with it, else a new one when the rows share enough tokens."""
+        if self.prefix is not None and all(self.prefix.starts(ids) for ids in rows):
+            return self.prefix
+        length = shared_length(rows, self.fast.config.image_token_id)
+        if length < max(1, self.settings.min_prefix_tokens):
+            return None
+        tokens = tuple(rows[0][:length])
+        self.prefix = self._compute_prefix(tokens)
+        self.prefix_passes += 1
+        log.info("kept the keys and values of a %d-token prompt prefix that the joining rows share", length)
+        return self.prefix
+
+    def _compute_prefix(self, tokens: tuple[int, ...]) -> SharedPrefix:
+        ids = torch.tensor(tokens, device=self.fast.device)
+        positions = torch.arange(len(tokens), device=self.fast.device).view(1, 1, -1).expand(3, 1, -1)
+        keys: list[torch.Tensor] = []
+        values: list[torch.Tensor] = []
+        self._layers(self.text.embed(ids).unsqueeze(0), positions, None,
+                     lambda number, k, v: (keys.append(k[0].clone()), values.append(v[0].clone())))
+        return SharedPrefix(tokens, tuple(keys), tuple(values))
+
+    # -- the prefill of the rest ----------------------------------------------------------------------
+
+    def _chunks(self, rows: Sequence[JoiningRow], start: int) -> list[list[int]]:
+        """Row indices in passes of at most ``max_tokens`` padded tokens (always at least one row a pass)."""
+        chunks: list[list[int]] = [[]]
+        longest = 0
+        for index, row in enumerate(rows):
+            length = len(row.ids) - start
+            if chunks[-1] and max(longest, length) * (len(chunks[-1]) + 1) > self.settings.max_tokens:
+                chunks.append([])
+                longest = 0
+            chunks[-1].append(index)
+            longest = max(longest, length)
+        return chunks
+
+    def _prefill(self, rows: Sequence[JoiningRow], embeds: Sequence[torch.Tensor],
+                 prefix: SharedPrefix | None) -> torch.Tensor:
+        start = len(prefix.tokens) if prefix else 0
+        lengths = [len(row.ids) - start for row in rows]
+        width = max(lengths)
+        hidden = embeds[0].new_zeros(len(rows), width, embeds[0].shape[-1])
+        # Padding takes the row's last position: any value would do, as no real token attends to it.
+        positions = torch.empty(3, len(rows), width, dtype=torch.long)
+        for index, (row, embed, length) in enumerate(zip(rows, embeds, lengths)):
+            hidden[index, :length] = embed[start:]
+            own = row.positions[:, 0, start:]
+            positions[:, index, :length] = own
+            positions[:, index, length:] = own[:, -1:]
+        slots = torch.tensor([row.slot for row in rows], device=self.fast.device)
+
+        def store(number: int, k: torch.Tensor, v: torch.Tensor) -> None:
+            # Padding's keys land past each row's length: the decode step masks them and overwrites them.
+            self.keys[number][slots, :, start:start + width] = k
+            self.values[number][slots, :, start:start + width] = v
+            if prefix is not None:
+                self.keys[number][slots, :, :start] = prefix.keys[number]
+                self.values[number][slots, :, :start] = prefix.values[number]
+
+        last_hidden = self._layers(hidden, positions.to(self.fast.device), prefix, store,
+                                   last=torch.tensor(lengths, device=self.fast.device) - 1)
+        normed = self.text.norm(last_hidden)
+        return self.text.head(normed).float()
+
+    def _layers(self, hidden: torch.Tensor, positions: torch.Tensor, prefix: SharedPrefix | None,
+                store: Any, last: torch.Tensor | None = None) -> torch.Tensor:
+        """transformers' decoder layers over (rows, width) tokens after ``prefix``; ``store`` gets each layer's
+        keys and values (rows, kv_heads, width, dim). Returns the residual stream of each row's ``last`` token."""
+        text = self.text
+        rows, width, _ = hidden.shape
+        cos, sin = text.rotary(hidden, positions)
+        groups = text.heads // text.kv_heads
+        before = len(prefix.tokens) if prefix else 0
+        # Lower-right causal: token i of a row sees the prefix and its own tokens up to i, never padding after it.
+        mask = causal_lower_right(width, before + width) if before else None
+        residual, delta = hidden, None
+        for number, layer in enumerate(text.layers):
+            attn = layer.self_attn
+            residual, normed = add_rms_norm(layer.input_layernorm, residual, delta, text.kernels)
+            q, k, v = (proj(normed).view(rows, width, -1, text.head_dim).transpose(1, 2)
+                       for proj in (attn.q_proj, attn.k_proj, attn.v_proj))
+            q, k = apply_rope(q, k, cos, sin)
+            store(number, k, v)
+            if prefix is not None:
+                k = torch.cat([prefix.keys[number].expand(rows, -1, -1, -1), k], dim=2)
+                v = torch.cat([prefix.values[number].expand(rows, -1, -1, -1), v], dim=2)
+            k, v = (t.repeat_interleave(groups, dim=1) for t in (k, v))
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None,
+                                                 scale=attn.scaling)
+            out = out.transpose(1, 2).reshape(rows, width, -1)
+            residual, normed = add_rms_norm(layer.post_attention_layernorm, residual, attn.o_proj(out), text.kernels)
+            delta = self._mlp(layer.mlp, normed)
+        if last is None:
+            return residual + delta
+        picked = torch.arange(rows, device=hidden.device)
+        return residual[picked, last] + delta[picked, last]
+
+    def _mlp(self, mlp: Any, normed: torch.Tensor) -> torch.Tensor:
+        if self.text.kernels and self.text.silu:
+            return mlp.down_proj(fast_kernels.silu_mul(mlp.gate_proj(normed), mlp.up_proj(normed)))
+        return mlp(normed)
+
+
+def _by_grid(rows: Sequence[JoiningRow]) -> dict[tuple[tuple[int, int, int], ...], list[int]]:
+    """Rows with images, grouped by their images' grids (one vision call per group)."""
+    groups: dict[tuple[tuple[int, int, int], ...], list[int]] = {}
+    for index, row in enumerate(rows):
+        if row.pixel_values is not None and row.grids:
+            groups.setdefault(row.grids, []).append(index)
+    return groups

@@ -1,0 +1,127 @@
+"""Rows joining the fleet together (fastpath/fleet_join.py) on the tiny model: batched vision, shared prefix, one prefill."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.fastpath.conftest import chat, noise_image
+from tests.fastpath.test_fleet import plain_tokens
+
+IMAGE_TOKEN = 9
+
+
+@pytest.mark.parametrize(("rows", "expected"), [
+    ([[1, 2, 3, 9, 4], [1, 2, 3, 9, 5]], 3),  # everything before the image
+    ([[1, 2, 3, 9], [1, 2, 7, 9]], 2),  # up to the first difference
+    ([[1, 2, 3], [1, 2, 3, 4]], 2),  # each row keeps at least one token of its own
+    ([[1, 9, 2], [1, 2, 9]], 1),  # the earliest image of any row
+    ([[5], [5]], 0),
+    ([[4, 4, 4, 4]], 3),
+])
+def test_the_shared_length_stops_at_the_first_image_and_difference(rows: list[list[int]], expected: int) -> None:
+    from qwen_gui_agent.agent.backends.fastpath.fleet_join import shared_length
+
+    assert shared_length(rows, IMAGE_TOKEN) == expected
+
+
+def fleet(model: Any, slots: int, **join: Any) -> Any:
+    from qwen_gui_agent.agent.backends.fastpath.engine import FastPath, greedy_options
+    from qwen_gui_agent.agent.backends.fastpath.fleet import FleetEngine
+    from qwen_gui_agent.agent.backends.fastpath.fleet_join import JoinSettings
+
+    return FleetEngine(FastPath.for_model(model), greedy_options(model.generation_config, do_sample=False),
+                       slots=slots, capacity=512, join=JoinSettings(**join))
+
+
+# Four same-size screens (one vision call for all), two other sizes; tasks of different lengths.
+SCREENS = [(112, 84, "Click the search button."), (112, 84, "Type hello"), (112, 84, "Scroll down please"),
+           (56, 112, "open the settings app"), (112, 84, "x"), (84, 56, "Click OK then Cancel")]
+
+
+@pytest.mark.parametrize("join", [
+    {"min_prefix_tokens": 1},  # the system prompt's keys and values computed once, reused by every row
+    {"min_prefix_tokens": 1, "max_tokens": 40},  # every row its own prefill pass
+    {"min_prefix_tokens": 10_000},  # no shared prefix: each row prefilled whole
+])
+def test_rows_joining_together_answer_as_each_alone(tiny, join: dict[str, Any]) -> None:
+    model, processor = tiny
+    engine = fleet(model, slots=4, **join)
+    images = [noise_image(w, h, seed=n) for n, (w, h, _) in enumerate(SCREENS)]
+    requests = [(engine.fast.prepare(chat(processor, task), [image], processor), 12)
+                for image, (_, _, task) in zip(images, SCREENS)]
+
+    got = engine.run_all(requests)
+
+    assert got == [plain_tokens(model, processor, image, task, 12) for image, (_, _, task) in zip(images, SCREENS)]
+    # Four joined at once, the other two as slots freed: the prefix was computed once and kept.
+    assert engine.joiner.prefix_passes == (0 if join["min_prefix_tokens"] > 1000 else 1)
+
+
+def test_a_new_shared_prefix_replaces_the_kept_one(tiny) -> None:
+    model, processor = tiny
+    engine = fleet(model, slots=2, min_prefix_tokens=1)
+    image = noise_image(112, 84)
+
+    def with_system(system: str, task: str) -> str:
+        messages = [{"role": "system", "content": [{"type": "text", "text": system}]},
+                    {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": task}]}]
+        return processor.apply_chat_template(messages, add_generation_prompt=True)
+
+    texts = [with_system("You operate a phone.", "Open the mail app"), with_system("You operate a phone.", "Go back"),
+             with_system("You operate a desktop computer.", "Open the mail app")]
+    got = engine.run_all([(engine.fast.prepare(text, [image], processor), 8) for text in texts])
+
+    expected = []
+    for text in texts:
+        inputs = processor(text=[text], images=[image], return_tensors="pt")
+        output = model.generate(**inputs, max_new_tokens=8, do_sample=False)
+        expected.append(output[0, inputs["input_ids"].shape[1]:].tolist())
+    assert got == expected
+    assert engine.joiner.prefix_passes == 2  # the phone prompt, then the desktop one
+    assert len(engine.joiner.prefix.tokens) < len(engine.fast.prepare(texts[2], [image], processor)["input_ids"][0])
+
+
+def test_a_join_that_does_not_fit_leaves_every_slot_free(tiny) -> None:
+    model, processor = tiny
+    engine = fleet(model, slots=3)
+    image = noise_image(56, 56)
+    fits = (engine.fast.prepare(chat(processor, "a"), [image], processor), 8)
+    too_long = (fits[0], 512)
+
+    with pytest.raises(ValueError, match="do not fit"):
+        engine.admit_many([(fits[0], fits[1], 0), (too_long[0], too_long[1], 1)])
+
+    assert engine.free_slots == 3
+    assert engine.run_all([fits]) == [plain_tokens(model, processor, image, "a", 8)]
+
+
+@pytest.mark.parametrize("min_prefix_tokens", [1, 10_000])
+def test_the_joined_rows_first_logits_are_the_models_own(tiny, min_prefix_tokens: int) -> None:
+    """Greedy tokens of a random tiny model hardly depend on the context; the logits do."""
+    import torch
+    from qwen_gui_agent.agent.backends.fastpath.fleet_join import JoiningRow
+    from qwen_gui_agent.agent.backends.fastpath.inputs import rope_positions
+
+    model, processor = tiny
+    engine = fleet(model, slots=4, min_prefix_tokens=min_prefix_tokens)
+    screens = [noise_image(w, h, seed=n) for n, (w, h, _) in enumerate(SCREENS[:4])]
+    texts = [chat(processor, task) for _, _, task in SCREENS[:4]]
+    rows = []
+    for slot, (text, image) in enumerate(zip(texts, screens)):
+        inputs = engine.fast.prepare(text, [image], processor)
+        ids = inputs["input_ids"][0].tolist()
+        grids = tuple(tuple(g) for g in inputs["image_grid_thw"].tolist())
+        positions, delta = rope_positions(ids, model.config.image_token_id, list(grids), 2)
+        rows.append(JoiningRow(ids=ids, input_ids=inputs["input_ids"], pixel_values=inputs["pixel_values"],
+                               grids=grids, positions=positions, rope_delta=delta, slot=slot))
+
+    joined = engine.joiner.join(rows)
+
+    for text, image, logits in zip(texts, screens, joined):
+        inputs = processor(text=[text], images=[image], return_tensors="pt")
+        with torch.inference_mode():
+            expected = model(**inputs).logits[0, -1].float()
+        torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-4)
+    assert engine.joiner.prefix_passes == (1 if min_prefix_tokens == 1 else 0)
