@@ -91,7 +91,8 @@ def main() -> int:
                                grids=grids, positions=positions, rope_delta=delta, slot=slot))
     grid = rows[0].grids
     pixels = torch.cat([row.pixel_values for row in rows])
-    embeds = joiner._embeddings(rows)
+    with torch.inference_mode():
+        embeds = joiner._embeddings(rows)
     prefix = joiner.prefix
     numbers: dict[str, Any] = {"device": torch.cuda.get_device_name(), "batch": args.batch,
                                "prompt_tokens": [len(r.ids) for r in rows],

@@ -122,6 +122,14 @@ with torch.inference_mode():
     assert bool((padded.gate[60:] == 0).all()) and bool((padded.up_bias[60:] == 0).all()), "zero padding"
     assert torch.equal(visual(pixels, grid_thw=torch.tensor([grid])).pooler_output, expected), "module unchanged"
     got = fast.forward(pixels, (grid,))
+    # Two screens at once (the fleet's joins): patch embedding as a product, down projection on padded width.
+    second = torch.randn_like(pixels)
+    alone = fast.forward(second, (grid,))
+    both = fast.forward(torch.cat([pixels, second]), (grid, grid), batched=True)
+    assert fast._down[0].shape == (32, 64) and bool((fast._down[0][:, 60:] == 0).all()), "zero columns"
+    for part, single in zip(both.split(len(got)), (got, alone)):
+        gap = ((part.float() - single.float()).norm() / single.float().norm()).item()
+        assert gap < 0.01, gap  # other products' rounding only: another screen's pixels would be far off
 # The interpreter truncates where the GPU rounds: close, not equal (a wiring mistake is far off).
     # The padding check compares padded and unpadded products; padded rows that change a value fail it.
     assert fast.check_padding(fast.forward(pixels, (grid,)), pixels, (grid,)) is True
@@ -194,6 +202,56 @@ print("ok")
 """
 
 
+# The fleet's split-KV decode attention (fleet_attention.py) against SDPA over each row's own keys.
+FLEET_ATTENTION_SCRIPT = r"""
+from tests.support.triton_interpreter import patch
+patch()
+import torch
+import torch.nn.functional as F
+from qwen_gui_agent.agent.backends.fastpath.fleet_attention import decode_attention
+torch.manual_seed(0)
+rows, kv_heads, group, capacity, dim = 4, 2, 7, 160, 32
+q = torch.randn(rows, kv_heads * group, dim).to(torch.bfloat16)
+keys = torch.randn(rows, kv_heads, capacity, dim).to(torch.bfloat16)
+values = torch.randn(rows, kv_heads, capacity, dim).to(torch.bfloat16)
+length = torch.tensor([0, 63, 64, 159])  # one key; a stretch's edge; past it; the whole cache
+for chunk in (64, 128):  # one 64-key block a stretch; two (the online softmax across blocks)
+  got = decode_attention(q, keys, values, length, dim ** -0.5, chunk=chunk)
+  for r in range(rows):
+    n = int(length[r]) + 1
+    k = keys[r, :, :n].float().repeat_interleave(group, 0)
+    v = values[r, :, :n].float().repeat_interleave(group, 0)
+    want = F.scaled_dot_product_attention(q[r].float().unsqueeze(1), k, v, scale=dim ** -0.5).squeeze(1)
+    err = (got[r].float() - want).abs().max().item()
+    assert err < 0.02, (chunk, r, err)  # bf16 probabilities and a truncating interpreter: within a few bf16 steps
+# Every row's keys beyond its length are ignored: garbage there changes nothing.
+keys2, values2 = keys.clone(), values.clone()
+for r in range(rows):
+    keys2[r, :, int(length[r]) + 1:] = 1e4
+    values2[r, :, int(length[r]) + 1:] = float("nan")
+assert torch.equal(decode_attention(q, keys2, values2, length, dim ** -0.5, chunk=128), got)
+
+# Rotary and stores for every row: q rotated, each row's k and v written at its own length, nothing else.
+from qwen_gui_agent.agent.backends.fastpath.decode import apply_rope
+from qwen_gui_agent.agent.backends.fastpath.fleet_attention import rotate_and_store_rows
+heads = kv_heads * group
+q, k, v = (torch.randn(rows, 1, n * dim).to(torch.bfloat16) for n in (heads, kv_heads, kv_heads))
+angles = torch.rand(rows, 1, dim) * 6
+cos, sin = angles.cos().to(torch.bfloat16), angles.sin().to(torch.bfloat16)
+keys3, values3 = keys.clone(), values.clone()
+rotated = rotate_and_store_rows(q, k, v, cos, sin, keys3, values3, length)
+want_q, want_k = apply_rope(q.view(rows, 1, heads, dim).transpose(1, 2), k.view(rows, 1, kv_heads, dim).transpose(1, 2),
+                            cos, sin)
+assert torch.allclose(rotated.float(), want_q[:, :, 0].float(), rtol=2 ** -6, atol=2 ** -6), "rotated q"
+for r in range(rows):
+    at = int(length[r])
+    assert torch.allclose(keys3[r, :, at].float(), want_k[r, :, 0].float(), rtol=2 ** -6, atol=2 ** -6), "key"
+    assert torch.equal(values3[r, :, at], v.view(rows, kv_heads, dim)[r]), "value"
+    keys3[r, :, at], values3[r, :, at] = keys[r, :, at], values[r, :, at]
+assert torch.equal(keys3, keys) and torch.equal(values3, values), "only each row's own position is written"
+print("ok")
+"""
+
 def run_in_interpreter(script: str) -> str:
     env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=str(ROOT))
     done = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
@@ -226,3 +284,8 @@ def test_exact_kernels_only_for_bf16_on_cuda() -> None:
     # A float16 model (pre-Ampere GPUs) must keep the eager operations: the kernels round to bf16.
     assert not fast_kernels.available(torch.device("cuda"), torch.float16)
     assert not fast_kernels.available(torch.device("cuda"), torch.float32)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="Triton is not installed")
+def test_fleet_decode_attention_in_the_triton_interpreter() -> None:
+    assert run_in_interpreter(FLEET_ATTENTION_SCRIPT).endswith("ok")

@@ -28,8 +28,9 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-
-from qwen_gui_agent.agent.backends.fastpath import gemv as fast_gemv, kernels as fast_kernels, rmsnorm as fast_rmsnorm
+from qwen_gui_agent.agent.backends.fastpath import gemv as fast_gemv
+from qwen_gui_agent.agent.backends.fastpath import kernels as fast_kernels
+from qwen_gui_agent.agent.backends.fastpath import rmsnorm as fast_rmsnorm
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,18 @@ def add_rms_norm(norm: Any, residual: torch.Tensor, delta: torch.Tensor | None,
         return hidden, fast_kernels.rms_norm(hidden, norm.weight, norm.variance_epsilon)
     return hidden, norm(hidden)
 
+
+
+def add_rms_norm_rows(norm: Any, residual: torch.Tensor, delta: torch.Tensor | None,
+                      kernels: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """add_rms_norm in one launch for any number of rows (the fleet's many-row tensors).
+
+    Each row is summed as a lone row would be (fast_rmsnorm), not as ATen sums a many-row tensor,
+    so not eager's bits beyond one row; the three-launch form where fast_rmsnorm cannot take the width.
+    """
+    if kernels and fast_rmsnorm.handles(residual.shape[-1]):
+        return fast_rmsnorm.add_rms_norm_rows(residual, delta, norm.weight, norm.variance_epsilon)
+    return add_rms_norm(norm, residual, delta, kernels)
 
 @dataclass(frozen=True)
 class TextModel:

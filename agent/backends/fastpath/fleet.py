@@ -35,8 +35,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from qwen_gui_agent.agent.backends.fastpath import kernels as fast_kernels
-from qwen_gui_agent.agent.backends.fastpath.decode import add_rms_norm, apply_rope, warm_up_on_side_stream
+from qwen_gui_agent.agent.backends.fastpath.decode import add_rms_norm_rows, apply_rope, warm_up_on_side_stream
 from qwen_gui_agent.agent.backends.fastpath.engine import FastPath, GreedyOptions, _grids
+from qwen_gui_agent.agent.backends.fastpath.fleet_attention import decode_attention, rotate_and_store_rows
 from qwen_gui_agent.agent.backends.fastpath.fleet_join import FleetJoin, JoiningRow, JoinSettings
 from qwen_gui_agent.agent.backends.fastpath.inputs import rope_positions
 
@@ -187,27 +188,17 @@ class FleetEngine:
         visible = (state.positions.view(1, -1) <= state.length.view(-1, 1)).view(slots, 1, 1, -1)
         mask = torch.zeros(visible.shape, dtype=hidden.dtype, device=hidden.device).masked_fill_(~visible,
                                                                                                  float("-inf"))
-        groups = text.heads // text.kv_heads
         residual, delta = hidden, None
         for number, layer in enumerate(text.layers):
             attn = layer.self_attn
-            # The norms (and the residual add before them) as fast_kernels' exact kernels on CUDA, eager elsewhere.
-            residual, normed = add_rms_norm(layer.input_layernorm, residual, delta, text.kernels)
-            q, k, v = attn.q_proj(normed), attn.k_proj(normed), attn.v_proj(normed)
-            q, k, v = (t.view(slots, 1, -1, text.head_dim).transpose(1, 2) for t in (q, k, v))
-            q, k = apply_rope(q, k, cos, sin)
-            state.keys[number][state.rows, :, state.length] = k[:, :, 0]
-            state.values[number][state.rows, :, state.length] = v[:, :, 0]
-            # The query heads sharing a key head are asked as that head's query positions (same keys, same
-            # mask), so no grouped-query support is needed and the masked (memory-efficient) kernel applies.
-            grouped = q.reshape(slots, text.kv_heads, groups, text.head_dim)
-            out = F.scaled_dot_product_attention(grouped, state.keys[number], state.values[number], attn_mask=mask,
-                                                 scale=attn.scaling)
+            # The residual add and the norm after it: one launch for all rows on CUDA, eager elsewhere.
+            residual, normed = add_rms_norm_rows(layer.input_layernorm, residual, delta, text.kernels)
+            out = self._attention(number, attn, normed, cos, sin, mask)
             out = out.reshape(slots, 1, text.heads * text.head_dim)
-            residual, normed = add_rms_norm(layer.post_attention_layernorm, residual, attn.o_proj(out),
+            residual, normed = add_rms_norm_rows(layer.post_attention_layernorm, residual, attn.o_proj(out),
                                             text.kernels)
             delta = self._mlp(layer.mlp, normed)
-        _, normed = add_rms_norm(text.norm, residual, delta, text.kernels)
+        _, normed = add_rms_norm_rows(text.norm, residual, delta, text.kernels)
         logits = text.head(normed)[:, -1, :].float()
         chosen = self._choose(logits, state.seen, state.generated, state.min_new)
         chosen = torch.where(state.active, chosen, state.token.view(-1))
@@ -216,6 +207,25 @@ class FleetEngine:
         state.seen.index_put_((state.rows, chosen), self._true)  # a device scalar: capturable
         state.generated.add_(state.active.long())
         state.length.add_(state.active.long())
+
+    def _attention(self, number: int, attn: Any, normed: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                   mask: torch.Tensor) -> torch.Tensor:
+        """Layer ``number``'s attention for every row's new token; its key and value stored at the row's length."""
+        text, state = self.text, self.state
+        slots = state.slots
+        q, k, v = attn.q_proj(normed), attn.k_proj(normed), attn.v_proj(normed)
+        keys, values = state.keys[number], state.values[number]
+        if text.kernels:  # one launch for rotary and stores, then split-KV decoding (fleet_attention.py)
+            q = rotate_and_store_rows(q, k, v, cos, sin, keys, values, state.length)
+            return decode_attention(q, keys, values, state.length, attn.scaling)
+        q, k, v = (t.view(slots, 1, -1, text.head_dim).transpose(1, 2) for t in (q, k, v))
+        q, k = apply_rope(q, k, cos, sin)
+        keys[state.rows, :, state.length] = k[:, :, 0]
+        values[state.rows, :, state.length] = v[:, :, 0]
+        # The query heads sharing a key head are asked as that head's query positions (same keys, same
+        # mask), so no grouped-query support is needed and the masked (memory-efficient) kernel applies.
+        grouped = q.reshape(slots, text.kv_heads, text.heads // text.kv_heads, text.head_dim)
+        return F.scaled_dot_product_attention(grouped, keys, values, attn_mask=mask, scale=attn.scaling)
 
     def _mlp(self, mlp: Any, normed: torch.Tensor) -> torch.Tensor:
         if self.text.kernels and self.text.silu:

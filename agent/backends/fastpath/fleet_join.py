@@ -31,7 +31,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from qwen_gui_agent.agent.backends.fastpath import kernels as fast_kernels
-from qwen_gui_agent.agent.backends.fastpath.decode import TextModel, add_rms_norm, apply_rope
+from qwen_gui_agent.agent.backends.fastpath.decode import TextModel, add_rms_norm_rows, apply_rope
 from qwen_gui_agent.agent.backends.fastpath.engine import FastPath
 from torch.nn.attention.bias import causal_lower_right
 
@@ -119,7 +119,7 @@ class FleetJoin:
             if len(members) == 1:
                 out = fast.vision(pixels, grid)  # its captured graph
             else:
-                out = fast.vision.forward(pixels, grid * len(members))  # tall enough that launches do not matter
+                out = fast.vision.forward(pixels, grid * len(members), batched=True)  # launches do not matter here
             for index, part in zip(members, out.split(len(out) // len(members))):
                 images[index] = part
         embeds = []
@@ -212,7 +212,7 @@ class FleetJoin:
         residual, delta = hidden, None
         for number, layer in enumerate(text.layers):
             attn = layer.self_attn
-            residual, normed = add_rms_norm(layer.input_layernorm, residual, delta, text.kernels)
+            residual, normed = add_rms_norm_rows(layer.input_layernorm, residual, delta, text.kernels)
             q, k, v = (proj(normed).view(rows, width, -1, text.head_dim).transpose(1, 2)
                        for proj in (attn.q_proj, attn.k_proj, attn.v_proj))
             q, k = apply_rope(q, k, cos, sin)
@@ -224,7 +224,7 @@ class FleetJoin:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None,
                                                  scale=attn.scaling)
             out = out.transpose(1, 2).reshape(rows, width, -1)
-            residual, normed = add_rms_norm(layer.post_attention_layernorm, residual, attn.o_proj(out), text.kernels)
+            residual, normed = add_rms_norm_rows(layer.post_attention_layernorm, residual, attn.o_proj(out), text.kernels)
             delta = self._mlp(layer.mlp, normed)
         if last is None:
             return residual + delta

@@ -91,6 +91,16 @@ def row_launch(width: int, order: MeanOrder = ATEN) -> RowLaunch:
     return RowLaunch(width, threads, _pow2(-(-vectors // threads)), order.vector, halvings)
 
 
+@functools.cache
+def handles(width: int) -> bool:
+    """Whether rows of ``width`` have a launch configuration here (``row_launch`` does not refuse them)."""
+    try:
+        row_launch(width)
+    except ValueError:
+        return False
+    return True
+
+
 def _last_pow2(n: int) -> int:
     return 1 << (n.bit_length() - 1)
 
