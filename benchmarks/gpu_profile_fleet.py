@@ -6,7 +6,8 @@ Times (CUDA-synchronized, median of --repeats) for B conversations of benchmarks
 GPU preprocessing, the vision tower batched and per row (its graph), the prefill of the rows
 together after the kept prefix, the same without a prefix, transformers' prefill per row, one
 decode step of B rows; then torch.profiler's kernel table of one join and of the eager decode
-step (--kernels FILE).
+step (--kernels FILE). A check: the rows' first logits from the join against transformers' prefill
+of each row alone (largest difference, first tokens equal).
 """
 
 from __future__ import annotations
@@ -99,7 +100,8 @@ def main() -> int:
                                "prefix_tokens": len(prefix.tokens) if prefix else 0}
     with torch.inference_mode():
         numbers["prepare_ms"] = timed(lambda: [fast.prepare(t, [i], processor) for t, i in convs], args.repeats)
-        numbers["vision_batched_ms"] = timed(lambda: fast.vision.forward(pixels, grid * args.batch), args.repeats)
+        numbers["vision_batched_ms"] = timed(lambda: fast.vision.forward(pixels, grid * args.batch, batched=True),
+                                            args.repeats)
         numbers["vision_per_row_graph_ms"] = timed(
             lambda: [fast.vision(row.pixel_values, grid) for row in rows], args.repeats)
         numbers["embeddings_ms"] = timed(lambda: joiner._embeddings(rows), args.repeats)
@@ -113,6 +115,13 @@ def main() -> int:
         numbers["join_all_ms"] = timed(lambda: (engine.rows.clear(), engine.admit_many(
             [(p, 40, i) for i, p in enumerate(prepared)])), args.repeats)
         numbers["decode_step_ms"] = timed(engine.step, args.repeats * 5)
+        # The joined rows' first logits against transformers' own prefill of each row alone.
+        joined = joiner.join(rows)
+        alone = torch.stack([fast._prefill(row.input_ids, e.unsqueeze(0), row.positions)[0][0]
+                             for row, e in zip(rows, embeds)])
+        numbers["first_logits_max_abs_diff"] = float((joined - alone).abs().max())
+        numbers["first_logits_max_abs"] = float(alone.abs().max())
+        numbers["first_tokens_equal"] = int((joined.argmax(-1) == alone.argmax(-1)).sum())
         tables = {"join": kernel_table(lambda: (engine.rows.clear(), engine.admit_many(
             [(p, 40, i) for i, p in enumerate(prepared)]))),
                   "decode (eager step body)": kernel_table(engine._step_body, rows=40)}

@@ -231,24 +231,29 @@ for r in range(rows):
     values2[r, :, int(length[r]) + 1:] = float("nan")
 assert torch.equal(decode_attention(q, keys2, values2, length, dim ** -0.5, chunk=128), got)
 
-# Rotary and stores for every row: q rotated, each row's k and v written at its own length, nothing else.
+# Rotary and stores: decoding (one token a row, at each row's length) and a prefill (rows of 3 tokens that go
+# to other cache rows, from position 5): q rotated, k and v written where they belong, nothing else.
 from qwen_gui_agent.agent.backends.fastpath.decode import apply_rope
 from qwen_gui_agent.agent.backends.fastpath.fleet_attention import rotate_and_store_rows
 heads = kv_heads * group
-q, k, v = (torch.randn(rows, 1, n * dim).to(torch.bfloat16) for n in (heads, kv_heads, kv_heads))
-angles = torch.rand(rows, 1, dim) * 6
-cos, sin = angles.cos().to(torch.bfloat16), angles.sin().to(torch.bfloat16)
-keys3, values3 = keys.clone(), values.clone()
-rotated = rotate_and_store_rows(q, k, v, cos, sin, keys3, values3, length)
-want_q, want_k = apply_rope(q.view(rows, 1, heads, dim).transpose(1, 2), k.view(rows, 1, kv_heads, dim).transpose(1, 2),
-                            cos, sin)
-assert torch.allclose(rotated.float(), want_q[:, :, 0].float(), rtol=2 ** -6, atol=2 ** -6), "rotated q"
-for r in range(rows):
-    at = int(length[r])
-    assert torch.allclose(keys3[r, :, at].float(), want_k[r, :, 0].float(), rtol=2 ** -6, atol=2 ** -6), "key"
-    assert torch.equal(values3[r, :, at], v.view(rows, kv_heads, dim)[r]), "value"
-    keys3[r, :, at], values3[r, :, at] = keys[r, :, at], values[r, :, at]
-assert torch.equal(keys3, keys) and torch.equal(values3, values), "only each row's own position is written"
+for width, slots, starts in ((1, torch.arange(rows), length), (3, torch.tensor([2, 0, 3, 1]), torch.full((rows,), 5))):
+    q, k, v = (torch.randn(rows, width, n * dim).to(torch.bfloat16) for n in (heads, kv_heads, kv_heads))
+    angles = torch.rand(rows, width, dim) * 6
+    cos, sin = angles.cos().to(torch.bfloat16), angles.sin().to(torch.bfloat16)
+    keys3, values3 = keys.clone(), values.clone()
+    rotated = rotate_and_store_rows(q, k, v, cos, sin, keys3, values3, slots, starts)
+    want_q, want_k = apply_rope(q.view(rows, width, heads, dim).transpose(1, 2),
+                                k.view(rows, width, kv_heads, dim).transpose(1, 2), cos, sin)
+    assert rotated.shape == q.shape
+    assert torch.allclose(rotated.view(rows, width, heads, dim).float(), want_q.transpose(1, 2).float(),
+                          rtol=2 ** -6, atol=2 ** -6), "rotated q"
+    for r in range(rows):
+        at = slice(int(starts[r]), int(starts[r]) + width)
+        target = int(slots[r])
+        assert torch.allclose(keys3[target, :, at].float(), want_k[r].float(), rtol=2 ** -6, atol=2 ** -6), "key"
+        assert torch.equal(values3[target, :, at], v[r].view(width, kv_heads, dim).transpose(0, 1)), "value"
+        keys3[target, :, at], values3[target, :, at] = keys[target, :, at], values[target, :, at]
+    assert torch.equal(keys3, keys) and torch.equal(values3, values), "only each token's own place is written"
 print("ok")
 """
 

@@ -97,8 +97,10 @@ def test_a_join_that_does_not_fit_leaves_every_slot_free(tiny) -> None:
     assert engine.run_all([fits]) == [plain_tokens(model, processor, image, "a", 8)]
 
 
-@pytest.mark.parametrize("min_prefix_tokens", [1, 10_000])
-def test_the_joined_rows_first_logits_are_the_models_own(tiny, min_prefix_tokens: int) -> None:
+@pytest.mark.parametrize(("min_prefix_tokens", "slots"), [(1, (0, 1, 2, 3)), (10_000, (0, 1, 2, 3)),
+                                                         (1, (3, 0, 2, 1))])  # slots out of order: gathered
+def test_the_joined_rows_first_logits_are_the_models_own(tiny, min_prefix_tokens: int,
+                                                         slots: tuple[int, ...]) -> None:
     """Greedy tokens of a random tiny model hardly depend on the context; the logits do."""
     import torch
     from qwen_gui_agent.agent.backends.fastpath.fleet_join import JoiningRow
@@ -109,7 +111,7 @@ def test_the_joined_rows_first_logits_are_the_models_own(tiny, min_prefix_tokens
     screens = [noise_image(w, h, seed=n) for n, (w, h, _) in enumerate(SCREENS[:4])]
     texts = [chat(processor, task) for _, _, task in SCREENS[:4]]
     rows = []
-    for slot, (text, image) in enumerate(zip(texts, screens)):
+    for slot, text, image in zip(slots, texts, screens):
         inputs = engine.fast.prepare(text, [image], processor)
         ids = inputs["input_ids"][0].tolist()
         grids = tuple(tuple(g) for g in inputs["image_grid_thw"].tolist())

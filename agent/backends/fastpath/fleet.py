@@ -216,7 +216,8 @@ class FleetEngine:
         q, k, v = attn.q_proj(normed), attn.k_proj(normed), attn.v_proj(normed)
         keys, values = state.keys[number], state.values[number]
         if text.kernels:  # one launch for rotary and stores, then split-KV decoding (fleet_attention.py)
-            q = rotate_and_store_rows(q, k, v, cos, sin, keys, values, state.length)
+            q = rotate_and_store_rows(q, k, v, cos, sin, keys, values, state.rows, state.length)
+            q = q.view(slots, text.heads, text.head_dim)
             return decode_attention(q, keys, values, state.length, attn.scaling)
         q, k, v = (t.view(slots, 1, -1, text.head_dim).transpose(1, 2) for t in (q, k, v))
         q, k = apply_rope(q, k, cos, sin)

@@ -12,7 +12,8 @@ differs from ``generate`` in rounding (fleet.py).
 
 Before it, ``rotate_and_store_rows`` applies the rotary to every row's q and k and writes k and v
 into each row's cache at its length: one launch for what took a dozen per layer (bf16 products
-and sums rounded as transformers' eager rotary rounds them).
+and sums rounded as transformers' eager rotary rounds them). The joins' prefill uses it too, for
+all the tokens of the joining rows.
 """
 
 from __future__ import annotations
@@ -50,19 +51,23 @@ def decode_attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, 
 
 
 def rotate_and_store_rows(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                          keys: torch.Tensor, values: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
-    """Rotary on each row's q and k (bf16), k and v stored at ``keys/values[row, :, length[row]]``; the rotated q.
+                          keys: torch.Tensor, values: torch.Tensor, slots: torch.Tensor,
+                          starts: torch.Tensor) -> torch.Tensor:
+    """Rotary on q and k (bf16) of ``rows`` x ``width`` tokens; each row's k and v stored in its cache row.
 
-    q is (rows, heads * dim), k and v (rows, kv_heads * dim), cos and sin (rows, dim), all contiguous bf16;
-    the caches (rows, kv_heads, capacity, dim). Returns q as (rows, heads, dim).
+    q is (rows, width, heads * dim), k and v (rows, width, kv_heads * dim), cos and sin (rows, width, dim),
+    all contiguous bf16; the caches (slots, kv_heads, capacity, dim). Row r's token i goes to cache row
+    ``slots[r]`` at position ``starts[r] + i`` (decoding: width 1, ``starts`` the rows' lengths). Returns
+    the rotated q, shaped like q.
     """
     from qwen_gui_agent.agent.backends.fastpath import fleet_attention_triton as kernels
 
-    rows, _, _, dim = keys.shape
+    dim = keys.shape[-1]
+    rows, width = q.shape[0], q.shape[1]
     heads, kv_heads = q.shape[-1] // dim, k.shape[-1] // dim
-    q, k, v, cos, sin = (t.reshape(rows, -1).contiguous() for t in (q, k, v, cos, sin))
-    out = torch.empty((rows, heads, dim), device=q.device, dtype=q.dtype)
-    kernels.rotate_store_rows[(heads + kv_heads, rows)](
-        q, k, v, cos, sin, out, keys, values, length, heads, kv_heads, q.stride(0), k.stride(0), keys.stride(0),
-        keys.stride(1), HALF=dim // 2)
+    q, k, v, cos, sin = (t.contiguous() for t in (q, k, v, cos, sin))
+    out = torch.empty_like(q)
+    kernels.rotate_store_rows[(heads + kv_heads, rows * width)](
+        q, k, v, cos, sin, out, keys, values, slots, starts, width, heads, heads * dim, kv_heads * dim,
+        keys.stride(0), keys.stride(1), HALF=dim // 2)
     return out

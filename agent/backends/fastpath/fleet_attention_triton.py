@@ -68,21 +68,21 @@ def combine_splits(acc_ptr, max_ptr, sum_ptr, out_ptr, out_row_stride, SPLITS: t
 
 
 @triton.jit
-def rotate_store_rows(q_ptr, k_ptr, v_ptr, cos_ptr, sin_ptr, q_out_ptr, keys_ptr, values_ptr, length_ptr,
-                      q_heads, kv_heads, q_row_stride, kv_row_stride, cache_row_stride, cache_head_stride,
+def rotate_store_rows(q_ptr, k_ptr, v_ptr, cos_ptr, sin_ptr, q_out_ptr, keys_ptr, values_ptr, slot_ptr, base_ptr,
+                      width, q_heads, q_token_stride, kv_token_stride, cache_row_stride, cache_head_stride,
                       HALF: tl.constexpr):
-    # One program per (head, row): q heads first, then k heads, rotated as transformers' apply_rotary_pos_emb
-    # does in bf16 ((x * cos) + (rotate_half(x) * sin), each product and the sum rounded), k and v written
-    # into the row's cache at its length.
+    # One program per (head, token): q heads first, then k heads, rotated as transformers' apply_rotary_pos_emb
+    # does in bf16 ((x * cos) + (rotate_half(x) * sin), each product and the sum rounded). Token t is column
+    # t % width of row t // width: its k and v go to cache row slot[row] at position base[row] + column.
     head = tl.program_id(0)
-    row = tl.program_id(1)
+    token = tl.program_id(1)
     d = tl.arange(0, 2 * HALF)
     partner = tl.where(d < HALF, d + HALF, d - HALF)
     sign = tl.where(d < HALF, -1.0, 1.0)
-    cos = tl.load(cos_ptr + row * 2 * HALF + d).to(tl.float32)
-    sin = tl.load(sin_ptr + row * 2 * HALF + d).to(tl.float32)
+    cos = tl.load(cos_ptr + token * 2 * HALF + d).to(tl.float32)
+    sin = tl.load(sin_ptr + token * 2 * HALF + d).to(tl.float32)
     if head < q_heads:
-        base = row * q_row_stride + head * 2 * HALF
+        base = token * q_token_stride + head * 2 * HALF
         x = tl.load(q_ptr + base + d).to(tl.float32)
         r = tl.load(q_ptr + base + partner).to(tl.float32) * sign
         a = (x * cos).to(tl.bfloat16).to(tl.float32)
@@ -90,11 +90,13 @@ def rotate_store_rows(q_ptr, k_ptr, v_ptr, cos_ptr, sin_ptr, q_out_ptr, keys_ptr
         tl.store(q_out_ptr + base + d, (a + b).to(tl.bfloat16))
     else:
         kv = head - q_heads
-        base = row * kv_row_stride + kv * 2 * HALF
+        base = token * kv_token_stride + kv * 2 * HALF
         x = tl.load(k_ptr + base + d).to(tl.float32)
         r = tl.load(k_ptr + base + partner).to(tl.float32) * sign
         a = (x * cos).to(tl.bfloat16).to(tl.float32)
         b = (r * sin).to(tl.bfloat16).to(tl.float32)
-        target = row * cache_row_stride + kv * cache_head_stride + tl.load(length_ptr + row) * 2 * HALF + d
+        row = token // width
+        position = tl.load(base_ptr + row) + token % width
+        target = tl.load(slot_ptr + row) * cache_row_stride + kv * cache_head_stride + position * 2 * HALF + d
         tl.store(keys_ptr + target, (a + b).to(tl.bfloat16))
         tl.store(values_ptr + target, tl.load(v_ptr + base + d))

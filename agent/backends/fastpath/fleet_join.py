@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from qwen_gui_agent.agent.backends.fastpath import kernels as fast_kernels
 from qwen_gui_agent.agent.backends.fastpath.decode import TextModel, add_rms_norm_rows, apply_rope
 from qwen_gui_agent.agent.backends.fastpath.engine import FastPath
+from qwen_gui_agent.agent.backends.fastpath.fleet_attention import rotate_and_store_rows
 from torch.nn.attention.bias import causal_lower_right
 
 log = logging.getLogger(__name__)
@@ -147,13 +148,15 @@ class FleetJoin:
         return self.prefix
 
     def _compute_prefix(self, tokens: tuple[int, ...]) -> SharedPrefix:
-        ids = torch.tensor(tokens, device=self.fast.device)
-        positions = torch.arange(len(tokens), device=self.fast.device).view(1, 1, -1).expand(3, 1, -1)
-        keys: list[torch.Tensor] = []
-        values: list[torch.Tensor] = []
-        self._layers(self.text.embed(ids).unsqueeze(0), positions, None,
-                     lambda number, k, v: (keys.append(k[0].clone()), values.append(v[0].clone())))
-        return SharedPrefix(tokens, tuple(keys), tuple(values))
+        device, text = self.fast.device, self.text
+        ids = torch.tensor(tokens, device=device)
+        positions = torch.arange(len(tokens), device=device).view(1, 1, -1).expand(3, 1, -1)
+        shape = (1, text.kv_heads, len(tokens), text.head_dim)
+        keys = [torch.empty(shape, device=device, dtype=self.fast.dtype) for _ in text.layers]
+        values = [torch.empty_like(t) for t in keys]
+        cache = _Cache.of(keys, values, [0], None)
+        self._layers(text.embed(ids).unsqueeze(0), positions, cache)
+        return SharedPrefix(tokens, tuple(t[0] for t in keys), tuple(t[0] for t in values))
 
     # -- the prefill of the rest ----------------------------------------------------------------------
 
@@ -183,48 +186,49 @@ class FleetJoin:
             own = row.positions[:, 0, start:]
             positions[:, index, :length] = own
             positions[:, index, length:] = own[:, -1:]
-        slots = torch.tensor([row.slot for row in rows], device=self.fast.device)
-
-        def store(number: int, k: torch.Tensor, v: torch.Tensor) -> None:
-            # Padding's keys land past each row's length: the decode step masks them and overwrites them.
-            self.keys[number][slots, :, start:start + width] = k
-            self.values[number][slots, :, start:start + width] = v
-            if prefix is not None:
-                self.keys[number][slots, :, :start] = prefix.keys[number]
-                self.values[number][slots, :, :start] = prefix.values[number]
-
-        last_hidden = self._layers(hidden, positions.to(self.fast.device), prefix, store,
+        cache = _Cache.of(self.keys, self.values, [row.slot for row in rows], prefix)
+        last_hidden = self._layers(hidden, positions.to(self.fast.device), cache,
                                    last=torch.tensor(lengths, device=self.fast.device) - 1)
         normed = self.text.norm(last_hidden)
         return self.text.head(normed).float()
 
-    def _layers(self, hidden: torch.Tensor, positions: torch.Tensor, prefix: SharedPrefix | None,
-                store: Any, last: torch.Tensor | None = None) -> torch.Tensor:
-        """transformers' decoder layers over (rows, width) tokens after ``prefix``; ``store`` gets each layer's
-        keys and values (rows, kv_heads, width, dim). Returns the residual stream of each row's ``last`` token."""
+    def _layers(self, hidden: torch.Tensor, positions: torch.Tensor, cache: _Cache,
+                last: torch.Tensor | None = None) -> torch.Tensor:
+        """transformers' decoder layers over (rows, width) tokens that follow ``cache.prefix``; each layer's keys
+        and values go into ``cache`` (padding's too: past each row's length, where the decode step masks them
+        and overwrites them). Returns the residual stream of each row's ``last`` token (None: all tokens)."""
         text = self.text
         rows, width, _ = hidden.shape
         cos, sin = text.rotary(hidden, positions)
-        groups = text.heads // text.kv_heads
-        before = len(prefix.tokens) if prefix else 0
+        before = len(cache.prefix.tokens) if cache.prefix else 0
+        starts = torch.full((rows,), before, dtype=torch.long, device=hidden.device)
         # Lower-right causal: token i of a row sees the prefix and its own tokens up to i, never padding after it.
         mask = causal_lower_right(width, before + width) if before else None
         residual, delta = hidden, None
         for number, layer in enumerate(text.layers):
             attn = layer.self_attn
             residual, normed = add_rms_norm_rows(layer.input_layernorm, residual, delta, text.kernels)
-            q, k, v = (proj(normed).view(rows, width, -1, text.head_dim).transpose(1, 2)
-                       for proj in (attn.q_proj, attn.k_proj, attn.v_proj))
-            q, k = apply_rope(q, k, cos, sin)
-            store(number, k, v)
-            if prefix is not None:
-                k = torch.cat([prefix.keys[number].expand(rows, -1, -1, -1), k], dim=2)
-                v = torch.cat([prefix.values[number].expand(rows, -1, -1, -1), v], dim=2)
+            q, k, v = attn.q_proj(normed), attn.k_proj(normed), attn.v_proj(normed)
+            if cache.prefix is not None:
+                cache.keys[number][cache.slots, :, :before] = cache.prefix.keys[number]
+                cache.values[number][cache.slots, :, :before] = cache.prefix.values[number]
+            if text.kernels:  # rotary and the stores in one launch
+                q = rotate_and_store_rows(q, k, v, cos, sin, cache.keys[number], cache.values[number], cache.slots,
+                                          starts)
+                q = q.view(rows, width, -1, text.head_dim).transpose(1, 2)
+            else:
+                q, k, v = (t.view(rows, width, -1, text.head_dim).transpose(1, 2) for t in (q, k, v))
+                q, k = apply_rope(q, k, cos, sin)
+                cache.keys[number][cache.slots, :, before:before + width] = k
+                cache.values[number][cache.slots, :, before:before + width] = v
+            k, v = (cache.rows(t, before + width) for t in (cache.keys[number], cache.values[number]))
+            groups = text.heads // text.kv_heads
             k, v = (t.repeat_interleave(groups, dim=1) for t in (k, v))
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None,
                                                  scale=attn.scaling)
             out = out.transpose(1, 2).reshape(rows, width, -1)
-            residual, normed = add_rms_norm_rows(layer.post_attention_layernorm, residual, attn.o_proj(out), text.kernels)
+            residual, normed = add_rms_norm_rows(layer.post_attention_layernorm, residual, attn.o_proj(out),
+                                                 text.kernels)
             delta = self._mlp(layer.mlp, normed)
         if last is None:
             return residual + delta
@@ -235,6 +239,31 @@ class FleetJoin:
         if self.text.kernels and self.text.silu:
             return mlp.down_proj(fast_kernels.silu_mul(mlp.gate_proj(normed), mlp.up_proj(normed)))
         return mlp(normed)
+
+
+@dataclass(frozen=True)
+class _Cache:
+    """Where a prefill pass keeps its keys and values: cache rows ``slots`` of per-layer
+    (rows, kv_heads, capacity, dim) tensors, after the ``prefix`` (copied in front)."""
+
+    keys: Sequence[torch.Tensor]
+    values: Sequence[torch.Tensor]
+    slot_list: tuple[int, ...]
+    prefix: SharedPrefix | None
+    slots: torch.Tensor  # slot_list on the device
+
+    @classmethod
+    def of(cls, keys: Sequence[torch.Tensor], values: Sequence[torch.Tensor], slots: Sequence[int],
+           prefix: SharedPrefix | None) -> _Cache:
+        device = keys[0].device
+        return cls(keys, values, tuple(slots), prefix, torch.tensor(list(slots), dtype=torch.long, device=device))
+
+    def rows(self, cache: torch.Tensor, length: int) -> torch.Tensor:
+        """The first ``length`` positions of our cache rows: a view when they are consecutive, else a copy."""
+        first, count = self.slot_list[0], len(self.slot_list)
+        if self.slot_list == tuple(range(first, first + count)):
+            return cache[first:first + count, :, :length]
+        return cache[self.slots, :, :length]
 
 
 def _by_grid(rows: Sequence[JoiningRow]) -> dict[tuple[tuple[int, int, int], ...], list[int]]:
