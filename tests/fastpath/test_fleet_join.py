@@ -43,6 +43,7 @@ SCREENS = [(112, 84, "Click the search button."), (112, 84, "Type hello"), (112,
 @pytest.mark.parametrize("join", [
     {"min_prefix_tokens": 1},  # the system prompt's keys and values computed once, reused by every row
     {"min_prefix_tokens": 1, "max_tokens": 40},  # every row its own prefill pass
+    {"min_prefix_tokens": 1, "max_vision_patches": 100},  # two same-size screens a vision call (48 patches each)
     {"min_prefix_tokens": 10_000},  # no shared prefix: each row prefilled whole
 ])
 def test_rows_joining_together_answer_as_each_alone(tiny, join: dict[str, Any]) -> None:
@@ -127,3 +128,21 @@ def test_the_joined_rows_first_logits_are_the_models_own(tiny, min_prefix_tokens
             expected = model(**inputs).logits[0, -1].float()
         torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-4)
     assert engine.joiner.prefix_passes == (1 if min_prefix_tokens == 1 else 0)
+
+
+def test_a_text_only_conversation_joins_beside_screens(tiny) -> None:
+    model, processor = tiny
+    engine = fleet(model, slots=3, min_prefix_tokens=1)
+    image = noise_image(112, 84)
+    text_only = processor.apply_chat_template([{"role": "user", "content": [{"type": "text", "text": "Say hi"}]}],
+                                              add_generation_prompt=True)
+    requests = [(engine.fast.prepare(chat(processor, "Tap OK"), [image], processor), 8),
+                (engine.fast.prepare(text_only, [], processor), 8),
+                (engine.fast.prepare(chat(processor, "Tap Cancel"), [image], processor), 8)]
+
+    got = engine.run_all(requests)
+
+    inputs = processor(text=[text_only], return_tensors="pt")
+    alone = model.generate(**inputs, max_new_tokens=8, do_sample=False)[0, inputs["input_ids"].shape[1]:].tolist()
+    assert got == [plain_tokens(model, processor, image, "Tap OK", 8), alone,
+                   plain_tokens(model, processor, image, "Tap Cancel", 8)]

@@ -71,6 +71,7 @@ class JoinSettings:
 
     min_prefix_tokens: int = 64  # a shorter shared prefix is not worth a separate pass
     max_tokens: int = 16384  # padded tokens per prefill pass (bounds the activations' memory)
+    max_vision_patches: int = 65536  # patches per vision call (thirteen 1316x728 screens; bounds its memory)
 
 
 def shared_length(rows: Sequence[Sequence[int]], image_token_id: int) -> int:
@@ -115,14 +116,17 @@ class FleetJoin:
         """Each row's input embeddings (L, hidden), its image tokens replaced by the vision tower's output."""
         fast = self.fast
         images: dict[int, torch.Tensor] = {}
-        for grid, members in _by_grid(rows).items():
-            pixels = torch.cat([rows[i].pixel_values.to(fast.device) for i in members])
-            if len(members) == 1:
-                out = fast.vision(pixels, grid)  # its captured graph
-            else:
-                out = fast.vision.forward(pixels, grid * len(members), batched=True)  # launches do not matter here
-            for index, part in zip(members, out.split(len(out) // len(members))):
-                images[index] = part
+        for grid, same_size in _by_grid(rows).items():
+            per_row = sum(t * h * w for t, h, w in grid)
+            step = max(1, self.settings.max_vision_patches // per_row)
+            for members in (same_size[at:at + step] for at in range(0, len(same_size), step)):
+                pixels = torch.cat([rows[i].pixel_values.to(fast.device) for i in members])
+                if len(members) == 1:
+                    out = fast.vision(pixels, grid)  # its captured graph
+                else:  # tall enough that launches do not matter
+                    out = fast.vision.forward(pixels, grid * len(members), batched=True)
+                for index, part in zip(members, out.split(len(out) // len(members))):
+                    images[index] = part
         embeds = []
         for index, row in enumerate(rows):
             embed = self.text.embed(row.input_ids[0])
