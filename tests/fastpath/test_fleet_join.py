@@ -60,28 +60,56 @@ def test_rows_joining_together_answer_as_each_alone(tiny, join: dict[str, Any]) 
     assert engine.joiner.prefix_passes == (0 if join["min_prefix_tokens"] > 1000 else 1)
 
 
-def test_a_new_shared_prefix_replaces_the_kept_one(tiny) -> None:
-    model, processor = tiny
-    engine = fleet(model, slots=2, min_prefix_tokens=1)
-    image = noise_image(112, 84)
+def with_system(processor: Any, system: str, task: str, image_first: bool = True) -> str:
+    user = [{"type": "image"}, {"type": "text", "text": task}]
+    messages = [{"role": "system", "content": [{"type": "text", "text": system}]},
+                {"role": "user", "content": user if image_first else user[::-1]}]
+    return processor.apply_chat_template(messages, add_generation_prompt=True)
 
-    def with_system(system: str, task: str) -> str:
-        messages = [{"role": "system", "content": [{"type": "text", "text": system}]},
-                    {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": task}]}]
-        return processor.apply_chat_template(messages, add_generation_prompt=True)
 
-    texts = [with_system("You operate a phone.", "Open the mail app"), with_system("You operate a phone.", "Go back"),
-             with_system("You operate a desktop computer.", "Open the mail app")]
-    got = engine.run_all([(engine.fast.prepare(text, [image], processor), 8) for text in texts])
-
-    expected = []
+def plain_answers(model: Any, processor: Any, texts: list[str], image: Any, limit: int) -> list[list[int]]:
+    answers = []
     for text in texts:
         inputs = processor(text=[text], images=[image], return_tensors="pt")
-        output = model.generate(**inputs, max_new_tokens=8, do_sample=False)
-        expected.append(output[0, inputs["input_ids"].shape[1]:].tolist())
-    assert got == expected
+        output = model.generate(**inputs, max_new_tokens=limit, do_sample=False)
+        answers.append(output[0, inputs["input_ids"].shape[1]:].tolist())
+    return answers
+
+
+def test_rows_joining_one_by_one_keep_the_part_of_the_prefix_they_share(tiny) -> None:
+    """A lone row's prefix runs up to its image (its task text too); the next row cuts it to what both share."""
+    model, processor = tiny
+    engine = fleet(model, slots=1, min_prefix_tokens=1)
+    image = noise_image(112, 84)
+    texts = [with_system(processor, "You operate a phone.", task, image_first=False)
+             for task in ("Open the mail app", "Go back home", "Call Bob")]
+
+    got = engine.run_all([(engine.fast.prepare(text, [image], processor), 8) for text in texts])
+
+    assert got == plain_answers(model, processor, texts, image, 8)
+    assert engine.joiner.prefix_passes == 1  # computed for the first row, cut for the second, reused by the third
+    system = processor.tokenizer(with_system(processor, "You operate a phone.", ""))["input_ids"]
+    assert 0 < len(engine.joiner.prefix.tokens) < len(system)
+
+
+def test_a_new_shared_prefix_replaces_the_kept_one(tiny) -> None:
+    model, processor = tiny
+    image = noise_image(112, 84)
+    texts = [with_system(processor, "You operate a phone.", "Open the mail app"),
+             with_system(processor, "You operate a phone.", "Go back"),
+             with_system(processor, "You operate a desktop computer.", "Open the mail app")]
+    phone, _, desktop = (processor.tokenizer(text)["input_ids"] for text in texts)
+    both = next(n for n, (a, b) in enumerate(zip(phone, desktop)) if a != b)
+    # Prefixes must be longer than what the two system prompts share, so the kept one cannot be cut to fit.
+    engine = fleet(model, slots=2, min_prefix_tokens=both + 1)
+
+    got = engine.run_all([(engine.fast.prepare(text, [image], processor), 8) for text in texts])
+
+    assert got == plain_answers(model, processor, texts, image, 8)
     assert engine.joiner.prefix_passes == 2  # the phone prompt, then the desktop one
-    assert len(engine.joiner.prefix.tokens) < len(engine.fast.prepare(texts[2], [image], processor)["input_ids"][0])
+    assert engine.joiner.prefix.tokens == tuple(engine.fast.prepare(texts[2], [image], processor)["input_ids"][0]
+                                                .tolist()[:len(engine.joiner.prefix.tokens)])
+    assert len(engine.joiner.prefix.tokens) > both
 
 
 def test_a_join_that_does_not_fit_leaves_every_slot_free(tiny) -> None:

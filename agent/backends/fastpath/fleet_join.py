@@ -10,7 +10,7 @@ that work:
 - **shared prefix**: every step of every device starts with the same system prompt and tool
   schema (361 of the benchmark's 1,640 tokens). The keys and values of the longest prefix the
   joining rows share, up to their first image, are computed once and kept; the next rows that
-  start with it skip it. Text before the first image sits at positions 0..n-1 on all three rotary
+  start with it (or with a part of it, to which it is then cut) skip it. Text before the first image sits at positions 0..n-1 on all three rotary
   axes, so its keys and values do not depend on what follows;
 - **one prefill**: the rest of every row, right-padded to the longest, goes through the layers
   together (causal attention over the prefix and its own tokens, so padding is never attended),
@@ -60,9 +60,10 @@ class SharedPrefix:
     keys: tuple[torch.Tensor, ...]
     values: tuple[torch.Tensor, ...]
 
-    def starts(self, ids: Sequence[int]) -> bool:
-        """Whether ``ids`` begins with this prefix and has at least one token after it."""
-        return len(ids) > len(self.tokens) and tuple(ids[: len(self.tokens)]) == self.tokens
+    def cut(self, length: int) -> SharedPrefix:
+        """Its first ``length`` tokens (their keys and values do not depend on what follows)."""
+        return SharedPrefix(self.tokens[:length], tuple(k[:, :length].clone() for k in self.keys),
+                            tuple(v[:, :length].clone() for v in self.values))
 
 
 @dataclass(frozen=True)
@@ -139,16 +140,27 @@ class FleetJoin:
     # -- the shared prefix ----------------------------------------------------------------------------
 
     def _prefix_for(self, rows: Sequence[list[int]]) -> SharedPrefix | None:
-        """The kept prefix if every row starts with it, else a new one when the rows share enough tokens."""
-        if self.prefix is not None and all(self.prefix.starts(ids) for ids in rows):
-            return self.prefix
-        length = shared_length(rows, self.fast.config.image_token_id)
-        if length < max(1, self.settings.min_prefix_tokens):
+        """The prefix for these rows: the kept one, or the part of it they start with, or a new one.
+
+        A row that joins alone shares everything before its image with itself (its task text too);
+        the next row, from another device, shares only the system prompt with it: the kept prefix is
+        then cut to that part rather than replaced, so rows joining one by one keep reusing it.
+        """
+        minimum = max(1, self.settings.min_prefix_tokens)
+        common = shared_length(rows, self.fast.config.image_token_id)
+        kept = self.prefix
+        if kept is not None:
+            agreed = _agreement(kept.tokens, rows[0][:common])
+            if agreed == len(kept.tokens):
+                return kept
+            if agreed >= minimum:
+                self.prefix = kept.cut(agreed)
+                return self.prefix
+        if common < minimum:
             return None
-        tokens = tuple(rows[0][:length])
-        self.prefix = self._compute_prefix(tokens)
+        self.prefix = self._compute_prefix(tuple(rows[0][:common]))
         self.prefix_passes += 1
-        log.info("kept the keys and values of a %d-token prompt prefix that the joining rows share", length)
+        log.info("kept the keys and values of a %d-token prompt prefix that the joining rows share", common)
         return self.prefix
 
     def _compute_prefix(self, tokens: tuple[int, ...]) -> SharedPrefix:
@@ -268,6 +280,14 @@ class _Cache:
         if self.slot_list == tuple(range(first, first + count)):
             return cache[first:first + count, :, :length]
         return cache[self.slots, :, :length]
+
+
+def _agreement(first: Sequence[int], second: Sequence[int]) -> int:
+    """How many leading tokens two sequences share."""
+    for index, (a, b) in enumerate(zip(first, second)):
+        if a != b:
+            return index
+    return min(len(first), len(second))
 
 
 def _by_grid(rows: Sequence[JoiningRow]) -> dict[tuple[tuple[int, int, int], ...], list[int]]:
