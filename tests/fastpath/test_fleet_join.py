@@ -174,3 +174,35 @@ def test_a_text_only_conversation_joins_beside_screens(tiny) -> None:
     alone = model.generate(**inputs, max_new_tokens=8, do_sample=False)[0, inputs["input_ids"].shape[1]:].tolist()
     assert got == [plain_tokens(model, processor, image, "Tap OK", 8), alone,
                    plain_tokens(model, processor, image, "Tap Cancel", 8)]
+
+
+class ReplayedVision:
+    """FastVision as its CUDA graphs behave: each call writes the same output tensor (CPU stand-in)."""
+
+    def __init__(self, vision: Any) -> None:
+        self.vision = vision
+        self.outputs: dict[Any, Any] = {}
+
+    def __call__(self, pixels: Any, grid: Any) -> Any:
+        fresh = self.vision.forward(pixels, grid)
+        out = self.outputs.setdefault(grid, fresh.clone())
+        return out.copy_(fresh)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self.vision.forward(*args, **kwargs)
+
+    def captured(self, grid: Any) -> bool:
+        return True  # as if every screen size had its graph
+
+
+def test_screens_of_one_size_in_one_call_each_keep_their_own_embeddings(tiny) -> None:
+    model, processor = tiny
+    engine = fleet(model, slots=3, max_vision_patches=1)  # every screen its own call, the same graph replayed
+    engine.fast.vision = ReplayedVision(engine.fast.vision)
+    images = [noise_image(112, 84, seed=n) for n in range(3)]
+    try:
+        got = engine.run_all([(engine.fast.prepare(chat(processor, "Tap OK"), [image], processor), 8)
+                              for image in images])
+    finally:
+        engine.fast.vision = engine.fast.vision.vision
+    assert got == [plain_tokens(model, processor, image, "Tap OK", 8) for image in images]

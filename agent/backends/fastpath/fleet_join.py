@@ -122,9 +122,10 @@ class FleetJoin:
             step = max(1, self.settings.max_vision_patches // per_row)
             for members in (same_size[at:at + step] for at in range(0, len(same_size), step)):
                 pixels = torch.cat([rows[i].pixel_values.to(fast.device) for i in members])
-                if len(members) == 1:
-                    out = fast.vision(pixels, grid)  # its captured graph
-                else:  # tall enough that launches do not matter
+                if len(members) == 1 and fast.vision.captured(grid):
+                    # Its captured graph; copied, as the graph's next replay (this grid's next chunk) overwrites it.
+                    out = fast.vision(pixels, grid).clone()
+                else:  # no capture here: a fleet of many screen sizes would evict and capture graphs in turn
                     out = fast.vision.forward(pixels, grid * len(members), batched=True)
                 for index, part in zip(members, out.split(len(out) // len(members))):
                     images[index] = part

@@ -210,6 +210,10 @@ class FastVision:
         # Plans are small and a fleet asks for several (one per number of screens joining at once).
         return _remember(self._plans, grid, lambda: build_plan(self.visual, grid, self._device()), 16)
 
+    def captured(self, grid: GridKey) -> bool:
+        """Whether this grid's graph is already captured (a call replays it; no capture, no eviction)."""
+        return grid in self._graphs
+
     def _device(self) -> torch.device:
         return self.visual.patch_embed.proj.weight.device
 
