@@ -1,0 +1,22 @@
+"""benchmarks/bench_fleet.py's CPU check: on the tiny float32 model every fleet row is plain generate's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def test_the_fleet_benchmark_runs_on_the_cpu_and_agrees_with_plain_generate(tiny_dir: Path, tmp_path: Path) -> None:
+    from benchmarks.bench_fleet import main
+
+    out = tmp_path / "fleet.json"
+    assert main(["--weights", str(tiny_dir), "--device", "cpu", "--max-pixels", "3136", "--new-tokens", "8",
+                 "--batches", "1,3", "--repeats", "1", "--out", str(out)]) == 0
+
+    result = json.loads(out.read_text())["results"][0]
+    assert result["single_stream"]["agreement"]["rate"] == 1.0
+    for batch, row in result["batches"].items():
+        fleet = row["fleet"]
+        assert fleet["agreement"]["rows_identical"] == int(batch) and fleet["agreement"]["rate"] == 1.0
+        assert fleet["steps_per_s"] > 0 and fleet["cold_prefix_steps_per_s"] > 0
+        assert row["plain"]["agreement"]["rate"] == 1.0
