@@ -121,6 +121,9 @@ def test_a_join_that_does_not_fit_leaves_every_slot_free(tiny) -> None:
 
     with pytest.raises(ValueError, match="do not fit"):
         engine.admit_many([(fits[0], fits[1], 0), (too_long[0], too_long[1], 1)])
+    with pytest.raises(ValueError, match="4 conversations cannot join: 3 free slots"):
+        engine.admit_many([fits + (n,) for n in range(4)])
+    assert engine.admit_many([]) == []
 
     assert engine.free_slots == 3
     assert engine.run_all([fits]) == [plain_tokens(model, processor, image, "a", 8)]

@@ -120,6 +120,8 @@ class FleetEngine:
         checked before any work starts: one that does not fit raises ValueError and none joins.
         """
         state = self.state
+        if not requests:
+            return []
         if len(requests) > self.free_slots:
             raise ValueError(f"{len(requests)} conversations cannot join: {self.free_slots} free slots")
         started = time.perf_counter()
