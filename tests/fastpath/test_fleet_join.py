@@ -209,3 +209,12 @@ def test_screens_of_one_size_in_one_call_each_keep_their_own_embeddings(tiny) ->
     finally:
         engine.fast.vision = engine.fast.vision.vision
     assert got == [plain_tokens(model, processor, image, "Tap OK", 8) for image in images]
+
+
+@pytest.mark.parametrize(("kernels", "head_dim", "expected"), [(True, 128, True), (True, 64, True), (True, 80, False),
+                                                               (False, 128, False)])
+def test_the_fleet_kernels_apply_on_triton_and_power_of_two_heads(kernels: bool, head_dim: int,
+                                                                  expected: bool) -> None:
+    from qwen_gui_agent.agent.backends.fastpath.fleet_attention import applies
+
+    assert applies(kernels, head_dim) is expected

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from qwen_gui_agent.agent.backends.fastpath import kernels as fast_kernels
 from qwen_gui_agent.agent.backends.fastpath.decode import add_rms_norm_rows, apply_rope, warm_up_on_side_stream
 from qwen_gui_agent.agent.backends.fastpath.engine import FastPath, GreedyOptions, _grids
-from qwen_gui_agent.agent.backends.fastpath.fleet_attention import decode_attention, rotate_and_store_rows
+from qwen_gui_agent.agent.backends.fastpath.fleet_attention import applies, decode_attention, rotate_and_store_rows
 from qwen_gui_agent.agent.backends.fastpath.fleet_join import FleetJoin, JoiningRow, JoinSettings
 from qwen_gui_agent.agent.backends.fastpath.inputs import rope_positions
 
@@ -217,7 +217,7 @@ class FleetEngine:
         slots = state.slots
         q, k, v = attn.q_proj(normed), attn.k_proj(normed), attn.v_proj(normed)
         keys, values = state.keys[number], state.values[number]
-        if text.kernels:  # one launch for rotary and stores, then split-KV decoding (fleet_attention.py)
+        if applies(text.kernels, text.head_dim):  # one launch for rotary and stores, then split-KV decoding
             q = rotate_and_store_rows(q, k, v, cos, sin, keys, values, state.rows, state.length)
             q = q.view(slots, text.heads, text.head_dim)
             return decode_attention(q, keys, values, state.length, attn.scaling)

@@ -23,6 +23,11 @@ import math
 import torch
 
 
+def applies(kernels: bool, head_dim: int) -> bool:
+    """Whether these kernels run here: Triton on CUDA (``kernels``) and a power-of-two head size."""
+    return kernels and head_dim > 0 and head_dim & (head_dim - 1) == 0
+
+
 def decode_attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, length: torch.Tensor,
                      scale: float, chunk: int = 256) -> torch.Tensor:
     """softmax(q k^T * scale) v for each row over its keys 0..length[row].

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from qwen_gui_agent.agent.backends.fastpath import kernels as fast_kernels
 from qwen_gui_agent.agent.backends.fastpath.decode import TextModel, add_rms_norm_rows, apply_rope
 from qwen_gui_agent.agent.backends.fastpath.engine import FastPath
-from qwen_gui_agent.agent.backends.fastpath.fleet_attention import rotate_and_store_rows
+from qwen_gui_agent.agent.backends.fastpath.fleet_attention import applies, rotate_and_store_rows
 from torch.nn.attention.bias import causal_lower_right
 
 log = logging.getLogger(__name__)
@@ -229,7 +229,7 @@ class FleetJoin:
             if cache.prefix is not None:
                 cache.keys[number][cache.slots, :, :before] = cache.prefix.keys[number]
                 cache.values[number][cache.slots, :, :before] = cache.prefix.values[number]
-            if text.kernels:  # rotary and the stores in one launch
+            if applies(text.kernels, text.head_dim):  # rotary and the stores in one launch
                 q = rotate_and_store_rows(q, k, v, cos, sin, cache.keys[number], cache.values[number], cache.slots,
                                           starts)
                 q = q.view(rows, width, -1, text.head_dim).transpose(1, 2)
