@@ -54,10 +54,9 @@ def kernel_table(work: Any, rows: int = 30) -> str:
 
 def main() -> int:
     import torch
-    from qwen_gui_agent.agent.backends.fastpath.engine import FastPath, GreedyOptions, _grids
+    from qwen_gui_agent.agent.backends.fastpath.engine import FastPath, GreedyOptions
     from qwen_gui_agent.agent.backends.fastpath.fleet import FleetEngine
     from qwen_gui_agent.agent.backends.fastpath.fleet_join import JoiningRow
-    from qwen_gui_agent.agent.backends.fastpath.inputs import rope_positions
     from qwen_gui_agent.tools.frames import smart_resize
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -82,14 +81,7 @@ def main() -> int:
     engine = FleetEngine(fast, options, slots=args.batch, capacity=capacity)
     engine.run_all([(p, 40) for p in prepared])  # graphs captured, prefix kept
     joiner = engine.joiner
-    merge = model.config.vision_config.spatial_merge_size
-    rows = []
-    for slot, inputs in enumerate(prepared):
-        ids = inputs["input_ids"][0].tolist()
-        grids = tuple(_grids(inputs["image_grid_thw"]))
-        positions, delta = rope_positions(ids, model.config.image_token_id, list(grids), merge)
-        rows.append(JoiningRow(ids=ids, input_ids=inputs["input_ids"], pixel_values=inputs["pixel_values"],
-                               grids=grids, positions=positions, rope_delta=delta, slot=slot))
+    rows = [JoiningRow.of(inputs, slot, model.config, fast.device) for slot, inputs in enumerate(prepared)]
     grid = rows[0].grids
     pixels = torch.cat([row.pixel_values for row in rows])
     with torch.inference_mode():

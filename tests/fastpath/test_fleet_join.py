@@ -136,20 +136,13 @@ def test_the_joined_rows_first_logits_are_the_models_own(tiny, min_prefix_tokens
     """Greedy tokens of a random tiny model hardly depend on the context; the logits do."""
     import torch
     from qwen_gui_agent.agent.backends.fastpath.fleet_join import JoiningRow
-    from qwen_gui_agent.agent.backends.fastpath.inputs import rope_positions
 
     model, processor = tiny
     engine = fleet(model, slots=4, min_prefix_tokens=min_prefix_tokens)
     screens = [noise_image(w, h, seed=n) for n, (w, h, _) in enumerate(SCREENS[:4])]
     texts = [chat(processor, task) for _, _, task in SCREENS[:4]]
-    rows = []
-    for slot, text, image in zip(slots, texts, screens):
-        inputs = engine.fast.prepare(text, [image], processor)
-        ids = inputs["input_ids"][0].tolist()
-        grids = tuple(tuple(g) for g in inputs["image_grid_thw"].tolist())
-        positions, delta = rope_positions(ids, model.config.image_token_id, list(grids), 2)
-        rows.append(JoiningRow(ids=ids, input_ids=inputs["input_ids"], pixel_values=inputs["pixel_values"],
-                               grids=grids, positions=positions, rope_delta=delta, slot=slot))
+    rows = [JoiningRow.of(engine.fast.prepare(text, [image], processor), slot, model.config, engine.fast.device)
+            for slot, text, image in zip(slots, texts, screens)]
 
     joined = engine.joiner.join(rows)
 

@@ -126,12 +126,15 @@ class TextModel:
 
     def mlp(self, module: Any, x: torch.Tensor) -> torch.Tensor:
         """The MLP block of one decode row."""
+        if self.kernels and self.silu and self.gemv.gate_up:
+            return module.down_proj(fast_gemv.gate_up_silu(x, module.gate_proj.weight, module.up_proj.weight))
+        return self.mlp_rows(module, x)
+
+    def mlp_rows(self, module: Any, x: torch.Tensor) -> torch.Tensor:
+        """The MLP block of any number of rows: SiLU and the product in one launch on CUDA, eager elsewhere."""
         if not (self.kernels and self.silu):
             return module(x)
-        gate, up = module.gate_proj, module.up_proj
-        if self.gemv.gate_up:
-            return module.down_proj(fast_gemv.gate_up_silu(x, gate.weight, up.weight))
-        return module.down_proj(fast_kernels.silu_mul(gate(x), up(x)))
+        return module.down_proj(fast_kernels.silu_mul(module.gate_proj(x), module.up_proj(x)))
 
     def logits(self, normed: torch.Tensor) -> torch.Tensor:
         """The head's float32 logits of the last row, flat."""

@@ -10,16 +10,18 @@ what one costs. Here:
   first token is chosen on the GPU and read with the next step's tokens (no host sync);
 - ``step`` advances every slot by one token: embeddings, rotary at each row's own position,
   projections for all rows in one product, each row's key and value written at its own
-  length, attention over the static cache with each row masked to its own length (the query
-  heads of a key head asked as its query positions, so the masked kernel needs no grouped-query
-  support), the head, and the greedy choice with ``generate``'s processors (repetition penalty,
-  EOS held back until ``min_new_tokens``). Every shape is fixed, so on CUDA the whole step is
-  one CUDA graph; the norms and SiLU use fast_kernels' exact kernels there;
+  length, attention over the static cache up to each row's own length, the head, and the greedy
+  choice with ``generate``'s processors (repetition penalty, EOS held back until
+  ``min_new_tokens``). On CUDA the rotary, the stores and the attention are fleet_attention.py's
+  Triton kernels (split-KV decoding) and the norms and SiLU one launch each; elsewhere attention
+  is the masked SDPA kernel, the query heads of a key head asked as its query positions (so it
+  needs no grouped-query support). Every shape is fixed, so on CUDA the whole step is one CUDA
+  graph;
 - a row that chose an end token or reached its limit leaves (``finished``); its slot is free
   for the next conversation, while the others go on.
 
 Rounding is not the single-stream path's bit for bit (the products run on other shapes, the prefix
-is computed apart, attention is the masked kernel), so near-tied tokens can differ from ``generate``,
+is computed apart, attention sums in another order), so near-tied tokens can differ from ``generate``,
 as they do in plain batched ``generate``; benchmarks/bench_fleet.py reports the agreement and the
 logit gap at each first difference (docs/performance.md).
 """
@@ -34,12 +36,10 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from qwen_gui_agent.agent.backends.fastpath import kernels as fast_kernels
 from qwen_gui_agent.agent.backends.fastpath.decode import add_rms_norm_rows, apply_rope, warm_up_on_side_stream
-from qwen_gui_agent.agent.backends.fastpath.engine import FastPath, GreedyOptions, _grids
+from qwen_gui_agent.agent.backends.fastpath.engine import FastPath, GreedyOptions
 from qwen_gui_agent.agent.backends.fastpath.fleet_attention import applies, decode_attention, rotate_and_store_rows
 from qwen_gui_agent.agent.backends.fastpath.fleet_join import FleetJoin, JoiningRow, JoinSettings
-from qwen_gui_agent.agent.backends.fastpath.inputs import rope_positions
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,7 @@ class FleetEngine:
         pinned = fast.device.type == "cuda"
         self._host = torch.zeros(2, slots, dtype=torch.long, pin_memory=pinned)  # first tokens, then new tokens
         self.joiner = FleetJoin(fast, self.state.keys, self.state.values, join or JoinSettings())
+        self._split_kv = applies(self.text.kernels, self.text.head_dim)  # else the masked SDPA kernel
 
     # -- joining ------------------------------------------------------------------------------------
 
@@ -127,17 +128,12 @@ class FleetEngine:
         started = time.perf_counter()
         joining: list[JoiningRow] = []
         free = (index for index in range(state.slots) if index not in self.rows)
-        merge = self.fast.config.vision_config.spatial_merge_size
         for inputs, limit, _ in requests:
-            input_ids = inputs["input_ids"].to(self.fast.device)
-            ids = input_ids[0].tolist()
-            if not self.fits(len(ids), limit):
-                raise ValueError(f"{len(ids)} prompt tokens + {limit} new do not fit the {state.capacity}-token "
+            row = JoiningRow.of(inputs, next(free), self.fast.config, self.fast.device)
+            if not self.fits(len(row.ids), limit):
+                raise ValueError(f"{len(row.ids)} prompt tokens + {limit} new do not fit the {state.capacity}-token "
                                  "slots; start the engine with a larger capacity")
-            grids = tuple(_grids(inputs.get("image_grid_thw")))
-            positions, rope_delta = rope_positions(ids, self.fast.config.image_token_id, list(grids), merge)
-            joining.append(JoiningRow(ids=ids, input_ids=input_ids, pixel_values=inputs.get("pixel_values"),
-                                      grids=grids, positions=positions, slot=next(free), rope_delta=rope_delta))
+            joining.append(row)
         first_logits = self.joiner.join(joining)
         for row, logits, (_, limit, tag) in zip(joining, first_logits, requests):
             self._start_row(row, logits, _Row(limit=limit, prompt_tokens=len(row.ids), started=started, tag=tag))
@@ -185,11 +181,7 @@ class FleetEngine:
         hidden = text.embed(state.token)
         position = (state.length + state.rope_delta).view(1, slots, 1).expand(3, slots, 1)
         cos, sin = text.rotary(hidden, position)
-        # Row r attends to its filled slots and the key written now: positions 0..length[r].
-        # Made additive once per step (a boolean mask would be converted again in every layer's attention call).
-        visible = (state.positions.view(1, -1) <= state.length.view(-1, 1)).view(slots, 1, 1, -1)
-        mask = torch.zeros(visible.shape, dtype=hidden.dtype, device=hidden.device).masked_fill_(~visible,
-                                                                                                 float("-inf"))
+        mask = None if self._split_kv else self._visible_mask(hidden.dtype)
         residual, delta = hidden, None
         for number, layer in enumerate(text.layers):
             attn = layer.self_attn
@@ -199,7 +191,7 @@ class FleetEngine:
             out = out.reshape(slots, 1, text.heads * text.head_dim)
             residual, normed = add_rms_norm_rows(layer.post_attention_layernorm, residual, attn.o_proj(out),
                                             text.kernels)
-            delta = self._mlp(layer.mlp, normed)
+            delta = text.mlp_rows(layer.mlp, normed)
         _, normed = add_rms_norm_rows(text.norm, residual, delta, text.kernels)
         logits = text.head(normed)[:, -1, :].float()
         chosen = self._choose(logits, state.seen, state.generated, state.min_new)
@@ -210,14 +202,21 @@ class FleetEngine:
         state.generated.add_(state.active.long())
         state.length.add_(state.active.long())
 
+    def _visible_mask(self, dtype: torch.dtype) -> torch.Tensor:
+        """Row r attends to its filled slots and the key written now: positions 0..length[r]. Additive, made
+        once per step (a boolean mask would be converted again in every layer's attention call)."""
+        state = self.state
+        visible = (state.positions.view(1, -1) <= state.length.view(-1, 1)).view(state.slots, 1, 1, -1)
+        return torch.zeros(visible.shape, dtype=dtype, device=visible.device).masked_fill_(~visible, float("-inf"))
+
     def _attention(self, number: int, attn: Any, normed: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                   mask: torch.Tensor) -> torch.Tensor:
+                   mask: torch.Tensor | None) -> torch.Tensor:
         """Layer ``number``'s attention for every row's new token; its key and value stored at the row's length."""
         text, state = self.text, self.state
         slots = state.slots
         q, k, v = attn.q_proj(normed), attn.k_proj(normed), attn.v_proj(normed)
         keys, values = state.keys[number], state.values[number]
-        if applies(text.kernels, text.head_dim):  # one launch for rotary and stores, then split-KV decoding
+        if self._split_kv:  # one launch for rotary and stores, then split-KV decoding (fleet_attention.py)
             q = rotate_and_store_rows(q, k, v, cos, sin, keys, values, state.rows, state.length)
             q = q.view(slots, text.heads, text.head_dim)
             return decode_attention(q, keys, values, state.length, attn.scaling)
@@ -229,11 +228,6 @@ class FleetEngine:
         # mask), so no grouped-query support is needed and the masked (memory-efficient) kernel applies.
         grouped = q.reshape(slots, text.kv_heads, text.heads // text.kv_heads, text.head_dim)
         return F.scaled_dot_product_attention(grouped, keys, values, attn_mask=mask, scale=attn.scaling)
-
-    def _mlp(self, mlp: Any, normed: torch.Tensor) -> torch.Tensor:
-        if self.text.kernels and self.text.silu:
-            return mlp.down_proj(fast_kernels.silu_mul(mlp.gate_proj(normed), mlp.up_proj(normed)))
-        return mlp(normed)
 
     @torch.inference_mode()
     def step(self) -> None:

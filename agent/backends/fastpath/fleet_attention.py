@@ -74,5 +74,5 @@ def rotate_and_store_rows(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cos
     out = torch.empty_like(q)
     kernels.rotate_store_rows[(heads + kv_heads, rows * width)](
         q, k, v, cos, sin, out, keys, values, slots, starts, width, heads, heads * dim, kv_heads * dim,
-        keys.stride(0), keys.stride(1), HALF=dim // 2)
+        keys.stride(0), keys.stride(1), HALF=dim // 2, enable_fp_fusion=False)
     return out

@@ -68,12 +68,22 @@ def combine_splits(acc_ptr, max_ptr, sum_ptr, out_ptr, out_row_stride, SPLITS: t
 
 
 @triton.jit
+def rotated(x_ptr, d, partner, sign, cos, sin):
+    # transformers' apply_rotary_pos_emb in bf16 for one head: (x * cos) + (rotate_half(x) * sin), each
+    # product and the sum rounded to bf16 (as fast_kernels' rotate_store, the single-stream twin).
+    x = tl.load(x_ptr + d).to(tl.float32)
+    r = tl.load(x_ptr + partner).to(tl.float32) * sign
+    a = (x * cos).to(tl.bfloat16).to(tl.float32)
+    b = (r * sin).to(tl.bfloat16).to(tl.float32)
+    return (a + b).to(tl.bfloat16)
+
+
+@triton.jit
 def rotate_store_rows(q_ptr, k_ptr, v_ptr, cos_ptr, sin_ptr, q_out_ptr, keys_ptr, values_ptr, slot_ptr, base_ptr,
                       width, q_heads, q_token_stride, kv_token_stride, cache_row_stride, cache_head_stride,
                       HALF: tl.constexpr):
-    # One program per (head, token): q heads first, then k heads, rotated as transformers' apply_rotary_pos_emb
-    # does in bf16 ((x * cos) + (rotate_half(x) * sin), each product and the sum rounded). Token t is column
-    # t % width of row t // width: its k and v go to cache row slot[row] at position base[row] + column.
+    # One program per (head, token): q heads first, then k heads. Token t is column t % width of row
+    # t // width: its rotated k and its v go to cache row slot[row] at position base[row] + column.
     head = tl.program_id(0)
     token = tl.program_id(1)
     d = tl.arange(0, 2 * HALF)
@@ -83,20 +93,12 @@ def rotate_store_rows(q_ptr, k_ptr, v_ptr, cos_ptr, sin_ptr, q_out_ptr, keys_ptr
     sin = tl.load(sin_ptr + token * 2 * HALF + d).to(tl.float32)
     if head < q_heads:
         base = token * q_token_stride + head * 2 * HALF
-        x = tl.load(q_ptr + base + d).to(tl.float32)
-        r = tl.load(q_ptr + base + partner).to(tl.float32) * sign
-        a = (x * cos).to(tl.bfloat16).to(tl.float32)
-        b = (r * sin).to(tl.bfloat16).to(tl.float32)
-        tl.store(q_out_ptr + base + d, (a + b).to(tl.bfloat16))
+        tl.store(q_out_ptr + base + d, rotated(q_ptr + base, d, partner, sign, cos, sin))
     else:
         kv = head - q_heads
         base = token * kv_token_stride + kv * 2 * HALF
-        x = tl.load(k_ptr + base + d).to(tl.float32)
-        r = tl.load(k_ptr + base + partner).to(tl.float32) * sign
-        a = (x * cos).to(tl.bfloat16).to(tl.float32)
-        b = (r * sin).to(tl.bfloat16).to(tl.float32)
         row = token // width
         position = tl.load(base_ptr + row) + token % width
         target = tl.load(slot_ptr + row) * cache_row_stride + kv * cache_head_stride + position * 2 * HALF + d
-        tl.store(keys_ptr + target, (a + b).to(tl.bfloat16))
+        tl.store(keys_ptr + target, rotated(k_ptr + base, d, partner, sign, cos, sin))
         tl.store(values_ptr + target, tl.load(v_ptr + base + d))

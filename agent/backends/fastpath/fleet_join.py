@@ -24,16 +24,16 @@ the products run on other shapes than a lone prefill's, so near-tied greedy choi
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from qwen_gui_agent.agent.backends.fastpath import kernels as fast_kernels
 from qwen_gui_agent.agent.backends.fastpath.decode import TextModel, add_rms_norm_rows, apply_rope
-from qwen_gui_agent.agent.backends.fastpath.engine import FastPath
+from qwen_gui_agent.agent.backends.fastpath.engine import FastPath, _grids
 from qwen_gui_agent.agent.backends.fastpath.fleet_attention import applies, rotate_and_store_rows
+from qwen_gui_agent.agent.backends.fastpath.inputs import rope_positions
 from torch.nn.attention.bias import causal_lower_right
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,17 @@ class JoiningRow:
     positions: torch.Tensor  # (3, 1, L) on the host
     rope_delta: int  # what later tokens add to their index for their rotary position
     slot: int
+
+    @classmethod
+    def of(cls, inputs: Mapping[str, Any], slot: int, config: Any, device: torch.device) -> JoiningRow:
+        """The row for one prepared conversation (FastPath.prepare's input_ids, pixel_values, image_grid_thw)."""
+        input_ids = inputs["input_ids"].to(device)
+        ids = input_ids[0].tolist()
+        grids = tuple(_grids(inputs.get("image_grid_thw")))
+        positions, rope_delta = rope_positions(ids, config.image_token_id, list(grids),
+                                               config.vision_config.spatial_merge_size)
+        return cls(ids=ids, input_ids=input_ids, pixel_values=inputs.get("pixel_values"), grids=grids,
+                   positions=positions, rope_delta=rope_delta, slot=slot)
 
 
 @dataclass(frozen=True)
@@ -246,16 +257,11 @@ class FleetJoin:
             out = out.transpose(1, 2).reshape(rows, width, -1)
             residual, normed = add_rms_norm_rows(layer.post_attention_layernorm, residual, attn.o_proj(out),
                                                  text.kernels)
-            delta = self._mlp(layer.mlp, normed)
+            delta = text.mlp_rows(layer.mlp, normed)
         if last is None:
             return residual + delta
         picked = torch.arange(rows, device=hidden.device)
         return residual[picked, last] + delta[picked, last]
-
-    def _mlp(self, mlp: Any, normed: torch.Tensor) -> torch.Tensor:
-        if self.text.kernels and self.text.silu:
-            return mlp.down_proj(fast_kernels.silu_mul(mlp.gate_proj(normed), mlp.up_proj(normed)))
-        return mlp(normed)
 
 
 @dataclass(frozen=True)
