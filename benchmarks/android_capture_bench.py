@@ -22,8 +22,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qwen_gui_agent.devices.android import AndroidSettings, open_android
-from qwen_gui_agent.devices.android_screen import decode_png, decode_raw
+from qwen_gui_agent.devices.android.device import AndroidSettings, open_android
+from qwen_gui_agent.devices.android.screen import decode_png, decode_raw
 from tests.support.adb_server import AdbServer
 from tests.support.adb_shell import VirtualPhone
 

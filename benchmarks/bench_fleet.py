@@ -6,8 +6,8 @@ steps/s = B / time. Three ways, with the same B conversations (screens and histo
 a little, so prompt lengths differ by a few tokens):
 
 - plain: the processor on the CPU over all B prompts and images with left padding, then one
-  ``model.generate`` (what agent/backends/local_batch.py does off CUDA);
-- fleet: agent/backends/fastpath/fleet.py (what the shared local backend uses on CUDA):
+  ``model.generate`` (what agent/backends/local/batch.py does off CUDA);
+- fleet: agent/backends/local/fleet/engine.py (what the shared local backend uses on CUDA):
   GPU preprocessing, then the B conversations join together (one vision call, the shared
   system-prompt prefix kept from the previous round, one prefill of the rest), then one
   CUDA-graph-replayed decode step for all rows with per-row lengths;
@@ -113,7 +113,7 @@ class Clock:
 
 def plain_batch(model: Any, processor: Any, convs: list[tuple[str, Any]], new_tokens: int) -> list[list[int]]:
     import torch
-    from qwen_gui_agent.agent.backends.local_batch import left_padding
+    from qwen_gui_agent.agent.backends.local.batch import left_padding
 
     with left_padding(processor.tokenizer):
         inputs = processor(text=[c[0] for c in convs], images=[c[1] for c in convs], padding=True,
@@ -182,9 +182,9 @@ def batch_floor(config: Any, ceilings: Ceilings, prompt: int, patches: int, new_
 
 def bench_model(name: str, model: Any, processor: Any, args: argparse.Namespace, ceilings: Ceilings | None,
                 frame: tuple[int, int]) -> dict[str, Any]:
-    from qwen_gui_agent.agent.backends.fastpath.engine import FastPath, GreedyOptions
-    from qwen_gui_agent.agent.backends.fastpath.fleet import FleetEngine
-    from qwen_gui_agent.agent.backends.local_batch import end_token_ids
+    from qwen_gui_agent.agent.backends.local.fastpath.engine import FastPath, GreedyOptions
+    from qwen_gui_agent.agent.backends.local.fleet.engine import FleetEngine
+    from qwen_gui_agent.agent.backends.local.batch import end_token_ids
 
     clock = Clock(args.device == "cuda")
     batches = [int(b) for b in args.batches.split(",")]

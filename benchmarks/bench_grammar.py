@@ -1,4 +1,4 @@
-"""Grammar-constrained decoding (agent/backends/fastpath/grammar_decode.py) beside the default fast path and plain generate.
+"""Grammar-constrained decoding (agent/backends/local/fastpath/grammar_decode.py) beside the default fast path and plain generate.
 
 For typical action answers (a Qwen click, a Qwen type, a UI-TARS click) it prints how many of
 the answer's tokens were decoded one at a time, how many the grammar forced (fed in the prefill
@@ -98,8 +98,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def bench_target(fast: Any, grammar: Any, processor: Any, text: str, image: Any, frame: tuple[int, int],
                  name: str, args: argparse.Namespace, cuda: bool) -> dict[str, Any]:
-    from qwen_gui_agent.agent.backends.fastpath.grammar_decode import constrained_generate
-    from qwen_gui_agent.agent.backends.grammar_rules import GrammarSpec
+    from qwen_gui_agent.agent.backends.local.fastpath.grammar_decode import constrained_generate
+    from qwen_gui_agent.agent.backends.grammar.rules import GrammarSpec
 
     dialect, target = TARGETS[name] if name in TARGETS else (name.split(":")[1], None)
     spec = GrammarSpec.from_name(dialect, *frame)
@@ -135,7 +135,7 @@ def bench_target(fast: Any, grammar: Any, processor: Any, text: str, image: Any,
 def bench_unconstrained(fast: Any, processor: Any, text: str, image: Any, count: int, args: argparse.Namespace,
                         cuda: bool) -> dict[str, float]:
     """Default fast path and plain generate writing ``count`` tokens (the answer and its end-of-turn token)."""
-    from qwen_gui_agent.agent.backends.fastpath.engine import GreedyOptions
+    from qwen_gui_agent.agent.backends.local.fastpath.engine import GreedyOptions
 
     options = GreedyOptions(min_new_tokens=count)
 
@@ -173,8 +173,8 @@ def table(rows: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     import torch
 
-    from qwen_gui_agent.agent.backends.fastpath.engine import FastPath
-    from qwen_gui_agent.agent.backends.fastpath.grammar import AnswerGrammar
+    from qwen_gui_agent.agent.backends.local.fastpath.engine import FastPath
+    from qwen_gui_agent.agent.backends.local.fastpath.grammar import AnswerGrammar
     from benchmarks.gpu_models import chat_text, find_tiktoken, qwen_processor, qwen_tokenizer, random_model
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

@@ -5,7 +5,7 @@ token and the whole step for a forced answer length (EOS suppressed), for
 
 - plain: the processor on the CPU, then ``model.generate(**inputs, max_new_tokens=N)`` as the
   Qwen2.5-VL cookbook calls it (plus min_new_tokens=N to force the length);
-- fast: agent/backends/fastpath/engine.py (GPU preprocessing, batched vision windows as a graph, graph-replayed
+- fast: agent/backends/local/fastpath/engine.py (GPU preprocessing, batched vision windows as a graph, graph-replayed
   decode with exact attention);
 - floor: FLOPs and bytes over the matmul rate and copy bandwidth measured in the same run;
 
@@ -118,7 +118,7 @@ def bench_plain(model: Any, processor: Any, text: str, image: Any, new_tokens: i
 def bench_fast(fast: Any, processor: Any, text: str, image: Any, new_tokens: int, repeats: int) -> dict[str, Any]:
     import torch
 
-    from qwen_gui_agent.agent.backends.fastpath.engine import GreedyOptions
+    from qwen_gui_agent.agent.backends.local.fastpath.engine import GreedyOptions
 
     options = GreedyOptions(eos_token_ids=(151645, 151643), min_new_tokens=new_tokens)
 
@@ -150,7 +150,7 @@ def first_difference(a: list[int], b: list[int]) -> int | None:
 def bench_model(name: str, model: Any, tokenizer: Any, ceilings: Ceilings, args: argparse.Namespace) -> list[dict]:
     import torch
 
-    from qwen_gui_agent.agent.backends.fastpath.engine import FastPath
+    from qwen_gui_agent.agent.backends.local.fastpath.engine import FastPath
 
     fast: Any = None  # made after the first plain run, so that run keeps --cudnn-sdpa's choice
     weights_gib = torch.cuda.memory_allocated() / 2 ** 30

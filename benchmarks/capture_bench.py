@@ -77,8 +77,8 @@ def timed(call: Callable[[], object], repeat: int) -> list[float]:
 def bench_size(server: XvfbServer, repeat: int) -> dict[str, list[float]]:
     import mss.tools
 
-    from qwen_gui_agent.devices.desktop import open_desktop
-    from qwen_gui_agent.devices.desktop_capture import open_mss
+    from qwen_gui_agent.devices.desktop.device import open_desktop
+    from qwen_gui_agent.devices.desktop.capture import open_mss
 
     os.environ.update(server.env({}))  # mss connects to $DISPLAY when opened, so one process can do both sizes
     with tempfile.TemporaryDirectory() as folder:

@@ -1,6 +1,6 @@
 """Do the fast path's Triton kernels compute what eager PyTorch computes, bit for bit? A GPU check.
 
-Each kernel of agent/backends/fastpath/kernels.py against the eager operations it replaces, on
+Each kernel of agent/backends/local/fastpath/kernels.py against the eager operations it replaces, on
 many inputs: every bf16 value for the SiLU, wide random ranges, the hidden sizes of the 3B
 and 7B models, and the vision tower's shapes. Also: flash attention over a strided view of
 the static KV cache against the contiguous copy transformers' growing cache holds. Prints
@@ -30,7 +30,7 @@ def check_silu_mul(report) -> None:
     import torch
     import torch.nn.functional as F
 
-    from qwen_gui_agent.agent.backends.fastpath import kernels as fast_kernels
+    from qwen_gui_agent.agent.backends.local.fastpath import kernels as fast_kernels
 
     every = torch.arange(-(2 ** 15), 2 ** 15, dtype=torch.int32).to(torch.int16).view(torch.bfloat16).cuda()
     for name, up in (("ones", torch.ones_like(every)), ("random", torch.randn_like(every.float()).bfloat16())):
@@ -51,7 +51,7 @@ def check_norms(report) -> None:
     import torch
     from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLRMSNorm
 
-    from qwen_gui_agent.agent.backends.fastpath import kernels as fast_kernels, rmsnorm as fast_rmsnorm
+    from qwen_gui_agent.agent.backends.local.fastpath import kernels as fast_kernels, rmsnorm as fast_rmsnorm
 
     for width in (2048, 3584):  # 3B, 7B hidden sizes
         norm = Qwen2_5_VLRMSNorm(width, eps=1e-6).cuda().bfloat16()
@@ -85,8 +85,8 @@ def check_norms(report) -> None:
 def check_vision_rope(report) -> None:
     import torch
 
-    from qwen_gui_agent.agent.backends.fastpath import kernels as fast_kernels
-    from qwen_gui_agent.agent.backends.fastpath.vision import _rope
+    from qwen_gui_agent.agent.backends.local.fastpath import kernels as fast_kernels
+    from qwen_gui_agent.agent.backends.local.fastpath.vision import _rope
 
     heads, dim = 16, 80
     for tokens in (2912, 6528, 15456):  # 1280*28*28 desktop and phone-ish, 16384*28*28 desktop
@@ -104,7 +104,7 @@ def check_gemv(report) -> None:
     import torch
     import torch.nn.functional as F
 
-    from qwen_gui_agent.agent.backends.fastpath import gemv as fast_gemv
+    from qwen_gui_agent.agent.backends.local.fastpath import gemv as fast_gemv
 
     for name, hidden, inner, vocab in (("3b", 2048, 11008, 151936), ("7b", 3584, 18944, 152064)):
         gate = (torch.randn(inner, hidden, device="cuda") * 0.02).bfloat16()
@@ -130,7 +130,7 @@ def check_qkv(report, name: str, hidden: int) -> None:
     from transformers import Qwen2Config
     from transformers.models.qwen2.modeling_qwen2 import Qwen2DecoderLayer
 
-    from qwen_gui_agent.agent.backends.fastpath import gemv as fast_gemv
+    from qwen_gui_agent.agent.backends.local.fastpath import gemv as fast_gemv
 
     heads, kv_heads, inner = (28, 4, 18944) if name == "7b" else (16, 2, 11008)
     config = Qwen2Config(hidden_size=hidden, intermediate_size=inner, num_attention_heads=heads,

@@ -25,7 +25,7 @@ from benchmarks.gpu_models import TIKTOKEN_PLACES, chat_text, qwen_processor, qw
 def main() -> int:
     import torch
 
-    from qwen_gui_agent.agent.backends.fastpath.engine import FastPath, GreedyOptions
+    from qwen_gui_agent.agent.backends.local.fastpath.engine import FastPath, GreedyOptions
 
     logging.basicConfig(level=logging.INFO)
     parser = argparse.ArgumentParser()

@@ -50,7 +50,7 @@ def graph_us(work, repeats: int = 50) -> float:
     """Microseconds per call of ``work`` replayed inside a CUDA graph (no launch overhead)."""
     import torch
 
-    from qwen_gui_agent.agent.backends.fastpath.decode import warm_up_on_side_stream
+    from qwen_gui_agent.agent.backends.local.fastpath.decode import warm_up_on_side_stream
 
     warm_up_on_side_stream(work)
     graph = torch.cuda.CUDAGraph()
@@ -61,7 +61,7 @@ def graph_us(work, repeats: int = 50) -> float:
 
 
 def time_fused() -> None:
-    """The fused decode kernels (agent/backends/fastpath/gemv.py) per configuration against what they replace."""
+    """The fused decode kernels (agent/backends/local/fastpath/gemv.py) per configuration against what they replace."""
     configs = [(32, 128, 4, 4), (64, 128, 4, 3), (64, 64, 4, 4), (128, 64, 4, 4), (32, 256, 4, 3), (16, 256, 4, 4),
                (64, 256, 8, 3)]
     for name in ("3b", "7b"):
@@ -93,7 +93,7 @@ def decode_shapes(name: str):
 def eager_case(kernel: str, x, weights):
     import torch.nn.functional as F
 
-    from qwen_gui_agent.agent.backends.fastpath import kernels as fast_kernels
+    from qwen_gui_agent.agent.backends.local.fastpath import kernels as fast_kernels
 
     if kernel == "head":
         return F.linear(x, weights["head"])[:, -1, :].float()
@@ -104,7 +104,7 @@ def eager_case(kernel: str, x, weights):
 
 
 def fused_case(kernel: str, x, weights, config):
-    from qwen_gui_agent.agent.backends.fastpath import gemv as fast_gemv
+    from qwen_gui_agent.agent.backends.local.fastpath import gemv as fast_gemv
 
     if kernel == "head":
         return fast_gemv.head_logits(x[:, -1, :], weights["head"], config)

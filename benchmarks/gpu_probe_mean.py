@@ -1,4 +1,4 @@
-"""Does the one-launch add + RMS norm (agent/backends/fastpath/rmsnorm.py) equal eager PyTorch bit for bit?
+"""Does the one-launch add + RMS norm (agent/backends/local/fastpath/rmsnorm.py) equal eager PyTorch bit for bit?
 
 The kernel redoes the order in which ATen's CUDA reduce sums one row's float32 squares for
 ``mean(-1)``. Reading Reduce.cuh leaves a few candidates (fast_rmsnorm.VARIANTS: the warp
@@ -64,7 +64,7 @@ def check_width(width: int, failures: list[str]) -> None:
     import torch
     from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLRMSNorm
 
-    from qwen_gui_agent.agent.backends.fastpath import rmsnorm as fast_rmsnorm
+    from qwen_gui_agent.agent.backends.local.fastpath import rmsnorm as fast_rmsnorm
 
     norm = Qwen2_5_VLRMSNorm(width, eps=EPS).cuda().bfloat16()
     norm.weight.data.normal_(1.0, 0.3)
@@ -88,7 +88,7 @@ def check_width(width: int, failures: list[str]) -> None:
 
 def check_single_rows(norm, residual, delta, want_total, want_normed, failures: list[str]) -> None:
     """The public one-row entry point, with and without delta, row by row."""
-    from qwen_gui_agent.agent.backends.fastpath import rmsnorm as fast_rmsnorm
+    from qwen_gui_agent.agent.backends.local.fastpath import rmsnorm as fast_rmsnorm
 
     width = residual.shape[-1]
     rows = min(ROWS, 300)
@@ -111,7 +111,7 @@ def time_width(width: int) -> None:
     import torch
     from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLRMSNorm
 
-    from qwen_gui_agent.agent.backends.fastpath import kernels as fast_kernels, rmsnorm as fast_rmsnorm
+    from qwen_gui_agent.agent.backends.local.fastpath import kernels as fast_kernels, rmsnorm as fast_rmsnorm
 
     norm = Qwen2_5_VLRMSNorm(width, eps=EPS).cuda().bfloat16()
     residual = torch.randn(1, 1, width, device="cuda").bfloat16()

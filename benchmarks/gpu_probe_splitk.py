@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import triton
 import triton.language as tl
 
-from qwen_gui_agent.agent.backends.fastpath.gemv_triton import row_times
+from qwen_gui_agent.agent.backends.local.fastpath.gemv_triton import row_times
 from benchmarks.gpu_check_kernels import differing
 
 

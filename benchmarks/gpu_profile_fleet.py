@@ -54,9 +54,9 @@ def kernel_table(work: Any, rows: int = 30) -> str:
 
 def main() -> int:
     import torch
-    from qwen_gui_agent.agent.backends.fastpath.engine import FastPath, GreedyOptions
-    from qwen_gui_agent.agent.backends.fastpath.fleet import FleetEngine
-    from qwen_gui_agent.agent.backends.fastpath.fleet_join import JoiningRow
+    from qwen_gui_agent.agent.backends.local.fastpath.engine import FastPath, GreedyOptions
+    from qwen_gui_agent.agent.backends.local.fleet.engine import FleetEngine
+    from qwen_gui_agent.agent.backends.local.fleet.join import JoiningRow
     from qwen_gui_agent.tools.frames import smart_resize
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

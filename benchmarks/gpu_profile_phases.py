@@ -22,8 +22,8 @@ def main() -> int:
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from qwen_gui_agent.agent.backends.fastpath.inputs import rope_positions
-    from qwen_gui_agent.agent.backends.fastpath.engine import FastPath, GreedyOptions
+    from qwen_gui_agent.agent.backends.local.fastpath.inputs import rope_positions
+    from qwen_gui_agent.agent.backends.local.fastpath.engine import FastPath, GreedyOptions
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", default="7b")

@@ -1,4 +1,4 @@
-"""Pick the block shapes of the fused decode products (agent/backends/fastpath/gemv.py) on this GPU.
+"""Pick the block shapes of the fused decode products (agent/backends/local/fastpath/gemv.py) on this GPU.
 
 Times gate/up/SiLU and q/k/v for the 7B shapes over a grid of (BLOCK_N, BLOCK_K, warps,
 stages), each replayed in a CUDA graph, prints the five fastest per product next to the
@@ -37,7 +37,7 @@ def timed(kernel: str, x, weights, config) -> float:
 def main() -> int:
     import torch
 
-    from qwen_gui_agent.agent.backends.fastpath import gemv as fast_gemv
+    from qwen_gui_agent.agent.backends.local.fastpath import gemv as fast_gemv
 
     torch.manual_seed(0)
     current = {"gate/up/silu": fast_gemv.GATE_UP_CONFIG, "q/k/v": fast_gemv.QKV_CONFIG}

@@ -1,12 +1,9 @@
 """qwen-gui-agent, importable under one distinctive name.
 
-The project's packages live at the top of the repository (agent/, devices/, tools/, tasks/), and
-an install maps them under this package: ``qwen_gui_agent.tools.actions``, ``qwen_gui_agent.agent.cli``
-and so on, so a user's own ``tools.py`` or ``tasks/`` never collides with ours.
-
-In a source checkout (and an editable install) the four packages sit beside this folder rather than
-inside it, so the package's search path is extended to the checkout: the same import names work in
-a checkout, an editable install and a wheel.
+The four rooms of the project live in this folder: ``agent/`` (the loop, backends, records, the
+command line), ``devices/`` (desktop and Android drivers), ``tools/`` (the action language: actions,
+dialects, frames, the model registry) and ``tasks/`` (task files). Inside the package every import
+is relative, so the files alone say what imports what; ARCHITECTURE.md draws the rooms.
 
 The Python API (docs/python.md) is importable from here: ``from qwen_gui_agent import open_agent``.
 Its names are looked up on first use (PEP 562), so ``import qwen_gui_agent`` itself stays light.
@@ -15,17 +12,11 @@ Its names are looked up on first use (PEP 562), so ``import qwen_gui_agent`` its
 from __future__ import annotations
 
 from importlib import import_module
-from pathlib import Path
 from typing import Any
 
 __version__ = "0.1.0"
 
-_HERE = Path(__file__).resolve().parent
-_CHECKOUT = _HERE.parent
-if not (_HERE / "agent").is_dir() and (_CHECKOUT / "agent" / "__init__.py").is_file():
-    __path__.append(str(_CHECKOUT))  # noqa: F821 - a package's __path__, set by the import system
-
-_API = "qwen_gui_agent.agent.api"
+_API = ".agent.api"
 # The names ``from qwen_gui_agent import ...`` offers; each is defined in qwen_gui_agent.agent.api.
 API_NAMES = (
     "Agent", "AgentClosed", "AgentError", "AndroidSettings", "BackendError", "BackendSettings", "DesktopSettings",
@@ -37,7 +28,7 @@ API_NAMES = (
 
 def __getattr__(name: str) -> Any:
     if name in API_NAMES:
-        return getattr(import_module(_API), name)
+        return getattr(import_module(_API, __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from qwen_gui_agent.devices.android import AndroidDevice, AndroidSettings, open_android
+from qwen_gui_agent.devices.android.device import AndroidDevice, AndroidSettings, open_android
 from tests.support.adb_server import AdbServer
 
 

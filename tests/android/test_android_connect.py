@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from qwen_gui_agent.devices.android import AndroidSettings, list_android, open_android
+from qwen_gui_agent.devices.android.device import AndroidSettings, list_android, open_android
 from qwen_gui_agent.devices.errors import DeviceDisconnected, DeviceNotFound
 from tests.support.adb_server import AdbServer
 from tests.support.adb_shell import VirtualPhone
@@ -134,7 +134,7 @@ def test_listing_retries_then_gives_up(adb_server: AdbServer, settings: AndroidS
 
 
 def test_importing_the_driver_does_not_import_adbutils() -> None:
-    code = ("import sys, qwen_gui_agent.devices.android, qwen_gui_agent.devices.emulator; "
+    code = ("import sys, qwen_gui_agent.devices.android.device, qwen_gui_agent.devices.android.emulator; "
             "assert 'adbutils' not in sys.modules, 'eager adbutils'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 

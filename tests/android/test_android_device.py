@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qwen_gui_agent.devices.android import AndroidDevice, AndroidSettings
+from qwen_gui_agent.devices.android.device import AndroidDevice, AndroidSettings
 from qwen_gui_agent.devices.errors import UnsupportedAction
 from tests.support.adb_server import AdbServer
 from qwen_gui_agent.tools.actions import (

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from qwen_gui_agent.devices.android import AndroidSettings
-from qwen_gui_agent.devices.emulator import EmulatorBootTimeout, list_avds, parse_avd_list, start_emulator
+from qwen_gui_agent.devices.android.device import AndroidSettings
+from qwen_gui_agent.devices.android.emulator import EmulatorBootTimeout, list_avds, parse_avd_list, start_emulator
 from qwen_gui_agent.devices.errors import DeviceError, DeviceNotFound, MissingDependency
 from tests.support.adb_server import AdbServer
 from tests.support.adb_shell import VirtualPhone

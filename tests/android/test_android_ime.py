@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from qwen_gui_agent.devices.android import AndroidDevice, AndroidSettings, plan_android
+from qwen_gui_agent.devices.android.device import AndroidDevice, AndroidSettings, plan_android
 from qwen_gui_agent.devices.errors import DeviceError, MissingDependency
 from tests.support.adb_server import AdbServer
 from tests.support.adb_shell import ADB_KEYBOARD, LATIN_IME

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from qwen_gui_agent.devices.android import AndroidDevice, AndroidSettings, open_android
-from qwen_gui_agent.devices.android_screen import decode_png, decode_raw, parse_rotation, parse_wm_size, require_content
+from qwen_gui_agent.devices.android.device import AndroidDevice, AndroidSettings, open_android
+from qwen_gui_agent.devices.android.screen import decode_png, decode_raw, parse_rotation, parse_wm_size, require_content
 from qwen_gui_agent.devices.errors import CaptureError
 from tests.support.adb_server import AdbServer
 from tests.support.adb_shell import pattern_screen

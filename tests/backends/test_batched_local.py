@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from qwen_gui_agent.agent.backends.batching import BatchingBackend, StepRequest
-from qwen_gui_agent.agent.backends.local_batch import own_tokens
+from qwen_gui_agent.agent.backends.local.batch import own_tokens
 from qwen_gui_agent.tools.messages import Message
 
 pytest.importorskip("torch")

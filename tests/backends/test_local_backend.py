@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from qwen_gui_agent.agent.backends import BackendSettings, BackendUnavailable, create_backend
-from qwen_gui_agent.agent.backends.local import chat_template_messages, seen_frame
+from qwen_gui_agent.agent.backends.local.backend import chat_template_messages, seen_frame
 from qwen_gui_agent.tools.dialects import PromptContext, get_dialect
 from qwen_gui_agent.tools.errors import ActionParseError
 from qwen_gui_agent.tools.frames import ModelFrame, resize_to_frame, smart_resize
@@ -109,7 +109,7 @@ def test_garbage_answer_from_random_weights_is_a_parse_error(local_backend, dial
 def test_unresized_screenshot_is_reported_as_a_different_frame(local_backend, caplog) -> None:
     """A screenshot the caller forgot to resize: the processor shrinks it, and the backend says so."""
     raw = screenshot(1920, 1080)
-    with caplog.at_level(logging.WARNING, logger="qwen_gui_agent.agent.backends.local"):
+    with caplog.at_level(logging.WARNING, logger="qwen_gui_agent.agent.backends.local.backend"):
         completion = local_backend.complete([Message("user", ("Click OK.", raw))], max_new_tokens=2)
     assert completion.seen_frame != raw.size
     assert "coordinates will drift" in caplog.text

@@ -96,7 +96,7 @@ def test_qwen3_prompt_runs_and_garbage_is_a_parse_error(qwen3_backend, qwen3_cho
 def test_fast_path_asked_for_says_in_one_line_that_it_serves_qwen25_only(tiny_qwen3_dir: Path, caplog) -> None:
     settings = BackendSettings(kind="local", model=str(tiny_qwen3_dir), source="local", torch_device="cpu",
                                fast=True, max_new_tokens=2, patch_factor=32)
-    with caplog.at_level(logging.INFO, logger="qwen_gui_agent.agent.backends.local"):
+    with caplog.at_level(logging.INFO, logger="qwen_gui_agent.agent.backends.local.backend"):
         backend = create_backend(settings)
     try:
         notes = [record.message for record in caplog.records if "fast path" in record.message]

@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 from pydantic import SecretStr
 
 from qwen_gui_agent.agent.backends import BackendRequestError, BackendSettings, BackendUnavailable, create_backend
-from qwen_gui_agent.agent.backends.openai_backend import backoff_seconds, parse_retry_after, read_reply
+from qwen_gui_agent.agent.backends.openai.backend import backoff_seconds, parse_retry_after, read_reply
 from tests.support.model_server import ModelServer, Reply
 from qwen_gui_agent.tools.frames import ModelFrame, resize_to_frame
 from qwen_gui_agent.tools.messages import Message

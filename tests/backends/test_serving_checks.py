@@ -18,8 +18,8 @@ from PIL import Image
 
 from qwen_gui_agent.agent.backends import BackendRequestError, BackendSettings, create_backend
 from qwen_gui_agent.agent.backends.context_limits import ContextOverflow
-from qwen_gui_agent.agent.backends.resize_check import ServerResizedImage
-from qwen_gui_agent.agent.backends.structured_output import StructuredOutputError
+from qwen_gui_agent.agent.backends.openai.resize_check import ServerResizedImage
+from qwen_gui_agent.agent.backends.openai.structured_output import StructuredOutputError
 from qwen_gui_agent.tools.messages import Message
 from tests.agent.e2e import agent_env, only_run_dir, run_agent, xvfb_or_skip
 from tests.support.model_server import ModelServer, Reply, TokenCounter

@@ -35,8 +35,8 @@ def tk_app(x_display: XvfbServer, tmp_path: Path) -> Iterator[TkApp]:
 
 @pytest.fixture
 def desktop(x_display: XvfbServer):
-    from qwen_gui_agent.devices.desktop import open_desktop
-    from qwen_gui_agent.devices.desktop_settings import DesktopSettings
+    from qwen_gui_agent.devices.desktop.device import open_desktop
+    from qwen_gui_agent.devices.desktop.settings import DesktopSettings
 
     # No pause between pyautogui calls beyond a little: the tests wait on the app's state instead.
     device = open_desktop(DesktopSettings(pause=0.02))

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qwen_gui_agent.devices.desktop_keys import paste_chord, pyautogui_key
-from qwen_gui_agent.devices.desktop_plan import PasteText, WriteText, plan_commands, plan_desktop, typeable_keys
-from qwen_gui_agent.devices.desktop_settings import DesktopSettings, Region
+from qwen_gui_agent.devices.desktop.keys import paste_chord, pyautogui_key
+from qwen_gui_agent.devices.desktop.plan import PasteText, WriteText, plan_commands, plan_desktop, typeable_keys
+from qwen_gui_agent.devices.desktop.settings import DesktopSettings, Region
 from qwen_gui_agent.devices.errors import UnsupportedAction
 from qwen_gui_agent.tools.actions import Finished, Point, Scroll, Type
 from qwen_gui_agent.tools.canonical import parse_action

@@ -18,15 +18,15 @@ from qwen_gui_agent.agent.commands.device import (
     resolve_spec,
 )
 from qwen_gui_agent.devices import DeviceSpec, parse_device_spec
-from qwen_gui_agent.devices.desktop_capture import (
+from qwen_gui_agent.devices.desktop.capture import (
     MonitorInfo,
     bgra_to_image,
     choose_region,
     detect_geometry,
     display_problem,
 )
-from qwen_gui_agent.devices.desktop_clipboard import XCLIP, XSEL, find_clipboard_tool
-from qwen_gui_agent.devices.desktop_settings import DesktopSettings, Region
+from qwen_gui_agent.devices.desktop.clipboard import XCLIP, XSEL, find_clipboard_tool
+from qwen_gui_agent.devices.desktop.settings import DesktopSettings, Region
 from qwen_gui_agent.devices.errors import DeviceNotFound, MissingDependency
 from qwen_gui_agent.tools.actions import Point
 from qwen_gui_agent.tools.frames import ModelFrame, to_input_point
@@ -162,7 +162,7 @@ def test_adb_server_address_is_read_the_way_adb_reads_it() -> None:
 
 def test_importing_devices_needs_no_display_and_loads_no_display_library() -> None:
     code = (
-        "import sys, qwen_gui_agent.devices, qwen_gui_agent.devices.desktop, qwen_gui_agent.devices.desktop_input\n"
+        "import sys, qwen_gui_agent.devices, qwen_gui_agent.devices.desktop.device, qwen_gui_agent.devices.desktop.pyautogui_input\n"
         "import qwen_gui_agent.agent.commands.device\n"
         "heavy = sorted(m for m in ('pyautogui', 'mss', 'adbutils', 'Xlib', 'torch') if m in sys.modules)\n"
         "print(heavy)\n"

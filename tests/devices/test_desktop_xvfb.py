@@ -14,8 +14,8 @@ import subprocess
 
 import pytest
 
-from qwen_gui_agent.devices.desktop import DesktopDevice, open_desktop
-from qwen_gui_agent.devices.desktop_settings import DesktopSettings, Region
+from qwen_gui_agent.devices.desktop.device import DesktopDevice, open_desktop
+from qwen_gui_agent.devices.desktop.settings import DesktopSettings, Region
 from qwen_gui_agent.devices.errors import FailSafeTriggered, UnsupportedAction
 from tests.support.tk_app import TkApp
 from tests.support.xvfb import XvfbServer
@@ -144,7 +144,7 @@ def test_xdotool_types_more_characters_than_there_are_spare_keys_and_unbinds_the
         pytest.skip("xdotool is not installed (apt-get install xdotool)")
     from Xlib import display as xdisplay
 
-    from qwen_gui_agent.devices.desktop_keymap import SpareKeys
+    from qwen_gui_agent.devices.desktop.keymap import SpareKeys
 
     reader = xdisplay.Display()
     first, last = reader.display.info.min_keycode, reader.display.info.max_keycode
@@ -196,7 +196,7 @@ def test_hotkey_reaches_the_app_with_its_modifiers(desktop: DesktopDevice, tk_ap
 def test_every_canonical_key_exists_on_x11_or_is_refused(desktop: DesktopDevice, tk_app: TkApp) -> None:
     import pyautogui  # bound to the shared display by the fixtures above
 
-    from qwen_gui_agent.devices.desktop_keys import pyautogui_key
+    from qwen_gui_agent.devices.desktop.keys import pyautogui_key
 
     mapping = pyautogui.platformModule.keyboardMapping
     missing = sorted(key for key in NAMED_KEYS if mapping.get(pyautogui_key(key, "x11")) is None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from qwen_gui_agent.agent.eval.grounding_data import load_grounding_set
+from qwen_gui_agent.agent.eval.grounding.data import load_grounding_set
 from qwen_gui_agent.agent.eval.items import Box, DataFileError, json_records
 from tests.eval.support import agent_eval, check_html, file_order, model_point, write_script
 from tests.support.make_grounding_set import make_screenspot, make_screenspot_pro

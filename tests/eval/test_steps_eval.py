@@ -9,8 +9,8 @@ import pytest
 
 from qwen_gui_agent.agent.backends.scripted import ScriptedBackend
 from qwen_gui_agent.agent.eval.asking import FrameSettings
-from qwen_gui_agent.agent.eval.steps_data import load_step_items
-from qwen_gui_agent.agent.eval.steps_eval import StepAsker, score
+from qwen_gui_agent.agent.eval.steps.data import load_step_items
+from qwen_gui_agent.agent.eval.steps.question import StepAsker, score
 from qwen_gui_agent.agent.runtime.history import History
 from qwen_gui_agent.tools.actions import Click, Point, Scroll, Type
 from qwen_gui_agent.tools.dialects import PromptContext, get_dialect

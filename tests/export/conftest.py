@@ -78,7 +78,7 @@ def swift_tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def local_backend(swift_tiny: Path):
-    from qwen_gui_agent.agent.backends.local import LocalBackend
+    from qwen_gui_agent.agent.backends.local.backend import LocalBackend
 
     backend = LocalBackend(BackendSettings(kind="local", model=str(swift_tiny), torch_device="cpu",
                                            max_pixels=SERVING_MAX_PIXELS))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qwen_gui_agent.agent.backends.base import BackendUnavailable
-from qwen_gui_agent.agent.backends.local_loading import merge_adapter
+from qwen_gui_agent.agent.backends.local.loading import merge_adapter
 from qwen_gui_agent.agent.commands.model_options import ModelOptionError, resolve_model_settings
 
 

@@ -78,7 +78,7 @@ def checkpoint(exported, swift_tiny, tmp_path_factory) -> Path:
 def test_the_adapter_changes_the_weights_it_is_merged_into(checkpoint, swift_tiny):
     import torch
 
-    from qwen_gui_agent.agent.backends.local_loading import load_model
+    from qwen_gui_agent.agent.backends.local.loading import load_model
     from qwen_gui_agent.agent.backends.settings import BackendSettings
 
     base = load_model(BackendSettings(kind="local", model=str(swift_tiny), torch_device="cpu")).model
@@ -147,7 +147,7 @@ def test_a_model_merged_by_swift_export_loads_as_the_model_and_matches_the_adapt
                                                                                   swift_tiny):
     import torch
 
-    from qwen_gui_agent.agent.backends.local_loading import load_model
+    from qwen_gui_agent.agent.backends.local.loading import load_model
     from qwen_gui_agent.agent.backends.settings import BackendSettings
 
     ours = load_model(BackendSettings(kind="local", model=str(swift_tiny), torch_device="cpu",

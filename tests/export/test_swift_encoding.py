@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from qwen_gui_agent.agent.records.export_swift import ExportOptions, export_runs
+from qwen_gui_agent.agent.export.swift import ExportOptions, export_runs
 from qwen_gui_agent.agent.records.run_files import load_run
 
 DIALECTS = ("uitars", "qwen")

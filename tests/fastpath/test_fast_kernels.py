@@ -25,8 +25,8 @@ from tests.support.triton_interpreter import patch
 
 patch()
 import torch
-from qwen_gui_agent.agent.backends.fastpath import kernels as fast_kernels
-from qwen_gui_agent.agent.backends.fastpath.decode import rotate_half
+from qwen_gui_agent.agent.backends.local.fastpath import kernels as fast_kernels
+from qwen_gui_agent.agent.backends.local.fastpath.decode import rotate_half
 from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLRMSNorm
 
 def truncate(t):  # float32 -> bf16 the interpreter's way
@@ -99,7 +99,7 @@ import dataclasses
 import torch
 from transformers.models.qwen2_5_vl.configuration_qwen2_5_vl import Qwen2_5_VLVisionConfig
 from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VisionTransformerPretrainedModel
-from qwen_gui_agent.agent.backends.fastpath.vision import FastVision
+from qwen_gui_agent.agent.backends.local.fastpath.vision import FastVision
 
 # A bf16 tower whose MLP is 60 wide (not a multiple of 8, so the gate/up weights get padded).
 config = Qwen2_5_VLVisionConfig(depth=3, hidden_size=32, intermediate_size=60, num_heads=2, out_hidden_size=48,
@@ -153,7 +153,7 @@ from tests.support.triton_interpreter import patch
 patch()
 import torch
 import torch.nn.functional as F
-from qwen_gui_agent.agent.backends.fastpath import gemv as fast_gemv
+from qwen_gui_agent.agent.backends.local.fastpath import gemv as fast_gemv
 
 def truncate(t):  # float32 -> bf16 the interpreter's way
     return (t.float().view(torch.int32) & -65536).view(torch.float32).to(torch.bfloat16)
@@ -202,13 +202,13 @@ print("ok")
 """
 
 
-# The fleet's split-KV decode attention (fleet_attention.py) against SDPA over each row's own keys.
+# The fleet's split-KV decode attention (fleet/attention.py) against SDPA over each row's own keys.
 FLEET_ATTENTION_SCRIPT = r"""
 from tests.support.triton_interpreter import patch
 patch()
 import torch
 import torch.nn.functional as F
-from qwen_gui_agent.agent.backends.fastpath.fleet_attention import decode_attention
+from qwen_gui_agent.agent.backends.local.fleet.attention import decode_attention
 torch.manual_seed(0)
 rows, kv_heads, group, capacity, dim = 4, 2, 7, 160, 32
 q = torch.randn(rows, kv_heads * group, dim).to(torch.bfloat16)
@@ -233,8 +233,8 @@ assert torch.equal(decode_attention(q, keys2, values2, length, dim ** -0.5, chun
 
 # Rotary and stores: decoding (one token a row, at each row's length) and a prefill (rows of 3 tokens that go
 # to other cache rows, from position 5): q rotated, k and v written where they belong, nothing else.
-from qwen_gui_agent.agent.backends.fastpath.decode import apply_rope
-from qwen_gui_agent.agent.backends.fastpath.fleet_attention import rotate_and_store_rows
+from qwen_gui_agent.agent.backends.local.fastpath.decode import apply_rope
+from qwen_gui_agent.agent.backends.local.fleet.attention import rotate_and_store_rows
 heads = kv_heads * group
 for width, slots, starts in ((1, torch.arange(rows), length), (3, torch.tensor([2, 0, 3, 1]), torch.full((rows,), 5))):
     q, k, v = (torch.randn(rows, width, n * dim).to(torch.bfloat16) for n in (heads, kv_heads, kv_heads))
@@ -283,7 +283,7 @@ def test_vision_tower_with_kernels_and_padded_mlp_in_the_interpreter() -> None:
 def test_exact_kernels_only_for_bf16_on_cuda() -> None:
     import torch
 
-    from qwen_gui_agent.agent.backends.fastpath import kernels as fast_kernels
+    from qwen_gui_agent.agent.backends.local.fastpath import kernels as fast_kernels
 
     assert not fast_kernels.available(torch.device("cpu"), torch.bfloat16)
     # A float16 model (pre-Ampere GPUs) must keep the eager operations: the kernels round to bf16.

@@ -1,4 +1,4 @@
-"""The one-launch add + RMS norm (agent/backends/fastpath/rmsnorm.py): its launch shape, and its
+"""The one-launch add + RMS norm (agent/backends/local/fastpath/rmsnorm.py): its launch shape, and its
 kernel run by Triton's CPU interpreter against a plain float32 model of ATen's summation order.
 
 The interpreter adds float32 exactly as IEEE says, so the kernel's variance must equal the
@@ -22,7 +22,7 @@ from tests.support.triton_interpreter import patch
 
 patch()
 import torch
-from qwen_gui_agent.agent.backends.fastpath import rmsnorm as fast_rmsnorm
+from qwen_gui_agent.agent.backends.local.fastpath import rmsnorm as fast_rmsnorm
 from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLRMSNorm
 
 def truncate(t):  # float32 -> bf16 the interpreter's way
@@ -109,7 +109,7 @@ print("ok")
 
 
 def test_launch_shape_follows_aten_set_reduce_config() -> None:
-    from qwen_gui_agent.agent.backends.fastpath import rmsnorm as fast_rmsnorm
+    from qwen_gui_agent.agent.backends.local.fastpath import rmsnorm as fast_rmsnorm
 
     aten = fast_rmsnorm.row_launch(3584)
     assert (aten.threads, aten.rounds, aten.vector, aten.levels, aten.halvings) == (512, 2, 4, 9, 9)
@@ -126,7 +126,7 @@ def test_launch_shape_follows_aten_set_reduce_config() -> None:
 def test_mean_factor_is_float32_one_over_width() -> None:
     import numpy as np
 
-    from qwen_gui_agent.agent.backends.fastpath import rmsnorm as fast_rmsnorm
+    from qwen_gui_agent.agent.backends.local.fastpath import rmsnorm as fast_rmsnorm
 
     assert fast_rmsnorm.mean_factor(3584) == float(np.float32(1) / np.float32(3584))
     assert fast_rmsnorm.mean_factor(3584) != 1 / 3584  # the float32 rounding is kept
@@ -134,7 +134,7 @@ def test_mean_factor_is_float32_one_over_width() -> None:
 
 
 def test_rejects_what_it_does_not_emulate() -> None:
-    from qwen_gui_agent.agent.backends.fastpath import rmsnorm as fast_rmsnorm
+    from qwen_gui_agent.agent.backends.local.fastpath import rmsnorm as fast_rmsnorm
 
     weight = torch.ones(2048, dtype=torch.bfloat16)
     with pytest.raises(ValueError):

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qwen_gui_agent.agent.backends.fastpath.vision import FastVision, window_layout
+from qwen_gui_agent.agent.backends.local.fastpath.vision import FastVision, window_layout
 
 
 @pytest.mark.parametrize("grid", [(1, 52, 94), (1, 106, 48), (1, 8, 8), (1, 10, 18)])

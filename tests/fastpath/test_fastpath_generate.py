@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from qwen_gui_agent.agent.backends.fastpath.engine import (
+from qwen_gui_agent.agent.backends.local.fastpath.engine import (
     FastPath,
     FastPathUnsupported,
     GreedyOptions,

@@ -1,4 +1,4 @@
-"""Continuous batching (fastpath/fleet.py) on the tiny model: each row's greedy tokens are plain generate's."""
+"""Continuous batching (agent/backends/local/fleet/engine.py) on the tiny model: each row's greedy tokens are plain generate's."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ def plain_tokens(model: Any, processor: Any, image: Any, task: str, limit: int) 
 
 @pytest.mark.parametrize("slots", [1, 3, 8])
 def test_rows_joining_and_leaving_decode_as_each_alone(tiny, slots: int) -> None:
-    from qwen_gui_agent.agent.backends.fastpath.engine import FastPath, greedy_options
-    from qwen_gui_agent.agent.backends.fastpath.fleet import FleetEngine
+    from qwen_gui_agent.agent.backends.local.fastpath.engine import FastPath, greedy_options
+    from qwen_gui_agent.agent.backends.local.fleet.engine import FleetEngine
 
     model, processor = tiny
     fast = FastPath.for_model(model)
@@ -49,7 +49,7 @@ def test_the_shared_backend_batches_threads_on_the_fleet_engine(tiny_dir: Path, 
                                                                 caplog: pytest.LogCaptureFixture) -> None:
     from qwen_gui_agent.agent.backends import BackendSettings, create_backend
     from qwen_gui_agent.agent.backends.batching import BatchingBackend
-    from qwen_gui_agent.agent.backends.fastpath.fleet_steps import FleetSteps
+    from qwen_gui_agent.agent.backends.local.fleet.steps import FleetSteps
 
     settings = BackendSettings(kind="local", model=str(tiny_dir), source="local", torch_device="cpu",
                                max_new_tokens=10, fast=True)

@@ -1,4 +1,4 @@
-"""Rows joining the fleet together (fastpath/fleet_join.py) on the tiny model: batched vision, shared prefix, one prefill."""
+"""Rows joining the fleet together (agent/backends/local/fleet/join.py) on the tiny model: batched vision, shared prefix, one prefill."""
 
 from __future__ import annotations
 
@@ -21,15 +21,15 @@ IMAGE_TOKEN = 9
     ([[4, 4, 4, 4]], 3),
 ])
 def test_the_shared_length_stops_at_the_first_image_and_difference(rows: list[list[int]], expected: int) -> None:
-    from qwen_gui_agent.agent.backends.fastpath.fleet_join import shared_length
+    from qwen_gui_agent.agent.backends.local.fleet.join import shared_length
 
     assert shared_length(rows, IMAGE_TOKEN) == expected
 
 
 def fleet(model: Any, slots: int, **join: Any) -> Any:
-    from qwen_gui_agent.agent.backends.fastpath.engine import FastPath, greedy_options
-    from qwen_gui_agent.agent.backends.fastpath.fleet import FleetEngine
-    from qwen_gui_agent.agent.backends.fastpath.fleet_join import JoinSettings
+    from qwen_gui_agent.agent.backends.local.fastpath.engine import FastPath, greedy_options
+    from qwen_gui_agent.agent.backends.local.fleet.engine import FleetEngine
+    from qwen_gui_agent.agent.backends.local.fleet.join import JoinSettings
 
     return FleetEngine(FastPath.for_model(model), greedy_options(model.generation_config, do_sample=False),
                        slots=slots, capacity=512, join=JoinSettings(**join))
@@ -135,7 +135,7 @@ def test_the_joined_rows_first_logits_are_the_models_own(tiny, min_prefix_tokens
                                                          slots: tuple[int, ...]) -> None:
     """Greedy tokens of a random tiny model hardly depend on the context; the logits do."""
     import torch
-    from qwen_gui_agent.agent.backends.fastpath.fleet_join import JoiningRow
+    from qwen_gui_agent.agent.backends.local.fleet.join import JoiningRow
 
     model, processor = tiny
     engine = fleet(model, slots=4, min_prefix_tokens=min_prefix_tokens)
@@ -208,6 +208,6 @@ def test_screens_of_one_size_in_one_call_each_keep_their_own_embeddings(tiny) ->
                                                                (False, 128, False)])
 def test_the_fleet_kernels_apply_on_triton_and_power_of_two_heads(kernels: bool, head_dim: int,
                                                                   expected: bool) -> None:
-    from qwen_gui_agent.agent.backends.fastpath.fleet_attention import applies
+    from qwen_gui_agent.agent.backends.local.fleet.attention import applies
 
     assert applies(kernels, head_dim) is expected

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qwen_gui_agent.agent.backends.grammar_rules import GrammarSpec, ebnf, int_up_to
+from qwen_gui_agent.agent.backends.grammar.rules import GrammarSpec, ebnf, int_up_to
 from tests.fastpath.conftest import chat, noise_image
 from qwen_gui_agent.tools.actions import Click, Drag, Finished, Hotkey, Point, Scroll, Swipe, Type, Wait
 from qwen_gui_agent.tools.dialects.qwen import QwenDialect
@@ -76,8 +76,8 @@ def test_grammar_needs_greedy_decoding() -> None:
 
 
 def test_a_chunk_forward_equals_feeding_the_tokens_one_by_one(tiny) -> None:
-    from qwen_gui_agent.agent.backends.fastpath.grammar_decode import chunk_step
-    from qwen_gui_agent.agent.backends.fastpath.engine import FastPath, GreedyOptions
+    from qwen_gui_agent.agent.backends.local.fastpath.grammar_decode import chunk_step
+    from qwen_gui_agent.agent.backends.local.fastpath.engine import FastPath, GreedyOptions
 
     model, processor = tiny
     inputs = processor(text=[chat(processor)], images=[noise_image(420, 280)], return_tensors="pt")

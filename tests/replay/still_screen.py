@@ -21,11 +21,11 @@ from qwen_gui_agent.agent.backends.scripted import ScriptedBackend
 from qwen_gui_agent.agent.runtime.console import JsonEvents
 from qwen_gui_agent.agent.runtime.runner import RunParts, RunResult, execute_run
 from qwen_gui_agent.agent.runtime.session import LoopSettings
-from qwen_gui_agent.devices.android_plan import plan_android
-from qwen_gui_agent.devices.android_settings import AndroidSettings
+from qwen_gui_agent.devices.android.plan import plan_android
+from qwen_gui_agent.devices.android.settings import AndroidSettings
 from qwen_gui_agent.devices.base import Device, Execution, Screenshot
-from qwen_gui_agent.devices.desktop_plan import plan_desktop
-from qwen_gui_agent.devices.desktop_settings import DesktopSettings
+from qwen_gui_agent.devices.desktop.plan import plan_desktop
+from qwen_gui_agent.devices.desktop.settings import DesktopSettings
 from qwen_gui_agent.tasks.schema import Task
 from qwen_gui_agent.tools.actions import Action, Point, Scroll
 from qwen_gui_agent.tools.dialects import get_dialect

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from qwen_gui_agent.agent.records.run_files import load_run
-from qwen_gui_agent.agent.records.replay import check_run
+from qwen_gui_agent.agent.replay.check import check_run
 from qwen_gui_agent.tasks.loader import load_task
 from qwen_gui_agent.tasks.schema import DoStep
 from tests.replay.still_screen import record_run

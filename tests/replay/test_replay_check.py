@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from qwen_gui_agent.agent.cli import build_app
 from qwen_gui_agent.agent.records.run_files import load_run
-from qwen_gui_agent.agent.records.replay import check_run
+from qwen_gui_agent.agent.replay.check import check_run
 from qwen_gui_agent.tasks.loader import parse_task
 from tests.replay.still_screen import record_run
 from qwen_gui_agent.tools.frames import ScreenGeometry

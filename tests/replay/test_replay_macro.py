@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from qwen_gui_agent.agent.records.run_files import load_run
-from qwen_gui_agent.agent.records.replay import check_run
-from qwen_gui_agent.agent.records.replay_macro import MacroSettings, macro_actions
+from qwen_gui_agent.agent.replay.check import check_run
+from qwen_gui_agent.agent.replay.macro import MacroSettings, macro_actions
 from qwen_gui_agent.tasks.loader import parse_task
 from tests.replay.still_screen import record_run
 from tests.support.cli import run_agent

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from qwen_gui_agent.agent.cli import build_app
 from qwen_gui_agent.agent.records.run_files import ErrorRecord, ExecutedRecord, FrameRecord, GeometryRecord, load_run
-from qwen_gui_agent.agent.records.report import REPORT_FILE, ReportSettings, embed_image, write_report
+from qwen_gui_agent.agent.report.page import REPORT_FILE, ReportSettings, embed_image, write_report
 from tests.replay.run_builders import add_step, new_writer, screen_image, three_step_run
 
 VOID_ELEMENTS = {"meta", "img", "br", "input", "link", "hr", "circle", "line", "polygon"}

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from qwen_gui_agent.agent.commands import replay as replay_commands
 from qwen_gui_agent.agent.records.run_files import ExecutedRecord, FrameRecord, GeometryRecord, StepRecord
-from qwen_gui_agent.agent.records.report import write_report
+from qwen_gui_agent.agent.report.page import write_report
 from tests.replay.run_builders import add_step, new_writer, screen_image, three_step_run
 from tests.replay.test_report_html import parse_page
 from tests.support.adb_server import AdbServer
@@ -150,7 +150,7 @@ def test_report_warning_about_an_unplaceable_action_is_plain(tmp_path: Path, cap
              frame=FrameRecord(width=308, height=196), actions=["hotkey(key='ctrl s')"],
              executed=[ExecutedRecord(action="hotkey(key='ctrl frobnicate')", commands=["hotkey ctrl frobnicate"])])
     writer.close()
-    with caplog.at_level(logging.WARNING, logger="qwen_gui_agent.agent.records.report_overlay"):
+    with caplog.at_level(logging.WARNING, logger="qwen_gui_agent.agent.report.overlay"):
         write_report(run)
     [warning] = [record.getMessage() for record in caplog.records if "cannot place" in record.getMessage()]
     assert "unknown key 'frobnicate'; expected: key names such as" in warning, warning

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qwen_gui_agent.agent.backends.base import Completion, ModelBackend
-from qwen_gui_agent.agent.backends.local import LocalBackend
+from qwen_gui_agent.agent.backends.local.backend import LocalBackend
 from qwen_gui_agent.agent.backends.scripted import ScriptedBackend
 from qwen_gui_agent.tools.messages import Message
 

@@ -1,1 +1,0 @@
-"""Recorded runs: the run directory format, the HTML report, CI replay and macros."""

@@ -1,0 +1,196 @@
+"""``agent eval grounding DATA`` and ``agent eval steps RUNS|EPISODES``: offline scores of a model.
+
+Each takes every shared model flag (``model_flags.with_model_flags``), writes its results folder
+(``--out``: ``eval.json``, ``results.jsonl``, ``results.json``, ``report.html``) and resumes from it
+when run again with the same settings. Exit codes: 0 done; 1 the backend failed (run again to
+resume); 2 bad input; 130 interrupted (run again to resume).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from .model_flags import with_model_flags
+
+EXIT_BACKEND, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
+DEFAULT_OUT = Path("evals")
+_PANEL = "Eval"
+
+OutOption = Annotated[Path | None, typer.Option(
+    "--out", "-o", rich_help_panel=_PANEL,
+    help="Results folder; running again with the same settings resumes there (default evals/<kind>-<data>).")]
+LimitOption = Annotated[int | None, typer.Option(
+    "--limit", min=1, rich_help_panel=_PANEL, help="Only the first N items (in file order).")]
+ParallelOption = Annotated[int | None, typer.Option(
+    "--parallel", min=1, rich_help_panel=_PANEL, show_default=False,
+    help="Items asked at once: concurrent requests (openai; default 4), or batched on one local model (local; "
+    "default 1: a batch may break near-ties of the logits differently); a script answers in order.")]
+FreshOption = Annotated[bool, typer.Option(
+    "--fresh", rich_help_panel=_PANEL, help="Drop the folder's earlier results and start over.")]
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="Offline scores of a model: grounding (ScreenSpot layouts) and step accuracy.",
+                        no_args_is_help=True)
+    group.command("grounding")(with_model_flags(grounding_command))
+    group.command("steps")(with_model_flags(steps_command))
+    app.add_typer(group, name="eval")
+
+
+def grounding_command(
+    data: Annotated[Path, typer.Argument(
+        metavar="DATA", help="A ScreenSpot/ScreenSpot-v2 .json file, a ScreenSpot-Pro folder (annotations/ + images/), "
+        "or a folder of annotation files.")],
+    images: Annotated[Path | None, typer.Option(
+        "--images", rich_help_panel=_PANEL, help="Folder the img_filename paths are relative to "
+        "(default: found beside the annotations, e.g. images/, screenspot_imgs/).")] = None,
+    bbox: Annotated[Literal["auto", "xywh", "xyxy"], typer.Option(
+        "--bbox", rich_help_panel=_PANEL, help="bbox layout: x,y,w,h (ScreenSpot) or x1,y1,x2,y2 (ScreenSpot-Pro); "
+        "auto: x1,y1,x2,y2 where an item has img_size.")] = "auto",
+    prompt: Annotated[Literal["grounding", "action"], typer.Option(
+        "--prompt", rich_help_panel=_PANEL, help="grounding: the dialect's plain find-this prompt (as tap: steps); "
+        "action: the full agent prompt with 'click on ...' as the task.")] = "grounding",
+    out: OutOption = None, limit: LimitOption = None, parallel: ParallelOption = None, fresh: FreshOption = False,
+    *, model_flags: dict[str, Any],
+) -> None:
+    """Grounding accuracy: the share of clicks that land inside the described element's box."""
+    from ..eval.grounding.data import load_grounding_set
+    from ..eval.grounding.question import GroundingAsker
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    choice = _model_choice(model_flags, console)
+    try:
+        loaded = load_grounding_set(data, images=images, box_layout=bbox)
+    except FileNotFoundError as error:
+        _bad_input(console, str(error))
+    items = loaded.items[:limit] if limit else loaded.items
+    settings = {"kind": "grounding", "data": str(data.resolve()), "prompt": prompt, "bbox": bbox,
+                "dialect": choice.dialect, "coordinates": choice.coordinates, "model": _answer_settings(choice)}
+    target = out or DEFAULT_OUT / f"grounding-{data.stem or 'data'}"
+    _run(console, target, settings, choice, items, loaded.problems, parallel=parallel, fresh=fresh,
+         title=f"grounding: {data.name}",
+         asker=lambda backend, dialect, frames: GroundingAsker(backend, dialect, frames, prompt))
+
+
+def steps_command(
+    paths: Annotated[list[Path], typer.Argument(
+        metavar="RUNS|EPISODES", help="Run directories written by `agent run`, folders of them, or "
+        "AndroidControl-style episode files (.json/.jsonl).")],
+    tolerance: Annotated[float, typer.Option(
+        "--tolerance", min=0.0, rich_help_panel=_PANEL,
+        help="Where only a point is known: a click counts within this share of the screen's diagonal.")] = 0.04,
+    out: OutOption = None, limit: LimitOption = None, parallel: ParallelOption = None, fresh: FreshOption = False,
+    *, model_flags: dict[str, Any],
+) -> None:
+    """Step accuracy: for each recorded step, does the model choose the same action (and the same place)?"""
+    from ..eval.steps.data import load_step_items
+    from ..eval.steps.question import StepAsker
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    choice = _model_choice(model_flags, console)
+    try:
+        loaded = load_step_items(paths)
+    except FileNotFoundError as error:
+        _bad_input(console, str(error))
+    items = loaded.items[:limit] if limit else loaded.items
+    settings = {"kind": "steps", "data": [str(path.resolve()) for path in paths], "tolerance": tolerance,
+                "dialect": choice.dialect, "coordinates": choice.coordinates, "model": _answer_settings(choice)}
+    target = out or DEFAULT_OUT / f"steps-{paths[0].stem or 'data'}"
+    _run(console, target, settings, choice, items, loaded.problems, parallel=parallel, fresh=fresh,
+         title=f"steps: {paths[0].name}" + (f" and {len(paths) - 1} more" if len(paths) > 1 else ""),
+         asker=lambda backend, dialect, frames: StepAsker(backend, dialect, frames, tolerance))
+
+
+# Model settings that do not change an answer: results made under other values are still resumed.
+_NOT_ANSWER_SETTINGS = frozenset({"script", "base_url", "timeout_s", "max_retries", "retry_initial_s",
+                                  "retry_max_wait_s", "api_key_set", "torch_device", "fast", "source",
+                                  "attn_implementation"})
+
+
+def _answer_settings(choice: Any) -> dict[str, Any]:
+    return {key: value for key, value in choice.public_dict().items() if key not in _NOT_ANSWER_SETTINGS}
+
+
+def _model_choice(model_flags: dict[str, Any], console: Console) -> Any:
+    from .model_options import resolve_model_settings
+
+    try:
+        return resolve_model_settings(environ=dict(os.environ), **model_flags)
+    except typer.BadParameter as error:
+        _bad_input(console, str(error))
+
+
+def _run(console: Console, out: Path, settings: dict[str, Any], choice: Any, items: Sequence[Any],
+         problems: Sequence[Any], *, parallel: int | None, fresh: bool, title: str,
+         asker: Callable[[Any, Any, Any], Callable[[Any], dict[str, Any]]]) -> NoReturn:
+    from ...tools.dialects import get_dialect
+    from ..backends import create_backend
+    from ..backends.base import BackendError
+    from ..eval.asking import FrameSettings
+    from ..eval.outputs import write_outputs
+    from ..eval.results_log import ResultsLog, SettingsChanged, check_settings
+    from ..eval.runner import run_items
+
+    try:
+        check_settings(out, settings, fresh=fresh)
+    except SettingsChanged as error:
+        _bad_input(console, str(error))
+    for problem in problems:
+        console.print(f"[yellow]data error:[/yellow] {escape(problem.describe())}")
+    model = choice.settings
+    # openai: requests in flight together (the server batches); local: one model whose scheduler batches the
+    # waiting items (agent/backends/batching.py); scripted: one script, answered in order.
+    workers = {"openai": parallel or 4, "local": parallel or 1}.get(model.kind, 1)
+    frames = FrameSettings(min_pixels=model.min_pixels, max_pixels=model.max_pixels,
+                           max_new_tokens=model.max_new_tokens, patch_factor=model.patch_factor)
+    dialect = get_dialect(choice.dialect, coordinates=choice.coordinates)
+    try:
+        with _shared(create_backend(model), model.kind, workers) as backend:
+            records = run_items(items, asker(backend, dialect, frames), ResultsLog(out), parallel=workers,
+                                console=console, title=title)
+    except BackendError as error:
+        console.print(f"[red]error:[/red] {escape(str(error))}\nwhat finished is kept in {escape(str(out))}; "
+                      "run the same command again to resume")
+        raise typer.Exit(EXIT_BACKEND) from None
+    except KeyboardInterrupt:
+        console.print(f"interrupted: what finished is kept in {escape(str(out))}; run the same command again to resume")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    outcome = write_outputs(out, title, settings, records, problems)
+    _print_summary(outcome.summary, console)
+    console.print(f"results: {escape(str(outcome.results_path))}\nreport:  {escape(str(outcome.report_path))}")
+    raise typer.Exit(0)
+
+
+def _shared(backend: Any, kind: str, workers: int) -> Any:
+    """The backend the workers share: a local model behind the batching scheduler when several ask at once."""
+    if kind == "local" and workers > 1:
+        from ..backends.batching import BatchingBackend
+
+        return BatchingBackend(backend, max_batch=workers)  # closing it closes the model too
+    return backend
+
+
+def _print_summary(summary: dict[str, Any], console: Console) -> None:
+    from rich.table import Table
+
+    console.print(f"[bold]accuracy {100 * summary['accuracy']:.1f}%[/bold] ({summary['correct']}/{summary['items']}), "
+                  f"{summary['errors']} error(s)")
+    for key, values in summary["groups"].items():
+        table = Table(title=f"by {key}", title_justify="left")
+        for column in (key, "correct", "accuracy"):
+            table.add_column(column)
+        for value, tally in values.items():
+            table.add_row(escape(value), f"{tally['correct']}/{tally['items']}", f"{100 * tally['accuracy']:.1f}%")
+        console.print(table)
+
+
+def _bad_input(console: Console, message: str) -> NoReturn:
+    console.print(f"[red]error:[/red] {escape(message)}")
+    raise typer.Exit(EXIT_BAD_INPUT)

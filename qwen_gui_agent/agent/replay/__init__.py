@@ -1,0 +1,1 @@
+"""Recorded runs played again: the CI check (today's code against the recording, JUnit XML) and macros on a live device."""

@@ -1,0 +1,1 @@
+"""The Android driver: adb through adbutils, a pure planner, text input (ADBKeyboard for non-ASCII), emulators."""
