@@ -27,7 +27,7 @@ from qwen_gui_agent.agent.runtime.secrets import Secrets  # noqa: E402
 from qwen_gui_agent.agent.runtime.session import LoopSettings  # noqa: E402
 from qwen_gui_agent.tasks.schema import Task  # noqa: E402
 from qwen_gui_agent.tools.dialects import get_dialect  # noqa: E402
-from tests.agent.doubles import CollectedEvents, MemoryDevice  # noqa: E402
+from tests.support.doubles import CollectedEvents, MemoryDevice  # noqa: E402
 
 
 def record(directory: Path, steps: int) -> Path:

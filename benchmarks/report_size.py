@@ -21,7 +21,7 @@ sys.path.insert(0, str(REPO))
 
 from qwen_gui_agent.agent.records.run_files import ExecutedRecord, FrameRecord, GeometryRecord
 from qwen_gui_agent.agent.report.page import ReportSettings, write_report
-from tests.replay.run_builders import add_step, new_writer
+from tests.support.run_builders import add_step, new_writer
 from tests.support.tk_app import TkApp
 from tests.support.xvfb import start_xvfb
 

@@ -11,7 +11,7 @@ from qwen_gui_agent.agent.runtime.runner import RunParts, RunResult, execute_run
 from qwen_gui_agent.agent.runtime.secrets import Secrets
 from qwen_gui_agent.agent.runtime.session import LoopSettings
 from qwen_gui_agent.tasks.schema import Task
-from tests.agent.doubles import CollectedEvents, MemoryDevice
+from tests.support.doubles import CollectedEvents, MemoryDevice
 from qwen_gui_agent.tools.dialects import get_dialect
 
 

@@ -180,3 +180,18 @@ def test_fast_path_is_imported_only_by_the_local_backend() -> None:
         if target.startswith(FASTPATH)
     )
     assert outside == []
+
+
+TEST_HELPER_FOLDERS = {"support", "layout", "golden"}  # shared helpers, the layout checks themselves, data
+
+
+def test_tests_mirror_the_package_folders() -> None:
+    """tests/agent/backends/openai/ holds the tests of qwen_gui_agent/agent/backends/openai/, and so on."""
+    tests = REPO / "tests"
+    unmatched = sorted(
+        str(folder.relative_to(REPO)) for folder in tests.rglob("*")
+        if folder.is_dir() and folder.name != "__pycache__"
+        and not TEST_HELPER_FOLDERS & set(folder.relative_to(tests).parts)
+        and not (PACKAGE_ROOT / folder.relative_to(tests)).is_dir()
+    )
+    assert unmatched == []

@@ -7,7 +7,7 @@ tower and ``generate`` all run for real on a CPU in well under a second per
 step. The weights are random: answers are gibberish, which is the point of the
 "garbage answer becomes a parse error" tests.
 
-Used by tests/backends and tests/fastpath: their session fixtures call
+Used by tests/agent/backends and tests/agent/backends/local/fastpath: their session fixtures call
 ``tiny_qwen_for_session(tmp_path_factory)``, which builds it once for the whole run;
 ``save_tiny_qwen(directory)`` builds one anywhere.
 """

@@ -13,9 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout, for tests.*
 
-from test_dialect_fuzz import ANSWERS, FRAME, adversarial_answers
+from tests.tools.dialects.test_dialect_fuzz import ANSWERS, FRAME, adversarial_answers
 
 from qwen_gui_agent.tools.dialects import get_dialect
 from qwen_gui_agent.tools.errors import ActionParseError

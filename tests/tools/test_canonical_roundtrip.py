@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tools_strategies import actions, points, unicode_text
+from tests.tools.tools_strategies import actions, points, unicode_text
 
 from qwen_gui_agent.tools.actions import ACTION_TYPES, Drag, Finished, Hotkey, Point, Scroll, Type
 from qwen_gui_agent.tools.canonical import CANONICAL_FORMS, format_action, parse_action, quote

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tools_strategies import key_names
+from tests.tools.tools_strategies import key_names
 
 from qwen_gui_agent.tools.actions import Hotkey
 from qwen_gui_agent.tools.canonical import parse_action

@@ -12,7 +12,7 @@ Where plain ``model.generate`` loses time, and what this module does instead:
   gate/up, q/k/v and head products fused with them where they equal cuBLAS (fast_gemv).
 
 Every stage computes bit for bit what ``generate`` computes (checked on an H100 and in
-tests/fastpath), so the answer is ``generate``'s. Prefill runs through transformers' own
+tests/agent/backends/local/fastpath), so the answer is ``generate``'s. Prefill runs through transformers' own
 forward with the arguments ``generate`` uses. Decoding is greedy
 with the processors ``generate`` would apply for a greedy config (repetition penalty,
 minimum new tokens, EOS stop); anything else (sampling, beams, n-gram bans) is refused

@@ -6,7 +6,7 @@ launches and a host sync per layer (``cu_seqlens.tolist()``). Windows come in on
 few sizes (full ones and the ragged right and bottom edges), so we gather the windows
 of one size into a batch and make one SDPA call per size. Each window is still
 attended on its own with the same kernel, so the result equals transformers' own
-(checked against it in tests/fastpath).
+(checked against it in tests/agent/backends/local/fastpath).
 
 Everything that depends only on the image grid (rotary angles, window order, the
 index groups) is computed once per grid size and kept in a small cache. On CUDA with

@@ -1,0 +1,54 @@
+"""`agent run` against a server whose replies are well-formed JSON of the wrong shape (issue 16, item 4).
+
+The audit saw each of these end the run as an "internal error" with a
+traceback. Now each is a typed backend error: retried, then the run ends as
+`error` with the message `model backend: ...` in run.json, exit 1, no traceback.
+The shapes themselves are checked one by one against the backend in
+tests/agent/backends/test_openai_hostile_server.py; this is the whole command.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from qwen_gui_agent.agent.records.run_files import load_run
+from tests.support.adb_server import AdbServer
+from tests.support.cli import run_agent
+from tests.support.model_server import ModelServer, Reply
+
+pytestmark = pytest.mark.slow
+
+
+def completion(message: dict, **extra) -> Reply:
+    return Reply.json({"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": message}], **extra})
+
+
+SHAPES = {
+    "tool_calls as strings": completion({"role": "assistant", "content": "", "tool_calls": ["a", "b"]}),
+    "usage as a list": completion({"role": "assistant", "content": "Action: wait()"}, usage=[1, 2]),
+    "content parts with a number as text": completion({"role": "assistant", "content": [{"type": "text", "text": 5}]}),
+    "200,000-deep list": Reply.malformed(b"[" * 200_000),
+    "5,000-digit integer": Reply.malformed(b'{"choices": [{"message": {"content": "hi"}}], "usage": '
+                                           b'{"prompt_tokens": ' + b"7" * 5000 + b"}}"),
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_reply_of_the_wrong_shape_ends_the_run_as_a_backend_error(tmp_path: Path, shape: str) -> None:
+    with AdbServer() as adb, ModelServer() as model_server:
+        model_server.push(SHAPES[shape], SHAPES[shape])
+        env = {**os.environ, "ANDROID_ADB_SERVER_PORT": str(adb.port), "AGENT_API_KEY": "test-key"}
+        env.pop("ANDROID_SERIAL", None)
+        result = run_agent(["run", "open the settings", "--device", "android", "--backend", "openai",
+                            "--base-url", model_server.base_url, "--model", "scripted-model", "--dialect", "qwen",
+                            "--settle", "0", "--max-retries", "1", "--out", str(tmp_path / "runs")], env=env)
+        served = len(model_server.requests)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert served == 2  # the first reply was retried
+    info = load_run(next((tmp_path / "runs").iterdir())).info
+    assert info.status == "error" and info.message.startswith("model backend: "), info.message
+    assert "2 attempt(s)" in info.message and "internal error" not in info.message
