@@ -20,6 +20,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Fiel
 
 from ..tools.actions import MAX_WAIT_S
 from ..tools.canonical import format_action, parse_action
+from ..tools.dialects import check_dialect_name
 from ..tools.errors import ActionParseError
 from ..tools.frames import ModelFrame, parse_pixels
 from .answer_types import AnswerSpec, answer_type
@@ -99,7 +100,7 @@ class ModelSection(_Section):
     model: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None
-    dialect: Literal["qwen", "uitars"] | None = None
+    dialect: str | None = None  # a name the dialect registry knows (checked below)
     coords: Literal["absolute", "relative"] | None = None
     min_pixels: Pixels | None = None
     max_pixels: Pixels | None = None
@@ -119,6 +120,11 @@ class ModelSection(_Section):
                                "off"] | None = None
     context_limit: int | None = Field(default=None, gt=0)
     check_server_frame: YesNo | None = None
+
+    @field_validator("dialect")
+    @classmethod
+    def _known_dialect(cls, value: str | None) -> str | None:
+        return None if value is None else check_dialect_name(value)
 
     @field_validator("script")
     @classmethod

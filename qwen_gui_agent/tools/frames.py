@@ -79,6 +79,40 @@ def smart_resize(
 
 
 @dataclass(frozen=True)
+class FrameBounds:
+    """What ``smart_resize`` fits a screenshot into: its pixel bounds and the factor each side rounds to.
+
+    One value per model family in the registry (tools/models.py), carried whole by the settings
+    objects that need it: ``factor`` is patch size x merge size (28 for Qwen2.5-VL, 32 for Qwen3-VL).
+    The defaults are Qwen2.5-VL's preprocessor's, as ``smart_resize``'s are.
+    """
+
+    min_pixels: int = MIN_PIXELS
+    max_pixels: int = MAX_PIXELS
+    factor: int = PATCH_FACTOR
+
+    def __post_init__(self) -> None:
+        if min(self.min_pixels, self.max_pixels, self.factor) <= 0:
+            raise ValueError(f"frame bounds must be positive: {self}")
+        if self.min_pixels > self.max_pixels:
+            raise ValueError(f"min_pixels {self.min_pixels} is above max_pixels {self.max_pixels}")
+
+    def with_pixels(self, min_pixels: int | None = None, max_pixels: int | None = None) -> FrameBounds:
+        """These bounds with either pixel bound replaced (None keeps it)."""
+        return FrameBounds(self.min_pixels if min_pixels is None else min_pixels,
+                           self.max_pixels if max_pixels is None else max_pixels, self.factor)
+
+    def resized(self, width: int, height: int) -> tuple[int, int]:
+        """The (width, height) an image of this size becomes: ``smart_resize`` at these bounds."""
+        h, w = smart_resize(height, width, factor=self.factor, min_pixels=self.min_pixels, max_pixels=self.max_pixels)
+        return w, h
+
+    def tokens(self, width: int, height: int) -> int:
+        """Merged patches (image tokens, markers aside) of an image already ``width`` x ``height``."""
+        return max(1, round(width / self.factor)) * max(1, round(height / self.factor))
+
+
+@dataclass(frozen=True)
 class ModelFrame:
     """The coordinate space of a model's answer.
 
@@ -100,12 +134,12 @@ class ModelFrame:
 
     @classmethod
     def for_screen(
-        cls, width: int, height: int, *, min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS,
-        relative: bool = False, relative_scale: int = RELATIVE_SCALE, factor: int = PATCH_FACTOR,
+        cls, width: int, height: int, bounds: FrameBounds | None = None, *,
+        relative: bool = False, relative_scale: int = RELATIVE_SCALE,
     ) -> ModelFrame:
-        """The frame of a ``width`` x ``height`` screenshot: ``factor`` is the model's patch size times its
-        merge size (28 for Qwen2.5-VL, 32 for Qwen3-VL)."""
-        h, w = smart_resize(height, width, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
+        """The frame of a ``width`` x ``height`` screenshot at the model's bounds (Qwen2.5-VL's preprocessor
+        defaults when None)."""
+        w, h = (bounds or FrameBounds()).resized(width, height)
         return cls(width=w, height=h, relative=relative, relative_scale=relative_scale)
 
     @property

@@ -2,15 +2,19 @@
 
 Each ``ModelFamily`` row is data: the dialect its answers are in, its coordinate
 convention (pixels of the resized image, or thousandths divided by 1000 or 999),
-the patch factor ``smart_resize`` rounds to (patch size x merge size), the pixel
-bounds the agent uses by default, and the transformers class the local backend
-loads (a name, resolved there: this package imports no torch). The flags
-``--dialect``, ``--coords``, ``--min-pixels`` and ``--max-pixels`` still win.
+its frame bounds as one value (the pixel bounds the agent resizes to by default and
+the factor ``smart_resize`` rounds to, patch size x merge size), the bounds of the
+checkpoint's own preprocessor (what a standard server resizes to), and the
+transformers class the local backend loads (a name, resolved there: this package
+imports no torch).
 
-``match_model(name, config)`` says which row a model belongs to and why (``agent
-models NAME`` prints it). A local directory is matched by its config.json
-(``model_type``, then ``architectures``), a hub / ModelScope / served name by the
-patterns below, most specific first.
+``model_setup(name, ...)`` is the one place a model name plus the user's overrides
+(``--dialect``, ``--coords``, ``--min-pixels``, ``--max-pixels``) become the dialect,
+coordinates and frame bounds a run uses: the CLI, the Python API, eval, replay and
+export all ask it. ``match_model(name, config)`` says which row a model belongs to
+and why (``agent models NAME`` prints it). A local directory is matched by its
+config.json (``model_type``, then ``architectures``), a hub / ModelScope / served
+name by the patterns below, most specific first.
 """
 
 from __future__ import annotations
@@ -22,7 +26,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from .frames import FrameBounds
+
 Coordinates = Literal["absolute", "relative"]
+
+DEFAULT_MODEL = "Qwen/Qwen2.5-VL-7B-Instruct"
+# Short names users may type instead of a hub id (matched case-insensitively).
+MODEL_SHORT_NAMES = {
+    "3b": "Qwen/Qwen2.5-VL-3B-Instruct",
+    "7b": "Qwen/Qwen2.5-VL-7B-Instruct",
+    "32b": "Qwen/Qwen2.5-VL-32B-Instruct",
+    "72b": "Qwen/Qwen2.5-VL-72B-Instruct",
+    "ui-tars-1.5-7b": "ByteDance-Seed/UI-TARS-1.5-7B",
+}
 
 
 @dataclass(frozen=True)
@@ -34,18 +50,24 @@ class ModelFamily:
     relative_scale: int  # what the far edge is worth in a relative answer (1000, or 999 for Qwen3-VL)
     patch_size: int  # pixels per vision patch side
     merge_size: int  # patches merged per token side
-    min_pixels: int  # the agent's default frame bounds (`agent run`)
-    max_pixels: int
-    processor_max_pixels: int  # the model's own preprocessor cap (`agent parse` reads pasted answers at it)
+    frame: FrameBounds  # what the agent resizes screenshots to by default (`agent run`)
+    # The checkpoint's own preprocessor bounds: what a server that was not told ours resizes to (the
+    # resize check counts its tokens with them; `agent parse` reads pasted answers at them).
+    processor_frame: FrameBounds
     model_class: str  # the transformers class the local backend loads
     name_patterns: tuple[str, ...]  # regular expressions on the model id, case-insensitive
     model_types: tuple[str, ...] = ()  # config.json model_type values
     fast_path: bool = False  # whether the local backend's CUDA fast path serves it
 
+    def __post_init__(self) -> None:
+        factor = self.patch_size * self.merge_size
+        if self.frame.factor != factor or self.processor_frame.factor != factor:
+            raise ValueError(f"{self.name}: frame factors must be patch size x merge size ({factor})")
+
     @property
     def patch_factor(self) -> int:
         """What ``smart_resize`` rounds each side to: 28 for Qwen2.5-VL, 32 for Qwen3-VL."""
-        return self.patch_size * self.merge_size
+        return self.frame.factor
 
     @property
     def coordinates_text(self) -> str:
@@ -54,10 +76,13 @@ class ModelFamily:
         return f"0..{self.relative_scale} relative"
 
 
-_QWEN25 = dict(patch_size=14, merge_size=2, min_pixels=4 * 28 * 28, max_pixels=1280 * 28 * 28,
-               processor_max_pixels=16384 * 28 * 28)
-_QWEN3 = dict(patch_size=16, merge_size=2, min_pixels=4 * 32 * 32, max_pixels=1280 * 32 * 32,
-              processor_max_pixels=16384 * 32 * 32)
+# Qwen2.5-VL's preprocessor: min_pixels 56x56, max_pixels 16384 tokens; deployments often cap at 1280 tokens.
+_QWEN25 = dict(patch_size=14, merge_size=2, frame=FrameBounds(4 * 28 * 28, 1280 * 28 * 28, 28),
+               processor_frame=FrameBounds(4 * 28 * 28, 16384 * 28 * 28, 28))
+# Qwen3-VL's preprocessor_config.json: size.shortest_edge 65536 (64 tokens), size.longest_edge 16777216 (16384
+# tokens). The agent's floor is the checkpoint's, so a server's own resize is the identity for every image we send.
+_QWEN3 = dict(patch_size=16, merge_size=2, frame=FrameBounds(64 * 32 * 32, 1280 * 32 * 32, 32),
+              processor_frame=FrameBounds(64 * 32 * 32, 16384 * 32 * 32, 32))
 
 # Most specific first: a fine-tune's name (GUI-Owl, UI-TARS) also contains its base model's.
 FAMILIES: tuple[ModelFamily, ...] = (
@@ -180,3 +205,59 @@ def family_for_dialect(dialect: str) -> ModelFamily:
         if family.dialect == dialect:
             return family
     raise KeyError(f"no model family speaks the dialect {dialect!r}")
+
+
+def resolve_model_name(name: str) -> str:
+    """A short name's full hub id (``7b``); anything else (hub id, path, served name) unchanged."""
+    return MODEL_SHORT_NAMES.get(name.strip().lower(), name.strip())
+
+
+# The family whose rules apply to a model nobody names: Qwen2.5-VL's, as the default model is.
+DEFAULT_FAMILY = "qwen2.5-vl"
+
+
+@dataclass(frozen=True)
+class ModelSetup:
+    """How a run prompts and reads one model: what ``model_setup`` decided, and from what."""
+
+    model: str  # the full name (a short name resolved)
+    match: ModelMatch | None  # the registry's row for the model, and why; None when unknown
+    family: ModelFamily  # the row whose rules apply: the match's, the dialect's, or the default's
+    dialect: str
+    coordinates: Coordinates
+    frame: FrameBounds
+
+
+def model_setup(model: str | None, *, dialect: str | None = None, coordinates: Coordinates | None = None,
+                min_pixels: int | None = None, max_pixels: int | None = None) -> ModelSetup:
+    """A model name plus the user's overrides -> the dialect, coordinates and frame bounds a run uses.
+
+    The model's family (by name, or by a local directory's config.json) gives the defaults; given
+    values win. A model the registry does not know, named with a dialect, gets the frame of the
+    family that dialect was made for (a Qwen3-VL served as "my-model" with dialect qwen3: thousandths,
+    factor 32); with neither, Qwen2.5-VL's rules. ``model`` None: no model named (`agent parse` with
+    only a dialect), so the dialect's family decides.
+    """
+    name = resolve_model_name(model) if model else ""
+    match = match_model_or_directory(name) if name else None
+    if match is not None:
+        family = match.family
+    else:
+        try:
+            family = family_for_dialect(dialect) if dialect else family_named(DEFAULT_FAMILY)
+        except KeyError:  # a dialect no family was made for (a new one): Qwen2.5-VL's frame rules
+            family = family_named(DEFAULT_FAMILY)
+    chosen_dialect = dialect or (match.family.dialect if match else family.dialect)
+    return ModelSetup(
+        model=name, match=match, family=family, dialect=chosen_dialect,
+        coordinates=coordinates or family.coordinates,
+        frame=family.frame.with_pixels(min_pixels, max_pixels),
+    )
+
+
+def processor_frame_for_factor(factor: int) -> FrameBounds:
+    """The preprocessor bounds of the first family whose patch factor is ``factor`` (28: Qwen2.5-VL's)."""
+    for family in FAMILIES:
+        if family.patch_factor == factor:
+            return family.processor_frame
+    raise KeyError(f"no model family has patch factor {factor}")

@@ -11,8 +11,8 @@ from qwen_gui_agent.agent.runtime.runner import RunParts, RunResult, execute_run
 from qwen_gui_agent.agent.runtime.secrets import Secrets
 from qwen_gui_agent.agent.runtime.session import LoopSettings
 from qwen_gui_agent.tasks.schema import Task
-from tests.support.doubles import CollectedEvents, MemoryDevice
 from qwen_gui_agent.tools.dialects import get_dialect
+from tests.support.doubles import CollectedEvents, MemoryDevice
 
 
 @pytest.fixture

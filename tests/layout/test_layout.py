@@ -7,7 +7,6 @@ included: a lazy import still ties two modules together), so the test needs no h
 from __future__ import annotations
 
 import ast
-import tomllib
 from pathlib import Path
 
 import pytest

@@ -21,12 +21,12 @@ from typing import Any
 
 import pytest
 
+from qwen_gui_agent.tools.canonical import quote
+from qwen_gui_agent.tools.frames import ModelFrame
 from tests.support.booking_app import BookingApp
 from tests.support.cli import AGENT_COMMAND
 from tests.support.model_server import RecordedRequest
 from tests.support.xvfb import XvfbServer, XvfbUnavailable, start_xvfb_server
-from qwen_gui_agent.tools.canonical import quote
-from qwen_gui_agent.tools.frames import ModelFrame
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -29,7 +29,7 @@ from qwen_gui_agent.devices.desktop.settings import DesktopSettings
 from qwen_gui_agent.tasks.schema import Task
 from qwen_gui_agent.tools.actions import Action, Point, Scroll
 from qwen_gui_agent.tools.dialects import get_dialect
-from qwen_gui_agent.tools.frames import ScreenGeometry
+from qwen_gui_agent.tools.frames import FrameBounds, ScreenGeometry
 
 
 def picture(width: int, height: int) -> Image.Image:
@@ -85,7 +85,7 @@ def record_run(
     parts = RunParts(
         task=task if isinstance(task, Task) else Task.from_goal(task),
         device=device, backend=ScriptedBackend(list(answers)), dialect=get_dialect(dialect),
-        settings=LoopSettings(max_pixels=max_pixels, settle_s=0, max_steps=20),
+        settings=LoopSettings(frame=FrameBounds(max_pixels=max_pixels), settle_s=0, max_steps=20),
         events=JsonEvents(io.StringIO()), out_dir=out_dir, write_report=False,
     )
     return execute_run(parts)

@@ -15,10 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout, for tests.*
 
-from tests.tools.dialects.test_dialect_fuzz import ANSWERS, FRAME, adversarial_answers
-
 from qwen_gui_agent.tools.dialects import get_dialect
 from qwen_gui_agent.tools.errors import ActionParseError
+from tests.tools.dialects.test_dialect_fuzz import ANSWERS, FRAME, adversarial_answers
 
 GOAL_S = 0.005  # per parse, best of three
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.tools.tools_strategies import actions, points, unicode_text
 
 from qwen_gui_agent.tools.actions import ACTION_TYPES, Drag, Finished, Hotkey, Point, Scroll, Type
 from qwen_gui_agent.tools.canonical import CANONICAL_FORMS, format_action, parse_action, quote
 from qwen_gui_agent.tools.dialects import get_dialect
 from qwen_gui_agent.tools.errors import ActionParseError
 from qwen_gui_agent.tools.frames import ModelFrame
+from tests.tools.tools_strategies import actions, points, unicode_text
 
 
 @settings(max_examples=600, deadline=None)

@@ -16,6 +16,7 @@ from qwen_gui_agent.tools.frames import (
     MAX_PIXELS,
     MIN_PIXELS,
     SERVING_MAX_PIXELS,
+    FrameBounds,
     ModelFrame,
     ScreenGeometry,
     input_to_screenshot,
@@ -45,7 +46,7 @@ def test_smart_resize_equals_qwen_vl_utils(height, width, max_pixels):
      ((1080, 2400), MAX_PIXELS, (1092, 2408))],
 )
 def test_design_examples(screen, max_pixels, frame):
-    assert ModelFrame.for_screen(*screen, max_pixels=max_pixels) == ModelFrame(*frame)
+    assert ModelFrame.for_screen(*screen, FrameBounds(max_pixels=max_pixels)) == ModelFrame(*frame)
 
 
 def test_extreme_aspect_ratio_is_refused_like_the_reference():
@@ -79,7 +80,7 @@ def rectangles_in(draw, frame: ModelFrame):
 )
 def test_centre_of_a_model_rectangle_lands_inside_it_on_screen(data, screen, scale, origin, max_pixels, relative):
     width, height = screen
-    frame = ModelFrame.for_screen(width, height, max_pixels=max_pixels, relative=relative)
+    frame = ModelFrame.for_screen(width, height, FrameBounds(max_pixels=max_pixels), relative=relative)
     geometry = ScreenGeometry(width=width, height=height, scale=scale, origin_x=origin[0], origin_y=origin[1])
     x1, y1, x2, y2 = data.draw(rectangles_in(frame))
     centre = Point(x=math.floor((x1 + x2) / 2 + 0.5), y=math.floor((y1 + y2) / 2 + 0.5))

@@ -13,20 +13,20 @@ from qwen_vl_utils.vision_process import smart_resize as reference_smart_resize
 from qwen_gui_agent.tools.actions import Point
 from qwen_gui_agent.tools.dialects import get_dialect
 from qwen_gui_agent.tools.errors import ActionParseError
-from qwen_gui_agent.tools.frames import ModelFrame, ScreenGeometry, smart_resize, to_input_point
+from qwen_gui_agent.tools.frames import FrameBounds, ModelFrame, ScreenGeometry, smart_resize, to_input_point
 from qwen_gui_agent.tools.models import family_named
 from tests.tools.test_frames_mapping import desktops, origins, phones, rectangles_in
 
 QWEN3 = family_named("qwen3-vl")
-QWEN3_CAPS = [QWEN3.max_pixels, QWEN3.processor_max_pixels, 2048 * 32 * 32, 256 * 32 * 32]
+QWEN3_CAPS = [QWEN3.frame.max_pixels, QWEN3.processor_frame.max_pixels, 2048 * 32 * 32, 256 * 32 * 32]
 
 
 @settings(max_examples=600, deadline=None)
 @given(st.integers(1, 20_000), st.integers(1, 20_000), st.sampled_from(QWEN3_CAPS))
 def test_smart_resize_at_factor_32_equals_qwen_vl_utils(height, width, max_pixels):
     assume(max(height, width) / min(height, width) <= 200)
-    ours = smart_resize(height, width, factor=32, min_pixels=QWEN3.min_pixels, max_pixels=max_pixels)
-    theirs = reference_smart_resize(height, width, factor=32, min_pixels=QWEN3.min_pixels, max_pixels=max_pixels)
+    ours = smart_resize(height, width, factor=32, min_pixels=QWEN3.frame.min_pixels, max_pixels=max_pixels)
+    theirs = reference_smart_resize(height, width, factor=32, min_pixels=QWEN3.frame.min_pixels, max_pixels=max_pixels)
     assert ours == theirs
     assert ours[0] % 32 == 0 and ours[1] % 32 == 0
 
@@ -39,8 +39,7 @@ def test_smart_resize_at_factor_32_equals_qwen_vl_utils(height, width, max_pixel
 def test_centre_of_a_thousandths_rectangle_lands_inside_it_on_screen(data, screen, scale, origin, max_pixels,
                                                                       relative_scale):
     width, height = screen
-    frame = ModelFrame.for_screen(width, height, max_pixels=max_pixels, factor=32, relative=True,
-                                  relative_scale=relative_scale)
+    frame = ModelFrame.for_screen(width, height, FrameBounds(max_pixels=max_pixels, factor=32), relative=True, relative_scale=relative_scale)
     geometry = ScreenGeometry(width=width, height=height, scale=scale, origin_x=origin[0], origin_y=origin[1])
     x1, y1, x2, y2 = data.draw(rectangles_in(frame))
     centre = Point(x=math.floor((x1 + x2) / 2 + 0.5), y=math.floor((y1 + y2) / 2 + 0.5))
@@ -82,7 +81,7 @@ def test_the_scales_differ_where_they_should():
 @pytest.mark.parametrize("point", [(-1, 10), (10, -1), (1001, 10), (10, 1001)])
 def test_points_past_the_thousandths_raise_in_mapping_and_in_the_parsers(dialect_name, point):
     dialect = get_dialect(dialect_name)
-    frame = ModelFrame.for_screen(1920, 1080, factor=32, relative=True, relative_scale=dialect.relative_scale)
+    frame = ModelFrame.for_screen(1920, 1080, FrameBounds(factor=32), relative=True, relative_scale=dialect.relative_scale)
     with pytest.raises(ActionParseError, match="outside the screen"):
         to_input_point(Point(x=point[0], y=point[1]), frame, ScreenGeometry(1920, 1080))
     answer = ('<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", '
@@ -100,7 +99,7 @@ def test_a_frame_refuses_a_scale_nobody_uses():
 def test_grounding_boxes_in_thousandths_land_on_the_screen(dialect_name, expected):
     # Qwen3-VL and GUI-Owl ground with [{"bbox_2d": [x1, y1, x2, y2]}] in thousandths; the hit is the centre.
     dialect = get_dialect(dialect_name)
-    frame = ModelFrame.for_screen(1920, 1080, relative=True, relative_scale=dialect.relative_scale, factor=32)
+    frame = ModelFrame.for_screen(1920, 1080, FrameBounds(factor=32), relative=True, relative_scale=dialect.relative_scale)
     [message] = dialect.grounding_messages("the Save button", None, frame)
     assert "thousandths" in message.joined_text()
     [hit] = dialect.parse_grounding('```json\n[{"bbox_2d": [100, 200, 300, 400], "label": "Save"}]\n```', frame)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.tools.tools_strategies import key_names
 
 from qwen_gui_agent.tools.actions import Hotkey
 from qwen_gui_agent.tools.canonical import parse_action
 from qwen_gui_agent.tools.errors import ActionParseError
 from qwen_gui_agent.tools.keys import NAMED_KEYS, normalize_key, normalize_keys
+from tests.tools.tools_strategies import key_names
 
 
 @pytest.mark.parametrize(

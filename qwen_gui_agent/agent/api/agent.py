@@ -101,7 +101,7 @@ def open_agent(
             opened.enter_context(started.backend)
         loop = settings or LoopSettings()
         if started.settings is not None:  # the frame the model is sent follows its settings, as in `agent run`
-            loop = replace(loop, min_pixels=started.settings.min_pixels, max_pixels=started.settings.max_pixels)
+            loop = replace(loop, frame=started.settings.frame)
         sink = events if events is not None else _default_events(progress)
         session = start_session(
             SessionParts(device=screen, backend=started.backend, dialect=started.dialect, settings=loop, events=sink,

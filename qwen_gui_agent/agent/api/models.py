@@ -17,8 +17,9 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from ...tools.dialects import default_dialect_for_model, get_dialect
+from ...tools.dialects import get_dialect
 from ...tools.dialects.base import Coordinates, Dialect
+from ...tools.models import model_setup
 from ..backends import create_backend
 from ..backends.base import ModelBackend
 from ..backends.settings import DEFAULT_BASE_URL, DEFAULT_MODEL, BackendSettings
@@ -69,15 +70,13 @@ def start_model(
                 "coordinates": "relative" if chosen.relative else "absolute"}
         return StartedModel(backend=model, dialect=chosen, info=info, settings=None, owned=False)
     settings = local_model(model) if isinstance(model, str) else (model or BackendSettings())
-    dialect_name = dialect or default_dialect_for_model(settings.model)
-    coordinates = coords or _default_coordinates(settings.model)
-    chosen = get_dialect(dialect_name, coordinates=coordinates)  # before the backend: a bad name loads no weights
+    setup = model_setup(settings.model, dialect=dialect, coordinates=coords)  # the CLI's rule, from the registry
+    if setup.match is None and dialect and settings.frame == model_setup(settings.model).frame:
+        # A served name the registry does not know, named by its dialect: that dialect's family's frame,
+        # as `agent run --dialect` gives it (unless the caller set the bounds).
+        settings = settings.model_copy(update={"min_pixels": setup.frame.min_pixels,
+                                               "max_pixels": setup.frame.max_pixels, "patch_factor": setup.frame.factor})
+    chosen = get_dialect(setup.dialect, coordinates=setup.coordinates)  # before the backend: a bad name loads no weights
     backend = create_backend(settings)
-    info = {**settings.public_dict(), "dialect": chosen.name, "coordinates": coordinates}
+    info = {**settings.public_dict(), "dialect": chosen.name, "coordinates": setup.coordinates}
     return StartedModel(backend=backend, dialect=chosen, info=info, settings=settings, owned=True)
-
-
-def _default_coordinates(model: str) -> Coordinates:
-    from ..commands.model_options import default_coordinates_for_model  # the CLI's rule
-
-    return default_coordinates_for_model(model)

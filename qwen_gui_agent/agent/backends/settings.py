@@ -1,9 +1,11 @@
 """What a model backend is told: one frozen settings object for all three kinds.
 
 The CLI builds it from flags, a task file and the environment
-(qwen_gui_agent.agent.commands.model_options); code and tests build it directly. The API key
-is a ``SecretStr`` kept out of ``repr``; ``public_dict()`` is what a recorded
-run stores about the model, and it never holds the key.
+(agent/commands/model_options.py); code and tests build it directly. Frame bounds not
+given come from the model's family in the registry (``tools.models.model_setup``), so
+``BackendSettings(model="Qwen/Qwen3-VL-8B-Instruct")`` resizes at factor 32 whoever
+builds it. The API key is a ``SecretStr`` kept out of ``repr``; ``public_dict()`` is
+what a recorded run stores about the model, and it never holds the key.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from ...tools.frames import MIN_PIXELS, PATCH_FACTOR, SERVING_MAX_PIXELS
+from ...tools.frames import MIN_PIXELS, PATCH_FACTOR, SERVING_MAX_PIXELS, FrameBounds
+from ...tools.models import DEFAULT_MODEL, model_setup, resolve_model_name
 
 BackendKind = Literal["local", "openai", "scripted"]
 ModelSource = Literal["hub", "local", "modelscope"]
@@ -24,17 +27,7 @@ ImageFormat = Literal["png", "jpeg"]
 AnswerGrammarName = Literal["qwen", "uitars", "qwen-relative", "uitars-relative"]
 StructuredOutputForm = Literal["auto", "vllm", "vllm-guided", "sglang", "sglang-regex", "openai-json-schema", "off"]
 
-DEFAULT_MODEL = "Qwen/Qwen2.5-VL-7B-Instruct"
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"  # `vllm serve` and `sglang` listen here by default
-
-# Short names users may type instead of a hub id (matched case-insensitively).
-MODEL_SHORT_NAMES = {
-    "3b": "Qwen/Qwen2.5-VL-3B-Instruct",
-    "7b": "Qwen/Qwen2.5-VL-7B-Instruct",
-    "32b": "Qwen/Qwen2.5-VL-32B-Instruct",
-    "72b": "Qwen/Qwen2.5-VL-72B-Instruct",
-    "ui-tars-1.5-7b": "ByteDance-Seed/UI-TARS-1.5-7B",
-}
 
 
 def check_base_url(url: str) -> str:
@@ -57,11 +50,6 @@ def check_base_url(url: str) -> str:
     return url
 
 
-def resolve_model_name(name: str) -> str:
-    """A short name's full hub id; anything else (hub id, path, served name) unchanged."""
-    return MODEL_SHORT_NAMES.get(name.strip().lower(), name.strip())
-
-
 class BackendSettings(BaseModel):
     """Everything a backend needs; irrelevant fields are ignored by the other kinds."""
 
@@ -72,7 +60,8 @@ class BackendSettings(BaseModel):
     # openai: the server's API root (what OpenAI clients call base_url); requests go to {base_url}/chat/completions.
     base_url: str = DEFAULT_BASE_URL
     api_key: SecretStr | None = Field(default=None, repr=False)
-    # The frame bounds: the agent resizes screenshots with these; the local processor gets the same.
+    # The frame bounds: the agent resizes screenshots with these; the local processor gets the same. Those not
+    # given are the model family's (see _frame_from_the_registry); the defaults here only type the fields.
     min_pixels: int = Field(default=MIN_PIXELS, gt=0)
     max_pixels: int = Field(default=SERVING_MAX_PIXELS, gt=0)
     # What smart_resize rounds each side to: patch size x merge size (28 Qwen2.5-VL, 32 Qwen3-VL; tools/models.py).
@@ -104,6 +93,17 @@ class BackendSettings(BaseModel):
     # scripted: the answers themselves, or a path (recorded run directory, or an answers file).
     script: tuple[str, ...] | Path | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _frame_from_the_registry(cls, data: Any) -> Any:
+        """Frame bounds not given are the model's family's (tools/models.py), never another family's."""
+        if not isinstance(data, dict) or {"min_pixels", "max_pixels", "patch_factor"} <= data.keys():
+            return data
+        model = data.get("model")
+        setup = model_setup(model if isinstance(model, str) and model.strip() else DEFAULT_MODEL)
+        return {"min_pixels": setup.frame.min_pixels, "max_pixels": setup.frame.max_pixels,
+                "patch_factor": setup.frame.factor, **data}
+
     @field_validator("model")
     @classmethod
     def _resolve_short_name(cls, name: str) -> str:
@@ -134,6 +134,11 @@ class BackendSettings(BaseModel):
         if self.grammar is not None and self.temperature != 0:
             raise ValueError("grammar-constrained decoding is greedy: use it with temperature 0")
         return self
+
+    @property
+    def frame(self) -> FrameBounds:
+        """The frame bounds as one value."""
+        return FrameBounds(self.min_pixels, self.max_pixels, self.patch_factor)
 
     def public_dict(self) -> dict[str, Any]:
         """The settings as plain JSON data for records and logs: the API key left out, only whether one is set."""

@@ -83,17 +83,17 @@ AdbPortOpt = Annotated[int | None, typer.Option(
 
 @dataclass(frozen=True)
 class DeviceFlags:
-    """The device flags as given on the command line (None = not given)."""
+    """The device flags as given on the command line (None = not given): a flag group (flag_groups.py)."""
 
-    device: str | None = None
-    monitor: int | None = None
-    region: str | None = None
-    scale: float | None = None
-    origin: str | None = None
-    failsafe: bool | None = None
-    unicode_input: str | None = None
-    adb_host: str | None = None
-    adb_port: int | None = None
+    device: DeviceOpt = None
+    monitor: MonitorOpt = None
+    region: RegionOpt = None
+    scale: ScaleOpt = None
+    origin: OriginOpt = None
+    failsafe: FailsafeOpt = None
+    unicode_input: UnicodeInputOpt = None
+    adb_host: AdbHostOpt = None
+    adb_port: AdbPortOpt = None
 
 
 def resolve_spec(flags: DeviceFlags, environ: Mapping[str, str]) -> str:
@@ -154,24 +154,12 @@ def android_settings_for_cli(flags: DeviceFlags, environ: Mapping[str, str]) -> 
         raise typer.BadParameter(settings_problem(error, _ANDROID_SOURCES)) from None
 
 
-def open_device_for_cli(
-    spec: str | None = None,
-    *,
-    monitor: int | None = None,
-    region: str | None = None,
-    scale: float | None = None,
-    origin: str | None = None,
-    failsafe: bool | None = None,
-    unicode_input: str | None = None,
-    adb_host: str | None = None,
-    adb_port: int | None = None,
-    environ: Mapping[str, str],
-) -> Device:
-    """Open the device the flags and environment name (what `agent run`/`replay`/`do` share)."""
+def open_device_for_cli(flags: DeviceFlags, environ: Mapping[str, str], spec: str | None = None) -> Device:
+    """Open the device the flags and environment name (what `agent run`/`replay`/`do` share); ``spec``, when
+    given, names the device instead of the flags (a suite's device from its pool)."""
     from ...devices import open_device, parse_device_spec
 
-    flags = DeviceFlags(spec, monitor, region, scale, origin, failsafe, unicode_input, adb_host, adb_port)
-    spec = resolve_spec(flags, environ)
+    spec = spec or resolve_spec(flags, environ)
     if parse_device_spec(spec).kind == "desktop":
         return open_device(spec, desktop=desktop_settings_for_cli(flags, environ))
     return open_device(spec, android=android_settings_for_cli(flags, environ))
@@ -241,9 +229,13 @@ def settings_problem(error: ValidationError, sources: Mapping[str, str]) -> str:
 
 
 def register(app: typer.Typer) -> None:
+    from .flag_groups import with_flag_groups
+
     app.command("devices", help="List the desktop monitors and Android devices that can be reached.")(devices_command)
-    app.command("screenshot", help="Save one screenshot of a device.")(screenshot_command)
-    app.command("do", help="Execute one action, e.g. agent do \"click(start_box='(100,200)')\".")(do_command)
+    app.command("screenshot", help="Save one screenshot of a device.")(with_flag_groups(device=DeviceFlags)(
+        screenshot_command))
+    app.command("do", help="Execute one action, e.g. agent do \"click(start_box='(100,200)')\".")(
+        with_flag_groups(device=DeviceFlags)(do_command))
 
 
 def devices_command(
@@ -271,20 +263,13 @@ def devices_command(
 
 def screenshot_command(
     output: Annotated[Path, typer.Option("--output", "-o", help="Image file to write (PNG, JPEG ... by extension).")],
-    device: DeviceOpt = None,
-    monitor: MonitorOpt = None,
-    region: RegionOpt = None,
-    scale: ScaleOpt = None,
-    origin: OriginOpt = None,
-    adb_host: AdbHostOpt = None,
-    adb_port: AdbPortOpt = None,
+    *, device: DeviceFlags,
 ) -> None:
     from ...devices.errors import DeviceError
 
     err = Console(stderr=True, soft_wrap=True)
     try:
-        with open_device_for_cli(device, monitor=monitor, region=region, scale=scale, origin=origin,
-                                 adb_host=adb_host, adb_port=adb_port, environ=os.environ) as opened:
+        with open_device_for_cli(device, os.environ) as opened:
             shot = opened.screenshot()
             name = opened.name
     except DeviceError as error:
@@ -309,15 +294,7 @@ def do_command(
     relative: Annotated[bool, typer.Option("--relative", help="Coordinates are 0..1000 on both axes.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the device commands without sending them.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")] = False,
-    device: DeviceOpt = None,
-    monitor: MonitorOpt = None,
-    region: RegionOpt = None,
-    scale: ScaleOpt = None,
-    origin: OriginOpt = None,
-    failsafe: FailsafeOpt = None,
-    unicode_input: UnicodeInputOpt = None,
-    adb_host: AdbHostOpt = None,
-    adb_port: AdbPortOpt = None,
+    *, device: DeviceFlags,
 ) -> None:
     from ...devices.errors import DeviceError
     from ...tools.actions import TERMINAL_ACTIONS
@@ -335,9 +312,7 @@ def do_command(
         raise typer.Exit(2)
     frame_size = _frame_size(frame)
     try:
-        with open_device_for_cli(device, monitor=monitor, region=region, scale=scale, origin=origin,
-                                 failsafe=failsafe, unicode_input=unicode_input, adb_host=adb_host,
-                                 adb_port=adb_port, environ=os.environ) as opened:
+        with open_device_for_cli(device, os.environ) as opened:
             geometry = opened.screenshot().geometry
             model_frame = None  # coordinates are screenshot pixels
             if frame_size is not None or relative:

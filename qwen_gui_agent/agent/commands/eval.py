@@ -1,6 +1,6 @@
 """``agent eval grounding DATA`` and ``agent eval steps RUNS|EPISODES``: offline scores of a model.
 
-Each takes every shared model flag (``model_flags.with_model_flags``), writes its results folder
+Each takes every shared model flag (the ``ModelFlags`` group), writes its results folder
 (``--out``: ``eval.json``, ``results.jsonl``, ``results.json``, ``report.html``) and resumes from it
 when run again with the same settings. Exit codes: 0 done; 1 the backend failed (run again to
 resume); 2 bad input; 130 interrupted (run again to resume).
@@ -17,7 +17,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .model_flags import with_model_flags
+from .flag_groups import with_flag_groups
+from .model_options import ModelChoice, ModelFlags
 
 EXIT_BACKEND, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 DEFAULT_OUT = Path("evals")
@@ -39,8 +40,8 @@ FreshOption = Annotated[bool, typer.Option(
 def register(app: typer.Typer) -> None:
     group = typer.Typer(help="Offline scores of a model: grounding (ScreenSpot layouts) and step accuracy.",
                         no_args_is_help=True)
-    group.command("grounding")(with_model_flags(grounding_command))
-    group.command("steps")(with_model_flags(steps_command))
+    group.command("grounding")(with_flag_groups(model=ModelFlags)(grounding_command))
+    group.command("steps")(with_flag_groups(model=ModelFlags)(steps_command))
     app.add_typer(group, name="eval")
 
 
@@ -58,14 +59,14 @@ def grounding_command(
         "--prompt", rich_help_panel=_PANEL, help="grounding: the dialect's plain find-this prompt (as tap: steps); "
         "action: the full agent prompt with 'click on ...' as the task.")] = "grounding",
     out: OutOption = None, limit: LimitOption = None, parallel: ParallelOption = None, fresh: FreshOption = False,
-    *, model_flags: dict[str, Any],
+    *, model: ModelFlags,
 ) -> None:
     """Grounding accuracy: the share of clicks that land inside the described element's box."""
     from ..eval.grounding.data import load_grounding_set
     from ..eval.grounding.question import GroundingAsker
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
-    choice = _model_choice(model_flags, console)
+    choice = _model_choice(model, console)
     try:
         loaded = load_grounding_set(data, images=images, box_layout=bbox)
     except FileNotFoundError as error:
@@ -87,14 +88,14 @@ def steps_command(
         "--tolerance", min=0.0, rich_help_panel=_PANEL,
         help="Where only a point is known: a click counts within this share of the screen's diagonal.")] = 0.04,
     out: OutOption = None, limit: LimitOption = None, parallel: ParallelOption = None, fresh: FreshOption = False,
-    *, model_flags: dict[str, Any],
+    *, model: ModelFlags,
 ) -> None:
     """Step accuracy: for each recorded step, does the model choose the same action (and the same place)?"""
     from ..eval.steps.data import load_step_items
     from ..eval.steps.question import StepAsker
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
-    choice = _model_choice(model_flags, console)
+    choice = _model_choice(model, console)
     try:
         loaded = load_step_items(paths)
     except FileNotFoundError as error:
@@ -114,20 +115,20 @@ _NOT_ANSWER_SETTINGS = frozenset({"script", "base_url", "timeout_s", "max_retrie
                                   "attn_implementation"})
 
 
-def _answer_settings(choice: Any) -> dict[str, Any]:
+def _answer_settings(choice: ModelChoice) -> dict[str, Any]:
     return {key: value for key, value in choice.public_dict().items() if key not in _NOT_ANSWER_SETTINGS}
 
 
-def _model_choice(model_flags: dict[str, Any], console: Console) -> Any:
+def _model_choice(flags: ModelFlags, console: Console) -> ModelChoice:
     from .model_options import resolve_model_settings
 
     try:
-        return resolve_model_settings(environ=dict(os.environ), **model_flags)
+        return resolve_model_settings(flags, environ=dict(os.environ))
     except typer.BadParameter as error:
         _bad_input(console, str(error))
 
 
-def _run(console: Console, out: Path, settings: dict[str, Any], choice: Any, items: Sequence[Any],
+def _run(console: Console, out: Path, settings: dict[str, Any], choice: ModelChoice, items: Sequence[Any],
          problems: Sequence[Any], *, parallel: int | None, fresh: bool, title: str,
          asker: Callable[[Any, Any, Any], Callable[[Any], dict[str, Any]]]) -> NoReturn:
     from ...tools.dialects import get_dialect
@@ -148,8 +149,7 @@ def _run(console: Console, out: Path, settings: dict[str, Any], choice: Any, ite
     # openai: requests in flight together (the server batches); local: one model whose scheduler batches the
     # waiting items (agent/backends/batching.py); scripted: one script, answered in order.
     workers = {"openai": parallel or 4, "local": parallel or 1}.get(model.kind, 1)
-    frames = FrameSettings(min_pixels=model.min_pixels, max_pixels=model.max_pixels,
-                           max_new_tokens=model.max_new_tokens, patch_factor=model.patch_factor)
+    frames = FrameSettings(frame=model.frame, max_new_tokens=model.max_new_tokens)
     dialect = get_dialect(choice.dialect, coordinates=choice.coordinates)
     try:
         with _shared(create_backend(model), model.kind, workers) as backend:

@@ -1,10 +1,11 @@
-"""The model flags shared by every command that reasons (``agent run``, ``agent ask`` ...).
+"""The model flags shared by every command that reasons (``agent run``, ``agent eval`` ...).
 
-Commands put the ``*Option`` aliases in their signatures, then call
-``resolve_model_settings(...)`` with the values (None = not given), the task
-file's ``model`` section if any, and the environment. Each setting comes from
-the first of: the flag, the task file, its ``AGENT_*`` environment variable,
-the default. The environment is read only here, at the edge.
+``ModelFlags`` is the flag group (commands/flag_groups.py adds it to a command whole);
+``resolve_model_settings(flags, environ=..., task=...)`` turns it, the task file's ``model``
+section and the environment into a ``ModelChoice``. Each setting comes from the first of: the
+flag, the task file, its ``AGENT_*`` environment variable, the default; the model's family
+(``tools.models.model_setup``) decides the dialect, coordinates and frame bounds not given. The
+environment is read only here, at the edge.
 
 The API key is never a flag (shell history, process lists): ``--api-key-env VAR``
 names the variable that holds it (default ``AGENT_API_KEY``).
@@ -12,6 +13,7 @@ names the variable that holds it (default ``AGENT_API_KEY``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,10 +24,12 @@ import typer
 from pydantic import SecretStr, ValidationError
 
 from ...tasks.schema import parse_bool
+from ...tools.dialects import check_dialect_name, dialect_names
 from ...tools.dialects.base import Coordinates
 from ...tools.frames import parse_pixels
-from ...tools.models import ModelMatch, family_for_dialect, match_model_or_directory
-from ..backends.settings import DEFAULT_MODEL, BackendSettings, resolve_model_name
+from ...tools.models import DEFAULT_MODEL, ModelMatch, model_setup
+from ..backends.grammar.rules import GRAMMAR_DIALECTS
+from ..backends.settings import BackendSettings
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +63,18 @@ MaxPixelsOption = Annotated[int | None, typer.Option(
 MinPixelsOption = Annotated[int | None, typer.Option(
     "--min-pixels", rich_help_panel=PANEL, show_default=False, parser=parse_pixels, metavar="N",
     help="Smallest screenshot area the model sees (default 4*28*28). Env: AGENT_MIN_PIXELS.")]
-DialectOption = Annotated[Literal["qwen", "uitars", "qwen3", "qwen3.5", "guiowl"] | None, typer.Option(
-    "--dialect", rich_help_panel=PANEL, show_default=False,
-    help="Prompt and answer format; default from the model (`agent models` lists them). Env: AGENT_DIALECT.")]
+def dialect_name_option(value: str | None) -> str | None:
+    """--dialect: a name (or alias) the dialect registry (tools/dialects) knows, spelled as it spells it."""
+    try:
+        return None if value is None else check_dialect_name(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+DialectOption = Annotated[str | None, typer.Option(
+    "--dialect", rich_help_panel=PANEL, show_default=False, callback=dialect_name_option,
+    help=f"Prompt and answer format: {', '.join(dialect_names())}; default from the model (`agent models` lists "
+    "them). Env: AGENT_DIALECT.")]
 CoordsOption = Annotated[Literal["absolute", "relative"] | None, typer.Option(
     "--coords", rich_help_panel=PANEL, show_default=False,
     help="Model answers in pixels of the image it saw (absolute: Qwen2.5-VL, UI-TARS-1.5) or in thousandths "
@@ -125,6 +138,35 @@ AdapterOption = Annotated[str | None, typer.Option(
     "Env: AGENT_ADAPTER.")]
 
 
+@dataclass(frozen=True)
+class ModelFlags:
+    """The model flags as given on the command line (None = not given): the group every reasoning command takes."""
+
+    backend: BackendOption = None
+    model: ModelOption = None
+    base_url: BaseUrlOption = None
+    api_key_env: ApiKeyEnvOption = None
+    max_pixels: MaxPixelsOption = None
+    min_pixels: MinPixelsOption = None
+    dialect: DialectOption = None
+    coords: CoordsOption = None
+    max_new_tokens: MaxNewTokensOption = None
+    source: SourceOption = None
+    script: ScriptOption = None
+    temperature: TemperatureOption = None
+    request_timeout: RequestTimeoutOption = None
+    max_retries: MaxRetriesOption = None
+    image_format: ImageFormatOption = None
+    jpeg_quality: JpegQualityOption = None
+    torch_device: TorchDeviceOption = None
+    fast: FastOption = None
+    grammar: GrammarOption = None
+    adapter: AdapterOption = None
+    structured_output: StructuredOutputOption = None
+    context_limit: ContextLimitOption = None
+    check_server_frame: CheckServerFrameOption = None
+
+
 # -- resolution --------------------------------------------------------------------------------------------
 
 
@@ -178,49 +220,13 @@ _KNOBS: dict[str, _Knob] = {
 }
 
 
-def resolve_model_settings(
-    *,
-    environ: Mapping[str, str],
-    task: Mapping[str, Any] | None = None,
-    backend: str | None = None,
-    model: str | None = None,
-    base_url: str | None = None,
-    api_key_env: str | None = None,
-    min_pixels: int | None = None,
-    max_pixels: int | None = None,
-    dialect: str | None = None,
-    coords: str | None = None,
-    max_new_tokens: int | None = None,
-    source: str | None = None,
-    script: Path | None = None,
-    temperature: float | None = None,
-    request_timeout: float | None = None,
-    max_retries: int | None = None,
-    image_format: str | None = None,
-    jpeg_quality: int | None = None,
-    torch_device: str | None = None,
-    fast: bool | None = None,
-    grammar: bool | None = None,
-    adapter: str | None = None,
-    structured_output: str | None = None,
-    context_limit: int | None = None,
-    check_server_frame: bool | None = None,
-) -> ModelChoice:
-    """Flags (these keyword arguments) over ``task`` (keys named like the flags) over ``environ`` over defaults."""
-    flags = {
-        "backend": backend, "model": model, "base_url": base_url, "api_key_env": api_key_env,
-        "min_pixels": min_pixels, "max_pixels": max_pixels, "dialect": dialect, "coords": coords,
-        "max_new_tokens": max_new_tokens, "source": source, "script": script, "temperature": temperature,
-        "request_timeout": request_timeout, "max_retries": max_retries, "image_format": image_format,
-        "jpeg_quality": jpeg_quality, "torch_device": torch_device, "fast": fast, "grammar": grammar,
-        "adapter": adapter,
-        "structured_output": structured_output, "context_limit": context_limit,
-        "check_server_frame": check_server_frame,
-    }
+def resolve_model_settings(flags: ModelFlags | None = None, *, environ: Mapping[str, str],
+                           task: Mapping[str, Any] | None = None) -> ModelChoice:
+    """``flags`` over ``task`` (keys named like the flags) over ``environ`` over the defaults."""
     unknown = set(task or {}) - set(_KNOBS)
     if unknown:
         raise ModelOptionError(f"unknown model setting(s) in the task file: {', '.join(sorted(unknown))}")
-    values, origins = _pick(flags, task or {}, environ)
+    values, origins = _pick(dataclasses.asdict(flags or ModelFlags()), task or {}, environ)
     values.setdefault("backend", _infer_backend(values))
     fields = {_KNOBS[name].field: value for name, value in values.items() if _KNOBS[name].field}
     if fields.get("adapter") is not None and fields["kind"] != "local":  # named by where it came from
@@ -229,37 +235,35 @@ def resolve_model_settings(
                                "(swift export --adapters CKPT --merge_lora true)")
     if fields["kind"] == "openai":
         fields["api_key"] = _api_key(values.get("api_key_env"), origins.get("api_key_env"), environ)
-    # The model's family (tools/models.py) decides the defaults: dialect, coordinates, frame bounds and
-    # smart_resize's factor; flags, the task file and the environment still win. --grammar follows them.
-    model_name = resolve_model_name(str(fields.get("model") or DEFAULT_MODEL))
-    match = match_model_or_directory(model_name)
-    if match is None and values.get("dialect") is None:
-        log.warning("%s", unknown_model_message(model_name))
-    dialect = values.get("dialect") or (match.family.dialect if match else "qwen")
-    # A model the registry does not know, named with --dialect, gets the frame of the family that dialect
-    # was made for (a Qwen3-VL served as "my-model" with --dialect qwen3: thousandths, factor 32).
-    family = match.family if match else (family_for_dialect(dialect) if values.get("dialect") else None)
-    coordinates = values.get("coords") or (family.coordinates if family else "absolute")
-    if family is not None:
-        fields.setdefault("min_pixels", family.min_pixels)
-        fields.setdefault("max_pixels", family.max_pixels)
-        fields["patch_factor"] = family.patch_factor
+    if values.get("dialect") is not None:  # as the registry spells it, from whichever source it came
+        try:
+            values["dialect"] = check_dialect_name(str(values["dialect"]))
+        except ValueError as error:
+            raise ModelOptionError(f"{origins['dialect']}: {error}") from None
+    setup = model_setup(str(fields.get("model") or DEFAULT_MODEL), dialect=values.get("dialect"),
+                        coordinates=values.get("coords"), min_pixels=fields.get("min_pixels"),
+                        max_pixels=fields.get("max_pixels"))
+    if setup.match is None and values.get("dialect") is None:
+        log.warning("%s", unknown_model_message(setup.model))
+    fields.update(min_pixels=setup.frame.min_pixels, max_pixels=setup.frame.max_pixels,
+                  patch_factor=setup.frame.factor)
     if values.get("grammar"):
-        if dialect not in ("qwen", "uitars"):
-            raise ModelOptionError(f"--grammar constrains the qwen and uitars answer forms only, not {dialect}'s: "
-                                   "run without --grammar")
-        fields["grammar"] = f"{dialect}-relative" if coordinates == "relative" else dialect
+        if setup.dialect not in GRAMMAR_DIALECTS:
+            raise ModelOptionError(f"--grammar constrains the {' and '.join(GRAMMAR_DIALECTS)} answer forms only, "
+                                   f"not {setup.dialect}'s: run without --grammar")
+        fields["grammar"] = f"{setup.dialect}-relative" if setup.coordinates == "relative" else setup.dialect
     try:
         settings = BackendSettings(**fields)
     except ValidationError as error:
         raise ModelOptionError(_describe(error, origins)) from None
-    return ModelChoice(settings=settings, dialect=dialect, coordinates=coordinates, origins=origins, match=match)
+    return ModelChoice(settings=settings, dialect=setup.dialect, coordinates=setup.coordinates, origins=origins,
+                       match=setup.match)
 
 
 def unknown_model_message(model: str) -> str:
     """What to tell the user about a model the registry does not know."""
     return (f"the model {model!r} is not one `agent models` knows, so its answer format is a guess (Qwen2.5-VL: "
-            "dialect qwen, pixels); name it with --dialect qwen|uitars|qwen3|qwen3.5|guiowl (and --coords)")
+            f"dialect qwen, pixels); name it with --dialect {'|'.join(dialect_names())} (and --coords)")
 
 
 def _pick(flags: Mapping[str, Any], task: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[dict, dict]:
@@ -296,12 +300,6 @@ def _api_key(variable: str | None, origin: str | None, environ: Mapping[str, str
         raise ModelOptionError(f"the environment variable {variable} (named by {origin}) is not set or empty; "
                                "export it with the server's API key, or drop the setting for a server without keys")
     return SecretStr(key)
-
-
-def default_coordinates_for_model(model: str) -> Coordinates:
-    """The coordinates of the model's family (tools/models.py); absolute pixels for a model it does not know."""
-    match = match_model_or_directory(resolve_model_name(model))
-    return match.family.coordinates if match else "absolute"
 
 
 def _describe(error: ValidationError, origins: Mapping[str, str]) -> str:

@@ -28,7 +28,8 @@ def family_record(family: ModelFamily) -> dict[str, object]:
     """One family as plain data (the --json line, and the table's cells)."""
     return {
         "family": family.name, "dialect": family.dialect, "coordinates": family.coordinates_text,
-        "patch_factor": family.patch_factor, "min_pixels": family.min_pixels, "max_pixels": family.max_pixels,
+        "patch_factor": family.patch_factor, "min_pixels": family.frame.min_pixels,
+        "max_pixels": family.frame.max_pixels,
         "model_class": family.model_class, "fast_path": family.fast_path, "summary": family.summary,
     }
 
@@ -40,7 +41,7 @@ def _table() -> object:
     for column in ("family", "dialect", "coordinates", "factor", "agent run pixels", "local class"):
         table.add_column(column)
     for family in FAMILIES:
-        pixels = f"{_pixels(family.min_pixels, family.patch_factor)}..{_pixels(family.max_pixels, family.patch_factor)}"
+        pixels = f"{_pixels(family.frame.min_pixels, family.patch_factor)}..{_pixels(family.frame.max_pixels, family.patch_factor)}"
         table.add_row(family.name, family.dialect, family.coordinates_text, str(family.patch_factor), pixels,
                       family.model_class + (" (fast path)" if family.fast_path else ""))
     return table

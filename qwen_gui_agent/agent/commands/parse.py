@@ -29,7 +29,7 @@ import typer
 
 from ...tools.actions import TERMINAL_ACTIONS, Action, DeviceKind, Drag, Swipe
 from ...tools.canonical import format_action
-from ...tools.dialects import DIALECT_NAMES, get_dialect
+from ...tools.dialects import dialect_names, get_dialect
 from ...tools.dialects.xml_calls import device_named
 from ...tools.errors import ActionParseError
 from ...tools.frames import (
@@ -40,9 +40,8 @@ from ...tools.frames import (
     map_action,
     parse_pixels,
 )
-from ...tools.models import ModelFamily, family_for_dialect, match_model_or_directory
-
-DialectName = Enum("DialectName", {name: name for name in DIALECT_NAMES}, type=str)  # type: ignore[misc]
+from ...tools.models import ModelFamily, model_setup
+from .model_options import dialect_name_option
 
 # What --device accepts: the kind of device, or a device spec as `agent run --device` takes it.
 _DEVICE_KINDS: dict[str, DeviceKind] = {
@@ -134,26 +133,23 @@ def _model_frame(width: int, height: int, frame: str | None, max_pixels: int | N
     if frame is not None:
         frame_width, frame_height = _size(frame, "--frame")
         return ModelFrame(width=frame_width, height=frame_height, relative=relative, relative_scale=relative_scale)
-    cap = max_pixels if max_pixels is not None else family.processor_max_pixels
+    bounds = family.processor_frame  # a pasted answer came from a server that used the checkpoint's own bounds
+    if max_pixels is not None:
+        bounds = bounds.with_pixels(min(bounds.min_pixels, max_pixels), max_pixels)
     try:
-        return ModelFrame.for_screen(width, height, min_pixels=min(family.min_pixels, cap), max_pixels=cap,
-                                     relative=relative, relative_scale=relative_scale, factor=family.patch_factor)
+        return ModelFrame.for_screen(width, height, bounds, relative=relative, relative_scale=relative_scale)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--screen") from None
 
 
 def _family(model: str | None, dialect: str | None) -> ModelFamily:
-    """The family whose frame rules apply: the model's, else the one the dialect was made for."""
-    if model is None:
-        return family_for_dialect(dialect or "qwen")
-    match = match_model_or_directory(model)
-    if match is None:
-        if dialect is None:
-            raise typer.BadParameter(
-                f"{model!r} is not a model `agent models` knows: name its answer format with --dialect "
-                f"({'|'.join(DIALECT_NAMES)}) and, for 0..1000 answers, --coords relative", param_hint="--model")
-        return family_for_dialect(dialect)
-    return match.family
+    """The family whose frame rules apply (the registry's rule): the model's, else the one the dialect was made for."""
+    setup = model_setup(model, dialect=dialect)
+    if model is not None and setup.match is None and dialect is None:
+        raise typer.BadParameter(
+            f"{model!r} is not a model `agent models` knows: name its answer format with --dialect "
+            f"({'|'.join(dialect_names())}) and, for 0..1000 answers, --coords relative", param_hint="--model")
+    return setup.family
 
 
 def register(app: typer.Typer) -> None:
@@ -164,8 +160,9 @@ def register(app: typer.Typer) -> None:
         model: Annotated[str | None, typer.Option(
             "--model", help="The model that answered (hub id, local directory, served name): picks the dialect, "
             "the coordinates and the frame.")] = None,
-        dialect: Annotated[DialectName | None, typer.Option(
-            "--dialect", help="How the model answers (default: the model's, else qwen).")] = None,
+        dialect: Annotated[str | None, typer.Option(
+            "--dialect", callback=dialect_name_option,
+            help=f"How the model answers: {', '.join(dialect_names())} (default: the model's, else qwen).")] = None,
         scale: Annotated[float, typer.Option(
             "--scale", help="Physical pixels per input unit (2 on a 2x HiDPI screen).")] = 1.0,
         origin: Annotated[str, typer.Option(
@@ -190,8 +187,8 @@ def register(app: typer.Typer) -> None:
         if not MIN_SCALE <= scale <= MAX_SCALE:  # also refuses inf and nan
             raise typer.BadParameter(f"must be between {MIN_SCALE:g} and {MAX_SCALE:g}", param_hint="--scale")
         geometry = ScreenGeometry(width=width, height=height, scale=scale, origin_x=origin_x, origin_y=origin_y)
-        family = _family(model, dialect.value if dialect else None)
-        reader = get_dialect(dialect.value if dialect else family.dialect,
+        family = _family(model, dialect)
+        reader = get_dialect(dialect or family.dialect,
                              coordinates=coords.value if coords else family.coordinates)
         model_frame = _model_frame(width, height, frame, max_pixels, reader.relative, family, reader.relative_scale)
         answer = sys.stdin.read() if text == "-" else text

@@ -17,19 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..replay.macro import MacroSettings
-from .device import (
-    AdbHostOpt,
-    AdbPortOpt,
-    DeviceFlags,
-    DeviceOpt,
-    FailsafeOpt,
-    MonitorOpt,
-    OriginOpt,
-    RegionOpt,
-    ScaleOpt,
-    UnicodeInputOpt,
-    open_device_for_cli,
-)
+from .device import DeviceFlags, open_device_for_cli
+from .flag_groups import with_flag_groups
 
 if TYPE_CHECKING:
     from ..records.run_files import RecordedRun
@@ -42,7 +31,7 @@ RunArgument = Annotated[Path, typer.Argument(help="A recorded run directory (hol
 def register(app: typer.Typer) -> None:
     app.command("report", help="Write a recorded run's self-contained HTML report.")(report_command)
     app.command("replay", help="Replay a recorded run: offline check against today's code, or as a macro on a device.")(
-        replay_command
+        with_flag_groups(device=DeviceFlags)(replay_command)
     )
 
 
@@ -71,30 +60,21 @@ def replay_command(
     check: Annotated[bool, typer.Option("--check", help="Replay offline through today's prompt, parser, frame, "
                                         "mapping and planner; exit 1 where a device command differs.")] = False,
     junit: Annotated[Path | None, typer.Option(help="With --check: also write JUnit XML here.")] = None,
-    device: DeviceOpt = None,
-    monitor: MonitorOpt = None,
-    region: RegionOpt = None,
-    scale: ScaleOpt = None,
-    origin: OriginOpt = None,
-    failsafe: FailsafeOpt = None,
-    unicode_input: UnicodeInputOpt = None,
-    adb_host: AdbHostOpt = None,
-    adb_port: AdbPortOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="With --device: print the commands, send nothing.")] = False,
     delay: Annotated[float, typer.Option(help="With --device: seconds to wait after each step.", min=0)] = 0.5,
     skip_waits: Annotated[bool, typer.Option("--skip-waits", help="With --device: drop recorded wait() actions.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per step instead of text.")] = False,
+    *, device: DeviceFlags,
 ) -> None:
     console = Console(stderr=True, soft_wrap=True)
-    if check == (device is not None):
+    if check == (device.device is not None):
         console.print("[red]choose one:[/red] --check (offline, for CI) or --device SPEC (re-execute as a macro)")
         raise typer.Exit(2)
     run_data = _load(run, console)
     if check:
         raise typer.Exit(_check(run_data, junit, as_json, console))
-    flags = DeviceFlags(device, monitor, region, scale, origin, failsafe, unicode_input, adb_host, adb_port)
     settings = MacroSettings(delay_s=delay, dry_run=dry_run, skip_waits=skip_waits)
-    raise typer.Exit(_macro(run_data, flags, settings, as_json, console))
+    raise typer.Exit(_macro(run_data, device, settings, as_json, console))
 
 
 def _load(run: Path, console: Console) -> RecordedRun:
@@ -175,9 +155,8 @@ def _macro(run: RecordedRun, flags: DeviceFlags, settings: MacroSettings, as_jso
             verb = "plan" if result.dry_run else "sent"
             out.print(f"step {result.action.step}: {escape(text)}  [dim]{verb}: {escape(' | '.join(result.commands))}[/dim]")
 
-    options = {name: value for name, value in vars(flags).items() if name != "device"}
     try:
-        with open_device_for_cli(flags.device, **options, environ=os.environ) as live:
+        with open_device_for_cli(flags, os.environ) as live:
             results = play_macro(run, live, settings, on_action=show)
     except ActionParseError as error:  # this device lacks a recorded action (a phone run on a desktop)
         console.print(f"[red]the device cannot replay this run:[/red] {escape(error.describe())}")

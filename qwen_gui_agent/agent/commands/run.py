@@ -22,7 +22,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager, redirect_stdout
 from pathlib import Path
 from types import FrameType
@@ -31,63 +31,26 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from .device import (
-    AdbHostOpt,
-    AdbPortOpt,
-    DeviceOpt,
-    FailsafeOpt,
-    MonitorOpt,
-    OriginOpt,
-    RegionOpt,
-    ScaleOpt,
-    UnicodeInputOpt,
-)
-from .model_options import (
-    AdapterOption,
-    ApiKeyEnvOption,
-    BackendOption,
-    BaseUrlOption,
-    CheckServerFrameOption,
-    ContextLimitOption,
-    CoordsOption,
-    DialectOption,
-    FastOption,
-    GrammarOption,
-    ImageFormatOption,
-    JpegQualityOption,
-    MaxNewTokensOption,
-    MaxPixelsOption,
-    MaxRetriesOption,
-    MinPixelsOption,
-    ModelOption,
-    RequestTimeoutOption,
-    ScriptOption,
-    SourceOption,
-    StructuredOutputOption,
-    TemperatureOption,
-    TorchDeviceOption,
-    resolve_model_settings,
-)
+from .device import DeviceFlags
+from .flag_groups import with_flag_groups
+from .loop_options import LoopFlags, resolve_loop_settings
+from .model_options import ModelFlags, resolve_model_settings
 
 if TYPE_CHECKING:
     from ...tasks.schema import Task
-    from ..backends.settings import BackendSettings
     from ..runtime.secrets import Secrets
-    from ..runtime.session import LoopSettings
     from .run_start import StartErrors
 
 ENV_OUT = "AGENT_RUNS_DIR"
-ENV_MAX_STEPS = "AGENT_MAX_STEPS"
-ENV_TIMEOUT = "AGENT_TIMEOUT"
 DEFAULT_OUT = "runs"
-DEFAULT_MAX_STEPS = 30
 _RUN_PANEL = "Run"
 
 log = logging.getLogger(__name__)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("run", help="Run a task (a goal in words, or a task YAML file), or a suite of task files.")(run_command)
+    app.command("run", help="Run a task (a goal in words, or a task YAML file), or a suite of task files.")(
+        with_flag_groups(loop=LoopFlags, device=DeviceFlags, model=ModelFlags)(run_command))
 
 
 def run_command(
@@ -97,18 +60,6 @@ def run_command(
     parallel: Annotated[int | None, typer.Option(
         "--parallel", min=1, rich_help_panel=_RUN_PANEL,
         help="Suite: tasks run at once, each on its own device (default: one per device).")] = None,
-    max_steps: Annotated[int | None, typer.Option(
-        "--max-steps", min=1, rich_help_panel=_RUN_PANEL,
-        help=f"Model steps per goal (task max_steps; env {ENV_MAX_STEPS}; default {DEFAULT_MAX_STEPS}).")] = None,
-    timeout: Annotated[str | None, typer.Option(
-        "--timeout", rich_help_panel=_RUN_PANEL, metavar="DURATION",
-        help=f"Wall time for the whole run: seconds or 90s, 5m, 1h (task timeout; env {ENV_TIMEOUT}).")] = None,
-    dry_run: Annotated[bool, typer.Option(
-        "--dry-run", rich_help_panel=_RUN_PANEL, help="Print each action's device commands instead of sending them.")
-    ] = False,
-    confirm: Annotated[bool, typer.Option(
-        "--confirm", rich_help_panel=_RUN_PANEL, help="Ask before each action: y(es) / n(o) / e(dit) / q(uit).")
-    ] = False,
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", rich_help_panel=_RUN_PANEL,
         help=f"Where run directories go (env {ENV_OUT}; default {DEFAULT_OUT}/).")] = None,
@@ -119,57 +70,15 @@ def run_command(
         "--secret", rich_help_panel=_RUN_PANEL, metavar="NAME",
         help="An environment variable the model may type as {{secret:NAME}} (repeatable); names used in the "
         "task are added by themselves.")] = None,
-    stuck_after: Annotated[int | None, typer.Option(
-        "--stuck-after", min=0, rich_help_panel=_RUN_PANEL,
-        help="End as stuck after the same action on an unchanged screen this many times (0 = never; default 3).")] = None,
-    max_parse_errors: Annotated[int | None, typer.Option(
-        "--max-parse-errors", min=0, rich_help_panel=_RUN_PANEL,
-        help="Unusable answers fed back in a row before the run fails (default 3).")] = None,
-    history_images: Annotated[int | None, typer.Option(
-        "--history-images", min=1, rich_help_panel=_RUN_PANEL,
-        help="Screenshots in each prompt, the current one included (default: the dialect's).")] = None,
-    settle: Annotated[float | None, typer.Option(
-        "--settle", min=0.0, rich_help_panel=_RUN_PANEL, metavar="SECONDS",
-        help="Pause after acting, so the screen redraws before the next screenshot (default 0.5).")] = None,
-    max_answer_chars: Annotated[int | None, typer.Option(
-        "--max-answer-chars", min=1, rich_help_panel=_RUN_PANEL,
-        help="Longer model answers are cut to this many characters, noted as cut (default 20000).")] = None,
     no_report: Annotated[bool, typer.Option(
         "--no-report", rich_help_panel=_RUN_PANEL, help="Do not write report.html into the run directory.")] = False,
     verbose: Annotated[int, typer.Option(
-        "--verbose", "-v", count=True, rich_help_panel=_RUN_PANEL, help="Thoughts and device commands too, INFO logs (-vv: debug); same as `agent -v run`.")] = 0,
-    device: DeviceOpt = None,
-    monitor: MonitorOpt = None,
-    region: RegionOpt = None,
-    scale: ScaleOpt = None,
-    origin: OriginOpt = None,
-    failsafe: FailsafeOpt = None,
-    unicode_input: UnicodeInputOpt = None,
-    adb_host: AdbHostOpt = None,
-    adb_port: AdbPortOpt = None,
-    backend: BackendOption = None,
-    model: ModelOption = None,
-    base_url: BaseUrlOption = None,
-    api_key_env: ApiKeyEnvOption = None,
-    max_pixels: MaxPixelsOption = None,
-    min_pixels: MinPixelsOption = None,
-    dialect: DialectOption = None,
-    coords: CoordsOption = None,
-    max_new_tokens: MaxNewTokensOption = None,
-    source: SourceOption = None,
-    script: ScriptOption = None,
-    temperature: TemperatureOption = None,
-    request_timeout: RequestTimeoutOption = None,
-    max_retries: MaxRetriesOption = None,
-    image_format: ImageFormatOption = None,
-    jpeg_quality: JpegQualityOption = None,
-    torch_device: TorchDeviceOption = None,
-    fast: FastOption = None,
-    grammar: GrammarOption = None,
-    adapter: AdapterOption = None,
-    structured_output: StructuredOutputOption = None,
-    context_limit: ContextLimitOption = None,
-    check_server_frame: CheckServerFrameOption = None,
+        "--verbose", "-v", count=True, rich_help_panel=_RUN_PANEL,
+        help="Thoughts and device commands too, INFO logs (-vv: debug); same as `agent -v run`.")] = 0,
+    *,
+    loop: LoopFlags,
+    device: DeviceFlags,
+    model: ModelFlags,
 ) -> None:
     # Imported here, not at the top: `agent --help` stays quick.
     from ...tools.dialects import get_dialect
@@ -181,21 +90,8 @@ def run_command(
 
     verbose = command_verbosity(context, verbose)
     environ = dict(os.environ)
-    model_flags = dict(
-        backend=backend, model=model, base_url=base_url, api_key_env=api_key_env, min_pixels=min_pixels,
-        max_pixels=max_pixels, dialect=dialect, coords=coords, max_new_tokens=max_new_tokens, source=source,
-        script=script, temperature=temperature, request_timeout=request_timeout, max_retries=max_retries,
-        image_format=image_format, jpeg_quality=jpeg_quality, torch_device=torch_device, fast=fast, grammar=grammar,
-        adapter=adapter, structured_output=structured_output, context_limit=context_limit,
-        check_server_frame=check_server_frame)
-    device_options = {"monitor": monitor, "region": region, "scale": scale, "origin": origin, "failsafe": failsafe,
-                      "unicode_input": unicode_input, "adb_host": adb_host, "adb_port": adb_port}
-    loop_flags = dict(max_steps=max_steps, timeout=timeout, dry_run=dry_run, confirm=confirm, stuck_after=stuck_after,
-                      max_parse_errors=max_parse_errors, history_images=history_images, settle=settle,
-                      max_answer_chars=max_answer_chars)
-    if _suite_requested(task_args, device, parallel):
-        _run_suite(task_args, device, parallel, out, environ, json_events, no_report, secret or [],
-                   model_flags, device_options, loop_flags)
+    if _suite_requested(task_args, device.device, parallel):
+        _run_suite(task_args, parallel, out, environ, json_events, no_report, secret or [], model, device, loop)
     task_arg = task_args[0]
     events = JsonEvents(sys.stdout) if json_events else RichEvents(Console(highlight=False), verbose=verbose)
     errors = StartErrors(Console(stderr=True, soft_wrap=True, highlight=False), events if json_events else None)
@@ -203,15 +99,15 @@ def run_command(
     secrets = _secrets(task, secret or [], environ, errors)
     _redact_logs(secrets)
     try:
-        choice = resolve_model_settings(environ=environ, task=task.model.model_dump(exclude_none=True), **model_flags)
-        settings = _loop_settings(task, choice.settings, environ, **loop_flags)
-        spec = _device_spec(device, task, environ)
+        choice = resolve_model_settings(model, environ=environ, task=task.model.model_dump(exclude_none=True))
+        settings = resolve_loop_settings(loop, task, choice.settings, environ)
+        spec = _device_spec(device.device, task, environ)
         if task.needs_model():
             check_script(choice.settings)
     except typer.BadParameter as error:
         errors.bad_input(str(error))
     user = UserChannel(events=events)
-    if confirm and not user.interactive:
+    if loop.confirm and not user.interactive:
         errors.bad_input("--confirm asks at a terminal, and stdin is not one")
     model_info = choice.public_dict() if task.needs_model() else {**choice.public_dict(), "started": False}
     with ExitStack() as stack:
@@ -220,7 +116,7 @@ def run_command(
         stack.enter_context(_signals_as_interrupt())
         stack.callback(getattr(events, "close", lambda: None))  # a live status line ends with the run
         try:
-            opened = stack.enter_context(open_device(errors, spec, device_options, environ))
+            opened = stack.enter_context(open_device(errors, spec, device, environ))
             # local: weights load here; a task of literal steps starts no model at all
             model_backend = stack.enter_context(start_backend(choice.settings, events, needed=task.needs_model()))
         except NotStarted as failure:
@@ -241,25 +137,18 @@ def _suite_requested(task_args: list[str], device: str | None, parallel: int | N
     return is_suite(task_args, device, parallel)
 
 
-def _run_suite(task_args: list[str], device: str | None, parallel: int | None, out: Path | None,
-               environ: dict[str, str], json_events: bool, no_report: bool, secrets: list[str],
-               model_flags: dict[str, object], device_options: dict[str, object],
-               loop_flags: dict[str, object]) -> NoReturn:
+def _run_suite(task_args: list[str], parallel: int | None, out: Path | None, environ: dict[str, str],
+               json_events: bool, no_report: bool, secrets: list[str], model: ModelFlags, device: DeviceFlags,
+               loop: LoopFlags) -> NoReturn:
     """Several tasks or devices: the suite runner (agent/commands/suite_run.py) takes over."""
     from .run_start import StartErrors
     from .suite_run import SuiteCall, run_suite_command
 
     errors = StartErrors(Console(stderr=True, soft_wrap=True, highlight=False), None)
-    confirm = bool(loop_flags.pop("confirm"))
-
-    def loop_settings(task: Task, backend_settings: BackendSettings, env: Mapping[str, str]) -> LoopSettings:
-        return _loop_settings(task, backend_settings, env, confirm=False, **loop_flags)  # type: ignore[arg-type]
-
-    call = SuiteCall(task_args=task_args, device=device, parallel=parallel,
-                     out_dir=out or Path(environ.get(ENV_OUT) or DEFAULT_OUT), environ=environ, errors=errors,
-                     model_flags=model_flags, device_options=device_options, loop_settings=loop_settings,
+    call = SuiteCall(task_args=task_args, parallel=parallel, out_dir=out or Path(environ.get(ENV_OUT) or DEFAULT_OUT),
+                     environ=environ, errors=errors, model=model, device=device, loop=loop,
                      signals=_signals_as_interrupt, json_events=json_events, write_report=not no_report,
-                     confirm=confirm, extra_secrets=secrets)
+                     extra_secrets=secrets)
     raise typer.Exit(run_suite_command(call))
 
 
@@ -326,35 +215,6 @@ def _secrets(task: Task, extra: list[str], environ: Mapping[str, str], errors: S
         return Secrets.from_environment(names, environ)
     except MissingSecret as error:
         errors.bad_input(str(error))
-
-
-def _loop_settings(task: Task, backend_settings: BackendSettings, environ: Mapping[str, str], *, max_steps: int | None,
-                   timeout: str | None, **flags: object) -> LoopSettings:
-    from ...tasks.schema import parse_duration
-    from ..runtime.session import LoopSettings
-
-    def from_env(name: str, convert: Callable[[str], object]) -> object:
-        raw = environ.get(name, "").strip()
-        if not raw:
-            return None
-        try:
-            return convert(raw)
-        except ValueError as error:
-            raise typer.BadParameter(f"{name}={raw!r}: {error}") from None
-
-    try:
-        timeout_s = float(parse_duration(timeout)) if timeout is not None else None
-    except ValueError as error:
-        raise typer.BadParameter(f"--timeout: {error}") from None
-    given = {name: value for name, value in flags.items() if value is not None}
-    renamed = {"history_images": "image_history", "settle": "settle_s"}
-    return LoopSettings(
-        max_steps=max_steps or task.max_steps or from_env(ENV_MAX_STEPS, int) or DEFAULT_MAX_STEPS,
-        timeout_s=timeout_s or task.timeout or from_env(ENV_TIMEOUT, lambda raw: float(parse_duration(raw))),
-        min_pixels=backend_settings.min_pixels, max_pixels=backend_settings.max_pixels,
-        patch_factor=backend_settings.patch_factor,
-        **{renamed.get(name, name): value for name, value in given.items()},
-    )
 
 
 def _redact_logs(secrets: Secrets) -> None:

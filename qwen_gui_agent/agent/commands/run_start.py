@@ -29,7 +29,7 @@ from ..backends import (
 from ..backends.no_model import NoModelBackend
 from ..runtime.console import EventSink
 from ..runtime.runner import EXIT_CODES, NotStarted, interruption_message
-from .device import open_device_for_cli
+from .device import DeviceFlags, open_device_for_cli
 
 EXIT_BAD_INPUT = 2
 
@@ -56,10 +56,9 @@ class StartErrors:
 
 
 @contextmanager
-def open_device(errors: StartErrors, spec: str, options: dict[str, object], environ: Mapping[str, str]
-                ) -> Iterator[Device]:
+def open_device(errors: StartErrors, spec: str, flags: DeviceFlags, environ: Mapping[str, str]) -> Iterator[Device]:
     try:
-        opened = open_device_for_cli(spec, **options, environ=environ)
+        opened = open_device_for_cli(flags, environ, spec)
     except typer.BadParameter as error:
         errors.bad_input(str(error))
     except DeviceError as error:

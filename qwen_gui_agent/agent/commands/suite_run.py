@@ -10,8 +10,8 @@ gets concurrent requests; a scripted backend plays each task's own script),
 each task gets its own run directory inside the suite's directory, and the
 suite ends with a table, suite.json, junit.xml and index.html there.
 
-run.py hands this module its own helpers (loop settings, error reporting,
-signals) as callables, so the two modules do not import each other.
+run.py hands this module the flag groups as it got them, and its own error reporting and signal
+handling, so the two modules do not import each other.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from rich.markup import escape
 
 if TYPE_CHECKING:
     from ...devices.base import Device
-    from ...tasks.schema import Task
     from ..backends.base import ModelBackend
     from ..backends.settings import BackendSettings
     from ..runtime.console import EventSink
@@ -38,7 +37,9 @@ if TYPE_CHECKING:
     from ..runtime.secrets import Secrets
     from ..runtime.session import LoopSettings
     from ..suite.runner import SuiteTask
-    from .model_options import ModelChoice
+    from .device import DeviceFlags
+    from .loop_options import LoopFlags
+    from .model_options import ModelChoice, ModelFlags
 
 
 class BadInput(Protocol):
@@ -50,18 +51,16 @@ class SuiteCall:
     """What ``agent run`` was given, for a suite."""
 
     task_args: list[str]
-    device: str | None
     parallel: int | None
     out_dir: Path
     environ: Mapping[str, str]
     errors: BadInput
-    model_flags: dict[str, Any]
-    device_options: dict[str, Any]
-    loop_settings: Callable[[Task, BackendSettings, Mapping[str, str]], LoopSettings]  # typer.BadParameter
+    model: ModelFlags
+    device: DeviceFlags
+    loop: LoopFlags
     signals: Callable[[], AbstractContextManager[None]]
     json_events: bool = False
     write_report: bool = True
-    confirm: bool = False
     extra_secrets: list[str] = field(default_factory=list)
 
 
@@ -89,7 +88,7 @@ def run_suite_command(call: SuiteCall) -> int:
     from ..suite.runner import run_suite
     from ..suite.summary import SuiteSummary, console_table, write_summary
 
-    if call.confirm:
+    if call.loop.confirm:
         call.errors.bad_input("--confirm asks about one run at a terminal; a suite runs several at once")
     prepared = _prepare_tasks(call)
     devices = _device_pool_specs(call)
@@ -121,6 +120,7 @@ def _prepare_tasks(call: SuiteCall) -> dict[Path, _Prepared]:
     from ..runtime.secrets import MissingSecret, Secrets, referenced_names
     from ..suite.runner import SuiteTask
     from ..suite.tasks import SuiteInputError, expand_task_files
+    from .loop_options import resolve_loop_settings
     from .model_options import resolve_model_settings
 
     try:
@@ -133,9 +133,9 @@ def _prepare_tasks(call: SuiteCall) -> dict[Path, _Prepared]:
             task = load_task(path, call.environ)
             names = [*task.secrets, *referenced_names(task.texts()), *call.extra_secrets]
             secrets = Secrets.from_environment(names, call.environ)
-            choice = resolve_model_settings(environ=call.environ, task=task.model.model_dump(exclude_none=True),
-                                            **call.model_flags)
-            settings = call.loop_settings(task, choice.settings, call.environ)
+            choice = resolve_model_settings(call.model, environ=call.environ,
+                                            task=task.model.model_dump(exclude_none=True))
+            settings = resolve_loop_settings(call.loop, task, choice.settings, call.environ)
         except (TaskFileError, MissingSecret) as error:
             call.errors.bad_input(str(error))
         except typer.BadParameter as error:
@@ -149,19 +149,11 @@ def _device_pool_specs(call: SuiteCall) -> list[str]:
     from ...devices.errors import DeviceError
     from ..suite.pool import expand_device_specs, split_device_specs
     from ..suite.tasks import SuiteInputError
-    from .device import (
-        DEFAULT_DEVICE,
-        ENV_DEVICE,
-        DeviceFlags,
-        android_settings_for_cli,
-        desktop_settings_for_cli,
-    )
+    from .device import DEFAULT_DEVICE, ENV_DEVICE, android_settings_for_cli, desktop_settings_for_cli
 
-    options = call.device_options
-    flags = DeviceFlags(**{name: options.get(name) for name in DeviceFlags.__dataclass_fields__ if name != "device"})
     try:  # bad device flags are bad input here, before any worker meets them
-        desktop_settings_for_cli(flags, call.environ)
-        android = android_settings_for_cli(flags, call.environ)
+        desktop_settings_for_cli(call.device, call.environ)
+        android = android_settings_for_cli(call.device, call.environ)
     except typer.BadParameter as error:
         call.errors.bad_input(str(error))
 
@@ -170,7 +162,7 @@ def _device_pool_specs(call: SuiteCall) -> list[str]:
 
         return [info.serial for info in list_android(android) if info.state == "device"]
 
-    text = call.device or call.environ.get(ENV_DEVICE) or DEFAULT_DEVICE
+    text = call.device.device or call.environ.get(ENV_DEVICE) or DEFAULT_DEVICE
     try:
         specs = expand_device_specs(split_device_specs(text), ready_serials)
         for spec in specs:
@@ -260,7 +252,7 @@ def _launcher(call: SuiteCall, prepared: dict[Path, _Prepared], backends: _Share
 
     def open_device(spec: str) -> Device:
         try:
-            return open_device_for_cli(spec, **call.device_options, environ=call.environ)
+            return open_device_for_cli(call.device, call.environ, spec)
         except typer.BadParameter as error:
             raise DeviceError(str(error)) from None
 

@@ -13,17 +13,15 @@ from PIL import Image
 
 from ...tools.actions import Click, Point
 from ...tools.dialects.base import Dialect
-from ...tools.frames import PATCH_FACTOR, ModelFrame, ScreenGeometry, map_action, resize_to_frame
+from ...tools.frames import FrameBounds, ModelFrame, ScreenGeometry, map_action, resize_to_frame
 from ...tools.messages import Message
 from ..backends.base import Completion, ModelBackend
 
 
 @dataclass(frozen=True)
 class FrameSettings:
-    min_pixels: int
-    max_pixels: int
+    frame: FrameBounds  # the model's, from the registry (factor 28 for Qwen2.5-VL, 32 for Qwen3-VL)
     max_new_tokens: int
-    patch_factor: int = PATCH_FACTOR  # the model's, from the registry: 28 for Qwen2.5-VL, 32 for Qwen3-VL
 
 
 @dataclass(frozen=True)
@@ -37,9 +35,8 @@ class Shown:
 
 def show(screenshot: Image.Image, dialect: Dialect, settings: FrameSettings) -> Shown:
     width, height = screenshot.size
-    frame = ModelFrame.for_screen(width, height, min_pixels=settings.min_pixels, max_pixels=settings.max_pixels,
-                                  relative=dialect.relative, relative_scale=dialect.relative_scale,
-                                  factor=settings.patch_factor)
+    frame = ModelFrame.for_screen(width, height, settings.frame, relative=dialect.relative,
+                                  relative_scale=dialect.relative_scale)
     return Shown(image=resize_to_frame(screenshot, frame), frame=frame, geometry=ScreenGeometry(width, height))
 
 

@@ -16,6 +16,9 @@ from typing import Any, Literal
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ...tools.frames import FrameBounds
+from ...tools.models import model_setup
+
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
@@ -119,6 +122,23 @@ class RunInfo(BaseModel):
     status: RunStatus = "running"
     message: str = ""
     steps: int = 0
+
+    @property
+    def frame_bounds(self) -> FrameBounds:
+        """The frame bounds the run resized its screenshots with (CI replay, export and eval read them here).
+
+        Every bound the run did not record is its model family's (runs recorded before the patch factor
+        was stored were all Qwen2.5-VL-sized): ``ValueError`` when a recorded value is no positive integer.
+        """
+        recorded = model_setup(str(self.model.get("model") or "")).frame
+        values = {}
+        for key, default in (("min_pixels", recorded.min_pixels), ("max_pixels", recorded.max_pixels),
+                             ("patch_factor", recorded.factor)):
+            value = self.frame_settings.get(key, default)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"run.json frame_settings.{key} is {value!r}, not a whole number of pixels")
+            values[key] = value
+        return FrameBounds(values["min_pixels"], values["max_pixels"], values["patch_factor"])
 
 
 class RunWriter:

@@ -22,9 +22,6 @@ from ...tools.canonical import format_action, parse_action
 from ...tools.dialects.base import Dialect
 from ...tools.errors import ActionParseError
 from ...tools.frames import (
-    MAX_PIXELS,
-    MIN_PIXELS,
-    PATCH_FACTOR,
     ModelFrame,
     ScreenGeometry,
     map_action,
@@ -102,14 +99,8 @@ def planner_for_run(info: RunInfo) -> DevicePlanner:
 
 def frame_for_step(info: RunInfo, geometry: ScreenGeometry, dialect: Dialect) -> ModelFrame:
     """The model frame today's code computes for a screenshot of this geometry under the run's settings."""
-    settings = info.frame_settings
-    return ModelFrame.for_screen(
-        geometry.width, geometry.height,
-        min_pixels=int(settings.get("min_pixels", MIN_PIXELS)),
-        max_pixels=int(settings.get("max_pixels", MAX_PIXELS)),
-        relative=dialect.relative, relative_scale=dialect.relative_scale,
-        factor=int(settings.get("patch_factor", PATCH_FACTOR)),  # runs recorded before it was stored: 28
-    )
+    return ModelFrame.for_screen(geometry.width, geometry.height, info.frame_bounds, relative=dialect.relative,
+                                 relative_scale=dialect.relative_scale)
 
 
 class _Replayer:

@@ -184,9 +184,9 @@ def start_session(parts: SessionParts, *, title: str) -> Session:
     info = RunInfo(
         run_id=run_dir.name, task=title, task_file=parts.task_file, dialect=parts.dialect.name,
         model=parts.model_info or {"backend": getattr(parts.backend, "name", "")}, device=parts.device.describe(),
-        frame_settings={"min_pixels": settings.min_pixels, "max_pixels": settings.max_pixels,
+        frame_settings={"min_pixels": settings.frame.min_pixels, "max_pixels": settings.frame.max_pixels,
                         "relative": parts.dialect.relative, "relative_scale": parts.dialect.relative_scale,
-                        "patch_factor": settings.patch_factor,
+                        "patch_factor": settings.frame.factor,
                         # How many screenshots each prompt carried, so replay rebuilds the same prompts.
                         "history_images": settings.image_history or parts.dialect.info.default_image_history,
                         "language": settings.language},  # the uitars prompt names it

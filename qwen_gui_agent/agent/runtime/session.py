@@ -24,9 +24,7 @@ from ...tools.canonical import format_action, parse_action
 from ...tools.dialects.base import Dialect
 from ...tools.errors import ActionParseError
 from ...tools.frames import (
-    MAX_PIXELS,
-    MIN_PIXELS,
-    PATCH_FACTOR,
+    FrameBounds,
     ModelFrame,
     check_action,
     map_action,
@@ -59,9 +57,9 @@ class LoopSettings:
     image_history: int | None = None  # screenshots in the prompt, current included; None = dialect default
     stuck_after: int = 3  # same action on an unchanged screen this many times in a row ends the run
     max_parse_errors: int = 3  # bad answers fed back in a row before the run ends
-    min_pixels: int = MIN_PIXELS
-    max_pixels: int = MAX_PIXELS
-    patch_factor: int = PATCH_FACTOR  # smart_resize's factor: 28 for Qwen2.5-VL, 32 for Qwen3-VL
+    # What screenshots are resized to: the model's bounds (the CLI and the Python API pass the backend
+    # settings' own, which come from the model's family); the default is Qwen2.5-VL's preprocessor's.
+    frame: FrameBounds = FrameBounds()
     max_new_tokens: int | None = None
     dry_run: bool = False
     confirm: bool = False
@@ -240,11 +238,8 @@ class Session:
         with draft.timed("capture"):
             shot = self.device.screenshot()
         with draft.timed("resize"):
-            frame = ModelFrame.for_screen(
-                shot.geometry.width, shot.geometry.height, min_pixels=self.settings.min_pixels,
-                max_pixels=self.settings.max_pixels, relative=self.dialect.relative,
-                relative_scale=self.dialect.relative_scale, factor=self.settings.patch_factor,
-            )
+            frame = ModelFrame.for_screen(shot.geometry.width, shot.geometry.height, self.settings.frame,
+                                          relative=self.dialect.relative, relative_scale=self.dialect.relative_scale)
             observation = Observation(shot=shot, frame=frame, image=resize_to_frame(shot.image, frame))
         with draft.timed("save"):
             draft.screenshot = self.writer.save_image(draft.index, shot.image)

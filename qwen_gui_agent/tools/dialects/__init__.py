@@ -9,7 +9,6 @@ which dialect is the registry's business (``qwen_gui_agent.tools.models``).
 
 from __future__ import annotations
 
-from ..models import match_name
 from .base import (
     Coordinates,
     Dialect,
@@ -23,30 +22,38 @@ from .qwen import QwenDialect
 from .qwen3 import GuiOwlDialect, Qwen3Dialect, Qwen35Dialect
 from .uitars import UITarsDialect
 
+# The registry: a new dialect is one file in this folder and one line here (ARCHITECTURE.md). Everything
+# that names dialects (--dialect, `agent parse`, task files, the Python API) reads this table.
 _DIALECTS: dict[str, type[Dialect]] = {
-    "qwen": QwenDialect, "uitars": UITarsDialect, "qwen3": Qwen3Dialect, "qwen3.5": Qwen35Dialect,
+    "qwen": QwenDialect,
+    "uitars": UITarsDialect,
+    "qwen3": Qwen3Dialect,
+    "qwen3.5": Qwen35Dialect,
     "guiowl": GuiOwlDialect,
 }
-DIALECT_NAMES: tuple[str, ...] = tuple(_DIALECTS)
+
+
+def dialect_names() -> tuple[str, ...]:
+    """The names ``get_dialect`` knows, in the registry's order."""
+    return tuple(_DIALECTS)
+
+
+def check_dialect_name(name: str) -> str:
+    """``name`` (or an alias) as the registry spells it; ValueError listing the known names otherwise."""
+    folded = name.strip().lower()
+    for key, cls in _DIALECTS.items():
+        if folded == key or folded in cls.info.aliases:
+            return key
+    raise ValueError(f"unknown dialect {name!r}; choose one of: {', '.join(dialect_names())}")
 
 
 def get_dialect(name: str, *, coordinates: Coordinates | None = None) -> Dialect:
     """The dialect called ``name`` (or one of its aliases); ``coordinates`` None = the dialect's own default."""
-    folded = name.strip().lower()
-    for key, cls in _DIALECTS.items():
-        if folded == key or folded in cls.info.aliases:
-            return cls(coordinates=coordinates)
-    raise ValueError(f"unknown dialect {name!r}; choose one of: {', '.join(DIALECT_NAMES)}")
-
-
-def default_dialect_for_model(model_name: str) -> str:
-    """The dialect of the model family the name matches (tools/models.py); ``qwen`` for a name it does not know."""
-    match = match_name(model_name or "")
-    return match.family.dialect if match else "qwen"
+    return _DIALECTS[check_dialect_name(name)](coordinates=coordinates)
 
 
 __all__ = [
-    "DIALECT_NAMES", "Dialect", "DialectInfo", "GroundingHit", "HistoryStep", "ParsedAnswer", "PromptContext",
-    "GuiOwlDialect", "Qwen35Dialect", "Qwen3Dialect", "QwenDialect", "UITarsDialect", "default_dialect_for_model",
+    "check_dialect_name", "dialect_names", "Dialect", "DialectInfo", "GroundingHit", "HistoryStep", "ParsedAnswer", "PromptContext",
+    "GuiOwlDialect", "Qwen35Dialect", "Qwen3Dialect", "QwenDialect", "UITarsDialect",
     "get_dialect",
 ]

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
 import pytest
 from pydantic import BaseModel
 from typing_extensions import TypedDict  # pydantic needs this one on Python 3.11
@@ -31,13 +32,13 @@ from qwen_gui_agent import (
 from qwen_gui_agent.agent.backends.scripted import ScriptedBackend
 from qwen_gui_agent.agent.records.run_files import RunInfo, load_run
 from qwen_gui_agent.tools.actions import Click, Point, Type
-from qwen_gui_agent.tools.frames import SERVING_MAX_PIXELS, ModelFrame
-from tests.support.doubles import CollectedEvents, MemoryDevice
+from qwen_gui_agent.tools.frames import SERVING_MAX_PIXELS, FrameBounds, ModelFrame
 from tests.support.cli import run_agent
+from tests.support.doubles import CollectedEvents, MemoryDevice
 
 QUICK = LoopSettings(settle_s=0.0)
 # The frame a 800x600 screen is sent in under the default model settings: scripted taps answer in it.
-FRAME = ModelFrame.for_screen(800, 600, max_pixels=SERVING_MAX_PIXELS)
+FRAME = ModelFrame.for_screen(800, 600, FrameBounds(max_pixels=SERVING_MAX_PIXELS))
 
 
 def box_at(x: int, y: int, label: str = "target") -> str:

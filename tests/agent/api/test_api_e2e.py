@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 
 from qwen_gui_agent.agent.records.run_files import load_run
-from tests.support.e2e import agent_env, xvfb_or_skip
 from tests.agent.api.installed import installed_view, user_env
 from tests.support.booking_app import BookingApp
 from tests.support.cli import run_agent
+from tests.support.e2e import agent_env, xvfb_or_skip
 from tests.support.xvfb import XvfbServer
 
 pytestmark = [pytest.mark.xvfb, pytest.mark.slow]
@@ -40,7 +40,7 @@ USER_TOOLS = '''
 import json
 from pathlib import Path
 
-from qwen_gui_agent.tools.frames import ModelFrame
+from qwen_gui_agent.tools.frames import FrameBounds, ModelFrame
 
 MAX_PIXELS = 1280 * 28 * 28  # the frame the model is sent is at most this many pixels
 
@@ -59,7 +59,7 @@ class BookingForm:
         state = self.state()
         box = state["rows"][widget[4:]] if widget.startswith("row:") else state["widgets"][widget]
         width, height = state["screen"]
-        frame = ModelFrame.for_screen(width, height, max_pixels=MAX_PIXELS)
+        frame = ModelFrame.for_screen(width, height, FrameBounds(max_pixels=MAX_PIXELS))
         sx, sy = frame.width / width, frame.height / height
         corners = [box["x"] * sx, box["y"] * sy, (box["x"] + box["width"]) * sx, (box["y"] + box["height"]) * sy]
         return json.dumps([{"bbox_2d": [round(value) for value in corners], "label": widget}])

@@ -14,9 +14,9 @@ import pytest
 import qwen_gui_agent
 from qwen_gui_agent.agent.api import Agent
 from qwen_gui_agent.agent.records.run_files import load_run
-from tests.support.e2e import agent_env, xvfb_or_skip
 from tests.agent.api.installed import installed_view, user_env
 from tests.support.cli import run_agent
+from tests.support.e2e import agent_env, xvfb_or_skip
 from tests.support.xvfb import XvfbServer
 
 PAGE = Path(__file__).resolve().parents[3] / "docs" / "python.md"

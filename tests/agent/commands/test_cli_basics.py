@@ -16,8 +16,8 @@ from collections.abc import Iterator
 import pytest
 
 from qwen_gui_agent.agent.records.run_files import load_run
-from tests.support.e2e import REPO, agent_env, only_run_dir, run_agent, xvfb_or_skip
 from tests.support.cli import run_agent as run_cli
+from tests.support.e2e import REPO, agent_env, only_run_dir, run_agent, xvfb_or_skip
 from tests.support.xvfb import XvfbServer
 
 LITERAL_TASK = "name: literal only\nsteps:\n  - do: \"click(start_box='(10,10)')\"\n  - wait: 0\n"

@@ -14,12 +14,12 @@ import pytest
 from typer.testing import CliRunner
 
 from qwen_gui_agent.agent.commands import parse as parse_command
-from qwen_gui_agent.agent.report.page import write_report
 from qwen_gui_agent.agent.records.run_files import GeometryRecord, StepRecord
+from qwen_gui_agent.agent.report.page import write_report
 from qwen_gui_agent.tasks.loader import TaskFileError, load_task, parse_task
 from qwen_gui_agent.tasks.yaml_limits import YamlLimits
-from tests.support.run_builders import add_step, new_writer, screen_image
 from tests.support.cli import AGENT_COMMAND, single_group_app
+from tests.support.run_builders import add_step, new_writer, screen_image
 
 
 def refused(text: str, **limits: int) -> str:

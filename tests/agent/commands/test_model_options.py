@@ -15,12 +15,13 @@ from qwen_gui_agent.agent.commands.model_options import (
     CoordsOption,
     FastOption,
     MaxPixelsOption,
+    ModelFlags,
     ModelOption,
     ModelOptionError,
-    default_coordinates_for_model,
     parse_pixels,
     resolve_model_settings,
 )
+from qwen_gui_agent.tools.models import model_setup
 
 
 def test_defaults_with_nothing_given() -> None:
@@ -36,7 +37,7 @@ def test_flag_beats_task_beats_environment_beats_default() -> None:
     environ = {"AGENT_MODEL": "3b", "AGENT_MAX_PIXELS": "1000*28*28", "AGENT_MAX_NEW_TOKENS": "64",
                "AGENT_TEMPERATURE": "0.5"}
     task = {"model": "32b", "max_pixels": 2000 * 28 * 28}
-    choice = resolve_model_settings(environ=environ, task=task, model="7b")
+    choice = resolve_model_settings(ModelFlags(model="7b"), environ=environ, task=task)
     settings = choice.settings
     assert settings.model == "Qwen/Qwen2.5-VL-7B-Instruct"  # flag
     assert settings.max_pixels == 2000 * 28 * 28  # task over environment
@@ -69,8 +70,7 @@ def test_every_environment_variable_is_read() -> None:
 
 def test_flags_override_every_environment_variable() -> None:
     environ = {"AGENT_BACKEND": "local", "AGENT_DIALECT": "uitars", "AGENT_COORDS": "relative", "AGENT_FAST": "1"}
-    choice = resolve_model_settings(environ=environ, backend="openai", dialect="qwen", coords="absolute",
-                                    fast=False)
+    choice = resolve_model_settings(ModelFlags(backend="openai", dialect="qwen", coords="absolute", fast=False), environ=environ)
     assert (choice.settings.kind, choice.dialect, choice.coordinates, choice.settings.fast) == (
         "openai", "qwen", "absolute", False)
 
@@ -80,7 +80,7 @@ def test_flags_override_every_environment_variable() -> None:
     [({"script": Path("run")}, "scripted"), ({"base_url": "http://h/v1"}, "openai"), ({}, "local")],
 )
 def test_backend_inferred_from_what_was_given(given: dict, kind: str) -> None:
-    assert resolve_model_settings(environ={}, **given).settings.kind == kind
+    assert resolve_model_settings(ModelFlags(**given), environ={}).settings.kind == kind
 
 
 def test_backend_inferred_from_environment_base_url() -> None:
@@ -101,24 +101,23 @@ def test_backend_inferred_from_environment_base_url() -> None:
     ],
 )
 def test_dialect_and_coordinates_default_from_the_model_name(model: str, dialect: str, coordinates: str) -> None:
-    choice = resolve_model_settings(environ={}, model=model)
+    choice = resolve_model_settings(ModelFlags(model=model), environ={})
     assert (choice.dialect, choice.coordinates) == (dialect, coordinates)
-    assert default_coordinates_for_model(model) == coordinates
+    assert model_setup(model).coordinates == coordinates  # the one rule the API and eval read too
 
 
 def test_a_qwen3_model_brings_its_frame_and_flags_still_win() -> None:
-    choice = resolve_model_settings(environ={}, model="Qwen/Qwen3-VL-8B-Instruct")
+    choice = resolve_model_settings(ModelFlags(model="Qwen/Qwen3-VL-8B-Instruct"), environ={})
     assert choice.match is not None and choice.match.family.name == "qwen3-vl"
     assert choice.settings.patch_factor == 32 and choice.settings.max_pixels == 1280 * 32 * 32
-    overridden = resolve_model_settings(environ={}, model="Qwen/Qwen3-VL-8B-Instruct", dialect="uitars",
-                                        coords="absolute", max_pixels=1000 * 32 * 32)
+    overridden = resolve_model_settings(ModelFlags(model="Qwen/Qwen3-VL-8B-Instruct", dialect="uitars", coords="absolute", max_pixels=1000 * 32 * 32), environ={})
     assert (overridden.dialect, overridden.coordinates) == ("uitars", "absolute")
     assert overridden.settings.max_pixels == 1000 * 32 * 32 and overridden.settings.patch_factor == 32
 
 
 def test_an_unknown_model_warns_naming_dialect_and_falls_back_to_qwen25(caplog) -> None:
     with caplog.at_level("WARNING"):
-        choice = resolve_model_settings(environ={}, backend="openai", model="my-served-model")
+        choice = resolve_model_settings(ModelFlags(backend="openai", model="my-served-model"), environ={})
     assert choice.match is None and (choice.dialect, choice.coordinates) == ("qwen", "absolute")
     assert choice.settings.patch_factor == 28
     [record] = [r for r in caplog.records if "my-served-model" in r.getMessage()]
@@ -128,7 +127,7 @@ def test_an_unknown_model_warns_naming_dialect_and_falls_back_to_qwen25(caplog) 
 def test_an_unknown_model_named_with_a_dialect_gets_that_dialects_frame(caplog) -> None:
     # A Qwen3-VL served under its own name: --dialect qwen3 alone brings thousandths and factor 32.
     with caplog.at_level("WARNING"):
-        choice = resolve_model_settings(environ={}, backend="openai", model="my-served-model", dialect="qwen3")
+        choice = resolve_model_settings(ModelFlags(backend="openai", model="my-served-model", dialect="qwen3"), environ={})
     assert not [r for r in caplog.records if "my-served-model" in r.getMessage()]
     assert (choice.dialect, choice.coordinates) == ("qwen3", "relative")
     assert choice.settings.patch_factor == 32 and choice.settings.max_pixels == 1280 * 32 * 32
@@ -136,9 +135,9 @@ def test_an_unknown_model_named_with_a_dialect_gets_that_dialects_frame(caplog) 
 
 def test_api_key_from_the_named_variable_only_for_openai() -> None:
     environ = {"MY_KEY": "sk-abc", "AGENT_API_KEY": "sk-default"}
-    choice = resolve_model_settings(environ=environ, base_url="http://h/v1", api_key_env="MY_KEY")
+    choice = resolve_model_settings(ModelFlags(base_url="http://h/v1", api_key_env="MY_KEY"), environ=environ)
     assert choice.settings.api_key.get_secret_value() == "sk-abc"
-    default = resolve_model_settings(environ=environ, base_url="http://h/v1")
+    default = resolve_model_settings(ModelFlags(base_url="http://h/v1"), environ=environ)
     assert default.settings.api_key.get_secret_value() == "sk-default"
     assert resolve_model_settings(environ=environ).settings.api_key is None  # local backend: no key
     assert "sk-" not in str(choice.public_dict())
@@ -146,7 +145,7 @@ def test_api_key_from_the_named_variable_only_for_openai() -> None:
 
 def test_named_api_key_variable_missing_is_an_error() -> None:
     with pytest.raises(ModelOptionError, match="DASHSCOPE_API_KEY .*--api-key-env.* is not set"):
-        resolve_model_settings(environ={}, backend="openai", api_key_env="DASHSCOPE_API_KEY")
+        resolve_model_settings(ModelFlags(backend="openai", api_key_env="DASHSCOPE_API_KEY"), environ={})
 
 
 def test_bad_environment_value_names_the_variable() -> None:
@@ -160,7 +159,7 @@ def test_invalid_values_name_where_they_came_from() -> None:
     with pytest.raises(ModelOptionError, match="AGENT_BACKEND"):
         resolve_model_settings(environ={"AGENT_BACKEND": "gpt"})
     with pytest.raises(ModelOptionError, match="--torch-device"):
-        resolve_model_settings(environ={}, torch_device="tpu")
+        resolve_model_settings(ModelFlags(torch_device="tpu"), environ={})
     with pytest.raises(ModelOptionError, match="model.jpeg_quality"):
         resolve_model_settings(environ={}, task={"jpeg_quality": 500})
 
@@ -188,8 +187,7 @@ def make_app(seen: list) -> typer.Typer:
     @app.command()
     def ask(backend: BackendOption = None, model: ModelOption = None, base_url: BaseUrlOption = None,
             max_pixels: MaxPixelsOption = None, coords: CoordsOption = None, fast: FastOption = None) -> None:
-        seen.append(resolve_model_settings(environ={"AGENT_MODEL": "3b"}, backend=backend, model=model,
-                                           base_url=base_url, max_pixels=max_pixels, coords=coords, fast=fast))
+        seen.append(resolve_model_settings(ModelFlags(backend=backend, model=model, base_url=base_url, max_pixels=max_pixels, coords=coords, fast=fast), environ={"AGENT_MODEL": "3b"}))
 
     return app
 

@@ -7,7 +7,7 @@ its declines, and plural wording. The CLI paths live in test_run_cli_errors.py.
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 import io
 import sys
 from pathlib import Path
@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from qwen_gui_agent.agent.commands.model_options import resolve_model_settings
+from qwen_gui_agent.agent.commands.model_options import ModelFlags, resolve_model_settings
+from qwen_gui_agent.agent.records.run_files import load_run
 from qwen_gui_agent.agent.runtime.console import UserChannel
 from qwen_gui_agent.agent.runtime.progress import RichEvents
-from qwen_gui_agent.agent.records.run_files import load_run
 from qwen_gui_agent.tasks.loader import TaskFileError, parse_task
 from tests.support.doubles import CollectedEvents, MemoryDevice, TerminalInput
 
@@ -48,8 +48,8 @@ def test_an_android_label_may_hold_a_quote():
 
 
 def model_flags() -> list[str]:
-    """The model settings a command can take as flags: resolve_model_settings' keyword arguments."""
-    return [name for name in inspect.signature(resolve_model_settings).parameters if name not in ("environ", "task")]
+    """The model settings a command can take as flags: the fields of the ModelFlags group."""
+    return [field.name for field in dataclasses.fields(ModelFlags)]
 
 
 # key: (YAML text, what the resolved BackendSettings field holds). Each differs from its default.
@@ -82,8 +82,8 @@ EACH_KEY = {
 
 def resolved(yaml_model: str, environ: dict[str, str] | None = None, **flags: object):
     task = parse_task(f"model:\n{yaml_model}steps: [{{ai: go}}]\n", {})
-    return resolve_model_settings(environ={"MY_KEY": "k", **(environ or {})},
-                                  task=task.model.model_dump(exclude_none=True), **flags)
+    return resolve_model_settings(ModelFlags(**flags), environ={"MY_KEY": "k", **(environ or {})},  # type: ignore[arg-type]
+                                  task=task.model.model_dump(exclude_none=True))
 
 
 def test_the_model_section_takes_every_model_flag():

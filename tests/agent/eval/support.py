@@ -9,7 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from qwen_gui_agent.agent.cli import build_app
-from qwen_gui_agent.tools.frames import RELATIVE_SCALE, ModelFrame
+from qwen_gui_agent.tools.frames import RELATIVE_SCALE, FrameBounds, ModelFrame
 from tests.support.make_grounding_set import DrawnItem
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
@@ -28,7 +28,7 @@ def file_order(items: list[DrawnItem]) -> list[DrawnItem]:
 
 def model_point(screen_point: tuple[int, int], size: tuple[int, int], max_pixels: int, relative: bool) -> tuple[int, int]:
     """Where a model answering in ``frame`` would put a screenshot point (rounded)."""
-    frame = ModelFrame.for_screen(*size, max_pixels=max_pixels)
+    frame = ModelFrame.for_screen(*size, FrameBounds(max_pixels=max_pixels))
     extent_x, extent_y = (RELATIVE_SCALE, RELATIVE_SCALE) if relative else (frame.width, frame.height)
     return round(screen_point[0] * extent_x / size[0]), round(screen_point[1] * extent_y / size[1])
 

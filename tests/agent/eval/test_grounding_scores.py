@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from qwen_gui_agent.tools.actions import Point
-from qwen_gui_agent.tools.frames import MAX_PIXELS, ModelFrame, ScreenGeometry, to_input_point
+from qwen_gui_agent.tools.frames import MAX_PIXELS, FrameBounds, ModelFrame, ScreenGeometry, to_input_point
 from tests.agent.eval.support import agent_eval, check_html, file_order, model_point, outside_point, write_script
 from tests.support.make_grounding_set import DrawnItem, make_screenspot, make_screenspot_pro
 
@@ -97,7 +97,7 @@ def test_a_box_edge_counts_as_inside_and_one_pixel_past_it_does_not(tmp_path: Pa
     items = file_order([item for item in make_screenspot(data) if item.file == "screenspot_desktop_v2.json"])
     (data / "screenspot_mobile_v2.json").unlink()
     (data / "screenspot_web_v2.json").unlink()
-    frame = ModelFrame.for_screen(1280, 800, max_pixels=MAX_PIXELS)
+    frame = ModelFrame.for_screen(1280, 800, FrameBounds(max_pixels=MAX_PIXELS))
     geometry = ScreenGeometry(1280, 800)
 
     def model_x(screen_x: int) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from qwen_gui_agent.tools.frames import FrameBounds
 from tests.agent.eval.support import agent_eval, file_order, model_point
 from tests.support.make_grounding_set import make_screenspot
 from tests.support.model_server import ModelServer, RecordedRequest, Reply
@@ -59,5 +60,5 @@ def test_parallel_requests_overlap_and_each_answer_is_scored_for_its_own_item(tm
 def _same_frame(size: tuple[int, int], image: Image.Image) -> bool:
     from qwen_gui_agent.tools.frames import ModelFrame
 
-    frame = ModelFrame.for_screen(*size, max_pixels=CAP)
+    frame = ModelFrame.for_screen(*size, FrameBounds(max_pixels=CAP))
     return image.size == (frame.width, frame.height)

@@ -14,7 +14,7 @@ from qwen_gui_agent.agent.eval.steps.question import StepAsker, score
 from qwen_gui_agent.agent.runtime.history import History
 from qwen_gui_agent.tools.actions import Click, Point, Scroll, Type
 from qwen_gui_agent.tools.dialects import PromptContext, get_dialect
-from qwen_gui_agent.tools.frames import ModelFrame, ScreenGeometry, resize_to_frame
+from qwen_gui_agent.tools.frames import FrameBounds, ModelFrame, ScreenGeometry, resize_to_frame
 from tests.agent.eval.support import agent_eval, check_html, write_script
 from tests.support.run_builders import screen_image, three_step_run
 
@@ -23,7 +23,7 @@ CAP = 1280 * 28 * 28
 
 
 def model_xy(x: int, y: int, *, relative: bool = False) -> tuple[int, int]:
-    frame = ModelFrame.for_screen(*PHONE, max_pixels=CAP)
+    frame = ModelFrame.for_screen(*PHONE, FrameBounds(max_pixels=CAP))
     width, height = (1000, 1000) if relative else (frame.width, frame.height)
     return round(x * width / PHONE[0]), round(y * height / PHONE[1])
 
@@ -84,14 +84,14 @@ def test_run_steps_are_asked_with_the_history_the_loop_built(tmp_path: Path) -> 
     assert [item.id for item in loaded.items] == ["run:1", "run:2", "run:3"]
     assert loaded.items[0].expected == Click(point=Point(x=640, y=400))  # (644,406) in 1288x812 on 1280x800
     dialect = get_dialect("uitars")
-    settings = FrameSettings(min_pixels=3136, max_pixels=CAP, max_new_tokens=32)
+    settings = FrameSettings(frame=FrameBounds(3136, CAP), max_new_tokens=32)
     backend = ScriptedBackend(["Action: finished(content='x')"] * 3)
     asker = StepAsker(backend, dialect, settings)
     for item in loaded.items:
         asker(item)
 
     # What the agent's loop sends at step 3: the first two answers in its History, their screenshots in the window.
-    frame = ModelFrame.for_screen(1280, 800, max_pixels=CAP)
+    frame = ModelFrame.for_screen(1280, 800, FrameBounds(max_pixels=CAP))
     image = resize_to_frame(screen_image(1280, 800, ((600, 380, 680, 430), (100, 100, 200, 140))), frame)
     history = History(dialect.info.default_image_history)
     for step in load_step_items([run]).items[0].run.steps[:2]:
@@ -106,7 +106,7 @@ def test_run_steps_are_asked_with_the_history_the_loop_built(tmp_path: Path) -> 
 
 def test_run_directory_scores_through_the_cli(tmp_path: Path) -> None:
     run = three_step_run(tmp_path / "run")
-    frame = ModelFrame.for_screen(1280, 800, max_pixels=CAP)
+    frame = ModelFrame.for_screen(1280, 800, FrameBounds(max_pixels=CAP))
     x, y = round(640 * frame.width / 1280), round(400 * frame.height / 800)
     answers = [f"Action: click(start_box='({x},{y})')", "Action: hotkey(key='ctrl c')", "Action: finished(content='ok')"]
     result = agent_eval("steps", tmp_path, "--script", write_script(tmp_path / "a.json", answers), "--dialect", "uitars",

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.agent.eval.support import check_html
-from tests.support.run_builders import three_step_run
 from tests.support.cli import REPO, run_agent
 from tests.support.make_grounding_set import make_screenspot_pro
+from tests.support.run_builders import three_step_run
 
 pytest.importorskip("torch")
 

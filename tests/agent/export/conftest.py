@@ -21,7 +21,7 @@ from qwen_gui_agent.agent.runtime.secrets import Secrets
 from qwen_gui_agent.agent.runtime.session import LoopSettings
 from qwen_gui_agent.tasks.schema import AiStep, TapStep, Task
 from qwen_gui_agent.tools.dialects import get_dialect
-from qwen_gui_agent.tools.frames import SERVING_MAX_PIXELS
+from qwen_gui_agent.tools.frames import SERVING_MAX_PIXELS, FrameBounds
 from tests.support.doubles import CollectedEvents, MemoryDevice
 from tests.support.prompt_capture import LocalPromptsScriptedAnswers, SentInputs
 
@@ -94,7 +94,7 @@ def record(local_backend, out_dir: Path, dialect: str, answers: list[str] | None
     task = Task(name=GOAL, steps=[AiStep(ai=GOAL), TapStep(tap=QUERY)])
     parts = RunParts(
         task=task, device=MemoryDevice(*SCREEN), backend=backend, dialect=get_dialect(dialect),
-        settings=LoopSettings(settle_s=0.0, max_pixels=SERVING_MAX_PIXELS,
+        settings=LoopSettings(settle_s=0.0, frame=FrameBounds(max_pixels=SERVING_MAX_PIXELS),
                               image_history=history_images or HISTORY_IMAGES[dialect]),
         events=CollectedEvents(), out_dir=out_dir, secrets=Secrets(), write_report=False,
     )

@@ -6,18 +6,18 @@ import pytest
 
 from qwen_gui_agent.agent.backends.base import BackendUnavailable
 from qwen_gui_agent.agent.backends.local.loading import merge_adapter
-from qwen_gui_agent.agent.commands.model_options import ModelOptionError, resolve_model_settings
+from qwen_gui_agent.agent.commands.model_options import ModelFlags, ModelOptionError, resolve_model_settings
 
 
 def test_the_adapter_flag_reaches_the_local_backend_settings():
-    choice = resolve_model_settings(environ={}, backend="local", adapter="output/v0/checkpoint-3")
+    choice = resolve_model_settings(ModelFlags(backend="local", adapter="output/v0/checkpoint-3"), environ={})
     assert choice.settings.adapter == "output/v0/checkpoint-3"
     assert choice.public_dict()["adapter"] == "output/v0/checkpoint-3"  # recorded with the run
 
 
 def test_an_adapter_for_a_server_backend_is_refused():
     with pytest.raises(ModelOptionError, match="--adapter: .*merged by the local backend"):
-        resolve_model_settings(environ={}, base_url="http://127.0.0.1:9/v1", adapter="ckpt")
+        resolve_model_settings(ModelFlags(base_url="http://127.0.0.1:9/v1", adapter="ckpt"), environ={})
 
 
 def test_the_environment_names_an_adapter_too():

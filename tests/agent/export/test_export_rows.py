@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops
 
+from qwen_gui_agent.agent.export.rows import answer_for
 from qwen_gui_agent.agent.export.swift import ExportOptions, export_runs
 from qwen_gui_agent.agent.records.labels import add_label
 from qwen_gui_agent.agent.records.run_files import FrameRecord, GeometryRecord, load_run
-from qwen_gui_agent.agent.export.rows import answer_for
 from qwen_gui_agent.tools.canonical import format_action, parse_action
 from qwen_gui_agent.tools.dialects import get_dialect
 from qwen_gui_agent.tools.frames import ModelFrame, resize_to_frame

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from qwen_gui_agent.agent.records.run_files import load_run
-from tests.support.e2e import agent_env, xvfb_or_skip
 from tests.support.cli import run_agent
+from tests.support.e2e import agent_env, xvfb_or_skip
 
 # swift sft and swift export run in the fixtures below: their own subprocess timeouts bound them, not the
 # suite's 300 s default (which would count the training into the first test's setup).

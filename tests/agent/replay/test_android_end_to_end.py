@@ -18,14 +18,14 @@ from pathlib import Path
 import pytest
 
 from qwen_gui_agent.agent.records.run_files import load_run
+from qwen_gui_agent.tools.frames import FrameBounds, ModelFrame
 from tests.support.adb_server import AdbServer
 from tests.support.adb_shell import VirtualPhone
 from tests.support.cli import run_agent
 from tests.support.model_server import ModelServer
-from qwen_gui_agent.tools.frames import ModelFrame
 
 MAX_PIXELS = 16384 * 28 * 28
-FRAME = ModelFrame.for_screen(1080, 2400, max_pixels=MAX_PIXELS)  # 1092x2408: screen px * 1092/1080, * 2408/2400
+FRAME = ModelFrame.for_screen(1080, 2400, FrameBounds(max_pixels=MAX_PIXELS))  # 1092x2408: screen px * 1092/1080, * 2408/2400
 ADB_KEYBOARD = "com.android.adbkeyboard/.AdbIME"
 TEXT = "wifi 密码"
 

@@ -11,8 +11,8 @@ from qwen_gui_agent.agent.records.run_files import load_run
 from qwen_gui_agent.agent.replay.check import check_run
 from qwen_gui_agent.tasks.loader import load_task
 from qwen_gui_agent.tasks.schema import DoStep
-from tests.support.still_screen import record_run
 from qwen_gui_agent.tools.frames import ScreenGeometry
+from tests.support.still_screen import record_run
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "tasks" / "examples").glob("*.yaml"))
 

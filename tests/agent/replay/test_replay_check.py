@@ -15,8 +15,8 @@ from qwen_gui_agent.agent.cli import build_app
 from qwen_gui_agent.agent.records.run_files import load_run
 from qwen_gui_agent.agent.replay.check import check_run
 from qwen_gui_agent.tasks.loader import parse_task
-from tests.support.still_screen import record_run
 from qwen_gui_agent.tools.frames import ScreenGeometry
+from tests.support.still_screen import record_run
 
 # 1920x1080 at max_pixels 1280*28*28 is the frame 1316x728: (658,364) is the screen centre.
 UITARS_ANSWERS = [

@@ -13,10 +13,10 @@ from qwen_gui_agent.agent.records.run_files import load_run
 from qwen_gui_agent.agent.replay.check import check_run
 from qwen_gui_agent.agent.replay.macro import MacroSettings, macro_actions
 from qwen_gui_agent.tasks.loader import parse_task
-from tests.support.still_screen import record_run
-from tests.support.cli import run_agent
 from qwen_gui_agent.tools.canonical import format_action, parse_action
-from qwen_gui_agent.tools.frames import ModelFrame, ScreenGeometry
+from qwen_gui_agent.tools.frames import FrameBounds, ModelFrame, ScreenGeometry
+from tests.support.cli import run_agent
+from tests.support.still_screen import record_run
 
 ANSWERS = [
     "Thought: centre\nAction: click(start_box='(658,364)')",  # 1920x1080 -> frame 1316x728: (960,540)
@@ -61,7 +61,7 @@ tk_app = pytest.importorskip("tests.support.tk_app")
 
 
 MAX_PIXELS = 1280 * 28 * 28
-SMALL_FRAME = ModelFrame.for_screen(1280, 800, max_pixels=MAX_PIXELS)  # what the run's model sees
+SMALL_FRAME = ModelFrame.for_screen(1280, 800, FrameBounds(max_pixels=MAX_PIXELS))  # what the run's model sees
 
 
 def _model_point(x: int, y: int) -> str:

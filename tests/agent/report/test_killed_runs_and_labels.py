@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 from qwen_gui_agent.agent.commands import replay as replay_commands
 from qwen_gui_agent.agent.records.run_files import ExecutedRecord, FrameRecord, GeometryRecord, StepRecord
 from qwen_gui_agent.agent.report.page import write_report
-from tests.support.run_builders import add_step, new_writer, screen_image, three_step_run
 from tests.agent.report.test_report_html import parse_page
 from tests.support.adb_server import AdbServer
 from tests.support.cli import single_group_app
+from tests.support.run_builders import add_step, new_writer, screen_image, three_step_run
 
 
 @pytest.fixture(scope="module")

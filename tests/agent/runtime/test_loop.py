@@ -9,17 +9,17 @@ import pytest
 
 from qwen_gui_agent.agent.backends.base import Completion
 from qwen_gui_agent.agent.backends.scripted import ScriptedBackend
-from qwen_gui_agent.agent.runtime.console import UserChannel
 from qwen_gui_agent.agent.records.run_files import load_run
+from qwen_gui_agent.agent.runtime.console import UserChannel
 from qwen_gui_agent.agent.runtime.runner import RunParts, execute_run
 from qwen_gui_agent.agent.runtime.secrets import Secrets
 from qwen_gui_agent.agent.runtime.session import LoopSettings
 from qwen_gui_agent.devices.errors import DeviceDisconnected
 from qwen_gui_agent.tasks.schema import Task
-from tests.support.doubles import CollectedEvents, MemoryDevice, TerminalInput
 from qwen_gui_agent.tools.actions import Click, Point, Type
 from qwen_gui_agent.tools.canonical import format_action
 from qwen_gui_agent.tools.dialects import get_dialect
+from tests.support.doubles import CollectedEvents, MemoryDevice, TerminalInput
 
 # The 800x600 test screen is shown to the model as 812x588 (smart_resize): model (406,294) is screen (400,300).
 CLICK_CENTRE = "Thought: the button is in the middle\nAction: click(start_box='(406,294)')"

@@ -9,8 +9,8 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 
-from qwen_gui_agent.agent.replay.check import check_run
 from qwen_gui_agent.agent.records.run_files import load_run
+from qwen_gui_agent.agent.replay.check import check_run
 from qwen_gui_agent.agent.runtime.progress import RichEvents
 from qwen_gui_agent.agent.runtime.queries import extract_json
 from qwen_gui_agent.tasks.answer_types import answer_type

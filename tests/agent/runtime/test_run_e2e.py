@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from qwen_gui_agent.agent.records.run_files import load_run
+from qwen_gui_agent.tools.frames import ModelFrame, smart_resize
+from tests.support.booking_app import BookingApp
 from tests.support.e2e import (
     Move,
     ScriptedModel,
@@ -27,10 +29,8 @@ from tests.support.e2e import (
     until,
     xvfb_or_skip,
 )
-from tests.support.booking_app import BookingApp
 from tests.support.model_server import ModelServer, Reply
 from tests.support.xvfb import XvfbServer
-from qwen_gui_agent.tools.frames import ModelFrame, smart_resize
 
 pytestmark = [pytest.mark.xvfb, pytest.mark.slow]
 

@@ -15,8 +15,8 @@ import pytest
 from qwen_gui_agent.agent.records.run_files import load_run
 from qwen_gui_agent.tools.frames import ModelFrame, smart_resize
 from qwen_gui_agent.tools.models import family_named
-from tests.support.e2e import ScriptedModel, agent_env, booking_plan, only_run_dir, run_agent, xvfb_or_skip
 from tests.support.booking_app import BookingApp
+from tests.support.e2e import ScriptedModel, agent_env, booking_plan, only_run_dir, run_agent, xvfb_or_skip
 from tests.support.model_server import ModelServer
 from tests.support.xvfb import XvfbServer
 
@@ -25,8 +25,8 @@ pytestmark = [pytest.mark.xvfb, pytest.mark.slow]
 SCREEN = (1280, 800)
 QWEN3 = family_named("qwen3-vl")
 # What the registry must choose on its own: smart_resize at factor 32 under Qwen3-VL's default cap.
-FRAME = ModelFrame(*reversed(smart_resize(SCREEN[1], SCREEN[0], factor=32, min_pixels=QWEN3.min_pixels,
-                                          max_pixels=QWEN3.max_pixels)), relative=True, relative_scale=999)
+FRAME = ModelFrame(*reversed(smart_resize(SCREEN[1], SCREEN[0], factor=32, min_pixels=QWEN3.frame.min_pixels,
+                                          max_pixels=QWEN3.frame.max_pixels)), relative=True, relative_scale=999)
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,12 @@ import time
 
 import pytest
 
-from qwen_gui_agent.agent.runtime.checks import parse_verdict
 from qwen_gui_agent.agent.records.run_files import load_run
+from qwen_gui_agent.agent.runtime.checks import parse_verdict
 from qwen_gui_agent.tasks.loader import parse_task
-from tests.support.doubles import MemoryDevice
 from qwen_gui_agent.tools.actions import Click, OpenApp, Point, Type, Wait
 from qwen_gui_agent.tools.errors import ActionParseError
+from tests.support.doubles import MemoryDevice
 
 
 def task(text: str):

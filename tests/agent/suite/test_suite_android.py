@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.e2e import agent_command
 from tests.agent.suite.suite_files import by_task, case_kinds, clicks, junit, only_suite_dir, read_suite, write_task
 from tests.support.adb_server import AdbServer
 from tests.support.adb_shell import VirtualPhone
+from tests.support.e2e import agent_command
 
 pytestmark = pytest.mark.slow
 

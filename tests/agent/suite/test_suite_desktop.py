@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.e2e import agent_env, run_agent, xvfb_or_skip
 from tests.agent.suite.suite_files import (
     by_task,
     case_kinds,
@@ -22,6 +21,7 @@ from tests.agent.suite.suite_files import (
     steps,
     write_task,
 )
+from tests.support.e2e import agent_env, run_agent, xvfb_or_skip
 from tests.support.xvfb import XvfbServer
 
 pytestmark = [pytest.mark.xvfb, pytest.mark.slow]

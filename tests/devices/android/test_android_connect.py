@@ -9,9 +9,9 @@ import pytest
 
 from qwen_gui_agent.devices.android.device import AndroidSettings, list_android, open_android
 from qwen_gui_agent.devices.errors import DeviceDisconnected, DeviceNotFound
+from qwen_gui_agent.tools.actions import Click, PressBack
 from tests.support.adb_server import AdbServer
 from tests.support.adb_shell import VirtualPhone
-from qwen_gui_agent.tools.actions import Click, PressBack
 
 
 def test_list_reports_model_resolution_and_orientation(adb_server: AdbServer, settings: AndroidSettings) -> None:

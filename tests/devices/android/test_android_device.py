@@ -6,7 +6,6 @@ import pytest
 
 from qwen_gui_agent.devices.android.device import AndroidDevice, AndroidSettings
 from qwen_gui_agent.devices.errors import UnsupportedAction
-from tests.support.adb_server import AdbServer
 from qwen_gui_agent.tools.actions import (
     Action,
     Click,
@@ -25,6 +24,7 @@ from qwen_gui_agent.tools.actions import (
     Wait,
 )
 from qwen_gui_agent.tools.errors import ActionParseError
+from tests.support.adb_server import AdbServer
 
 
 def p(x: int, y: int) -> Point:

@@ -8,9 +8,9 @@ import pytest
 
 from qwen_gui_agent.devices.android.device import AndroidDevice, AndroidSettings, plan_android
 from qwen_gui_agent.devices.errors import DeviceError, MissingDependency
+from qwen_gui_agent.tools.actions import Type
 from tests.support.adb_server import AdbServer
 from tests.support.adb_shell import ADB_KEYBOARD, LATIN_IME
-from qwen_gui_agent.tools.actions import Type
 
 TEXT = "预订 北京→上海 机票 ✈"
 BROADCAST = "am broadcast -a ADB_INPUT_B64 --es msg " + base64.b64encode(TEXT.encode()).decode()

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qwen_gui_agent.devices.android.device import plan_android
 from qwen_gui_agent.devices.android.apps import parse_launchable, resolve_package
+from qwen_gui_agent.devices.android.device import plan_android
 from qwen_gui_agent.devices.android.plan import MIN_SCROLL_FRACTION, scroll_path
 from qwen_gui_agent.devices.android.settings import AndroidSettings
 from qwen_gui_agent.devices.errors import UnsupportedAction

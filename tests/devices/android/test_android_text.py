@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from qwen_gui_agent.devices.android.device import AndroidDevice, AndroidSettings, open_android, plan_android
 from qwen_gui_agent.devices.android.text import input_text_commands, typable_by_input
+from qwen_gui_agent.tools.actions import Type
 from tests.support.adb_server import AdbServer
 from tests.support.adb_shell import input_percent_s, sh_split
-from qwen_gui_agent.tools.actions import Type
 
 PRINTABLE = [chr(code) for code in range(0x20, 0x7F)]
 SCREEN = (1080, 2400)

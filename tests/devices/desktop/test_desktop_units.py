@@ -29,7 +29,7 @@ from qwen_gui_agent.devices.desktop.clipboard import XCLIP, XSEL, find_clipboard
 from qwen_gui_agent.devices.desktop.settings import DesktopSettings, Region
 from qwen_gui_agent.devices.errors import DeviceNotFound, MissingDependency
 from qwen_gui_agent.tools.actions import Point
-from qwen_gui_agent.tools.frames import ModelFrame, to_input_point
+from qwen_gui_agent.tools.frames import FrameBounds, ModelFrame, to_input_point
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -68,7 +68,7 @@ def test_macos_retina_scale_is_capture_over_points() -> None:
     geometry = detect_geometry(points, (2880, 1800), DesktopSettings(platform="macos"))
     assert (geometry.width, geometry.scale, geometry.origin_x) == (2880, 2.0, -1440)
     # The model's centre of a 2x screen left of the primary is that screen's centre in points.
-    frame = ModelFrame.for_screen(2880, 1800, max_pixels=1280 * 28 * 28)
+    frame = ModelFrame.for_screen(2880, 1800, FrameBounds(max_pixels=1280 * 28 * 28))
     centre = Point(x=frame.width // 2, y=frame.height // 2)
     assert to_input_point(centre, frame, geometry) == Point(x=-1440 + 720, y=450)
 

@@ -17,8 +17,6 @@ import pytest
 from qwen_gui_agent.devices.desktop.device import DesktopDevice, open_desktop
 from qwen_gui_agent.devices.desktop.settings import DesktopSettings, Region
 from qwen_gui_agent.devices.errors import FailSafeTriggered, UnsupportedAction
-from tests.support.tk_app import TkApp
-from tests.support.xvfb import XvfbServer
 from qwen_gui_agent.tools.actions import (
     Click,
     DoubleClick,
@@ -32,8 +30,10 @@ from qwen_gui_agent.tools.actions import (
     Scroll,
     Type,
 )
-from qwen_gui_agent.tools.frames import ModelFrame, map_action
+from qwen_gui_agent.tools.frames import FrameBounds, ModelFrame, map_action
 from qwen_gui_agent.tools.keys import NAMED_KEYS
+from tests.support.tk_app import TkApp
+from tests.support.xvfb import XvfbServer
 
 pytestmark = [pytest.mark.xvfb]
 
@@ -255,7 +255,7 @@ def test_region_with_nonzero_origin_and_a_model_frame(x_display: XvfbServer, tk_
         desktop.execute(map_action(Click(point=Point(x=ax - left, y=ay - top)), None, shot.geometry))
         tk_app.wait_for(lambda s: s["clicks"]["alpha"] == 1, what="Alpha clicked through the region")
         # A model frame smaller than the capture (the image a model would be shown).
-        frame = ModelFrame.for_screen(500, 420, max_pixels=200 * 28 * 28)
+        frame = ModelFrame.for_screen(500, 420, FrameBounds(max_pixels=200 * 28 * 28))
         bx, by = tk_app.centre("beta")
         model_point = Point(x=round((bx - left) * frame.width / 500), y=round((by - top) * frame.height / 420))
         desktop.execute(map_action(Click(point=model_point), frame, shot.geometry))

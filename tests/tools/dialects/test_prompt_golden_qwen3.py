@@ -20,7 +20,7 @@ from PIL import Image
 
 from qwen_gui_agent.tools.dialects import get_dialect
 from qwen_gui_agent.tools.dialects.base import HistoryStep, PromptContext
-from qwen_gui_agent.tools.frames import ModelFrame
+from qwen_gui_agent.tools.frames import FrameBounds, ModelFrame
 from tests.tools.dialects.test_prompt_golden import ACTIONS, GOLDEN, TASKS, render
 
 DIALECTS = ("qwen3", "qwen3.5", "guiowl")
@@ -37,8 +37,7 @@ EXTRA = {"computer": ["triple_click", "hscroll", "answer"], "mobile": ["answer"]
 def frame_for(dialect_name: str, device: str) -> ModelFrame:
     dialect = get_dialect(dialect_name)
     width, height = SCREENS[device]
-    return ModelFrame.for_screen(width, height, max_pixels=1280 * 32 * 32, factor=32, relative=dialect.relative,
-                                 relative_scale=dialect.relative_scale)
+    return ModelFrame.for_screen(width, height, FrameBounds(max_pixels=1280 * 32 * 32, factor=32), relative=dialect.relative, relative_scale=dialect.relative_scale)
 
 
 def conversation(dialect_name: str, device: str) -> str:

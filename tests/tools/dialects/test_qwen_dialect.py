@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from tests.tools.tools_strategies import actions, points
 
 from qwen_gui_agent.tools.actions import (
     ACTION_TYPES,
@@ -36,6 +35,7 @@ from qwen_gui_agent.tools.dialects.qwen_schema import ACTION_TABLES, PARAMS, qwe
 from qwen_gui_agent.tools.errors import ActionParseError
 from qwen_gui_agent.tools.frames import ModelFrame
 from qwen_gui_agent.tools.messages import Message
+from tests.tools.tools_strategies import actions, points
 
 FRAME = ModelFrame(width=1932, height=1092)
 PHONE = ModelFrame(width=1092, height=2408)

@@ -23,11 +23,12 @@ from qwen_gui_agent.tools.actions import (
     Wait,
 )
 from qwen_gui_agent.tools.canonical import parse_action
-from qwen_gui_agent.tools.dialects import UITarsDialect, default_dialect_for_model, get_dialect
+from qwen_gui_agent.tools.dialects import UITarsDialect, get_dialect
 from qwen_gui_agent.tools.dialects.base import HistoryStep, PromptContext
 from qwen_gui_agent.tools.dialects.uitars import ACTION_SPACE
 from qwen_gui_agent.tools.errors import ActionParseError
 from qwen_gui_agent.tools.frames import ModelFrame
+from qwen_gui_agent.tools.models import model_setup
 
 FRAME = ModelFrame(width=1932, height=1092)
 RELATIVE = ModelFrame(width=1932, height=1092, relative=True)
@@ -185,7 +186,7 @@ def test_grounding_reads_points_and_calls():
     ("ui_tars_72b", "uitars"), ("Qwen/Qwen2.5-VL-7B-Instruct", "qwen"), ("qwen-vl-max", "qwen"), ("", "qwen"),
 ])
 def test_default_dialect_for_model(model, dialect):
-    assert default_dialect_for_model(model) == dialect
+    assert model_setup(model).dialect == dialect
 
 
 def test_get_dialect_names_and_errors():

@@ -22,13 +22,14 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from ....tools.dialects.qwen_schema import ACTION_TABLES, FUNCTION_NAMES, SYSTEM_BUTTONS, QwenAction
 from ....tools.frames import RELATIVE_SCALE
 from ....tools.keys import NAMED_KEYS
 
 GrammarDialect = Literal["qwen", "uitars"]
+GRAMMAR_DIALECTS: tuple[str, ...] = get_args(GrammarDialect)  # the dialects whose answers have a grammar here
 
 # Key names a hotkey may use: the canonical named keys and single letters and digits.
 _KEY_NAMES = sorted(NAMED_KEYS)
@@ -51,7 +52,7 @@ class GrammarSpec:
     def from_name(cls, name: str, width: int, height: int) -> GrammarSpec:
         """The spec for a settings grammar name ("qwen", "uitars-relative" ...) and the image's frame."""
         dialect, _, scale = name.partition("-")
-        if dialect not in ("qwen", "uitars") or scale not in ("", "relative"):
+        if dialect not in GRAMMAR_DIALECTS or scale not in ("", "relative"):
             raise ValueError(f"no answer grammar named {name!r}")
         if scale == "relative":
             width, height = relative_extent()

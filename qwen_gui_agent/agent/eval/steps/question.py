@@ -109,9 +109,8 @@ class StepAsker:
 
 
 def show_frame(width: int, height: int, dialect: Dialect, settings: FrameSettings) -> ModelFrame:
-    return ModelFrame.for_screen(width, height, min_pixels=settings.min_pixels, max_pixels=settings.max_pixels,
-                                 relative=dialect.relative, relative_scale=dialect.relative_scale,
-                                 factor=settings.patch_factor)
+    return ModelFrame.for_screen(width, height, settings.frame, relative=dialect.relative,
+                                 relative_scale=dialect.relative_scale)
 
 
 def to_model_frame(action: Action, frame: ModelFrame, geometry: ScreenGeometry) -> Action:

@@ -16,7 +16,7 @@ from qwen_gui_agent.agent.backends import BackendSettings, BackendUnavailable, c
 from qwen_gui_agent.agent.backends.local.backend import chat_template_messages, seen_frame
 from qwen_gui_agent.tools.dialects import PromptContext, get_dialect
 from qwen_gui_agent.tools.errors import ActionParseError
-from qwen_gui_agent.tools.frames import ModelFrame, resize_to_frame, smart_resize
+from qwen_gui_agent.tools.frames import FrameBounds, ModelFrame, resize_to_frame, smart_resize
 from qwen_gui_agent.tools.messages import Message
 
 pytest.importorskip("torch")
@@ -29,7 +29,7 @@ def screenshot(width: int, height: int) -> Image.Image:
 
 
 def frame_sized(width: int, height: int, settings: BackendSettings) -> tuple[ModelFrame, Image.Image]:
-    frame = ModelFrame.for_screen(width, height, min_pixels=settings.min_pixels, max_pixels=settings.max_pixels)
+    frame = ModelFrame.for_screen(width, height, FrameBounds(min_pixels=settings.min_pixels, max_pixels=settings.max_pixels))
     return frame, resize_to_frame(screenshot(width, height), frame)
 
 

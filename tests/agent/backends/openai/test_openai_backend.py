@@ -17,9 +17,9 @@ from pydantic import SecretStr
 
 from qwen_gui_agent.agent.backends import BackendRequestError, BackendSettings, BackendUnavailable, create_backend
 from qwen_gui_agent.agent.backends.openai.backend import backoff_seconds, parse_retry_after, read_reply
-from tests.support.model_server import ModelServer, Reply
-from qwen_gui_agent.tools.frames import ModelFrame, resize_to_frame
+from qwen_gui_agent.tools.frames import FrameBounds, ModelFrame, resize_to_frame
 from qwen_gui_agent.tools.messages import Message
+from tests.support.model_server import ModelServer, Reply
 
 API_KEY = "sk-test-0123456789abcdef"
 
@@ -34,7 +34,7 @@ def settings_for(server: ModelServer, **changes) -> BackendSettings:
 def frame_sized_screenshot() -> tuple[ModelFrame, Image.Image]:
     raw = Image.new("RGB", (1920, 1080), "white")
     ImageDraw.Draw(raw).ellipse((100, 100, 400, 300), fill="red")
-    frame = ModelFrame.for_screen(1920, 1080, max_pixels=1280 * 28 * 28)
+    frame = ModelFrame.for_screen(1920, 1080, FrameBounds(max_pixels=1280 * 28 * 28))
     return frame, resize_to_frame(raw, frame)
 
 

@@ -6,8 +6,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qwen_gui_agent.agent.backends.local.fastpath.inputs import expand_image_tokens, rope_positions
 from qwen_gui_agent.agent.backends.local.fastpath.engine import FastPath
+from qwen_gui_agent.agent.backends.local.fastpath.inputs import expand_image_tokens, rope_positions
 from tests.agent.backends.local.conftest import chat, noise_image
 
 

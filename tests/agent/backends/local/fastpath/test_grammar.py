@@ -10,12 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qwen_gui_agent.agent.backends.grammar.rules import GrammarSpec, ebnf, int_up_to
-from tests.agent.backends.local.conftest import chat, noise_image
 from qwen_gui_agent.tools.actions import Click, Drag, Finished, Hotkey, Point, Scroll, Swipe, Type, Wait
 from qwen_gui_agent.tools.dialects.qwen import QwenDialect
 from qwen_gui_agent.tools.dialects.uitars import UITarsDialect
 from qwen_gui_agent.tools.frames import ModelFrame
 from qwen_gui_agent.tools.messages import Message
+from tests.agent.backends.local.conftest import chat, noise_image
 
 xgr = pytest.importorskip("xgrammar")
 from xgrammar.testing import _is_grammar_accept_string as accepts
@@ -76,8 +76,8 @@ def test_grammar_needs_greedy_decoding() -> None:
 
 
 def test_a_chunk_forward_equals_feeding_the_tokens_one_by_one(tiny) -> None:
-    from qwen_gui_agent.agent.backends.local.fastpath.grammar_decode import chunk_step
     from qwen_gui_agent.agent.backends.local.fastpath.engine import FastPath, GreedyOptions
+    from qwen_gui_agent.agent.backends.local.fastpath.grammar_decode import chunk_step
 
     model, processor = tiny
     inputs = processor(text=[chat(processor)], images=[noise_image(420, 280)], return_tensors="pt")

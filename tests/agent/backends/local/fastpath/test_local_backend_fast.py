@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.agent.backends.local.conftest import noise_image
 from qwen_gui_agent.tools.messages import Message
+from tests.agent.backends.local.conftest import noise_image
 
 
 def test_fast_and_plain_local_backends_give_the_same_answer(tiny_dir: Path) -> None:

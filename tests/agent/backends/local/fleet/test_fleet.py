@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from qwen_gui_agent.tools.messages import Message
 
+from qwen_gui_agent.tools.messages import Message
 from tests.agent.backends.local.conftest import chat, noise_image
 
 # (width, height, task, answer limit): other prompt lengths, image sizes and limits, so rows join and leave apart.

@@ -135,6 +135,7 @@ def test_the_joined_rows_first_logits_are_the_models_own(tiny, min_prefix_tokens
                                                          slots: tuple[int, ...]) -> None:
     """Greedy tokens of a random tiny model hardly depend on the context; the logits do."""
     import torch
+
     from qwen_gui_agent.agent.backends.local.fleet.join import JoiningRow
 
     model, processor = tiny
