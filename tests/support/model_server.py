@@ -19,11 +19,14 @@ A reply may be a ``Reply``, a plain string (an answer), or a callable taking the
 answers 410 with a message saying so (a 4xx: the client fails at once, loudly).
 
 Like a real server it counts prompt tokens itself (``TokenCounter``): text at one token per four
-characters, each image as Qwen2.5-VL does after resizing it to the server's ``max_pixels``
-(smart_resize written out apart from the agent's), plus its two markers. An answer's ``usage.prompt_tokens``
-is that count unless the reply says otherwise. The agent's frame-check twin (every image 56x56,
-``max_tokens`` 1) is answered from the count without using up the script, and recorded apart in
-``calibrations``. ``GET /v1/models`` lists the model with what ``listing`` adds (``owned_by``,
+characters, each image as vLLM does for the served checkpoint after resizing it with that
+checkpoint's preprocessor bounds (Qwen2.5-VL family: 14-pixel patches merged 2x2, 3136..12845056
+pixels; Qwen3-VL family: 16-pixel patches merged 2x2, 65536..16777216, as their
+preprocessor_config.json files say; smart_resize written out apart from the agent's), plus its two
+markers. The counter follows the served model's name unless one is given. An answer's
+``usage.prompt_tokens`` is that count unless the reply says otherwise. The agent's frame-check twin
+(one token asked, every image the same small square) is answered from the count without using up
+the script, and recorded apart in ``calibrations``. ``GET /v1/models`` lists the model with what ``listing`` adds (``owned_by``,
 ``max_model_len``, as vLLM does).
 """
 
@@ -49,31 +52,51 @@ from PIL import Image
 log = logging.getLogger(__name__)
 
 COUNTED = -1  # Reply.answer(prompt_tokens=COUNTED): the server's own count of the request
-TWIN_SIDE = 56
+LARGEST_TWIN = 256  # the agent's frame-check twin is a square this size or smaller
 
 
 @dataclass(frozen=True)
 class TokenCounter:
-    """How this server counts a prompt: text by characters, images as Qwen2.5-VL after its own resize."""
+    """How this server counts a prompt: text by characters, images as the checkpoint's processor does.
 
-    max_pixels: int = 16384 * 28 * 28  # Qwen2.5-VL's default: frame-sized images stay as they are
+    The defaults are Qwen2.5-VL's (``preprocessor_config.json``: patch 14, merge 2, min_pixels
+    3136, max_pixels 12845056); ``qwen3()`` gives Qwen3-VL's (patch 16, merge 2, size.shortest_edge
+    65536, size.longest_edge 16777216). ``max_pixels``/``min_pixels`` stand for a server started with
+    other bounds (vLLM's --mm-processor-kwargs).
+    """
+
+    max_pixels: int = 16384 * 28 * 28
     min_pixels: int = 4 * 28 * 28
+    factor: int = 28  # patch size x merge size
     chars_per_token: int = 4
 
+    @classmethod
+    def qwen3(cls, **bounds: int) -> TokenCounter:
+        return cls(**{"max_pixels": 16384 * 32 * 32, "min_pixels": 64 * 32 * 32, "factor": 32, **bounds})
+
+    @classmethod
+    def for_model(cls, name: str) -> TokenCounter:
+        """The counter of the checkpoint a served name stands for (what vLLM loads for it)."""
+        lowered = name.lower().replace("_", "-")
+        if any(key in lowered for key in ("qwen3", "gui-owl", "guiowl")):
+            return cls.qwen3()
+        return cls()
+
     def served_size(self, width: int, height: int) -> tuple[int, int]:
-        """Qwen2.5-VL's resize rule, written out here apart from the agent's (tools/frames.py)."""
-        h, w = max(28, round(height / 28) * 28), max(28, round(width / 28) * 28)
+        """The processor's resize rule (smart_resize), written out here apart from the agent's (tools/frames.py)."""
+        f = self.factor
+        h, w = max(f, round(height / f) * f), max(f, round(width / f) * f)
         if h * w > self.max_pixels:
             beta = math.sqrt(height * width / self.max_pixels)
-            h, w = max(28, math.floor(height / beta / 28) * 28), max(28, math.floor(width / beta / 28) * 28)
+            h, w = max(f, math.floor(height / beta / f) * f), max(f, math.floor(width / beta / f) * f)
         elif h * w < self.min_pixels:
             beta = math.sqrt(self.min_pixels / (height * width))
-            h, w = math.ceil(height * beta / 28) * 28, math.ceil(width * beta / 28) * 28
+            h, w = math.ceil(height * beta / f) * f, math.ceil(width * beta / f) * f
         return w, h
 
     def image_tokens(self, width: int, height: int) -> int:
         w, h = self.served_size(width, height)
-        return (w // 28) * (h // 28)
+        return (w // self.factor) * (h // self.factor)
 
     def count(self, request: RecordedRequest) -> int:
         text = sum(-(-len(part) // self.chars_per_token) for part in request.texts())
@@ -196,10 +219,17 @@ class Delivery:
 class ModelServer:
     """Threaded loopback server; start it with ``with`` or ``start()``, stop with ``close()``."""
 
+    def counter_for(self, request: RecordedRequest) -> TokenCounter:
+        """How this server counts ``request``: as told, else as vLLM does for the model the request names."""
+        if self.counter is not None:
+            return self.counter
+        named = request.body.get("model") if isinstance(request.body, dict) else None
+        return TokenCounter.for_model(str(named or self.model))
+
     def __init__(self, replies: Iterable[ScriptItem] = (), *, model: str = "scripted-model",
-                 counter: TokenCounter = TokenCounter(), listing: Mapping[str, Any] | None = None) -> None:
+                 counter: TokenCounter | None = None, listing: Mapping[str, Any] | None = None) -> None:
         self.model = model
-        self.counter = counter
+        self.counter = counter  # None: the checkpoint the request's model name stands for
         self.listing = dict(listing or {})
         self._lock = threading.Lock()
         self._queue: deque[ScriptItem] = deque(replies)
@@ -277,7 +307,7 @@ class ModelServer:
             return reply
         payload = json.loads(reply.body)
         usage = payload["usage"]
-        usage["prompt_tokens"] = self.counter.count(request)
+        usage["prompt_tokens"] = self.counter_for(request).count(request)
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         return replace(reply, body=json.dumps(payload).encode("utf-8"))
 
@@ -298,10 +328,11 @@ class ModelServer:
 
 
 def is_twin(request: RecordedRequest) -> bool:
-    """The agent's frame-check request: one token asked, every image 56x56."""
+    """The agent's frame-check request: one token asked, every image the same small square."""
     images = request.images() if isinstance(request.body, dict) else []
-    return (bool(images) and request.body.get("max_tokens") == 1
-            and all(image.size == (TWIN_SIDE, TWIN_SIDE) for image in images))
+    sizes = {image.size for image in images}
+    return (bool(images) and request.body.get("max_tokens") == 1 and len(sizes) == 1
+            and all(width == height <= LARGEST_TWIN for width, height in sizes))
 
 
 class _Server(ThreadingHTTPServer):

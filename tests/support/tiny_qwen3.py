@@ -33,8 +33,10 @@ class TinyQwen3Spec:
     vision_intermediate: int = 64
     patch_size: int = 16
     merge_size: int = 2
-    min_pixels: int = 4 * 32 * 32
-    max_pixels: int = 1280 * 32 * 32
+    # Qwen3-VL's own preprocessor_config.json: size.shortest_edge 65536, size.longest_edge 16777216. A
+    # server of this model resizes as the real checkpoint's would (the frame check counts on it).
+    min_pixels: int = 64 * 32 * 32
+    max_pixels: int = 16384 * 32 * 32
     seed: int = 0
 
 

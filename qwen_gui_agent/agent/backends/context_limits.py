@@ -87,6 +87,7 @@ def overflow_from_refusal(status: int, message: str, max_tokens: int, base_url: 
 class ContextBudget:
     """The known limit and the text calibration of one backend."""
 
+    factor: int  # the model's patch factor: what an image costs (image_tokens.py)
     limit: int | None = None
     limit_source: str = ""
     tokens_per_char: float | None = None  # from the last reply: (prompt_tokens - image tokens) / text chars
@@ -100,7 +101,7 @@ class ContextBudget:
         chars = request_text_chars(messages)
         if prompt_tokens is None or chars == 0:
             return
-        images = image_tokens if image_tokens is not None else request_image_tokens(messages)
+        images = image_tokens if image_tokens is not None else request_image_tokens(messages, self.factor)
         if prompt_tokens > images:
             self.tokens_per_char = (prompt_tokens - images) / chars
 
@@ -108,7 +109,7 @@ class ContextBudget:
         """Prompt tokens of ``messages`` as this server counts them; None before any calibration."""
         if self.tokens_per_char is None:
             return None
-        return request_image_tokens(messages) + round(request_text_chars(messages) * self.tokens_per_char)
+        return request_image_tokens(messages, self.factor) + round(request_text_chars(messages) * self.tokens_per_char)
 
     def check(self, messages: Sequence[Message], max_tokens: int) -> int | None:
         """The estimate; raises ContextOverflow (before anything is sent) when it is over the limit."""

@@ -1,10 +1,12 @@
-"""How many prompt tokens the images of a request cost a Qwen2.5-VL server.
+"""How many prompt tokens the images of a request cost a Qwen-family server.
 
-Qwen2.5-VL cuts an image into 14x14 patches and merges each 2x2 block into one token, so an image
-of W x H pixels (sides multiples of 28, which every frame-sized image has) costs
-(W / 28) x (H / 28) ``<|image_pad|>`` tokens, between one ``<|vision_start|>`` and one
-``<|vision_end|>``. Measured on ``transformers serve`` with the tiny model: 1316x728 costs
-47 x 26 = 1,222 tokens, a second copy of it 1,222 + 2 more, a 56x56 image 4.
+A Qwen vision tower cuts an image into square patches (14 px for Qwen2.5-VL, 16 px for Qwen3-VL)
+and merges each 2x2 block into one token, so an image whose sides are multiples of the patch
+factor F (28 or 32; every frame-sized image is) costs (W / F) x (H / F) ``<|image_pad|>`` tokens,
+between one ``<|vision_start|>`` and one ``<|vision_end|>``. The factor is the model family's
+(tools/models.py), passed by whoever counts: counting a Qwen3-VL image at 28 is the bug that
+stopped Qwen3-VL runs behind a standard server at step 1. Measured on ``transformers serve`` with
+the tiny Qwen2.5-VL: 1316x728 costs 47 x 26 = 1,222 tokens, a 56x56 image 4.
 """
 
 from __future__ import annotations
@@ -12,47 +14,47 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from ...tools.frames import PATCH_FACTOR
 from ...tools.messages import Message
 
 IMAGE_MARKERS = 2  # <|vision_start|> and <|vision_end|> around each image's tokens
 
 
-def image_tokens(width: int, height: int) -> int:
+def image_tokens(width: int, height: int, factor: int) -> int:
     """Merged patches of an image the server leaves at ``width`` x ``height`` (rounded as smart_resize does)."""
-    return max(1, round(width / PATCH_FACTOR)) * max(1, round(height / PATCH_FACTOR))
+    return max(1, round(width / factor)) * max(1, round(height / factor))
 
 
 def request_image_sizes(messages: Sequence[Message]) -> list[tuple[int, int]]:
     return [image.size for message in messages for image in message.images()]
 
 
-def request_image_tokens(messages: Sequence[Message]) -> int:
+def request_image_tokens(messages: Sequence[Message], factor: int) -> int:
     """Image tokens of every image in ``messages``, markers included."""
-    return sum(image_tokens(*size) + IMAGE_MARKERS for size in request_image_sizes(messages))
+    return sum(image_tokens(*size, factor) + IMAGE_MARKERS for size in request_image_sizes(messages))
 
 
 def request_text_chars(messages: Sequence[Message]) -> int:
     return sum(len(message.joined_text()) for message in messages)
 
 
-def resized_frames(width: int, height: int, tokens: int) -> list[tuple[int, int]]:
-    """Every size smart_resize can turn a ``width`` x ``height`` image into at SOME server pixel bounds, that
-    costs exactly ``tokens`` image tokens.
+def resized_frames(width: int, height: int, tokens: int, factor: int) -> list[tuple[int, int]]:
+    """Every size smart_resize (at ``factor``) can turn a ``width`` x ``height`` image into at SOME server
+    pixel bounds, that costs exactly ``tokens`` image tokens.
 
-    Our images are already multiples of 28 inside our bounds, so a server resizes them only when its
-    ``max_pixels`` is below their area (both sides scaled by 1/beta and floored to 28) or its
-    ``min_pixels`` above it (scaled by beta and ceiled), for some beta > 1. For each way of writing
-    ``tokens`` as rows x columns this checks whether one beta gives both; usually exactly one does.
+    Our images are already multiples of the factor inside our bounds, so a server resizes them only
+    when its ``max_pixels`` is below their area (both sides scaled by 1/beta and floored to the
+    factor) or its ``min_pixels`` above it (scaled by beta and ceiled), for some beta > 1. For each
+    way of writing ``tokens`` as rows x columns this checks whether one beta gives both; usually
+    exactly one does.
     """
-    rows_now, cols_now = height / PATCH_FACTOR, width / PATCH_FACTOR
+    rows_now, cols_now = height / factor, width / factor
     found = []
     for rows in range(1, tokens + 1):
         if tokens % rows:
             continue
         cols = tokens // rows
         if _floored_by_one_beta(rows_now, cols_now, rows, cols) or _ceiled_by_one_beta(rows_now, cols_now, rows, cols):
-            found.append((cols * PATCH_FACTOR, rows * PATCH_FACTOR))
+            found.append((cols * factor, rows * factor))
     return found
 
 

@@ -62,7 +62,7 @@ class Trim:
         return " and ".join(parts)
 
 
-def trim_history(steps: Sequence[HistoryStep], excess: int | None) -> Trim | None:
+def trim_history(steps: Sequence[HistoryStep], excess: int | None, factor: int) -> Trim | None:
     """The history with enough dropped to free ``excess`` tokens (unknown: every screenshot); None if nothing can go."""
     needed = None if excess is None else excess + MARGIN_TOKENS
     kept = list(steps)
@@ -71,7 +71,7 @@ def trim_history(steps: Sequence[HistoryStep], excess: int | None) -> Trim | Non
         if needed is not None and freed >= needed:
             break
         if step.image is not None:
-            freed += image_tokens(*step.image.size) + IMAGE_MARKERS
+            freed += image_tokens(*step.image.size, factor) + IMAGE_MARKERS
             kept[position] = replace(step, image=None)
             images += 1
     while needed is not None and freed < needed and len(kept) > 1:
@@ -89,13 +89,14 @@ def ask_within_context(
     history: History,
     serving: dict[str, Any],
     on_trim: Callable[[str], None],
+    factor: int,
 ) -> Completion:
     """``ask(build(history))``; on ContextOverflow, trim the history, keep the smaller window, ask once more."""
     steps = history.steps()
     try:
         return ask(build(steps))
     except ContextOverflow as overflow:
-        trim = trim_history(steps, overflow.excess)
+        trim = trim_history(steps, overflow.excess, factor)
         if trim is None:
             raise ContextOverflow(f"{overflow.detail}; there is no history left to drop: the task, the current "
                                   "screenshot and the answer budget alone are too long", limit=overflow.limit,

@@ -7,15 +7,17 @@ then answers in a frame we never recorded: every click lands in the wrong place.
 The method. ``usage.prompt_tokens`` counts text and image tokens together, and the text count is
 unknown without the server's tokenizer (its chat template, the system prompt it may add, how the
 history renders). So the first time a request carries an image size not yet checked, the backend
-sends a *twin*: the same body with every image swapped for a 56x56 one and ``max_tokens: 1``.
-The text, the template and the image markers are byte for byte the same, and a 56x56 image costs
-exactly 4 tokens at Qwen2.5-VL's default bounds, so
+sends a *twin*: the same body with every image swapped for the smallest square the model's own
+preprocessor keeps as it is, and ``max_tokens: 1``. For Qwen2.5-VL that is 56x56 (its checkpoint's
+min_pixels 3136): 4 tokens at factor 28; for Qwen3-VL 256x256 (min_pixels 65536): 64 tokens at
+factor 32 (tools/models.py ``processor_frame``). The text, the template and the image markers are
+byte for byte the same, so
 
-    server image tokens = prompt_tokens(request) - prompt_tokens(twin) + 4 x images
+    server image tokens = prompt_tokens(request) - prompt_tokens(twin) + twin tokens x images
 
-exactly (no tokenizer estimate, no tolerance). Equal to our count (image_tokens.py): the server
-kept the frame. Different: it resized, and ``resized_frames`` finds which size smart_resize at some
-server bound gives that many tokens. One size: the answers of this and later steps are read in it
+exactly (no tokenizer estimate, no tolerance). Equal to our count at the model's factor
+(image_tokens.py): the server kept the frame. Different: it resized, and ``resized_frames`` finds
+which size smart_resize at the same factor and some server bound gives that many tokens. One size: the answers of this and later steps are read in it
 (``Completion.seen_frame``; the session maps and notes it). None or several: the run stops with
 ``ServerResizedImage``, naming the bound to raise or lower. One twin per new image size: a run on
 one screen pays one short extra request. A server that reports no usage cannot be checked; that is
@@ -28,36 +30,42 @@ import base64
 import copy
 import io
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from PIL import Image
 
 from ....tools.messages import Message
+from ....tools.models import processor_frame_for_factor
 from ..base import BackendRequestError
 from ..image_tokens import image_tokens, request_image_sizes, resized_frames
 
 log = logging.getLogger(__name__)
 
-TWIN_SIDE = 56  # the smallest image Qwen2.5-VL's default min_pixels (56 x 56) keeps as it is
-TWIN_TOKENS = image_tokens(TWIN_SIDE, TWIN_SIDE)
 Size = tuple[int, int]
+
+
+def twin_side(factor: int) -> int:
+    """The side of the smallest square the model's own preprocessor keeps as it is (56 at 28, 256 at 32)."""
+    floor = processor_frame_for_factor(factor).min_pixels
+    return math.ceil(math.sqrt(floor) / factor) * factor
 
 
 class ServerResizedImage(BackendRequestError):
     """The server resized the screenshot to a size that cannot be inferred: clicks could not be mapped."""
 
 
-def _twin_url() -> str:
+def _twin_url(side: int) -> str:
     buffer = io.BytesIO()
-    Image.new("RGB", (TWIN_SIDE, TWIN_SIDE), (128, 128, 128)).save(buffer, format="PNG")
+    Image.new("RGB", (side, side), (128, 128, 128)).save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def twin_body(body: Mapping[str, Any]) -> dict[str, Any]:
-    """``body`` with every image replaced by a 56x56 one, asking for a single token."""
+def twin_body(body: Mapping[str, Any], side: int) -> dict[str, Any]:
+    """``body`` with every image replaced by a ``side`` x ``side`` one, asking for a single token."""
     twin = copy.deepcopy(dict(body))
-    url = _twin_url()
+    url = _twin_url(side)
     for message in twin.get("messages", []):
         content = message.get("content")
         if isinstance(content, list):
@@ -72,10 +80,12 @@ class ServerFrameCheck:
     """What one server does to each image size, learned from its token counts (one per backend)."""
 
     def __init__(self, count_prompt_tokens: Callable[[dict[str, Any]], int | None], *, enabled: bool,
-                 base_url: str) -> None:
+                 base_url: str, factor: int) -> None:
         self._count = count_prompt_tokens  # posts a body, returns the reply's usage.prompt_tokens
         self.enabled = enabled
         self.base_url = base_url
+        self.factor = factor  # the model's patch factor: what every count here is made at
+        self.twin_side = twin_side(factor)
         self._used: dict[Size, Size] = {}  # size we sent -> size the server used
 
     def server_frame_of(self, size: Size) -> Size:
@@ -88,7 +98,8 @@ class ServerFrameCheck:
         sizes = request_image_sizes(messages)
         if not sizes:
             return None, {}
-        record: dict[str, Any] = {"images": len(sizes), "image_tokens": sum(image_tokens(*size) for size in sizes)}
+        record: dict[str, Any] = {"images": len(sizes),
+                                  "image_tokens": sum(image_tokens(*size, self.factor) for size in sizes)}
         if not self.enabled:
             record["frame_check"] = "off"
             return None, record
@@ -106,22 +117,23 @@ class ServerFrameCheck:
         return used, record
 
     def _measure(self, body: Mapping[str, Any], prompt_tokens: int, images: int) -> int:
-        twin_tokens = self._count(twin_body(body))
+        twin_tokens = self._count(twin_body(body, self.twin_side))
         if twin_tokens is None:
             raise ServerResizedImage(
-                f"{self.base_url} reported prompt_tokens for the request but not for its 56x56 twin",
+                f"{self.base_url} reported prompt_tokens for the request but not for its "
+                f"{self.twin_side}x{self.twin_side} twin",
                 hint="run with --no-check-server-frame to skip the check on this server",
             )
-        return prompt_tokens - twin_tokens + TWIN_TOKENS * images
+        return prompt_tokens - twin_tokens + image_tokens(self.twin_side, self.twin_side, self.factor) * images
 
     def _learn(self, sizes: list[Size], measured: int) -> None:
-        expected = sum(image_tokens(*size) for size in sizes)
+        expected = sum(image_tokens(*size, self.factor) for size in sizes)
         if measured == expected:
             self._used.update({size: size for size in sizes})
             return
         distinct = set(sizes)
         width, height = sizes[-1]
-        candidates = resized_frames(width, height, measured // len(sizes)) if (
+        candidates = resized_frames(width, height, measured // len(sizes), self.factor) if (
             len(distinct) == 1 and measured % len(sizes) == 0) else []
         if len(candidates) == 1:
             self._used[sizes[-1]] = candidates[0]

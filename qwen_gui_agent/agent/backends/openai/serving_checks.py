@@ -41,10 +41,10 @@ class ServingChecks:
         self.settings = settings
         self._client = client
         self._info: ServerInfo | None = None
-        self.budget = ContextBudget()
+        self.budget = ContextBudget(factor=settings.patch_factor)
         self.budget.learn_limit(settings.context_limit, "--context-limit")
         self.frames = ServerFrameCheck(count_prompt_tokens, enabled=settings.check_server_frame,
-                                       base_url=settings.base_url)
+                                       base_url=settings.base_url, factor=settings.patch_factor)
         self._constraint: Constraint | None = None  # of the request in flight
 
     def server_info(self) -> ServerInfo:

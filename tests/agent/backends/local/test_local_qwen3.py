@@ -15,10 +15,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from qwen_gui_agent.agent.backends import BackendSettings, create_backend
-from qwen_gui_agent.agent.commands.model_options import resolve_model_settings
+from qwen_gui_agent.agent.commands.model_options import ModelFlags, resolve_model_settings
 from qwen_gui_agent.tools.dialects import PromptContext, get_dialect
 from qwen_gui_agent.tools.errors import ActionParseError
-from qwen_gui_agent.tools.frames import ModelFrame, resize_to_frame, smart_resize
+from qwen_gui_agent.tools.frames import FrameBounds, ModelFrame, resize_to_frame, smart_resize
 from qwen_gui_agent.tools.messages import Message
 
 pytest.importorskip("torch")
@@ -33,8 +33,8 @@ def tiny_qwen3_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def qwen3_choice(tiny_qwen3_dir: Path):
-    return resolve_model_settings(environ={}, model=str(tiny_qwen3_dir), source="local", torch_device="cpu",
-                                  max_new_tokens=8)
+    return resolve_model_settings(ModelFlags(model=str(tiny_qwen3_dir), source="local", torch_device="cpu",
+                                             max_new_tokens=8), environ={})
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_the_directory_config_picks_the_qwen3_family(qwen3_choice) -> None:
     assert "model_type 'qwen3_vl'" in qwen3_choice.match.reason
     assert (qwen3_choice.dialect, qwen3_choice.coordinates) == ("qwen3", "relative")
     settings = qwen3_choice.settings
-    assert (settings.patch_factor, settings.min_pixels, settings.max_pixels) == (32, 4 * 32 * 32, 1280 * 32 * 32)
+    assert (settings.patch_factor, settings.min_pixels, settings.max_pixels) == (32, 64 * 32 * 32, 1280 * 32 * 32)
 
 
 def test_loaded_as_qwen3_vl(qwen3_backend) -> None:
@@ -67,8 +67,7 @@ def test_loaded_as_qwen3_vl(qwen3_backend) -> None:
 @pytest.mark.parametrize(("width", "height"), [(1920, 1080), (1080, 2400), (333, 517), (2560, 1440)])
 def test_frame_read_from_image_grid_is_smart_resize_at_factor_32(qwen3_backend, width: int, height: int) -> None:
     settings = qwen3_backend.settings
-    frame = ModelFrame.for_screen(width, height, min_pixels=settings.min_pixels, max_pixels=settings.max_pixels,
-                                  factor=settings.patch_factor, relative=True, relative_scale=999)
+    frame = ModelFrame.for_screen(width, height, FrameBounds(min_pixels=settings.min_pixels, max_pixels=settings.max_pixels, factor=settings.patch_factor), relative=True, relative_scale=999)
     completion = qwen3_backend.complete([Message("user", ("Open the settings.", resize_to_frame(screen(width, height),
                                                                                               frame)))])
     expected_h, expected_w = smart_resize(height, width, factor=32, min_pixels=settings.min_pixels,
@@ -83,8 +82,7 @@ def test_frame_read_from_image_grid_is_smart_resize_at_factor_32(qwen3_backend, 
 def test_qwen3_prompt_runs_and_garbage_is_a_parse_error(qwen3_backend, qwen3_choice) -> None:
     dialect = get_dialect(qwen3_choice.dialect, coordinates=qwen3_choice.coordinates)
     settings = qwen3_backend.settings
-    frame = ModelFrame.for_screen(1280, 800, min_pixels=settings.min_pixels, max_pixels=settings.max_pixels,
-                                  factor=32, relative=dialect.relative, relative_scale=dialect.relative_scale)
+    frame = ModelFrame.for_screen(1280, 800, FrameBounds(min_pixels=settings.min_pixels, max_pixels=settings.max_pixels, factor=32), relative=dialect.relative, relative_scale=dialect.relative_scale)
     messages = dialect.build_messages(PromptContext(task="Book a flight", frame=frame), [],
                                       resize_to_frame(screen(1280, 800), frame))
     completion = qwen3_backend.complete(messages)
