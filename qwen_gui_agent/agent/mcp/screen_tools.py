@@ -185,8 +185,9 @@ def _scan_match(spec: str, scanned: list[ScannedDevice]) -> ScannedDevice | None
     for entry in scanned:
         if entry.spec == spec:
             return entry
-    if spec == "desktop":
-        return next((entry for entry in scanned if entry.kind == "desktop" and entry.details.get("primary")), None)
+    if spec == "desktop":  # the primary monitor, else the first, as the desktop driver chooses
+        monitors = [entry for entry in scanned if entry.kind == "desktop" and entry.details.get("monitor", 0) >= 1]
+        return next((entry for entry in monitors if entry.details.get("primary")), monitors[0] if monitors else None)
     if spec == "android":
         phones = [entry for entry in scanned if entry.kind == "android" and entry.spec != "android"]
         return phones[0] if len(phones) == 1 else None
