@@ -77,7 +77,7 @@ class DeviceRun:
         if self.interrupted_by is not None:
             status, message = "interrupted", f"stopped by {self.interrupted_by}"
         else:
-            ended = f"; the server stopped ({stop_reason})" if stop_reason else ""
+            ended = f"; then the server was stopped by {stop_reason.split(' (')[0]}" if stop_reason else ""
             status, message = "success", f"{plural(steps, 'step')} recorded from MCP calls{ended}"
         result = RunResult(
             status=status, message=self.session.secrets.redact(message), run_dir=self.directory, steps=steps

@@ -41,7 +41,8 @@ JSON matching a JSON Schema) and `assert` (a yes/no verdict with evidence). Hand
 Every call is recorded; `replay_check` checks a recorded run against today's code. A refused call names the
 flag the server needs to be started with to allow it."""
 
-GRACE_S = 5.0  # HTTP: how long responses in flight may take to finish once the server stops
+GRACE_S = 5.0  # HTTP: how long open connections may take to close once the server stops
+RESPONSE_GRACE_S = 0.3  # after the calls in flight have ended, for their answers to be written
 
 
 def build_server(bench: Workbench) -> MCPServer:
@@ -66,6 +67,8 @@ def serve(settings: ServerSettings) -> None:
     listener = _listen(settings) if settings.transport == "http" else None
     try:
         anyio.run(_serve, bench, server, listener)
+    except* (BrokenPipeError, ConnectionResetError):  # stdio: the client went away while the server was writing
+        _say("the MCP client closed the connection")
     finally:
         _finish(bench)
 
@@ -73,7 +76,7 @@ def serve(settings: ServerSettings) -> None:
 async def _serve(bench: Workbench, server: MCPServer, listener: socket.socket | None) -> None:
     async with anyio.create_task_group() as group:
         if listener is None:
-            group.start_soon(_stop_on_signals, bench, lambda: _exit_when_calls_end(bench))
+            group.start_soon(_stop_on_signals, bench, lambda: _exit_now(bench))
             _say(f"serving MCP on stdio (pid {os.getpid()}); {_summary(bench)}")
             await server.run_stdio_async()
         else:
@@ -87,20 +90,33 @@ async def _serve(bench: Workbench, server: MCPServer, listener: socket.socket | 
 
 
 async def _stop_on_signals(bench: Workbench, then: Callable[[], Awaitable[None]]) -> None:
+    """SIGINT/SIGTERM: calls in flight stop at their next step and record it, then the transport stops.
+
+    The receiver stays open to the end, so a second signal while the calls finish is told to wait, never
+    left to kill the process with runs still marked running.
+    """
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for number in signals:
-            reason = f"{signal.Signals(number).name} (the MCP server was stopped)"
+            name = signal.Signals(number).name
+            if bench.stop_reason is not None:
+                _say(f"{name}: already stopping; the calls in flight are recording how they ended")
+                continue
+            reason = f"{name} (the MCP server was stopped)"
             _say(f"stopping: {reason}")
             bench.stop_calls(reason)
+            await _calls_ended(bench)
             await then()
-            return
 
 
-async def _exit_when_calls_end(bench: Workbench) -> None:
-    """stdio: the SDK reads stdin on a thread that no cancellation reaches, so once the calls in flight have
-    recorded their end and every run is finished, the process exits by itself."""
+async def _calls_ended(bench: Workbench) -> None:
     while bench.busy:
         await anyio.sleep(0.05)
+    await anyio.sleep(RESPONSE_GRACE_S)  # their answers (the run, stopped) on their way to the client
+
+
+async def _exit_now(bench: Workbench) -> None:
+    """stdio: the SDK reads stdin on a thread no cancellation reaches, so once the calls have ended and every
+    run is finished, the process exits by itself."""
     _finish(bench)
     sys.stderr.flush()
     os._exit(0)

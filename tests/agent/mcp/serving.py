@@ -80,9 +80,9 @@ class HttpAgent:
         )
         self.url = wait_for_text(log, SERVING, timeout=timeout, process=self.process).group(1)
 
-    def stop(self, timeout: float = 60.0) -> int:
-        """SIGTERM, as a service manager stops it; the exit status."""
-        if self.process.poll() is None:
+    def stop(self, timeout: float = 60.0, *, signalled: bool = False) -> int:
+        """SIGTERM, as a service manager stops it (unless the test sent it already); the exit status."""
+        if not signalled and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         code = self.process.wait(timeout=timeout)
         self._log_file.close()
@@ -129,3 +129,47 @@ def in_frame(point: tuple[int, int]) -> tuple[int, int]:
 def texts_of(result: Any) -> str:
     """Every text block of a tool result, joined."""
     return "\n".join(block.text for block in result.content if getattr(block, "type", "") == "text")
+
+
+# A user's MCP client in a process of its own, so a test can kill it mid-call as a crash or a closed laptop
+# would: it starts a run_task and prints each progress message. argv[1] is a JSON document: the server
+# (a URL, or a command line for stdio) and the goal.
+CLIENT_SCRIPT = """
+import json, sys
+import anyio
+from mcp import Client, StdioServerParameters
+
+plan = json.loads(sys.argv[1])
+
+async def main():
+    server = plan["url"] or StdioServerParameters(command=plan["command"][0], args=plan["command"][1:],
+                                                  env=plan["env"], cwd=plan["cwd"])
+    async with Client(server) as client:
+        async def progress(value, total, message):
+            print("progress", message, flush=True)
+        result = await client.call_tool("run_task", {"goal": plan["goal"]}, progress_callback=progress)
+        print("result", result.structured_content, flush=True)
+
+anyio.run(main)
+"""
+
+
+def start_client(
+    tmp_path: Path, *, goal: str, url: str | None = None, args: Sequence[str] = (), env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """The client script running against ``url`` (HTTP) or launching ``agent ARGS`` (stdio); output in files.
+
+    Over stdio the server is the client's child and writes its stderr into the client's (client.err).
+    """
+    plan = {"url": url, "command": [*AGENT_COMMAND, *args], "env": env, "cwd": str(REPO), "goal": goal}
+    out = (tmp_path / "client.out").open("wb")
+    err = (tmp_path / "client.err").open("wb")
+    with out, err:
+        return subprocess.Popen(
+            [AGENT_COMMAND[0], "-c", CLIENT_SCRIPT, json.dumps(plan)],
+            env=env,
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+        )
