@@ -8,12 +8,15 @@ and the server answers the next call.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from mcp.shared.exceptions import MCPError
 
 from qwen_gui_agent.agent.mcp.tooling import POLICY_REFUSED
 from qwen_gui_agent.agent.records.run_files import load_run
 from tests.agent.mcp.serving import agent_args, in_frame, stdio_agent, texts_of
+from tests.support.e2e import agent_env
 
 pytestmark = [pytest.mark.xvfb, pytest.mark.slow, pytest.mark.anyio]
 
@@ -126,3 +129,16 @@ async def test_malformed_arguments_are_tool_errors_and_the_server_goes_on(env, a
         ("do", False, "parse"),
         ("screenshot", False, None),
     ]
+
+
+async def test_a_device_that_cannot_open_is_a_tool_error_with_its_hint(model, tmp_path):
+    """No X display: the server starts (devices open on first use) and says what is wrong when one is used."""
+    env = agent_env({key: value for key, value in os.environ.items() if key not in ("DISPLAY", "WAYLAND_DISPLAY")})
+    with (tmp_path / "server.log").open("w") as log:
+        async with stdio_agent(agent_args(model.base_url, tmp_path / "runs", "--allow", "act"), env, log) as client:
+            shot = await client.call_tool("screenshot", {})
+            typed = await client.call_tool("type", {"text": "hello"})
+    for result in (shot, typed):
+        assert result.is_error
+        assert texts_of(result).startswith("Error executing tool") and "device: " in texts_of(result)
+    assert not (tmp_path / "runs").exists()
