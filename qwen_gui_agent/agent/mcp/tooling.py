@@ -10,6 +10,7 @@ Two kinds of error reach the client, as the MCP specification splits them:
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -22,6 +23,8 @@ from .calls import Interrupted
 from .policy import Access, Refused
 from .recording import DeviceRun
 from .workbench import Workbench
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -44,6 +47,7 @@ def allowed(bench: Workbench, tool: str, needed: Access, device: str | None) -> 
     try:
         return bench.device_for(tool, needed, device)
     except Refused as refused:
+        log.warning("%s", refused)  # the server's own record of what its policy kept from happening
         raise refusal(refused) from None
 
 

@@ -23,20 +23,31 @@ def start_mcp(args: list[str], tmp_path, **extra_env: str) -> subprocess.Complet
     env = agent_env(dict(os.environ), **extra_env)
     env.pop("NOT_SET_ANYWHERE", None)
     # stdin is empty and closed at once: a server that did start would read EOF and exit 0.
-    return subprocess.run([*AGENT_COMMAND, "mcp", *MODEL, "--out", str(tmp_path / "runs"), *args], env=env, cwd=REPO,
-                          input="", capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [*AGENT_COMMAND, "mcp", *MODEL, "--out", str(tmp_path / "runs"), *args],
+        env=env,
+        cwd=REPO,
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
-@pytest.mark.parametrize(("args", "problem"), [
-    (["--allow", "write"], "--allow 'write' is not a policy; use read, act"),
-    (["--allow", "act=android:emulator-5554"], "android:emulator-5554 is not a served device (desktop)"),
-    (["--device", "phone"], "unknown device 'phone'"),
-    (["--device", "android:*"], "name each phone"),
-    (["--secret", "NOT_SET_ANYWHERE"], "no value for secret(s) NOT_SET_ANYWHERE"),
-    (["--transport", "http", "--host", "0.0.0.0"], "listens on loopback only"),
-    (["--timeout", "10 parsecs"], "--timeout"),
-    (["--script", "no/such/answers.yaml", "--backend", "scripted"], "--script"),
-])
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["--allow", "write"], "--allow 'write' is not a policy; use read, act"),
+        (["--allow", "act=android:emulator-5554"], "android:emulator-5554 is not a served device (desktop)"),
+        (["--device", "phone"], "unknown device 'phone'"),
+        (["--device", "android:*"], "name each phone"),
+        (["--secret", "NOT_SET_ANYWHERE"], "no value for secret(s) NOT_SET_ANYWHERE"),
+        (["--transport", "http", "--host", "0.0.0.0"], "listens on loopback only"),
+        (["--timeout", "10 parsecs"], "--timeout"),
+        (["--script", "no/such/answers.yaml", "--backend", "scripted"], "--script"),
+    ],
+)
 def test_bad_flags_are_bad_input(args, problem, tmp_path):
     done = start_mcp(args, tmp_path)
     assert done.returncode == 2, done.stderr
