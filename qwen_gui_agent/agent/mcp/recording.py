@@ -6,7 +6,7 @@ step, ``do``/``type``/``tap`` steps, ``query`` and ``assert`` steps, read by
 ``agent report`` and ``agent replay --check`` like any run. It is finished when
 the server stops: ``success``, or ``interrupted`` when the last call on it was
 stopped (the client cancelled it or went away, or the server was stopped).
-A ``run_task`` call is a run of its own (tools_tasks.py).
+A ``run_task`` call is a run of its own (task_tools.py).
 """
 
 from __future__ import annotations

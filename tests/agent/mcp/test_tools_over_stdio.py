@@ -174,6 +174,7 @@ async def test_do_tap_and_type_act_and_each_call_is_a_recorded_step(env, app, mo
     assert [step.kind for step in run.steps] == ["do", "type", "tap", "query", "assert"]
     assert [result.structured_content["step"] for result in (clicked, typed, tapped, read, judged)] == [1, 2, 3, 4, 5]
     assert run.info.status == "success" and run.info.task == "mcp desktop"
+    assert (Path(run_dir) / "report.html").is_file()  # written when the run was finished
     replay = run_agent(["replay", run_dir, "--check"], env=env, timeout=300)
     assert replay.returncode == 0, replay.stdout + replay.stderr
     assert "differ" not in replay.stdout
