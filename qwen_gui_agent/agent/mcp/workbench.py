@@ -30,7 +30,7 @@ from ..runtime.runner import RunParts, RunResult, SessionParts
 from ..runtime.session import LoopSettings, Session, StopRun
 from .backend import LazyBackend
 from .calls import CallControl, CallEvents, Interrupted, run_in_worker
-from .policy import Access, Refused
+from .policy import Access
 from .recording import DeviceRun
 from .settings import ServerSettings
 
@@ -40,6 +40,8 @@ T = TypeVar("T")
 
 
 class Workbench:
+    """The server's devices, model and runs, shared by every client and every call."""
+
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
         self.policy = settings.policy
@@ -174,8 +176,6 @@ class Workbench:
             message = f"model backend: {error}"
         except ActionParseError as error:
             message = error.describe()
-        except Refused as refused:
-            message = str(refused)
         raise ToolError(self.secrets.redact(message))
 
     # ------------------------------------------------------------------ end
