@@ -193,3 +193,35 @@ async def test_a_false_statement_is_a_verdict_and_a_failed_tap_is_a_tool_error(e
     assert tapped.is_error and "tap step" in texts_of(tapped)
     assert not still.is_error  # the server goes on
     assert app.state()["confirm_clicks"] == 0
+
+
+async def test_run_task_runs_a_task_file_and_returns_what_its_queries_read(env, app, model, tmp_path):
+    name_x, name_y = app.centre("name")
+    task_file = tmp_path / "name.yaml"
+    task_file.write_text(
+        f"""
+name: fill in the name
+steps:
+  - do: "click(start_box='({name_x},{name_y})')"
+  - type: Han Meimei
+  - query: Which name does the form show?
+    save_as: name
+  - query: Which destinations does the list offer?
+    save_as: cities
+    schema: [string]
+""",
+        encoding="utf-8",
+    )
+    model.push('"Han Meimei"', '```json\n["Beijing", "Shanghai"]\n```')
+    out = tmp_path / "runs"
+    with (tmp_path / "server.log").open("w") as log:
+        async with stdio_agent(agent_args(model.base_url, out, "--allow", "act"), env, log) as client:
+            result = await client.call_tool("run_task", {"task_file": str(task_file)})
+            task = result.structured_content
+            checked = await client.call_tool("replay_check", {"run": Path(task["run_dir"]).name})  # by its name
+    assert not result.is_error, texts_of(result)
+    assert (task["status"], task["task"], task["steps"]) == ("success", "fill in the name", 4)
+    assert task["values"] == {"name": "Han Meimei", "cities": ["Beijing", "Shanghai"]}
+    assert app.state()["name"] == "Han Meimei"
+    assert load_run(task["run_dir"]).info.task_file == str(task_file)
+    assert checked.structured_content["passed"] is True and checked.structured_content["checked"] == 4
