@@ -26,7 +26,7 @@ from ..replay.check import check_run
 from ..replay.planners import ReplayError
 from ..runtime.runner import execute_run
 from ..runtime.secrets import referenced_names
-from .calls import CallControl, CallEvents
+from .calls import CallControl, CallEvents, Progress
 from .policy import Refused
 from .recording import read_steps
 from .results import ReplayCheckResult, ReplayStep, TaskResult
@@ -136,7 +136,7 @@ def _check_secrets(bench: Workbench, task: Task) -> None:
         )
 
 
-def _progress_sender(bench: Workbench, ctx: Context) -> Any:
+def _progress_sender(bench: Workbench, ctx: Context) -> Progress:
     """The run's events as progress notifications, sent from the worker thread through the event loop."""
     sent = 0
 
