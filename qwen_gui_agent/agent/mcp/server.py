@@ -78,6 +78,11 @@ async def _serve(bench: Workbench, server: MCPServer, listener: socket.socket | 
         if listener is None:
             group.start_soon(_stop_on_signals, bench, lambda: _exit_now(bench))
             _say(f"serving MCP on stdio (pid {os.getpid()}); {_summary(bench)}")
+            if sys.stdin.isatty():  # started by hand, not by a client
+                _say(
+                    "stdin is a terminal: an MCP client starts this command itself (docs/mcp.md); "
+                    "for a server to connect to, use --transport http"
+                )
             await server.run_stdio_async()
         else:
             http = _HttpServer(server, bench.settings.host, listener)
