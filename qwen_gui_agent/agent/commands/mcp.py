@@ -118,7 +118,7 @@ def mcp_command(
             "--max-steps",
             min=1,
             rich_help_panel=_PANEL,
-            help="run_task: model steps per goal (env AGENT_MAX_STEPS; default 30).",
+            help="run_task: model steps per goal, unless the call or the task file says (env AGENT_MAX_STEPS; default 30).",
         ),
     ] = None,
     timeout: Annotated[
@@ -127,7 +127,7 @@ def mcp_command(
             "--timeout",
             metavar="DURATION",
             rich_help_panel=_PANEL,
-            help="run_task: wall time of each task, e.g. 90s, 5m (env AGENT_TIMEOUT).",
+            help="run_task: wall time of each task, unless its file says, e.g. 90s, 5m (env AGENT_TIMEOUT).",
         ),
     ] = None,
     settle: Annotated[
