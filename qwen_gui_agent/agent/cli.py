@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from .commands import device, emulator, export, models, parse, replay, run
+from .commands import device, emulator, export, mcp, models, parse, replay, run
 from .commands import eval as eval_commands  # not to shadow the builtin
 
 # In the order ``agent --help`` lists them.
@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     replay,  # agent replay / report
     eval_commands,  # agent eval grounding / steps
     export,  # agent export / label
+    mcp,  # agent mcp
 )
 
 

@@ -20,6 +20,9 @@ LOCAL = "qwen_gui_agent.agent.backends.local"
 # The CUDA parts of the local backend (torch, Triton), imported by nothing outside it (benchmarks and tests aside).
 FASTPATH = (f"{LOCAL}.fastpath", f"{LOCAL}.fleet")
 SOURCE_FOLDERS = ("tests", "benchmarks", NAMESPACE)
+# The MCP server (the [mcp] extra), imported by nothing but its command, and that one lazily.
+MCP_ROOM = "qwen_gui_agent.agent.mcp"
+MCP_COMMAND = "qwen_gui_agent.agent.commands.mcp"
 
 
 def module_name(path: Path) -> str:
@@ -177,6 +180,17 @@ def test_fast_path_is_imported_only_by_the_local_backend() -> None:
         if not module.startswith(LOCAL)
         for target in targets
         if target.startswith(FASTPATH)
+    )
+    assert outside == []
+
+
+def test_mcp_room_is_imported_only_by_its_command() -> None:
+    outside = sorted(
+        f"{module} -> {target}"
+        for module, targets in import_graph().items()
+        if not module.startswith(MCP_ROOM) and module != MCP_COMMAND
+        for target in targets
+        if target.startswith(MCP_ROOM)
     )
     assert outside == []
 

@@ -57,6 +57,7 @@ def flags_of(group: type) -> list[str]:
     (["eval", "steps"], (ModelFlags,)),
     (["replay"], (DeviceFlags,)),
     (["do"], (DeviceFlags,)),
+    (["mcp"], (ModelFlags, DeviceFlags)),
 ])
 def test_every_command_takes_every_flag_of_its_groups(command: list[str], groups: tuple[type, ...]) -> None:
     help_text = CliRunner().invoke(build_app(), [*command, "--help"], env={"COLUMNS": "300"}).output
