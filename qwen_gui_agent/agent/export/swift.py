@@ -171,7 +171,7 @@ class _RunExport:
         self.prompts.remember(step, image)  # the history holds the step whatever became of its row
 
     def _tap_step(self, step: StepRecord) -> None:
-        frame = self._frame(step)
+        frame = self.dialect.grounding_frame(self._frame(step))  # what the loop read the box in
         image = self._image(step, frame)
         reason = self._frame_mismatch(step, frame) or (
             "" if step.query else "the grounding query is not recorded (a run from before queries were)")

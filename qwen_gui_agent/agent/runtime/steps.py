@@ -132,7 +132,9 @@ def tap(session: Session, query: str) -> None:
         with draft.timed("prompt"):
             messages = session.dialect.grounding_messages(query, observation.image, observation.frame)
         completion = session.ask_model(draft, messages)
-        frame = session.answer_frame(draft, observation, completion)
+        frame = session.dialect.grounding_frame(session.answer_frame(draft, observation, completion))
+        if frame != observation.frame:
+            draft.action_frame = frame  # recorded: the box's scale, if it is not the action calls' (qwen3)
         session.phase(draft, "parse")
         try:
             with draft.timed("parse"):
