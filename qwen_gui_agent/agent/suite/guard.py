@@ -65,6 +65,9 @@ class GuardedDevice(Device):
     def describe(self) -> dict[str, object]:
         return self._watch(self.inner.describe)
 
+    def program_environment(self) -> dict[str, str] | None:
+        return self.inner.program_environment()
+
     def close(self) -> None:
         self.inner.close()
 
