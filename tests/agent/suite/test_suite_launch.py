@@ -33,8 +33,14 @@ def agents_own() -> Iterator[XvfbServer]:
 
 
 def windows_named(display: XvfbServer, title: str) -> list[str]:
-    found = subprocess.run(["xdotool", "search", "--name", f"^{title}$"], env=display.env(), capture_output=True,
-                           text=True, timeout=30, check=False)
+    found = subprocess.run(
+        ["xdotool", "search", "--name", f"^{title}$"],
+        env=display.env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     return found.stdout.split()
 
 
@@ -42,17 +48,25 @@ def write_launch_task(folder: Path, name: str) -> None:
     """Launch a window, wait, then a scripted model says the task is done (the script beside the task folder)."""
     scripts = folder.parent / "scripts"
     scripts.mkdir(exist_ok=True)
-    (scripts / f"{name}.yaml").write_text(yaml.safe_dump(["Thought: done\nAction: finished(content='done')"]),
-                                          encoding="utf-8")
+    (scripts / f"{name}.yaml").write_text(
+        yaml.safe_dump(["Thought: done\nAction: finished(content='done')"]), encoding="utf-8"
+    )
     # xmessage is a plain X client; it leaves by itself after a while, and with its display at the latest.
-    task = {"name": name, "model": {"backend": "scripted", "script": f"scripts/{name}.yaml", "dialect": "uitars"},
-            "steps": [{"launch": f"xmessage -title {name}-window -timeout 60 {name}"}, {"wait": "1s"},
-                      {"ai": "check the window"}]}
+    task = {
+        "name": name,
+        "model": {"backend": "scripted", "script": f"scripts/{name}.yaml", "dialect": "uitars"},
+        "steps": [
+            {"launch": f"xmessage -title {name}-window -timeout 60 {name}"},
+            {"wait": "1s"},
+            {"ai": "check the window"},
+        ],
+    }
     (folder / f"{name}.yaml").write_text(yaml.safe_dump(task), encoding="utf-8")
 
 
-def test_each_task_launches_its_program_on_its_own_display(first: XvfbServer, second: XvfbServer,
-                                                           agents_own: XvfbServer, tmp_path: Path) -> None:
+def test_each_task_launches_its_program_on_its_own_display(
+    first: XvfbServer, second: XvfbServer, agents_own: XvfbServer, tmp_path: Path
+) -> None:
     if subprocess.run(["which", "xmessage"], capture_output=True, check=False).returncode:
         pytest.skip("xmessage is not installed (Debian: apt-get install x11-utils)")
     tasks = tmp_path / "tasks"
@@ -61,8 +75,12 @@ def test_each_task_launches_its_program_on_its_own_display(first: XvfbServer, se
         write_launch_task(tasks, name)
     devices = f"desktop:{first.display},desktop:{second.display}"
 
-    result = run_agent([str(tasks), "--device", devices, "--settle", "0", "--out", str(tmp_path / "out")],
-                       agent_env(agents_own.env()), timeout=300, cwd=tmp_path)
+    result = run_agent(
+        [str(tasks), "--device", devices, "--settle", "0", "--out", str(tmp_path / "out")],
+        agent_env(agents_own.env()),
+        timeout=300,
+        cwd=tmp_path,
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
     entries = by_task(read_suite(only_suite_dir(tmp_path / "out")))

@@ -21,7 +21,8 @@ RELATIVE = ("qwen3", "qwen3.5", "guiowl", "uitars", "qwen")
 
 def prompt_text(dialect_name: str, frame: ModelFrame) -> str:
     messages = get_dialect(dialect_name, coordinates="relative").grounding_messages(
-        "the Save button", Image.new("RGB", (frame.width, frame.height)), frame)
+        "the Save button", Image.new("RGB", (frame.width, frame.height)), frame
+    )
     return "\n".join(message.joined_text() for message in messages)
 
 
@@ -54,8 +55,11 @@ def test_qwen3_reads_a_grounding_box_in_thousandths_and_its_actions_in_999ths() 
     assert (reading.width, reading.height, reading.relative, reading.relative_scale) == (1920, 1088, True, 1000)
     hit = dialect.parse_grounding('[{"bbox_2d": [240, 500, 260, 520], "label": "Save"}]', reading)[0]
     assert to_screenshot_point(hit.point, reading, SCREEN) == (480, 550.8)  # 250/1000 x 1920, 510/1000 x 1080
-    click = dialect.parse('<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", '
-                          '"coordinate": [999, 999]}}\n</tool_call>', frame).actions[0]
+    click = dialect.parse(
+        '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", '
+        '"coordinate": [999, 999]}}\n</tool_call>',
+        frame,
+    ).actions[0]
     assert to_screenshot_point(click.points()[0], frame, SCREEN) == (1920, 1080)
 
 

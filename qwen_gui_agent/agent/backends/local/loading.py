@@ -57,12 +57,21 @@ class LoadedModel:
 
 
 def import_torch() -> Any:
+    """torch, once transformers and a torchvision that loads with it are there; else one line saying what to install."""
+    from .torch_pair import pair_problem, torchvision_import_problem
+
+    mismatch = pair_problem()  # read from the installed metadata, before a mismatched import can fail noisily
+    if mismatch is not None:
+        raise BackendUnavailable(mismatch)
     try:
         import torch
         import transformers  # noqa: F401 - checked here so the error names the extra
     except ImportError as error:
         raise BackendUnavailable(f"the local backend needs torch and transformers ({error})",
                                  hint=f"{INSTALL_HINT}, {SERVER_HINT}") from None
+    problem = torchvision_import_problem()
+    if problem is not None:
+        raise BackendUnavailable(problem)
     return torch
 
 
