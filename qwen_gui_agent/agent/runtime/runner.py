@@ -143,6 +143,14 @@ class RunPlan:
     write_report: bool = True
 
 
+def model_label(model: dict[str, Any]) -> str:
+    """How a run's model is named on the console, in events and JUnit: a scripted run's script, never a model
+    name it did not use."""
+    if model.get("kind") == "scripted":
+        return f"scripted: {model['script']}" if model.get("script") else "scripted"
+    return str(model.get("model", ""))
+
+
 def record_unstarted_run(plan: RunPlan, failure: NotStarted) -> RunResult:
     """A run directory whose run.json says why it never got to a step, so no suite task goes unrecorded."""
     run_dir = new_run_directory(plan.out_dir, plan.task.title())
@@ -153,7 +161,7 @@ def record_unstarted_run(plan: RunPlan, failure: NotStarted) -> RunResult:
     writer = RunWriter(run_dir, info)
     events = _RedactedEvents(plan.events, plan.secrets)
     events.emit("run_started", task=info.task, run_dir=str(run_dir), device=plan.device_spec,
-                dialect=plan.dialect, model=info.model.get("model", ""), dry_run=False)
+                dialect=plan.dialect, model=model_label(info.model), dry_run=False)
     result = RunResult(status=failure.status, message=plan.secrets.redact(failure.message), run_dir=run_dir, steps=0)
     return finish_run(writer, result, events.emit, write_report=plan.write_report)
 
@@ -198,7 +206,7 @@ def start_session(parts: SessionParts, *, title: str) -> Session:
         events=parts.events, user=parts.user, secrets=parts.secrets,
     )
     session.emit("run_started", task=info.task, run_dir=str(run_dir), device=parts.device.name,
-                 dialect=parts.dialect.name, model=info.model.get("model", ""), dry_run=settings.dry_run)
+                 dialect=parts.dialect.name, model=model_label(info.model), dry_run=settings.dry_run)
     return session
 
 

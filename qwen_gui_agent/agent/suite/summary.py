@@ -22,6 +22,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
+from ..runtime.runner import model_label
 from .runner import NOT_RUN, SuiteRun, TaskOutcome, outcome_data
 
 FAILED = frozenset({"failure", "stuck", "budget", "needs_user"})
@@ -90,7 +91,7 @@ def junit_xml(summary: SuiteSummary) -> str:
                           skipped=root.get("skipped", "0"), time=root.get("time", "0"))
     properties = ET.SubElement(suite, "properties")
     facts = {"devices": ",".join(summary.devices), "parallel": str(summary.parallel),
-             "dropped_devices": ",".join(summary.run.retired), "model": str(summary.model.get("model", ""))}
+             "dropped_devices": ",".join(summary.run.retired), "model": model_label(summary.model)}
     for name, value in facts.items():
         ET.SubElement(properties, "property", name=name, value=_clean(value))
     for outcome in outcomes:

@@ -47,6 +47,12 @@ def test_the_first_run_signs_up_reports_and_replays_clean(tmp_path: Path) -> Non
     assert "8 step(s) replayed" in result.stdout and "all steps match" in result.stdout
     assert f"its report: {run / 'report.html'}" in result.stdout
     assert "Xlib.xauth" not in result.stdout + result.stderr  # python-xlib's chatter stays out of the console
+    # The script answered: no model or server of the flags' defaults is named anywhere.
+    report = (run / "report.html").read_text(encoding="utf-8")
+    for text in (result.stdout, json.dumps(info["model"]), report):
+        assert "Qwen2.5-VL" not in text and ":8000/v1" not in text
+    assert "model scripted: examples/practice/answers.yaml" in result.stdout
+    assert info["model"]["kind"] == "scripted" and info["model"]["script"] == "examples/practice/answers.yaml"
 
 
 def test_without_xvfb_or_a_display_it_says_what_to_install(tmp_path: Path) -> None:

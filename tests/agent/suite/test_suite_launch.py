@@ -83,7 +83,11 @@ def test_each_task_launches_its_program_on_its_own_display(
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
-    entries = by_task(read_suite(only_suite_dir(tmp_path / "out")))
+    suite_dir = only_suite_dir(tmp_path / "out")
+    entries = by_task(read_suite(suite_dir))
+    # Scripted tasks: no model or server of the flags' defaults is named in the console, suite.json or JUnit.
+    for text in (result.stdout, (suite_dir / "suite.json").read_text(), (suite_dir / "junit.xml").read_text()):
+        assert "Qwen2.5-VL" not in text and ":8000/v1" not in text
     displays = {f"desktop::{first.number}": first, f"desktop::{second.number}": second}
     assert {entry["device"] for entry in entries.values()} == set(displays)  # one task ran on each display
     for name, entry in entries.items():
