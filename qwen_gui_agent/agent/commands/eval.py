@@ -120,11 +120,14 @@ def _answer_settings(choice: Any) -> dict[str, Any]:
 
 def _model_choice(model_flags: dict[str, Any], console: Console) -> Any:
     from .model_options import resolve_model_settings
+    from .run_start import check_backend_inputs
 
     try:
-        return resolve_model_settings(environ=dict(os.environ), **model_flags)
+        choice = resolve_model_settings(environ=dict(os.environ), **model_flags)
+        check_backend_inputs(choice.settings)  # a missing script or model folder is bad input, not a failed run
     except typer.BadParameter as error:
         _bad_input(console, str(error))
+    return choice
 
 
 def _run(console: Console, out: Path, settings: dict[str, Any], choice: Any, items: Sequence[Any],

@@ -176,7 +176,7 @@ def run_command(
     from ..runtime.console import JsonEvents, UserChannel
     from ..runtime.progress import RichEvents
     from ..runtime.runner import NotStarted, RunParts, execute_run
-    from .run_start import StartErrors, check_script, open_device, start_backend
+    from .run_start import StartErrors, check_backend_inputs, open_device, start_backend
     from .verbosity import command_verbosity
 
     verbose = command_verbosity(context, verbose)
@@ -207,7 +207,7 @@ def run_command(
         settings = _loop_settings(task, choice.settings, environ, **loop_flags)
         spec = _device_spec(device, task, environ)
         if task.needs_model():
-            check_script(choice.settings)
+            check_backend_inputs(choice.settings)
     except typer.BadParameter as error:
         errors.bad_input(str(error))
     user = UserChannel(events=events)

@@ -122,6 +122,7 @@ def _prepare_tasks(call: SuiteCall) -> dict[Path, _Prepared]:
     from ..suite.runner import SuiteTask
     from ..suite.tasks import SuiteInputError, expand_task_files
     from .model_options import resolve_model_settings
+    from .run_start import check_backend_inputs
 
     try:
         paths = expand_task_files(call.task_args)
@@ -135,6 +136,8 @@ def _prepare_tasks(call: SuiteCall) -> dict[Path, _Prepared]:
             secrets = Secrets.from_environment(names, call.environ)
             choice = resolve_model_settings(environ=call.environ, task=task.model.model_dump(exclude_none=True),
                                             **call.model_flags)
+            if task.needs_model():
+                check_backend_inputs(choice.settings)  # a missing script, model or adapter folder: bad input
             settings = call.loop_settings(task, choice.settings, call.environ)
         except (TaskFileError, MissingSecret) as error:
             call.errors.bad_input(str(error))
