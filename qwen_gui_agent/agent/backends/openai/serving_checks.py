@@ -12,8 +12,8 @@ Kept apart from backend.py, which only calls ``before``, ``refusal`` and ``after
 from __future__ import annotations
 
 import logging
-from http import HTTPStatus
 from collections.abc import Callable, Sequence
+from http import HTTPStatus
 from typing import Any
 
 import httpx
