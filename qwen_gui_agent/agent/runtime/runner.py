@@ -12,7 +12,7 @@ import platform
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -23,7 +23,7 @@ from ...devices.errors import DeviceError
 from ...tasks.schema import Task
 from ...tools.dialects.base import Dialect
 from ..backends.base import BackendError, ModelBackend
-from ..records.run_files import RunInfo, RunWriter
+from ..records.run_files import RunInfo, RunWriteError, RunWriter
 from .console import EventSink, UserChannel
 from .secrets import Secrets
 from .session import LoopSettings, Session, StopRun
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 EXIT_CODES = {
     "success": 0, "failure": 1, "stuck": 1, "budget": 1, "error": 1, "needs_user": 3, "interrupted": 130,
 }
+EXIT_UNWRITABLE = 2  # the run's folder could not be written: the user's --out is the problem, as with bad input
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,11 @@ class RunResult:
     message: str
     run_dir: Path
     steps: int
+    unwritable: bool = False  # a write into the run directory failed (read-only, full disk): exit 2
 
     @property
     def exit_code(self) -> int:
-        return EXIT_CODES.get(self.status, 1)
+        return EXIT_UNWRITABLE if self.unwritable else EXIT_CODES.get(self.status, 1)
 
 
 def slug(text: str, limit: int = 40) -> str:
@@ -58,7 +60,10 @@ def slug(text: str, limit: int = 40) -> str:
 def new_run_directory(out_dir: Path | str, title: str) -> Path:
     """``OUT/20261125-013500-book-a-flight`` (a suffix when that name is taken); OUT is created, the run's not."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # read-only, a file in the way, no space: say where, not a traceback
+        raise RunWriteError(out_dir, error) from None
     base = f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{slug(title)}"
     candidate, counter = out_dir / base, 2
     while candidate.exists():
@@ -181,7 +186,7 @@ def execute_run(parts: RunParts) -> RunResult:
     session = start_session(parts, title=parts.task.title())
     status, message = _run_steps(session, parts.task)
     result = RunResult(status=status, message=parts.secrets.redact(message), run_dir=session.writer.directory,
-                       steps=session.steps_recorded)
+                       steps=session.steps_recorded, unwritable=session.writer.failed)
     return finish_run(session.writer, result, session.emit, write_report=parts.write_report)
 
 
@@ -214,9 +219,14 @@ def finish_run(
     writer: RunWriter, result: RunResult, emit: Callable[..., None], *, write_report: bool
 ) -> RunResult:
     """Save how the run ended (the record first, then the report), then tell the console."""
-    writer.update(status=result.status, message=result.message, ended_at=time.time())
+    try:
+        writer.update(status=result.status, message=result.message, ended_at=time.time())
+    except RunWriteError as error:  # the disk is full or gone read-only: the console still says how the run ended
+        log.error("%s", error)
     writer.close()
-    if write_report:
+    if writer.failed and not result.unwritable:
+        result = replace(result, unwritable=True)
+    if write_report and not writer.failed:
         _write_report(result.run_dir)
     emit("run_finished", status=result.status, message=result.message, run_dir=str(result.run_dir),
          steps=result.steps, exit_code=result.exit_code)
@@ -230,6 +240,8 @@ def _run_steps(session: Session, task: Task) -> tuple[str, str]:
         return stop.status, stop.message
     except KeyboardInterrupt as stop:
         return "interrupted", interruption_message(stop)
+    except RunWriteError as error:
+        return "error", f"the run cannot be recorded: {error}"
     except DeviceError as error:
         log.debug("device failure", exc_info=True)
         return "error", f"device: {error}"
