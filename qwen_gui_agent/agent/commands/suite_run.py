@@ -83,10 +83,12 @@ class _Prepared:
 
 def run_suite_command(call: SuiteCall) -> int:
     """Check everything, run the suite, write its summary; the exit code."""
-    from ..runtime.runner import new_run_directory
+    from ..records.run_files import RunWriteError
+    from ..runtime.runner import make_run_directory
     from ..suite.guard import StopSignal
     from ..suite.pool import DevicePool
     from ..suite.runner import run_suite
+    from ..runtime.runner import EXIT_UNWRITABLE
     from ..suite.summary import SuiteSummary, console_table, write_summary
 
     if call.confirm:
@@ -95,8 +97,10 @@ def run_suite_command(call: SuiteCall) -> int:
     devices = _device_pool_specs(call)
     parallel = call.parallel or len(devices)
     console = Console(stderr=call.json_events, highlight=False, soft_wrap=True)
-    suite_dir = new_run_directory(call.out_dir, "suite")
-    suite_dir.mkdir(parents=True)
+    try:
+        suite_dir = make_run_directory(call.out_dir, "suite")
+    except RunWriteError as error:  # read-only, full, a file in the way: nothing runs, nothing is recorded
+        call.errors.bad_input(str(error))
     backends = _SharedBackends(parallel=parallel)
     launcher = _launcher(call, prepared, backends, suite_dir, console)
     console.print(f"suite: {len(prepared)} tasks on {len(devices)} devices ({escape(', '.join(devices))}), "
@@ -110,8 +114,12 @@ def run_suite_command(call: SuiteCall) -> int:
             backends.close()
     first = next(iter(prepared.values()))
     summary = SuiteSummary(suite_dir, run, tuple(devices), parallel, started, time.time(), first.choice.public_dict())
-    written = write_summary(summary)
     console.print(console_table(summary))
+    try:
+        written = write_summary(summary)
+    except OSError as error:  # the disk filled up or went read-only during the suite
+        console.print(f"[red]error:[/red] {escape(str(RunWriteError(suite_dir, error)))}")
+        return EXIT_UNWRITABLE
     console.print(f"suite saved in {escape(str(suite_dir))}: " + ", ".join(path.name for path in written))
     return summary.exit_code
 

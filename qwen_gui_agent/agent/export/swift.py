@@ -66,9 +66,9 @@ def export_runs(run_dirs: Sequence[Path], output: Path, options: ExportOptions =
     made = _make_parents(output.parent)  # `-o data/my-app` with no data/ yet: made, and removed if nothing is written
     try:
         staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
-    except BaseException:
+    except OSError as error:  # read-only, full: nothing was written
         _remove_empty(made)
-        raise
+        raise _unwritable(output, error) from None
     try:
         with open(staging / DATA_FILE, "w", encoding="utf-8") as data:
             for run in runs:
@@ -81,11 +81,20 @@ def export_runs(run_dirs: Sequence[Path], output: Path, options: ExportOptions =
         (result.min_pixels, result.max_pixels) = _pixel_bounds(runs)
         write_manifest(staging, result, DATA_FILE)
         os.rename(staging, output)
+    except OSError as error:  # the disk filled up, or the folder went read-only, while writing
+        shutil.rmtree(staging, ignore_errors=True)
+        _remove_empty(made)
+        raise _unwritable(output, error) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         _remove_empty(made)
         raise
     return result
+
+
+def _unwritable(output: Path, error: OSError) -> ExportError:
+    return ExportError(f"cannot write {output}: {error.strerror or error}; nothing was left there: free some space "
+                       "or choose another -o folder")
 
 
 def _make_parents(folder: Path) -> list[Path]:

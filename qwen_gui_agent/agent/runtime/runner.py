@@ -71,6 +71,16 @@ def new_run_directory(out_dir: Path | str, title: str) -> Path:
     return candidate
 
 
+def make_run_directory(out_dir: Path | str, title: str) -> Path:
+    """A new, empty run (or suite) directory under ``out_dir``; RunWriteError when it cannot be made there."""
+    directory = new_run_directory(out_dir, title)
+    try:
+        directory.mkdir(parents=True)
+    except OSError as error:
+        raise RunWriteError(directory, error) from None
+    return directory
+
+
 def _versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for package in ("qwen-gui-agent", "transformers", "torch"):

@@ -24,6 +24,7 @@ from ...devices.base import Device
 from ...devices.errors import DeviceError
 from ...tasks.schema import Task
 from ..backends.base import BackendError, ModelBackend
+from ..records.run_files import RunWriteError
 from ..runtime.console import EventSink
 from ..runtime.runner import NotStarted, RunParts, RunPlan, RunResult, execute_run, record_unstarted_run
 from .guard import GuardedBackend, GuardedDevice, StopSignal
@@ -63,6 +64,7 @@ class TaskOutcome:
     run_dir: Path | None = None
     steps: int = 0
     seconds: float = 0.0
+    unwritable: bool = False  # its run directory could not be written (read-only, a full disk)
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,9 @@ def _run_one(task: SuiteTask, spec: str, pool: DevicePool, launcher: Launcher, s
     message = ""
     try:
         result, dropped = _start_and_run(task, spec, launcher, events, stop)
+    except RunWriteError as error:  # its run directory cannot be made: said in one line, the suite goes on
+        result, dropped = None, None
+        message = str(error)
     except Exception as error:  # a worker must record its task whatever goes wrong, and live on
         log.exception("task %s on %s stopped on an unexpected error", task.path, spec)
         result, dropped = None, None
@@ -163,9 +168,10 @@ def _run_one(task: SuiteTask, spec: str, pool: DevicePool, launcher: Launcher, s
         pool.release(spec)
     seconds = time.perf_counter() - started
     if result is None:
-        return TaskOutcome(task.path, task.title, "error", message, spec, None, 0, seconds)
+        return TaskOutcome(task.path, task.title, "error", message, spec, None, 0, seconds,
+                           unwritable=message.startswith("cannot write"))
     return TaskOutcome(task.path, task.title, result.status, result.message, spec, result.run_dir, result.steps,
-                       seconds)
+                       seconds, unwritable=result.unwritable)
 
 
 def _start_and_run(task: SuiteTask, spec: str, launcher: Launcher, events: EventSink,

@@ -49,9 +49,11 @@ class SuiteSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 when every task succeeded, 130 when the suite was stopped, else 1."""
+        """0 when every task succeeded, 130 when the suite was stopped, 2 when a run could not be written, else 1."""
         if self.run.interrupted:
             return 130
+        if any(outcome.unwritable for outcome in self.run.outcomes):
+            return 2
         return 0 if all(outcome.status == "success" for outcome in self.run.outcomes) else 1
 
 
