@@ -84,11 +84,10 @@ class _Prepared:
 def run_suite_command(call: SuiteCall) -> int:
     """Check everything, run the suite, write its summary; the exit code."""
     from ..records.run_files import RunWriteError
-    from ..runtime.runner import make_run_directory
+    from ..runtime.runner import EXIT_UNWRITABLE, make_run_directory
     from ..suite.guard import StopSignal
     from ..suite.pool import DevicePool
     from ..suite.runner import run_suite
-    from ..runtime.runner import EXIT_UNWRITABLE
     from ..suite.summary import SuiteSummary, console_table, write_summary
 
     if call.confirm:
@@ -109,7 +108,7 @@ def run_suite_command(call: SuiteCall) -> int:
     with call.signals():
         try:
             run = run_suite([item.task for item in prepared.values()], DevicePool(list(devices)), launcher,
-                            parallel=parallel, stop=StopSignal())
+                            parallel=parallel, stop=StopSignal(), announce=lambda text: console.print(escape(text)))
         finally:
             backends.close()
     first = next(iter(prepared.values()))
@@ -261,6 +260,7 @@ def _launcher(call: SuiteCall, prepared: dict[Path, _Prepared], backends: _Share
               console: Console) -> Any:
     from ...devices.errors import DeviceError
     from ...tools.dialects import get_dialect
+    from ..backends.no_model import NoModelBackend
     from ..runtime.console import JsonEvents
     from ..runtime.runner import RunParts, RunPlan
     from ..suite.runner import Launcher
@@ -292,7 +292,9 @@ def _launcher(call: SuiteCall, prepared: dict[Path, _Prepared], backends: _Share
 
     return Launcher(
         open_device=open_device,
-        backend_for=lambda task: backends.get(prepared[task.path].choice.settings),
+        # A task of literal steps (launch, do, wait ...) starts no model, as in a single run.
+        backend_for=lambda task: (backends.get(prepared[task.path].choice.settings) if task.task.needs_model()
+                                  else NoModelBackend()),
         parts_for=parts_for, plan_for=plan_for,
         events_for=lambda task, spec: _SuiteEvents(json_sink, console, str(task.path), spec, lock),
     )

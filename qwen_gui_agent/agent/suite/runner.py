@@ -86,8 +86,11 @@ class SuiteRun:
 
 
 def run_suite(tasks: list[SuiteTask], pool: DevicePool, launcher: Launcher, *, parallel: int,
-              stop: StopSignal | None = None) -> SuiteRun:
-    """Every task run on some device of ``pool``, at most ``parallel`` at once; outcomes in task order."""
+              stop: StopSignal | None = None, announce: Callable[[str], None] = log.warning) -> SuiteRun:
+    """Every task run on some device of ``pool``, at most ``parallel`` at once; outcomes in task order.
+
+    ``announce`` tells the person what a Ctrl-C (or SIGTERM) does, the moment it arrives.
+    """
     stop = stop or StopSignal()
     waiting = deque(enumerate(tasks))
     outcomes: dict[int, TaskOutcome] = {}
@@ -124,7 +127,7 @@ def run_suite(tasks: list[SuiteTask], pool: DevicePool, launcher: Launcher, *, p
                for n in range(max(1, min(parallel, len(pool.specs), len(tasks))))]
     for thread in workers:
         thread.start()
-    _wait_for(all_done, stop)
+    _wait_for(all_done, stop, announce)
     for thread in workers:
         thread.join()
     reason = "the suite was stopped before this task started" if stop.event.is_set() else \
@@ -134,7 +137,7 @@ def run_suite(tasks: list[SuiteTask], pool: DevicePool, launcher: Launcher, *, p
     return SuiteRun(tuple(outcomes[index] for index in sorted(outcomes)), pool.retired, stop.event.is_set())
 
 
-def _wait_for(all_done: threading.Event, stop: StopSignal) -> None:
+def _wait_for(all_done: threading.Event, stop: StopSignal, announce: Callable[[str], None]) -> None:
     """Wait for the workers; a Ctrl-C (even a second one) stops the suite and waits for the runs to save.
 
     (An Event, not Thread.join: a KeyboardInterrupt landing inside join can leave the thread looking
@@ -145,8 +148,9 @@ def _wait_for(all_done: threading.Event, stop: StopSignal) -> None:
             all_done.wait(timeout=0.2)
         except KeyboardInterrupt as cause:
             if not stop.event.is_set():
-                log.info("stopping the suite: %s", cause or "Ctrl-C")
                 stop.stop(cause)
+                announce(f"stopping the suite ({str(cause) or 'Ctrl-C'}): each running task ends now and is recorded as "
+                         "interrupted; the tasks not started are recorded as not run")
 
 
 def _run_one(task: SuiteTask, spec: str, pool: DevicePool, launcher: Launcher, stop: StopSignal) -> TaskOutcome:
