@@ -86,7 +86,7 @@ def run_suite_command(call: SuiteCall) -> int:
     from ..records.run_files import RunWriteError
     from ..runtime.runner import EXIT_UNWRITABLE, make_run_directory
     from ..suite.guard import StopSignal
-    from ..suite.pool import DevicePool
+    from ..suite.pool import DevicePool, at_once
     from ..suite.runner import run_suite
     from ..suite.summary import SuiteSummary, console_table, write_summary
 
@@ -103,7 +103,7 @@ def run_suite_command(call: SuiteCall) -> int:
     backends = _SharedBackends(parallel=parallel)
     launcher = _launcher(call, prepared, backends, suite_dir, console)
     console.print(f"suite: {len(prepared)} tasks on {len(devices)} devices ({escape(', '.join(devices))}), "
-                  f"{parallel} at once; runs in {escape(str(suite_dir))}")
+                  f"{at_once(parallel, len(devices), len(prepared))}; runs in {escape(str(suite_dir))}")
     started = time.time()
     with call.signals():
         try:

@@ -30,23 +30,31 @@ def displays() -> Iterator[tuple[XvfbServer, XvfbServer]]:
         next(fixture, None)
 
 
-def test_ctrl_c_in_a_long_wait_stops_the_suite_and_says_so(displays: tuple[XvfbServer, XvfbServer],
-                                                            tmp_path: Path) -> None:
+def test_ctrl_c_in_a_long_wait_stops_the_suite_and_says_so(
+    displays: tuple[XvfbServer, XvfbServer], tmp_path: Path
+) -> None:
     tasks = tmp_path / "tasks"
     tasks.mkdir()
     for name in ("alpha", "beta", "gamma"):
         (tasks / f"{name}.yaml").write_text(yaml.safe_dump({"name": name, "steps": [{"wait": LONG_WAIT}]}))
     devices = ",".join(f"desktop:{display.display}" for display in displays)
-    process = subprocess.Popen([*agent_command(), "run", str(tasks), "--device", devices, "--settle", "0",
-                                "--out", str(tmp_path / "out")], env=agent_env(displays[0].env()), cwd=tmp_path,
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [*agent_command(), "run", str(tasks), "--device", devices, "--settle", "0", "--out", str(tmp_path / "out")],
+        env=agent_env(displays[0].env()),
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         suite_dir = None
         while suite_dir is None or len(list(suite_dir.glob("*/*/steps.jsonl"))) < 2:  # both displays are waiting
             time.sleep(0.1)
             out = tmp_path / "out"
-            suite_dir = next((path for path in out.iterdir() if path.name.endswith("-suite")), None) \
-                if out.is_dir() else None
+            suite_dir = (
+                next((path for path in out.iterdir() if path.name.endswith("-suite")), None) if out.is_dir() else None
+            )
             assert process.poll() is None, process.communicate()
         time.sleep(0.5)
         process.send_signal(signal.SIGINT)
@@ -64,3 +72,35 @@ def test_ctrl_c_in_a_long_wait_stops_the_suite_and_says_so(displays: tuple[XvfbS
             (wait,) = steps(entry["run_dir"])
             assert wait["kind"] == "wait" and wait["note"] == "interrupted"
             assert json.loads((Path(entry["run_dir"]) / "run.json").read_text())["status"] == "interrupted"
+
+
+def test_parallel_beyond_the_devices_says_what_really_runs_at_once(
+    displays: tuple[XvfbServer, XvfbServer], tmp_path: Path
+) -> None:
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    for name in ("alpha", "beta"):
+        (tasks / f"{name}.yaml").write_text(yaml.safe_dump({"name": name, "steps": [{"wait": "0.1s"}]}))
+    done = subprocess.run(
+        [
+            *agent_command(),
+            "run",
+            str(tasks),
+            "--device",
+            f"desktop:{displays[0].display}",
+            "--parallel",
+            "2",
+            "--settle",
+            "0",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        env=agent_env(displays[0].env()),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 at once (--parallel 2, but only 1 device, one task each at a time)" in done.stdout
