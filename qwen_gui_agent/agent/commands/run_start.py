@@ -73,10 +73,11 @@ def open_device(errors: StartErrors, spec: str, options: dict[str, object], envi
 def check_backend_inputs(settings: BackendSettings) -> None:
     """A script, a local model folder or an adapter folder is input: missing or unreadable is bad input, found
     before anything starts (before torch and the weights load)."""
-    from ..backends.inputs import check_backend_inputs as check, input_flag
+    from ..backends.inputs import check_backend_inputs as check_inputs
+    from ..backends.inputs import input_flag
 
     try:
-        check(settings)
+        check_inputs(settings)
     except BackendUnavailable as error:
         raise typer.BadParameter(f"{input_flag(settings, error)}: {error}") from None
 
