@@ -53,6 +53,10 @@ class Device(ABC):
         """Facts worth recording with a run (model, resolution, monitor ...)."""
         return {"kind": self.kind, "name": self.name}
 
+    def program_environment(self) -> dict[str, str] | None:
+        """The environment of a program a task starts for this device (``launch:``); None: this process's own."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release what the driver holds (IME switched, connections)."""
 

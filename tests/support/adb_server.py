@@ -57,17 +57,19 @@ class AdbServer:
         self._lock = threading.Lock()
         self._server: socketserver.ThreadingTCPServer | None = None
         self._thread: threading.Thread | None = None
+        self.killed = threading.Event()  # set by ``host:kill`` (``adb kill-server``), after which real adb exits
 
     # --- lifecycle -----------------------------------------------------------------------------------------
 
-    def start(self) -> AdbServer:
+    def start(self, port: int = 0) -> AdbServer:
+        """Listen on ``port`` (0: a free one)."""
         adb = self
 
         class Handler(socketserver.BaseRequestHandler):
             def handle(self) -> None:
                 adb._serve(self.request)
 
-        server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler, bind_and_activate=True)
+        server = socketserver.ThreadingTCPServer(("127.0.0.1", port), Handler, bind_and_activate=True)
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(
@@ -179,6 +181,7 @@ class AdbServer:
             _okay(conn, _block(self._disconnect(request.removeprefix("host:disconnect:"))))
         elif request == "host:kill":
             _okay(conn)
+            self.killed.set()
         elif request.startswith("host-serial:"):
             self._per_serial(conn, request.removeprefix("host-serial:"))
         else:

@@ -124,8 +124,11 @@ def _can_connect(display: str) -> bool:
 
 
 def start_xvfb_server(width: int = 1280, height: int = 800, *, depth: int = 24, dpi: int = 96,
-                      timeout: float = 10.0) -> XvfbServer:
-    """Start Xvfb on the first free display number and wait until it accepts clients."""
+                      timeout: float = 10.0, noreset: bool = True) -> XvfbServer:
+    """Start Xvfb on the first free display number and wait until it accepts clients.
+
+    ``noreset=False`` starts it as a plain ``Xvfb :N`` does: it resets whenever its last client leaves.
+    """
     if not xvfb_available():
         raise XvfbUnavailable("Xvfb is not installed (Debian: apt-get install xvfb)")
     for number in range(FIRST_DISPLAY, FIRST_DISPLAY + 100):
@@ -133,7 +136,7 @@ def start_xvfb_server(width: int = 1280, height: int = 800, *, depth: int = 24, 
             continue
         log_file = tempfile.NamedTemporaryFile(prefix=f"xvfb-{number}-", suffix=".log", delete=False)  # noqa: SIM115
         argv = ["Xvfb", f":{number}", "-screen", "0", f"{width}x{height}x{depth}", "-dpi", str(dpi),
-                "-nolisten", "tcp", "-noreset"]
+                "-nolisten", "tcp", *(["-noreset"] if noreset else [])]
         process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log_file.close()
         xauthority = Path(log_file.name).with_suffix(".xauth")

@@ -148,4 +148,6 @@ class BackendSettings(BaseModel):
             data["script"] = str(self.script)
         elif self.script is not None:
             data["script"] = f"{len(self.script)} answers"
+        if self.kind == "scripted":  # a script answered: the model and server defaults were never involved
+            del data["model"], data["base_url"]
         return data

@@ -121,11 +121,14 @@ def _answer_settings(choice: ModelChoice) -> dict[str, Any]:
 
 def _model_choice(flags: ModelFlags, console: Console) -> ModelChoice:
     from .model_options import resolve_model_settings
+    from .run_start import check_backend_inputs
 
     try:
-        return resolve_model_settings(flags, environ=dict(os.environ))
+        choice = resolve_model_settings(flags, environ=dict(os.environ))
+        check_backend_inputs(choice.settings)  # a missing script or model folder is bad input, not a failed run
     except typer.BadParameter as error:
         _bad_input(console, str(error))
+    return choice
 
 
 def _run(console: Console, out: Path, settings: dict[str, Any], choice: ModelChoice, items: Sequence[Any],
@@ -136,13 +139,13 @@ def _run(console: Console, out: Path, settings: dict[str, Any], choice: ModelCho
     from ..backends.base import BackendError
     from ..eval.asking import FrameSettings
     from ..eval.outputs import write_outputs
-    from ..eval.results_log import ResultsLog, SettingsChanged, check_settings
+    from ..eval.results_log import ResultsLog, ResultsWriteError, SettingsChanged, check_settings
     from ..eval.runner import run_items
 
     try:
         check_settings(out, settings, fresh=fresh)
-    except SettingsChanged as error:
-        _bad_input(console, str(error))
+    except (SettingsChanged, ResultsWriteError) as error:
+        _bad_input(console, f"{error}" + ("; choose another --out" if isinstance(error, ResultsWriteError) else ""))
     for problem in problems:
         console.print(f"[yellow]data error:[/yellow] {escape(problem.describe())}")
     model = choice.settings
@@ -162,7 +165,13 @@ def _run(console: Console, out: Path, settings: dict[str, Any], choice: ModelCho
     except KeyboardInterrupt:
         console.print(f"interrupted: what finished is kept in {escape(str(out))}; run the same command again to resume")
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    outcome = write_outputs(out, title, settings, records, problems)
+    except ResultsWriteError as error:  # the disk filled up or went read-only mid-eval: 2, like a bad --out
+        _bad_input(console, f"{error}; what finished is kept in {out}: free some space and run the same command "
+                   "again to resume, or choose another --out")
+    try:
+        outcome = write_outputs(out, title, settings, records, problems)
+    except ResultsWriteError as error:
+        _bad_input(console, f"{error}; free some space and run the same command again (nothing is asked twice)")
     _print_summary(outcome.summary, console)
     console.print(f"results: {escape(str(outcome.results_path))}\nreport:  {escape(str(outcome.report_path))}")
     raise typer.Exit(0)

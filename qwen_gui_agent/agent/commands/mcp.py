@@ -222,10 +222,10 @@ def model_setup(flags: ModelFlags, environ: Mapping[str, str]) -> ServedModel:
     """The model flags (then AGENT_* variables, then defaults) as the server's model; BadParameter if unusable."""
     from ..mcp.settings import ServedModel
     from .model_options import resolve_model_settings
-    from .run_start import check_script
+    from .run_start import check_backend_inputs
 
     choice = resolve_model_settings(flags, environ=environ)
-    check_script(choice.settings)  # an unreadable --script is bad input now, not at the first call
+    check_backend_inputs(choice.settings)  # a missing script, model or adapter folder is bad input now
     return ServedModel(
         settings=choice.settings, dialect=choice.dialect, coordinates=choice.coordinates, info=choice.public_dict()
     )

@@ -2,7 +2,8 @@
 
 Exit codes of ``agent replay --check``: 0 every step matches, 1 a step now
 differs (details on the console and in ``--junit FILE``), 2 the run cannot be
-read or replayed at all. ``agent replay --device`` exits 1 on a device error.
+read or replayed at all, or ``--junit FILE`` cannot be written. ``agent replay --device`` exits 1 on a device
+error.
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ def report_command(
     except RunLoadError as error:
         console.print(f"[red]cannot read the run:[/red] {escape(str(error))}")
         raise typer.Exit(2) from None
-    except OSError as error:
+    except OSError as error:  # read-only, full, a file in the way: the output is the problem (2), as elsewhere
         console.print(f"[red]cannot write the report:[/red] {escape(str(error))}")
-        raise typer.Exit(1) from None
+        raise typer.Exit(2) from None
     Console(soft_wrap=True).print(f"report written to {escape(str(path))}")
 
 
@@ -107,9 +108,14 @@ def _check(run: RecordedRun, junit: Path | None, as_json: bool, console: Console
     except ReplayError as error:
         console.print(f"[red]cannot replay the run:[/red] {escape(str(error))}")
         return 2
-    if junit is not None:
-        write_junit(result, junit)
     _print_check(result, as_json)
+    if junit is not None:
+        try:
+            write_junit(result, junit)
+        except OSError as error:  # 2, not 1: CI reads 1 as "steps differ"
+            console.print(f"[red]cannot write the JUnit file {escape(str(junit))}:[/red] "
+                          f"{escape(error.strerror or str(error))}; choose another --junit path")
+            return 2
     return 0 if result.ok else 1
 
 

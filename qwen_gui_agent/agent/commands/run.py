@@ -82,10 +82,11 @@ def run_command(
 ) -> None:
     # Imported here, not at the top: `agent --help` stays quick.
     from ...tools.dialects import get_dialect
+    from ..records.run_files import RunWriteError
     from ..runtime.console import JsonEvents, UserChannel
     from ..runtime.progress import RichEvents
     from ..runtime.runner import NotStarted, RunParts, execute_run
-    from .run_start import StartErrors, check_script, open_device, start_backend
+    from .run_start import StartErrors, check_backend_inputs, open_device, start_backend
     from .verbosity import command_verbosity
 
     verbose = command_verbosity(context, verbose)
@@ -103,7 +104,7 @@ def run_command(
         settings = resolve_loop_settings(loop, task, choice.settings, environ)
         spec = _device_spec(device.device, task, environ)
         if task.needs_model():
-            check_script(choice.settings)
+            check_backend_inputs(choice.settings)
     except typer.BadParameter as error:
         errors.bad_input(str(error))
     user = UserChannel(events=events)
@@ -127,7 +128,10 @@ def run_command(
             events=events, out_dir=out or Path(environ.get(ENV_OUT) or DEFAULT_OUT), user=user, secrets=secrets,
             task_file=task_file, model_info=model_info, write_report=not no_report,
         )
-        result = execute_run(parts)
+        try:
+            result = execute_run(parts)
+        except RunWriteError as error:  # --out cannot hold a run (read-only, full, a file): nothing was recorded
+            errors.bad_input(str(error))
     raise typer.Exit(result.exit_code)
 
 

@@ -69,14 +69,16 @@ def open_device(errors: StartErrors, spec: str, flags: DeviceFlags, environ: Map
         yield opened
 
 
-def check_script(settings: BackendSettings) -> None:
-    """A scripted backend's script is input: missing or unreadable is bad input, found before anything starts."""
-    if settings.kind != "scripted":
-        return
+def check_backend_inputs(settings: BackendSettings) -> None:
+    """A script, a local model folder or an adapter folder is input: missing or unreadable is bad input, found
+    before anything starts (before torch and the weights load)."""
+    from ..backends.inputs import check_backend_inputs as check_inputs
+    from ..backends.inputs import input_flag
+
     try:
-        create_backend(settings).close()
+        check_inputs(settings)
     except BackendUnavailable as error:
-        raise typer.BadParameter(f"--script: {error}") from None
+        raise typer.BadParameter(f"{input_flag(settings, error)}: {error}") from None
 
 
 @contextmanager

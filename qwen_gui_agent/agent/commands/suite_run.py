@@ -82,9 +82,10 @@ class _Prepared:
 
 def run_suite_command(call: SuiteCall) -> int:
     """Check everything, run the suite, write its summary; the exit code."""
-    from ..runtime.runner import new_run_directory
+    from ..records.run_files import RunWriteError
+    from ..runtime.runner import EXIT_UNWRITABLE, make_run_directory
     from ..suite.guard import StopSignal
-    from ..suite.pool import DevicePool
+    from ..suite.pool import DevicePool, at_once
     from ..suite.runner import run_suite
     from ..suite.summary import SuiteSummary, console_table, write_summary
 
@@ -94,23 +95,29 @@ def run_suite_command(call: SuiteCall) -> int:
     devices = _device_pool_specs(call)
     parallel = call.parallel or len(devices)
     console = Console(stderr=call.json_events, highlight=False, soft_wrap=True)
-    suite_dir = new_run_directory(call.out_dir, "suite")
-    suite_dir.mkdir(parents=True)
+    try:
+        suite_dir = make_run_directory(call.out_dir, "suite")
+    except RunWriteError as error:  # read-only, full, a file in the way: nothing runs, nothing is recorded
+        call.errors.bad_input(str(error))
     backends = _SharedBackends(parallel=parallel)
     launcher = _launcher(call, prepared, backends, suite_dir, console)
     console.print(f"suite: {len(prepared)} tasks on {len(devices)} devices ({escape(', '.join(devices))}), "
-                  f"{parallel} at once; runs in {escape(str(suite_dir))}")
+                  f"{at_once(parallel, len(devices), len(prepared))}; runs in {escape(str(suite_dir))}")
     started = time.time()
     with call.signals():
         try:
             run = run_suite([item.task for item in prepared.values()], DevicePool(list(devices)), launcher,
-                            parallel=parallel, stop=StopSignal())
+                            parallel=parallel, stop=StopSignal(), announce=lambda text: console.print(escape(text)))
         finally:
             backends.close()
     first = next(iter(prepared.values()))
     summary = SuiteSummary(suite_dir, run, tuple(devices), parallel, started, time.time(), first.choice.public_dict())
-    written = write_summary(summary)
     console.print(console_table(summary))
+    try:
+        written = write_summary(summary)
+    except OSError as error:  # the disk filled up or went read-only during the suite
+        console.print(f"[red]error:[/red] {escape(str(RunWriteError(suite_dir, error)))}")
+        return EXIT_UNWRITABLE
     console.print(f"suite saved in {escape(str(suite_dir))}: " + ", ".join(path.name for path in written))
     return summary.exit_code
 
@@ -122,6 +129,7 @@ def _prepare_tasks(call: SuiteCall) -> dict[Path, _Prepared]:
     from ..suite.tasks import SuiteInputError, expand_task_files
     from .loop_options import resolve_loop_settings
     from .model_options import resolve_model_settings
+    from .run_start import check_backend_inputs
 
     try:
         paths = expand_task_files(call.task_args)
@@ -135,6 +143,8 @@ def _prepare_tasks(call: SuiteCall) -> dict[Path, _Prepared]:
             secrets = Secrets.from_environment(names, call.environ)
             choice = resolve_model_settings(call.model, environ=call.environ,
                                             task=task.model.model_dump(exclude_none=True))
+            if task.needs_model():
+                check_backend_inputs(choice.settings)  # a missing script, model or adapter folder: bad input
             settings = resolve_loop_settings(call.loop, task, choice.settings, call.environ)
         except (TaskFileError, MissingSecret) as error:
             call.errors.bad_input(str(error))
@@ -242,6 +252,7 @@ def _launcher(call: SuiteCall, prepared: dict[Path, _Prepared], backends: _Share
               console: Console) -> Any:
     from ...devices.errors import DeviceError
     from ...tools.dialects import get_dialect
+    from ..backends.no_model import NoModelBackend
     from ..runtime.console import JsonEvents
     from ..runtime.runner import RunParts, RunPlan
     from ..suite.runner import Launcher
@@ -273,7 +284,9 @@ def _launcher(call: SuiteCall, prepared: dict[Path, _Prepared], backends: _Share
 
     return Launcher(
         open_device=open_device,
-        backend_for=lambda task: backends.get(prepared[task.path].choice.settings),
+        # A task of literal steps (launch, do, wait ...) starts no model, as in a single run.
+        backend_for=lambda task: (backends.get(prepared[task.path].choice.settings) if task.task.needs_model()
+                                  else NoModelBackend()),
         parts_for=parts_for, plan_for=plan_for,
         events_for=lambda task, spec: _SuiteEvents(json_sink, console, str(task.path), spec, lock),
     )

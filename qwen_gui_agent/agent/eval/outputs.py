@@ -11,6 +11,7 @@ from typing import Any
 
 from .items import DataProblem
 from .report_page import render_page
+from .results_log import ResultsWriteError
 from .summary import error_list, misses, summarize
 
 RESULTS_JSON = "results.json"
@@ -43,6 +44,10 @@ def write_outputs(directory: Path, title: str, settings: Mapping[str, Any], reco
 def _replace(path: Path, text: str) -> Path:
     """Written beside and renamed into place: a reader never sees half a file."""
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise ResultsWriteError(path, error) from None
     return path

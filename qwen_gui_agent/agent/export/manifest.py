@@ -72,7 +72,11 @@ def write_manifest(staging: Path, result: ExportResult, data_file: str) -> None:
 
 
 def _readme(result: ExportResult, environment: dict[str, str], arguments: list[str]) -> str:
-    exports = " \\\n".join(f"{name}={shlex.quote(value)}" for name, value in environment.items())
+    # Paths relative to the folder itself (the commands run in it), so it can move to the GPU machine as it is.
+    environment = {**environment, "ROOT_IMAGE_DIR": "$PWD"}
+    arguments = [*arguments]
+    arguments[arguments.index("--dataset") + 1] = Path(arguments[arguments.index("--dataset") + 1]).name
+    exports = " \\\n".join(f"{name}={_shell_word(value)}" for name, value in environment.items())
     pairs = [arguments[i:i + 2] for i in range(0, len(arguments), 2)]
     command = " \\\n  ".join(["swift sft", *(shlex.join(pair) for pair in pairs)])
     return f"""# Training data for Qwen2.5-VL (ms-swift)
@@ -85,16 +89,24 @@ Each row is exactly what the model saw at that step; the images are already at t
 so keep MAX_PIXELS and MIN_PIXELS as below: they leave every image at its own size, and the
 coordinates written in the answers stay true.
 
-Train a LoRA (ms-swift 4.x: `pip install 'qwen-gui-agent[train]'`), on a GPU:
+Train a LoRA (ms-swift 4.x: `pip install 'qwen-gui-agent[train]'`), on a GPU, from inside this folder
+(every path in it is relative, so it can move to the GPU machine as it is):
 
 ```bash
+cd {shlex.quote(result.output.name)}
 {exports} \\
 {command}
 ```
 
-On a CPU, use `--torch_dtype float32`. Then run the agent with the checkpoint ms-swift printed:
+On a CPU, use `--torch_dtype float32`. Then run the agent with the checkpoint ms-swift printed
+(`last_model_checkpoint`, under `output/` in this folder):
 
 ```bash
 agent run "TASK" --backend local --model {DEFAULT_BASE_MODEL} --adapter output/vX-.../checkpoint-N
 ```
 """
+
+
+def _shell_word(value: str) -> str:
+    """``value`` for a shell command line; ``$PWD`` is left for the shell to expand (in double quotes)."""
+    return '"$PWD"' if value == "$PWD" else shlex.quote(value)

@@ -61,11 +61,14 @@ def export_runs(run_dirs: Sequence[Path], output: Path, options: ExportOptions =
     output = Path(output)
     if output.exists():
         raise ExportError(f"{output} already exists: choose a new folder (nothing is overwritten)")
-    if not output.parent.is_dir():
-        raise ExportError(f"{output.parent} is not a directory")
     runs = [_load(Path(directory)) for directory in run_dirs]
     result = ExportResult(output=output)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
+    made = _make_parents(output.parent)  # `-o data/my-app` with no data/ yet: made, and removed if nothing is written
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
+    except OSError as error:  # read-only, full: nothing was written
+        _remove_empty(made)
+        raise _unwritable(output, error) from None
     try:
         with open(staging / DATA_FILE, "w", encoding="utf-8") as data:
             for run in runs:
@@ -78,10 +81,42 @@ def export_runs(run_dirs: Sequence[Path], output: Path, options: ExportOptions =
         (result.min_pixels, result.max_pixels) = _pixel_bounds(runs)
         write_manifest(staging, result, DATA_FILE)
         os.rename(staging, output)
+    except OSError as error:  # the disk filled up, or the folder went read-only, while writing
+        shutil.rmtree(staging, ignore_errors=True)
+        _remove_empty(made)
+        raise _unwritable(output, error) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        _remove_empty(made)
         raise
     return result
+
+
+def _unwritable(output: Path, error: OSError) -> ExportError:
+    return ExportError(f"cannot write {output}: {error.strerror or error}; nothing was left there: free some space "
+                       "or choose another -o folder")
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents (as ``mkdir -p``); the ones created, innermost first."""
+    chain = [folder, *folder.parents]
+    missing = chain[: next((i for i, path in enumerate(chain) if path.exists()), len(chain))]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ExportError(f"{folder} is not a directory: choose an output folder inside a directory") from None
+    except OSError as error:
+        raise ExportError(f"cannot create {folder}: {error.strerror or error}") from None
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders ``_make_parents`` created, innermost first, as long as they are empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def _load(directory: Path) -> RecordedRun:
@@ -171,7 +206,7 @@ class _RunExport:
         self.prompts.remember(step, image)  # the history holds the step whatever became of its row
 
     def _tap_step(self, step: StepRecord) -> None:
-        frame = self._frame(step)
+        frame = self.dialect.grounding_frame(self._frame(step))  # what the loop read the box in
         image = self._image(step, frame)
         reason = self._frame_mismatch(step, frame) or (
             "" if step.query else "the grounding query is not recorded (a run from before queries were)")

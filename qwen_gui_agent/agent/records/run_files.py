@@ -141,25 +141,49 @@ class RunInfo(BaseModel):
         return FrameBounds(values["min_pixels"], values["max_pixels"], values["patch_factor"])
 
 
+class RunWriteError(RuntimeError):
+    """The run's folder cannot be written (read-only, a full disk, a file where a folder should be).
+
+    Not the model's or the device's doing: the run stops, says which path and why, and exits 2.
+    """
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        self.path = path
+        reason = error.strerror or str(error)
+        super().__init__(f"cannot write {path}: {reason}; free some space there or choose another --out")
+
+
 class RunWriter:
-    """Appends a run to its directory as it happens."""
+    """Appends a run to its directory as it happens; a write that fails raises RunWriteError (and ``failed``
+    stays True), and run.json is still brought up to date where the disk allows (``update``)."""
 
     def __init__(self, directory: Path, info: RunInfo) -> None:
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=False)
         self.info = info
-        self._steps = open(self.directory / STEPS_FILE, "a", encoding="utf-8")  # noqa: SIM115 - held for the run
+        self.failed = False
+        try:
+            self.directory.mkdir(parents=True, exist_ok=False)
+            self._steps = open(self.directory / STEPS_FILE, "a", encoding="utf-8")  # noqa: SIM115 - held for the run
+        except OSError as error:
+            raise self._failure(self.directory, error) from None
         self._write_info()
 
     def save_image(self, index: int, image: Image.Image, suffix: str = "") -> str:
         name = f"step-{index:04d}{suffix}.png"
-        image.save(self.directory / name, format="PNG", compress_level=1)  # fast: written on the hot path
+        try:
+            image.save(self.directory / name, format="PNG", compress_level=1)  # fast: written on the hot path
+        except OSError as error:
+            (self.directory / name).unlink(missing_ok=True)  # no half image: it would read as a broken screenshot
+            raise self._failure(self.directory / name, error) from None
         return name
 
     def append(self, step: StepRecord) -> None:
-        self._steps.write(step.model_dump_json() + "\n")
-        self._steps.flush()
-        os.fsync(self._steps.fileno())
+        try:
+            self._steps.write(step.model_dump_json() + "\n")
+            self._steps.flush()
+            os.fsync(self._steps.fileno())
+        except OSError as error:
+            raise self._failure(self.directory / STEPS_FILE, error) from None
         self.update(steps=step.index)
 
     def update(self, **changes: Any) -> None:
@@ -167,12 +191,44 @@ class RunWriter:
         self._write_info()
 
     def close(self) -> None:
-        self._steps.close()
+        try:
+            self._steps.close()
+        except OSError as error:  # the last buffered bytes could not be written: the steps file says so itself
+            log.warning("closing %s: %s", self.directory / STEPS_FILE, error)
 
     def _write_info(self) -> None:
+        """run.json replaced atomically; on a full disk, where the new text fits the old file's blocks, rewritten
+        in place instead, so that even then it says how the run ended rather than ``running``."""
+        text = self.info.model_dump_json(indent=2).encode("utf-8")
         temporary = self.directory / (RUN_FILE + ".tmp")
-        temporary.write_text(self.info.model_dump_json(indent=2), encoding="utf-8")
-        os.replace(temporary, self.directory / RUN_FILE)
+        try:
+            temporary.write_bytes(text)
+            os.replace(temporary, self.directory / RUN_FILE)
+        except OSError as error:
+            temporary.unlink(missing_ok=True)
+            if not _rewrite_in_place(self.directory / RUN_FILE, text):
+                raise self._failure(self.directory / RUN_FILE, error) from None
+            self.failed = True
+            log.warning("run.json rewritten in place after: %s", error)
+
+    def _failure(self, path: Path, error: OSError) -> RunWriteError:
+        self.failed = True
+        return RunWriteError(path, error)
+
+
+def _rewrite_in_place(path: Path, text: bytes) -> bool:
+    """Overwrite ``path`` with ``text`` in the blocks it already holds (no new space needed); False when it cannot."""
+    try:
+        if not path.is_file() or len(text) > path.stat().st_blocks * 512:
+            return False
+        with open(path, "r+b") as file:
+            file.write(text)
+            file.truncate()
+            file.flush()
+            os.fsync(file.fileno())
+        return True
+    except OSError:
+        return False
 
 
 class RecordedRun(BaseModel):

@@ -219,6 +219,8 @@ class _Replayer:
             return recorded  # a literal step's frame comes from its task file, not from the screen
         try:
             now = frame_for_step(self.run.info, geometry, self.dialect)
+            if step.kind in GROUNDED_KINDS:
+                now = self.dialect.grounding_frame(now)  # the loop reads a tap's box in this one (qwen3: over 1000)
         except (TypeError, ValueError) as error:  # settings today's code refuses (an aspect ratio, a bad number)
             problems.append(f"no model frame can be computed now\n  recorded: {recorded}\n  now:      {error}")
             return None

@@ -37,6 +37,7 @@ from ..records.run_files import (
     ExecutedRecord,
     FrameRecord,
     GeometryRecord,
+    RunWriteError,
     RunWriter,
     StepRecord,
 )
@@ -210,6 +211,9 @@ class Session:
             raise
         except KeyboardInterrupt:
             draft.note = draft.note or "interrupted"
+            raise
+        except RunWriteError as error:  # the run's folder cannot be written: the record says so, if it still can
+            draft.error = ErrorRecord(kind="storage", message=str(error))
             raise
         except Exception as error:  # a bug of ours: record it on the step it broke, then let the runner end the run
             draft.error = ErrorRecord(kind="internal", message=f"{type(error).__name__}: {error}")

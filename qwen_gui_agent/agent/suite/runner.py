@@ -24,6 +24,7 @@ from ...devices.base import Device
 from ...devices.errors import DeviceError
 from ...tasks.schema import Task
 from ..backends.base import BackendError, ModelBackend
+from ..records.run_files import RunWriteError
 from ..runtime.console import EventSink
 from ..runtime.runner import NotStarted, RunParts, RunPlan, RunResult, execute_run, record_unstarted_run
 from .guard import GuardedBackend, GuardedDevice, StopSignal
@@ -63,6 +64,7 @@ class TaskOutcome:
     run_dir: Path | None = None
     steps: int = 0
     seconds: float = 0.0
+    unwritable: bool = False  # its run directory could not be written (read-only, a full disk)
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,11 @@ class SuiteRun:
 
 
 def run_suite(tasks: list[SuiteTask], pool: DevicePool, launcher: Launcher, *, parallel: int,
-              stop: StopSignal | None = None) -> SuiteRun:
-    """Every task run on some device of ``pool``, at most ``parallel`` at once; outcomes in task order."""
+              stop: StopSignal | None = None, announce: Callable[[str], None] = log.warning) -> SuiteRun:
+    """Every task run on some device of ``pool``, at most ``parallel`` at once; outcomes in task order.
+
+    ``announce`` tells the person what a Ctrl-C (or SIGTERM) does, the moment it arrives.
+    """
     stop = stop or StopSignal()
     waiting = deque(enumerate(tasks))
     outcomes: dict[int, TaskOutcome] = {}
@@ -122,7 +127,7 @@ def run_suite(tasks: list[SuiteTask], pool: DevicePool, launcher: Launcher, *, p
                for n in range(max(1, min(parallel, len(pool.specs), len(tasks))))]
     for thread in workers:
         thread.start()
-    _wait_for(all_done, stop)
+    _wait_for(all_done, stop, announce)
     for thread in workers:
         thread.join()
     reason = "the suite was stopped before this task started" if stop.event.is_set() else \
@@ -132,7 +137,7 @@ def run_suite(tasks: list[SuiteTask], pool: DevicePool, launcher: Launcher, *, p
     return SuiteRun(tuple(outcomes[index] for index in sorted(outcomes)), pool.retired, stop.event.is_set())
 
 
-def _wait_for(all_done: threading.Event, stop: StopSignal) -> None:
+def _wait_for(all_done: threading.Event, stop: StopSignal, announce: Callable[[str], None]) -> None:
     """Wait for the workers; a Ctrl-C (even a second one) stops the suite and waits for the runs to save.
 
     (An Event, not Thread.join: a KeyboardInterrupt landing inside join can leave the thread looking
@@ -143,8 +148,9 @@ def _wait_for(all_done: threading.Event, stop: StopSignal) -> None:
             all_done.wait(timeout=0.2)
         except KeyboardInterrupt as cause:
             if not stop.event.is_set():
-                log.info("stopping the suite: %s", cause or "Ctrl-C")
                 stop.stop(cause)
+                announce(f"stopping the suite ({str(cause) or 'Ctrl-C'}): each running task ends now and is recorded as "
+                         "interrupted; the tasks not started are recorded as not run")
 
 
 def _run_one(task: SuiteTask, spec: str, pool: DevicePool, launcher: Launcher, stop: StopSignal) -> TaskOutcome:
@@ -153,6 +159,9 @@ def _run_one(task: SuiteTask, spec: str, pool: DevicePool, launcher: Launcher, s
     message = ""
     try:
         result, dropped = _start_and_run(task, spec, launcher, events, stop)
+    except RunWriteError as error:  # its run directory cannot be made: said in one line, the suite goes on
+        result, dropped = None, None
+        message = str(error)
     except Exception as error:  # a worker must record its task whatever goes wrong, and live on
         log.exception("task %s on %s stopped on an unexpected error", task.path, spec)
         result, dropped = None, None
@@ -163,9 +172,10 @@ def _run_one(task: SuiteTask, spec: str, pool: DevicePool, launcher: Launcher, s
         pool.release(spec)
     seconds = time.perf_counter() - started
     if result is None:
-        return TaskOutcome(task.path, task.title, "error", message, spec, None, 0, seconds)
+        return TaskOutcome(task.path, task.title, "error", message, spec, None, 0, seconds,
+                           unwritable=message.startswith("cannot write"))
     return TaskOutcome(task.path, task.title, result.status, result.message, spec, result.run_dir, result.steps,
-                       seconds)
+                       seconds, unwritable=result.unwritable)
 
 
 def _start_and_run(task: SuiteTask, spec: str, launcher: Launcher, events: EventSink,

@@ -22,6 +22,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
+from ..runtime.runner import model_label
 from .runner import NOT_RUN, SuiteRun, TaskOutcome, outcome_data
 
 FAILED = frozenset({"failure", "stuck", "budget", "needs_user"})
@@ -48,9 +49,11 @@ class SuiteSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 when every task succeeded, 130 when the suite was stopped, else 1."""
+        """0 when every task succeeded, 130 when the suite was stopped, 2 when a run could not be written, else 1."""
         if self.run.interrupted:
             return 130
+        if any(outcome.unwritable for outcome in self.run.outcomes):
+            return 2
         return 0 if all(outcome.status == "success" for outcome in self.run.outcomes) else 1
 
 
@@ -90,7 +93,7 @@ def junit_xml(summary: SuiteSummary) -> str:
                           skipped=root.get("skipped", "0"), time=root.get("time", "0"))
     properties = ET.SubElement(suite, "properties")
     facts = {"devices": ",".join(summary.devices), "parallel": str(summary.parallel),
-             "dropped_devices": ",".join(summary.run.retired), "model": str(summary.model.get("model", ""))}
+             "dropped_devices": ",".join(summary.run.retired), "model": model_label(summary.model)}
     for name, value in facts.items():
         ET.SubElement(properties, "property", name=name, value=_clean(value))
     for outcome in outcomes:

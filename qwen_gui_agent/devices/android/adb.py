@@ -76,16 +76,23 @@ def adb_server_as_found(client: AdbClient, settings: AndroidSettings) -> Iterato
     us); one started during the look is stopped again at its end. A server that was running is
     left alone.
     """
-    from adbutils import AdbError
 
     was_running = adb_server_listening(settings)
     try:
         yield
     finally:
-        if not was_running and adb_server_listening(settings):
-            logger.info("stopping the adb server started at %s:%d to list devices", settings.adb_host, settings.adb_port)
-            with contextlib.suppress(AdbError, OSError):
-                client.server_kill()
+        if not was_running:
+            stop_started_server(client, settings, "to list devices")
+
+
+def stop_started_server(client: AdbClient, settings: AndroidSettings, why: str) -> None:
+    """Stop the adb server adbutils started for us (``adb start-server``'s daemon), if it is still there."""
+    from adbutils import AdbError
+
+    if adb_server_listening(settings):
+        logger.info("stopping the adb server started at %s:%d %s", settings.adb_host, settings.adb_port, why)
+        with contextlib.suppress(AdbError, OSError):
+            client.server_kill()
 
 
 def with_retries(settings: AndroidSettings, what: str, call: Callable[[], T]) -> T:

@@ -8,6 +8,7 @@ pure ``plan_android``. adbutils is imported only when a device is opened.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -30,6 +31,8 @@ from .adb import (
     DeviceLink,
     adb_client,
     adb_server_as_found,
+    adb_server_listening,
+    stop_started_server,
     transient_on_adb_trouble,
     with_retries,
 )
@@ -109,11 +112,19 @@ def open_android(serial: str | None, settings: AndroidSettings) -> AndroidDevice
     """The device ``serial`` (``HOST:PORT`` is connected over TCP first), or the only device when None."""
     serial = serial or settings.serial
     client = adb_client(settings)
-    if serial and TCP_SERIAL.match(serial):
-        _connect_tcp(client, serial, settings)
-    listed = _list_devices(client, settings)
-    serial = _choose(serial, listed)
-    return AndroidDevice(DeviceLink(client, serial, settings), settings)
+    # adbutils starts an adb server when none answers (a daemon that outlives us): ours to stop at the end.
+    started_here = not adb_server_listening(settings)
+    stop_server = functools.partial(stop_started_server, client, settings, "for this run") if started_here else None
+    try:
+        if serial and TCP_SERIAL.match(serial):
+            _connect_tcp(client, serial, settings)
+        listed = _list_devices(client, settings)
+        serial = _choose(serial, listed)
+    except BaseException:
+        if stop_server is not None:
+            stop_server()
+        raise
+    return AndroidDevice(DeviceLink(client, serial, settings), settings, stop_server=stop_server)
 
 
 def _list_devices(client: AdbClient, settings: AndroidSettings) -> list[_Listed]:
@@ -175,15 +186,22 @@ class AndroidDevice(Device):
     kind = "mobile"
 
     def __init__(
-        self, link: DeviceLink, settings: AndroidSettings, *, sleep: Callable[[float], None] = time.sleep
+        self, link: DeviceLink, settings: AndroidSettings, *, sleep: Callable[[float], None] = time.sleep,
+        stop_server: Callable[[], None] | None = None,
     ) -> None:
         self.link = link
         self.settings = settings
         self.name = link.serial
         self._sleep = sleep
+        self._stop_server = stop_server  # the adb server opening this device started: stopped at close
         self._screen: tuple[int, int] | None = None  # size of the last capture: the current orientation
         self._packages: tuple[str, ...] | None = None
         self._raw_capture = settings.screencap == "raw"
+
+    def close(self) -> None:
+        if self._stop_server is not None:
+            stop, self._stop_server = self._stop_server, None
+            stop()
 
     # --- perceive -------------------------------------------------------------------------------------------
 

@@ -10,11 +10,14 @@ lazily: this module imports on a headless server.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import tenacity
 from PIL import Image
 
 from ...tools.frames import ScreenGeometry
@@ -22,6 +25,10 @@ from ..errors import CaptureError, DeviceNotFound, MissingDependency
 from .settings import DesktopPlatform, DesktopSettings, Region
 
 log = logging.getLogger(__name__)
+
+X_SOCKET_DIR = Path("/tmp/.X11-unix")
+RESET_GRACE_S = 2.0  # how long a refused X connection is tried again (an X server reset takes milliseconds)
+RESET_RETRY_WAIT_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -56,19 +63,42 @@ def display_problem(platform: DesktopPlatform, environ: Mapping[str, str]) -> Mi
 
 
 def open_mss(display: str | None = None) -> Any:
-    """An mss screenshot object for ``display`` (an X display name), or this process's display."""
+    """An mss screenshot object for ``display`` (an X display name), or this process's display.
+
+    An X server started without ``-noreset`` (a plain ``Xvfb :N``) resets when its last client leaves
+    and refuses connections for a moment; a run that closes the display and opens it again (the next
+    task of a suite) lands in that moment. So a refused connection is tried again for up to
+    RESET_GRACE_S while the server's socket is there; a display with no server fails at once.
+    """
     try:
         import mss  # lazy: imported when a desktop is opened, never on import
     except ImportError as error:
         raise MissingDependency("the mss package is not installed", hint="pip install mss") from error
     factory = getattr(mss, "MSS", None) or mss.mss  # mss>=10.2 names the class; older versions a factory
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_delay(RESET_GRACE_S), wait=tenacity.wait_fixed(RESET_RETRY_WAIT_S),
+        retry=tenacity.retry_if_exception_type(mss.ScreenShotError)
+        & tenacity.retry_if_exception(lambda _error: _server_socket_exists(display)),
+        reraise=True,
+    )
     try:
-        return factory(display=display) if display else factory()
+        return retrying(lambda: factory(display=display) if display else factory())
     except mss.ScreenShotError as error:
         raise MissingDependency(
             f"cannot open the display for screen capture ({error})",
             hint="check that DISPLAY names a running X server you may connect to (xhost/XAUTHORITY)",
         ) from error
+
+
+def _server_socket_exists(display: str | None) -> bool:
+    """Whether the local X server of ``display`` (":91", ":0.0"; None: $DISPLAY) has its socket: it is there,
+    perhaps resetting. A remote or unreadable name counts as there (it gets the short retry)."""
+    name = display or os.environ.get("DISPLAY", "")
+    host, _, rest = name.partition(":")
+    number = rest.split(".", 1)[0]
+    if host not in ("", "unix") or not number.isdigit():
+        return True
+    return (X_SOCKET_DIR / f"X{number}").exists()
 
 
 def choose_region(monitors: list[MonitorInfo], settings: DesktopSettings) -> tuple[Region, str]:

@@ -81,6 +81,14 @@ class DesktopDevice(Device):
             "settings": self.settings.model_dump(mode="json"),
         }
 
+    def program_environment(self) -> dict[str, str] | None:
+        """On another X display (``desktop::N``) a started program must open its windows there, not on $DISPLAY;
+        without WAYLAND_DISPLAY, which toolkits would otherwise prefer to any X display."""
+        if not self.settings.display:
+            return None
+        environment = {name: value for name, value in os.environ.items() if name != "WAYLAND_DISPLAY"}
+        return {**environment, "DISPLAY": self.settings.display}
+
     def close(self) -> None:
         try:
             if self._input is not None:

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import DeviceError
+from .xlib_auth import quiet_missing_cookies
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class SpareKeys:
         """On the display ``display_name`` (":1"), or on $DISPLAY."""
         from Xlib import display as xdisplay  # python-xlib, installed with pyautogui on Linux
 
+        quiet_missing_cookies()  # no Xauthority file: connect without a cookie, as libX11 does
         try:
             return cls(xdisplay.Display(display_name))
         except Exception as error:  # python-xlib raises its own error classes, and OSError

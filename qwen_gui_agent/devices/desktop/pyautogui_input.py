@@ -32,6 +32,7 @@ from .plan import (
     XdotoolType,
 )
 from .settings import DesktopSettings
+from .xlib_auth import quiet_missing_cookies
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ FAILSAFE_HINT = (
 def load_pyautogui() -> ModuleType:
     """Import pyautogui (it connects to the display now) or say why it cannot."""
     chatter = io.StringIO()
+    quiet_missing_cookies()  # no Xauthority file: connect without a cookie, as libX11 does
     try:
         # python-xlib prints warnings (e.g. an empty Xauthority) to stdout while connecting;
         # stdout belongs to the CLI's output (--json), so they go to the log instead.

@@ -13,11 +13,12 @@ model's ``<think>`` part becomes the thought and is never read for calls.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from ..actions import Action, DeviceKind
 from ..canonical import format_action
 from ..errors import ActionParseError
-from ..frames import ModelFrame
+from ..frames import RELATIVE_SCALE, ModelFrame
 from ..messages import Message
 from . import qwen3_schema
 from .base import DialectInfo, ParsedAnswer, check_answer_size
@@ -118,10 +119,18 @@ class Qwen3Dialect(QwenDialect):
             return super().grounding_messages(query, screenshot, frame)
         prompt = (
             f"Find this on the screenshot: {query}\n"
-            "Give its box in thousandths of the image (0 is the left or top edge, 1000 the right or bottom). "
+            f"Give its box in thousandths of the image (0 is the left or top edge, {RELATIVE_SCALE} the right or bottom). "
             'Answer with JSON only, in this form: [{"bbox_2d": [x1, y1, x2, y2], "label": "<what you found>"}]'
         )
         return [Message("user", (screenshot, prompt))]
+
+    def grounding_frame(self, frame: ModelFrame) -> ModelFrame:
+        """Boxes in thousandths read over 1000 (the prompt above says so), whatever the action calls' scale.
+
+        Qwen3-VL's own grounding material reads ``bbox_2d`` and ``point_2d`` over 1000 (its cookbooks and its
+        ODinW-13 evaluation), while its agent prompts put tool calls on a 999x999 screen (docs/models.md).
+        """
+        return replace(frame, relative_scale=RELATIVE_SCALE) if frame.relative else frame
 
 
 class Qwen35Dialect(Qwen3Dialect):

@@ -49,7 +49,7 @@ ANSWERS = {
         '[{"bbox_2d": [100, 60, 140, 100], "label": "Save"}]',
     ],
 }
-HISTORY_IMAGES = {"uitars": None, "qwen": 2}  # uitars: its default window (5); qwen: one earlier screenshot
+HISTORY_IMAGES = {"uitars": None, "qwen": 2, "qwen3": None}  # uitars: its default window (5); qwen: one earlier screenshot
 
 
 @dataclass(frozen=True)

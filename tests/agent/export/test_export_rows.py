@@ -122,6 +122,17 @@ def test_grounding_rows_use_the_objects_form_in_image_pixels(scripted_run, tmp_p
         assert image.size == (FRAME.width, FRAME.height)  # the bbox is in this image's own pixels
 
 
+def test_a_qwen3_grounding_row_reads_its_box_over_1000(scripted_run, tmp_path):
+    # The tap's box is in thousandths over 1000 (Qwen3-VL's grounding scale), its tool calls over 999.
+    answers = [('<tool_call>\n{"name": "computer_use", "arguments": {"action": "terminate", "status": "success"}}'
+                '\n</tool_call>'), '[{"bbox_2d": [500, 250, 1000, 750], "label": "Save"}]']
+    rows, _ = export([scripted_run("qwen3", answers=answers)], tmp_path / "data")
+    row = rows[-1]
+    with Image.open(tmp_path / "data" / row["images"][0]) as image:
+        width, height = image.size
+    assert row["objects"]["bbox"] == [[width / 2, height / 4, width, height * 3 / 4]]
+
+
 def test_images_are_the_screenshots_resized_to_the_frame_by_the_agents_resize(scripted_run, tmp_path):
     run = scripted_run()
     rows, sources = export([run], tmp_path / "data")

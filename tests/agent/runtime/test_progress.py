@@ -54,6 +54,16 @@ def test_feedback_and_thought_come_under_their_steps_header_in_order():
     assert text.count("step 5 (goal 2/30)") == 1  # the end of a step does not print its header again
 
 
+def test_a_parse_feedback_line_is_printed_once():
+    # The loop sends the feedback event, then the step's record carries the same message as its error.
+    message = "Your answer could not be used: no action found in the answer"
+    bad_step = {**STEP, "actions": [], "error": {"kind": "parse", "message": message}}
+    text = progress(("step_started", STARTED), ("feedback", {"kind": "parse", "message": message}), ("step", bad_step))
+    assert text.count(message) == 1, text
+    device_error = {**STEP, "error": {"kind": "device", "message": "the X display :91 is gone"}}
+    assert "device: the X display :91 is gone" in progress(("step_started", STARTED), ("step", device_error))
+
+
 def test_verbose_adds_the_device_commands_without_reading_markup():
     text = progress(("step_started", STARTED), ("thought", {"index": 5, "thought": "the [red] button"}),
                     ("step", STEP), verbose=1)

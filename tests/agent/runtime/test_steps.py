@@ -61,6 +61,18 @@ def test_tap_asks_where_then_clicks(run_with, dialect, answer):
     assert "the Search button" in "".join(m.joined_text() for m in backend.requests[0])
 
 
+def test_a_qwen3_tap_reads_its_box_in_thousandths_and_records_that_frame(run_with):
+    # The grounding prompt names 1000 as the far edge (Qwen3-VL's grounding scale): a box centred at 995 is
+    # 99.5% of the way across the 800x600 screen, not 995/999 of it (which lands at 797,598).
+    device = MemoryDevice()
+    result, _, _ = run_with(['[{"bbox_2d": [990, 990, 1000, 1000], "label": "corner"}]'],
+                            task=task("steps: [{tap: the corner}]"), device=device, dialect="qwen3")
+    assert result.status == "success"
+    assert device.executed == [Click(point=Point(x=796, y=597))]
+    (step,) = load_run(result.run_dir).steps
+    assert (step.frame.relative, step.frame.relative_scale) == (True, 1000)
+
+
 def test_tap_without_a_usable_answer_fails(run_with):
     result, _, _ = run_with(["I cannot see it"], task=task("steps: [{tap: the Search button}]"), dialect="qwen")
     assert result.status == "failure" and result.message.startswith("tap step")

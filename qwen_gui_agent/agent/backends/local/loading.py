@@ -57,12 +57,21 @@ class LoadedModel:
 
 
 def import_torch() -> Any:
+    """torch, once transformers and a torchvision that loads with it are there; else one line saying what to install."""
+    from .torch_pair import pair_problem, torchvision_import_problem
+
+    mismatch = pair_problem()  # read from the installed metadata, before a mismatched import can fail noisily
+    if mismatch is not None:
+        raise BackendUnavailable(mismatch)
     try:
         import torch
         import transformers  # noqa: F401 - checked here so the error names the extra
     except ImportError as error:
         raise BackendUnavailable(f"the local backend needs torch and transformers ({error})",
                                  hint=f"{INSTALL_HINT}, {SERVER_HINT}") from None
+    problem = torchvision_import_problem()
+    if problem is not None:
+        raise BackendUnavailable(problem)
     return torch
 
 
@@ -89,20 +98,46 @@ def choose_placement(settings: BackendSettings) -> Placement:
     return Placement("cuda:0" if device == "cuda" else device, dtype, device_map, attention)
 
 
+def check_local_paths(settings: BackendSettings) -> None:
+    """The folders ``--model`` (a path) and ``--adapter`` name, checked without torch: a typo is reported at
+    once, not after torch, transformers and the weights have loaded."""
+    path = _local_weights(settings)
+    if path is not None and not (path / "config.json").is_file():
+        raise BackendUnavailable(
+            f"no model in {path} ({'no config.json there' if path.is_dir() else 'no such directory'})",
+            hint="point --model at the directory holding config.json and the *.safetensors files",
+        )
+    if settings.adapter:
+        check_adapter_path(Path(settings.adapter).expanduser())
+
+
+def check_adapter_path(path: Path) -> None:
+    if not (path / ADAPTER_CONFIG).is_file():
+        raise BackendUnavailable(
+            f"no LoRA adapter in {path} ({'no ' + ADAPTER_CONFIG + ' there' if path.is_dir() else 'no such directory'})",
+            hint="point --adapter at a checkpoint folder of `swift sft` (output/vX-.../checkpoint-N); a merged "
+            "model directory goes to --model instead",
+        )
+
+
 def locate_weights(settings: BackendSettings) -> str:
     """A local directory holding the weights, downloading them (once) from the hub or ModelScope."""
     name = settings.model
-    path = Path(name).expanduser()
-    if settings.source == "local" or path.is_dir() or _looks_like_a_path(name):
-        if not (path / "config.json").is_file():
-            raise BackendUnavailable(
-                f"no model in {path} ({'no config.json there' if path.is_dir() else 'no such directory'})",
-                hint="point --model at the directory holding config.json and the *.safetensors files",
-            )
+    path = _local_weights(settings)
+    if path is not None:
+        check_local_paths(settings)
         return str(path)
     if settings.source == "modelscope":
         return _modelscope_download(name)
     return _hub_download(name)
+
+
+def _local_weights(settings: BackendSettings) -> Path | None:
+    """The directory ``--model`` names when it is one (not a hub or ModelScope id)."""
+    path = Path(settings.model).expanduser()
+    if settings.source == "local" or path.is_dir() or _looks_like_a_path(settings.model):
+        return path
+    return None
 
 
 def _looks_like_a_path(name: str) -> bool:
@@ -150,6 +185,7 @@ def _modelscope_download(model_id: str) -> str:
 
 def load_model(settings: BackendSettings) -> LoadedModel:
     """The model and its processor, loaded once; the caller keeps them for the whole run."""
+    check_local_paths(settings)  # before torch: a mistyped folder is said in a moment
     torch = import_torch()
     from transformers import AutoProcessor
 
@@ -214,12 +250,7 @@ def merge_adapter(model: Any, adapter: str) -> Any:
     grammar-constrained decoding run on it unchanged, and no step pays for the adapter's extra products.
     """
     path = Path(adapter).expanduser()
-    if not (path / ADAPTER_CONFIG).is_file():
-        raise BackendUnavailable(
-            f"no LoRA adapter in {path} ({'no ' + ADAPTER_CONFIG + ' there' if path.is_dir() else 'no such directory'})",
-            hint="point --adapter at a checkpoint folder of `swift sft` (output/vX-.../checkpoint-N); a merged "
-            "model directory goes to --model instead",
-        )
+    check_adapter_path(path)
     try:
         from peft import PeftModel
     except ImportError:

@@ -19,6 +19,8 @@ import httpx
 log = logging.getLogger(__name__)
 
 KNOWN_ENGINES = ("vllm", "sglang")
+MAX_LISTED = 50  # model ids kept from a listing (an error message names them)
+MAX_ID_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class ServerInfo:
     engine: str | None = None  # "vllm" | "sglang" when the server says so
     max_model_len: int | None = None  # the served model's context length in tokens
     listed: bool = False  # /models answered with a model list at all
+    models: tuple[str, ...] = ()  # the ids it lists: what --model may name on this server
 
 
 def read_models_listing(payload: Any, model: str) -> ServerInfo:
@@ -42,6 +45,7 @@ def read_models_listing(payload: Any, model: str) -> ServerInfo:
         engine=owner if owner in KNOWN_ENGINES else None,
         max_model_len=length if isinstance(length, int) and not isinstance(length, bool) and length > 0 else None,
         listed=True,
+        models=tuple(str(item["id"])[:MAX_ID_CHARS] for item in entries[:MAX_LISTED] if isinstance(item.get("id"), str)),
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from http import HTTPStatus
 from typing import Any
 
 import httpx
@@ -33,6 +34,8 @@ from .structured_output import (
 )
 
 log = logging.getLogger(__name__)
+
+SHOWN_NAMES = 10  # of a server's model names, in an error message
 
 
 class ServingChecks:
@@ -88,7 +91,21 @@ class ServingChecks:
             return overflow
         if self._constraint is not None and refusal_is_about_constraint(message):
             return rejected(self._constraint.form, status, message, self.settings.base_url)
+        if status == HTTPStatus.NOT_FOUND:
+            return self._unknown_model(status, message)
         return None
+
+    def _unknown_model(self, status: int, message: str) -> BackendRequestError | None:
+        """A 404 for a model name the server does not serve: the error lists the names it does (GET /models)."""
+        served = self.server_info().models
+        if not served or self.settings.model in served:
+            return None  # not about the name (a wrong path, say): the generic error says it
+        names = ", ".join(served[:SHOWN_NAMES]) + (f" and {len(served) - SHOWN_NAMES} more"
+                                                   if len(served) > SHOWN_NAMES else "")
+        return BackendRequestError(
+            f"HTTP {status} from {self.settings.base_url}: {message}; the server serves: {names}",
+            hint=f"pass the name it serves: --model {served[0]} (or set model: in the task file)",
+        )
 
     # -- after ---------------------------------------------------------------------------------------
 

@@ -45,6 +45,8 @@ class GroundingAsker:
         completion = ask(self.backend, self._messages(item, shown), self.settings,
                          wants_action=self.prompt == "action")
         frame = answer_frame(shown, completion)
+        if self.prompt == "grounding":
+            frame = self.dialect.grounding_frame(frame)  # a box may use another scale than action calls (qwen3)
         record.update(frame=str(frame), answer=completion.text, seconds=round(time.perf_counter() - started, 3))
         try:
             model_point = self._point(completion.text, frame)

@@ -232,6 +232,27 @@ def test_client_errors_fail_at_once_with_the_server_message(model_server: ModelS
     assert len(model_server.requests) == 1
 
 
+def test_a_model_name_the_server_does_not_serve_gets_the_names_it_does(model_server: ModelServer) -> None:
+    # vLLM's reply to an unknown model name; its GET /v1/models lists what it serves.
+    model_server.push(Reply.json({"object": "error", "message": "The model `Qwen/Qwen2.5-VL-7B` does not exist.",
+                                  "type": "NotFoundError", "param": None, "code": 404}, status=404))
+    with create_backend(settings_for(model_server, model="Qwen/Qwen2.5-VL-7B")) as backend, \
+            pytest.raises(BackendRequestError) as caught:
+        backend.complete([Message.text("user", "hi")])
+    assert "HTTP 404" in str(caught.value) and "does not exist" in str(caught.value)
+    assert "the server serves: scripted-model" in str(caught.value)
+    assert "--model scripted-model" in caught.value.hint
+    assert len(model_server.requests) == 1
+
+
+def test_a_404_for_a_model_the_server_lists_adds_no_list(model_server: ModelServer) -> None:
+    model_server.push(Reply.error(404, "no such route"))
+    with create_backend(settings_for(model_server, model="scripted-model")) as backend, \
+            pytest.raises(BackendRequestError) as caught:
+        backend.complete([Message.text("user", "hi")])
+    assert "no such route" in str(caught.value) and "serves" not in str(caught.value)
+
+
 def test_empty_script_answers_410_and_the_client_fails_at_once(model_server: ModelServer) -> None:
     with create_backend(settings_for(model_server)) as backend, pytest.raises(BackendRequestError) as caught:
         backend.complete([Message.text("user", "hi")])
