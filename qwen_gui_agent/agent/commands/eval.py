@@ -138,12 +138,16 @@ def _run(console: Console, out: Path, settings: dict[str, Any], choice: Any, ite
     from ..eval.results_log import ResultsLog, SettingsChanged, check_settings
     from ..eval.runner import run_items
 
+    for problem in problems:
+        console.print(f"[yellow]data error:[/yellow] {escape(problem.describe())}")
+    if not items:  # nothing to ask: say so instead of writing an empty score
+        why = f"every item has a data error ({len(problems)} listed above): fix them" if problems else \
+            "it holds no item to ask about"
+        _bad_input(console, f"nothing to evaluate in {title.partition(': ')[2]}: {why}")
     try:
         check_settings(out, settings, fresh=fresh)
     except SettingsChanged as error:
         _bad_input(console, str(error))
-    for problem in problems:
-        console.print(f"[yellow]data error:[/yellow] {escape(problem.describe())}")
     model = choice.settings
     # openai: requests in flight together (the server batches); local: one model whose scheduler batches the
     # waiting items (agent/backends/batching.py); scripted: one script, answered in order.

@@ -7,7 +7,6 @@ complete step. ``run.json`` is replaced atomically on every update.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -15,6 +14,10 @@ from typing import Any, Literal
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..files.bounded_json import JsonLimitError, JsonLimits, loads_bounded
+from ..files.reading import MIB, FileRefused, json_lines, read_regular
+from ..files.writing import replace_text
 
 log = logging.getLogger(__name__)
 
@@ -150,9 +153,7 @@ class RunWriter:
         self._steps.close()
 
     def _write_info(self) -> None:
-        temporary = self.directory / (RUN_FILE + ".tmp")
-        temporary.write_text(self.info.model_dump_json(indent=2), encoding="utf-8")
-        os.replace(temporary, self.directory / RUN_FILE)
+        replace_text(self.directory / RUN_FILE, self.info.model_dump_json(indent=2))
 
 
 class RecordedRun(BaseModel):
@@ -181,36 +182,74 @@ class RecordedRun(BaseModel):
 
 
 class RunLoadError(ValueError):
-    """The directory is not a readable recorded run."""
+    """The directory is not a readable recorded run; ``file`` and ``line`` say where, when one file is at fault."""
+
+    def __init__(self, message: str, *, file: Path | None = None, line: int | None = None) -> None:
+        self.file = file
+        self.line = line
+        super().__init__(message)
+
+
+# What the bounded reader allows a run folder (it may come from anyone: a CI artifact, a bug report).
+MAX_RUN_FILE_BYTES = 4 * MIB
+MAX_STEPS_BYTES = 1024 * MIB
+MAX_STEP_LINE_BYTES = 16 * MIB  # an answer, its thought and a query's value; a real step is a few KiB
+RECORD_LIMITS = JsonLimits(max_depth=64, max_number_chars=40)
+_DAMAGED = "the file was damaged or edited by hand: restore it from the original run or record the run again"
 
 
 def load_run(directory: Path | str) -> RecordedRun:
     directory = Path(directory)
+    path = directory / RUN_FILE
     try:
-        info = RunInfo.model_validate_json((directory / RUN_FILE).read_text(encoding="utf-8"))
+        info = RunInfo.model_validate(loads_bounded(read_regular(path, MAX_RUN_FILE_BYTES), RECORD_LIMITS))
     except FileNotFoundError:
         raise RunLoadError(f"{directory} is not a recorded run: {RUN_FILE} is missing") from None
     except NotADirectoryError:  # a file named where a run directory belongs
         raise RunLoadError(f"{directory} is not a recorded run: it is not a directory") from None
+    except FileRefused as error:
+        raise RunLoadError(f"{error}; {_DAMAGED}", file=path) from None
+    except OSError as error:
+        raise RunLoadError(f"{path} cannot be read: {error.strerror or error}", file=path) from None
+    except JsonLimitError as error:
+        raise RunLoadError(f"{path} is not a valid run file ({error}); {_DAMAGED}", file=path) from None
     except ValidationError as error:
-        raise RunLoadError(f"{directory / RUN_FILE} is not a valid run file: {error}") from None
+        raise RunLoadError(f"{path} is not a valid run file ({one_line(error)}); {_DAMAGED}", file=path) from None
     steps, truncated = _read_steps(directory / STEPS_FILE)
     return RecordedRun(directory=directory, info=info, steps=steps, truncated=truncated)
 
 
 def _read_steps(path: Path) -> tuple[list[StepRecord], bool]:
-    if not path.exists():
-        return [], False
     steps: list[StepRecord] = []
-    lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            steps.append(StepRecord.model_validate(json.loads(line)))
-        except (json.JSONDecodeError, ValidationError):
-            if number >= len(lines) - 1:  # only the last line may be cut short by a kill
-                log.warning("%s: last step line is incomplete; ignoring it", path)
-                return steps, True
-            raise RunLoadError(f"{path}:{number}: not a valid step record") from None
+    try:
+        for number, value, last in json_lines(path, max_bytes=MAX_STEPS_BYTES, max_line_bytes=MAX_STEP_LINE_BYTES,
+                                              limits=RECORD_LIMITS):
+            try:
+                if isinstance(value, JsonLimitError):
+                    raise value
+                steps.append(StepRecord.model_validate(value))
+            except (JsonLimitError, ValidationError) as error:
+                if last and isinstance(error, JsonLimitError) and "not valid JSON" in str(error):
+                    log.warning("%s: last step line is incomplete; ignoring it", path)  # cut short by a kill
+                    return steps, True
+                why = one_line(error) if isinstance(error, ValidationError) else str(error)
+                raise RunLoadError(f"{path}:{number}: not a valid step record ({why}); {_DAMAGED}", file=path,
+                                   line=number) from None
+    except FileNotFoundError:
+        return [], False
+    except FileRefused as error:
+        raise RunLoadError(f"{error}; {_DAMAGED}", file=path) from None
+    except OSError as error:
+        raise RunLoadError(f"{path} cannot be read: {error.strerror or error}", file=path) from None
     return steps, False
+
+
+def one_line(error: ValidationError) -> str:
+    """A pydantic error as one line: the first problem's place, what was wrong and the value, and how many more."""
+    problems = error.errors(include_url=False)
+    first = problems[0]
+    where = ".".join(str(part) for part in first["loc"]) or "the record"
+    value = repr(first.get("input"))
+    shown = value if len(value) <= 60 else value[:57] + "..."
+    more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+    return f"{where}: {first['msg']}, got {shown}{more}"

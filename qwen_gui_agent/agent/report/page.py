@@ -17,6 +17,7 @@ from typing import Literal
 
 from PIL import Image, UnidentifiedImageError
 
+from ..files.writing import replace_text
 from ..records.run_files import RecordedRun, load_run
 from .html import EmbeddedImage, render_report
 
@@ -43,9 +44,7 @@ def write_report(run_dir: Path | str, output: Path | str | None = None, settings
     target = Path(output) if output is not None else run.directory / REPORT_FILE
     page = render_report(run, embed_step_images(run, settings))
     target.parent.mkdir(parents=True, exist_ok=True)  # as --junit does: `-o reports/run-12.html` just works
-    temporary = target.with_name(target.name + ".tmp")
-    temporary.write_text(page, encoding="utf-8")
-    temporary.replace(target)  # a reader never sees half a page
+    replace_text(target, page)  # a reader never sees half a page; a link planted in the run folder is not followed
     log.info("report for %s written to %s (%d bytes)", run.directory, target, len(page))
     return target
 

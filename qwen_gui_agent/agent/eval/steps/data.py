@@ -12,7 +12,6 @@ in screenshot pixels; optionally ``boxes``: the target element's ``[x1, y1, x2, 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,7 +87,7 @@ def _from_run(directory: Path, items: list[StepItem], problems: list[DataProblem
     try:
         run = load_run(directory)
     except RunLoadError as error:
-        file, line, message = _located(str(error), directory / RUN_FILE)
+        file, line, message = _located(str(error), error.file or directory / RUN_FILE, error.line)
         problems.append(DataProblem(f"{directory.name}:run", file, line, message))
         return
     for position, step in enumerate(run.steps):
@@ -110,9 +109,10 @@ def _from_run(directory: Path, items: list[StepItem], problems: list[DataProblem
                               run=run, position=position))
 
 
-def _located(message: str, default: Path) -> tuple[str, int, str]:
-    match = re.match(r"^(.*?):(\d+): (.*)$", message, re.DOTALL)
-    return (match.group(1), int(match.group(2)), match.group(3)) if match else (str(default), 1, message)
+def _located(message: str, file: Path, line: int | None) -> tuple[str, int, str]:
+    """The file, line and message of a load error (the message without the "FILE:LINE: " it may start with)."""
+    prefix = f"{file}:{line}: " if line is not None else f"{file}: "
+    return str(file), line or 1, message.removeprefix(prefix)
 
 
 def _from_episode_file(path: Path, items: list[StepItem], problems: list[DataProblem]) -> None:

@@ -1,0 +1,81 @@
+"""JSON nobody vouches for (run folders, data sets, server replies), read within limits.
+
+Python's ``json`` trips over hostile input in ways that are not ``JSONDecodeError``: a few thousand
+brackets deep raise ``RecursionError``, an integer past 4,300 digits a bare ``ValueError``, and
+``1e400``, ``Infinity`` or a 400-digit float silently become infinity (an Infinity box contains every
+click). ``loads_bounded`` turns each into ``JsonLimitError`` saying what was wrong, so every reader
+of outside JSON fails the same clear way.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class JsonLimits:
+    max_depth: int = 64  # a recorded step is about 5 levels deep; a chat completion about 6
+    max_number_chars: int = 40  # an integer's digits or a float's characters: 2**64 has 20
+    allow_non_finite: bool = False  # NaN, Infinity and numbers too large for a float
+
+
+DEFAULT_LIMITS = JsonLimits()
+
+
+class JsonLimitError(ValueError):
+    """Not JSON, or JSON past a limit: the message says which, in words for the file's owner."""
+
+
+class _Refused(Exception):
+    """Raised from inside the parser's hooks (not a ValueError, so nothing on the way swallows it)."""
+
+
+def loads_bounded(text: str | bytes, limits: JsonLimits = DEFAULT_LIMITS) -> Any:
+    """The JSON value of ``text``; JsonLimitError for anything that is not JSON within ``limits``."""
+
+    def integer(digits: str) -> int:
+        if len(digits.lstrip("-")) > limits.max_number_chars:
+            raise _Refused(f"an integer of {len(digits.lstrip('-')):,} digits (at most {limits.max_number_chars})")
+        return int(digits)
+
+    def real(spelled: str) -> float:
+        if len(spelled) > limits.max_number_chars:
+            raise _Refused(f"a number written with {len(spelled):,} characters (at most {limits.max_number_chars})")
+        value = float(spelled)
+        if not math.isfinite(value) and not limits.allow_non_finite:
+            raise _Refused(f"the number {spelled} is too large for a float (it reads as infinity)")
+        return value
+
+    def constant(name: str) -> float:
+        if not limits.allow_non_finite:
+            raise _Refused(f"{name} is not a number (only finite numbers are allowed)")
+        return float(name)
+
+    try:
+        value = json.loads(text, parse_int=integer, parse_float=real, parse_constant=constant)
+    except _Refused as refused:
+        raise JsonLimitError(str(refused)) from None
+    except RecursionError:
+        raise JsonLimitError(f"nested more than {limits.max_depth} levels deep") from None
+    except json.JSONDecodeError as error:
+        raise JsonLimitError(f"not valid JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+    except ValueError as error:  # bytes that are not UTF-8
+        raise JsonLimitError(f"not valid JSON ({str(error)[:80]})") from None
+    if depth_over(value, limits.max_depth):
+        raise JsonLimitError(f"nested more than {limits.max_depth} levels deep")
+    return value
+
+
+def depth_over(value: object, limit: int) -> bool:
+    """Whether lists and objects nest more than ``limit`` deep (iteratively: no recursion to exhaust)."""
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, (list, dict)):
+            if depth > limit:
+                return True
+            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
