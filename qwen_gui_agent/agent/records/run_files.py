@@ -10,10 +10,13 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ...tools.frames import MAX_SCALE, MIN_SCALE
+from ..files.paths import is_plain_name
 
 from ..files.bounded_json import JsonLimitError, JsonLimits, loads_bounded
 from ..files.reading import MIB, FileRefused, json_lines, read_regular
@@ -47,19 +50,27 @@ def is_launch_record(text: str) -> bool:
 RunStatus = Literal["running", "success", "failure", "stuck", "budget", "interrupted", "needs_user", "error"]
 
 
+# Bounds a run file read back must keep (a hand-edited or hostile one may hold anything): a side of a screen or
+# frame in pixels, an origin, and the pixel budgets of the frame settings.
+Side = Annotated[int, Field(gt=0, le=100_000)]
+Offset = Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
+PixelCount = Annotated[int, Field(gt=0, le=1 << 34)]
+MAX_RUN_ID_CHARS = 200
+
+
 class GeometryRecord(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    width: int
-    height: int
-    scale: float = 1.0
-    origin_x: int = 0
-    origin_y: int = 0
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
+    width: Side
+    height: Side
+    scale: Annotated[float, Field(ge=MIN_SCALE, le=MAX_SCALE)] = 1.0
+    origin_x: Offset = 0
+    origin_y: Offset = 0
 
 
 class FrameRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
-    width: int
-    height: int
+    width: Side
+    height: Side
     relative: bool = False
     relative_scale: int = 1000  # what the far edge is worth in a relative answer (999 for Qwen3-VL)
 
@@ -122,6 +133,44 @@ class RunInfo(BaseModel):
     status: RunStatus = "running"
     message: str = ""
     steps: int = 0
+
+    @field_validator("run_id")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        # It names the run's folder in an export: a path in it would write outside the export's folder.
+        if len(value) > MAX_RUN_ID_CHARS or not is_plain_name(value) or not value.isprintable():
+            raise ValueError(f"must be the run folder's plain name (at most {MAX_RUN_ID_CHARS} printable characters, "
+                             "no '/', '\\' or '..')")
+        return value
+
+    @field_validator("frame_settings")
+    @classmethod
+    def _frame_settings(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return {**value, **_FrameSettings.model_validate(value).model_dump(exclude_unset=True)}
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return {**value, **_DeviceSize.model_validate(value).model_dump(exclude_unset=True)}
+
+
+class _FrameSettings(BaseModel):
+    """The frame settings replay and export compute with, checked where present (other keys pass as they are)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+    min_pixels: PixelCount | None = None
+    max_pixels: PixelCount | None = None
+    patch_factor: Annotated[int, Field(gt=0, le=1024)] | None = None
+    history_images: Annotated[int, Field(ge=0, le=1000)] | None = None
+    relative: bool | None = None
+    relative_scale: int | None = None
+    language: Annotated[str, Field(max_length=100)] | None = None
+
+
+class _DeviceSize(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+    width: Side | None = None
+    height: Side | None = None
 
 
 class RunWriter:
@@ -252,4 +301,5 @@ def one_line(error: ValidationError) -> str:
     value = repr(first.get("input"))
     shown = value if len(value) <= 60 else value[:57] + "..."
     more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
-    return f"{where}: {first['msg']}, got {shown}{more}"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}, got {shown}{more}"
