@@ -16,9 +16,8 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ...tools.frames import MAX_SCALE, MIN_SCALE
-from ..files.paths import is_plain_name
-
 from ..files.bounded_json import JsonLimitError, JsonLimits, loads_bounded
+from ..files.paths import is_plain_name
 from ..files.reading import MIB, FileRefused, json_lines, read_regular
 from ..files.writing import replace_text
 
