@@ -100,12 +100,28 @@ def steps_command(
     except FileNotFoundError as error:
         _bad_input(console, str(error))
     items = loaded.items[:limit] if limit else loaded.items
+    secrets = _secrets_of(items, console)
     settings = {"kind": "steps", "data": [str(path.resolve()) for path in paths], "tolerance": tolerance,
                 "dialect": choice.dialect, "coordinates": choice.coordinates, "model": _answer_settings(choice)}
     target = out or DEFAULT_OUT / f"steps-{paths[0].stem or 'data'}"
     _run(console, target, settings, choice, items, loaded.problems, parallel=parallel, fresh=fresh,
          title=f"steps: {paths[0].name}" + (f" and {len(paths) - 1} more" if len(paths) > 1 else ""),
-         asker=lambda backend, dialect, frames: StepAsker(backend, dialect, frames, tolerance))
+         asker=lambda backend, dialect, frames: StepAsker(backend, dialect, frames, tolerance, secrets))
+
+
+def _secrets_of(items: Sequence[Any], console: Console) -> Any:
+    """The values of the secrets the items name, from the environment as ``agent run`` reads them: an answer that
+    repeats one (read off a screenshot) is stored and shown with the placeholder instead."""
+    from ..eval.steps.data import secret_names
+    from ..runtime.secrets import Secrets
+
+    names = secret_names(items)
+    missing = [name for name in names if not os.environ.get(name)]
+    if missing:
+        console.print(f"[yellow]note:[/yellow] the steps name secret(s) {escape(', '.join(missing))} that are not set "
+                      "in the environment: an answer repeating their value cannot be redacted (set them as for "
+                      "`agent run`)")
+    return Secrets({name: os.environ[name] for name in names if os.environ.get(name)})
 
 
 # Model settings that do not change an answer: results made under other values are still resumed.

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 
 @dataclass(frozen=True)
 class JsonLimits:
+    """``allow_non_finite``: NaN and Infinity are read, and a number too large to hold reads as infinity,
+    for a reader that checks each item itself (a data set: one bad number costs its item, not the file)."""
+
     max_depth: int = 64  # a recorded step is about 5 levels deep; a chat completion about 6
     max_number_chars: int = 40  # an integer's digits or a float's characters: 2**64 has 20
-    allow_non_finite: bool = False  # NaN, Infinity and numbers too large for a float
+    allow_non_finite: bool = False
 
 
 DEFAULT_LIMITS = JsonLimits()
@@ -35,15 +39,58 @@ class _Refused(Exception):
 
 def loads_bounded(text: str | bytes, limits: JsonLimits = DEFAULT_LIMITS) -> Any:
     """The JSON value of ``text``; JsonLimitError for anything that is not JSON within ``limits``."""
+    try:
+        value = _parsing(lambda: json.loads(text, **_hooks(limits)), limits)
+    except json.JSONDecodeError as error:
+        raise JsonLimitError(f"not valid JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+    except ValueError as error:  # bytes that are not UTF-8
+        raise JsonLimitError(f"not valid JSON ({str(error)[:80]})") from None
+    return _shallow(value, limits, text, 0, len(text))
 
-    def integer(digits: str) -> int:
-        if len(digits.lstrip("-")) > limits.max_number_chars:
-            raise _Refused(f"an integer of {len(digits.lstrip('-')):,} digits (at most {limits.max_number_chars})")
-        return int(digits)
+
+def raw_decode_bounded(text: str, position: int, limits: JsonLimits = DEFAULT_LIMITS) -> tuple[Any, int]:
+    """One JSON value of ``text`` starting at ``position``, and where it ends (``JSONDecoder.raw_decode``), bounded.
+
+    A syntax error stays a ``JSONDecodeError`` (with its line and column); a limit is a JsonLimitError.
+    """
+    decoder = json.JSONDecoder(**_hooks(limits))
+    value, end = _parsing(lambda: decoder.raw_decode(text, position), limits)
+    return _shallow(value, limits, text, position, end), end
+
+
+def _parsing(parse: Callable[[], Any], limits: JsonLimits) -> Any:
+    try:
+        return parse()
+    except _Refused as refused:
+        raise JsonLimitError(str(refused)) from None
+    except RecursionError:
+        raise JsonLimitError(f"nested more than {limits.max_depth} levels deep") from None
+
+
+def _shallow(value: Any, limits: JsonLimits, text: str | bytes, start: int, end: int) -> Any:
+    """``value``, unless it nests deeper than the limit: walked only when the text has enough brackets to."""
+    opening = (b"[", b"{") if isinstance(text, bytes) else ("[", "{")
+    brackets = text.count(opening[0], start, end) + text.count(opening[1], start, end)  # type: ignore[arg-type]
+    if brackets > limits.max_depth and depth_over(value, limits.max_depth):
+        raise JsonLimitError(f"nested more than {limits.max_depth} levels deep")
+    return value
+
+
+def _hooks(limits: JsonLimits) -> dict[str, Any]:
+    """The parser's number hooks: each number checked as it is read, before Python converts it."""
+
+    def too_long(spelled: str, what: str) -> float:
+        if limits.allow_non_finite:
+            return -math.inf if spelled.startswith("-") else math.inf
+        raise _Refused(f"{what} (at most {limits.max_number_chars})")
+
+    def integer(digits: str) -> int | float:
+        count = len(digits.lstrip("-"))
+        return int(digits) if count <= limits.max_number_chars else too_long(digits, f"an integer of {count:,} digits")
 
     def real(spelled: str) -> float:
         if len(spelled) > limits.max_number_chars:
-            raise _Refused(f"a number written with {len(spelled):,} characters (at most {limits.max_number_chars})")
+            return too_long(spelled, f"a number written with {len(spelled):,} characters")
         value = float(spelled)
         if not math.isfinite(value) and not limits.allow_non_finite:
             raise _Refused(f"the number {spelled} is too large for a float (it reads as infinity)")
@@ -54,19 +101,7 @@ def loads_bounded(text: str | bytes, limits: JsonLimits = DEFAULT_LIMITS) -> Any
             raise _Refused(f"{name} is not a number (only finite numbers are allowed)")
         return float(name)
 
-    try:
-        value = json.loads(text, parse_int=integer, parse_float=real, parse_constant=constant)
-    except _Refused as refused:
-        raise JsonLimitError(str(refused)) from None
-    except RecursionError:
-        raise JsonLimitError(f"nested more than {limits.max_depth} levels deep") from None
-    except json.JSONDecodeError as error:
-        raise JsonLimitError(f"not valid JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
-    except ValueError as error:  # bytes that are not UTF-8
-        raise JsonLimitError(f"not valid JSON ({str(error)[:80]})") from None
-    if depth_over(value, limits.max_depth):
-        raise JsonLimitError(f"nested more than {limits.max_depth} levels deep")
-    return value
+    return {"parse_int": integer, "parse_float": real, "parse_constant": constant}
 
 
 def depth_over(value: object, limit: int) -> bool:

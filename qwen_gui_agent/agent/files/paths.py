@@ -19,8 +19,11 @@ class PathEscape(ValueError):
     """A name that is not a plain path inside its folder: absolute, with ``..``, or a link out of it."""
 
 
-def inside(folder: Path, name: str) -> Path:
-    """``folder / name`` when ``name`` is relative, has no ``..`` and, links resolved, stays in ``folder``."""
+def inside(folder: Path, name: str, *, resolved_folder: Path | None = None) -> Path:
+    """``folder / name`` when ``name`` is relative, has no ``..`` and, links resolved, stays in ``folder``.
+
+    ``resolved_folder``: ``folder.resolve()``, when the caller checks many names in one folder.
+    """
     if not name or "\x00" in name:
         raise PathEscape(f"{name!r} is not a file name")
     posix, windows = PurePosixPath(name), PureWindowsPath(name)
@@ -32,7 +35,7 @@ def inside(folder: Path, name: str) -> Path:
         raise PathEscape(f"{name[:60]!r}... has a part longer than {MAX_NAME_BYTES} bytes")
     path = Path(folder) / name
     try:
-        resolved, root = path.resolve(), Path(folder).resolve()
+        resolved, root = path.resolve(), resolved_folder or Path(folder).resolve()
     except (OSError, RuntimeError) as error:  # a link loop, a name the system refuses
         raise PathEscape(f"{name!r} cannot be looked up in {folder}: {error}") from None
     if not resolved.is_relative_to(root):
