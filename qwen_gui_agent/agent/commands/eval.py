@@ -148,7 +148,7 @@ def _run(console: Console, out: Path, settings: dict[str, Any], choice: Any, ite
          asker: Callable[[Any, Any, Any], Callable[[Any], dict[str, Any]]]) -> NoReturn:
     from ...tools.dialects import get_dialect
     from ..backends import create_backend
-    from ..backends.base import BackendError
+    from ..backends.base import BackendError, ModelFilesRefused
     from ..eval.asking import FrameSettings
     from ..eval.outputs import write_outputs
     from ..eval.results_log import ResultsLog, SettingsChanged, check_settings
@@ -175,6 +175,8 @@ def _run(console: Console, out: Path, settings: dict[str, Any], choice: Any, ite
         with _shared(create_backend(model), model.kind, workers) as backend:
             records = run_items(items, asker(backend, dialect, frames), ResultsLog(out), parallel=workers,
                                 console=console, title=title)
+    except ModelFilesRefused as error:  # damaged or unsafe model files: input to fix, not a run to resume
+        _bad_input(console, str(error))
     except BackendError as error:
         console.print(f"[red]error:[/red] {escape(str(error))}\nwhat finished is kept in {escape(str(out))}; "
                       "run the same command again to resume")
