@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from ..files.images import open_rgb
 from ..files.writing import replace_text
 from ..records.run_files import RecordedRun, load_run
 from .html import EmbeddedImage, render_report
@@ -57,9 +58,8 @@ def embed_step_images(run: RecordedRun, settings: ReportSettings) -> dict[int, E
         if path is None:
             continue
         try:
-            with Image.open(path) as image:
-                images[step.index] = embed_image(image, settings)
-        except (FileNotFoundError, UnidentifiedImageError, OSError) as error:
+            images[step.index] = embed_image(open_rgb(path), settings)  # a regular file, not a decompression bomb
+        except OSError as error:
             # A killed run may lack its last image; the step is still reported, without it.
             log.warning("step %d: screenshot %s unreadable: %s", step.index, path, error)
     return images

@@ -142,3 +142,18 @@ def test_labels_linked_to_a_device_are_refused(tmp_path: Path) -> None:
     code, output = agent_in_2_gib(["export", str(run), "-o", str(tmp_path / "data")])
     assert code == 2 and "labels.json is not a regular file" in output, output
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("command, expected", [("report", 0), ("replay", 1)])
+def test_a_decompression_bomb_screenshot_is_left_out_not_a_crash(tmp_path: Path, command: str, expected: int) -> None:
+    from tests.agent.files.test_images import png_claiming
+
+    run = three_step_run(tmp_path / "run")
+    (run / "step-0001.png").write_bytes(png_claiming(100_000, 100_000))
+    code, output, exception = invoke(commands(run, tmp_path)[command])
+    assert code == expected, output
+    assert isinstance(exception, SystemExit) or exception is None, repr(exception)
+    if command == "report":  # every step is reported; only the bomb's picture is left out
+        assert (run / "report.html").read_text(encoding="utf-8").count("data:image/") == 2
+    else:  # the check cannot render step 1's prompt without its screenshot, as when it is missing
+        assert "FAIL step 1" in output and "missing or unreadable" in output and "ok step 2" in output
