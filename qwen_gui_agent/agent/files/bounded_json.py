@@ -30,7 +30,14 @@ DEFAULT_LIMITS = JsonLimits()
 
 
 class JsonLimitError(ValueError):
-    """Not JSON, or JSON past a limit: the message says which, in words for the file's owner."""
+    """Not JSON, or JSON past a limit: the message says which, in words for the file's owner.
+
+    ``syntax``: the text is not JSON at all (rather than JSON past a limit).
+    """
+
+    def __init__(self, message: str, *, syntax: bool = False) -> None:
+        self.syntax = syntax
+        super().__init__(message)
 
 
 class _Refused(Exception):
@@ -42,9 +49,10 @@ def loads_bounded(text: str | bytes, limits: JsonLimits = DEFAULT_LIMITS) -> Any
     try:
         value = _parsing(lambda: json.loads(text, **_hooks(limits)), limits)
     except json.JSONDecodeError as error:
-        raise JsonLimitError(f"not valid JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+        raise JsonLimitError(f"not valid JSON ({error.msg} at line {error.lineno} column {error.colno})",
+                             syntax=True) from None
     except ValueError as error:  # bytes that are not UTF-8
-        raise JsonLimitError(f"not valid JSON ({str(error)[:80]})") from None
+        raise JsonLimitError(f"not valid JSON ({str(error)[:80]})", syntax=True) from None
     return _shallow(value, limits, text, 0, len(text))
 
 
