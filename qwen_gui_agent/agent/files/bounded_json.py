@@ -49,8 +49,9 @@ def loads_bounded(text: str | bytes, limits: JsonLimits = DEFAULT_LIMITS) -> Any
     try:
         value = _parsing(lambda: json.loads(text, **_hooks(limits)), limits)
     except json.JSONDecodeError as error:
-        raise JsonLimitError(f"not valid JSON ({error.msg} at line {error.lineno} column {error.colno})",
-                             syntax=True) from None
+        raise JsonLimitError(
+            f"not valid JSON ({error.msg} at line {error.lineno} column {error.colno})", syntax=True
+        ) from None
     except ValueError as error:  # bytes that are not UTF-8
         raise JsonLimitError(f"not valid JSON ({str(error)[:80]})", syntax=True) from None
     return _shallow(value, limits, text, 0, len(text))
