@@ -162,15 +162,31 @@ class AiStep(_Step):
     kind: ClassVar[str] = "ai"
 
 
+# A frame is the size of an image a model saw: X11 and Android coordinates are 16-bit, and Qwen's resize refuses
+# an aspect ratio past 200. ``99999999999999999999x1`` loaded, and its click landed in a corner.
+MAX_FRAME_SIDE = 32_767
+MAX_FRAME_ASPECT = 200
+
+
 def _frame(value: object) -> object:
     if isinstance(value, str):
         text = value.strip().lower()
         if text == "relative":
             return ModelFrame(width=1000, height=1000, relative=True)
-        match = re.fullmatch(r"(\d+)\s*[x×]\s*(\d+)", text)
+        match = re.fullmatch(r"(\d{1,30})\s*[x×]\s*(\d{1,30})", text)
         if not match or 0 in (int(match.group(1)), int(match.group(2))):
             raise ValueError(f"{value!r} is not a frame (use WIDTHxHEIGHT, e.g. 1080x2400, or 'relative')")
-        return ModelFrame(width=int(match.group(1)), height=int(match.group(2)))
+        width, height = int(match.group(1)), int(match.group(2))
+        if max(width, height) > MAX_FRAME_SIDE:
+            raise ValueError(f"{value!r}: each side of a frame is at most {MAX_FRAME_SIDE:,} pixels (write the size "
+                             "of the image the coordinates are in, e.g. 1080x2400)")
+        if max(width, height) > MAX_FRAME_ASPECT * min(width, height):
+            raise ValueError(f"{value!r}: one side is more than {MAX_FRAME_ASPECT} times the other, which no screen "
+                             "is (write the size of the image the coordinates are in, e.g. 1080x2400)")
+        return ModelFrame(width=width, height=height)
+    if isinstance(value, (int, float)):  # YAML reads 0x100 as the hexadecimal number 256
+        # A ValueError, not a TypeError: pydantic reports only the former as the field's validation error.
+        raise ValueError(f"{value!r} is not a frame (use WIDTHxHEIGHT, e.g. 1080x2400, or 'relative')")  # noqa: TRY004
     return value
 
 
@@ -180,7 +196,7 @@ class DoStep(_Step):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     do: str
-    frame: Annotated[ModelFrame, BeforeValidator(_frame)] | None = None
+    frame: Annotated[ModelFrame | None, BeforeValidator(_frame)] = None
     kind: ClassVar[str] = "do"
 
     @field_validator("do")

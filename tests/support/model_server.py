@@ -115,6 +115,7 @@ class Reply:
     drop: bool = False  # close the connection without any response
     count_prompt: bool = False  # usage.prompt_tokens becomes the server's count of the request
     trickle_s: float = 0.0  # send the body one byte at a time, this long apart
+    flood_bytes: int = 0  # send this many bytes of ``body`` repeated, with no Content-Length (a reply without end)
 
     @classmethod
     def answer(cls, text: str, *, prompt_tokens: int | None = COUNTED, completion_tokens: int | None = None,
@@ -160,6 +161,11 @@ class Reply:
     def trickled(cls, reply: Reply, every_s: float) -> Reply:
         """``reply`` with its body sent a byte at a time, ``every_s`` apart."""
         return cls(status=reply.status, body=reply.body, headers=reply.headers, trickle_s=every_s)
+
+    @classmethod
+    def flood(cls, total_bytes: int, piece: bytes = b'{"data": [' + b" " * 65_526) -> Reply:
+        """A body that goes on and on (``piece`` repeated up to ``total_bytes``), closed only by the server."""
+        return cls(status=200, body=piece, headers={"Content-Type": "application/json"}, flood_bytes=total_bytes)
 
     @classmethod
     def malformed(cls, body: bytes = b'{"choices": [{"message": ') -> Reply:
@@ -235,6 +241,7 @@ class ModelServer:
         self._queue: deque[ScriptItem] = deque(replies)
         self._requests: list[RecordedRequest] = []
         self._calibrations: list[RecordedRequest] = []
+        self._models_queue: deque[Reply] = deque()
         self._deliveries: list[Delivery] = []
         self._delivered = threading.Condition(self._lock)
         self._stopping = threading.Event()
@@ -274,6 +281,11 @@ class ModelServer:
     def push(self, *replies: ScriptItem) -> None:
         with self._lock:
             self._queue.extend(replies)
+
+    def push_models(self, *replies: Reply) -> None:
+        """Replies to ``GET /v1/models``, in order, before the usual listing."""
+        with self._lock:
+            self._models_queue.extend(replies)
 
     def start(self) -> ModelServer:
         # A short poll interval makes close() quick (shutdown waits for the loop's next poll).
@@ -358,8 +370,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # http.server dispatches on this spelling
         if self.path.rstrip("/") == "/v1/models":
             owner = self.server.owner
+            with owner._lock:
+                scripted = owner._models_queue.popleft() if owner._models_queue else None
             entry = {"id": owner.model, "object": "model", **owner.listing}
-            self._send(Reply.json({"object": "list", "data": [entry]}))
+            self._send(scripted or Reply.json({"object": "list", "data": [entry]}))
         else:
             self._send(Reply.error(404, f"no such path {self.path}"))
 
@@ -394,12 +408,30 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)
+        if reply.flood_bytes:
+            self._flood(reply)
+            return
         self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
         if reply.trickle_s:
             self._trickle(reply)
         else:
             self.wfile.write(reply.body)
+
+    def _flood(self, reply: Reply) -> None:
+        self.send_header("Connection", "close")  # the end of the body is the end of the connection
+        self.end_headers()
+        self.close_connection = True
+        sent = 0
+        try:
+            while sent < reply.flood_bytes and not self.server.owner._stopping.is_set():
+                piece = reply.body[: reply.flood_bytes - sent]
+                self.wfile.write(piece)
+                sent += len(piece)
+        except OSError:  # the client hung up: how far it got is the point
+            pass
+        finally:
+            self.server.owner._record_delivery(Delivery(size=reply.flood_bytes, sent=sent))
 
     def _trickle(self, reply: Reply) -> None:
         sent = 0

@@ -172,3 +172,22 @@ def test_durations(text, seconds):
 def test_every_example_task_loads(example):
     task = load_task(example, {})
     assert task.steps and task.title()
+
+
+@pytest.mark.parametrize("frame, words", [
+    ("99999999999999999999x1", "at most 32,767"),  # issue 22, item 12: loaded, and its click landed in a corner
+    ("40000x2000", "at most 32,767"),
+    ("1x1000", "more than 200 times"),
+    ("0x100", "not a frame"),
+])
+def test_a_frame_no_screen_can_have_is_refused_at_load(frame, words):
+    text = f"steps:\n  - do: \"click(start_box='(0,0)')\"\n    frame: {frame}\n"
+    with pytest.raises(TaskFileError) as caught:
+        parse_task(text, {}, source="t.yaml")
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.field) == (3, "steps[0].frame") and words in problem.message, problem
+
+
+def test_the_largest_frames_a_screen_has_still_load():
+    for frame in ("32767x16384", "7680x4320", "1080x2400", "relative"):
+        parse_task(f"steps:\n  - do: \"click(start_box='(0,0)')\"\n    frame: {frame}\n", {})

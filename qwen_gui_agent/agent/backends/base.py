@@ -44,6 +44,10 @@ class BackendUnavailable(BackendError):
     """Misconfigured or missing: extra not installed, no CUDA, weights not found."""
 
 
+class ModelFilesRefused(BackendUnavailable):
+    """Weights or an adapter the user named are damaged or unsafe to load: bad input (exit 2), not a passing fault."""
+
+
 class BackendRequestError(BackendError):
     """A request failed for good (after retries, or an error that retrying cannot fix)."""
 

@@ -101,12 +101,28 @@ def steps_command(
     except FileNotFoundError as error:
         _bad_input(console, str(error))
     items = loaded.items[:limit] if limit else loaded.items
+    secrets = _secrets_of(items, console)
     settings = {"kind": "steps", "data": [str(path.resolve()) for path in paths], "tolerance": tolerance,
                 "dialect": choice.dialect, "coordinates": choice.coordinates, "model": _answer_settings(choice)}
     target = out or DEFAULT_OUT / f"steps-{paths[0].stem or 'data'}"
     _run(console, target, settings, choice, items, loaded.problems, parallel=parallel, fresh=fresh,
          title=f"steps: {paths[0].name}" + (f" and {len(paths) - 1} more" if len(paths) > 1 else ""),
-         asker=lambda backend, dialect, frames: StepAsker(backend, dialect, frames, tolerance))
+         asker=lambda backend, dialect, frames: StepAsker(backend, dialect, frames, tolerance, secrets))
+
+
+def _secrets_of(items: Sequence[Any], console: Console) -> Any:
+    """The values of the secrets the items name, from the environment as ``agent run`` reads them: an answer that
+    repeats one (read off a screenshot) is stored and shown with the placeholder instead."""
+    from ..eval.steps.data import secret_names
+    from ..runtime.secrets import Secrets
+
+    names = secret_names(items)
+    missing = [name for name in names if not os.environ.get(name)]
+    if missing:
+        console.print(f"[yellow]note:[/yellow] the steps name secret(s) {escape(', '.join(missing))} that are not set "
+                      "in the environment: an answer repeating their value cannot be redacted (set them as for "
+                      "`agent run`)")
+    return Secrets({name: os.environ[name] for name in names if os.environ.get(name)})
 
 
 # Model settings that do not change an answer: results made under other values are still resumed.
@@ -136,18 +152,22 @@ def _run(console: Console, out: Path, settings: dict[str, Any], choice: ModelCho
          asker: Callable[[Any, Any, Any], Callable[[Any], dict[str, Any]]]) -> NoReturn:
     from ...tools.dialects import get_dialect
     from ..backends import create_backend
-    from ..backends.base import BackendError
+    from ..backends.base import BackendError, ModelFilesRefused
     from ..eval.asking import FrameSettings
     from ..eval.outputs import write_outputs
     from ..eval.results_log import ResultsLog, ResultsWriteError, SettingsChanged, check_settings
     from ..eval.runner import run_items
 
+    for problem in problems:
+        console.print(f"[yellow]data error:[/yellow] {escape(problem.describe())}")
+    if not items:  # nothing to ask: say so instead of writing an empty score
+        why = f"every item has a data error ({len(problems)} listed above): fix them" if problems else \
+            "it holds no item to ask about"
+        _bad_input(console, f"nothing to evaluate in {title.partition(': ')[2]}: {why}")
     try:
         check_settings(out, settings, fresh=fresh)
     except (SettingsChanged, ResultsWriteError) as error:
         _bad_input(console, f"{error}" + ("; choose another --out" if isinstance(error, ResultsWriteError) else ""))
-    for problem in problems:
-        console.print(f"[yellow]data error:[/yellow] {escape(problem.describe())}")
     model = choice.settings
     # openai: requests in flight together (the server batches); local: one model whose scheduler batches the
     # waiting items (agent/backends/batching.py); scripted: one script, answered in order.
@@ -158,6 +178,8 @@ def _run(console: Console, out: Path, settings: dict[str, Any], choice: ModelCho
         with _shared(create_backend(model), model.kind, workers) as backend:
             records = run_items(items, asker(backend, dialect, frames), ResultsLog(out), parallel=workers,
                                 console=console, title=title)
+    except ModelFilesRefused as error:  # damaged or unsafe model files: input to fix, not a run to resume
+        _bad_input(console, str(error))
     except BackendError as error:
         console.print(f"[red]error:[/red] {escape(str(error))}\nwhat finished is kept in {escape(str(out))}; "
                       "run the same command again to resume")

@@ -51,6 +51,8 @@ def export_command(
     except (ExportError, typer.BadParameter) as error:
         _bad_input(errors, str(error))
     console = Console(soft_wrap=True, highlight=False)
+    for name in result.removed_partials:
+        console.print(f"removed {escape(name)}, the unfinished folder of an export that was killed")
     console.print(f"wrote {result.rows} rows ({result.action_rows} action, {result.grounding_rows} grounding, "
                   f"{result.corrected_rows} corrected) and {result.images} images to {escape(str(output))}")
     for note in result.skipped_runs:

@@ -193,6 +193,7 @@ def read_task_argument(task_arg: str, environ: Mapping[str, str]) -> tuple[Task,
     """
     from ...tasks.loader import TaskFileError, is_encodable, load_task
     from ...tasks.schema import Task
+    from ..files.paths import is_file_quietly
 
     text = task_arg.strip()
     if not text:
@@ -201,7 +202,7 @@ def read_task_argument(task_arg: str, environ: Mapping[str, str]) -> tuple[Task,
         raise TaskArgumentError(f"the task is not valid UTF-8 text: {text.encode('utf-8', 'replace').decode()!r}")
     if text.lower().endswith((".yaml", ".yml")):
         path = Path(text)
-        if path.is_file():
+        if is_file_quietly(path):  # not OSError for a part over 255 bytes (issue 22, item 5)
             try:
                 return load_task(path, environ), text
             except TaskFileError as error:

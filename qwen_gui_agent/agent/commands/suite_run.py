@@ -17,7 +17,6 @@ handling, so the two modules do not import each other.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -86,8 +85,9 @@ def run_suite_command(call: SuiteCall) -> int:
     from ..runtime.runner import EXIT_UNWRITABLE, make_run_directory
     from ..suite.guard import StopSignal
     from ..suite.pool import DevicePool, at_once
+    from ..suite.progress import SuiteRecord
     from ..suite.runner import run_suite
-    from ..suite.summary import SuiteSummary, console_table, write_summary
+    from ..suite.summary import console_table
 
     if call.loop.confirm:
         call.errors.bad_input("--confirm asks about one run at a terminal; a suite runs several at once")
@@ -103,21 +103,23 @@ def run_suite_command(call: SuiteCall) -> int:
     launcher = _launcher(call, prepared, backends, suite_dir, console)
     console.print(f"suite: {len(prepared)} tasks on {len(devices)} devices ({escape(', '.join(devices))}), "
                   f"{at_once(parallel, len(devices), len(prepared))}; runs in {escape(str(suite_dir))}")
-    started = time.time()
+    tasks = [item.task for item in prepared.values()]
+    try:  # suite.json, junit.xml and index.html from the start, kept current: after kill -9 they say "running"
+        record = SuiteRecord(suite_dir, tasks, devices, parallel, next(iter(prepared.values())).choice.public_dict())
+    except OSError as error:
+        call.errors.bad_input(str(RunWriteError(suite_dir, error)))
     with call.signals():
         try:
-            run = run_suite([item.task for item in prepared.values()], DevicePool(list(devices)), launcher,
-                            parallel=parallel, stop=StopSignal(), announce=lambda text: console.print(escape(text)))
+            run = run_suite(tasks, DevicePool(list(devices)), launcher, parallel=parallel, stop=StopSignal(),
+                            on_change=record.on_change, announce=lambda text: console.print(escape(text)))
         finally:
             backends.close()
-    first = next(iter(prepared.values()))
-    summary = SuiteSummary(suite_dir, run, tuple(devices), parallel, started, time.time(), first.choice.public_dict())
-    console.print(console_table(summary))
     try:
-        written = write_summary(summary)
+        summary, written = record.finish(run)
     except OSError as error:  # the disk filled up or went read-only during the suite
         console.print(f"[red]error:[/red] {escape(str(RunWriteError(suite_dir, error)))}")
         return EXIT_UNWRITABLE
+    console.print(console_table(summary))
     console.print(f"suite saved in {escape(str(suite_dir))}: " + ", ".join(path.name for path in written))
     return summary.exit_code
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from PIL import Image
 
@@ -16,6 +17,7 @@ from ...tools.dialects.base import Dialect
 from ...tools.frames import FrameBounds, ModelFrame, ScreenGeometry, map_action, resize_to_frame
 from ...tools.messages import Message
 from ..backends.base import Completion, ModelBackend
+from ..files.images import open_rgb
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ def to_screenshot(point: Point, frame: ModelFrame, geometry: ScreenGeometry) -> 
     return mapped.points()[0]
 
 
-def load_rgb(path: str | object) -> Image.Image:
-    with Image.open(path) as image:  # type: ignore[arg-type]
-        return image.convert("RGB")
+def load_rgb(path: Path | str) -> Image.Image:
+    """The image as RGB; an OSError for one that is missing, not a regular file, not an image or a decompression
+    bomb (``agent.files.images``)."""
+    return open_rgb(path)

@@ -11,8 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
-
+from ..files.images import open_rgb
 from ..report.html import e
 from ..report.page import ReportSettings, embed_image
 
@@ -97,10 +96,10 @@ def _shot(record: Mapping[str, Any], settings: ReportSettings) -> str:
     if not path:
         return ""
     try:
-        with Image.open(Path(path)) as image:
-            width, height = image.size
-            embedded = embed_image(image, settings)
-    except (OSError, UnidentifiedImageError) as error:
+        image = open_rgb(Path(path))  # a regular file, not a decompression bomb
+        width, height = image.size
+        embedded = embed_image(image, settings)
+    except OSError as error:
         log.warning("%s: screenshot %s unreadable: %s", record.get("id"), path, error)
         return f"<p class=\"muted\">screenshot {e(path)} unreadable</p>"
     return (f"<div class=\"shot\"><img src=\"{embedded.data_url}\" alt=\"screenshot\" width=\"{embedded.width}\" "

@@ -27,12 +27,14 @@ from PIL import Image
 from ...tools.dialects.base import GroundingHit
 from ...tools.errors import ActionParseError
 from ...tools.frames import MAX_PIXELS, MIN_PIXELS, ModelFrame, ScreenGeometry
+from ..files.paths import is_plain_name
 from ..records.labels import LabelError, corrected_action, load_labels
 from ..records.run_files import RecordedRun, RunLoadError, StepRecord, load_run
 from ..replay.check import dialect_for_run, frame_for_step
 from ..replay.planners import ReplayError
 from ..runtime.recorded_prompts import PromptRebuilder
 from .manifest import write_manifest
+from .partials import partial_prefix, remove_killed_exports
 from .rows import (
     RowError,
     SwiftRow,
@@ -65,7 +67,9 @@ def export_runs(run_dirs: Sequence[Path], output: Path, options: ExportOptions =
     result = ExportResult(output=output)
     made = _make_parents(output.parent)  # `-o data/my-app` with no data/ yet: made, and removed if nothing is written
     try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
+        result.removed_partials = remove_killed_exports(output)
+        # The process id in the name tells the next export whether the one that made the folder is still going.
+        staging = Path(tempfile.mkdtemp(prefix=f"{partial_prefix(output)}{os.getpid()}-", dir=output.parent))
     except OSError as error:  # read-only, full: nothing was written
         _remove_empty(made)
         raise _unwritable(output, error) from None
@@ -132,11 +136,17 @@ def _load(directory: Path) -> RecordedRun:
 
 
 def _image_folder(run: RecordedRun, result: ExportResult) -> str:
-    """The run's folder under images/: its id, made unique (two runs of one task started in the same second)."""
+    """The run's folder under images/: its id, made unique (two runs of one task started in the same second).
+
+    load_run accepts only a plain name as the id; checked again here, where a path would write outside the export.
+    """
     name, number = run.info.run_id, 1
     while name in result.runs:
         number += 1
         name = f"{run.info.run_id}-{number}"
+    if not is_plain_name(name):
+        raise ExportError(f"{run.directory / 'run.json'}: run_id {name[:60]!r} is not a plain folder name: set it to "
+                          "the run folder's name")
     return name
 
 
@@ -282,9 +292,10 @@ class _RunExport:
     def _image(self, step: StepRecord, frame: ModelFrame) -> Image.Image:
         image = self.prompts.prompt_image(step, frame)
         if image is None:
+            why = self.prompts.problems.get(step.index, "")
             raise ExportError(f"{self.run.directory}: step {step.index}'s screenshot "
-                              f"{step.screenshot or '(none recorded)'} is missing or unreadable: a run without "
-                              "its images cannot be exported")
+                              f"{step.screenshot or '(none recorded)'} is missing or unreadable"
+                              f"{f' ({why})' if why else ''}: a run without its images cannot be exported")
         image.info[_STEP_KEY] = step.index  # the history shows this same image object in later prompts
         return image
 

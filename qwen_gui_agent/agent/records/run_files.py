@@ -7,17 +7,20 @@ complete step. ``run.json`` is replaced atomically on every update.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ...tools.frames import FrameBounds
+from ...tools.frames import MAX_SCALE, MIN_SCALE, FrameBounds
 from ...tools.models import model_setup
+from ..files.bounded_json import JsonLimitError, JsonLimits, loads_bounded
+from ..files.paths import is_plain_name
+from ..files.reading import MIB, FileRefused, json_lines, read_regular
+from ..files.writing import replace_text
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +50,27 @@ def is_launch_record(text: str) -> bool:
 RunStatus = Literal["running", "success", "failure", "stuck", "budget", "interrupted", "needs_user", "error"]
 
 
+# Bounds a run file read back must keep (a hand-edited or hostile one may hold anything): a side of a screen or
+# frame in pixels, an origin, and the pixel budgets of the frame settings.
+Side = Annotated[int, Field(gt=0, le=100_000)]
+Offset = Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
+PixelCount = Annotated[int, Field(gt=0, le=1 << 34)]
+MAX_RUN_ID_CHARS = 200
+
+
 class GeometryRecord(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    width: int
-    height: int
-    scale: float = 1.0
-    origin_x: int = 0
-    origin_y: int = 0
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
+    width: Side
+    height: Side
+    scale: Annotated[float, Field(ge=MIN_SCALE, le=MAX_SCALE)] = 1.0
+    origin_x: Offset = 0
+    origin_y: Offset = 0
 
 
 class FrameRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
-    width: int
-    height: int
+    width: Side
+    height: Side
     relative: bool = False
     relative_scale: int = 1000  # what the far edge is worth in a relative answer (999 for Qwen3-VL)
 
@@ -123,6 +134,25 @@ class RunInfo(BaseModel):
     message: str = ""
     steps: int = 0
 
+    @field_validator("run_id")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        # It names the run's folder in an export: a path in it would write outside the export's folder.
+        if len(value) > MAX_RUN_ID_CHARS or not is_plain_name(value) or not value.isprintable():
+            raise ValueError(f"must be the run folder's plain name (at most {MAX_RUN_ID_CHARS} printable characters, "
+                             "no '/', '\\' or '..')")
+        return value
+
+    @field_validator("frame_settings")
+    @classmethod
+    def _frame_settings(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return {**value, **_FrameSettings.model_validate(value).model_dump(exclude_unset=True)}
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return {**value, **_DeviceSize.model_validate(value).model_dump(exclude_unset=True)}
+
     @property
     def frame_bounds(self) -> FrameBounds:
         """The frame bounds the run resized its screenshots with (CI replay, export and eval read them here).
@@ -139,6 +169,25 @@ class RunInfo(BaseModel):
                 raise ValueError(f"run.json frame_settings.{key} is {value!r}, not a whole number of pixels")
             values[key] = value
         return FrameBounds(values["min_pixels"], values["max_pixels"], values["patch_factor"])
+
+
+class _FrameSettings(BaseModel):
+    """The frame settings replay and export compute with, checked where present (other keys pass as they are)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+    min_pixels: PixelCount | None = None
+    max_pixels: PixelCount | None = None
+    patch_factor: Annotated[int, Field(gt=0, le=1024)] | None = None
+    history_images: Annotated[int, Field(ge=0, le=1000)] | None = None
+    relative: bool | None = None
+    relative_scale: int | None = None
+    language: Annotated[str, Field(max_length=100)] | None = None
+
+
+class _DeviceSize(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+    width: Side | None = None
+    height: Side | None = None
 
 
 class RunWriteError(RuntimeError):
@@ -199,14 +248,11 @@ class RunWriter:
     def _write_info(self) -> None:
         """run.json replaced atomically; on a full disk, where the new text fits the old file's blocks, rewritten
         in place instead, so that even then it says how the run ended rather than ``running``."""
-        text = self.info.model_dump_json(indent=2).encode("utf-8")
-        temporary = self.directory / (RUN_FILE + ".tmp")
+        text = self.info.model_dump_json(indent=2)
         try:
-            temporary.write_bytes(text)
-            os.replace(temporary, self.directory / RUN_FILE)
+            replace_text(self.directory / RUN_FILE, text)  # through no planted link, by a random temporary name
         except OSError as error:
-            temporary.unlink(missing_ok=True)
-            if not _rewrite_in_place(self.directory / RUN_FILE, text):
+            if not _rewrite_in_place(self.directory / RUN_FILE, text.encode("utf-8")):
                 raise self._failure(self.directory / RUN_FILE, error) from None
             self.failed = True
             log.warning("run.json rewritten in place after: %s", error)
@@ -257,36 +303,75 @@ class RecordedRun(BaseModel):
 
 
 class RunLoadError(ValueError):
-    """The directory is not a readable recorded run."""
+    """The directory is not a readable recorded run; ``file`` and ``line`` say where, when one file is at fault."""
+
+    def __init__(self, message: str, *, file: Path | None = None, line: int | None = None) -> None:
+        self.file = file
+        self.line = line
+        super().__init__(message)
+
+
+# What the bounded reader allows a run folder (it may come from anyone: a CI artifact, a bug report).
+MAX_RUN_FILE_BYTES = 4 * MIB
+MAX_STEPS_BYTES = 1024 * MIB
+MAX_STEP_LINE_BYTES = 16 * MIB  # an answer, its thought and a query's value; a real step is a few KiB
+RECORD_LIMITS = JsonLimits(max_depth=64, max_number_chars=40)
+_DAMAGED = "the file was damaged or edited by hand: restore it from the original run or record the run again"
 
 
 def load_run(directory: Path | str) -> RecordedRun:
     directory = Path(directory)
+    path = directory / RUN_FILE
     try:
-        info = RunInfo.model_validate_json((directory / RUN_FILE).read_text(encoding="utf-8"))
+        info = RunInfo.model_validate(loads_bounded(read_regular(path, MAX_RUN_FILE_BYTES), RECORD_LIMITS))
     except FileNotFoundError:
         raise RunLoadError(f"{directory} is not a recorded run: {RUN_FILE} is missing") from None
     except NotADirectoryError:  # a file named where a run directory belongs
         raise RunLoadError(f"{directory} is not a recorded run: it is not a directory") from None
+    except FileRefused as error:
+        raise RunLoadError(f"{error}; {_DAMAGED}", file=path) from None
+    except OSError as error:
+        raise RunLoadError(f"{path} cannot be read: {error.strerror or error}", file=path) from None
+    except JsonLimitError as error:
+        raise RunLoadError(f"{path} is not a valid run file ({error}); {_DAMAGED}", file=path) from None
     except ValidationError as error:
-        raise RunLoadError(f"{directory / RUN_FILE} is not a valid run file: {error}") from None
+        raise RunLoadError(f"{path} is not a valid run file ({one_line(error)}); {_DAMAGED}", file=path) from None
     steps, truncated = _read_steps(directory / STEPS_FILE)
     return RecordedRun(directory=directory, info=info, steps=steps, truncated=truncated)
 
 
 def _read_steps(path: Path) -> tuple[list[StepRecord], bool]:
-    if not path.exists():
-        return [], False
     steps: list[StepRecord] = []
-    lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            steps.append(StepRecord.model_validate(json.loads(line)))
-        except (json.JSONDecodeError, ValidationError):
-            if number >= len(lines) - 1:  # only the last line may be cut short by a kill
-                log.warning("%s: last step line is incomplete; ignoring it", path)
-                return steps, True
-            raise RunLoadError(f"{path}:{number}: not a valid step record") from None
+    try:
+        for number, value, last in json_lines(path, max_bytes=MAX_STEPS_BYTES, max_line_bytes=MAX_STEP_LINE_BYTES,
+                                              limits=RECORD_LIMITS):
+            try:
+                if isinstance(value, JsonLimitError):
+                    raise value
+                steps.append(StepRecord.model_validate(value))
+            except (JsonLimitError, ValidationError) as error:
+                if last and isinstance(error, JsonLimitError) and "not valid JSON" in str(error):
+                    log.warning("%s: last step line is incomplete; ignoring it", path)  # cut short by a kill
+                    return steps, True
+                why = one_line(error) if isinstance(error, ValidationError) else str(error)
+                raise RunLoadError(f"{path}:{number}: not a valid step record ({why}); {_DAMAGED}", file=path,
+                                   line=number) from None
+    except FileNotFoundError:
+        return [], False
+    except FileRefused as error:
+        raise RunLoadError(f"{error}; {_DAMAGED}", file=path) from None
+    except OSError as error:
+        raise RunLoadError(f"{path} cannot be read: {error.strerror or error}", file=path) from None
     return steps, False
+
+
+def one_line(error: ValidationError) -> str:
+    """A pydantic error as one line: the first problem's place, what was wrong and the value, and how many more."""
+    problems = error.errors(include_url=False)
+    first = problems[0]
+    where = ".".join(str(part) for part in first["loc"]) or "the record"
+    value = repr(first.get("input"))
+    shown = value if len(value) <= 60 else value[:57] + "..."
+    more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}, got {shown}{more}"

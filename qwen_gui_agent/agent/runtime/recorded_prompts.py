@@ -17,6 +17,7 @@ from PIL import Image
 from ...tools.dialects.base import Dialect, PromptContext
 from ...tools.frames import ModelFrame, resize_to_frame
 from ...tools.messages import Message
+from ..files.images import UnreadableImage, open_rgb
 from ..records.run_files import RecordedRun, StepRecord
 from .history import History
 
@@ -39,6 +40,7 @@ class PromptRebuilder:
         window = run.info.frame_settings.get("history_images") or dialect.info.default_image_history
         self.history = History(max(1, int(window)))
         self.goal = run.info.task
+        self.problems: dict[int, str] = {}  # step index -> why its screenshot could not be read
 
     @property
     def device_kind(self) -> str:
@@ -68,14 +70,16 @@ class PromptRebuilder:
         self.history.add(step.answer, action_text="; ".join(step.actions), image=image, feedback=step.feedback)
 
     def screenshot(self, step: StepRecord) -> Image.Image | None:
-        """The step's screenshot as captured, or None when it is not recorded or unreadable."""
+        """The step's screenshot as captured, or None when it is not recorded or unreadable (``problems`` says why)."""
         path = self.run.screenshot_path(step)  # None for a name that leads out of the run directory
         if path is None:
+            self.problems[step.index] = "not recorded, or not a file of the run folder"
             return None
         try:
-            with Image.open(path) as image:
-                return image.convert("RGB")
-        except OSError:
+            return open_rgb(path)  # a regular file, not a decompression bomb
+        except OSError as error:
+            self.problems[step.index] = str(error) if isinstance(error, UnreadableImage) else \
+                f"{path}: {error.strerror or error}"
             return None
 
     def prompt_image(self, step: StepRecord, frame: ModelFrame | None) -> Image.Image | None:

@@ -33,6 +33,8 @@ from .pool import DevicePool
 log = logging.getLogger(__name__)
 
 NOT_RUN = "not_run"
+# While the suite goes (and in its files after a kill -9): a task not started yet, and one under way.
+PENDING, RUNNING = "pending", "running"
 
 
 @dataclass(frozen=True)
@@ -86,12 +88,16 @@ class SuiteRun:
 
 
 def run_suite(tasks: list[SuiteTask], pool: DevicePool, launcher: Launcher, *, parallel: int,
-              stop: StopSignal | None = None, announce: Callable[[str], None] = log.warning) -> SuiteRun:
+              stop: StopSignal | None = None, on_change: Callable[[int, TaskOutcome], None] | None = None,
+              announce: Callable[[str], None] = log.warning) -> SuiteRun:
     """Every task run on some device of ``pool``, at most ``parallel`` at once; outcomes in task order.
 
-    ``announce`` tells the person what a Ctrl-C (or SIGTERM) does, the moment it arrives.
+    ``on_change(index, outcome)`` hears of each task as it starts (status ``running``) and as it ends, from the
+    worker threads (``progress.SuiteRecord`` keeps the suite's files current with it). ``announce`` tells the
+    person what a Ctrl-C (or SIGTERM) does, the moment it arrives.
     """
     stop = stop or StopSignal()
+    tell = on_change or (lambda index, outcome: None)
     waiting = deque(enumerate(tasks))
     outcomes: dict[int, TaskOutcome] = {}
     lock = threading.Lock()
@@ -119,9 +125,11 @@ def run_suite(tasks: list[SuiteTask], pool: DevicePool, launcher: Launcher, *, p
                 with lock:
                     waiting.appendleft(item)  # recorded below as not run
                 return
+            tell(index, TaskOutcome(task.path, task.title, RUNNING, "", spec))
             outcome = _run_one(task, spec, pool, launcher, stop)
             with lock:
                 outcomes[index] = outcome
+            tell(index, outcome)
 
     workers = [threading.Thread(target=worker, name=f"suite-worker-{n}", daemon=True)
                for n in range(max(1, min(parallel, len(pool.specs), len(tasks))))]
@@ -200,10 +208,14 @@ def _start_and_run(task: SuiteTask, spec: str, launcher: Launcher, events: Event
 
 
 def _close(device: Device, spec: str) -> None:
+    # A dropped device often cannot be closed cleanly (an X server that died raises from xcb): its run is saved
+    # already, and how it ended must reach the summary, so nothing raised here ends the task as an internal error.
     try:
         device.close()
-    except DeviceError as error:  # a dropped device often cannot be closed cleanly; its run is saved already
+    except DeviceError as error:
         log.info("closing %s: %s", spec, error)
+    except Exception as error:  # noqa: BLE001 - whatever a driver raises on close, the task's record stands
+        log.warning("closing %s failed: %s: %s", spec, type(error).__name__, error)
 
 
 def outcome_data(outcome: TaskOutcome) -> dict[str, Any]:

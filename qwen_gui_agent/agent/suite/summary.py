@@ -5,6 +5,11 @@ and needs_user are ``failure``s (the agent did not do the task); error (a
 device, backend or internal failure) is an ``error``; interrupted and not-run
 tasks are ``skipped``. Each case's ``system-out`` names the device and the run
 directory, whose report.html the index page links.
+
+The three files are written when the suite starts and again as each task ends
+(``progress.SuiteRecord``): until the last write their ``state`` is ``running``,
+and tasks still pending or running are JUnit ``error``s "not finished", so a
+suite killed with SIGKILL leaves files that say it did not finish.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import html
 import json
 import os
 import re
+import time
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,11 +28,14 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
+from ..files.writing import replace_text
 from ..runtime.runner import model_label
-from .runner import NOT_RUN, SuiteRun, TaskOutcome, outcome_data
+from .runner import NOT_RUN, PENDING, RUNNING, SuiteRun, TaskOutcome, outcome_data
 
 FAILED = frozenset({"failure", "stuck", "budget", "needs_user"})
 SKIPPED = frozenset({"interrupted", NOT_RUN})
+UNFINISHED = frozenset({PENDING, RUNNING})
+NOT_FINISHED_NOTE = "the suite did not finish: it is still going, or it was killed (kill -9) before its end"
 SUITE_FILE = "suite.json"
 JUNIT_FILE = "junit.xml"
 INDEX_FILE = "index.html"
@@ -40,8 +49,17 @@ class SuiteSummary:
     devices: tuple[str, ...]
     parallel: int
     started_at: float
-    ended_at: float
+    ended_at: float | None  # None until the suite has finished
     model: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def state(self) -> str:
+        """``finished``, or ``running`` while it goes (and for good when it was killed)."""
+        return "running" if self.ended_at is None else "finished"
+
+    @property
+    def seconds(self) -> float:
+        return (self.ended_at if self.ended_at is not None else time.time()) - self.started_at
 
     @property
     def counts(self) -> dict[str, int]:
@@ -58,22 +76,24 @@ class SuiteSummary:
 
 
 def write_summary(summary: SuiteSummary) -> list[Path]:
-    """suite.json, junit.xml and index.html in the suite directory; their paths."""
+    """suite.json, junit.xml and index.html in the suite directory, each replaced whole; their paths."""
     directory = summary.suite_dir
     written = [directory / SUITE_FILE, directory / JUNIT_FILE, directory / INDEX_FILE]
-    written[0].write_text(json.dumps(suite_data(summary), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    written[1].write_text(junit_xml(summary), encoding="utf-8")
-    written[2].write_text(index_html(summary), encoding="utf-8")
+    replace_text(written[0], json.dumps(suite_data(summary), ensure_ascii=False, indent=2) + "\n")
+    replace_text(written[1], junit_xml(summary))
+    replace_text(written[2], index_html(summary))
     return written
 
 
 def suite_data(summary: SuiteSummary) -> dict[str, Any]:
+    finished = summary.state == "finished"
     return {
-        "suite_dir": str(summary.suite_dir), "started_at": summary.started_at, "ended_at": summary.ended_at,
-        "seconds": round(summary.ended_at - summary.started_at, 3), "parallel": summary.parallel,
+        "suite_dir": str(summary.suite_dir), "state": summary.state, "started_at": summary.started_at,
+        "ended_at": summary.ended_at, "seconds": round(summary.seconds, 3), "parallel": summary.parallel,
         "devices": list(summary.devices), "dropped_devices": summary.run.retired,
         "interrupted": summary.run.interrupted, "model": summary.model, "counts": summary.counts,
-        "exit_code": summary.exit_code, "tasks": [outcome_data(outcome) for outcome in summary.run.outcomes],
+        "exit_code": summary.exit_code if finished else None,
+        "tasks": [outcome_data(outcome) for outcome in summary.run.outcomes],
     }
 
 
@@ -85,9 +105,9 @@ def junit_xml(summary: SuiteSummary) -> str:
     outcomes = summary.run.outcomes
     root = ET.Element("testsuites", name="agent suite", tests=str(len(outcomes)),
                       failures=str(sum(o.status in FAILED for o in outcomes)),
-                      errors=str(sum(o.status == "error" for o in outcomes)),
+                      errors=str(sum(o.status == "error" or o.status in UNFINISHED for o in outcomes)),
                       skipped=str(sum(o.status in SKIPPED for o in outcomes)),
-                      time=f"{summary.ended_at - summary.started_at:.3f}")
+                      time=f"{summary.seconds:.3f}")
     suite = ET.SubElement(root, "testsuite", name=_clean(summary.suite_dir.name), tests=root.get("tests", "0"),
                           failures=root.get("failures", "0"), errors=root.get("errors", "0"),
                           skipped=root.get("skipped", "0"), time=root.get("time", "0"))
@@ -105,6 +125,8 @@ def junit_xml(summary: SuiteSummary) -> str:
             failure.text = _clean(outcome.message)
         elif outcome.status == "error":
             ET.SubElement(case, "error", message=_clean(first_line), type="error").text = _clean(outcome.message)
+        elif outcome.status in UNFINISHED:  # a file written while the suite goes, or left by a killed suite
+            ET.SubElement(case, "error", message=_clean(f"{outcome.status}: {NOT_FINISHED_NOTE}"), type="unfinished")
         elif outcome.status in SKIPPED:
             ET.SubElement(case, "skipped", message=_clean(f"{outcome.status}: {first_line}"))
         ET.SubElement(case, "system-out").text = _clean(
@@ -139,8 +161,9 @@ padding:4px 8px;text-align:left}}tr.success td:nth-child(4){{color:#070}}tr.erro
 tr.failure td:nth-child(4){{color:#b00}}</style></head><body>
 <h1>Suite {html.escape(summary.suite_dir.name)}</h1>
 <p>{len(summary.run.outcomes)} tasks on {len(summary.devices)} devices ({html.escape(", ".join(summary.devices))}),
-{summary.parallel} at once, {summary.ended_at - summary.started_at:.1f} s: {html.escape(counts)}.
-{"<strong>Stopped before the end.</strong>" if summary.run.interrupted else ""}</p>
+{summary.parallel} at once, {summary.seconds:.1f} s: {html.escape(counts)}.
+{"<strong>Stopped before the end.</strong>" if summary.run.interrupted else ""}
+{f"<strong>{html.escape(NOT_FINISHED_NOTE.capitalize())}.</strong>" if summary.state == "running" else ""}</p>
 {f"<p>Devices that left the pool:</p><ul>{dropped}</ul>" if dropped else ""}
 <table><thead><tr><th>task file</th><th>task</th><th>device</th><th>status</th><th>steps</th><th>seconds</th>
 <th>run</th><th>message</th></tr></thead>

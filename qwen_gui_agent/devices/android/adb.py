@@ -20,6 +20,7 @@ import tenacity
 
 from ..errors import DeviceDisconnected, MissingDependency
 from .settings import AndroidSettings
+from .text import ADB_INPUT_B64_ACTION
 
 if TYPE_CHECKING:
     from adbutils import AdbClient, AdbDevice
@@ -129,8 +130,8 @@ class DeviceLink:
     def run(self, command: str, *, service: Service = "shell", idempotent: bool = True) -> bytes:
         """Everything ``command`` writes, as bytes. ``exec`` gives an 8-bit clean stream (screencap)."""
         return with_retries(
-            self.settings, f"`adb {'exec-out' if service == 'exec' else 'shell'} {command}` on {self.serial}",
-            lambda: self._run_once(command, service, idempotent),
+            self.settings, f"`adb {'exec-out' if service == 'exec' else 'shell'} {shown_command(command)}` on "
+            f"{self.serial}", lambda: self._run_once(command, service, idempotent),
         )
 
     def text(self, command: str, *, idempotent: bool = True) -> str:
@@ -158,9 +159,26 @@ class DeviceLink:
                     raise TransientAdbError(f"reading from {self.serial} failed: {error}") from error
                 # The command was accepted and may have run: a retry could tap twice.
                 raise DeviceDisconnected(
-                    f"the connection to {self.serial} broke while `{command}` ran; not retried, it may have run",
+                    f"the connection to {self.serial} broke while `{shown_command(command)}` ran; not retried, it "
+                    "may have run",
                     hint="take a new screenshot to see the state before the next action",
                 ) from error
+
+
+def shown_command(command: str) -> str:
+    """``command`` as messages and logs show it: the text a typing command carries is left out.
+
+    A secret is typed in pieces (``input text`` is split at a literal ``%s`` and at each newline) and
+    spelled as the shell and ``input`` need it (``%s`` for spaces, shell quotes, base64 for the IME),
+    so no redaction of the whole value can find a piece of it in a message: no piece goes in.
+    """
+    for prefix in _TYPING_PREFIXES:
+        if command.startswith(prefix):
+            return f"{prefix}<{len(command) - len(prefix)} characters of typed text>"
+    return command
+
+
+_TYPING_PREFIXES = ("input text ", f"am broadcast -a {ADB_INPUT_B64_ACTION} --es msg ")
 
 
 def _read_to_end(sock: socket.socket) -> bytes:

@@ -32,6 +32,7 @@ from .adb import (
     adb_client,
     adb_server_as_found,
     adb_server_listening,
+    shown_command,
     stop_started_server,
     transient_on_adb_trouble,
     with_retries,
@@ -333,7 +334,8 @@ def _check_output(command: str, output: str) -> None:
                 "this Android version cannot press keys together (needs Android 13+)",
                 expected="one key per hotkey, or press_back()/press_home()/press_enter()",
             )
-        raise DeviceError(f"`{command}` failed: {output[:300]}", hint="check the device screen and `adb logcat`")
+        raise DeviceError(f"`{shown_command(command)}` failed: {output[:300]}",
+                          hint="check the device screen and `adb logcat`")
     if program == "monkey" and "Events injected" not in output:
         package = command.split()[2]
         raise ActionParseError(
@@ -341,6 +343,7 @@ def _check_output(command: str, output: str) -> None:
             expected="open_app with an installed app's package name",
         )
     if program == "am" and "Broadcast completed" not in output:
-        raise DeviceError(f"`{command}` failed: {output[:300]}", hint="check that ADBKeyboard is installed")
+        raise DeviceError(f"`{shown_command(command)}` failed: {output[:300]}",
+                          hint="check that ADBKeyboard is installed")
     if program == "ime" and re.search(r"\b(Unknown|Error|not found|cannot)\b", output, re.IGNORECASE):
         raise DeviceError(f"`{command}` failed: {output[:300]}", hint="list keyboards with `adb shell ime list -a -s`")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ import tenacity
 from PIL import Image
 
 from ...tools.frames import ScreenGeometry
-from ..errors import CaptureError, DeviceNotFound, MissingDependency
+from ..errors import CaptureError, DeviceDisconnected, DeviceNotFound, MissingDependency
 from .settings import DesktopPlatform, DesktopSettings, Region
 
 log = logging.getLogger(__name__)
@@ -139,12 +140,13 @@ def bgra_to_image(raw: bytes | bytearray | memoryview, size: tuple[int, int]) ->
 class ScreenCapture:
     """An open mss connection that grabs one rectangle as a PIL image."""
 
-    def __init__(self, sct: Any) -> None:
+    def __init__(self, sct: Any, display: str | None = None) -> None:
         self._sct = sct
+        self._display = display
 
     @classmethod
     def open(cls, display: str | None = None) -> ScreenCapture:
-        return cls(open_mss(display))
+        return cls(open_mss(display), display)
 
     def monitors(self) -> list[MonitorInfo]:
         """Every monitor mss sees, numbered as mss numbers them."""
@@ -164,6 +166,11 @@ class ScreenCapture:
         try:
             shot = self._sct.grab(region.as_mss())
         except Exception as error:  # mss raises ScreenShotError, ctypes/xcb errors escape as others
+            if x_display_gone(self._display):  # the X server is gone: the device dropped, not a glitch
+                raise DeviceDisconnected(
+                    f"the X display {self._display or '$DISPLAY'} is gone (screen capture failed: "
+                    f"{type(error).__name__})", hint="restart the X server, then run the task again",
+                ) from error
             raise CaptureError(
                 f"screen capture of {region} failed ({type(error).__name__}: {error})",
                 hint="check that the region lies on the screen and the display is still running",
@@ -172,4 +179,43 @@ class ScreenCapture:
         return image, (time.perf_counter() - started) * 1000
 
     def close(self) -> None:
-        self._sct.close()
+        try:
+            self._sct.close()
+        except Exception as error:  # closing the connection to an X server that died raises from xcb
+            raise DeviceDisconnected(f"the X display {self._display or '$DISPLAY'} is gone (closing the capture "
+                                     f"connection failed: {type(error).__name__})") from error
+
+
+def x_display_gone(display: str | None, *, within_s: float = 1.0) -> bool:
+    """Whether the X server of ``display`` stops accepting connections within ``within_s`` (a failed capture
+    can come from a server in the middle of shutting down, which still accepts one for a moment)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        if not x_display_reachable(display):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
+def x_display_reachable(display: str | None, environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether the X server of ``display`` (``:N``, ``HOST:N``; else $DISPLAY) accepts a connection now.
+
+    Only the socket is tried (``/tmp/.X11-unix/XN``, or TCP port 6000+N): enough to tell a server that
+    died from one that refused one request. A name this cannot read counts as reachable.
+    """
+    name = display or environ.get("DISPLAY", "")
+    host, _, rest = name.rpartition(":")
+    number = rest.split(".", 1)[0]
+    if not number.isdigit():
+        return True
+    try:
+        if host in ("", "unix"):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(1.0)
+                sock.connect(f"/tmp/.X11-unix/X{number}")
+        else:
+            socket.create_connection((host, 6000 + int(number)), timeout=1.0).close()
+    except OSError:
+        return False
+    return True

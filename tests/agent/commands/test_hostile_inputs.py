@@ -151,3 +151,18 @@ def test_a_tampered_screenshot_path_is_not_embedded(tmp_path):
     page = write_report(run_dir).read_text(encoding="utf-8")
     assert page.count("data:image/") == 1  # step 1's own screenshot, and none of the files outside the run
     assert page.count("no screenshot recorded") == 3
+
+
+@pytest.mark.parametrize("goal, code, words", [
+    # A goal in words, whatever its slashes: it goes on to open the device (there is no display here).
+    ("open " + "a" * 300 + "/settings and turn wifi on", 1, "cannot open the device"),
+    ("b" * 300 + ".yaml", 2, "no such task file"),  # a task file's name that cannot exist
+], ids=["a goal", "a task file"])
+def test_a_part_over_255_bytes_between_slashes_is_no_file_name_error(tmp_path, goal, code, words):
+    # Issue 22, item 5: looking the text up as a file raised OSError "File name too long".
+    script = tmp_path / "answers.json"
+    script.write_text('["Action: finished(content=\'done\')"]', encoding="utf-8")
+    done = agent("run", goal, "--out", str(tmp_path / "runs"), "--backend", "scripted", "--script", str(script))
+    output = done.stdout.decode() + done.stderr.decode()
+    assert done.returncode == code, output
+    assert words in output and "Traceback" not in output and "File name too long" not in output

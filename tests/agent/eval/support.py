@@ -15,10 +15,10 @@ from tests.support.make_grounding_set import DrawnItem
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
 
-def agent_eval(*args: str | Path):
-    """``agent eval ...`` in-process, with no AGENT_* variable of the test machine leaking in."""
-    return CliRunner().invoke(build_app(), ["eval", *map(str, args)], env={"AGENT_BACKEND": "", "AGENT_MODEL": "",
-                                                                             "AGENT_MAX_PIXELS": "", "AGENT_SCRIPT": ""})
+def agent_eval(*args: str | Path, env: dict[str, str] | None = None):
+    """``agent eval ...`` in-process, with no AGENT_* variable of the test machine leaking in (``env`` adds some)."""
+    clean = {"AGENT_BACKEND": "", "AGENT_MODEL": "", "AGENT_MAX_PIXELS": "", "AGENT_SCRIPT": ""}
+    return CliRunner().invoke(build_app(), ["eval", *map(str, args)], env={**clean, **(env or {})})
 
 
 def file_order(items: list[DrawnItem]) -> list[DrawnItem]:

@@ -171,3 +171,20 @@ def test_the_console_shows_what_a_query_read():
     RichEvents(Console(file=buffer, width=200, color_system=None)).emit(
         "query", {"question": "price?", "value": {"price": 1280, "note": "[bold]"}})
     assert 'answer {"price": 1280, "note": "[bold]"}' in buffer.getvalue()
+
+
+@pytest.mark.parametrize("hostile, words", [
+    ("[" * 5000 + "]" * 5000, "nested more than 32 levels deep"),
+    ('{"seats": ' + "9" * 5000 + "}", "an integer of 5,000 digits"),
+    ("[" * 40 + "]" * 40, "nested more than 32 levels deep"),  # json reads it; the run folder's reader would not
+], ids=["5,000 deep", "5,000 digits", "40 deep"])
+def test_a_hostile_json_answer_is_fed_back_and_the_run_stays_readable(run_with, hostile, words):
+    # A value the query reader took was recorded as the step's value: the run folder must stay readable by the
+    # bounded reader (report, replay, export), so the query reader holds answers to the same bounds.
+    spec = parse_task("steps: [{query: How many seats are left, save_as: seats}]", {})
+    result, backend, _ = run_with([hostile, '"three"'], task=spec)
+    assert result.status == "success", result.message
+    assert words in backend.requests[1][-1].parts[-1]  # the problem went back to the model
+    (step,) = load_run(result.run_dir).steps
+    assert step.value == "three"
+    assert check_run(load_run(result.run_dir)).ok

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import string
 from collections.abc import Iterator
 
@@ -104,3 +105,23 @@ def test_what_goes_through_input_and_what_through_the_ime() -> None:
         assert not typable_by_input(text)
     with pytest.raises(ValueError):
         input_text_commands("你好")
+
+
+@pytest.mark.parametrize("secret", ["Sup3r%secret-h0rse", "first line\nsecond line", "it's my Pa55 word",
+                                    "pässwört 密码 42"], ids=["%s inside", "two lines", "quote and spaces", "unicode"])
+def test_a_retry_warning_shows_no_part_of_the_typed_text(device: AndroidDevice, adb_server: AdbServer,
+                                                          caplog: pytest.LogCaptureFixture, secret: str) -> None:
+    # Issue 22, item 10: the warning quoted the command, so a secret typed in chunks (split at "%s" or a newline)
+    # left its first chunk in the log, %s-encoded and shell-quoted, where redacting the whole value cannot find it.
+    adb_server.drop_once("input text")
+    adb_server.drop_once("am broadcast")
+    with caplog.at_level(logging.WARNING, logger="qwen_gui_agent.devices.android.adb"):
+        execution = device.execute(Type(text=secret))
+    assert adb_server.phone.text == secret  # typed once, after the retry
+    warnings = " ".join(record.getMessage() for record in caplog.records)
+    assert "retry 1 of" in warnings and ("input text" in warnings or "am broadcast" in warnings), warnings
+    typed = [command.split(" ", 2)[2] for command in execution.commands if command.startswith("input text ")]
+    typed += [command.rsplit(" ", 1)[1] for command in execution.commands if command.startswith("am broadcast")]
+    assert typed and not [argument for argument in typed if argument in warnings], warnings
+    pieces = {secret[start:start + 4] for start in range(len(secret) - 3)}
+    assert not [piece for piece in pieces if piece in warnings or piece.replace(" ", "%s") in warnings], warnings

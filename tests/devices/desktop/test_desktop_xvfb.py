@@ -278,3 +278,25 @@ def test_describe_records_what_replay_needs(desktop: DesktopDevice, x_display: X
     facts = desktop.describe()
     assert facts["kind"] == "computer" and facts["width"] == x_display.width and facts["scale"] == 1.0
     assert DesktopSettings.model_validate(facts["settings"]) == desktop.settings
+
+
+def test_a_display_that_dies_is_a_disconnected_device() -> None:
+    # Issue 22, item 9: the capture reported a dead X server as a failed screenshot (a CaptureError, so a suite
+    # handed the display to its next task), and closing the device raised xcb's own error (a suite's "internal
+    # error"). Both now say the display is gone (DeviceDisconnected: the suite retires it).
+    from qwen_gui_agent.devices.errors import DeviceDisconnected
+    from tests.support.xvfb import XvfbUnavailable, start_xvfb_server
+
+    try:
+        server = start_xvfb_server(320, 200)
+    except XvfbUnavailable as error:
+        pytest.skip(str(error))
+    desktop = open_desktop(DesktopSettings(display=server.display, pause=0.02))
+    try:
+        assert desktop.screenshot().image.size == (320, 200)
+    finally:
+        server.close()  # the X server goes away under the open device
+    with pytest.raises(DeviceDisconnected, match=f"the X display {server.display} is gone"):
+        desktop.screenshot()
+    with pytest.raises(DeviceDisconnected):
+        desktop.close()

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ....tools.models import match_config, match_model, read_config
-from ..base import BackendUnavailable
+from ..base import BackendUnavailable, ModelFilesRefused
 from ..settings import BackendSettings
 
 log = logging.getLogger(__name__)
@@ -258,7 +258,13 @@ def merge_adapter(model: Any, adapter: str) -> Any:
     started = time.perf_counter()
     try:
         merged = PeftModel.from_pretrained(model, str(path)).merge_and_unload()
-    except (OSError, ValueError, KeyError, RuntimeError) as error:  # wrong base model, shapes, unreadable files
+    except Exception as error:
+        refused = _refused_adapter_file(path, error)
+        if refused is not None:
+            raise refused from None
+        if not isinstance(error, (OSError, ValueError, KeyError, RuntimeError)):
+            raise
+        # wrong base model, shapes, unreadable files
         raise BackendUnavailable(
             f"cannot apply the adapter in {path} to this model: {_first_line(error)}",
             hint="use the --model the adapter was trained from (its adapter_config.json names it)",
@@ -266,6 +272,24 @@ def merge_adapter(model: Any, adapter: str) -> Any:
     log.info("merged the LoRA adapter %s into the weights in %.0f ms: the fast path runs on the merged model",
              path, (time.perf_counter() - started) * 1000)
     return merged
+
+
+def _refused_adapter_file(path: Path, error: Exception) -> ModelFilesRefused | None:
+    """The clear error for adapter weights that are damaged (a safetensors file cut short) or unsafe (a pickle that
+    would run code, which torch refuses to load); None for any other failure."""
+    import pickle
+
+    from safetensors import SafetensorError
+
+    fix = ("point --adapter at a checkpoint folder written by `swift sft` (output/vX-.../checkpoint-N), or copy "
+           "or train it again")
+    if isinstance(error, pickle.UnpicklingError):
+        return ModelFilesRefused(f"the adapter in {path} holds pickled weights that would run code when loaded "
+                                 "(refused: only plain tensors are loaded)", hint=fix)
+    if isinstance(error, SafetensorError):
+        return ModelFilesRefused(f"the adapter weights in {path} are damaged or cut short ({_first_line(error)})",
+                                 hint=fix)
+    return None
 
 
 def pixel_bounds(settings: BackendSettings) -> dict[str, int]:

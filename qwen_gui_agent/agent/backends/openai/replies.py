@@ -32,11 +32,13 @@ from typing import Any
 
 import httpx
 
+from ...files.bounded_json import JsonLimitError, JsonLimits, loads_bounded
 from ..base import Usage
 
 EXCERPT_CHARS = 300
 DEFAULT_MAX_REPLY_BYTES = 64 * 1024 * 1024
 MAX_REPLY_DEPTH = 32  # a chat completion is about 6 levels deep
+REPLY_LIMITS = JsonLimits(max_depth=MAX_REPLY_DEPTH, max_number_chars=40)  # standard JSON: no NaN, no 1e400
 _MAX_COUNT = 2**53  # token counts past this are not counts
 ACCEPT_ENCODING = "gzip, deflate"  # only what this module decodes itself, under the cap
 API_KEY_MASK = "[API key]"
@@ -76,9 +78,20 @@ def fresh_connection_limits() -> httpx.Limits:
 def post_with_deadline(client: httpx.Client, path: str, body: Mapping[str, Any], *, deadline_s: float,
                        max_bytes: int = DEFAULT_MAX_REPLY_BYTES) -> RawReply:
     """POST ``body`` as JSON and read the whole reply, within ``deadline_s`` and ``max_bytes`` (decoded)."""
+    return _request_with_deadline(client, "POST", path, deadline_s=deadline_s, max_bytes=max_bytes, body=body)
+
+
+def get_with_deadline(client: httpx.Client, path: str, *, deadline_s: float, max_bytes: int,
+                      headers: Mapping[str, str] | None = None) -> RawReply:
+    """GET ``path`` and read the whole reply within ``deadline_s`` and ``max_bytes`` (the ``/models`` probe)."""
+    return _request_with_deadline(client, "GET", path, deadline_s=deadline_s, max_bytes=max_bytes, headers=headers)
+
+
+def _request_with_deadline(client: httpx.Client, method: str, path: str, *, deadline_s: float, max_bytes: int,
+                           body: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None) -> RawReply:
     watchdog = _Watchdog(deadline_s)
     try:
-        with client.stream("POST", path, json=body, headers={"Accept-Encoding": ACCEPT_ENCODING},
+        with client.stream(method, path, json=body, headers={"Accept-Encoding": ACCEPT_ENCODING, **(headers or {})},
                            timeout=httpx.Timeout(deadline_s), extensions={"trace": watchdog.trace}) as response:
             content = _read_capped(response, watchdog, max_bytes)
             return RawReply(response.status_code, response.headers, content)
@@ -168,27 +181,12 @@ def _decoder(encoding: str) -> Any:
 
 
 def decode_json(reply: RawReply) -> Any:
-    """The reply's JSON; ReplyProblem when it is not JSON, or JSON too deep or with numbers past int limits."""
+    """The reply's JSON; ReplyProblem when it is not JSON, or JSON too deep or with numbers past the limits
+    (the bounded reader every outside JSON goes through: ``agent.files.bounded_json``)."""
     try:
-        payload = json.loads(reply.body)
-    except RecursionError:
-        raise ReplyProblem("reply is not JSON (nested too deep to read)", excerpt=reply.text()) from None
-    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError, digits past the int limit
-        raise ReplyProblem(f"reply is not JSON ({str(error)[:80]})", excerpt=reply.text()) from None
-    if _depth_over(payload, MAX_REPLY_DEPTH):
-        raise ReplyProblem(f"reply JSON is nested more than {MAX_REPLY_DEPTH} levels deep", excerpt=reply.text())
-    return payload
-
-
-def _depth_over(value: object, limit: int) -> bool:
-    pending: list[tuple[object, int]] = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, (list, dict)):
-            if depth > limit:
-                return True
-            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
-    return False
+        return loads_bounded(reply.body, REPLY_LIMITS)
+    except JsonLimitError as error:
+        raise ReplyProblem(f"reply is not JSON within limits: {error}", excerpt=reply.text()) from None
 
 
 def read_chat_completion(payload: Any) -> tuple[str, Usage, str | None]:

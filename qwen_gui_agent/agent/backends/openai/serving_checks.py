@@ -52,7 +52,7 @@ class ServingChecks:
 
     def server_info(self) -> ServerInfo:
         if self._info is None:
-            self._info = fetch_server_info(self._client, self.settings.model)
+            self._info = fetch_server_info(self._client, self.settings.model, deadline_s=self.settings.timeout_s)
             self.budget.learn_limit(self._info.max_model_len, "the server's max_model_len")
         return self._info
 

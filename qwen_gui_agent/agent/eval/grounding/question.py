@@ -36,12 +36,11 @@ class GroundingAsker:
     def __call__(self, item: GroundingItem) -> dict[str, Any]:
         record = _base_record(item)
         try:
-            screenshot = load_rgb(item.image)
-        except OSError as error:
+            shown = show(load_rgb(item.image), self.dialect, self.settings)
+        except (OSError, ValueError) as error:  # unreadable, a bomb, or a shape no frame can hold (1x5000)
             return {**record, "outcome": ERROR, "correct": False,
                     "error": f"{item.where}: cannot read image {item.image}: {error}"}
         started = time.perf_counter()
-        shown = show(screenshot, self.dialect, self.settings)
         completion = ask(self.backend, self._messages(item, shown), self.settings,
                          wants_action=self.prompt == "action")
         frame = answer_frame(shown, completion)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from PIL import Image
@@ -31,6 +31,7 @@ from ....tools.messages import Message
 from ...backends.base import ModelBackend
 from ...runtime.history import History
 from ...runtime.recorded_prompts import PARSED_KINDS, PromptRebuilder
+from ...runtime.secrets import Secrets
 from ..asking import FrameSettings, answer_frame, ask, load_rgb, show
 from ..items import Box
 from ..runner import ERROR
@@ -45,6 +46,7 @@ class StepAsker:
     dialect: Dialect
     settings: FrameSettings
     tolerance: float = 0.04
+    secrets: Secrets = field(default_factory=Secrets)  # a value the model repeats is kept as its placeholder
 
     def __call__(self, item: StepItem) -> dict[str, Any]:
         record: dict[str, Any] = {"id": item.id, "where": item.where, "goal": item.goal, "image": str(item.image),
@@ -56,14 +58,15 @@ class StepAsker:
         try:
             screenshot = load_rgb(item.image)
             messages, shown = self._prompt(item, screenshot)
-        except OSError as error:
+        except (OSError, ValueError) as error:  # unreadable, a bomb, or a shape no frame can hold (1x5000)
             return {**record, "outcome": ERROR, "correct": False, "error": f"{item.where}: {error}"}
         started = time.perf_counter()
         completion = ask(self.backend, messages, self.settings, wants_action=True)
         frame = answer_frame(shown, completion)
-        record.update(frame=str(frame), answer=completion.text, seconds=round(time.perf_counter() - started, 3))
+        answer = self.secrets.redact_answer(completion.text)  # before anything reads it, as in a run
+        record.update(frame=str(frame), answer=answer, seconds=round(time.perf_counter() - started, 3))
         try:
-            predicted = map_action(self.dialect.parse(completion.text, frame).actions[0], frame, shown.geometry)
+            predicted = map_action(self.dialect.parse(answer, frame).actions[0], frame, shown.geometry)
         except (ActionParseError, IndexError) as error:
             why = error.describe() if isinstance(error, ActionParseError) else "no action in the answer"
             return {**record, "outcome": "unparsed", "correct": False, "error": why}
