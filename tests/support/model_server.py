@@ -21,8 +21,9 @@ answers 410 with a message saying so (a 4xx: the client fails at once, loudly).
 Like a real server it counts prompt tokens itself (``TokenCounter``): text at one token per four
 characters, each image as Qwen2.5-VL does after resizing it to the server's ``max_pixels``
 (smart_resize written out apart from the agent's), plus its two markers. An answer's ``usage.prompt_tokens``
-is that count unless the reply says otherwise. The agent's frame-check twin (every image 56x56,
-``max_tokens`` 1) is answered from the count without using up the script, and recorded apart in
+is that count unless the reply says otherwise. The agent's frame-check requests (``max_tokens`` 1
+with images: the twin, every image 56x56, and with ``--grammar`` the one-token probe of the request
+before it) are answered from the count without using up the script, and recorded apart in
 ``calibrations``. ``GET /v1/models`` lists the model with what ``listing`` adds (``owned_by``,
 ``max_model_len``, as vLLM does).
 """
@@ -49,7 +50,6 @@ from PIL import Image
 log = logging.getLogger(__name__)
 
 COUNTED = -1  # Reply.answer(prompt_tokens=COUNTED): the server's own count of the request
-TWIN_SIDE = 56
 
 
 @dataclass(frozen=True)
@@ -232,7 +232,7 @@ class ModelServer:
 
     @property
     def calibrations(self) -> list[RecordedRequest]:
-        """The frame-check twins the server answered from its own count."""
+        """The frame-check requests (twins and probes) the server answered from its own count."""
         with self._lock:
             return list(self._calibrations)
 
@@ -270,7 +270,7 @@ class ModelServer:
 
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
-            (self._calibrations if is_twin(request) else self._requests).append(request)
+            (self._calibrations if is_frame_check(request) else self._requests).append(request)
 
     def _counted(self, request: RecordedRequest, reply: Reply) -> Reply:
         if not reply.count_prompt:
@@ -297,11 +297,10 @@ class ModelServer:
         return self._counted(request, Reply.answer(item, model=self.model) if isinstance(item, str) else item)
 
 
-def is_twin(request: RecordedRequest) -> bool:
-    """The agent's frame-check request: one token asked, every image 56x56."""
-    images = request.images() if isinstance(request.body, dict) else []
-    return (bool(images) and request.body.get("max_tokens") == 1
-            and all(image.size == (TWIN_SIDE, TWIN_SIDE) for image in images))
+def is_frame_check(request: RecordedRequest) -> bool:
+    """One of the agent's frame-check requests (a twin, or the probe before a constrained request): one token
+    asked of a prompt with images."""
+    return isinstance(request.body, dict) and request.body.get("max_tokens") == 1 and bool(request.image_urls())
 
 
 class _Server(ThreadingHTTPServer):
@@ -348,7 +347,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/") != "/v1/chat/completions":
             self._send(Reply.error(404, f"no such path {self.path}"))
             return
-        if is_twin(request):
+        if is_frame_check(request):
             self._send(owner._counted(request, Reply.answer("x", completion_tokens=1, model=owner.model)))
             return
         self._send(owner._next_reply(request))

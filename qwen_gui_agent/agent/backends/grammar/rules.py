@@ -1,7 +1,8 @@
 """The answer formats of our dialects as EBNF grammars (xgrammar's dialect of EBNF).
 
-Constrained decoding (agent/backends/local/fastpath/grammar.py) lets the model pick only tokens that keep
-its answer inside one of these grammars, so every answer parses with the dialect's parser:
+Constrained decoding (agent/backends/local/fastpath/grammar.py, and serving engines through
+agent/backends/openai/structured_output.py) lets the model pick only tokens that keep its answer
+inside one of these grammars, so every answer parses with the dialect's parser:
 
 - qwen: ``<tool_call>\\n{"name": "computer_use", "arguments": {"action": ..., ...}}\\n</tool_call>``
   with the action enum, parameter names and parameter types read off tools/dialects/qwen_schema.py
@@ -11,10 +12,23 @@ its answer inside one of these grammars, so every answer parses with the dialect
 The grammars are strict on layout (one spacing, one key order): that is the format the prompts
 show, and a fixed layout is what lets whole runs of tokens be forced without a decode step.
 Points are integers inside the frame the parser checks them against (0..width, 0..height, or
-0..1000 for relative coordinates). Free text is unbounded in the grammar: xgrammar computes the
-mask of a plain repetition in microseconds, but of a bounded one (``{1,200}``) in 50-250 ms per
-token or compiles it for seconds (measured with Qwen's vocabulary). The decoder closes an answer
-that runs out of tokens with ``GrammarSpec.closers()`` instead, so every answer still parses.
+0..1000 for relative coordinates).
+
+Free text (the UI-TARS thought, the text an action types or reports) is a rule of its own:
+``thought``, ``py_body``, ``json_body``. Unbounded (``TextLimits`` None), a model that never
+chooses to end it (a random one; a trained one off its format) writes until the token cap and
+the answer never closes: the local decoder closes such answers itself (``GrammarSpec.closers()``),
+a server cannot. So for servers the free text is bounded (grammar/budget.py sizes the bounds to
+fit the answer inside ``--max-new-tokens``), in one of two units:
+
+- ``tokens``: xgrammar's rule attribute ``thought[max_tokens=N] ::= ...`` (xgrammar 0.2.6 and
+  later; vLLM 0.32 ships 0.2.8). It is a counter in the matcher, not N grammar positions:
+  compiled in about 20 ms and masked in well under a millisecond per token with Qwen's 151k
+  vocabulary, and once N tokens are spent the text must end where it can;
+- ``chars``: a plain repetition ``thought_char{1,N}``, for engines that do not read the attribute
+  (regular expressions, older xgrammar). Every repetition position is compiled separately:
+  ``{1,100}`` took 4.7 s and ``{1,200}`` 10.5 s to compile with Qwen's vocabulary on a 2-core
+  CPU, where an unbounded repetition took 0.2 s (benchmarks/bench_text_bounds.py).
 """
 
 from __future__ import annotations
@@ -29,6 +43,7 @@ from ....tools.frames import RELATIVE_SCALE
 from ....tools.keys import NAMED_KEYS
 
 GrammarDialect = Literal["qwen", "uitars"]
+TextUnit = Literal["tokens", "chars"]
 
 # Key names a hotkey may use: the canonical named keys and single letters and digits.
 _KEY_NAMES = sorted(NAMED_KEYS)
@@ -40,12 +55,26 @@ _UITARS_BARE_CALLS = ("press_home", "press_back", "wait", "call_user")
 
 
 @dataclass(frozen=True)
+class TextLimits:
+    """How long an answer's free text may be: the UI-TARS thought, and the text one action carries."""
+
+    unit: TextUnit
+    thought: int
+    text: int
+
+    def __post_init__(self) -> None:
+        if min(self.thought, self.text) < 1:
+            raise ValueError(f"free-text limits must be at least 1 {self.unit}, not {self.thought} and {self.text}")
+
+
+@dataclass(frozen=True)
 class GrammarSpec:
-    """Which format, and the frame its points must lie in."""
+    """Which format, the frame its points must lie in, and how long its free text may be (None: unbounded)."""
 
     dialect: GrammarDialect
     width: int
     height: int
+    limits: TextLimits | None = None
 
     @classmethod
     def from_name(cls, name: str, width: int, height: int) -> GrammarSpec:
@@ -69,6 +98,20 @@ def ebnf(spec: GrammarSpec) -> str:
     rules = qwen_rules(spec) if spec.dialect == "qwen" else uitars_rules(spec)
     rules.update(_shared_rules(spec))
     return "\n".join(f"{name} ::= {body}" for name, body in rules.items())
+
+
+# The rules holding free text, by the limit that bounds them.
+FREE_TEXT_RULES = {"thought": "thought", "py_body": "text", "json_body": "text"}
+
+
+def _free_text(name: str, char_rule: str, limits: TextLimits | None) -> tuple[str, str]:
+    """The rule (its name, attribute included, and its body) of one free text: ``char_rule`` repeated."""
+    if limits is None:
+        return name, f"{char_rule}+"
+    limit = limits.thought if FREE_TEXT_RULES[name] == "thought" else limits.text
+    if limits.unit == "tokens":
+        return f"{name}[max_tokens={limit}]", f"{char_rule}+"
+    return name, f"{char_rule}{{1,{limit}}}"
 
 
 def _lit(text: str) -> str:
@@ -131,7 +174,8 @@ def qwen_rules(spec: GrammarSpec) -> dict[str, str]:
     # mobile_use's key action names the key in `text`: a key name or one of the system buttons.
     buttons = " | ".join(_lit(name) for name in SYSTEM_BUTTONS)
     rules["json_key_text"] = f'"\\"" (key_name | {buttons}) "\\""'
-    rules["json_text"] = '"\\"" json_char+ "\\""'
+    rules["json_text"] = '"\\"" json_body "\\""'
+    rules.update([_free_text("json_body", "json_char", spec.limits)])
     rules["json_char"] = '[^"\\\\\\x00-\\x1f] | "\\\\" ["\\\\/nt]'
     return rules
 
@@ -152,14 +196,16 @@ def uitars_rules(spec: GrammarSpec) -> dict[str, str]:
         '"finished(content=" py_text ")"',
         *(_lit(name + "()") for name in _UITARS_BARE_CALLS),
     ]
-    return {
-        "root": '"Thought: " thought_char+ "\\nAction: " call',
-        "call": " | ".join(f"({call})" for call in calls),
-        "box": '"\'(" x "," y ")\'"',
-        "thought_char": "[^\\n\\r]",
-        "py_text": '"\'" py_char+ "\'"',
-        "py_char": "[^'\\\\\\n\\r] | \"\\\\\" ['\\\"\\\\n]",
-    }
+    return dict([
+        ("root", '"Thought: " thought "\\nAction: " call'),
+        _free_text("thought", "thought_char", spec.limits),
+        ("call", " | ".join(f"({call})" for call in calls)),
+        ("box", '"\'(" x "," y ")\'"'),
+        ("thought_char", "[^\\n\\r]"),
+        ("py_text", '"\'" py_body "\'"'),
+        _free_text("py_body", "py_char", spec.limits),
+        ("py_char", "[^'\\\\\\n\\r] | \"\\\\\" ['\\\"\\\\n]"),
+    ])
 
 
 # -- numbers -----------------------------------------------------------------------------------------------
