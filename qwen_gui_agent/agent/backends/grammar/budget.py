@@ -14,14 +14,16 @@ the cap. Its parts:
 
 What is left of the cap after the fixed part goes to the free texts: two thirds to the thought
 and one third to the action's text for UI-TARS, all of it to the text for Qwen. In ``chars``
-(engines without token-bounded rules) a character is up to 4 bytes, so each limit is a quarter of
-its token share. At the default ``--max-new-tokens 512`` a UI-TARS answer on a 1316x728 screen
-gets a thought of up to 288 tokens and a typed text of up to 144 (docs/backends.md).
+(engines without token-bounded rules) each limit is its token share divided by the bytes of the
+widest character of that text (4 for a character in UTF-8, 6 for Qwen's ``\\u003c``). At the
+default ``--max-new-tokens 512`` a UI-TARS answer on a 1316x728 screen gets a thought of up to
+292 tokens and a typed text of up to 147 (docs/backends.md).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import re
@@ -30,7 +32,7 @@ from collections.abc import Callable
 from .regex_form import GrammarNotRegular, body_tokens, rule_bodies
 from .rules import FREE_TEXT_RULES, GrammarSpec, TextLimits, TextUnit, ebnf
 
-THOUGHT_SHARE = 2 / 3  # of the free tokens, for UI-TARS; the rest goes to the action's text
+THOUGHT_SHARE = (2, 3)  # of the free tokens, for UI-TARS; the rest goes to the action's text
 END_TOKENS = 1  # the end-of-turn token the server generates when the grammar closes
 OVERRUN_TOKENS = 2  # per token-bounded text: how far xgrammar may go past the limit before the text can end
 MIN_TEXT_TOKENS = 8  # a text shorter than this is not worth constraining into
@@ -52,17 +54,21 @@ class AnswerCapTooSmall(ValueError):
 def text_limits(spec: GrammarSpec, answer_tokens: int, unit: TextUnit) -> TextLimits:
     """Limits for ``spec``'s free texts such that its longest answer takes at most ``answer_tokens`` tokens."""
     thinks = spec.dialect == "uitars"
-    per_unit = 1 if unit == "tokens" else BYTES_PER_CHAR
+    widths = _unit_tokens(spec, unit)
     reserve = fixed_bytes(spec) + END_TOKENS + (OVERRUN_TOKENS * (1 + thinks) if unit == "tokens" else 0)
-    free = answer_tokens - reserve
-    thought = int(free * THOUGHT_SHARE) if thinks else 0
-    text = free - thought
-    smallest = MIN_TEXT_TOKENS * per_unit
-    if min(text, thought if thinks else text) < smallest:
-        needed = reserve + (math.ceil(smallest / (1 - THOUGHT_SHARE)) + 1 if thinks else smallest)
+
+    def split(free: int) -> tuple[int, int] | None:
+        """(thought, text) limits from ``free`` tokens; None when either is below the minimum."""
+        thought = free * THOUGHT_SHARE[0] // THOUGHT_SHARE[1] if thinks else 0
+        limits = (thought // widths["thought"], (free - thought) // widths["text"])
+        return limits if min(limits[1], limits[0] if thinks else limits[1]) >= MIN_TEXT_TOKENS else None
+
+    limits = split(answer_tokens - reserve)
+    if limits is None:
+        needed = reserve + next(free for free in itertools.count(MIN_TEXT_TOKENS) if split(free) is not None)
         raise AnswerCapTooSmall(spec, answer_tokens, needed)
     # Qwen has no thought: its limit is unused (any positive value renders the same grammar).
-    return TextLimits(unit, thought=max(thought // per_unit, 1), text=text // per_unit)
+    return TextLimits(unit, thought=max(limits[0], 1), text=limits[1])
 
 
 def fixed_bytes(spec: GrammarSpec) -> int:
@@ -78,11 +84,24 @@ def longest_answer_tokens(spec: GrammarSpec) -> int:
     """The most tokens an answer to ``spec`` (limits set) can take, end-of-turn token included."""
     if spec.limits is None:
         raise ValueError("an answer without text limits has no longest length")
-    limits = spec.limits
-    texts = [limits.text] + ([limits.thought] if spec.dialect == "uitars" else [])
-    per_unit = 1 if limits.unit == "tokens" else BYTES_PER_CHAR
+    limits, widths = spec.limits, _unit_tokens(spec, spec.limits.unit)
+    kinds = ("thought", "text") if spec.dialect == "uitars" else ("text",)
     overrun = OVERRUN_TOKENS if limits.unit == "tokens" else 0
-    return fixed_bytes(spec) + END_TOKENS + sum(per_unit * text + overrun for text in texts)
+    return fixed_bytes(spec) + END_TOKENS + sum(widths[kind] * getattr(limits, kind) + overrun for kind in kinds)
+
+
+def _unit_tokens(spec: GrammarSpec, unit: TextUnit) -> dict[str, int]:
+    """The most tokens one unit of each kind of free text takes: 1 token, or the UTF-8 bytes of the widest
+    character (an escape such as ``\\u003c`` included) of the texts of that kind."""
+    if unit == "tokens":
+        return {"thought": 1, "text": 1}
+    grammar = ebnf(dataclasses.replace(spec, limits=None))
+    present = rule_bodies(grammar)
+    widths = {"thought": 1, "text": 1}
+    for body_rule, (kind, char_rule) in FREE_TEXT_RULES.items():
+        if body_rule in present:
+            widths[kind] = max(widths[kind], int(max_bytes(grammar, root=char_rule)))
+    return widths
 
 
 def max_bytes(grammar: str, *, root: str = "root", empty: tuple[str, ...] = ()) -> float:

@@ -100,15 +100,16 @@ def ebnf(spec: GrammarSpec) -> str:
     return "\n".join(f"{name} ::= {body}" for name, body in rules.items())
 
 
-# The rules holding free text, by the limit that bounds them.
-FREE_TEXT_RULES = {"thought": "thought", "py_body": "text", "json_body": "text"}
+# The rules holding free text: the limit that bounds each, and the rule of one of its characters.
+FREE_TEXT_RULES = {"thought": ("thought", "thought_char"), "py_body": ("text", "py_char"),
+                   "json_body": ("text", "json_char")}
 
 
 def _free_text(name: str, char_rule: str, limits: TextLimits | None) -> tuple[str, str]:
     """The rule (its name, attribute included, and its body) of one free text: ``char_rule`` repeated."""
     if limits is None:
         return name, f"{char_rule}+"
-    limit = limits.thought if FREE_TEXT_RULES[name] == "thought" else limits.text
+    limit = limits.thought if FREE_TEXT_RULES[name][0] == "thought" else limits.text
     if limits.unit == "tokens":
         return f"{name}[max_tokens={limit}]", f"{char_rule}+"
     return name, f"{char_rule}{{1,{limit}}}"
@@ -176,7 +177,9 @@ def qwen_rules(spec: GrammarSpec) -> dict[str, str]:
     rules["json_key_text"] = f'"\\"" (key_name | {buttons}) "\\""'
     rules["json_text"] = '"\\"" json_body "\\""'
     rules.update([_free_text("json_body", "json_char", spec.limits)])
-    rules["json_char"] = '[^"\\\\\\x00-\\x1f] | "\\\\" ["\\\\/nt]'
+    # No raw "<" in the text: a tool-call tag in it would end the call for the parser. It is written
+    # "\u003c" (JSON's escape of "<"), which reads back as "<".
+    rules["json_char"] = '[^"\\\\\\x00-\\x1f<] | "\\\\" ["\\\\/nt] | "\\\\u003c"'
     return rules
 
 

@@ -89,7 +89,9 @@ class Constraint:
         if self.spec.dialect == "qwen":
             if not isinstance(data.get("arguments"), dict) or data.get("name") not in FUNCTION_NAMES.values():
                 return text.strip(), "ignored"
-            return f"<tool_call>\n{json.dumps(data, ensure_ascii=False)}\n</tool_call>", "followed"
+            # "<" only occurs inside JSON strings: escaped, no text can end the call for the parser.
+            call = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
+            return f"<tool_call>\n{call}\n</tool_call>", "followed"
         thought, action = data.get("thought"), data.get("action")
         if not isinstance(thought, str) or not isinstance(action, str):
             return text.strip(), "ignored"
