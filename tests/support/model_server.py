@@ -95,11 +95,13 @@ class Reply:
 
     @classmethod
     def answer(cls, text: str, *, prompt_tokens: int | None = COUNTED, completion_tokens: int | None = None,
-               model: str = "scripted-model", delay_s: float = 0.0) -> Reply:
+               model: str = "scripted-model", delay_s: float = 0.0, finish_reason: str = "stop") -> Reply:
+        """A chat completion answering ``text``; ``finish_reason="length"`` for one cut at max_tokens."""
         completion_tokens = len(text.split()) if completion_tokens is None else completion_tokens
         payload: dict[str, Any] = {
             "id": "chatcmpl-scripted", "object": "chat.completion", "model": model,
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+            "choices": [{"index": 0, "finish_reason": finish_reason,
+                         "message": {"role": "assistant", "content": text}}],
         }
         if prompt_tokens is not None:
             payload["usage"] = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,

@@ -86,10 +86,14 @@ class ServingChecks:
         form = resolve_form(configured, info, self.settings.base_url)
         if form == "openai-json-schema" and info is not None and info.engine == "vllm":
             raise refuse_json_schema_on_vllm(self.settings.base_url)
+        frame = self.frames.server_frame_of(images[-1].size)
+        constraint = build_constraint(form, self.settings.grammar, frame, max_tokens)  # a cap too small stops here
         # Points are bounded by the frame the server will show the model, so learn it before the request.
         self._measured = self.frames.measure_first(messages, plain)
-        frame = self.frames.server_frame_of(images[-1].size)
-        return build_constraint(form, self.settings.grammar, frame, max_tokens)
+        if self.frames.server_frame_of(images[-1].size) != frame:
+            constraint = build_constraint(form, self.settings.grammar, self.frames.server_frame_of(images[-1].size),
+                                          max_tokens)
+        return constraint
 
     # -- a refusal -----------------------------------------------------------------------------------
 
