@@ -76,18 +76,18 @@ def test_a_server_that_keeps_the_frame_is_measured_once_per_size() -> None:
 
 def test_openai_json_schema_is_refused_on_vllm_with_the_form_that_works() -> None:
     with ModelServer([ANSWER], listing={"owned_by": "vllm"}) as server, \
-            backend_for(server, structured_output="openai-json-schema") as backend:
-        with pytest.raises(StructuredOutputError) as refused:
-            backend.complete(prompt(), wants_action=True)
+            backend_for(server, structured_output="openai-json-schema") as backend, \
+            pytest.raises(StructuredOutputError) as refused:
+        backend.complete(prompt(), wants_action=True)
     assert server.requests == [] and server.calibrations == []  # refused before anything was sent
     assert "vLLM" in str(refused.value) and "whitespace" in str(refused.value)
     assert "--structured-output vllm" in refused.value.hint
 
 
 def test_a_cap_too_small_for_a_constrained_answer_is_refused_before_sending() -> None:
-    with ModelServer([ANSWER]) as server, backend_for(server, max_new_tokens=64) as backend:
-        with pytest.raises(StructuredOutputError) as small:
-            backend.complete(prompt(), wants_action=True)
+    with ModelServer([ANSWER]) as server, backend_for(server, max_new_tokens=64) as backend, \
+            pytest.raises(StructuredOutputError) as small:
+        backend.complete(prompt(), wants_action=True)
     assert server.requests == [] and server.calibrations == []
     assert "max_tokens of 64" in str(small.value)
     needed = int(small.value.hint.split("--max-new-tokens to ")[1].split()[0])
@@ -100,9 +100,8 @@ def test_a_cap_too_small_for_a_constrained_answer_is_refused_before_sending() ->
     "<tool_call>\n" + json.dumps(CALL) + "\n",  # only the closing tag dropped
 ], ids=["both-tags", "closing-tag"])
 def test_an_answer_whose_tool_call_tags_the_server_dropped_is_followed_not_ignored(sent: str, caplog) -> None:
-    with ModelServer([sent]) as server, backend_for(server) as backend:
-        with caplog.at_level(logging.WARNING):
-            completion = backend.complete(prompt(), wants_action=True)
+    with ModelServer([sent]) as server, backend_for(server) as backend, caplog.at_level(logging.WARNING):
+        completion = backend.complete(prompt(), wants_action=True)
     assert completion.serving["structured_output"] == "vllm"
     assert "ignored" not in caplog.text
     QwenDialect().parse(completion.text, ModelFrame(*FRAME))  # and it does parse
@@ -112,10 +111,10 @@ def test_an_answer_cut_at_the_cap_is_recorded_as_cut_and_one_outside_the_grammar
     cut = Reply.answer('<tool_call>\n{"name": "computer_use", "arguments": {"action": "type", "text": "Shang',
                        finish_reason="length")
     outside = Reply.answer("Sure! I will click the mail icon for you, it is at", finish_reason="length")
-    with ModelServer([cut, outside]) as server, backend_for(server, max_new_tokens=512) as backend:
-        with caplog.at_level(logging.WARNING):
-            first = backend.complete(prompt(), wants_action=True)
-            second = backend.complete(prompt(), wants_action=True)
+    with ModelServer([cut, outside]) as server, backend_for(server, max_new_tokens=512) as backend, \
+            caplog.at_level(logging.WARNING):
+        first = backend.complete(prompt(), wants_action=True)
+        second = backend.complete(prompt(), wants_action=True)
     assert first.serving["structured_output"] == "cut (vllm)"
     assert second.serving["structured_output"] == "ignored (vllm)"
     assert "reached the token cap (512)" in caplog.text and "ignored the structured-output constraint" in caplog.text
