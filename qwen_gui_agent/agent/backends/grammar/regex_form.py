@@ -113,11 +113,25 @@ def _expand(name: str, rules: dict[str, str], active: tuple[str, ...], optional:
 
 
 def _literal(text: str, optional: tuple[str, ...]) -> str:
-    """``text`` as a regex; each of ``optional`` in it may be missing."""
+    """``text`` as a regex; each of ``optional`` in it may be missing, and so may the whitespace next to it (a
+    dropped tag leaves its newline at the answer's edge, where stripping the answer removes it)."""
     if not optional:
         return re.escape(text)
     pieces = re.split("(" + "|".join(re.escape(item) for item in optional) + ")", text)
-    return "".join(f"(?:{re.escape(piece)})?" if piece in optional else re.escape(piece) for piece in pieces)
+    parts = []
+    for index, piece in enumerate(pieces):  # plain text at even indexes, an optional text between them
+        if index % 2:
+            parts.append(f"(?:{re.escape(piece)})?")
+            continue
+        start = len(piece) - len(piece.lstrip()) if index > 0 else 0
+        end = len(piece.rstrip()) if index < len(pieces) - 1 else len(piece)
+        end = max(end, start)
+        parts.append(_maybe(piece[:start]) + re.escape(piece[start:end]) + _maybe(piece[end:]))
+    return "".join(parts)
+
+
+def _maybe(text: str) -> str:
+    return f"(?:{re.escape(text)})?" if text else ""
 
 
 @functools.lru_cache(maxsize=32)
