@@ -132,7 +132,7 @@ def _agent(args: list[str], display: XvfbServer) -> subprocess.CompletedProcess[
 
 def test_a_server_that_ignores_the_structured_output_field_is_recorded_as_such(server, display, tmp_path):
     # transformers serve takes the request, logs "Ignoring unsupported fields" and answers unconstrained.
-    # (A constrained Qwen answer needs up to 184 tokens in this form: a smaller cap is refused before sending.)
+    # (A constrained Qwen answer in this form needs a cap of 200 tokens: a smaller one is refused before sending.)
     out = tmp_path / "runs"
     agent_run(server, display, out, "--max-steps", "1", "--grammar", "--structured-output", "openai-json-schema",
               "--max-new-tokens", "200")
