@@ -66,8 +66,9 @@ def measure(compiler: Any, tokenizer: Any, grammar: str, vocab: list[bytes], pre
     # The adversary: the longest allowed token without a newline, until none is allowed (the thought ended).
     matcher = xgr.GrammarMatcher(compiled)
     matcher.accept_string(prefix)
-    length = torch.tensor([-1.0 if (not text or b"\n" in text or b"\r" in text) else float(len(text))
-                           for text in vocab])
+    length = torch.tensor(
+        [-1.0 if (not text or b"\n" in text or b"\r" in text) else float(len(text)) for text in vocab]
+    )
     banned = torch.tensor(sorted(set(tokenizer.all_special_ids)))
     written = 0
     while written < WALK_LIMIT:
@@ -80,8 +81,12 @@ def measure(compiler: Any, tokenizer: Any, grammar: str, vocab: list[bytes], pre
             break
         matcher.accept_token(token)
         written += 1
-    return {"compile_ms": round(compile_ms, 1), "mask_median_ms": round(statistics.median(times), 3),
-            "mask_max_ms": round(max(times), 2), "adversary_thought_tokens": written}
+    return {
+        "compile_ms": round(compile_ms, 1),
+        "mask_median_ms": round(statistics.median(times), 3),
+        "mask_max_ms": round(max(times), 2),
+        "adversary_thought_tokens": written,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,8 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
     print(f"\n{'thought':24} {'compile ms':>10} {'mask median':>11} {'mask max':>9} {'adversary':>9}")
     for row in rows:
-        print(f"{row['thought']:24} {row['compile_ms']:10.1f} {row['mask_median_ms']:11.3f} {row['mask_max_ms']:9.2f} "
-              f"{row['adversary_thought_tokens']:9d}")
+        print(
+            f"{row['thought']:24} {row['compile_ms']:10.1f} {row['mask_median_ms']:11.3f} {row['mask_max_ms']:9.2f} "
+            f"{row['adversary_thought_tokens']:9d}"
+        )
     if args.out:
         args.out.write_text(json.dumps({"rows": rows, "threads": args.threads}, indent=1))
     return 0

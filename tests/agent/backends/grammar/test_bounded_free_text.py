@@ -48,13 +48,20 @@ def test_the_fixed_part_is_the_widest_call_with_empty_text() -> None:
     assert fixed_bytes(GrammarSpec("uitars", 1316, 728)) == len(widest_uitars)
     # Qwen: a key chord of four of the longest key names is wider than any call with points.
     keys = ", ".join(['"printscreen"'] * 4)
-    widest_qwen = f'<tool_call>\n{{"name": "computer_use", "arguments": {{"action": "key", "keys": [{keys}]}}}}\n</tool_call>'
+    widest_qwen = (
+        f'<tool_call>\n{{"name": "computer_use", "arguments": {{"action": "key", "keys": [{keys}]}}}}\n</tool_call>'
+    )
     assert fixed_bytes(GrammarSpec("qwen", 1316, 728)) == len(widest_qwen)
 
 
 @settings(max_examples=60, deadline=None)
-@given(dialect=st.sampled_from(["qwen", "uitars"]), width=st.integers(28, 12000), height=st.integers(28, 12000),
-       unit=st.sampled_from(["tokens", "chars"]), extra=st.integers(0, 4000))
+@given(
+    dialect=st.sampled_from(["qwen", "uitars"]),
+    width=st.integers(28, 12000),
+    height=st.integers(28, 12000),
+    unit=st.sampled_from(["tokens", "chars"]),
+    extra=st.integers(0, 4000),
+)
 def test_the_limits_fit_the_answer_inside_every_cap_that_can_hold_it(dialect, width, height, unit, extra) -> None:
     spec = GrammarSpec(dialect, width, height)
     with pytest.raises(AnswerCapTooSmall) as small:
@@ -91,8 +98,9 @@ def _shortest(candidates: list[tuple[int, bytes]]) -> int:
     return min(candidates, key=lambda item: (len(item[1]), -item[1][0], item[0]))[0]
 
 
-def adversarial_answer(compiler: Any, tokenizer: Any, spec: GrammarSpec,
-                       pick: Callable[[list[tuple[int, bytes]]], int]) -> tuple[str, int]:
+def adversarial_answer(
+    compiler: Any, tokenizer: Any, spec: GrammarSpec, pick: Callable[[list[tuple[int, bytes]]], int]
+) -> tuple[str, int]:
     """The answer an adversary writes inside ``spec``'s grammar, and its tokens (end-of-turn included).
 
     The fixed parts go in as text and count one token per byte (the most they can cost); inside each free
@@ -111,8 +119,11 @@ def adversarial_answer(compiler: Any, tokenizer: Any, spec: GrammarSpec,
         written: list[int] = []
         while True:
             matcher.fill_next_token_bitmask(mask)
-            candidates = [(token, vocab[token]) for token in _allowed(mask, len(vocab))
-                          if token not in banned and vocab[token] and not any(end in vocab[token] for end in ENDINGS)]
+            candidates = [
+                (token, vocab[token])
+                for token in _allowed(mask, len(vocab))
+                if token not in banned and vocab[token] and not any(end in vocab[token] for end in ENDINGS)
+            ]
             if not candidates:
                 break
             token = pick(candidates)
@@ -156,8 +167,9 @@ def test_an_adversary_cannot_push_a_constrained_answer_past_its_cap(compiler, to
 def tiny_model(tiny_qwen_dir: Path) -> tuple[Any, Any]:
     from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
 
-    return Qwen2_5_VLForConditionalGeneration.from_pretrained(tiny_qwen_dir).eval(), \
-        AutoProcessor.from_pretrained(tiny_qwen_dir)
+    return Qwen2_5_VLForConditionalGeneration.from_pretrained(tiny_qwen_dir).eval(), AutoProcessor.from_pretrained(
+        tiny_qwen_dir
+    )
 
 
 def served_answer(model: Any, processor: Any, spec: GrammarSpec, cap: int, seed: int) -> tuple[str, int, bool]:
@@ -171,8 +183,11 @@ def served_answer(model: Any, processor: Any, spec: GrammarSpec, cap: int, seed:
 
     end = processor.tokenizer.convert_tokens_to_ids("<|im_end|>")
     constraint = AnswerGrammar(processor.tokenizer, int(model.lm_head.weight.shape[0])).constraint(spec)
-    inputs = processor(text=[chat(processor, "Open the mail.")], images=[noise_image(spec.width, spec.height, seed)],
-                       return_tensors="pt")
+    inputs = processor(
+        text=[chat(processor, "Open the mail.")],
+        images=[noise_image(spec.width, spec.height, seed)],
+        return_tensors="pt",
+    )
     prompt = inputs["input_ids"].shape[1]
 
     def mask(ids: Any, scores: Any) -> Any:
@@ -187,8 +202,14 @@ def served_answer(model: Any, processor: Any, spec: GrammarSpec, cap: int, seed:
         return scores + bias
 
     with torch.inference_mode():
-        output = model.generate(**inputs, max_new_tokens=cap, do_sample=False, eos_token_id=end, pad_token_id=end,
-                                logits_processor=LogitsProcessorList([mask]))
+        output = model.generate(
+            **inputs,
+            max_new_tokens=cap,
+            do_sample=False,
+            eos_token_id=end,
+            pad_token_id=end,
+            logits_processor=LogitsProcessorList([mask]),
+        )
     new = output[0, prompt:].tolist()
     ended = bool(new) and new[-1] == end
     return processor.tokenizer.decode(new[:-1] if ended else new), len(new), ended

@@ -31,14 +31,24 @@ ANSWER = f"<tool_call>\n{json.dumps(CALL)}\n</tool_call>"
 
 
 def backend_for(server: ModelServer, **changes):
-    values = {"kind": "openai", "base_url": server.base_url, "model": server.model, "max_retries": 0,
-              "timeout_s": 10.0, "grammar": "qwen", "structured_output": "vllm", "max_new_tokens": 512}
+    values = {
+        "kind": "openai",
+        "base_url": server.base_url,
+        "model": server.model,
+        "max_retries": 0,
+        "timeout_s": 10.0,
+        "grammar": "qwen",
+        "structured_output": "vllm",
+        "max_new_tokens": 512,
+    }
     return create_backend(BackendSettings(**{**values, **changes}))
 
 
 def prompt(size: tuple[int, int] = FRAME) -> list[Message]:
-    return [Message.text("system", "You operate a computer."),
-            Message("user", ("Task: open mail", Image.new("RGB", size, "white")))]
+    return [
+        Message.text("system", "You operate a computer."),
+        Message("user", ("Task: open mail", Image.new("RGB", size, "white"))),
+    ]
 
 
 def grammar_rule(body: dict, name: str) -> str:
@@ -75,9 +85,11 @@ def test_a_server_that_keeps_the_frame_is_measured_once_per_size() -> None:
 
 
 def test_openai_json_schema_is_refused_on_vllm_with_the_form_that_works() -> None:
-    with ModelServer([ANSWER], listing={"owned_by": "vllm"}) as server, \
-            backend_for(server, structured_output="openai-json-schema") as backend, \
-            pytest.raises(StructuredOutputError) as refused:
+    with (
+        ModelServer([ANSWER], listing={"owned_by": "vllm"}) as server,
+        backend_for(server, structured_output="openai-json-schema") as backend,
+        pytest.raises(StructuredOutputError) as refused,
+    ):
         backend.complete(prompt(), wants_action=True)
     assert server.requests == [] and server.calibrations == []  # refused before anything was sent
     assert "vLLM" in str(refused.value) and "whitespace" in str(refused.value)
@@ -85,8 +97,11 @@ def test_openai_json_schema_is_refused_on_vllm_with_the_form_that_works() -> Non
 
 
 def test_a_cap_too_small_for_a_constrained_answer_is_refused_before_sending() -> None:
-    with ModelServer([ANSWER]) as server, backend_for(server, max_new_tokens=64) as backend, \
-            pytest.raises(StructuredOutputError) as small:
+    with (
+        ModelServer([ANSWER]) as server,
+        backend_for(server, max_new_tokens=64) as backend,
+        pytest.raises(StructuredOutputError) as small,
+    ):
         backend.complete(prompt(), wants_action=True)
     assert server.requests == [] and server.calibrations == []
     assert "max_tokens of 64" in str(small.value)
@@ -95,10 +110,14 @@ def test_a_cap_too_small_for_a_constrained_answer_is_refused_before_sending() ->
         assert backend.complete(prompt(), wants_action=True).serving["structured_output"] == "vllm"
 
 
-@pytest.mark.parametrize("sent", [
-    "\n" + json.dumps(CALL) + "\n",  # both tags dropped: a tokenizer that marks them special
-    "<tool_call>\n" + json.dumps(CALL) + "\n",  # only the closing tag dropped
-], ids=["both-tags", "closing-tag"])
+@pytest.mark.parametrize(
+    "sent",
+    [
+        "\n" + json.dumps(CALL) + "\n",  # both tags dropped: a tokenizer that marks them special
+        "<tool_call>\n" + json.dumps(CALL) + "\n",  # only the closing tag dropped
+    ],
+    ids=["both-tags", "closing-tag"],
+)
 def test_an_answer_whose_tool_call_tags_the_server_dropped_is_followed_not_ignored(sent: str, caplog) -> None:
     with ModelServer([sent]) as server, backend_for(server) as backend, caplog.at_level(logging.WARNING):
         completion = backend.complete(prompt(), wants_action=True)
@@ -108,11 +127,15 @@ def test_an_answer_whose_tool_call_tags_the_server_dropped_is_followed_not_ignor
 
 
 def test_an_answer_cut_at_the_cap_is_recorded_as_cut_and_one_outside_the_grammar_as_ignored(caplog) -> None:
-    cut = Reply.answer('<tool_call>\n{"name": "computer_use", "arguments": {"action": "type", "text": "Shang',
-                       finish_reason="length")
+    cut = Reply.answer(
+        '<tool_call>\n{"name": "computer_use", "arguments": {"action": "type", "text": "Shang', finish_reason="length"
+    )
     outside = Reply.answer("Sure! I will click the mail icon for you, it is at", finish_reason="length")
-    with ModelServer([cut, outside]) as server, backend_for(server, max_new_tokens=512) as backend, \
-            caplog.at_level(logging.WARNING):
+    with (
+        ModelServer([cut, outside]) as server,
+        backend_for(server, max_new_tokens=512) as backend,
+        caplog.at_level(logging.WARNING),
+    ):
         first = backend.complete(prompt(), wants_action=True)
         second = backend.complete(prompt(), wants_action=True)
     assert first.serving["structured_output"] == "cut (vllm)"
