@@ -6,7 +6,8 @@ structured-output constraint (``--grammar``, structured_output.py). After: the a
 into the dialect's text and checked against the grammar, the server's frame, the text calibration
 of the context estimate.
 On a 4xx: which cause it is (overflow, refused constraint) as a typed error. ``GET /models`` is
-asked once, only when something needs it (``auto`` form, no configured context limit).
+asked once, only when something needs it (``auto`` form, the JSON-schema form, which vLLM does
+not get, no configured context limit).
 
 Kept apart from backend.py, which only calls ``before``, ``refusal`` and ``after``.
 """
@@ -90,10 +91,8 @@ class ServingChecks:
         constraint = build_constraint(form, self.settings.grammar, frame, max_tokens)  # a cap too small stops here
         # Points are bounded by the frame the server will show the model, so learn it before the request.
         self._measured = self.frames.measure_first(messages, plain)
-        if self.frames.server_frame_of(images[-1].size) != frame:
-            constraint = build_constraint(form, self.settings.grammar, self.frames.server_frame_of(images[-1].size),
-                                          max_tokens)
-        return constraint
+        served = self.frames.server_frame_of(images[-1].size)
+        return constraint if served == frame else build_constraint(form, self.settings.grammar, served, max_tokens)
 
     # -- a refusal -----------------------------------------------------------------------------------
 

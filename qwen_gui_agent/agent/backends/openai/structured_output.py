@@ -214,7 +214,9 @@ def rejected(form: str, status: int, message: str, base_url: str) -> StructuredO
         f"HTTP {status} from {base_url}: the server refused the structured-output constraint sent as "
         f"{FLAG} {form}: {message}",
         hint=f"this server does not take that form: try another {FLAG} value (vllm, vllm-guided, sglang, "
-        f"sglang-regex, openai-json-schema), or run without --grammar ({FLAG} off)",
+        f"sglang-regex, openai-json-schema), or run without --grammar ({FLAG} off)"
+        + (" (this form bounds free text with max_tokens rules, which need xgrammar 0.2.6 or later on the server; "
+           "vllm-guided and sglang-regex bound it in characters)" if form in _TOKEN_BOUNDED_FORMS else ""),
     )
 
 
