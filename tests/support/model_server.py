@@ -24,9 +24,10 @@ checkpoint's preprocessor bounds (Qwen2.5-VL family: 14-pixel patches merged 2x2
 pixels; Qwen3-VL family: 16-pixel patches merged 2x2, 65536..16777216, as their
 preprocessor_config.json files say; smart_resize written out apart from the agent's), plus its two
 markers. The counter follows the served model's name unless one is given. An answer's
-``usage.prompt_tokens`` is that count unless the reply says otherwise. The agent's frame-check twin
-(one token asked, every image the same small square) is answered from the count without using up
-the script, and recorded apart in ``calibrations``. ``GET /v1/models`` lists the model with what ``listing`` adds (``owned_by``,
+``usage.prompt_tokens`` is that count unless the reply says otherwise. The agent's frame-check requests
+(``max_tokens`` 1 with images: the twin, every image one small square, and with ``--grammar`` the
+one-token probe of the request before it) are answered from the count without using up the script,
+and recorded apart in ``calibrations``. ``GET /v1/models`` lists the model with what ``listing`` adds (``owned_by``,
 ``max_model_len``, as vLLM does).
 """
 
@@ -52,7 +53,6 @@ from PIL import Image
 log = logging.getLogger(__name__)
 
 COUNTED = -1  # Reply.answer(prompt_tokens=COUNTED): the server's own count of the request
-LARGEST_TWIN = 256  # the agent's frame-check twin is a square this size or smaller
 
 
 @dataclass(frozen=True)
@@ -119,11 +119,13 @@ class Reply:
 
     @classmethod
     def answer(cls, text: str, *, prompt_tokens: int | None = COUNTED, completion_tokens: int | None = None,
-               model: str = "scripted-model", delay_s: float = 0.0) -> Reply:
+               model: str = "scripted-model", delay_s: float = 0.0, finish_reason: str = "stop") -> Reply:
+        """A chat completion answering ``text``; ``finish_reason="length"`` for one cut at max_tokens."""
         completion_tokens = len(text.split()) if completion_tokens is None else completion_tokens
         payload: dict[str, Any] = {
             "id": "chatcmpl-scripted", "object": "chat.completion", "model": model,
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+            "choices": [{"index": 0, "finish_reason": finish_reason,
+                         "message": {"role": "assistant", "content": text}}],
         }
         if prompt_tokens is not None:
             payload["usage"] = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
@@ -269,7 +271,7 @@ class ModelServer:
 
     @property
     def calibrations(self) -> list[RecordedRequest]:
-        """The frame-check twins the server answered from its own count."""
+        """The frame-check requests (twins and probes) the server answered from its own count."""
         with self._lock:
             return list(self._calibrations)
 
@@ -312,7 +314,7 @@ class ModelServer:
 
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
-            (self._calibrations if is_twin(request) else self._requests).append(request)
+            (self._calibrations if is_frame_check(request) else self._requests).append(request)
 
     def _counted(self, request: RecordedRequest, reply: Reply) -> Reply:
         if not reply.count_prompt:
@@ -339,12 +341,10 @@ class ModelServer:
         return self._counted(request, Reply.answer(item, model=self.model) if isinstance(item, str) else item)
 
 
-def is_twin(request: RecordedRequest) -> bool:
-    """The agent's frame-check request: one token asked, every image the same small square."""
-    images = request.images() if isinstance(request.body, dict) else []
-    sizes = {image.size for image in images}
-    return (bool(images) and request.body.get("max_tokens") == 1 and len(sizes) == 1
-            and all(width == height <= LARGEST_TWIN for width, height in sizes))
+def is_frame_check(request: RecordedRequest) -> bool:
+    """One of the agent's frame-check requests (a twin, or the probe before a constrained request): one token
+    asked of a prompt with images."""
+    return isinstance(request.body, dict) and request.body.get("max_tokens") == 1 and bool(request.image_urls())
 
 
 class _Server(ThreadingHTTPServer):
@@ -393,7 +393,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/") != "/v1/chat/completions":
             self._send(Reply.error(404, f"no such path {self.path}"))
             return
-        if is_twin(request):
+        if is_frame_check(request):
             self._send(owner._counted(request, Reply.answer("x", completion_tokens=1, model=owner.model)))
             return
         self._send(owner._next_reply(request))

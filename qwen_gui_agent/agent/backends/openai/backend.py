@@ -100,12 +100,12 @@ class OpenAIBackend(ModelBackend):
         encoded = time.perf_counter()
         payload = self._post_with_retries(body)
         finished = time.perf_counter()
-        text, usage, model_name = read_chat_completion(payload)
-        text, seen, serving = self.checks.after(messages, plain_body, text, usage)
+        reply = read_chat_completion(payload)
+        text, seen, serving = self.checks.after(messages, plain_body, reply)
         return Completion(
             text=text,
-            usage=usage,
-            model=model_name or self.settings.model,
+            usage=reply.usage,
+            model=reply.model or self.settings.model,
             timings={  # no streaming: the server's first-token and decode times are not visible here
                 "encode": (encoded - started) * 1000,
                 "request": (finished - encoded) * 1000,
@@ -253,5 +253,5 @@ def parse_retry_after(value: str | None) -> float | None:
 
 def read_reply(payload: Mapping[str, Any]) -> tuple[str, Usage]:
     """The answer text and token usage of a chat completion (ReplyProblem if it is not one)."""
-    text, usage, _ = read_chat_completion(payload)
-    return text, usage
+    reply = read_chat_completion(payload)
+    return reply.text, reply.usage

@@ -189,8 +189,23 @@ def decode_json(reply: RawReply) -> Any:
         raise ReplyProblem(f"reply is not JSON within limits: {error}", excerpt=reply.text()) from None
 
 
-def read_chat_completion(payload: Any) -> tuple[str, Usage, str | None]:
-    """The answer text, token usage and model name of a chat completion; ReplyProblem naming a wrong field."""
+@dataclass(frozen=True)
+class ChatReply:
+    """What a chat completion says: the answer, as sent and stripped, and how and why it ended."""
+
+    raw_text: str  # content, then tool calls as <tool_call> blocks, whitespace as the server sent it
+    usage: Usage
+    model: str | None
+    finish_reason: str | None  # "stop", "length" (the max_tokens cap) ... when the server says
+
+    @property
+    def text(self) -> str:
+        return self.raw_text.strip()
+
+
+def read_chat_completion(payload: Any) -> ChatReply:
+    """The answer, token usage, model name and finish reason of a chat completion; ReplyProblem naming a
+    wrong field."""
     if not isinstance(payload, dict):
         raise ReplyProblem("reply is not a chat completion (not a JSON object)")
     choices = payload.get("choices")
@@ -200,8 +215,9 @@ def read_chat_completion(payload: Any) -> tuple[str, Usage, str | None]:
     if not isinstance(message, dict):
         raise ReplyProblem("reply is not a chat completion (choices[0].message is not an object)")
     text = _content_text(message.get("content")) + _tool_call_blocks(message.get("tool_calls"))
-    model = payload.get("model")
-    return text.strip(), _usage(payload.get("usage")), model if isinstance(model, str) and model else None
+    model, finish = payload.get("model"), choices[0].get("finish_reason")
+    return ChatReply(text, _usage(payload.get("usage")), model if isinstance(model, str) and model else None,
+                     finish if isinstance(finish, str) else None)
 
 
 def _content_text(content: Any) -> str:

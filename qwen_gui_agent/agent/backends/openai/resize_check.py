@@ -22,6 +22,10 @@ which size smart_resize at the same factor and some server bound gives that many
 ``ServerResizedImage``, naming the bound to raise or lower. One twin per new image size: a run on
 one screen pays one short extra request. A server that reports no usage cannot be checked; that is
 recorded. Results go into the step record under ``serving``.
+
+A constrained request (``--grammar``) bounds its points by the frame, so that frame must be known
+before it is sent: then ``measure_first`` sends a one-token copy of the request (no constraint)
+and its twin ahead of it, and the request itself is built in the frame they show.
 """
 
 from __future__ import annotations
@@ -115,6 +119,18 @@ class ServerFrameCheck:
         record["server_frame"] = list(used)
         record["frame_check"] = "kept" if used == sizes[-1] else "resized"
         return used, record
+
+    def measure_first(self, messages: Sequence[Message], body: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Learn the server's frame for the images of a request not yet sent: ``body`` (without a constraint)
+        asked for one token, then its twin. What to record with the step; None when nothing was measured
+        (every size known, the check off, or no usage reported: the request is then checked as usual)."""
+        sizes = request_image_sizes(messages)
+        if not self.enabled or all(size in self._used for size in sizes):
+            return None
+        prompt_tokens = self._count({**body, "max_tokens": 1})
+        if prompt_tokens is None:
+            return None
+        return self.check(messages, body, prompt_tokens)[1]
 
     def _measure(self, body: Mapping[str, Any], prompt_tokens: int, images: int) -> int:
         twin_tokens = self._count(twin_body(body, self.twin_side))

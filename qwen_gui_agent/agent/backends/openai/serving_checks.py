@@ -1,10 +1,13 @@
 """The openai backend's checks around each request: what is added before, what is read after.
 
-Before: the structured-output constraint (``--grammar``, structured_output.py) and the context
-check (context_limits.py). After: the answer read back into the dialect's text and checked against
-the grammar, the server's frame (resize_check.py), the text calibration of the context estimate.
+Before: the context check (context_limits.py), the server's frame when a constraint needs it
+(resize_check.py: the points of the grammar are bounded by the frame the server will use), and the
+structured-output constraint (``--grammar``, structured_output.py). After: the answer read back
+into the dialect's text and checked against the grammar, the server's frame, the text calibration
+of the context estimate.
 On a 4xx: which cause it is (overflow, refused constraint) as a typed error. ``GET /models`` is
-asked once, only when something needs it (``auto`` form, no configured context limit).
+asked once, only when something needs it (``auto`` form, the JSON-schema form, which vLLM does
+not get, no configured context limit).
 
 Kept apart from backend.py, which only calls ``before``, ``refusal`` and ``after``.
 """
@@ -19,16 +22,19 @@ from typing import Any
 import httpx
 
 from ....tools.messages import Message
-from ..base import BackendRequestError, Usage
+from ..base import BackendRequestError
 from ..context_limits import ContextBudget, overflow_from_refusal
 from ..settings import BackendSettings
+from .replies import ChatReply
 from .resize_check import ServerFrameCheck
 from .server_info import ServerInfo, fetch_server_info
 from .structured_output import (
     Constraint,
     build_constraint,
+    cut_note,
     ignored_note,
     refusal_is_about_constraint,
+    refuse_json_schema_on_vllm,
     rejected,
     resolve_form,
 )
@@ -49,6 +55,7 @@ class ServingChecks:
         self.frames = ServerFrameCheck(count_prompt_tokens, enabled=settings.check_server_frame,
                                        base_url=settings.base_url, factor=settings.patch_factor)
         self._constraint: Constraint | None = None  # of the request in flight
+        self._measured: dict[str, Any] | None = None  # the frame check done before it, to record with it
 
     def server_info(self) -> ServerInfo:
         if self._info is None:
@@ -65,21 +72,30 @@ class ServingChecks:
             self.server_info()
         self.budget.check(messages, max_tokens)
         plain = dict(body)
-        self._constraint = self._constraint_for(messages) if wants_action else None
+        self._constraint, self._measured = None, None
+        if wants_action:
+            self._constraint = self._constraint_for(messages, plain, max_tokens)
         if self._constraint is not None:
             body.update(self._constraint.fields)
         return plain
 
-    def _constraint_for(self, messages: Sequence[Message]) -> Constraint | None:
+    def _constraint_for(self, messages: Sequence[Message], plain: dict[str, Any], max_tokens: int) -> Constraint | None:
         if self.settings.grammar is None or self.settings.structured_output == "off":
             return None
         images = [image for message in messages for image in message.images()]
         if not images:
             return None  # points are bounded by the screenshot's frame: no screenshot, no grammar
-        info = self.server_info() if self.settings.structured_output == "auto" else None
-        form = resolve_form(self.settings.structured_output, info, self.settings.base_url)
+        configured = self.settings.structured_output
+        info = self.server_info() if configured in ("auto", "openai-json-schema") else None
+        form = resolve_form(configured, info, self.settings.base_url)
+        if form == "openai-json-schema" and info is not None and info.engine == "vllm":
+            raise refuse_json_schema_on_vllm(self.settings.base_url)
         frame = self.frames.server_frame_of(images[-1].size)
-        return build_constraint(form, self.settings.grammar, frame)
+        constraint = build_constraint(form, self.settings.grammar, frame, max_tokens)  # a cap too small stops here
+        # Points are bounded by the frame the server will show the model, so learn it before the request.
+        self._measured = self.frames.measure_first(messages, plain)
+        served = self.frames.server_frame_of(images[-1].size)
+        return constraint if served == frame else build_constraint(form, self.settings.grammar, served, max_tokens)
 
     # -- a refusal -----------------------------------------------------------------------------------
 
@@ -109,17 +125,25 @@ class ServingChecks:
 
     # -- after ---------------------------------------------------------------------------------------
 
-    def after(self, messages: Sequence[Message], plain_body: dict[str, Any], text: str,
-              usage: Usage) -> tuple[str, tuple[int, int] | None, dict[str, Any]]:
+    def after(self, messages: Sequence[Message], plain_body: dict[str, Any],
+              reply: ChatReply) -> tuple[str, tuple[int, int] | None, dict[str, Any]]:
         """The answer text, the frame the model saw, and what to record with the step."""
         constraint, self._constraint = self._constraint, None
+        usage = reply.usage
         seen, serving = self.frames.check(messages, plain_body, usage.prompt_tokens)
+        serving.update(self._measured or {})  # measured before the request: that measurement is this step's
         self.budget.calibrate(messages, usage.prompt_tokens, serving.get("server_image_tokens"))
         if self.budget.limit is not None:
             serving["context_limit"] = self.budget.limit
-        if constraint is not None:
-            text, followed = constraint.read_answer(text)
-            serving["structured_output"] = constraint.form if followed else f"ignored ({constraint.form})"
-            if not followed:
-                log.warning("%s", ignored_note(constraint.form))
+        if constraint is None:
+            return reply.text, seen, serving
+        max_tokens = int(plain_body["max_tokens"])
+        hit_cap = reply.finish_reason == "length" or (usage.completion_tokens or 0) >= max_tokens
+        text, verdict = constraint.read_answer(reply.raw_text, hit_cap=hit_cap)
+        serving["structured_output"] = constraint.form if verdict == "followed" else f"{verdict} ({constraint.form})"
+        serving["grammar_frame"] = [constraint.spec.width, constraint.spec.height]
+        if verdict == "ignored":
+            log.warning("%s", ignored_note(constraint.form))
+        elif verdict == "cut":
+            log.warning("%s", cut_note(constraint.form, max_tokens))
         return text, seen, serving
