@@ -106,6 +106,8 @@ class FastPath:
         self.settings = settings
         self.device = model.lm_head.weight.device
         kernels = settings.triton_kernels and fast_kernels.available(self.device, model.lm_head.weight.dtype)
+        if not hasattr(model.model.language_model.layers[0].mlp, "gate_proj"):
+            raise FastPathUnsupported("the engine runs dense gated-MLP layers; this model's layers are not")
         self.text = TextModel.of(model, kernels=kernels)
         self.vision = vision_tower(model.model.visual, kernels)
         self.dtype = self.text.head.weight.dtype
@@ -327,7 +329,9 @@ def vision_tower(visual: Any, kernels: bool) -> GraphedTower:
     """The engine's tower for this model's vision config: Qwen3-VL's (DeepStack) or Qwen2.5-VL's (windows)."""
     if hasattr(visual, "deepstack_merger_list"):
         return DeepstackVision(visual, kernels=kernels)
-    return FastVision(visual, kernels=kernels)
+    if hasattr(visual.config, "fullatt_block_indexes"):
+        return FastVision(visual, kernels=kernels)
+    raise FastPathUnsupported(f"the engine has no vision tower for {type(visual).__name__}")
 
 
 def _grids(grid_thw: Any) -> list[tuple[int, int, int]]:
