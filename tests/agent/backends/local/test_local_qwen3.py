@@ -123,8 +123,8 @@ def test_a_family_the_engine_does_not_serve_falls_back_with_one_line(tmp_path_fa
         backend = create_backend(settings)
     try:
         notes = [record.message for record in caplog.records if "fast path" in record.message]
-        assert notes == ["the CUDA fast path does not serve qwen2-vl (Qwen2VLForConditionalGeneration): it runs on "
-                         "transformers' generate"]
+        assert notes == [("the CUDA fast path does not serve qwen2-vl (Qwen2VLForConditionalGeneration): it runs on "
+                          "transformers' generate")]
         assert backend.fast is False
         assert backend.complete([Message.text("user", "hi")]).usage.completion_tokens >= 1
     finally:
