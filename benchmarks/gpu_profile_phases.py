@@ -52,8 +52,12 @@ def main() -> int:
         print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=args.rows, max_name_column_width=70))
 
     phase("vision (eager)", lambda: fast.vision.forward(inputs["pixel_values"], tuple(grids)))
-    embeds = fast._embed(inputs, ids, grids)
-    phase("prefill", lambda: fast._prefill(ids, embeds, positions))
+    from qwen_gui_agent.agent.backends.local.fastpath.prefill import image_positions, prefill
+
+    embeds, deepstack = fast._embed(inputs, ids, grids)
+    state = next(reversed(fast._graphs.values())).state  # the static cache the step above used
+    deep = image_positions(ids, model.config.image_token_id, deepstack)
+    phase("prefill", lambda: prefill(fast.text, embeds, positions.to(fast.device), state.keys, state.values, deep))
     return 0
 
 

@@ -89,7 +89,7 @@ FAMILIES: tuple[ModelFamily, ...] = (
     ModelFamily(
         "gui-owl-1.5", "GUI-Owl-1.5 (mPLUG, built on Qwen3-VL): computer_use/mobile_use, 0..1000", "guiowl",
         "relative", 1000, **_QWEN3, model_class="Qwen3VLForConditionalGeneration",
-        name_patterns=(r"gui[-_ ]?owl[-_ ]?1\.5",),
+        name_patterns=(r"gui[-_ ]?owl[-_ ]?1\.5",), fast_path=True,
     ),
     ModelFamily(
         "ui-tars-1.5", "UI-TARS-1.5 (ByteDance, built on Qwen2.5-VL): Thought/Action calls, pixels", "uitars",
@@ -109,7 +109,7 @@ FAMILIES: tuple[ModelFamily, ...] = (
     ModelFamily(
         "qwen3-vl", "Qwen3-VL: computer_use/mobile_use JSON tool calls, 0..999", "qwen3",
         "relative", 999, **_QWEN3, model_class="Qwen3VLForConditionalGeneration",
-        name_patterns=(r"qwen[-_ ]?3[-_ ]?vl",), model_types=("qwen3_vl", "qwen3_vl_moe"),
+        name_patterns=(r"qwen[-_ ]?3[-_ ]?vl",), model_types=("qwen3_vl", "qwen3_vl_moe"), fast_path=True,
     ),
     ModelFamily(
         "qwen2.5-vl", "Qwen2.5-VL-Instruct: computer_use/mobile_use JSON tool calls, pixels", "qwen",

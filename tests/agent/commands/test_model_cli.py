@@ -123,7 +123,8 @@ def test_models_lists_every_family(app):
     listed = {record["family"]: record for record in records(result.stdout)}
     assert tuple(listed) == FAMILY_NAMES
     assert (listed["qwen3-vl"]["dialect"], listed["qwen3-vl"]["patch_factor"]) == ("qwen3", 32)
-    assert listed["qwen2.5-vl"]["fast_path"] is True and listed["qwen3-vl"]["fast_path"] is False
+    assert listed["qwen2.5-vl"]["fast_path"] is True and listed["qwen3-vl"]["fast_path"] is True
+    assert listed["qwen2-vl"]["fast_path"] is False and listed["qwen3.5"]["fast_path"] is False
     table = invoke(app, "models")
     assert table.exit_code == 0 and all(name in table.stdout for name in FAMILY_NAMES)
 

@@ -33,9 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The model classes the CUDA fast path (fastpath/) was built and checked for.
-FAST_PATH_CLASSES = frozenset({"Qwen2_5_VLForConditionalGeneration"})
-
 Timings = dict[str, float]
 
 
@@ -50,9 +47,9 @@ class LocalBackend(ModelBackend):
         self.device = self.loaded.placement.device
         # The fast path is on by default where it pays (CUDA); settings.fast forces it either way.
         self.fast = settings.fast if settings.fast is not None else self.loaded.placement.on_cuda
-        if self.fast and self.loaded.model_class not in FAST_PATH_CLASSES:
-            log.info("the CUDA fast path serves Qwen2.5-VL only: %s runs on transformers' generate",
-                     self.loaded.model_class)
+        if self.fast and not self.loaded.fast_path:  # the registry (tools/models.py) says which families it serves
+            log.info("the CUDA fast path does not serve %s (%s): it runs on transformers' generate",
+                     self.loaded.family or "this model", self.loaded.model_class)
             self.fast = False
         self._answer_grammar: Any = None  # compiled on the first constrained step (settings.grammar)
         log.info("model ready in %.0f ms on %s", self.loaded.load_ms, self.device)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ....tools.models import match_config, match_model, read_config
+from ....tools.models import ModelFamily, match_config, match_model, read_config
 from ..base import BackendUnavailable, ModelFilesRefused
 from ..settings import BackendSettings
 
@@ -54,6 +54,8 @@ class LoadedModel:
     weights: str  # the directory or hub id the weights came from
     load_ms: float
     model_class: str = "Qwen2_5_VLForConditionalGeneration"  # the transformers class that loaded them
+    family: str | None = None  # the registry's family (tools/models.py), None for a model it does not know
+    fast_path: bool = False  # whether the registry says the CUDA engine (fastpath/, fleet/) serves that family
 
 
 def import_torch() -> Any:
@@ -191,7 +193,8 @@ def load_model(settings: BackendSettings) -> LoadedModel:
 
     placement = choose_placement(settings)
     weights = locate_weights(settings)
-    class_name = model_class_name(settings.model, read_config(Path(weights)))
+    family = model_family(settings.model, read_config(Path(weights)))
+    class_name = family.model_class if family else "AutoModelForImageTextToText"
     model_class = _transformers_class(class_name)
     started = time.perf_counter()
     log.info("loading %s as %s (%s, %s, %s attention)", weights, class_name, placement.device,
@@ -222,15 +225,23 @@ def load_model(settings: BackendSettings) -> LoadedModel:
         model = merge_adapter(model, settings.adapter)
     model.eval()
     return LoadedModel(model=model, processor=processor, placement=placement, weights=weights,
-                       load_ms=(time.perf_counter() - started) * 1000, model_class=class_name)
+                       load_ms=(time.perf_counter() - started) * 1000, model_class=class_name,
+                       family=family.name if family else None, fast_path=bool(family and family.fast_path))
+
+
+def model_family(model: str, config: dict[str, object] | None) -> ModelFamily | None:
+    """The registry's family for these weights' architecture: the config's family first (a fine-tune's name says its
+    answer format, its config says its architecture), then the name's; None for a model the registry does not know
+    (it loads through the generic image-text class)."""
+    by_config = match_config(config) if config else None
+    match = by_config or match_model(model)
+    return match.family if match else None
 
 
 def model_class_name(model: str, config: dict[str, object] | None) -> str:
-    """The transformers class for these weights: the config's family first (a fine-tune's name says its answer
-    format, its config says its architecture), then the name's, else the generic image-text class."""
-    by_config = match_config(config) if config else None
-    match = by_config or match_model(model)
-    return match.family.model_class if match else "AutoModelForImageTextToText"
+    """The transformers class for these weights (``model_family``'s), else the generic image-text class."""
+    family = model_family(model, config)
+    return family.model_class if family else "AutoModelForImageTextToText"
 
 
 def _transformers_class(name: str) -> Any:

@@ -78,12 +78,13 @@ def head_logits(x: torch.Tensor, weight: torch.Tensor,
     return out
 
 
-def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, splits: int,
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, splits: int,
            config: tuple[int, int, int, int] = QKV_CONFIG) -> torch.Tensor:
     """``F.linear(x, weight, bias)`` for one bf16 row with K in ``splits`` pieces (what ``plan_for`` tries)."""
     rows, width = weight.shape
     out = torch.empty((*x.shape[:-1], rows), device=x.device, dtype=x.dtype)
-    _launch("linear_rows", config, rows, x, weight, bias, out, rows, width, SPLITS=splits)
+    _launch("linear_rows", config, rows, x, weight, weight if bias is None else bias, out, rows, width,
+            SPLITS=splits, HAS_BIAS=bias is not None)
     return out
 
 
@@ -91,7 +92,8 @@ def qkv(x: torch.Tensor, attn: Any, splits: tuple[int, int],
         config: tuple[int, int, int, int] = QKV_CONFIG) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """q, k and v of one contiguous bf16 row (each shaped like x, last dim its width), one launch.
 
-    ``splits`` are the K pieces of q and of k/v that make them equal cuBLAS's (``GemvPlan.qkv``).
+    ``splits`` are the K pieces of q and of k/v that make them equal cuBLAS's (``GemvPlan.qkv``). The three
+    projections have biases (Qwen2.5-VL) or none (Qwen3-VL).
     """
     q_rows, width = attn.q_proj.weight.shape
     kv_rows = attn.k_proj.weight.shape[0]
@@ -100,9 +102,14 @@ def qkv(x: torch.Tensor, attn: Any, splits: tuple[int, int],
     v = torch.empty_like(k)
     block_n = config[0]
     blocks = -(-q_rows // block_n) + 2 * -(-kv_rows // block_n)
-    _launch("qkv_rows", config, blocks * block_n, x, attn.q_proj.weight, attn.q_proj.bias, attn.k_proj.weight,
-            attn.k_proj.bias, attn.v_proj.weight, attn.v_proj.bias, q, k, v, q_rows, kv_rows, width,
-            Q_SPLITS=splits[0], KV_SPLITS=splits[1])
+    biased = attn.q_proj.bias is not None
+
+    def bias(projection: Any) -> torch.Tensor:  # a stand-in pointer where there is no bias (never read)
+        return projection.bias if biased else projection.weight
+
+    _launch("qkv_rows", config, blocks * block_n, x, attn.q_proj.weight, bias(attn.q_proj), attn.k_proj.weight,
+            bias(attn.k_proj), attn.v_proj.weight, bias(attn.v_proj), q, k, v, q_rows, kv_rows, width,
+            Q_SPLITS=splits[0], KV_SPLITS=splits[1], HAS_BIAS=biased)
     return q, k, v
 
 
@@ -147,7 +154,7 @@ def _head_matches(head: Any, xs: list[torch.Tensor]) -> bool:
 
 def _qkv_splits(attn: Any, xs: list[torch.Tensor]) -> tuple[int, int] | None:
     projections = (attn.q_proj, attn.k_proj)
-    if any(p.bias is None for p in (*projections, attn.v_proj)):
+    if len({p.bias is None for p in (*projections, attn.v_proj)}) > 1:  # all with biases or none
         return None
     found = [_matching_split(p, xs) for p in projections]
     if None in found or _matching_split(attn.v_proj, xs, (found[1],)) is None:

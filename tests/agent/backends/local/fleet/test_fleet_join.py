@@ -174,7 +174,7 @@ def test_a_text_only_conversation_joins_beside_screens(tiny) -> None:
 
 
 class ReplayedVision:
-    """FastVision as its CUDA graphs behave: each call writes the same output tensor (CPU stand-in)."""
+    """A vision tower as its CUDA graphs behave: each call writes the same output tensors (CPU stand-in)."""
 
     def __init__(self, vision: Any) -> None:
         self.vision = vision
@@ -182,8 +182,10 @@ class ReplayedVision:
 
     def __call__(self, pixels: Any, grid: Any) -> Any:
         fresh = self.vision.forward(pixels, grid)
-        out = self.outputs.setdefault(grid, fresh.clone())
-        return out.copy_(fresh)
+        out = self.outputs.setdefault(grid, type(fresh)(fresh.embeds.clone(), tuple(t.clone() for t in fresh.deepstack)))
+        for kept, new in zip((out.embeds, *out.deepstack), (fresh.embeds, *fresh.deepstack)):
+            kept.copy_(new)
+        return out
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.vision.forward(*args, **kwargs)
