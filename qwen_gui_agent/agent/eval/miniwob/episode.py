@@ -138,7 +138,7 @@ def play_through_selenium(env: TaskEnv, seed: int, solver: TaskSolver, *, max_st
     """The upper bound: the reference policy's moves played through Selenium directly, the same step budget."""
     start = env.reset(seed)
     page = Page(start.utterance, start.fields, env.run_js, env.area)
-    actor = SeleniumActor(env.driver, zoom=env.view.zoom)
+    actor = SeleniumActor(env.driver)
     started = time.perf_counter()
     steps, status, message = 0, "budget", f"the goal was not reached within {max_steps} steps"
     while steps < max_steps:

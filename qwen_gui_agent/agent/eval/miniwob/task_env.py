@@ -82,8 +82,9 @@ def _environment_class() -> type:
             super().__init__(**kwargs)
 
         def _hard_reset_instance(self) -> None:
-            if getattr(self, "instance", None):
-                self.instance.close()
+            existing = getattr(self, "instance", None)
+            if existing is not None:
+                existing.close()
             instance = VisibleInstance(index=0, **self.instance_kwargs)
             instance.window = self.window
             self.instance = instance

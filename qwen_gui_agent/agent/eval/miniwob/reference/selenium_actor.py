@@ -15,7 +15,9 @@ from .moves import Move
 
 DRAG_S = 0.5  # a drag's glide, as long as the agent's (tools.actions.Drag's default duration) ...
 DRAG_STEPS = 10  # ... and in as many moves as the desktop device makes (xdotool_input.DRAG_STEPS)
-WHEEL_CSS_PX = 53  # one wheel click, as Chromium on X11 scrolls a page at zoom 1
+# One wheel click as a WebDriver wheel delta: Chromium scales the delta by the page zoom as it scales an X
+# wheel click, and 32 moves a MiniWoB++ textarea about as far as one X click does (measured at zoom 3).
+WHEEL_DELTA = 32
 
 
 def selenium_key(name: str) -> str:
@@ -37,11 +39,10 @@ def selenium_key(name: str) -> str:
 
 
 class SeleniumActor:
-    """Plays moves on one driver's page; ``zoom`` scales wheel clicks as the page zoom scales them on screen."""
+    """Plays moves on one driver's page."""
 
-    def __init__(self, driver: Any, *, zoom: float = 1.0) -> None:
+    def __init__(self, driver: Any) -> None:
         self.driver = driver
-        self.zoom = zoom
 
     def play(self, move: Move) -> None:
         from selenium.webdriver.common.action_chains import ActionChains
@@ -64,7 +65,7 @@ class SeleniumActor:
                 pointer.pointer_up()
             case "scroll":
                 x, y = _whole(move.point)
-                distance = round(move.amount * WHEEL_CSS_PX / self.zoom)
+                distance = move.amount * WHEEL_DELTA
                 delta_x = {"left": -distance, "right": distance}.get(move.direction, 0)
                 delta_y = {"up": -distance, "down": distance}.get(move.direction, 0)
                 chain.w3c_actions.wheel_action.scroll(x=x, y=y, delta_x=delta_x, delta_y=delta_y)
