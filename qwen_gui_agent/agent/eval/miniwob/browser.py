@@ -56,6 +56,7 @@ def chrome_arguments(url: str, view: View, *, as_root: bool) -> list[str]:
         f"app={url}", "window-position=0,0", f"window-size={width},{height}",
         f"force-device-scale-factor={view.scale:g}",
         "no-first-run", "no-default-browser-check", "disable-search-engine-choice-screen", "password-store=basic",
+        "disable-crash-reporter",  # no crash handler process left behind by each window
         "disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication",
         "disable-gpu",  # Xvfb has no GPU: software compositing, without emulating GL on two cores
         "disable-backgrounding-occluded-windows", "disable-renderer-backgrounding",
@@ -93,6 +94,39 @@ def open_driver(url: str, display: str, view: View, binaries: BrowserBinaries) -
     except WebDriverException as error:
         first_line = (error.msg or str(error)).strip().splitlines()[0] if (error.msg or str(error)) else "no reason"
         raise BrowserError(f"Chromium did not start on {display}: {first_line}") from None
+
+
+class BrowserWindow:
+    """One Chromium window on a display, kept from task to task: a task's page is loaded into it, since a
+    start takes seconds and a page load a fraction of one. A window that stopped answering is started anew."""
+
+    def __init__(self, display: str, view: View, binaries: BrowserBinaries) -> None:
+        self.display = display
+        self.view = view
+        self.binaries = binaries
+        self.driver: Any = None
+
+    def show(self, url: str) -> Any:
+        """The driver, its window showing ``url``."""
+        from selenium.common.exceptions import WebDriverException
+
+        if self.driver is not None:
+            try:
+                self.driver.get(url)
+                return self.driver
+            except WebDriverException as error:
+                log.info("the browser on %s stopped answering (%s); starting another", self.display, error.msg)
+                self.close()
+        self.driver = open_driver(url, self.display, self.view, self.binaries)
+        return self.driver
+
+    def close(self) -> None:
+        if self.driver is not None:
+            driver, self.driver = self.driver, None
+            try:
+                driver.quit()
+            except Exception as error:  # noqa: BLE001 - a browser that died cannot quit cleanly; nothing is lost
+                log.info("closing the browser on %s: %s", self.display, error)
 
 
 def measure_page(driver: Any, display: str) -> PageGeometry:

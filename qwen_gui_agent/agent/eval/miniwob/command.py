@@ -22,6 +22,7 @@ from rich.markup import escape
 from ...backends.base import BackendError
 from ...suite.guard import StopSignal
 from ..results_log import ResultsLog, SettingsChanged, check_settings
+from .browser import BrowserWindow
 from .displays import DisplayError, check_display, parse_displays, xvfb_displays
 from .episode import SCORED, EpisodeResult, episode_id
 from .policies import PlaySettings, SharedModel, player
@@ -87,7 +88,8 @@ def run_miniwob(call: MiniwobCall, console: Console) -> int:
         with _displays(call, view) as displays:
             report = run_episodes(
                 todo, displays, parallel=call.parallel, stop=stop, on_result=on_result,
-                open_env=lambda task, display: TaskEnv(task, display, view, binaries, time_limit_s=call.time_limit_s),
+                open_window=lambda display: BrowserWindow(display, view, binaries),
+                open_env=lambda task, window: TaskEnv(task, window, time_limit_s=call.time_limit_s),
                 play=player(call.play, out / RUNS_FOLDER, stop, shared))
     except (DisplayError, BackendError) as error:
         console.print(f"[red]error:[/red] {escape(str(error))}")

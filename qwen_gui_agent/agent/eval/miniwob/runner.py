@@ -1,8 +1,8 @@
 """Episodes on a pool of displays: each worker holds one display, opens a task's browser there, plays seeds.
 
 The pool is the suites' (``agent.suite.pool.DevicePool``, its specs the X displays): a worker takes
-a display for its whole life, keeps one task's browser open on it and prefers the next episode of
-that same task (a browser starts in a few seconds; an episode resets in a fraction of one). Each
+a display for its whole life, keeps one Chromium window open on it (a start takes seconds; a task's
+page loads into it in a fraction of one) and prefers the next episode of the task it has open. Each
 episode's result is appended to the results log as it finishes, so a run stopped by Ctrl-C, a crash
 or ``kill -9`` resumes where it was. A display whose browser cannot start is retired. A model
 backend that fails stops the handing out of episodes (the eval exits 1; run it again to resume).
@@ -17,14 +17,15 @@ from dataclasses import dataclass, field
 
 from ...suite.guard import StopSignal
 from ...suite.pool import DevicePool
-from .browser import BrowserError
+from .browser import BrowserError, BrowserWindow
 from .displays import DisplayError
 from .episode import ERROR, EpisodeResult
 from .task_env import TaskEnv
 
 log = logging.getLogger(__name__)
 
-OpenEnv = Callable[[str, str], TaskEnv]  # (task, display) -> its environment; BrowserError when it cannot start
+OpenWindow = Callable[[str], BrowserWindow]  # a display -> a (not yet started) browser window on it
+OpenEnv = Callable[[str, BrowserWindow], TaskEnv]  # a task's environment in the window; BrowserError when it fails
 Play = Callable[[TaskEnv, int], EpisodeResult]
 
 
@@ -65,8 +66,9 @@ class EpisodeQueue:
             return list(self._left)
 
 
-def run_episodes(episodes: list[tuple[str, int]], displays: list[str], *, parallel: int, open_env: OpenEnv,
-                 play: Play, on_result: Callable[[EpisodeResult], None], stop: StopSignal) -> RunReport:
+def run_episodes(episodes: list[tuple[str, int]], displays: list[str], *, parallel: int, open_window: OpenWindow,
+                 open_env: OpenEnv, play: Play, on_result: Callable[[EpisodeResult], None],
+                 stop: StopSignal) -> RunReport:
     """Play every episode on the displays, ``parallel`` at once; ``on_result`` gets each one as it ends."""
     queue = EpisodeQueue(episodes)
     pool = DevicePool(list(displays))
@@ -85,7 +87,7 @@ def run_episodes(episodes: list[tuple[str, int]], displays: list[str], *, parall
 
     def worker() -> None:
         try:
-            _worker(queue, pool, open_env, play, finished, stop)
+            _worker(queue, pool, open_window, open_env, play, finished, stop)
         finally:
             done.release()
 
@@ -99,11 +101,12 @@ def run_episodes(episodes: list[tuple[str, int]], displays: list[str], *, parall
     return report
 
 
-def _worker(queue: EpisodeQueue, pool: DevicePool, open_env: OpenEnv, play: Play,
+def _worker(queue: EpisodeQueue, pool: DevicePool, open_window: OpenWindow, open_env: OpenEnv, play: Play,
             finished: Callable[[EpisodeResult], None], stop: StopSignal) -> None:
     display = pool.acquire(stop.event)
     if display is None:
         return
+    window = open_window(display)
     env: TaskEnv | None = None
     try:
         while not stop.event.is_set() and (episode := queue.take(env.task if env else None)) is not None:
@@ -113,7 +116,7 @@ def _worker(queue: EpisodeQueue, pool: DevicePool, open_env: OpenEnv, play: Play
                     env.close()
                     env = None
                 try:
-                    env = open_env(task, display)
+                    env = open_env(task, window)
                 except (BrowserError, DisplayError) as error:
                     log.warning("%s", error)
                     queue.give_back(episode)
@@ -123,6 +126,7 @@ def _worker(queue: EpisodeQueue, pool: DevicePool, open_env: OpenEnv, play: Play
     finally:
         if env is not None:
             env.close()
+        window.close()
         if display not in pool.retired:
             pool.release(display)
 

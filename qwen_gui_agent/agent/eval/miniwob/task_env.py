@@ -6,7 +6,8 @@ fields, and reads the reward the page's own reward function gave. Two things dif
 ``render_mode="human"``: the window is started by ``browser.open_driver`` (the display, zoom,
 scale, ``--no-sandbox``), and the page's 10-30 s episode timer is replaced by ``time_limit_s``
 (none by default: the step budget bounds an episode, so a slow model is not timed out by the
-page, and the reward is not discounted for time). The "START" cover a finished episode shows
+page, and the reward is not discounted for time). The window belongs to a ``BrowserWindow`` that
+outlives the task: the next task's page is loaded into it. The "START" cover a finished episode shows
 ignores clicks, so an agent clicking on after the end cannot start a new episode unseen.
 """
 
@@ -17,9 +18,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from .browser import BrowserError, measure_page, open_driver
-from .requirements import BrowserBinaries
-from .view import TASK_HEIGHT, TASK_WIDTH, CssRect, TaskArea, View
+from .browser import BrowserError, BrowserWindow, measure_page
+from .view import TASK_HEIGHT, TASK_WIDTH, CssRect, TaskArea
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +67,19 @@ def _environment_class() -> type:
     from miniwob.selenium_instance import SeleniumInstance
 
     class VisibleInstance(SeleniumInstance):  # type: ignore[misc]
-        window: tuple[str, View, BrowserBinaries]
+        window: BrowserWindow
 
         def create_driver(self) -> None:
-            display, view, binaries = self.window
-            self.driver = open_driver(self.url, display, view, binaries)
+            self.driver = self.window.show(self.url)
             self.driver.implicitly_wait(0)  # lookups that find nothing answer at once
             self.inner_width, self.inner_height = self.driver.execute_script(
                 "return [window.innerWidth, window.innerHeight];")
 
+        def close(self) -> None:
+            self.died = True  # the window outlives the task: BrowserWindow.close quits it
+
     class VisibleEnvironment(MiniWoBEnvironment):  # type: ignore[misc]
-        def __init__(self, window: tuple[str, View, BrowserBinaries], **kwargs: Any) -> None:
+        def __init__(self, window: BrowserWindow, **kwargs: Any) -> None:
             self.window = window  # read by _hard_reset_instance, which the base __init__ calls
             super().__init__(**kwargs)
 
@@ -97,15 +99,14 @@ def _environment_class() -> type:
 class TaskEnv:
     """A task's environment on one display: reset by seed, its state read back, its page measured on screen."""
 
-    def __init__(self, task: str, display: str, view: View, binaries: BrowserBinaries,
-                 *, time_limit_s: float | None = None) -> None:
+    def __init__(self, task: str, window: BrowserWindow, *, time_limit_s: float | None = None) -> None:
         self.task = task
-        self.display = display
-        self.view = view
+        self.display = display = window.display
+        self.view = window.view
         from selenium.common.exceptions import WebDriverException
 
         try:
-            environment = _environment_class()((display, view, binaries), subdomain=task, render_mode="human",
+            environment = _environment_class()(window, subdomain=task, render_mode="human",
                                                reward_processor=_env_reward)
         except BrowserError:
             raise
@@ -163,8 +164,8 @@ class TaskEnv:
     def close(self) -> None:
         try:
             self._env.close()
-        except Exception as error:  # noqa: BLE001 - a browser that died cannot close cleanly; nothing is lost
-            log.info("closing the %s browser on %s: %s", self.task, self.display, error)
+        except Exception as error:  # noqa: BLE001 - a page that died cannot close cleanly; nothing is lost
+            log.info("closing the %s page on %s: %s", self.task, self.display, error)
 
 
 def _first_line(error: BaseException) -> str:
