@@ -10,6 +10,8 @@ the displays (or uses the ones named), resumes from the results folder (episodes
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import os
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -79,6 +81,15 @@ def run_miniwob(call: MiniwobCall, console: Console) -> int:
     stop = StopSignal()
     started = time.time()
 
+    play = player(call.play, out / RUNS_FOLDER, stop, shared)
+
+    def play_relative(env: TaskEnv, seed: int) -> EpisodeResult:
+        result = play(env, seed)
+        if result.run_dir is None:
+            return result
+        # Run directories relative to the results folder, which can then be moved or zipped whole.
+        return dataclasses.replace(result, run_dir=os.path.relpath(result.run_dir, out))
+
     def on_result(result: EpisodeResult) -> None:
         if result.outcome == SCORED:
             log.append(result.record())
@@ -90,7 +101,7 @@ def run_miniwob(call: MiniwobCall, console: Console) -> int:
                 todo, displays, parallel=call.parallel, stop=stop, on_result=on_result,
                 open_window=lambda display: BrowserWindow(display, view, binaries),
                 open_env=lambda task, window: TaskEnv(task, window, time_limit_s=call.time_limit_s),
-                play=player(call.play, out / RUNS_FOLDER, stop, shared))
+                play=play_relative)
     except (DisplayError, BackendError) as error:
         console.print(f"[red]error:[/red] {escape(str(error))}")
         return EXIT_BACKEND

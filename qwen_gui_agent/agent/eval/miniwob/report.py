@@ -86,14 +86,14 @@ def _row(name: str, row: Mapping[str, Any]) -> str:
 
 
 def _episode(directory: Path, record: Mapping[str, Any]) -> str:
-    run_dir = record.get("run_dir")
+    run_dir = Path(directory) / record["run_dir"] if record.get("run_dir") else None  # relative to the folder
     title = e(f"{record['task']} seed {record['seed']}")
-    if run_dir:
-        link = os.path.relpath(Path(run_dir) / REPORT_FILE, Path(directory).resolve())
+    if run_dir is not None:
+        link = os.path.relpath(run_dir / REPORT_FILE, directory)
         title = f"<a href=\"{e(link)}\">{title}</a>"
     ended = (f"{e(record['status'])}: {e(record['message'])}; raw reward {record['raw_reward']:g}, "
              f"{record['steps']} steps")
-    steps = _steps(Path(run_dir)) if run_dir else ""
+    steps = _steps(run_dir) if run_dir is not None else ""
     return (f"<div class=episode><h3>{title}</h3><div>{e(record['utterance'])}</div>"
             f"<div class=bad>{ended}</div><div class=steps>{steps}</div></div>")
 

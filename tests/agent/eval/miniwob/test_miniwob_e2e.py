@@ -72,14 +72,14 @@ def test_the_reference_policy_wins_through_the_agent_what_it_wins_through_seleni
 
     episodes = results(agent)["episodes"]
     for episode in episodes:  # every episode a normal run directory
-        run_dir = Path(episode["run_dir"])
+        run_dir = agent / episode["run_dir"]  # relative to the results folder
         assert {"run.json", "steps.jsonl", "report.html", "episode.json"} <= {p.name for p in run_dir.iterdir()}
         facts = json.loads((run_dir / "episode.json").read_text(encoding="utf-8"))
         assert facts["task_area"]["screen_region"].startswith("480x630+")
         assert facts["success"] == episode["success"]
-    run = json.loads((Path(episodes[0]["run_dir"]) / "run.json").read_text(encoding="utf-8"))
+    run = json.loads((agent / episodes[0]["run_dir"] / "run.json").read_text(encoding="utf-8"))
     assert run["device"]["name"].startswith("desktop::") and run["dialect"] == "qwen3"
-    replay = run_agent(["replay", episodes[-1]["run_dir"], "--check"], env=environment(), timeout=300)
+    replay = run_agent(["replay", str(agent / episodes[-1]["run_dir"]), "--check"], env=environment(), timeout=300)
     assert replay.returncode == 0, replay.stdout + replay.stderr
     failures = sum(not episode["success"] for episode in episodes)
     assert f"Failed episodes ({failures})" in "".join(check_html(agent / "report.html").text)
