@@ -103,9 +103,15 @@ def run_episodes(episodes: list[tuple[str, int]], displays: list[str], *, parall
 
 def _worker(queue: EpisodeQueue, pool: DevicePool, open_window: OpenWindow, open_env: OpenEnv, play: Play,
             finished: Callable[[EpisodeResult], None], stop: StopSignal) -> None:
-    display = pool.acquire(stop.event)
-    if display is None:
-        return
+    """Play episodes on a display until none is left; a display whose browser fails is retired for another."""
+    while not stop.event.is_set() and (display := pool.acquire(stop.event)) is not None:
+        if _play_on(display, queue, pool, open_window, open_env, play, finished, stop):
+            return
+
+
+def _play_on(display: str, queue: EpisodeQueue, pool: DevicePool, open_window: OpenWindow, open_env: OpenEnv,
+             play: Play, finished: Callable[[EpisodeResult], None], stop: StopSignal) -> bool:
+    """Episodes on one display; False when its browser failed (the display is retired, the episode given back)."""
     window = open_window(display)
     env: TaskEnv | None = None
     try:
@@ -121,8 +127,9 @@ def _worker(queue: EpisodeQueue, pool: DevicePool, open_window: OpenWindow, open
                     log.warning("%s", error)
                     queue.give_back(episode)
                     pool.retire(display, str(error))
-                    return  # this display is out; the others play on
+                    return False
             finished(_play_one(play, env, task, seed))
+        return True
     finally:
         if env is not None:
             env.close()
