@@ -116,3 +116,23 @@ def test_a_random_weights_local_model_wins_nothing(tmp_path: Path, tiny_qwen_dir
     episodes = results(out)["episodes"]
     assert len(episodes) == 2 and not any(episode["success"] for episode in episodes)
     assert all(episode["status"] in {"failure", "budget", "stuck"} for episode in episodes)
+
+
+def test_an_openai_compatible_server_plays_two_episodes_at_once(tmp_path: Path) -> None:
+    """The openai backend, shared by two workers on two Xvfb displays; the server sees the task area's frame."""
+    from tests.support.model_server import ModelServer, Reply
+
+    give_up = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "terminate", "status": "failure"}}\n</tool_call>'
+    out = tmp_path / "out"
+    with ModelServer([Reply.answer(give_up) for _ in range(2)], model="Qwen/Qwen2.5-VL-7B-Instruct") as server:
+        code, log = miniwob("click-test", "--episodes", "2", "--parallel", "2", "--base-url", server.base_url,
+                            "--model", "Qwen/Qwen2.5-VL-7B-Instruct", "--out", out)
+        requests = server.requests
+    assert code == 0, log
+    assert {request.images()[-1].size for request in requests} == {(476, 616)}  # 480x630 at zoom 3, smart-resized
+    assert any("Click the button" in text for text in requests[0].texts())  # the environment's instruction
+    episodes = results(out)["episodes"]
+    assert [(episode["status"], episode["success"]) for episode in episodes] == [("failure", False)] * 2
+    devices = {json.loads((out / episode["run_dir"] / "run.json").read_text(encoding="utf-8"))["device"]["name"]
+               for episode in episodes}
+    assert len(devices) == 2  # one display each
