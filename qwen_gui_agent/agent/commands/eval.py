@@ -138,7 +138,11 @@ def miniwob_command(
     time_limit: Annotated[float | None, typer.Option(
         "--time-limit", min=1.0, rich_help_panel=_PANEL, metavar="SECONDS", show_default=False,
         help="Let the page end an episode after SECONDS, as MiniWoB++'s own timer does (default: no timer).")] = None,
-    out: OutOption = None, fresh: FreshOption = False,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", rich_help_panel=_PANEL, show_default=False,
+        help="Results folder; running again with the same settings resumes there "
+        "(default evals/miniwob-<policy>[-<dialect>]-z<zoom>-s<scale>).")] = None,
+    fresh: FreshOption = False,
     *, model_flags: dict[str, Any],
 ) -> None:
     """MiniWoB++ end to end: real web tasks in Chromium, played through the agent's own desktop device."""
