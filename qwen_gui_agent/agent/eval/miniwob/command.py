@@ -138,11 +138,12 @@ def _prepare(call: MiniwobCall) -> tuple[list[str], View, BrowserBinaries, Path,
     binaries = find_browser(call.environ)
     check_x_tools(start_displays=call.displays == "auto")
     if call.displays != "auto":
-        for display in parse_displays(call.displays):
+        named = parse_displays(call.displays)
+        for display in named:
             check_display(display)
-        if call.parallel > len(parse_displays(call.displays)):
-            raise BadInput(f"--parallel {call.parallel} needs as many displays; --displays names "
-                           f"{len(parse_displays(call.displays))} (or use --displays auto)")
+        if call.parallel > len(named):
+            raise BadInput(f"--parallel {call.parallel} needs as many displays; --displays names {len(named)} "
+                           "(or use --displays auto)")
     tasks = resolve_tasks(call.tasks, reference=call.play.policy != "model")
     view = View(zoom=call.zoom, scale=call.scale)
     settings = _settings(call, view)
