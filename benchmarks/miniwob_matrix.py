@@ -42,7 +42,7 @@ def summary(path: Path) -> dict | None:
 
 def table(out: Path, args: argparse.Namespace) -> str:
     lines = ["| scale | zoom | dialect | episodes | through the agent | through Selenium | gap (points) | "
-             "steps | s/step (agent) | s/step (Selenium) |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "steps (agent / Selenium) | s/step (agent / Selenium) |", "|---|---|---|---|---|---|---|---|---|"]
     for scale in args.scales:
         for zoom in args.zooms:
             upper = summary(folder(out, "selenium", None, zoom, scale))
@@ -53,7 +53,8 @@ def table(out: Path, args: argparse.Namespace) -> str:
                 a, u = agent["overall"], upper["overall"]
                 lines.append(f"| {scale} | {zoom} | {dialect} | {a['episodes']} | {100 * a['success_rate']:.1f}% | "
                              f"{100 * u['success_rate']:.1f}% | {100 * (a['success_rate'] - u['success_rate']):+.1f} | "
-                             f"{a['steps']:.2f} | {a['seconds_per_step']:.2f} | {u['seconds_per_step']:.2f} |")
+                             f"{a['steps']:.2f} / {u['steps']:.2f} | "
+                             f"{a['seconds_per_step']:.2f} / {u['seconds_per_step']:.2f} |")
     return "\n".join(lines)
 
 

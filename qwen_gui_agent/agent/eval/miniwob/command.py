@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import signal
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ...backends.base import BackendError
+from ...runtime.runner import SignalInterrupt
 from ...suite.guard import StopSignal
 from ..results_log import ResultsLog, SettingsChanged, check_settings
 from .browser import BrowserWindow
@@ -96,7 +98,7 @@ def run_miniwob(call: MiniwobCall, console: Console) -> int:
         console.print(_episode_line(result))
 
     try:
-        with _displays(call, view) as displays:
+        with _sigterm_as_interrupt(), _displays(call, view) as displays:
             report = run_episodes(
                 todo, displays, parallel=call.parallel, stop=stop, on_result=on_result,
                 open_window=lambda display: BrowserWindow(display, view, binaries),
@@ -184,6 +186,21 @@ def _displays(call: MiniwobCall, view: View) -> Iterator[list[str]]:
             yield started
     else:
         yield parse_displays(call.displays)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops the eval as Ctrl-C does: running episodes end as interrupted, the browsers and the Xvfb
+    servers are closed, the results written (as ``agent run`` does)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise SignalInterrupt(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _episode_line(result: EpisodeResult) -> str:

@@ -136,3 +136,30 @@ def test_an_openai_compatible_server_plays_two_episodes_at_once(tmp_path: Path) 
     devices = {json.loads((out / episode["run_dir"] / "run.json").read_text(encoding="utf-8"))["device"]["name"]
                for episode in episodes}
     assert len(devices) == 2  # one display each
+
+
+def test_sigterm_stops_the_eval_cleanly_and_a_second_run_resumes(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    from tests.support.cli import AGENT_COMMAND
+
+    out = tmp_path / "out"
+    command = [*AGENT_COMMAND, "eval", "miniwob", "click-test", "--policy", "reference", "--episodes", "40",
+               "--out", str(out)]
+    process = subprocess.Popen(command, env=environment(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    log = out / "results.jsonl"
+    deadline = time.monotonic() + TIMEOUT_S  # a hang guard: the first episode ends within seconds
+    while not (log.exists() and log.read_text(encoding="utf-8").count("\n") >= 2) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=TIMEOUT_S)
+    assert process.returncode == 130, stderr
+    played = log.read_text(encoding="utf-8").count("\n")
+    assert 2 <= played < 40
+    assert len(results(out)["episodes"]) == played  # the summary of what finished was written on the way out
+
+    code, second = miniwob("click-test", "--policy", "reference", "--episodes", str(played + 1), "--out", out)
+    assert code == 0 and f"1 to play, {played} done before" in second, second
