@@ -80,7 +80,11 @@ def start_xvfb(size: tuple[int, int], *, after: int = FIRST_DISPLAY) -> XvfbServ
             # Its own session: a Ctrl-C at the terminal reaches us, and we stop it after the episodes end cleanly.
             process = subprocess.Popen(
                 ["Xvfb", f":{number}", "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp", "-noreset"],
-                stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         server = XvfbServer(f":{number}", process, Path(log_file.name))
         if _wait_until_ready(server):
             return server
