@@ -55,6 +55,7 @@ def flags_of(group: type) -> list[str]:
     (["run"], (ModelFlags, DeviceFlags, LoopFlags)),
     (["eval", "grounding"], (ModelFlags,)),
     (["eval", "steps"], (ModelFlags,)),
+    (["eval", "miniwob"], (ModelFlags,)),
     (["replay"], (DeviceFlags,)),
     (["do"], (DeviceFlags,)),
     (["mcp"], (ModelFlags, DeviceFlags)),

@@ -10,7 +10,6 @@ count"). The weights are random: what is checked is the frame check's record, no
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from PIL import Image
