@@ -65,13 +65,20 @@ BF16 = 2
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--family", choices=FAMILIES, default="qwen2.5")
-    parser.add_argument("--sizes", default="", help="comma list of 3b,7b (qwen2.5) or 2b,4b,8b,32b (qwen3); random "
-                        "weights (default 7b / 8b)")
+    parser.add_argument(
+        "--sizes",
+        default="",
+        help="comma list of 3b,7b (qwen2.5) or 2b,4b,8b,32b (qwen3); random weights (default 7b / 8b)",
+    )
     parser.add_argument("--weights", help="a Qwen2.5-VL or Qwen3-VL directory (its own processor) instead")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--batches", default="1,4,8,16")
-    parser.add_argument("--prompt", choices=("desktop", "uitars5"), default="desktop",
-                        help="one screenshot with the agent's tool prompt, or UI-TARS with five screenshots")
+    parser.add_argument(
+        "--prompt",
+        choices=("desktop", "uitars5"),
+        default="desktop",
+        help="one screenshot with the agent's tool prompt, or UI-TARS with five screenshots",
+    )
     parser.add_argument("--max-pixels", type=int, default=0, help="frame cap (default 1280 patches of 2x2)")
     parser.add_argument("--new-tokens", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=2)
@@ -97,8 +104,9 @@ def conversations(count: int, frame: tuple[int, int], prompt: str = "desktop") -
 
     def screen(index: int, step: int = 0) -> Any:
         image = screenshot(1920, 1080)
-        ImageDraw.Draw(image).rectangle((40 + 97 * index, 300 + 60 * step, 140 + 97 * index, 360 + 60 * step),
-                                        fill=(191, 97, 106))
+        ImageDraw.Draw(image).rectangle(
+            (40 + 97 * index, 300 + 60 * step, 140 + 97 * index, 360 + 60 * step), fill=(191, 97, 106)
+        )
         return image.resize(frame, Image.Resampling.BICUBIC)
 
     prompts = []
@@ -140,19 +148,21 @@ class Clock:
             return 0.0
         import torch
 
-        return torch.cuda.max_memory_allocated() / 2 ** 30
+        return torch.cuda.max_memory_allocated() / 2**30
 
 
 def plain_batch(model: Any, processor: Any, convs: list[tuple[str, Any]], new_tokens: int) -> list[list[int]]:
     import torch
+
     from qwen_gui_agent.agent.backends.local.batch import left_padding
 
     with left_padding(processor.tokenizer):
-        inputs = processor(text=[c[0] for c in convs], images=[c[1] for c in convs], padding=True,
-                           return_tensors="pt").to(model.device)
+        inputs = processor(
+            text=[c[0] for c in convs], images=[c[1] for c in convs], padding=True, return_tensors="pt"
+        ).to(model.device)
     with torch.inference_mode():
         out = model.generate(**inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False)
-    return out[:, inputs["input_ids"].shape[1]:].tolist()
+    return out[:, inputs["input_ids"].shape[1] :].tolist()
 
 
 def plain_alone(model: Any, processor: Any, conv: tuple[str, Any], new_tokens: int) -> tuple[list[int], Any]:
@@ -161,9 +171,15 @@ def plain_alone(model: Any, processor: Any, conv: tuple[str, Any], new_tokens: i
 
     inputs = processor(text=[conv[0]], images=[conv[1]], return_tensors="pt").to(model.device)
     with torch.inference_mode():
-        out = model.generate(**inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
-                             output_logits=True, return_dict_in_generate=True)
-    tokens = out.sequences[0, inputs["input_ids"].shape[1]:].tolist()
+        out = model.generate(
+            **inputs,
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            do_sample=False,
+            output_logits=True,
+            return_dict_in_generate=True,
+        )
+    tokens = out.sequences[0, inputs["input_ids"].shape[1] :].tolist()
     return tokens, torch.stack([step[0].float().cpu() for step in out.logits])
 
 
@@ -172,8 +188,10 @@ def agreement(rows: list[list[int]], alone: list[tuple[list[int], Any]]) -> dict
     same, total, differences = 0, 0, []
     for index, tokens in enumerate(rows):
         reference, logits = alone[index]
-        prefix = next((n for n, (a, b) in enumerate(zip(tokens, reference)) if a != b), min(len(tokens),
-                                                                                             len(reference)))
+        prefix = next(
+            (n for n, (a, b) in enumerate(zip(tokens, reference, strict=False)) if a != b),
+            min(len(tokens), len(reference)),
+        )
         same += prefix
         total += len(reference)
         if prefix < len(reference):
@@ -182,15 +200,29 @@ def agreement(rows: list[list[int]], alone: list[tuple[list[int], Any]]) -> dict
             gap = top - float(step[tokens[prefix]])
             ulp = 2.0 ** (math.floor(math.log2(abs(top))) - 7) if top else 0.0
             differences.append({"row": index, "at": prefix, "gap": gap, "gap_ulps": gap / ulp if ulp else None})
-    return {"rate": same / total if total else 1.0, "rows_identical": len(rows) - len(differences),
-            "rows": len(rows), "differences": differences}
+    return {
+        "rate": same / total if total else 1.0,
+        "rows_identical": len(rows) - len(differences),
+        "rows": len(rows),
+        "differences": differences,
+    }
 
 
-def fleet_round(engine: Any, fast: Any, processor: Any, convs: list[tuple[str, Any]], new_tokens: int,
-                clock: Clock, phases: list[tuple[float, float, int]]) -> list[list[int]]:
+def fleet_round(
+    engine: Any,
+    fast: Any,
+    processor: Any,
+    convs: list[tuple[str, Any]],
+    new_tokens: int,
+    clock: Clock,
+    phases: list[tuple[float, float, int]],
+) -> list[list[int]]:
     """run_all's loop with every row joining at once, timed in two phases (joining, decoding) into ``phases``."""
-    join_ms, _ = clock.ms(lambda: engine.admit_many([(fast.prepare(text, images, processor), new_tokens, index)
-                                                     for index, (text, images) in enumerate(convs)]))
+    join_ms, _ = clock.ms(
+        lambda: engine.admit_many(
+            [(fast.prepare(text, images, processor), new_tokens, index) for index, (text, images) in enumerate(convs)]
+        )
+    )
     answers: dict[int, list[int]] = {}
     steps = 0
     started = time.perf_counter()
@@ -202,8 +234,9 @@ def fleet_round(engine: Any, fast: Any, processor: Any, convs: list[tuple[str, A
     return [answers[index] for index in range(len(convs))]
 
 
-def batch_floor(config: Any, ceilings: Ceilings, prompt: int, patches: int, new_tokens: int, batch: int,
-                images: int = 1) -> float:
+def batch_floor(
+    config: Any, ceilings: Ceilings, prompt: int, patches: int, new_tokens: int, batch: int, images: int = 1
+) -> float:
     """Steps/s if every phase ran at the measured rates: B first tokens, then decode reading weights once."""
     one = step_floor(config, ceilings, prompt, patches, new_tokens, images)
     _, weight_bytes = language_weights(config)
@@ -213,11 +246,12 @@ def batch_floor(config: Any, ceilings: Ceilings, prompt: int, patches: int, new_
     return batch / total_ms * 1000
 
 
-def bench_model(name: str, model: Any, processor: Any, args: argparse.Namespace, ceilings: Ceilings | None,
-                frame: tuple[int, int]) -> dict[str, Any]:
+def bench_model(
+    name: str, model: Any, processor: Any, args: argparse.Namespace, ceilings: Ceilings | None, frame: tuple[int, int]
+) -> dict[str, Any]:
+    from qwen_gui_agent.agent.backends.local.batch import end_token_ids
     from qwen_gui_agent.agent.backends.local.fastpath.engine import FastPath, GreedyOptions
     from qwen_gui_agent.agent.backends.local.fleet.engine import FleetEngine
-    from qwen_gui_agent.agent.backends.local.batch import end_token_ids
 
     clock = Clock(args.device == "cuda")
     batches = [int(b) for b in args.batches.split(",")]
@@ -230,9 +264,17 @@ def bench_model(name: str, model: Any, processor: Any, args: argparse.Namespace,
     prepared = [fast.prepare(text, images, processor) for text, images in convs]
     prompts = [int(p["input_ids"].shape[1]) for p in prepared]
     capacity = args.capacity or math.ceil((max(prompts) + n + 1) / 256) * 256
-    result: dict[str, Any] = {"model": name, "family": args.family, "prompt": args.prompt, "frame": frame,
-                              "prompt_tokens": [min(prompts), max(prompts)],
-                              "new_tokens": n, "capacity": capacity, "fast_setup_s": setup_s, "batches": {}}
+    result: dict[str, Any] = {
+        "model": name,
+        "family": args.family,
+        "prompt": args.prompt,
+        "frame": frame,
+        "prompt_tokens": [min(prompts), max(prompts)],
+        "new_tokens": n,
+        "capacity": capacity,
+        "fast_setup_s": setup_s,
+        "batches": {},
+    }
     alone = [plain_alone(model, processor, conv, n) for conv in convs]
     log.info("%s: %d lone plain runs done", name, len(alone))
 
@@ -243,16 +285,22 @@ def bench_model(name: str, model: Any, processor: Any, args: argparse.Namespace,
     clock.ms(single)
     clock.reset_peak()
     times = [clock.ms(single) for _ in range(args.repeats + 1)]
-    result["single_stream"] = {"steps_per_s": 1000 / median(t for t, _ in times), "peak_gib": clock.peak_gib(),
-                               "agreement": agreement([times[-1][1]], alone[:1])}
+    result["single_stream"] = {
+        "steps_per_s": 1000 / median(t for t, _ in times),
+        "peak_gib": clock.peak_gib(),
+        "agreement": agreement([times[-1][1]], alone[:1]),
+    }
     clock.ms(lambda: plain_batch(model, processor, convs[:1], 2))  # warm-up
     for batch in batches:
         row: dict[str, Any] = {}
         clock.reset_peak()
         rows_now = convs[:batch]
         plain = [clock.ms(lambda rows=rows_now: plain_batch(model, processor, rows, n)) for _ in range(args.repeats)]
-        row["plain"] = {"steps_per_s": batch * 1000 / median(t for t, _ in plain), "peak_gib": clock.peak_gib(),
-                        "agreement": agreement(plain[-1][1], alone)}
+        row["plain"] = {
+            "steps_per_s": batch * 1000 / median(t for t, _ in plain),
+            "peak_gib": clock.peak_gib(),
+            "agreement": agreement(plain[-1][1], alone),
+        }
         engine = FleetEngine(fast, options, slots=batch, capacity=capacity)
 
         phases: list[tuple[float, float, int]] = []
@@ -267,16 +315,23 @@ def bench_model(name: str, model: Any, processor: Any, args: argparse.Namespace,
         join_ms, decode_ms, steps = phases[-1]
         engine.joiner.prefix = None  # one more round that computes the shared prefix again (a first step)
         cold_ms, _ = clock.ms(fleet)
-        row["fleet"] = {"steps_per_s": batch * 1000 / median(t for t, _ in runs), "peak_gib": clock.peak_gib(),
-                        "first_call_ms": warm_ms, "cold_prefix_steps_per_s": batch * 1000 / cold_ms,
-                        "join_ms": join_ms, "join_ms_per_row": join_ms / batch,
-                        "decode_ms": decode_ms, "decode_ms_per_step": decode_ms / steps,
-                        "agreement": agreement(runs[-1][1], alone)}
+        row["fleet"] = {
+            "steps_per_s": batch * 1000 / median(t for t, _ in runs),
+            "peak_gib": clock.peak_gib(),
+            "first_call_ms": warm_ms,
+            "cold_prefix_steps_per_s": batch * 1000 / cold_ms,
+            "join_ms": join_ms,
+            "join_ms_per_row": join_ms / batch,
+            "decode_ms": decode_ms,
+            "decode_ms_per_step": decode_ms / steps,
+            "agreement": agreement(runs[-1][1], alone),
+        }
         if ceilings is not None:
             images = len(convs[0][1])
             patches = images * frame[0] * frame[1] // PATCH[args.family] ** 2
-            row["floor"] = {"steps_per_s": batch_floor(model.config, ceilings, median(prompts), patches, n, batch,
-                                                       images)}
+            row["floor"] = {
+                "steps_per_s": batch_floor(model.config, ceilings, median(prompts), patches, n, batch, images)
+            }
         result["batches"][batch] = row
         del engine
         gc.collect()
@@ -285,35 +340,48 @@ def bench_model(name: str, model: Any, processor: Any, args: argparse.Namespace,
 
 
 def short(row: dict[str, Any]) -> dict[str, Any]:
-    return {path: {k: (round(v, 3) if isinstance(v, float) else v) for k, v in numbers.items()
-                   if k in ("steps_per_s", "peak_gib", "join_ms_per_row", "decode_ms_per_step")} | ({"agree": round(numbers["agreement"]["rate"], 3)}
-                                                            if "agreement" in numbers else {})
-            for path, numbers in row.items()}
+    return {
+        path: {
+            k: (round(v, 3) if isinstance(v, float) else v)
+            for k, v in numbers.items()
+            if k in ("steps_per_s", "peak_gib", "join_ms_per_row", "decode_ms_per_step")
+        }
+        | ({"agree": round(numbers["agreement"]["rate"], 3)} if "agreement" in numbers else {})
+        for path, numbers in row.items()
+    }
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    head = (f"{'model':14} {'batch':>5} {'plain':>7} {'fleet':>7} {'floor':>7} {'xplain':>6} {'%floor':>6} "
-            f"{'agree':>6} {'same rows':>9} {'peakGiB':>7} {'join/row':>8} {'ms/step':>7}")
+    head = (
+        f"{'model':14} {'batch':>5} {'plain':>7} {'fleet':>7} {'floor':>7} {'xplain':>6} {'%floor':>6} "
+        f"{'agree':>6} {'same rows':>9} {'peakGiB':>7} {'join/row':>8} {'ms/step':>7}"
+    )
     lines = [head, "-" * len(head)]
     for result in results:
         single = result["single_stream"]
         alone = result["batches"].get(1, result["batches"].get("1"))  # plain generate of one step, if timed
         xplain = f"{single['steps_per_s'] / alone['plain']['steps_per_s']:6.2f}" if alone else f"{'':>6}"
-        lines.append(f"{result['model']:14} {'1*':>5} {'':>7} {single['steps_per_s']:7.2f} {'':>7} {xplain} {'':>6} "
-                     f"{single['agreement']['rate']:6.3f} {single['agreement']['rows_identical']:>5}/"
-                     f"{single['agreement']['rows']:<3} {single['peak_gib']:7.2f}")
+        lines.append(
+            f"{result['model']:14} {'1*':>5} {'':>7} {single['steps_per_s']:7.2f} {'':>7} {xplain} {'':>6} "
+            f"{single['agreement']['rate']:6.3f} {single['agreement']['rows_identical']:>5}/"
+            f"{single['agreement']['rows']:<3} {single['peak_gib']:7.2f}"
+        )
         for batch, row in result["batches"].items():
             plain, fleet = row["plain"]["steps_per_s"], row["fleet"]["steps_per_s"]
             floor = row.get("floor", {}).get("steps_per_s")
             agree = row["fleet"]["agreement"]
-            lines.append(f"{result['model']:14} {batch:>5} {plain:7.2f} {fleet:7.2f} "
-                         f"{floor if floor else 0:7.2f} {fleet / plain:6.2f} "
-                         f"{100 * fleet / floor if floor else 0:6.1f} {agree['rate']:6.3f} "
-                         f"{agree['rows_identical']:>5}/{agree['rows']:<3} {row['fleet']['peak_gib']:7.2f} "
-                         f"{row['fleet']['join_ms_per_row']:8.1f} {row['fleet']['decode_ms_per_step']:7.2f}")
-    lines.append("1* = the single-stream fast path (a lone step; xplain against plain generate of one step). agree = share of fleet tokens equal to the same "
-                 "conversation alone through plain generate, before the first difference; join/row = GPU "
-                 "preprocessing, vision and prefill of one joining row (ms); ms/step = one decode step of all rows")
+            lines.append(
+                f"{result['model']:14} {batch:>5} {plain:7.2f} {fleet:7.2f} "
+                f"{floor if floor else 0:7.2f} {fleet / plain:6.2f} "
+                f"{100 * fleet / floor if floor else 0:6.1f} {agree['rate']:6.3f} "
+                f"{agree['rows_identical']:>5}/{agree['rows']:<3} {row['fleet']['peak_gib']:7.2f} "
+                f"{row['fleet']['join_ms_per_row']:8.1f} {row['fleet']['decode_ms_per_step']:7.2f}"
+            )
+    lines.append(
+        "1* = the single-stream fast path (a lone step; xplain against plain generate of one step). agree = share of fleet tokens equal to the same "
+        "conversation alone through plain generate, before the first difference; join/row = GPU "
+        "preprocessing, vision and prefill of one joining row (ms); ms/step = one decode step of all rows"
+    )
     return "\n".join(lines)
 
 
@@ -354,11 +422,13 @@ def main(argv: list[str] | None = None) -> int:
         tokenizer = qwen_tokenizer(tiktoken)
     ceilings = measure_ceilings() if cuda else None
     device = torch.cuda.get_device_name() if cuda else "cpu"
-    print(f"device {device}  torch {torch.__version__}"
-          + (f"  matmul {ceilings.matmul_tflops:.0f} TFLOP/s  copy {ceilings.copy_tbps:.2f} TB/s" if ceilings else ""),
-          flush=True)
+    print(
+        f"device {device}  torch {torch.__version__}"
+        + (f"  matmul {ceilings.matmul_tflops:.0f} TFLOP/s  copy {ceilings.copy_tbps:.2f} TB/s" if ceilings else ""),
+        flush=True,
+    )
     results = []
-    for size in ([None] if args.weights else args.sizes.split(",")):
+    for size in [None] if args.weights else args.sizes.split(","):
         model, processor, frame = load(args, size, tokenizer)
         name = f"{args.family}-{size or 'given'}" + ("/ui-tars5" if args.prompt == "uitars5" else "")
         results.append(bench_model(name, model, processor, args, ceilings, frame))
@@ -369,8 +439,17 @@ def main(argv: list[str] | None = None) -> int:
             torch.cuda.empty_cache()
     print(table(results), flush=True)
     if args.out:
-        args.out.write_text(json.dumps({"device": device, "torch": torch.__version__, "results": results,
-                                        "ceilings": asdict(ceilings) if ceilings else None}, indent=1))
+        args.out.write_text(
+            json.dumps(
+                {
+                    "device": device,
+                    "torch": torch.__version__,
+                    "results": results,
+                    "ceilings": asdict(ceilings) if ceilings else None,
+                },
+                indent=1,
+            )
+        )
     return 0
 
 

@@ -43,8 +43,11 @@ def main() -> int:
     parser.add_argument("--size", default="", help="7b or 3b (qwen2.5), 2b, 4b, 8b or 32b (qwen3)")
     parser.add_argument("--tokens", type=int, default=12)
     parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--cudnn-sdpa", action="store_true",
-                        help="turn cuDNN attention back on after the fast path turned it off (both paths use it)")
+    parser.add_argument(
+        "--cudnn-sdpa",
+        action="store_true",
+        help="turn cuDNN attention back on after the fast path turned it off (both paths use it)",
+    )
     args = parser.parse_args()
     args.size = args.size or ("8b" if args.family == "qwen3" else "7b")
     from PIL import Image
@@ -66,13 +69,23 @@ def main() -> int:
 
     def plain() -> tuple[list[int], list[torch.Tensor]]:
         with torch.inference_mode():
-            out = model.generate(**inputs, max_new_tokens=n, min_new_tokens=n, do_sample=False,
-                                 output_logits=True, return_dict_in_generate=True)
-        return out.sequences[0, inputs["input_ids"].shape[1]:].tolist(), [x[0].float() for x in out.logits]
+            out = model.generate(
+                **inputs,
+                max_new_tokens=n,
+                min_new_tokens=n,
+                do_sample=False,
+                output_logits=True,
+                return_dict_in_generate=True,
+            )
+        return out.sequences[0, inputs["input_ids"].shape[1] :].tolist(), [x[0].float() for x in out.logits]
 
     tokens_a, logits_a = plain()
     tokens_b, logits_b = plain()
-    print("plain deterministic:", tokens_a == tokens_b, all(torch.equal(x, y) for x, y in zip(logits_a, logits_b)))
+    print(
+        "plain deterministic:",
+        tokens_a == tokens_b,
+        all(torch.equal(x, y) for x, y in zip(logits_a, logits_b, strict=False)),
+    )
 
     grid = tuple(tuple(int(v) for v in row) for row in inputs["image_grid_thw"].tolist())
     with torch.inference_mode():
@@ -83,11 +96,21 @@ def main() -> int:
         eager = fast.vision.forward(inputs["pixel_values"], grid)
         graphed = fast.vision(inputs["pixel_values"], grid)
         graphed = [t.clone() for t in (graphed.embeds, *graphed.deepstack)]
-    print("vision eager == transformers:", torch.equal(eager.embeds, reference),
-          "max diff", (eager.embeds.float() - reference.float()).abs().max().item())
+    print(
+        "vision eager == transformers:",
+        torch.equal(eager.embeds, reference),
+        "max diff",
+        (eager.embeds.float() - reference.float()).abs().max().item(),
+    )
     if deepstack:
-        print("deepstack eager == transformers:", [torch.equal(a, b) for a, b in zip(eager.deepstack, deepstack)])
-    print("vision graph == eager:", all(torch.equal(a, b) for a, b in zip(graphed, (eager.embeds, *eager.deepstack))))
+        print(
+            "deepstack eager == transformers:",
+            [torch.equal(a, b) for a, b in zip(eager.deepstack, deepstack, strict=False)],
+        )
+    print(
+        "vision graph == eager:",
+        all(torch.equal(a, b) for a, b in zip(graphed, (eager.embeds, *eager.deepstack), strict=False)),
+    )
     options = GreedyOptions(eos_token_ids=(151645, 151643), min_new_tokens=n)
     equal_steps = 0
     for count in range(1, n + 1):
@@ -97,10 +120,14 @@ def main() -> int:
         diff = (logits - logits_a[count - 1]).abs().max().item()
         top2 = torch.topk(logits_a[count - 1], 2).values
         equal_steps += same
-        print(f"step {count:2}: logits equal {same}  max diff {diff:.3g}  token {result.tokens[-1]} vs "
-              f"{tokens_a[count - 1]}  plain top-2 margin {(top2[0] - top2[1]).item():.3g}")
-    print(f"{args.family} {args.size}: logits bit-identical at {equal_steps} of {n} steps; tokens identical: "
-          f"{result.tokens == tokens_a}")
+        print(
+            f"step {count:2}: logits equal {same}  max diff {diff:.3g}  token {result.tokens[-1]} vs "
+            f"{tokens_a[count - 1]}  plain top-2 margin {(top2[0] - top2[1]).item():.3g}"
+        )
+    print(
+        f"{args.family} {args.size}: logits bit-identical at {equal_steps} of {n} steps; tokens identical: "
+        f"{result.tokens == tokens_a}"
+    )
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
 

@@ -42,11 +42,11 @@ def measure_ceilings(repeats: int = 10) -> Ceilings:
     a = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
     b = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
     matmul_ms = _median_ms(lambda: a @ b, repeats)
-    source = torch.randn(2 ** 29, device="cuda", dtype=torch.float16)  # 1 GiB
+    source = torch.randn(2**29, device="cuda", dtype=torch.float16)  # 1 GiB
     target = torch.empty_like(source)
     copy_ms = _median_ms(lambda: target.copy_(source), repeats)
     moved = 2 * source.numel() * source.element_size()
-    return Ceilings(matmul_tflops=2 * 8192 ** 3 / matmul_ms / 1e9, copy_tbps=moved / copy_ms / 1e9)
+    return Ceilings(matmul_tflops=2 * 8192**3 / matmul_ms / 1e9, copy_tbps=moved / copy_ms / 1e9)
 
 
 def _median_ms(work: Any, repeats: int) -> float:
@@ -79,9 +79,9 @@ def vision_flops(config: Any, patches: int, window_tokens: int, images: int = 1)
     per_block = 2 * patches * (c * 3 * c + c * c + mlp_products * c * inner)
     full = v.depth if deepstack else len(v.fullatt_block_indexes)
     attention = 4 * patches * c * (full * patches // images + (v.depth - full) * window_tokens)
-    embed = 2 * patches * (v.in_channels * v.temporal_patch_size * v.patch_size ** 2) * c
-    merged = patches // v.spatial_merge_size ** 2
-    wide = c * v.spatial_merge_size ** 2
+    embed = 2 * patches * (v.in_channels * v.temporal_patch_size * v.patch_size**2) * c
+    merged = patches // v.spatial_merge_size**2
+    wide = c * v.spatial_merge_size**2
     merger = 2 * merged * (wide * wide + wide * v.out_hidden_size) * (1 + deepstack)
     return v.depth * per_block + attention + embed + merger
 
@@ -112,5 +112,10 @@ def step_floor(config: Any, ceilings: Ceilings, prompt: int, patches: int, new_t
     cache_bytes = 2 * t.num_hidden_layers * t.num_key_value_heads * head_dim * (prompt + new_tokens) * BF16
     decode_ms = (weight_bytes + cache_bytes) / bandwidth * 1e3
     first = vision_ms + prefill_ms
-    return Floor(vision_ms=vision_ms, prefill_ms=prefill_ms, decode_ms=decode_ms, first_token_ms=first,
-                 step_ms=first + (new_tokens - 1) * decode_ms)
+    return Floor(
+        vision_ms=vision_ms,
+        prefill_ms=prefill_ms,
+        decode_ms=decode_ms,
+        first_token_ms=first,
+        step_ms=first + (new_tokens - 1) * decode_ms,
+    )

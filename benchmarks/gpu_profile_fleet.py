@@ -62,8 +62,14 @@ def alone(fast: Any, row: Any, embed: Any, deepstack: Any) -> Any:
     shape = (1, text.kv_heads, length, text.head_dim)
     keys = [torch.empty(shape, device=fast.device, dtype=fast.dtype) for _ in text.layers]
     values = [torch.empty_like(t) for t in keys]
-    return prefill(text, embed.unsqueeze(0), row.positions.to(fast.device), keys, values,
-                   image_positions(row.input_ids, fast.config.image_token_id, deepstack))
+    return prefill(
+        text,
+        embed.unsqueeze(0),
+        row.positions.to(fast.device),
+        keys,
+        values,
+        image_positions(row.input_ids, fast.config.image_token_id, deepstack),
+    )
 
 
 def main() -> int:
@@ -106,34 +112,43 @@ def main() -> int:
     with torch.inference_mode():
         embeds = joiner._embeddings(rows)
     prefix = joiner.prefix
-    numbers: dict[str, Any] = {"device": torch.cuda.get_device_name(), "batch": args.batch,
-                               "prompt_tokens": [len(r.ids) for r in rows],
-                               "prefix_tokens": len(prefix.tokens) if prefix else 0}
+    numbers: dict[str, Any] = {
+        "device": torch.cuda.get_device_name(),
+        "batch": args.batch,
+        "prompt_tokens": [len(r.ids) for r in rows],
+        "prefix_tokens": len(prefix.tokens) if prefix else 0,
+    }
     with torch.inference_mode():
         numbers["prepare_ms"] = timed(lambda: [fast.prepare(t, i, processor) for t, i in convs], args.repeats)
-        numbers["vision_batched_ms"] = timed(lambda: fast.vision.forward(pixels, grid * args.batch, batched=True),
-                                            args.repeats)
+        numbers["vision_batched_ms"] = timed(
+            lambda: fast.vision.forward(pixels, grid * args.batch, batched=True), args.repeats
+        )
         numbers["vision_per_row_graph_ms"] = timed(
-            lambda: [fast.vision(row.pixel_values, grid) for row in rows], args.repeats)
+            lambda: [fast.vision(row.pixel_values, grid) for row in rows], args.repeats
+        )
         numbers["embeddings_ms"] = timed(lambda: joiner._embeddings(rows), args.repeats)
-        numbers["prefill_batched_after_prefix_ms"] = timed(lambda: joiner._prefill(rows, embeds, prefix),
-                                                           args.repeats)
+        numbers["prefill_batched_after_prefix_ms"] = timed(lambda: joiner._prefill(rows, embeds, prefix), args.repeats)
         numbers["prefill_batched_whole_ms"] = timed(lambda: joiner._prefill(rows, embeds, None), args.repeats)
         numbers["prefix_pass_ms"] = timed(lambda: joiner._compute_prefix(prefix.tokens), args.repeats)
         numbers["prefill_exact_per_row_ms"] = timed(
-            lambda: [alone(fast, row, e, deep) for row, (e, deep) in zip(rows, embeds)], args.repeats)
-        numbers["join_all_ms"] = timed(lambda: (engine.rows.clear(), engine.admit_many(
-            [(p, 40, i) for i, p in enumerate(prepared)])), args.repeats)
+            lambda: [alone(fast, row, e, deep) for row, (e, deep) in zip(rows, embeds, strict=False)], args.repeats
+        )
+        numbers["join_all_ms"] = timed(
+            lambda: (engine.rows.clear(), engine.admit_many([(p, 40, i) for i, p in enumerate(prepared)])), args.repeats
+        )
         numbers["decode_step_ms"] = timed(engine.step, args.repeats * 5)
         # The joined rows' first logits against transformers' own prefill of each row alone.
         joined = joiner.join(rows)
-        single = torch.cat([alone(fast, row, e, deep) for row, (e, deep) in zip(rows, embeds)])
+        single = torch.cat([alone(fast, row, e, deep) for row, (e, deep) in zip(rows, embeds, strict=False)])
         numbers["first_logits_max_abs_diff"] = float((joined - single).abs().max())
         numbers["first_logits_max_abs"] = float(single.abs().max())
         numbers["first_tokens_equal"] = int((joined.argmax(-1) == single.argmax(-1)).sum())
-        tables = {"join": kernel_table(lambda: (engine.rows.clear(), engine.admit_many(
-            [(p, 40, i) for i, p in enumerate(prepared)]))),
-                  "decode (eager step body)": kernel_table(engine.runner._step_body, rows=40)}
+        tables = {
+            "join": kernel_table(
+                lambda: (engine.rows.clear(), engine.admit_many([(p, 40, i) for i, p in enumerate(prepared)]))
+            ),
+            "decode (eager step body)": kernel_table(engine.runner._step_body, rows=40),
+        }
     for name, value in numbers.items():
         print(f"{name:36} {value if not isinstance(value, float) else round(value, 2)}", flush=True)
     text = "\n\n".join(f"## {name}\n{table}" for name, table in tables.items())

@@ -22,8 +22,8 @@ def main() -> int:
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from qwen_gui_agent.agent.backends.local.fastpath.inputs import rope_positions
     from qwen_gui_agent.agent.backends.local.fastpath.engine import FastPath, GreedyOptions
+    from qwen_gui_agent.agent.backends.local.fastpath.inputs import rope_positions
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", default="7b")
@@ -38,8 +38,9 @@ def main() -> int:
     fast.generate(inputs, 8, GreedyOptions(min_new_tokens=8))
     grids = [tuple(int(v) for v in row) for row in inputs["image_grid_thw"].tolist()]
     ids = inputs["input_ids"]
-    positions, _ = rope_positions(ids[0].tolist(), model.config.image_token_id, grids,
-                                  model.config.vision_config.spatial_merge_size)
+    positions, _ = rope_positions(
+        ids[0].tolist(), model.config.image_token_id, grids, model.config.vision_config.spatial_merge_size
+    )
 
     def phase(name: str, work) -> None:
         with torch.inference_mode():

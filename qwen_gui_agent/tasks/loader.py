@@ -45,9 +45,7 @@ class TaskFileError(ValueError):
     def __init__(self, path: Path | str, problems: list[Problem]) -> None:
         self.path = str(path)
         self.problems = problems
-        lines = [
-            f"{self.path}:{p.line}:{p.column}: {p.field + ': ' if p.field else ''}{p.message}" for p in problems
-        ]
+        lines = [f"{self.path}:{p.line}:{p.column}: {p.field + ': ' if p.field else ''}{p.message}" for p in problems]
         super().__init__("\n".join(lines))
 
 
@@ -111,8 +109,16 @@ def _refuse_surrogates(data: object, source: Path | str, marks: dict[Location, t
     def walk(value: object, location: Location) -> None:
         if isinstance(value, str) and not is_encodable(value):
             where = marks.get(location, (1, 1))
-            raise TaskFileError(source, [Problem(*where, _field_name(location), "a lone surrogate (\\ud800-\\udfff) "
-                                                 "is no character: it cannot be typed or recorded")])
+            raise TaskFileError(
+                source,
+                [
+                    Problem(
+                        *where,
+                        _field_name(location),
+                        "a lone surrogate (\\ud800-\\udfff) is no character: it cannot be typed or recorded",
+                    )
+                ],
+            )
         if isinstance(value, dict):
             for key, item in value.items():
                 walk(key, location)

@@ -116,8 +116,9 @@ class ModelSection(_Section):
     fast: YesNo | None = None
     grammar: YesNo | None = None
     adapter: str | None = None  # like --adapter: a LoRA checkpoint directory (local backend)
-    structured_output: Literal["auto", "vllm", "vllm-guided", "sglang", "sglang-regex", "openai-json-schema",
-                               "off"] | None = None
+    structured_output: (
+        Literal["auto", "vllm", "vllm-guided", "sglang", "sglang-regex", "openai-json-schema", "off"] | None
+    ) = None
     context_limit: int | None = Field(default=None, gt=0)
     check_server_frame: YesNo | None = None
 
@@ -131,8 +132,9 @@ class ModelSection(_Section):
     def _script_stays_near(cls, value: Path | None) -> Path | None:
         """A task file may come from anyone: its script must not read (and so record) a file anywhere on disk."""
         if value is not None and (value.is_absolute() or ".." in value.parts or value.drive):
-            raise ValueError("must be a relative path without `..` (a task file may not name files elsewhere; "
-                             "--script may)")
+            raise ValueError(
+                "must be a relative path without `..` (a task file may not name files elsewhere; --script may)"
+            )
         return value
 
 
@@ -178,11 +180,15 @@ def _frame(value: object) -> object:
             raise ValueError(f"{value!r} is not a frame (use WIDTHxHEIGHT, e.g. 1080x2400, or 'relative')")
         width, height = int(match.group(1)), int(match.group(2))
         if max(width, height) > MAX_FRAME_SIDE:
-            raise ValueError(f"{value!r}: each side of a frame is at most {MAX_FRAME_SIDE:,} pixels (write the size "
-                             "of the image the coordinates are in, e.g. 1080x2400)")
+            raise ValueError(
+                f"{value!r}: each side of a frame is at most {MAX_FRAME_SIDE:,} pixels (write the size "
+                "of the image the coordinates are in, e.g. 1080x2400)"
+            )
         if max(width, height) > MAX_FRAME_ASPECT * min(width, height):
-            raise ValueError(f"{value!r}: one side is more than {MAX_FRAME_ASPECT} times the other, which no screen "
-                             "is (write the size of the image the coordinates are in, e.g. 1080x2400)")
+            raise ValueError(
+                f"{value!r}: one side is more than {MAX_FRAME_ASPECT} times the other, which no screen "
+                "is (write the size of the image the coordinates are in, e.g. 1080x2400)"
+            )
         return ModelFrame(width=width, height=height)
     if isinstance(value, (int, float)):  # YAML reads 0x100 as the hexadecimal number 256
         # A ValueError, not a TypeError: pydantic reports only the former as the field's validation error.
@@ -385,8 +391,12 @@ class Task(_Section):
         for index, step in enumerate(self.steps):
             for name in referenced_variables([step.text]):
                 if name not in saved:
-                    problems.append((("steps", index, step.kind),
-                                     f"{{{{var:{name}}}}} is used before a query step saves it (save_as: {name})"))
+                    problems.append(
+                        (
+                            ("steps", index, step.kind),
+                            f"{{{{var:{name}}}}} is used before a query step saves it (save_as: {name})",
+                        )
+                    )
             if isinstance(step, QueryStep):
                 saved.add(step.save_as)
         return problems

@@ -44,7 +44,11 @@ class AdbServer:
     """A threaded adb server on 127.0.0.1 and a free port, holding virtual phones."""
 
     def __init__(
-        self, phones: list[VirtualPhone] | None = None, *, reachable: tuple[str, ...] = (), version: int = SERVER_VERSION
+        self,
+        phones: list[VirtualPhone] | None = None,
+        *,
+        reachable: tuple[str, ...] = (),
+        version: int = SERVER_VERSION,
     ) -> None:
         self.version = version  # adbutils selects with host:tport (8-byte id) from 41, host:transport before
         self.phones: dict[str, VirtualPhone] = {phone.serial: phone for phone in phones or [VirtualPhone()]}
@@ -90,7 +94,9 @@ class AdbServer:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     @property
@@ -272,8 +278,10 @@ class AdbServer:
             line = f"{phone.serial}\t{phone.state}"
             if extended:
                 tid = self._transport_id(phone.serial)
-                line = (f"{phone.serial:<22} {phone.state} product:sdk_phone64 model:{phone.model} "
-                        f"device:emu64a transport_id:{tid}")
+                line = (
+                    f"{phone.serial:<22} {phone.state} product:sdk_phone64 model:{phone.model} "
+                    f"device:emu64a transport_id:{tid}"
+                )
             lines.append(line + "\n")
         return "".join(lines)
 

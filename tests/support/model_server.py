@@ -118,32 +118,52 @@ class Reply:
     flood_bytes: int = 0  # send this many bytes of ``body`` repeated, with no Content-Length (a reply without end)
 
     @classmethod
-    def answer(cls, text: str, *, prompt_tokens: int | None = COUNTED, completion_tokens: int | None = None,
-               model: str = "scripted-model", delay_s: float = 0.0, finish_reason: str = "stop") -> Reply:
+    def answer(
+        cls,
+        text: str,
+        *,
+        prompt_tokens: int | None = COUNTED,
+        completion_tokens: int | None = None,
+        model: str = "scripted-model",
+        delay_s: float = 0.0,
+        finish_reason: str = "stop",
+    ) -> Reply:
         """A chat completion answering ``text``; ``finish_reason="length"`` for one cut at max_tokens."""
         completion_tokens = len(text.split()) if completion_tokens is None else completion_tokens
         payload: dict[str, Any] = {
-            "id": "chatcmpl-scripted", "object": "chat.completion", "model": model,
-            "choices": [{"index": 0, "finish_reason": finish_reason,
-                         "message": {"role": "assistant", "content": text}}],
+            "id": "chatcmpl-scripted",
+            "object": "chat.completion",
+            "model": model,
+            "choices": [
+                {"index": 0, "finish_reason": finish_reason, "message": {"role": "assistant", "content": text}}
+            ],
         }
         if prompt_tokens is not None:
-            payload["usage"] = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                                "total_tokens": prompt_tokens + completion_tokens}
+            payload["usage"] = {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            }
         reply = cls.json(payload, delay_s=delay_s)
         return replace(reply, count_prompt=prompt_tokens == COUNTED)
 
     @classmethod
-    def json(cls, payload: Any, *, status: int = 200, headers: Mapping[str, str] | None = None,
-             delay_s: float = 0.0) -> Reply:
-        return cls(status=status, body=json.dumps(payload).encode("utf-8"),
-                   headers={"Content-Type": "application/json", **(headers or {})}, delay_s=delay_s)
+    def json(
+        cls, payload: Any, *, status: int = 200, headers: Mapping[str, str] | None = None, delay_s: float = 0.0
+    ) -> Reply:
+        return cls(
+            status=status,
+            body=json.dumps(payload).encode("utf-8"),
+            headers={"Content-Type": "application/json", **(headers or {})},
+            delay_s=delay_s,
+        )
 
     @classmethod
     def error(cls, status: int, message: str = "scripted failure", *, retry_after: str | None = None) -> Reply:
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
-        return cls.json({"error": {"message": message, "type": "scripted", "code": status}},
-                        status=status, headers=headers)
+        return cls.json(
+            {"error": {"message": message, "type": "scripted", "code": status}}, status=status, headers=headers
+        )
 
     @classmethod
     def slow(cls, delay_s: float, text: str = "too late") -> Reply:
@@ -156,8 +176,11 @@ class Reply:
     @classmethod
     def compressed(cls, body: bytes, encoding: str = "gzip") -> Reply:
         """``body`` sent gzip-compressed (``Content-Encoding: gzip``)."""
-        return cls(status=200, body=gzip.compress(body, compresslevel=9),
-                   headers={"Content-Type": "application/json", "Content-Encoding": encoding})
+        return cls(
+            status=200,
+            body=gzip.compress(body, compresslevel=9),
+            headers={"Content-Type": "application/json", "Content-Encoding": encoding},
+        )
 
     @classmethod
     def trickled(cls, reply: Reply, every_s: float) -> Reply:
@@ -186,8 +209,12 @@ class RecordedRequest:
         return list(self.body.get("messages", [])) if isinstance(self.body, dict) else []
 
     def image_urls(self) -> list[str]:
-        return [part["image_url"]["url"] for message in self.messages() for part in _parts(message)
-                if part.get("type") == "image_url"]
+        return [
+            part["image_url"]["url"]
+            for message in self.messages()
+            for part in _parts(message)
+            if part.get("type") == "image_url"
+        ]
 
     def images(self) -> list[Image.Image]:
         """Every image of the request decoded from its data URL, in order."""
@@ -234,8 +261,14 @@ class ModelServer:
         named = request.body.get("model") if isinstance(request.body, dict) else None
         return TokenCounter.for_model(str(named or self.model))
 
-    def __init__(self, replies: Iterable[ScriptItem] = (), *, model: str = "scripted-model",
-                 counter: TokenCounter | None = None, listing: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        replies: Iterable[ScriptItem] = (),
+        *,
+        model: str = "scripted-model",
+        counter: TokenCounter | None = None,
+        listing: Mapping[str, Any] | None = None,
+    ) -> None:
         self.model = model
         self.counter = counter  # None: the checkpoint the request's model name stands for
         self.listing = dict(listing or {})
@@ -291,8 +324,9 @@ class ModelServer:
 
     def start(self) -> ModelServer:
         # A short poll interval makes close() quick (shutdown waits for the loop's next poll).
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name="model-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="model-server", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -306,8 +340,9 @@ class ModelServer:
     def __enter__(self) -> ModelServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     # -- called from handler threads --
@@ -385,7 +420,10 @@ class _Handler(BaseHTTPRequestHandler):
         except (json.JSONDecodeError, UnicodeDecodeError):
             body = None
         request = RecordedRequest(
-            method="POST", path=self.path, raw=raw, body=body,
+            method="POST",
+            path=self.path,
+            raw=raw,
+            body=body,
             headers={name.lower(): value for name, value in self.headers.items()},
         )
         owner = self.server.owner
@@ -440,7 +478,7 @@ class _Handler(BaseHTTPRequestHandler):
             for index in range(len(reply.body)):
                 if self.server.owner._stopping.wait(reply.trickle_s):
                     break
-                self.wfile.write(reply.body[index:index + 1])
+                self.wfile.write(reply.body[index : index + 1])
                 self.wfile.flush()
                 sent += 1
         except OSError:  # the client hung up: how far it got is the point

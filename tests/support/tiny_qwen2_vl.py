@@ -29,27 +29,47 @@ def save_tiny_qwen2_vl(directory: Path | str, spec: TinyQwenSpec | None = None) 
     token_id = tokenizer.convert_tokens_to_ids
     config = Qwen2VLConfig(
         text_config={
-            "vocab_size": len(tokenizer), "hidden_size": spec.hidden_size, "intermediate_size": spec.intermediate_size,
-            "num_hidden_layers": spec.layers, "num_attention_heads": spec.heads, "num_key_value_heads": spec.kv_heads,
+            "vocab_size": len(tokenizer),
+            "hidden_size": spec.hidden_size,
+            "intermediate_size": spec.intermediate_size,
+            "num_hidden_layers": spec.layers,
+            "num_attention_heads": spec.heads,
+            "num_key_value_heads": spec.kv_heads,
             "max_position_embeddings": 4096,
-            "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0,
-                                "mrope_section": list(spec.mrope_sections)},
-            "bos_token_id": token_id("<|endoftext|>"), "eos_token_id": token_id("<|im_end|>"),
+            "rope_parameters": {
+                "rope_type": "default",
+                "rope_theta": 1000000.0,
+                "mrope_section": list(spec.mrope_sections),
+            },
+            "bos_token_id": token_id("<|endoftext|>"),
+            "eos_token_id": token_id("<|im_end|>"),
             "pad_token_id": token_id("<|endoftext|>"),
         },
-        vision_config={"depth": spec.vision_depth, "embed_dim": spec.vision_hidden, "hidden_size": spec.hidden_size,
-                       "num_heads": spec.vision_heads, "mlp_ratio": 2},
-        image_token_id=token_id("<|image_pad|>"), video_token_id=token_id("<|video_pad|>"),
-        vision_start_token_id=token_id("<|vision_start|>"), vision_end_token_id=token_id("<|vision_end|>"),
+        vision_config={
+            "depth": spec.vision_depth,
+            "embed_dim": spec.vision_hidden,
+            "hidden_size": spec.hidden_size,
+            "num_heads": spec.vision_heads,
+            "mlp_ratio": 2,
+        },
+        image_token_id=token_id("<|image_pad|>"),
+        video_token_id=token_id("<|video_pad|>"),
+        vision_start_token_id=token_id("<|vision_start|>"),
+        vision_end_token_id=token_id("<|vision_end|>"),
     )
     torch.manual_seed(spec.seed)
     model = Qwen2VLForConditionalGeneration(config).eval()
-    model.generation_config = GenerationConfig(eos_token_id=[token_id("<|im_end|>"), token_id("<|endoftext|>")],
-                                               pad_token_id=token_id("<|endoftext|>"))
+    model.generation_config = GenerationConfig(
+        eos_token_id=[token_id("<|im_end|>"), token_id("<|endoftext|>")], pad_token_id=token_id("<|endoftext|>")
+    )
     model.save_pretrained(directory)
     size = {"shortest_edge": spec.min_pixels, "longest_edge": spec.max_pixels}
-    Qwen2VLProcessor(image_processor=Qwen2VLImageProcessor(size=size), tokenizer=tokenizer,
-                     video_processor=Qwen2VLVideoProcessor(), chat_template=CHAT_TEMPLATE).save_pretrained(directory)
+    Qwen2VLProcessor(
+        image_processor=Qwen2VLImageProcessor(size=size),
+        tokenizer=tokenizer,
+        video_processor=Qwen2VLVideoProcessor(),
+        chat_template=CHAT_TEMPLATE,
+    ).save_pretrained(directory)
     return directory
 
 

@@ -104,8 +104,16 @@ def open_agent(
             loop = replace(loop, frame=started.settings.frame)
         sink = events if events is not None else _default_events(progress)
         session = start_session(
-            SessionParts(device=screen, backend=started.backend, dialect=started.dialect, settings=loop, events=sink,
-                         out_dir=Path(out_dir), secrets=Secrets(secrets or {}), model_info=started.info),
+            SessionParts(
+                device=screen,
+                backend=started.backend,
+                dialect=started.dialect,
+                settings=loop,
+                events=sink,
+                out_dir=Path(out_dir),
+                secrets=Secrets(secrets or {}),
+                model_info=started.info,
+            ),
             title=name,
         )
         agent = Agent(session, started, closing=opened.pop_all(), report=report)
@@ -185,8 +193,7 @@ class Agent:
         try:
             self._step(WaitForStep(wait_for=statement, timeout=timeout, interval=interval))
         except ScreenAssertionError as failure:
-            raise WaitTimeoutError(failure.statement, failure.reason, timeout_s=timeout,
-                                   run_dir=self.run_dir) from None
+            raise WaitTimeoutError(failure.statement, failure.reason, timeout_s=timeout, run_dir=self.run_dir) from None
 
     @overload
     def query(self, question: str) -> Any: ...
@@ -229,8 +236,12 @@ class Agent:
         if self._result is not None:
             return self._result
         status, message = _ending(error, self._session.steps_recorded)
-        result = RunResult(status=status, message=self._session.secrets.redact(message), run_dir=self.run_dir,
-                           steps=self._session.steps_recorded)
+        result = RunResult(
+            status=status,
+            message=self._session.secrets.redact(message),
+            run_dir=self.run_dir,
+            steps=self._session.steps_recorded,
+        )
         try:
             self._result = finish_run(self._session.writer, result, self._session.emit, write_report=self._report)
         finally:

@@ -50,31 +50,68 @@ log = logging.getLogger(__name__)
 
 def register(app: typer.Typer) -> None:
     app.command("run", help="Run a task (a goal in words, or a task YAML file), or a suite of task files.")(
-        with_flag_groups(loop=LoopFlags, device=DeviceFlags, model=ModelFlags)(run_command))
+        with_flag_groups(loop=LoopFlags, device=DeviceFlags, model=ModelFlags)(run_command)
+    )
 
 
 def run_command(
     context: typer.Context,
-    task_args: Annotated[list[str], typer.Argument(
-        metavar="TASK...", help="A goal in words, or task YAML files, folders of them or glob patterns (a suite).")],
-    parallel: Annotated[int | None, typer.Option(
-        "--parallel", min=1, rich_help_panel=_RUN_PANEL,
-        help="Suite: tasks run at once, each on its own device (default: one per device).")] = None,
-    out: Annotated[Path | None, typer.Option(
-        "--out", "-o", rich_help_panel=_RUN_PANEL,
-        help=f"Where run directories go (env {ENV_OUT}; default {DEFAULT_OUT}/).")] = None,
-    json_events: Annotated[bool, typer.Option(
-        "--json", rich_help_panel=_RUN_PANEL, help="Print one JSON event per line on stdout instead of progress.")
+    task_args: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="TASK...", help="A goal in words, or task YAML files, folders of them or glob patterns (a suite)."
+        ),
+    ],
+    parallel: Annotated[
+        int | None,
+        typer.Option(
+            "--parallel",
+            min=1,
+            rich_help_panel=_RUN_PANEL,
+            help="Suite: tasks run at once, each on its own device (default: one per device).",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            rich_help_panel=_RUN_PANEL,
+            help=f"Where run directories go (env {ENV_OUT}; default {DEFAULT_OUT}/).",
+        ),
+    ] = None,
+    json_events: Annotated[
+        bool,
+        typer.Option(
+            "--json", rich_help_panel=_RUN_PANEL, help="Print one JSON event per line on stdout instead of progress."
+        ),
     ] = False,
-    secret: Annotated[list[str] | None, typer.Option(
-        "--secret", rich_help_panel=_RUN_PANEL, metavar="NAME",
-        help="An environment variable the model may type as {{secret:NAME}} (repeatable); names used in the "
-        "task are added by themselves.")] = None,
-    no_report: Annotated[bool, typer.Option(
-        "--no-report", rich_help_panel=_RUN_PANEL, help="Do not write report.html into the run directory.")] = False,
-    verbose: Annotated[int, typer.Option(
-        "--verbose", "-v", count=True, rich_help_panel=_RUN_PANEL,
-        help="Thoughts and device commands too, INFO logs (-vv: debug); same as `agent -v run`.")] = 0,
+    secret: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--secret",
+            rich_help_panel=_RUN_PANEL,
+            metavar="NAME",
+            help="An environment variable the model may type as {{secret:NAME}} (repeatable); names used in the "
+            "task are added by themselves.",
+        ),
+    ] = None,
+    no_report: Annotated[
+        bool,
+        typer.Option(
+            "--no-report", rich_help_panel=_RUN_PANEL, help="Do not write report.html into the run directory."
+        ),
+    ] = False,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            rich_help_panel=_RUN_PANEL,
+            help="Thoughts and device commands too, INFO logs (-vv: debug); same as `agent -v run`.",
+        ),
+    ] = 0,
     *,
     loop: LoopFlags,
     device: DeviceFlags,
@@ -123,10 +160,18 @@ def run_command(
         except NotStarted as failure:
             errors.not_started(failure)
         parts = RunParts(
-            task=task, device=opened, backend=model_backend,
-            dialect=get_dialect(choice.dialect, coordinates=choice.coordinates), settings=settings,
-            events=events, out_dir=out or Path(environ.get(ENV_OUT) or DEFAULT_OUT), user=user, secrets=secrets,
-            task_file=task_file, model_info=model_info, write_report=not no_report,
+            task=task,
+            device=opened,
+            backend=model_backend,
+            dialect=get_dialect(choice.dialect, coordinates=choice.coordinates),
+            settings=settings,
+            events=events,
+            out_dir=out or Path(environ.get(ENV_OUT) or DEFAULT_OUT),
+            user=user,
+            secrets=secrets,
+            task_file=task_file,
+            model_info=model_info,
+            write_report=not no_report,
         )
         try:
             result = execute_run(parts)
@@ -141,18 +186,37 @@ def _suite_requested(task_args: list[str], device: str | None, parallel: int | N
     return is_suite(task_args, device, parallel)
 
 
-def _run_suite(task_args: list[str], parallel: int | None, out: Path | None, environ: dict[str, str],
-               json_events: bool, no_report: bool, secrets: list[str], model: ModelFlags, device: DeviceFlags,
-               loop: LoopFlags) -> NoReturn:
+def _run_suite(
+    task_args: list[str],
+    parallel: int | None,
+    out: Path | None,
+    environ: dict[str, str],
+    json_events: bool,
+    no_report: bool,
+    secrets: list[str],
+    model: ModelFlags,
+    device: DeviceFlags,
+    loop: LoopFlags,
+) -> NoReturn:
     """Several tasks or devices: the suite runner (agent/commands/suite_run.py) takes over."""
     from .run_start import StartErrors
     from .suite_run import SuiteCall, run_suite_command
 
     errors = StartErrors(Console(stderr=True, soft_wrap=True, highlight=False), None)
-    call = SuiteCall(task_args=task_args, parallel=parallel, out_dir=out or Path(environ.get(ENV_OUT) or DEFAULT_OUT),
-                     environ=environ, errors=errors, model=model, device=device, loop=loop,
-                     signals=_signals_as_interrupt, json_events=json_events, write_report=not no_report,
-                     extra_secrets=secrets)
+    call = SuiteCall(
+        task_args=task_args,
+        parallel=parallel,
+        out_dir=out or Path(environ.get(ENV_OUT) or DEFAULT_OUT),
+        environ=environ,
+        errors=errors,
+        model=model,
+        device=device,
+        loop=loop,
+        signals=_signals_as_interrupt,
+        json_events=json_events,
+        write_report=not no_report,
+        extra_secrets=secrets,
+    )
     raise typer.Exit(run_suite_command(call))
 
 
@@ -163,9 +227,16 @@ def _device_spec(flag: str | None, task: Task, environ: Mapping[str, str]) -> st
     from .device import DEFAULT_DEVICE, ENV_DEVICE
 
     task_spec = task.device.spec() if task.device else None
-    spec, origin = next((value, origin) for value, origin in (
-        (flag, "--device"), (task_spec, "the task file's device"), (environ.get(ENV_DEVICE), ENV_DEVICE),
-        (DEFAULT_DEVICE, "the default device")) if value)
+    spec, origin = next(
+        (value, origin)
+        for value, origin in (
+            (flag, "--device"),
+            (task_spec, "the task file's device"),
+            (environ.get(ENV_DEVICE), ENV_DEVICE),
+            (DEFAULT_DEVICE, "the default device"),
+        )
+        if value
+    )
     try:
         parse_device_spec(spec)
     except DeviceError as error:

@@ -108,7 +108,9 @@ def start_backend(settings: BackendSettings, events: EventSink, *, needed: bool)
     except KeyboardInterrupt as stop:
         raise NotStarted("interrupted", f"{interruption_message(stop)} while the model backend was starting") from None
     if loads:
-        events.emit("model_ready", {"backend": settings.kind, "model": settings.model,
-                                    "seconds": round(time.monotonic() - started, 2)})
+        events.emit(
+            "model_ready",
+            {"backend": settings.kind, "model": settings.model, "seconds": round(time.monotonic() - started, 2)},
+        )
     with model_backend:
         yield model_backend

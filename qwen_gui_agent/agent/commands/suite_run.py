@@ -101,8 +101,10 @@ def run_suite_command(call: SuiteCall) -> int:
         call.errors.bad_input(str(error))
     backends = _SharedBackends(parallel=parallel)
     launcher = _launcher(call, prepared, backends, suite_dir, console)
-    console.print(f"suite: {len(prepared)} tasks on {len(devices)} devices ({escape(', '.join(devices))}), "
-                  f"{at_once(parallel, len(devices), len(prepared))}; runs in {escape(str(suite_dir))}")
+    console.print(
+        f"suite: {len(prepared)} tasks on {len(devices)} devices ({escape(', '.join(devices))}), "
+        f"{at_once(parallel, len(devices), len(prepared))}; runs in {escape(str(suite_dir))}"
+    )
     tasks = [item.task for item in prepared.values()]
     try:  # suite.json, junit.xml and index.html from the start, kept current: after kill -9 they say "running"
         record = SuiteRecord(suite_dir, tasks, devices, parallel, next(iter(prepared.values())).choice.public_dict())
@@ -110,8 +112,15 @@ def run_suite_command(call: SuiteCall) -> int:
         call.errors.bad_input(str(RunWriteError(suite_dir, error)))
     with call.signals():
         try:
-            run = run_suite(tasks, DevicePool(list(devices)), launcher, parallel=parallel, stop=StopSignal(),
-                            on_change=record.on_change, announce=lambda text: console.print(escape(text)))
+            run = run_suite(
+                tasks,
+                DevicePool(list(devices)),
+                launcher,
+                parallel=parallel,
+                stop=StopSignal(),
+                on_change=record.on_change,
+                announce=lambda text: console.print(escape(text)),
+            )
         finally:
             backends.close()
     try:
@@ -143,8 +152,9 @@ def _prepare_tasks(call: SuiteCall) -> dict[Path, _Prepared]:
             task = load_task(path, call.environ)
             names = [*task.secrets, *referenced_names(task.texts()), *call.extra_secrets]
             secrets = Secrets.from_environment(names, call.environ)
-            choice = resolve_model_settings(call.model, environ=call.environ,
-                                            task=task.model.model_dump(exclude_none=True))
+            choice = resolve_model_settings(
+                call.model, environ=call.environ, task=task.model.model_dump(exclude_none=True)
+            )
             if task.needs_model():
                 check_backend_inputs(choice.settings)  # a missing script, model or adapter folder: bad input
             settings = resolve_loop_settings(call.loop, task, choice.settings, call.environ)
@@ -246,12 +256,15 @@ class _SuiteEvents:
                 self.console.print(f"[dim]{escape(self.device)}[/dim] {escape(self.task)}: started")
             elif event == "run_finished":
                 colour = "green" if data["status"] == "success" else "red"
-                self.console.print(f"[dim]{escape(self.device)}[/dim] {escape(self.task)}: "
-                                   f"[{colour}]{escape(str(data['status']))}[/] after {data['steps']} steps")
+                self.console.print(
+                    f"[dim]{escape(self.device)}[/dim] {escape(self.task)}: "
+                    f"[{colour}]{escape(str(data['status']))}[/] after {data['steps']} steps"
+                )
 
 
-def _launcher(call: SuiteCall, prepared: dict[Path, _Prepared], backends: _SharedBackends, suite_dir: Path,
-              console: Console) -> Any:
+def _launcher(
+    call: SuiteCall, prepared: dict[Path, _Prepared], backends: _SharedBackends, suite_dir: Path, console: Console
+) -> Any:
     from ...devices.errors import DeviceError
     from ...tools.dialects import get_dialect
     from ..backends.no_model import NoModelBackend
@@ -271,24 +284,42 @@ def _launcher(call: SuiteCall, prepared: dict[Path, _Prepared], backends: _Share
 
     def parts_for(task: SuiteTask, device: Device, backend: ModelBackend, events: EventSink) -> RunParts:
         item = prepared[task.path]
-        return RunParts(task=task.task, device=device, backend=backend,
-                        dialect=get_dialect(item.choice.dialect, coordinates=item.choice.coordinates),
-                        settings=item.settings, events=events, out_dir=suite_dir / task.folder, user=None,
-                        secrets=item.secrets, task_file=str(task.path), model_info=item.choice.public_dict(),
-                        write_report=call.write_report)
+        return RunParts(
+            task=task.task,
+            device=device,
+            backend=backend,
+            dialect=get_dialect(item.choice.dialect, coordinates=item.choice.coordinates),
+            settings=item.settings,
+            events=events,
+            out_dir=suite_dir / task.folder,
+            user=None,
+            secrets=item.secrets,
+            task_file=str(task.path),
+            model_info=item.choice.public_dict(),
+            write_report=call.write_report,
+        )
 
     def plan_for(task: SuiteTask, spec: str, events: EventSink) -> RunPlan:
         item = prepared[task.path]
-        return RunPlan(task=task.task, events=events, out_dir=suite_dir / task.folder,
-                       dialect=item.choice.dialect, device_spec=spec, task_file=str(task.path),
-                       model_info=item.choice.public_dict(),
-                       secrets=item.secrets, write_report=call.write_report)
+        return RunPlan(
+            task=task.task,
+            events=events,
+            out_dir=suite_dir / task.folder,
+            dialect=item.choice.dialect,
+            device_spec=spec,
+            task_file=str(task.path),
+            model_info=item.choice.public_dict(),
+            secrets=item.secrets,
+            write_report=call.write_report,
+        )
 
     return Launcher(
         open_device=open_device,
         # A task of literal steps (launch, do, wait ...) starts no model, as in a single run.
-        backend_for=lambda task: (backends.get(prepared[task.path].choice.settings) if task.task.needs_model()
-                                  else NoModelBackend()),
-        parts_for=parts_for, plan_for=plan_for,
+        backend_for=lambda task: (
+            backends.get(prepared[task.path].choice.settings) if task.task.needs_model() else NoModelBackend()
+        ),
+        parts_for=parts_for,
+        plan_for=plan_for,
         events_for=lambda task, spec: _SuiteEvents(json_sink, console, str(task.path), spec, lock),
     )

@@ -37,13 +37,15 @@ class Shown:
 
 def show(screenshot: Image.Image, dialect: Dialect, settings: FrameSettings) -> Shown:
     width, height = screenshot.size
-    frame = ModelFrame.for_screen(width, height, settings.frame, relative=dialect.relative,
-                                  relative_scale=dialect.relative_scale)
+    frame = ModelFrame.for_screen(
+        width, height, settings.frame, relative=dialect.relative, relative_scale=dialect.relative_scale
+    )
     return Shown(image=resize_to_frame(screenshot, frame), frame=frame, geometry=ScreenGeometry(width, height))
 
 
-def ask(backend: ModelBackend, messages: Sequence[Message], settings: FrameSettings, *,
-        wants_action: bool) -> Completion:
+def ask(
+    backend: ModelBackend, messages: Sequence[Message], settings: FrameSettings, *, wants_action: bool
+) -> Completion:
     return backend.complete(messages, max_new_tokens=settings.max_new_tokens, wants_action=wants_action)
 
 

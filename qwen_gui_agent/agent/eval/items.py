@@ -30,12 +30,17 @@ class Box:
 
 def box_numbers(raw: object, name: str) -> tuple[float, float, float, float]:
     """Four finite numbers (not booleans: JSON's true would read as 1) of a box; ValueError naming ``name``."""
-    if not (isinstance(raw, list) and len(raw) == 4
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw)):
+    if not (
+        isinstance(raw, list)
+        and len(raw) == 4
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw)
+    ):
         raise ValueError(f"{name} must be four numbers, got {_short(raw)}")
     if not all(math.isfinite(v) for v in raw):
-        raise ValueError(f"{name} must hold finite numbers, got {_short(raw)} (a number too large to hold, NaN or "
-                         "Infinity would score every click)")
+        raise ValueError(
+            f"{name} must hold finite numbers, got {_short(raw)} (a number too large to hold, NaN or "
+            "Infinity would score every click)"
+        )
     a, b, c, d = (float(v) for v in raw)
     return a, b, c, d
 

@@ -80,7 +80,8 @@ def check_settings(directory: Path, settings: Mapping[str, Any], *, fresh: bool 
             changed = _differences(previous, settings)
             raise SettingsChanged(
                 f"{directory} holds results made with other settings ({changed}); "
-                "give another --out, or --fresh to start over")
+                "give another --out, or --fresh to start over"
+            )
     temporary = path.with_name(path.name + ".tmp")
     try:
         directory.mkdir(parents=True, exist_ok=True)

@@ -97,8 +97,10 @@ def export_runs(run_dirs: Sequence[Path], output: Path, options: ExportOptions =
 
 
 def _unwritable(output: Path, error: OSError) -> ExportError:
-    return ExportError(f"cannot write {output}: {error.strerror or error}; nothing was left there: free some space "
-                       "or choose another -o folder")
+    return ExportError(
+        f"cannot write {output}: {error.strerror or error}; nothing was left there: free some space "
+        "or choose another -o folder"
+    )
 
 
 def _make_parents(folder: Path) -> list[Path]:
@@ -130,8 +132,10 @@ def _load(directory: Path) -> RecordedRun:
         raise ExportError(str(error)) from None
     if run.truncated or run.info.status in INCOMPLETE_STATUSES:
         how = "its last step was cut off" if run.truncated else f"its status is {run.info.status!r}"
-        raise ExportError(f"{directory} is an incomplete or crashed run ({how}): its steps may not be what the "
-                          "model saw to the end; export only runs that finished")
+        raise ExportError(
+            f"{directory} is an incomplete or crashed run ({how}): its steps may not be what the "
+            "model saw to the end; export only runs that finished"
+        )
     return run
 
 
@@ -145,8 +149,10 @@ def _image_folder(run: RecordedRun, result: ExportResult) -> str:
         number += 1
         name = f"{run.info.run_id}-{number}"
     if not is_plain_name(name):
-        raise ExportError(f"{run.directory / 'run.json'}: run_id {name[:60]!r} is not a plain folder name: set it to "
-                          "the run folder's name")
+        raise ExportError(
+            f"{run.directory / 'run.json'}: run_id {name[:60]!r} is not a plain folder name: set it to "
+            "the run folder's name"
+        )
     return name
 
 
@@ -159,15 +165,18 @@ def _why_nothing(result: ExportResult) -> str:
 def _pixel_bounds(runs: Sequence[RecordedRun]) -> tuple[int, int]:
     """Bounds under which every exported image is already its own smart_resize size (ms-swift leaves it alone)."""
     settings = [run.info.frame_settings for run in runs]
-    return (min(int(s.get("min_pixels", MIN_PIXELS)) for s in settings),
-            max(int(s.get("max_pixels", MAX_PIXELS)) for s in settings))
+    return (
+        min(int(s.get("min_pixels", MIN_PIXELS)) for s in settings),
+        max(int(s.get("max_pixels", MAX_PIXELS)) for s in settings),
+    )
 
 
 class _RunExport:
     """One run's rows, appended to the data file; its frame-sized screenshots saved once each."""
 
-    def __init__(self, run: RecordedRun, options: ExportOptions, staging: Path, data, result: ExportResult,
-                 name: str) -> None:
+    def __init__(
+        self, run: RecordedRun, options: ExportOptions, staging: Path, data, result: ExportResult, name: str
+    ) -> None:
         self.run = run
         self.name = name  # of the run in the export: its image folder, its rows' sources
         self.options = options
@@ -187,8 +196,9 @@ class _RunExport:
         self.result.dialects.add(self.dialect.name)
         unknown = set(self.labels.corrections) - {step.index for step in self.run.steps}
         if unknown:
-            raise ExportError(f"{self.run.directory}: labels.json corrects step(s) the run does not have: "
-                              f"{sorted(unknown)}")
+            raise ExportError(
+                f"{self.run.directory}: labels.json corrects step(s) the run does not have: {sorted(unknown)}"
+            )
         for step in self.run.steps:
             self.prompts.begin(step)
             if step.kind == "ai":
@@ -219,7 +229,8 @@ class _RunExport:
         frame = self.dialect.grounding_frame(self._frame(step))  # what the loop read the box in
         image = self._image(step, frame)
         reason = self._frame_mismatch(step, frame) or (
-            "" if step.query else "the grounding query is not recorded (a run from before queries were)")
+            "" if step.query else "the grounding query is not recorded (a run from before queries were)"
+        )
         if reason:
             self._skip(step, reason)
             return
@@ -293,9 +304,11 @@ class _RunExport:
         image = self.prompts.prompt_image(step, frame)
         if image is None:
             why = self.prompts.problems.get(step.index, "")
-            raise ExportError(f"{self.run.directory}: step {step.index}'s screenshot "
-                              f"{step.screenshot or '(none recorded)'} is missing or unreadable"
-                              f"{f' ({why})' if why else ''}: a run without its images cannot be exported")
+            raise ExportError(
+                f"{self.run.directory}: step {step.index}'s screenshot "
+                f"{step.screenshot or '(none recorded)'} is missing or unreadable"
+                f"{f' ({why})' if why else ''}: a run without its images cannot be exported"
+            )
         image.info[_STEP_KEY] = step.index  # the history shows this same image object in later prompts
         return image
 

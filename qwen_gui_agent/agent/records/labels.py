@@ -55,11 +55,13 @@ def load_labels(run_dir: Path) -> Labels:
     except FileRefused as error:
         raise LabelError(f"{error}; remove it, or restore the labels.json that `agent label` wrote") from None
     except (OSError, JsonLimitError) as error:
-        raise LabelError(f"{path} is not a readable labels file ({error}); remove it or label the steps again") \
-            from None
+        raise LabelError(
+            f"{path} is not a readable labels file ({error}); remove it or label the steps again"
+        ) from None
     except ValidationError as error:
-        raise LabelError(f"{path} is not a readable labels file ({one_line(error)}); remove it or label the steps "
-                         "again") from None
+        raise LabelError(
+            f"{path} is not a readable labels file ({one_line(error)}); remove it or label the steps again"
+        ) from None
 
 
 def corrected_action(step: StepRecord, correction: Correction) -> Action:

@@ -139,8 +139,10 @@ class RunInfo(BaseModel):
     def _plain_name(cls, value: str) -> str:
         # It names the run's folder in an export: a path in it would write outside the export's folder.
         if len(value) > MAX_RUN_ID_CHARS or not is_plain_name(value) or not value.isprintable():
-            raise ValueError(f"must be the run folder's plain name (at most {MAX_RUN_ID_CHARS} printable characters, "
-                             "no '/', '\\' or '..')")
+            raise ValueError(
+                f"must be the run folder's plain name (at most {MAX_RUN_ID_CHARS} printable characters, "
+                "no '/', '\\' or '..')"
+            )
         return value
 
     @field_validator("frame_settings")
@@ -162,8 +164,11 @@ class RunInfo(BaseModel):
         """
         recorded = model_setup(str(self.model.get("model") or "")).frame
         values = {}
-        for key, default in (("min_pixels", recorded.min_pixels), ("max_pixels", recorded.max_pixels),
-                             ("patch_factor", recorded.factor)):
+        for key, default in (
+            ("min_pixels", recorded.min_pixels),
+            ("max_pixels", recorded.max_pixels),
+            ("patch_factor", recorded.factor),
+        ):
             value = self.frame_settings.get(key, default)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"run.json frame_settings.{key} is {value!r}, not a whole number of pixels")
@@ -343,8 +348,9 @@ def load_run(directory: Path | str) -> RecordedRun:
 def _read_steps(path: Path) -> tuple[list[StepRecord], bool]:
     steps: list[StepRecord] = []
     try:
-        for number, value, last in json_lines(path, max_bytes=MAX_STEPS_BYTES, max_line_bytes=MAX_STEP_LINE_BYTES,
-                                              limits=RECORD_LIMITS):
+        for number, value, last in json_lines(
+            path, max_bytes=MAX_STEPS_BYTES, max_line_bytes=MAX_STEP_LINE_BYTES, limits=RECORD_LIMITS
+        ):
             try:
                 if isinstance(value, JsonLimitError):
                     raise value
@@ -354,8 +360,9 @@ def _read_steps(path: Path) -> tuple[list[StepRecord], bool]:
                     log.warning("%s: last step line is incomplete; ignoring it", path)  # cut short by a kill
                     return steps, True
                 why = one_line(error) if isinstance(error, ValidationError) else str(error)
-                raise RunLoadError(f"{path}:{number}: not a valid step record ({why}); {_DAMAGED}", file=path,
-                                   line=number) from None
+                raise RunLoadError(
+                    f"{path}:{number}: not a valid step record ({why}); {_DAMAGED}", file=path, line=number
+                ) from None
     except FileNotFoundError:
         return [], False
     except FileRefused as error:

@@ -93,7 +93,9 @@ def _android_planner(device: Mapping[str, Any]) -> DevicePlanner:
         return tuple(plan_android(action, settings, screen=screen))
 
     # Non-ASCII text: the driver switches to the ADBKeyboard IME and back around the planned broadcast.
-    return DevicePlanner(kind="mobile", plan_action=plan, execution_wrappers=("ime enable ", "ime set ", "ime disable "))
+    return DevicePlanner(
+        kind="mobile", plan_action=plan, execution_wrappers=("ime enable ", "ime set ", "ime disable ")
+    )
 
 
 def recorded_settings(model: type[BaseModel], device: Mapping[str, Any]) -> Any:

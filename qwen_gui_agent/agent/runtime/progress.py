@@ -230,6 +230,11 @@ def summary_table(steps: list[dict[str, Any]]) -> Table:
         result = Text(str(error.get("kind", "error")), style="red") if error else Text("ok", style="green")
         if step.get("dry_run"):
             result = Text("dry run", style="yellow")
-        table.add_row(str(step["index"]), str(step.get("kind") or "ai"), "; ".join(step.get("actions", [])) or "-",
-                      result, format_seconds(step.get("timings_ms", {}).get("total", 0.0) / 1000))
+        table.add_row(
+            str(step["index"]),
+            str(step.get("kind") or "ai"),
+            "; ".join(step.get("actions", [])) or "-",
+            result,
+            format_seconds(step.get("timings_ms", {}).get("total", 0.0) / 1000),
+        )
     return table

@@ -85,8 +85,9 @@ def extract_json(answer: str) -> Any:
 
 
 def _past_limits(error: JsonLimitError, answer: str) -> ActionParseError:
-    return ActionParseError(f"the answer's JSON is {error}", excerpt=answer[:200],
-                            expected="a JSON value matching the schema")
+    return ActionParseError(
+        f"the answer's JSON is {error}", excerpt=answer[:200], expected="a JSON value matching the schema"
+    )
 
 
 def describe_errors(error: ValidationError) -> str:

@@ -59,8 +59,12 @@ class PromptRebuilder:
         self.goal = goal
 
     def context(self, frame: ModelFrame) -> PromptContext:
-        return PromptContext(task=self.goal, frame=frame, device=self.device_kind,  # type: ignore[arg-type]
-                             language=self.language)
+        return PromptContext(
+            task=self.goal,
+            frame=frame,
+            device=self.device_kind,  # type: ignore[arg-type]
+            language=self.language,
+        )
 
     def messages(self, frame: ModelFrame, image: Image.Image) -> list[Message]:
         """The prompt of the current ``ai`` step: its frame-sized screenshot after the history so far."""
@@ -78,8 +82,9 @@ class PromptRebuilder:
         try:
             return open_rgb(path)  # a regular file, not a decompression bomb
         except OSError as error:
-            self.problems[step.index] = str(error) if isinstance(error, UnreadableImage) else \
-                f"{path}: {error.strerror or error}"
+            self.problems[step.index] = (
+                str(error) if isinstance(error, UnreadableImage) else f"{path}: {error.strerror or error}"
+            )
             return None
 
     def prompt_image(self, step: StepRecord, frame: ModelFrame | None) -> Image.Image | None:

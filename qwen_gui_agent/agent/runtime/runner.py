@@ -33,7 +33,13 @@ log = logging.getLogger(__name__)
 
 # What `agent run` exits with for each final status.
 EXIT_CODES = {
-    "success": 0, "failure": 1, "stuck": 1, "budget": 1, "error": 1, "needs_user": 3, "interrupted": 130,
+    "success": 0,
+    "failure": 1,
+    "stuck": 1,
+    "budget": 1,
+    "error": 1,
+    "needs_user": 3,
+    "interrupted": 130,
 }
 EXIT_UNWRITABLE = 2  # the run's folder could not be written: the user's --out is the problem, as with bad input
 
@@ -171,13 +177,26 @@ def record_unstarted_run(plan: RunPlan, failure: NotStarted) -> RunResult:
     """A run directory whose run.json says why it never got to a step, so no suite task goes unrecorded."""
     run_dir = new_run_directory(plan.out_dir, plan.task.title())
     info = RunInfo(
-        run_id=run_dir.name, task=plan.task.title(), task_file=plan.task_file, dialect=plan.dialect,
-        model=plan.model_info or {}, device={"spec": plan.device_spec}, versions=_versions(), started_at=time.time(),
+        run_id=run_dir.name,
+        task=plan.task.title(),
+        task_file=plan.task_file,
+        dialect=plan.dialect,
+        model=plan.model_info or {},
+        device={"spec": plan.device_spec},
+        versions=_versions(),
+        started_at=time.time(),
     )
     writer = RunWriter(run_dir, info)
     events = _RedactedEvents(plan.events, plan.secrets)
-    events.emit("run_started", task=info.task, run_dir=str(run_dir), device=plan.device_spec,
-                dialect=plan.dialect, model=model_label(info.model), dry_run=False)
+    events.emit(
+        "run_started",
+        task=info.task,
+        run_dir=str(run_dir),
+        device=plan.device_spec,
+        dialect=plan.dialect,
+        model=model_label(info.model),
+        dry_run=False,
+    )
     result = RunResult(status=failure.status, message=plan.secrets.redact(failure.message), run_dir=run_dir, steps=0)
     return finish_run(writer, result, events.emit, write_report=plan.write_report)
 
@@ -196,8 +215,13 @@ class _RedactedEvents:
 def execute_run(parts: RunParts) -> RunResult:
     session = start_session(parts, title=parts.task.title())
     status, message = _run_steps(session, parts.task)
-    result = RunResult(status=status, message=parts.secrets.redact(message), run_dir=session.writer.directory,
-                       steps=session.steps_recorded, unwritable=session.writer.failed)
+    result = RunResult(
+        status=status,
+        message=parts.secrets.redact(message),
+        run_dir=session.writer.directory,
+        steps=session.steps_recorded,
+        unwritable=session.writer.failed,
+    )
     return finish_run(session.writer, result, session.emit, write_report=parts.write_report)
 
 
@@ -206,29 +230,50 @@ def start_session(parts: SessionParts, *, title: str) -> Session:
     run_dir = new_run_directory(parts.out_dir, title)
     settings = parts.settings
     info = RunInfo(
-        run_id=run_dir.name, task=title, task_file=parts.task_file, dialect=parts.dialect.name,
-        model=parts.model_info or {"backend": getattr(parts.backend, "name", "")}, device=parts.device.describe(),
-        frame_settings={"min_pixels": settings.frame.min_pixels, "max_pixels": settings.frame.max_pixels,
-                        "relative": parts.dialect.relative, "relative_scale": parts.dialect.relative_scale,
-                        "patch_factor": settings.frame.factor,
-                        # How many screenshots each prompt carried, so replay rebuilds the same prompts.
-                        "history_images": settings.image_history or parts.dialect.info.default_image_history,
-                        "language": settings.language},  # the uitars prompt names it
-        versions=_versions(), started_at=time.time(),
+        run_id=run_dir.name,
+        task=title,
+        task_file=parts.task_file,
+        dialect=parts.dialect.name,
+        model=parts.model_info or {"backend": getattr(parts.backend, "name", "")},
+        device=parts.device.describe(),
+        frame_settings={
+            "min_pixels": settings.frame.min_pixels,
+            "max_pixels": settings.frame.max_pixels,
+            "relative": parts.dialect.relative,
+            "relative_scale": parts.dialect.relative_scale,
+            "patch_factor": settings.frame.factor,
+            # How many screenshots each prompt carried, so replay rebuilds the same prompts.
+            "history_images": settings.image_history or parts.dialect.info.default_image_history,
+            "language": settings.language,
+        },  # the uitars prompt names it
+        versions=_versions(),
+        started_at=time.time(),
     )
     writer = RunWriter(run_dir, info)
     session = Session(
-        device=parts.device, backend=parts.backend, dialect=parts.dialect, writer=writer, settings=settings,
-        events=parts.events, user=parts.user, secrets=parts.secrets, end_check=parts.end_check,
+        device=parts.device,
+        backend=parts.backend,
+        dialect=parts.dialect,
+        writer=writer,
+        settings=settings,
+        events=parts.events,
+        user=parts.user,
+        secrets=parts.secrets,
+        end_check=parts.end_check,
     )
-    session.emit("run_started", task=info.task, run_dir=str(run_dir), device=parts.device.name,
-                 dialect=parts.dialect.name, model=model_label(info.model), dry_run=settings.dry_run)
+    session.emit(
+        "run_started",
+        task=info.task,
+        run_dir=str(run_dir),
+        device=parts.device.name,
+        dialect=parts.dialect.name,
+        model=model_label(info.model),
+        dry_run=settings.dry_run,
+    )
     return session
 
 
-def finish_run(
-    writer: RunWriter, result: RunResult, emit: Callable[..., None], *, write_report: bool
-) -> RunResult:
+def finish_run(writer: RunWriter, result: RunResult, emit: Callable[..., None], *, write_report: bool) -> RunResult:
     """Save how the run ended (the record first, then the report), then tell the console."""
     try:
         writer.update(status=result.status, message=result.message, ended_at=time.time())
@@ -239,8 +284,14 @@ def finish_run(
         result = replace(result, unwritable=True)
     if write_report and not writer.failed:
         _write_report(result.run_dir)
-    emit("run_finished", status=result.status, message=result.message, run_dir=str(result.run_dir),
-         steps=result.steps, exit_code=result.exit_code)
+    emit(
+        "run_finished",
+        status=result.status,
+        message=result.message,
+        run_dir=str(result.run_dir),
+        steps=result.steps,
+        exit_code=result.exit_code,
+    )
     return result
 
 

@@ -104,7 +104,9 @@ def _with_variables(step: Step, variables: dict[str, Any]) -> Step:
     try:
         return step.with_variables(variables)
     except VariableError as error:
-        raise StopRun("failure", f"{step.kind} step: {error}", error=ErrorRecord(kind="variable", message=str(error)))
+        raise StopRun(
+            "failure", f"{step.kind} step: {error}", error=ErrorRecord(kind="variable", message=str(error))
+        ) from None
 
 
 def do(session: Session, action: Action, frame: ModelFrame | None, *, kind: str) -> None:
@@ -164,8 +166,9 @@ def launch(session: Session, app: str) -> None:
             raise StopRun("failure", str(error), error=ErrorRecord(kind="launch", message=str(error))) from None
         if not session.settings.dry_run:
             _start_program(app, argv, session.device.program_environment())
-        draft.executed.append(ExecutedRecord(action=launch_record(app), commands=[shlex.join(argv)],
-                                             dry_run=session.settings.dry_run))
+        draft.executed.append(
+            ExecutedRecord(action=launch_record(app), commands=[shlex.join(argv)], dry_run=session.settings.dry_run)
+        )
     session.settle()
 
 
@@ -182,11 +185,18 @@ def _start_program(app: str, argv: list[str], environment: dict[str, str] | None
     with tempfile.TemporaryFile() as errors:
         try:
             # A new session: the app outlives the run and ignores our Ctrl-C.
-            process = subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL,
-                                       stdout=subprocess.DEVNULL, stderr=errors, env=environment)
+            process = subprocess.Popen(
+                argv,
+                start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
+                env=environment,
+            )
         except OSError as error:
-            raise StopRun("failure", f"cannot launch {app!r}: {error}",
-                          error=ErrorRecord(kind="launch", message=str(error))) from None
+            raise StopRun(
+                "failure", f"cannot launch {app!r}: {error}", error=ErrorRecord(kind="launch", message=str(error))
+            ) from None
         try:
             code = process.wait(timeout=LAUNCH_CHECK_S)
         except subprocess.TimeoutExpired:
@@ -226,8 +236,11 @@ def wait_for(session: Session, statement: str, *, timeout_s: float, interval_s: 
         if verdict.passed:
             return
         if time.monotonic() + interval_s > give_up_at:
-            raise CheckFailed(statement, verdict.reason,
-                              f"waited {timeout_s:g} s and it is still not true that: {statement} ({verdict.reason})")
+            raise CheckFailed(
+                statement,
+                verdict.reason,
+                f"waited {timeout_s:g} s and it is still not true that: {statement} ({verdict.reason})",
+            )
         time.sleep(interval_s)
 
 

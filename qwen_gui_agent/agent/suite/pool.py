@@ -81,6 +81,9 @@ def at_once(parallel: int, devices: int, tasks: int) -> str:
     running = max(1, min(parallel, devices, tasks))
     if running == parallel:
         return f"{running} at once"
-    limit = (f"only {devices} device{'s' if devices != 1 else ''}, one task each at a time" if devices < parallel
-             else f"only {tasks} task{'s' if tasks != 1 else ''}")
+    limit = (
+        f"only {devices} device{'s' if devices != 1 else ''}, one task each at a time"
+        if devices < parallel
+        else f"only {tasks} task{'s' if tasks != 1 else ''}"
+    )
     return f"{running} at once (--parallel {parallel}, but {limit})"

@@ -87,9 +87,16 @@ class SuiteRun:
     interrupted: bool
 
 
-def run_suite(tasks: list[SuiteTask], pool: DevicePool, launcher: Launcher, *, parallel: int,
-              stop: StopSignal | None = None, on_change: Callable[[int, TaskOutcome], None] | None = None,
-              announce: Callable[[str], None] = log.warning) -> SuiteRun:
+def run_suite(
+    tasks: list[SuiteTask],
+    pool: DevicePool,
+    launcher: Launcher,
+    *,
+    parallel: int,
+    stop: StopSignal | None = None,
+    on_change: Callable[[int, TaskOutcome], None] | None = None,
+    announce: Callable[[str], None] = log.warning,
+) -> SuiteRun:
     """Every task run on some device of ``pool``, at most ``parallel`` at once; outcomes in task order.
 
     ``on_change(index, outcome)`` hears of each task as it starts (status ``running``) and as it ends, from the
@@ -131,15 +138,20 @@ def run_suite(tasks: list[SuiteTask], pool: DevicePool, launcher: Launcher, *, p
                 outcomes[index] = outcome
             tell(index, outcome)
 
-    workers = [threading.Thread(target=worker, name=f"suite-worker-{n}", daemon=True)
-               for n in range(max(1, min(parallel, len(pool.specs), len(tasks))))]
+    workers = [
+        threading.Thread(target=worker, name=f"suite-worker-{n}", daemon=True)
+        for n in range(max(1, min(parallel, len(pool.specs), len(tasks))))
+    ]
     for thread in workers:
         thread.start()
     _wait_for(all_done, stop, announce)
     for thread in workers:
         thread.join()
-    reason = "the suite was stopped before this task started" if stop.event.is_set() else \
-        "no device left: every device of the suite dropped or could not open"
+    reason = (
+        "the suite was stopped before this task started"
+        if stop.event.is_set()
+        else "no device left: every device of the suite dropped or could not open"
+    )
     for index, task in waiting:
         outcomes[index] = TaskOutcome(task.path, task.title, NOT_RUN, reason)
     return SuiteRun(tuple(outcomes[index] for index in sorted(outcomes)), pool.retired, stop.event.is_set())
@@ -157,8 +169,10 @@ def _wait_for(all_done: threading.Event, stop: StopSignal, announce: Callable[[s
         except KeyboardInterrupt as cause:
             if not stop.event.is_set():
                 stop.stop(cause)
-                announce(f"stopping the suite ({str(cause) or 'Ctrl-C'}): each running task ends now and is recorded as "
-                         "interrupted; the tasks not started are recorded as not run")
+                announce(
+                    f"stopping the suite ({str(cause) or 'Ctrl-C'}): each running task ends now and is recorded as "
+                    "interrupted; the tasks not started are recorded as not run"
+                )
 
 
 def _run_one(task: SuiteTask, spec: str, pool: DevicePool, launcher: Launcher, stop: StopSignal) -> TaskOutcome:
@@ -180,14 +194,33 @@ def _run_one(task: SuiteTask, spec: str, pool: DevicePool, launcher: Launcher, s
         pool.release(spec)
     seconds = time.perf_counter() - started
     if result is None:
-        return TaskOutcome(task.path, task.title, "error", message, spec, None, 0, seconds,
-                           unwritable=message.startswith("cannot write"))
-    return TaskOutcome(task.path, task.title, result.status, result.message, spec, result.run_dir, result.steps,
-                       seconds, unwritable=result.unwritable)
+        return TaskOutcome(
+            task.path,
+            task.title,
+            "error",
+            message,
+            spec,
+            None,
+            0,
+            seconds,
+            unwritable=message.startswith("cannot write"),
+        )
+    return TaskOutcome(
+        task.path,
+        task.title,
+        result.status,
+        result.message,
+        spec,
+        result.run_dir,
+        result.steps,
+        seconds,
+        unwritable=result.unwritable,
+    )
 
 
-def _start_and_run(task: SuiteTask, spec: str, launcher: Launcher, events: EventSink,
-                   stop: StopSignal) -> tuple[RunResult, str | None]:
+def _start_and_run(
+    task: SuiteTask, spec: str, launcher: Launcher, events: EventSink, stop: StopSignal
+) -> tuple[RunResult, str | None]:
     """The run's result, and why its device must leave the pool (None: it stays)."""
     try:
         device = launcher.open_device(spec)
@@ -219,6 +252,13 @@ def _close(device: Device, spec: str) -> None:
 
 
 def outcome_data(outcome: TaskOutcome) -> dict[str, Any]:
-    return {"task": outcome.title, "file": str(outcome.path), "status": outcome.status, "message": outcome.message,
-            "device": outcome.device, "run_dir": str(outcome.run_dir) if outcome.run_dir else None,
-            "steps": outcome.steps, "seconds": round(outcome.seconds, 3)}
+    return {
+        "task": outcome.title,
+        "file": str(outcome.path),
+        "status": outcome.status,
+        "message": outcome.message,
+        "device": outcome.device,
+        "run_dir": str(outcome.run_dir) if outcome.run_dir else None,
+        "steps": outcome.steps,
+        "seconds": round(outcome.seconds, 3),
+    }

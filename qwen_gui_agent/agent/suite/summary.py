@@ -88,10 +88,17 @@ def write_summary(summary: SuiteSummary) -> list[Path]:
 def suite_data(summary: SuiteSummary) -> dict[str, Any]:
     finished = summary.state == "finished"
     return {
-        "suite_dir": str(summary.suite_dir), "state": summary.state, "started_at": summary.started_at,
-        "ended_at": summary.ended_at, "seconds": round(summary.seconds, 3), "parallel": summary.parallel,
-        "devices": list(summary.devices), "dropped_devices": summary.run.retired,
-        "interrupted": summary.run.interrupted, "model": summary.model, "counts": summary.counts,
+        "suite_dir": str(summary.suite_dir),
+        "state": summary.state,
+        "started_at": summary.started_at,
+        "ended_at": summary.ended_at,
+        "seconds": round(summary.seconds, 3),
+        "parallel": summary.parallel,
+        "devices": list(summary.devices),
+        "dropped_devices": summary.run.retired,
+        "interrupted": summary.run.interrupted,
+        "model": summary.model,
+        "counts": summary.counts,
         "exit_code": summary.exit_code if finished else None,
         "tasks": [outcome_data(outcome) for outcome in summary.run.outcomes],
     }
@@ -103,22 +110,42 @@ def _clean(text: str) -> str:
 
 def junit_xml(summary: SuiteSummary) -> str:
     outcomes = summary.run.outcomes
-    root = ET.Element("testsuites", name="agent suite", tests=str(len(outcomes)),
-                      failures=str(sum(o.status in FAILED for o in outcomes)),
-                      errors=str(sum(o.status == "error" or o.status in UNFINISHED for o in outcomes)),
-                      skipped=str(sum(o.status in SKIPPED for o in outcomes)),
-                      time=f"{summary.seconds:.3f}")
-    suite = ET.SubElement(root, "testsuite", name=_clean(summary.suite_dir.name), tests=root.get("tests", "0"),
-                          failures=root.get("failures", "0"), errors=root.get("errors", "0"),
-                          skipped=root.get("skipped", "0"), time=root.get("time", "0"))
+    root = ET.Element(
+        "testsuites",
+        name="agent suite",
+        tests=str(len(outcomes)),
+        failures=str(sum(o.status in FAILED for o in outcomes)),
+        errors=str(sum(o.status == "error" or o.status in UNFINISHED for o in outcomes)),
+        skipped=str(sum(o.status in SKIPPED for o in outcomes)),
+        time=f"{summary.seconds:.3f}",
+    )
+    suite = ET.SubElement(
+        root,
+        "testsuite",
+        name=_clean(summary.suite_dir.name),
+        tests=root.get("tests", "0"),
+        failures=root.get("failures", "0"),
+        errors=root.get("errors", "0"),
+        skipped=root.get("skipped", "0"),
+        time=root.get("time", "0"),
+    )
     properties = ET.SubElement(suite, "properties")
-    facts = {"devices": ",".join(summary.devices), "parallel": str(summary.parallel),
-             "dropped_devices": ",".join(summary.run.retired), "model": model_label(summary.model)}
+    facts = {
+        "devices": ",".join(summary.devices),
+        "parallel": str(summary.parallel),
+        "dropped_devices": ",".join(summary.run.retired),
+        "model": model_label(summary.model),
+    }
     for name, value in facts.items():
         ET.SubElement(properties, "property", name=name, value=_clean(value))
     for outcome in outcomes:
-        case = ET.SubElement(suite, "testcase", classname=_clean(f"suite.{outcome.path.stem}"),
-                             name=_clean(str(outcome.path)), time=f"{outcome.seconds:.3f}")
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=_clean(f"suite.{outcome.path.stem}"),
+            name=_clean(str(outcome.path)),
+            time=f"{outcome.seconds:.3f}",
+        )
         first_line = (outcome.message.splitlines() or [outcome.status])[0]
         if outcome.status in FAILED:
             failure = ET.SubElement(case, "failure", message=_clean(first_line), type=outcome.status)
@@ -131,7 +158,8 @@ def junit_xml(summary: SuiteSummary) -> str:
             ET.SubElement(case, "skipped", message=_clean(f"{outcome.status}: {first_line}"))
         ET.SubElement(case, "system-out").text = _clean(
             f"task: {outcome.title}\nstatus: {outcome.status}\ndevice: {outcome.device or '-'}\n"
-            f"steps: {outcome.steps}\nrun: {outcome.run_dir or '-'}")
+            f"steps: {outcome.steps}\nrun: {outcome.run_dir or '-'}"
+        )
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -147,13 +175,15 @@ def _link(summary: SuiteSummary, outcome: TaskOutcome) -> str:
 
 def index_html(summary: SuiteSummary) -> str:
     rows = "\n".join(
-        f"<tr class=\"{html.escape(o.status)}\"><td>{html.escape(str(o.path))}</td><td>{html.escape(o.title)}</td>"
+        f'<tr class="{html.escape(o.status)}"><td>{html.escape(str(o.path))}</td><td>{html.escape(o.title)}</td>'
         f"<td>{html.escape(o.device or '-')}</td><td>{html.escape(o.status)}</td><td>{o.steps}</td>"
         f"<td>{o.seconds:.1f}</td><td>{_link(summary, o)}</td><td>{html.escape(o.message)}</td></tr>"
-        for o in summary.run.outcomes)
+        for o in summary.run.outcomes
+    )
     counts = ", ".join(f"{count} {status}" for status, count in sorted(summary.counts.items()))
-    dropped = "".join(f"<li>{html.escape(spec)}: {html.escape(reason)}</li>"
-                      for spec, reason in summary.run.retired.items())
+    dropped = "".join(
+        f"<li>{html.escape(spec)}: {html.escape(reason)}</li>" for spec, reason in summary.run.retired.items()
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Suite {html.escape(summary.suite_dir.name)}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;
@@ -181,6 +211,12 @@ def console_table(summary: SuiteSummary) -> Table:
         table.add_column(column, overflow="fold")
     for outcome in summary.run.outcomes:
         colour = "green" if outcome.status == "success" else ("yellow" if outcome.status in SKIPPED else "red")
-        table.add_row(escape(str(outcome.path)), escape(outcome.device or "-"), f"[{colour}]{outcome.status}[/]",
-                      str(outcome.steps), f"{outcome.seconds:.1f}", escape(outcome.message[:120]))
+        table.add_row(
+            escape(str(outcome.path)),
+            escape(outcome.device or "-"),
+            f"[{colour}]{outcome.status}[/]",
+            str(outcome.steps),
+            f"{outcome.seconds:.1f}",
+            escape(outcome.message[:120]),
+        )
     return table

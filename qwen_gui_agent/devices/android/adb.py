@@ -130,8 +130,9 @@ class DeviceLink:
     def run(self, command: str, *, service: Service = "shell", idempotent: bool = True) -> bytes:
         """Everything ``command`` writes, as bytes. ``exec`` gives an 8-bit clean stream (screencap)."""
         return with_retries(
-            self.settings, f"`adb {'exec-out' if service == 'exec' else 'shell'} {shown_command(command)}` on "
-            f"{self.serial}", lambda: self._run_once(command, service, idempotent),
+            self.settings,
+            f"`adb {'exec-out' if service == 'exec' else 'shell'} {shown_command(command)}` on {self.serial}",
+            lambda: self._run_once(command, service, idempotent),
         )
 
     def text(self, command: str, *, idempotent: bool = True) -> str:

@@ -102,10 +102,17 @@ def _describe_devices(client: AdbClient, settings: AndroidSettings) -> list[Andr
         link = DeviceLink(client, entry.serial, settings)
         width, height, rotation = _screen_facts(link)
         model = entry.tags.get("model") or link.text("getprop ro.product.model")
-        infos.append(AndroidDeviceInfo(
-            entry.serial, entry.state, model=model, width=width, height=height,
-            orientation=ORIENTATIONS[rotation], rotation=rotation,
-        ))
+        infos.append(
+            AndroidDeviceInfo(
+                entry.serial,
+                entry.state,
+                model=model,
+                width=width,
+                height=height,
+                orientation=ORIENTATIONS[rotation],
+                rotation=rotation,
+            )
+        )
     return infos
 
 
@@ -167,7 +174,9 @@ def _choose(serial: str | None, listed: Sequence[_Listed]) -> str:
         )
     entry = next((entry for entry in listed if entry.serial == serial), None)
     if entry is None:
-        raise DeviceNotFound(f"no Android device {serial!r}; adb lists {seen}", hint="check the serial with `adb devices`")
+        raise DeviceNotFound(
+            f"no Android device {serial!r}; adb lists {seen}", hint="check the serial with `adb devices`"
+        )
     if entry.state != "device":
         raise DeviceNotFound(f"Android device {serial} is {entry.state}", hint=_STATE_HINTS.get(entry.state, ""))
     return serial
@@ -187,7 +196,11 @@ class AndroidDevice(Device):
     kind = "mobile"
 
     def __init__(
-        self, link: DeviceLink, settings: AndroidSettings, *, sleep: Callable[[float], None] = time.sleep,
+        self,
+        link: DeviceLink,
+        settings: AndroidSettings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
         stop_server: Callable[[], None] | None = None,
     ) -> None:
         self.link = link
@@ -212,8 +225,10 @@ class AndroidDevice(Device):
         capture_ms = (time.perf_counter() - started) * 1000
         self._screen = image.size
         return Screenshot(
-            image=image, geometry=ScreenGeometry(width=image.width, height=image.height),
-            captured_at=time.time(), capture_ms=capture_ms,
+            image=image,
+            geometry=ScreenGeometry(width=image.width, height=image.height),
+            captured_at=time.time(),
+            capture_ms=capture_ms,
         )
 
     def _capture(self) -> Image.Image:
@@ -334,8 +349,9 @@ def _check_output(command: str, output: str) -> None:
                 "this Android version cannot press keys together (needs Android 13+)",
                 expected="one key per hotkey, or press_back()/press_home()/press_enter()",
             )
-        raise DeviceError(f"`{shown_command(command)}` failed: {output[:300]}",
-                          hint="check the device screen and `adb logcat`")
+        raise DeviceError(
+            f"`{shown_command(command)}` failed: {output[:300]}", hint="check the device screen and `adb logcat`"
+        )
     if program == "monkey" and "Events injected" not in output:
         package = command.split()[2]
         raise ActionParseError(
@@ -343,7 +359,8 @@ def _check_output(command: str, output: str) -> None:
             expected="open_app with an installed app's package name",
         )
     if program == "am" and "Broadcast completed" not in output:
-        raise DeviceError(f"`{shown_command(command)}` failed: {output[:300]}",
-                          hint="check that ADBKeyboard is installed")
+        raise DeviceError(
+            f"`{shown_command(command)}` failed: {output[:300]}", hint="check that ADBKeyboard is installed"
+        )
     if program == "ime" and re.search(r"\b(Unknown|Error|not found|cannot)\b", output, re.IGNORECASE):
         raise DeviceError(f"`{command}` failed: {output[:300]}", hint="list keyboards with `adb shell ime list -a -s`")

@@ -77,7 +77,8 @@ def open_mss(display: str | None = None) -> Any:
         raise MissingDependency("the mss package is not installed", hint="pip install mss") from error
     factory = getattr(mss, "MSS", None) or mss.mss  # mss>=10.2 names the class; older versions a factory
     retrying = tenacity.Retrying(
-        stop=tenacity.stop_after_delay(RESET_GRACE_S), wait=tenacity.wait_fixed(RESET_RETRY_WAIT_S),
+        stop=tenacity.stop_after_delay(RESET_GRACE_S),
+        wait=tenacity.wait_fixed(RESET_RETRY_WAIT_S),
         retry=tenacity.retry_if_exception_type(mss.ScreenShotError)
         & tenacity.retry_if_exception(lambda _error: _server_socket_exists(display)),
         reraise=True,
@@ -169,7 +170,8 @@ class ScreenCapture:
             if x_display_gone(self._display):  # the X server is gone: the device dropped, not a glitch
                 raise DeviceDisconnected(
                     f"the X display {self._display or '$DISPLAY'} is gone (screen capture failed: "
-                    f"{type(error).__name__})", hint="restart the X server, then run the task again",
+                    f"{type(error).__name__})",
+                    hint="restart the X server, then run the task again",
                 ) from error
             raise CaptureError(
                 f"screen capture of {region} failed ({type(error).__name__}: {error})",
@@ -182,8 +184,10 @@ class ScreenCapture:
         try:
             self._sct.close()
         except Exception as error:  # closing the connection to an X server that died raises from xcb
-            raise DeviceDisconnected(f"the X display {self._display or '$DISPLAY'} is gone (closing the capture "
-                                     f"connection failed: {type(error).__name__})") from error
+            raise DeviceDisconnected(
+                f"the X display {self._display or '$DISPLAY'} is gone (closing the capture "
+                f"connection failed: {type(error).__name__})"
+            ) from error
 
 
 def x_display_gone(display: str | None, *, within_s: float = 1.0) -> bool:

@@ -45,8 +45,11 @@ class SpareKeys:
         self._first = info.min_keycode
         self._rows = display.get_keyboard_mapping(self._first, info.max_keycode - self._first + 1)
         in_modifiers = {code for row in display.get_modifier_mapping() for code in row if code}
-        self._spare = [self._first + index for index, row in enumerate(self._rows)
-                       if not any(row) and self._first + index not in in_modifiers]
+        self._spare = [
+            self._first + index
+            for index, row in enumerate(self._rows)
+            if not any(row) and self._first + index not in in_modifiers
+        ]
         self._known = {keysym for row in self._rows for keysym in row if keysym}
         self._bound: dict[int, int] = {}  # keysym -> the spare key code it is bound to
         self._sent_at = 0.0  # when keys bound here were last sent (see ``chunks``)
@@ -60,8 +63,9 @@ class SpareKeys:
         try:
             return cls(xdisplay.Display(display_name))
         except Exception as error:  # python-xlib raises its own error classes, and OSError
-            raise DeviceError(f"cannot read the X keyboard map ({type(error).__name__}: {error})",
-                              hint="check DISPLAY and XAUTHORITY") from error
+            raise DeviceError(
+                f"cannot read the X keyboard map ({type(error).__name__}: {error})", hint="check DISPLAY and XAUTHORITY"
+            ) from error
 
     @property
     def capacity(self) -> int:
@@ -77,8 +81,10 @@ class SpareKeys:
             yield text
             return
         if not self._spare:
-            raise DeviceError("the X keyboard map has no unused key code to type non-keymap characters with",
-                              hint="use --unicode-input clipboard")
+            raise DeviceError(
+                "the X keyboard map has no unused key code to type non-keymap characters with",
+                hint="use --unicode-input clipboard",
+            )
         start = 0
         while start < len(text):
             end, needed = start, set()

@@ -159,7 +159,9 @@ class PyAutoGuiInput:
 
 def _check_xdotool() -> None:
     if shutil.which("xdotool") is None:
-        raise MissingDependency("xdotool is not installed", hint="apt-get install xdotool, or use --unicode-input clipboard")
+        raise MissingDependency(
+            "xdotool is not installed", hint="apt-get install xdotool, or use --unicode-input clipboard"
+        )
 
 
 def _xdotool_type(text: str) -> None:

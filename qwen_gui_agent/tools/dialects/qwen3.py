@@ -39,24 +39,26 @@ class Qwen3Dialect(QwenDialect):
 
     def system_prompt(self, device: DeviceKind, frame: ModelFrame) -> str:
         schema = json.dumps(qwen3_schema.function_schema(self.variant, device, frame), ensure_ascii=False)
-        return "\n".join([
-            "You are a helpful assistant that operates a device for the user.",
-            "",
-            "# Tools",
-            "",
-            "You can call the function below, once or several times, to act on the device.",
-            "",
-            "Its signature, as JSON, is inside the <tools></tools> tags:",
-            "<tools>",
-            schema,
-            "</tools>",
-            "",
-            *self.call_instructions(device),
-            "",
-            "# Response format",
-            "",
-            *self.response_format(),
-        ])
+        return "\n".join(
+            [
+                "You are a helpful assistant that operates a device for the user.",
+                "",
+                "# Tools",
+                "",
+                "You can call the function below, once or several times, to act on the device.",
+                "",
+                "Its signature, as JSON, is inside the <tools></tools> tags:",
+                "<tools>",
+                schema,
+                "</tools>",
+                "",
+                *self.call_instructions(device),
+                "",
+                "# Response format",
+                "",
+                *self.response_format(),
+            ]
+        )
 
     def call_instructions(self, device: DeviceKind) -> list[str]:
         if self.variant.call_format == "xml":
@@ -68,7 +70,9 @@ class Qwen3Dialect(QwenDialect):
         return [
             "Write every call as a JSON object with the function's name and its arguments, between "
             "<tool_call></tool_call> tags:",
-            OPEN_TAG, '{"name": <function-name>, "arguments": <args-json-object>}', CLOSE_TAG,
+            OPEN_TAG,
+            '{"name": <function-name>, "arguments": <args-json-object>}',
+            CLOSE_TAG,
         ]
 
     def response_format(self) -> list[str]:
@@ -103,8 +107,9 @@ class Qwen3Dialect(QwenDialect):
         thinking, rest = split_thinking(answer)
         parsed = tool_calls_else_uitars(parse_qwen3_answer, rest, frame)
         if parsed is None:
-            raise ActionParseError("no <tool_call> found in the answer", excerpt=rest or answer,
-                                   expected=self.expected_call())
+            raise ActionParseError(
+                "no <tool_call> found in the answer", excerpt=rest or answer, expected=self.expected_call()
+            )
         if thinking:
             parsed = ParsedAnswer(actions=parsed.actions, thought=f"{thinking}\n{parsed.thought}".strip())
         return parsed

@@ -27,8 +27,15 @@ AGENT_REPORTING_TORCH = (
 def agent(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("AGENT_") and key != "DISPLAY"}
     env["PYTHONPATH"] = str(REPO)
-    return subprocess.run([sys.executable, "-c", AGENT_REPORTING_TORCH, *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", AGENT_REPORTING_TORCH, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -40,8 +47,17 @@ def model_folder(tmp_path: Path) -> Path:
 
 
 def test_a_missing_model_folder_is_said_before_torch_loads(tmp_path: Path) -> None:
-    done = agent("run", "open it", "--backend", "local", "--model", str(tmp_path / "nowhere"), "--out",
-                 str(tmp_path / "runs"), cwd=tmp_path)
+    done = agent(
+        "run",
+        "open it",
+        "--backend",
+        "local",
+        "--model",
+        str(tmp_path / "nowhere"),
+        "--out",
+        str(tmp_path / "runs"),
+        cwd=tmp_path,
+    )
     assert done.returncode == 2, done.stderr
     assert f"--model: no model in {tmp_path / 'nowhere'} (no such directory)" in done.stderr
     assert "torch imported: False" in done.stderr
@@ -49,8 +65,19 @@ def test_a_missing_model_folder_is_said_before_torch_loads(tmp_path: Path) -> No
 
 
 def test_a_missing_adapter_folder_is_said_before_torch_loads(tmp_path: Path, model_folder: Path) -> None:
-    done = agent("run", "open it", "--backend", "local", "--model", str(model_folder), "--adapter",
-                 str(tmp_path / "checkpoint-9"), "--out", str(tmp_path / "runs"), cwd=tmp_path)
+    done = agent(
+        "run",
+        "open it",
+        "--backend",
+        "local",
+        "--model",
+        str(model_folder),
+        "--adapter",
+        str(tmp_path / "checkpoint-9"),
+        "--out",
+        str(tmp_path / "runs"),
+        cwd=tmp_path,
+    )
     assert done.returncode == 2, done.stderr
     assert f"--adapter: no LoRA adapter in {tmp_path / 'checkpoint-9'} (no such directory)" in done.stderr
     assert "torch imported: False" in done.stderr
@@ -62,9 +89,11 @@ def test_a_suite_task_whose_script_is_missing_is_bad_input(tmp_path: Path) -> No
     for name in ("one", "two"):
         (tasks / f"{name}.yaml").write_text(
             f"name: {name}\nmodel: {{backend: scripted, script: scripts/{name}.yaml}}\nsteps: [{{ai: do {name}}}]\n",
-            encoding="utf-8")
-    done = agent("run", str(tasks), "--parallel", "2", "--device", "desktop::91", "--out", str(tmp_path / "out"),
-                 cwd=tmp_path)
+            encoding="utf-8",
+        )
+    done = agent(
+        "run", str(tasks), "--parallel", "2", "--device", "desktop::91", "--out", str(tmp_path / "out"), cwd=tmp_path
+    )
     assert done.returncode == 2, done.stderr
     assert "--script: cannot read the script scripts/one.yaml" in done.stderr
     assert not (tmp_path / "out").exists()
@@ -73,11 +102,11 @@ def test_a_suite_task_whose_script_is_missing_is_bad_input(tmp_path: Path) -> No
 @pytest.mark.parametrize("kind", ["script", "model"])
 def test_an_eval_with_a_missing_script_or_model_is_bad_input_not_a_resume(tmp_path: Path, kind: str) -> None:
     (tmp_path / "data.json").write_text("[]", encoding="utf-8")
-    flags = (["--script", "answers.json"] if kind == "script"
-             else ["--backend", "local", "--model", "./models/nowhere"])
+    flags = ["--script", "answers.json"] if kind == "script" else ["--backend", "local", "--model", "./models/nowhere"]
     done = agent("eval", "grounding", "data.json", *flags, "-o", str(tmp_path / "out"), cwd=tmp_path)
     assert done.returncode == 2, done.stderr
-    assert ("--script: cannot read the script answers.json" if kind == "script"
-            else "--model: no model in models/nowhere") in done.stderr
+    assert (
+        "--script: cannot read the script answers.json" if kind == "script" else "--model: no model in models/nowhere"
+    ) in done.stderr
     assert "resume" not in done.stderr and "torch imported: False" in done.stderr
     assert not (tmp_path / "out").exists()

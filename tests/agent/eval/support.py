@@ -26,7 +26,9 @@ def file_order(items: list[DrawnItem]) -> list[DrawnItem]:
     return sorted(items, key=lambda item: (Path(item.file).name, item.index))
 
 
-def model_point(screen_point: tuple[int, int], size: tuple[int, int], max_pixels: int, relative: bool) -> tuple[int, int]:
+def model_point(
+    screen_point: tuple[int, int], size: tuple[int, int], max_pixels: int, relative: bool
+) -> tuple[int, int]:
     """Where a model answering in ``frame`` would put a screenshot point (rounded)."""
     frame = ModelFrame.for_screen(*size, FrameBounds(max_pixels=max_pixels))
     extent_x, extent_y = (RELATIVE_SCALE, RELATIVE_SCALE) if relative else (frame.width, frame.height)

@@ -83,13 +83,16 @@ def test_a_directory_that_is_no_run_is_refused(tmp_path):
     assert done.exit_code == 2 and "is not a recorded run" in done.output
 
 
-@pytest.mark.parametrize(("step", "action", "message"), [
-    ("1", "clack(start_box='(60,40)')", "step 1:"),
-    ("1", "click(start_box='(400,40)')", "outside the screen"),  # the frame is 308x196
-    ("1", "click(start_box='(60,-1)')", "step 1:"),
-    ("6", "type(content='hi')", "a tap (a grounding query): correct it with a click"),
-    ("42", "click(start_box='(60,40)')", "the run has no step 42"),
-])
+@pytest.mark.parametrize(
+    ("step", "action", "message"),
+    [
+        ("1", "clack(start_box='(60,40)')", "step 1:"),
+        ("1", "click(start_box='(400,40)')", "outside the screen"),  # the frame is 308x196
+        ("1", "click(start_box='(60,-1)')", "step 1:"),
+        ("6", "type(content='hi')", "a tap (a grounding query): correct it with a click"),
+        ("42", "click(start_box='(60,40)')", "the run has no step 42"),
+    ],
+)
 def test_a_correction_that_does_not_parse_or_points_off_the_frame_is_refused(scripted_run, step, action, message):
     run = scripted_run()
     done = agent("label", str(run), "--step", step, action)

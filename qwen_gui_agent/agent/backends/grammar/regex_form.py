@@ -88,7 +88,7 @@ def body_tokens(name: str, body: str) -> Iterator[tuple[str, str]]:
     while position < len(body) and body[position:].strip():
         match = _TOKEN.match(body, position)
         if match is None:
-            raise GrammarNotRegular(f"cannot read rule {name!r} at {body[position:position + 30]!r}")
+            raise GrammarNotRegular(f"cannot read rule {name!r} at {body[position : position + 30]!r}")
         position = match.end()
         kind = str(match.lastgroup)
         yield kind, match.group(kind)

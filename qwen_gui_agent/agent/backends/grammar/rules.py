@@ -102,8 +102,11 @@ def ebnf(spec: GrammarSpec) -> str:
 
 
 # The rules holding free text: the limit that bounds each, and the rule of one of its characters.
-FREE_TEXT_RULES = {"thought": ("thought", "thought_char"), "py_body": ("text", "py_char"),
-                   "json_body": ("text", "json_char")}
+FREE_TEXT_RULES = {
+    "thought": ("thought", "thought_char"),
+    "py_body": ("text", "py_char"),
+    "json_body": ("text", "json_char"),
+}
 
 
 def _free_text(name: str, char_rule: str, limits: TextLimits | None) -> tuple[str, str]:
@@ -159,7 +162,7 @@ def _qwen_action(entry: QwenAction, device: str) -> str:
     items = []
     for param in (*entry.fields, *_EXTRA_OPTIONAL.get(entry.name, ())):
         value = "json_key_text" if (device == "mobile" and entry.name == "key") else _qwen_value(param)
-        item = f'{_lit(", " + json.dumps(param) + ": ")} {value}'
+        item = f"{_lit(', ' + json.dumps(param) + ': ')} {value}"
         items.append(f"({item})?" if param in entry.optional or param not in entry.fields else item)
     orders = [" ".join(order) for order in itertools.permutations(items)] or [""]
     head = _lit('"action": ' + json.dumps(entry.name))
@@ -170,7 +173,7 @@ def qwen_rules(spec: GrammarSpec) -> dict[str, str]:
     rules = {"root": " | ".join(f"call_{device}" for device in ACTION_TABLES)}
     for device, table in ACTION_TABLES.items():
         head = _lit(f'<tool_call>\n{{"name": "{FUNCTION_NAMES[device]}", "arguments": {{')
-        rules[f"call_{device}"] = f'{head} args_{device} {_lit("}}" + chr(10) + "</tool_call>")}'
+        rules[f"call_{device}"] = f"{head} args_{device} {_lit('}}' + chr(10) + '</tool_call>')}"
         rules[f"args_{device}"] = " | ".join(f"({_qwen_action(entry, device)})" for entry in table)
     rules["json_key"] = '"\\"" key_name "\\""'
     # mobile_use's key action names the key in `text`: a key name or one of the system buttons.
@@ -200,16 +203,18 @@ def uitars_rules(spec: GrammarSpec) -> dict[str, str]:
         '"finished(content=" py_text ")"',
         *(_lit(name + "()") for name in _UITARS_BARE_CALLS),
     ]
-    return dict([
-        ("root", '"Thought: " thought "\\nAction: " call'),
-        _free_text("thought", "thought_char", spec.limits),
-        ("call", " | ".join(f"({call})" for call in calls)),
-        ("box", '"\'(" x "," y ")\'"'),
-        ("thought_char", "[^\\n\\r]"),
-        ("py_text", '"\'" py_body "\'"'),
-        _free_text("py_body", "py_char", spec.limits),
-        ("py_char", "[^'\\\\\\n\\r] | \"\\\\\" ['\\\"\\\\n]"),
-    ])
+    return dict(
+        [
+            ("root", '"Thought: " thought "\\nAction: " call'),
+            _free_text("thought", "thought_char", spec.limits),
+            ("call", " | ".join(f"({call})" for call in calls)),
+            ("box", '"\'(" x "," y ")\'"'),
+            ("thought_char", "[^\\n\\r]"),
+            ("py_text", '"\'" py_body "\'"'),
+            _free_text("py_body", "py_char", spec.limits),
+            ("py_char", '[^\'\\\\\\n\\r] | "\\\\" [\'\\"\\\\n]'),
+        ]
+    )
 
 
 # -- numbers -----------------------------------------------------------------------------------------------

@@ -69,8 +69,9 @@ def import_torch() -> Any:
         import torch
         import transformers  # noqa: F401 - checked here so the error names the extra
     except ImportError as error:
-        raise BackendUnavailable(f"the local backend needs torch and transformers ({error})",
-                                 hint=f"{INSTALL_HINT}, {SERVER_HINT}") from None
+        raise BackendUnavailable(
+            f"the local backend needs torch and transformers ({error})", hint=f"{INSTALL_HINT}, {SERVER_HINT}"
+        ) from None
     problem = torchvision_import_problem()
     if problem is not None:
         raise BackendUnavailable(problem)
@@ -172,8 +173,9 @@ def _modelscope_download(model_id: str) -> str:
     try:
         from modelscope import snapshot_download
     except ImportError:
-        raise BackendUnavailable("--source modelscope needs the modelscope package",
-                                 hint="pip install -e '.[modelscope]'") from None
+        raise BackendUnavailable(
+            "--source modelscope needs the modelscope package", hint="pip install -e '.[modelscope]'"
+        ) from None
     log.info("downloading %s from ModelScope (cached after the first time)", model_id)
     try:
         return str(snapshot_download(model_id))
@@ -197,8 +199,14 @@ def load_model(settings: BackendSettings) -> LoadedModel:
     class_name = family.model_class if family else "AutoModelForImageTextToText"
     model_class = _transformers_class(class_name)
     started = time.perf_counter()
-    log.info("loading %s as %s (%s, %s, %s attention)", weights, class_name, placement.device,
-             placement.dtype_name, placement.attn_implementation)
+    log.info(
+        "loading %s as %s (%s, %s, %s attention)",
+        weights,
+        class_name,
+        placement.device,
+        placement.dtype_name,
+        placement.attn_implementation,
+    )
     try:
         processor = AutoProcessor.from_pretrained(weights, size=pixel_bounds(settings))
         model = model_class.from_pretrained(
@@ -224,9 +232,16 @@ def load_model(settings: BackendSettings) -> LoadedModel:
     if settings.adapter:
         model = merge_adapter(model, settings.adapter)
     model.eval()
-    return LoadedModel(model=model, processor=processor, placement=placement, weights=weights,
-                       load_ms=(time.perf_counter() - started) * 1000, model_class=class_name,
-                       family=family.name if family else None, fast_path=bool(family and family.fast_path))
+    return LoadedModel(
+        model=model,
+        processor=processor,
+        placement=placement,
+        weights=weights,
+        load_ms=(time.perf_counter() - started) * 1000,
+        model_class=class_name,
+        family=family.name if family else None,
+        fast_path=bool(family and family.fast_path),
+    )
 
 
 def model_family(model: str, config: dict[str, object] | None) -> ModelFamily | None:
@@ -249,8 +264,10 @@ def _transformers_class(name: str) -> Any:
 
     found = getattr(transformers, name, None)
     if found is None:
-        raise BackendUnavailable(f"transformers {transformers.__version__} has no {name}, which these weights need",
-                                 hint=f"upgrade transformers (pip install -U transformers), {SERVER_HINT}")
+        raise BackendUnavailable(
+            f"transformers {transformers.__version__} has no {name}, which these weights need",
+            hint=f"upgrade transformers (pip install -U transformers), {SERVER_HINT}",
+        )
     return found
 
 
@@ -280,8 +297,11 @@ def merge_adapter(model: Any, adapter: str) -> Any:
             f"cannot apply the adapter in {path} to this model: {_first_line(error)}",
             hint="use the --model the adapter was trained from (its adapter_config.json names it)",
         ) from None
-    log.info("merged the LoRA adapter %s into the weights in %.0f ms: the fast path runs on the merged model",
-             path, (time.perf_counter() - started) * 1000)
+    log.info(
+        "merged the LoRA adapter %s into the weights in %.0f ms: the fast path runs on the merged model",
+        path,
+        (time.perf_counter() - started) * 1000,
+    )
     return merged
 
 
@@ -292,14 +312,20 @@ def _refused_adapter_file(path: Path, error: Exception) -> ModelFilesRefused | N
 
     from safetensors import SafetensorError
 
-    fix = ("point --adapter at a checkpoint folder written by `swift sft` (output/vX-.../checkpoint-N), or copy "
-           "or train it again")
+    fix = (
+        "point --adapter at a checkpoint folder written by `swift sft` (output/vX-.../checkpoint-N), or copy "
+        "or train it again"
+    )
     if isinstance(error, pickle.UnpicklingError):
-        return ModelFilesRefused(f"the adapter in {path} holds pickled weights that would run code when loaded "
-                                 "(refused: only plain tensors are loaded)", hint=fix)
+        return ModelFilesRefused(
+            f"the adapter in {path} holds pickled weights that would run code when loaded "
+            "(refused: only plain tensors are loaded)",
+            hint=fix,
+        )
     if isinstance(error, SafetensorError):
-        return ModelFilesRefused(f"the adapter weights in {path} are damaged or cut short ({_first_line(error)})",
-                                 hint=fix)
+        return ModelFilesRefused(
+            f"the adapter weights in {path} are damaged or cut short ({_first_line(error)})", hint=fix
+        )
     return None
 
 

@@ -22,6 +22,7 @@ may echo the request's Authorization header in its error body.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -75,24 +76,45 @@ def fresh_connection_limits() -> httpx.Limits:
     return httpx.Limits(max_keepalive_connections=0)
 
 
-def post_with_deadline(client: httpx.Client, path: str, body: Mapping[str, Any], *, deadline_s: float,
-                       max_bytes: int = DEFAULT_MAX_REPLY_BYTES) -> RawReply:
+def post_with_deadline(
+    client: httpx.Client,
+    path: str,
+    body: Mapping[str, Any],
+    *,
+    deadline_s: float,
+    max_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+) -> RawReply:
     """POST ``body`` as JSON and read the whole reply, within ``deadline_s`` and ``max_bytes`` (decoded)."""
     return _request_with_deadline(client, "POST", path, deadline_s=deadline_s, max_bytes=max_bytes, body=body)
 
 
-def get_with_deadline(client: httpx.Client, path: str, *, deadline_s: float, max_bytes: int,
-                      headers: Mapping[str, str] | None = None) -> RawReply:
+def get_with_deadline(
+    client: httpx.Client, path: str, *, deadline_s: float, max_bytes: int, headers: Mapping[str, str] | None = None
+) -> RawReply:
     """GET ``path`` and read the whole reply within ``deadline_s`` and ``max_bytes`` (the ``/models`` probe)."""
     return _request_with_deadline(client, "GET", path, deadline_s=deadline_s, max_bytes=max_bytes, headers=headers)
 
 
-def _request_with_deadline(client: httpx.Client, method: str, path: str, *, deadline_s: float, max_bytes: int,
-                           body: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None) -> RawReply:
+def _request_with_deadline(
+    client: httpx.Client,
+    method: str,
+    path: str,
+    *,
+    deadline_s: float,
+    max_bytes: int,
+    body: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> RawReply:
     watchdog = _Watchdog(deadline_s)
     try:
-        with client.stream(method, path, json=body, headers={"Accept-Encoding": ACCEPT_ENCODING, **(headers or {})},
-                           timeout=httpx.Timeout(deadline_s), extensions={"trace": watchdog.trace}) as response:
+        with client.stream(
+            method,
+            path,
+            json=body,
+            headers={"Accept-Encoding": ACCEPT_ENCODING, **(headers or {})},
+            timeout=httpx.Timeout(deadline_s),
+            extensions={"trace": watchdog.trace},
+        ) as response:
             content = _read_capped(response, watchdog, max_bytes)
             return RawReply(response.status_code, response.headers, content)
     except httpx.TransportError:
@@ -141,10 +163,8 @@ class _Watchdog:
         with self._lock:
             sock = self._socket
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):  # already closed: the attempt is over anyway
                 sock.shutdown(2)  # SHUT_RDWR: a blocked recv returns at once
-            except OSError:  # already closed: the attempt is over anyway
-                pass
 
 
 def _read_capped(response: httpx.Response, watchdog: _Watchdog, max_bytes: int) -> bytes:
@@ -216,8 +236,12 @@ def read_chat_completion(payload: Any) -> ChatReply:
         raise ReplyProblem("reply is not a chat completion (choices[0].message is not an object)")
     text = _content_text(message.get("content")) + _tool_call_blocks(message.get("tool_calls"))
     model, finish = payload.get("model"), choices[0].get("finish_reason")
-    return ChatReply(text, _usage(payload.get("usage")), model if isinstance(model, str) and model else None,
-                     finish if isinstance(finish, str) else None)
+    return ChatReply(
+        text,
+        _usage(payload.get("usage")),
+        model if isinstance(model, str) and model else None,
+        finish if isinstance(finish, str) else None,
+    )
 
 
 def _content_text(content: Any) -> str:
@@ -250,10 +274,9 @@ def _tool_call_blocks(tool_calls: Any) -> str:
         if not isinstance(name, str) or not isinstance(arguments, (str, dict)):
             raise ReplyProblem("a tool call's function name is not text or its arguments neither text nor object")
         if isinstance(arguments, str):
-            try:
+            # Text that is no JSON is kept as it is: the dialect reports it to the model.
+            with contextlib.suppress(ValueError, RecursionError):
                 arguments = json.loads(arguments)
-            except (ValueError, RecursionError):  # kept as the string it is: the dialect reports it to the model
-                pass
         block = json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False)
         blocks.append(f"\n<tool_call>\n{block}\n</tool_call>")
     return "".join(blocks)

@@ -83,8 +83,9 @@ def twin_body(body: Mapping[str, Any], side: int) -> dict[str, Any]:
 class ServerFrameCheck:
     """What one server does to each image size, learned from its token counts (one per backend)."""
 
-    def __init__(self, count_prompt_tokens: Callable[[dict[str, Any]], int | None], *, enabled: bool,
-                 base_url: str, factor: int) -> None:
+    def __init__(
+        self, count_prompt_tokens: Callable[[dict[str, Any]], int | None], *, enabled: bool, base_url: str, factor: int
+    ) -> None:
         self._count = count_prompt_tokens  # posts a body, returns the reply's usage.prompt_tokens
         self.enabled = enabled
         self.base_url = base_url
@@ -96,14 +97,17 @@ class ServerFrameCheck:
         """The size the server is known to turn ``size`` into (``size`` itself when kept or not yet checked)."""
         return self._used.get(size, size)
 
-    def check(self, messages: Sequence[Message], body: Mapping[str, Any],
-              prompt_tokens: int | None) -> tuple[Size | None, dict[str, Any]]:
+    def check(
+        self, messages: Sequence[Message], body: Mapping[str, Any], prompt_tokens: int | None
+    ) -> tuple[Size | None, dict[str, Any]]:
         """The size the model saw the last image at (None: unknown), and what to record with the step."""
         sizes = request_image_sizes(messages)
         if not sizes:
             return None, {}
-        record: dict[str, Any] = {"images": len(sizes),
-                                  "image_tokens": sum(image_tokens(*size, self.factor) for size in sizes)}
+        record: dict[str, Any] = {
+            "images": len(sizes),
+            "image_tokens": sum(image_tokens(*size, self.factor) for size in sizes),
+        }
         if not self.enabled:
             record["frame_check"] = "off"
             return None, record
@@ -149,12 +153,22 @@ class ServerFrameCheck:
             return
         distinct = set(sizes)
         width, height = sizes[-1]
-        candidates = resized_frames(width, height, measured // len(sizes), self.factor) if (
-            len(distinct) == 1 and measured % len(sizes) == 0) else []
+        candidates = (
+            resized_frames(width, height, measured // len(sizes), self.factor)
+            if (len(distinct) == 1 and measured % len(sizes) == 0)
+            else []
+        )
         if len(candidates) == 1:
             self._used[sizes[-1]] = candidates[0]
-            log.warning("the server resized the %dx%d screenshot to %dx%d (%d image tokens, not %d): "
-                        "answers are read in %dx%d", width, height, *candidates[0], measured, expected, *candidates[0])
+            log.warning(
+                "the server resized the %dx%d screenshot to %dx%d (%d image tokens, not %d): answers are read in %dx%d",
+                width,
+                height,
+                *candidates[0],
+                measured,
+                expected,
+                *candidates[0],
+            )
             return
         raise ServerResizedImage(
             f"{self.base_url} resized the screenshot: it counted {measured} image tokens for "

@@ -47,20 +47,24 @@ def read_models_listing(payload: Any, model: str) -> ServerInfo:
         engine=owner if owner in KNOWN_ENGINES else None,
         max_model_len=length if isinstance(length, int) and not isinstance(length, bool) and length > 0 else None,
         listed=True,
-        models=tuple(str(item["id"])[:MAX_ID_CHARS] for item in entries[:MAX_LISTED] if isinstance(item.get("id"), str)),
+        models=tuple(
+            str(item["id"])[:MAX_ID_CHARS] for item in entries[:MAX_LISTED] if isinstance(item.get("id"), str)
+        ),
     )
 
 
-def fetch_server_info(client: httpx.Client, model: str, *, deadline_s: float,
-                      max_bytes: int = MAX_LISTING_BYTES) -> ServerInfo:
+def fetch_server_info(
+    client: httpx.Client, model: str, *, deadline_s: float, max_bytes: int = MAX_LISTING_BYTES
+) -> ServerInfo:
     """Ask the server once, within ``deadline_s`` (``--request-timeout``) and ``max_bytes``, and read the reply with
     the chat reply's JSON bounds; any failure (404, 500, not JSON, no connection, a limit) means "nothing known"."""
     try:
         # A one-off probe on a connection of its own: a server that fails it with an unhandled error
         # (transformers serve's 500) may drop the connection after answering, and the next request
         # must not find that dead connection in the pool (it read as "connection reset by peer").
-        reply = get_with_deadline(client, "/models", deadline_s=deadline_s, max_bytes=max_bytes,
-                                  headers={"Connection": "close"})
+        reply = get_with_deadline(
+            client, "/models", deadline_s=deadline_s, max_bytes=max_bytes, headers={"Connection": "close"}
+        )
     except httpx.HTTPError as error:
         log.info("GET /models failed (%s): the server's engine and context length stay unknown", error)
         return ServerInfo()

@@ -45,15 +45,23 @@ SHOWN_NAMES = 10  # of a server's model names, in an error message
 
 
 class ServingChecks:
-    def __init__(self, settings: BackendSettings, client: httpx.Client,
-                 count_prompt_tokens: Callable[[dict[str, Any]], int | None]) -> None:
+    def __init__(
+        self,
+        settings: BackendSettings,
+        client: httpx.Client,
+        count_prompt_tokens: Callable[[dict[str, Any]], int | None],
+    ) -> None:
         self.settings = settings
         self._client = client
         self._info: ServerInfo | None = None
         self.budget = ContextBudget(factor=settings.patch_factor)
         self.budget.learn_limit(settings.context_limit, "--context-limit")
-        self.frames = ServerFrameCheck(count_prompt_tokens, enabled=settings.check_server_frame,
-                                       base_url=settings.base_url, factor=settings.patch_factor)
+        self.frames = ServerFrameCheck(
+            count_prompt_tokens,
+            enabled=settings.check_server_frame,
+            base_url=settings.base_url,
+            factor=settings.patch_factor,
+        )
         self._constraint: Constraint | None = None  # of the request in flight
         self._measured: dict[str, Any] | None = None  # the frame check done before it, to record with it
 
@@ -116,8 +124,9 @@ class ServingChecks:
         served = self.server_info().models
         if not served or self.settings.model in served:
             return None  # not about the name (a wrong path, say): the generic error says it
-        names = ", ".join(served[:SHOWN_NAMES]) + (f" and {len(served) - SHOWN_NAMES} more"
-                                                   if len(served) > SHOWN_NAMES else "")
+        names = ", ".join(served[:SHOWN_NAMES]) + (
+            f" and {len(served) - SHOWN_NAMES} more" if len(served) > SHOWN_NAMES else ""
+        )
         return BackendRequestError(
             f"HTTP {status} from {self.settings.base_url}: {message}; the server serves: {names}",
             hint=f"pass the name it serves: --model {served[0]} (or set model: in the task file)",
@@ -125,8 +134,9 @@ class ServingChecks:
 
     # -- after ---------------------------------------------------------------------------------------
 
-    def after(self, messages: Sequence[Message], plain_body: dict[str, Any],
-              reply: ChatReply) -> tuple[str, tuple[int, int] | None, dict[str, Any]]:
+    def after(
+        self, messages: Sequence[Message], plain_body: dict[str, Any], reply: ChatReply
+    ) -> tuple[str, tuple[int, int] | None, dict[str, Any]]:
         """The answer text, the frame the model saw, and what to record with the step."""
         constraint, self._constraint = self._constraint, None
         usage = reply.usage

@@ -55,8 +55,19 @@ log = logging.getLogger(__name__)
 STRUCTURED_OUTPUT_FORMS: tuple[str, ...] = StructuredOutputForm.__args__  # type: ignore[attr-defined]
 FLAG = "--structured-output"
 # Words a server's refusal uses when it is the constraint it refuses (vLLM, SGLang, transformers serve).
-_CONSTRAINT_WORDS = ("structured", "guided", "grammar", "ebnf", "regex", "json_schema", "response_format",
-                     "unexpected field", "extra inputs are not permitted", "extra_forbidden", "xgrammar")
+_CONSTRAINT_WORDS = (
+    "structured",
+    "guided",
+    "grammar",
+    "ebnf",
+    "regex",
+    "json_schema",
+    "response_format",
+    "unexpected field",
+    "extra inputs are not permitted",
+    "extra_forbidden",
+    "xgrammar",
+)
 # The forms whose engines read xgrammar's token-bounded rules; the others bound free text in characters.
 _TOKEN_BOUNDED_FORMS = ("vllm", "sglang")
 Verdict = Literal["followed", "cut", "ignored"]
@@ -124,8 +135,9 @@ def resolve_form(configured: str, info: ServerInfo | None, base_url: str) -> str
     )
 
 
-def build_constraint(form: str, grammar_name: str, frame: ModelFrame | tuple[int, int],
-                     answer_tokens: int) -> Constraint | None:
+def build_constraint(
+    form: str, grammar_name: str, frame: ModelFrame | tuple[int, int], answer_tokens: int
+) -> Constraint | None:
     """The constraint of ``grammar_name`` ("qwen", "uitars-relative" ...) for an image of ``frame``, its free
     text bounded so that every answer fits ``answer_tokens`` (the request's max_tokens); None for off."""
     if form == "off":
@@ -150,8 +162,12 @@ def build_constraint(form: str, grammar_name: str, frame: ModelFrame | tuple[int
         case "sglang-regex":
             fields = {"regex": ebnf_to_regex(ebnf(spec))}
         case "openai-json-schema":
-            fields = {"response_format": {"type": "json_schema", "json_schema": {
-                "name": f"{spec.dialect}_action", "schema": answer_schema(spec), "strict": True}}}
+            fields = {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": f"{spec.dialect}_action", "schema": answer_schema(spec), "strict": True},
+                }
+            }
         case _:
             raise ValueError(f"unknown structured-output form {form!r}; choose one of {STRUCTURED_OUTPUT_FORMS}")
     return Constraint(form=form, spec=spec, fields=fields)
@@ -180,9 +196,16 @@ def answer_schema(spec: GrammarSpec) -> dict[str, Any]:
             "additionalProperties": False,
         }
     frame = ModelFrame(width=spec.width, height=spec.height)
-    point = {"type": "array", "prefixItems": [{"type": "integer", "minimum": 0, "maximum": spec.width},
-                                              {"type": "integer", "minimum": 0, "maximum": spec.height}],
-             "items": False, "minItems": 2, "maxItems": 2}
+    point = {
+        "type": "array",
+        "prefixItems": [
+            {"type": "integer", "minimum": 0, "maximum": spec.width},
+            {"type": "integer", "minimum": 0, "maximum": spec.height},
+        ],
+        "items": False,
+        "minItems": 2,
+        "maxItems": 2,
+    }
     calls = []
     for device in ACTION_TABLES:
         parameters = dict(function_schema(device, frame)["function"]["parameters"])  # type: ignore[index]
@@ -190,12 +213,16 @@ def answer_schema(spec: GrammarSpec) -> dict[str, Any]:
         properties.update({name: point for name in ("coordinate", "coordinate2") if name in properties})
         if "text" in properties and spec.limits is not None:
             properties["text"] = {**properties["text"], "maxLength": spec.limits.text}
-        calls.append({
-            "type": "object",
-            "properties": {"name": {"const": FUNCTION_NAMES[device]},
-                           "arguments": {**parameters, "properties": properties}},
-            "required": ["name", "arguments"],
-        })
+        calls.append(
+            {
+                "type": "object",
+                "properties": {
+                    "name": {"const": FUNCTION_NAMES[device]},
+                    "arguments": {**parameters, "properties": properties},
+                },
+                "required": ["name", "arguments"],
+            }
+        )
     return {"anyOf": calls}
 
 
@@ -215,17 +242,24 @@ def rejected(form: str, status: int, message: str, base_url: str) -> StructuredO
         f"{FLAG} {form}: {message}",
         hint=f"this server does not take that form: try another {FLAG} value (vllm, vllm-guided, sglang, "
         f"sglang-regex, openai-json-schema), or run without --grammar ({FLAG} off)"
-        + (" (this form bounds free text with max_tokens rules, which need xgrammar 0.2.6 or later on the server; "
-           "vllm-guided and sglang-regex bound it in characters)" if form in _TOKEN_BOUNDED_FORMS else ""),
+        + (
+            " (this form bounds free text with max_tokens rules, which need xgrammar 0.2.6 or later on the server; "
+            "vllm-guided and sglang-regex bound it in characters)"
+            if form in _TOKEN_BOUNDED_FORMS
+            else ""
+        ),
     )
 
 
 def ignored_note(form: str) -> str:
-    return (f"the server ignored the structured-output constraint ({FLAG} {form}): the answer is outside the "
-            "action grammar")
+    return (
+        f"the server ignored the structured-output constraint ({FLAG} {form}): the answer is outside the action grammar"
+    )
 
 
 def cut_note(form: str, max_tokens: int) -> str:
-    return (f"the constrained answer ({FLAG} {form}) reached the token cap ({max_tokens}) before the grammar's "
-            "end, so it may not parse: the server may not bound the grammar's free text (xgrammar before 0.2.6 "
-            "does not read max_tokens rules)")
+    return (
+        f"the constrained answer ({FLAG} {form}) reached the token cap ({max_tokens}) before the grammar's "
+        "end, so it may not parse: the server may not bound the grammar's free text (xgrammar before 0.2.6 "
+        "does not read max_tokens rules)"
+    )

@@ -102,16 +102,18 @@ def _image_roots(path: Path, boundary: Path, images: Path | None) -> list[Path]:
     return [*bases, *(base / name for base in bases for name in IMAGE_FOLDERS)]
 
 
-def _item(value: object, item_id: str, path: Path, line: int, roots: Sequence[Path], boundary: _ImageFinder,
-          layout: BoxLayout) -> GroundingItem:
+def _item(
+    value: object, item_id: str, path: Path, line: int, roots: Sequence[Path], boundary: _ImageFinder, layout: BoxLayout
+) -> GroundingItem:
     if not isinstance(value, dict):
         raise ValueError(f"expected an object with img_filename, instruction and bbox, got {type(value).__name__}")
     filename = _text(value, "img_filename")
     instruction = _text(value, "instruction")
     box = _box(value.get("bbox"), "xyxy" if layout == "auto" and "img_size" in value else layout)
     image = boundary.find(filename, roots)
-    return GroundingItem(id=item_id, image=image, instruction=instruction, box=box,
-                         groups=_groups(value, path), where=f"{path}:{line}")
+    return GroundingItem(
+        id=item_id, image=image, instruction=instruction, box=box, groups=_groups(value, path), where=f"{path}:{line}"
+    )
 
 
 class _ImageFinder:
@@ -133,15 +135,20 @@ class _ImageFinder:
     def _look(self, filename: str, roots: Sequence[Path]) -> Path:
         for root in roots:
             try:
-                candidate = inside(self.folder, str(root.relative_to(self.folder) / filename),
-                                   resolved_folder=self._resolved)
+                candidate = inside(
+                    self.folder, str(root.relative_to(self.folder) / filename), resolved_folder=self._resolved
+                )
             except PathEscape as error:
-                raise ValueError(f"img_filename {error}: images must lie inside the data folder {self.folder} "
-                                 "(or the --images folder)") from None
+                raise ValueError(
+                    f"img_filename {error}: images must lie inside the data folder {self.folder} "
+                    "(or the --images folder)"
+                ) from None
             if is_file_quietly(candidate):
                 return candidate
-        raise ValueError(f"image {filename} not found (looked in {', '.join(str(root) for root in roots[:3])} ...): "
-                         "pass --images FOLDER if the images are elsewhere")
+        raise ValueError(
+            f"image {filename} not found (looked in {', '.join(str(root) for root in roots[:3])} ...): "
+            "pass --images FOLDER if the images are elsewhere"
+        )
 
 
 def _text(value: dict, key: str) -> str:

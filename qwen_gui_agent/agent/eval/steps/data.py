@@ -76,7 +76,9 @@ def load_step_items(paths: Sequence[Path]) -> StepSet:
     problems: list[DataProblem] = []
     for path in paths:
         if path.is_dir():
-            runs = [path] if (path / RUN_FILE).exists() else sorted(p for p in path.iterdir() if (p / RUN_FILE).exists())
+            runs = (
+                [path] if (path / RUN_FILE).exists() else sorted(p for p in path.iterdir() if (p / RUN_FILE).exists())
+            )
             if not runs:
                 raise FileNotFoundError(f"{path} is neither a run directory nor a folder of them")
             for run_dir in runs:
@@ -111,14 +113,24 @@ def _from_run(directory: Path, items: list[StepItem], problems: list[DataProblem
             if image is None or not image.is_file():
                 raise ValueError(f"screenshot {step.screenshot!r} of step {step.index} is missing")
             frame = ModelFrame(**step.frame.model_dump())
-            expected = map_action(parse_action(step.actions[0]), frame,
-                                  ScreenGeometry(step.geometry.width, step.geometry.height))
+            expected = map_action(
+                parse_action(step.actions[0]), frame, ScreenGeometry(step.geometry.width, step.geometry.height)
+            )
         except (ValueError, ActionParseError) as error:
             problems.append(DataProblem(item_id, str(directory / STEPS_FILE), position + 1, str(error)))
             continue
-        items.append(StepItem(id=item_id, where=where, goal=step.goal or run.info.task, image=image,
-                              expected=expected, groups={"kind": "run", "action": expected.action},
-                              run=run, position=position))
+        items.append(
+            StepItem(
+                id=item_id,
+                where=where,
+                goal=step.goal or run.info.task,
+                image=image,
+                expected=expected,
+                groups={"kind": "run", "action": expected.action},
+                run=run,
+                position=position,
+            )
+        )
 
 
 def _located(message: str, file: Path, line: int | None) -> tuple[str, int, str]:
@@ -147,11 +159,23 @@ def _from_episode_file(path: Path, items: list[StepItem], problems: list[DataPro
             item_id = f"{episode_id}:{position}"
             image = episode.screenshots[position]
             if not is_file_quietly(image):
-                problems.append(DataProblem(item_id, str(path), line, f"screenshot {image} of step {position} is missing"))
+                problems.append(
+                    DataProblem(item_id, str(path), line, f"screenshot {image} of step {position} is missing")
+                )
                 continue
-            items.append(StepItem(id=item_id, where=f"{path}:{line}", goal=episode.goal, image=image, expected=action,
-                                  box=boxes[position], groups={"kind": "episode", "action": action.action},
-                                  episode=episode, position=position))
+            items.append(
+                StepItem(
+                    id=item_id,
+                    where=f"{path}:{line}",
+                    goal=episode.goal,
+                    image=image,
+                    expected=action,
+                    box=boxes[position],
+                    groups={"kind": "episode", "action": action.action},
+                    episode=episode,
+                    position=position,
+                )
+            )
 
 
 def _episode_values(path: Path) -> list[tuple[int, object]]:
@@ -182,8 +206,12 @@ def _episode(value: object, base: Path) -> tuple[Episode, list[Box | None]]:
     if boxes is not None and (not isinstance(boxes, list) or len(boxes) < len(actions)):
         raise ValueError("boxes must be a list with one entry (or null) per action")
     parsed = tuple(_action(raw, number) for number, raw in enumerate(actions))
-    episode = Episode(goal=goal, screenshots=tuple(_screenshot(base, shot) for shot in shots), actions=parsed,
-                      device=str(value.get("device", "mobile")))
+    episode = Episode(
+        goal=goal,
+        screenshots=tuple(_screenshot(base, shot) for shot in shots),
+        actions=parsed,
+        device=str(value.get("device", "mobile")),
+    )
     return episode, [_box(boxes[n]) if boxes else None for n in range(len(actions))]
 
 

@@ -49,8 +49,14 @@ class StepAsker:
     secrets: Secrets = field(default_factory=Secrets)  # a value the model repeats is kept as its placeholder
 
     def __call__(self, item: StepItem) -> dict[str, Any]:
-        record: dict[str, Any] = {"id": item.id, "where": item.where, "goal": item.goal, "image": str(item.image),
-                                  "groups": dict(item.groups), "expected": format_action(item.expected)}
+        record: dict[str, Any] = {
+            "id": item.id,
+            "where": item.where,
+            "goal": item.goal,
+            "image": str(item.image),
+            "groups": dict(item.groups),
+            "expected": format_action(item.expected),
+        }
         if item.box is not None:
             record["box"] = item.box.as_list()
         if item.expected.points():
@@ -81,8 +87,9 @@ class StepAsker:
             history = self._run_history(item)
             return history.messages(shown.frame, shown.image), shown
         assert item.episode is not None
-        context = PromptContext(task=item.goal, frame=shown.frame,
-                                device="mobile" if item.episode.device == "mobile" else "computer")
+        context = PromptContext(
+            task=item.goal, frame=shown.frame, device="mobile" if item.episode.device == "mobile" else "computer"
+        )
         steps = self._episode_history(item.episode, item.position).steps()
         return self.dialect.build_messages(context, steps, shown.image), shown
 
@@ -112,29 +119,40 @@ class StepAsker:
 
 
 def show_frame(width: int, height: int, dialect: Dialect, settings: FrameSettings) -> ModelFrame:
-    return ModelFrame.for_screen(width, height, settings.frame, relative=dialect.relative,
-                                 relative_scale=dialect.relative_scale)
+    return ModelFrame.for_screen(
+        width, height, settings.frame, relative=dialect.relative, relative_scale=dialect.relative_scale
+    )
 
 
 def to_model_frame(action: Action, frame: ModelFrame, geometry: ScreenGeometry) -> Action:
     """Screenshot pixels -> the model frame (for showing a recorded action as history): map_action's inverse."""
     max_x, max_y = frame.extent
-    return with_points(action, lambda p: Point(x=min(max_x, round(p.x * max_x / geometry.width)),
-                                               y=min(max_y, round(p.y * max_y / geometry.height))))
+    return with_points(
+        action,
+        lambda p: Point(
+            x=min(max_x, round(p.x * max_x / geometry.width)), y=min(max_y, round(p.y * max_y / geometry.height))
+        ),
+    )
 
 
-def score(expected: Action, predicted: Action, box: Box | None, geometry: ScreenGeometry,
-          tolerance: float) -> dict[str, Any]:
+def score(
+    expected: Action, predicted: Action, box: Box | None, geometry: ScreenGeometry, tolerance: float
+) -> dict[str, Any]:
     """type_match, detail_match (None where the type has nothing more to compare), correct and the outcome."""
     type_match = expected.action == predicted.action
     detail = _detail_match(expected, predicted, box, geometry, tolerance) if type_match else None
     correct = type_match and detail is not False
-    return {"type_match": type_match, "detail_match": detail, "correct": correct,
-            "outcome": "hit" if correct else ("wrong_detail" if type_match else "wrong_type")}
+    return {
+        "type_match": type_match,
+        "detail_match": detail,
+        "correct": correct,
+        "outcome": "hit" if correct else ("wrong_detail" if type_match else "wrong_type"),
+    }
 
 
-def _detail_match(expected: Action, predicted: Action, box: Box | None, geometry: ScreenGeometry,
-                  tolerance: float) -> bool | None:
+def _detail_match(
+    expected: Action, predicted: Action, box: Box | None, geometry: ScreenGeometry, tolerance: float
+) -> bool | None:
     limit = tolerance * math.hypot(geometry.width, geometry.height)
 
     def near(a: Point | None, b: Point | None, target: Box | None = None) -> bool:

@@ -76,15 +76,22 @@ class DecodeState:
         return [t.clone() for t in self._bookkeeping()]
 
     def restore(self, saved: list[torch.Tensor]) -> None:
-        for target, value in zip(self._bookkeeping(), saved):
+        for target, value in zip(self._bookkeeping(), saved, strict=False):
             target.copy_(value)
 
 
 def choose_token(logits: torch.Tensor, state: DecodeState) -> torch.Tensor:
     """The greedy choice (greedy.choose) for the one row, its raw float32 logits kept for checks."""
     state.logits.copy_(logits.view(-1))
-    return choose(logits.view(1, -1), state.seen.view(1, -1), state.generated, state.min_new, state.repetition,
-                  state.eos_penalty, state.bias)
+    return choose(
+        logits.view(1, -1),
+        state.seen.view(1, -1),
+        state.generated,
+        state.min_new,
+        state.repetition,
+        state.eos_penalty,
+        state.bias,
+    )
 
 
 def record_token(token: torch.Tensor, state: DecodeState) -> None:
@@ -103,16 +110,30 @@ def embed_token(text: TextModel, state: DecodeState) -> tuple[torch.Tensor, torc
     return hidden, cos, sin
 
 
-def attention_inputs(text: TextModel, state: DecodeState, number: int, residual: torch.Tensor,
-                     delta: torch.Tensor | None, cos: torch.Tensor,
-                     sin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def attention_inputs(
+    text: TextModel,
+    state: DecodeState,
+    number: int,
+    residual: torch.Tensor,
+    delta: torch.Tensor | None,
+    cos: torch.Tensor,
+    sin: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The residual stream entering layer ``number`` (``residual + delta``), and the layer's rotated query,
     with its key and value written into the cache at ``cache_index``."""
     residual, q, k, v = before_attention(text, number, residual, delta, "row")
     q, k, v = (t.transpose(1, 2) for t in (q, k, v))
     if text.kernels:
-        return residual, fast_kernels.rotate_and_store(q.contiguous(), k.contiguous(), v.contiguous(), cos, sin,
-                                                       state.keys[number], state.values[number], state.cache_index)
+        return residual, fast_kernels.rotate_and_store(
+            q.contiguous(),
+            k.contiguous(),
+            v.contiguous(),
+            cos,
+            sin,
+            state.keys[number],
+            state.values[number],
+            state.cache_index,
+        )
     q, k = apply_rope(q, k, cos, sin)
     state.keys[number].index_copy_(2, state.cache_index, k)
     state.values[number].index_copy_(2, state.cache_index, v)
@@ -129,9 +150,16 @@ def exact_attention(text: TextModel, state: DecodeState, number: int, q: torch.T
     groups = text.heads // text.kv_heads
     keys = state.keys[number][:, :, :length]
     values = state.values[number][:, :, :length]
-    return F.scaled_dot_product_attention(q, keys, values, attn_mask=None, dropout_p=0.0,
-                                          scale=text.layers[number].self_attn.scaling, is_causal=False,
-                                          enable_gqa=groups > 1)
+    return F.scaled_dot_product_attention(
+        q,
+        keys,
+        values,
+        attn_mask=None,
+        dropout_p=0.0,
+        scale=text.layers[number].self_attn.scaling,
+        is_causal=False,
+        enable_gqa=groups > 1,
+    )
 
 
 def finish_step(text: TextModel, state: DecodeState, residual: torch.Tensor, delta: torch.Tensor | None) -> None:
@@ -150,8 +178,9 @@ class DecodeGraph:
         self.chunk_graphs: dict[int, Any] = {}  # fast_grammar's multi-token forwards by length (same state)
         layers = len(text.layers)
         self._queries: list[Any] = [None] * layers
-        self._attention_out = torch.empty(1, text.heads, 1, text.head_dim, device=state.out.device,
-                                          dtype=state.keys[0].dtype)
+        self._attention_out = torch.empty(
+            1, text.heads, 1, text.head_dim, device=state.out.device, dtype=state.keys[0].dtype
+        )
         if state.out.device.type == "cuda":
             self._capture()
 
@@ -165,8 +194,9 @@ class DecodeGraph:
             out = self._attention_out.transpose(1, 2).reshape(1, 1, -1)
             self._residual, delta = after_attention(text, index - 1, self._residual, out, "row")
         if index < len(text.layers):
-            self._residual, self._queries[index] = attention_inputs(text, state, index, self._residual, delta,
-                                                                    self._cos, self._sin)
+            self._residual, self._queries[index] = attention_inputs(
+                text, state, index, self._residual, delta, self._cos, self._sin
+            )
         else:
             finish_step(text, state, self._residual, delta)
 

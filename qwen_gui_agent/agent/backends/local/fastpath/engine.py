@@ -67,8 +67,9 @@ class FastResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def fast_generate(model: Any, inputs: Mapping[str, Any], max_new_tokens: int,
-                  temperature: float) -> tuple[list[int], dict[str, float]] | None:
+def fast_generate(
+    model: Any, inputs: Mapping[str, Any], max_new_tokens: int, temperature: float
+) -> tuple[list[int], dict[str, float]] | None:
     """One local-backend step through the fast path: (new token ids, timings in ms), or None to use plain generate.
 
     None where the fast path does not apply (sampling, several images in a batch, a model split over
@@ -93,8 +94,15 @@ def completion_timings(timings: Mapping[str, float]) -> dict[str, float]:
     return named
 
 
-__all__ = ["FastPath", "FastPathSettings", "FastPathUnsupported", "FastResult", "GreedyOptions", "fast_generate",
-           "greedy_options"]
+__all__ = [
+    "FastPath",
+    "FastPathSettings",
+    "FastPathUnsupported",
+    "FastResult",
+    "GreedyOptions",
+    "fast_generate",
+    "greedy_options",
+]
 
 
 class FastPath:
@@ -136,8 +144,9 @@ class FastPath:
 
     # -- inputs -----------------------------------------------------------------------------
 
-    def prepare(self, text: str, images: Iterable[Any], processor: Any = None,
-                size: Mapping[str, int] | None = None) -> dict[str, Any]:
+    def prepare(
+        self, text: str, images: Iterable[Any], processor: Any = None, size: Mapping[str, int] | None = None
+    ) -> dict[str, Any]:
         """input_ids, mm_token_type_ids, pixel_values and image_grid_thw for a prompt with one placeholder per image.
 
         Pixels are normalized and patchified on the model's device; an image whose size is not
@@ -202,8 +211,14 @@ class FastPath:
             timings["warm_up"] = warm_up_ms
         return FastResult(tokens=tokens, prompt_tokens=prompt, timings=timings)
 
-    def _start(self, graph: DecodeGraph, inputs: Mapping[str, Any], input_ids: torch.Tensor, options: GreedyOptions,
-               first_bias: Callable[[torch.Tensor], None] | None = None) -> _Clock:
+    def _start(
+        self,
+        graph: DecodeGraph,
+        inputs: Mapping[str, Any],
+        input_ids: torch.Tensor,
+        options: GreedyOptions,
+        first_bias: Callable[[torch.Tensor], None] | None = None,
+    ) -> _Clock:
         """Vision, prefill and the first token into ``graph``'s state; the clock has marked both phases.
 
         Host-side work first (positions need the token ids on the CPU), so the GPU then runs
@@ -217,8 +232,14 @@ class FastPath:
         embeds, deepstack = self._embed(inputs, input_ids, grids)
         clock.mark("vision")
         state = graph.state
-        first_logits = prefill(self.text, embeds, positions.to(self.device), state.keys, state.values,
-                               image_positions(input_ids, self.config.image_token_id, deepstack))
+        first_logits = prefill(
+            self.text,
+            embeds,
+            positions.to(self.device),
+            state.keys,
+            state.values,
+            image_positions(input_ids, self.config.image_token_id, deepstack),
+        )
         if first_bias is not None:
             first_bias(state.bias)
         self._load_state(state, input_ids, options, first_logits, rope_delta)
@@ -232,8 +253,11 @@ class FastPath:
 
     def static_cache_bytes(self) -> int:
         """GPU memory held by the static KV caches of the captured buckets."""
-        return sum(t.numel() * t.element_size() for graph in self._graphs.values()
-                   for t in graph.state.keys + graph.state.values)
+        return sum(
+            t.numel() * t.element_size()
+            for graph in self._graphs.values()
+            for t in graph.state.keys + graph.state.values
+        )
 
     def _capacity(self, prompt: int, max_new_tokens: int) -> int:
         step = self.settings.capacity_step
@@ -251,8 +275,9 @@ class FastPath:
         self._graphs[capacity] = graph
         return graph, created
 
-    def _embed(self, inputs: Mapping[str, Any], input_ids: torch.Tensor,
-               grids: list[tuple[int, int, int]]) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+    def _embed(
+        self, inputs: Mapping[str, Any], input_ids: torch.Tensor, grids: list[tuple[int, int, int]]
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         """The prompt's input embeddings, image tokens replaced by the tower's output; its DeepStack features."""
         embeds = self.text.embed(input_ids)
         pixels = inputs.get("pixel_values")
@@ -262,8 +287,14 @@ class FastPath:
         mask = (input_ids == self.config.image_token_id).unsqueeze(-1).expand_as(embeds)
         return embeds.masked_scatter(mask, features.embeds.to(embeds.dtype)), features.deepstack
 
-    def _load_state(self, state: DecodeState, input_ids: torch.Tensor, options: GreedyOptions,
-                    first_logits: torch.Tensor, rope_delta: int) -> None:
+    def _load_state(
+        self,
+        state: DecodeState,
+        input_ids: torch.Tensor,
+        options: GreedyOptions,
+        first_logits: torch.Tensor,
+        rope_delta: int,
+    ) -> None:
         """The decode state after a prefill whose keys and values are already in ``state``'s cache."""
         state.cache_index.fill_(input_ids.shape[1])
         state.rope_delta.fill_(rope_delta)
@@ -305,7 +336,7 @@ class FastPath:
         pending: list[tuple[int, torch.cuda.Event]] = []
 
         def fetch(index: int) -> None:
-            host[index:index + 1].copy_(out[index:index + 1], non_blocking=True)
+            host[index : index + 1].copy_(out[index : index + 1], non_blocking=True)
             event = torch.cuda.Event()
             event.record()
             pending.append((index, event))
@@ -359,7 +390,7 @@ class _Clock:
         if self.cuda:
             torch.cuda.synchronize()
         result = {}
-        for (_, before), (name, after) in zip(self.marks, self.marks[1:]):
+        for (_, before), (name, after) in zip(self.marks, self.marks[1:], strict=False):
             result[name] = before.elapsed_time(after) if self.cuda else (after - before) * 1000
         return result
 

@@ -50,8 +50,13 @@ class GrammarResult:
 
 
 @torch.inference_mode()
-def constrained_generate(fast: FastPath, inputs: Mapping[str, Any], max_new_tokens: int,
-                         constraint: Constraint, options: GreedyOptions | None = None) -> GrammarResult:
+def constrained_generate(
+    fast: FastPath,
+    inputs: Mapping[str, Any],
+    max_new_tokens: int,
+    constraint: Constraint,
+    options: GreedyOptions | None = None,
+) -> GrammarResult:
     """Greedy tokens of one answer inside ``constraint``'s grammar (prompt excluded, forced ones included)."""
     options = options or GreedyOptions()
     input_ids = inputs["input_ids"].to(fast.device)
@@ -74,8 +79,9 @@ def constrained_generate(fast: FastPath, inputs: Mapping[str, Any], max_new_toke
     return result
 
 
-def _decode(text: TextModel, graph: DecodeGraph, constraint: Constraint, max_new_tokens: int,
-            result: GrammarResult) -> None:
+def _decode(
+    text: TextModel, graph: DecodeGraph, constraint: Constraint, max_new_tokens: int, result: GrammarResult
+) -> None:
     """Free token, forced run, free token ... until the grammar is complete or the budget is spent."""
     state = graph.state
     while True:
@@ -103,8 +109,7 @@ def _decode(text: TextModel, graph: DecodeGraph, constraint: Constraint, max_new
             graph.step()
             result.decode_steps += 1
     if not constraint.done:
-        log.warning("the answer hit max_new_tokens (%d) before its grammar closed; it may not parse",
-                    max_new_tokens)
+        log.warning("the answer hit max_new_tokens (%d) before its grammar closed; it may not parse", max_new_tokens)
 
 
 class ChunkGraph:
@@ -148,8 +153,14 @@ class ChunkGraph:
             q, k = apply_rope(q, k, cos, sin)
             state.keys[number].index_copy_(2, slots, k)
             state.values[number].index_copy_(2, slots, v)
-            out = F.scaled_dot_product_attention(q, state.keys[number], state.values[number], attn_mask=mask,
-                                                 scale=attn.scaling, enable_gqa=text.heads != text.kv_heads)
+            out = F.scaled_dot_product_attention(
+                q,
+                state.keys[number],
+                state.values[number],
+                attn_mask=mask,
+                scale=attn.scaling,
+                enable_gqa=text.heads != text.kv_heads,
+            )
             return out.transpose(1, 2).reshape(1, count, -1)
 
         residual, delta = run_layers(text, hidden, attend, "exact")

@@ -32,12 +32,21 @@ class GreedyOptions:
     min_new_tokens: int = 0
 
 
-_UNSUPPORTED_WHEN_SET = ("no_repeat_ngram_size", "bad_words_ids", "suppress_tokens", "begin_suppress_tokens",
-                         "forced_bos_token_id", "forced_eos_token_id", "sequence_bias", "encoder_repetition_penalty")
+_UNSUPPORTED_WHEN_SET = (
+    "no_repeat_ngram_size",
+    "bad_words_ids",
+    "suppress_tokens",
+    "begin_suppress_tokens",
+    "forced_bos_token_id",
+    "forced_eos_token_id",
+    "sequence_bias",
+    "encoder_repetition_penalty",
+)
 
 
 def greedy_options(generation_config: Any, *, min_new_tokens: int = 0, **overrides: Any) -> GreedyOptions:
     """The greedy options ``generate`` would use with this config (and ``overrides``), or FastPathUnsupported."""
+
     def setting(name: str, default: Any = None) -> Any:
         return overrides.get(name, getattr(generation_config, name, default))
 
@@ -51,8 +60,11 @@ def greedy_options(generation_config: Any, *, min_new_tokens: int = 0, **overrid
             raise FastPathUnsupported(f"generation option {name}={value!r} is not supported by the fast path")
     eos = setting("eos_token_id")
     eos_ids = () if eos is None else (eos,) if isinstance(eos, int) else tuple(int(i) for i in eos)
-    return GreedyOptions(eos_token_ids=eos_ids, repetition_penalty=float(setting("repetition_penalty", 1.0) or 1.0),
-                         min_new_tokens=max(min_new_tokens, int(setting("min_new_tokens", 0) or 0)))
+    return GreedyOptions(
+        eos_token_ids=eos_ids,
+        repetition_penalty=float(setting("repetition_penalty", 1.0) or 1.0),
+        min_new_tokens=max(min_new_tokens, int(setting("min_new_tokens", 0) or 0)),
+    )
 
 
 def end_penalty(options: GreedyOptions, vocab: int, device: torch.device) -> torch.Tensor:
@@ -63,9 +75,15 @@ def end_penalty(options: GreedyOptions, vocab: int, device: torch.device) -> tor
     return penalty
 
 
-def choose(logits: torch.Tensor, seen: torch.Tensor, generated: torch.Tensor, min_new: torch.Tensor,
-           repetition: torch.Tensor | float, eos_penalty: torch.Tensor,
-           bias: torch.Tensor | None = None) -> torch.Tensor:
+def choose(
+    logits: torch.Tensor,
+    seen: torch.Tensor,
+    generated: torch.Tensor,
+    min_new: torch.Tensor,
+    repetition: torch.Tensor | float,
+    eos_penalty: torch.Tensor,
+    bias: torch.Tensor | None = None,
+) -> torch.Tensor:
     """generate's greedy choice for each row: (rows, vocab) float32 logits -> (rows,) token ids.
 
     ``seen`` (rows, vocab) marks each row's tokens so far, ``generated`` and ``min_new`` are (rows,),

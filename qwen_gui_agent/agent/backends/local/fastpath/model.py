@@ -50,15 +50,17 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
-def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor,
-               sin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def apply_rope(
+    q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     # transformers' apply_rotary_pos_emb, written out: same operations in the same order.
     cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
     return (q * cos) + (rotate_half(q) * sin), (k * cos) + (rotate_half(k) * sin)
 
 
-def add_rms_norm(norm: Any, residual: torch.Tensor, delta: torch.Tensor | None,
-                 kernels: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def add_rms_norm(
+    norm: Any, residual: torch.Tensor, delta: torch.Tensor | None, kernels: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The residual stream after adding ``delta`` (if any), and its RMS norm by the module ``norm``.
 
     The add belongs to the previous block and the norm to the next one; with ``kernels`` the add and
@@ -66,16 +68,16 @@ def add_rms_norm(norm: Any, residual: torch.Tensor, delta: torch.Tensor | None,
     reduction over the same tensor, so the bits are eager's for any number of rows.
     """
     if kernels and delta is not None:
-        return fast_kernels.add_rms_norm(residual.contiguous(), delta.contiguous(), norm.weight,
-                                         norm.variance_epsilon)
+        return fast_kernels.add_rms_norm(residual.contiguous(), delta.contiguous(), norm.weight, norm.variance_epsilon)
     hidden = residual if delta is None else residual + delta
     if kernels:
         return hidden, fast_kernels.rms_norm(hidden.contiguous(), norm.weight, norm.variance_epsilon)
     return hidden, norm(hidden)
 
 
-def add_rms_norm_rows(norm: Any, residual: torch.Tensor, delta: torch.Tensor | None,
-                      kernels: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def add_rms_norm_rows(
+    norm: Any, residual: torch.Tensor, delta: torch.Tensor | None, kernels: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     """add_rms_norm in one launch for any number of rows (the fleet's many-row tensors).
 
     Each row is summed as a lone row would be (fast_rmsnorm), not as ATen sums a many-row tensor,
@@ -114,17 +116,28 @@ class TextModel:
         gemv = fast_gemv.plan_for(language.layers[0], model.lm_head) if kernels and silu else fast_gemv.GemvPlan()
         one_launch_norm = kernels and fast_rmsnorm.equals_eager(language.norm)
         log.info("one-launch RMS norm equal to eager here: %s", one_launch_norm)
-        return cls(embed=language.embed_tokens, layers=language.layers, norm=language.norm,
-                   rotary=language.rotary_emb, head=model.lm_head, kv_heads=config.num_key_value_heads,
-                   heads=heads, head_dim=getattr(config, "head_dim", None) or config.hidden_size // heads,
-                   kernels=kernels, silu=silu, gemv=gemv, one_launch_norm=one_launch_norm,
-                   qk_norm=hasattr(language.layers[0].self_attn, "q_norm"),
-                   attention=_attention_function(config, language.layers[0].self_attn))
+        return cls(
+            embed=language.embed_tokens,
+            layers=language.layers,
+            norm=language.norm,
+            rotary=language.rotary_emb,
+            head=model.lm_head,
+            kv_heads=config.num_key_value_heads,
+            heads=heads,
+            head_dim=getattr(config, "head_dim", None) or config.hidden_size // heads,
+            kernels=kernels,
+            silu=silu,
+            gemv=gemv,
+            one_launch_norm=one_launch_norm,
+            qk_norm=hasattr(language.layers[0].self_attn, "q_norm"),
+            attention=_attention_function(config, language.layers[0].self_attn),
+        )
 
     # -- the pieces a layer is made of, in each style ------------------------------------------------
 
-    def add_norm(self, module: Any, residual: torch.Tensor, delta: torch.Tensor | None,
-                 style: Style) -> tuple[torch.Tensor, torch.Tensor]:
+    def add_norm(
+        self, module: Any, residual: torch.Tensor, delta: torch.Tensor | None, style: Style
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The residual stream plus ``delta``, and its RMS norm by ``module``."""
         if style == "row" and self.one_launch_norm:
             return fast_rmsnorm.add_rms_norm_row(residual, delta, module.weight, module.variance_epsilon)
@@ -132,8 +145,7 @@ class TextModel:
             return add_rms_norm_rows(module, residual, delta, self.kernels)
         return add_rms_norm(module, residual, delta, self.kernels)
 
-    def project(self, attn: Any, normed: torch.Tensor, style: Style) -> tuple[torch.Tensor, torch.Tensor,
-                                                                               torch.Tensor]:
+    def project(self, attn: Any, normed: torch.Tensor, style: Style) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """q, k, v as (batch, tokens, heads, head_dim), q and k normed per head where the model does (Qwen3-VL)."""
         if style == "row" and self.gemv.qkv is not None:
             q, k, v = fast_gemv.qkv(normed, attn, self.gemv.qkv)
@@ -159,8 +171,9 @@ class TextModel:
             return module(x)
         return module.down_proj(fast_kernels.silu_mul(module.gate_proj(x), module.up_proj(x)))
 
-    def last_logits(self, residual: torch.Tensor, delta: torch.Tensor | None, style: Style,
-                    last: torch.Tensor | None = None) -> torch.Tensor:
+    def last_logits(
+        self, residual: torch.Tensor, delta: torch.Tensor | None, style: Style, last: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """float32 logits of each row's last token (its position ``last[row]``, else the final one): (rows, vocab).
 
         ``exact`` normalizes every position as transformers does (a many-row mean sums in another
@@ -197,8 +210,9 @@ def _attention_function(config: Any, attn: Any) -> Any:
 # -- a layer, in two halves ----------------------------------------------------------------------------
 
 
-def before_attention(text: TextModel, number: int, residual: torch.Tensor, delta: torch.Tensor | None,
-                     style: Style) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def before_attention(
+    text: TextModel, number: int, residual: torch.Tensor, delta: torch.Tensor | None, style: Style
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """The residual stream entering layer ``number`` (``residual + delta``) and the layer's q, k, v."""
     layer = text.layers[number]
     residual, normed = text.add_norm(layer.input_layernorm, residual, delta, style)
@@ -206,8 +220,9 @@ def before_attention(text: TextModel, number: int, residual: torch.Tensor, delta
     return residual, q, k, v
 
 
-def after_attention(text: TextModel, number: int, residual: torch.Tensor, out: torch.Tensor,
-                    style: Style) -> tuple[torch.Tensor, torch.Tensor]:
+def after_attention(
+    text: TextModel, number: int, residual: torch.Tensor, out: torch.Tensor, style: Style
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The rest of layer ``number`` after its attention ``out`` (batch, tokens, heads * head_dim): output
     projection, residual, MLP. Returns the residual stream and the MLP's output not yet added to it."""
     layer = text.layers[number]
@@ -230,8 +245,9 @@ class Deepstack:
         return hidden.index_put((self.mask,), hidden[self.mask] + self.features[number].to(hidden.dtype))
 
 
-def run_layers(text: TextModel, hidden: torch.Tensor, attend: Attend, style: Style,
-               deepstack: Deepstack | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+def run_layers(
+    text: TextModel, hidden: torch.Tensor, attend: Attend, style: Style, deepstack: Deepstack | None = None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Every layer over ``hidden`` (batch, tokens, hidden), ``attend`` between the halves.
 
     Returns the residual stream and the last MLP's output not yet added (the final norm adds it).

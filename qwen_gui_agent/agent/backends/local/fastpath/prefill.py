@@ -27,8 +27,14 @@ def image_positions(input_ids: torch.Tensor, image_token_id: int, features: Sequ
 
 
 @torch.inference_mode()
-def prefill(text: TextModel, embeds: torch.Tensor, positions: torch.Tensor, keys: Sequence[torch.Tensor],
-            values: Sequence[torch.Tensor], deepstack: Deepstack | None = None) -> torch.Tensor:
+def prefill(
+    text: TextModel,
+    embeds: torch.Tensor,
+    positions: torch.Tensor,
+    keys: Sequence[torch.Tensor],
+    values: Sequence[torch.Tensor],
+    deepstack: Deepstack | None = None,
+) -> torch.Tensor:
     """float32 logits (1, vocab) of the prompt's last token; its keys and values into ``keys``/``values`` slots 0..L-1.
 
     ``embeds`` is (1, L, hidden) (image tokens already replaced by the tower's output), ``positions``
@@ -48,8 +54,9 @@ def prefill(text: TextModel, embeds: torch.Tensor, positions: torch.Tensor, keys
         if text.attention is not None:  # the function the model's own layer calls, with generate's arguments
             out, _ = text.attention(attn, q, k, v, None, dropout=0.0, scaling=attn.scaling)
         else:
-            out = F.scaled_dot_product_attention(q, k, v, dropout_p=0.0, scale=attn.scaling, is_causal=length > 1,
-                                                 enable_gqa=text.heads != text.kv_heads).transpose(1, 2)
+            out = F.scaled_dot_product_attention(
+                q, k, v, dropout_p=0.0, scale=attn.scaling, is_causal=length > 1, enable_gqa=text.heads != text.kv_heads
+            ).transpose(1, 2)
         return out.reshape(1, length, -1)
 
     residual, delta = run_layers(text, embeds, attend, "exact", deepstack)

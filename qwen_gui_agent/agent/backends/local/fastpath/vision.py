@@ -115,8 +115,9 @@ def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor
     return ((x * cos) + (rotate_half(x) * sin)).to(dtype)
 
 
-def _attention(attn: Any, x: torch.Tensor, plan: VisionPlan, groups: tuple[SegmentGroup, ...],
-               kernels: bool) -> torch.Tensor:
+def _attention(
+    attn: Any, x: torch.Tensor, plan: VisionPlan, groups: tuple[SegmentGroup, ...], kernels: bool
+) -> torch.Tensor:
     tokens = x.shape[0]
     heads = attn.num_heads
     qkv = attn.qkv(x)
@@ -163,18 +164,21 @@ class FastVision(GraphedTower):
             return False
         if torch.equal(embeddings, self.forward(pixel_values, grid, padded=False).embeds):
             return True
-        log.warning("padded vision MLP products differ from the unpadded ones for grid %s on this GPU: "
-                    "using the unpadded ones", grid)
+        log.warning(
+            "padded vision MLP products differ from the unpadded ones for grid %s on this GPU: using the unpadded ones",
+            grid,
+        )
         self._mlp_weights = None
         return False
 
-    def forward(self, pixel_values: torch.Tensor, grid: GridKey, batched: bool = False,
-                padded: bool = True) -> VisionFeatures:
+    def forward(
+        self, pixel_values: torch.Tensor, grid: GridKey, batched: bool = False, padded: bool = True
+    ) -> VisionFeatures:
         """The tower's output; ``batched`` (many screens at once, the fleet's joins) trades the lone path's bits
         for aligned shapes: the patch embedding as one product, the MLP's down projection on padded width."""
         visual = self.visual
         plan = self.plan(grid)
-        unit = visual.config.spatial_merge_size ** 2
+        unit = visual.config.spatial_merge_size**2
         x = self._embed_patches(pixel_values, batched)
         tokens = x.shape[0]
         x = x.view(tokens // unit, unit, -1)[plan.window_order].reshape(tokens, -1)
@@ -209,11 +213,12 @@ class FastVision(GraphedTower):
             return mlp.down_proj(fast_kernels.silu_mul(mlp.gate_proj(x), mlp.up_proj(x)))
         weights = self._mlp_weights[number]
         if batched:  # the padded columns are silu(0) * 0 = 0, and the padded down weights' columns 0 too
-            wide = fast_kernels.silu_mul(F.linear(x, weights.gate, weights.gate_bias),
-                                         F.linear(x, weights.up, weights.up_bias))
+            wide = fast_kernels.silu_mul(
+                F.linear(x, weights.gate, weights.gate_bias), F.linear(x, weights.up, weights.up_bias)
+            )
             return F.linear(wide, self._padded_down(number, weights.gate.shape[0]), mlp.down_proj.bias)
-        gate = F.linear(x, weights.gate, weights.gate_bias)[:, :weights.width]
-        up = F.linear(x, weights.up, weights.up_bias)[:, :weights.width]
+        gate = F.linear(x, weights.gate, weights.gate_bias)[:, : weights.width]
+        up = F.linear(x, weights.up, weights.up_bias)[:, : weights.width]
         return mlp.down_proj(fast_kernels.silu_mul(gate, up))
 
     def _padded_down(self, number: int, width: int) -> torch.Tensor:

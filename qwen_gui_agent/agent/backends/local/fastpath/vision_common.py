@@ -38,7 +38,7 @@ class VisionFeatures(NamedTuple):
         """Split into ``count`` equal parts (the screens of one batched call, in order)."""
         size = len(self.embeds) // count
         parts = [feature.split(size) for feature in (self.embeds, *self.deepstack)]
-        return [VisionFeatures(embeds, tuple(deep)) for embeds, *deep in zip(*parts)]
+        return [VisionFeatures(embeds, tuple(deep)) for embeds, *deep in zip(*parts, strict=False)]
 
 
 @dataclass(frozen=True)
@@ -83,15 +83,18 @@ def frame_groups(grid: GridKey, device: torch.device) -> tuple[SegmentGroup, ...
     return group_segments([h * w for t, h, w in grid for _ in range(t)], device)
 
 
-def grouped_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, groups: tuple[SegmentGroup, ...],
-                      scale: float) -> torch.Tensor:
+def grouped_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, groups: tuple[SegmentGroup, ...], scale: float
+) -> torch.Tensor:
     """Attention inside each segment; q, k, v and the result are (tokens, heads, head_dim)."""
     tokens, heads, dim = q.shape
 
     def attend(group: SegmentGroup) -> torch.Tensor:
         span = group.count * group.length
-        parts = [x.narrow(0, group.start, span) if group.start is not None else x.index_select(0, group.indices())
-                 for x in (q, k, v)]
+        parts = [
+            x.narrow(0, group.start, span) if group.start is not None else x.index_select(0, group.indices())
+            for x in (q, k, v)
+        ]
         q_, k_, v_ = (part.view(group.count, group.length, heads, dim).transpose(1, 2) for part in parts)
         result = F.scaled_dot_product_attention(q_, k_, v_, dropout_p=0.0, scale=scale, is_causal=False)
         return result.transpose(1, 2).reshape(span, heads, dim)
@@ -143,8 +146,9 @@ class GraphedTower:
     def __call__(self, pixel_values: torch.Tensor, grid: GridKey) -> VisionFeatures:
         if not (self.use_graphs and self.device().type == "cuda"):
             return self.forward(pixel_values, grid)
-        graph, pixels, features = remember(self._graphs, grid, lambda: self._capture(pixel_values, grid),
-                                           self.cache_size)
+        graph, pixels, features = remember(
+            self._graphs, grid, lambda: self._capture(pixel_values, grid), self.cache_size
+        )
         pixels.copy_(pixel_values)
         graph.replay()
         return features

@@ -43,15 +43,22 @@ def build_plan(visual: Any, grid: GridKey, device: torch.device) -> DeepstackPla
     merge = visual.config.spatial_merge_size
     grid_thw = torch.tensor(grid, dtype=torch.long, device=device)  # generate's grids are on the model's device
     indices, weights = get_vision_interpolation_indices_and_weights(
-        grid_thw, num_grid_per_side=visual.num_grid_per_side,
+        grid_thw,
+        num_grid_per_side=visual.num_grid_per_side,
         mode=getattr(visual, "interpolation_mode", "bilinear"),
-        align_corners=getattr(visual, "interpolation_align_corners", True), spatial_merge_size=merge)
+        align_corners=getattr(visual, "interpolation_align_corners", True),
+        spatial_merge_size=merge,
+    )
     dtype = visual.patch_embed.proj.weight.dtype
     positions = (visual.pos_embed(indices) * weights[:, :, None]).sum(1).to(dtype)
     rotary_positions = get_vision_position_ids(grid_thw, merge)
     cos, sin = visual.rotary_pos_emb(positions, rotary_positions)
-    return DeepstackPlan(positions=positions, cos=cos.float().contiguous(), sin=sin.float().contiguous(),
-                         frames=frame_groups(grid, device))
+    return DeepstackPlan(
+        positions=positions,
+        cos=cos.float().contiguous(),
+        sin=sin.float().contiguous(),
+        frames=frame_groups(grid, device),
+    )
 
 
 class DeepstackVision(GraphedTower):

@@ -53,8 +53,15 @@ class _Row:
 class FleetEngine:
     """Continuous batching over ``slots`` rows of one model (see the module's docstring)."""
 
-    def __init__(self, fast: FastPath, options: GreedyOptions, *, slots: int = 8, capacity: int = 4096,
-                 join: JoinSettings | None = None) -> None:
+    def __init__(
+        self,
+        fast: FastPath,
+        options: GreedyOptions,
+        *,
+        slots: int = 8,
+        capacity: int = 4096,
+        join: JoinSettings | None = None,
+    ) -> None:
         self.fast = fast
         self.text = fast.text
         self.options = options
@@ -99,11 +106,13 @@ class FleetEngine:
         for inputs, limit, _ in requests:
             row = JoiningRow.of(inputs, next(free), self.fast.config, self.fast.device)
             if not self.fits(len(row.ids), limit):
-                raise ValueError(f"{len(row.ids)} prompt tokens + {limit} new do not fit the {state.capacity}-token "
-                                 "slots; start the engine with a larger capacity")
+                raise ValueError(
+                    f"{len(row.ids)} prompt tokens + {limit} new do not fit the {state.capacity}-token "
+                    "slots; start the engine with a larger capacity"
+                )
             joining.append(row)
         first_logits = self.joiner.join(joining)
-        for row, logits, (_, limit, tag) in zip(joining, first_logits, requests):
+        for row, logits, (_, limit, tag) in zip(joining, first_logits, requests, strict=False):
             self._start_row(row, logits, _Row(limit=limit, prompt_tokens=len(row.ids), started=started, tag=tag))
         # No host sync here: the first tokens are read with the next step's tokens, so the host goes on
         # preparing while the GPU works.
@@ -154,7 +163,7 @@ class FleetEngine:
         results: dict[int, list[int]] = {}
         while waiting or self.rows:
             if waiting and self.free_slots:
-                joining, waiting = waiting[:self.free_slots], waiting[self.free_slots:]
+                joining, waiting = waiting[: self.free_slots], waiting[self.free_slots :]
                 self.admit_many([(inputs, limit, index) for index, (inputs, limit) in joining])
             for tag, tokens, _ in self.finished():
                 results[tag] = tokens

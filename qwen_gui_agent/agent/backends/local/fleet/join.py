@@ -57,10 +57,18 @@ class JoiningRow:
         input_ids = inputs["input_ids"].to(device)
         ids = input_ids[0].tolist()
         grids = tuple(_grids(inputs.get("image_grid_thw")))
-        positions, rope_delta = rope_positions(ids, config.image_token_id, list(grids),
-                                               config.vision_config.spatial_merge_size)
-        return cls(ids=ids, input_ids=input_ids, pixel_values=inputs.get("pixel_values"), grids=grids,
-                   positions=positions, rope_delta=rope_delta, slot=slot)
+        positions, rope_delta = rope_positions(
+            ids, config.image_token_id, list(grids), config.vision_config.spatial_merge_size
+        )
+        return cls(
+            ids=ids,
+            input_ids=input_ids,
+            pixel_values=inputs.get("pixel_values"),
+            grids=grids,
+            positions=positions,
+            rope_delta=rope_delta,
+            slot=slot,
+        )
 
 
 @dataclass(frozen=True)
@@ -73,8 +81,11 @@ class SharedPrefix:
 
     def cut(self, length: int) -> SharedPrefix:
         """Its first ``length`` tokens (their keys and values do not depend on what follows)."""
-        return SharedPrefix(self.tokens[:length], tuple(k[:, :length].clone() for k in self.keys),
-                            tuple(v[:, :length].clone() for v in self.values))
+        return SharedPrefix(
+            self.tokens[:length],
+            tuple(k[:, :length].clone() for k in self.keys),
+            tuple(v[:, :length].clone() for v in self.values),
+        )
 
 
 @dataclass(frozen=True)
@@ -102,8 +113,13 @@ def shared_length(rows: Sequence[Sequence[int]], image_token_id: int) -> int:
 class FleetJoin:
     """Vision, prefix and prefill for rows joining together; keeps the last shared prefix."""
 
-    def __init__(self, fast: FastPath, keys: Sequence[torch.Tensor], values: Sequence[torch.Tensor],
-                 settings: JoinSettings | None = None) -> None:
+    def __init__(
+        self,
+        fast: FastPath,
+        keys: Sequence[torch.Tensor],
+        values: Sequence[torch.Tensor],
+        settings: JoinSettings | None = None,
+    ) -> None:
         self.fast = fast
         self.text: TextModel = fast.text
         self.keys, self.values = keys, values  # the fleet's slot caches, per layer (slots, kv_heads, capacity, dim)
@@ -132,7 +148,7 @@ class FleetJoin:
         for grid, same_size in _by_grid(rows).items():
             per_row = sum(t * h * w for t, h, w in grid)
             step = max(1, self.settings.max_vision_patches // per_row)
-            for members in (same_size[at:at + step] for at in range(0, len(same_size), step)):
+            for members in (same_size[at : at + step] for at in range(0, len(same_size), step)):
                 pixels = torch.cat([rows[i].pixel_values.to(fast.device) for i in members])
                 if len(members) == 1 and fast.vision.captured(grid):
                     # Its captured graph; copied, as the graph's next replay (this grid's next chunk) overwrites it.
@@ -140,7 +156,7 @@ class FleetJoin:
                     out = VisionFeatures(graphed.embeds.clone(), tuple(t.clone() for t in graphed.deepstack))
                 else:  # no capture here: a fleet of many screen sizes would evict and capture graphs in turn
                     out = fast.vision.forward(pixels, grid * len(members), batched=True)
-                images.update(zip(members, out.rows(len(members))))
+                images.update(zip(members, out.rows(len(members)), strict=False))
         embeds = []
         for index, row in enumerate(rows):
             embed = self.text.embed(row.input_ids[0])
@@ -203,26 +219,36 @@ class FleetJoin:
             longest = max(longest, length)
         return chunks
 
-    def _prefill(self, rows: Sequence[JoiningRow], embeds: Sequence[tuple[torch.Tensor, tuple[torch.Tensor, ...]]],
-                 prefix: SharedPrefix | None) -> torch.Tensor:
+    def _prefill(
+        self,
+        rows: Sequence[JoiningRow],
+        embeds: Sequence[tuple[torch.Tensor, tuple[torch.Tensor, ...]]],
+        prefix: SharedPrefix | None,
+    ) -> torch.Tensor:
         start = len(prefix.tokens) if prefix else 0
         lengths = [len(row.ids) - start for row in rows]
         width = max(lengths)
         hidden = embeds[0][0].new_zeros(len(rows), width, embeds[0][0].shape[-1])
         # Padding takes the row's last position: any value would do, as no real token attends to it.
         positions = torch.empty(3, len(rows), width, dtype=torch.long)
-        for index, (row, (embed, _), length) in enumerate(zip(rows, embeds, lengths)):
+        for index, (row, (embed, _), length) in enumerate(zip(rows, embeds, lengths, strict=False)):
             hidden[index, :length] = embed[start:]
             own = row.positions[:, 0, start:]
             positions[:, index, :length] = own
             positions[:, index, length:] = own[:, -1:]
         cache = _Cache.of(self.keys, self.values, [row.slot for row in rows], prefix)
-        residual, delta = self._layers(hidden, positions.to(self.fast.device), cache, self._deepstack(rows, embeds,
-                                                                                                        start, width))
+        residual, delta = self._layers(
+            hidden, positions.to(self.fast.device), cache, self._deepstack(rows, embeds, start, width)
+        )
         return self.text.last_logits(residual, delta, "rows", last=torch.tensor(lengths, device=hidden.device) - 1)
 
-    def _deepstack(self, rows: Sequence[JoiningRow], embeds: Sequence[tuple[torch.Tensor, tuple[torch.Tensor, ...]]],
-                   start: int, width: int) -> Deepstack | None:
+    def _deepstack(
+        self,
+        rows: Sequence[JoiningRow],
+        embeds: Sequence[tuple[torch.Tensor, tuple[torch.Tensor, ...]]],
+        start: int,
+        width: int,
+    ) -> Deepstack | None:
         """Qwen3-VL's DeepStack for the padded rows: their image positions after ``start``, features in row order."""
         levels = [deep for _, deep in embeds if deep]
         if not levels:
@@ -231,11 +257,12 @@ class FleetJoin:
         mask = torch.zeros(len(rows), width, dtype=torch.bool, device=self.fast.device)
         for index, row in enumerate(rows):
             own = row.input_ids[0, start:] == image
-            mask[index, :own.shape[0]] = own
-        return Deepstack(mask=mask, features=[torch.cat(level) for level in zip(*levels)])
+            mask[index, : own.shape[0]] = own
+        return Deepstack(mask=mask, features=[torch.cat(level) for level in zip(*levels, strict=False)])
 
-    def _layers(self, hidden: torch.Tensor, positions: torch.Tensor, cache: _Cache,
-                deepstack: Deepstack | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _layers(
+        self, hidden: torch.Tensor, positions: torch.Tensor, cache: _Cache, deepstack: Deepstack | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The model's layers (fastpath/model.py, ``rows`` style) over (rows, width) tokens that follow
         ``cache.prefix``; each layer's keys and values go into ``cache`` (padding's too: past each row's length,
         where the decode step masks them and overwrites them). Returns the residual stream and the last MLP's
@@ -252,16 +279,29 @@ class FleetJoin:
                 keys[cache.slots, :, :before] = cache.prefix.keys[number]
                 values[cache.slots, :, :before] = cache.prefix.values[number]
             if applies(text.kernels, text.head_dim):  # rotary and the stores in one launch
-                q = rotate_and_store_rows(q.reshape(rows, width, -1), k.reshape(rows, width, -1),
-                                          v.reshape(rows, width, -1), cos, sin, keys, values, cache.slots, starts)
+                q = rotate_and_store_rows(
+                    q.reshape(rows, width, -1),
+                    k.reshape(rows, width, -1),
+                    v.reshape(rows, width, -1),
+                    cos,
+                    sin,
+                    keys,
+                    values,
+                    cache.slots,
+                    starts,
+                )
                 q = q.view(rows, width, -1, text.head_dim).transpose(1, 2)
             else:
                 q, k, v = (t.transpose(1, 2) for t in (q, k, v))
                 q, k = apply_rope(q, k, cos, sin)
-                keys[cache.slots, :, before:before + width] = k
-                values[cache.slots, :, before:before + width] = v
-            out = grouped_query_prefill(q, cache.rows(keys, before + width), cache.rows(values, before + width),
-                                        text.layers[number].self_attn.scaling)
+                keys[cache.slots, :, before : before + width] = k
+                values[cache.slots, :, before : before + width] = v
+            out = grouped_query_prefill(
+                q,
+                cache.rows(keys, before + width),
+                cache.rows(values, before + width),
+                text.layers[number].self_attn.scaling,
+            )
             return out.transpose(1, 2).reshape(rows, width, -1)
 
         return run_layers(text, hidden, attend, "rows", deepstack)
@@ -279,8 +319,13 @@ class _Cache:
     slots: torch.Tensor  # slot_list on the device
 
     @classmethod
-    def of(cls, keys: Sequence[torch.Tensor], values: Sequence[torch.Tensor], slots: Sequence[int],
-           prefix: SharedPrefix | None) -> _Cache:
+    def of(
+        cls,
+        keys: Sequence[torch.Tensor],
+        values: Sequence[torch.Tensor],
+        slots: Sequence[int],
+        prefix: SharedPrefix | None,
+    ) -> _Cache:
         device = keys[0].device
         return cls(keys, values, tuple(slots), prefix, torch.tensor(list(slots), dtype=torch.long, device=device))
 
@@ -288,13 +333,13 @@ class _Cache:
         """The first ``length`` positions of our cache rows: a view when they are consecutive, else a copy."""
         first, count = self.slot_list[0], len(self.slot_list)
         if self.slot_list == tuple(range(first, first + count)):
-            return cache[first:first + count, :, :length]
+            return cache[first : first + count, :, :length]
         return cache[self.slots, :, :length]
 
 
 def _agreement(first: Sequence[int], second: Sequence[int]) -> int:
     """How many leading tokens two sequences share."""
-    for index, (a, b) in enumerate(zip(first, second)):
+    for index, (a, b) in enumerate(zip(first, second, strict=False)):
         if a != b:
             return index
     return min(len(first), len(second))

@@ -63,8 +63,9 @@ class FleetRunner:
         self._graph: Any = None
         self._split_kv = applies(self.text.kernels, self.text.head_dim)  # else the masked SDPA kernel
 
-    def start_row(self, slot: int, input_ids: torch.Tensor, length: int, rope_delta: int,
-                  first_logits: torch.Tensor) -> None:
+    def start_row(
+        self, slot: int, input_ids: torch.Tensor, length: int, rope_delta: int, first_logits: torch.Tensor
+    ) -> None:
         """A row whose prompt is prefilled into ``slot``: its bookkeeping, and its first token chosen on the GPU."""
         state = self.state
         state.length[slot] = length
@@ -82,8 +83,14 @@ class FleetRunner:
 
     def _choose(self, logits: torch.Tensor, rows: slice) -> torch.Tensor:
         state = self.state
-        return choose(logits, state.seen[rows], state.generated[rows], state.min_new[rows],
-                      self.options.repetition_penalty, self.eos_penalty)
+        return choose(
+            logits,
+            state.seen[rows],
+            state.generated[rows],
+            state.min_new[rows],
+            self.options.repetition_penalty,
+            self.eos_penalty,
+        )
 
     @torch.inference_mode()
     def step(self) -> tuple[list[int], list[int]]:
@@ -128,16 +135,33 @@ class FleetRunner:
         visible = (state.positions.view(1, -1) <= state.length.view(-1, 1)).view(state.slots, 1, 1, -1)
         return torch.zeros(visible.shape, dtype=dtype, device=visible.device).masked_fill_(~visible, float("-inf"))
 
-    def _attention(self, number: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cos: torch.Tensor,
-                   sin: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    def _attention(
+        self,
+        number: int,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        mask: torch.Tensor | None,
+    ) -> torch.Tensor:
         """Layer ``number``'s attention for every row's new token; its key and value stored at the row's length."""
         text, state = self.text, self.state
         slots = state.slots
         scale = text.layers[number].self_attn.scaling
         keys, values = state.keys[number], state.values[number]
         if self._split_kv:  # one launch for rotary and stores, then split-KV decoding (attention.py)
-            q = rotate_and_store_rows(q.reshape(slots, 1, -1), k.reshape(slots, 1, -1), v.reshape(slots, 1, -1),
-                                      cos, sin, keys, values, state.rows, state.length)
+            q = rotate_and_store_rows(
+                q.reshape(slots, 1, -1),
+                k.reshape(slots, 1, -1),
+                v.reshape(slots, 1, -1),
+                cos,
+                sin,
+                keys,
+                values,
+                state.rows,
+                state.length,
+            )
             out = decode_attention(q.view(slots, text.heads, text.head_dim), keys, values, state.length, scale)
             return out.reshape(slots, 1, -1)
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))
@@ -157,12 +181,12 @@ class FleetRunner:
         kept = (state.token, state.length, state.generated, state.seen, self.next_token)
         saved = [t.clone() for t in kept]
         warm_up_on_side_stream(self._step_body, times=2)
-        for target, value in zip(kept, saved):
+        for target, value in zip(kept, saved, strict=False):
             target.copy_(value)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
             self._step_body()
-        for target, value in zip(kept, saved):
+        for target, value in zip(kept, saved, strict=False):
             target.copy_(value)
         self._graph = graph
         log.info("captured the %d-row decode step (%d-token slots)", state.slots, state.capacity)

@@ -265,10 +265,18 @@ for width, slots, starts in ((1, torch.arange(rows), length), (3, torch.tensor([
 print("ok")
 """
 
+
 def run_in_interpreter(script: str) -> str:
     env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
-                          check=False, timeout=INTERPRETER_TIMEOUT_S)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=INTERPRETER_TIMEOUT_S,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout.strip()
 
