@@ -19,12 +19,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 from pydantic import ValidationError
 
 from .schema import Task, split_command_line
 from .yaml_limits import DEFAULT_LIMITS, YamlLimitError, YamlLimits, compose_bounded
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails  # what ValidationError.errors() lists (pydantic's own dependency)
 
 _VARIABLE = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\})")
 
@@ -171,7 +175,7 @@ def _field_name(location: Location) -> str:
     return name
 
 
-def _problem(item: dict, marks: dict[Location, tuple[int, int]]) -> Problem:
+def _problem(item: ErrorDetails, marks: dict[Location, tuple[int, int]]) -> Problem:
     location = _resolve(tuple(item["loc"]), marks)
     line, column = marks.get(location, (1, 1))
     message = item["msg"].removeprefix("Value error, ")

@@ -29,15 +29,18 @@ from .variables import NAME_PATTERN, fill, referenced_variables
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*$")
 
 
+def duration_seconds(text: str) -> float:
+    """Seconds from text such as ``90``, ``90s``, ``5m``, ``1m30s``, ``2h``; ValueError for anything else."""
+    match = _DURATION.match(text)
+    if not text.strip() or not match or not any(match.groups()):
+        raise ValueError(f"{text!r} is not a duration (use seconds, or e.g. 90s, 5m, 1m30s)")
+    hours, minutes, seconds = (float(group) if group else 0.0 for group in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
 def parse_duration(value: object) -> object:
-    """Seconds from a number or text such as ``90``, ``90s``, ``5m``, ``1m30s``, ``2h``."""
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if not value.strip() or not match or not any(match.groups()):
-            raise ValueError(f"{value!r} is not a duration (use seconds, or e.g. 90s, 5m, 1m30s)")
-        hours, minutes, seconds = (float(group) if group else 0.0 for group in match.groups())
-        return hours * 3600 + minutes * 60 + seconds
-    return value
+    """A duration field's validator: text as ``duration_seconds`` reads it; a number is left to the field's type."""
+    return duration_seconds(value) if isinstance(value, str) else value
 
 
 Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0, allow_inf_nan=False)]

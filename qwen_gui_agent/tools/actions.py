@@ -9,7 +9,7 @@ holds it does. The canonical text form lives in ``qwen_gui_agent.tools.canonical
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
@@ -240,7 +240,11 @@ TERMINAL_ACTIONS = (Finished, Answer, CallUser)  # the loop handles these; no de
 action_adapter: TypeAdapter[Action] = TypeAdapter(Action)
 
 
-def with_points(action: _Action, mapper: Callable[[Point], Point]) -> _Action:
+# An action's own class, kept through with_points: a Click in gives a Click out (and an Action an Action).
+_ActionT = TypeVar("_ActionT", bound=_Action)
+
+
+def with_points(action: _ActionT, mapper: Callable[[Point], Point]) -> _ActionT:
     """Return a copy of ``action`` with every point passed through ``mapper``."""
     updates = {name: mapper(value) for name, value in action.__dict__.items() if isinstance(value, Point)}
     return action.model_copy(update=updates) if updates else action

@@ -341,6 +341,7 @@ def parse_call(text: str) -> tuple[str, dict[str, object]]:
         raise ActionParseError("arguments must be given by name", excerpt=text, expected="click(start_box='(x,y)')")
     kwargs: dict[str, object] = {}
     for keyword in node.keywords:
+        assert keyword.arg is not None  # a `**mapping` keyword (arg None) was refused just above
         try:
             kwargs[keyword.arg] = ast.literal_eval(keyword.value)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):

@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypedDict
 
 from .frames import FrameBounds
 
@@ -76,8 +76,17 @@ class ModelFamily:
         return f"0..{self.relative_scale} relative"
 
 
+class _VisionGeometry(TypedDict):
+    """The vision-tower fields a base model passes on to every family built on it (splatted into rows)."""
+
+    patch_size: int
+    merge_size: int
+    frame: FrameBounds
+    processor_frame: FrameBounds
+
+
 # Qwen2.5-VL's preprocessor: min_pixels 56x56, max_pixels 16384 tokens; deployments often cap at 1280 tokens.
-_QWEN25 = dict(
+_QWEN25 = _VisionGeometry(
     patch_size=14,
     merge_size=2,
     frame=FrameBounds(4 * 28 * 28, 1280 * 28 * 28, 28),
@@ -85,7 +94,7 @@ _QWEN25 = dict(
 )
 # Qwen3-VL's preprocessor_config.json: size.shortest_edge 65536 (64 tokens), size.longest_edge 16777216 (16384
 # tokens). The agent's floor is the checkpoint's, so a server's own resize is the identity for every image we send.
-_QWEN3 = dict(
+_QWEN3 = _VisionGeometry(
     patch_size=16,
     merge_size=2,
     frame=FrameBounds(64 * 32 * 32, 1280 * 32 * 32, 32),

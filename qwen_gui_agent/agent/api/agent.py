@@ -15,6 +15,7 @@ status of the exception that left it (a failed assertion is ``failure``).
 
 from __future__ import annotations
 
+import builtins  # `type` in the class body is Agent.type (typing text): annotations name builtins.type
 import json
 import logging
 from collections.abc import Iterator, Mapping
@@ -186,7 +187,8 @@ class Agent:
 
     def assert_that(self, statement: str) -> None:
         """Ask the model whether ``statement`` is true of the screen now; ScreenAssertionError if it says no."""
-        self._step(AssertStep(assert_=statement))
+        # By its alias: `assert` is a keyword, and type checkers name the __init__ parameter after the alias.
+        self._step(AssertStep.model_validate({"assert": statement}))
 
     def wait_for(self, statement: str, *, timeout: float = 30.0, interval: float = 2.0) -> None:
         """Ask again every ``interval`` seconds until the model says ``statement`` is true; WaitTimeoutError after."""
@@ -199,7 +201,7 @@ class Agent:
     def query(self, question: str) -> Any: ...
 
     @overload
-    def query(self, question: str, schema: type[T]) -> T: ...
+    def query(self, question: str, schema: builtins.type[T]) -> T: ...
 
     def query(self, question: str, schema: Any = None) -> Any:
         """Read data off the screen: an instance of ``schema`` (a pydantic model, or any type pydantic validates:
@@ -251,7 +253,9 @@ class Agent:
     def __enter__(self) -> Agent:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: builtins.type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close(error)
 
     # ------------------------------------------------------------------ inside

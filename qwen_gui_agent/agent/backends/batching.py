@@ -156,7 +156,7 @@ class BatchingBackend(ModelBackend):
                 break
         return taken
 
-    def _admit(self, engine: StepEngine, items: list[_Waiting | None]) -> bool:
+    def _admit(self, engine: StepEngine, items: Sequence[_Waiting | None]) -> bool:
         """The items into free slots, together (a step the batch cannot take runs alone first); True on closing."""
         closing = None in items
         joining = []

@@ -114,16 +114,16 @@ def resolve_loop_settings(
     """The run's ``LoopSettings``; a bad value is a ``typer.BadParameter`` naming where it came from."""
     from dataclasses import replace
 
-    from ...tasks.schema import parse_duration
+    from ...tasks.schema import duration_seconds
     from ..runtime.session import LoopSettings
 
     try:
-        timeout_s = float(parse_duration(flags.timeout)) if flags.timeout is not None else None
+        timeout_s = duration_seconds(flags.timeout) if flags.timeout is not None else None
     except ValueError as error:
         raise typer.BadParameter(f"--timeout: {error}") from None
     settings = LoopSettings(
         max_steps=flags.max_steps or task.max_steps or _from_env(environ, ENV_MAX_STEPS, int) or DEFAULT_MAX_STEPS,
-        timeout_s=timeout_s or task.timeout or _from_env(environ, ENV_TIMEOUT, lambda raw: float(parse_duration(raw))),
+        timeout_s=timeout_s or task.timeout or _from_env(environ, ENV_TIMEOUT, duration_seconds),
         image_history=flags.history_images,
         frame=backend.frame,
         dry_run=flags.dry_run,

@@ -258,12 +258,12 @@ def device_setup(flags: DeviceFlags, environ: Mapping[str, str]) -> tuple[list[s
 def loop_settings(
     model: ServedModel, environ: Mapping[str, str], *, max_steps: int | None, timeout: str | None, **fixed: Any
 ) -> LoopSettings:
-    from ...tasks.schema import parse_duration
+    from ...tasks.schema import duration_seconds
     from ..runtime.session import LoopSettings
 
     def duration(text: str, where: str) -> float:
         try:
-            return float(parse_duration(text))  # type: ignore[arg-type]
+            return duration_seconds(text)
         except ValueError as error:
             raise typer.BadParameter(f"{where}: {error}") from None
 

@@ -385,7 +385,7 @@ def resolve_model_settings(
         raise ModelOptionError(f"unknown model setting(s) in the task file: {', '.join(sorted(unknown))}")
     values, origins = _pick(dataclasses.asdict(flags or ModelFlags()), task or {}, environ)
     values.setdefault("backend", _infer_backend(values))
-    fields = {_KNOBS[name].field: value for name, value in values.items() if _KNOBS[name].field}
+    fields = {target: value for name, value in values.items() if (target := _KNOBS[name].field)}
     if fields.get("adapter") is not None and fields["kind"] != "local":  # named by where it came from
         raise ModelOptionError(
             f"{origins['adapter']}: a LoRA adapter is merged by the local backend, not "

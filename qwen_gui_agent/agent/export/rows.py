@@ -130,7 +130,7 @@ def grounding_answer(dialect_name: str) -> Callable[[bool], str]:
     return lambda _is_box: BBOX_TAG
 
 
-def _in_image_pixels(values: list[float], frame: ModelFrame) -> list[float]:
+def _in_image_pixels(values: Sequence[float], frame: ModelFrame) -> list[float]:
     """A location from the model frame in pixels of the frame-sized image (0..1000 frames are scaled)."""
     if not frame.relative:
         return [_plain(value) for value in values]

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from PIL import Image
 
 from ...tools.actions import TERMINAL_ACTIONS, Action, Click, Point, with_points
 from ...tools.canonical import format_action, parse_action
-from ...tools.dialects.base import Dialect
+from ...tools.dialects.base import Coordinates, Dialect
 from ...tools.errors import ActionParseError
 from ...tools.frames import (
     ModelFrame,
@@ -30,6 +30,7 @@ from ..records.run_files import (
     MODEL_KINDS,
     QUERY_KINDS,
     VERDICT_KINDS,
+    ErrorRecord,
     RecordedRun,
     RunInfo,
     StepRecord,
@@ -86,7 +87,7 @@ def check_run(
 def dialect_for_run(info: RunInfo) -> Dialect:
     from ...tools.dialects import get_dialect  # the dialect registry pulls in every parser
 
-    coordinates = "relative" if info.frame_settings.get("relative") else "absolute"
+    coordinates: Coordinates = "relative" if info.frame_settings.get("relative") else "absolute"
     try:
         return get_dialect(info.dialect, coordinates=coordinates)
     except (KeyError, ValueError) as error:
@@ -261,22 +262,25 @@ class _Replayer:
             problems.append("the prompt no longer carries the screenshot")
 
     def _reparse(self, step: StepRecord, frame: ModelFrame | None, problems: list[str]) -> list[Action] | None:
-        recorded_parse_error = step.error is not None and step.error.kind == "parse" and not step.actions
+        # The recorded parse error, where the step failed to parse (and so proposed no action).
+        parse_error: ErrorRecord | None = (
+            step.error if step.error is not None and step.error.kind == "parse" and not step.actions else None
+        )
         try:
             parsed = self.dialect.parse(step.answer, frame) if frame else None
         except ActionParseError as error:
-            if recorded_parse_error:
+            if parse_error is not None:
                 return []  # it failed then and fails now: the same outcome
             problems.append(f"the answer no longer parses\n  recorded: {_joined(step.actions)}\n  now:      {error}")
             return None
         if parsed is None:
             return None
         now = [format_action(action) for action in parsed.actions]
-        if recorded_parse_error and not now:
+        if parse_error is not None and not now:
             return []  # an answer without any action is refused by the loop, then and now
-        if recorded_parse_error:
+        if parse_error is not None:
             problems.append(
-                f"the answer now parses where it failed\n  recorded: parse error: {step.error.message}"
+                f"the answer now parses where it failed\n  recorded: parse error: {parse_error.message}"
                 f"\n  now:      {_joined(now)}"
             )
             return None
@@ -298,7 +302,7 @@ class _Replayer:
                 f"the grounding answer no longer parses\n  recorded: {_joined(step.actions)}\n  now:      {error}"
             )
             return None
-        now = [Click(point=hits[0].point)]
+        now: list[Action] = [Click(point=hits[0].point)]
         if [format_action(a) for a in now] != list(step.actions):
             problems.append(
                 f"the grounding answer locates a different point\n  recorded: {_joined(step.actions)}"
@@ -361,6 +365,6 @@ def _without_points(action: Action) -> Action:
     return with_points(action, lambda _point: Point(x=0, y=0))
 
 
-def _joined(items: object) -> str:
-    items = list(items)  # type: ignore[call-overload]
-    return " | ".join(str(item) for item in items) if items else "(nothing)"
+def _joined(items: Iterable[object]) -> str:
+    texts = [str(item) for item in items]
+    return " | ".join(texts) if texts else "(nothing)"

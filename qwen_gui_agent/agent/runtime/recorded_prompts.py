@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from PIL import Image
 
+from ...tools.actions import DeviceKind
 from ...tools.dialects.base import Dialect, PromptContext
 from ...tools.frames import ModelFrame, resize_to_frame
 from ...tools.messages import Message
@@ -43,7 +44,7 @@ class PromptRebuilder:
         self.problems: dict[int, str] = {}  # step index -> why its screenshot could not be read
 
     @property
-    def device_kind(self) -> str:
+    def device_kind(self) -> DeviceKind:
         return "mobile" if self.run.info.device.get("kind") == "mobile" else "computer"
 
     @property
@@ -62,7 +63,7 @@ class PromptRebuilder:
         return PromptContext(
             task=self.goal,
             frame=frame,
-            device=self.device_kind,  # type: ignore[arg-type]
+            device=self.device_kind,
             language=self.language,
         )
 

@@ -209,7 +209,7 @@ class _RedactedEvents:
     secrets: Secrets
 
     def emit(self, event: str, **data: Any) -> None:
-        self.sink.emit(event, self.secrets.redact_data(data))
+        self.sink.emit(event, {key: self.secrets.redact_data(value) for key, value in data.items()})
 
 
 def execute_run(parts: RunParts) -> RunResult:

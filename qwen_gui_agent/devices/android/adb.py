@@ -98,15 +98,20 @@ def stop_started_server(client: AdbClient, settings: AndroidSettings, why: str) 
 
 def with_retries(settings: AndroidSettings, what: str, call: Callable[[], T]) -> T:
     """Run ``call``; retry TransientAdbError with backoff; DeviceDisconnected once retries are spent."""
+
+    def log_retry(state: tenacity.RetryCallState) -> None:
+        assert state.outcome is not None  # tenacity calls before_sleep after an attempt, so its outcome is set
+        logger.warning(
+            "%s failed (%s); retry %d of %d", what, state.outcome.exception(), state.attempt_number, settings.retries
+        )
+
     retrying = tenacity.Retrying(
         stop=tenacity.stop_after_attempt(settings.retries + 1),
         wait=tenacity.wait_exponential(
             multiplier=settings.retry_backoff_s, min=settings.retry_backoff_s, max=settings.retry_backoff_max_s
         ),
         retry=tenacity.retry_if_exception_type(TransientAdbError),
-        before_sleep=lambda state: logger.warning(
-            "%s failed (%s); retry %d of %d", what, state.outcome.exception(), state.attempt_number, settings.retries
-        ),
+        before_sleep=log_retry,
         reraise=True,
     )
     try:

@@ -133,7 +133,7 @@ def detect_geometry(region: Region, capture_size: tuple[int, int], settings: Des
     return ScreenGeometry(width=width, height=height, scale=scale, origin_x=origin_x, origin_y=origin_y)
 
 
-def bgra_to_image(raw: bytes | bytearray | memoryview, size: tuple[int, int]) -> Image.Image:
+def bgra_to_image(raw: bytes | bytearray, size: tuple[int, int]) -> Image.Image:
     """mss's BGRA buffer -> an RGB PIL image, decoded straight from the buffer."""
     return Image.frombuffer("RGB", size, raw, "raw", "BGRX", 0, 1)
 

@@ -87,7 +87,7 @@ class SpareKeys:
             )
         start = 0
         while start < len(text):
-            end, needed = start, set()
+            end, needed = start, set[int]()
             while end < len(text):
                 keysym = keysym_for(text[end])
                 if missing[end] and keysym not in needed and len(needed) == self.capacity:

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import time
 from types import ModuleType
+from typing import Protocol
 
 from ..errors import DeviceError, FailSafeTriggered, MissingDependency, UnsupportedAction
 from .clipboard import Clipboard, find_clipboard_tool
@@ -43,7 +44,26 @@ FAILSAFE_HINT = (
 )
 
 
-def load_pyautogui() -> ModuleType:
+class PyAutoGui(Protocol):
+    """The part of the pyautogui module the executor uses: pyautogui ships no type information, so this
+    says what we rely on (module globals we set, the functions we call, with the arguments we pass)."""
+
+    FAILSAFE: bool
+    PAUSE: float
+    FailSafeException: type[Exception]
+    platformModule: ModuleType  # the platform backend (keyboardMapping on X11, Windows, macOS)
+
+    def position(self) -> tuple[int, int]: ...
+    def moveTo(self, x: int, y: int) -> None: ...
+    def click(self, x: int, y: int, *, clicks: int, interval: float, button: str) -> None: ...
+    def dragTo(self, x: int, y: int, *, duration: float, button: str) -> None: ...
+    def scroll(self, clicks: int, *, x: int | None, y: int | None) -> None: ...
+    def hscroll(self, clicks: int, *, x: int | None, y: int | None) -> None: ...
+    def hotkey(self, *keys: str) -> None: ...
+    def write(self, text: str, *, interval: float) -> None: ...
+
+
+def load_pyautogui() -> PyAutoGui:
     """Import pyautogui (it connects to the display now) or say why it cannot."""
     chatter = io.StringIO()
     quiet_missing_cookies()  # no Xauthority file: connect without a cookie, as libX11 does
@@ -110,8 +130,8 @@ class PyAutoGuiInput:
                     gui.moveTo(*start)
                 gui.dragTo(*end, duration=duration, button=button)
             case ScrollWheel(at=at, clicks=clicks, horizontal=horizontal):
-                x, y = at if at is not None else (None, None)
-                (gui.hscroll if horizontal else gui.scroll)(clicks, x=x, y=y)
+                at_x, at_y = at if at is not None else (None, None)
+                (gui.hscroll if horizontal else gui.scroll)(clicks, x=at_x, y=at_y)
             case KeyChord(keys=keys):
                 self._check_keys(keys)
                 gui.hotkey(*keys)

@@ -249,7 +249,9 @@ def _find(arguments: Mapping[str, object], function: str) -> QwenAction | None:
     name = arguments.get("action")
     if not isinstance(name, str):
         return None
-    order = ("mobile", "computer") if function == FUNCTION_NAMES["mobile"] else ("computer", "mobile")
+    order: tuple[DeviceKind, DeviceKind] = (
+        ("mobile", "computer") if function == FUNCTION_NAMES["mobile"] else ("computer", "mobile")
+    )
     candidates = [entry for device in order for entry in ACTION_TABLES[device] if entry.name == name.strip().lower()]
     for entry in candidates:
         if all(arguments.get(p) is not None for p in entry.fields if p not in entry.optional):
@@ -381,8 +383,8 @@ def qwen_arguments(action: Action, device: DeviceKind) -> dict[str, object] | No
             return None  # Qwen's calls carry no duration
         case Drag(start=None) if computer:
             return {"action": "left_click_drag", "coordinate": _xy(action.end)}
-        case Drag() if computer:
-            return {"action": "left_click_drag", "coordinate": _xy(action.start), "coordinate2": _xy(action.end)}
+        case Drag(start=Point() as start) if computer:
+            return {"action": "left_click_drag", "coordinate": _xy(start), "coordinate2": _xy(action.end)}
         case Scroll(direction="up" | "down") if computer:
             arguments: dict[str, object] = {"action": "scroll"}
             if action.point is not None:

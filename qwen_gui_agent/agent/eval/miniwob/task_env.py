@@ -66,7 +66,7 @@ def _environment_class() -> type:
     from miniwob.environment import MiniWoBEnvironment
     from miniwob.selenium_instance import SeleniumInstance
 
-    class VisibleInstance(SeleniumInstance):  # type: ignore[misc]
+    class VisibleInstance(SeleniumInstance):
         window: BrowserWindow
 
         def create_driver(self) -> None:
@@ -79,7 +79,7 @@ def _environment_class() -> type:
         def close(self) -> None:
             self.died = True  # the window outlives the task: BrowserWindow.close quits it
 
-    class VisibleEnvironment(MiniWoBEnvironment):  # type: ignore[misc]
+    class VisibleEnvironment(MiniWoBEnvironment):
         def __init__(self, window: BrowserWindow, **kwargs: Any) -> None:
             self.window = window  # read by _hard_reset_instance, which the base __init__ calls
             super().__init__(**kwargs)

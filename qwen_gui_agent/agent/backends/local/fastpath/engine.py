@@ -266,7 +266,7 @@ class FastPath:
     def _graph_for(self, capacity: int) -> tuple[DecodeGraph, bool]:
         graph = self._graphs.pop(capacity, None)
         created = graph is None
-        if created:
+        if graph is None:
             while len(self._graphs) >= self.settings.max_graphs:  # free the oldest bucket's cache first
                 self._graphs.popitem(last=False)
             log.info("capturing the decode step for a %d-token cache", capacity)
@@ -366,7 +366,7 @@ def vision_tower(visual: Any, kernels: bool) -> GraphedTower:
 
 
 def _grids(grid_thw: Any) -> list[tuple[int, int, int]]:
-    return [] if grid_thw is None else [tuple(int(x) for x in row) for row in grid_thw.tolist()]
+    return [] if grid_thw is None else [(int(t), int(h), int(w)) for t, h, w in grid_thw.tolist()]
 
 
 class _Clock:

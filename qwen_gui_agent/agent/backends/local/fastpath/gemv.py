@@ -199,10 +199,10 @@ def _qkv_splits(attn: Any, xs: list[torch.Tensor]) -> tuple[int, int] | None:
     projections = (attn.q_proj, attn.k_proj)
     if len({p.bias is None for p in (*projections, attn.v_proj)}) > 1:  # all with biases or none
         return None
-    found = [_matching_split(p, xs) for p in projections]
-    if None in found or _matching_split(attn.v_proj, xs, (found[1],)) is None:
+    q_split, k_split = (_matching_split(p, xs) for p in projections)
+    if q_split is None or k_split is None or _matching_split(attn.v_proj, xs, (k_split,)) is None:
         return None
-    return found[0], found[1]
+    return q_split, k_split
 
 
 def _matching_split(

@@ -272,13 +272,11 @@ def _pad_rows(linear: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
     padded_rows = -(-rows // _ROW_ALIGN) * _ROW_ALIGN
     if padded_rows == rows:
         return linear.weight, linear.bias
-    padded = []
-    for param in (linear.weight, linear.bias):
-        if param is None:
-            padded.append(None)
-            continue
+
+    def pad(param: torch.Tensor) -> torch.Tensor:
         wider = param.new_zeros((padded_rows, *param.shape[1:]))
         wider[:rows] = param
         param.data = wider[:rows]
-        padded.append(wider)
-    return padded[0], padded[1]
+        return wider
+
+    return pad(linear.weight), None if linear.bias is None else pad(linear.bias)

@@ -149,7 +149,7 @@ class FleetJoin:
             per_row = sum(t * h * w for t, h, w in grid)
             step = max(1, self.settings.max_vision_patches // per_row)
             for members in (same_size[at : at + step] for at in range(0, len(same_size), step)):
-                pixels = torch.cat([rows[i].pixel_values.to(fast.device) for i in members])
+                pixels = torch.cat([_grouped_pixels(rows[i]).to(fast.device) for i in members])
                 if len(members) == 1 and fast.vision.captured(grid):
                     # Its captured graph; copied, as the graph's next replay (this grid's next chunk) overwrites it.
                     graphed = fast.vision(pixels, grid)
@@ -352,3 +352,9 @@ def _by_grid(rows: Sequence[JoiningRow]) -> dict[tuple[tuple[int, int, int], ...
         if row.pixel_values is not None and row.grids:
             groups.setdefault(row.grids, []).append(index)
     return groups
+
+
+def _grouped_pixels(row: JoiningRow) -> torch.Tensor:
+    """The pixel values of a row ``_by_grid`` grouped."""
+    assert row.pixel_values is not None  # _by_grid groups only rows that have pixel values
+    return row.pixel_values
