@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from qwen_gui_agent.agent.cli import build_app
 from qwen_gui_agent.agent.commands import model_options
-from qwen_gui_agent.agent.commands.device import DeviceFlags
+from qwen_gui_agent.agent.commands.device_options import DeviceFlags
 from qwen_gui_agent.agent.commands.flag_groups import with_flag_groups
 from qwen_gui_agent.agent.commands.loop_options import LoopFlags
 from qwen_gui_agent.agent.commands.model_options import ModelFlags
