@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from .flag_groups import with_flag_groups
-from .model_options import ModelChoice, ModelFlags
+from .model_options import ModelFlags
+from .model_settings import ModelChoice
 
 EXIT_BACKEND, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 DEFAULT_OUT = Path("evals")
@@ -391,7 +392,7 @@ def _answer_settings(choice: ModelChoice) -> dict[str, Any]:
 
 
 def _model_choice(flags: ModelFlags, console: Console) -> ModelChoice:
-    from .model_options import resolve_model_settings
+    from .model_settings import resolve_model_settings
     from .run_start import check_backend_inputs
 
     try:

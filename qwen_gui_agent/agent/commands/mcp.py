@@ -221,7 +221,7 @@ def mcp_command(
 def model_setup(flags: ModelFlags, environ: Mapping[str, str]) -> ServedModel:
     """The model flags (then AGENT_* variables, then defaults) as the server's model; BadParameter if unusable."""
     from ..mcp.settings import ServedModel
-    from .model_options import resolve_model_settings
+    from .model_settings import resolve_model_settings
     from .run_start import check_backend_inputs
 
     choice = resolve_model_settings(flags, environ=environ)

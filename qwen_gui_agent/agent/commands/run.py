@@ -34,7 +34,8 @@ from rich.console import Console
 from .device_options import DeviceFlags
 from .flag_groups import with_flag_groups
 from .loop_options import LoopFlags, resolve_loop_settings
-from .model_options import ModelFlags, resolve_model_settings
+from .model_options import ModelFlags
+from .model_settings import resolve_model_settings
 
 if TYPE_CHECKING:
     from ...tasks.schema import Task

@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from ..suite.runner import SuiteTask
     from .device_options import DeviceFlags
     from .loop_options import LoopFlags
-    from .model_options import ModelChoice, ModelFlags
+    from .model_options import ModelFlags
+    from .model_settings import ModelChoice
 
 
 class BadInput(Protocol):
@@ -139,7 +140,7 @@ def _prepare_tasks(call: SuiteCall) -> dict[Path, _Prepared]:
     from ..suite.runner import SuiteTask
     from ..suite.tasks import SuiteInputError, expand_task_files
     from .loop_options import resolve_loop_settings
-    from .model_options import resolve_model_settings
+    from .model_settings import resolve_model_settings
     from .run_start import check_backend_inputs
 
     try:
