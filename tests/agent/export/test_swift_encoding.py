@@ -72,10 +72,10 @@ def test_every_exported_row_encodes_to_what_the_local_backend_sent(dialect, reco
 
 
 def grounding_answer_text(row: dict) -> str:
-    """The grounding answer as ms-swift writes it: <bbox> as a JSON list, <ref-object> as the text."""
+    """The grounding answer as ms-swift writes it: <bbox> as a JSON list of whole pixels, <ref-object> as the text."""
     text = row["messages"][-1]["content"]
     refs = iter(row["objects"]["ref"][1:])
-    text = text.replace("<bbox>", str(row["objects"]["bbox"][0]))
+    text = text.replace("<bbox>", str([int(round(value)) for value in row["objects"]["bbox"][0]]))
     while "<ref-object>" in text:
         text = text.replace("<ref-object>", next(refs), 1)
     return text

@@ -104,3 +104,25 @@ def test_every_row_loads_with_ms_swifts_own_loader_in_small_blocks(mixed_export,
     assert all(message["role"] == "assistant" and message["loss"] is True for message in learnt)
     grounding = [row for row in rows if row.get("objects")]
     assert len(grounding) == manifest["rows"]["grounding"] == 2
+
+
+def qwen3_tap(box: list[int]) -> list[str]:
+    """A qwen3 run's answers: done at once, then the tap's box in thousandths (scaled to the image's pixels)."""
+    done = (
+        '<tool_call>\n{"name": "computer_use", "arguments": {"action": "terminate", "status": "success"}}\n</tool_call>'
+    )
+    return [done, json.dumps([{"bbox_2d": box, "label": "Save"}])]
+
+
+def test_grounding_boxes_in_whole_and_fractional_pixels_load_in_small_blocks(scripted_run, tmp_path):
+    datasets = pytest.importorskip("datasets", reason="the ms-swift tests need the train extra")
+    runs = [scripted_run("qwen3", answers=qwen3_tap(box)) for box in ([500, 250, 1000, 750], [501, 250, 1000, 750])]
+    export_runs(runs, tmp_path / "data")
+    path = tmp_path / "data" / "grounding.jsonl"
+    written = written_rows(path)
+    boxes = [row["objects"]["bbox"][0] for row in written]
+    assert boxes[0][0] == 154 and boxes[1][0] == pytest.approx(154.31)  # 500 and 501 thousandths of 308 pixels
+    loaded = datasets.load_dataset(
+        "json", data_files=str(path), split="train", chunksize=SMALL_BLOCK, cache_dir=str(tmp_path / "cache")
+    )
+    assert [without_nulls(row) for row in loaded] == written
