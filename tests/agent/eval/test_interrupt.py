@@ -9,6 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.agent.eval.support import file_order, model_point
 from tests.support.cli import AGENT_COMMAND, REPO
 from tests.support.make_grounding_set import make_screenspot
@@ -40,12 +42,20 @@ def test_ctrl_c_keeps_finished_items_and_the_rerun_resumes(tmp_path: Path) -> No
         ]
         process = subprocess.Popen(args, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         log = out / "results.jsonl"
-        for _ in range(1200):  # until two answers are stored and the third request hangs (bounded, not a speed goal)
+        # Until two answers are stored and the third request hangs. A hang guard, not a speed goal: on a
+        # busy machine the child's start alone (torch's import) can take minutes, and a Ctrl-C sent
+        # before it asks anything tests nothing, so the guard fails the test instead of sending it.
+        for _ in range(6000):
             if log.exists() and len(log.read_text(encoding="utf-8").splitlines()) == 2 and len(server.requests) == 3:
                 break
+            if process.poll() is not None:
+                pytest.fail(f"the eval ended before the third request: {process.communicate()[1][-2000:]}")
             time.sleep(0.1)
+        else:
+            process.kill()
+            pytest.fail("the eval never reached its third request")
         process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=120)
+        _, stderr = process.communicate(timeout=600)  # a hang guard
         assert process.returncode == 130, stderr
         assert "run the same command again to resume" in stderr
         assert [json.loads(line)["id"] for line in log.read_text(encoding="utf-8").splitlines()] == [
