@@ -1,4 +1,5 @@
-"""``agent eval grounding DATA`` and ``agent eval steps RUNS|EPISODES``: offline scores of a model.
+"""``agent eval grounding DATA``, ``agent eval steps RUNS|EPISODES``: offline scores of a model;
+``agent eval miniwob [TASK...]``: the MiniWoB++ benchmark played end to end (agent/eval/miniwob/).
 
 Each takes every shared model flag (the ``ModelFlags`` group), writes its results folder
 (``--out``: ``eval.json``, ``results.jsonl``, ``results.json``, ``report.html``) and resumes from it
@@ -8,6 +9,7 @@ resume); 2 bad input; 130 interrupted (run again to resume).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -38,10 +40,11 @@ FreshOption = Annotated[bool, typer.Option(
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="Offline scores of a model: grounding (ScreenSpot layouts) and step accuracy.",
+    group = typer.Typer(help="Scores of a model: grounding (ScreenSpot layouts), step accuracy, MiniWoB++ end to end.",
                         no_args_is_help=True)
     group.command("grounding")(with_flag_groups(model=ModelFlags)(grounding_command))
     group.command("steps")(with_flag_groups(model=ModelFlags)(steps_command))
+    group.command("miniwob")(with_flag_groups(model=ModelFlags)(miniwob_command))
     app.add_typer(group, name="eval")
 
 
@@ -107,6 +110,68 @@ def steps_command(
     _run(console, target, settings, choice, items, loaded.problems, parallel=parallel, fresh=fresh,
          title=f"steps: {paths[0].name}" + (f" and {len(paths) - 1} more" if len(paths) > 1 else ""),
          asker=lambda backend, dialect, frames: StepAsker(backend, dialect, frames, tolerance))
+
+
+def miniwob_command(
+    tasks: Annotated[list[str] | None, typer.Argument(
+        metavar="[TASK]...", help="MiniWoB++ tasks (click-button, enter-text ...); default: the 32 tasks of the "
+        "reference policy, every kind of action (docs/eval.md lists them).", show_default=False)] = None,
+    episodes: Annotated[int, typer.Option("--episodes", min=1, rich_help_panel=_PANEL,
+                                          help="Episodes (seeds) per task.")] = 10,
+    seed: Annotated[int, typer.Option("--seed", min=0, rich_help_panel=_PANEL,
+                                      help="The first seed; episodes play seeds SEED, SEED+1 ...")] = 0,
+    parallel: Annotated[int, typer.Option("--parallel", min=1, rich_help_panel=_PANEL,
+                                          help="Episodes at once, one X display each (a local model batches them).")] = 1,
+    displays: Annotated[str, typer.Option("--displays", rich_help_panel=_PANEL, metavar="auto|:N[,:M...]",
+                                          help="X displays to play on: auto starts one Xvfb per --parallel; :0 plays "
+                                          "on your desktop.")] = "auto",
+    zoom: Annotated[float, typer.Option("--zoom", rich_help_panel=_PANEL, help="Chromium's page zoom: the 160x210 "
+                                        "task area shows at ZOOM x SCALE times its size.")] = 3.0,
+    scale: Annotated[float, typer.Option("--scale", rich_help_panel=_PANEL,
+                                         help="The screen's device scale factor (2: HiDPI).")] = 1.0,
+    policy: Annotated[Literal["model", "reference", "selenium"], typer.Option(
+        "--policy", rich_help_panel=_PANEL, help="model: the backend the model flags name; reference: the reference "
+        "policy answering in --dialect through the agent's path; selenium: the reference policy acting through "
+        "Selenium (the upper bound).")] = "model",
+    max_steps: Annotated[int, typer.Option("--max-steps", min=1, rich_help_panel=_PANEL,
+                                           help="Model steps per episode.")] = 15,
+    settle: Annotated[float, typer.Option("--settle", min=0.0, rich_help_panel=_PANEL, metavar="SECONDS",
+                                          help="Pause after each action before the next screenshot.")] = 0.4,
+    time_limit: Annotated[float | None, typer.Option(
+        "--time-limit", min=1.0, rich_help_panel=_PANEL, metavar="SECONDS", show_default=False,
+        help="Let the page end an episode after SECONDS, as MiniWoB++'s own timer does (default: no timer).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", rich_help_panel=_PANEL, show_default=False,
+        help="Results folder; running again with the same settings resumes there "
+        "(default evals/miniwob-<policy>[-<dialect>]-z<zoom>-s<scale>).")] = None,
+    fresh: FreshOption = False,
+    *, model: ModelFlags,
+) -> None:
+    """MiniWoB++ end to end: real web tasks in Chromium, played through the agent's own desktop device."""
+    from ..eval.miniwob.command import MiniwobCall, run_miniwob
+    from ..eval.miniwob.policies import PlaySettings, reference_model_info
+    from ..eval.miniwob.reference.backend import REFERENCE_MODEL
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    choice = None
+    if policy == "reference":
+        given = [flag for flag in ("backend", "base_url", "script", "adapter") if getattr(model, flag) is not None]
+        if given:
+            _bad_input(console, f"--policy reference answers by itself: drop --{given[0].replace('_', '-')}")
+        choice = _model_choice(dataclasses.replace(model, model=model.model or REFERENCE_MODEL,
+                                                   dialect=model.dialect or "qwen"), console)
+    elif policy == "model":
+        choice = _model_choice(model, console)
+    info = None if choice is None else (
+        reference_model_info(choice.dialect, choice.coordinates, choice.settings) if policy == "reference"
+        else choice.public_dict())
+    play = PlaySettings(policy=policy, max_steps=max_steps, settle_s=settle,
+                        dialect=choice.dialect if choice else None, coordinates=choice.coordinates if choice else None,
+                        backend=choice.settings if choice else None, model_info=info)
+    call = MiniwobCall(tasks=list(tasks or []), episodes=episodes, first_seed=seed, parallel=parallel,
+                       displays=displays, zoom=zoom, scale=scale, play=play, time_limit_s=time_limit, out=out,
+                       fresh=fresh, environ=dict(os.environ))
+    raise typer.Exit(run_miniwob(call, console))
 
 
 # Model settings that do not change an answer: results made under other values are still resumed.

@@ -26,7 +26,7 @@ from ..backends.base import BackendError, ModelBackend
 from ..records.run_files import RunInfo, RunWriter
 from .console import EventSink, UserChannel
 from .secrets import Secrets
-from .session import LoopSettings, Session, StopRun
+from .session import EndCheck, LoopSettings, Session, StopRun
 from .steps import run_task
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,7 @@ class SessionParts:
     secrets: Secrets = field(default_factory=Secrets)
     task_file: str | None = None
     model_info: dict[str, Any] | None = None
+    end_check: EndCheck | None = None  # a benchmark environment that ends the run when its task is over
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -195,7 +196,7 @@ def start_session(parts: SessionParts, *, title: str) -> Session:
     writer = RunWriter(run_dir, info)
     session = Session(
         device=parts.device, backend=parts.backend, dialect=parts.dialect, writer=writer, settings=settings,
-        events=parts.events, user=parts.user, secrets=parts.secrets,
+        events=parts.events, user=parts.user, secrets=parts.secrets, end_check=parts.end_check,
     )
     session.emit("run_started", task=info.task, run_dir=str(run_dir), device=parts.device.name,
                  dialect=parts.dialect.name, model=info.model.get("model", ""), dry_run=settings.dry_run)

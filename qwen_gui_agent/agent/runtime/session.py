@@ -148,11 +148,17 @@ class Performed:
     feedback: str = ""  # for the model, when the person declined or changed the action
 
 
+# An outside judge of the run (a benchmark's environment, which knows when its task is over): asked
+# before each step and after each action settles; a StopRun it returns ends the run with that status.
+EndCheck = Callable[[], "StopRun | None"]
+
+
 class Session:
     def __init__(
         self, *, device: Device, backend: ModelBackend, dialect: Dialect, writer: RunWriter,
         settings: LoopSettings, events: EventSink, user: UserChannel | None = None,
         secrets: Secrets | None = None, clock: Callable[[], float] = time.monotonic,
+        end_check: EndCheck | None = None,
     ) -> None:
         self.device = device
         self.backend = backend
@@ -165,6 +171,7 @@ class Session:
         self.clock = clock
         self.deadline = clock() + settings.timeout_s if settings.timeout_s else None
         self.steps_recorded = 0
+        self.end_check = end_check
 
     # ------------------------------------------------------------------ budget and events
 
@@ -173,8 +180,14 @@ class Session:
         return self.settings.image_history or self.dialect.info.default_image_history
 
     def check_time(self) -> None:
+        """Before a step: end the run when its time budget ran out, or when the outside judge says it is over."""
         if self.deadline is not None and self.clock() >= self.deadline:
             raise StopRun("budget", f"the time budget of {self.settings.timeout_s:g} s ran out")
+        self._check_end()
+
+    def _check_end(self) -> None:
+        if self.end_check is not None and (stop := self.end_check()) is not None:
+            raise stop
 
     def emit(self, event: str, **data: Any) -> None:
         self.events.emit(event, self.secrets.redact_free_text(data))
@@ -353,8 +366,10 @@ class Session:
                         self.emit("feedback", kind="edit", message=error.feedback())
 
     def settle(self) -> None:
+        """After acting: give the screen time to redraw, then ask the outside judge whether the run is over."""
         if self.settings.settle_s > 0 and not self.settings.dry_run:
             time.sleep(self.settings.settle_s)
+        self._check_end()
 
 
 def _record_edit(draft: StepDraft, proposed: Action, edited: Action) -> None:

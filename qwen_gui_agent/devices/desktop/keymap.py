@@ -13,6 +13,9 @@ codes are they rebound, between chunks, after a pause.
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -26,6 +29,7 @@ NO_SYMBOL = 0
 # are spare codes), and before they are unbound at close: time for a busy app to read the keys
 # already sent while they still mean what they meant.
 REBIND_GRACE_S = 1.0
+_AUTHORITY_LOCK = threading.Lock()  # XAUTHORITY is swapped for one connection at a time (see _connect)
 
 
 def keysym_for(character: str) -> int:
@@ -53,10 +57,8 @@ class SpareKeys:
     @classmethod
     def open(cls, display_name: str | None = None) -> SpareKeys:
         """On the display ``display_name`` (":1"), or on $DISPLAY."""
-        from Xlib import display as xdisplay  # python-xlib, installed with pyautogui on Linux
-
         try:
-            return cls(xdisplay.Display(display_name))
+            return cls(_connect(display_name))
         except Exception as error:  # python-xlib raises its own error classes, and OSError
             raise DeviceError(f"cannot read the X keyboard map ({type(error).__name__}: {error})",
                               hint="check DISPLAY and XAUTHORITY") from error
@@ -125,3 +127,33 @@ class SpareKeys:
                 self._bound.clear()
         finally:
             self._display.close()
+
+
+def _connect(display_name: str | None) -> Any:
+    """A python-xlib connection; without any authority file, one made with an empty file.
+
+    libX11 (xdotool, mss) connects to a server without access control (an Xvfb in a container)
+    when no authority file exists at all; python-xlib refuses with XauthError before it tries.
+    A file holding one entry that names no display lets it try without credentials (an empty file
+    would do too, but python-xlib prints a warning on stdout for it): the server decides, as it
+    does for the others. XAUTHORITY points at that file for the connection alone, under a lock.
+    """
+    from Xlib import display as xdisplay  # python-xlib, installed with pyautogui on Linux
+    from Xlib import error as xerror
+
+    try:
+        return xdisplay.Display(display_name)
+    except xerror.XauthError:
+        log.debug("no X authority file: connecting to %s with an empty one", display_name)
+    with _AUTHORITY_LOCK, tempfile.NamedTemporaryFile(prefix="xauthority-") as nameless:
+        nameless.write(bytes(10))  # family 0 and four empty fields: an entry that matches no display
+        nameless.flush()
+        previous = os.environ.get("XAUTHORITY")
+        os.environ["XAUTHORITY"] = nameless.name
+        try:
+            return xdisplay.Display(display_name)
+        finally:
+            if previous is None:
+                os.environ.pop("XAUTHORITY", None)
+            else:
+                os.environ["XAUTHORITY"] = previous

@@ -32,6 +32,10 @@ from .plan import (
 from .settings import DesktopSettings
 
 TYPE_DELAY_MS = 12
+# Pointer positions a drag passes through between press and release. pyautogui's dragTo glides over
+# its duration; one jump (a single motion event) is not a drag to widgets that start dragging on one
+# motion and follow on the next (jQuery UI's sortable lists, for one).
+DRAG_STEPS = 10
 _BUTTONS = {"left": "1", "middle": "2", "right": "3"}
 _WHEEL = {(False, True): "4", (False, False): "5", (True, False): "6", (True, True): "7"}  # (horizontal, positive)
 
@@ -50,6 +54,17 @@ _KEYSYMS = {
     "}": "braceright", "|": "bar", ":": "colon", '"': "quotedbl", "<": "less", ">": "greater", "?": "question",
     "~": "asciitilde",
 }
+
+
+def glide(start: tuple[int, int], end: tuple[int, int], duration: float, steps: int = DRAG_STEPS) -> list[str]:
+    """xdotool commands that move the pointer from ``start`` to ``end`` in ``steps`` even moves over ``duration``."""
+    pause = f"{duration / steps:.3f}"
+    commands: list[str] = []
+    for step in range(1, steps + 1):
+        x = round(start[0] + (end[0] - start[0]) * step / steps)
+        y = round(start[1] + (end[1] - start[1]) * step / steps)
+        commands += ["sleep", pause, "mousemove", str(x), str(y)]
+    return commands
 
 
 def keysym(name: str) -> str:
@@ -90,9 +105,11 @@ class XdotoolInput:
             case DragTo(start=start, end=end, duration=duration, button=button):
                 if start is not None:
                     self._xdotool("mousemove", str(start[0]), str(start[1]))
+                else:
+                    start = self.pointer()
                 self._xdotool("mousedown", _BUTTONS[button])
-                time.sleep(duration)
-                self._xdotool("mousemove", str(end[0]), str(end[1]), "mouseup", _BUTTONS[button])
+                # One xdotool call glides the pointer over the drag's duration, then releases.
+                self._xdotool(*glide(start, end, duration), "mouseup", _BUTTONS[button], timeout=10 + duration)
             case ScrollWheel(at=at, clicks=clicks, horizontal=horizontal):
                 if at is not None:
                     self._xdotool("mousemove", str(at[0]), str(at[1]))

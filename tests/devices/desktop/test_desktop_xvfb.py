@@ -184,6 +184,24 @@ def test_a_named_display_types_through_bound_keys_and_unbinds_them(x_display: Xv
     reader.close()
 
 
+def test_a_named_display_drags_through_the_points_between(x_display: XvfbServer, tk_app: TkApp) -> None:
+    """desktop::D glides the pointer while the button is down, as pyautogui's dragTo does: a widget that starts
+    dragging on one motion event and follows the next (jQuery UI's sortable lists) needs more than one jump."""
+    if shutil.which("xdotool") is None:
+        pytest.skip("xdotool is not installed (apt-get install xdotool)")
+    box = tk_app.state()["widgets"]["pad"]
+    y = box["y"] + box["height"] // 2
+    start, end = (box["x"] + 5, y), (box["x"] + box["width"] - 5, y)
+    with open_desktop(DesktopSettings(display=x_display.display, pause=0.02)) as desktop:
+        execution = desktop.execute(Drag(start=at(start), end=at(end), duration=0.3))
+    assert execution.commands == (f"drag from={start[0]},{y} to={end[0]},{y} duration=0.3 button=left",)
+    state = tk_app.wait_for(lambda s: any(e["kind"] == "motion" and e["x_root"] == end[0] for e in s["pad"]),
+                            what="the drag's last motion")
+    pressed = next(i for i, e in enumerate(state["pad"]) if e["kind"] == "left" and e["x_root"] == start[0])
+    on_the_way = {e["x_root"] for e in state["pad"][pressed:] if e["kind"] == "motion" and start[0] < e["x_root"] < end[0]}
+    assert len(on_the_way) >= 5
+
+
 def test_hotkey_reaches_the_app_with_its_modifiers(desktop: DesktopDevice, tk_app: TkApp) -> None:
     click_into(desktop, tk_app, "entry_ascii")
     desktop.execute(Hotkey(keys=("ctrl", "shift", "k")))
