@@ -86,9 +86,7 @@ def player(settings: PlaySettings, runs_dir: Path, stop: StopSignal,
                                                        settle_s=settings.settle_s)
     assert settings.backend is not None and settings.dialect is not None
     dialect = get_dialect(settings.dialect, coordinates=settings.coordinates)  # type: ignore[arg-type]
-    loop = LoopSettings(max_steps=settings.max_steps, settle_s=settings.settle_s,
-                        min_pixels=settings.backend.min_pixels, max_pixels=settings.backend.max_pixels,
-                        patch_factor=settings.backend.patch_factor,
+    loop = LoopSettings(max_steps=settings.max_steps, settle_s=settings.settle_s, frame=settings.backend.frame,
                         max_new_tokens=settings.backend.max_new_tokens)
 
     def backend_for(page: Page, env: TaskEnv) -> ModelBackend:
