@@ -173,6 +173,10 @@ def save_small_qwen(directory: Path | str, corpus: Iterable[str], spec: SmallQwe
     model.save_pretrained(directory)
     bounds = TinyQwenSpec(min_pixels=spec.min_pixels, max_pixels=spec.max_pixels)
     build_tiny_processor(bounds, tokenizer).save_pretrained(directory)
+    vision = sum(parameter.numel() for parameter in model.model.visual.parameters())
+    total = sum(parameter.numel() for parameter in model.parameters())
+    (directory / "parameters.json").write_text(json.dumps(
+        {"total": total, "vision": vision, "vocab_size": len(tokenizer), "spec": spec.describe()}, indent=1))
     return directory
 
 
