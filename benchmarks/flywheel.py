@@ -37,14 +37,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.flywheel_table import loss_curve, markdown_table  # noqa: E402
-from qwen_gui_agent.agent.eval.episode_figures.figures import task_figures  # noqa: E402
-from qwen_gui_agent.agent.eval.episode_figures.targets import ReferencePlay, record_targets  # noqa: E402
-from qwen_gui_agent.agent.eval.miniwob.view import View  # noqa: E402
-from qwen_gui_agent.tools.frames import FrameBounds  # noqa: E402
-from tests.support.small_qwen import SmallQwenSpec, corpus_of_rows, save_small_qwen  # noqa: E402
-
+# Stages import what they use: a GPU machine that only trains needs ms-swift, not the agent's dependencies.
 AGENT = (sys.executable, "-c", "from qwen_gui_agent.agent.cli import main; main()")
+SWIFT = (sys.executable, "-c", "from swift.cli.main import cli_main; cli_main()")  # `swift`, wherever pip put it
+STAGES = ("record", "export", "build", "train", "reference", "eval", "table")
 TEMPLATE_FILE = REPO / "tests" / "support" / "swift_small_vocab.py"
 TASKS = ("click-test", "enter-text", "choose-list", "scroll-text-2", "drag-box")
 UITARS_TASKS = ("click-test", "enter-text")
@@ -70,10 +66,8 @@ class Settings:
     torch_device: str
     parallel: int
     keep_model: Path | None
-
-    @property
-    def frame(self) -> FrameBounds:
-        return FrameBounds(max_pixels=self.max_pixels)
+    stages: tuple[str, ...]
+    workers: int
 
     def dialects(self) -> dict[str, tuple[str, ...]]:
         return {"qwen": self.tasks, **({"uitars": self.uitars_tasks} if self.uitars_tasks else {})}
@@ -84,11 +78,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings.out.mkdir(parents=True, exist_ok=True)
     report_path = settings.out / "flywheel.json"
     report: dict[str, Any] = json.loads(report_path.read_text()) if report_path.is_file() else {}
-    report["settings"] = {key: str(value) if isinstance(value, Path) else value
-                          for key, value in settings.__dict__.items()}
+    report["settings"] = {
+        key: str(value) if isinstance(value, Path) else value for key, value in settings.__dict__.items()
+    }
     report.setdefault("stages", {})
 
     def stage(name: str, done: Path, work: Callable[[], Any]) -> None:
+        if name.split()[0] not in settings.stages:
+            return
         if done.exists():
             print(f"[{name}] done before ({done.relative_to(settings.out)} exists)")
             return
@@ -101,24 +98,36 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     out = settings.out
     for dialect, tasks in settings.dialects().items():
-        stage(f"record {dialect}", out / "demos" / dialect / "results.json",
-              lambda d=dialect, t=tasks: _record(settings, d, t))
+        stage(
+            f"record {dialect}",
+            out / "demos" / dialect / "results.json",
+            lambda d=dialect, t=tasks: _record(settings, d, t),
+        )
     stage("export", out / "data" / "manifest.json", lambda: _export(settings))
     stage("build", out / "model-init" / "config.json", lambda: _build(settings))
     stage("train", out / "model-trained" / "config.json", lambda: _train(settings))
     for dialect, tasks in settings.dialects().items():
-        stage(f"reference {dialect}", out / "heldout" / dialect / "done",
-              lambda d=dialect, t=tasks: _reference(settings, d, t))
+        stage(
+            f"reference {dialect}",
+            out / "heldout" / dialect / "done",
+            lambda d=dialect, t=tasks: _reference(settings, d, t),
+        )
         for model in ("init", "trained"):
-            stage(f"eval {model} {dialect}", out / "eval" / f"{model}-{dialect}" / "results.json",
-                  lambda d=dialect, t=tasks, m=model: _eval(settings, m, d, t))
-    report["loss"] = loss_curve(out / "sft")
-    report["figures"] = _figures(settings)
-    report["data"] = _data_facts(out)
-    report_path.write_text(json.dumps(report, indent=1))
-    table = markdown_table(report)
-    (out / "table.md").write_text(table)
-    print(table)
+            stage(
+                f"eval {model} {dialect}",
+                out / "eval" / f"{model}-{dialect}" / "results.json",
+                lambda d=dialect, t=tasks, m=model: _eval(settings, m, d, t),
+            )
+    if "table" in settings.stages:
+        from benchmarks.flywheel_table import loss_curve, markdown_table
+
+        report["loss"] = loss_curve(out / "sft")
+        report["figures"] = _figures(settings)
+        report["data"] = _data_facts(out)
+        report_path.write_text(json.dumps(report, indent=1))
+        table = markdown_table(report)
+        (out / "table.md").write_text(table)
+        print(table)
     if settings.keep_model is not None:
         _keep_model(out / "model-trained", settings.keep_model)
     return 0
@@ -128,15 +137,22 @@ def _parse(argv: Sequence[str] | None) -> Settings:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="work folder (stages done there are skipped)")
     parser.add_argument("--tasks", default=",".join(TASKS))
-    parser.add_argument("--uitars-tasks", default=",".join(UITARS_TASKS), help="also recorded and played in "
-                        "UI-TARS's dialect ('' for none)")
+    parser.add_argument(
+        "--uitars-tasks",
+        default=",".join(UITARS_TASKS),
+        help="also recorded and played in UI-TARS's dialect ('' for none)",
+    )
     parser.add_argument("--train-episodes", type=int, default=200, help="training seeds 0..N-1 of each task")
     parser.add_argument("--uitars-episodes", type=int, default=100)
     parser.add_argument("--heldout-seed", type=int, default=100000, help="the first held-out seed")
     parser.add_argument("--heldout-episodes", type=int, default=20)
     parser.add_argument("--zoom", type=float, default=1.0, help="page zoom: the 160x210 task area at zoom x 1 px")
-    parser.add_argument("--max-pixels", type=int, default=18816, help="frame bound: 18816 makes 160x210 a "
-                        "112x140 frame (20 image tokens)")
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=18816,
+        help="frame bound: 18816 makes 160x210 a 112x140 frame (20 image tokens)",
+    )
     parser.add_argument("--max-steps", type=int, default=8, help="model steps per episode")
     parser.add_argument("--train-steps", type=int, default=1500)
     parser.add_argument("--batch", type=int, default=16)
@@ -144,13 +160,38 @@ def _parse(argv: Sequence[str] | None) -> Settings:
     parser.add_argument("--torch-device", default="cpu", help="where swift sft and the eval run (cpu, cuda)")
     parser.add_argument("--parallel", type=int, default=2, help="episodes at once when recording")
     parser.add_argument("--keep-model", type=Path, default=None, help="copy the trained model here (bf16)")
+    parser.add_argument(
+        "--stages",
+        default=",".join(STAGES),
+        help="the stages to run (all by default): "
+        "train alone runs on a GPU machine that has the work folder's data/ and model-init/",
+    )
+    parser.add_argument("--workers", type=int, default=0, help="ms-swift's data loader processes")
     args = parser.parse_args(argv)
-    return Settings(out=args.out, tasks=_names(args.tasks), uitars_tasks=_names(args.uitars_tasks),
-                    train_episodes=args.train_episodes, uitars_episodes=args.uitars_episodes,
-                    heldout_seed=args.heldout_seed, heldout_episodes=args.heldout_episodes, zoom=args.zoom,
-                    max_pixels=args.max_pixels, max_steps=args.max_steps, train_steps=args.train_steps,
-                    batch=args.batch, learning_rate=args.learning_rate, torch_device=args.torch_device,
-                    parallel=args.parallel, keep_model=args.keep_model)
+    stages = _names(args.stages)
+    unknown = sorted(set(stages) - set(STAGES))
+    if unknown:
+        parser.error(f"unknown stage(s) {', '.join(unknown)}: choose from {', '.join(STAGES)}")
+    return Settings(
+        out=args.out,
+        tasks=_names(args.tasks),
+        uitars_tasks=_names(args.uitars_tasks),
+        train_episodes=args.train_episodes,
+        uitars_episodes=args.uitars_episodes,
+        heldout_seed=args.heldout_seed,
+        heldout_episodes=args.heldout_episodes,
+        zoom=args.zoom,
+        max_pixels=args.max_pixels,
+        max_steps=args.max_steps,
+        train_steps=args.train_steps,
+        batch=args.batch,
+        learning_rate=args.learning_rate,
+        torch_device=args.torch_device,
+        parallel=args.parallel,
+        keep_model=args.keep_model,
+        stages=stages,
+        workers=args.workers,
+    )
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -165,29 +206,74 @@ def _environment(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _run(command: Sequence[str], settings: Settings, log: Path, env: dict[str, str] | None = None,
-         cwd: Path | None = None) -> None:
+def _run(
+    command: Sequence[str], settings: Settings, log: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> None:
     log.parent.mkdir(parents=True, exist_ok=True)
-    print("  $ " + " ".join(str(part) for part in command[len(AGENT) if command[:len(AGENT)] == AGENT else 0:]),
-          flush=True)
+    print(f"  $ {_shown(command)}", flush=True)
     with open(log, "w") as output:
-        done = subprocess.run(list(command), env=env or _environment(settings), cwd=cwd, stdout=output,
-                              stderr=subprocess.STDOUT, check=False)
+        done = subprocess.run(
+            list(command),
+            env=env or _environment(settings),
+            cwd=cwd,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
     if done.returncode != 0:
         raise SystemExit(f"failed (exit {done.returncode}); see {log}")
 
 
+def _shown(command: Sequence[str]) -> str:
+    """The command as a user types it (``agent ...``, ``swift ...``), long lists of runs cut short."""
+    for prefix, name in ((AGENT, "agent"), (SWIFT, "swift")):
+        if tuple(command[: len(prefix)]) == prefix:
+            command = [name, *command[len(prefix) :]]
+    parts = [str(part) for part in command]
+    runs = [part for part in parts if "/runs/" in part]
+    if len(runs) > 3:
+        first = parts.index(runs[0])
+        parts[first : first + len(runs)] = [runs[0], f"... ({len(runs)} runs)"]
+    return " ".join(parts)
+
+
 def _miniwob(settings: Settings, tasks: Sequence[str], *, seed: int, episodes: int) -> list[str]:
-    return ["eval", "miniwob", *tasks, "--episodes", str(episodes), "--seed", str(seed), "--zoom",
-            f"{settings.zoom:g}", "--max-pixels", str(settings.max_pixels), "--max-steps", str(settings.max_steps)]
+    return [
+        "eval",
+        "miniwob",
+        *tasks,
+        "--episodes",
+        str(episodes),
+        "--seed",
+        str(seed),
+        "--zoom",
+        f"{settings.zoom:g}",
+        "--max-pixels",
+        str(settings.max_pixels),
+        "--max-steps",
+        str(settings.max_steps),
+    ]
 
 
 def _record(settings: Settings, dialect: str, tasks: Sequence[str]) -> None:
     episodes = settings.train_episodes if dialect == "qwen" else settings.uitars_episodes
     target = settings.out / "demos" / dialect
-    _run([*AGENT, *_miniwob(settings, tasks, seed=0, episodes=episodes), "--policy", "reference",
-          "--dialect", dialect, "--parallel", str(settings.parallel), "--out", str(target)],
-         settings, settings.out / "logs" / f"record-{dialect}.log")
+    _run(
+        [
+            *AGENT,
+            *_miniwob(settings, tasks, seed=0, episodes=episodes),
+            "--policy",
+            "reference",
+            "--dialect",
+            dialect,
+            "--parallel",
+            str(settings.parallel),
+            "--out",
+            str(target),
+        ],
+        settings,
+        settings.out / "logs" / f"record-{dialect}.log",
+    )
 
 
 def _export(settings: Settings) -> None:
@@ -196,6 +282,8 @@ def _export(settings: Settings) -> None:
 
 
 def _build(settings: Settings) -> None:
+    from tests.support.small_qwen import SmallQwenSpec, corpus_of_rows, save_small_qwen
+
     corpus = corpus_of_rows(settings.out / "data" / "train.jsonl")
     save_small_qwen(settings.out / "model-init", corpus, SmallQwenSpec())
 
@@ -207,51 +295,94 @@ def train_arguments(manifest: dict[str, Any], settings: Settings) -> list[str]:
     for flag, value in zip(given[::2], given[1::2], strict=True):
         if flag not in _DROPPED_FLAGS:
             flags[flag] = value
-    flags.update({
-        "--model": str(settings.out / "model-init"), "--model_type": "qwen2_5_vl",
-        "--template": "qwen2_5_vl_small_vocab", "--custom_register_path": str(TEMPLATE_FILE),
-        "--tuner_type": "full", "--freeze_vit": "false", "--freeze_aligner": "false",
-        "--torch_dtype": "float32" if settings.torch_device == "cpu" else "bfloat16",
-        "--per_device_train_batch_size": str(settings.batch), "--gradient_accumulation_steps": "1",
-        "--learning_rate": f"{settings.learning_rate:g}", "--lr_scheduler_type": "cosine", "--warmup_ratio": "0.05",
-        "--weight_decay": "0.01", "--max_steps": str(settings.train_steps), "--save_steps": str(settings.train_steps),
-        "--save_only_model": "true", "--logging_steps": "10", "--output_dir": str(settings.out / "sft"),
-        "--check_model": "false", "--gradient_checkpointing": "false", "--dataloader_num_workers": "0",
-        "--dataset_num_proc": "1", "--split_dataset_ratio": "0", "--report_to": "none", "--seed": "42",
-    })
+    flags.update(
+        {
+            "--model": str(settings.out / "model-init"),
+            "--model_type": "qwen2_5_vl",
+            "--dataset": str(settings.out / "data" / "train.jsonl"),
+            "--template": "qwen2_5_vl_small_vocab",
+            "--custom_register_path": str(TEMPLATE_FILE),
+            "--tuner_type": "full",
+            "--freeze_vit": "false",
+            "--freeze_aligner": "false",
+            "--torch_dtype": "float32" if settings.torch_device == "cpu" else "bfloat16",
+            "--per_device_train_batch_size": str(settings.batch),
+            "--gradient_accumulation_steps": "1",
+            "--learning_rate": f"{settings.learning_rate:g}",
+            "--lr_scheduler_type": "cosine",
+            "--warmup_ratio": "0.05",
+            "--weight_decay": "0.01",
+            "--max_steps": str(settings.train_steps),
+            "--save_steps": str(settings.train_steps),
+            "--save_only_model": "true",
+            "--logging_steps": "10",
+            "--output_dir": str(settings.out / "sft"),
+            "--check_model": "false",
+            "--gradient_checkpointing": "false",
+            "--dataloader_num_workers": str(settings.workers),
+            "--dataset_num_proc": str(max(1, settings.workers)),
+            "--split_dataset_ratio": "0",
+            "--report_to": "none",
+            "--seed": "42",
+        }
+    )
     return [part for flag, value in flags.items() for part in (flag, value)]
 
 
 def _train(settings: Settings) -> None:
     manifest = json.loads((settings.out / "data" / "manifest.json").read_text())
-    env = {**_environment(settings), **manifest["environment"]}
+    # The data folder where it is now (it may have moved to a GPU machine since the export).
+    env = {**_environment(settings), **manifest["environment"], "ROOT_IMAGE_DIR": str(settings.out / "data")}
     arguments = train_arguments(manifest, settings)
-    (settings.out / "train-command.json").write_text(json.dumps({"environment": manifest["environment"],
-                                                                  "command": ["swift", "sft", *arguments]}, indent=1))
-    _run([shutil.which("swift") or "swift", "sft", *arguments], settings, settings.out / "logs" / "train.log",
-         env=env, cwd=settings.out)
-    checkpoint = sorted((settings.out / "sft").glob(f"v*/checkpoint-{settings.train_steps}"))[-1]
+    (settings.out / "train-command.json").write_text(
+        json.dumps({"environment": manifest["environment"], "command": ["swift", "sft", *arguments]}, indent=1)
+    )
+    _run([*SWIFT, "sft", *arguments], settings, settings.out / "logs" / "train.log", env=env, cwd=settings.out)
+    checkpoint = max((settings.out / "sft").glob(f"v*/checkpoint-{settings.train_steps}"))
     shutil.copytree(checkpoint, settings.out / "model-trained")
 
 
 def _reference(settings: Settings, dialect: str, tasks: Sequence[str]) -> None:
+    from qwen_gui_agent.agent.eval.episode_figures.targets import ReferencePlay, record_targets
+    from qwen_gui_agent.agent.eval.miniwob.view import View
+    from qwen_gui_agent.tools.frames import FrameBounds
+
     folder = settings.out / "heldout" / dialect
     seeds = range(settings.heldout_seed, settings.heldout_seed + settings.heldout_episodes)
-    play = ReferencePlay(view=View(zoom=settings.zoom), dialect=dialect, frame=settings.frame,
-                         max_steps=settings.max_steps)
+    play = ReferencePlay(
+        view=View(zoom=settings.zoom),
+        dialect=dialect,
+        frame=FrameBounds(max_pixels=settings.max_pixels),
+        max_steps=settings.max_steps,
+    )
     record_targets(folder, tasks, seeds, play)
     (folder / "done").write_text("")
 
 
 def _eval(settings: Settings, model: str, dialect: str, tasks: Sequence[str]) -> None:
     target = settings.out / "eval" / f"{model}-{dialect}"
-    _run([*AGENT, *_miniwob(settings, tasks, seed=settings.heldout_seed, episodes=settings.heldout_episodes),
-          "--backend", "local", "--model", str(settings.out / f"model-{model}"), "--dialect", dialect,
-          "--torch-device", settings.torch_device, "--out", str(target)],
-         settings, settings.out / "logs" / f"eval-{model}-{dialect}.log")
+    _run(
+        [
+            *AGENT,
+            *_miniwob(settings, tasks, seed=settings.heldout_seed, episodes=settings.heldout_episodes),
+            "--backend",
+            "local",
+            "--model",
+            str(settings.out / f"model-{model}"),
+            "--dialect",
+            dialect,
+            "--torch-device",
+            settings.torch_device,
+            "--out",
+            str(target),
+        ],
+        settings,
+        settings.out / "logs" / f"eval-{model}-{dialect}.log",
+    )
 
 
 def _figures(settings: Settings) -> dict[str, Any]:
+    from qwen_gui_agent.agent.eval.episode_figures.figures import task_figures
     from qwen_gui_agent.agent.eval.episode_figures.targets import TargetsFile
 
     figures: dict[str, Any] = {}
@@ -266,10 +397,18 @@ def _figures(settings: Settings) -> dict[str, Any]:
 def _data_facts(out: Path) -> dict[str, Any]:
     manifest = json.loads((out / "data" / "manifest.json").read_text())
     config = json.loads((out / "model-init" / "config.json").read_text())
-    parameters = json.loads((out / "model-init" / "parameters.json").read_text()) \
-        if (out / "model-init" / "parameters.json").is_file() else None
-    return {"rows": manifest["rows"], "runs": len(manifest["runs"]), "dialects": manifest["dialects"],
-            "vocab_size": config.get("text_config", config).get("vocab_size"), "parameters": parameters}
+    parameters = (
+        json.loads((out / "model-init" / "parameters.json").read_text())
+        if (out / "model-init" / "parameters.json").is_file()
+        else None
+    )
+    return {
+        "rows": manifest["rows"],
+        "runs": len(manifest["runs"]),
+        "dialects": manifest["dialects"],
+        "vocab_size": config.get("text_config", config).get("vocab_size"),
+        "parameters": parameters,
+    }
 
 
 def _keep_model(trained: Path, target: Path) -> None:

@@ -14,10 +14,14 @@ def loss_curve(sft_dir: Path) -> list[dict[str, float]]:
         for line in log.read_text().splitlines():
             entry = json.loads(line)
             if "loss" in entry and "global_step/max_steps" in entry:
-                curve.append({"step": int(str(entry["global_step/max_steps"]).split("/")[0]),
-                              "loss": round(float(entry["loss"]), 4),
-                              "token_acc": round(float(entry.get("token_acc", 0.0)), 4),
-                              "learning_rate": float(entry.get("learning_rate", 0.0))})
+                curve.append(
+                    {
+                        "step": int(str(entry["global_step/max_steps"]).split("/")[0]),
+                        "loss": round(float(entry["loss"]), 4),
+                        "token_acc": round(float(entry.get("token_acc", 0.0)), 4),
+                        "learning_rate": float(entry.get("learning_rate", 0.0)),
+                    }
+                )
     return curve
 
 
@@ -31,24 +35,29 @@ def _pair(before: dict[str, Any], after: dict[str, Any], key: str, percent: bool
 
 
 def figures_table(report: dict[str, Any]) -> list[str]:
-    lines = ["| task | dialect | episodes | answers parse | right kind of action | clicks hit (pointing steps) "
-             "| chance | success | raw reward |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    header = (
+        "| task | dialect | episodes | answers parse | right kind of action | clicks hit (pointing steps) "
+        "| chance | success | raw reward |"
+    )
+    lines = [header, "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     figures = report["figures"]
     for key in (key for key in figures if key.startswith("trained-")):
         dialect = key.removeprefix("trained-")
         for before, after in zip(figures[f"init-{dialect}"], figures[key], strict=True):
             hits = f"{_pair(before, after, 'hit_rate')} ({after['pointing']})"
-            lines.append(f"| {after['task']} | {dialect} | {after['episodes']} | {_pair(before, after, 'parse_rate')} "
-                         f"| {_pair(before, after, 'kind_rate')} | {hits} | {_percent(after['chance'])} "
-                         f"| {_pair(before, after, 'success_rate')} | {_pair(before, after, 'raw_reward', False)} |")
+            lines.append(
+                f"| {after['task']} | {dialect} | {after['episodes']} | {_pair(before, after, 'parse_rate')} "
+                f"| {_pair(before, after, 'kind_rate')} | {hits} | {_percent(after['chance'])} "
+                f"| {_pair(before, after, 'success_rate')} | {_pair(before, after, 'raw_reward', False)} |"
+            )
     return lines
 
 
 def markdown_table(report: dict[str, Any]) -> str:
     settings = report["settings"]
-    lines = [f"Held-out seeds {settings['heldout_seed']}..{settings['heldout_seed'] + settings['heldout_episodes'] - 1}"
-             f" of each task, random weights → trained (before → after):", "", *figures_table(report), ""]
+    last_seed = settings["heldout_seed"] + settings["heldout_episodes"] - 1
+    title = f"Held-out seeds {settings['heldout_seed']}..{last_seed} of each task, random weights → trained:"
+    lines = [title, "", *figures_table(report), ""]
     lines += ["| stage | seconds |", "|---|---:|"]
     lines += [f"| {name} | {seconds:.0f} |" for name, seconds in report["stages"].items()]
     curve = report.get("loss") or []
@@ -59,8 +68,15 @@ def markdown_table(report: dict[str, Any]) -> str:
         lines += [f"| {point['step']} | {point['loss']:.3f} | {point['token_acc']:.3f} |" for point in shown]
     data = report.get("data") or {}
     if data:
-        lines += ["", f"Trained on {data['rows']['action']} rows exported from {data['runs']} runs "
-                  f"({', '.join(data['dialects'])}); vocabulary {data['vocab_size']} tokens"
-                  + (f", {data['parameters']['total']:,} parameters ({data['parameters']['vision']:,} in the vision "
-                     "tower)" if data.get("parameters") else "") + "."]
+        lines += [
+            "",
+            f"Trained on {data['rows']['action']} rows exported from {data['runs']} runs "
+            f"({', '.join(data['dialects'])}); vocabulary {data['vocab_size']} tokens"
+            + (
+                f", {data['parameters']['total']:,} parameters ({data['parameters']['vision']:,} in the vision tower)"
+                if data.get("parameters")
+                else ""
+            )
+            + ".",
+        ]
     return "\n".join(lines) + "\n"

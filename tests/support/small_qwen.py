@@ -63,13 +63,16 @@ def build_tokenizer(corpus: Iterable[str], spec: SmallQwenSpec):
     from transformers import AddedToken, PreTrainedTokenizerFast
 
     backend = Tokenizer(models.BPE())
-    backend.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(_CUT), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
+    backend.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(_CUT), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     backend.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=spec.bpe_vocab, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                  show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=spec.bpe_vocab, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+    )
     # The numbers are added by hand below: the merges learnt here cover the words.
     backend.train_from_iterator((re.sub(r"\d+", " ", text) for text in corpus), trainer=trainer)
     backend = _with_number_tokens(backend)
@@ -130,8 +133,11 @@ def build_config(spec: SmallQwenSpec, tokenizer):
             "num_attention_heads": spec.heads,
             "num_key_value_heads": spec.kv_heads,
             "max_position_embeddings": 4096,
-            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0,
-                                "mrope_section": list(spec.mrope_sections)},
+            "rope_parameters": {
+                "rope_type": "default",
+                "rope_theta": 10000.0,
+                "mrope_section": list(spec.mrope_sections),
+            },
             "bos_token_id": token_id("<|endoftext|>"),
             "eos_token_id": token_id("<|im_end|>"),
             "pad_token_id": token_id("<|endoftext|>"),
@@ -175,8 +181,9 @@ def save_small_qwen(directory: Path | str, corpus: Iterable[str], spec: SmallQwe
     build_tiny_processor(bounds, tokenizer).save_pretrained(directory)
     vision = sum(parameter.numel() for parameter in model.model.visual.parameters())
     total = sum(parameter.numel() for parameter in model.parameters())
-    (directory / "parameters.json").write_text(json.dumps(
-        {"total": total, "vision": vision, "vocab_size": len(tokenizer), "spec": spec.describe()}, indent=1))
+    (directory / "parameters.json").write_text(
+        json.dumps({"total": total, "vision": vision, "vocab_size": len(tokenizer), "spec": spec.describe()}, indent=1)
+    )
     return directory
 
 

@@ -27,13 +27,21 @@ from ....tools.actions import Action
 from ....tools.canonical import parse_action
 from ....tools.errors import ActionParseError
 from ....tools.frames import ModelFrame
-from ...records.run_files import StepRecord, load_run
+from ...records.run_files import RunLoadError, StepRecord, load_run
 from .targets import ReferenceEpisode, ReferenceStep, TargetsFile
 
 RESULTS_JSON = "results.json"  # what `agent eval miniwob` writes (eval/miniwob/results.py)
 # Our action kinds under the reference's move names (double_click, not left_double; hotkey, not key).
-_KIND_OF_ACTION = {"click": "click", "double_click": "double_click", "drag": "drag", "scroll": "scroll",
-                   "type": "type", "hotkey": "hotkey", "wait": "wait", "finished": "finished"}
+_KIND_OF_ACTION = {
+    "click": "click",
+    "double_click": "double_click",
+    "drag": "drag",
+    "scroll": "scroll",
+    "type": "type",
+    "hotkey": "hotkey",
+    "wait": "wait",
+    "finished": "finished",
+}
 
 
 class FiguresError(ValueError):
@@ -72,9 +80,15 @@ class TaskFigures:
         return self.successes / self.episodes if self.episodes else 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "parse_rate": round(self.parse_rate, 4), "kind_rate": round(self.kind_rate, 4),
-                "hit_rate": round(self.hit_rate, 4), "chance": round(self.chance, 4),
-                "success_rate": round(self.success_rate, 4), "raw_reward": round(self.raw_reward, 4)}
+        return {
+            **asdict(self),
+            "parse_rate": round(self.parse_rate, 4),
+            "kind_rate": round(self.kind_rate, 4),
+            "hit_rate": round(self.hit_rate, 4),
+            "chance": round(self.chance, 4),
+            "success_rate": round(self.success_rate, 4),
+            "raw_reward": round(self.raw_reward, 4),
+        }
 
 
 @dataclass
@@ -111,13 +125,22 @@ def task_figures(results_folder: Path, targets: TargetsFile, tasks: Iterable[str
             reference = targets.get(task, int(record["seed"]))
             missing += reference is None
             _add_episode(tally, _model_steps(Path(results_folder), record), reference)
-        figures.append(TaskFigures(
-            task=task, episodes=len(mine), steps=tally.steps, parsed=tally.parsed, compared=tally.compared,
-            right_kind=tally.right_kind, pointing=tally.pointing, hits=tally.hits,
-            chance=tally.chance_sum / tally.pointing if tally.pointing else 0.0,
-            successes=sum(bool(record["success"]) for record in mine),
-            raw_reward=sum(float(record["raw_reward"]) for record in mine) / len(mine) if mine else 0.0,
-            missing_targets=missing))
+        figures.append(
+            TaskFigures(
+                task=task,
+                episodes=len(mine),
+                steps=tally.steps,
+                parsed=tally.parsed,
+                compared=tally.compared,
+                right_kind=tally.right_kind,
+                pointing=tally.pointing,
+                hits=tally.hits,
+                chance=tally.chance_sum / tally.pointing if tally.pointing else 0.0,
+                successes=sum(bool(record["success"]) for record in mine),
+                raw_reward=sum(float(record["raw_reward"]) for record in mine) / len(mine) if mine else 0.0,
+                missing_targets=missing,
+            )
+        )
     return figures
 
 
@@ -127,7 +150,7 @@ def _model_steps(results_folder: Path, record: Mapping[str, Any]) -> list[StepRe
     run_dir = results_folder / record["run_dir"]
     try:
         return [step for step in load_run(run_dir).steps if step.kind == "ai"]
-    except Exception as error:  # a run that cannot be read makes every figure of its task wrong: stop
+    except RunLoadError as error:  # a run that cannot be read makes every figure of its task wrong: stop
         raise FiguresError(f"{run_dir}: {error}") from None
 
 
@@ -170,8 +193,10 @@ def _lands(action: Action, expected: ReferenceStep, step: StepRecord) -> bool:
         return False
     frame = ModelFrame(**step.frame.model_dump())
     extent_x, extent_y = frame.extent
-    return all(box.contains(point.x / extent_x, point.y / extent_y)
-               for point, box in zip(points, expected.targets, strict=False))
+    return all(
+        box.contains(point.x / extent_x, point.y / extent_y)
+        for point, box in zip(points, expected.targets, strict=False)
+    )
 
 
 def _chance(expected: ReferenceStep) -> float:

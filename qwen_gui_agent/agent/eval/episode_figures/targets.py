@@ -90,10 +90,18 @@ class ReferenceEpisode:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ReferenceEpisode:
-        steps = tuple(ReferenceStep(kind=step["kind"], targets=tuple(Box(**box) for box in step["targets"]))
-                      for step in data["steps"])
-        return cls(task=data["task"], seed=int(data["seed"]), utterance=data["utterance"], steps=steps,
-                   raw_reward=float(data["raw_reward"]), done=bool(data["done"]))
+        steps = tuple(
+            ReferenceStep(kind=step["kind"], targets=tuple(Box(**box) for box in step["targets"]))
+            for step in data["steps"]
+        )
+        return cls(
+            task=data["task"],
+            seed=int(data["seed"]),
+            utterance=data["utterance"],
+            steps=steps,
+            raw_reward=float(data["raw_reward"]),
+            done=bool(data["done"]),
+        )
 
 
 @dataclass
@@ -126,16 +134,22 @@ class TargetsFile:
 class ReferencePlay:
     """How the reference plays: as the eval it is compared with (view, dialect, frame bounds, steps, settle)."""
 
-    view: View = View(zoom=1.0, scale=1.0)
+    view: View = field(default_factory=lambda: View(zoom=1.0, scale=1.0))
     dialect: str = "qwen"
-    frame: FrameBounds = FrameBounds()
+    frame: FrameBounds = field(default_factory=FrameBounds)
     max_steps: int = 15
     settle_s: float = 0.4
 
 
-def record_targets(folder: Path, tasks: Iterable[str], seeds: Iterable[int], play: ReferencePlay = ReferencePlay(),
-                   *, environ: Mapping[str, str] | None = None,
-                   on_episode: Callable[[ReferenceEpisode], None] | None = None) -> TargetsFile:
+def record_targets(
+    folder: Path,
+    tasks: Iterable[str],
+    seeds: Iterable[int],
+    play: ReferencePlay = ReferencePlay(),
+    *,
+    environ: Mapping[str, str] | None = None,
+    on_episode: Callable[[ReferenceEpisode], None] | None = None,
+) -> TargetsFile:
     """Play the reference on every (task, seed) not yet in ``folder/targets.json``, on a fresh Xvfb display."""
     check_packages()
     binaries = find_browser(dict(os.environ if environ is None else environ))
@@ -180,14 +194,28 @@ def play_reference(env: TaskEnv, seed: int, play: ReferencePlay, runs_dir: Path)
     dialect = get_dialect(play.dialect)
     solver = _RecordingSolver(SOLVERS[env.task].solve)
     path = AgentPath(
-        dialect=dialect, loop=LoopSettings(max_steps=play.max_steps, settle_s=play.settle_s, frame=play.frame),
+        dialect=dialect,
+        loop=LoopSettings(max_steps=play.max_steps, settle_s=play.settle_s, frame=play.frame),
         backend_for=lambda page, task_env: ReferenceBackend(solver, page, task_env.area, dialect),
-        model_info={"backend": "reference", "model": REFERENCE_MODEL, "dialect": dialect.name,
-                    "min_pixels": play.frame.min_pixels, "max_pixels": play.frame.max_pixels},
-        events=QuietEvents(), stop=StopSignal())
+        model_info={
+            "backend": "reference",
+            "model": REFERENCE_MODEL,
+            "dialect": dialect.name,
+            "min_pixels": play.frame.min_pixels,
+            "max_pixels": play.frame.max_pixels,
+        },
+        events=QuietEvents(),
+        stop=StopSignal(),
+    )
     result = play_through_agent(env, seed, path, runs_dir)
-    return ReferenceEpisode(task=env.task, seed=seed, utterance=result.utterance, steps=tuple(solver.steps),
-                            raw_reward=result.raw_reward, done=result.done)
+    return ReferenceEpisode(
+        task=env.task,
+        seed=seed,
+        utterance=result.utterance,
+        steps=tuple(solver.steps),
+        raw_reward=result.raw_reward,
+        done=result.done,
+    )
 
 
 def _box_at(page: Page, point: tuple[float, float]) -> Box:
@@ -195,5 +223,4 @@ def _box_at(page: Page, point: tuple[float, float]) -> Box:
     if not found:  # nothing there (outside the page): a target nothing can hit
         return Box(0.0, 0.0, 0.0, 0.0)
     left, top, width, height, area_width, area_height = (float(value) for value in found)
-    return Box(left=left / area_width, top=top / area_height, width=width / area_width,
-               height=height / area_height)
+    return Box(left=left / area_width, top=top / area_height, width=width / area_width, height=height / area_height)

@@ -23,25 +23,41 @@ def test_a_box_reaching_past_the_area_counts_only_what_shows() -> None:
     assert Box(0.0, 0.0, 0.0, 0.0).area == 0.0
 
 
-@pytest.mark.parametrize(("text", "kind"), [
-    ("click(start_box='(5,6)')", "click"),
-    ("left_double(start_box='(5,6)')", "double_click"),
-    ("drag(start_box='(1,2)', end_box='(3,4)')", "drag"),
-    ("scroll(start_box='(5,6)', direction='down')", "scroll"),
-    ("type(content='hi')", "type"),
-    ("hotkey(key='enter')", "hotkey"),
-    ("finished(content='done')", "finished"),
-    ("right_single(start_box='(5,6)')", "right_click"),
-])
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("click(start_box='(5,6)')", "click"),
+        ("left_double(start_box='(5,6)')", "double_click"),
+        ("drag(start_box='(1,2)', end_box='(3,4)')", "drag"),
+        ("scroll(start_box='(5,6)', direction='down')", "scroll"),
+        ("type(content='hi')", "type"),
+        ("hotkey(key='enter')", "hotkey"),
+        ("finished(content='done')", "finished"),
+        ("right_single(start_box='(5,6)')", "right_click"),
+    ],
+)
 def test_action_kinds_use_the_reference_moves_names(text: str, kind: str) -> None:
     assert action_kind(parse_action(text)) == kind
 
 
 def test_a_reference_episode_reads_back_from_its_json() -> None:
-    data = {"task": "drag-box", "seed": 7, "utterance": "Drag it.", "raw_reward": 1.0, "done": True,
-            "steps": [{"kind": "drag", "targets": [{"left": 0.1, "top": 0.2, "width": 0.1, "height": 0.1},
-                                                   {"left": 0.5, "top": 0.5, "width": 0.3, "height": 0.3}]},
-                      {"kind": "click", "targets": [{"left": 0.0, "top": 0.8, "width": 0.6, "height": 0.15}]}]}
+    data = {
+        "task": "drag-box",
+        "seed": 7,
+        "utterance": "Drag it.",
+        "raw_reward": 1.0,
+        "done": True,
+        "steps": [
+            {
+                "kind": "drag",
+                "targets": [
+                    {"left": 0.1, "top": 0.2, "width": 0.1, "height": 0.1},
+                    {"left": 0.5, "top": 0.5, "width": 0.3, "height": 0.3},
+                ],
+            },
+            {"kind": "click", "targets": [{"left": 0.0, "top": 0.8, "width": 0.6, "height": 0.15}]},
+        ],
+    }
     episode = ReferenceEpisode.from_json(data)
     assert [step.kind for step in episode.steps] == ["drag", "click"]
     assert episode.steps[0].targets[1] == Box(0.5, 0.5, 0.3, 0.3)

@@ -48,8 +48,7 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> TargetsFile:
 
 
 def miniwob(*args: str | Path) -> None:
-    env = {**{key: value for key, value in os.environ.items() if not key.startswith("AGENT_")},
-           "PYTHONPATH": str(REPO)}
+    env = {**{key: value for key, value in os.environ.items() if not key.startswith("AGENT_")}, "PYTHONPATH": str(REPO)}
     done = run_agent(["eval", "miniwob", *TASKS, *VIEW, *map(str, args)], env=env, timeout=TIMEOUT_S)
     assert done.returncode == 0, done.stderr[-3000:]
 
@@ -78,8 +77,10 @@ def test_the_reference_policy_scores_every_step(targets: TargetsFile, tmp_path: 
 
 def test_clicks_in_the_corner_parse_and_are_clicks_but_hit_nothing(targets: TargetsFile, tmp_path: Path) -> None:
     script = tmp_path / "corner.json"
-    corner = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [1, 1]}}\n' \
-             "</tool_call>"
+    corner = (
+        '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [1, 1]}}\n'
+        "</tool_call>"
+    )
     script.write_text(json.dumps([corner]), encoding="utf-8")
     out = tmp_path / "corner"
     miniwob("--backend", "scripted", "--script", script, "--dialect", "qwen", "--max-steps", "1", "--out", out)
