@@ -55,6 +55,8 @@ class Settings:
     uitars_tasks: tuple[str, ...]
     train_episodes: int
     uitars_episodes: int
+    more_episodes: dict[str, int]  # per task, instead of train_episodes (qwen)
+    merges: str
     heldout_seed: int
     heldout_episodes: int
     zoom: float
@@ -98,11 +100,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     out = settings.out
     for dialect, tasks in settings.dialects().items():
-        stage(
-            f"record {dialect}",
-            out / "demos" / dialect / "results.json",
-            lambda d=dialect, t=tasks: _record(settings, d, t),
-        )
+        for episodes, group in _episode_groups(settings, dialect, tasks).items():
+            name = f"{dialect}-{episodes}"
+            stage(
+                f"record {name}",
+                out / "demos" / name / "results.json",
+                lambda n=name, d=dialect, t=group, e=episodes: _record(settings, n, d, t, e),
+            )
     stage("export", out / "data" / "manifest.json", lambda: _export(settings))
     stage("build", out / "model-init" / "config.json", lambda: _build(settings))
     stage("train", out / "model-trained" / "config.json", lambda: _train(settings))
@@ -142,8 +146,22 @@ def _parse(argv: Sequence[str] | None) -> Settings:
         default=",".join(UITARS_TASKS),
         help="also recorded and played in UI-TARS's dialect ('' for none)",
     )
-    parser.add_argument("--train-episodes", type=int, default=200, help="training seeds 0..N-1 of each task")
+    parser.add_argument("--train-episodes", type=int, default=250, help="training seeds 0..N-1 of each task")
     parser.add_argument("--uitars-episodes", type=int, default=100)
+    parser.add_argument(
+        "--episodes-of",
+        action="append",
+        default=["click-test=1000"],
+        metavar="TASK=N",
+        help="training seeds of one task, instead of --train-episodes (position needs many: click-test=1000)",
+    )
+    parser.add_argument(
+        "--merges",
+        choices=("words", "phrases"),
+        default="words",
+        help="the BPE's merges: inside words (names can be copied from the task into the answer) or across "
+        "spaces (about 5x shorter rows: a CPU trains that much faster)",
+    )
     parser.add_argument("--heldout-seed", type=int, default=100000, help="the first held-out seed")
     parser.add_argument("--heldout-episodes", type=int, default=20)
     parser.add_argument("--zoom", type=float, default=1.0, help="page zoom: the 160x210 task area at zoom x 1 px")
@@ -178,6 +196,8 @@ def _parse(argv: Sequence[str] | None) -> Settings:
         uitars_tasks=_names(args.uitars_tasks),
         train_episodes=args.train_episodes,
         uitars_episodes=args.uitars_episodes,
+        more_episodes={task: int(count) for task, count in (item.split("=", 1) for item in args.episodes_of)},
+        merges=args.merges,
         heldout_seed=args.heldout_seed,
         heldout_episodes=args.heldout_episodes,
         zoom=args.zoom,
@@ -255,9 +275,20 @@ def _miniwob(settings: Settings, tasks: Sequence[str], *, seed: int, episodes: i
     ]
 
 
-def _record(settings: Settings, dialect: str, tasks: Sequence[str]) -> None:
-    episodes = settings.train_episodes if dialect == "qwen" else settings.uitars_episodes
-    target = settings.out / "demos" / dialect
+def _episode_groups(settings: Settings, dialect: str, tasks: Sequence[str]) -> dict[int, list[str]]:
+    """The tasks by how many training seeds each plays (one ``agent eval miniwob`` each)."""
+    groups: dict[int, list[str]] = {}
+    for task in tasks:
+        if dialect == "qwen":
+            episodes = settings.more_episodes.get(task, settings.train_episodes)
+        else:
+            episodes = settings.uitars_episodes
+        groups.setdefault(episodes, []).append(task)
+    return groups
+
+
+def _record(settings: Settings, name: str, dialect: str, tasks: Sequence[str], episodes: int) -> None:
+    target = settings.out / "demos" / name
     _run(
         [
             *AGENT,
@@ -285,7 +316,7 @@ def _build(settings: Settings) -> None:
     from tests.support.small_qwen import SmallQwenSpec, corpus_of_rows, save_small_qwen
 
     corpus = corpus_of_rows(settings.out / "data" / "train.jsonl")
-    save_small_qwen(settings.out / "model-init", corpus, SmallQwenSpec())
+    save_small_qwen(settings.out / "model-init", corpus, SmallQwenSpec(merges=settings.merges))
 
 
 def train_arguments(manifest: dict[str, Any], settings: Settings) -> list[str]:

@@ -39,6 +39,9 @@ class SmallQwenSpec:
     """Sizes; ``mrope_sections`` must sum to head_dim / 2 (hidden / heads / 2)."""
 
     bpe_vocab: int = 2500  # bytes and merges fitted to the corpus (the numbers come on top)
+    # "words": merges stay inside words (GPT-2's split), so a name reads the same in the task and in the answer
+    # and can be copied; "phrases": merges cross spaces, so the fixed system prompt shrinks to a few dozen tokens.
+    merges: str = "words"
     hidden_size: int = 128
     layers: int = 4
     heads: int = 4
@@ -66,7 +69,7 @@ def build_tokenizer(corpus: Iterable[str], spec: SmallQwenSpec):
     backend.pre_tokenizer = pre_tokenizers.Sequence(
         [
             pre_tokenizers.Split(Regex(_CUT), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=spec.merges == "words"),
         ]
     )
     backend.decoder = decoders.ByteLevel()

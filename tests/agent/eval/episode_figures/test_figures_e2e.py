@@ -8,49 +8,16 @@ parses and picks the right kind (a click) but hits nothing, and its chance is th
 from __future__ import annotations
 
 import json
-import os
-import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from qwen_gui_agent.agent.eval.episode_figures.figures import FiguresError, task_figures
-from qwen_gui_agent.agent.eval.episode_figures.targets import TARGETS_FILE, ReferencePlay, TargetsFile, record_targets
-from qwen_gui_agent.agent.eval.miniwob.view import View
-from qwen_gui_agent.tools.frames import FrameBounds
-from tests.support.cli import REPO, run_agent
+from qwen_gui_agent.agent.eval.episode_figures.targets import TargetsFile
+from tests.agent.eval.episode_figures.conftest import FIRST_SEED, SEEDS, TASKS
 
-pytest.importorskip("miniwob")
-pytest.importorskip("selenium")
 pytestmark = [pytest.mark.xvfb, pytest.mark.slow]
-
-TASKS = ("click-test", "enter-text")
-FIRST_SEED, SEEDS = 100000, 2
-# A small frame: the 160x210 task area at zoom 1 becomes 112x140.
-VIEW = ["--zoom", "1", "--max-pixels", "18816", "--seed", str(FIRST_SEED), "--episodes", str(SEEDS)]
-TIMEOUT_S = 600  # a hang guard for the child process, not a speed goal
-
-
-@pytest.fixture(scope="module", autouse=True)
-def needs_the_browser() -> None:
-    for tool in ("Xvfb", "xdotool", "chromium", "chromedriver"):
-        if shutil.which(tool) is None and not (tool == "chromium" and shutil.which("chromium-browser")):
-            pytest.skip(f"{tool} is not installed (.ci/run installs xvfb, xdotool, chromium, chromium-driver)")
-
-
-@pytest.fixture(scope="module")
-def targets(tmp_path_factory: pytest.TempPathFactory) -> TargetsFile:
-    folder = tmp_path_factory.mktemp("targets")
-    play = ReferencePlay(view=View(zoom=1.0), dialect="qwen", frame=FrameBounds(max_pixels=18816))
-    recorded = record_targets(folder, TASKS, range(FIRST_SEED, FIRST_SEED + SEEDS), play)
-    assert (folder / TARGETS_FILE).is_file() and len(recorded.episodes) == len(TASKS) * SEEDS
-    return TargetsFile.load(folder)  # as a later reader sees it
-
-
-def miniwob(*args: str | Path) -> None:
-    env = {**{key: value for key, value in os.environ.items() if not key.startswith("AGENT_")}, "PYTHONPATH": str(REPO)}
-    done = run_agent(["eval", "miniwob", *TASKS, *VIEW, *map(str, args)], env=env, timeout=TIMEOUT_S)
-    assert done.returncode == 0, done.stderr[-3000:]
 
 
 def test_the_reference_trajectory_holds_each_move_and_its_target(targets: TargetsFile) -> None:
@@ -64,7 +31,9 @@ def test_the_reference_trajectory_holds_each_move_and_its_target(targets: Target
         assert 0.0 < button.area < 0.5  # click-test's button: 35..100 CSS px square in 160x210
 
 
-def test_the_reference_policy_scores_every_step(targets: TargetsFile, tmp_path: Path) -> None:
+def test_the_reference_policy_scores_every_step(
+    targets: TargetsFile, miniwob: Callable[..., None], tmp_path: Path
+) -> None:
     out = tmp_path / "reference"
     miniwob("--policy", "reference", "--dialect", "qwen", "--out", out)
     figures = {row.task: row for row in task_figures(out, targets, TASKS)}
@@ -75,7 +44,9 @@ def test_the_reference_policy_scores_every_step(targets: TargetsFile, tmp_path: 
         assert 0.0 < row.chance < 0.5
 
 
-def test_clicks_in_the_corner_parse_and_are_clicks_but_hit_nothing(targets: TargetsFile, tmp_path: Path) -> None:
+def test_clicks_in_the_corner_parse_and_are_clicks_but_hit_nothing(
+    targets: TargetsFile, miniwob: Callable[..., None], tmp_path: Path
+) -> None:
     script = tmp_path / "corner.json"
     corner = (
         '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [1, 1]}}\n'
