@@ -7,11 +7,15 @@ as two or three digit tokens and its prompts run to thousands of tokens. This on
 - Each whole number 0..999 is one token, so a coordinate is one choice among the frame's values,
   not a string of digits where the first digit alone costs as much as guessing (the spike in
   DESIGN.md learnt the answer's form, not the position, with digit tokens).
-- Runs of digits and newlines are cut out before BPE; the rest is a byte-level BPE fitted to the
-  corpus (the exported rows' text) that may merge across spaces, so the fixed system prompt of a
-  dialect becomes a few dozen tokens and a row fits a CPU's budget. Cutting at every newline keeps
-  the tokens the same whether a prompt is encoded whole (the agent's processor) or in pieces joined
-  at the chat template's newlines (ms-swift's template).
+- Runs of digits, newlines and capitalized words (names, labels: what a task asks to type) are cut
+  out before BPE, so a name reads as the same tokens in the task and in the answer that types it.
+  The rest is a byte-level BPE fitted to the corpus (the exported rows' text) that may merge across
+  spaces ("phrases", the default), keeping only merges seen ``min_frequency`` times: the fixed parts
+  of a dialect's prompt become a few long tokens (a row is ~135 tokens, which a CPU trains fast),
+  and no one task's wording is memorized whole. ``merges="words"`` keeps merges inside words
+  (GPT-2's split): rows six times longer. Cutting at every newline keeps the tokens the same
+  whether a prompt is encoded whole (the agent's processor) or in pieces joined at the chat
+  template's newlines (ms-swift's template).
 - The special tokens follow the BPE (the vocabulary stays small): ms-swift's ``qwen2_5_vl`` template
   hard-codes ``<|image_pad|>`` as 151655, so training goes through the template of
   tests/support/swift_small_vocab.py, which reads the ids from the processor.
@@ -31,7 +35,8 @@ from typing import Any
 from tests.support.tiny_qwen import CHAT_TEMPLATE, KEPT_ADDED_TOKENS, SPECIAL_TOKENS
 
 LARGEST_NUMBER_TOKEN = 999
-_CUT = r"\d+|\n"  # isolated before BPE: digit runs (whole-number tokens) and newlines (template joins)
+# Isolated before BPE: digit runs (whole-number tokens), newlines (template joins), capitalized words (names).
+_CUT = r"\d+|\n|\p{Lu}\p{L}*"
 
 
 @dataclass(frozen=True)
@@ -39,9 +44,8 @@ class SmallQwenSpec:
     """Sizes; ``mrope_sections`` must sum to head_dim / 2 (hidden / heads / 2)."""
 
     bpe_vocab: int = 2500  # bytes and merges fitted to the corpus (the numbers come on top)
-    # "words": merges stay inside words (GPT-2's split), so a name reads the same in the task and in the answer
-    # and can be copied; "phrases": merges cross spaces, so the fixed system prompt shrinks to a few dozen tokens.
-    merges: str = "words"
+    merges: str = "phrases"  # across spaces; "words": inside words only (GPT-2's split)
+    min_frequency: int = 50  # a merge must be seen this often in the corpus
     hidden_size: int = 128
     layers: int = 4
     heads: int = 4
@@ -74,7 +78,10 @@ def build_tokenizer(corpus: Iterable[str], spec: SmallQwenSpec):
     )
     backend.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=spec.bpe_vocab, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+        vocab_size=spec.bpe_vocab,
+        min_frequency=spec.min_frequency,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
     )
     # The numbers are added by hand below: the merges learnt here cover the words.
     backend.train_from_iterator((re.sub(r"\d+", " ", text) for text in corpus), trainer=trainer)

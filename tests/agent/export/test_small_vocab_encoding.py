@@ -64,6 +64,7 @@ def test_rows_encode_for_the_small_model_as_its_local_backend_sends_them(
         corpus_of_rows(tmp_path / "first" / "train.jsonl"),
         SmallQwenSpec(
             merges=merges,
+            min_frequency=2,  # a small corpus: merges even so, across the template's joins if they could
             hidden_size=32,
             intermediate_size=64,
             mrope_sections=(1, 1, 2),
