@@ -37,9 +37,9 @@ def _pair(before: dict[str, Any], after: dict[str, Any], key: str, percent: bool
 def figures_table(report: dict[str, Any]) -> list[str]:
     header = (
         "| task | dialect | episodes | answers parse | right kind of action | clicks hit (pointing steps) "
-        "| chance | success | raw reward |"
+        "| chance | fixed point | success | raw reward |"
     )
-    lines = [header, "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [header, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     figures = report["figures"]
     for key in (key for key in figures if key.startswith("trained-")):
         dialect = key.removeprefix("trained-")
@@ -48,6 +48,7 @@ def figures_table(report: dict[str, Any]) -> list[str]:
             lines.append(
                 f"| {after['task']} | {dialect} | {after['episodes']} | {_pair(before, after, 'parse_rate')} "
                 f"| {_pair(before, after, 'kind_rate')} | {hits} | {_percent(after['chance'])} "
+                f"| {_percent(after['fixed_point'])} "
                 f"| {_pair(before, after, 'success_rate')} | {_pair(before, after, 'raw_reward', False)} |"
             )
     return lines

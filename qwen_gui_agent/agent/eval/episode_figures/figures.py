@@ -8,7 +8,9 @@ step of the same index on the same seed (``targets``):
   scroll, drag ...), counted over the steps the reference also made;
 - hit: at a reference step that points (a click, the start and end of a drag, a scroll's place),
   the model's action is of that kind and every point lies in the element the reference aimed at;
-  chance is the share of the task area those elements cover (what a random point hits);
+  chance is the share of the task area those elements cover (what a random point hits), and the
+  fixed-point rate is how often the average target of that step (its centre, over the task's seeds)
+  lies in the element: what a model with no eye for position gets by always aiming at the average;
 - success and raw reward: the environment's own, from ``results.json``.
 
 The episode ends where MiniWoB++ says so, so a model step with no reference step at its index
@@ -59,6 +61,7 @@ class TaskFigures:
     pointing: int = 0  # compared steps where the reference pointed at something
     hits: int = 0
     chance: float = 0.0  # mean share of the task area a random point would hit, over the pointing steps
+    fixed_point: float = 0.0  # share of the pointing steps that the step's average target point hits
     successes: int = 0
     raw_reward: float = 0.0  # mean over episodes
     missing_targets: int = 0  # episodes with no reference trajectory for their seed (left out of kind and hit)
@@ -100,6 +103,7 @@ class _Tally:
     pointing: int = 0
     hits: int = 0
     chance_sum: float = 0.0
+    fixed_hits: int = 0
 
 
 def episode_records(results_folder: Path) -> list[dict[str, Any]]:
@@ -121,10 +125,11 @@ def task_figures(results_folder: Path, targets: TargetsFile, tasks: Iterable[str
     for task in order:
         mine = [record for record in records if record["task"] == task]
         tally, missing = _Tally(), 0
+        averages = average_targets([targets.get(task, int(record["seed"])) for record in mine])
         for record in mine:
             reference = targets.get(task, int(record["seed"]))
             missing += reference is None
-            _add_episode(tally, _model_steps(Path(results_folder), record), reference)
+            _add_episode(tally, _model_steps(Path(results_folder), record), reference, averages)
         figures.append(
             TaskFigures(
                 task=task,
@@ -136,6 +141,7 @@ def task_figures(results_folder: Path, targets: TargetsFile, tasks: Iterable[str
                 pointing=tally.pointing,
                 hits=tally.hits,
                 chance=tally.chance_sum / tally.pointing if tally.pointing else 0.0,
+                fixed_point=tally.fixed_hits / tally.pointing if tally.pointing else 0.0,
                 successes=sum(bool(record["success"]) for record in mine),
                 raw_reward=sum(float(record["raw_reward"]) for record in mine) / len(mine) if mine else 0.0,
                 missing_targets=missing,
@@ -154,7 +160,25 @@ def _model_steps(results_folder: Path, record: Mapping[str, Any]) -> list[StepRe
         raise FiguresError(f"{run_dir}: {error}") from None
 
 
-def _add_episode(tally: _Tally, steps: list[StepRecord], reference: ReferenceEpisode | None) -> None:
+def average_targets(episodes: Iterable[ReferenceEpisode | None]) -> dict[tuple[int, int], tuple[float, float]]:
+    """(step index, point index) -> the mean centre of the reference's targets there, over the episodes given."""
+    sums: dict[tuple[int, int], list[float]] = {}
+    for episode in episodes:
+        for position, step in enumerate(episode.steps if episode is not None else ()):
+            for number, box in enumerate(step.targets):
+                total = sums.setdefault((position, number), [0.0, 0.0, 0.0])
+                total[0] += box.left + box.width / 2
+                total[1] += box.top + box.height / 2
+                total[2] += 1
+    return {key: (x / count, y / count) for key, (x, y, count) in sums.items()}
+
+
+def _add_episode(
+    tally: _Tally,
+    steps: list[StepRecord],
+    reference: ReferenceEpisode | None,
+    averages: Mapping[tuple[int, int], tuple[float, float]],
+) -> None:
     for position, step in enumerate(steps):
         action = _first_action(step)
         tally.steps += 1
@@ -169,6 +193,9 @@ def _add_episode(tally: _Tally, steps: list[StepRecord], reference: ReferenceEpi
             tally.pointing += 1
             tally.chance_sum += _chance(expected)
             tally.hits += same_kind and action is not None and _lands(action, expected, step)
+            tally.fixed_hits += all(
+                box.contains(*averages[(position, number)]) for number, box in enumerate(expected.targets)
+            )
 
 
 def _first_action(step: StepRecord) -> Action | None:

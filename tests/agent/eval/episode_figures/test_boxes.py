@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qwen_gui_agent.agent.eval.episode_figures.figures import action_kind
+from qwen_gui_agent.agent.eval.episode_figures.figures import action_kind, average_targets
 from qwen_gui_agent.agent.eval.episode_figures.targets import Box, ReferenceEpisode
 from qwen_gui_agent.tools.canonical import parse_action
 
@@ -61,3 +61,17 @@ def test_a_reference_episode_reads_back_from_its_json() -> None:
     episode = ReferenceEpisode.from_json(data)
     assert [step.kind for step in episode.steps] == ["drag", "click"]
     assert episode.steps[0].targets[1] == Box(0.5, 0.5, 0.3, 0.3)
+
+
+def test_the_average_target_is_the_mean_centre_of_each_step_and_point() -> None:
+    def episode(seed: int, left: float) -> ReferenceEpisode:
+        steps = [
+            {"kind": "click", "targets": [{"left": left, "top": 0.5, "width": 0.2, "height": 0.1}]},
+            {"kind": "type", "targets": []},
+        ]
+        data = {"task": "t", "seed": seed, "utterance": "", "raw_reward": 1.0, "done": True, "steps": steps}
+        return ReferenceEpisode.from_json(data)
+
+    averages = average_targets([episode(1, 0.0), episode(2, 0.4), None])
+    assert averages.keys() == {(0, 0)}
+    assert averages[(0, 0)] == pytest.approx((0.3, 0.55))
