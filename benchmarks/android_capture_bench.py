@@ -51,8 +51,10 @@ def main() -> None:
         server.screen = screen_like(1080, 2400)
         raw, png = server.phone.run("screencap"), server.phone.run("screencap -p")
         print(f"screen 1080x2400: raw {len(raw) / 1e6:.1f} MB, PNG {len(png) / 1e3:.0f} kB")
-        print(f"decode only: raw {median_ms(lambda: decode_raw(raw), args.repeat):.1f} ms, "
-              f"PNG {median_ms(lambda: decode_png(png), args.repeat):.1f} ms")
+        print(
+            f"decode only: raw {median_ms(lambda: decode_raw(raw), args.repeat):.1f} ms, "
+            f"PNG {median_ms(lambda: decode_png(png), args.repeat):.1f} ms"
+        )
         for mode in ("raw", "png"):
             device = open_android(None, AndroidSettings(adb_port=server.port, screencap=mode))
             device.screenshot()  # warm up

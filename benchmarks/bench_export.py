@@ -35,13 +35,21 @@ def record(directory: Path, steps: int) -> Path:
 
     device = MemoryDevice(1920, 1080)
     device.screen = Image.open(capture(directory)).convert("RGB")
-    answers = [f"Thought: step {n}.\nAction: click(start_box='({40 + 20 * n % 1200},{60 + 13 * n % 640})')"
-               for n in range(1, steps)] + ["Thought: done.\nAction: finished(content='done')"]
-    parts = RunParts(task=Task.from_goal("click through the form"), device=device,
-                     backend=ScriptedBackend(answers), dialect=get_dialect("uitars"),
-                     settings=LoopSettings(settle_s=0.0, max_steps=steps, stuck_after=0,
-                                           max_pixels=1280 * 28 * 28),
-                     events=CollectedEvents(), out_dir=directory / "runs", secrets=Secrets(), write_report=False)
+    answers = [
+        f"Thought: step {n}.\nAction: click(start_box='({40 + 20 * n % 1200},{60 + 13 * n % 640})')"
+        for n in range(1, steps)
+    ] + ["Thought: done.\nAction: finished(content='done')"]
+    parts = RunParts(
+        task=Task.from_goal("click through the form"),
+        device=device,
+        backend=ScriptedBackend(answers),
+        dialect=get_dialect("uitars"),
+        settings=LoopSettings(settle_s=0.0, max_steps=steps, stuck_after=0, max_pixels=1280 * 28 * 28),
+        events=CollectedEvents(),
+        out_dir=directory / "runs",
+        secrets=Secrets(),
+        write_report=False,
+    )
     result = execute_run(parts)
     assert result.status == "success", result.message
     return result.run_dir
@@ -54,15 +62,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temporary:
         directory = Path(temporary)
         run = record(directory, args.steps)
-        command = [sys.executable, "-c", "from qwen_gui_agent.agent.cli import main; main()", "export", str(run),
-                   "-o", str(directory / "data")]
+        command = [
+            sys.executable,
+            "-c",
+            "from qwen_gui_agent.agent.cli import main; main()",
+            "export",
+            str(run),
+            "-o",
+            str(directory / "data"),
+        ]
         started = time.perf_counter()
         subprocess.run(command, check=True, cwd=REPO)
         elapsed = time.perf_counter() - started
         rows = (directory / "data" / "train.jsonl").read_text().count("\n")
         size = sum(path.stat().st_size for path in (directory / "data").rglob("*") if path.is_file())
-        print(f"agent export of a {args.steps}-step run: {elapsed:.2f} s wall (process start included), "
-              f"{rows} rows, {size / 1e6:.1f} MB written")
+        print(
+            f"agent export of a {args.steps}-step run: {elapsed:.2f} s wall (process start included), "
+            f"{rows} rows, {size / 1e6:.1f} MB written"
+        )
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """Many devices, one model: agent steps per second at batch 1, 4, 8 and 16 on one GPU.
 
 B devices each wait for one agent step (a 1920x1080 screenshot at the model's frame, the
-agent's system prompt, 40 forced new tokens); the time until all B answers are out gives
-steps/s = B / time. Three ways, with the same B conversations (screens and histories differ
-a little, so prompt lengths differ by a few tokens):
+agent's system prompt, 40 forced new tokens; or, with ``--prompt uitars5``, the UI-TARS dialect's
+prompt with the four previous steps' screenshots and the current one, ~6,600 tokens); the time
+until all B answers are out gives steps/s = B / time. ``--family qwen3`` times Qwen3-VL (2B, 4B,
+8B, 32B) instead of Qwen2.5-VL (3B, 7B). Three ways, with the same B conversations (screens and
+histories differ a little, so prompt lengths differ by a few tokens):
 
 - plain: the processor on the CPU over all B prompts and images with left padding, then one
   ``model.generate`` (what agent/backends/local/batch.py does off CUDA);
@@ -21,6 +23,7 @@ first difference the lone run's logit gap between the two tokens (a gap of a bf1
 is a near-tie that rounding decides). Peak GPU memory per run.
 
     python3 benchmarks/bench_fleet.py --sizes 7b,3b --batches 1,4,8,16 --out fleet.json
+    python3 benchmarks/bench_fleet.py --family qwen3 --sizes 8b --batches 1,8 --prompt uitars5 --out fleet3.json
     python3 benchmarks/bench_fleet.py --weights DIR --device cpu --max-pixels 3136 --new-tokens 8  # a check
 
 Random weights unless --weights; no network (the tokenizer comes from qwen.tiktoken).
@@ -43,7 +46,17 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.gpu_floor import Ceilings, language_weights, measure_ceilings, step_floor
-from benchmarks.gpu_models import chat_text, find_tiktoken, qwen_processor, qwen_tokenizer, random_model, screenshot
+from benchmarks.gpu_models import (
+    FAMILIES,
+    PATCH,
+    chat_text,
+    find_tiktoken,
+    qwen_processor,
+    qwen_tokenizer,
+    random_model,
+    screenshot,
+    uitars_chat,
+)
 
 log = logging.getLogger("bench_fleet")
 BF16 = 2
@@ -51,32 +64,59 @@ BF16 = 2
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="7b", help="comma list of 3b,7b (random weights)")
-    parser.add_argument("--weights", help="a Qwen2.5-VL directory (its own processor) instead of random weights")
+    parser.add_argument("--family", choices=FAMILIES, default="qwen2.5")
+    parser.add_argument(
+        "--sizes",
+        default="",
+        help="comma list of 3b,7b (qwen2.5) or 2b,4b,8b,32b (qwen3); random weights (default 7b / 8b)",
+    )
+    parser.add_argument("--weights", help="a Qwen2.5-VL or Qwen3-VL directory (its own processor) instead")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--batches", default="1,4,8,16")
-    parser.add_argument("--max-pixels", type=int, default=1280 * 28 * 28)
+    parser.add_argument(
+        "--prompt",
+        choices=("desktop", "uitars5"),
+        default="desktop",
+        help="one screenshot with the agent's tool prompt, or UI-TARS with five screenshots",
+    )
+    parser.add_argument("--max-pixels", type=int, default=0, help="frame cap (default 1280 patches of 2x2)")
     parser.add_argument("--new-tokens", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--capacity", type=int, default=0, help="fleet KV slots per row (default: fits the prompts)")
     parser.add_argument("--tiktoken", type=Path)
     parser.add_argument("--out", type=Path, help="every number as JSON")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.weights:  # the directory's config says the family
+        from qwen_gui_agent.tools.models import read_config
+
+        config = read_config(Path(args.weights)) or {}
+        args.family = "qwen3" if str(config.get("model_type", "")).startswith("qwen3") else "qwen2.5"
+    args.sizes = args.sizes or ("8b" if args.family == "qwen3" else "7b")
+    args.max_pixels = args.max_pixels or 1280 * (2 * PATCH[args.family]) ** 2
+    return args
 
 
-def conversations(count: int, frame: tuple[int, int]) -> list[tuple[str, Any]]:
-    """``count`` (prompt, frame-sized screenshot) pairs: other screens, histories a few actions longer."""
+def conversations(count: int, frame: tuple[int, int], prompt: str = "desktop") -> list[tuple[str, list[Any]]]:
+    """``count`` (prompt, frame-sized screenshots) pairs: other screens, histories a few actions longer."""
     from PIL import Image, ImageDraw
 
     from benchmarks.gpu_models import USER_TASK
 
+    def screen(index: int, step: int = 0) -> Any:
+        image = screenshot(1920, 1080)
+        ImageDraw.Draw(image).rectangle(
+            (40 + 97 * index, 300 + 60 * step, 140 + 97 * index, 360 + 60 * step), fill=(191, 97, 106)
+        )
+        return image.resize(frame, Image.Resampling.BICUBIC)
+
     prompts = []
     for index in range(count):
-        image = screenshot(1920, 1080)
-        ImageDraw.Draw(image).rectangle((40 + 97 * index, 300, 140 + 97 * index, 360), fill=(191, 97, 106))
-        image = image.resize(frame, Image.Resampling.BICUBIC)
+        if prompt == "uitars5":
+            images = [screen(index, step) for step in range(5)]
+            prompts.append((uitars_chat(frame, images, f"Book train ticket number {index + 1} to Shanghai"), images))
+            continue
         task = USER_TASK.replace("What is", "".join(f"{n + 3}. scroll down\n" for n in range(index % 4)) + "What is")
-        prompts.append((chat_text(frame).replace(USER_TASK, task), image))
+        prompts.append((chat_text(frame).replace(USER_TASK, task), [screen(index)]))
     return prompts
 
 
@@ -108,19 +148,21 @@ class Clock:
             return 0.0
         import torch
 
-        return torch.cuda.max_memory_allocated() / 2 ** 30
+        return torch.cuda.max_memory_allocated() / 2**30
 
 
 def plain_batch(model: Any, processor: Any, convs: list[tuple[str, Any]], new_tokens: int) -> list[list[int]]:
     import torch
+
     from qwen_gui_agent.agent.backends.local.batch import left_padding
 
     with left_padding(processor.tokenizer):
-        inputs = processor(text=[c[0] for c in convs], images=[c[1] for c in convs], padding=True,
-                           return_tensors="pt").to(model.device)
+        inputs = processor(
+            text=[c[0] for c in convs], images=[c[1] for c in convs], padding=True, return_tensors="pt"
+        ).to(model.device)
     with torch.inference_mode():
         out = model.generate(**inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False)
-    return out[:, inputs["input_ids"].shape[1]:].tolist()
+    return out[:, inputs["input_ids"].shape[1] :].tolist()
 
 
 def plain_alone(model: Any, processor: Any, conv: tuple[str, Any], new_tokens: int) -> tuple[list[int], Any]:
@@ -129,9 +171,15 @@ def plain_alone(model: Any, processor: Any, conv: tuple[str, Any], new_tokens: i
 
     inputs = processor(text=[conv[0]], images=[conv[1]], return_tensors="pt").to(model.device)
     with torch.inference_mode():
-        out = model.generate(**inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
-                             output_logits=True, return_dict_in_generate=True)
-    tokens = out.sequences[0, inputs["input_ids"].shape[1]:].tolist()
+        out = model.generate(
+            **inputs,
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            do_sample=False,
+            output_logits=True,
+            return_dict_in_generate=True,
+        )
+    tokens = out.sequences[0, inputs["input_ids"].shape[1] :].tolist()
     return tokens, torch.stack([step[0].float().cpu() for step in out.logits])
 
 
@@ -140,8 +188,10 @@ def agreement(rows: list[list[int]], alone: list[tuple[list[int], Any]]) -> dict
     same, total, differences = 0, 0, []
     for index, tokens in enumerate(rows):
         reference, logits = alone[index]
-        prefix = next((n for n, (a, b) in enumerate(zip(tokens, reference)) if a != b), min(len(tokens),
-                                                                                             len(reference)))
+        prefix = next(
+            (n for n, (a, b) in enumerate(zip(tokens, reference, strict=False)) if a != b),
+            min(len(tokens), len(reference)),
+        )
         same += prefix
         total += len(reference)
         if prefix < len(reference):
@@ -150,15 +200,29 @@ def agreement(rows: list[list[int]], alone: list[tuple[list[int], Any]]) -> dict
             gap = top - float(step[tokens[prefix]])
             ulp = 2.0 ** (math.floor(math.log2(abs(top))) - 7) if top else 0.0
             differences.append({"row": index, "at": prefix, "gap": gap, "gap_ulps": gap / ulp if ulp else None})
-    return {"rate": same / total if total else 1.0, "rows_identical": len(rows) - len(differences),
-            "rows": len(rows), "differences": differences}
+    return {
+        "rate": same / total if total else 1.0,
+        "rows_identical": len(rows) - len(differences),
+        "rows": len(rows),
+        "differences": differences,
+    }
 
 
-def fleet_round(engine: Any, fast: Any, processor: Any, convs: list[tuple[str, Any]], new_tokens: int,
-                clock: Clock, phases: list[tuple[float, float, int]]) -> list[list[int]]:
+def fleet_round(
+    engine: Any,
+    fast: Any,
+    processor: Any,
+    convs: list[tuple[str, Any]],
+    new_tokens: int,
+    clock: Clock,
+    phases: list[tuple[float, float, int]],
+) -> list[list[int]]:
     """run_all's loop with every row joining at once, timed in two phases (joining, decoding) into ``phases``."""
-    join_ms, _ = clock.ms(lambda: engine.admit_many([(fast.prepare(text, [image], processor), new_tokens, index)
-                                                     for index, (text, image) in enumerate(convs)]))
+    join_ms, _ = clock.ms(
+        lambda: engine.admit_many(
+            [(fast.prepare(text, images, processor), new_tokens, index) for index, (text, images) in enumerate(convs)]
+        )
+    )
     answers: dict[int, list[int]] = {}
     steps = 0
     started = time.perf_counter()
@@ -170,9 +234,11 @@ def fleet_round(engine: Any, fast: Any, processor: Any, convs: list[tuple[str, A
     return [answers[index] for index in range(len(convs))]
 
 
-def batch_floor(config: Any, ceilings: Ceilings, prompt: int, patches: int, new_tokens: int, batch: int) -> float:
+def batch_floor(
+    config: Any, ceilings: Ceilings, prompt: int, patches: int, new_tokens: int, batch: int, images: int = 1
+) -> float:
     """Steps/s if every phase ran at the measured rates: B first tokens, then decode reading weights once."""
-    one = step_floor(config, ceilings, prompt, patches, new_tokens)
+    one = step_floor(config, ceilings, prompt, patches, new_tokens, images)
     _, weight_bytes = language_weights(config)
     weight_ms = weight_bytes / (ceilings.copy_tbps * 1e12) * 1e3
     cache_ms = one.decode_ms - weight_ms
@@ -180,45 +246,61 @@ def batch_floor(config: Any, ceilings: Ceilings, prompt: int, patches: int, new_
     return batch / total_ms * 1000
 
 
-def bench_model(name: str, model: Any, processor: Any, args: argparse.Namespace, ceilings: Ceilings | None,
-                frame: tuple[int, int]) -> dict[str, Any]:
+def bench_model(
+    name: str, model: Any, processor: Any, args: argparse.Namespace, ceilings: Ceilings | None, frame: tuple[int, int]
+) -> dict[str, Any]:
+    from qwen_gui_agent.agent.backends.local.batch import end_token_ids
     from qwen_gui_agent.agent.backends.local.fastpath.engine import FastPath, GreedyOptions
     from qwen_gui_agent.agent.backends.local.fleet.engine import FleetEngine
-    from qwen_gui_agent.agent.backends.local.batch import end_token_ids
 
     clock = Clock(args.device == "cuda")
     batches = [int(b) for b in args.batches.split(",")]
-    convs = conversations(max(batches), frame)
+    convs = conversations(max(batches), frame, args.prompt)
     n = args.new_tokens
     started = time.perf_counter()
     fast = FastPath(model)
     setup_s = time.perf_counter() - started
     options = GreedyOptions(eos_token_ids=tuple(sorted(end_token_ids(model))), min_new_tokens=n)
-    prepared = [fast.prepare(text, [image], processor) for text, image in convs]
+    prepared = [fast.prepare(text, images, processor) for text, images in convs]
     prompts = [int(p["input_ids"].shape[1]) for p in prepared]
     capacity = args.capacity or math.ceil((max(prompts) + n + 1) / 256) * 256
-    result: dict[str, Any] = {"model": name, "frame": frame, "prompt_tokens": [min(prompts), max(prompts)],
-                              "new_tokens": n, "capacity": capacity, "fast_setup_s": setup_s, "batches": {}}
+    result: dict[str, Any] = {
+        "model": name,
+        "family": args.family,
+        "prompt": args.prompt,
+        "frame": frame,
+        "prompt_tokens": [min(prompts), max(prompts)],
+        "new_tokens": n,
+        "capacity": capacity,
+        "fast_setup_s": setup_s,
+        "batches": {},
+    }
     alone = [plain_alone(model, processor, conv, n) for conv in convs]
     log.info("%s: %d lone plain runs done", name, len(alone))
 
     def single() -> list[int]:
-        inputs = fast.prepare(convs[0][0], [convs[0][1]], processor)
+        inputs = fast.prepare(convs[0][0], convs[0][1], processor)
         return fast.generate(inputs, n, options).tokens
 
     clock.ms(single)
     clock.reset_peak()
     times = [clock.ms(single) for _ in range(args.repeats + 1)]
-    result["single_stream"] = {"steps_per_s": 1000 / median(t for t, _ in times), "peak_gib": clock.peak_gib(),
-                               "agreement": agreement([times[-1][1]], alone[:1])}
+    result["single_stream"] = {
+        "steps_per_s": 1000 / median(t for t, _ in times),
+        "peak_gib": clock.peak_gib(),
+        "agreement": agreement([times[-1][1]], alone[:1]),
+    }
     clock.ms(lambda: plain_batch(model, processor, convs[:1], 2))  # warm-up
     for batch in batches:
         row: dict[str, Any] = {}
         clock.reset_peak()
         rows_now = convs[:batch]
         plain = [clock.ms(lambda rows=rows_now: plain_batch(model, processor, rows, n)) for _ in range(args.repeats)]
-        row["plain"] = {"steps_per_s": batch * 1000 / median(t for t, _ in plain), "peak_gib": clock.peak_gib(),
-                        "agreement": agreement(plain[-1][1], alone)}
+        row["plain"] = {
+            "steps_per_s": batch * 1000 / median(t for t, _ in plain),
+            "peak_gib": clock.peak_gib(),
+            "agreement": agreement(plain[-1][1], alone),
+        }
         engine = FleetEngine(fast, options, slots=batch, capacity=capacity)
 
         phases: list[tuple[float, float, int]] = []
@@ -233,14 +315,23 @@ def bench_model(name: str, model: Any, processor: Any, args: argparse.Namespace,
         join_ms, decode_ms, steps = phases[-1]
         engine.joiner.prefix = None  # one more round that computes the shared prefix again (a first step)
         cold_ms, _ = clock.ms(fleet)
-        row["fleet"] = {"steps_per_s": batch * 1000 / median(t for t, _ in runs), "peak_gib": clock.peak_gib(),
-                        "first_call_ms": warm_ms, "cold_prefix_steps_per_s": batch * 1000 / cold_ms,
-                        "join_ms": join_ms, "join_ms_per_row": join_ms / batch,
-                        "decode_ms": decode_ms, "decode_ms_per_step": decode_ms / steps,
-                        "agreement": agreement(runs[-1][1], alone)}
+        row["fleet"] = {
+            "steps_per_s": batch * 1000 / median(t for t, _ in runs),
+            "peak_gib": clock.peak_gib(),
+            "first_call_ms": warm_ms,
+            "cold_prefix_steps_per_s": batch * 1000 / cold_ms,
+            "join_ms": join_ms,
+            "join_ms_per_row": join_ms / batch,
+            "decode_ms": decode_ms,
+            "decode_ms_per_step": decode_ms / steps,
+            "agreement": agreement(runs[-1][1], alone),
+        }
         if ceilings is not None:
-            patches = frame[0] * frame[1] // 14 ** 2
-            row["floor"] = {"steps_per_s": batch_floor(model.config, ceilings, median(prompts), patches, n, batch)}
+            images = len(convs[0][1])
+            patches = images * frame[0] * frame[1] // PATCH[args.family] ** 2
+            row["floor"] = {
+                "steps_per_s": batch_floor(model.config, ceilings, median(prompts), patches, n, batch, images)
+            }
         result["batches"][batch] = row
         del engine
         gc.collect()
@@ -249,51 +340,67 @@ def bench_model(name: str, model: Any, processor: Any, args: argparse.Namespace,
 
 
 def short(row: dict[str, Any]) -> dict[str, Any]:
-    return {path: {k: (round(v, 3) if isinstance(v, float) else v) for k, v in numbers.items()
-                   if k in ("steps_per_s", "peak_gib", "join_ms_per_row", "decode_ms_per_step")} | ({"agree": round(numbers["agreement"]["rate"], 3)}
-                                                            if "agreement" in numbers else {})
-            for path, numbers in row.items()}
+    return {
+        path: {
+            k: (round(v, 3) if isinstance(v, float) else v)
+            for k, v in numbers.items()
+            if k in ("steps_per_s", "peak_gib", "join_ms_per_row", "decode_ms_per_step")
+        }
+        | ({"agree": round(numbers["agreement"]["rate"], 3)} if "agreement" in numbers else {})
+        for path, numbers in row.items()
+    }
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    head = (f"{'model':5} {'batch':>5} {'plain':>7} {'fleet':>7} {'floor':>7} {'xplain':>6} {'%floor':>6} "
-            f"{'agree':>6} {'same rows':>9} {'peakGiB':>7} {'join/row':>8} {'ms/step':>7}")
+    head = (
+        f"{'model':14} {'batch':>5} {'plain':>7} {'fleet':>7} {'floor':>7} {'xplain':>6} {'%floor':>6} "
+        f"{'agree':>6} {'same rows':>9} {'peakGiB':>7} {'join/row':>8} {'ms/step':>7}"
+    )
     lines = [head, "-" * len(head)]
     for result in results:
         single = result["single_stream"]
-        lines.append(f"{result['model']:5} {'1*':>5} {'':>7} {single['steps_per_s']:7.2f} {'':>7} {'':>6} {'':>6} "
-                     f"{single['agreement']['rate']:6.3f} {single['agreement']['rows_identical']:>5}/"
-                     f"{single['agreement']['rows']:<3} {single['peak_gib']:7.2f}")
+        alone = result["batches"].get(1, result["batches"].get("1"))  # plain generate of one step, if timed
+        xplain = f"{single['steps_per_s'] / alone['plain']['steps_per_s']:6.2f}" if alone else f"{'':>6}"
+        lines.append(
+            f"{result['model']:14} {'1*':>5} {'':>7} {single['steps_per_s']:7.2f} {'':>7} {xplain} {'':>6} "
+            f"{single['agreement']['rate']:6.3f} {single['agreement']['rows_identical']:>5}/"
+            f"{single['agreement']['rows']:<3} {single['peak_gib']:7.2f}"
+        )
         for batch, row in result["batches"].items():
             plain, fleet = row["plain"]["steps_per_s"], row["fleet"]["steps_per_s"]
             floor = row.get("floor", {}).get("steps_per_s")
             agree = row["fleet"]["agreement"]
-            lines.append(f"{result['model']:5} {batch:>5} {plain:7.2f} {fleet:7.2f} "
-                         f"{floor if floor else 0:7.2f} {fleet / plain:6.2f} "
-                         f"{100 * fleet / floor if floor else 0:6.1f} {agree['rate']:6.3f} "
-                         f"{agree['rows_identical']:>5}/{agree['rows']:<3} {row['fleet']['peak_gib']:7.2f} "
-                         f"{row['fleet']['join_ms_per_row']:8.1f} {row['fleet']['decode_ms_per_step']:7.2f}")
-    lines.append("1* = the single-stream fast path (a lone step). agree = share of fleet tokens equal to the same "
-                 "conversation alone through plain generate, before the first difference; join/row = GPU "
-                 "preprocessing, vision and prefill of one joining row (ms); ms/step = one decode step of all rows")
+            lines.append(
+                f"{result['model']:14} {batch:>5} {plain:7.2f} {fleet:7.2f} "
+                f"{floor if floor else 0:7.2f} {fleet / plain:6.2f} "
+                f"{100 * fleet / floor if floor else 0:6.1f} {agree['rate']:6.3f} "
+                f"{agree['rows_identical']:>5}/{agree['rows']:<3} {row['fleet']['peak_gib']:7.2f} "
+                f"{row['fleet']['join_ms_per_row']:8.1f} {row['fleet']['decode_ms_per_step']:7.2f}"
+            )
+    lines.append(
+        "1* = the single-stream fast path (a lone step; xplain against plain generate of one step). agree = share of fleet tokens equal to the same "
+        "conversation alone through plain generate, before the first difference; join/row = GPU "
+        "preprocessing, vision and prefill of one joining row (ms); ms/step = one decode step of all rows"
+    )
     return "\n".join(lines)
 
 
 def load(args: argparse.Namespace, size: str | None, tokenizer: Any) -> tuple[Any, Any, tuple[int, int]]:
     from qwen_gui_agent.tools.frames import smart_resize
 
+    factor = 2 * PATCH[args.family]
     if args.weights:
         import torch
-        from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
+        from transformers import AutoModelForImageTextToText, AutoProcessor
 
-        model = Qwen2_5_VLForConditionalGeneration.from_pretrained(args.weights, dtype=torch.float32).eval()
+        model = AutoModelForImageTextToText.from_pretrained(args.weights, dtype=torch.float32).eval()
         model.to(args.device)
         processor = AutoProcessor.from_pretrained(args.weights)
-        processor.image_processor.size = {"shortest_edge": 4 * 28 * 28, "longest_edge": args.max_pixels}
+        processor.image_processor.size = {"shortest_edge": 4 * factor * factor, "longest_edge": args.max_pixels}
     else:
-        model = random_model(size, device=args.device)
-        processor = qwen_processor(tokenizer, args.max_pixels)
-    height, width = smart_resize(1080, 1920, max_pixels=args.max_pixels)
+        model = random_model(size, device=args.device, family=args.family)
+        processor = qwen_processor(tokenizer, args.max_pixels, family=args.family)
+    height, width = smart_resize(1080, 1920, factor=factor, max_pixels=args.max_pixels)
     return model, processor, (width, height)
 
 
@@ -315,13 +422,16 @@ def main(argv: list[str] | None = None) -> int:
         tokenizer = qwen_tokenizer(tiktoken)
     ceilings = measure_ceilings() if cuda else None
     device = torch.cuda.get_device_name() if cuda else "cpu"
-    print(f"device {device}  torch {torch.__version__}"
-          + (f"  matmul {ceilings.matmul_tflops:.0f} TFLOP/s  copy {ceilings.copy_tbps:.2f} TB/s" if ceilings else ""),
-          flush=True)
+    print(
+        f"device {device}  torch {torch.__version__}"
+        + (f"  matmul {ceilings.matmul_tflops:.0f} TFLOP/s  copy {ceilings.copy_tbps:.2f} TB/s" if ceilings else ""),
+        flush=True,
+    )
     results = []
-    for size in ([None] if args.weights else args.sizes.split(",")):
+    for size in [None] if args.weights else args.sizes.split(","):
         model, processor, frame = load(args, size, tokenizer)
-        results.append(bench_model(size or "given", model, processor, args, ceilings, frame))
+        name = f"{args.family}-{size or 'given'}" + ("/ui-tars5" if args.prompt == "uitars5" else "")
+        results.append(bench_model(name, model, processor, args, ceilings, frame))
         print(table(results[-1:]), flush=True)
         del model
         gc.collect()
@@ -329,8 +439,17 @@ def main(argv: list[str] | None = None) -> int:
             torch.cuda.empty_cache()
     print(table(results), flush=True)
     if args.out:
-        args.out.write_text(json.dumps({"device": device, "torch": torch.__version__, "results": results,
-                                        "ceilings": asdict(ceilings) if ceilings else None}, indent=1))
+        args.out.write_text(
+            json.dumps(
+                {
+                    "device": device,
+                    "torch": torch.__version__,
+                    "results": results,
+                    "ceilings": asdict(ceilings) if ceilings else None,
+                },
+                indent=1,
+            )
+        )
     return 0
 
 

@@ -33,12 +33,24 @@ from benchmarks.bench_local import frame_for, timed
 log = logging.getLogger("bench_grammar")
 
 TARGETS = {
-    "qwen-click": ("qwen", ('<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", '
-                            '"coordinate": [128, 96]}}\n</tool_call>')),
-    "qwen-type": ("qwen", ('<tool_call>\n{"name": "computer_use", "arguments": {"action": "type", '
-                           '"text": "Shanghai Hongqiao"}}\n</tool_call>')),
-    "uitars-click": ("uitars", ("Thought: The departure city is set; the destination field comes next.\n"
-                                "Action: click(start_box='(128,96)')")),
+    "qwen-click": (
+        "qwen",
+        (
+            '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", '
+            '"coordinate": [128, 96]}}\n</tool_call>'
+        ),
+    ),
+    "qwen-type": (
+        "qwen",
+        (
+            '<tool_call>\n{"name": "computer_use", "arguments": {"action": "type", '
+            '"text": "Shanghai Hongqiao"}}\n</tool_call>'
+        ),
+    ),
+    "uitars-click": (
+        "uitars",
+        ("Thought: The departure city is set; the destination field comes next.\nAction: click(start_box='(128,96)')"),
+    ),
 }
 
 
@@ -67,7 +79,7 @@ class SteeredConstraint:
         return tokens
 
     def allowed_bias(self, out: Any) -> None:
-        rest = self.target[len(self.written):]
+        rest = self.target[len(self.written) :]
         if not self.target.startswith(self.written) or not rest:
             raise RuntimeError(f"steering lost the target after {self.written!r}")
         self.inner.allowed_bias(out)  # the grammar's mask, computed as in a real step (its cost counts)
@@ -75,7 +87,7 @@ class SteeredConstraint:
         # tokens a canonical tokenization would use; any allowed one is a valid answer token).
         candidates = [t for size in range(min(len(rest), 24), 0, -1) for t in self.pieces.get(rest[:size], ())]
         allowed = out[candidates].tolist() if candidates else []
-        fitting = [t for t, bias in zip(candidates, allowed) if bias == 0]
+        fitting = [t for t, bias in zip(candidates, allowed, strict=False) if bias == 0]
         if not fitting:
             raise RuntimeError(f"no allowed token continues the target after {self.written!r}")
         out.fill_(float("-inf"))
@@ -96,10 +108,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def bench_target(fast: Any, grammar: Any, processor: Any, text: str, image: Any, frame: tuple[int, int],
-                 name: str, args: argparse.Namespace, cuda: bool) -> dict[str, Any]:
-    from qwen_gui_agent.agent.backends.local.fastpath.grammar_decode import constrained_generate
+def bench_target(
+    fast: Any,
+    grammar: Any,
+    processor: Any,
+    text: str,
+    image: Any,
+    frame: tuple[int, int],
+    name: str,
+    args: argparse.Namespace,
+    cuda: bool,
+) -> dict[str, Any]:
     from qwen_gui_agent.agent.backends.grammar.rules import GrammarSpec
+    from qwen_gui_agent.agent.backends.local.fastpath.grammar_decode import constrained_generate
 
     dialect, target = TARGETS[name] if name in TARGETS else (name.split(":")[1], None)
     spec = GrammarSpec.from_name(dialect, *frame)
@@ -123,17 +144,25 @@ def bench_target(fast: Any, grammar: Any, processor: Any, text: str, image: Any,
     answer = tokenizer.decode(result.tokens)
     if target is not None and answer != target:
         raise RuntimeError(f"steered answer {answer!r} is not the target {target!r}")
-    row = {"target": name, "answer": answer, "tokens": len(result.tokens), "forced": result.forced,
-           "decoded": len(result.tokens) - result.forced, "decode_steps": result.decode_steps,
-           "chunks": result.chunks, "step_ms": statistics.median(r[0] for r in runs),
-           "first_token_ms": statistics.median(r[1].timings["prefill"] for r in runs),
-           "decode_ms": statistics.median(r[1].timings["decode"] for r in runs)}
+    row = {
+        "target": name,
+        "answer": answer,
+        "tokens": len(result.tokens),
+        "forced": result.forced,
+        "decoded": len(result.tokens) - result.forced,
+        "decode_steps": result.decode_steps,
+        "chunks": result.chunks,
+        "step_ms": statistics.median(r[0] for r in runs),
+        "first_token_ms": statistics.median(r[1].timings["prefill"] for r in runs),
+        "decode_ms": statistics.median(r[1].timings["decode"] for r in runs),
+    }
     row["same_length"] = bench_unconstrained(fast, processor, text, image, len(result.tokens) + 1, args, cuda)
     return row
 
 
-def bench_unconstrained(fast: Any, processor: Any, text: str, image: Any, count: int, args: argparse.Namespace,
-                        cuda: bool) -> dict[str, float]:
+def bench_unconstrained(
+    fast: Any, processor: Any, text: str, image: Any, count: int, args: argparse.Namespace, cuda: bool
+) -> dict[str, float]:
     """Default fast path and plain generate writing ``count`` tokens (the answer and its end-of-turn token)."""
     from qwen_gui_agent.agent.backends.local.fastpath.engine import GreedyOptions
 
@@ -144,10 +173,15 @@ def bench_unconstrained(fast: Any, processor: Any, text: str, image: Any, count:
         return pre_ms + timed(lambda: fast.generate(inputs, count, options), cuda)[0]
 
     def plain_run() -> float:
-        pre_ms, inputs = timed(lambda: processor(text=[text], images=[image], return_tensors="pt").to(fast.device),
-                               cuda)
-        return pre_ms + timed(lambda: fast.model.generate(**inputs, max_new_tokens=count, min_new_tokens=count,
-                                                          do_sample=False), cuda)[0]
+        pre_ms, inputs = timed(
+            lambda: processor(text=[text], images=[image], return_tensors="pt").to(fast.device), cuda
+        )
+        return (
+            pre_ms
+            + timed(
+                lambda: fast.model.generate(**inputs, max_new_tokens=count, min_new_tokens=count, do_sample=False), cuda
+            )[0]
+        )
 
     fast_run()
     numbers = {"fast_step_ms": statistics.median(fast_run() for _ in range(args.repeats))}
@@ -158,24 +192,28 @@ def bench_unconstrained(fast: Any, processor: Any, text: str, image: Any, count:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = (f"{'model':5} {'answer':13} {'tokens':>6} {'decoded':>7} {'forced':>6} {'steps':>5} {'chunks':>6} "
-            f"{'TTFT':>7} {'grammar':>8} {'fast':>7} {'plain':>7}")
+    head = (
+        f"{'model':5} {'answer':13} {'tokens':>6} {'decoded':>7} {'forced':>6} {'steps':>5} {'chunks':>6} "
+        f"{'TTFT':>7} {'grammar':>8} {'fast':>7} {'plain':>7}"
+    )
     lines = [head, "-" * len(head)]
     for row in rows:
         same = row["same_length"]
         plain = f"{same['plain_step_ms']:7.1f}" if "plain_step_ms" in same else "      -"
-        lines.append(f"{row['model']:5} {row['target']:13} {row['tokens']:6} {row['decoded']:7} {row['forced']:6} "
-                     f"{row['decode_steps']:5} {row['chunks']:6} {row['first_token_ms']:7.1f} {row['step_ms']:8.1f} "
-                     f"{same['fast_step_ms']:7.1f} {plain}")
+        lines.append(
+            f"{row['model']:5} {row['target']:13} {row['tokens']:6} {row['decoded']:7} {row['forced']:6} "
+            f"{row['decode_steps']:5} {row['chunks']:6} {row['first_token_ms']:7.1f} {row['step_ms']:8.1f} "
+            f"{same['fast_step_ms']:7.1f} {plain}"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     import torch
 
+    from benchmarks.gpu_models import chat_text, find_tiktoken, qwen_processor, qwen_tokenizer, random_model
     from qwen_gui_agent.agent.backends.local.fastpath.engine import FastPath
     from qwen_gui_agent.agent.backends.local.fastpath.grammar import AnswerGrammar
-    from benchmarks.gpu_models import chat_text, find_tiktoken, qwen_processor, qwen_tokenizer, random_model
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     args = parse_args(sys.argv[1:] if argv is None else argv)
@@ -213,8 +251,12 @@ def main(argv: list[str] | None = None) -> int:
             torch.cuda.empty_cache()
     print(table(rows), flush=True)
     if args.out:
-        args.out.write_text(json.dumps({"rows": rows, "torch": torch.__version__,
-                                        "device": torch.cuda.get_device_name() if cuda else "cpu"}, indent=1))
+        args.out.write_text(
+            json.dumps(
+                {"rows": rows, "torch": torch.__version__, "device": torch.cuda.get_device_name() if cuda else "cpu"},
+                indent=1,
+            )
+        )
     return 0
 
 

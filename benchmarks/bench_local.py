@@ -62,9 +62,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--skip-plain", action="store_true", help="time the fast path only")
     parser.add_argument("--tiktoken", type=Path, help="Qwen's BPE file (default: .gpu_assets or ../shared/data)")
     parser.add_argument("--out", type=Path, help="write every number as JSON here")
-    parser.add_argument("--cudnn-sdpa", action="store_true",
-                        help="leave cuDNN attention on for plain generate (the fast path turns it off: it made "
-                        "plain generate non-deterministic)")
+    parser.add_argument(
+        "--cudnn-sdpa",
+        action="store_true",
+        help="leave cuDNN attention on for plain generate (the fast path turns it off: it made "
+        "plain generate non-deterministic)",
+    )
     args = parser.parse_args(argv)
     if args.compare:
         args.sizes, args.shots, args.max_pixels = "3b,7b", "desktop,phone", ",".join(str(c) for c in PIXEL_CAPS)
@@ -100,19 +103,24 @@ def bench_plain(model: Any, processor: Any, text: str, image: Any, new_tokens: i
 
     def run(count: int) -> tuple[float, float, list[int]]:
         pre_ms, inputs = timed(lambda: processor(text=[text], images=[image], return_tensors="pt").to("cuda"))
-        gen_ms, out = timed(lambda: model.generate(**inputs, max_new_tokens=count, min_new_tokens=count,
-                                                   do_sample=False))
-        return pre_ms, gen_ms, out[0, inputs["input_ids"].shape[1]:].tolist()
+        gen_ms, out = timed(
+            lambda: model.generate(**inputs, max_new_tokens=count, min_new_tokens=count, do_sample=False)
+        )
+        return pre_ms, gen_ms, out[0, inputs["input_ids"].shape[1] :].tolist()
 
     run(2)  # warm-up: cuBLAS handles, kernel choice
     torch.cuda.reset_peak_memory_stats()
     first = [run(1)[1] for _ in range(repeats)]
     full = [run(new_tokens) for _ in range(repeats)]
     ttft, whole_gen = median(first), median([f[1] for f in full])
-    return {"preprocess_ms": median([f[0] for f in full]), "first_token_ms": ttft,
-            "decode_ms_per_token": (whole_gen - ttft) / (new_tokens - 1),
-            "step_ms": median([f[0] + f[1] for f in full]), "peak_gib": torch.cuda.max_memory_allocated() / 2 ** 30,
-            "tokens": full[-1][2]}
+    return {
+        "preprocess_ms": median([f[0] for f in full]),
+        "first_token_ms": ttft,
+        "decode_ms_per_token": (whole_gen - ttft) / (new_tokens - 1),
+        "step_ms": median([f[0] + f[1] for f in full]),
+        "peak_gib": torch.cuda.max_memory_allocated() / 2**30,
+        "tokens": full[-1][2],
+    }
 
 
 def bench_fast(fast: Any, processor: Any, text: str, image: Any, new_tokens: int, repeats: int) -> dict[str, Any]:
@@ -131,17 +139,22 @@ def bench_fast(fast: Any, processor: Any, text: str, image: Any, new_tokens: int
     torch.cuda.reset_peak_memory_stats()
     runs = [run() for _ in range(repeats)]
     results = [r[2] for r in runs]
-    return {"preprocess_ms": median([r[0] for r in runs]),
-            "vision_ms": median([r.timings["vision"] for r in results]),
-            "first_token_ms": median([r.timings["prefill"] for r in results]),
-            "decode_ms_per_token": median([r.timings["decode_per_token"] for r in results]),
-            "step_ms": median([r[0] + r[1] for r in runs]), "peak_gib": torch.cuda.max_memory_allocated() / 2 ** 30,
-            "warm_up_ms": first.timings.get("warm_up", 0.0), "cold_call_ms": cold_ms,
-            "prompt_tokens": first.prompt_tokens, "tokens": results[-1].tokens}
+    return {
+        "preprocess_ms": median([r[0] for r in runs]),
+        "vision_ms": median([r.timings["vision"] for r in results]),
+        "first_token_ms": median([r.timings["prefill"] for r in results]),
+        "decode_ms_per_token": median([r.timings["decode_per_token"] for r in results]),
+        "step_ms": median([r[0] + r[1] for r in runs]),
+        "peak_gib": torch.cuda.max_memory_allocated() / 2**30,
+        "warm_up_ms": first.timings.get("warm_up", 0.0),
+        "cold_call_ms": cold_ms,
+        "prompt_tokens": first.prompt_tokens,
+        "tokens": results[-1].tokens,
+    }
 
 
 def first_difference(a: list[int], b: list[int]) -> int | None:
-    for index, (x, y) in enumerate(zip(a, b)):
+    for index, (x, y) in enumerate(zip(a, b, strict=False)):
         if x != y:
             return index
     return None if len(a) == len(b) else min(len(a), len(b))
@@ -153,7 +166,7 @@ def bench_model(name: str, model: Any, tokenizer: Any, ceilings: Ceilings, args:
     from qwen_gui_agent.agent.backends.local.fastpath.engine import FastPath
 
     fast: Any = None  # made after the first plain run, so that run keeps --cudnn-sdpa's choice
-    weights_gib = torch.cuda.memory_allocated() / 2 ** 30
+    weights_gib = torch.cuda.memory_allocated() / 2**30
     rows = []
     for cap in [int(c) for c in args.max_pixels.split(",")]:
         processor = qwen_processor(tokenizer, cap)
@@ -161,8 +174,14 @@ def bench_model(name: str, model: Any, tokenizer: Any, ceilings: Ceilings, args:
             image, frame = frame_for(shot, cap)
             text = chat_text(frame)
             log.info("%s %s %dx%d cap %d", name, shot, *frame, cap)
-            row: dict[str, Any] = {"model": name, "shot": shot, "frame": frame, "max_pixels": cap,
-                                   "weights_gib": weights_gib, "paths": {}}
+            row: dict[str, Any] = {
+                "model": name,
+                "shot": shot,
+                "frame": frame,
+                "max_pixels": cap,
+                "weights_gib": weights_gib,
+                "paths": {},
+            }
             if not args.skip_plain:
                 row["paths"]["plain"] = bench_plain(model, processor, text, image, args.new_tokens, args.repeats)
             setup_ms = 0.0
@@ -173,12 +192,13 @@ def bench_model(name: str, model: Any, tokenizer: Any, ceilings: Ceilings, args:
             row["paths"]["fast"] = bench_fast(fast, processor, text, image, args.new_tokens, args.repeats)
             row["paths"]["fast"]["setup_ms"] = setup_ms
             torch.backends.cuda.enable_cudnn_sdp(args.cudnn_sdpa)  # for the next plain run
-            row["static_cache_gib"] = fast.static_cache_bytes() / 2 ** 30  # the buckets held now
+            row["static_cache_gib"] = fast.static_cache_bytes() / 2**30  # the buckets held now
             if "plain" in row["paths"]:
-                row["paths"]["fast"]["first_difference"] = first_difference(row["paths"]["plain"]["tokens"],
-                                                                            row["paths"]["fast"]["tokens"])
+                row["paths"]["fast"]["first_difference"] = first_difference(
+                    row["paths"]["plain"]["tokens"], row["paths"]["fast"]["tokens"]
+                )
             prompt = row["paths"]["fast"]["prompt_tokens"]
-            patches = frame[0] * frame[1] // 14 ** 2
+            patches = frame[0] * frame[1] // 14**2
             row["floor"] = asdict(step_floor(model.config, ceilings, prompt, patches, args.new_tokens))
             row["prompt_tokens"] = prompt
             rows.append(row)
@@ -187,8 +207,18 @@ def bench_model(name: str, model: Any, tokenizer: Any, ceilings: Ceilings, args:
 
 
 def summary(row: dict[str, Any]) -> dict[str, Any]:
-    keep = ("preprocess_ms", "vision_ms", "first_token_ms", "decode_ms_per_token", "step_ms", "peak_gib",
-            "warm_up_ms", "cold_call_ms", "setup_ms", "first_difference")
+    keep = (
+        "preprocess_ms",
+        "vision_ms",
+        "first_token_ms",
+        "decode_ms_per_token",
+        "step_ms",
+        "peak_gib",
+        "warm_up_ms",
+        "cold_call_ms",
+        "setup_ms",
+        "first_difference",
+    )
     short = {k: v for k, v in row.items() if k != "paths"}
     for path, numbers in row["paths"].items():
         short[path] = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in numbers.items() if k in keep}
@@ -196,8 +226,10 @@ def summary(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = (f"{'model':5} {'shot':7} {'frame':9} {'tokens':>6} {'path':6} {'prep':>6} {'TTFT':>7} {'decode':>7} "
-            f"{'step':>7} {'xfloor':>6} {'xplain':>6} {'peakGiB':>7} {'warmup':>7} same-as-plain")
+    head = (
+        f"{'model':5} {'shot':7} {'frame':9} {'tokens':>6} {'path':6} {'prep':>6} {'TTFT':>7} {'decode':>7} "
+        f"{'step':>7} {'xfloor':>6} {'xplain':>6} {'peakGiB':>7} {'warmup':>7} same-as-plain"
+    )
     lines = [head, "-" * len(head)]
     for row in rows:
         floor = row["floor"]
@@ -209,11 +241,15 @@ def table(rows: list[dict[str, Any]]) -> str:
             difference = r.get("first_difference", "n/a")
             same = "" if path == "plain" else ("yes" if difference is None else f"no, from token {difference}")
             warm = f"{r['warm_up_ms'] / 1000:6.1f}s" if "warm_up_ms" in r else "      -"
-            lines.append(f"{prefix} {path:6} {r['preprocess_ms']:6.1f} {r['first_token_ms']:7.1f} "
-                         f"{r['decode_ms_per_token']:7.2f} {r['step_ms']:7.1f} {r['step_ms'] / floor['step_ms']:6.2f} "
-                         f"{speedup} {r['peak_gib']:7.2f} {warm} {same}")
-        lines.append(f"{prefix} floor  {0.0:6.1f} {floor['first_token_ms']:7.1f} {floor['decode_ms']:7.2f} "
-                     f"{floor['step_ms']:7.1f}")
+            lines.append(
+                f"{prefix} {path:6} {r['preprocess_ms']:6.1f} {r['first_token_ms']:7.1f} "
+                f"{r['decode_ms_per_token']:7.2f} {r['step_ms']:7.1f} {r['step_ms'] / floor['step_ms']:6.2f} "
+                f"{speedup} {r['peak_gib']:7.2f} {warm} {same}"
+            )
+        lines.append(
+            f"{prefix} floor  {0.0:6.1f} {floor['first_token_ms']:7.1f} {floor['decode_ms']:7.2f} "
+            f"{floor['step_ms']:7.1f}"
+        )
     return "\n".join(lines)
 
 
@@ -232,8 +268,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.backends.cuda.enable_cudnn_sdp(args.cudnn_sdpa)
     tokenizer = qwen_tokenizer(tiktoken)
     ceilings = measure_ceilings()
-    print(f"device {torch.cuda.get_device_name()}  torch {torch.__version__}  "
-          f"matmul {ceilings.matmul_tflops:.0f} TFLOP/s  copy {ceilings.copy_tbps:.2f} TB/s", flush=True)
+    print(
+        f"device {torch.cuda.get_device_name()}  torch {torch.__version__}  "
+        f"matmul {ceilings.matmul_tflops:.0f} TFLOP/s  copy {ceilings.copy_tbps:.2f} TB/s",
+        flush=True,
+    )
     rows: list[dict[str, Any]] = []
     models = [("real", None)] if args.weights else [(size, size) for size in args.sizes.split(",")]
     for name, size in models:
@@ -247,13 +286,24 @@ def main(argv: list[str] | None = None) -> int:
     print(table(rows), flush=True)
     for row in rows:
         if row["paths"]["fast"].get("setup_ms"):
-            print(f"{row['model']}: FastPath set-up (start-up checks, Triton compiles) "
-                  f"{row['paths']['fast']['setup_ms'] / 1000:.1f} s; first call "
-                  f"{row['paths']['fast']['cold_call_ms'] / 1000:.1f} s", flush=True)
+            print(
+                f"{row['model']}: FastPath set-up (start-up checks, Triton compiles) "
+                f"{row['paths']['fast']['setup_ms'] / 1000:.1f} s; first call "
+                f"{row['paths']['fast']['cold_call_ms'] / 1000:.1f} s",
+                flush=True,
+            )
     if args.out:
-        args.out.write_text(json.dumps({"ceilings": asdict(ceilings), "rows": rows,
-                                        "torch": torch.__version__, "device": torch.cuda.get_device_name()},
-                                       indent=1))
+        args.out.write_text(
+            json.dumps(
+                {
+                    "ceilings": asdict(ceilings),
+                    "rows": rows,
+                    "torch": torch.__version__,
+                    "device": torch.cuda.get_device_name(),
+                },
+                indent=1,
+            )
+        )
     return 0
 
 

@@ -77,15 +77,16 @@ def timed(call: Callable[[], object], repeat: int) -> list[float]:
 def bench_size(server: XvfbServer, repeat: int) -> dict[str, list[float]]:
     import mss.tools
 
-    from qwen_gui_agent.devices.desktop.device import open_desktop
     from qwen_gui_agent.devices.desktop.capture import open_mss
+    from qwen_gui_agent.devices.desktop.device import open_desktop
 
     os.environ.update(server.env({}))  # mss connects to $DISPLAY when opened, so one process can do both sizes
     with tempfile.TemporaryDirectory() as folder:
         picture = Path(folder) / "desktop.png"
         desktop_like_picture(server.width, server.height).save(picture)
-        viewer = subprocess.Popen([sys.executable, "-c", SHOW_PICTURE, str(picture)], env=server.env(),
-                                  stdout=subprocess.PIPE, text=True)
+        viewer = subprocess.Popen(
+            [sys.executable, "-c", SHOW_PICTURE, str(picture)], env=server.env(), stdout=subprocess.PIPE, text=True
+        )
         try:
             assert viewer.stdout is not None and viewer.stdout.readline().strip() == "shown"
             with open_desktop() as device:

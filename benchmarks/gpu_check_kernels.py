@@ -32,15 +32,21 @@ def check_silu_mul(report) -> None:
 
     from qwen_gui_agent.agent.backends.local.fastpath import kernels as fast_kernels
 
-    every = torch.arange(-(2 ** 15), 2 ** 15, dtype=torch.int32).to(torch.int16).view(torch.bfloat16).cuda()
+    every = torch.arange(-(2**15), 2**15, dtype=torch.int32).to(torch.int16).view(torch.bfloat16).cuda()
     for name, up in (("ones", torch.ones_like(every)), ("random", torch.randn_like(every.float()).bfloat16())):
-        report(f"silu*up, every bf16 gate, up {name}", differing(fast_kernels.silu_mul(every, up), F.silu(every) * up),
-               every.numel())
+        report(
+            f"silu*up, every bf16 gate, up {name}",
+            differing(fast_kernels.silu_mul(every, up), F.silu(every) * up),
+            every.numel(),
+        )
     for scale in (0.5, 4.0, 30.0):
         gate = (torch.randn(1 << 24, device="cuda") * scale).bfloat16()
         up = torch.randn(1 << 24, device="cuda").bfloat16()
-        report(f"silu*up, gate ~ N(0, {scale})", differing(fast_kernels.silu_mul(gate, up), F.silu(gate) * up),
-               gate.numel())
+        report(
+            f"silu*up, gate ~ N(0, {scale})",
+            differing(fast_kernels.silu_mul(gate, up), F.silu(gate) * up),
+            gate.numel(),
+        )
     # The vision MLP's layout: 3,420-wide rows read from 3,424-wide (padded) products.
     gate = (torch.randn(6528, 3424, device="cuda") * 3).bfloat16()[:, :3420]
     up = torch.randn(6528, 3424, device="cuda").bfloat16()[:, :3420]
@@ -51,7 +57,8 @@ def check_norms(report) -> None:
     import torch
     from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLRMSNorm
 
-    from qwen_gui_agent.agent.backends.local.fastpath import kernels as fast_kernels, rmsnorm as fast_rmsnorm
+    from qwen_gui_agent.agent.backends.local.fastpath import kernels as fast_kernels
+    from qwen_gui_agent.agent.backends.local.fastpath import rmsnorm as fast_rmsnorm
 
     for width in (2048, 3584):  # 3B, 7B hidden sizes
         norm = Qwen2_5_VLRMSNorm(width, eps=1e-6).cuda().bfloat16()
@@ -133,8 +140,13 @@ def check_qkv(report, name: str, hidden: int) -> None:
     from qwen_gui_agent.agent.backends.local.fastpath import gemv as fast_gemv
 
     heads, kv_heads, inner = (28, 4, 18944) if name == "7b" else (16, 2, 11008)
-    config = Qwen2Config(hidden_size=hidden, intermediate_size=inner, num_attention_heads=heads,
-                         num_key_value_heads=kv_heads, hidden_act="silu")
+    config = Qwen2Config(
+        hidden_size=hidden,
+        intermediate_size=inner,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        hidden_act="silu",
+    )
     layer = Qwen2DecoderLayer(config, 0).cuda().bfloat16()
     for param in layer.parameters():
         param.data.normal_(0.0, 0.02)
@@ -157,7 +169,7 @@ def check_strided_attention(report) -> None:
     import torch
     import torch.nn.functional as F
 
-    for heads, kv_heads in ((16, 2), (28, 4)):  # 3B, 7B
+    for heads, kv_heads in ((16, 2), (28, 4), (32, 8)):  # 3B, 7B, Qwen3-VL-8B
         capacity = 4096
         keys = torch.randn(1, kv_heads, capacity, 128, device="cuda").bfloat16()
         values = torch.randn(1, kv_heads, capacity, 128, device="cuda").bfloat16()
@@ -167,13 +179,89 @@ def check_strided_attention(report) -> None:
             view_k, view_v = keys[:, :, :length], values[:, :, :length]
 
             def attend(k, v, q=q):
-                return F.scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0, scale=128 ** -0.5,
-                                                      is_causal=False, enable_gqa=True)
+                return F.scaled_dot_product_attention(
+                    q, k, v, attn_mask=None, dropout_p=0.0, scale=128**-0.5, is_causal=False, enable_gqa=True
+                )
 
             out = attend(view_k, view_v)
             wrong += differing(out, attend(view_k.contiguous(), view_v.contiguous()))
             total += out.numel()
         report(f"attention on the cache in place, {heads}/{kv_heads} heads", wrong, total)
+
+
+def check_qwen3_and_prefill(report) -> None:
+    """What the engine's model added: Qwen3-VL's per-head q/k norms (decode row, prefill, fleet rows), the exact
+    prefill's three-launch add + norm over many rows, and the Qwen3-VL vision rotary (72-wide heads)."""
+    import torch
+    from transformers.models.qwen3_vl.modeling_qwen3_vl import Qwen3VLTextRMSNorm
+
+    from qwen_gui_agent.agent.backends.local.fastpath import kernels as fast_kernels
+    from qwen_gui_agent.agent.backends.local.fastpath.vision import _rope
+
+    norm = Qwen3VLTextRMSNorm(128, eps=1e-6).cuda().bfloat16()
+    norm.weight.data.normal_(1.0, 0.3)
+    for shape in ((1, 1, 32, 128), (1, 1, 8, 128), (1, 1700, 32, 128), (1, 1700, 8, 128), (8, 1, 32, 128)):
+        wrong = total = 0
+        for scale in (0.01, 1.0, 30.0):
+            x = (torch.randn(shape, device="cuda") * scale).bfloat16()
+            wrong += differing(fast_kernels.rms_norm(x, norm.weight, norm.variance_epsilon), norm(x))
+            total += x.numel()
+        report(f"q/k head norm {shape}", wrong, total)
+    for width, rows in ((4096, 1700), (3584, 1700), (2048, 6600)):
+        norm = Qwen3VLTextRMSNorm(width, eps=1e-6).cuda().bfloat16()
+        norm.weight.data.normal_(1.0, 0.3)
+        residual = (torch.randn(1, rows, width, device="cuda") * 4).bfloat16()
+        delta = torch.randn(1, rows, width, device="cuda").bfloat16()
+        total, out = fast_kernels.add_rms_norm(residual, delta, norm.weight, norm.variance_epsilon)
+        wrong = differing(total, residual + delta) + differing(out, norm(residual + delta))
+        wrong += differing(fast_kernels.rms_norm(residual, norm.weight, norm.variance_epsilon), norm(residual))
+        report(f"prefill add + rms norm, {rows} rows of {width}", wrong, 3 * out.numel())
+        gate = (torch.randn(1, rows, 3 * width, device="cuda") * 3).bfloat16()
+        up = torch.randn(1, rows, 3 * width, device="cuda").bfloat16()
+        report(
+            f"prefill silu*up, {rows} rows of {3 * width}",
+            differing(fast_kernels.silu_mul(gate, up), torch.nn.functional.silu(gate) * up),
+            gate.numel(),
+        )
+    heads, dim = 16, 72
+    for tokens in (4888, 6 * 4888):
+        qkv = torch.randn(tokens, 3 * heads * dim, device="cuda").bfloat16()
+        angles = torch.rand(tokens, dim, device="cuda") * 100
+        cos, sin = angles.cos(), angles.sin()
+        q, k = fast_kernels.vision_rope(qkv, cos, sin, heads)
+        eager_q, eager_k, _ = qkv.reshape(tokens, 3, heads, dim).permute(1, 0, 2, 3).unbind(0)
+        c, s = cos.unsqueeze(-2), sin.unsqueeze(-2)
+        report(
+            f"qwen3 vision rotary, {tokens} tokens",
+            differing(q, _rope(eager_q, c, s)) + differing(k, _rope(eager_k, c, s)),
+            2 * q.numel(),
+        )
+
+
+def check_qwen3_gemv(report) -> None:
+    """fast_gemv.plan_for on a Qwen3-VL-8B-shaped layer and head (no q/k/v biases: q/k/v stay cuBLAS)."""
+    import torch
+    from transformers import Qwen3VLTextConfig
+    from transformers.models.qwen3_vl.modeling_qwen3_vl import Qwen3VLTextDecoderLayer
+
+    from qwen_gui_agent.agent.backends.local.fastpath import gemv as fast_gemv
+
+    config = Qwen3VLTextConfig(
+        hidden_size=4096,
+        intermediate_size=12288,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        head_dim=128,
+        hidden_act="silu",
+    )
+    layer = Qwen3VLTextDecoderLayer(config, 0).cuda().bfloat16()
+    for param in layer.parameters():
+        param.data.normal_(0.0, 0.02)
+    head = torch.nn.Linear(4096, 151936, bias=False).cuda().bfloat16()
+    head.weight.data.normal_(0.0, 0.02)
+    plan = fast_gemv.plan_for(layer, head)
+    print(f"qwen3 8b plan: {plan}")
+    report("qwen3 8b gate/up/silu fused equal to cuBLAS", int(not plan.gate_up), 1)
 
 
 def main() -> int:
@@ -195,6 +283,8 @@ def main() -> int:
         check_vision_rope(report)
         check_gemv(report)
         check_strided_attention(report)
+        check_qwen3_and_prefill(report)
+        check_qwen3_gemv(report)
     print("all equal bit for bit" if not failures else f"DIFFERENT: {', '.join(failures)}")
     return 1 if failures else 0
 

@@ -42,11 +42,11 @@ def measure_ceilings(repeats: int = 10) -> Ceilings:
     a = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
     b = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
     matmul_ms = _median_ms(lambda: a @ b, repeats)
-    source = torch.randn(2 ** 29, device="cuda", dtype=torch.float16)  # 1 GiB
+    source = torch.randn(2**29, device="cuda", dtype=torch.float16)  # 1 GiB
     target = torch.empty_like(source)
     copy_ms = _median_ms(lambda: target.copy_(source), repeats)
     moved = 2 * source.numel() * source.element_size()
-    return Ceilings(matmul_tflops=2 * 8192 ** 3 / matmul_ms / 1e9, copy_tbps=moved / copy_ms / 1e9)
+    return Ceilings(matmul_tflops=2 * 8192**3 / matmul_ms / 1e9, copy_tbps=moved / copy_ms / 1e9)
 
 
 def _median_ms(work: Any, repeats: int) -> float:
@@ -65,17 +65,24 @@ def _median_ms(work: Any, repeats: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
-def vision_flops(config: Any, patches: int, window_tokens: int) -> float:
-    """Matrix-product FLOPs of the vision tower for ``patches`` patches."""
+def vision_flops(config: Any, patches: int, window_tokens: int, images: int = 1) -> float:
+    """Matrix-product FLOPs of the vision tower for ``patches`` patches in ``images`` equal images.
+
+    Qwen2.5-VL: gated MLPs (three products), windowed attention but in its full-attention blocks;
+    Qwen3-VL: two-product MLPs, full attention within each image in every block, a merger per
+    DeepStack level besides the final one.
+    """
     v = config.vision_config
     c, inner = v.hidden_size, v.intermediate_size
-    per_block = 2 * patches * (c * 3 * c + c * c + 3 * c * inner)
-    full = len(v.fullatt_block_indexes)
-    attention = 4 * patches * c * (full * patches + (v.depth - full) * window_tokens)
-    embed = 2 * patches * (v.in_channels * v.temporal_patch_size * v.patch_size ** 2) * c
-    merged = patches // v.spatial_merge_size ** 2
-    wide = c * v.spatial_merge_size ** 2
-    merger = 2 * merged * (wide * wide + wide * v.out_hidden_size)
+    deepstack = len(getattr(v, "deepstack_visual_indexes", None) or ())
+    mlp_products = 2 if deepstack else 3
+    per_block = 2 * patches * (c * 3 * c + c * c + mlp_products * c * inner)
+    full = v.depth if deepstack else len(v.fullatt_block_indexes)
+    attention = 4 * patches * c * (full * patches // images + (v.depth - full) * window_tokens)
+    embed = 2 * patches * (v.in_channels * v.temporal_patch_size * v.patch_size**2) * c
+    merged = patches // v.spatial_merge_size**2
+    wide = c * v.spatial_merge_size**2
+    merger = 2 * merged * (wide * wide + wide * v.out_hidden_size) * (1 + deepstack)
     return v.depth * per_block + attention + embed + merger
 
 
@@ -83,27 +90,32 @@ def language_weights(config: Any) -> tuple[int, int]:
     """(parameters used per token in matrix products, bytes read per decode step) of the language model."""
     t = config.text_config
     h, inner, layers = t.hidden_size, t.intermediate_size, t.num_hidden_layers
-    head_dim = h // t.num_attention_heads
-    kv = t.num_key_value_heads * head_dim
-    per_layer = h * h + 2 * h * kv + h * h + 3 * h * inner
+    head_dim = getattr(t, "head_dim", None) or h // t.num_attention_heads
+    q, kv = t.num_attention_heads * head_dim, t.num_key_value_heads * head_dim
+    per_layer = 2 * h * q + 2 * h * kv + 3 * h * inner
     matrices = layers * per_layer + t.vocab_size * h  # the head (tied or not, it is read each step)
     norms = (2 * layers + 1) * h
     return matrices, (matrices + norms + h) * BF16  # + one embedding row
 
 
-def step_floor(config: Any, ceilings: Ceilings, prompt: int, patches: int, new_tokens: int) -> Floor:
+def step_floor(config: Any, ceilings: Ceilings, prompt: int, patches: int, new_tokens: int, images: int = 1) -> Floor:
     t = config.text_config
-    window = (config.vision_config.window_size // config.vision_config.patch_size) ** 2
+    window = (getattr(config.vision_config, "window_size", 0) // config.vision_config.patch_size) ** 2
     rate = ceilings.matmul_tflops * 1e12
     bandwidth = ceilings.copy_tbps * 1e12
-    vision_ms = vision_flops(config, patches, window) / rate * 1e3
+    vision_ms = vision_flops(config, patches, window, images) / rate * 1e3
     params, weight_bytes = language_weights(config)
-    attention = 2 * t.num_hidden_layers * prompt * prompt * t.hidden_size  # causal QK^T and PV
+    head_dim = getattr(t, "head_dim", None) or t.hidden_size // t.num_attention_heads
+    attention = 2 * t.num_hidden_layers * prompt * prompt * t.num_attention_heads * head_dim  # causal QK^T and PV
     prefill_flops = 2 * (params - t.vocab_size * t.hidden_size) * prompt + 2 * t.vocab_size * t.hidden_size + attention
     prefill_ms = max(prefill_flops / rate, weight_bytes / bandwidth) * 1e3
-    head_dim = t.hidden_size // t.num_attention_heads
     cache_bytes = 2 * t.num_hidden_layers * t.num_key_value_heads * head_dim * (prompt + new_tokens) * BF16
     decode_ms = (weight_bytes + cache_bytes) / bandwidth * 1e3
     first = vision_ms + prefill_ms
-    return Floor(vision_ms=vision_ms, prefill_ms=prefill_ms, decode_ms=decode_ms, first_token_ms=first,
-                 step_ms=first + (new_tokens - 1) * decode_ms)
+    return Floor(
+        vision_ms=vision_ms,
+        prefill_ms=prefill_ms,
+        decode_ms=decode_ms,
+        first_token_ms=first,
+        step_ms=first + (new_tokens - 1) * decode_ms,
+    )

@@ -28,8 +28,7 @@ def kernel():
     import triton.language as tl
 
     @triton.jit
-    def gemv(x_ptr, w_ptr, b_ptr, out_ptr, N, K, HAS_BIAS: tl.constexpr, BLOCK_N: tl.constexpr,
-             BLOCK_K: tl.constexpr):
+    def gemv(x_ptr, w_ptr, b_ptr, out_ptr, N, K, HAS_BIAS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
         n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
         copies = tl.arange(0, 16)
         acc = tl.zeros([BLOCK_N, 16], dtype=tl.float32)
@@ -62,14 +61,23 @@ def graph_us(work, repeats: int = 50) -> float:
 
 def time_fused() -> None:
     """The fused decode kernels (agent/backends/local/fastpath/gemv.py) per configuration against what they replace."""
-    configs = [(32, 128, 4, 4), (64, 128, 4, 3), (64, 64, 4, 4), (128, 64, 4, 4), (32, 256, 4, 3), (16, 256, 4, 4),
-               (64, 256, 8, 3)]
+    configs = [
+        (32, 128, 4, 4),
+        (64, 128, 4, 3),
+        (64, 64, 4, 4),
+        (128, 64, 4, 4),
+        (32, 256, 4, 3),
+        (16, 256, 4, 4),
+        (64, 256, 8, 3),
+    ]
     for name in ("3b", "7b"):
         x, weights = decode_shapes(name)
         for kernel in ("gate/up/silu", "head", "q/k/v"):
             before = graph_us(functools.partial(eager_case, kernel, x, weights))
-            cells = [f"{config}: {graph_us(functools.partial(fused_case, kernel, x, weights, config)):.1f}"
-                     for config in configs]
+            cells = [
+                f"{config}: {graph_us(functools.partial(fused_case, kernel, x, weights, config)):.1f}"
+                for config in configs
+            ]
             print(f"{name} {kernel:13s} eager+cuBLAS {before:.1f} us | " + " | ".join(cells))
 
 
@@ -77,16 +85,22 @@ def decode_shapes(name: str):
     """A random decode row and random weights of the 3B's or 7B's decode products (fused_case's inputs)."""
     import torch
 
-    hidden, inner, vocab, kv, splits = {"7b": (3584, 18944, 152064, 512, (1, 2)),  # splits: gpu_probe_splitk
-                                        "3b": (2048, 11008, 151936, 256, (1, 1))}[name]
+    hidden, inner, vocab, kv, splits = {
+        "7b": (3584, 18944, 152064, 512, (1, 2)),  # splits: gpu_probe_splitk
+        "3b": (2048, 11008, 151936, 256, (1, 1)),
+    }[name]
     x = torch.randn(1, 1, hidden, device="cuda").bfloat16()
-    weights = {"gate": (torch.randn(inner, hidden, device="cuda") * 0.02).bfloat16(),
-               "up": (torch.randn(inner, hidden, device="cuda") * 0.02).bfloat16(),
-               "head": (torch.randn(vocab, hidden, device="cuda") * 0.02).bfloat16(),
-               "attn": SimpleNamespace(q_proj=torch.nn.Linear(hidden, hidden).cuda().bfloat16(),
-                                       k_proj=torch.nn.Linear(hidden, kv).cuda().bfloat16(),
-                                       v_proj=torch.nn.Linear(hidden, kv).cuda().bfloat16()),
-               "splits": splits}
+    weights = {
+        "gate": (torch.randn(inner, hidden, device="cuda") * 0.02).bfloat16(),
+        "up": (torch.randn(inner, hidden, device="cuda") * 0.02).bfloat16(),
+        "head": (torch.randn(vocab, hidden, device="cuda") * 0.02).bfloat16(),
+        "attn": SimpleNamespace(
+            q_proj=torch.nn.Linear(hidden, hidden).cuda().bfloat16(),
+            k_proj=torch.nn.Linear(hidden, kv).cuda().bfloat16(),
+            v_proj=torch.nn.Linear(hidden, kv).cuda().bfloat16(),
+        ),
+        "splits": splits,
+    }
     return x, weights
 
 
@@ -121,9 +135,16 @@ def main() -> int:
     torch.manual_seed(0)
     gemv = kernel()
     print(f"device {torch.cuda.get_device_name()}  torch {torch.__version__}")
-    shapes = {"gate/up": (18944, 3584, False), "q": (3584, 3584, True), "o": (3584, 3584, False),
-              "k/v": (512, 3584, True), "down": (3584, 18944, False), "head": (152064, 3584, False),
-              "3b gate/up": (11008, 2048, False), "3b q": (2048, 2048, True)}
+    shapes = {
+        "gate/up": (18944, 3584, False),
+        "q": (3584, 3584, True),
+        "o": (3584, 3584, False),
+        "k/v": (512, 3584, True),
+        "down": (3584, 18944, False),
+        "head": (152064, 3584, False),
+        "3b gate/up": (11008, 2048, False),
+        "3b q": (2048, 2048, True),
+    }
     with torch.inference_mode():
         for name, (n, k, bias) in shapes.items():
             w = (torch.randn(n, k, device="cuda") * 0.02).bfloat16()
@@ -132,12 +153,29 @@ def main() -> int:
             reference = F.linear(x, w, b).view(-1)
             cublas_ms = timed_ms(functools.partial(F.linear, x, w, b), 50)
             results = []
-            for block_n, block_k, warps, stages in ((64, 64, 4, 4), (32, 128, 4, 4), (64, 128, 4, 3), (128, 64, 4, 4),
-                                                   (32, 64, 2, 6), (16, 256, 4, 3)):
+            for block_n, block_k, warps, stages in (
+                (64, 64, 4, 4),
+                (32, 128, 4, 4),
+                (64, 128, 4, 3),
+                (128, 64, 4, 4),
+                (32, 64, 2, 6),
+                (16, 256, 4, 3),
+            ):
                 out = torch.empty(n, device="cuda", dtype=torch.bfloat16)
-                run = functools.partial(gemv[(triton.cdiv(n, block_n),)], x, w, b if b is not None else w, out, n, k,
-                                        HAS_BIAS=bias, BLOCK_N=block_n, BLOCK_K=block_k, num_warps=warps,
-                                        num_stages=stages)
+                run = functools.partial(
+                    gemv[(triton.cdiv(n, block_n),)],
+                    x,
+                    w,
+                    b if b is not None else w,
+                    out,
+                    n,
+                    k,
+                    HAS_BIAS=bias,
+                    BLOCK_N=block_n,
+                    BLOCK_K=block_k,
+                    num_warps=warps,
+                    num_stages=stages,
+                )
                 run()
                 wrong = differing(out, reference)
                 ms = timed_ms(run, 50)

@@ -72,8 +72,9 @@ def check_width(width: int, failures: list[str]) -> None:
     want_total, want_variance, want_normed = eager(norm, residual, delta)
     for name, order in fast_rmsnorm.VARIANTS.items():
         variance = torch.empty(ROWS, device="cuda")
-        total, normed = fast_rmsnorm.add_rms_norm_rows(residual, delta, norm.weight, EPS, order=order,
-                                                        variance=variance)
+        total, normed = fast_rmsnorm.add_rms_norm_rows(
+            residual, delta, norm.weight, EPS, order=order, variance=variance
+        )
         wrong = differing(variance, want_variance)
         print(f"{name} W={width}: {wrong} of {ROWS} differ (variance)")
         wrong_normed = differing(normed, want_normed)
@@ -94,8 +95,9 @@ def check_single_rows(norm, residual, delta, want_total, want_normed, failures: 
     rows = min(ROWS, 300)
     wrong = wrong_plain = 0
     for row in range(rows):
-        total, normed = fast_rmsnorm.add_rms_norm_row(residual[row].view(1, 1, -1), delta[row].view(1, 1, -1),
-                                                      norm.weight, EPS)
+        total, normed = fast_rmsnorm.add_rms_norm_row(
+            residual[row].view(1, 1, -1), delta[row].view(1, 1, -1), norm.weight, EPS
+        )
         wrong += differing(total, want_total[row].view(1, 1, -1)) + differing(normed, want_normed[row].view(1, 1, -1))
         plain = residual[row].view(1, 1, -1)
         same, normed_plain = fast_rmsnorm.add_rms_norm_row(plain, None, norm.weight, EPS)
@@ -111,14 +113,17 @@ def time_width(width: int) -> None:
     import torch
     from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLRMSNorm
 
-    from qwen_gui_agent.agent.backends.local.fastpath import kernels as fast_kernels, rmsnorm as fast_rmsnorm
+    from qwen_gui_agent.agent.backends.local.fastpath import kernels as fast_kernels
+    from qwen_gui_agent.agent.backends.local.fastpath import rmsnorm as fast_rmsnorm
 
     norm = Qwen2_5_VLRMSNorm(width, eps=EPS).cuda().bfloat16()
     residual = torch.randn(1, 1, width, device="cuda").bfloat16()
     delta = torch.randn(1, 1, width, device="cuda").bfloat16()
     three = functools.partial(fast_kernels.add_rms_norm, residual, delta, norm.weight, EPS)
-    cells = [f"eager {graph_us(functools.partial(eager_step, norm, residual, delta)):.2f} us",
-             f"three launches {graph_us(three):.2f} us"]
+    cells = [
+        f"eager {graph_us(functools.partial(eager_step, norm, residual, delta)):.2f} us",
+        f"three launches {graph_us(three):.2f} us",
+    ]
     for warps in (1, 2, 4, 8, 16):
         one = functools.partial(fast_rmsnorm.add_rms_norm_rows, residual, delta, norm.weight, EPS, num_warps=warps)
         cells.append(f"one launch, {warps} warps {graph_us(one):.2f} us")

@@ -59,11 +59,15 @@ def main() -> int:
             wd_pad = F.pad(wd, (0, pad))
             down = F.linear(h, wd, bd)
             wrong_down = differing(F.linear(h_pad, wd_pad, bd), down)
-            times = [timed_ms(functools.partial(F.linear, *args))
-                     for args in ((x, w, b), (x, w_pad, b_pad), (h, wd, bd), (h_pad, wd_pad, bd))]
-            print(f"{tokens} tokens: gate/up padded differ in {wrong_up} of {up.numel()}, "
-                  f"down padded differ in {wrong_down} of {down.numel()}; ms gate/up {times[0]:.3f} -> {times[1]:.3f}, "
-                  f"down {times[2]:.3f} -> {times[3]:.3f}")
+            times = [
+                timed_ms(functools.partial(F.linear, *args))
+                for args in ((x, w, b), (x, w_pad, b_pad), (h, wd, bd), (h_pad, wd_pad, bd))
+            ]
+            print(
+                f"{tokens} tokens: gate/up padded differ in {wrong_up} of {up.numel()}, "
+                f"down padded differ in {wrong_down} of {down.numel()}; ms gate/up {times[0]:.3f} -> {times[1]:.3f}, "
+                f"down {times[2]:.3f} -> {times[3]:.3f}"
+            )
     return 0
 
 

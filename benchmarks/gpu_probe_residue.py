@@ -30,9 +30,23 @@ def kernel():
     import triton.language as tl
 
     @triton.jit
-    def gemm(a_ptr, b_ptr, bias_ptr, c_ptr, M, N, K, RESIDUE: tl.constexpr, SHIFT: tl.constexpr,
-             FIRST: tl.constexpr, TILE: tl.constexpr, BIAS: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr,
-             BK: tl.constexpr):
+    def gemm(
+        a_ptr,
+        b_ptr,
+        bias_ptr,
+        c_ptr,
+        M,
+        N,
+        K,
+        RESIDUE: tl.constexpr,
+        SHIFT: tl.constexpr,
+        FIRST: tl.constexpr,
+        TILE: tl.constexpr,
+        BIAS: tl.constexpr,
+        BM: tl.constexpr,
+        BN: tl.constexpr,
+        BK: tl.constexpr,
+    ):
         rm = tl.program_id(0) * BM + tl.arange(0, BM)
         rn = tl.program_id(1) * BN + tl.arange(0, BN)
         acc = tl.zeros([BM, BN], dtype=tl.float32)
@@ -79,19 +93,40 @@ def main() -> int:
         print(f"F.linear {timed_ms(functools.partial(F.linear, h, w, b)) * 1000:.1f} us")
         unbiased = F.linear(h, w)
         print(f"F.linear without bias {timed_ms(functools.partial(F.linear, h, w)) * 1000:.1f} us")
-        variants = {"partial tile first, values left": (True, 0),
-                    "partial tile first, values right": (True, 32 - residue),
-                    "partial tile last": (False, 0)}
+        variants = {
+            "partial tile first, values left": (True, 0),
+            "partial tile first, values right": (True, 32 - residue),
+            "partial tile last": (False, 0),
+        }
         for name, (first, shift) in variants.items():
             for bias_mode, expected in ((0, unbiased), (1, reference), (2, reference)):
                 bm, bn, bk, warps, stages = 128, 128, 64, 8, 3
                 out = torch.empty(tokens, width, device="cuda", dtype=torch.bfloat16)
-                run = functools.partial(gemm[(triton.cdiv(tokens, bm), triton.cdiv(width, bn))], h, w, b, out, tokens,
-                                        width, inner, RESIDUE=residue, SHIFT=shift, FIRST=first, TILE=32,
-                                        BIAS=bias_mode, BM=bm, BN=bn, BK=bk, num_warps=warps, num_stages=stages)
+                run = functools.partial(
+                    gemm[(triton.cdiv(tokens, bm), triton.cdiv(width, bn))],
+                    h,
+                    w,
+                    b,
+                    out,
+                    tokens,
+                    width,
+                    inner,
+                    RESIDUE=residue,
+                    SHIFT=shift,
+                    FIRST=first,
+                    TILE=32,
+                    BIAS=bias_mode,
+                    BM=bm,
+                    BN=bn,
+                    BK=bk,
+                    num_warps=warps,
+                    num_stages=stages,
+                )
                 run()
-                print(f"{name:34s} bias mode {bias_mode}: {differing(out, expected)} of {out.numel()} differ, "
-                      f"{timed_ms(run) * 1000:.1f} us")
+                print(
+                    f"{name:34s} bias mode {bias_mode}: {differing(out, expected)} of {out.numel()} differ, "
+                    f"{timed_ms(run) * 1000:.1f} us"
+                )
     return 0
 
 

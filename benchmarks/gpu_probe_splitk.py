@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import triton
 import triton.language as tl
 
-from qwen_gui_agent.agent.backends.local.fastpath.gemv_triton import row_times
 from benchmarks.gpu_check_kernels import differing
+from qwen_gui_agent.agent.backends.local.fastpath.gemv_triton import row_times
 
 
 @triton.jit
@@ -48,8 +48,12 @@ def main() -> int:
     import torch.nn.functional as F
 
     torch.manual_seed(0)
-    shapes = {"7b k/v": (512, 3584, True), "7b down": (3584, 18944, False), "3b k/v": (256, 2048, True),
-              "3b down": (2048, 11008, False)}
+    shapes = {
+        "7b k/v": (512, 3584, True),
+        "7b down": (3584, 18944, False),
+        "3b k/v": (256, 2048, True),
+        "3b down": (2048, 11008, False),
+    }
     print(f"device {torch.cuda.get_device_name()}  torch {torch.__version__}")
     with torch.inference_mode():
         for name, (n, k, has_bias) in shapes.items():
@@ -64,7 +68,7 @@ def main() -> int:
                     if len(bounds) != splits:
                         continue
                     wrong = dict.fromkeys(("in order", "reversed", "pairwise"), 0)
-                    for x, reference in zip(xs, references):
+                    for x, reference in zip(xs, references, strict=False):
                         parts = []
                         for start, stop in bounds:
                             out = torch.empty(n, device="cuda", dtype=torch.float32)

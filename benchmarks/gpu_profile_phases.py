@@ -22,8 +22,8 @@ def main() -> int:
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from qwen_gui_agent.agent.backends.local.fastpath.inputs import rope_positions
     from qwen_gui_agent.agent.backends.local.fastpath.engine import FastPath, GreedyOptions
+    from qwen_gui_agent.agent.backends.local.fastpath.inputs import rope_positions
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", default="7b")
@@ -38,8 +38,9 @@ def main() -> int:
     fast.generate(inputs, 8, GreedyOptions(min_new_tokens=8))
     grids = [tuple(int(v) for v in row) for row in inputs["image_grid_thw"].tolist()]
     ids = inputs["input_ids"]
-    positions, _ = rope_positions(ids[0].tolist(), model.config.image_token_id, grids,
-                                  model.config.vision_config.spatial_merge_size)
+    positions, _ = rope_positions(
+        ids[0].tolist(), model.config.image_token_id, grids, model.config.vision_config.spatial_merge_size
+    )
 
     def phase(name: str, work) -> None:
         with torch.inference_mode():
@@ -52,8 +53,12 @@ def main() -> int:
         print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=args.rows, max_name_column_width=70))
 
     phase("vision (eager)", lambda: fast.vision.forward(inputs["pixel_values"], tuple(grids)))
-    embeds = fast._embed(inputs, ids, grids)
-    phase("prefill", lambda: fast._prefill(ids, embeds, positions))
+    from qwen_gui_agent.agent.backends.local.fastpath.prefill import image_positions, prefill
+
+    embeds, deepstack = fast._embed(inputs, ids, grids)
+    state = next(reversed(fast._graphs.values())).state  # the static cache the step above used
+    deep = image_positions(ids, model.config.image_token_id, deepstack)
+    phase("prefill", lambda: prefill(fast.text, embeds, positions.to(fast.device), state.keys, state.values, deep))
     return 0
 
 

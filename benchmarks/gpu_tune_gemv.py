@@ -47,8 +47,10 @@ def main() -> int:
         for kernel, now in current.items():
             times = {config: timed(kernel, *big, config) for config in GRID}
             best = sorted(times, key=times.get)[:5]
-            print(f"7b {kernel:13s} now {now}: {times[now]:.1f} us | best "
-                  + " | ".join(f"{c}: {times[c]:.1f}" for c in best))
+            print(
+                f"7b {kernel:13s} now {now}: {times[now]:.1f} us | best "
+                + " | ".join(f"{c}: {times[c]:.1f}" for c in best)
+            )
             print(f"3b {kernel:13s} " + " | ".join(f"{c}: {timed(kernel, *small, c):.1f}" for c in [now, *best]))
     return 0
 

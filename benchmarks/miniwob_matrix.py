@@ -26,9 +26,26 @@ def folder(out: Path, policy: str, dialect: str | None, zoom: str, scale: str) -
 
 
 def run(out: Path, policy: str, dialect: str | None, zoom: str, scale: str, args: argparse.Namespace) -> None:
-    command = [*AGENT, "eval", "miniwob", *args.tasks, "--policy", policy, "--episodes", str(args.episodes),
-               "--zoom", zoom, "--scale", scale, "--parallel", str(args.parallel), "--settle", str(args.settle),
-               "--out", str(folder(out, policy, dialect, zoom, scale))]
+    command = [
+        *AGENT,
+        "eval",
+        "miniwob",
+        *args.tasks,
+        "--policy",
+        policy,
+        "--episodes",
+        str(args.episodes),
+        "--zoom",
+        zoom,
+        "--scale",
+        scale,
+        "--parallel",
+        str(args.parallel),
+        "--settle",
+        str(args.settle),
+        "--out",
+        str(folder(out, policy, dialect, zoom, scale)),
+    ]
     if dialect:
         command += ["--dialect", dialect]
     print("+", " ".join(command[3:]), flush=True)
@@ -41,8 +58,11 @@ def summary(path: Path) -> dict | None:
 
 
 def table(out: Path, args: argparse.Namespace) -> str:
-    lines = ["| scale | zoom | dialect | episodes | through the agent | through Selenium | gap (points) | "
-             "steps | s/step (agent) | s/step (Selenium) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    head = (
+        "| scale | zoom | dialect | episodes | through the agent | through Selenium | gap (points) | "
+        "steps (agent / Selenium) | s/step (agent / Selenium) |"
+    )
+    lines = [head, "|---|---|---|---|---|---|---|---|---|"]
     for scale in args.scales:
         for zoom in args.zooms:
             upper = summary(folder(out, "selenium", None, zoom, scale))
@@ -51,9 +71,12 @@ def table(out: Path, args: argparse.Namespace) -> str:
                 if agent is None or upper is None:
                     continue
                 a, u = agent["overall"], upper["overall"]
-                lines.append(f"| {scale} | {zoom} | {dialect} | {a['episodes']} | {100 * a['success_rate']:.1f}% | "
-                             f"{100 * u['success_rate']:.1f}% | {100 * (a['success_rate'] - u['success_rate']):+.1f} | "
-                             f"{a['steps']:.2f} | {a['seconds_per_step']:.2f} | {u['seconds_per_step']:.2f} |")
+                lines.append(
+                    f"| {scale} | {zoom} | {dialect} | {a['episodes']} | {100 * a['success_rate']:.1f}% | "
+                    f"{100 * u['success_rate']:.1f}% | {100 * (a['success_rate'] - u['success_rate']):+.1f} | "
+                    f"{a['steps']:.2f} / {u['steps']:.2f} | "
+                    f"{a['seconds_per_step']:.2f} / {u['seconds_per_step']:.2f} |"
+                )
     return "\n".join(lines)
 
 

@@ -32,8 +32,21 @@ def capture(directory: Path) -> Path:
         env = server.env(dict(os.environ))
         app = TkApp(env, directory / "state.json", x=300, y=200)
         try:
-            subprocess.run([sys.executable, "-c", "from qwen_gui_agent.agent.cli import main; main()", "screenshot",
-                            "--device", "desktop", "-o", str(shot)], env=env, check=True, cwd=REPO)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "from qwen_gui_agent.agent.cli import main; main()",
+                    "screenshot",
+                    "--device",
+                    "desktop",
+                    "-o",
+                    str(shot),
+                ],
+                env=env,
+                check=True,
+                cwd=REPO,
+            )
         finally:
             app.close()
     return shot
@@ -50,22 +63,35 @@ def main() -> None:
         shot = Image.open(capture(directory)).convert("RGB")
         writer = new_writer(directory / "run")
         for index in range(1, args.steps + 1):
-            add_step(writer, index, image=shot, geometry=GeometryRecord(width=1920, height=1080),
-                     frame=FrameRecord(width=1316, height=728), answer="Action: click(start_box='(300,200)')",
-                     actions=["click(start_box='(300,200)')"],
-                     executed=[ExecutedRecord(action="click(start_box='(438,297)')",
-                                              commands=["click x=438 y=297 button=left"])])
+            add_step(
+                writer,
+                index,
+                image=shot,
+                geometry=GeometryRecord(width=1920, height=1080),
+                frame=FrameRecord(width=1316, height=728),
+                answer="Action: click(start_box='(300,200)')",
+                actions=["click(start_box='(300,200)')"],
+                executed=[
+                    ExecutedRecord(action="click(start_box='(438,297)')", commands=["click x=438 y=297 button=left"])
+                ],
+            )
         writer.close()
         pngs = sum(path.stat().st_size for path in (directory / "run").glob("*.png"))
         print(f"{args.steps} steps of a 1920x1080 screenshot; step PNGs in the run: {pngs / 1024:.0f} KiB")
-        for settings in (ReportSettings(), ReportSettings(image_format="jpeg"), ReportSettings(image_format="png"),
-                         ReportSettings(max_width=1920)):
+        for settings in (
+            ReportSettings(),
+            ReportSettings(image_format="jpeg"),
+            ReportSettings(image_format="png"),
+            ReportSettings(max_width=1920),
+        ):
             started = time.perf_counter()
             path = write_report(directory / "run", directory / "report.html", settings)
             took = time.perf_counter() - started
             size = path.stat().st_size
-            print(f"max_width={settings.max_width} format={settings.image_format}: {size / 1024:.0f} KiB "
-                  f"({size / args.steps / 1024:.1f} KiB/step) in {took * 1000:.0f} ms")
+            print(
+                f"max_width={settings.max_width} format={settings.image_format}: {size / 1024:.0f} KiB "
+                f"({size / args.steps / 1024:.1f} KiB/step) in {took * 1000:.0f} ms"
+            )
 
 
 if __name__ == "__main__":

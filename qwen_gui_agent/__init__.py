@@ -19,10 +19,25 @@ __version__ = "0.1.0"
 _API = ".agent.api"
 # The names ``from qwen_gui_agent import ...`` offers; each is defined in qwen_gui_agent.agent.api.
 API_NAMES = (
-    "Agent", "AgentClosed", "AgentError", "AndroidSettings", "BackendError", "BackendSettings", "DesktopSettings",
-    "DeviceError", "LogEvents",
-    "LoopSettings", "QueryError", "RunResult", "ScreenAssertionError", "StepFailed", "WaitTimeoutError",
-    "local_model", "open_agent", "openai_model", "scripted_model",
+    "Agent",
+    "AgentClosed",
+    "AgentError",
+    "AndroidSettings",
+    "BackendError",
+    "BackendSettings",
+    "DesktopSettings",
+    "DeviceError",
+    "LogEvents",
+    "LoopSettings",
+    "QueryError",
+    "RunResult",
+    "ScreenAssertionError",
+    "StepFailed",
+    "WaitTimeoutError",
+    "local_model",
+    "open_agent",
+    "openai_model",
+    "scripted_model",
 )
 
 

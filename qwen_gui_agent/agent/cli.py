@@ -39,11 +39,17 @@ def build_app() -> typer.Typer:
     @app.callback()
     def _root(
         context: typer.Context,
-        verbose: int = typer.Option(0, "--verbose", "-v", count=True,
-                                    help="More detail: thoughts, device commands, INFO logs (-vv: debug logs). "
-                                    "The same before or after the command."),
-        version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
-                                     help="Print the version and exit."),
+        verbose: int = typer.Option(
+            0,
+            "--verbose",
+            "-v",
+            count=True,
+            help="More detail: thoughts, device commands, INFO logs (-vv: debug logs). "
+            "The same before or after the command.",
+        ),
+        version: bool = typer.Option(
+            False, "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
     ) -> None:
         from .commands.verbosity import remember_root_verbosity
 

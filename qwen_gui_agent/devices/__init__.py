@@ -21,8 +21,10 @@ if TYPE_CHECKING:
     from .android.settings import AndroidSettings
     from .desktop.settings import DesktopSettings
 
-SPEC_FORMS = ("desktop, desktop:N (monitor number), desktop::D or desktop:N:D (X display :D), android, "
-              "android:SERIAL or android:HOST:PORT")
+SPEC_FORMS = (
+    "desktop, desktop:N (monitor number), desktop::D or desktop:N:D (X display :D), android, "
+    "android:SERIAL or android:HOST:PORT"
+)
 
 
 @dataclass(frozen=True)
@@ -54,16 +56,15 @@ def parse_device_spec(spec: str) -> DeviceSpec:
             raise DeviceNotFound(f"bad desktop spec {spec!r}: the X display must be a number", hint=f"use {SPEC_FORMS}")
         if monitor and not monitor.isdigit():
             raise DeviceNotFound(f"bad desktop spec {spec!r}: the monitor must be a number", hint=f"use {SPEC_FORMS}")
-        return DeviceSpec("desktop", monitor=int(monitor) if monitor else None,
-                          display=f":{display}" if has_display else None)
+        return DeviceSpec(
+            "desktop", monitor=int(monitor) if monitor else None, display=f":{display}" if has_display else None
+        )
     if kind == "android":
         return DeviceSpec("android", serial=rest or None)
     raise DeviceNotFound(f"unknown device {spec!r}", hint=f"use {SPEC_FORMS}")
 
 
-def open_device(
-    spec: str, *, desktop: DesktopSettings | None = None, android: AndroidSettings | None = None
-) -> Device:
+def open_device(spec: str, *, desktop: DesktopSettings | None = None, android: AndroidSettings | None = None) -> Device:
     """Open the device ``spec`` names; the spec's monitor/serial wins over the settings'."""
     parsed = parse_device_spec(spec)
     if parsed.kind == "desktop":
@@ -108,9 +109,15 @@ def _desktop_entries(settings: DesktopSettings | None) -> list[DeviceEntry]:
                 available=True,
                 summary=f"{geometry.width}x{geometry.height} at ({geometry.origin_x},{geometry.origin_y}) "
                 f"scale {geometry.scale:g}" + (f" [{label}]" if label else ""),
-                details={"monitor": monitor.number, "width": geometry.width, "height": geometry.height,
-                         "origin": [geometry.origin_x, geometry.origin_y], "scale": geometry.scale,
-                         "primary": monitor.primary, "name": monitor.name},
+                details={
+                    "monitor": monitor.number,
+                    "width": geometry.width,
+                    "height": geometry.height,
+                    "origin": [geometry.origin_x, geometry.origin_y],
+                    "scale": geometry.scale,
+                    "primary": monitor.primary,
+                    "name": monitor.name,
+                },
             )
         )
     return entries
@@ -121,16 +128,26 @@ def _android_entries(settings: AndroidSettings | None) -> list[DeviceEntry]:
         from .android.device import list_android  # lazy: needs adbutils
         from .android.settings import AndroidSettings
     except ImportError as error:
-        return [DeviceEntry("android", "android", False, f"the Android driver cannot load ({error})",
-                            hint="pip install adbutils")]
+        return [
+            DeviceEntry(
+                "android", "android", False, f"the Android driver cannot load ({error})", hint="pip install adbutils"
+            )
+        ]
     settings = settings or AndroidSettings()
     try:
         infos = list_android(settings)
     except DeviceError as error:
         return [DeviceEntry("android", "android", False, _reason(error), hint=error.hint)]
     if not infos:
-        return [DeviceEntry("android", "android", False, "the adb server lists no devices",
-                            hint="plug in a phone with USB debugging on, start an emulator, or adb connect HOST:PORT")]
+        return [
+            DeviceEntry(
+                "android",
+                "android",
+                False,
+                "the adb server lists no devices",
+                hint="plug in a phone with USB debugging on, start an emulator, or adb connect HOST:PORT",
+            )
+        ]
     return [_android_entry(info) for info in infos]
 
 

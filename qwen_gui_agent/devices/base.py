@@ -53,11 +53,17 @@ class Device(ABC):
         """Facts worth recording with a run (model, resolution, monitor ...)."""
         return {"kind": self.kind, "name": self.name}
 
+    def program_environment(self) -> dict[str, str] | None:
+        """The environment of a program a task starts for this device (``launch:``); None: this process's own."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release what the driver holds (IME switched, connections)."""
 
     def __enter__(self) -> Device:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()

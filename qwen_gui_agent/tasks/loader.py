@@ -19,12 +19,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 from pydantic import ValidationError
 
 from .schema import Task, split_command_line
 from .yaml_limits import DEFAULT_LIMITS, YamlLimitError, YamlLimits, compose_bounded
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails  # what ValidationError.errors() lists (pydantic's own dependency)
 
 _VARIABLE = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\})")
 
@@ -45,9 +49,7 @@ class TaskFileError(ValueError):
     def __init__(self, path: Path | str, problems: list[Problem]) -> None:
         self.path = str(path)
         self.problems = problems
-        lines = [
-            f"{self.path}:{p.line}:{p.column}: {p.field + ': ' if p.field else ''}{p.message}" for p in problems
-        ]
+        lines = [f"{self.path}:{p.line}:{p.column}: {p.field + ': ' if p.field else ''}{p.message}" for p in problems]
         super().__init__("\n".join(lines))
 
 
@@ -111,8 +113,16 @@ def _refuse_surrogates(data: object, source: Path | str, marks: dict[Location, t
     def walk(value: object, location: Location) -> None:
         if isinstance(value, str) and not is_encodable(value):
             where = marks.get(location, (1, 1))
-            raise TaskFileError(source, [Problem(*where, _field_name(location), "a lone surrogate (\\ud800-\\udfff) "
-                                                 "is no character: it cannot be typed or recorded")])
+            raise TaskFileError(
+                source,
+                [
+                    Problem(
+                        *where,
+                        _field_name(location),
+                        "a lone surrogate (\\ud800-\\udfff) is no character: it cannot be typed or recorded",
+                    )
+                ],
+            )
         if isinstance(value, dict):
             for key, item in value.items():
                 walk(key, location)
@@ -165,7 +175,7 @@ def _field_name(location: Location) -> str:
     return name
 
 
-def _problem(item: dict, marks: dict[Location, tuple[int, int]]) -> Problem:
+def _problem(item: ErrorDetails, marks: dict[Location, tuple[int, int]]) -> Problem:
     location = _resolve(tuple(item["loc"]), marks)
     line, column = marks.get(location, (1, 1))
     message = item["msg"].removeprefix("Value error, ")

@@ -29,15 +29,18 @@ from .variables import NAME_PATTERN, fill, referenced_variables
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*$")
 
 
+def duration_seconds(text: str) -> float:
+    """Seconds from text such as ``90``, ``90s``, ``5m``, ``1m30s``, ``2h``; ValueError for anything else."""
+    match = _DURATION.match(text)
+    if not text.strip() or not match or not any(match.groups()):
+        raise ValueError(f"{text!r} is not a duration (use seconds, or e.g. 90s, 5m, 1m30s)")
+    hours, minutes, seconds = (float(group) if group else 0.0 for group in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
 def parse_duration(value: object) -> object:
-    """Seconds from a number or text such as ``90``, ``90s``, ``5m``, ``1m30s``, ``2h``."""
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if not value.strip() or not match or not any(match.groups()):
-            raise ValueError(f"{value!r} is not a duration (use seconds, or e.g. 90s, 5m, 1m30s)")
-        hours, minutes, seconds = (float(group) if group else 0.0 for group in match.groups())
-        return hours * 3600 + minutes * 60 + seconds
-    return value
+    """A duration field's validator: text as ``duration_seconds`` reads it; a number is left to the field's type."""
+    return duration_seconds(value) if isinstance(value, str) else value
 
 
 Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0, allow_inf_nan=False)]
@@ -116,8 +119,9 @@ class ModelSection(_Section):
     fast: YesNo | None = None
     grammar: YesNo | None = None
     adapter: str | None = None  # like --adapter: a LoRA checkpoint directory (local backend)
-    structured_output: Literal["auto", "vllm", "vllm-guided", "sglang", "sglang-regex", "openai-json-schema",
-                               "off"] | None = None
+    structured_output: (
+        Literal["auto", "vllm", "vllm-guided", "sglang", "sglang-regex", "openai-json-schema", "off"] | None
+    ) = None
     context_limit: int | None = Field(default=None, gt=0)
     check_server_frame: YesNo | None = None
 
@@ -131,8 +135,9 @@ class ModelSection(_Section):
     def _script_stays_near(cls, value: Path | None) -> Path | None:
         """A task file may come from anyone: its script must not read (and so record) a file anywhere on disk."""
         if value is not None and (value.is_absolute() or ".." in value.parts or value.drive):
-            raise ValueError("must be a relative path without `..` (a task file may not name files elsewhere; "
-                             "--script may)")
+            raise ValueError(
+                "must be a relative path without `..` (a task file may not name files elsewhere; --script may)"
+            )
         return value
 
 
@@ -162,15 +167,35 @@ class AiStep(_Step):
     kind: ClassVar[str] = "ai"
 
 
+# A frame is the size of an image a model saw: X11 and Android coordinates are 16-bit, and Qwen's resize refuses
+# an aspect ratio past 200. ``99999999999999999999x1`` loaded, and its click landed in a corner.
+MAX_FRAME_SIDE = 32_767
+MAX_FRAME_ASPECT = 200
+
+
 def _frame(value: object) -> object:
     if isinstance(value, str):
         text = value.strip().lower()
         if text == "relative":
             return ModelFrame(width=1000, height=1000, relative=True)
-        match = re.fullmatch(r"(\d+)\s*[x×]\s*(\d+)", text)
+        match = re.fullmatch(r"(\d{1,30})\s*[x×]\s*(\d{1,30})", text)
         if not match or 0 in (int(match.group(1)), int(match.group(2))):
             raise ValueError(f"{value!r} is not a frame (use WIDTHxHEIGHT, e.g. 1080x2400, or 'relative')")
-        return ModelFrame(width=int(match.group(1)), height=int(match.group(2)))
+        width, height = int(match.group(1)), int(match.group(2))
+        if max(width, height) > MAX_FRAME_SIDE:
+            raise ValueError(
+                f"{value!r}: each side of a frame is at most {MAX_FRAME_SIDE:,} pixels (write the size "
+                "of the image the coordinates are in, e.g. 1080x2400)"
+            )
+        if max(width, height) > MAX_FRAME_ASPECT * min(width, height):
+            raise ValueError(
+                f"{value!r}: one side is more than {MAX_FRAME_ASPECT} times the other, which no screen "
+                "is (write the size of the image the coordinates are in, e.g. 1080x2400)"
+            )
+        return ModelFrame(width=width, height=height)
+    if isinstance(value, (int, float)):  # YAML reads 0x100 as the hexadecimal number 256
+        # A ValueError, not a TypeError: pydantic reports only the former as the field's validation error.
+        raise ValueError(f"{value!r} is not a frame (use WIDTHxHEIGHT, e.g. 1080x2400, or 'relative')")  # noqa: TRY004
     return value
 
 
@@ -180,7 +205,7 @@ class DoStep(_Step):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     do: str
-    frame: Annotated[ModelFrame, BeforeValidator(_frame)] | None = None
+    frame: Annotated[ModelFrame | None, BeforeValidator(_frame)] = None
     kind: ClassVar[str] = "do"
 
     @field_validator("do")
@@ -369,8 +394,12 @@ class Task(_Section):
         for index, step in enumerate(self.steps):
             for name in referenced_variables([step.text]):
                 if name not in saved:
-                    problems.append((("steps", index, step.kind),
-                                     f"{{{{var:{name}}}}} is used before a query step saves it (save_as: {name})"))
+                    problems.append(
+                        (
+                            ("steps", index, step.kind),
+                            f"{{{{var:{name}}}}} is used before a query step saves it (save_as: {name})",
+                        )
+                    )
             if isinstance(step, QueryStep):
                 saved.add(step.save_as)
         return problems

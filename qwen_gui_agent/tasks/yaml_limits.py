@@ -65,8 +65,12 @@ class BoundedLoader(yaml.SafeLoader):
         self._depth -= collection
         self._sizes[id(node)] = size = self._size(node)
         if size > self.limits.max_nodes:
-            raise YamlLimitError(None, None, f"stands for more than {self.limits.max_nodes:,} values once its aliases "
-                                "are expanded", node.start_mark)
+            raise YamlLimitError(
+                None,
+                None,
+                f"stands for more than {self.limits.max_nodes:,} values once its aliases are expanded",
+                node.start_mark,
+            )
         return node
 
     def _alias(self, event: AliasEvent) -> Node:
@@ -75,8 +79,12 @@ class BoundedLoader(yaml.SafeLoader):
             raise YamlLimitError(None, None, f"more than {self.limits.max_aliases} aliases", event.start_mark)
         node = self.anchors.get(event.anchor)  # registered when its collection starts, sized when it ends
         if node is not None and id(node) not in self._sizes:
-            raise YamlLimitError(None, None, f"the alias *{event.anchor} is inside its own anchor (a recursive "
-                                "structure)", event.start_mark)
+            raise YamlLimitError(
+                None,
+                None,
+                f"the alias *{event.anchor} is inside its own anchor (a recursive structure)",
+                event.start_mark,
+            )
         return super().compose_node(None, None)
 
     def _size(self, node: Node) -> int:

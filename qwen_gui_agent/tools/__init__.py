@@ -9,6 +9,15 @@ from .errors import ActionParseError
 from .frames import ModelFrame, ScreenGeometry, map_action, smart_resize, to_input_point
 
 __all__ = [
-    "Action", "ActionParseError", "DeviceKind", "ModelFrame", "Point", "ScreenGeometry",
-    "format_action", "map_action", "parse_action", "smart_resize", "to_input_point",
+    "Action",
+    "ActionParseError",
+    "DeviceKind",
+    "ModelFrame",
+    "Point",
+    "ScreenGeometry",
+    "format_action",
+    "map_action",
+    "parse_action",
+    "smart_resize",
+    "to_input_point",
 ]

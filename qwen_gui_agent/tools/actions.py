@@ -9,7 +9,7 @@ holds it does. The canonical text form lives in ``qwen_gui_agent.tools.canonical
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Literal, Union, get_args
+from typing import Annotated, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
@@ -127,7 +127,9 @@ class Type(_Action):
         # same action, so the round trip through the text form is exact.
         # With submit already True the newline is part of the text ("a\n" then enter).
         if (
-            isinstance(data, dict) and isinstance(data.get("text"), str) and data["text"].endswith("\n")
+            isinstance(data, dict)
+            and isinstance(data.get("text"), str)
+            and data["text"].endswith("\n")
             and data.get("submit") is not True
         ):
             data = {**data, "text": data["text"][:-1], "submit": True}
@@ -203,10 +205,28 @@ class CallUser(_Action):
 
 
 Action = Annotated[
-    Union[
-        Click, DoubleClick, TripleClick, RightClick, MiddleClick, LongPress, Drag, Swipe, Scroll, Type,
-        Hotkey, Move, OpenApp, PressBack, PressHome, PressEnter, Wait, Finished, Answer, CallUser,
-    ],
+    (
+        Click
+        | DoubleClick
+        | TripleClick
+        | RightClick
+        | MiddleClick
+        | LongPress
+        | Drag
+        | Swipe
+        | Scroll
+        | Type
+        | Hotkey
+        | Move
+        | OpenApp
+        | PressBack
+        | PressHome
+        | PressEnter
+        | Wait
+        | Finished
+        | Answer
+        | CallUser
+    ),
     Field(discriminator="action"),
 ]
 
@@ -220,7 +240,11 @@ TERMINAL_ACTIONS = (Finished, Answer, CallUser)  # the loop handles these; no de
 action_adapter: TypeAdapter[Action] = TypeAdapter(Action)
 
 
-def with_points(action: _Action, mapper: Callable[[Point], Point]) -> _Action:
+# An action's own class, kept through with_points: a Click in gives a Click out (and an Action an Action).
+_ActionT = TypeVar("_ActionT", bound=_Action)
+
+
+def with_points(action: _ActionT, mapper: Callable[[Point], Point]) -> _ActionT:
     """Return a copy of ``action`` with every point passed through ``mapper``."""
     updates = {name: mapper(value) for name, value in action.__dict__.items() if isinstance(value, Point)}
     return action.model_copy(update=updates) if updates else action

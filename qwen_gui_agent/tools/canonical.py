@@ -51,42 +51,97 @@ MAX_ACTION_TEXT = 20_000  # longer "actions" are garbage; bounding keeps parsing
 MAX_CALL_CODE = 500
 
 CANONICAL_FORMS = (
-    "click(start_box='(x,y)')", "double_click(start_box='(x,y)')", "triple_click(start_box='(x,y)')",
+    "click(start_box='(x,y)')",
+    "double_click(start_box='(x,y)')",
+    "triple_click(start_box='(x,y)')",
     "right_click(start_box='(x,y)')",
-    "middle_click(start_box='(x,y)')", "long_press(start_box='(x,y)')",
-    "drag(start_box='(x1,y1)', end_box='(x2,y2)')", "swipe(start_box='(x1,y1)', end_box='(x2,y2)')",
-    "scroll(start_box='(x,y)', direction='down')", "type(content='text')", "hotkey(key='ctrl c')",
-    "move(start_box='(x,y)')", "open_app(app_name='Settings')", "press_back()", "press_home()",
-    "press_enter()", "wait()", "finished(content='what was done')", "answer(content='the answer')",
+    "middle_click(start_box='(x,y)')",
+    "long_press(start_box='(x,y)')",
+    "drag(start_box='(x1,y1)', end_box='(x2,y2)')",
+    "swipe(start_box='(x1,y1)', end_box='(x2,y2)')",
+    "scroll(start_box='(x,y)', direction='down')",
+    "type(content='text')",
+    "hotkey(key='ctrl c')",
+    "move(start_box='(x,y)')",
+    "open_app(app_name='Settings')",
+    "press_back()",
+    "press_home()",
+    "press_enter()",
+    "wait()",
+    "finished(content='what was done')",
+    "answer(content='the answer')",
     "call_user(content='question')",
 )
 
 # Names other dialects and model versions use for our actions.
 ACTION_NAME_ALIASES = {
-    "left_click": "click", "left_single": "click", "tap": "click", "single_click": "click",
-    "left_double": "double_click", "doubleclick": "double_click", "double_tap": "double_click",
-    "left_triple": "triple_click", "tripleclick": "triple_click",
-    "right_single": "right_click", "middle_single": "middle_click",
-    "longpress": "long_press", "long_click": "long_press",
-    "select": "drag", "left_click_drag": "drag", "drag_and_drop": "drag",
-    "mouse_move": "move", "hover": "move", "mouse_over": "move",
-    "input": "type", "type_text": "type", "text": "type",
-    "key": "hotkey", "press": "hotkey", "keypress": "hotkey", "key_press": "hotkey",
-    "open": "open_app", "launch": "open_app", "launch_app": "open_app",
-    "back": "press_back", "home": "press_home", "enter": "press_enter",
-    "sleep": "wait", "finish": "finished", "done": "finished", "terminate": "finished",
-    "calluser": "call_user", "ask_user": "call_user", "interact": "call_user",
+    "left_click": "click",
+    "left_single": "click",
+    "tap": "click",
+    "single_click": "click",
+    "left_double": "double_click",
+    "doubleclick": "double_click",
+    "double_tap": "double_click",
+    "left_triple": "triple_click",
+    "tripleclick": "triple_click",
+    "right_single": "right_click",
+    "middle_single": "middle_click",
+    "longpress": "long_press",
+    "long_click": "long_press",
+    "select": "drag",
+    "left_click_drag": "drag",
+    "drag_and_drop": "drag",
+    "mouse_move": "move",
+    "hover": "move",
+    "mouse_over": "move",
+    "input": "type",
+    "type_text": "type",
+    "text": "type",
+    "key": "hotkey",
+    "press": "hotkey",
+    "keypress": "hotkey",
+    "key_press": "hotkey",
+    "open": "open_app",
+    "launch": "open_app",
+    "launch_app": "open_app",
+    "back": "press_back",
+    "home": "press_home",
+    "enter": "press_enter",
+    "sleep": "wait",
+    "finish": "finished",
+    "done": "finished",
+    "terminate": "finished",
+    "calluser": "call_user",
+    "ask_user": "call_user",
+    "interact": "call_user",
 }
 
 # Argument names other dialects use -> the slot each fills (the lenient reader knows names from here).
 ARGUMENT_ALIASES = {
-    "start_box": "start", "point": "start", "start_point": "start", "coordinate": "start",
-    "end_box": "end", "end_point": "end", "coordinate2": "end",
-    "content": "content", "text": "content", "message": "content", "question": "content",
-    "key": "key", "keys": "key", "hotkey": "key",
-    "app_name": "app", "package": "app", "name": "app", "app": "app",
-    "direction": "direction", "amount": "amount", "duration": "duration",
-    "seconds": "seconds", "time": "seconds", "status": "status",
+    "start_box": "start",
+    "point": "start",
+    "start_point": "start",
+    "coordinate": "start",
+    "end_box": "end",
+    "end_point": "end",
+    "coordinate2": "end",
+    "content": "content",
+    "text": "content",
+    "message": "content",
+    "question": "content",
+    "key": "key",
+    "keys": "key",
+    "hotkey": "key",
+    "app_name": "app",
+    "package": "app",
+    "name": "app",
+    "app": "app",
+    "direction": "direction",
+    "amount": "amount",
+    "duration": "duration",
+    "seconds": "seconds",
+    "time": "seconds",
+    "status": "status",
 }
 
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
@@ -265,15 +320,19 @@ def parse_call(text: str) -> tuple[str, dict[str, object]]:
     if len(text) > MAX_ACTION_TEXT:
         raise ActionParseError("the action text is too long", expected="one call such as " + CANONICAL_FORMS[0])
     if len(text) > MAX_CALL_CODE and code_length(text) > MAX_CALL_CODE:
-        raise ActionParseError(f"the call has more than {MAX_CALL_CODE} characters outside its quoted values",
-                               excerpt=text, expected="one call such as " + CANONICAL_FORMS[0])
+        raise ActionParseError(
+            f"the call has more than {MAX_CALL_CODE} characters outside its quoted values",
+            excerpt=text,
+            expected="one call such as " + CANONICAL_FORMS[0],
+        )
     try:
         with warnings.catch_warnings():  # model text is not our code: its odd escapes are not our warnings
             warnings.simplefilter("ignore")
             node = ast.parse(text, mode="eval").body
     except (SyntaxError, ValueError, MemoryError, RecursionError) as error:
         raise ActionParseError(
-            f"not a function call ({type(error).__name__})", excerpt=text,
+            f"not a function call ({type(error).__name__})",
+            excerpt=text,
             expected="one call such as " + CANONICAL_FORMS[0],
         ) from None
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
@@ -282,11 +341,13 @@ def parse_call(text: str) -> tuple[str, dict[str, object]]:
         raise ActionParseError("arguments must be given by name", excerpt=text, expected="click(start_box='(x,y)')")
     kwargs: dict[str, object] = {}
     for keyword in node.keywords:
+        assert keyword.arg is not None  # a `**mapping` keyword (arg None) was refused just above
         try:
             kwargs[keyword.arg] = ast.literal_eval(keyword.value)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             raise ActionParseError(
-                f"argument {keyword.arg} is not a literal value", excerpt=text,
+                f"argument {keyword.arg} is not a literal value",
+                excerpt=text,
                 expected="quoted text or numbers, e.g. content='hello'",
             ) from None
     return node.func.id, kwargs

@@ -99,8 +99,11 @@ class FrameBounds:
 
     def with_pixels(self, min_pixels: int | None = None, max_pixels: int | None = None) -> FrameBounds:
         """These bounds with either pixel bound replaced (None keeps it)."""
-        return FrameBounds(self.min_pixels if min_pixels is None else min_pixels,
-                           self.max_pixels if max_pixels is None else max_pixels, self.factor)
+        return FrameBounds(
+            self.min_pixels if min_pixels is None else min_pixels,
+            self.max_pixels if max_pixels is None else max_pixels,
+            self.factor,
+        )
 
     def resized(self, width: int, height: int) -> tuple[int, int]:
         """The (width, height) an image of this size becomes: ``smart_resize`` at these bounds."""
@@ -134,8 +137,13 @@ class ModelFrame:
 
     @classmethod
     def for_screen(
-        cls, width: int, height: int, bounds: FrameBounds | None = None, *,
-        relative: bool = False, relative_scale: int = RELATIVE_SCALE,
+        cls,
+        width: int,
+        height: int,
+        bounds: FrameBounds | None = None,
+        *,
+        relative: bool = False,
+        relative_scale: int = RELATIVE_SCALE,
     ) -> ModelFrame:
         """The frame of a ``width`` x ``height`` screenshot at the model's bounds (Qwen2.5-VL's preprocessor
         defaults when None)."""

@@ -36,7 +36,7 @@ def strict_json_text(text: str) -> str:
             end = _string_end(text, index, "'")
             closed = end - index >= 2 and text[end - 1] == "'"
             # An unclosed string stays as written, so the JSON stays broken: truncation is not a slip.
-            out.append(_requoted(text[index + 1:end - 1]) if closed else text[index:end])
+            out.append(_requoted(text[index + 1 : end - 1]) if closed else text[index:end])
             index = end
         elif char == "," and _next_significant(text, index + 1) in _CLOSERS:
             index += 1  # a trailing comma: dropped
@@ -66,7 +66,7 @@ def _requoted(body: str) -> str:
     while index < len(body):
         char = body[index]
         if char == "\\" and index + 1 < len(body):
-            pair = body[index:index + 2]
+            pair = body[index : index + 2]
             out.append("'" if pair == "\\'" else pair)
             index += 2
             continue

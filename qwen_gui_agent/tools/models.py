@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypedDict
 
 from .frames import FrameBounds
 
@@ -76,50 +76,110 @@ class ModelFamily:
         return f"0..{self.relative_scale} relative"
 
 
+class _VisionGeometry(TypedDict):
+    """The vision-tower fields a base model passes on to every family built on it (splatted into rows)."""
+
+    patch_size: int
+    merge_size: int
+    frame: FrameBounds
+    processor_frame: FrameBounds
+
+
 # Qwen2.5-VL's preprocessor: min_pixels 56x56, max_pixels 16384 tokens; deployments often cap at 1280 tokens.
-_QWEN25 = dict(patch_size=14, merge_size=2, frame=FrameBounds(4 * 28 * 28, 1280 * 28 * 28, 28),
-               processor_frame=FrameBounds(4 * 28 * 28, 16384 * 28 * 28, 28))
+_QWEN25 = _VisionGeometry(
+    patch_size=14,
+    merge_size=2,
+    frame=FrameBounds(4 * 28 * 28, 1280 * 28 * 28, 28),
+    processor_frame=FrameBounds(4 * 28 * 28, 16384 * 28 * 28, 28),
+)
 # Qwen3-VL's preprocessor_config.json: size.shortest_edge 65536 (64 tokens), size.longest_edge 16777216 (16384
 # tokens). The agent's floor is the checkpoint's, so a server's own resize is the identity for every image we send.
-_QWEN3 = dict(patch_size=16, merge_size=2, frame=FrameBounds(64 * 32 * 32, 1280 * 32 * 32, 32),
-              processor_frame=FrameBounds(64 * 32 * 32, 16384 * 32 * 32, 32))
+_QWEN3 = _VisionGeometry(
+    patch_size=16,
+    merge_size=2,
+    frame=FrameBounds(64 * 32 * 32, 1280 * 32 * 32, 32),
+    processor_frame=FrameBounds(64 * 32 * 32, 16384 * 32 * 32, 32),
+)
 
 # Most specific first: a fine-tune's name (GUI-Owl, UI-TARS) also contains its base model's.
 FAMILIES: tuple[ModelFamily, ...] = (
     ModelFamily(
-        "gui-owl-1.5", "GUI-Owl-1.5 (mPLUG, built on Qwen3-VL): computer_use/mobile_use, 0..1000", "guiowl",
-        "relative", 1000, **_QWEN3, model_class="Qwen3VLForConditionalGeneration",
+        "gui-owl-1.5",
+        "GUI-Owl-1.5 (mPLUG, built on Qwen3-VL): computer_use/mobile_use, 0..1000",
+        "guiowl",
+        "relative",
+        1000,
+        **_QWEN3,
+        model_class="Qwen3VLForConditionalGeneration",
         name_patterns=(r"gui[-_ ]?owl[-_ ]?1\.5",),
+        fast_path=True,
     ),
     ModelFamily(
-        "ui-tars-1.5", "UI-TARS-1.5 (ByteDance, built on Qwen2.5-VL): Thought/Action calls, pixels", "uitars",
-        "absolute", 1000, **_QWEN25, model_class="Qwen2_5_VLForConditionalGeneration",
-        name_patterns=(r"ui[-_ ]?tars[-_ ]?(1\.5|2)",), fast_path=True,
+        "ui-tars-1.5",
+        "UI-TARS-1.5 (ByteDance, built on Qwen2.5-VL): Thought/Action calls, pixels",
+        "uitars",
+        "absolute",
+        1000,
+        **_QWEN25,
+        model_class="Qwen2_5_VLForConditionalGeneration",
+        name_patterns=(r"ui[-_ ]?tars[-_ ]?(1\.5|2)",),
+        fast_path=True,
     ),
     ModelFamily(
-        "ui-tars-1.0", "UI-TARS (1.0, built on Qwen2-VL): Thought/Action calls, 0..1000", "uitars",
-        "relative", 1000, **_QWEN25, model_class="Qwen2VLForConditionalGeneration",
+        "ui-tars-1.0",
+        "UI-TARS (1.0, built on Qwen2-VL): Thought/Action calls, 0..1000",
+        "uitars",
+        "relative",
+        1000,
+        **_QWEN25,
+        model_class="Qwen2VLForConditionalGeneration",
         name_patterns=(r"ui[-_ ]?tars",),
     ),
     ModelFamily(
-        "qwen3.5", "Qwen3.5 (native vision): computer_use/mobile_use as XML tool calls, 0..999", "qwen3.5",
-        "relative", 999, **_QWEN3, model_class="Qwen3_5ForConditionalGeneration",
-        name_patterns=(r"qwen[-_ ]?3[._]5",), model_types=("qwen3_5", "qwen3_5_moe"),
+        "qwen3.5",
+        "Qwen3.5 (native vision): computer_use/mobile_use as XML tool calls, 0..999",
+        "qwen3.5",
+        "relative",
+        999,
+        **_QWEN3,
+        model_class="Qwen3_5ForConditionalGeneration",
+        name_patterns=(r"qwen[-_ ]?3[._]5",),
+        model_types=("qwen3_5", "qwen3_5_moe"),
     ),
     ModelFamily(
-        "qwen3-vl", "Qwen3-VL: computer_use/mobile_use JSON tool calls, 0..999", "qwen3",
-        "relative", 999, **_QWEN3, model_class="Qwen3VLForConditionalGeneration",
-        name_patterns=(r"qwen[-_ ]?3[-_ ]?vl",), model_types=("qwen3_vl", "qwen3_vl_moe"),
+        "qwen3-vl",
+        "Qwen3-VL: computer_use/mobile_use JSON tool calls, 0..999",
+        "qwen3",
+        "relative",
+        999,
+        **_QWEN3,
+        model_class="Qwen3VLForConditionalGeneration",
+        name_patterns=(r"qwen[-_ ]?3[-_ ]?vl",),
+        model_types=("qwen3_vl", "qwen3_vl_moe"),
+        fast_path=True,
     ),
     ModelFamily(
-        "qwen2.5-vl", "Qwen2.5-VL-Instruct: computer_use/mobile_use JSON tool calls, pixels", "qwen",
-        "absolute", 1000, **_QWEN25, model_class="Qwen2_5_VLForConditionalGeneration",
-        name_patterns=(r"qwen[-_ ]?2[._]?5[-_ ]?vl",), model_types=("qwen2_5_vl",), fast_path=True,
+        "qwen2.5-vl",
+        "Qwen2.5-VL-Instruct: computer_use/mobile_use JSON tool calls, pixels",
+        "qwen",
+        "absolute",
+        1000,
+        **_QWEN25,
+        model_class="Qwen2_5_VLForConditionalGeneration",
+        name_patterns=(r"qwen[-_ ]?2[._]?5[-_ ]?vl",),
+        model_types=("qwen2_5_vl",),
+        fast_path=True,
     ),
     ModelFamily(
-        "qwen2-vl", "Qwen2-VL: tool calls, 0..1000", "qwen",
-        "relative", 1000, **_QWEN25, model_class="Qwen2VLForConditionalGeneration",
-        name_patterns=(r"qwen[-_ ]?2[-_ ]?vl",), model_types=("qwen2_vl",),
+        "qwen2-vl",
+        "Qwen2-VL: tool calls, 0..1000",
+        "qwen",
+        "relative",
+        1000,
+        **_QWEN25,
+        model_class="Qwen2VLForConditionalGeneration",
+        name_patterns=(r"qwen[-_ ]?2[-_ ]?vl",),
+        model_types=("qwen2_vl",),
     ),
 )
 
@@ -228,8 +288,14 @@ class ModelSetup:
     frame: FrameBounds
 
 
-def model_setup(model: str | None, *, dialect: str | None = None, coordinates: Coordinates | None = None,
-                min_pixels: int | None = None, max_pixels: int | None = None) -> ModelSetup:
+def model_setup(
+    model: str | None,
+    *,
+    dialect: str | None = None,
+    coordinates: Coordinates | None = None,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
+) -> ModelSetup:
     """A model name plus the user's overrides -> the dialect, coordinates and frame bounds a run uses.
 
     The model's family (by name, or by a local directory's config.json) gives the defaults; given
@@ -249,7 +315,10 @@ def model_setup(model: str | None, *, dialect: str | None = None, coordinates: C
             family = family_named(DEFAULT_FAMILY)
     chosen_dialect = dialect or (match.family.dialect if match else family.dialect)
     return ModelSetup(
-        model=name, match=match, family=family, dialect=chosen_dialect,
+        model=name,
+        match=match,
+        family=family,
+        dialect=chosen_dialect,
         coordinates=coordinates or family.coordinates,
         frame=family.frame.with_pixels(min_pixels, max_pixels),
     )

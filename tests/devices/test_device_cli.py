@@ -58,8 +58,9 @@ def two_monitors() -> Iterator[XvfbServer]:
     """A 1440x700 X screen shown as two monitors: LEFT 800x600 at (0,0), primary; RIGHT 640x480 at (800,100)."""
     try:
         with start_xvfb(1440, 700) as server:
-            server.set_monitors([VirtualMonitor("LEFT", 0, 0, 800, 600, primary=True),
-                                 VirtualMonitor("RIGHT", 800, 100, 640, 480)])
+            server.set_monitors(
+                [VirtualMonitor("LEFT", 0, 0, 800, 600, primary=True), VirtualMonitor("RIGHT", 800, 100, 640, 480)]
+            )
             yield server
     except XvfbUnavailable as error:
         pytest.skip(str(error))
@@ -80,8 +81,9 @@ def test_devices_lists_monitors_with_their_origins(two_monitors: XvfbServer, adb
     assert any(m["details"]["primary"] and m["details"]["width"] == 800 for m in monitors)
 
 
-def test_do_clicks_on_a_second_monitor_from_screenshot_and_model_frames(two_monitors: XvfbServer, adb: AdbServer,
-                                                                        tmp_path: Path) -> None:
+def test_do_clicks_on_a_second_monitor_from_screenshot_and_model_frames(
+    two_monitors: XvfbServer, adb: AdbServer, tmp_path: Path
+) -> None:
     env = adb_env(adb, two_monitors.env())
     right = next(m for m in listed_monitors(env) if m["details"]["origin"] == [800, 100])
     app = TkApp(env, tmp_path / "state.json", x=820, y=130)
@@ -190,8 +192,10 @@ def test_bad_unicode_input_lists_the_choices_and_exits_2(where: str) -> None:
     result = agent(*args, env=env)
     assert result.returncode == 2
     message = " ".join(result.stderr.replace("│", " ").split())
-    assert "--unicode-input (env AGENT_DESKTOP_UNICODE_INPUT): 'bogus' is not a choice; use 'clipboard' or " \
-           "'xdotool'" in message, message
+    assert (
+        "--unicode-input (env AGENT_DESKTOP_UNICODE_INPUT): 'bogus' is not a choice; use 'clipboard' or "
+        "'xdotool'" in message
+    ), message
     assert "pydantic" not in message and "literal_error" not in message
 
 

@@ -15,7 +15,9 @@ NOT_READ_BY_THE_CLI: set[str] = set()
 
 
 def read_by_the_cli() -> set[str]:
-    device_variables = {value for name, value in vars(device_cli).items() if name.startswith("ENV_") and isinstance(value, str)}
+    device_variables = {
+        value for name, value in vars(device_cli).items() if name.startswith("ENV_") and isinstance(value, str)
+    }
     return device_variables | set(emulator_cli.SDK_VARIABLES)
 
 

@@ -17,9 +17,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("qwen_gui_agent",)
-FAST_PATHS = (REPO / "qwen_gui_agent" / "agent" / "backends" / "local" / "fastpath",  # loaded only by the local backend,
-              REPO / "qwen_gui_agent" / "agent" / "backends" / "local" / "fleet",  # with the [local] extra
-              REPO / "qwen_gui_agent" / "agent" / "mcp")  # loaded only by `agent mcp`, with the [mcp] extra
+FAST_PATHS = (
+    REPO / "qwen_gui_agent" / "agent" / "backends" / "local" / "fastpath",  # loaded only by the local backend,
+    REPO / "qwen_gui_agent" / "agent" / "backends" / "local" / "fleet",  # with the [local] extra
+    REPO / "qwen_gui_agent" / "agent" / "mcp",
+)  # loaded only by `agent mcp`, with the [mcp] extra
 
 
 def _normalized(name: str) -> str:

@@ -133,8 +133,12 @@ def test_bare_import_finder_sees_one(tmp_path: Path) -> None:
 
 
 def test_everything_imports_through_the_distinctive_name() -> None:
-    offenders = [line for folder in SOURCE_FOLDERS for path in sorted((REPO / folder).rglob("*.py"))
-                 for line in bare_imports(path)]
+    offenders = [
+        line
+        for folder in SOURCE_FOLDERS
+        for path in sorted((REPO / folder).rglob("*.py"))
+        for line in bare_imports(path)
+    ]
     assert offenders == []
 
 
@@ -151,8 +155,7 @@ def absolute_self_imports(path: Path) -> list[str]:
         names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
         if isinstance(node, ast.ImportFrom) and not node.level and node.module:
             names = [node.module]
-        found += [f"{path}:{node.lineno}: {name}" for name in names
-                  if name.split(".")[0] == NAMESPACE]
+        found += [f"{path}:{node.lineno}: {name}" for name in names if name.split(".")[0] == NAMESPACE]
     return found
 
 
@@ -202,8 +205,10 @@ def test_tests_mirror_the_package_folders() -> None:
     """tests/agent/backends/openai/ holds the tests of qwen_gui_agent/agent/backends/openai/, and so on."""
     tests = REPO / "tests"
     unmatched = sorted(
-        str(folder.relative_to(REPO)) for folder in tests.rglob("*")
-        if folder.is_dir() and folder.name != "__pycache__"
+        str(folder.relative_to(REPO))
+        for folder in tests.rglob("*")
+        if folder.is_dir()
+        and folder.name != "__pycache__"
         and not TEST_HELPER_FOLDERS & set(folder.relative_to(tests).parts)
         and not (PACKAGE_ROOT / folder.relative_to(tests)).is_dir()
     )

@@ -44,7 +44,11 @@ class AdbServer:
     """A threaded adb server on 127.0.0.1 and a free port, holding virtual phones."""
 
     def __init__(
-        self, phones: list[VirtualPhone] | None = None, *, reachable: tuple[str, ...] = (), version: int = SERVER_VERSION
+        self,
+        phones: list[VirtualPhone] | None = None,
+        *,
+        reachable: tuple[str, ...] = (),
+        version: int = SERVER_VERSION,
     ) -> None:
         self.version = version  # adbutils selects with host:tport (8-byte id) from 41, host:transport before
         self.phones: dict[str, VirtualPhone] = {phone.serial: phone for phone in phones or [VirtualPhone()]}
@@ -57,17 +61,19 @@ class AdbServer:
         self._lock = threading.Lock()
         self._server: socketserver.ThreadingTCPServer | None = None
         self._thread: threading.Thread | None = None
+        self.killed = threading.Event()  # set by ``host:kill`` (``adb kill-server``), after which real adb exits
 
     # --- lifecycle -----------------------------------------------------------------------------------------
 
-    def start(self) -> AdbServer:
+    def start(self, port: int = 0) -> AdbServer:
+        """Listen on ``port`` (0: a free one)."""
         adb = self
 
         class Handler(socketserver.BaseRequestHandler):
             def handle(self) -> None:
                 adb._serve(self.request)
 
-        server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler, bind_and_activate=True)
+        server = socketserver.ThreadingTCPServer(("127.0.0.1", port), Handler, bind_and_activate=True)
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(
@@ -88,7 +94,9 @@ class AdbServer:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     @property
@@ -179,6 +187,7 @@ class AdbServer:
             _okay(conn, _block(self._disconnect(request.removeprefix("host:disconnect:"))))
         elif request == "host:kill":
             _okay(conn)
+            self.killed.set()
         elif request.startswith("host-serial:"):
             self._per_serial(conn, request.removeprefix("host-serial:"))
         else:
@@ -269,8 +278,10 @@ class AdbServer:
             line = f"{phone.serial}\t{phone.state}"
             if extended:
                 tid = self._transport_id(phone.serial)
-                line = (f"{phone.serial:<22} {phone.state} product:sdk_phone64 model:{phone.model} "
-                        f"device:emu64a transport_id:{tid}")
+                line = (
+                    f"{phone.serial:<22} {phone.state} product:sdk_phone64 model:{phone.model} "
+                    f"device:emu64a transport_id:{tid}"
+                )
             lines.append(line + "\n")
         return "".join(lines)
 

@@ -120,7 +120,11 @@ class VirtualPhone:
     """One emulated device: state the tests set up and inspect."""
 
     def __init__(
-        self, serial: str = "emulator-5554", *, model: str = "Pixel_7", size: tuple[int, int] = (360, 800),
+        self,
+        serial: str = "emulator-5554",
+        *,
+        model: str = "Pixel_7",
+        size: tuple[int, int] = (360, 800),
         state: str = "device",
     ) -> None:
         self.serial = serial
@@ -133,7 +137,9 @@ class VirtualPhone:
         self.pixel_format = 1  # RGBA_8888
         self.raw_capture_broken = False  # raw screencap returns junk (PNG still works)
         self.props = {
-            "ro.product.model": model, "ro.build.version.release": "14", "ro.build.version.sdk": "34",
+            "ro.product.model": model,
+            "ro.build.version.release": "14",
+            "ro.build.version.sdk": "34",
             "sys.boot_completed": "1",
         }
         self.packages = dict(DEFAULT_PACKAGES)
@@ -175,9 +181,17 @@ class VirtualPhone:
 
     def _programs(self) -> dict[str, Callable[[list[str]], str | bytes]]:
         return {
-            "input": self._input, "screencap": self._screencap, "wm": self._wm, "dumpsys": self._dumpsys,
-            "getprop": self._getprop, "settings": self._settings, "ime": self._ime, "am": self._am,
-            "monkey": self._monkey, "cmd": self._cmd, "pm": self._pm,
+            "input": self._input,
+            "screencap": self._screencap,
+            "wm": self._wm,
+            "dumpsys": self._dumpsys,
+            "getprop": self._getprop,
+            "settings": self._settings,
+            "ime": self._ime,
+            "am": self._am,
+            "monkey": self._monkey,
+            "cmd": self._cmd,
+            "pm": self._pm,
         }
 
     def _input(self, args: list[str]) -> str:

@@ -33,8 +33,15 @@ def save_state(path: Path, state: dict[str, Any]) -> None:
     os.replace(temporary, path)
 
 
-def run_app(build: Callable[[tk.Tk, Path], Any], *, class_name: str, title: str, description: str,
-            default_position: tuple[int, int], argv: list[str] | None = None) -> None:
+def run_app(
+    build: Callable[[tk.Tk, Path], Any],
+    *,
+    class_name: str,
+    title: str,
+    description: str,
+    default_position: tuple[int, int],
+    argv: list[str] | None = None,
+) -> None:
     """Parse ``--state --x --y``, build the app in a root window there and run Tk until killed."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--state", type=Path, required=True)
@@ -60,8 +67,9 @@ class AppProcess:
     label: ClassVar[str]  # how failures name it
     default_position: ClassVar[tuple[int, int]] = (0, 0)
 
-    def __init__(self, env: dict[str, str], state_path: Path, x: int | None = None, y: int | None = None,
-                 timeout: float = 15.0) -> None:
+    def __init__(
+        self, env: dict[str, str], state_path: Path, x: int | None = None, y: int | None = None, timeout: float = 15.0
+    ) -> None:
         self.state_path = state_path
         x = self.default_position[0] if x is None else x
         y = self.default_position[1] if y is None else y
@@ -79,8 +87,9 @@ class AppProcess:
         except (FileNotFoundError, json.JSONDecodeError):
             return {}
 
-    def wait_for(self, condition: Callable[[dict[str, Any]], object], *, timeout: float = 5.0,
-                 what: str = "the app's state") -> dict[str, Any]:
+    def wait_for(
+        self, condition: Callable[[dict[str, Any]], object], *, timeout: float = 5.0, what: str = "the app's state"
+    ) -> dict[str, Any]:
         """Poll the state until ``condition`` holds; on timeout fail with the last state seen."""
         deadline = time.monotonic() + timeout
         state: dict[str, Any] = {}
@@ -91,7 +100,9 @@ class AppProcess:
             if state and condition(state):
                 return state
             time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}; last state: {json.dumps(state, ensure_ascii=False)[:2000]}")
+        raise AssertionError(
+            f"timed out waiting for {what}; last state: {json.dumps(state, ensure_ascii=False)[:2000]}"
+        )
 
     def centre(self, widget: str) -> tuple[int, int]:
         """The root (X screen) coordinates of a widget's centre."""

@@ -58,7 +58,9 @@ class BookingForm:
 
         tk.Label(root, text="Terms", font=FONT).grid(row=4, column=0, sticky="nw")
         self.terms = tk.Text(root, height=TERMS_HEIGHT, width=40, wrap="none")
-        self.terms.insert("1.0", "\n".join(f"{n:02d}. The traveller agrees to condition {n}." for n in range(1, TERMS_LINES + 1)))
+        self.terms.insert(
+            "1.0", "\n".join(f"{n:02d}. The traveller agrees to condition {n}." for n in range(1, TERMS_LINES + 1))
+        )
         self.terms.configure(state="disabled")
         self.terms.bind("<ButtonPress>", self._wheel)
         self.terms.grid(row=4, column=1, pady=6)
@@ -83,8 +85,11 @@ class BookingForm:
         self.state["confirm_clicks"] += 1
         chosen = self.cities.curselection()
         if self.name.get() and self.password.get() and chosen:
-            self.state["booking"] = {"name": self.name.get(), "password": self.password.get(),
-                                     "destination": CITIES[chosen[0]]}
+            self.state["booking"] = {
+                "name": self.name.get(),
+                "password": self.password.get(),
+                "destination": CITIES[chosen[0]],
+            }
             self.result.configure(text=f"Booked: {self.name.get()} to {CITIES[chosen[0]]}")
         else:
             self.result.configure(text="Please fill in every field", fg="#a00000")
@@ -94,8 +99,12 @@ class BookingForm:
 
     @staticmethod
     def _box(widget: tk.Misc) -> dict[str, int]:
-        return {"x": widget.winfo_rootx(), "y": widget.winfo_rooty(),
-                "width": widget.winfo_width(), "height": widget.winfo_height()}
+        return {
+            "x": widget.winfo_rootx(),
+            "y": widget.winfo_rooty(),
+            "width": widget.winfo_width(),
+            "height": widget.winfo_height(),
+        }
 
     def _rows(self) -> dict[str, dict[str, int]]:
         rows = {}
@@ -103,21 +112,35 @@ class BookingForm:
             box = self.cities.bbox(index)
             if box:
                 x, y, width, height = box
-                rows[city] = {"x": self.cities.winfo_rootx() + x, "y": self.cities.winfo_rooty() + y,
-                              "width": width, "height": height}
+                rows[city] = {
+                    "x": self.cities.winfo_rootx() + x,
+                    "y": self.cities.winfo_rooty() + y,
+                    "width": width,
+                    "height": height,
+                }
         return rows
 
     def _save(self) -> None:
         self.root.update_idletasks()
         chosen = self.cities.curselection()
         self.state.update(
-            name=self.name.get(), password=self.password.get(),
+            name=self.name.get(),
+            password=self.password.get(),
             destination=CITIES[chosen[0]] if chosen else None,
-            terms_view=list(self.terms.yview()), terms_read=self.confirm.cget("state") == "normal",
-            widgets={name: self._box(widget) for name, widget in (
-                ("name", self.name), ("password", self.password), ("cities", self.cities),
-                ("terms", self.terms), ("confirm", self.confirm))},
-            rows=self._rows(), screen=[self.root.winfo_screenwidth(), self.root.winfo_screenheight()],
+            terms_view=list(self.terms.yview()),
+            terms_read=self.confirm.cget("state") == "normal",
+            widgets={
+                name: self._box(widget)
+                for name, widget in (
+                    ("name", self.name),
+                    ("password", self.password),
+                    ("cities", self.cities),
+                    ("terms", self.terms),
+                    ("confirm", self.confirm),
+                )
+            },
+            rows=self._rows(),
+            screen=[self.root.winfo_screenwidth(), self.root.winfo_screenheight()],
         )
         save_state(self.state_path, self.state)
 
@@ -127,8 +150,14 @@ class BookingForm:
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_app(BookingForm, class_name="Booking", title="booking", description=__doc__.splitlines()[0],
-            default_position=(0, 0), argv=argv)
+    run_app(
+        BookingForm,
+        class_name="Booking",
+        title="booking",
+        description=__doc__.splitlines()[0],
+        default_position=(0, 0),
+        argv=argv,
+    )
 
 
 # ----------------------------------------------------------------------------- test side

@@ -15,10 +15,18 @@ REPO = Path(__file__).resolve().parents[2]
 AGENT_COMMAND = (sys.executable, "-c", "from qwen_gui_agent.agent.cli import main; main()")
 
 
-def run_agent(args: Sequence[str], *, env: Mapping[str, str] | None = None, timeout: float = 120,
-              cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*AGENT_COMMAND, *args], env=dict(env) if env is not None else None, cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+def run_agent(
+    args: Sequence[str], *, env: Mapping[str, str] | None = None, timeout: float = 120, cwd: Path = REPO
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*AGENT_COMMAND, *args],
+        env=dict(env) if env is not None else None,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def single_group_app(register: Callable[[typer.Typer], None]) -> typer.Typer:

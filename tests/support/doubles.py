@@ -26,9 +26,16 @@ from qwen_gui_agent.tools.frames import ScreenGeometry
 class MemoryDevice(Device):
     """A test double: a screen in memory; by default each click draws a mark, so the screen changes."""
 
-    def __init__(self, width: int = 800, height: int = 600, *, kind: DeviceKind = "computer",
-                 react: Callable[[MemoryDevice, Action], None] | None = None,
-                 unsupported: tuple[str, ...] = (), fail_on: Callable[[Action], BaseException | None] | None = None):
+    def __init__(
+        self,
+        width: int = 800,
+        height: int = 600,
+        *,
+        kind: DeviceKind = "computer",
+        react: Callable[[MemoryDevice, Action], None] | None = None,
+        unsupported: tuple[str, ...] = (),
+        fail_on: Callable[[Action], BaseException | None] | None = None,
+    ):
         self.kind = kind
         self.name = "memory"
         self.screen = Image.new("RGB", (width, height), "white")
@@ -41,8 +48,10 @@ class MemoryDevice(Device):
     @staticmethod
     def draw_mark(device: MemoryDevice, action: Action) -> None:
         for point in action.points():
-            ImageDraw.Draw(device.screen).rectangle((point.x - 40, point.y - 40, point.x + 40, point.y + 40),
-                                                    fill=(30 * len(device.executed) % 255, 90, 160))
+            ImageDraw.Draw(device.screen).rectangle(
+                (point.x - 40, point.y - 40, point.x + 40, point.y + 40),
+                fill=(30 * len(device.executed) % 255, 90, 160),
+            )
 
     @staticmethod
     def no_change(device: MemoryDevice, action: Action) -> None:
@@ -51,13 +60,18 @@ class MemoryDevice(Device):
     def screenshot(self) -> Screenshot:
         start = time.perf_counter()
         image = self.screen.copy()
-        return Screenshot(image=image, geometry=ScreenGeometry(width=image.width, height=image.height),
-                          captured_at=time.time(), capture_ms=(time.perf_counter() - start) * 1000)
+        return Screenshot(
+            image=image,
+            geometry=ScreenGeometry(width=image.width, height=image.height),
+            captured_at=time.time(),
+            capture_ms=(time.perf_counter() - start) * 1000,
+        )
 
     def plan(self, action: Action) -> tuple[str, ...]:
         if action.action in self.unsupported:
-            raise UnsupportedAction(f"{action.action} does not exist on this test device",
-                                    expected="an action this device supports")
+            raise UnsupportedAction(
+                f"{action.action} does not exist on this test device", expected="an action this device supports"
+            )
         self.planned.append(action)
         return (f"memory {format_action(action)}",)
 

@@ -164,15 +164,36 @@ def agent_command() -> list[str]:
     return list(AGENT_COMMAND)
 
 
-def run_agent(args: Sequence[str], env: dict[str, str], *, timeout: float = 120,
-              stdin: int | None = subprocess.DEVNULL, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*agent_command(), "run", *args], env=env, cwd=cwd, stdin=stdin, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+def run_agent(
+    args: Sequence[str],
+    env: dict[str, str],
+    *,
+    timeout: float = 120,
+    stdin: int | None = subprocess.DEVNULL,
+    cwd: Path = REPO,
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*agent_command(), "run", *args],
+        env=env,
+        cwd=cwd,
+        stdin=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def start_agent(args: Sequence[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([*agent_command(), "run", *args], env=env, cwd=REPO, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [*agent_command(), "run", *args],
+        env=env,
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def only_run_dir(out: Path) -> Path:

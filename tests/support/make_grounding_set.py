@@ -44,8 +44,11 @@ class DrawnItem:
 
 
 # (platform, data_source, screen size, screens, elements per screen)
-SCREENSPOT_PLATFORMS = (("mobile", "android", (540, 1200), 2, 2), ("desktop", "windows", (1280, 800), 2, 2),
-                        ("web", "gitlab", (1024, 768), 1, 3))
+SCREENSPOT_PLATFORMS = (
+    ("mobile", "android", (540, 1200), 2, 2),
+    ("desktop", "windows", (1280, 800), 2, 2),
+    ("web", "gitlab", (1024, 768), 1, 3),
+)
 # (application, group, platform, screen size, screens, elements per screen)
 PRO_APPS = (("vscode", "Dev", "macos", (2560, 1440), 2, 2), ("photoshop", "Creative", "windows", (1920, 1080), 1, 3))
 
@@ -62,10 +65,25 @@ def make_screenspot(folder: Path | str, *, seed: int = 0) -> list[DrawnItem]:
             boxes = _draw_screen(folder / "screenspotv2_image" / image_name, size, per_screen, rng)
             for box, label, kind in boxes:
                 x1, y1, x2, y2 = box
-                entries.append({"img_filename": image_name, "bbox": [x1, y1, x2 - x1, y2 - y1],
-                                "instruction": _instruction(label, kind), "data_type": kind, "data_source": source})
-                drawn.append(DrawnItem(name, len(entries) - 1, f"screenspotv2_image/{image_name}", size, box,
-                                       {"platform": platform, "ui_type": kind, "source": source}))
+                entries.append(
+                    {
+                        "img_filename": image_name,
+                        "bbox": [x1, y1, x2 - x1, y2 - y1],
+                        "instruction": _instruction(label, kind),
+                        "data_type": kind,
+                        "data_source": source,
+                    }
+                )
+                drawn.append(
+                    DrawnItem(
+                        name,
+                        len(entries) - 1,
+                        f"screenspotv2_image/{image_name}",
+                        size,
+                        box,
+                        {"platform": platform, "ui_type": kind, "source": source},
+                    )
+                )
         _write_json(folder / name, entries)
     return drawn
 
@@ -81,12 +99,30 @@ def make_screenspot_pro(folder: Path | str, *, seed: int = 1) -> list[DrawnItem]
             image_name = f"{app}_{platform}/screen_{screen}.png"
             boxes = _draw_screen(folder / "images" / image_name, size, per_screen, rng)
             for box, label, kind in boxes:
-                entries.append({"id": f"{app}_{len(entries)}", "img_filename": image_name, "bbox": list(box),
-                                "img_size": list(size), "instruction": _instruction(label, kind),
-                                "instruction_cn": f"点击{label}", "ui_type": kind, "group": group,
-                                "platform": platform, "application": app})
-                drawn.append(DrawnItem(name, len(entries) - 1, f"images/{image_name}", size, box,
-                                       {"group": group, "application": app, "platform": platform, "ui_type": kind}))
+                entries.append(
+                    {
+                        "id": f"{app}_{len(entries)}",
+                        "img_filename": image_name,
+                        "bbox": list(box),
+                        "img_size": list(size),
+                        "instruction": _instruction(label, kind),
+                        "instruction_cn": f"点击{label}",
+                        "ui_type": kind,
+                        "group": group,
+                        "platform": platform,
+                        "application": app,
+                    }
+                )
+                drawn.append(
+                    DrawnItem(
+                        name,
+                        len(entries) - 1,
+                        f"images/{image_name}",
+                        size,
+                        box,
+                        {"group": group, "application": app, "platform": platform, "ui_type": kind},
+                    )
+                )
         _write_json(folder / name, entries)
     return drawn
 
@@ -95,8 +131,9 @@ def _instruction(label: str, kind: str) -> str:
     return f"the {label} button" if kind == "text" else f"the {label.lower()} icon"
 
 
-def _draw_screen(path: Path, size: tuple[int, int], count: int, rng: random.Random
-                 ) -> list[tuple[tuple[int, int, int, int], str, str]]:
+def _draw_screen(
+    path: Path, size: tuple[int, int], count: int, rng: random.Random
+) -> list[tuple[tuple[int, int, int, int], str, str]]:
     """A light screen with ``count`` non-overlapping elements in separate horizontal bands."""
     width, height = size
     image = Image.new("RGB", size, (244, 244, 240))
@@ -146,8 +183,10 @@ def main(argv: list[str]) -> int:
     root = Path(argv[0])
     spot = make_screenspot(root / "screenspot_v2")
     pro = make_screenspot_pro(root / "screenspot_pro")
-    sys.stdout.write(f"{len(spot)} ScreenSpot-v2 items in {root / 'screenspot_v2'}, "
-                     f"{len(pro)} ScreenSpot-Pro items in {root / 'screenspot_pro'}\n")
+    sys.stdout.write(
+        f"{len(spot)} ScreenSpot-v2 items in {root / 'screenspot_v2'}, "
+        f"{len(pro)} ScreenSpot-Pro items in {root / 'screenspot_pro'}\n"
+    )
     return 0
 
 

@@ -24,9 +24,10 @@ checkpoint's preprocessor bounds (Qwen2.5-VL family: 14-pixel patches merged 2x2
 pixels; Qwen3-VL family: 16-pixel patches merged 2x2, 65536..16777216, as their
 preprocessor_config.json files say; smart_resize written out apart from the agent's), plus its two
 markers. The counter follows the served model's name unless one is given. An answer's
-``usage.prompt_tokens`` is that count unless the reply says otherwise. The agent's frame-check twin
-(one token asked, every image the same small square) is answered from the count without using up
-the script, and recorded apart in ``calibrations``. ``GET /v1/models`` lists the model with what ``listing`` adds (``owned_by``,
+``usage.prompt_tokens`` is that count unless the reply says otherwise. The agent's frame-check requests
+(``max_tokens`` 1 with images: the twin, every image one small square, and with ``--grammar`` the
+one-token probe of the request before it) are answered from the count without using up the script,
+and recorded apart in ``calibrations``. ``GET /v1/models`` lists the model with what ``listing`` adds (``owned_by``,
 ``max_model_len``, as vLLM does).
 """
 
@@ -52,7 +53,6 @@ from PIL import Image
 log = logging.getLogger(__name__)
 
 COUNTED = -1  # Reply.answer(prompt_tokens=COUNTED): the server's own count of the request
-LARGEST_TWIN = 256  # the agent's frame-check twin is a square this size or smaller
 
 
 @dataclass(frozen=True)
@@ -115,32 +115,55 @@ class Reply:
     drop: bool = False  # close the connection without any response
     count_prompt: bool = False  # usage.prompt_tokens becomes the server's count of the request
     trickle_s: float = 0.0  # send the body one byte at a time, this long apart
+    flood_bytes: int = 0  # send this many bytes of ``body`` repeated, with no Content-Length (a reply without end)
 
     @classmethod
-    def answer(cls, text: str, *, prompt_tokens: int | None = COUNTED, completion_tokens: int | None = None,
-               model: str = "scripted-model", delay_s: float = 0.0) -> Reply:
+    def answer(
+        cls,
+        text: str,
+        *,
+        prompt_tokens: int | None = COUNTED,
+        completion_tokens: int | None = None,
+        model: str = "scripted-model",
+        delay_s: float = 0.0,
+        finish_reason: str = "stop",
+    ) -> Reply:
+        """A chat completion answering ``text``; ``finish_reason="length"`` for one cut at max_tokens."""
         completion_tokens = len(text.split()) if completion_tokens is None else completion_tokens
         payload: dict[str, Any] = {
-            "id": "chatcmpl-scripted", "object": "chat.completion", "model": model,
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+            "id": "chatcmpl-scripted",
+            "object": "chat.completion",
+            "model": model,
+            "choices": [
+                {"index": 0, "finish_reason": finish_reason, "message": {"role": "assistant", "content": text}}
+            ],
         }
         if prompt_tokens is not None:
-            payload["usage"] = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                                "total_tokens": prompt_tokens + completion_tokens}
+            payload["usage"] = {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            }
         reply = cls.json(payload, delay_s=delay_s)
         return replace(reply, count_prompt=prompt_tokens == COUNTED)
 
     @classmethod
-    def json(cls, payload: Any, *, status: int = 200, headers: Mapping[str, str] | None = None,
-             delay_s: float = 0.0) -> Reply:
-        return cls(status=status, body=json.dumps(payload).encode("utf-8"),
-                   headers={"Content-Type": "application/json", **(headers or {})}, delay_s=delay_s)
+    def json(
+        cls, payload: Any, *, status: int = 200, headers: Mapping[str, str] | None = None, delay_s: float = 0.0
+    ) -> Reply:
+        return cls(
+            status=status,
+            body=json.dumps(payload).encode("utf-8"),
+            headers={"Content-Type": "application/json", **(headers or {})},
+            delay_s=delay_s,
+        )
 
     @classmethod
     def error(cls, status: int, message: str = "scripted failure", *, retry_after: str | None = None) -> Reply:
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
-        return cls.json({"error": {"message": message, "type": "scripted", "code": status}},
-                        status=status, headers=headers)
+        return cls.json(
+            {"error": {"message": message, "type": "scripted", "code": status}}, status=status, headers=headers
+        )
 
     @classmethod
     def slow(cls, delay_s: float, text: str = "too late") -> Reply:
@@ -153,13 +176,21 @@ class Reply:
     @classmethod
     def compressed(cls, body: bytes, encoding: str = "gzip") -> Reply:
         """``body`` sent gzip-compressed (``Content-Encoding: gzip``)."""
-        return cls(status=200, body=gzip.compress(body, compresslevel=9),
-                   headers={"Content-Type": "application/json", "Content-Encoding": encoding})
+        return cls(
+            status=200,
+            body=gzip.compress(body, compresslevel=9),
+            headers={"Content-Type": "application/json", "Content-Encoding": encoding},
+        )
 
     @classmethod
     def trickled(cls, reply: Reply, every_s: float) -> Reply:
         """``reply`` with its body sent a byte at a time, ``every_s`` apart."""
         return cls(status=reply.status, body=reply.body, headers=reply.headers, trickle_s=every_s)
+
+    @classmethod
+    def flood(cls, total_bytes: int, piece: bytes = b'{"data": [' + b" " * 65_526) -> Reply:
+        """A body that goes on and on (``piece`` repeated up to ``total_bytes``), closed only by the server."""
+        return cls(status=200, body=piece, headers={"Content-Type": "application/json"}, flood_bytes=total_bytes)
 
     @classmethod
     def malformed(cls, body: bytes = b'{"choices": [{"message": ') -> Reply:
@@ -178,8 +209,12 @@ class RecordedRequest:
         return list(self.body.get("messages", [])) if isinstance(self.body, dict) else []
 
     def image_urls(self) -> list[str]:
-        return [part["image_url"]["url"] for message in self.messages() for part in _parts(message)
-                if part.get("type") == "image_url"]
+        return [
+            part["image_url"]["url"]
+            for message in self.messages()
+            for part in _parts(message)
+            if part.get("type") == "image_url"
+        ]
 
     def images(self) -> list[Image.Image]:
         """Every image of the request decoded from its data URL, in order."""
@@ -226,8 +261,14 @@ class ModelServer:
         named = request.body.get("model") if isinstance(request.body, dict) else None
         return TokenCounter.for_model(str(named or self.model))
 
-    def __init__(self, replies: Iterable[ScriptItem] = (), *, model: str = "scripted-model",
-                 counter: TokenCounter | None = None, listing: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        replies: Iterable[ScriptItem] = (),
+        *,
+        model: str = "scripted-model",
+        counter: TokenCounter | None = None,
+        listing: Mapping[str, Any] | None = None,
+    ) -> None:
         self.model = model
         self.counter = counter  # None: the checkpoint the request's model name stands for
         self.listing = dict(listing or {})
@@ -235,6 +276,7 @@ class ModelServer:
         self._queue: deque[ScriptItem] = deque(replies)
         self._requests: list[RecordedRequest] = []
         self._calibrations: list[RecordedRequest] = []
+        self._models_queue: deque[Reply] = deque()
         self._deliveries: list[Delivery] = []
         self._delivered = threading.Condition(self._lock)
         self._stopping = threading.Event()
@@ -262,7 +304,7 @@ class ModelServer:
 
     @property
     def calibrations(self) -> list[RecordedRequest]:
-        """The frame-check twins the server answered from its own count."""
+        """The frame-check requests (twins and probes) the server answered from its own count."""
         with self._lock:
             return list(self._calibrations)
 
@@ -275,10 +317,16 @@ class ModelServer:
         with self._lock:
             self._queue.extend(replies)
 
+    def push_models(self, *replies: Reply) -> None:
+        """Replies to ``GET /v1/models``, in order, before the usual listing."""
+        with self._lock:
+            self._models_queue.extend(replies)
+
     def start(self) -> ModelServer:
         # A short poll interval makes close() quick (shutdown waits for the loop's next poll).
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name="model-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="model-server", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -292,15 +340,16 @@ class ModelServer:
     def __enter__(self) -> ModelServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     # -- called from handler threads --
 
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
-            (self._calibrations if is_twin(request) else self._requests).append(request)
+            (self._calibrations if is_frame_check(request) else self._requests).append(request)
 
     def _counted(self, request: RecordedRequest, reply: Reply) -> Reply:
         if not reply.count_prompt:
@@ -327,12 +376,10 @@ class ModelServer:
         return self._counted(request, Reply.answer(item, model=self.model) if isinstance(item, str) else item)
 
 
-def is_twin(request: RecordedRequest) -> bool:
-    """The agent's frame-check request: one token asked, every image the same small square."""
-    images = request.images() if isinstance(request.body, dict) else []
-    sizes = {image.size for image in images}
-    return (bool(images) and request.body.get("max_tokens") == 1 and len(sizes) == 1
-            and all(width == height <= LARGEST_TWIN for width, height in sizes))
+def is_frame_check(request: RecordedRequest) -> bool:
+    """One of the agent's frame-check requests (a twin, or the probe before a constrained request): one token
+    asked of a prompt with images."""
+    return isinstance(request.body, dict) and request.body.get("max_tokens") == 1 and bool(request.image_urls())
 
 
 class _Server(ThreadingHTTPServer):
@@ -358,8 +405,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # http.server dispatches on this spelling
         if self.path.rstrip("/") == "/v1/models":
             owner = self.server.owner
+            with owner._lock:
+                scripted = owner._models_queue.popleft() if owner._models_queue else None
             entry = {"id": owner.model, "object": "model", **owner.listing}
-            self._send(Reply.json({"object": "list", "data": [entry]}))
+            self._send(scripted or Reply.json({"object": "list", "data": [entry]}))
         else:
             self._send(Reply.error(404, f"no such path {self.path}"))
 
@@ -371,7 +420,10 @@ class _Handler(BaseHTTPRequestHandler):
         except (json.JSONDecodeError, UnicodeDecodeError):
             body = None
         request = RecordedRequest(
-            method="POST", path=self.path, raw=raw, body=body,
+            method="POST",
+            path=self.path,
+            raw=raw,
+            body=body,
             headers={name.lower(): value for name, value in self.headers.items()},
         )
         owner = self.server.owner
@@ -379,7 +431,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/") != "/v1/chat/completions":
             self._send(Reply.error(404, f"no such path {self.path}"))
             return
-        if is_twin(request):
+        if is_frame_check(request):
             self._send(owner._counted(request, Reply.answer("x", completion_tokens=1, model=owner.model)))
             return
         self._send(owner._next_reply(request))
@@ -394,12 +446,30 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)
+        if reply.flood_bytes:
+            self._flood(reply)
+            return
         self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
         if reply.trickle_s:
             self._trickle(reply)
         else:
             self.wfile.write(reply.body)
+
+    def _flood(self, reply: Reply) -> None:
+        self.send_header("Connection", "close")  # the end of the body is the end of the connection
+        self.end_headers()
+        self.close_connection = True
+        sent = 0
+        try:
+            while sent < reply.flood_bytes and not self.server.owner._stopping.is_set():
+                piece = reply.body[: reply.flood_bytes - sent]
+                self.wfile.write(piece)
+                sent += len(piece)
+        except OSError:  # the client hung up: how far it got is the point
+            pass
+        finally:
+            self.server.owner._record_delivery(Delivery(size=reply.flood_bytes, sent=sent))
 
     def _trickle(self, reply: Reply) -> None:
         sent = 0
@@ -408,7 +478,7 @@ class _Handler(BaseHTTPRequestHandler):
             for index in range(len(reply.body)):
                 if self.server.owner._stopping.wait(reply.trickle_s):
                     break
-                self.wfile.write(reply.body[index:index + 1])
+                self.wfile.write(reply.body[index : index + 1])
                 self.wfile.flush()
                 sent += 1
         except OSError:  # the client hung up: how far it got is the point

@@ -35,10 +35,15 @@ class LocalPromptsScriptedAnswers(ModelBackend):
         self.script = ScriptedBackend(answers)
         self.sent: list[SentInputs] = []  # one per model call, in order
 
-    def complete(self, messages: Sequence[Message], *, max_new_tokens: int | None = None,
-                 wants_action: bool = False) -> Completion:
+    def complete(
+        self, messages: Sequence[Message], *, max_new_tokens: int | None = None, wants_action: bool = False
+    ) -> Completion:
         inputs, _images = self.local._preprocess(messages)  # the local backend's own step, up to the model
-        self.sent.append(SentInputs(input_ids=inputs["input_ids"][0].tolist(),
-                                    pixel_values=inputs["pixel_values"].clone(),
-                                    image_grid_thw=inputs["image_grid_thw"].clone()))
+        self.sent.append(
+            SentInputs(
+                input_ids=inputs["input_ids"][0].tolist(),
+                pixel_values=inputs["pixel_values"].clone(),
+                image_grid_thw=inputs["image_grid_thw"].clone(),
+            )
+        )
         return self.script.complete(messages, max_new_tokens=max_new_tokens, wants_action=wants_action)

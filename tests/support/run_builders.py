@@ -30,10 +30,19 @@ def screen_image(width: int, height: int, boxes: tuple[tuple[int, int, int, int]
     return image
 
 
-def new_writer(directory: Path, *, task: str = "a test task", dialect: str = "uitars",
-               device: dict | None = None, frame_settings: dict | None = None) -> RunWriter:
+def new_writer(
+    directory: Path,
+    *,
+    task: str = "a test task",
+    dialect: str = "uitars",
+    device: dict | None = None,
+    frame_settings: dict | None = None,
+) -> RunWriter:
     info = RunInfo(
-        run_id=directory.name, task=task, dialect=dialect, started_at=time.time(),
+        run_id=directory.name,
+        task=task,
+        dialect=dialect,
+        started_at=time.time(),
         model={"backend": "scripted", "name": "test"},
         device=device if device is not None else {"kind": "computer", "name": "test", "platform": "x11"},
         frame_settings=frame_settings if frame_settings is not None else {"min_pixels": 3136, "max_pixels": 12845056},
@@ -42,40 +51,87 @@ def new_writer(directory: Path, *, task: str = "a test task", dialect: str = "ui
 
 
 def add_step(
-    writer: RunWriter, index: int, *, image: Image.Image | None, geometry: GeometryRecord | None,
-    frame: FrameRecord | None, answer: str = "", thought: str = "", actions: list[str] | None = None,
-    executed: list[ExecutedRecord] | None = None, error: ErrorRecord | None = None, feedback: str = "",
+    writer: RunWriter,
+    index: int,
+    *,
+    image: Image.Image | None,
+    geometry: GeometryRecord | None,
+    frame: FrameRecord | None,
+    answer: str = "",
+    thought: str = "",
+    actions: list[str] | None = None,
+    executed: list[ExecutedRecord] | None = None,
+    error: ErrorRecord | None = None,
+    feedback: str = "",
     kind: str = "ai",
 ) -> StepRecord:
     screenshot = writer.save_image(index, image) if image is not None else None
     step = StepRecord(
-        index=index, started_at=time.time(), kind=kind, screenshot=screenshot, geometry=geometry, frame=frame,
-        prompt_tokens=1500 + index, completion_tokens=20 + index, answer=answer, thought=thought,
-        actions=actions or [], executed=executed or [],
+        index=index,
+        started_at=time.time(),
+        kind=kind,
+        screenshot=screenshot,
+        geometry=geometry,
+        frame=frame,
+        prompt_tokens=1500 + index,
+        completion_tokens=20 + index,
+        answer=answer,
+        thought=thought,
+        actions=actions or [],
+        executed=executed or [],
         timings_ms={"capture": 12.5, "model": 800.0 + index, "execute": 40.0, "total": 900.0},
-        error=error, feedback=feedback,
+        error=error,
+        feedback=feedback,
     )
     writer.append(step)
     return step
 
 
-def three_step_run(directory: Path, answer_one: str = "Thought: open the menu\nAction: click(start_box='(644,406)')") -> Path:
+def three_step_run(
+    directory: Path, answer_one: str = "Thought: open the menu\nAction: click(start_box='(644,406)')"
+) -> Path:
     """A desktop run at 1280x800 (frame 1288x812): a click, a drag, then finished."""
     writer = new_writer(directory, task="sort the files by name")
     geometry = GeometryRecord(width=1280, height=800)
     frame = FrameRecord(width=1288, height=812)
     image = screen_image(1280, 800, ((600, 380, 680, 430), (100, 100, 200, 140)))
-    add_step(writer, 1, image=image, geometry=geometry, frame=frame, answer=answer_one, thought="open the menu",
-             actions=["click(start_box='(644,406)')"],
-             executed=[ExecutedRecord(action="click(start_box='(640,400)')", commands=["click x=640 y=400 button=left"])])
-    add_step(writer, 2, image=image, geometry=geometry, frame=frame,
-             answer="Thought: drag it\nAction: drag(start_box='(150,120)', end_box='(644,406)')", thought="drag it",
-             actions=["drag(start_box='(150,120)', end_box='(644,406)')"],
-             executed=[ExecutedRecord(action="drag(start_box='(149,118)', end_box='(640,400)')",
-                                      commands=["drag from=149,118 to=640,400 duration=0.5 button=left"])])
-    add_step(writer, 3, image=image, geometry=geometry, frame=frame,
-             answer="Thought: done\nAction: finished(content='sorted')", thought="done",
-             actions=["finished(content='sorted')"])
+    add_step(
+        writer,
+        1,
+        image=image,
+        geometry=geometry,
+        frame=frame,
+        answer=answer_one,
+        thought="open the menu",
+        actions=["click(start_box='(644,406)')"],
+        executed=[ExecutedRecord(action="click(start_box='(640,400)')", commands=["click x=640 y=400 button=left"])],
+    )
+    add_step(
+        writer,
+        2,
+        image=image,
+        geometry=geometry,
+        frame=frame,
+        answer="Thought: drag it\nAction: drag(start_box='(150,120)', end_box='(644,406)')",
+        thought="drag it",
+        actions=["drag(start_box='(150,120)', end_box='(644,406)')"],
+        executed=[
+            ExecutedRecord(
+                action="drag(start_box='(149,118)', end_box='(640,400)')",
+                commands=["drag from=149,118 to=640,400 duration=0.5 button=left"],
+            )
+        ],
+    )
+    add_step(
+        writer,
+        3,
+        image=image,
+        geometry=geometry,
+        frame=frame,
+        answer="Thought: done\nAction: finished(content='sorted')",
+        thought="done",
+        actions=["finished(content='sorted')"],
+    )
     writer.update(status="success", message="sorted", ended_at=time.time())
     writer.close()
     return directory

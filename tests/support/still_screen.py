@@ -76,16 +76,26 @@ class StillScreen(Device):
 
 
 def record_run(
-    out_dir: Path, answers: Sequence[str], *, dialect: str = "uitars", kind: str = "computer",
-    geometry: ScreenGeometry | None = None, task: Task | str = "do the thing", max_pixels: int = 1280 * 28 * 28,
+    out_dir: Path,
+    answers: Sequence[str],
+    *,
+    dialect: str = "uitars",
+    kind: str = "computer",
+    geometry: ScreenGeometry | None = None,
+    task: Task | str = "do the thing",
+    max_pixels: int = 1280 * 28 * 28,
 ) -> RunResult:
     """Run ``task`` through the real loop against a still screen with a scripted model."""
     geometry = geometry or ScreenGeometry(width=1920, height=1080)
     device = StillScreen(kind, geometry)
     parts = RunParts(
         task=task if isinstance(task, Task) else Task.from_goal(task),
-        device=device, backend=ScriptedBackend(list(answers)), dialect=get_dialect(dialect),
+        device=device,
+        backend=ScriptedBackend(list(answers)),
+        dialect=get_dialect(dialect),
         settings=LoopSettings(frame=FrameBounds(max_pixels=max_pixels), settle_s=0, max_steps=20),
-        events=JsonEvents(io.StringIO()), out_dir=out_dir, write_report=False,
+        events=JsonEvents(io.StringIO()),
+        out_dir=out_dir,
+        write_report=False,
     )
     return execute_run(parts)

@@ -21,9 +21,20 @@ from typing import Any
 # The Qwen2.5-VL special tokens, in the real vocabulary's order. The last two are
 # ordinary added tokens in the real tokenizer: decoding keeps them.
 SPECIAL_TOKENS = (
-    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>",
-    "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>",
-    "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>",
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
 )
 KEPT_ADDED_TOKENS = ("<tool_call>", "</tool_call>")
 
@@ -47,8 +58,7 @@ CHAT_TEMPLATE = (
 
 # Enough text for the BPE trainer to learn merges that look like agent answers.
 _CORPUS = (
-    "Thought: I should click the blue Search button to continue.\n"
-    "Action: click(start_box='(512,384)')\n",
+    "Thought: I should click the blue Search button to continue.\nAction: click(start_box='(512,384)')\n",
     "Action: type(content='hello world\\n')\nAction: hotkey(key='ctrl c')\n",
     "Action: scroll(start_box='(500,500)', direction='down')\nAction: finished(content='done')\n",
     '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [640, 360]}}\n'
@@ -137,8 +147,11 @@ def build_config(spec: TinyQwenSpec, tokenizer):
             "num_attention_heads": spec.heads,
             "num_key_value_heads": spec.kv_heads,
             "max_position_embeddings": 4096,
-            "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0,
-                                "mrope_section": list(spec.mrope_sections)},
+            "rope_parameters": {
+                "rope_type": "default",
+                "rope_theta": 1000000.0,
+                "mrope_section": list(spec.mrope_sections),
+            },
             "bos_token_id": token_id("<|endoftext|>"),
             "eos_token_id": token_id("<|im_end|>"),
             "pad_token_id": token_id("<|endoftext|>"),

@@ -26,8 +26,14 @@ TEXT_LINE = " ".join(f"column{n:03d}" for n in range(120))
 SLIDER_LENGTH = 300
 # X11 wheel buttons: 4/5 vertical, 6/7 horizontal. Tk 8.6 delivers 6/7 as Shift+4/5 (its horizontal
 # wheel convention), so the key is (button as Tk reports it, shift held) -> (axis, units).
-WHEEL_BUTTONS = {(4, False): ("y", -1), (5, False): ("y", 1), (4, True): ("x", -1), (5, True): ("x", 1),
-                 (6, False): ("x", -1), (7, False): ("x", 1)}
+WHEEL_BUTTONS = {
+    (4, False): ("y", -1),
+    (5, False): ("y", 1),
+    (4, True): ("x", -1),
+    (5, True): ("x", 1),
+    (6, False): ("x", -1),
+    (7, False): ("x", 1),
+}
 
 
 class RecorderApp:
@@ -35,8 +41,14 @@ class RecorderApp:
         self.root = root
         self.state_path = state_path
         self.state: dict[str, Any] = {
-            "ready": False, "clicks": {"alpha": 0, "beta": 0}, "pad": [], "keys": [],
-            "entries": {}, "wheel": {"list": [], "text": []}, "widgets": {}, "pid": os.getpid(),
+            "ready": False,
+            "clicks": {"alpha": 0, "beta": 0},
+            "pad": [],
+            "keys": [],
+            "entries": {},
+            "wheel": {"list": [], "text": []},
+            "widgets": {},
+            "pid": os.getpid(),
         }
         self.entries: dict[str, tk.Entry] = {}
         self._build()
@@ -52,9 +64,14 @@ class RecorderApp:
 
         self.pad = tk.Label(root, name="pad", text="pad", bg="#d0e0ff", width=30, height=4)
         self.pad.pack(padx=8, pady=4)
-        for sequence, kind in (("<ButtonPress-1>", "left"), ("<Double-Button-1>", "double"),
-                               ("<ButtonPress-2>", "middle"), ("<ButtonPress-3>", "right"),
-                               ("<Enter>", "enter"), ("<Motion>", "motion")):
+        for sequence, kind in (
+            ("<ButtonPress-1>", "left"),
+            ("<Double-Button-1>", "double"),
+            ("<ButtonPress-2>", "middle"),
+            ("<ButtonPress-3>", "right"),
+            ("<Enter>", "enter"),
+            ("<Motion>", "motion"),
+        ):
             self.pad.bind(sequence, self._pad_event(kind), add="+")
 
         for name in ("ascii", "unicode"):
@@ -80,8 +97,15 @@ class RecorderApp:
         for widget, name in ((self.listbox, "list"), (self.text, "text")):
             widget.bind("<ButtonPress>", self._wheel(widget, name))
 
-        self.slider = tk.Scale(root, name="slider", from_=0, to=100, orient="horizontal", length=SLIDER_LENGTH,
-                               command=lambda _v: self._save())
+        self.slider = tk.Scale(
+            root,
+            name="slider",
+            from_=0,
+            to=100,
+            orient="horizontal",
+            length=SLIDER_LENGTH,
+            command=lambda _v: self._save(),
+        )
         self.slider.pack(padx=8, pady=4)
 
         root.bind_all("<KeyPress>", self._key, add="+")
@@ -96,6 +120,7 @@ class RecorderApp:
         def record(event: tk.Event) -> None:
             self.state["pad"].append({"kind": kind, "x_root": event.x_root, "y_root": event.y_root})
             self._save()
+
         return record
 
     def _wheel(self, widget: tk.Listbox | tk.Text, name: str) -> Callable[[tk.Event], str | None]:
@@ -108,6 +133,7 @@ class RecorderApp:
             self.state["wheel"][name].append(f"{axis}{units:+d}")
             self._save()
             return "break"
+
         return scroll
 
     def _key(self, event: tk.Event) -> None:
@@ -118,13 +144,24 @@ class RecorderApp:
     # ---------------------------------------------------------------- state
 
     def _geometry(self, widget: tk.Misc) -> dict[str, int]:
-        return {"x": widget.winfo_rootx(), "y": widget.winfo_rooty(),
-                "width": widget.winfo_width(), "height": widget.winfo_height()}
+        return {
+            "x": widget.winfo_rootx(),
+            "y": widget.winfo_rooty(),
+            "width": widget.winfo_width(),
+            "height": widget.winfo_height(),
+        }
 
     def _save(self) -> None:
         self.root.update_idletasks()
-        widgets = {"alpha": self.alpha, "beta": self.beta, "pad": self.pad, "list": self.listbox,
-                   "text": self.text, "slider": self.slider, **{f"entry_{k}": v for k, v in self.entries.items()}}
+        widgets = {
+            "alpha": self.alpha,
+            "beta": self.beta,
+            "pad": self.pad,
+            "list": self.listbox,
+            "text": self.text,
+            "slider": self.slider,
+            **{f"entry_{k}": v for k, v in self.entries.items()},
+        }
         self.state["widgets"] = {name: self._geometry(widget) for name, widget in widgets.items()}
         self.state["entries"] = {name: entry.get() for name, entry in self.entries.items()}
         self.state["list_top"] = self.listbox.nearest(0)
@@ -147,8 +184,14 @@ class RecorderApp:
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_app(RecorderApp, class_name="TkRecorder", title="recorder", description=__doc__.splitlines()[0],
-            default_position=(40, 40), argv=argv)
+    run_app(
+        RecorderApp,
+        class_name="TkRecorder",
+        title="recorder",
+        description=__doc__.splitlines()[0],
+        default_position=(40, 40),
+        argv=argv,
+    )
 
 
 # ----------------------------------------------------------------------------- test side

@@ -41,15 +41,16 @@ def check_serving_installed() -> None:
         import fastapi  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as error:
-        raise ServeUnavailable(f"transformers serve needs the serving extra ({error}): "
-                               "pip install -e '.[serve]'") from None
+        raise ServeUnavailable(
+            f"transformers serve needs the serving extra ({error}): pip install -e '.[serve]'"
+        ) from None
 
 
 class TransformersServer:
     def __init__(self, model_dir: Path | str) -> None:
         self.model = str(model_dir)  # the name requests must use: the server is pinned to it
         self.port = free_port()
-        self._log = tempfile.TemporaryFile()  # not a pipe: a chatty server never blocks on a full one
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - held for the server's life; a pipe could fill and block it
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -59,10 +60,24 @@ class TransformersServer:
     def start(self) -> TransformersServer:
         check_serving_installed()
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-        command = [sys.executable, "-m", "transformers.cli.transformers", "serve", self.model,
-                   "--host", "127.0.0.1", "--port", str(self.port), "--device", "cpu", "--log-level", "info"]
-        self._process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=self._log,
-                                         stderr=subprocess.STDOUT)
+        command = [
+            sys.executable,
+            "-m",
+            "transformers.cli.transformers",
+            "serve",
+            self.model,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--device",
+            "cpu",
+            "--log-level",
+            "info",
+        ]
+        self._process = subprocess.Popen(
+            command, env=env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT
+        )
         try:
             self._wait_ready()
         except BaseException:
@@ -95,6 +110,7 @@ class TransformersServer:
     def __enter__(self) -> TransformersServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()

@@ -123,17 +123,31 @@ def _can_connect(display: str) -> bool:
     return True
 
 
-def start_xvfb_server(width: int = 1280, height: int = 800, *, depth: int = 24, dpi: int = 96,
-                      timeout: float = 10.0) -> XvfbServer:
-    """Start Xvfb on the first free display number and wait until it accepts clients."""
+def start_xvfb_server(
+    width: int = 1280, height: int = 800, *, depth: int = 24, dpi: int = 96, timeout: float = 10.0, noreset: bool = True
+) -> XvfbServer:
+    """Start Xvfb on the first free display number and wait until it accepts clients.
+
+    ``noreset=False`` starts it as a plain ``Xvfb :N`` does: it resets whenever its last client leaves.
+    """
     if not xvfb_available():
         raise XvfbUnavailable("Xvfb is not installed (Debian: apt-get install xvfb)")
     for number in range(FIRST_DISPLAY, FIRST_DISPLAY + 100):
         if _display_in_use(number):
             continue
         log_file = tempfile.NamedTemporaryFile(prefix=f"xvfb-{number}-", suffix=".log", delete=False)  # noqa: SIM115
-        argv = ["Xvfb", f":{number}", "-screen", "0", f"{width}x{height}x{depth}", "-dpi", str(dpi),
-                "-nolisten", "tcp", "-noreset"]
+        argv = [
+            "Xvfb",
+            f":{number}",
+            "-screen",
+            "0",
+            f"{width}x{height}x{depth}",
+            "-dpi",
+            str(dpi),
+            "-nolisten",
+            "tcp",
+            *(["-noreset"] if noreset else []),
+        ]
         process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log_file.close()
         xauthority = Path(log_file.name).with_suffix(".xauth")
@@ -152,8 +166,9 @@ def start_xvfb_server(width: int = 1280, height: int = 800, *, depth: int = 24, 
 
 
 @contextmanager
-def start_xvfb(width: int = 1280, height: int = 800, *, depth: int = 24, dpi: int = 96,
-               timeout: float = 10.0) -> Iterator[XvfbServer]:
+def start_xvfb(
+    width: int = 1280, height: int = 800, *, depth: int = 24, dpi: int = 96, timeout: float = 10.0
+) -> Iterator[XvfbServer]:
     """Xvfb for the duration of a ``with`` block."""
     server = start_xvfb_server(width, height, depth=depth, dpi=dpi, timeout=timeout)
     try:
@@ -184,10 +199,17 @@ def use_shared_display(monkeypatch: Any) -> XvfbServer:
 
 class _MonitorInfo(ctypes.Structure):  # XRRMonitorInfo from <X11/extensions/Xrandr.h>
     _fields_ = [
-        ("name", ctypes.c_ulong), ("primary", ctypes.c_int), ("automatic", ctypes.c_int),
-        ("noutput", ctypes.c_int), ("x", ctypes.c_int), ("y", ctypes.c_int),
-        ("width", ctypes.c_int), ("height", ctypes.c_int), ("mwidth", ctypes.c_int),
-        ("mheight", ctypes.c_int), ("outputs", ctypes.c_void_p),
+        ("name", ctypes.c_ulong),
+        ("primary", ctypes.c_int),
+        ("automatic", ctypes.c_int),
+        ("noutput", ctypes.c_int),
+        ("x", ctypes.c_int),
+        ("y", ctypes.c_int),
+        ("width", ctypes.c_int),
+        ("height", ctypes.c_int),
+        ("mwidth", ctypes.c_int),
+        ("mheight", ctypes.c_int),
+        ("outputs", ctypes.c_void_p),
     ]
 
 

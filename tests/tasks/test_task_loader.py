@@ -29,7 +29,9 @@ def write(tmp_path, text: str):
 
 
 def test_every_step_kind_loads(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         name: flight search
         device: {kind: android, serial: emulator-5554, app: com.example.flights}
         model: {backend: openai, model: 7b, dialect: uitars, coords: absolute, max_pixels: 1003520}
@@ -50,7 +52,8 @@ def test_every_step_kind_loads(tmp_path):
             timeout: 1m30s
             interval: 3s
           - assert: the results page shows at least one flight
-    """)
+    """,
+    )
     task = load_task(path)
     kinds = [type(step) for step in task.steps]
     assert kinds == [LaunchStep, WaitStep, TapStep, TypeStep, DoStep, AiStep, WaitForStep, AssertStep]
@@ -92,12 +95,15 @@ def test_substituted_values_are_not_substituted_again():
 
 
 def test_unset_variable_names_file_line_and_field(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         name: demo
         steps:
           - ai: first
           - type: "${MISSING_VAR}"
-    """)
+    """,
+    )
     with pytest.raises(TaskFileError) as caught:
         load_task(path, {})
     (problem,) = caught.value.problems
@@ -107,7 +113,9 @@ def test_unset_variable_names_file_line_and_field(tmp_path):
 
 
 def test_validation_errors_point_at_the_yaml_node(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         name: broken
         model:
           backend: openai
@@ -123,13 +131,19 @@ def test_validation_errors_point_at_the_yaml_node(tmp_path):
             ai: and that
           - do: "explode(now=1)"
           - {}
-    """)
+    """,
+    )
     with pytest.raises(TaskFileError) as caught:
         load_task(path, {})
     found = {(p.line, p.field): p.message for p in caught.value.problems}
     assert found.keys() == {
-        (4, "model.colour"), (5, "max_steps"), (8, "steps[1]"), (11, "steps[2].timeout"), (12, "steps[3]"),
-        (14, "steps[4].do"), (15, "steps[5]"),
+        (4, "model.colour"),
+        (5, "max_steps"),
+        (8, "steps[1]"),
+        (11, "steps[2].timeout"),
+        (12, "steps[3]"),
+        (14, "steps[4].do"),
+        (15, "steps[5]"),
     }
     assert found[(4, "model.colour")] == "unknown field"
     assert "outside the screen" in found[(8, "steps[1]")]
@@ -160,15 +174,41 @@ def test_goal_text_becomes_a_one_step_task():
     assert task.title() == "open the settings" and isinstance(task.steps[0], AiStep)
 
 
-@pytest.mark.parametrize("text, seconds", [(5, 5), ("90", 90), ("90s", 90), ("2m", 120), ("1m30s", 90),
-                                           ("1h", 3600), ("0.5s", 0.5)])
+@pytest.mark.parametrize(
+    "text, seconds", [(5, 5), ("90", 90), ("90s", 90), ("2m", 120), ("1m30s", 90), ("1h", 3600), ("0.5s", 0.5)]
+)
 def test_durations(text, seconds):
     # The run's timeout: a wait step stops at the wait action's 600 s.
     assert parse_task(f"timeout: '{text}'\nsteps: [{{ai: x}}]", {}).timeout == seconds
 
 
-@pytest.mark.parametrize("example", sorted((Path(__file__).resolve().parents[2] / "tasks" / "examples").glob("*.yaml")),
-                         ids=lambda path: path.name)
+@pytest.mark.parametrize(
+    "example",
+    sorted((Path(__file__).resolve().parents[2] / "tasks" / "examples").glob("*.yaml")),
+    ids=lambda path: path.name,
+)
 def test_every_example_task_loads(example):
     task = load_task(example, {})
     assert task.steps and task.title()
+
+
+@pytest.mark.parametrize(
+    "frame, words",
+    [
+        ("99999999999999999999x1", "at most 32,767"),  # issue 22, item 12: loaded, and its click landed in a corner
+        ("40000x2000", "at most 32,767"),
+        ("1x1000", "more than 200 times"),
+        ("0x100", "not a frame"),
+    ],
+)
+def test_a_frame_no_screen_can_have_is_refused_at_load(frame, words):
+    text = f"steps:\n  - do: \"click(start_box='(0,0)')\"\n    frame: {frame}\n"
+    with pytest.raises(TaskFileError) as caught:
+        parse_task(text, {}, source="t.yaml")
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.field) == (3, "steps[0].frame") and words in problem.message, problem
+
+
+def test_the_largest_frames_a_screen_has_still_load():
+    for frame in ("32767x16384", "7680x4320", "1080x2400", "relative"):
+        parse_task(f"steps:\n  - do: \"click(start_box='(0,0)')\"\n    frame: {frame}\n", {})

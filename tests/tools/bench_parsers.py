@@ -45,9 +45,11 @@ def main() -> None:
             parsed += ok
             timings.append(best)
         timings.sort()
-        print(f"{name:7s} answers={len(answers)} actions_ok={parsed} errors={len(answers) - parsed} "
-              f"median={_quantile(timings, 0.5):.0f}us p99={_quantile(timings, 0.99):.0f}us "
-              f"max={timings[-1] * 1e6:.0f}us over_{GOAL_S * 1e3:g}ms={sum(t > GOAL_S for t in timings)}")
+        print(
+            f"{name:7s} answers={len(answers)} actions_ok={parsed} errors={len(answers) - parsed} "
+            f"median={_quantile(timings, 0.5):.0f}us p99={_quantile(timings, 0.99):.0f}us "
+            f"max={timings[-1] * 1e6:.0f}us over_{GOAL_S * 1e3:g}ms={sum(t > GOAL_S for t in timings)}"
+        )
     gc.enable()
 
 

@@ -98,7 +98,7 @@ UNKNOWN_KEY_ANSWERS = {
     "canonical": "hotkey(key='ctrl frobnicate')",
     "uitars": "Thought: save\nAction: hotkey(key='ctrl frobnicate')",
     "qwen": '<tool_call>{"name": "computer_use", "arguments": {"action": "key", "keys": ["ctrl", "frobnicate"]}}'
-            "</tool_call>",
+    "</tool_call>",
 }
 
 

@@ -42,8 +42,11 @@ def test_smart_resize_equals_qwen_vl_utils(height, width, max_pixels):
 
 @pytest.mark.parametrize(
     ("screen", "max_pixels", "frame"),
-    [((1920, 1080), MAX_PIXELS, (1932, 1092)), ((1920, 1080), SERVING_MAX_PIXELS, (1316, 728)),
-     ((1080, 2400), MAX_PIXELS, (1092, 2408))],
+    [
+        ((1920, 1080), MAX_PIXELS, (1932, 1092)),
+        ((1920, 1080), SERVING_MAX_PIXELS, (1316, 728)),
+        ((1080, 2400), MAX_PIXELS, (1092, 2408)),
+    ],
 )
 def test_design_examples(screen, max_pixels, frame):
     assert ModelFrame.for_screen(*screen, FrameBounds(max_pixels=max_pixels)) == ModelFrame(*frame)
@@ -75,8 +78,12 @@ def rectangles_in(draw, frame: ModelFrame):
 
 @settings(max_examples=800, deadline=None)
 @given(
-    st.data(), desktops | phones, st.sampled_from([1.0, 1.25, 1.5, 2.0]), origins,
-    st.sampled_from(PIXEL_CAPS), st.booleans(),
+    st.data(),
+    desktops | phones,
+    st.sampled_from([1.0, 1.25, 1.5, 2.0]),
+    origins,
+    st.sampled_from(PIXEL_CAPS),
+    st.booleans(),
 )
 def test_centre_of_a_model_rectangle_lands_inside_it_on_screen(data, screen, scale, origin, max_pixels, relative):
     width, height = screen

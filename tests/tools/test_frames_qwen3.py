@@ -33,13 +33,20 @@ def test_smart_resize_at_factor_32_equals_qwen_vl_utils(height, width, max_pixel
 
 @settings(max_examples=800, deadline=None)
 @given(
-    st.data(), desktops | phones, st.sampled_from([1.0, 1.25, 1.5, 2.0]), origins, st.sampled_from(QWEN3_CAPS),
+    st.data(),
+    desktops | phones,
+    st.sampled_from([1.0, 1.25, 1.5, 2.0]),
+    origins,
+    st.sampled_from(QWEN3_CAPS),
     st.sampled_from([999, 1000]),
 )
-def test_centre_of_a_thousandths_rectangle_lands_inside_it_on_screen(data, screen, scale, origin, max_pixels,
-                                                                      relative_scale):
+def test_centre_of_a_thousandths_rectangle_lands_inside_it_on_screen(
+    data, screen, scale, origin, max_pixels, relative_scale
+):
     width, height = screen
-    frame = ModelFrame.for_screen(width, height, FrameBounds(max_pixels=max_pixels, factor=32), relative=True, relative_scale=relative_scale)
+    frame = ModelFrame.for_screen(
+        width, height, FrameBounds(max_pixels=max_pixels, factor=32), relative=True, relative_scale=relative_scale
+    )
     geometry = ScreenGeometry(width=width, height=height, scale=scale, origin_x=origin[0], origin_y=origin[1])
     x1, y1, x2, y2 = data.draw(rectangles_in(frame))
     centre = Point(x=math.floor((x1 + x2) / 2 + 0.5), y=math.floor((y1 + y2) / 2 + 0.5))
@@ -72,8 +79,9 @@ def test_edges_of_a_999_scale_are_the_first_and_last_pixels(screen, scale, origi
 def test_the_scales_differ_where_they_should():
     geometry = ScreenGeometry(width=1920, height=1080)
     point = Point(x=500, y=500)
-    assert to_input_point(point, ModelFrame(1920, 1088, relative=True, relative_scale=999), geometry) == Point(x=961,
-                                                                                                              y=541)
+    assert to_input_point(point, ModelFrame(1920, 1088, relative=True, relative_scale=999), geometry) == Point(
+        x=961, y=541
+    )
     assert to_input_point(point, ModelFrame(1920, 1088, relative=True), geometry) == Point(x=960, y=540)
 
 
@@ -81,11 +89,15 @@ def test_the_scales_differ_where_they_should():
 @pytest.mark.parametrize("point", [(-1, 10), (10, -1), (1001, 10), (10, 1001)])
 def test_points_past_the_thousandths_raise_in_mapping_and_in_the_parsers(dialect_name, point):
     dialect = get_dialect(dialect_name)
-    frame = ModelFrame.for_screen(1920, 1080, FrameBounds(factor=32), relative=True, relative_scale=dialect.relative_scale)
+    frame = ModelFrame.for_screen(
+        1920, 1080, FrameBounds(factor=32), relative=True, relative_scale=dialect.relative_scale
+    )
     with pytest.raises(ActionParseError, match="outside the screen"):
         to_input_point(Point(x=point[0], y=point[1]), frame, ScreenGeometry(1920, 1080))
-    answer = ('<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", '
-              f'"coordinate": [{point[0]}, {point[1]}]}}}}</tool_call>')
+    answer = (
+        '<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", '
+        f'"coordinate": [{point[0]}, {point[1]}]}}}}</tool_call>'
+    )
     with pytest.raises(ActionParseError, match="outside the screen"):
         dialect.parse(answer, frame)
 
@@ -99,7 +111,9 @@ def test_a_frame_refuses_a_scale_nobody_uses():
 def test_grounding_boxes_in_thousandths_land_on_the_screen(dialect_name, expected):
     # Qwen3-VL and GUI-Owl ground with [{"bbox_2d": [x1, y1, x2, y2]}] in thousandths; the hit is the centre.
     dialect = get_dialect(dialect_name)
-    frame = ModelFrame.for_screen(1920, 1080, FrameBounds(factor=32), relative=True, relative_scale=dialect.relative_scale)
+    frame = ModelFrame.for_screen(
+        1920, 1080, FrameBounds(factor=32), relative=True, relative_scale=dialect.relative_scale
+    )
     [message] = dialect.grounding_messages("the Save button", None, frame)
     assert "thousandths" in message.joined_text()
     [hit] = dialect.parse_grounding('```json\n[{"bbox_2d": [100, 200, 300, 400], "label": "Save"}]\n```', frame)

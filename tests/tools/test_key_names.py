@@ -16,10 +16,25 @@ from tests.tools.tools_strategies import key_names
 @pytest.mark.parametrize(
     ("alias", "canonical"),
     [
-        ("Control", "ctrl"), ("CTRL", "ctrl"), ("ctrl_left", "ctrl"), ("Return", "enter"), ("Escape", "esc"),
-        ("ArrowLeft", "left"), ("PgDn", "pagedown"), ("Page_Up", "pageup"), ("command", "cmd"), ("Win", "cmd"),
-        ("Option", "alt"), ("F12", "f12"), ("KeyA", "a"), ("Digit7", "7"), ("A", "a"), ("space", "space"),
-        ("Del", "delete"), ("plus", "+"), ("spacebar", "space"),
+        ("Control", "ctrl"),
+        ("CTRL", "ctrl"),
+        ("ctrl_left", "ctrl"),
+        ("Return", "enter"),
+        ("Escape", "esc"),
+        ("ArrowLeft", "left"),
+        ("PgDn", "pagedown"),
+        ("Page_Up", "pageup"),
+        ("command", "cmd"),
+        ("Win", "cmd"),
+        ("Option", "alt"),
+        ("F12", "f12"),
+        ("KeyA", "a"),
+        ("Digit7", "7"),
+        ("A", "a"),
+        ("space", "space"),
+        ("Del", "delete"),
+        ("plus", "+"),
+        ("spacebar", "space"),
     ],
 )
 def test_aliases(alias, canonical):
@@ -29,9 +44,15 @@ def test_aliases(alias, canonical):
 @pytest.mark.parametrize(
     ("chord", "keys"),
     [
-        ("ctrl c", ("ctrl", "c")), ("ctrl+c", ("ctrl", "c")), ("Ctrl-Shift-T", ("ctrl", "shift", "t")),
-        ("ctrl +", ("ctrl", "+")), ("ctrl -", ("ctrl", "-")), ("-", ("-",)), ("alt  F4", ("alt", "f4")),
-        (["Control", "Alt", "Delete"], ("ctrl", "alt", "delete")), (["ctrl+shift", "esc"], ("ctrl", "shift", "esc")),
+        ("ctrl c", ("ctrl", "c")),
+        ("ctrl+c", ("ctrl", "c")),
+        ("Ctrl-Shift-T", ("ctrl", "shift", "t")),
+        ("ctrl +", ("ctrl", "+")),
+        ("ctrl -", ("ctrl", "-")),
+        ("-", ("-",)),
+        ("alt  F4", ("alt", "f4")),
+        (["Control", "Alt", "Delete"], ("ctrl", "alt", "delete")),
+        (["ctrl+shift", "esc"], ("ctrl", "shift", "esc")),
     ],
 )
 def test_chords(chord, keys):

@@ -10,10 +10,15 @@ from qwen_gui_agent.tools.errors import ActionParseError
 from qwen_gui_agent.tools.frames import ModelFrame
 
 
-@pytest.mark.parametrize("text", [
-    "type(content='a\\ud800b')", "finished(content='\\udfff')", "call_user(content='x\\udc80')",
-    "open_app(app_name='\\ud83d')",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "type(content='a\\ud800b')",
+        "finished(content='\\udfff')",
+        "call_user(content='x\\udc80')",
+        "open_app(app_name='\\ud83d')",
+    ],
+)
 def test_lone_surrogates_are_parse_errors(text):
     with pytest.raises(ActionParseError, match="lone surrogate|unicode string"):
         parse_action(text)
@@ -26,6 +31,8 @@ def test_lone_surrogate_in_a_qwen_json_answer_is_a_parse_error():
 
 
 def test_a_json_surrogate_pair_is_one_character_and_fine():
-    answer = '<tool_call>{"name": "computer_use", "arguments": {"action": "type", "text": "\\ud83d\\ude00 ok"}}</tool_call>'
+    answer = (
+        '<tool_call>{"name": "computer_use", "arguments": {"action": "type", "text": "\\ud83d\\ude00 ok"}}</tool_call>'
+    )
     (action,) = get_dialect("qwen").parse(answer, ModelFrame(1316, 728)).actions
-    assert action.text == "\U0001F600 ok"
+    assert action.text == "\U0001f600 ok"

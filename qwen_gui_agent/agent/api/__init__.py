@@ -27,8 +27,23 @@ from .errors import (
 from .models import local_model, openai_model, scripted_model
 
 __all__ = [
-    "Agent", "AgentClosed", "AgentError", "AndroidSettings", "BackendError", "BackendSettings", "DesktopSettings",
-    "DeviceError", "LogEvents",
-    "LoopSettings", "QueryError", "RunResult", "ScreenAssertionError", "StepFailed", "WaitTimeoutError",
-    "local_model", "open_agent", "openai_model", "scripted_model",
+    "Agent",
+    "AgentClosed",
+    "AgentError",
+    "AndroidSettings",
+    "BackendError",
+    "BackendSettings",
+    "DesktopSettings",
+    "DeviceError",
+    "LogEvents",
+    "LoopSettings",
+    "QueryError",
+    "RunResult",
+    "ScreenAssertionError",
+    "StepFailed",
+    "WaitTimeoutError",
+    "local_model",
+    "open_agent",
+    "openai_model",
+    "scripted_model",
 ]

@@ -15,6 +15,7 @@ status of the exception that left it (a failed assertion is ``failure``).
 
 from __future__ import annotations
 
+import builtins  # `type` in the class body is Agent.type (typing text): annotations name builtins.type
 import json
 import logging
 from collections.abc import Iterator, Mapping
@@ -104,8 +105,16 @@ def open_agent(
             loop = replace(loop, frame=started.settings.frame)
         sink = events if events is not None else _default_events(progress)
         session = start_session(
-            SessionParts(device=screen, backend=started.backend, dialect=started.dialect, settings=loop, events=sink,
-                         out_dir=Path(out_dir), secrets=Secrets(secrets or {}), model_info=started.info),
+            SessionParts(
+                device=screen,
+                backend=started.backend,
+                dialect=started.dialect,
+                settings=loop,
+                events=sink,
+                out_dir=Path(out_dir),
+                secrets=Secrets(secrets or {}),
+                model_info=started.info,
+            ),
             title=name,
         )
         agent = Agent(session, started, closing=opened.pop_all(), report=report)
@@ -178,21 +187,21 @@ class Agent:
 
     def assert_that(self, statement: str) -> None:
         """Ask the model whether ``statement`` is true of the screen now; ScreenAssertionError if it says no."""
-        self._step(AssertStep(assert_=statement))
+        # By its alias: `assert` is a keyword, and type checkers name the __init__ parameter after the alias.
+        self._step(AssertStep.model_validate({"assert": statement}))
 
     def wait_for(self, statement: str, *, timeout: float = 30.0, interval: float = 2.0) -> None:
         """Ask again every ``interval`` seconds until the model says ``statement`` is true; WaitTimeoutError after."""
         try:
             self._step(WaitForStep(wait_for=statement, timeout=timeout, interval=interval))
         except ScreenAssertionError as failure:
-            raise WaitTimeoutError(failure.statement, failure.reason, timeout_s=timeout,
-                                   run_dir=self.run_dir) from None
+            raise WaitTimeoutError(failure.statement, failure.reason, timeout_s=timeout, run_dir=self.run_dir) from None
 
     @overload
     def query(self, question: str) -> Any: ...
 
     @overload
-    def query(self, question: str, schema: type[T]) -> T: ...
+    def query(self, question: str, schema: builtins.type[T]) -> T: ...
 
     def query(self, question: str, schema: Any = None) -> Any:
         """Read data off the screen: an instance of ``schema`` (a pydantic model, or any type pydantic validates:
@@ -229,8 +238,12 @@ class Agent:
         if self._result is not None:
             return self._result
         status, message = _ending(error, self._session.steps_recorded)
-        result = RunResult(status=status, message=self._session.secrets.redact(message), run_dir=self.run_dir,
-                           steps=self._session.steps_recorded)
+        result = RunResult(
+            status=status,
+            message=self._session.secrets.redact(message),
+            run_dir=self.run_dir,
+            steps=self._session.steps_recorded,
+        )
         try:
             self._result = finish_run(self._session.writer, result, self._session.emit, write_report=self._report)
         finally:
@@ -240,7 +253,9 @@ class Agent:
     def __enter__(self) -> Agent:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: builtins.type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close(error)
 
     # ------------------------------------------------------------------ inside

@@ -37,8 +37,9 @@ class ScreenAssertionError(AgentError, AssertionError):
     def __init__(self, statement: str, reason: str, *, message: str = "", run_dir: Path | None = None) -> None:
         self.statement = statement
         self.reason = reason
-        super().__init__(message or f"the model says this is false: {statement} ({reason or 'no reason given'})",
-                         run_dir=run_dir)
+        super().__init__(
+            message or f"the model says this is false: {statement} ({reason or 'no reason given'})", run_dir=run_dir
+        )
 
 
 class WaitTimeoutError(ScreenAssertionError):
@@ -46,8 +47,10 @@ class WaitTimeoutError(ScreenAssertionError):
 
     def __init__(self, statement: str, reason: str, *, timeout_s: float, run_dir: Path | None = None) -> None:
         self.timeout_s = timeout_s
-        message = f"waited {timeout_s:g} s and the model still says this is false: {statement} " \
-                  f"({reason or 'no reason given'})"
+        message = (
+            f"waited {timeout_s:g} s and the model still says this is false: {statement} "
+            f"({reason or 'no reason given'})"
+        )
         super().__init__(statement, reason, message=message, run_dir=run_dir)
 
 
@@ -58,8 +61,9 @@ class QueryError(AgentError):
         self.question = question
         self.problem = problem
         self.answer = answer
-        super().__init__(f"no valid answer to {question!r}: {problem}; the model's last answer: {answer!r}",
-                         run_dir=run_dir)
+        super().__init__(
+            f"no valid answer to {question!r}: {problem}; the model's last answer: {answer!r}", run_dir=run_dir
+        )
 
 
 class AgentClosed(RuntimeError):

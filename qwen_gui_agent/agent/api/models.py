@@ -56,7 +56,9 @@ class StartedModel:
 
 
 def start_model(
-    model: BackendSettings | ModelBackend | str | None, *, dialect: str | None = None,
+    model: BackendSettings | ModelBackend | str | None,
+    *,
+    dialect: str | None = None,
     coords: Coordinates | None = None,
 ) -> StartedModel:
     """Start the backend ``model`` names (a string is a local model's name; None the default local model).
@@ -66,17 +68,27 @@ def start_model(
     """
     if isinstance(model, ModelBackend):
         chosen = get_dialect(dialect or "qwen", coordinates=coords or "absolute")
-        info = {"backend": getattr(model, "name", type(model).__name__), "dialect": chosen.name,
-                "coordinates": "relative" if chosen.relative else "absolute"}
+        info = {
+            "backend": getattr(model, "name", type(model).__name__),
+            "dialect": chosen.name,
+            "coordinates": "relative" if chosen.relative else "absolute",
+        }
         return StartedModel(backend=model, dialect=chosen, info=info, settings=None, owned=False)
     settings = local_model(model) if isinstance(model, str) else (model or BackendSettings())
     setup = model_setup(settings.model, dialect=dialect, coordinates=coords)  # the CLI's rule, from the registry
     if setup.match is None and dialect and settings.frame == model_setup(settings.model).frame:
         # A served name the registry does not know, named by its dialect: that dialect's family's frame,
         # as `agent run --dialect` gives it (unless the caller set the bounds).
-        settings = settings.model_copy(update={"min_pixels": setup.frame.min_pixels,
-                                               "max_pixels": setup.frame.max_pixels, "patch_factor": setup.frame.factor})
-    chosen = get_dialect(setup.dialect, coordinates=setup.coordinates)  # before the backend: a bad name loads no weights
+        settings = settings.model_copy(
+            update={
+                "min_pixels": setup.frame.min_pixels,
+                "max_pixels": setup.frame.max_pixels,
+                "patch_factor": setup.frame.factor,
+            }
+        )
+    chosen = get_dialect(
+        setup.dialect, coordinates=setup.coordinates
+    )  # before the backend: a bad name loads no weights
     backend = create_backend(settings)
     info = {**settings.public_dict(), "dialect": chosen.name, "coordinates": setup.coordinates}
     return StartedModel(backend=backend, dialect=chosen, info=info, settings=settings, owned=True)

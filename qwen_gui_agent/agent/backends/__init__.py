@@ -34,15 +34,26 @@ def create_backend(settings: BackendSettings) -> ModelBackend:
             from .scripted import ScriptedBackend
 
             if settings.script is None:
-                raise BackendUnavailable("the scripted backend needs a script",
-                                         hint="pass --script with a recorded run directory or an answers file")
+                raise BackendUnavailable(
+                    "the scripted backend needs a script",
+                    hint="pass --script with a recorded run directory or an answers file",
+                )
             if isinstance(settings.script, tuple):
                 return ScriptedBackend(settings.script)
             return ScriptedBackend.from_path(settings.script)
 
 
 __all__ = [
-    "DEFAULT_BASE_URL", "DEFAULT_MODEL", "BackendError", "BackendRequestError", "BackendSettings",
-    "BackendUnavailable", "Completion", "ModelBackend", "ScriptExhausted", "Usage", "create_backend",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MODEL",
+    "BackendError",
+    "BackendRequestError",
+    "BackendSettings",
+    "BackendUnavailable",
+    "Completion",
+    "ModelBackend",
+    "ScriptExhausted",
+    "Usage",
+    "create_backend",
     "resolve_model_name",
 ]

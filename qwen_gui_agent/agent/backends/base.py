@@ -44,6 +44,10 @@ class BackendUnavailable(BackendError):
     """Misconfigured or missing: extra not installed, no CUDA, weights not found."""
 
 
+class ModelFilesRefused(BackendUnavailable):
+    """Weights or an adapter the user named are damaged or unsafe to load: bad input (exit 2), not a passing fault."""
+
+
 class BackendRequestError(BackendError):
     """A request failed for good (after retries, or an error that retrying cannot fix)."""
 
@@ -72,5 +76,7 @@ class ModelBackend(ABC):
     def __enter__(self) -> ModelBackend:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()

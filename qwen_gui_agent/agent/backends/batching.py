@@ -156,7 +156,7 @@ class BatchingBackend(ModelBackend):
                 break
         return taken
 
-    def _admit(self, engine: StepEngine, items: list[_Waiting | None]) -> bool:
+    def _admit(self, engine: StepEngine, items: Sequence[_Waiting | None]) -> bool:
         """The items into free slots, together (a step the batch cannot take runs alone first); True on closing."""
         closing = None in items
         joining = []
@@ -226,8 +226,14 @@ class BatchingBackend(ModelBackend):
         for item in alone:
             self.batch_sizes.append(1)
             request = item.request
-            self._settle([item], lambda request=request: [self.inner.complete(
-                request.messages, max_new_tokens=request.max_new_tokens, wants_action=request.wants_action)])
+            self._settle(
+                [item],
+                lambda request=request: [
+                    self.inner.complete(
+                        request.messages, max_new_tokens=request.max_new_tokens, wants_action=request.wants_action
+                    )
+                ],
+            )
 
     @staticmethod
     def _settle(items: list[_Waiting], call: object) -> None:

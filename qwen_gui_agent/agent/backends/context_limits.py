@@ -31,23 +31,37 @@ from .base import BackendRequestError
 from .image_tokens import request_image_tokens, request_text_chars
 
 # Words that mark a refusal as an overflow, and the numbers such a refusal may name.
-_OVERFLOW = re.compile(r"context length|maximum model length|max_model_len|context window|too many tokens",
-                       re.IGNORECASE)
-_LIMIT = (r"maximum context length (?:is|of) (\d+)", r"maximum model length (?:is|of) (\d+)",
-          r"context length \((\d+) tokens\)", r"max_model_len\D{0,5}(\d+)")
-_PROMPT = (r"\((\d+) in the messages", r"has (\d+) input tokens", r"decoder prompt \(length (\d+)\)",
-           r"prompt length of (\d+)", r"input \((\d+) tokens\)", r"(\d+) tokens from the input")
+_OVERFLOW = re.compile(
+    r"context length|maximum model length|max_model_len|context window|too many tokens", re.IGNORECASE
+)
+_LIMIT = (
+    r"maximum context length (?:is|of) (\d+)",
+    r"maximum model length (?:is|of) (\d+)",
+    r"context length \((\d+) tokens\)",
+    r"max_model_len\D{0,5}(\d+)",
+)
+_PROMPT = (
+    r"\((\d+) in the messages",
+    r"has (\d+) input tokens",
+    r"decoder prompt \(length (\d+)\)",
+    r"prompt length of (\d+)",
+    r"input \((\d+) tokens\)",
+    r"(\d+) tokens from the input",
+)
 _REQUESTED = (r"requested (\d+) tokens", r"requested a total of (\d+) tokens")
-FIT_HINT = ("trim what the prompt carries: fewer history screenshots (--history-images), a smaller frame "
-            "(--max-pixels), a shorter answer budget (--max-new-tokens); or serve the model with a longer "
-            "context (vLLM --max-model-len, SGLang --context-length)")
+FIT_HINT = (
+    "trim what the prompt carries: fewer history screenshots (--history-images), a smaller frame "
+    "(--max-pixels), a shorter answer budget (--max-new-tokens); or serve the model with a longer "
+    "context (vLLM --max-model-len, SGLang --context-length)"
+)
 
 
 class ContextOverflow(BackendRequestError):
     """The prompt plus the answer budget does not fit the server's context length."""
 
-    def __init__(self, message: str, *, limit: int | None, needed: int | None, source: str,
-                 hint: str = FIT_HINT) -> None:
+    def __init__(
+        self, message: str, *, limit: int | None, needed: int | None, source: str, hint: str = FIT_HINT
+    ) -> None:
         self.limit = limit
         self.needed = needed  # prompt + answer budget in tokens, where known
         self.source = source  # where the numbers come from: "the server's HTTP 400", "an estimate" ...
@@ -79,7 +93,9 @@ def overflow_from_refusal(status: int, message: str, max_tokens: int, base_url: 
     cap = f"its context of {limit} tokens" if limit is not None else "its context length"
     return ContextOverflow(
         f"HTTP {status} from {base_url}: the prompt does not fit {cap}{sizes}; the server said: {message}",
-        limit=limit, needed=needed, source=f"the server's HTTP {status}",
+        limit=limit,
+        needed=needed,
+        source=f"the server's HTTP {status}",
     )
 
 
@@ -119,5 +135,7 @@ class ContextBudget:
         raise ContextOverflow(
             f"the prompt does not fit the context of {self.limit} tokens ({self.limit_source}): an estimated "
             f"{estimate} prompt tokens plus max_tokens {max_tokens}",
-            limit=self.limit, needed=estimate + max_tokens, source="an estimate before sending",
+            limit=self.limit,
+            needed=estimate + max_tokens,
+            source="an estimate before sending",
         )

@@ -18,5 +18,7 @@ class NoModelBackend(ModelBackend):
     def complete(
         self, messages: Sequence[Message], *, max_new_tokens: int | None = None, wants_action: bool = False
     ) -> Completion:
-        raise BackendUnavailable("no model was started: this task has no step that asks one",
-                                 hint="add a model step (ai, tap, assert, wait_for) only with a backend to answer it")
+        raise BackendUnavailable(
+            "no model was started: this task has no step that asks one",
+            hint="add a model step (ai, tap, assert, wait_for) only with a backend to answer it",
+        )

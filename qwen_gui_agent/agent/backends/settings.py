@@ -101,8 +101,12 @@ class BackendSettings(BaseModel):
             return data
         model = data.get("model")
         setup = model_setup(model if isinstance(model, str) and model.strip() else DEFAULT_MODEL)
-        return {"min_pixels": setup.frame.min_pixels, "max_pixels": setup.frame.max_pixels,
-                "patch_factor": setup.frame.factor, **data}
+        return {
+            "min_pixels": setup.frame.min_pixels,
+            "max_pixels": setup.frame.max_pixels,
+            "patch_factor": setup.frame.factor,
+            **data,
+        }
 
     @field_validator("model")
     @classmethod
@@ -129,8 +133,9 @@ class BackendSettings(BaseModel):
         if self.min_pixels > self.max_pixels:
             raise ValueError(f"min_pixels {self.min_pixels} is above max_pixels {self.max_pixels}")
         if self.adapter is not None and self.kind != "local":
-            raise ValueError("adapter: a LoRA adapter is merged by the local backend; serve a merged model "
-                             "to the other backends")
+            raise ValueError(
+                "adapter: a LoRA adapter is merged by the local backend; serve a merged model to the other backends"
+            )
         if self.grammar is not None and self.temperature != 0:
             raise ValueError("grammar-constrained decoding is greedy: use it with temperature 0")
         return self
@@ -148,4 +153,6 @@ class BackendSettings(BaseModel):
             data["script"] = str(self.script)
         elif self.script is not None:
             data["script"] = f"{len(self.script)} answers"
+        if self.kind == "scripted":  # a script answered: the model and server defaults were never involved
+            del data["model"], data["base_url"]
         return data

@@ -53,32 +53,82 @@ ENV_SERIAL = "ANDROID_SERIAL"
 _DEVICE_PANEL = "Device"
 
 # Reusable option types: `agent run` and `agent replay` declare the same flags with these.
-DeviceOpt = Annotated[str | None, typer.Option(
-    "--device", "-d", help=f"desktop, desktop:N, android, android:SERIAL or android:HOST:PORT (env {ENV_DEVICE}; "
-    f"default {DEFAULT_DEVICE})", rich_help_panel=_DEVICE_PANEL)]
-MonitorOpt = Annotated[int | None, typer.Option(
-    "--monitor", min=0, help=f"Desktop monitor number as `agent devices` lists it; 0 = all (env {ENV_MONITOR}).",
-    rich_help_panel=_DEVICE_PANEL)]
-RegionOpt = Annotated[str | None, typer.Option(
-    "--region", help=f"Capture this WxH+X+Y rectangle instead of a monitor (env {ENV_REGION}).",
-    rich_help_panel=_DEVICE_PANEL)]
-ScaleOpt = Annotated[float | None, typer.Option(
-    "--scale", help=f"Screenshot pixels per input unit, when HiDPI detection is wrong (env {ENV_SCALE}).",
-    rich_help_panel=_DEVICE_PANEL)]
-OriginOpt = Annotated[str | None, typer.Option(
-    "--origin", help=f"X,Y input coordinates of the capture's top-left corner (env {ENV_ORIGIN}).",
-    rich_help_panel=_DEVICE_PANEL)]
-FailsafeOpt = Annotated[bool | None, typer.Option(
-    "--failsafe/--no-failsafe", help=f"Stop when the pointer reaches a screen corner (env {ENV_FAILSAFE}; default on).",
-    rich_help_panel=_DEVICE_PANEL, show_default=False)]
-UnicodeInputOpt = Annotated[str | None, typer.Option(
-    "--unicode-input", help=f"How non-ASCII text is typed on X11: clipboard or xdotool (env {ENV_UNICODE_INPUT}).",
-    rich_help_panel=_DEVICE_PANEL)]
-AdbHostOpt = Annotated[str | None, typer.Option(
-    "--adb-host", help=f"adb server host (env {ENV_ADB_HOST}; default 127.0.0.1).", rich_help_panel=_DEVICE_PANEL)]
-AdbPortOpt = Annotated[int | None, typer.Option(
-    "--adb-port", min=1, max=65535, help=f"adb server port (env {ENV_ADB_PORT}; default 5037).",
-    rich_help_panel=_DEVICE_PANEL)]
+DeviceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--device",
+        "-d",
+        help=f"desktop, desktop:N, android, android:SERIAL or android:HOST:PORT (env {ENV_DEVICE}; "
+        f"default {DEFAULT_DEVICE})",
+        rich_help_panel=_DEVICE_PANEL,
+    ),
+]
+MonitorOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--monitor",
+        min=0,
+        help=f"Desktop monitor number as `agent devices` lists it; 0 = all (env {ENV_MONITOR}).",
+        rich_help_panel=_DEVICE_PANEL,
+    ),
+]
+RegionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--region",
+        help=f"Capture this WxH+X+Y rectangle instead of a monitor (env {ENV_REGION}).",
+        rich_help_panel=_DEVICE_PANEL,
+    ),
+]
+ScaleOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--scale",
+        help=f"Screenshot pixels per input unit, when HiDPI detection is wrong (env {ENV_SCALE}).",
+        rich_help_panel=_DEVICE_PANEL,
+    ),
+]
+OriginOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--origin",
+        help=f"X,Y input coordinates of the capture's top-left corner (env {ENV_ORIGIN}).",
+        rich_help_panel=_DEVICE_PANEL,
+    ),
+]
+FailsafeOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--failsafe/--no-failsafe",
+        help=f"Stop when the pointer reaches a screen corner (env {ENV_FAILSAFE}; default on).",
+        rich_help_panel=_DEVICE_PANEL,
+        show_default=False,
+    ),
+]
+UnicodeInputOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--unicode-input",
+        help=f"How non-ASCII text is typed on X11: clipboard or xdotool (env {ENV_UNICODE_INPUT}).",
+        rich_help_panel=_DEVICE_PANEL,
+    ),
+]
+AdbHostOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--adb-host", help=f"adb server host (env {ENV_ADB_HOST}; default 127.0.0.1).", rich_help_panel=_DEVICE_PANEL
+    ),
+]
+AdbPortOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--adb-port",
+        min=1,
+        max=65535,
+        help=f"adb server port (env {ENV_ADB_PORT}; default 5037).",
+        rich_help_panel=_DEVICE_PANEL,
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -199,12 +249,16 @@ def _one_line(error: Exception) -> str:
 
 # Settings field -> where a person sets it, for messages about a bad value.
 _DESKTOP_SOURCES = {
-    "monitor": f"--monitor (env {ENV_MONITOR})", "region": f"--region (env {ENV_REGION})",
-    "scale": f"--scale (env {ENV_SCALE})", "origin": f"--origin (env {ENV_ORIGIN})",
-    "failsafe": f"--failsafe (env {ENV_FAILSAFE})", "unicode_input": f"--unicode-input (env {ENV_UNICODE_INPUT})",
+    "monitor": f"--monitor (env {ENV_MONITOR})",
+    "region": f"--region (env {ENV_REGION})",
+    "scale": f"--scale (env {ENV_SCALE})",
+    "origin": f"--origin (env {ENV_ORIGIN})",
+    "failsafe": f"--failsafe (env {ENV_FAILSAFE})",
+    "unicode_input": f"--unicode-input (env {ENV_UNICODE_INPUT})",
 }
 _ANDROID_SOURCES = {
-    "adb_host": f"--adb-host (env {ENV_ADB_HOST})", "adb_port": f"--adb-port (env {ENV_ADB_PORT})",
+    "adb_host": f"--adb-host (env {ENV_ADB_HOST})",
+    "adb_port": f"--adb-port (env {ENV_ADB_PORT})",
     "serial": f"env {ENV_SERIAL}",
 }
 
@@ -232,10 +286,12 @@ def register(app: typer.Typer) -> None:
     from .flag_groups import with_flag_groups
 
     app.command("devices", help="List the desktop monitors and Android devices that can be reached.")(devices_command)
-    app.command("screenshot", help="Save one screenshot of a device.")(with_flag_groups(device=DeviceFlags)(
-        screenshot_command))
+    app.command("screenshot", help="Save one screenshot of a device.")(
+        with_flag_groups(device=DeviceFlags)(screenshot_command)
+    )
     app.command("do", help="Execute one action, e.g. agent do \"click(start_box='(100,200)')\".")(
-        with_flag_groups(device=DeviceFlags)(do_command))
+        with_flag_groups(device=DeviceFlags)(do_command)
+    )
 
 
 def devices_command(
@@ -250,9 +306,20 @@ def devices_command(
     out = Console(soft_wrap=True, highlight=False)
     for entry in entries:
         if as_json:
-            out.print_json(json.dumps({"spec": entry.spec, "kind": entry.kind, "available": entry.available,
-                                       "summary": entry.summary, "details": entry.details, "hint": entry.hint},
-                                      ensure_ascii=False), indent=None)
+            out.print_json(
+                json.dumps(
+                    {
+                        "spec": entry.spec,
+                        "kind": entry.kind,
+                        "available": entry.available,
+                        "summary": entry.summary,
+                        "details": entry.details,
+                        "hint": entry.hint,
+                    },
+                    ensure_ascii=False,
+                ),
+                indent=None,
+            )
         elif entry.available:
             out.print(f"{escape(entry.spec):<28} {escape(entry.summary)}")
         else:
@@ -263,7 +330,8 @@ def devices_command(
 
 def screenshot_command(
     output: Annotated[Path, typer.Option("--output", "-o", help="Image file to write (PNG, JPEG ... by extension).")],
-    *, device: DeviceFlags,
+    *,
+    device: DeviceFlags,
 ) -> None:
     from ...devices.errors import DeviceError
 
@@ -289,12 +357,17 @@ def screenshot_command(
 
 def do_command(
     action_text: Annotated[str, typer.Argument(metavar="ACTION", help="One action in canonical text form.")],
-    frame: Annotated[str | None, typer.Option(
-        "--frame", help="WxH of the image the coordinates refer to (a model frame); default: screenshot pixels.")] = None,
+    frame: Annotated[
+        str | None,
+        typer.Option(
+            "--frame", help="WxH of the image the coordinates refer to (a model frame); default: screenshot pixels."
+        ),
+    ] = None,
     relative: Annotated[bool, typer.Option("--relative", help="Coordinates are 0..1000 on both axes.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the device commands without sending them.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")] = False,
-    *, device: DeviceFlags,
+    *,
+    device: DeviceFlags,
 ) -> None:
     from ...devices.errors import DeviceError
     from ...tools.actions import TERMINAL_ACTIONS
@@ -326,8 +399,12 @@ def do_command(
         _device_failure(err, error)
     out = Console(soft_wrap=True, highlight=False)
     if as_json:
-        out.print_json(json.dumps({"action": format_action(mapped), "commands": list(commands), "dry_run": dry_run},
-                                  ensure_ascii=False), indent=None)
+        out.print_json(
+            json.dumps(
+                {"action": format_action(mapped), "commands": list(commands), "dry_run": dry_run}, ensure_ascii=False
+            ),
+            indent=None,
+        )
         return
     verb = "would send" if dry_run else "sent"
     out.print(f"{escape(format_action(mapped))}  [dim]{verb}:[/dim] {escape(' | '.join(commands))}")

@@ -23,8 +23,10 @@ if TYPE_CHECKING:
 
 SDK_VARIABLES = ("ANDROID_HOME", "ANDROID_SDK_ROOT")
 
-SdkOpt = Annotated[Path | None, typer.Option(
-    "--sdk", help="Android SDK folder (env ANDROID_HOME, then ANDROID_SDK_ROOT).", show_default=False)]
+SdkOpt = Annotated[
+    Path | None,
+    typer.Option("--sdk", help="Android SDK folder (env ANDROID_HOME, then ANDROID_SDK_ROOT).", show_default=False),
+]
 
 
 def sdk_root(flag: Path | None, environ: Mapping[str, str]) -> Path | None:
@@ -62,10 +64,12 @@ def list_command(
 
 def start_command(
     avd: Annotated[str, typer.Argument(help="The AVD to boot (see `agent emulator list`).")],
-    port: Annotated[int, typer.Option(help="Console port, an even number in 5554..5682; the serial is emulator-PORT.")]
-    = 5554,
-    timeout: Annotated[float | None, typer.Option(help="Seconds to wait for boot completion (default 300).", min=1)]
-    = None,
+    port: Annotated[
+        int, typer.Option(help="Console port, an even number in 5554..5682; the serial is emulator-PORT.")
+    ] = 5554,
+    timeout: Annotated[
+        float | None, typer.Option(help="Seconds to wait for boot completion (default 300).", min=1)
+    ] = None,
     sdk: SdkOpt = None,
     adb_host: AdbHostOpt = None,
     adb_port: AdbPortOpt = None,

@@ -24,9 +24,15 @@ def group_parameters(group: type[Any]) -> list[inspect.Parameter]:
     if not dataclasses.is_dataclass(group):
         raise TypeError(f"{group.__name__} is not a dataclass of flags")
     hints = get_type_hints(group, include_extras=True)
-    return [inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, annotation=hints[field.name],
-                              default=field.default if field.default is not dataclasses.MISSING else None)
-            for field in dataclasses.fields(group)]
+    return [
+        inspect.Parameter(
+            field.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=hints[field.name],
+            default=field.default if field.default is not dataclasses.MISSING else None,
+        )
+        for field in dataclasses.fields(group)
+    ]
 
 
 def with_flag_groups(**groups: type[Any]) -> Callable[[Command], Command]:
@@ -34,20 +40,28 @@ def with_flag_groups(**groups: type[Any]) -> Callable[[Command], Command]:
 
     def decorate(command: Command) -> Command:
         hints = get_type_hints(command, include_extras=True)
-        own = [parameter.replace(annotation=hints.get(parameter.name, parameter.annotation),
-                                 kind=inspect.Parameter.KEYWORD_ONLY)
-               for parameter in inspect.signature(command).parameters.values() if parameter.name not in groups]
+        own = [
+            parameter.replace(
+                annotation=hints.get(parameter.name, parameter.annotation), kind=inspect.Parameter.KEYWORD_ONLY
+            )
+            for parameter in inspect.signature(command).parameters.values()
+            if parameter.name not in groups
+        ]
         flags = {name: group_parameters(group) for name, group in groups.items()}
         taken = [parameter.name for parameter in own]
         clashes = sorted({p.name for params in flags.values() for p in params} & set(taken)) or sorted(
-            name for name in {p.name for params in flags.values() for p in params}
-            if sum(name == p.name for params in flags.values() for p in params) > 1)
+            name
+            for name in {p.name for params in flags.values() for p in params}
+            if sum(name == p.name for params in flags.values() for p in params) > 1
+        )
         if clashes:
             raise TypeError(f"{command.__name__}: flags defined twice: {', '.join(clashes)}")
 
         @functools.wraps(command)
         def wrapper(**values: Any) -> Any:
-            built = {name: groups[name](**{p.name: values.pop(p.name) for p in params}) for name, params in flags.items()}
+            built = {
+                name: groups[name](**{p.name: values.pop(p.name) for p in params}) for name, params in flags.items()
+            }
             return command(**values, **built)
 
         parameters = own + [parameter for params in flags.values() for parameter in params]

@@ -222,10 +222,10 @@ def model_setup(flags: ModelFlags, environ: Mapping[str, str]) -> ServedModel:
     """The model flags (then AGENT_* variables, then defaults) as the server's model; BadParameter if unusable."""
     from ..mcp.settings import ServedModel
     from .model_options import resolve_model_settings
-    from .run_start import check_script
+    from .run_start import check_backend_inputs
 
     choice = resolve_model_settings(flags, environ=environ)
-    check_script(choice.settings)  # an unreadable --script is bad input now, not at the first call
+    check_backend_inputs(choice.settings)  # a missing script, model or adapter folder is bad input now
     return ServedModel(
         settings=choice.settings, dialect=choice.dialect, coordinates=choice.coordinates, info=choice.public_dict()
     )
@@ -258,12 +258,12 @@ def device_setup(flags: DeviceFlags, environ: Mapping[str, str]) -> tuple[list[s
 def loop_settings(
     model: ServedModel, environ: Mapping[str, str], *, max_steps: int | None, timeout: str | None, **fixed: Any
 ) -> LoopSettings:
-    from ...tasks.schema import parse_duration
+    from ...tasks.schema import duration_seconds
     from ..runtime.session import LoopSettings
 
     def duration(text: str, where: str) -> float:
         try:
-            return float(parse_duration(text))  # type: ignore[arg-type]
+            return duration_seconds(text)
         except ValueError as error:
             raise typer.BadParameter(f"{where}: {error}") from None
 

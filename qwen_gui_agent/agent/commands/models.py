@@ -27,10 +27,15 @@ def _pixels(value: int, factor: int) -> str:
 def family_record(family: ModelFamily) -> dict[str, object]:
     """One family as plain data (the --json line, and the table's cells)."""
     return {
-        "family": family.name, "dialect": family.dialect, "coordinates": family.coordinates_text,
-        "patch_factor": family.patch_factor, "min_pixels": family.frame.min_pixels,
+        "family": family.name,
+        "dialect": family.dialect,
+        "coordinates": family.coordinates_text,
+        "patch_factor": family.patch_factor,
+        "min_pixels": family.frame.min_pixels,
         "max_pixels": family.frame.max_pixels,
-        "model_class": family.model_class, "fast_path": family.fast_path, "summary": family.summary,
+        "model_class": family.model_class,
+        "fast_path": family.fast_path,
+        "summary": family.summary,
     }
 
 
@@ -42,16 +47,23 @@ def _table() -> object:
         table.add_column(column)
     for family in FAMILIES:
         pixels = f"{_pixels(family.frame.min_pixels, family.patch_factor)}..{_pixels(family.frame.max_pixels, family.patch_factor)}"
-        table.add_row(family.name, family.dialect, family.coordinates_text, str(family.patch_factor), pixels,
-                      family.model_class + (" (fast path)" if family.fast_path else ""))
+        table.add_row(
+            family.name,
+            family.dialect,
+            family.coordinates_text,
+            str(family.patch_factor),
+            pixels,
+            family.model_class + (" (fast path)" if family.fast_path else ""),
+        )
     return table
 
 
 def register(app: typer.Typer) -> None:
     @app.command("models")
     def models_command(
-        model: Annotated[str | None, typer.Argument(
-            help="A model id or local directory: say which family it is and why.")] = None,
+        model: Annotated[
+            str | None, typer.Argument(help="A model id or local directory: say which family it is and why.")
+        ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line instead of a table.")] = False,
     ) -> None:
         """List the model families the agent knows, or say which one MODEL is and why."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -45,11 +45,14 @@ from .model_options import dialect_name_option
 
 # What --device accepts: the kind of device, or a device spec as `agent run --device` takes it.
 _DEVICE_KINDS: dict[str, DeviceKind] = {
-    "computer": "computer", "desktop": "computer", "mobile": "mobile", "android": "mobile",
+    "computer": "computer",
+    "desktop": "computer",
+    "mobile": "mobile",
+    "android": "mobile",
 }
 
 
-class Coords(str, Enum):
+class Coords(StrEnum):
     absolute = "absolute"
     relative = "relative"
 
@@ -84,8 +87,11 @@ def _origin(text: str) -> tuple[int, int]:
 
 def action_record(action: Action, mapped: Action, frame: ModelFrame) -> dict[str, object]:
     """The JSON line for one action: canonical text in the model frame, coordinates in the input frame."""
-    record: dict[str, object] = {"action": action.action, "text": format_action(action),
-                                 "frame": f"{frame.width}x{frame.height}"}
+    record: dict[str, object] = {
+        "action": action.action,
+        "text": format_action(action),
+        "frame": f"{frame.width}x{frame.height}",
+    }
     match mapped:
         case Drag() | Swipe():
             if mapped.start is not None:
@@ -128,8 +134,15 @@ def check_on_device(mapped: Action, device: DeviceKind, geometry: ScreenGeometry
     return ""
 
 
-def _model_frame(width: int, height: int, frame: str | None, max_pixels: int | None, relative: bool,
-                 family: ModelFamily, relative_scale: int) -> ModelFrame:
+def _model_frame(
+    width: int,
+    height: int,
+    frame: str | None,
+    max_pixels: int | None,
+    relative: bool,
+    family: ModelFamily,
+    relative_scale: int,
+) -> ModelFrame:
     if frame is not None:
         frame_width, frame_height = _size(frame, "--frame")
         return ModelFrame(width=frame_width, height=frame_height, relative=relative, relative_scale=relative_scale)
@@ -148,7 +161,9 @@ def _family(model: str | None, dialect: str | None) -> ModelFamily:
     if model is not None and setup.match is None and dialect is None:
         raise typer.BadParameter(
             f"{model!r} is not a model `agent models` knows: name its answer format with --dialect "
-            f"({'|'.join(dialect_names())}) and, for 0..1000 answers, --coords relative", param_hint="--model")
+            f"({'|'.join(dialect_names())}) and, for 0..1000 answers, --coords relative",
+            param_hint="--model",
+        )
     return setup.family
 
 
@@ -157,27 +172,56 @@ def register(app: typer.Typer) -> None:
     def parse_command(
         text: Annotated[str, typer.Argument(help="The model's answer; '-' reads it from stdin.")],
         screen: Annotated[str, typer.Option("--screen", help="Screenshot size in physical pixels, WxH.")],
-        model: Annotated[str | None, typer.Option(
-            "--model", help="The model that answered (hub id, local directory, served name): picks the dialect, "
-            "the coordinates and the frame.")] = None,
-        dialect: Annotated[str | None, typer.Option(
-            "--dialect", callback=dialect_name_option,
-            help=f"How the model answers: {', '.join(dialect_names())} (default: the model's, else qwen).")] = None,
-        scale: Annotated[float, typer.Option(
-            "--scale", help="Physical pixels per input unit (2 on a 2x HiDPI screen).")] = 1.0,
-        origin: Annotated[str, typer.Option(
-            "--origin", help="Input coordinates of the screen's top-left corner, X,Y.")] = "0,0",
-        frame: Annotated[str | None, typer.Option(
-            "--frame", help="The model's image size WxH (default: smart_resize).")] = None,
-        max_pixels: Annotated[int | None, typer.Option(
-            "--max-pixels", parser=parse_pixels, metavar="N",
-            help="smart_resize cap, e.g. 1280*28*28 as `agent run` uses (default: the model's own preprocessor cap, "
-            "16384*28*28 for Qwen2.5-VL).")] = None,
-        coords: Annotated[Coords | None, typer.Option(
-            "--coords", help="Answer coordinates: pixels or thousandths (default: the model's, else pixels).")] = None,
-        device: Annotated[str | None, typer.Option(
-            "--device", "-d", help="The kind of device: computer or mobile (desktop/android specs work too); "
-            "default: the tool the answer calls (mobile_use: mobile), else computer.")] = None,
+        model: Annotated[
+            str | None,
+            typer.Option(
+                "--model",
+                help="The model that answered (hub id, local directory, served name): picks the dialect, "
+                "the coordinates and the frame.",
+            ),
+        ] = None,
+        dialect: Annotated[
+            str | None,
+            typer.Option(
+                "--dialect",
+                callback=dialect_name_option,
+                help=f"How the model answers: {', '.join(dialect_names())} (default: the model's, else qwen).",
+            ),
+        ] = None,
+        scale: Annotated[
+            float, typer.Option("--scale", help="Physical pixels per input unit (2 on a 2x HiDPI screen).")
+        ] = 1.0,
+        origin: Annotated[
+            str, typer.Option("--origin", help="Input coordinates of the screen's top-left corner, X,Y.")
+        ] = "0,0",
+        frame: Annotated[
+            str | None, typer.Option("--frame", help="The model's image size WxH (default: smart_resize).")
+        ] = None,
+        max_pixels: Annotated[
+            int | None,
+            typer.Option(
+                "--max-pixels",
+                parser=parse_pixels,
+                metavar="N",
+                help="smart_resize cap, e.g. 1280*28*28 as `agent run` uses (default: the model's own preprocessor cap, "
+                "16384*28*28 for Qwen2.5-VL).",
+            ),
+        ] = None,
+        coords: Annotated[
+            Coords | None,
+            typer.Option(
+                "--coords", help="Answer coordinates: pixels or thousandths (default: the model's, else pixels)."
+            ),
+        ] = None,
+        device: Annotated[
+            str | None,
+            typer.Option(
+                "--device",
+                "-d",
+                help="The kind of device: computer or mobile (desktop/android specs work too); "
+                "default: the tool the answer calls (mobile_use: mobile), else computer.",
+            ),
+        ] = None,
     ) -> None:
         """Parse a model answer and print each action with its input-frame coordinates, one JSON per line."""
         if frame is not None and max_pixels is not None:
@@ -188,8 +232,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(f"must be between {MIN_SCALE:g} and {MAX_SCALE:g}", param_hint="--scale")
         geometry = ScreenGeometry(width=width, height=height, scale=scale, origin_x=origin_x, origin_y=origin_y)
         family = _family(model, dialect)
-        reader = get_dialect(dialect or family.dialect,
-                             coordinates=coords.value if coords else family.coordinates)
+        reader = get_dialect(dialect or family.dialect, coordinates=coords.value if coords else family.coordinates)
         model_frame = _model_frame(width, height, frame, max_pixels, reader.relative, family, reader.relative_scale)
         answer = sys.stdin.read() if text == "-" else text
         kind = _device_kind(device) if device is not None else (device_named(answer) or "computer")

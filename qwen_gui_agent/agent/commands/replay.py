@@ -2,7 +2,8 @@
 
 Exit codes of ``agent replay --check``: 0 every step matches, 1 a step now
 differs (details on the console and in ``--junit FILE``), 2 the run cannot be
-read or replayed at all. ``agent replay --device`` exits 1 on a device error.
+read or replayed at all, or ``--junit FILE`` cannot be written. ``agent replay --device`` exits 1 on a device
+error.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def register(app: typer.Typer) -> None:
 
 def report_command(
     run: RunArgument,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to write (default RUN/report.html).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Where to write (default RUN/report.html).")
+    ] = None,
     max_width: Annotated[int, typer.Option(help="Screenshots wider than this are downscaled.", min=64)] = 960,
 ) -> None:
     from ..records.run_files import RunLoadError
@@ -49,22 +52,33 @@ def report_command(
     except RunLoadError as error:
         console.print(f"[red]cannot read the run:[/red] {escape(str(error))}")
         raise typer.Exit(2) from None
-    except OSError as error:
+    except OSError as error:  # read-only, full, a file in the way: the output is the problem (2), as elsewhere
         console.print(f"[red]cannot write the report:[/red] {escape(str(error))}")
-        raise typer.Exit(1) from None
+        raise typer.Exit(2) from None
     Console(soft_wrap=True).print(f"report written to {escape(str(path))}")
 
 
 def replay_command(
     run: RunArgument,
-    check: Annotated[bool, typer.Option("--check", help="Replay offline through today's prompt, parser, frame, "
-                                        "mapping and planner; exit 1 where a device command differs.")] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Replay offline through today's prompt, parser, frame, "
+            "mapping and planner; exit 1 where a device command differs.",
+        ),
+    ] = False,
     junit: Annotated[Path | None, typer.Option(help="With --check: also write JUnit XML here.")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="With --device: print the commands, send nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="With --device: print the commands, send nothing.")
+    ] = False,
     delay: Annotated[float, typer.Option(help="With --device: seconds to wait after each step.", min=0)] = 0.5,
-    skip_waits: Annotated[bool, typer.Option("--skip-waits", help="With --device: drop recorded wait() actions.")] = False,
+    skip_waits: Annotated[
+        bool, typer.Option("--skip-waits", help="With --device: drop recorded wait() actions.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per step instead of text.")] = False,
-    *, device: DeviceFlags,
+    *,
+    device: DeviceFlags,
 ) -> None:
     console = Console(stderr=True, soft_wrap=True)
     if check == (device.device is not None):
@@ -88,8 +102,10 @@ def _load(run: Path, console: Console) -> RecordedRun:
     if recorded.truncated:
         console.print("[yellow]the run's last step line is incomplete (killed?): replaying the complete steps[/yellow]")
     if _unfinished(recorded):
-        console.print(f"[yellow]the run never finished: run.json still says {recorded.info.status!r} (killed?); "
-                      f"replaying the {len(recorded.steps)} step(s) it recorded[/yellow]")
+        console.print(
+            f"[yellow]the run never finished: run.json still says {recorded.info.status!r} (killed?); "
+            f"replaying the {len(recorded.steps)} step(s) it recorded[/yellow]"
+        )
     return recorded
 
 
@@ -107,9 +123,16 @@ def _check(run: RecordedRun, junit: Path | None, as_json: bool, console: Console
     except ReplayError as error:
         console.print(f"[red]cannot replay the run:[/red] {escape(str(error))}")
         return 2
-    if junit is not None:
-        write_junit(result, junit)
     _print_check(result, as_json)
+    if junit is not None:
+        try:
+            write_junit(result, junit)
+        except OSError as error:  # 2, not 1: CI reads 1 as "steps differ"
+            console.print(
+                f"[red]cannot write the JUnit file {escape(str(junit))}:[/red] "
+                f"{escape(error.strerror or str(error))}; choose another --junit path"
+            )
+            return 2
     return 0 if result.ok else 1
 
 
@@ -117,8 +140,15 @@ def _print_check(result: ReplayResult, as_json: bool) -> None:
     out = Console(highlight=False, soft_wrap=True)
     for check in result.checks:
         if as_json:
-            record = {"step": check.index, "kind": check.kind, "passed": check.passed, "skipped": check.skipped,
-                      "caveat": check.caveat, "problems": list(check.problems), "summary": check.summary}
+            record = {
+                "step": check.index,
+                "kind": check.kind,
+                "passed": check.passed,
+                "skipped": check.skipped,
+                "caveat": check.caveat,
+                "problems": list(check.problems),
+                "summary": check.summary,
+            }
             typer.echo(json.dumps(record, ensure_ascii=False))  # plain: no colours or wrapping in machine output
             continue
         if check.problems:
@@ -134,8 +164,9 @@ def _print_check(result: ReplayResult, as_json: bool) -> None:
         failed = len(result.failures)
         verdict = "[green]all steps match[/green]" if result.ok else f"[red]{failed} step(s) differ[/red]"
         unfinished = " [yellow](the run did not finish: killed?)[/yellow]" if _unfinished(result.run) else ""
-        out.print(f"{len(result.checks)} step(s) replayed from {escape(str(result.run.directory))}: {verdict}"
-                  f"{unfinished}")
+        out.print(
+            f"{len(result.checks)} step(s) replayed from {escape(str(result.run.directory))}: {verdict}{unfinished}"
+        )
 
 
 def _macro(run: RecordedRun, flags: DeviceFlags, settings: MacroSettings, as_json: bool, console: Console) -> int:
@@ -149,11 +180,23 @@ def _macro(run: RecordedRun, flags: DeviceFlags, settings: MacroSettings, as_jso
     def show(result: MacroResult) -> None:
         text = format_action(result.action.action)
         if as_json:
-            typer.echo(json.dumps({"step": result.action.step, "recorded": result.action.recorded, "action": text,
-                                   "commands": list(result.commands), "dry_run": result.dry_run}, ensure_ascii=False))
+            typer.echo(
+                json.dumps(
+                    {
+                        "step": result.action.step,
+                        "recorded": result.action.recorded,
+                        "action": text,
+                        "commands": list(result.commands),
+                        "dry_run": result.dry_run,
+                    },
+                    ensure_ascii=False,
+                )
+            )
         else:
             verb = "plan" if result.dry_run else "sent"
-            out.print(f"step {result.action.step}: {escape(text)}  [dim]{verb}: {escape(' | '.join(result.commands))}[/dim]")
+            out.print(
+                f"step {result.action.step}: {escape(text)}  [dim]{verb}: {escape(' | '.join(result.commands))}[/dim]"
+            )
 
     try:
         with open_device_for_cli(flags, os.environ) as live:

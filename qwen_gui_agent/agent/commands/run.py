@@ -50,31 +50,68 @@ log = logging.getLogger(__name__)
 
 def register(app: typer.Typer) -> None:
     app.command("run", help="Run a task (a goal in words, or a task YAML file), or a suite of task files.")(
-        with_flag_groups(loop=LoopFlags, device=DeviceFlags, model=ModelFlags)(run_command))
+        with_flag_groups(loop=LoopFlags, device=DeviceFlags, model=ModelFlags)(run_command)
+    )
 
 
 def run_command(
     context: typer.Context,
-    task_args: Annotated[list[str], typer.Argument(
-        metavar="TASK...", help="A goal in words, or task YAML files, folders of them or glob patterns (a suite).")],
-    parallel: Annotated[int | None, typer.Option(
-        "--parallel", min=1, rich_help_panel=_RUN_PANEL,
-        help="Suite: tasks run at once, each on its own device (default: one per device).")] = None,
-    out: Annotated[Path | None, typer.Option(
-        "--out", "-o", rich_help_panel=_RUN_PANEL,
-        help=f"Where run directories go (env {ENV_OUT}; default {DEFAULT_OUT}/).")] = None,
-    json_events: Annotated[bool, typer.Option(
-        "--json", rich_help_panel=_RUN_PANEL, help="Print one JSON event per line on stdout instead of progress.")
+    task_args: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="TASK...", help="A goal in words, or task YAML files, folders of them or glob patterns (a suite)."
+        ),
+    ],
+    parallel: Annotated[
+        int | None,
+        typer.Option(
+            "--parallel",
+            min=1,
+            rich_help_panel=_RUN_PANEL,
+            help="Suite: tasks run at once, each on its own device (default: one per device).",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            rich_help_panel=_RUN_PANEL,
+            help=f"Where run directories go (env {ENV_OUT}; default {DEFAULT_OUT}/).",
+        ),
+    ] = None,
+    json_events: Annotated[
+        bool,
+        typer.Option(
+            "--json", rich_help_panel=_RUN_PANEL, help="Print one JSON event per line on stdout instead of progress."
+        ),
     ] = False,
-    secret: Annotated[list[str] | None, typer.Option(
-        "--secret", rich_help_panel=_RUN_PANEL, metavar="NAME",
-        help="An environment variable the model may type as {{secret:NAME}} (repeatable); names used in the "
-        "task are added by themselves.")] = None,
-    no_report: Annotated[bool, typer.Option(
-        "--no-report", rich_help_panel=_RUN_PANEL, help="Do not write report.html into the run directory.")] = False,
-    verbose: Annotated[int, typer.Option(
-        "--verbose", "-v", count=True, rich_help_panel=_RUN_PANEL,
-        help="Thoughts and device commands too, INFO logs (-vv: debug); same as `agent -v run`.")] = 0,
+    secret: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--secret",
+            rich_help_panel=_RUN_PANEL,
+            metavar="NAME",
+            help="An environment variable the model may type as {{secret:NAME}} (repeatable); names used in the "
+            "task are added by themselves.",
+        ),
+    ] = None,
+    no_report: Annotated[
+        bool,
+        typer.Option(
+            "--no-report", rich_help_panel=_RUN_PANEL, help="Do not write report.html into the run directory."
+        ),
+    ] = False,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            rich_help_panel=_RUN_PANEL,
+            help="Thoughts and device commands too, INFO logs (-vv: debug); same as `agent -v run`.",
+        ),
+    ] = 0,
     *,
     loop: LoopFlags,
     device: DeviceFlags,
@@ -82,10 +119,11 @@ def run_command(
 ) -> None:
     # Imported here, not at the top: `agent --help` stays quick.
     from ...tools.dialects import get_dialect
+    from ..records.run_files import RunWriteError
     from ..runtime.console import JsonEvents, UserChannel
     from ..runtime.progress import RichEvents
     from ..runtime.runner import NotStarted, RunParts, execute_run
-    from .run_start import StartErrors, check_script, open_device, start_backend
+    from .run_start import StartErrors, check_backend_inputs, open_device, start_backend
     from .verbosity import command_verbosity
 
     verbose = command_verbosity(context, verbose)
@@ -103,7 +141,7 @@ def run_command(
         settings = resolve_loop_settings(loop, task, choice.settings, environ)
         spec = _device_spec(device.device, task, environ)
         if task.needs_model():
-            check_script(choice.settings)
+            check_backend_inputs(choice.settings)
     except typer.BadParameter as error:
         errors.bad_input(str(error))
     user = UserChannel(events=events)
@@ -122,12 +160,23 @@ def run_command(
         except NotStarted as failure:
             errors.not_started(failure)
         parts = RunParts(
-            task=task, device=opened, backend=model_backend,
-            dialect=get_dialect(choice.dialect, coordinates=choice.coordinates), settings=settings,
-            events=events, out_dir=out or Path(environ.get(ENV_OUT) or DEFAULT_OUT), user=user, secrets=secrets,
-            task_file=task_file, model_info=model_info, write_report=not no_report,
+            task=task,
+            device=opened,
+            backend=model_backend,
+            dialect=get_dialect(choice.dialect, coordinates=choice.coordinates),
+            settings=settings,
+            events=events,
+            out_dir=out or Path(environ.get(ENV_OUT) or DEFAULT_OUT),
+            user=user,
+            secrets=secrets,
+            task_file=task_file,
+            model_info=model_info,
+            write_report=not no_report,
         )
-        result = execute_run(parts)
+        try:
+            result = execute_run(parts)
+        except RunWriteError as error:  # --out cannot hold a run (read-only, full, a file): nothing was recorded
+            errors.bad_input(str(error))
     raise typer.Exit(result.exit_code)
 
 
@@ -137,18 +186,37 @@ def _suite_requested(task_args: list[str], device: str | None, parallel: int | N
     return is_suite(task_args, device, parallel)
 
 
-def _run_suite(task_args: list[str], parallel: int | None, out: Path | None, environ: dict[str, str],
-               json_events: bool, no_report: bool, secrets: list[str], model: ModelFlags, device: DeviceFlags,
-               loop: LoopFlags) -> NoReturn:
+def _run_suite(
+    task_args: list[str],
+    parallel: int | None,
+    out: Path | None,
+    environ: dict[str, str],
+    json_events: bool,
+    no_report: bool,
+    secrets: list[str],
+    model: ModelFlags,
+    device: DeviceFlags,
+    loop: LoopFlags,
+) -> NoReturn:
     """Several tasks or devices: the suite runner (agent/commands/suite_run.py) takes over."""
     from .run_start import StartErrors
     from .suite_run import SuiteCall, run_suite_command
 
     errors = StartErrors(Console(stderr=True, soft_wrap=True, highlight=False), None)
-    call = SuiteCall(task_args=task_args, parallel=parallel, out_dir=out or Path(environ.get(ENV_OUT) or DEFAULT_OUT),
-                     environ=environ, errors=errors, model=model, device=device, loop=loop,
-                     signals=_signals_as_interrupt, json_events=json_events, write_report=not no_report,
-                     extra_secrets=secrets)
+    call = SuiteCall(
+        task_args=task_args,
+        parallel=parallel,
+        out_dir=out or Path(environ.get(ENV_OUT) or DEFAULT_OUT),
+        environ=environ,
+        errors=errors,
+        model=model,
+        device=device,
+        loop=loop,
+        signals=_signals_as_interrupt,
+        json_events=json_events,
+        write_report=not no_report,
+        extra_secrets=secrets,
+    )
     raise typer.Exit(run_suite_command(call))
 
 
@@ -159,9 +227,16 @@ def _device_spec(flag: str | None, task: Task, environ: Mapping[str, str]) -> st
     from .device import DEFAULT_DEVICE, ENV_DEVICE
 
     task_spec = task.device.spec() if task.device else None
-    spec, origin = next((value, origin) for value, origin in (
-        (flag, "--device"), (task_spec, "the task file's device"), (environ.get(ENV_DEVICE), ENV_DEVICE),
-        (DEFAULT_DEVICE, "the default device")) if value)
+    spec, origin = next(
+        (value, origin)
+        for value, origin in (
+            (flag, "--device"),
+            (task_spec, "the task file's device"),
+            (environ.get(ENV_DEVICE), ENV_DEVICE),
+            (DEFAULT_DEVICE, "the default device"),
+        )
+        if value
+    )
     try:
         parse_device_spec(spec)
     except DeviceError as error:
@@ -189,6 +264,7 @@ def read_task_argument(task_arg: str, environ: Mapping[str, str]) -> tuple[Task,
     """
     from ...tasks.loader import TaskFileError, is_encodable, load_task
     from ...tasks.schema import Task
+    from ..files.paths import is_file_quietly
 
     text = task_arg.strip()
     if not text:
@@ -197,7 +273,7 @@ def read_task_argument(task_arg: str, environ: Mapping[str, str]) -> tuple[Task,
         raise TaskArgumentError(f"the task is not valid UTF-8 text: {text.encode('utf-8', 'replace').decode()!r}")
     if text.lower().endswith((".yaml", ".yml")):
         path = Path(text)
-        if path.is_file():
+        if is_file_quietly(path):  # not OSError for a part over 255 bytes (issue 22, item 5)
             try:
                 return load_task(path, environ), text
             except TaskFileError as error:

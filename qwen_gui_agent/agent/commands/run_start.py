@@ -26,12 +26,14 @@ from ..backends import (
     ModelBackend,
     create_backend,
 )
+from ..backends.base import ModelFilesRefused
 from ..backends.no_model import NoModelBackend
 from ..runtime.console import EventSink
 from ..runtime.runner import EXIT_CODES, NotStarted, interruption_message
 from .device import DeviceFlags, open_device_for_cli
 
 EXIT_BAD_INPUT = 2
+BAD_INPUT = "bad_input"  # NotStarted's status for input the user must fix (never a run's status: nothing is recorded)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class StartErrors:
 
     def not_started(self, failure: NotStarted) -> NoReturn:
         """The device or the model could not start: nothing ran, so nothing is recorded."""
+        if failure.status == BAD_INPUT:  # files the user named that cannot be used: no run, exit 2
+            self.bad_input(failure.message)
         self._say("not_started", failure.message, EXIT_CODES.get(failure.status, 1), status=failure.status)
 
     def _say(self, kind: str, message: str, exit_code: int, **extra: str) -> NoReturn:
@@ -69,14 +73,16 @@ def open_device(errors: StartErrors, spec: str, flags: DeviceFlags, environ: Map
         yield opened
 
 
-def check_script(settings: BackendSettings) -> None:
-    """A scripted backend's script is input: missing or unreadable is bad input, found before anything starts."""
-    if settings.kind != "scripted":
-        return
+def check_backend_inputs(settings: BackendSettings) -> None:
+    """A script, a local model folder or an adapter folder is input: missing or unreadable is bad input, found
+    before anything starts (before torch and the weights load)."""
+    from ..backends.inputs import check_backend_inputs as check_inputs
+    from ..backends.inputs import input_flag
+
     try:
-        create_backend(settings).close()
+        check_inputs(settings)
     except BackendUnavailable as error:
-        raise typer.BadParameter(f"--script: {error}") from None
+        raise typer.BadParameter(f"{input_flag(settings, error)}: {error}") from None
 
 
 @contextmanager
@@ -95,12 +101,16 @@ def start_backend(settings: BackendSettings, events: EventSink, *, needed: bool)
         events.emit("model_loading", {"backend": settings.kind, "model": settings.model})
     try:
         model_backend = create_backend(settings)
+    except ModelFilesRefused as error:  # a damaged or unsafe adapter: the user's input, not a passing fault
+        raise NotStarted(BAD_INPUT, f"cannot start the model backend: {error}") from None
     except BackendError as error:
         raise NotStarted("error", f"cannot start the model backend: {error}") from None
     except KeyboardInterrupt as stop:
         raise NotStarted("interrupted", f"{interruption_message(stop)} while the model backend was starting") from None
     if loads:
-        events.emit("model_ready", {"backend": settings.kind, "model": settings.model,
-                                    "seconds": round(time.monotonic() - started, 2)})
+        events.emit(
+            "model_ready",
+            {"backend": settings.kind, "model": settings.model, "seconds": round(time.monotonic() - started, 2)},
+        )
     with model_backend:
         yield model_backend

@@ -17,7 +17,6 @@ handling, so the two modules do not import each other.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -82,11 +81,13 @@ class _Prepared:
 
 def run_suite_command(call: SuiteCall) -> int:
     """Check everything, run the suite, write its summary; the exit code."""
-    from ..runtime.runner import new_run_directory
+    from ..records.run_files import RunWriteError
+    from ..runtime.runner import EXIT_UNWRITABLE, make_run_directory
     from ..suite.guard import StopSignal
-    from ..suite.pool import DevicePool
+    from ..suite.pool import DevicePool, at_once
+    from ..suite.progress import SuiteRecord
     from ..suite.runner import run_suite
-    from ..suite.summary import SuiteSummary, console_table, write_summary
+    from ..suite.summary import console_table
 
     if call.loop.confirm:
         call.errors.bad_input("--confirm asks about one run at a terminal; a suite runs several at once")
@@ -94,22 +95,39 @@ def run_suite_command(call: SuiteCall) -> int:
     devices = _device_pool_specs(call)
     parallel = call.parallel or len(devices)
     console = Console(stderr=call.json_events, highlight=False, soft_wrap=True)
-    suite_dir = new_run_directory(call.out_dir, "suite")
-    suite_dir.mkdir(parents=True)
+    try:
+        suite_dir = make_run_directory(call.out_dir, "suite")
+    except RunWriteError as error:  # read-only, full, a file in the way: nothing runs, nothing is recorded
+        call.errors.bad_input(str(error))
     backends = _SharedBackends(parallel=parallel)
     launcher = _launcher(call, prepared, backends, suite_dir, console)
-    console.print(f"suite: {len(prepared)} tasks on {len(devices)} devices ({escape(', '.join(devices))}), "
-                  f"{parallel} at once; runs in {escape(str(suite_dir))}")
-    started = time.time()
+    console.print(
+        f"suite: {len(prepared)} tasks on {len(devices)} devices ({escape(', '.join(devices))}), "
+        f"{at_once(parallel, len(devices), len(prepared))}; runs in {escape(str(suite_dir))}"
+    )
+    tasks = [item.task for item in prepared.values()]
+    try:  # suite.json, junit.xml and index.html from the start, kept current: after kill -9 they say "running"
+        record = SuiteRecord(suite_dir, tasks, devices, parallel, next(iter(prepared.values())).choice.public_dict())
+    except OSError as error:
+        call.errors.bad_input(str(RunWriteError(suite_dir, error)))
     with call.signals():
         try:
-            run = run_suite([item.task for item in prepared.values()], DevicePool(list(devices)), launcher,
-                            parallel=parallel, stop=StopSignal())
+            run = run_suite(
+                tasks,
+                DevicePool(list(devices)),
+                launcher,
+                parallel=parallel,
+                stop=StopSignal(),
+                on_change=record.on_change,
+                announce=lambda text: console.print(escape(text)),
+            )
         finally:
             backends.close()
-    first = next(iter(prepared.values()))
-    summary = SuiteSummary(suite_dir, run, tuple(devices), parallel, started, time.time(), first.choice.public_dict())
-    written = write_summary(summary)
+    try:
+        summary, written = record.finish(run)
+    except OSError as error:  # the disk filled up or went read-only during the suite
+        console.print(f"[red]error:[/red] {escape(str(RunWriteError(suite_dir, error)))}")
+        return EXIT_UNWRITABLE
     console.print(console_table(summary))
     console.print(f"suite saved in {escape(str(suite_dir))}: " + ", ".join(path.name for path in written))
     return summary.exit_code
@@ -122,6 +140,7 @@ def _prepare_tasks(call: SuiteCall) -> dict[Path, _Prepared]:
     from ..suite.tasks import SuiteInputError, expand_task_files
     from .loop_options import resolve_loop_settings
     from .model_options import resolve_model_settings
+    from .run_start import check_backend_inputs
 
     try:
         paths = expand_task_files(call.task_args)
@@ -133,8 +152,11 @@ def _prepare_tasks(call: SuiteCall) -> dict[Path, _Prepared]:
             task = load_task(path, call.environ)
             names = [*task.secrets, *referenced_names(task.texts()), *call.extra_secrets]
             secrets = Secrets.from_environment(names, call.environ)
-            choice = resolve_model_settings(call.model, environ=call.environ,
-                                            task=task.model.model_dump(exclude_none=True))
+            choice = resolve_model_settings(
+                call.model, environ=call.environ, task=task.model.model_dump(exclude_none=True)
+            )
+            if task.needs_model():
+                check_backend_inputs(choice.settings)  # a missing script, model or adapter folder: bad input
             settings = resolve_loop_settings(call.loop, task, choice.settings, call.environ)
         except (TaskFileError, MissingSecret) as error:
             call.errors.bad_input(str(error))
@@ -234,14 +256,18 @@ class _SuiteEvents:
                 self.console.print(f"[dim]{escape(self.device)}[/dim] {escape(self.task)}: started")
             elif event == "run_finished":
                 colour = "green" if data["status"] == "success" else "red"
-                self.console.print(f"[dim]{escape(self.device)}[/dim] {escape(self.task)}: "
-                                   f"[{colour}]{escape(str(data['status']))}[/] after {data['steps']} steps")
+                self.console.print(
+                    f"[dim]{escape(self.device)}[/dim] {escape(self.task)}: "
+                    f"[{colour}]{escape(str(data['status']))}[/] after {data['steps']} steps"
+                )
 
 
-def _launcher(call: SuiteCall, prepared: dict[Path, _Prepared], backends: _SharedBackends, suite_dir: Path,
-              console: Console) -> Any:
+def _launcher(
+    call: SuiteCall, prepared: dict[Path, _Prepared], backends: _SharedBackends, suite_dir: Path, console: Console
+) -> Any:
     from ...devices.errors import DeviceError
     from ...tools.dialects import get_dialect
+    from ..backends.no_model import NoModelBackend
     from ..runtime.console import JsonEvents
     from ..runtime.runner import RunParts, RunPlan
     from ..suite.runner import Launcher
@@ -258,22 +284,42 @@ def _launcher(call: SuiteCall, prepared: dict[Path, _Prepared], backends: _Share
 
     def parts_for(task: SuiteTask, device: Device, backend: ModelBackend, events: EventSink) -> RunParts:
         item = prepared[task.path]
-        return RunParts(task=task.task, device=device, backend=backend,
-                        dialect=get_dialect(item.choice.dialect, coordinates=item.choice.coordinates),
-                        settings=item.settings, events=events, out_dir=suite_dir / task.folder, user=None,
-                        secrets=item.secrets, task_file=str(task.path), model_info=item.choice.public_dict(),
-                        write_report=call.write_report)
+        return RunParts(
+            task=task.task,
+            device=device,
+            backend=backend,
+            dialect=get_dialect(item.choice.dialect, coordinates=item.choice.coordinates),
+            settings=item.settings,
+            events=events,
+            out_dir=suite_dir / task.folder,
+            user=None,
+            secrets=item.secrets,
+            task_file=str(task.path),
+            model_info=item.choice.public_dict(),
+            write_report=call.write_report,
+        )
 
     def plan_for(task: SuiteTask, spec: str, events: EventSink) -> RunPlan:
         item = prepared[task.path]
-        return RunPlan(task=task.task, events=events, out_dir=suite_dir / task.folder,
-                       dialect=item.choice.dialect, device_spec=spec, task_file=str(task.path),
-                       model_info=item.choice.public_dict(),
-                       secrets=item.secrets, write_report=call.write_report)
+        return RunPlan(
+            task=task.task,
+            events=events,
+            out_dir=suite_dir / task.folder,
+            dialect=item.choice.dialect,
+            device_spec=spec,
+            task_file=str(task.path),
+            model_info=item.choice.public_dict(),
+            secrets=item.secrets,
+            write_report=call.write_report,
+        )
 
     return Launcher(
         open_device=open_device,
-        backend_for=lambda task: backends.get(prepared[task.path].choice.settings),
-        parts_for=parts_for, plan_for=plan_for,
+        # A task of literal steps (launch, do, wait ...) starts no model, as in a single run.
+        backend_for=lambda task: (
+            backends.get(prepared[task.path].choice.settings) if task.task.needs_model() else NoModelBackend()
+        ),
+        parts_for=parts_for,
+        plan_for=plan_for,
         events_for=lambda task, spec: _SuiteEvents(json_sink, console, str(task.path), spec, lock),
     )

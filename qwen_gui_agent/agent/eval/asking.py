@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from PIL import Image
 
@@ -16,6 +17,7 @@ from ...tools.dialects.base import Dialect
 from ...tools.frames import FrameBounds, ModelFrame, ScreenGeometry, map_action, resize_to_frame
 from ...tools.messages import Message
 from ..backends.base import Completion, ModelBackend
+from ..files.images import open_rgb
 
 
 @dataclass(frozen=True)
@@ -35,13 +37,15 @@ class Shown:
 
 def show(screenshot: Image.Image, dialect: Dialect, settings: FrameSettings) -> Shown:
     width, height = screenshot.size
-    frame = ModelFrame.for_screen(width, height, settings.frame, relative=dialect.relative,
-                                  relative_scale=dialect.relative_scale)
+    frame = ModelFrame.for_screen(
+        width, height, settings.frame, relative=dialect.relative, relative_scale=dialect.relative_scale
+    )
     return Shown(image=resize_to_frame(screenshot, frame), frame=frame, geometry=ScreenGeometry(width, height))
 
 
-def ask(backend: ModelBackend, messages: Sequence[Message], settings: FrameSettings, *,
-        wants_action: bool) -> Completion:
+def ask(
+    backend: ModelBackend, messages: Sequence[Message], settings: FrameSettings, *, wants_action: bool
+) -> Completion:
     return backend.complete(messages, max_new_tokens=settings.max_new_tokens, wants_action=wants_action)
 
 
@@ -61,6 +65,7 @@ def to_screenshot(point: Point, frame: ModelFrame, geometry: ScreenGeometry) -> 
     return mapped.points()[0]
 
 
-def load_rgb(path: str | object) -> Image.Image:
-    with Image.open(path) as image:  # type: ignore[arg-type]
-        return image.convert("RGB")
+def load_rgb(path: Path | str) -> Image.Image:
+    """The image as RGB; an OSError for one that is missing, not a regular file, not an image or a decompression
+    bomb (``agent.files.images``)."""
+    return open_rgb(path)

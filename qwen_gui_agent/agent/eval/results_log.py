@@ -7,6 +7,7 @@ settings the results were made with, so results of one model are never resumed u
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -22,6 +23,13 @@ SETTINGS_FILE = "eval.json"
 
 class SettingsChanged(ValueError):
     """The output folder holds results made with other settings: resuming would mix two evals."""
+
+
+class ResultsWriteError(RuntimeError):
+    """The results folder cannot be written (read-only, a full disk, a file in the way)."""
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        super().__init__(f"cannot write {path}: {error.strerror or error}")
 
 
 class ResultsLog:
@@ -46,11 +54,14 @@ class ResultsLog:
         return done
 
     def append(self, record: Mapping[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as stream:
-            stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-            stream.flush()
-            os.fsync(stream.fileno())
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as stream:
+                stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+                stream.flush()
+                os.fsync(stream.fileno())
+        except OSError as error:  # a line cut short by a full disk is asked again on resume (load skips it)
+            raise ResultsWriteError(self.path, error) from None
 
 
 def check_settings(directory: Path, settings: Mapping[str, Any], *, fresh: bool = False) -> None:
@@ -69,11 +80,17 @@ def check_settings(directory: Path, settings: Mapping[str, Any], *, fresh: bool 
             changed = _differences(previous, settings)
             raise SettingsChanged(
                 f"{directory} holds results made with other settings ({changed}); "
-                "give another --out, or --fresh to start over")
-    directory.mkdir(parents=True, exist_ok=True)
+                "give another --out, or --fresh to start over"
+            )
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(settings, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(temporary, path)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(json.dumps(settings, indent=2, ensure_ascii=False), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        raise ResultsWriteError(directory, error) from None
 
 
 def _differences(previous: object, now: Mapping[str, Any]) -> str:

@@ -51,8 +51,13 @@ class Score:
 
 
 def run_items(
-    items: Sequence[Identified], evaluate: Callable[[Any], Record], results: ResultsLog, *,
-    parallel: int = 1, console: Console | None = None, title: str = "eval",
+    items: Sequence[Identified],
+    evaluate: Callable[[Any], Record],
+    results: ResultsLog,
+    *,
+    parallel: int = 1,
+    console: Console | None = None,
+    title: str = "eval",
 ) -> list[Record]:
     """Every item's record in item order: those already in ``results`` as they are, the rest asked now.
 
@@ -79,8 +84,15 @@ def run_items(
 
 
 def _progress(console: Console) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[score]}"), TimeRemainingColumn(), console=console, transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[score]}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
 
 
 def _answers(todo: Sequence[Identified], evaluate: Callable[[Any], Record], parallel: int) -> Iterable[Record]:

@@ -75,8 +75,14 @@ def error_list(records: Sequence[dict[str, Any]], problems: Sequence[DataProblem
     for record in records:
         if record.get("outcome") == ERROR:
             file, _, line = str(record.get("where", "")).rpartition(":")
-            listed.append({"id": record["id"], "file": file, "line": int(line) if line.isdigit() else 0,
-                           "message": record.get("error", "")})
+            listed.append(
+                {
+                    "id": record["id"],
+                    "file": file,
+                    "line": int(line) if line.isdigit() else 0,
+                    "message": record.get("error", ""),
+                }
+            )
     return listed
 
 

@@ -101,8 +101,9 @@ def action_row(messages: Sequence[Message], answer: str) -> SwiftRow:
     return SwiftRow(messages=tuple(rows), images=tuple(images))
 
 
-def grounding_row(messages: Sequence[Message], query: str, hit: GroundingHit, frame: ModelFrame,
-                  answer_form: Callable[[bool], str]) -> SwiftRow:
+def grounding_row(
+    messages: Sequence[Message], query: str, hit: GroundingHit, frame: ModelFrame, answer_form: Callable[[bool], str]
+) -> SwiftRow:
     """A ``tap`` step's grounding query with its query as ``<ref-object>`` and the hit as ``<bbox>``.
 
     ``answer_form(is_box)`` is the dialect's answer with the tags in place (see ``grounding_answer``).
@@ -125,12 +126,11 @@ def grounding_answer(dialect_name: str) -> Callable[[bool], str]:
     """The dialect's grounding answer with the tags in place (ms-swift writes them out with QWENVL_BBOX_FORMAT=new:
     ``<bbox>`` as ``[x1, y1, x2, y2]``, ``<ref-object>`` as the text)."""
     if dialect_name == "qwen":
-        return lambda is_box: (f'[{{"{"bbox_2d" if is_box else "point_2d"}": {BBOX_TAG}, '
-                               f'"label": "{REF_TAG}"}}]')
+        return lambda is_box: f'[{{"{"bbox_2d" if is_box else "point_2d"}": {BBOX_TAG}, "label": "{REF_TAG}"}}]'
     return lambda _is_box: BBOX_TAG
 
 
-def _in_image_pixels(values: list[float], frame: ModelFrame) -> list[float]:
+def _in_image_pixels(values: Sequence[float], frame: ModelFrame) -> list[float]:
     """A location from the model frame in pixels of the frame-sized image (0..1000 frames are scaled)."""
     if not frame.relative:
         return [_plain(value) for value in values]
@@ -148,8 +148,7 @@ def _refuse_tags(text: str) -> None:
             raise RowError(f"the text holds {tag!r}, which ms-swift would read as a placeholder")
 
 
-def answer_for(dialect: Dialect, actions: Sequence[Action], thought: str, device: DeviceKind,
-               frame: ModelFrame) -> str:
+def answer_for(dialect: Dialect, actions: Sequence[Action], thought: str, device: DeviceKind, frame: ModelFrame) -> str:
     """A corrected action written as the run's dialect answers, checked to parse back to the same action."""
     if dialect.name == "qwen":
         calls = "\n".join(_qwen_call(dialect, action, device) for action in actions)
@@ -162,8 +161,10 @@ def answer_for(dialect: Dialect, actions: Sequence[Action], thought: str, device
     except ActionParseError as error:
         raise RowError(f"the corrected action does not read back in the {dialect.name} dialect: {error}") from None
     if [format_action(a) for a in parsed.actions] != [format_action(a) for a in actions]:
-        raise RowError(f"the corrected action reads back as {'; '.join(format_action(a) for a in parsed.actions)} "
-                       f"in the {dialect.name} dialect")
+        raise RowError(
+            f"the corrected action reads back as {'; '.join(format_action(a) for a in parsed.actions)} "
+            f"in the {dialect.name} dialect"
+        )
     return answer
 
 
@@ -179,5 +180,5 @@ def _uitars_call(action: Action) -> str:
     text = format_action(action)
     for ours, theirs in _UITARS_NAMES.items():
         if text.startswith(ours):
-            text = theirs + text[len(ours):]
+            text = theirs + text[len(ours) :]
     return _BOX_ARGUMENT.sub(lambda match: f"{match[1]}='<|box_start|>{match[2]}<|box_end|>'", text)

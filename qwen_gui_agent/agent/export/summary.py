@@ -40,6 +40,7 @@ class ExportResult:
     dialects: set[str] = field(default_factory=set)
     longest_row: int = 0  # an upper estimate of the longest row in tokens, for --max_length
     sources: list[str] = field(default_factory=list)  # "RUN_ID/step-N" of each row, in the data file's order
+    removed_partials: list[str] = field(default_factory=list)  # hidden folders of killed exports, removed
 
     @property
     def rows(self) -> int:

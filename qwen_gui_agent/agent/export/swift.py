@@ -27,12 +27,14 @@ from PIL import Image
 from ...tools.dialects.base import GroundingHit
 from ...tools.errors import ActionParseError
 from ...tools.frames import MAX_PIXELS, MIN_PIXELS, ModelFrame, ScreenGeometry
+from ..files.paths import is_plain_name
 from ..records.labels import LabelError, corrected_action, load_labels
 from ..records.run_files import RecordedRun, RunLoadError, StepRecord, load_run
 from ..replay.check import dialect_for_run, frame_for_step
 from ..replay.planners import ReplayError
 from ..runtime.recorded_prompts import PromptRebuilder
 from .manifest import write_manifest
+from .partials import partial_prefix, remove_killed_exports
 from .rows import (
     RowError,
     SwiftRow,
@@ -61,11 +63,16 @@ def export_runs(run_dirs: Sequence[Path], output: Path, options: ExportOptions =
     output = Path(output)
     if output.exists():
         raise ExportError(f"{output} already exists: choose a new folder (nothing is overwritten)")
-    if not output.parent.is_dir():
-        raise ExportError(f"{output.parent} is not a directory")
     runs = [_load(Path(directory)) for directory in run_dirs]
     result = ExportResult(output=output)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
+    made = _make_parents(output.parent)  # `-o data/my-app` with no data/ yet: made, and removed if nothing is written
+    try:
+        result.removed_partials = remove_killed_exports(output)
+        # The process id in the name tells the next export whether the one that made the folder is still going.
+        staging = Path(tempfile.mkdtemp(prefix=f"{partial_prefix(output)}{os.getpid()}-", dir=output.parent))
+    except OSError as error:  # read-only, full: nothing was written
+        _remove_empty(made)
+        raise _unwritable(output, error) from None
     try:
         with open(staging / DATA_FILE, "w", encoding="utf-8") as data:
             for run in runs:
@@ -78,10 +85,44 @@ def export_runs(run_dirs: Sequence[Path], output: Path, options: ExportOptions =
         (result.min_pixels, result.max_pixels) = _pixel_bounds(runs)
         write_manifest(staging, result, DATA_FILE)
         os.rename(staging, output)
+    except OSError as error:  # the disk filled up, or the folder went read-only, while writing
+        shutil.rmtree(staging, ignore_errors=True)
+        _remove_empty(made)
+        raise _unwritable(output, error) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        _remove_empty(made)
         raise
     return result
+
+
+def _unwritable(output: Path, error: OSError) -> ExportError:
+    return ExportError(
+        f"cannot write {output}: {error.strerror or error}; nothing was left there: free some space "
+        "or choose another -o folder"
+    )
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents (as ``mkdir -p``); the ones created, innermost first."""
+    chain = [folder, *folder.parents]
+    missing = chain[: next((i for i, path in enumerate(chain) if path.exists()), len(chain))]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ExportError(f"{folder} is not a directory: choose an output folder inside a directory") from None
+    except OSError as error:
+        raise ExportError(f"cannot create {folder}: {error.strerror or error}") from None
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders ``_make_parents`` created, innermost first, as long as they are empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def _load(directory: Path) -> RecordedRun:
@@ -91,17 +132,27 @@ def _load(directory: Path) -> RecordedRun:
         raise ExportError(str(error)) from None
     if run.truncated or run.info.status in INCOMPLETE_STATUSES:
         how = "its last step was cut off" if run.truncated else f"its status is {run.info.status!r}"
-        raise ExportError(f"{directory} is an incomplete or crashed run ({how}): its steps may not be what the "
-                          "model saw to the end; export only runs that finished")
+        raise ExportError(
+            f"{directory} is an incomplete or crashed run ({how}): its steps may not be what the "
+            "model saw to the end; export only runs that finished"
+        )
     return run
 
 
 def _image_folder(run: RecordedRun, result: ExportResult) -> str:
-    """The run's folder under images/: its id, made unique (two runs of one task started in the same second)."""
+    """The run's folder under images/: its id, made unique (two runs of one task started in the same second).
+
+    load_run accepts only a plain name as the id; checked again here, where a path would write outside the export.
+    """
     name, number = run.info.run_id, 1
     while name in result.runs:
         number += 1
         name = f"{run.info.run_id}-{number}"
+    if not is_plain_name(name):
+        raise ExportError(
+            f"{run.directory / 'run.json'}: run_id {name[:60]!r} is not a plain folder name: set it to "
+            "the run folder's name"
+        )
     return name
 
 
@@ -114,15 +165,18 @@ def _why_nothing(result: ExportResult) -> str:
 def _pixel_bounds(runs: Sequence[RecordedRun]) -> tuple[int, int]:
     """Bounds under which every exported image is already its own smart_resize size (ms-swift leaves it alone)."""
     settings = [run.info.frame_settings for run in runs]
-    return (min(int(s.get("min_pixels", MIN_PIXELS)) for s in settings),
-            max(int(s.get("max_pixels", MAX_PIXELS)) for s in settings))
+    return (
+        min(int(s.get("min_pixels", MIN_PIXELS)) for s in settings),
+        max(int(s.get("max_pixels", MAX_PIXELS)) for s in settings),
+    )
 
 
 class _RunExport:
     """One run's rows, appended to the data file; its frame-sized screenshots saved once each."""
 
-    def __init__(self, run: RecordedRun, options: ExportOptions, staging: Path, data, result: ExportResult,
-                 name: str) -> None:
+    def __init__(
+        self, run: RecordedRun, options: ExportOptions, staging: Path, data, result: ExportResult, name: str
+    ) -> None:
         self.run = run
         self.name = name  # of the run in the export: its image folder, its rows' sources
         self.options = options
@@ -142,8 +196,9 @@ class _RunExport:
         self.result.dialects.add(self.dialect.name)
         unknown = set(self.labels.corrections) - {step.index for step in self.run.steps}
         if unknown:
-            raise ExportError(f"{self.run.directory}: labels.json corrects step(s) the run does not have: "
-                              f"{sorted(unknown)}")
+            raise ExportError(
+                f"{self.run.directory}: labels.json corrects step(s) the run does not have: {sorted(unknown)}"
+            )
         for step in self.run.steps:
             self.prompts.begin(step)
             if step.kind == "ai":
@@ -171,10 +226,11 @@ class _RunExport:
         self.prompts.remember(step, image)  # the history holds the step whatever became of its row
 
     def _tap_step(self, step: StepRecord) -> None:
-        frame = self._frame(step)
+        frame = self.dialect.grounding_frame(self._frame(step))  # what the loop read the box in
         image = self._image(step, frame)
         reason = self._frame_mismatch(step, frame) or (
-            "" if step.query else "the grounding query is not recorded (a run from before queries were)")
+            "" if step.query else "the grounding query is not recorded (a run from before queries were)"
+        )
         if reason:
             self._skip(step, reason)
             return
@@ -247,9 +303,12 @@ class _RunExport:
     def _image(self, step: StepRecord, frame: ModelFrame) -> Image.Image:
         image = self.prompts.prompt_image(step, frame)
         if image is None:
-            raise ExportError(f"{self.run.directory}: step {step.index}'s screenshot "
-                              f"{step.screenshot or '(none recorded)'} is missing or unreadable: a run without "
-                              "its images cannot be exported")
+            why = self.prompts.problems.get(step.index, "")
+            raise ExportError(
+                f"{self.run.directory}: step {step.index}'s screenshot "
+                f"{step.screenshot or '(none recorded)'} is missing or unreadable"
+                f"{f' ({why})' if why else ''}: a run without its images cannot be exported"
+            )
         image.info[_STEP_KEY] = step.index  # the history shows this same image object in later prompts
         return image
 

@@ -101,7 +101,9 @@ def register(server: MCPServer, bench: Workbench) -> None:
             try:
                 value = ask_query(session, question, adapter)
             except QueryFailed as failed:
-                raise ToolError(bench.secrets.redact(f"{failed.message}; the model's last answer: {failed.answer}"))
+                raise ToolError(
+                    bench.secrets.redact(f"{failed.message}; the model's last answer: {failed.answer}")
+                ) from None
             record = last_step(run, first)
             return QueryResult(
                 device=spec, run_dir=str(run.directory), step=record.index, value=bench.secrets.redact_data(value)

@@ -10,7 +10,6 @@ writes it as the step's answer, in the run's dialect.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -20,9 +19,13 @@ from ...tools.actions import Action, Click
 from ...tools.canonical import format_action, parse_action
 from ...tools.errors import ActionParseError
 from ...tools.frames import ModelFrame, check_action
-from .run_files import MODEL_KINDS, RecordedRun, StepRecord
+from ..files.bounded_json import JsonLimitError, loads_bounded
+from ..files.reading import MIB, FileRefused, read_regular
+from ..files.writing import replace_text
+from .run_files import MODEL_KINDS, RECORD_LIMITS, RecordedRun, StepRecord, one_line
 
 LABELS_FILE = "labels.json"
+MAX_LABELS_BYTES = 16 * MIB
 
 
 class LabelError(ValueError):
@@ -45,12 +48,20 @@ class Labels(BaseModel):
 
 def load_labels(run_dir: Path) -> Labels:
     path = Path(run_dir) / LABELS_FILE
-    if not path.exists():
-        return Labels()
     try:
-        return Labels.model_validate_json(path.read_text(encoding="utf-8"))
-    except (OSError, ValidationError) as error:
-        raise LabelError(f"{path} is not a readable labels file: {error}") from None
+        return Labels.model_validate(loads_bounded(read_regular(path, MAX_LABELS_BYTES), RECORD_LIMITS))
+    except FileNotFoundError:
+        return Labels()
+    except FileRefused as error:
+        raise LabelError(f"{error}; remove it, or restore the labels.json that `agent label` wrote") from None
+    except (OSError, JsonLimitError) as error:
+        raise LabelError(
+            f"{path} is not a readable labels file ({error}); remove it or label the steps again"
+        ) from None
+    except ValidationError as error:
+        raise LabelError(
+            f"{path} is not a readable labels file ({one_line(error)}); remove it or label the steps again"
+        ) from None
 
 
 def corrected_action(step: StepRecord, correction: Correction) -> Action:
@@ -80,8 +91,6 @@ def add_label(run: RecordedRun, index: int, action_text: str, thought: str = "")
     correction = correction.model_copy(update={"action": format_action(action)})
     labels = load_labels(run.directory)
     updated = Labels(corrections={**labels.corrections, index: correction})
-    path = run.directory / LABELS_FILE
-    temporary = path.with_name(LABELS_FILE + ".tmp")
-    temporary.write_text(updated.model_dump_json(indent=2), encoding="utf-8")
-    os.replace(temporary, path)
+    # Through a temporary file of a random name: a link planted at labels.json.tmp is never written through.
+    replace_text(run.directory / LABELS_FILE, updated.model_dump_json(indent=2))
     return correction

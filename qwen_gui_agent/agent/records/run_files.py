@@ -7,17 +7,20 @@ complete step. ``run.json`` is replaced atomically on every update.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ...tools.frames import FrameBounds
+from ...tools.frames import MAX_SCALE, MIN_SCALE, FrameBounds
 from ...tools.models import model_setup
+from ..files.bounded_json import JsonLimitError, JsonLimits, loads_bounded
+from ..files.paths import is_plain_name
+from ..files.reading import MIB, FileRefused, json_lines, read_regular
+from ..files.writing import replace_text
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +50,27 @@ def is_launch_record(text: str) -> bool:
 RunStatus = Literal["running", "success", "failure", "stuck", "budget", "interrupted", "needs_user", "error"]
 
 
+# Bounds a run file read back must keep (a hand-edited or hostile one may hold anything): a side of a screen or
+# frame in pixels, an origin, and the pixel budgets of the frame settings.
+Side = Annotated[int, Field(gt=0, le=100_000)]
+Offset = Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
+PixelCount = Annotated[int, Field(gt=0, le=1 << 34)]
+MAX_RUN_ID_CHARS = 200
+
+
 class GeometryRecord(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    width: int
-    height: int
-    scale: float = 1.0
-    origin_x: int = 0
-    origin_y: int = 0
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
+    width: Side
+    height: Side
+    scale: Annotated[float, Field(ge=MIN_SCALE, le=MAX_SCALE)] = 1.0
+    origin_x: Offset = 0
+    origin_y: Offset = 0
 
 
 class FrameRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
-    width: int
-    height: int
+    width: Side
+    height: Side
     relative: bool = False
     relative_scale: int = 1000  # what the far edge is worth in a relative answer (999 for Qwen3-VL)
 
@@ -123,6 +134,27 @@ class RunInfo(BaseModel):
     message: str = ""
     steps: int = 0
 
+    @field_validator("run_id")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        # It names the run's folder in an export: a path in it would write outside the export's folder.
+        if len(value) > MAX_RUN_ID_CHARS or not is_plain_name(value) or not value.isprintable():
+            raise ValueError(
+                f"must be the run folder's plain name (at most {MAX_RUN_ID_CHARS} printable characters, "
+                "no '/', '\\' or '..')"
+            )
+        return value
+
+    @field_validator("frame_settings")
+    @classmethod
+    def _frame_settings(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return {**value, **_FrameSettings.model_validate(value).model_dump(exclude_unset=True)}
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return {**value, **_DeviceSize.model_validate(value).model_dump(exclude_unset=True)}
+
     @property
     def frame_bounds(self) -> FrameBounds:
         """The frame bounds the run resized its screenshots with (CI replay, export and eval read them here).
@@ -132,8 +164,11 @@ class RunInfo(BaseModel):
         """
         recorded = model_setup(str(self.model.get("model") or "")).frame
         values = {}
-        for key, default in (("min_pixels", recorded.min_pixels), ("max_pixels", recorded.max_pixels),
-                             ("patch_factor", recorded.factor)):
+        for key, default in (
+            ("min_pixels", recorded.min_pixels),
+            ("max_pixels", recorded.max_pixels),
+            ("patch_factor", recorded.factor),
+        ):
             value = self.frame_settings.get(key, default)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"run.json frame_settings.{key} is {value!r}, not a whole number of pixels")
@@ -141,25 +176,68 @@ class RunInfo(BaseModel):
         return FrameBounds(values["min_pixels"], values["max_pixels"], values["patch_factor"])
 
 
+class _FrameSettings(BaseModel):
+    """The frame settings replay and export compute with, checked where present (other keys pass as they are)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+    min_pixels: PixelCount | None = None
+    max_pixels: PixelCount | None = None
+    patch_factor: Annotated[int, Field(gt=0, le=1024)] | None = None
+    history_images: Annotated[int, Field(ge=0, le=1000)] | None = None
+    relative: bool | None = None
+    relative_scale: int | None = None
+    language: Annotated[str, Field(max_length=100)] | None = None
+
+
+class _DeviceSize(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+    width: Side | None = None
+    height: Side | None = None
+
+
+class RunWriteError(RuntimeError):
+    """The run's folder cannot be written (read-only, a full disk, a file where a folder should be).
+
+    Not the model's or the device's doing: the run stops, says which path and why, and exits 2.
+    """
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        self.path = path
+        reason = error.strerror or str(error)
+        super().__init__(f"cannot write {path}: {reason}; free some space there or choose another --out")
+
+
 class RunWriter:
-    """Appends a run to its directory as it happens."""
+    """Appends a run to its directory as it happens; a write that fails raises RunWriteError (and ``failed``
+    stays True), and run.json is still brought up to date where the disk allows (``update``)."""
 
     def __init__(self, directory: Path, info: RunInfo) -> None:
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=False)
         self.info = info
-        self._steps = open(self.directory / STEPS_FILE, "a", encoding="utf-8")  # noqa: SIM115 - held for the run
+        self.failed = False
+        try:
+            self.directory.mkdir(parents=True, exist_ok=False)
+            self._steps = open(self.directory / STEPS_FILE, "a", encoding="utf-8")  # noqa: SIM115 - held for the run
+        except OSError as error:
+            raise self._failure(self.directory, error) from None
         self._write_info()
 
     def save_image(self, index: int, image: Image.Image, suffix: str = "") -> str:
         name = f"step-{index:04d}{suffix}.png"
-        image.save(self.directory / name, format="PNG", compress_level=1)  # fast: written on the hot path
+        try:
+            image.save(self.directory / name, format="PNG", compress_level=1)  # fast: written on the hot path
+        except OSError as error:
+            (self.directory / name).unlink(missing_ok=True)  # no half image: it would read as a broken screenshot
+            raise self._failure(self.directory / name, error) from None
         return name
 
     def append(self, step: StepRecord) -> None:
-        self._steps.write(step.model_dump_json() + "\n")
-        self._steps.flush()
-        os.fsync(self._steps.fileno())
+        try:
+            self._steps.write(step.model_dump_json() + "\n")
+            self._steps.flush()
+            os.fsync(self._steps.fileno())
+        except OSError as error:
+            raise self._failure(self.directory / STEPS_FILE, error) from None
         self.update(steps=step.index)
 
     def update(self, **changes: Any) -> None:
@@ -167,12 +245,41 @@ class RunWriter:
         self._write_info()
 
     def close(self) -> None:
-        self._steps.close()
+        try:
+            self._steps.close()
+        except OSError as error:  # the last buffered bytes could not be written: the steps file says so itself
+            log.warning("closing %s: %s", self.directory / STEPS_FILE, error)
 
     def _write_info(self) -> None:
-        temporary = self.directory / (RUN_FILE + ".tmp")
-        temporary.write_text(self.info.model_dump_json(indent=2), encoding="utf-8")
-        os.replace(temporary, self.directory / RUN_FILE)
+        """run.json replaced atomically; on a full disk, where the new text fits the old file's blocks, rewritten
+        in place instead, so that even then it says how the run ended rather than ``running``."""
+        text = self.info.model_dump_json(indent=2)
+        try:
+            replace_text(self.directory / RUN_FILE, text)  # through no planted link, by a random temporary name
+        except OSError as error:
+            if not _rewrite_in_place(self.directory / RUN_FILE, text.encode("utf-8")):
+                raise self._failure(self.directory / RUN_FILE, error) from None
+            self.failed = True
+            log.warning("run.json rewritten in place after: %s", error)
+
+    def _failure(self, path: Path, error: OSError) -> RunWriteError:
+        self.failed = True
+        return RunWriteError(path, error)
+
+
+def _rewrite_in_place(path: Path, text: bytes) -> bool:
+    """Overwrite ``path`` with ``text`` in the blocks it already holds (no new space needed); False when it cannot."""
+    try:
+        if not path.is_file() or len(text) > path.stat().st_blocks * 512:
+            return False
+        with open(path, "r+b") as file:
+            file.write(text)
+            file.truncate()
+            file.flush()
+            os.fsync(file.fileno())
+        return True
+    except OSError:
+        return False
 
 
 class RecordedRun(BaseModel):
@@ -201,36 +308,77 @@ class RecordedRun(BaseModel):
 
 
 class RunLoadError(ValueError):
-    """The directory is not a readable recorded run."""
+    """The directory is not a readable recorded run; ``file`` and ``line`` say where, when one file is at fault."""
+
+    def __init__(self, message: str, *, file: Path | None = None, line: int | None = None) -> None:
+        self.file = file
+        self.line = line
+        super().__init__(message)
+
+
+# What the bounded reader allows a run folder (it may come from anyone: a CI artifact, a bug report).
+MAX_RUN_FILE_BYTES = 4 * MIB
+MAX_STEPS_BYTES = 1024 * MIB
+MAX_STEP_LINE_BYTES = 16 * MIB  # an answer, its thought and a query's value; a real step is a few KiB
+RECORD_LIMITS = JsonLimits(max_depth=64, max_number_chars=40)
+_DAMAGED = "the file was damaged or edited by hand: restore it from the original run or record the run again"
 
 
 def load_run(directory: Path | str) -> RecordedRun:
     directory = Path(directory)
+    path = directory / RUN_FILE
     try:
-        info = RunInfo.model_validate_json((directory / RUN_FILE).read_text(encoding="utf-8"))
+        info = RunInfo.model_validate(loads_bounded(read_regular(path, MAX_RUN_FILE_BYTES), RECORD_LIMITS))
     except FileNotFoundError:
         raise RunLoadError(f"{directory} is not a recorded run: {RUN_FILE} is missing") from None
     except NotADirectoryError:  # a file named where a run directory belongs
         raise RunLoadError(f"{directory} is not a recorded run: it is not a directory") from None
+    except FileRefused as error:
+        raise RunLoadError(f"{error}; {_DAMAGED}", file=path) from None
+    except OSError as error:
+        raise RunLoadError(f"{path} cannot be read: {error.strerror or error}", file=path) from None
+    except JsonLimitError as error:
+        raise RunLoadError(f"{path} is not a valid run file ({error}); {_DAMAGED}", file=path) from None
     except ValidationError as error:
-        raise RunLoadError(f"{directory / RUN_FILE} is not a valid run file: {error}") from None
+        raise RunLoadError(f"{path} is not a valid run file ({one_line(error)}); {_DAMAGED}", file=path) from None
     steps, truncated = _read_steps(directory / STEPS_FILE)
     return RecordedRun(directory=directory, info=info, steps=steps, truncated=truncated)
 
 
 def _read_steps(path: Path) -> tuple[list[StepRecord], bool]:
-    if not path.exists():
-        return [], False
     steps: list[StepRecord] = []
-    lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            steps.append(StepRecord.model_validate(json.loads(line)))
-        except (json.JSONDecodeError, ValidationError):
-            if number >= len(lines) - 1:  # only the last line may be cut short by a kill
-                log.warning("%s: last step line is incomplete; ignoring it", path)
-                return steps, True
-            raise RunLoadError(f"{path}:{number}: not a valid step record") from None
+    try:
+        for number, value, last in json_lines(
+            path, max_bytes=MAX_STEPS_BYTES, max_line_bytes=MAX_STEP_LINE_BYTES, limits=RECORD_LIMITS
+        ):
+            try:
+                if isinstance(value, JsonLimitError):
+                    raise value
+                steps.append(StepRecord.model_validate(value))
+            except (JsonLimitError, ValidationError) as error:
+                if last and isinstance(error, JsonLimitError) and "not valid JSON" in str(error):
+                    log.warning("%s: last step line is incomplete; ignoring it", path)  # cut short by a kill
+                    return steps, True
+                why = one_line(error) if isinstance(error, ValidationError) else str(error)
+                raise RunLoadError(
+                    f"{path}:{number}: not a valid step record ({why}); {_DAMAGED}", file=path, line=number
+                ) from None
+    except FileNotFoundError:
+        return [], False
+    except FileRefused as error:
+        raise RunLoadError(f"{error}; {_DAMAGED}", file=path) from None
+    except OSError as error:
+        raise RunLoadError(f"{path} cannot be read: {error.strerror or error}", file=path) from None
     return steps, False
+
+
+def one_line(error: ValidationError) -> str:
+    """A pydantic error as one line: the first problem's place, what was wrong and the value, and how many more."""
+    problems = error.errors(include_url=False)
+    first = problems[0]
+    where = ".".join(str(part) for part in first["loc"]) or "the record"
+    value = repr(first.get("input"))
+    shown = value if len(value) <= 60 else value[:57] + "..."
+    more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}, got {shown}{more}"

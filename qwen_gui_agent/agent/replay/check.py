@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from PIL import Image
 
 from ...tools.actions import TERMINAL_ACTIONS, Action, Click, Point, with_points
 from ...tools.canonical import format_action, parse_action
-from ...tools.dialects.base import Dialect
+from ...tools.dialects.base import Coordinates, Dialect
 from ...tools.errors import ActionParseError
 from ...tools.frames import (
     ModelFrame,
@@ -30,6 +30,7 @@ from ..records.run_files import (
     MODEL_KINDS,
     QUERY_KINDS,
     VERDICT_KINDS,
+    ErrorRecord,
     RecordedRun,
     RunInfo,
     StepRecord,
@@ -73,7 +74,9 @@ class ReplayResult:
         return tuple(check for check in self.checks if not check.passed)
 
 
-def check_run(run: RecordedRun, *, planner: DevicePlanner | None = None, dialect: Dialect | None = None) -> ReplayResult:
+def check_run(
+    run: RecordedRun, *, planner: DevicePlanner | None = None, dialect: Dialect | None = None
+) -> ReplayResult:
     """Replay every recorded step offline and compare; ``planner``/``dialect`` default to today's for the run."""
     dialect = dialect or dialect_for_run(run.info)
     planner = planner or planner_for_run(run.info)
@@ -84,12 +87,14 @@ def check_run(run: RecordedRun, *, planner: DevicePlanner | None = None, dialect
 def dialect_for_run(info: RunInfo) -> Dialect:
     from ...tools.dialects import get_dialect  # the dialect registry pulls in every parser
 
-    coordinates = "relative" if info.frame_settings.get("relative") else "absolute"
+    coordinates: Coordinates = "relative" if info.frame_settings.get("relative") else "absolute"
     try:
         return get_dialect(info.dialect, coordinates=coordinates)
     except (KeyError, ValueError) as error:
-        raise ReplayError(f"the run's dialect {info.dialect!r} is unknown today: {error}",
-                          hint="replay it with a version of the agent that knows it") from None
+        raise ReplayError(
+            f"the run's dialect {info.dialect!r} is unknown today: {error}",
+            hint="replay it with a version of the agent that knows it",
+        ) from None
 
 
 def planner_for_run(info: RunInfo) -> DevicePlanner:
@@ -99,8 +104,13 @@ def planner_for_run(info: RunInfo) -> DevicePlanner:
 
 def frame_for_step(info: RunInfo, geometry: ScreenGeometry, dialect: Dialect) -> ModelFrame:
     """The model frame today's code computes for a screenshot of this geometry under the run's settings."""
-    return ModelFrame.for_screen(geometry.width, geometry.height, info.frame_bounds, relative=dialect.relative,
-                                 relative_scale=dialect.relative_scale)
+    return ModelFrame.for_screen(
+        geometry.width,
+        geometry.height,
+        info.frame_bounds,
+        relative=dialect.relative,
+        relative_scale=dialect.relative_scale,
+    )
 
 
 class _Replayer:
@@ -124,8 +134,13 @@ class _Replayer:
             skipped = ""
         summary = "; ".join(step.actions) or "; ".join(x.action for x in step.executed) or step.note or "(no action)"
         return StepCheck(
-            index=step.index, kind=step.kind, summary=summary, problems=tuple(problems),
-            skipped=skipped, caveat="; ".join(notes), elapsed_s=time.perf_counter() - started,
+            index=step.index,
+            kind=step.kind,
+            summary=summary,
+            problems=tuple(problems),
+            skipped=skipped,
+            caveat="; ".join(notes),
+            elapsed_s=time.perf_counter() - started,
         )
 
     def _compare(self, step: StepRecord, problems: list[str], notes: list[str]) -> str:
@@ -178,8 +193,12 @@ class _Replayer:
         return ""
 
     def _compare_literal(
-        self, step: StepRecord, actions: list[Action], frame: ModelFrame | None,
-        geometry: ScreenGeometry | None, problems: list[str],
+        self,
+        step: StepRecord,
+        actions: list[Action],
+        frame: ModelFrame | None,
+        geometry: ScreenGeometry | None,
+        problems: list[str],
     ) -> str:
         # A literal action's points are in its task's own frame, or screenshot pixels when it names none.
         # The loop records that frame; older records held the screen's model frame, so both readings are tried.
@@ -219,6 +238,8 @@ class _Replayer:
             return recorded  # a literal step's frame comes from its task file, not from the screen
         try:
             now = frame_for_step(self.run.info, geometry, self.dialect)
+            if step.kind in GROUNDED_KINDS:
+                now = self.dialect.grounding_frame(now)  # the loop reads a tap's box in this one (qwen3: over 1000)
         except (TypeError, ValueError) as error:  # settings today's code refuses (an aspect ratio, a bad number)
             problems.append(f"no model frame can be computed now\n  recorded: {recorded}\n  now:      {error}")
             return None
@@ -241,25 +262,32 @@ class _Replayer:
             problems.append("the prompt no longer carries the screenshot")
 
     def _reparse(self, step: StepRecord, frame: ModelFrame | None, problems: list[str]) -> list[Action] | None:
-        recorded_parse_error = step.error is not None and step.error.kind == "parse" and not step.actions
+        # The recorded parse error, where the step failed to parse (and so proposed no action).
+        parse_error: ErrorRecord | None = (
+            step.error if step.error is not None and step.error.kind == "parse" and not step.actions else None
+        )
         try:
             parsed = self.dialect.parse(step.answer, frame) if frame else None
         except ActionParseError as error:
-            if recorded_parse_error:
+            if parse_error is not None:
                 return []  # it failed then and fails now: the same outcome
             problems.append(f"the answer no longer parses\n  recorded: {_joined(step.actions)}\n  now:      {error}")
             return None
         if parsed is None:
             return None
         now = [format_action(action) for action in parsed.actions]
-        if recorded_parse_error and not now:
+        if parse_error is not None and not now:
             return []  # an answer without any action is refused by the loop, then and now
-        if recorded_parse_error:
-            problems.append(f"the answer now parses where it failed\n  recorded: parse error: {step.error.message}"
-                            f"\n  now:      {_joined(now)}")
+        if parse_error is not None:
+            problems.append(
+                f"the answer now parses where it failed\n  recorded: parse error: {parse_error.message}"
+                f"\n  now:      {_joined(now)}"
+            )
             return None
         if now != list(step.actions):
-            problems.append(f"the answer parses differently\n  recorded: {_joined(step.actions)}\n  now:      {_joined(now)}")
+            problems.append(
+                f"the answer parses differently\n  recorded: {_joined(step.actions)}\n  now:      {_joined(now)}"
+            )
         return list(parsed.actions)
 
     def _reground(self, step: StepRecord, frame: ModelFrame | None, problems: list[str]) -> list[Action] | None:
@@ -270,26 +298,36 @@ class _Replayer:
         except ActionParseError as error:
             if step.error is not None:
                 return []
-            problems.append(f"the grounding answer no longer parses\n  recorded: {_joined(step.actions)}\n  now:      {error}")
+            problems.append(
+                f"the grounding answer no longer parses\n  recorded: {_joined(step.actions)}\n  now:      {error}"
+            )
             return None
-        now = [Click(point=hits[0].point)]
+        now: list[Action] = [Click(point=hits[0].point)]
         if [format_action(a) for a in now] != list(step.actions):
-            problems.append(f"the grounding answer locates a different point\n  recorded: {_joined(step.actions)}"
-                            f"\n  now:      {_joined(format_action(a) for a in now)}")
+            problems.append(
+                f"the grounding answer locates a different point\n  recorded: {_joined(step.actions)}"
+                f"\n  now:      {_joined(format_action(a) for a in now)}"
+            )
         return now
 
     def _compare_execution(
-        self, step: StepRecord, actions: Sequence[Action], frame: ModelFrame | None,
-        geometry: ScreenGeometry | None, problems: list[str],
+        self,
+        step: StepRecord,
+        actions: Sequence[Action],
+        frame: ModelFrame | None,
+        geometry: ScreenGeometry | None,
+        problems: list[str],
     ) -> None:
         to_run = [action for action in actions if not isinstance(action, TERMINAL_ACTIONS)]
         stopped_early = step.error is not None or bool(step.note)  # a device error, stuck, Ctrl-C ...
         if stopped_early and len(step.executed) < len(to_run):
             to_run = to_run[: len(step.executed)]  # compare what ran before the step was cut short
         if len(to_run) != len(step.executed):
-            problems.append(f"{len(step.executed)} action(s) were executed, today's code would execute {len(to_run)}"
-                            f"\n  recorded: {_joined(x.action for x in step.executed)}"
-                            f"\n  now:      {_joined(format_action(a) for a in to_run)}")
+            problems.append(
+                f"{len(step.executed)} action(s) were executed, today's code would execute {len(to_run)}"
+                f"\n  recorded: {_joined(x.action for x in step.executed)}"
+                f"\n  now:      {_joined(format_action(a) for a in to_run)}"
+            )
             return
         for number, (action, executed) in enumerate(zip(to_run, step.executed, strict=True), start=1):
             try:
@@ -327,6 +365,6 @@ def _without_points(action: Action) -> Action:
     return with_points(action, lambda _point: Point(x=0, y=0))
 
 
-def _joined(items: object) -> str:
-    items = list(items)  # type: ignore[call-overload]
-    return " | ".join(str(item) for item in items) if items else "(nothing)"
+def _joined(items: Iterable[object]) -> str:
+    texts = [str(item) for item in items]
+    return " | ".join(texts) if texts else "(nothing)"

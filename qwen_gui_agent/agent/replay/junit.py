@@ -34,12 +34,18 @@ def junit_xml(result: ReplayResult) -> str:
         time=f"{sum(check.elapsed_s for check in checks):.3f}",
     )
     properties = ET.SubElement(suite, "properties")
-    for name, value in (("task", info.task), ("dialect", info.dialect), ("status", info.status),
-                        ("truncated", str(result.run.truncated).lower()), ("directory", str(result.run.directory))):
+    for name, value in (
+        ("task", info.task),
+        ("dialect", info.dialect),
+        ("status", info.status),
+        ("truncated", str(result.run.truncated).lower()),
+        ("directory", str(result.run.directory)),
+    ):
         ET.SubElement(properties, "property", name=name, value=_clean(value))
     for check in checks:
         case = ET.SubElement(
-            suite, "testcase",
+            suite,
+            "testcase",
             classname=_clean(f"replay.{info.run_id}"),
             name=_clean(f"step {check.index:03d} ({check.kind}): {check.summary[:160]}"),
             time=f"{check.elapsed_s:.3f}",

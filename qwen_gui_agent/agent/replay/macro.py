@@ -61,7 +61,9 @@ def macro_actions(run: RecordedRun, live: ScreenGeometry, settings: MacroSetting
 
 
 def play_macro(
-    run: RecordedRun, device: Device, settings: MacroSettings | None = None,
+    run: RecordedRun,
+    device: Device,
+    settings: MacroSettings | None = None,
     on_action: Callable[[MacroResult], None] | None = None,
 ) -> list[MacroResult]:
     """Send the run's actions to ``device`` (or only plan them on a dry run); return what was sent."""

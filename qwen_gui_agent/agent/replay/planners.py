@@ -93,12 +93,15 @@ def _android_planner(device: Mapping[str, Any]) -> DevicePlanner:
         return tuple(plan_android(action, settings, screen=screen))
 
     # Non-ASCII text: the driver switches to the ADBKeyboard IME and back around the planned broadcast.
-    return DevicePlanner(kind="mobile", plan_action=plan, execution_wrappers=("ime enable ", "ime set ", "ime disable "))
+    return DevicePlanner(
+        kind="mobile", plan_action=plan, execution_wrappers=("ime enable ", "ime set ", "ime disable ")
+    )
 
 
 def recorded_settings(model: type[BaseModel], device: Mapping[str, Any]) -> Any:
     """The settings the run recorded for its driver: ``device["settings"]`` or matching top-level keys."""
-    source = device.get("settings") if isinstance(device.get("settings"), Mapping) else device
+    recorded = device.get("settings")
+    source = recorded if isinstance(recorded, Mapping) else device
     known = {name: value for name, value in source.items() if name in model.model_fields}
     try:
         return model.model_validate(known)

@@ -26,6 +26,7 @@ class EmbeddedImage:
     height: int
     bytes: int
 
+
 _STYLE = """
 :root { --ok:#1e8449; --bad:#c0392b; --warn:#b9770e; --muted:#666; --line:#ddd; }
 * { box-sizing: border-box; }
@@ -65,8 +66,8 @@ def render_report(run: RecordedRun, images: Mapping[int, EmbeddedImage]) -> str:
     info = run.info
     title = f"{status_label(info.status)}: {info.task}"
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{e(title)}</title><style>{_STYLE}</style></head><body>"
         f"<header>{_run_header(run)}</header>"
         f"<main>{_timeline(run.steps)}{''.join(_step(run, step, images.get(step.index)) for step in run.steps)}</main>"
@@ -97,12 +98,14 @@ def _run_header(run: RecordedRun) -> str:
         facts.append(("versions", _mapping(info.versions)))
     banners = ""
     if run.truncated:
-        banners += '<p class="banner">The run was cut off while writing a step (killed?): ' \
-                   "shown up to its last complete step.</p>"
+        banners += (
+            '<p class="banner">The run was cut off while writing a step (killed?): '
+            "shown up to its last complete step.</p>"
+        )
     if info.status == "running":
         banners += '<p class="banner">The run never recorded an end: it is still going or was killed.</p>'
     rows = "".join(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in facts)
-    return f"<h1>{e(info.task)}</h1>{banners}<table class=\"facts\">{rows}</table>"
+    return f'<h1>{e(info.task)}</h1>{banners}<table class="facts">{rows}</table>'
 
 
 def status_label(status: str) -> str:
@@ -149,7 +152,7 @@ def _timeline_action(step: StepRecord) -> str:
 def _step(run: RecordedRun, step: StepRecord, image: EmbeddedImage | None) -> str:
     offset = step.started_at - run.info.started_at
     classes = "step has-error" if step.error else "step"
-    heading = f"Step {step.index} <span class=\"muted\">{e(step.kind)} · +{offset:.1f} s</span>"
+    heading = f'Step {step.index} <span class="muted">{e(step.kind)} · +{offset:.1f} s</span>'
     return (
         f'<section class="{classes}" id="step-{step.index}"><h2>{heading}</h2>'
         f'<div class="step-body">{_screenshot(step, image)}<div class="details">{_step_details(step)}</div></div>'
@@ -175,7 +178,7 @@ def _step_details(step: StepRecord) -> str:
     if step.thought:
         rows.append(("thought", f"<pre>{e(step.thought)}</pre>"))
     if step.actions:
-        frame = f" <span class=\"muted\">({e(_frame(step))})</span>"
+        frame = f' <span class="muted">({e(_frame(step))})</span>'
         rows.append(("actions" + frame, _lines(step.actions)))
     for executed in step.executed:
         badge = ' <span class="badge dry">dry run</span>' if executed.dry_run else ""

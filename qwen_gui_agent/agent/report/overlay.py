@@ -41,8 +41,15 @@ Locator = Callable[[Point], XY]  # a recorded point -> screenshot pixels
 
 # One colour per kind of gesture, so a right click is not mistaken for a left one.
 MARKER_COLOURS = {
-    "click": "#e5243b", "double_click": "#ff7a00", "right_click": "#8e44ad", "middle_click": "#2980b9",
-    "long_press": "#c0392b", "move": "#16a085", "drag": "#d35400", "swipe": "#d35400", "scroll": "#2471a3",
+    "click": "#e5243b",
+    "double_click": "#ff7a00",
+    "right_click": "#8e44ad",
+    "middle_click": "#2980b9",
+    "long_press": "#c0392b",
+    "move": "#16a085",
+    "drag": "#d35400",
+    "swipe": "#d35400",
+    "scroll": "#2471a3",
 }
 
 _SCROLL_VECTORS = {"up": (0.0, -1.0), "down": (0.0, 1.0), "left": (-1.0, 0.0), "right": (1.0, 0.0)}
@@ -67,8 +74,9 @@ def step_markers(step: StepRecord) -> tuple[Marker, ...]:
     try:
         if step.executed:  # what the device got, placed exactly through the recorded geometry
             locate = _input_locator(geometry)
-            actions = [parse_action(executed.action) for executed in step.executed
-                       if not is_launch_record(executed.action)]
+            actions = [
+                parse_action(executed.action) for executed in step.executed if not is_launch_record(executed.action)
+            ]
         else:  # nothing ran (a dry run of an older format, a declined action): show what was proposed
             locate = _model_locator(step, geometry)
             actions = [parse_action(text) for text in step.actions if not is_launch_record(text)]

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from ..files.images import open_rgb
+from ..files.writing import replace_text
 from ..records.run_files import RecordedRun, load_run
 from .html import EmbeddedImage, render_report
 
@@ -43,9 +45,7 @@ def write_report(run_dir: Path | str, output: Path | str | None = None, settings
     target = Path(output) if output is not None else run.directory / REPORT_FILE
     page = render_report(run, embed_step_images(run, settings))
     target.parent.mkdir(parents=True, exist_ok=True)  # as --junit does: `-o reports/run-12.html` just works
-    temporary = target.with_name(target.name + ".tmp")
-    temporary.write_text(page, encoding="utf-8")
-    temporary.replace(target)  # a reader never sees half a page
+    replace_text(target, page)  # a reader never sees half a page; a link planted in the run folder is not followed
     log.info("report for %s written to %s (%d bytes)", run.directory, target, len(page))
     return target
 
@@ -58,9 +58,8 @@ def embed_step_images(run: RecordedRun, settings: ReportSettings) -> dict[int, E
         if path is None:
             continue
         try:
-            with Image.open(path) as image:
-                images[step.index] = embed_image(image, settings)
-        except (FileNotFoundError, UnidentifiedImageError, OSError) as error:
+            images[step.index] = embed_image(open_rgb(path), settings)  # a regular file, not a decompression bomb
+        except OSError as error:
             # A killed run may lack its last image; the step is still reported, without it.
             log.warning("step %d: screenshot %s unreadable: %s", step.index, path, error)
     return images

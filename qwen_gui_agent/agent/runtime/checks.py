@@ -42,7 +42,10 @@ def parse_verdict(answer: str) -> Verdict:
     text = re.sub(r"^\s*(?:<think>.*?</think>|```\w*)", "", answer.strip(), flags=re.DOTALL).strip()
     match = _VERDICT.match(text)
     if not match:
-        raise ActionParseError("the answer does not start with yes or no", excerpt=answer,
-                               expected="`yes` or `no` as the first word, then a short reason")
+        raise ActionParseError(
+            "the answer does not start with yes or no",
+            excerpt=answer,
+            expected="`yes` or `no` as the first word, then a short reason",
+        )
     word = match.group(1).lower()
     return Verdict(passed=word in ("yes", "true"), reason=match.group(2).strip())

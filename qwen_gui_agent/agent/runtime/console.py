@@ -64,8 +64,9 @@ class UserChannel:
     at the prompt, placeholders and all: it never holds a secret's value.
     """
 
-    def __init__(self, *, stdin: IO[str] | None = None, console: Console | None = None,
-                 events: EventSink | None = None) -> None:
+    def __init__(
+        self, *, stdin: IO[str] | None = None, console: Console | None = None, events: EventSink | None = None
+    ) -> None:
         self.stdin = stdin if stdin is not None else sys.stdin
         self.console = console if console is not None else Console(stderr=True, highlight=False)
         self.events = events

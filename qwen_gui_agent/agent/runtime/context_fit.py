@@ -98,16 +98,24 @@ def ask_within_context(
     except ContextOverflow as overflow:
         trim = trim_history(steps, overflow.excess, factor)
         if trim is None:
-            raise ContextOverflow(f"{overflow.detail}; there is no history left to drop: the task, the current "
-                                  "screenshot and the answer budget alone are too long", limit=overflow.limit,
-                                  needed=overflow.needed, source=overflow.source, hint=FIT_HINT) from None
+            raise ContextOverflow(
+                f"{overflow.detail}; there is no history left to drop: the task, the current "
+                "screenshot and the answer budget alone are too long",
+                limit=overflow.limit,
+                needed=overflow.needed,
+                source=overflow.source,
+                hint=FIT_HINT,
+            ) from None
         window = 1 + sum(step.image is not None for step in trim.steps)
         history.shrink_image_window(window)
         limit = f"{overflow.limit}-token" if overflow.limit is not None else "server's"
         note = f"trimmed the prompt to fit the {limit} context ({overflow.source}): dropped {trim.describe()}"
         serving["context_trim"] = {
-            "limit": overflow.limit, "needed": overflow.needed, "source": overflow.source,
-            "history_images_dropped": trim.images_dropped, "history_steps_dropped": trim.steps_dropped,
+            "limit": overflow.limit,
+            "needed": overflow.needed,
+            "source": overflow.source,
+            "history_images_dropped": trim.images_dropped,
+            "history_steps_dropped": trim.steps_dropped,
             "image_window": window,
         }
         log.warning("%s", note)
@@ -117,6 +125,8 @@ def ask_within_context(
         except ContextOverflow as again:
             raise ContextOverflow(
                 f"the prompt still does not fit after dropping {trim.describe()}: {again.detail}",
-                limit=again.limit, needed=again.needed, source=again.source, hint=FIT_HINT,
+                limit=again.limit,
+                needed=again.needed,
+                source=again.source,
+                hint=FIT_HINT,
             ) from None
-

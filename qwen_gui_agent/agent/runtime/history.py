@@ -66,7 +66,7 @@ def screens_differ(a: Image.Image, b: Image.Image) -> bool:
     if a.size != b.size:
         return True
     histogram = ImageChops.difference(a, b).histogram()
-    return sum(histogram[CELL_DELTA + 1:]) > MIN_CHANGED_CELLS
+    return sum(histogram[CELL_DELTA + 1 :]) > MIN_CHANGED_CELLS
 
 
 @dataclass
@@ -113,5 +113,5 @@ class StuckDetector:
         """Why the run is stuck, for the run record."""
         if self._period <= 1:
             return f"{self._steps[-1][1].text} was chosen {self.limit} times in a row on an unchanged screen"
-        cycle = " then ".join(step.text for _, step in self._steps[-self._period:])
+        cycle = " then ".join(step.text for _, step in self._steps[-self._period :])
         return f"{cycle} came round {self.limit} times, each step on the same screen as the round before"

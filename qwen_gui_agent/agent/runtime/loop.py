@@ -72,9 +72,14 @@ class GoalLoop:
             draft.note = note
             session.emit("feedback", kind="context", message=note)
 
-        completion = ask_within_context(lambda messages: session.ask_model(draft, messages, wants_action=True),
-                                        build, self.history, draft.serving, trimmed,
-                                        session.settings.frame.factor)
+        completion = ask_within_context(
+            lambda messages: session.ask_model(draft, messages, wants_action=True),
+            build,
+            self.history,
+            draft.serving,
+            trimmed,
+            session.settings.frame.factor,
+        )
         frame = session.answer_frame(draft, observation, completion)
         session.phase(draft, "parse")
         try:

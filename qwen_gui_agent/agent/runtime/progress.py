@@ -93,6 +93,7 @@ class RichEvents:
         self._status = LiveStatus(self.console)
         self._declined: list[str] = []  # actions declined at --confirm: the step's line says they were not run
         self._open_step: int | None = None  # the step whose header is printed and whose end is awaited
+        self._fed_back: set[str] = set()  # feedback printed for the open step: its record's error repeats it
         self._summary: list[dict[str, Any]] = []
 
     def emit(self, event: str, data: dict[str, Any]) -> None:
@@ -175,9 +176,10 @@ class RichEvents:
         seconds = f" [dim]{format_seconds(timings['total'] / 1000)}[/]" if "total" in timings else ""
         self._print(f"    → {escape(actions)}{mark}{seconds}")
         error = data.get("error")
-        if error:
+        if error and str(error.get("message", "")) not in self._fed_back:
             kind, message = str(error.get("kind", "error")), str(error.get("message", ""))
             self._print(f"    [red]{escape(kind)}:[/] {escape(message)}")
+        self._fed_back.clear()
         self._print(f"    [dim]{escape(format_timings(timings))}[/]")
         if self.verbose or data.get("dry_run"):  # a dry run's point is to show what would be sent
             for command in data.get("commands", []):
@@ -186,6 +188,7 @@ class RichEvents:
 
     def _on_feedback(self, data: dict[str, Any]) -> None:
         self._print(f"    [yellow]{escape(data['kind'])}:[/] {escape(data['message'])}")
+        self._fed_back.add(str(data["message"]))
 
     def _on_verdict(self, data: dict[str, Any]) -> None:
         colour = "green" if data["passed"] else "red"
@@ -227,6 +230,11 @@ def summary_table(steps: list[dict[str, Any]]) -> Table:
         result = Text(str(error.get("kind", "error")), style="red") if error else Text("ok", style="green")
         if step.get("dry_run"):
             result = Text("dry run", style="yellow")
-        table.add_row(str(step["index"]), str(step.get("kind") or "ai"), "; ".join(step.get("actions", [])) or "-",
-                      result, format_seconds(step.get("timings_ms", {}).get("total", 0.0) / 1000))
+        table.add_row(
+            str(step["index"]),
+            str(step.get("kind") or "ai"),
+            "; ".join(step.get("actions", [])) or "-",
+            result,
+            format_seconds(step.get("timings_ms", {}).get("total", 0.0) / 1000),
+        )
     return table

@@ -20,6 +20,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ...tools.errors import ActionParseError
 from ...tools.messages import Message
+from ..files.bounded_json import JsonLimitError, JsonLimits, loads_bounded, raw_decode_bounded
 from ..records.run_files import ErrorRecord
 from .session import Session, StopRun
 
@@ -51,6 +52,9 @@ def query_messages(question: str, screenshot: Image.Image, schema: dict[str, Any
     return [Message.text("system", SYSTEM), Message(role="user", parts=(screenshot, text))]
 
 
+QUERY_LIMITS = JsonLimits(max_depth=32)  # a value sits one level into its step record, whose reader allows 64
+
+
 def extract_json(answer: str) -> Any:
     """The JSON value an answer holds: in a ```json fence, the whole text, or from its first { or [.
 
@@ -63,17 +67,27 @@ def extract_json(answer: str) -> Any:
         text = fenced.group(1).strip()
     if not text:
         raise ActionParseError("the answer is empty", excerpt=answer, expected="a JSON value matching the schema")
+    # Bounded as every outside JSON is (agent.files.bounded_json): the value is recorded with the step, and the
+    # run folder's own reader must read it back.
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        pass
-    decoder = json.JSONDecoder()
+        return loads_bounded(text, QUERY_LIMITS)
+    except JsonLimitError as error:
+        if not error.syntax:
+            raise _past_limits(error, answer) from None
     for start in (index for index, char in enumerate(text) if char in "{["):
         try:
-            return decoder.raw_decode(text, start)[0]
+            return raw_decode_bounded(text, start, QUERY_LIMITS)[0]
         except json.JSONDecodeError:
             continue
+        except JsonLimitError as error:
+            raise _past_limits(error, answer) from None
     return text
+
+
+def _past_limits(error: JsonLimitError, answer: str) -> ActionParseError:
+    return ActionParseError(
+        f"the answer's JSON is {error}", excerpt=answer[:200], expected="a JSON value matching the schema"
+    )
 
 
 def describe_errors(error: ValidationError) -> str:

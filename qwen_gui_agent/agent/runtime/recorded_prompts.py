@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from PIL import Image
 
+from ...tools.actions import DeviceKind
 from ...tools.dialects.base import Dialect, PromptContext
 from ...tools.frames import ModelFrame, resize_to_frame
 from ...tools.messages import Message
+from ..files.images import UnreadableImage, open_rgb
 from ..records.run_files import RecordedRun, StepRecord
 from .history import History
 
@@ -39,9 +41,10 @@ class PromptRebuilder:
         window = run.info.frame_settings.get("history_images") or dialect.info.default_image_history
         self.history = History(max(1, int(window)))
         self.goal = run.info.task
+        self.problems: dict[int, str] = {}  # step index -> why its screenshot could not be read
 
     @property
-    def device_kind(self) -> str:
+    def device_kind(self) -> DeviceKind:
         return "mobile" if self.run.info.device.get("kind") == "mobile" else "computer"
 
     @property
@@ -57,8 +60,12 @@ class PromptRebuilder:
         self.goal = goal
 
     def context(self, frame: ModelFrame) -> PromptContext:
-        return PromptContext(task=self.goal, frame=frame, device=self.device_kind,  # type: ignore[arg-type]
-                             language=self.language)
+        return PromptContext(
+            task=self.goal,
+            frame=frame,
+            device=self.device_kind,
+            language=self.language,
+        )
 
     def messages(self, frame: ModelFrame, image: Image.Image) -> list[Message]:
         """The prompt of the current ``ai`` step: its frame-sized screenshot after the history so far."""
@@ -68,14 +75,17 @@ class PromptRebuilder:
         self.history.add(step.answer, action_text="; ".join(step.actions), image=image, feedback=step.feedback)
 
     def screenshot(self, step: StepRecord) -> Image.Image | None:
-        """The step's screenshot as captured, or None when it is not recorded or unreadable."""
+        """The step's screenshot as captured, or None when it is not recorded or unreadable (``problems`` says why)."""
         path = self.run.screenshot_path(step)  # None for a name that leads out of the run directory
         if path is None:
+            self.problems[step.index] = "not recorded, or not a file of the run folder"
             return None
         try:
-            with Image.open(path) as image:
-                return image.convert("RGB")
-        except OSError:
+            return open_rgb(path)  # a regular file, not a decompression bomb
+        except OSError as error:
+            self.problems[step.index] = (
+                str(error) if isinstance(error, UnreadableImage) else f"{path}: {error.strerror or error}"
+            )
             return None
 
     def prompt_image(self, step: StepRecord, frame: ModelFrame | None) -> Image.Image | None:

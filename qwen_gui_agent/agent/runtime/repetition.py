@@ -45,7 +45,9 @@ class StepActions:
         for mine, theirs in zip(self.points, other.points, strict=True):
             if len(mine) != len(theirs):
                 return False
-            if any(abs(a.x - b.x) > NEAR_PIXELS or abs(a.y - b.y) > NEAR_PIXELS for a, b in zip(mine, theirs)):
+            if any(
+                abs(a.x - b.x) > NEAR_PIXELS or abs(a.y - b.y) > NEAR_PIXELS for a, b in zip(mine, theirs, strict=False)
+            ):
                 return False
         return True
 

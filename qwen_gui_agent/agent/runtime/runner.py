@@ -12,7 +12,7 @@ import platform
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -23,7 +23,7 @@ from ...devices.errors import DeviceError
 from ...tasks.schema import Task
 from ...tools.dialects.base import Dialect
 from ..backends.base import BackendError, ModelBackend
-from ..records.run_files import RunInfo, RunWriter
+from ..records.run_files import RunInfo, RunWriteError, RunWriter
 from .console import EventSink, UserChannel
 from .secrets import Secrets
 from .session import EndCheck, LoopSettings, Session, StopRun
@@ -33,8 +33,15 @@ log = logging.getLogger(__name__)
 
 # What `agent run` exits with for each final status.
 EXIT_CODES = {
-    "success": 0, "failure": 1, "stuck": 1, "budget": 1, "error": 1, "needs_user": 3, "interrupted": 130,
+    "success": 0,
+    "failure": 1,
+    "stuck": 1,
+    "budget": 1,
+    "error": 1,
+    "needs_user": 3,
+    "interrupted": 130,
 }
+EXIT_UNWRITABLE = 2  # the run's folder could not be written: the user's --out is the problem, as with bad input
 
 
 @dataclass(frozen=True)
@@ -43,10 +50,11 @@ class RunResult:
     message: str
     run_dir: Path
     steps: int
+    unwritable: bool = False  # a write into the run directory failed (read-only, full disk): exit 2
 
     @property
     def exit_code(self) -> int:
-        return EXIT_CODES.get(self.status, 1)
+        return EXIT_UNWRITABLE if self.unwritable else EXIT_CODES.get(self.status, 1)
 
 
 def slug(text: str, limit: int = 40) -> str:
@@ -58,12 +66,25 @@ def slug(text: str, limit: int = 40) -> str:
 def new_run_directory(out_dir: Path | str, title: str) -> Path:
     """``OUT/20261125-013500-book-a-flight`` (a suffix when that name is taken); OUT is created, the run's not."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # read-only, a file in the way, no space: say where, not a traceback
+        raise RunWriteError(out_dir, error) from None
     base = f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{slug(title)}"
     candidate, counter = out_dir / base, 2
     while candidate.exists():
         candidate, counter = out_dir / f"{base}-{counter}", counter + 1
     return candidate
+
+
+def make_run_directory(out_dir: Path | str, title: str) -> Path:
+    """A new, empty run (or suite) directory under ``out_dir``; RunWriteError when it cannot be made there."""
+    directory = new_run_directory(out_dir, title)
+    try:
+        directory.mkdir(parents=True)
+    except OSError as error:
+        raise RunWriteError(directory, error) from None
+    return directory
 
 
 def _versions() -> dict[str, str]:
@@ -144,17 +165,38 @@ class RunPlan:
     write_report: bool = True
 
 
+def model_label(model: dict[str, Any]) -> str:
+    """How a run's model is named on the console, in events and JUnit: a scripted run's script, never a model
+    name it did not use."""
+    if model.get("kind") == "scripted":
+        return f"scripted: {model['script']}" if model.get("script") else "scripted"
+    return str(model.get("model", ""))
+
+
 def record_unstarted_run(plan: RunPlan, failure: NotStarted) -> RunResult:
     """A run directory whose run.json says why it never got to a step, so no suite task goes unrecorded."""
     run_dir = new_run_directory(plan.out_dir, plan.task.title())
     info = RunInfo(
-        run_id=run_dir.name, task=plan.task.title(), task_file=plan.task_file, dialect=plan.dialect,
-        model=plan.model_info or {}, device={"spec": plan.device_spec}, versions=_versions(), started_at=time.time(),
+        run_id=run_dir.name,
+        task=plan.task.title(),
+        task_file=plan.task_file,
+        dialect=plan.dialect,
+        model=plan.model_info or {},
+        device={"spec": plan.device_spec},
+        versions=_versions(),
+        started_at=time.time(),
     )
     writer = RunWriter(run_dir, info)
     events = _RedactedEvents(plan.events, plan.secrets)
-    events.emit("run_started", task=info.task, run_dir=str(run_dir), device=plan.device_spec,
-                dialect=plan.dialect, model=info.model.get("model", ""), dry_run=False)
+    events.emit(
+        "run_started",
+        task=info.task,
+        run_dir=str(run_dir),
+        device=plan.device_spec,
+        dialect=plan.dialect,
+        model=model_label(info.model),
+        dry_run=False,
+    )
     result = RunResult(status=failure.status, message=plan.secrets.redact(failure.message), run_dir=run_dir, steps=0)
     return finish_run(writer, result, events.emit, write_report=plan.write_report)
 
@@ -167,14 +209,19 @@ class _RedactedEvents:
     secrets: Secrets
 
     def emit(self, event: str, **data: Any) -> None:
-        self.sink.emit(event, self.secrets.redact_data(data))
+        self.sink.emit(event, {key: self.secrets.redact_data(value) for key, value in data.items()})
 
 
 def execute_run(parts: RunParts) -> RunResult:
     session = start_session(parts, title=parts.task.title())
     status, message = _run_steps(session, parts.task)
-    result = RunResult(status=status, message=parts.secrets.redact(message), run_dir=session.writer.directory,
-                       steps=session.steps_recorded)
+    result = RunResult(
+        status=status,
+        message=parts.secrets.redact(message),
+        run_dir=session.writer.directory,
+        steps=session.steps_recorded,
+        unwritable=session.writer.failed,
+    )
     return finish_run(session.writer, result, session.emit, write_report=parts.write_report)
 
 
@@ -183,36 +230,68 @@ def start_session(parts: SessionParts, *, title: str) -> Session:
     run_dir = new_run_directory(parts.out_dir, title)
     settings = parts.settings
     info = RunInfo(
-        run_id=run_dir.name, task=title, task_file=parts.task_file, dialect=parts.dialect.name,
-        model=parts.model_info or {"backend": getattr(parts.backend, "name", "")}, device=parts.device.describe(),
-        frame_settings={"min_pixels": settings.frame.min_pixels, "max_pixels": settings.frame.max_pixels,
-                        "relative": parts.dialect.relative, "relative_scale": parts.dialect.relative_scale,
-                        "patch_factor": settings.frame.factor,
-                        # How many screenshots each prompt carried, so replay rebuilds the same prompts.
-                        "history_images": settings.image_history or parts.dialect.info.default_image_history,
-                        "language": settings.language},  # the uitars prompt names it
-        versions=_versions(), started_at=time.time(),
+        run_id=run_dir.name,
+        task=title,
+        task_file=parts.task_file,
+        dialect=parts.dialect.name,
+        model=parts.model_info or {"backend": getattr(parts.backend, "name", "")},
+        device=parts.device.describe(),
+        frame_settings={
+            "min_pixels": settings.frame.min_pixels,
+            "max_pixels": settings.frame.max_pixels,
+            "relative": parts.dialect.relative,
+            "relative_scale": parts.dialect.relative_scale,
+            "patch_factor": settings.frame.factor,
+            # How many screenshots each prompt carried, so replay rebuilds the same prompts.
+            "history_images": settings.image_history or parts.dialect.info.default_image_history,
+            "language": settings.language,
+        },  # the uitars prompt names it
+        versions=_versions(),
+        started_at=time.time(),
     )
     writer = RunWriter(run_dir, info)
     session = Session(
-        device=parts.device, backend=parts.backend, dialect=parts.dialect, writer=writer, settings=settings,
-        events=parts.events, user=parts.user, secrets=parts.secrets, end_check=parts.end_check,
+        device=parts.device,
+        backend=parts.backend,
+        dialect=parts.dialect,
+        writer=writer,
+        settings=settings,
+        events=parts.events,
+        user=parts.user,
+        secrets=parts.secrets,
+        end_check=parts.end_check,
     )
-    session.emit("run_started", task=info.task, run_dir=str(run_dir), device=parts.device.name,
-                 dialect=parts.dialect.name, model=info.model.get("model", ""), dry_run=settings.dry_run)
+    session.emit(
+        "run_started",
+        task=info.task,
+        run_dir=str(run_dir),
+        device=parts.device.name,
+        dialect=parts.dialect.name,
+        model=model_label(info.model),
+        dry_run=settings.dry_run,
+    )
     return session
 
 
-def finish_run(
-    writer: RunWriter, result: RunResult, emit: Callable[..., None], *, write_report: bool
-) -> RunResult:
+def finish_run(writer: RunWriter, result: RunResult, emit: Callable[..., None], *, write_report: bool) -> RunResult:
     """Save how the run ended (the record first, then the report), then tell the console."""
-    writer.update(status=result.status, message=result.message, ended_at=time.time())
+    try:
+        writer.update(status=result.status, message=result.message, ended_at=time.time())
+    except RunWriteError as error:  # the disk is full or gone read-only: the console still says how the run ended
+        log.error("%s", error)
     writer.close()
-    if write_report:
+    if writer.failed and not result.unwritable:
+        result = replace(result, unwritable=True)
+    if write_report and not writer.failed:
         _write_report(result.run_dir)
-    emit("run_finished", status=result.status, message=result.message, run_dir=str(result.run_dir),
-         steps=result.steps, exit_code=result.exit_code)
+    emit(
+        "run_finished",
+        status=result.status,
+        message=result.message,
+        run_dir=str(result.run_dir),
+        steps=result.steps,
+        exit_code=result.exit_code,
+    )
     return result
 
 
@@ -223,6 +302,8 @@ def _run_steps(session: Session, task: Task) -> tuple[str, str]:
         return stop.status, stop.message
     except KeyboardInterrupt as stop:
         return "interrupted", interruption_message(stop)
+    except RunWriteError as error:
+        return "error", f"the run cannot be recorded: {error}"
     except DeviceError as error:
         log.debug("device failure", exc_info=True)
         return "error", f"device: {error}"

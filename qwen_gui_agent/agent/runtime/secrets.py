@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -27,6 +27,11 @@ PLACEHOLDER = re.compile(r"\{\{\s*secret:([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 def placeholder(name: str) -> str:
     return "{{secret:" + name + "}}"
+
+
+def _literally(replacement: str) -> Callable[[re.Match[str]], str]:
+    """A ``re.sub`` replacement that inserts ``replacement`` as it is (backslashes in a string would be read)."""
+    return lambda _match: replacement
 
 
 def referenced_names(texts: Iterable[str]) -> tuple[str, ...]:
@@ -120,7 +125,7 @@ class Secrets:
                 text = text.replace(spelling, placeholder(name))
             else:
                 whole_word = rf"(?<![A-Za-z0-9_]){re.escape(spelling)}(?![A-Za-z0-9_])"
-                text = re.sub(whole_word, lambda _, name=name: placeholder(name), text)
+                text = re.sub(whole_word, _literally(placeholder(name)), text)
         return text
 
     def redact_data(self, data: object) -> object:

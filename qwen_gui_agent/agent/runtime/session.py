@@ -37,6 +37,7 @@ from ..records.run_files import (
     ExecutedRecord,
     FrameRecord,
     GeometryRecord,
+    RunWriteError,
     RunWriter,
     StepRecord,
 )
@@ -127,16 +128,30 @@ class StepDraft:
         frame = self.action_frame or (self.observation.frame if self.observation else None)
         usage = self.completion.usage if self.completion else None
         return StepRecord(
-            index=self.index, started_at=self.started_at, kind=self.kind, goal=self.goal, query=self.query,
+            index=self.index,
+            started_at=self.started_at,
+            kind=self.kind,
+            goal=self.goal,
+            query=self.query,
             screenshot=self.screenshot,
             geometry=GeometryRecord(**vars(shot.geometry)) if shot else None,
-            frame=FrameRecord(width=frame.width, height=frame.height, relative=frame.relative,
-                              relative_scale=frame.relative_scale) if frame else None,
+            frame=FrameRecord(
+                width=frame.width, height=frame.height, relative=frame.relative, relative_scale=frame.relative_scale
+            )
+            if frame
+            else None,
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=usage.completion_tokens if usage else None,
-            answer=self.completion.text if self.completion else "", thought=self.thought, actions=self.actions,
-            executed=self.executed, timings_ms=self.timings_ms, error=self.error, feedback=self.feedback,
-            note=self.note, value=self.value, serving=self.serving,
+            answer=self.completion.text if self.completion else "",
+            thought=self.thought,
+            actions=self.actions,
+            executed=self.executed,
+            timings_ms=self.timings_ms,
+            error=self.error,
+            feedback=self.feedback,
+            note=self.note,
+            value=self.value,
+            serving=self.serving,
         )
 
 
@@ -155,9 +170,17 @@ EndCheck = Callable[[], "StopRun | None"]
 
 class Session:
     def __init__(
-        self, *, device: Device, backend: ModelBackend, dialect: Dialect, writer: RunWriter,
-        settings: LoopSettings, events: EventSink, user: UserChannel | None = None,
-        secrets: Secrets | None = None, clock: Callable[[], float] = time.monotonic,
+        self,
+        *,
+        device: Device,
+        backend: ModelBackend,
+        dialect: Dialect,
+        writer: RunWriter,
+        settings: LoopSettings,
+        events: EventSink,
+        user: UserChannel | None = None,
+        secrets: Secrets | None = None,
+        clock: Callable[[], float] = time.monotonic,
         end_check: EndCheck | None = None,
     ) -> None:
         self.device = device
@@ -224,6 +247,9 @@ class Session:
         except KeyboardInterrupt:
             draft.note = draft.note or "interrupted"
             raise
+        except RunWriteError as error:  # the run's folder cannot be written: the record says so, if it still can
+            draft.error = ErrorRecord(kind="storage", message=str(error))
+            raise
         except Exception as error:  # a bug of ours: record it on the step it broke, then let the runner end the run
             draft.error = ErrorRecord(kind="internal", message=f"{type(error).__name__}: {error}")
             raise
@@ -239,10 +265,18 @@ class Session:
         self.steps_recorded = record.index
         commands = [command for executed in record.executed for command in executed.commands]
         self.emit(
-            "step", index=record.index, kind=record.kind, goal_step=draft.goal_step, max_steps=draft.limit,
-            actions=record.actions, thought=record.thought, commands=commands,
-            dry_run=any(executed.dry_run for executed in record.executed), timings_ms=record.timings_ms,
-            error=record.error.model_dump() if record.error else None, note=record.note,
+            "step",
+            index=record.index,
+            kind=record.kind,
+            goal_step=draft.goal_step,
+            max_steps=draft.limit,
+            actions=record.actions,
+            thought=record.thought,
+            commands=commands,
+            dry_run=any(executed.dry_run for executed in record.executed),
+            timings_ms=record.timings_ms,
+            error=record.error.model_dump() if record.error else None,
+            note=record.note,
         )
 
     def observe(self, draft: StepDraft) -> Observation:
@@ -251,8 +285,13 @@ class Session:
         with draft.timed("capture"):
             shot = self.device.screenshot()
         with draft.timed("resize"):
-            frame = ModelFrame.for_screen(shot.geometry.width, shot.geometry.height, self.settings.frame,
-                                          relative=self.dialect.relative, relative_scale=self.dialect.relative_scale)
+            frame = ModelFrame.for_screen(
+                shot.geometry.width,
+                shot.geometry.height,
+                self.settings.frame,
+                relative=self.dialect.relative,
+                relative_scale=self.dialect.relative_scale,
+            )
             observation = Observation(shot=shot, frame=frame, image=resize_to_frame(shot.image, frame))
         with draft.timed("save"):
             draft.screenshot = self.writer.save_image(draft.index, shot.image)
@@ -281,8 +320,9 @@ class Session:
         if seen is None or frame.relative or seen == (frame.width, frame.height):
             return frame
         # The backend resized our image again (it should not): trust what the model really saw.
-        log.warning("the model saw %dx%d, not the %s frame we sent; reading its points in what it saw",
-                    seen[0], seen[1], frame)
+        log.warning(
+            "the model saw %dx%d, not the %s frame we sent; reading its points in what it saw", seen[0], seen[1], frame
+        )
         draft.action_frame = ModelFrame(width=seen[0], height=seen[1])
         draft.note = f"the model saw {seen[0]}x{seen[1]}, not {frame}"
         return draft.action_frame
@@ -295,7 +335,9 @@ class Session:
             self.secrets.check(action.text)
         self.device.plan(map_action(action, frame, observation.shot.geometry))
 
-    def perform(self, draft: StepDraft, action: Action, frame: ModelFrame | None, observation: Observation) -> Performed:
+    def perform(
+        self, draft: StepDraft, action: Action, frame: ModelFrame | None, observation: Observation
+    ) -> Performed:
         """Run one action given in ``frame`` (None: screenshot pixels) through confirm, mapping and secrets.
 
         Raises ActionParseError for what the model can fix (unknown secret, an
@@ -343,7 +385,9 @@ class Session:
 
     def _confirm(self, action: Action, frame: ModelFrame | None) -> tuple[Action, bool]:
         if self.user is None or not self.user.interactive:
-            raise StopRun("error", "--confirm needs a terminal to ask at", error=ErrorRecord(kind="user", message="no terminal"))
+            raise StopRun(
+                "error", "--confirm needs a terminal to ask at", error=ErrorRecord(kind="user", message="no terminal")
+            )
         while True:
             try:
                 answer = self.user.confirm(format_action(action))

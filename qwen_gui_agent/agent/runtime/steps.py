@@ -104,7 +104,9 @@ def _with_variables(step: Step, variables: dict[str, Any]) -> Step:
     try:
         return step.with_variables(variables)
     except VariableError as error:
-        raise StopRun("failure", f"{step.kind} step: {error}", error=ErrorRecord(kind="variable", message=str(error)))
+        raise StopRun(
+            "failure", f"{step.kind} step: {error}", error=ErrorRecord(kind="variable", message=str(error))
+        ) from None
 
 
 def do(session: Session, action: Action, frame: ModelFrame | None, *, kind: str) -> None:
@@ -132,7 +134,9 @@ def tap(session: Session, query: str) -> None:
         with draft.timed("prompt"):
             messages = session.dialect.grounding_messages(query, observation.image, observation.frame)
         completion = session.ask_model(draft, messages)
-        frame = session.answer_frame(draft, observation, completion)
+        frame = session.dialect.grounding_frame(session.answer_frame(draft, observation, completion))
+        if frame != observation.frame:
+            draft.action_frame = frame  # recorded: the box's scale, if it is not the action calls' (qwen3)
         session.phase(draft, "parse")
         try:
             with draft.timed("parse"):
@@ -161,14 +165,16 @@ def launch(session: Session, app: str) -> None:
         except ValueError as error:  # a task built in code skips the task file's check
             raise StopRun("failure", str(error), error=ErrorRecord(kind="launch", message=str(error))) from None
         if not session.settings.dry_run:
-            _start_program(app, argv)
-        draft.executed.append(ExecutedRecord(action=launch_record(app), commands=[shlex.join(argv)],
-                                             dry_run=session.settings.dry_run))
+            _start_program(app, argv, session.device.program_environment())
+        draft.executed.append(
+            ExecutedRecord(action=launch_record(app), commands=[shlex.join(argv)], dry_run=session.settings.dry_run)
+        )
     session.settle()
 
 
-def _start_program(app: str, argv: list[str]) -> None:
-    """Start ``argv`` in the background; fail if it cannot start or dies at once with an error code.
+def _start_program(app: str, argv: list[str], environment: dict[str, str] | None) -> None:
+    """Start ``argv`` in the background (in ``environment``: the device's display); fail if it cannot start or
+    dies at once with an error code.
 
     Watching it for a moment catches a bad option or a missing display, which
     would otherwise pass as a launch and leave the model staring at an
@@ -179,11 +185,18 @@ def _start_program(app: str, argv: list[str]) -> None:
     with tempfile.TemporaryFile() as errors:
         try:
             # A new session: the app outlives the run and ignores our Ctrl-C.
-            process = subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL,
-                                       stdout=subprocess.DEVNULL, stderr=errors)
+            process = subprocess.Popen(
+                argv,
+                start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
+                env=environment,
+            )
         except OSError as error:
-            raise StopRun("failure", f"cannot launch {app!r}: {error}",
-                          error=ErrorRecord(kind="launch", message=str(error))) from None
+            raise StopRun(
+                "failure", f"cannot launch {app!r}: {error}", error=ErrorRecord(kind="launch", message=str(error))
+            ) from None
         try:
             code = process.wait(timeout=LAUNCH_CHECK_S)
         except subprocess.TimeoutExpired:
@@ -223,8 +236,11 @@ def wait_for(session: Session, statement: str, *, timeout_s: float, interval_s: 
         if verdict.passed:
             return
         if time.monotonic() + interval_s > give_up_at:
-            raise CheckFailed(statement, verdict.reason,
-                              f"waited {timeout_s:g} s and it is still not true that: {statement} ({verdict.reason})")
+            raise CheckFailed(
+                statement,
+                verdict.reason,
+                f"waited {timeout_s:g} s and it is still not true that: {statement} ({verdict.reason})",
+            )
         time.sleep(interval_s)
 
 

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from ...devices.base import Device, Execution, Screenshot
 from ...devices.errors import DeviceDisconnected
-from ...tools.actions import Action
+from ...tools.actions import Action, Wait
 from ...tools.messages import Message
 from ..backends.base import Completion, ModelBackend
 from ..runtime.runner import SignalInterrupt
@@ -60,10 +60,18 @@ class GuardedDevice(Device):
 
     def execute(self, action: Action) -> Execution:
         self._stop.check()
+        if isinstance(action, Wait):  # waited here, so a stop ends it at once (only the main thread hears Ctrl-C)
+            commands = self.inner.plan(action)
+            self._stop.event.wait(action.seconds)
+            self._stop.check()
+            return Execution(action=action, commands=commands)
         return self._watch(lambda: self.inner.execute(action))
 
     def describe(self) -> dict[str, object]:
         return self._watch(self.inner.describe)
+
+    def program_environment(self) -> dict[str, str] | None:
+        return self.inner.program_environment()
 
     def close(self) -> None:
         self.inner.close()

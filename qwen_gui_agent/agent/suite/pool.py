@@ -74,3 +74,16 @@ class DevicePool:
     def retired(self) -> dict[str, str]:
         with self._changed:
             return dict(self._retired)
+
+
+def at_once(parallel: int, devices: int, tasks: int) -> str:
+    """How many tasks really run at once, in words: one per device at most, whatever ``--parallel`` asks."""
+    running = max(1, min(parallel, devices, tasks))
+    if running == parallel:
+        return f"{running} at once"
+    limit = (
+        f"only {devices} device{'s' if devices != 1 else ''}, one task each at a time"
+        if devices < parallel
+        else f"only {tasks} task{'s' if tasks != 1 else ''}"
+    )
+    return f"{running} at once (--parallel {parallel}, but {limit})"

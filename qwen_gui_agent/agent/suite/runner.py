@@ -24,6 +24,7 @@ from ...devices.base import Device
 from ...devices.errors import DeviceError
 from ...tasks.schema import Task
 from ..backends.base import BackendError, ModelBackend
+from ..records.run_files import RunWriteError
 from ..runtime.console import EventSink
 from ..runtime.runner import NotStarted, RunParts, RunPlan, RunResult, execute_run, record_unstarted_run
 from .guard import GuardedBackend, GuardedDevice, StopSignal
@@ -32,6 +33,8 @@ from .pool import DevicePool
 log = logging.getLogger(__name__)
 
 NOT_RUN = "not_run"
+# While the suite goes (and in its files after a kill -9): a task not started yet, and one under way.
+PENDING, RUNNING = "pending", "running"
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class TaskOutcome:
     run_dir: Path | None = None
     steps: int = 0
     seconds: float = 0.0
+    unwritable: bool = False  # its run directory could not be written (read-only, a full disk)
 
 
 @dataclass(frozen=True)
@@ -83,10 +87,24 @@ class SuiteRun:
     interrupted: bool
 
 
-def run_suite(tasks: list[SuiteTask], pool: DevicePool, launcher: Launcher, *, parallel: int,
-              stop: StopSignal | None = None) -> SuiteRun:
-    """Every task run on some device of ``pool``, at most ``parallel`` at once; outcomes in task order."""
+def run_suite(
+    tasks: list[SuiteTask],
+    pool: DevicePool,
+    launcher: Launcher,
+    *,
+    parallel: int,
+    stop: StopSignal | None = None,
+    on_change: Callable[[int, TaskOutcome], None] | None = None,
+    announce: Callable[[str], None] = log.warning,
+) -> SuiteRun:
+    """Every task run on some device of ``pool``, at most ``parallel`` at once; outcomes in task order.
+
+    ``on_change(index, outcome)`` hears of each task as it starts (status ``running``) and as it ends, from the
+    worker threads (``progress.SuiteRecord`` keeps the suite's files current with it). ``announce`` tells the
+    person what a Ctrl-C (or SIGTERM) does, the moment it arrives.
+    """
     stop = stop or StopSignal()
+    tell = on_change or (lambda index, outcome: None)
     waiting = deque(enumerate(tasks))
     outcomes: dict[int, TaskOutcome] = {}
     lock = threading.Lock()
@@ -114,25 +132,32 @@ def run_suite(tasks: list[SuiteTask], pool: DevicePool, launcher: Launcher, *, p
                 with lock:
                     waiting.appendleft(item)  # recorded below as not run
                 return
+            tell(index, TaskOutcome(task.path, task.title, RUNNING, "", spec))
             outcome = _run_one(task, spec, pool, launcher, stop)
             with lock:
                 outcomes[index] = outcome
+            tell(index, outcome)
 
-    workers = [threading.Thread(target=worker, name=f"suite-worker-{n}", daemon=True)
-               for n in range(max(1, min(parallel, len(pool.specs), len(tasks))))]
+    workers = [
+        threading.Thread(target=worker, name=f"suite-worker-{n}", daemon=True)
+        for n in range(max(1, min(parallel, len(pool.specs), len(tasks))))
+    ]
     for thread in workers:
         thread.start()
-    _wait_for(all_done, stop)
+    _wait_for(all_done, stop, announce)
     for thread in workers:
         thread.join()
-    reason = "the suite was stopped before this task started" if stop.event.is_set() else \
-        "no device left: every device of the suite dropped or could not open"
+    reason = (
+        "the suite was stopped before this task started"
+        if stop.event.is_set()
+        else "no device left: every device of the suite dropped or could not open"
+    )
     for index, task in waiting:
         outcomes[index] = TaskOutcome(task.path, task.title, NOT_RUN, reason)
     return SuiteRun(tuple(outcomes[index] for index in sorted(outcomes)), pool.retired, stop.event.is_set())
 
 
-def _wait_for(all_done: threading.Event, stop: StopSignal) -> None:
+def _wait_for(all_done: threading.Event, stop: StopSignal, announce: Callable[[str], None]) -> None:
     """Wait for the workers; a Ctrl-C (even a second one) stops the suite and waits for the runs to save.
 
     (An Event, not Thread.join: a KeyboardInterrupt landing inside join can leave the thread looking
@@ -143,8 +168,11 @@ def _wait_for(all_done: threading.Event, stop: StopSignal) -> None:
             all_done.wait(timeout=0.2)
         except KeyboardInterrupt as cause:
             if not stop.event.is_set():
-                log.info("stopping the suite: %s", cause or "Ctrl-C")
                 stop.stop(cause)
+                announce(
+                    f"stopping the suite ({str(cause) or 'Ctrl-C'}): each running task ends now and is recorded as "
+                    "interrupted; the tasks not started are recorded as not run"
+                )
 
 
 def _run_one(task: SuiteTask, spec: str, pool: DevicePool, launcher: Launcher, stop: StopSignal) -> TaskOutcome:
@@ -153,6 +181,9 @@ def _run_one(task: SuiteTask, spec: str, pool: DevicePool, launcher: Launcher, s
     message = ""
     try:
         result, dropped = _start_and_run(task, spec, launcher, events, stop)
+    except RunWriteError as error:  # its run directory cannot be made: said in one line, the suite goes on
+        result, dropped = None, None
+        message = str(error)
     except Exception as error:  # a worker must record its task whatever goes wrong, and live on
         log.exception("task %s on %s stopped on an unexpected error", task.path, spec)
         result, dropped = None, None
@@ -163,13 +194,33 @@ def _run_one(task: SuiteTask, spec: str, pool: DevicePool, launcher: Launcher, s
         pool.release(spec)
     seconds = time.perf_counter() - started
     if result is None:
-        return TaskOutcome(task.path, task.title, "error", message, spec, None, 0, seconds)
-    return TaskOutcome(task.path, task.title, result.status, result.message, spec, result.run_dir, result.steps,
-                       seconds)
+        return TaskOutcome(
+            task.path,
+            task.title,
+            "error",
+            message,
+            spec,
+            None,
+            0,
+            seconds,
+            unwritable=message.startswith("cannot write"),
+        )
+    return TaskOutcome(
+        task.path,
+        task.title,
+        result.status,
+        result.message,
+        spec,
+        result.run_dir,
+        result.steps,
+        seconds,
+        unwritable=result.unwritable,
+    )
 
 
-def _start_and_run(task: SuiteTask, spec: str, launcher: Launcher, events: EventSink,
-                   stop: StopSignal) -> tuple[RunResult, str | None]:
+def _start_and_run(
+    task: SuiteTask, spec: str, launcher: Launcher, events: EventSink, stop: StopSignal
+) -> tuple[RunResult, str | None]:
     """The run's result, and why its device must leave the pool (None: it stays)."""
     try:
         device = launcher.open_device(spec)
@@ -190,13 +241,24 @@ def _start_and_run(task: SuiteTask, spec: str, launcher: Launcher, events: Event
 
 
 def _close(device: Device, spec: str) -> None:
+    # A dropped device often cannot be closed cleanly (an X server that died raises from xcb): its run is saved
+    # already, and how it ended must reach the summary, so nothing raised here ends the task as an internal error.
     try:
         device.close()
-    except DeviceError as error:  # a dropped device often cannot be closed cleanly; its run is saved already
+    except DeviceError as error:
         log.info("closing %s: %s", spec, error)
+    except Exception as error:  # noqa: BLE001 - whatever a driver raises on close, the task's record stands
+        log.warning("closing %s failed: %s: %s", spec, type(error).__name__, error)
 
 
 def outcome_data(outcome: TaskOutcome) -> dict[str, Any]:
-    return {"task": outcome.title, "file": str(outcome.path), "status": outcome.status, "message": outcome.message,
-            "device": outcome.device, "run_dir": str(outcome.run_dir) if outcome.run_dir else None,
-            "steps": outcome.steps, "seconds": round(outcome.seconds, 3)}
+    return {
+        "task": outcome.title,
+        "file": str(outcome.path),
+        "status": outcome.status,
+        "message": outcome.message,
+        "device": outcome.device,
+        "run_dir": str(outcome.run_dir) if outcome.run_dir else None,
+        "steps": outcome.steps,
+        "seconds": round(outcome.seconds, 3),
+    }

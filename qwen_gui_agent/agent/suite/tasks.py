@@ -5,6 +5,8 @@ from __future__ import annotations
 import glob
 from pathlib import Path
 
+from ..files.paths import is_dir_quietly, is_file_quietly
+
 TASK_SUFFIXES = (".yaml", ".yml")
 _GLOB_CHARACTERS = frozenset("*?[")
 
@@ -18,8 +20,9 @@ def is_pattern(text: str) -> bool:
 
 
 def looks_like_suite(argument: str) -> bool:
-    """A folder or a glob pattern: a suite even when it is the only argument."""
-    return Path(argument).is_dir() or (is_pattern(argument) and argument.lower().endswith(TASK_SUFFIXES))
+    """A folder or a glob pattern: a suite even when it is the only argument (a goal whose words hold a slash and a
+    part over 255 bytes is neither, not an OSError)."""
+    return is_dir_quietly(Path(argument)) or (is_pattern(argument) and argument.lower().endswith(TASK_SUFFIXES))
 
 
 def expand_task_files(arguments: list[str]) -> list[Path]:
@@ -27,7 +30,7 @@ def expand_task_files(arguments: list[str]) -> list[Path]:
     found: list[Path] = []
     for argument in arguments:
         path = Path(argument)
-        if path.is_dir():
+        if is_dir_quietly(path):
             matches = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in TASK_SUFFIXES)
             if not matches:
                 raise SuiteInputError(f"the folder {argument} holds no task files (*.yaml, *.yml)")
@@ -35,7 +38,7 @@ def expand_task_files(arguments: list[str]) -> list[Path]:
             matches = sorted(Path(match) for match in glob.glob(argument, recursive=True) if Path(match).is_file())
             if not matches:
                 raise SuiteInputError(f"no task file matches {argument}")
-        elif path.is_file() and path.suffix.lower() in TASK_SUFFIXES:
+        elif is_file_quietly(path) and path.suffix.lower() in TASK_SUFFIXES:
             matches = [path]
         else:
             raise SuiteInputError(f"no such task file: {argument} (a suite takes task files, folders or globs)")

@@ -20,6 +20,7 @@ import tenacity
 
 from ..errors import DeviceDisconnected, MissingDependency
 from .settings import AndroidSettings
+from .text import ADB_INPUT_B64_ACTION
 
 if TYPE_CHECKING:
     from adbutils import AdbClient, AdbDevice
@@ -76,29 +77,41 @@ def adb_server_as_found(client: AdbClient, settings: AndroidSettings) -> Iterato
     us); one started during the look is stopped again at its end. A server that was running is
     left alone.
     """
-    from adbutils import AdbError
 
     was_running = adb_server_listening(settings)
     try:
         yield
     finally:
-        if not was_running and adb_server_listening(settings):
-            logger.info("stopping the adb server started at %s:%d to list devices", settings.adb_host, settings.adb_port)
-            with contextlib.suppress(AdbError, OSError):
-                client.server_kill()
+        if not was_running:
+            stop_started_server(client, settings, "to list devices")
+
+
+def stop_started_server(client: AdbClient, settings: AndroidSettings, why: str) -> None:
+    """Stop the adb server adbutils started for us (``adb start-server``'s daemon), if it is still there."""
+    from adbutils import AdbError
+
+    if adb_server_listening(settings):
+        logger.info("stopping the adb server started at %s:%d %s", settings.adb_host, settings.adb_port, why)
+        with contextlib.suppress(AdbError, OSError):
+            client.server_kill()
 
 
 def with_retries(settings: AndroidSettings, what: str, call: Callable[[], T]) -> T:
     """Run ``call``; retry TransientAdbError with backoff; DeviceDisconnected once retries are spent."""
+
+    def log_retry(state: tenacity.RetryCallState) -> None:
+        assert state.outcome is not None  # tenacity calls before_sleep after an attempt, so its outcome is set
+        logger.warning(
+            "%s failed (%s); retry %d of %d", what, state.outcome.exception(), state.attempt_number, settings.retries
+        )
+
     retrying = tenacity.Retrying(
         stop=tenacity.stop_after_attempt(settings.retries + 1),
         wait=tenacity.wait_exponential(
             multiplier=settings.retry_backoff_s, min=settings.retry_backoff_s, max=settings.retry_backoff_max_s
         ),
         retry=tenacity.retry_if_exception_type(TransientAdbError),
-        before_sleep=lambda state: logger.warning(
-            "%s failed (%s); retry %d of %d", what, state.outcome.exception(), state.attempt_number, settings.retries
-        ),
+        before_sleep=log_retry,
         reraise=True,
     )
     try:
@@ -122,7 +135,8 @@ class DeviceLink:
     def run(self, command: str, *, service: Service = "shell", idempotent: bool = True) -> bytes:
         """Everything ``command`` writes, as bytes. ``exec`` gives an 8-bit clean stream (screencap)."""
         return with_retries(
-            self.settings, f"`adb {'exec-out' if service == 'exec' else 'shell'} {command}` on {self.serial}",
+            self.settings,
+            f"`adb {'exec-out' if service == 'exec' else 'shell'} {shown_command(command)}` on {self.serial}",
             lambda: self._run_once(command, service, idempotent),
         )
 
@@ -151,9 +165,26 @@ class DeviceLink:
                     raise TransientAdbError(f"reading from {self.serial} failed: {error}") from error
                 # The command was accepted and may have run: a retry could tap twice.
                 raise DeviceDisconnected(
-                    f"the connection to {self.serial} broke while `{command}` ran; not retried, it may have run",
+                    f"the connection to {self.serial} broke while `{shown_command(command)}` ran; not retried, it "
+                    "may have run",
                     hint="take a new screenshot to see the state before the next action",
                 ) from error
+
+
+def shown_command(command: str) -> str:
+    """``command`` as messages and logs show it: the text a typing command carries is left out.
+
+    A secret is typed in pieces (``input text`` is split at a literal ``%s`` and at each newline) and
+    spelled as the shell and ``input`` need it (``%s`` for spaces, shell quotes, base64 for the IME),
+    so no redaction of the whole value can find a piece of it in a message: no piece goes in.
+    """
+    for prefix in _TYPING_PREFIXES:
+        if command.startswith(prefix):
+            return f"{prefix}<{len(command) - len(prefix)} characters of typed text>"
+    return command
+
+
+_TYPING_PREFIXES = ("input text ", f"am broadcast -a {ADB_INPUT_B64_ACTION} --es msg ")
 
 
 def _read_to_end(sock: socket.socket) -> bytes:

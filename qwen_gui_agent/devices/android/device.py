@@ -8,6 +8,7 @@ pure ``plan_android``. adbutils is imported only when a device is opened.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -30,6 +31,9 @@ from .adb import (
     DeviceLink,
     adb_client,
     adb_server_as_found,
+    adb_server_listening,
+    shown_command,
+    stop_started_server,
     transient_on_adb_trouble,
     with_retries,
 )
@@ -98,10 +102,17 @@ def _describe_devices(client: AdbClient, settings: AndroidSettings) -> list[Andr
         link = DeviceLink(client, entry.serial, settings)
         width, height, rotation = _screen_facts(link)
         model = entry.tags.get("model") or link.text("getprop ro.product.model")
-        infos.append(AndroidDeviceInfo(
-            entry.serial, entry.state, model=model, width=width, height=height,
-            orientation=ORIENTATIONS[rotation], rotation=rotation,
-        ))
+        infos.append(
+            AndroidDeviceInfo(
+                entry.serial,
+                entry.state,
+                model=model,
+                width=width,
+                height=height,
+                orientation=ORIENTATIONS[rotation],
+                rotation=rotation,
+            )
+        )
     return infos
 
 
@@ -109,11 +120,19 @@ def open_android(serial: str | None, settings: AndroidSettings) -> AndroidDevice
     """The device ``serial`` (``HOST:PORT`` is connected over TCP first), or the only device when None."""
     serial = serial or settings.serial
     client = adb_client(settings)
-    if serial and TCP_SERIAL.match(serial):
-        _connect_tcp(client, serial, settings)
-    listed = _list_devices(client, settings)
-    serial = _choose(serial, listed)
-    return AndroidDevice(DeviceLink(client, serial, settings), settings)
+    # adbutils starts an adb server when none answers (a daemon that outlives us): ours to stop at the end.
+    started_here = not adb_server_listening(settings)
+    stop_server = functools.partial(stop_started_server, client, settings, "for this run") if started_here else None
+    try:
+        if serial and TCP_SERIAL.match(serial):
+            _connect_tcp(client, serial, settings)
+        listed = _list_devices(client, settings)
+        serial = _choose(serial, listed)
+    except BaseException:
+        if stop_server is not None:
+            stop_server()
+        raise
+    return AndroidDevice(DeviceLink(client, serial, settings), settings, stop_server=stop_server)
 
 
 def _list_devices(client: AdbClient, settings: AndroidSettings) -> list[_Listed]:
@@ -155,7 +174,9 @@ def _choose(serial: str | None, listed: Sequence[_Listed]) -> str:
         )
     entry = next((entry for entry in listed if entry.serial == serial), None)
     if entry is None:
-        raise DeviceNotFound(f"no Android device {serial!r}; adb lists {seen}", hint="check the serial with `adb devices`")
+        raise DeviceNotFound(
+            f"no Android device {serial!r}; adb lists {seen}", hint="check the serial with `adb devices`"
+        )
     if entry.state != "device":
         raise DeviceNotFound(f"Android device {serial} is {entry.state}", hint=_STATE_HINTS.get(entry.state, ""))
     return serial
@@ -175,15 +196,26 @@ class AndroidDevice(Device):
     kind = "mobile"
 
     def __init__(
-        self, link: DeviceLink, settings: AndroidSettings, *, sleep: Callable[[float], None] = time.sleep
+        self,
+        link: DeviceLink,
+        settings: AndroidSettings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        stop_server: Callable[[], None] | None = None,
     ) -> None:
         self.link = link
         self.settings = settings
         self.name = link.serial
         self._sleep = sleep
+        self._stop_server = stop_server  # the adb server opening this device started: stopped at close
         self._screen: tuple[int, int] | None = None  # size of the last capture: the current orientation
         self._packages: tuple[str, ...] | None = None
         self._raw_capture = settings.screencap == "raw"
+
+    def close(self) -> None:
+        if self._stop_server is not None:
+            stop, self._stop_server = self._stop_server, None
+            stop()
 
     # --- perceive -------------------------------------------------------------------------------------------
 
@@ -193,8 +225,10 @@ class AndroidDevice(Device):
         capture_ms = (time.perf_counter() - started) * 1000
         self._screen = image.size
         return Screenshot(
-            image=image, geometry=ScreenGeometry(width=image.width, height=image.height),
-            captured_at=time.time(), capture_ms=capture_ms,
+            image=image,
+            geometry=ScreenGeometry(width=image.width, height=image.height),
+            captured_at=time.time(),
+            capture_ms=capture_ms,
         )
 
     def _capture(self) -> Image.Image:
@@ -315,7 +349,9 @@ def _check_output(command: str, output: str) -> None:
                 "this Android version cannot press keys together (needs Android 13+)",
                 expected="one key per hotkey, or press_back()/press_home()/press_enter()",
             )
-        raise DeviceError(f"`{command}` failed: {output[:300]}", hint="check the device screen and `adb logcat`")
+        raise DeviceError(
+            f"`{shown_command(command)}` failed: {output[:300]}", hint="check the device screen and `adb logcat`"
+        )
     if program == "monkey" and "Events injected" not in output:
         package = command.split()[2]
         raise ActionParseError(
@@ -323,6 +359,8 @@ def _check_output(command: str, output: str) -> None:
             expected="open_app with an installed app's package name",
         )
     if program == "am" and "Broadcast completed" not in output:
-        raise DeviceError(f"`{command}` failed: {output[:300]}", hint="check that ADBKeyboard is installed")
+        raise DeviceError(
+            f"`{shown_command(command)}` failed: {output[:300]}", hint="check that ADBKeyboard is installed"
+        )
     if program == "ime" and re.search(r"\b(Unknown|Error|not found|cannot)\b", output, re.IGNORECASE):
         raise DeviceError(f"`{command}` failed: {output[:300]}", hint="list keyboards with `adb shell ime list -a -s`")

@@ -89,12 +89,18 @@ class Emulator:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
 
 def start_emulator(
-    avd: str, settings: AndroidSettings, *, port: int = FIRST_CONSOLE_PORT, poll_s: float = 2.0,
+    avd: str,
+    settings: AndroidSettings,
+    *,
+    port: int = FIRST_CONSOLE_PORT,
+    poll_s: float = 2.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Emulator:
     """Boot ``avd`` headless on console ``port`` and wait until Android reports boot completed."""
@@ -102,8 +108,10 @@ def start_emulator(
         raise ValueError(f"emulator console ports are even numbers in {FIRST_CONSOLE_PORT}..{LAST_CONSOLE_PORT}")
     known = list_avds(settings)
     if avd not in known:
-        raise DeviceNotFound(f"no AVD called {avd!r}; the SDK has {', '.join(known) or 'none'}",
-                             hint="create one with `avdmanager create avd`")
+        raise DeviceNotFound(
+            f"no AVD called {avd!r}; the SDK has {', '.join(known) or 'none'}",
+            hint="create one with `avdmanager create avd`",
+        )
     command = (str(emulator_binary(settings)), "-avd", avd, *settings.emulator_args, "-port", str(port))
     log_path = Path(tempfile.mkstemp(prefix=f"emulator-{port}-", suffix=".log")[1])
     with log_path.open("wb") as log:
@@ -118,8 +126,13 @@ def start_emulator(
 
 
 def wait_for_boot(
-    serial: str, settings: AndroidSettings, *, process: subprocess.Popen[bytes] | None = None,
-    log_path: Path | None = None, poll_s: float = 2.0, sleep: Callable[[float], None] = time.sleep,
+    serial: str,
+    settings: AndroidSettings,
+    *,
+    process: subprocess.Popen[bytes] | None = None,
+    log_path: Path | None = None,
+    poll_s: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> None:
     """Poll until ``serial`` is listed as a device and ``sys.boot_completed`` is 1."""
     client = adb_client(settings)
@@ -127,8 +140,10 @@ def wait_for_boot(
     deadline = time.monotonic() + settings.emulator_boot_timeout_s
     while True:
         if process is not None and process.poll() is not None:
-            raise DeviceError(f"the emulator for {serial} exited with code {process.returncode}",
-                              hint=f"see its log: {_tail(log_path)}")
+            raise DeviceError(
+                f"the emulator for {serial} exited with code {process.returncode}",
+                hint=f"see its log: {_tail(log_path)}",
+            )
         if _boot_completed(client, serial, quick):
             logger.info("%s finished booting", serial)
             return

@@ -68,7 +68,8 @@ def decode_png(data: bytes) -> Image.Image:
 
 def require_content(image: Image.Image) -> Image.Image:
     """CaptureError for an all-black capture (screen off, secure window, failed grab)."""
-    if all(high == 0 for _low, high in image.getextrema()):
+    # alpha_only=False: a pixel counts as lit when any band (alpha too) is non-zero, on images of any mode.
+    if image.getbbox(alpha_only=False) is None:
         raise CaptureError(
             f"the screenshot ({image.width}x{image.height}) is completely black",
             hint="wake and unlock the screen; apps with FLAG_SECURE (banking, DRM video) cannot be captured",

@@ -48,7 +48,11 @@ PBCOPY = ClipboardTool(
     "pbcopy", read=("pbpaste",), write=("pbcopy",), env=(("LANG", "en_US.UTF-8"), ("LC_CTYPE", "UTF-8"))
 )
 
-_CANDIDATES: dict[DesktopPlatform, tuple[ClipboardTool, ...]] = {"x11": (XCLIP, XSEL), "macos": (PBCOPY,), "windows": ()}
+_CANDIDATES: dict[DesktopPlatform, tuple[ClipboardTool, ...]] = {
+    "x11": (XCLIP, XSEL),
+    "macos": (PBCOPY,),
+    "windows": (),
+}
 
 
 def find_clipboard_tool(platform: DesktopPlatform, which: Callable[[str], str | None] = shutil.which) -> ClipboardTool:
@@ -86,8 +90,10 @@ class Clipboard:
     def write(self, text: str) -> None:
         result = self._run(self.tool.write, data=text.encode("utf-8"))
         if result.returncode != 0:
-            raise DeviceError(f"{self.tool.name} could not set the clipboard (exit {result.returncode})",
-                              hint="check that the display is running and the tool works from a shell")
+            raise DeviceError(
+                f"{self.tool.name} could not set the clipboard (exit {result.returncode})",
+                hint="check that the display is running and the tool works from a shell",
+            )
 
     def restore(self, previous: str | None) -> None:
         """Put back what ``read`` returned before: the old text, or nothing."""

@@ -26,7 +26,15 @@ from .pyautogui_input import PyAutoGuiInput
 from .settings import DesktopSettings, Region
 from .xdotool_input import XdotoolInput
 
-__all__ = ["DesktopDevice", "DesktopSettings", "MonitorReport", "Region", "list_monitors", "open_desktop", "plan_desktop"]
+__all__ = [
+    "DesktopDevice",
+    "DesktopSettings",
+    "MonitorReport",
+    "Region",
+    "list_monitors",
+    "open_desktop",
+    "plan_desktop",
+]
 
 
 @dataclass(frozen=True)
@@ -73,13 +81,26 @@ class DesktopDevice(Device):
     def describe(self) -> dict[str, object]:
         geometry = self.geometry()
         return {
-            "kind": self.kind, "name": self.name, "platform": self.settings.platform,
-            "capture": self._region_name, "region": str(self._region),
-            "width": geometry.width, "height": geometry.height, "scale": geometry.scale,
+            "kind": self.kind,
+            "name": self.name,
+            "platform": self.settings.platform,
+            "capture": self._region_name,
+            "region": str(self._region),
+            "width": geometry.width,
+            "height": geometry.height,
+            "scale": geometry.scale,
             "origin": [geometry.origin_x, geometry.origin_y],
             # What replay needs to recompute the same commands with plan_desktop.
             "settings": self.settings.model_dump(mode="json"),
         }
+
+    def program_environment(self) -> dict[str, str] | None:
+        """On another X display (``desktop::N``) a started program must open its windows there, not on $DISPLAY;
+        without WAYLAND_DISPLAY, which toolkits would otherwise prefer to any X display."""
+        if not self.settings.display:
+            return None
+        environment = {name: value for name, value in os.environ.items() if name != "WAYLAND_DISPLAY"}
+        return {**environment, "DISPLAY": self.settings.display}
 
     def close(self) -> None:
         try:

@@ -13,14 +13,12 @@ codes are they rebound, between chunks, after a pause.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 from ..errors import DeviceError
+from .xlib_auth import quiet_missing_cookies
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +27,6 @@ NO_SYMBOL = 0
 # are spare codes), and before they are unbound at close: time for a busy app to read the keys
 # already sent while they still mean what they meant.
 REBIND_GRACE_S = 1.0
-_AUTHORITY_LOCK = threading.Lock()  # XAUTHORITY is swapped for one connection at a time (see _connect)
 
 
 def keysym_for(character: str) -> int:
@@ -48,8 +45,11 @@ class SpareKeys:
         self._first = info.min_keycode
         self._rows = display.get_keyboard_mapping(self._first, info.max_keycode - self._first + 1)
         in_modifiers = {code for row in display.get_modifier_mapping() for code in row if code}
-        self._spare = [self._first + index for index, row in enumerate(self._rows)
-                       if not any(row) and self._first + index not in in_modifiers]
+        self._spare = [
+            self._first + index
+            for index, row in enumerate(self._rows)
+            if not any(row) and self._first + index not in in_modifiers
+        ]
         self._known = {keysym for row in self._rows for keysym in row if keysym}
         self._bound: dict[int, int] = {}  # keysym -> the spare key code it is bound to
         self._sent_at = 0.0  # when keys bound here were last sent (see ``chunks``)
@@ -57,11 +57,15 @@ class SpareKeys:
     @classmethod
     def open(cls, display_name: str | None = None) -> SpareKeys:
         """On the display ``display_name`` (":1"), or on $DISPLAY."""
+        from Xlib import display as xdisplay  # python-xlib, installed with pyautogui on Linux
+
+        quiet_missing_cookies()  # no Xauthority file: connect without a cookie, as libX11 does
         try:
-            return cls(_connect(display_name))
+            return cls(xdisplay.Display(display_name))
         except Exception as error:  # python-xlib raises its own error classes, and OSError
-            raise DeviceError(f"cannot read the X keyboard map ({type(error).__name__}: {error})",
-                              hint="check DISPLAY and XAUTHORITY") from error
+            raise DeviceError(
+                f"cannot read the X keyboard map ({type(error).__name__}: {error})", hint="check DISPLAY and XAUTHORITY"
+            ) from error
 
     @property
     def capacity(self) -> int:
@@ -77,11 +81,13 @@ class SpareKeys:
             yield text
             return
         if not self._spare:
-            raise DeviceError("the X keyboard map has no unused key code to type non-keymap characters with",
-                              hint="use --unicode-input clipboard")
+            raise DeviceError(
+                "the X keyboard map has no unused key code to type non-keymap characters with",
+                hint="use --unicode-input clipboard",
+            )
         start = 0
         while start < len(text):
-            end, needed = start, set()
+            end, needed = start, set[int]()
             while end < len(text):
                 keysym = keysym_for(text[end])
                 if missing[end] and keysym not in needed and len(needed) == self.capacity:
@@ -127,33 +133,3 @@ class SpareKeys:
                 self._bound.clear()
         finally:
             self._display.close()
-
-
-def _connect(display_name: str | None) -> Any:
-    """A python-xlib connection; without any authority file, one made with an empty file.
-
-    libX11 (xdotool, mss) connects to a server without access control (an Xvfb in a container)
-    when no authority file exists at all; python-xlib refuses with XauthError before it tries.
-    A file holding one entry that names no display lets it try without credentials (an empty file
-    would do too, but python-xlib prints a warning on stdout for it): the server decides, as it
-    does for the others. XAUTHORITY points at that file for the connection alone, under a lock.
-    """
-    from Xlib import display as xdisplay  # python-xlib, installed with pyautogui on Linux
-    from Xlib import error as xerror
-
-    try:
-        return xdisplay.Display(display_name)
-    except xerror.XauthError:
-        log.debug("no X authority file: connecting to %s with an empty one", display_name)
-    with _AUTHORITY_LOCK, tempfile.NamedTemporaryFile(prefix="xauthority-") as nameless:
-        nameless.write(bytes(10))  # family 0 and four empty fields: an entry that matches no display
-        nameless.flush()
-        previous = os.environ.get("XAUTHORITY")
-        os.environ["XAUTHORITY"] = nameless.name
-        try:
-            return xdisplay.Display(display_name)
-        finally:
-            if previous is None:
-                os.environ.pop("XAUTHORITY", None)
-            else:
-                os.environ["XAUTHORITY"] = previous

@@ -51,12 +51,12 @@ DIRECTLY_TYPEABLE = frozenset(string.ascii_letters + string.digits + string.punc
 # (Xvfb's too) "less" lives on the extra <LSGT> key whose shifted symbol is ">", so "<"
 # comes out as ">". Measured under Xvfb; such text takes the Unicode route instead.
 _TYPEABLE_ON: dict[str, frozenset[str]] = {
-    "x11": DIRECTLY_TYPEABLE - {"<"}, "macos": DIRECTLY_TYPEABLE, "windows": DIRECTLY_TYPEABLE,
+    "x11": DIRECTLY_TYPEABLE - {"<"},
+    "macos": DIRECTLY_TYPEABLE,
+    "windows": DIRECTLY_TYPEABLE,
 }
 
-DESKTOP_ACTIONS = (
-    "click, double_click, right_click, middle_click, move, drag, scroll, type, hotkey, press_enter, wait"
-)
+DESKTOP_ACTIONS = "click, double_click, right_click, middle_click, move, drag, scroll, type, hotkey, press_enter, wait"
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,10 @@ class Sleep:
 Command = MoveTo | ClickAt | DragTo | ScrollWheel | KeyChord | WriteText | PasteText | XdotoolType | Sleep
 
 _CLICK_KIND: dict[type, tuple[Button, int]] = {
-    Click: ("left", 1), DoubleClick: ("left", 2), TripleClick: ("left", 3), RightClick: ("right", 1),
+    Click: ("left", 1),
+    DoubleClick: ("left", 2),
+    TripleClick: ("left", 3),
+    RightClick: ("right", 1),
     MiddleClick: ("middle", 1),
 }
 

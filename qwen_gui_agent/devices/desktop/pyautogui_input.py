@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import time
 from types import ModuleType
+from typing import Protocol
 
 from ..errors import DeviceError, FailSafeTriggered, MissingDependency, UnsupportedAction
 from .clipboard import Clipboard, find_clipboard_tool
@@ -32,6 +33,7 @@ from .plan import (
     XdotoolType,
 )
 from .settings import DesktopSettings
+from .xlib_auth import quiet_missing_cookies
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +44,29 @@ FAILSAFE_HINT = (
 )
 
 
-def load_pyautogui() -> ModuleType:
+class PyAutoGui(Protocol):
+    """The part of the pyautogui module the executor uses: pyautogui ships no type information, so this
+    says what we rely on (module globals we set, the functions we call, with the arguments we pass)."""
+
+    FAILSAFE: bool
+    PAUSE: float
+    FailSafeException: type[Exception]
+    platformModule: ModuleType  # the platform backend (keyboardMapping on X11, Windows, macOS)
+
+    def position(self) -> tuple[int, int]: ...
+    def moveTo(self, x: int, y: int) -> None: ...
+    def click(self, x: int, y: int, *, clicks: int, interval: float, button: str) -> None: ...
+    def dragTo(self, x: int, y: int, *, duration: float, button: str) -> None: ...
+    def scroll(self, clicks: int, *, x: int | None, y: int | None) -> None: ...
+    def hscroll(self, clicks: int, *, x: int | None, y: int | None) -> None: ...
+    def hotkey(self, *keys: str) -> None: ...
+    def write(self, text: str, *, interval: float) -> None: ...
+
+
+def load_pyautogui() -> PyAutoGui:
     """Import pyautogui (it connects to the display now) or say why it cannot."""
     chatter = io.StringIO()
+    quiet_missing_cookies()  # no Xauthority file: connect without a cookie, as libX11 does
     try:
         # python-xlib prints warnings (e.g. an empty Xauthority) to stdout while connecting;
         # stdout belongs to the CLI's output (--json), so they go to the log instead.
@@ -108,8 +130,8 @@ class PyAutoGuiInput:
                     gui.moveTo(*start)
                 gui.dragTo(*end, duration=duration, button=button)
             case ScrollWheel(at=at, clicks=clicks, horizontal=horizontal):
-                x, y = at if at is not None else (None, None)
-                (gui.hscroll if horizontal else gui.scroll)(clicks, x=x, y=y)
+                at_x, at_y = at if at is not None else (None, None)
+                (gui.hscroll if horizontal else gui.scroll)(clicks, x=at_x, y=at_y)
             case KeyChord(keys=keys):
                 self._check_keys(keys)
                 gui.hotkey(*keys)
@@ -157,7 +179,9 @@ class PyAutoGuiInput:
 
 def _check_xdotool() -> None:
     if shutil.which("xdotool") is None:
-        raise MissingDependency("xdotool is not installed", hint="apt-get install xdotool, or use --unicode-input clipboard")
+        raise MissingDependency(
+            "xdotool is not installed", hint="apt-get install xdotool, or use --unicode-input clipboard"
+        )
 
 
 def _xdotool_type(text: str) -> None:

@@ -41,17 +41,67 @@ _WHEEL = {(False, True): "4", (False, False): "5", (True, False): "6", (True, Tr
 
 # pyautogui key names (what KeyChord holds) -> X keysym names, where they differ.
 _KEYSYMS = {
-    "ctrl": "Control_L", "alt": "Alt_L", "shift": "Shift_L", "win": "Super_L", "command": "Super_L",
-    "enter": "Return", "esc": "Escape", "tab": "Tab", "space": "space", "backspace": "BackSpace",
-    "delete": "Delete", "insert": "Insert", "home": "Home", "end": "End", "pageup": "Prior", "pagedown": "Next",
-    "up": "Up", "down": "Down", "left": "Left", "right": "Right", "capslock": "Caps_Lock", "numlock": "Num_Lock",
-    "scrolllock": "Scroll_Lock", "printscreen": "Print", "pause": "Pause", "apps": "Menu",
-    "volumeup": "XF86AudioRaiseVolume", "volumedown": "XF86AudioLowerVolume", "volumemute": "XF86AudioMute",
-    "+": "plus", "-": "minus", ",": "comma", ".": "period", "/": "slash", "\\": "backslash", ";": "semicolon",
-    "'": "apostrophe", "`": "grave", "=": "equal", "[": "bracketleft", "]": "bracketright", " ": "space",
-    "!": "exclam", "@": "at", "#": "numbersign", "$": "dollar", "%": "percent", "^": "asciicircum",
-    "&": "ampersand", "*": "asterisk", "(": "parenleft", ")": "parenright", "_": "underscore", "{": "braceleft",
-    "}": "braceright", "|": "bar", ":": "colon", '"': "quotedbl", "<": "less", ">": "greater", "?": "question",
+    "ctrl": "Control_L",
+    "alt": "Alt_L",
+    "shift": "Shift_L",
+    "win": "Super_L",
+    "command": "Super_L",
+    "enter": "Return",
+    "esc": "Escape",
+    "tab": "Tab",
+    "space": "space",
+    "backspace": "BackSpace",
+    "delete": "Delete",
+    "insert": "Insert",
+    "home": "Home",
+    "end": "End",
+    "pageup": "Prior",
+    "pagedown": "Next",
+    "up": "Up",
+    "down": "Down",
+    "left": "Left",
+    "right": "Right",
+    "capslock": "Caps_Lock",
+    "numlock": "Num_Lock",
+    "scrolllock": "Scroll_Lock",
+    "printscreen": "Print",
+    "pause": "Pause",
+    "apps": "Menu",
+    "volumeup": "XF86AudioRaiseVolume",
+    "volumedown": "XF86AudioLowerVolume",
+    "volumemute": "XF86AudioMute",
+    "+": "plus",
+    "-": "minus",
+    ",": "comma",
+    ".": "period",
+    "/": "slash",
+    "\\": "backslash",
+    ";": "semicolon",
+    "'": "apostrophe",
+    "`": "grave",
+    "=": "equal",
+    "[": "bracketleft",
+    "]": "bracketright",
+    " ": "space",
+    "!": "exclam",
+    "@": "at",
+    "#": "numbersign",
+    "$": "dollar",
+    "%": "percent",
+    "^": "asciicircum",
+    "&": "ampersand",
+    "*": "asterisk",
+    "(": "parenleft",
+    ")": "parenright",
+    "_": "underscore",
+    "{": "braceleft",
+    "}": "braceright",
+    "|": "bar",
+    ":": "colon",
+    '"': "quotedbl",
+    "<": "less",
+    ">": "greater",
+    "?": "question",
     "~": "asciitilde",
 }
 
@@ -75,8 +125,10 @@ def keysym(name: str) -> str:
         return name
     if name.startswith("f") and name[1:].isdigit() and 1 <= int(name[1:]) <= 24:
         return name.upper()
-    raise UnsupportedAction(f"this desktop has no key {name!r}",
-                            expected="common keys: ctrl, alt, shift, cmd, enter, esc, tab, arrows, f1..f12, letters")
+    raise UnsupportedAction(
+        f"this desktop has no key {name!r}",
+        expected="common keys: ctrl, alt, shift, cmd, enter, esc, tab, arrows, f1..f12, letters",
+    )
 
 
 class XdotoolInput:
@@ -100,8 +152,9 @@ class XdotoolInput:
             case MoveTo(x=x, y=y):
                 self._xdotool("mousemove", str(x), str(y))
             case ClickAt(x=x, y=y, button=button, clicks=clicks):
-                self._xdotool("mousemove", str(x), str(y), "click", "--repeat", str(clicks), "--delay", "50",
-                              _BUTTONS[button])
+                self._xdotool(
+                    "mousemove", str(x), str(y), "click", "--repeat", str(clicks), "--delay", "50", _BUTTONS[button]
+                )
             case DragTo(start=start, end=end, duration=duration, button=button):
                 if start is not None:
                     self._xdotool("mousemove", str(start[0]), str(start[1]))
@@ -128,26 +181,33 @@ class XdotoolInput:
         if self._spare_keys is None:
             self._spare_keys = SpareKeys.open(self._display)
         for chunk in self._spare_keys.chunks(text):
-            self._xdotool("type", "--delay", str(TYPE_DELAY_MS), "--", chunk,
-                          timeout=10 + len(chunk) * TYPE_DELAY_MS * 3 / 1000)
+            self._xdotool(
+                "type", "--delay", str(TYPE_DELAY_MS), "--", chunk, timeout=10 + len(chunk) * TYPE_DELAY_MS * 3 / 1000
+            )
 
     def pointer(self) -> tuple[int, int]:
-        fields = dict(line.split("=", 1) for line in self._xdotool("getmouselocation", "--shell").splitlines()
-                      if "=" in line)
+        fields = dict(
+            line.split("=", 1) for line in self._xdotool("getmouselocation", "--shell").splitlines() if "=" in line
+        )
         return int(fields["X"]), int(fields["Y"])
 
     def _xdotool(self, *argv: str, timeout: float = 10) -> str:
         try:
-            result = subprocess.run(["xdotool", *argv], capture_output=True, text=True, timeout=timeout,
-                                    env=self._env, check=False)
+            result = subprocess.run(
+                ["xdotool", *argv], capture_output=True, text=True, timeout=timeout, env=self._env, check=False
+            )
         except subprocess.TimeoutExpired as error:
-            raise DeviceError(f"xdotool {argv[0]} did not finish on {self._display}",
-                              hint="check that the X server is responsive") from error
+            raise DeviceError(
+                f"xdotool {argv[0]} did not finish on {self._display}", hint="check that the X server is responsive"
+            ) from error
         if result.returncode != 0:
             problem = result.stderr.strip() or f"exit status {result.returncode}"
             if "Can't open display" in problem:
-                raise DeviceDisconnected(f"the X display {self._display} is gone ({problem})",
-                                         hint="restart the X server, then run the task again")
-            raise DeviceError(f"xdotool {argv[0]} failed on {self._display}: {problem}",
-                              hint="check the display's XTEST extension")
+                raise DeviceDisconnected(
+                    f"the X display {self._display} is gone ({problem})",
+                    hint="restart the X server, then run the task again",
+                )
+            raise DeviceError(
+                f"xdotool {argv[0]} failed on {self._display}: {problem}", hint="check the display's XTEST extension"
+            )
         return result.stdout

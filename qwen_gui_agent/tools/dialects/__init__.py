@@ -53,7 +53,18 @@ def get_dialect(name: str, *, coordinates: Coordinates | None = None) -> Dialect
 
 
 __all__ = [
-    "check_dialect_name", "dialect_names", "Dialect", "DialectInfo", "GroundingHit", "HistoryStep", "ParsedAnswer", "PromptContext",
-    "GuiOwlDialect", "Qwen35Dialect", "Qwen3Dialect", "QwenDialect", "UITarsDialect",
+    "check_dialect_name",
+    "dialect_names",
+    "Dialect",
+    "DialectInfo",
+    "GroundingHit",
+    "HistoryStep",
+    "ParsedAnswer",
+    "PromptContext",
+    "GuiOwlDialect",
+    "Qwen35Dialect",
+    "Qwen3Dialect",
+    "QwenDialect",
+    "UITarsDialect",
     "get_dialect",
 ]

@@ -126,3 +126,11 @@ class Dialect(ABC):
     @abstractmethod
     def parse_grounding(self, answer: str, frame: ModelFrame) -> list[GroundingHit]:
         """The objects a grounding answer names, best first; raises if none."""
+
+    def grounding_frame(self, frame: ModelFrame) -> ModelFrame:
+        """The frame a grounding answer's points are in, for a screen whose actions are in ``frame``.
+
+        The same by default; a family whose boxes use another scale than its action calls says so here,
+        and every reader of a grounding answer (tap steps, eval, replay, export) parses and maps in it.
+        """
+        return frame

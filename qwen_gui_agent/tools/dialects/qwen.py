@@ -43,24 +43,28 @@ class QwenDialect(Dialect):
 
     def system_prompt(self, device: DeviceKind, frame: ModelFrame) -> str:
         schema = json.dumps(qwen_schema.function_schema(device, frame), ensure_ascii=False)
-        return "\n".join([
-            "You are a helpful assistant that operates a device for the user.",
-            "",
-            "# Tools",
-            "",
-            "You can call the function below, once or several times, to act on the device.",
-            "",
-            "Its signature, as JSON, is inside the <tools></tools> tags:",
-            "<tools>",
-            schema,
-            "</tools>",
-            "",
-            ("Write every call as a JSON object with the function's name and its arguments, "
-             "between <tool_call></tool_call> tags:"),
-            OPEN_TAG,
-            '{"name": <function-name>, "arguments": <args-json-object>}',
-            CLOSE_TAG,
-        ])
+        return "\n".join(
+            [
+                "You are a helpful assistant that operates a device for the user.",
+                "",
+                "# Tools",
+                "",
+                "You can call the function below, once or several times, to act on the device.",
+                "",
+                "Its signature, as JSON, is inside the <tools></tools> tags:",
+                "<tools>",
+                schema,
+                "</tools>",
+                "",
+                (
+                    "Write every call as a JSON object with the function's name and its arguments, "
+                    "between <tool_call></tool_call> tags:"
+                ),
+                OPEN_TAG,
+                '{"name": <function-name>, "arguments": <args-json-object>}',
+                CLOSE_TAG,
+            ]
+        )
 
     def user_parts(
         self, context: PromptContext, history: Sequence[HistoryStep], screenshot: Image.Image
@@ -137,7 +141,9 @@ class QwenDialect(Dialect):
 
 
 def tool_calls_else_uitars(
-    read_calls: Callable[[str, ModelFrame], ParsedAnswer | None], answer: str, frame: ModelFrame,
+    read_calls: Callable[[str, ModelFrame], ParsedAnswer | None],
+    answer: str,
+    frame: ModelFrame,
 ) -> ParsedAnswer | None:
     """The answer's tool calls, else its UI-TARS calls; None when it holds neither.
 

@@ -13,11 +13,12 @@ model's ``<think>`` part becomes the thought and is never read for calls.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from ..actions import Action, DeviceKind
 from ..canonical import format_action
 from ..errors import ActionParseError
-from ..frames import ModelFrame
+from ..frames import RELATIVE_SCALE, ModelFrame
 from ..messages import Message
 from . import qwen3_schema
 from .base import DialectInfo, ParsedAnswer, check_answer_size
@@ -38,24 +39,26 @@ class Qwen3Dialect(QwenDialect):
 
     def system_prompt(self, device: DeviceKind, frame: ModelFrame) -> str:
         schema = json.dumps(qwen3_schema.function_schema(self.variant, device, frame), ensure_ascii=False)
-        return "\n".join([
-            "You are a helpful assistant that operates a device for the user.",
-            "",
-            "# Tools",
-            "",
-            "You can call the function below, once or several times, to act on the device.",
-            "",
-            "Its signature, as JSON, is inside the <tools></tools> tags:",
-            "<tools>",
-            schema,
-            "</tools>",
-            "",
-            *self.call_instructions(device),
-            "",
-            "# Response format",
-            "",
-            *self.response_format(),
-        ])
+        return "\n".join(
+            [
+                "You are a helpful assistant that operates a device for the user.",
+                "",
+                "# Tools",
+                "",
+                "You can call the function below, once or several times, to act on the device.",
+                "",
+                "Its signature, as JSON, is inside the <tools></tools> tags:",
+                "<tools>",
+                schema,
+                "</tools>",
+                "",
+                *self.call_instructions(device),
+                "",
+                "# Response format",
+                "",
+                *self.response_format(),
+            ]
+        )
 
     def call_instructions(self, device: DeviceKind) -> list[str]:
         if self.variant.call_format == "xml":
@@ -67,7 +70,9 @@ class Qwen3Dialect(QwenDialect):
         return [
             "Write every call as a JSON object with the function's name and its arguments, between "
             "<tool_call></tool_call> tags:",
-            OPEN_TAG, '{"name": <function-name>, "arguments": <args-json-object>}', CLOSE_TAG,
+            OPEN_TAG,
+            '{"name": <function-name>, "arguments": <args-json-object>}',
+            CLOSE_TAG,
         ]
 
     def response_format(self) -> list[str]:
@@ -102,8 +107,9 @@ class Qwen3Dialect(QwenDialect):
         thinking, rest = split_thinking(answer)
         parsed = tool_calls_else_uitars(parse_qwen3_answer, rest, frame)
         if parsed is None:
-            raise ActionParseError("no <tool_call> found in the answer", excerpt=rest or answer,
-                                   expected=self.expected_call())
+            raise ActionParseError(
+                "no <tool_call> found in the answer", excerpt=rest or answer, expected=self.expected_call()
+            )
         if thinking:
             parsed = ParsedAnswer(actions=parsed.actions, thought=f"{thinking}\n{parsed.thought}".strip())
         return parsed
@@ -118,10 +124,18 @@ class Qwen3Dialect(QwenDialect):
             return super().grounding_messages(query, screenshot, frame)
         prompt = (
             f"Find this on the screenshot: {query}\n"
-            "Give its box in thousandths of the image (0 is the left or top edge, 1000 the right or bottom). "
+            f"Give its box in thousandths of the image (0 is the left or top edge, {RELATIVE_SCALE} the right or bottom). "
             'Answer with JSON only, in this form: [{"bbox_2d": [x1, y1, x2, y2], "label": "<what you found>"}]'
         )
         return [Message("user", (screenshot, prompt))]
+
+    def grounding_frame(self, frame: ModelFrame) -> ModelFrame:
+        """Boxes in thousandths read over 1000 (the prompt above says so), whatever the action calls' scale.
+
+        Qwen3-VL's own grounding material reads ``bbox_2d`` and ``point_2d`` over 1000 (its cookbooks and its
+        ODinW-13 evaluation), while its agent prompts put tool calls on a 999x999 screen (docs/models.md).
+        """
+        return replace(frame, relative_scale=RELATIVE_SCALE) if frame.relative else frame
 
 
 class Qwen35Dialect(Qwen3Dialect):

@@ -38,29 +38,55 @@ def _by_name(table: tuple[QwenAction, ...]) -> dict[str, QwenAction]:
 
 _COMPUTER = _by_name(COMPUTER_ACTIONS)
 _MOBILE = _by_name(MOBILE_ACTIONS)
-TRIPLE_CLICK = QwenAction("triple_click", "click the left mouse button three times at a point (selects a line).",
-                          TripleClick, {"coordinate": "point"})
-HSCROLL = QwenAction("hscroll", "turn the wheel sideways, over a point if one is given.", Scroll,
-                     {"pixels": "amount", "coordinate": "point"}, optional=("coordinate",))
+TRIPLE_CLICK = QwenAction(
+    "triple_click",
+    "click the left mouse button three times at a point (selects a line).",
+    TripleClick,
+    {"coordinate": "point"},
+)
+HSCROLL = QwenAction(
+    "hscroll",
+    "turn the wheel sideways, over a point if one is given.",
+    Scroll,
+    {"pixels": "amount", "coordinate": "point"},
+    optional=("coordinate",),
+)
 ANSWER = QwenAction("answer", "give the answer the task asked for; this ends the task.", Answer, {"text": "text"})
-INTERACT = QwenAction("interact", "ask the user to deal with something only they can (a login, a choice).",
-                      CallUser, {"text": "question"})
+INTERACT = QwenAction(
+    "interact", "ask the user to deal with something only they can (a login, a choice).", CallUser, {"text": "question"}
+)
 
-_COMPUTER_NAMES = ("key", "type", "mouse_move", "left_click", "left_click_drag", "right_click", "middle_click",
-                   "double_click")
+_COMPUTER_NAMES = (
+    "key",
+    "type",
+    "mouse_move",
+    "left_click",
+    "left_click_drag",
+    "right_click",
+    "middle_click",
+    "double_click",
+)
 
 QWEN3_COMPUTER: tuple[QwenAction, ...] = (
-    *(_COMPUTER[name] for name in _COMPUTER_NAMES), TRIPLE_CLICK, _COMPUTER["scroll"], HSCROLL,
-    _COMPUTER["wait"], _COMPUTER["terminate"], ANSWER,
+    *(_COMPUTER[name] for name in _COMPUTER_NAMES),
+    TRIPLE_CLICK,
+    _COMPUTER["scroll"],
+    HSCROLL,
+    _COMPUTER["wait"],
+    _COMPUTER["terminate"],
+    ANSWER,
 )
 QWEN3_MOBILE: tuple[QwenAction, ...] = (
-    *(_MOBILE[name] for name in ("key", "click", "long_press", "swipe", "type")), ANSWER,
+    *(_MOBILE[name] for name in ("key", "click", "long_press", "swipe", "type")),
+    ANSWER,
     *(_MOBILE[name] for name in ("system_button", "open", "wait", "terminate")),
 )
 GUI_OWL_COMPUTER: tuple[QwenAction, ...] = (*QWEN3_COMPUTER, INTERACT)
 GUI_OWL_MOBILE: tuple[QwenAction, ...] = (
     *(_MOBILE[name] for name in ("key", "click", "long_press", "swipe", "type", "system_button", "open", "wait")),
-    ANSWER, INTERACT, _MOBILE["terminate"],
+    ANSWER,
+    INTERACT,
+    _MOBILE["terminate"],
 )
 
 # The parameters as Qwen2.5-VL's, with the point and scroll notes in thousandths and both scroll directions.
@@ -68,10 +94,14 @@ _RELATIVE_POINT = "[x, y]: how far right and down the point is, in thousandths o
 QWEN3_PARAMS: dict[str, QwenParam] = {
     **PARAMS,
     "coordinate": QwenParam("coordinate", _RELATIVE_POINT, {"type": "array"}),
-    "coordinate2": QwenParam("coordinate2", "[x, y]: where the swipe ends, in the same thousandths.",
-                             {"type": "array"}),
-    "pixels": QwenParam("pixels", "For `scroll`, positive scrolls up and negative down; for `hscroll`, positive "
-                        "scrolls right and negative left.", {"type": "number"}),
+    "coordinate2": QwenParam(
+        "coordinate2", "[x, y]: where the swipe ends, in the same thousandths.", {"type": "array"}
+    ),
+    "pixels": QwenParam(
+        "pixels",
+        "For `scroll`, positive scrolls up and negative down; for `hscroll`, positive scrolls right and negative left.",
+        {"type": "number"},
+    ),
 }
 
 
@@ -88,12 +118,26 @@ class Qwen3Variant:
     thought_first: bool = True  # "Thought:" before "Action:" (GUI-Owl-1.5 answers with "Action:" only)
 
 
-QWEN3_VL = Qwen3Variant("qwen3", "json", {"computer": QWEN3_COMPUTER, "mobile": QWEN3_MOBILE},
-                        {"computer": "1000x1000", "mobile": "999x999"})
-QWEN3_5 = Qwen3Variant("qwen3.5", "xml", {"computer": QWEN3_COMPUTER, "mobile": QWEN3_MOBILE},
-                       {"computer": "1000x1000", "mobile": "1000x1000"})
-GUI_OWL = Qwen3Variant("guiowl", "json", {"computer": GUI_OWL_COMPUTER, "mobile": GUI_OWL_MOBILE},
-                       {"computer": "1000x1000", "mobile": "1000x1000"}, relative_scale=1000, thought_first=False)
+QWEN3_VL = Qwen3Variant(
+    "qwen3",
+    "json",
+    {"computer": QWEN3_COMPUTER, "mobile": QWEN3_MOBILE},
+    {"computer": "1000x1000", "mobile": "999x999"},
+)
+QWEN3_5 = Qwen3Variant(
+    "qwen3.5",
+    "xml",
+    {"computer": QWEN3_COMPUTER, "mobile": QWEN3_MOBILE},
+    {"computer": "1000x1000", "mobile": "1000x1000"},
+)
+GUI_OWL = Qwen3Variant(
+    "guiowl",
+    "json",
+    {"computer": GUI_OWL_COMPUTER, "mobile": GUI_OWL_MOBILE},
+    {"computer": "1000x1000", "mobile": "1000x1000"},
+    relative_scale=1000,
+    thought_first=False,
+)
 
 
 # ----------------------------------------------------------------------------- schema
@@ -107,8 +151,10 @@ def function_description(variant: Qwen3Variant, device: DeviceKind, frame: Model
         f"Work {what} while looking at screenshots of the screen.",
         f"* The screen's resolution is {screen}.",
         f"* Give points in {unit}, aiming at the centre of the element you mean.",
-        ("* Actions take effect before the next screenshot: check it before assuming success, and if a point "
-         "did nothing, aim again instead of repeating it."),
+        (
+            "* Actions take effect before the next screenshot: check it before assuming success, and if a point "
+            "did nothing, aim again instead of repeating it."
+        ),
         "* When the task is a question, finish with `answer`; otherwise finish with `terminate`.",
     ]
     return "\n".join(lines)
@@ -119,8 +165,11 @@ def function_schema(variant: Qwen3Variant, device: DeviceKind, frame: ModelFrame
     table = variant.tables[device]
     listing = "\n".join(f"* `{action.name}`: {action.summary}" for action in table)
     properties: dict[str, object] = {
-        "action": {"description": "The action to perform:\n" + listing, "enum": [a.name for a in table],
-                   "type": "string"},
+        "action": {
+            "description": "The action to perform:\n" + listing,
+            "enum": [a.name for a in table],
+            "type": "string",
+        },
     }
     params = QWEN3_PARAMS if frame.relative else PARAMS
     for name, param in params.items():
@@ -155,8 +204,9 @@ def action_from_arguments(function: str, arguments: Mapping[str, object], frame:
 def _horizontal_scroll(arguments: Mapping[str, object], frame: ModelFrame) -> Action:
     pixels = arguments.get("pixels")
     if isinstance(pixels, bool) or not isinstance(pixels, (int, float)) or not math.isfinite(pixels) or pixels == 0:
-        raise ActionParseError(f"pixels must be a non-zero number, got {pixels!r}",
-                               expected='{"action": "hscroll", "pixels": 5}')
+        raise ActionParseError(
+            f"pixels must be a non-zero number, got {pixels!r}", expected='{"action": "hscroll", "pixels": 5}'
+        )
     fields: dict[str, object] = {
         "direction": "right" if pixels > 0 else "left",
         "amount": max(1, int(min(abs(pixels), qwen_schema._MAX_SCROLL_AMOUNT))),

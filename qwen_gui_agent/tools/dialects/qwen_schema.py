@@ -52,7 +52,10 @@ FUNCTION_NAMES: dict[DeviceKind, str] = {"computer": "computer_use", "mobile": "
 
 # The Android buttons Qwen's mobile_use names, and the action each one is.
 SYSTEM_BUTTONS: dict[str, Action] = {
-    "Back": PressBack(), "Home": PressHome(), "Menu": Hotkey(keys=("menu",)), "Enter": PressEnter(),
+    "Back": PressBack(),
+    "Home": PressHome(),
+    "Menu": Hotkey(keys=("menu",)),
+    "Enter": PressEnter(),
 }
 
 
@@ -101,15 +104,20 @@ COMPUTER_ACTIONS: tuple[QwenAction, ...] = (
     QwenAction("mouse_move", "move the pointer to a point without clicking.", Move, {"coordinate": "point"}),
     QwenAction("left_click", "click the left mouse button at a point.", Click, {"coordinate": "point"}),
     QwenAction(
-        "left_click_drag", "press the left button where the pointer is, move to a point, release.",
-        Drag, {"coordinate": "end"},
+        "left_click_drag",
+        "press the left button where the pointer is, move to a point, release.",
+        Drag,
+        {"coordinate": "end"},
     ),
     QwenAction("right_click", "click the right mouse button at a point.", RightClick, {"coordinate": "point"}),
     QwenAction("middle_click", "click the middle mouse button at a point.", MiddleClick, {"coordinate": "point"}),
     QwenAction("double_click", "double-click the left mouse button at a point.", DoubleClick, {"coordinate": "point"}),
     QwenAction(
-        "scroll", "turn the mouse wheel, over a point if one is given.", Scroll,
-        {"pixels": "amount", "coordinate": "point"}, optional=("coordinate",),
+        "scroll",
+        "turn the mouse wheel, over a point if one is given.",
+        Scroll,
+        {"pixels": "amount", "coordinate": "point"},
+        optional=("coordinate",),
     ),
     QwenAction("wait", "do nothing for a while, then look again.", Wait, {"time": "seconds"}, optional=("time",)),
     QwenAction("terminate", "end the task and say whether it succeeded.", Finished, {"status": "status"}),
@@ -119,10 +127,15 @@ MOBILE_ACTIONS: tuple[QwenAction, ...] = (
     QwenAction("key", "send a key event, named in `text`.", Hotkey, {"text": "keys"}),
     QwenAction("click", "tap a point.", Click, {"coordinate": "point"}),
     QwenAction(
-        "long_press", "touch and hold a point.", LongPress, {"coordinate": "point", "time": "duration"},
+        "long_press",
+        "touch and hold a point.",
+        LongPress,
+        {"coordinate": "point", "time": "duration"},
         optional=("time",),
     ),
-    QwenAction("swipe", "slide a finger from one point to another.", Swipe, {"coordinate": "start", "coordinate2": "end"}),
+    QwenAction(
+        "swipe", "slide a finger from one point to another.", Swipe, {"coordinate": "start", "coordinate2": "end"}
+    ),
     QwenAction("type", "type text into the focused field.", Type, {"text": "text"}),
     QwenAction("system_button", "press one of the phone's system buttons.", PressBack, {"button": "button"}),
     QwenAction("open", "open an app, named in `text`.", OpenApp, {"text": "name"}),
@@ -151,8 +164,11 @@ def _json_type(annotation: object) -> dict[str, object]:
 
 
 def _param_schema(param: QwenParam, users: list[QwenAction]) -> dict[str, object]:
-    fields = [(action, action.builds.model_fields[action.fields[param.name]]) for action in users
-              if action.fields[param.name] in action.builds.model_fields]
+    fields = [
+        (action, action.builds.model_fields[action.fields[param.name]])
+        for action in users
+        if action.fields[param.name] in action.builds.model_fields
+    ]
     described: dict[str, list[str]] = {}
     for action, info in fields:
         if info.description:
@@ -177,8 +193,10 @@ def function_description(device: DeviceKind, frame: ModelFrame) -> str:
         f"Work {what} while looking at screenshots of the screen.",
         f"* The screen's resolution is {width}x{height}.",
         "* Give points as pixels of that screen, aiming at the centre of the element you mean.",
-        ("* Actions take effect before the next screenshot: check it before assuming success, and if a point "
-         "did nothing, aim again instead of repeating it."),
+        (
+            "* Actions take effect before the next screenshot: check it before assuming success, and if a point "
+            "did nothing, aim again instead of repeating it."
+        ),
     ]
     if device == "computer":
         lines.append("* Open menus and apps by clicking what is on screen; shortcuts work too.")
@@ -231,7 +249,9 @@ def _find(arguments: Mapping[str, object], function: str) -> QwenAction | None:
     name = arguments.get("action")
     if not isinstance(name, str):
         return None
-    order = ("mobile", "computer") if function == FUNCTION_NAMES["mobile"] else ("computer", "mobile")
+    order: tuple[DeviceKind, DeviceKind] = (
+        ("mobile", "computer") if function == FUNCTION_NAMES["mobile"] else ("computer", "mobile")
+    )
     candidates = [entry for device in order for entry in ACTION_TABLES[device] if entry.name == name.strip().lower()]
     for entry in candidates:
         if all(arguments.get(p) is not None for p in entry.fields if p not in entry.optional):
@@ -297,7 +317,9 @@ def _build_system_button(entry: QwenAction, values: Mapping[str, object], frame:
     for name, action in SYSTEM_BUTTONS.items():
         if name.lower() == button:
             return action
-    raise ActionParseError(f"unknown system button {values['button']!r}", expected="one of " + ", ".join(SYSTEM_BUTTONS))
+    raise ActionParseError(
+        f"unknown system button {values['button']!r}", expected="one of " + ", ".join(SYSTEM_BUTTONS)
+    )
 
 
 def _build_mobile_key(entry: QwenAction, values: Mapping[str, object], frame: ModelFrame) -> Action:
@@ -310,7 +332,9 @@ def _build_mobile_key(entry: QwenAction, values: Mapping[str, object], frame: Mo
     return _validate("hotkey", {"keys": normalize_keys(name)})
 
 
-_SPECIAL_BUILDERS: dict[tuple[str, type[BaseModel]], Callable[[QwenAction, Mapping[str, object], ModelFrame], Action]] = {
+_SPECIAL_BUILDERS: dict[
+    tuple[str, type[BaseModel]], Callable[[QwenAction, Mapping[str, object], ModelFrame], Action]
+] = {
     ("scroll", Scroll): _build_scroll,
     ("system_button", PressBack): _build_system_button,
     ("key", Hotkey): lambda entry, values, frame: (
@@ -348,15 +372,19 @@ def qwen_arguments(action: Action, device: DeviceKind) -> dict[str, object] | No
         case Click():
             return {"action": "left_click" if computer else "click", "coordinate": _xy(action.point)}
         case DoubleClick() | RightClick() | MiddleClick() | Move() if computer:
-            name = {"double_click": "double_click", "right_click": "right_click",
-                    "middle_click": "middle_click", "move": "mouse_move"}[action.action]
+            name = {
+                "double_click": "double_click",
+                "right_click": "right_click",
+                "middle_click": "middle_click",
+                "move": "mouse_move",
+            }[action.action]
             return {"action": name, "coordinate": _xy(action.point)}
         case Drag() | Swipe() if not _is_default(action, "duration"):
             return None  # Qwen's calls carry no duration
         case Drag(start=None) if computer:
             return {"action": "left_click_drag", "coordinate": _xy(action.end)}
-        case Drag() if computer:
-            return {"action": "left_click_drag", "coordinate": _xy(action.start), "coordinate2": _xy(action.end)}
+        case Drag(start=Point() as start) if computer:
+            return {"action": "left_click_drag", "coordinate": _xy(start), "coordinate2": _xy(action.end)}
         case Scroll(direction="up" | "down") if computer:
             arguments: dict[str, object] = {"action": "scroll"}
             if action.point is not None:

@@ -19,7 +19,9 @@ from ..lenient import loads_lenient_json
 
 OPEN_TAG = "<tool_call>"
 CLOSE_TAG = "</tool_call>"
-EXPECTED_CALL = '<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [x, y]}}</tool_call>'
+EXPECTED_CALL = (
+    '<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [x, y]}}</tool_call>'
+)
 
 _FENCE = re.compile(r"```[A-Za-z]*")
 MAX_CALLS = 16  # more calls than this in one answer is a runaway generation
@@ -92,7 +94,9 @@ def _decode_after_tag(chunk: str) -> object:
     if problem:  # single quotes or a trailing comma are slips Qwen-Agent forgives: so do we, and nothing more
         value, problem = _decode_lenient(body, problem)
     if problem:
-        raise ActionParseError(f"the JSON inside <tool_call> is broken ({problem})", excerpt=body, expected=EXPECTED_CALL)
+        raise ActionParseError(
+            f"the JSON inside <tool_call> is broken ({problem})", excerpt=body, expected=EXPECTED_CALL
+        )
     return value
 
 
@@ -156,7 +160,7 @@ def _call_from_object(value: object) -> ToolCall:
     if "arguments" not in value:
         if "action" in value:  # the arguments alone
             return ToolCall("", value)
-        raise ActionParseError("the tool call has no \"arguments\"", expected=EXPECTED_CALL)
+        raise ActionParseError('the tool call has no "arguments"', expected=EXPECTED_CALL)
     name = value.get("name", "")
     arguments = value["arguments"]
     if isinstance(arguments, str):  # OpenAI-style servers send arguments as a JSON string
@@ -164,7 +168,7 @@ def _call_from_object(value: object) -> ToolCall:
         if problem:
             raise ActionParseError(f"the call's arguments are not a JSON object ({problem})", expected=EXPECTED_CALL)
     if not isinstance(arguments, dict) or not isinstance(name, str):
-        raise ActionParseError("\"arguments\" must be a JSON object and \"name\" a string", expected=EXPECTED_CALL)
+        raise ActionParseError('"arguments" must be a JSON object and "name" a string', expected=EXPECTED_CALL)
     if name not in ("computer_use", "mobile_use", "") and "action" not in arguments:
         # {"name": "left_click", "arguments": {"coordinate": [...]}}: the action was put in the name.
         return ToolCall("", {"action": name, **arguments})

@@ -65,9 +65,7 @@ ACTION_SPACE: tuple[UITarsAction, ...] = (
     UITarsAction("press_home()", "# Goes to the home screen.", ("mobile",)),
     UITarsAction("press_back()", "# Goes back one screen.", ("mobile",)),
     UITarsAction("wait()", "# Pauses 5 seconds, then you get a new screenshot."),
-    UITarsAction(
-        "finished(content='xxx')", "# The task is done; content says what was achieved (escape as in type)."
-    ),
+    UITarsAction("finished(content='xxx')", "# The task is done; content says what was achieved (escape as in type)."),
     UITarsAction("call_user()", "# Ask the person for help when you cannot go on without them."),
 )
 
@@ -82,28 +80,34 @@ class UITarsDialect(Dialect):
             f"{entry.signature} {entry.note}".rstrip() for entry in ACTION_SPACE if context.device in entry.devices
         ]
         who = "a computer" if context.device == "computer" else "a mobile phone"
-        return "\n".join([
-            (f"You are a GUI agent working on {who}. You get a task, your earlier actions and screenshots; "
-             "decide the next action that moves the task forward."),
-            "",
-            "## Output Format",
-            "```",
-            "Thought: ...",
-            "Action: ...",
-            "```",
-            "",
-            "## Action Space",
-            "",
-            *space,
-            "",
-            "## Note",
-            f"- Write the Thought part in {context.language}.",
-            ("- In the Thought part, plan briefly, then say in one sentence what the next action is and which "
-             "element it targets."),
-            "",
-            "## User Instruction",
-            context.task,
-        ])
+        return "\n".join(
+            [
+                (
+                    f"You are a GUI agent working on {who}. You get a task, your earlier actions and screenshots; "
+                    "decide the next action that moves the task forward."
+                ),
+                "",
+                "## Output Format",
+                "```",
+                "Thought: ...",
+                "Action: ...",
+                "```",
+                "",
+                "## Action Space",
+                "",
+                *space,
+                "",
+                "## Note",
+                f"- Write the Thought part in {context.language}.",
+                (
+                    "- In the Thought part, plan briefly, then say in one sentence what the next action is and which "
+                    "element it targets."
+                ),
+                "",
+                "## User Instruction",
+                context.task,
+            ]
+        )
 
     def build_messages(
         self, context: PromptContext, history: Sequence[HistoryStep], screenshot: Image.Image

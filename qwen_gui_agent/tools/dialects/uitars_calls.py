@@ -57,7 +57,7 @@ def read_answer(answer: str) -> UITarsAnswer | None:
         # The Action parts after the last Thought/Reflection/Summary belong to this answer; earlier
         # ones are an echoed prompt or example. "Action: a" + "Action: b" there means two actions.
         last_thought = max((i for i, (label, _) in enumerate(sections) if label != "Action"), default=-1)
-        actions = [text for label, text in sections[last_thought + 1:] if label == "Action"]
+        actions = [text for label, text in sections[last_thought + 1 :] if label == "Action"]
         if not actions:
             actions = [text for label, text in sections if label == "Action"][-1:]
         body = "\n\n".join(actions)
@@ -75,7 +75,7 @@ def _sections(answer: str) -> list[tuple[str, str]]:
     sections: list[tuple[str, str]] = []
     for index, mark in enumerate(marks):
         end = marks[index + 1].start() if index + 1 < len(marks) else len(answer)
-        sections.append((mark.group(1), answer[mark.end():end].strip()))
+        sections.append((mark.group(1), answer[mark.end() : end].strip()))
     return sections
 
 
@@ -93,7 +93,7 @@ def _split_calls(body: str) -> list[str]:
     if len(starts) > MAX_ACTIONS:
         raise ActionParseError(f"more than {MAX_ACTIONS} actions in one answer", expected=EXPECTED_ANSWER)
     ends = starts[1:] + [len(body)]
-    return [body[start:end].strip() for start, end in zip(starts, ends) if body[start:end].strip()]
+    return [body[start:end].strip() for start, end in zip(starts, ends, strict=False) if body[start:end].strip()]
 
 
 def action_from_text(call: str, frame: ModelFrame) -> Action:
@@ -136,7 +136,7 @@ def _lenient_call(call: str) -> tuple[str, dict[str, object]] | None:
     closing = call.rfind(")")
     if head is None or closing < head.end():
         return None
-    body = call[head.end():closing]
+    body = call[head.end() : closing]
     heads = [m for m in _ARGUMENT_HEAD.finditer(body) if m.group(1).lower() in KNOWN_ARGUMENTS]
     if (not heads and body.strip()) or len(heads) > _MAX_LENIENT_ARGUMENTS:
         return None
@@ -163,7 +163,7 @@ def _value_bounds(body: str, heads: list[re.Match[str]]) -> list[tuple[str, int,
                 continue  # this "key=" sits inside the previous quoted value
         accepted.append(candidate)
     ends = [m.start() for m in accepted[1:]] + [len(body)]
-    return [(m.group(1), m.end(), end) for m, end in zip(accepted, ends)]
+    return [(m.group(1), m.end(), end) for m, end in zip(accepted, ends, strict=False)]
 
 
 def _lenient_value(raw: str) -> object | None:
@@ -203,7 +203,7 @@ def no_call_error(answer: str) -> ActionParseError:
     if _LABEL.search(answer):
         return ActionParseError("the Action part holds no call", excerpt=answer[-200:], expected=EXPECTED_ANSWER)
     return ActionParseError(
-        "no action found in the answer", excerpt=answer[:200],
+        "no action found in the answer",
+        excerpt=answer[:200],
         expected=EXPECTED_ANSWER + "; actions: " + ", ".join(CANONICAL_FORMS[:6]) + ", ...",
     )
-

@@ -23,8 +23,10 @@ from .tool_calls import MAX_CALLS, ToolCall, json_shape_problem
 def xml_call_example(function: str) -> str:
     """One call in Qwen3.5's XML form, as the prompt shows it."""
     action = "left_click" if function == "computer_use" else "click"
-    return (f"<tool_call>\n<function={function}>\n<parameter=action>\n{action}\n</parameter>\n"
-            "<parameter=coordinate>\n[500, 300]\n</parameter>\n</function>\n</tool_call>")
+    return (
+        f"<tool_call>\n<function={function}>\n<parameter=action>\n{action}\n</parameter>\n"
+        "<parameter=coordinate>\n[500, 300]\n</parameter>\n</function>\n</tool_call>"
+    )
 
 
 EXPECTED_XML_CALL = xml_call_example("computer_use")
@@ -56,7 +58,7 @@ def find_xml_calls(answer: str) -> tuple[list[ToolCall], str] | None:
     calls = []
     for index, start in enumerate(starts):
         end = starts[index + 1].start() if index + 1 < len(starts) else len(answer)
-        body = answer[start.end():end]
+        body = answer[start.end() : end]
         close = body.find(_FUNCTION_CLOSE)
         calls.append(ToolCall(start.group(1), _parameters(body if close == -1 else body[:close])))
     thought = answer[: starts[0].start()]
@@ -76,7 +78,7 @@ def _parameters(body: str) -> dict[str, object]:
             end, position = close, close + len(_PARAMETER_CLOSE)
         else:  # the closing tag is missing: the value runs to the next parameter
             end = position = following.start() if following is not None else len(body)
-        values[opening.group(1)] = xml_value(body[opening.end():end])
+        values[opening.group(1)] = xml_value(body[opening.end() : end])
     return values
 
 

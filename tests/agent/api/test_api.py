@@ -83,7 +83,7 @@ def test_the_query_prompt_carries_the_schema_and_the_screenshot(tmp_path):
     backend = ScriptedBackend(['{"number": "CA1831", "price": 420}'])
     with open_agent(MemoryDevice(), backend, out_dir=tmp_path / "runs", settings=QUICK) as agent:
         agent.query("Which flight?", Flight)
-    (system, user), = backend.requests
+    ((system, user),) = backend.requests
     text = user.parts[-1]
     assert "Which flight?" in text and '"price"' in text and '"integer"' in text
     assert user.images() and user.images()[0].size == (FRAME.width, FRAME.height)
@@ -119,8 +119,11 @@ def test_a_plain_assert_in_the_block_is_recorded_as_the_failure(tmp_path):
 
 
 def test_a_query_answer_that_does_not_validate_is_fed_back_then_accepted(tmp_path):
-    answers = ["The flight is CA1831.", '```json\n{"number": "CA1831", "price": "cheap"}\n```',
-               '{"number": "CA1831", "price": 420}']
+    answers = [
+        "The flight is CA1831.",
+        '```json\n{"number": "CA1831", "price": "cheap"}\n```',
+        '{"number": "CA1831", "price": 420}',
+    ]
     backend = ScriptedBackend(answers)
     with open_agent(MemoryDevice(), backend, out_dir=tmp_path / "runs", settings=QUICK) as agent:
         assert agent.query("Which flight?", Flight) == Flight(number="CA1831", price=420)
@@ -148,14 +151,17 @@ class Seat(TypedDict):
     letter: str
 
 
-@pytest.mark.parametrize("schema, answer, expected", [
-    (None, '{"a": [1, 2]}', {"a": [1, 2]}),
-    (int, "Total: 42", None),  # not JSON: read as the string "Total: 42", which is no int
-    (int, "42", 42),
-    (list[str], '["Beijing", "Shanghai"]', ["Beijing", "Shanghai"]),
-    (str, "Shanghai", "Shanghai"),  # a bare word is a string answer
-    (Seat, 'Seat: {"row": 12, "letter": "C"}', {"row": 12, "letter": "C"}),
-])
+@pytest.mark.parametrize(
+    "schema, answer, expected",
+    [
+        (None, '{"a": [1, 2]}', {"a": [1, 2]}),
+        (int, "Total: 42", None),  # not JSON: read as the string "Total: 42", which is no int
+        (int, "42", 42),
+        (list[str], '["Beijing", "Shanghai"]', ["Beijing", "Shanghai"]),
+        (str, "Shanghai", "Shanghai"),  # a bare word is a string answer
+        (Seat, 'Seat: {"row": 12, "letter": "C"}', {"row": 12, "letter": "C"}),
+    ],
+)
 def test_query_takes_any_type_pydantic_validates(tmp_path, schema, answer, expected):
     settings = LoopSettings(settle_s=0, max_parse_errors=0)
     agent = open_agent(MemoryDevice(), scripted_model([answer]), out_dir=tmp_path / "runs", settings=settings)
@@ -171,7 +177,10 @@ def test_wait_for_asks_until_yes(tmp_path):
     with agent_on(MemoryDevice(), ["no, still loading", "no", "yes, the results are shown"], tmp_path) as agent:
         agent.wait_for("the search results are shown", timeout=30, interval=0)
     assert [step.note for step in load_run(agent.run_dir).steps] == [
-        "no: the search results are shown", "no: the search results are shown", "yes: the search results are shown"]
+        "no: the search results are shown",
+        "no: the search results are shown",
+        "yes: the search results are shown",
+    ]
 
 
 def test_wait_for_gives_up_with_a_timeout_error(tmp_path):
@@ -280,9 +289,11 @@ def test_the_agent_cli_reads_an_api_run(tmp_path):
 
 def test_importing_the_package_stays_light():
     """``from qwen_gui_agent import open_agent`` loads neither torch nor a display driver nor the CLI."""
-    code = ("import sys; from qwen_gui_agent import open_agent, scripted_model; "
-            "print(sorted(m for m in ('torch', 'transformers', 'pyautogui', 'mss', 'adbutils', 'typer') "
-            "if m in sys.modules))")
+    code = (
+        "import sys; from qwen_gui_agent import open_agent, scripted_model; "
+        "print(sorted(m for m in ('torch', 'transformers', 'pyautogui', 'mss', 'adbutils', 'typer') "
+        "if m in sys.modules))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == "[]"
 

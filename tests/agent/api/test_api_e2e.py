@@ -74,14 +74,14 @@ FOLDER = Path(__file__).parent
 TRAVELLER = "Li Lei"
 '''
 
-USER_TASK_FILE = '''
+USER_TASK_FILE = """
 name: choose the destination
 steps:
   - query: Which destinations does the list offer?
     save_as: cities
     schema: [string]
   - tap: "{{var:cities.1}} in the destination list"
-'''
+"""
 
 USER_TEST = '''
 """The booking form, tested through qwen-gui-agent's Python API with scripted answers."""
@@ -168,18 +168,30 @@ def app(display: XvfbServer, tmp_path: Path) -> Iterator[BookingApp]:
 
 def write_user_project(folder: Path) -> None:
     (folder / "tasks").mkdir(parents=True)
-    for name, text in {"tools.py": USER_TOOLS, "tasks/__init__.py": USER_TASKS_INIT,
-                       "tasks/choose_city.yaml": USER_TASK_FILE, "test_booking.py": USER_TEST}.items():
+    for name, text in {
+        "tools.py": USER_TOOLS,
+        "tasks/__init__.py": USER_TASKS_INIT,
+        "tasks/choose_city.yaml": USER_TASK_FILE,
+        "test_booking.py": USER_TEST,
+    }.items():
         (folder / name).write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
 
 
 def test_a_users_pytest_file_drives_the_booking_form(display, app, tmp_path):
     project, runs = tmp_path / "project", tmp_path / "runs"
     write_user_project(project)
-    env = user_env(display.env(), installed_view(tmp_path / "site"), BOOKING_STATE=str(app.state_path),
-                   RUNS_DIR=str(runs))
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_booking.py"],
-                          cwd=project, env=env, capture_output=True, text=True, timeout=600, check=False)
+    env = user_env(
+        display.env(), installed_view(tmp_path / "site"), BOOKING_STATE=str(app.state_path), RUNS_DIR=str(runs)
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_booking.py"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "3 passed" in done.stdout
 

@@ -43,8 +43,9 @@ def test_the_first_run_example_runs_as_printed(display, tmp_path):
     project.mkdir()
     (project / "first_run.py").write_text(example("# first_run.py"), encoding="utf-8")
     env = user_env(display.env(), installed_view(tmp_path / "site"))
-    done = subprocess.run([sys.executable, "first_run.py"], cwd=project, env=env, capture_output=True, text=True,
-                          timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "first_run.py"], cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     printed_model, printed_result = done.stdout.splitlines()
     assert printed_model == "windows=0 title=None"

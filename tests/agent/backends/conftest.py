@@ -22,8 +22,9 @@ def local_backend(tiny_qwen_dir: Path):
     """The local backend on the tiny model, loaded once through the real from_pretrained path."""
     from qwen_gui_agent.agent.backends import BackendSettings, create_backend
 
-    settings = BackendSettings(kind="local", model=str(tiny_qwen_dir), source="local", torch_device="cpu",
-                               max_new_tokens=12)
+    settings = BackendSettings(
+        kind="local", model=str(tiny_qwen_dir), source="local", torch_device="cpu", max_new_tokens=12
+    )
     backend = create_backend(settings)
     yield backend
     backend.close()

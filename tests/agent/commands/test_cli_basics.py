@@ -54,8 +54,23 @@ def test_a_task_of_literal_steps_needs_no_model(display, tmp_path):
     task.write_text(LITERAL_TASK, encoding="utf-8")
     out = tmp_path / "runs"
     # A local model that does not exist: loading it would fail (and import torch first).
-    done = run_agent([str(task), "--backend", "local", "--model", str(tmp_path / "no-weights"), "--source", "local",
-                      "--no-failsafe", "--out", str(out), "--settle", "0"], agent_env(display.env()))
+    done = run_agent(
+        [
+            str(task),
+            "--backend",
+            "local",
+            "--model",
+            str(tmp_path / "no-weights"),
+            "--source",
+            "local",
+            "--no-failsafe",
+            "--out",
+            str(out),
+            "--settle",
+            "0",
+        ],
+        agent_env(display.env()),
+    )
     assert done.returncode == 0, done.stderr
     run = load_run(only_run_dir(out))
     assert run.info.status == "success" and [step.kind for step in run.steps] == ["do", "wait"]
@@ -83,8 +98,10 @@ def test_verbose_means_the_same_before_and_after_run(display, tmp_path):
 
 def test_a_base_url_without_a_scheme_is_bad_input(tmp_path):
     out = tmp_path / "runs"
-    done = run_agent(["look around", "--backend", "openai", "--base-url", "localhost:8000/v1", "--out", str(out),
-                      "--json"], without_display())
+    done = run_agent(
+        ["look around", "--backend", "openai", "--base-url", "localhost:8000/v1", "--out", str(out), "--json"],
+        without_display(),
+    )
     assert done.returncode == 2, done.stderr
     [error] = json_lines(done.stdout)
     assert (error["kind"], error["exit_code"]) == ("bad_input", 2)
@@ -96,8 +113,22 @@ def test_a_base_url_without_a_scheme_is_bad_input(tmp_path):
 def test_nobody_at_the_base_url_fails_the_first_step_at_once(display, tmp_path):
     out = tmp_path / "runs"
     url = f"http://127.0.0.1:{free_port()}/v1"
-    done = run_agent(["look around", "--backend", "openai", "--base-url", url, "--max-retries", "5",
-                      "--no-failsafe", "--out", str(out), "--json"], agent_env(display.env()))
+    done = run_agent(
+        [
+            "look around",
+            "--backend",
+            "openai",
+            "--base-url",
+            url,
+            "--max-retries",
+            "5",
+            "--no-failsafe",
+            "--out",
+            str(out),
+            "--json",
+        ],
+        agent_env(display.env()),
+    )
     assert done.returncode == 1, done.stderr
     finished = json_lines(done.stdout)[-1]
     assert f"cannot connect to the model server at {url}" in finished["message"]
@@ -111,9 +142,26 @@ def test_the_local_model_loading_is_announced_before_the_run(display, tmp_path, 
     from tests.support.tiny_qwen import tiny_qwen_for_session
 
     model = tiny_qwen_for_session(tmp_path_factory)
-    args = ["look around", "--backend", "local", "--model", str(model), "--source", "local", "--torch-device", "cpu",
-            "--max-new-tokens", "4", "--max-steps", "1", "--max-parse-errors", "0", "--no-failsafe",
-            "--out", str(tmp_path / "runs")]
+    args = [
+        "look around",
+        "--backend",
+        "local",
+        "--model",
+        str(model),
+        "--source",
+        "local",
+        "--torch-device",
+        "cpu",
+        "--max-new-tokens",
+        "4",
+        "--max-steps",
+        "1",
+        "--max-parse-errors",
+        "0",
+        "--no-failsafe",
+        "--out",
+        str(tmp_path / "runs"),
+    ]
     events = json_lines(run_agent([*args, "--json"], agent_env(display.env()), timeout=900).stdout)
     names = [event["event"] for event in events]
     assert names[:3] == ["model_loading", "model_ready", "run_started"], names

@@ -51,14 +51,18 @@ def flags_of(group: type) -> list[str]:
     return ["--" + field.name.replace("_", "-") for field in dataclasses.fields(group)]
 
 
-@pytest.mark.parametrize(("command", "groups"), [
-    (["run"], (ModelFlags, DeviceFlags, LoopFlags)),
-    (["eval", "grounding"], (ModelFlags,)),
-    (["eval", "steps"], (ModelFlags,)),
-    (["replay"], (DeviceFlags,)),
-    (["do"], (DeviceFlags,)),
-    (["mcp"], (ModelFlags, DeviceFlags)),
-])
+@pytest.mark.parametrize(
+    ("command", "groups"),
+    [
+        (["run"], (ModelFlags, DeviceFlags, LoopFlags)),
+        (["eval", "grounding"], (ModelFlags,)),
+        (["eval", "steps"], (ModelFlags,)),
+        (["eval", "miniwob"], (ModelFlags,)),
+        (["replay"], (DeviceFlags,)),
+        (["do"], (DeviceFlags,)),
+        (["mcp"], (ModelFlags, DeviceFlags)),
+    ],
+)
 def test_every_command_takes_every_flag_of_its_groups(command: list[str], groups: tuple[type, ...]) -> None:
     help_text = CliRunner().invoke(build_app(), [*command, "--help"], env={"COLUMNS": "300"}).output
     missing = [flag for group in groups for flag in flags_of(group) if flag not in help_text]

@@ -78,17 +78,20 @@ def test_ordinary_anchors_still_load():
     assert [step.text for step in task.steps] == ["the goal", "the goal"]
 
 
-@pytest.mark.parametrize("text, where, words", [
-    ("steps: [{ai: x}]\nsteps: [{ai: y}]\n", "bad.yaml:2:1:", "'steps' is given twice"),
-    ("max_steps: true\nsteps: [{ai: x}]\n", "bad.yaml:1:12: max_steps:", "valid integer"),
-    ("steps:\n  - ai: x\n    max_steps: true\n", "bad.yaml:3:16: steps[0].max_steps:", "valid integer"),
-    ("steps: [{wait: 11m}]\n", "bad.yaml:1:16: steps[0].wait:", "less than or equal to 600"),
-    ("steps: [{wait: .inf}]\n", "bad.yaml:1:16: steps[0].wait:", "finite number"),
-    ("timeout: .inf\nsteps: [{ai: x}]\n", "bad.yaml:1:10: timeout:", "finite number"),
-    ('steps: [{ai: "go \\ud800 now"}]\n', "bad.yaml:1:14: steps[0].ai:", "lone surrogate"),
-    ("model: {script: /etc/passwd}\nsteps: [{ai: x}]\n", "bad.yaml:1:17: model.script:", "relative path"),
-    ("model: {script: ../../secret.txt}\nsteps: [{ai: x}]\n", "bad.yaml:1:17: model.script:", "without `..`"),
-])
+@pytest.mark.parametrize(
+    "text, where, words",
+    [
+        ("steps: [{ai: x}]\nsteps: [{ai: y}]\n", "bad.yaml:2:1:", "'steps' is given twice"),
+        ("max_steps: true\nsteps: [{ai: x}]\n", "bad.yaml:1:12: max_steps:", "valid integer"),
+        ("steps:\n  - ai: x\n    max_steps: true\n", "bad.yaml:3:16: steps[0].max_steps:", "valid integer"),
+        ("steps: [{wait: 11m}]\n", "bad.yaml:1:16: steps[0].wait:", "less than or equal to 600"),
+        ("steps: [{wait: .inf}]\n", "bad.yaml:1:16: steps[0].wait:", "finite number"),
+        ("timeout: .inf\nsteps: [{ai: x}]\n", "bad.yaml:1:10: timeout:", "finite number"),
+        ('steps: [{ai: "go \\ud800 now"}]\n', "bad.yaml:1:14: steps[0].ai:", "lone surrogate"),
+        ("model: {script: /etc/passwd}\nsteps: [{ai: x}]\n", "bad.yaml:1:17: model.script:", "relative path"),
+        ("model: {script: ../../secret.txt}\nsteps: [{ai: x}]\n", "bad.yaml:1:17: model.script:", "without `..`"),
+    ],
+)
 def test_values_that_used_to_load_and_then_crash_are_refused_at_load(text, where, words):
     message = refused(text)
     assert message.startswith(where) and words in message, message
@@ -100,10 +103,14 @@ def agent(*args: str | bytes, cwd=None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([*AGENT_COMMAND, *args], capture_output=True, timeout=120, check=False, env=env, cwd=cwd)
 
 
-@pytest.mark.parametrize("text, line", [
-    ("steps: " + "[" * 5000 + "]" * 5000 + "\n", 1),
-    (laughs(9), 6),  # the classic billion laughs (9^9): refused where its expansion crosses the bound
-], ids=["nesting bomb", "billion laughs"])
+@pytest.mark.parametrize(
+    "text, line",
+    [
+        ("steps: " + "[" * 5000 + "]" * 5000 + "\n", 1),
+        (laughs(9), 6),  # the classic billion laughs (9^9): refused where its expansion crosses the bound
+    ],
+    ids=["nesting bomb", "billion laughs"],
+)
 def test_agent_run_on_a_yaml_bomb_exits_2_with_the_place(tmp_path, text, line):
     bomb = tmp_path / "bomb.yaml"
     bomb.write_text(text, encoding="utf-8")
@@ -115,19 +122,30 @@ def test_agent_run_on_a_yaml_bomb_exits_2_with_the_place(tmp_path, text, line):
 
 
 def test_a_goal_with_a_byte_that_is_not_utf8_is_bad_input(tmp_path):
-    done = agent("run", b"open the \xff menu", "--out", str(tmp_path / "runs"), "--backend", "scripted",
-                 "--script", str(tmp_path / "none.txt"))
+    done = agent(
+        "run",
+        b"open the \xff menu",
+        "--out",
+        str(tmp_path / "runs"),
+        "--backend",
+        "scripted",
+        "--script",
+        str(tmp_path / "none.txt"),
+    )
     stderr = done.stderr.decode()
     assert done.returncode == 2, stderr
     assert "not valid UTF-8" in stderr and "Traceback" not in stderr
 
 
-@pytest.mark.parametrize("flag, value, words", [
-    ("--max-pixels", "0", "must be positive"),
-    ("--scale", "1e-300", "between 0.0625 and 16"),
-    ("--scale", "inf", "between 0.0625 and 16"),
-    ("--scale", "nan", "between 0.0625 and 16"),
-])
+@pytest.mark.parametrize(
+    "flag, value, words",
+    [
+        ("--max-pixels", "0", "must be positive"),
+        ("--scale", "1e-300", "between 0.0625 and 16"),
+        ("--scale", "inf", "between 0.0625 and 16"),
+        ("--scale", "nan", "between 0.0625 and 16"),
+    ],
+)
 def test_agent_parse_refuses_degenerate_numbers(flag, value, words):
     app = single_group_app(parse_command.register)
     result = CliRunner().invoke(app, ["parse", "click(start_box='(10,10)')", "--screen", "1920x1080", flag, value])
@@ -145,9 +163,30 @@ def test_a_tampered_screenshot_path_is_not_embedded(tmp_path):
     writer.close()
     lines = (run_dir / "steps.jsonl").read_text(encoding="utf-8").splitlines()
     step = StepRecord.model_validate_json(lines[0])
-    tampered = [step.model_copy(update={"index": number, "screenshot": name}).model_dump_json()
-                for number, name in ((2, str(outside)), (3, "../private.png"), (4, "sub/../../private.png"))]
+    tampered = [
+        step.model_copy(update={"index": number, "screenshot": name}).model_dump_json()
+        for number, name in ((2, str(outside)), (3, "../private.png"), (4, "sub/../../private.png"))
+    ]
     (run_dir / "steps.jsonl").write_text("\n".join([lines[0], *tampered]) + "\n", encoding="utf-8")
     page = write_report(run_dir).read_text(encoding="utf-8")
     assert page.count("data:image/") == 1  # step 1's own screenshot, and none of the files outside the run
     assert page.count("no screenshot recorded") == 3
+
+
+@pytest.mark.parametrize(
+    "goal, code, words",
+    [
+        # A goal in words, whatever its slashes: it goes on to open the device (there is no display here).
+        ("open " + "a" * 300 + "/settings and turn wifi on", 1, "cannot open the device"),
+        ("b" * 300 + ".yaml", 2, "no such task file"),  # a task file's name that cannot exist
+    ],
+    ids=["a goal", "a task file"],
+)
+def test_a_part_over_255_bytes_between_slashes_is_no_file_name_error(tmp_path, goal, code, words):
+    # Issue 22, item 5: looking the text up as a file raised OSError "File name too long".
+    script = tmp_path / "answers.json"
+    script.write_text("[\"Action: finished(content='done')\"]", encoding="utf-8")
+    done = agent("run", goal, "--out", str(tmp_path / "runs"), "--backend", "scripted", "--script", str(script))
+    output = done.stdout.decode() + done.stderr.decode()
+    assert done.returncode == code, output
+    assert words in output and "Traceback" not in output and "File name too long" not in output

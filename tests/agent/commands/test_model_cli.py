@@ -37,7 +37,8 @@ def call(arguments: dict, name: str = "computer_use") -> str:
 
 
 QWEN3_ANSWER = "Thought: the OK button closes it\nAction: click OK\n" + call(
-    {"action": "left_click", "coordinate": [500, 500]})
+    {"action": "left_click", "coordinate": [500, 500]}
+)
 
 
 def test_qwen3_vl_by_name_reads_thousandths_of_999_in_a_factor_32_frame(app):
@@ -56,9 +57,11 @@ def test_qwen3_far_edge_is_the_last_pixel(app):
 
 
 def test_qwen35_xml_call_and_a_phone_answer_without_device_flag(app):
-    answer = ("<think>The app list is open.</think>\nThought: open it\nAction: tap Settings\n<tool_call>\n"
-              "<function=mobile_use>\n<parameter=action>\nclick\n</parameter>\n<parameter=coordinate>\n[250, 750]\n"
-              "</parameter>\n</function>\n</tool_call>")
+    answer = (
+        "<think>The app list is open.</think>\nThought: open it\nAction: tap Settings\n<tool_call>\n"
+        "<function=mobile_use>\n<parameter=action>\nclick\n</parameter>\n<parameter=coordinate>\n[250, 750]\n"
+        "</parameter>\n</function>\n</tool_call>"
+    )
     result = invoke(app, "parse", answer, "--model", "Qwen/Qwen3.5-27B", "--screen", "1080x2400")
     assert result.exit_code == 0, result.output
     [record] = records(result.stdout)
@@ -102,16 +105,18 @@ def test_an_unknown_model_is_a_clear_error_naming_dialect(app):
 
 
 def test_an_unknown_model_with_a_dialect_is_read_in_that_dialects_frame(app):
-    result = invoke(app, "parse", QWEN3_ANSWER, "--model", "acme/screen-pilot-9b", "--dialect", "qwen3",
-                    "--screen", "1920x1080")
+    result = invoke(
+        app, "parse", QWEN3_ANSWER, "--model", "acme/screen-pilot-9b", "--dialect", "qwen3", "--screen", "1920x1080"
+    )
     assert result.exit_code == 0, result.output
     assert [(r["frame"], r["x"], r["y"]) for r in records(result.stdout)] == [("1920x1088", 961, 541)]
 
 
 def test_coords_overrides_the_registry(app):
     answer = call({"action": "left_click", "coordinate": [500, 500]})
-    result = invoke(app, "parse", answer, "--model", "Qwen/Qwen3-VL-8B-Instruct", "--coords", "absolute",
-                    "--screen", "1920x1080")
+    result = invoke(
+        app, "parse", answer, "--model", "Qwen/Qwen3-VL-8B-Instruct", "--coords", "absolute", "--screen", "1920x1080"
+    )
     assert result.exit_code == 0, result.output
     # Pixels of the 1920x1088 frame: 500 * 1080 / 1088 = 496.3.
     assert [(r["x"], r["y"]) for r in records(result.stdout)] == [(500, 496)]
@@ -123,16 +128,20 @@ def test_models_lists_every_family(app):
     listed = {record["family"]: record for record in records(result.stdout)}
     assert tuple(listed) == FAMILY_NAMES
     assert (listed["qwen3-vl"]["dialect"], listed["qwen3-vl"]["patch_factor"]) == ("qwen3", 32)
-    assert listed["qwen2.5-vl"]["fast_path"] is True and listed["qwen3-vl"]["fast_path"] is False
+    assert listed["qwen2.5-vl"]["fast_path"] is True and listed["qwen3-vl"]["fast_path"] is True
+    assert listed["qwen2-vl"]["fast_path"] is False and listed["qwen3.5"]["fast_path"] is False
     table = invoke(app, "models")
     assert table.exit_code == 0 and all(name in table.stdout for name in FAMILY_NAMES)
 
 
-@pytest.mark.parametrize(("model", "family", "matched"), [
-    ("Qwen/Qwen3-VL-8B-Instruct", "qwen3-vl", "Qwen3-VL"),
-    ("mPLUG/GUI-Owl-1.5-8B-Instruct", "gui-owl-1.5", "GUI-Owl-1.5"),
-    ("7b", "qwen2.5-vl", "Qwen2.5-VL"),
-])
+@pytest.mark.parametrize(
+    ("model", "family", "matched"),
+    [
+        ("Qwen/Qwen3-VL-8B-Instruct", "qwen3-vl", "Qwen3-VL"),
+        ("mPLUG/GUI-Owl-1.5-8B-Instruct", "gui-owl-1.5", "GUI-Owl-1.5"),
+        ("7b", "qwen2.5-vl", "Qwen2.5-VL"),
+    ],
+)
 def test_models_says_which_family_and_why(app, model, family, matched):
     result = invoke(app, "models", model)
     assert result.exit_code == 0, result.output

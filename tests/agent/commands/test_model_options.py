@@ -34,8 +34,12 @@ def test_defaults_with_nothing_given() -> None:
 
 
 def test_flag_beats_task_beats_environment_beats_default() -> None:
-    environ = {"AGENT_MODEL": "3b", "AGENT_MAX_PIXELS": "1000*28*28", "AGENT_MAX_NEW_TOKENS": "64",
-               "AGENT_TEMPERATURE": "0.5"}
+    environ = {
+        "AGENT_MODEL": "3b",
+        "AGENT_MAX_PIXELS": "1000*28*28",
+        "AGENT_MAX_NEW_TOKENS": "64",
+        "AGENT_TEMPERATURE": "0.5",
+    }
     task = {"model": "32b", "max_pixels": 2000 * 28 * 28}
     choice = resolve_model_settings(ModelFlags(model="7b"), environ=environ, task=task)
     settings = choice.settings
@@ -52,11 +56,21 @@ def test_flag_beats_task_beats_environment_beats_default() -> None:
 
 def test_every_environment_variable_is_read() -> None:
     environ = {
-        "AGENT_BACKEND": "openai", "AGENT_MODEL": "served", "AGENT_BASE_URL": "http://gpu:9000/v1",
-        "AGENT_MIN_PIXELS": "8*28*28", "AGENT_MAX_PIXELS": "1003520", "AGENT_DIALECT": "uitars",
-        "AGENT_COORDS": "relative", "AGENT_MAX_NEW_TOKENS": "100", "AGENT_SOURCE": "modelscope",
-        "AGENT_TEMPERATURE": "0.2", "AGENT_REQUEST_TIMEOUT": "9.5", "AGENT_MAX_RETRIES": "7",
-        "AGENT_IMAGE_FORMAT": "jpeg", "AGENT_JPEG_QUALITY": "70", "AGENT_TORCH_DEVICE": "cuda:1",
+        "AGENT_BACKEND": "openai",
+        "AGENT_MODEL": "served",
+        "AGENT_BASE_URL": "http://gpu:9000/v1",
+        "AGENT_MIN_PIXELS": "8*28*28",
+        "AGENT_MAX_PIXELS": "1003520",
+        "AGENT_DIALECT": "uitars",
+        "AGENT_COORDS": "relative",
+        "AGENT_MAX_NEW_TOKENS": "100",
+        "AGENT_SOURCE": "modelscope",
+        "AGENT_TEMPERATURE": "0.2",
+        "AGENT_REQUEST_TIMEOUT": "9.5",
+        "AGENT_MAX_RETRIES": "7",
+        "AGENT_IMAGE_FORMAT": "jpeg",
+        "AGENT_JPEG_QUALITY": "70",
+        "AGENT_TORCH_DEVICE": "cuda:1",
         "AGENT_FAST": "off",
     }
     choice = resolve_model_settings(environ=environ)
@@ -70,9 +84,15 @@ def test_every_environment_variable_is_read() -> None:
 
 def test_flags_override_every_environment_variable() -> None:
     environ = {"AGENT_BACKEND": "local", "AGENT_DIALECT": "uitars", "AGENT_COORDS": "relative", "AGENT_FAST": "1"}
-    choice = resolve_model_settings(ModelFlags(backend="openai", dialect="qwen", coords="absolute", fast=False), environ=environ)
+    choice = resolve_model_settings(
+        ModelFlags(backend="openai", dialect="qwen", coords="absolute", fast=False), environ=environ
+    )
     assert (choice.settings.kind, choice.dialect, choice.coordinates, choice.settings.fast) == (
-        "openai", "qwen", "absolute", False)
+        "openai",
+        "qwen",
+        "absolute",
+        False,
+    )
 
 
 @pytest.mark.parametrize(
@@ -110,7 +130,10 @@ def test_a_qwen3_model_brings_its_frame_and_flags_still_win() -> None:
     choice = resolve_model_settings(ModelFlags(model="Qwen/Qwen3-VL-8B-Instruct"), environ={})
     assert choice.match is not None and choice.match.family.name == "qwen3-vl"
     assert choice.settings.patch_factor == 32 and choice.settings.max_pixels == 1280 * 32 * 32
-    overridden = resolve_model_settings(ModelFlags(model="Qwen/Qwen3-VL-8B-Instruct", dialect="uitars", coords="absolute", max_pixels=1000 * 32 * 32), environ={})
+    overridden = resolve_model_settings(
+        ModelFlags(model="Qwen/Qwen3-VL-8B-Instruct", dialect="uitars", coords="absolute", max_pixels=1000 * 32 * 32),
+        environ={},
+    )
     assert (overridden.dialect, overridden.coordinates) == ("uitars", "absolute")
     assert overridden.settings.max_pixels == 1000 * 32 * 32 and overridden.settings.patch_factor == 32
 
@@ -127,7 +150,9 @@ def test_an_unknown_model_warns_naming_dialect_and_falls_back_to_qwen25(caplog) 
 def test_an_unknown_model_named_with_a_dialect_gets_that_dialects_frame(caplog) -> None:
     # A Qwen3-VL served under its own name: --dialect qwen3 alone brings thousandths and factor 32.
     with caplog.at_level("WARNING"):
-        choice = resolve_model_settings(ModelFlags(backend="openai", model="my-served-model", dialect="qwen3"), environ={})
+        choice = resolve_model_settings(
+            ModelFlags(backend="openai", model="my-served-model", dialect="qwen3"), environ={}
+        )
     assert not [r for r in caplog.records if "my-served-model" in r.getMessage()]
     assert (choice.dialect, choice.coordinates) == ("qwen3", "relative")
     assert choice.settings.patch_factor == 32 and choice.settings.max_pixels == 1280 * 32 * 32
@@ -185,17 +210,32 @@ def make_app(seen: list) -> typer.Typer:
     app = typer.Typer()
 
     @app.command()
-    def ask(backend: BackendOption = None, model: ModelOption = None, base_url: BaseUrlOption = None,
-            max_pixels: MaxPixelsOption = None, coords: CoordsOption = None, fast: FastOption = None) -> None:
-        seen.append(resolve_model_settings(ModelFlags(backend=backend, model=model, base_url=base_url, max_pixels=max_pixels, coords=coords, fast=fast), environ={"AGENT_MODEL": "3b"}))
+    def ask(
+        backend: BackendOption = None,
+        model: ModelOption = None,
+        base_url: BaseUrlOption = None,
+        max_pixels: MaxPixelsOption = None,
+        coords: CoordsOption = None,
+        fast: FastOption = None,
+    ) -> None:
+        seen.append(
+            resolve_model_settings(
+                ModelFlags(
+                    backend=backend, model=model, base_url=base_url, max_pixels=max_pixels, coords=coords, fast=fast
+                ),
+                environ={"AGENT_MODEL": "3b"},
+            )
+        )
 
     return app
 
 
 def test_option_aliases_in_a_real_command() -> None:
     seen: list = []
-    result = CliRunner().invoke(make_app(seen), ["--base-url", "http://h:1/v1", "--max-pixels", "1000*28*28",
-                                                 "--no-fast", "--coords", "relative"])
+    result = CliRunner().invoke(
+        make_app(seen),
+        ["--base-url", "http://h:1/v1", "--max-pixels", "1000*28*28", "--no-fast", "--coords", "relative"],
+    )
     assert result.exit_code == 0, result.output
     (choice,) = seen
     assert choice.settings.kind == "openai"

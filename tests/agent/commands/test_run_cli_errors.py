@@ -33,8 +33,7 @@ def json_lines(stdout: str) -> list[dict]:
 
 def test_a_malformed_device_spec_is_bad_input(tmp_path):
     out = tmp_path / "runs"
-    done = run_agent(["look around", "--device", "foo", "--out", str(out), "--json", *OFFLINE_MODEL],
-                     no_display_env())
+    done = run_agent(["look around", "--device", "foo", "--out", str(out), "--json", *OFFLINE_MODEL], no_display_env())
     assert done.returncode == 2, done.stderr
     assert "unknown device 'foo'" in done.stderr
     last = json_lines(done.stdout)[-1]
@@ -44,8 +43,9 @@ def test_a_malformed_device_spec_is_bad_input(tmp_path):
 
 def test_a_device_that_cannot_open_leaves_no_run_directory(tmp_path):
     out = tmp_path / "runs"
-    done = run_agent(["look around", "--device", "desktop:9", "--out", str(out), "--json", *OFFLINE_MODEL],
-                     no_display_env())
+    done = run_agent(
+        ["look around", "--device", "desktop:9", "--out", str(out), "--json", *OFFLINE_MODEL], no_display_env()
+    )
     assert done.returncode == 1, done.stderr
     [error] = json_lines(done.stdout)
     assert (error["event"], error["kind"], error["status"], error["exit_code"]) == ("error", "not_started", "error", 1)
@@ -83,8 +83,10 @@ def test_a_bad_script_is_bad_input_found_before_the_device_opens(tmp_path, scrip
     (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
     out = tmp_path / "runs"
     given = ["--script", str(tmp_path / script)] if script else []
-    done = run_agent(["look around", "--device", "desktop:9", "--backend", "scripted", *given, "--out", str(out),
-                      "--json"], no_display_env())
+    done = run_agent(
+        ["look around", "--device", "desktop:9", "--backend", "scripted", *given, "--out", str(out), "--json"],
+        no_display_env(),
+    )
     assert done.returncode == 2, done.stderr
     [error] = json_lines(done.stdout)
     assert (error["event"], error["kind"], error["exit_code"]) == ("error", "bad_input", 2)
@@ -97,9 +99,23 @@ def test_a_bad_script_is_bad_input_found_before_the_device_opens(tmp_path, scrip
 def test_sigterm_is_recorded_as_sigterm(display, tmp_path):
     out = tmp_path / "runs"
     with ModelServer([Reply.slow(60)]) as server:
-        process = start_agent(["look around", "--device", "desktop", "--no-failsafe", "--backend", "openai",
-                               "--base-url", server.base_url, "--model", "m", "--out", str(out)],
-                              agent_env(display.env()))
+        process = start_agent(
+            [
+                "look around",
+                "--device",
+                "desktop",
+                "--no-failsafe",
+                "--backend",
+                "openai",
+                "--base-url",
+                server.base_url,
+                "--model",
+                "m",
+                "--out",
+                str(out),
+            ],
+            agent_env(display.env()),
+        )
         try:
             deadline = time.monotonic() + 60
             while not server.requests and time.monotonic() < deadline and process.poll() is None:
@@ -117,25 +133,47 @@ def test_sigterm_is_recorded_as_sigterm(display, tmp_path):
     assert "Ctrl-C" not in stdout and "(1 step)" in stdout
 
 
-
 @pytest.mark.xvfb
 def test_the_task_files_model_section_reaches_the_run_record(display, tmp_path):
     task = tmp_path / "task.yaml"
-    task.write_text("model:\n  backend: openai\n  base_url: http://127.0.0.1:9/v1\n  model: 3b\n"
-                    "  max_pixels: 1280*28*28\n  temperature: 0.4\n  image_format: jpeg\n  jpeg_quality: 70\n"
-                    "  request_timeout: 9\n  max_retries: 1\n  fast: off\n  torch_device: cpu\n"
-                    "steps: [{ai: look around}]\n", encoding="utf-8")
+    task.write_text(
+        "model:\n  backend: openai\n  base_url: http://127.0.0.1:9/v1\n  model: 3b\n"
+        "  max_pixels: 1280*28*28\n  temperature: 0.4\n  image_format: jpeg\n  jpeg_quality: 70\n"
+        "  request_timeout: 9\n  max_retries: 1\n  fast: off\n  torch_device: cpu\n"
+        "steps: [{ai: look around}]\n",
+        encoding="utf-8",
+    )
     out = tmp_path / "runs"
     # Nothing listens at port 9: the run starts, its first model call fails at once, and the record holds the settings.
-    done = run_agent([str(task), "--device", "desktop", "--temperature", "0.2", "--out", str(out)],
-                     agent_env({**display.env(), "AGENT_MAX_RETRIES": "5", "AGENT_JPEG_QUALITY": "20"}))
+    done = run_agent(
+        [str(task), "--device", "desktop", "--temperature", "0.2", "--out", str(out)],
+        agent_env({**display.env(), "AGENT_MAX_RETRIES": "5", "AGENT_JPEG_QUALITY": "20"}),
+    )
     assert done.returncode == 1, done.stderr
     model = load_run(only_run_dir(out)).info.model
-    assert {key: model[key] for key in ("kind", "model", "max_pixels", "temperature", "image_format",
-                                        "jpeg_quality", "timeout_s", "max_retries", "fast", "torch_device")} == {
-        "kind": "openai", "model": "Qwen/Qwen2.5-VL-3B-Instruct", "max_pixels": 1280 * 28 * 28,
+    assert {
+        key: model[key]
+        for key in (
+            "kind",
+            "model",
+            "max_pixels",
+            "temperature",
+            "image_format",
+            "jpeg_quality",
+            "timeout_s",
+            "max_retries",
+            "fast",
+            "torch_device",
+        )
+    } == {
+        "kind": "openai",
+        "model": "Qwen/Qwen2.5-VL-3B-Instruct",
+        "max_pixels": 1280 * 28 * 28,
         "temperature": 0.2,  # the flag wins over the task file
-        "image_format": "jpeg", "jpeg_quality": 70, "timeout_s": 9.0,
+        "image_format": "jpeg",
+        "jpeg_quality": 70,
+        "timeout_s": 9.0,
         "max_retries": 1,  # the task file wins over the environment
-        "fast": False, "torch_device": "cpu",
+        "fast": False,
+        "torch_device": "cpu",
     }

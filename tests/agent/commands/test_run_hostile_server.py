@@ -31,8 +31,9 @@ SHAPES = {
     "usage as a list": completion({"role": "assistant", "content": "Action: wait()"}, usage=[1, 2]),
     "content parts with a number as text": completion({"role": "assistant", "content": [{"type": "text", "text": 5}]}),
     "200,000-deep list": Reply.malformed(b"[" * 200_000),
-    "5,000-digit integer": Reply.malformed(b'{"choices": [{"message": {"content": "hi"}}], "usage": '
-                                           b'{"prompt_tokens": ' + b"7" * 5000 + b"}}"),
+    "5,000-digit integer": Reply.malformed(
+        b'{"choices": [{"message": {"content": "hi"}}], "usage": {"prompt_tokens": ' + b"7" * 5000 + b"}}"
+    ),
 }
 
 
@@ -42,9 +43,29 @@ def test_a_reply_of_the_wrong_shape_ends_the_run_as_a_backend_error(tmp_path: Pa
         model_server.push(SHAPES[shape], SHAPES[shape])
         env = {**os.environ, "ANDROID_ADB_SERVER_PORT": str(adb.port), "AGENT_API_KEY": "test-key"}
         env.pop("ANDROID_SERIAL", None)
-        result = run_agent(["run", "open the settings", "--device", "android", "--backend", "openai",
-                            "--base-url", model_server.base_url, "--model", "scripted-model", "--dialect", "qwen",
-                            "--settle", "0", "--max-retries", "1", "--out", str(tmp_path / "runs")], env=env)
+        result = run_agent(
+            [
+                "run",
+                "open the settings",
+                "--device",
+                "android",
+                "--backend",
+                "openai",
+                "--base-url",
+                model_server.base_url,
+                "--model",
+                "scripted-model",
+                "--dialect",
+                "qwen",
+                "--settle",
+                "0",
+                "--max-retries",
+                "1",
+                "--out",
+                str(tmp_path / "runs"),
+            ],
+            env=env,
+        )
         served = len(model_server.requests)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
@@ -52,3 +73,45 @@ def test_a_reply_of_the_wrong_shape_ends_the_run_as_a_backend_error(tmp_path: Pa
     info = load_run(next((tmp_path / "runs").iterdir())).info
     assert info.status == "error" and info.message.startswith("model backend: "), info.message
     assert "2 attempt(s)" in info.message and "internal error" not in info.message
+
+
+@pytest.mark.parametrize("listing", ["endless", "a drip past --request-timeout", "5,000 digits"])
+def test_a_hostile_models_listing_costs_the_run_nothing(tmp_path: Path, listing: str) -> None:
+    # Issue 22, item 4: GET /models read an endless reply whole, waited out a drip, and tracebacked on big numbers.
+    replies = {
+        "endless": Reply.flood(1 << 30),
+        "a drip past --request-timeout": Reply.trickled(Reply.json({"data": [{"id": "x" * 40}]}), every_s=0.5),
+        "5,000 digits": Reply.malformed(b'{"data": [{"id": "scripted-model", "max_model_len": ' + b"9" * 5000 + b"}]}"),
+    }
+    with AdbServer() as adb, ModelServer() as model_server:
+        model_server.push_models(replies[listing])
+        model_server.push("Thought: done\nAction: finished(content='done')")
+        env = {**os.environ, "ANDROID_ADB_SERVER_PORT": str(adb.port), "AGENT_API_KEY": "test-key"}
+        env.pop("ANDROID_SERIAL", None)
+        result = run_agent(
+            [
+                "run",
+                "open the settings",
+                "--device",
+                "android",
+                "--backend",
+                "openai",
+                "--base-url",
+                model_server.base_url,
+                "--model",
+                "scripted-model",
+                "--dialect",
+                "uitars",
+                "--settle",
+                "0",
+                "--request-timeout",
+                "3",
+                "--out",
+                str(tmp_path / "runs"),
+            ],
+            env=env,
+        )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Traceback" not in output and "GET /models:" in output  # said once, as a warning
+    assert load_run(next((tmp_path / "runs").iterdir())).info.status == "success"

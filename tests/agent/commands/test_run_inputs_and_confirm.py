@@ -34,13 +34,13 @@ def test_an_unbalanced_quote_in_a_desktop_launch_is_a_load_error():
 
 
 def test_an_unbalanced_quote_in_the_desktop_app_is_a_load_error():
-    text = "device:\n  app: \"xterm -e 'vi\"\nsteps: [{ai: fine}]\n"
+    text = 'device:\n  app: "xterm -e \'vi"\nsteps: [{ai: fine}]\n'
     with pytest.raises(TaskFileError, match=r"t.yaml:2:8: device.app: .*closing quotation"):
         parse_task(text, {}, source="t.yaml")
 
 
 def test_an_android_label_may_hold_a_quote():
-    task = parse_task("device: android\nsteps: [{launch: \"Mario's Kart\"}]\n", {})
+    task = parse_task('device: android\nsteps: [{launch: "Mario\'s Kart"}]\n', {})
     assert task.steps[0].launch == "Mario's Kart"
 
 
@@ -82,8 +82,11 @@ EACH_KEY = {
 
 def resolved(yaml_model: str, environ: dict[str, str] | None = None, **flags: object):
     task = parse_task(f"model:\n{yaml_model}steps: [{{ai: go}}]\n", {})
-    return resolve_model_settings(ModelFlags(**flags), environ={"MY_KEY": "k", **(environ or {})},  # type: ignore[arg-type]
-                                  task=task.model.model_dump(exclude_none=True))
+    return resolve_model_settings(
+        ModelFlags(**flags),
+        environ={"MY_KEY": "k", **(environ or {})},  # type: ignore[arg-type]
+        task=task.model.model_dump(exclude_none=True),
+    )
 
 
 def test_the_model_section_takes_every_model_flag():
@@ -192,7 +195,9 @@ def test_a_declined_action_prints_as_declined(run_with):
     result, _, _ = run_with([], task=task, device=device, user=user, confirm=True)
     assert result.status == "success" and len(device.executed) == 1
     assert [(data["action"], data["decision"]) for data in events.named("confirmation")] == [
-        ("click(start_box='(5,5)')", "no"), ("click(start_box='(6,6)')", "yes")]
+        ("click(start_box='(5,5)')", "no"),
+        ("click(start_box='(6,6)')", "yes"),
+    ]
     assert [step.note for step in load_run(result.run_dir).steps] == ["declined by the user", ""]
 
 
@@ -218,5 +223,6 @@ def test_counts_are_pluralized(run_with):
     assert result.message == "the 1 step is done"
     screen = io.StringIO()
     RichEvents(Console(file=screen, width=200, color_system=None)).emit(
-        "run_finished", {"status": "success", "message": "", "steps": 1, "run_dir": "r"})
+        "run_finished", {"status": "success", "message": "", "steps": 1, "run_dir": "r"}
+    )
     assert screen.getvalue().splitlines()[0] == "success (1 step)"

@@ -15,10 +15,10 @@ from tests.support.make_grounding_set import DrawnItem
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
 
-def agent_eval(*args: str | Path):
-    """``agent eval ...`` in-process, with no AGENT_* variable of the test machine leaking in."""
-    return CliRunner().invoke(build_app(), ["eval", *map(str, args)], env={"AGENT_BACKEND": "", "AGENT_MODEL": "",
-                                                                             "AGENT_MAX_PIXELS": "", "AGENT_SCRIPT": ""})
+def agent_eval(*args: str | Path, env: dict[str, str] | None = None):
+    """``agent eval ...`` in-process, with no AGENT_* variable of the test machine leaking in (``env`` adds some)."""
+    clean = {"AGENT_BACKEND": "", "AGENT_MODEL": "", "AGENT_MAX_PIXELS": "", "AGENT_SCRIPT": ""}
+    return CliRunner().invoke(build_app(), ["eval", *map(str, args)], env={**clean, **(env or {})})
 
 
 def file_order(items: list[DrawnItem]) -> list[DrawnItem]:
@@ -26,7 +26,9 @@ def file_order(items: list[DrawnItem]) -> list[DrawnItem]:
     return sorted(items, key=lambda item: (Path(item.file).name, item.index))
 
 
-def model_point(screen_point: tuple[int, int], size: tuple[int, int], max_pixels: int, relative: bool) -> tuple[int, int]:
+def model_point(
+    screen_point: tuple[int, int], size: tuple[int, int], max_pixels: int, relative: bool
+) -> tuple[int, int]:
     """Where a model answering in ``frame`` would put a screenshot point (rounded)."""
     frame = ModelFrame.for_screen(*size, FrameBounds(max_pixels=max_pixels))
     extent_x, extent_y = (RELATIVE_SCALE, RELATIVE_SCALE) if relative else (frame.width, frame.height)

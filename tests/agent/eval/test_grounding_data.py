@@ -49,8 +49,13 @@ def test_bad_lines_and_missing_images_are_errors_not_crashes(tmp_path: Path) -> 
     items = make_screenspot(data)
     # The mobile file as JSON Lines with a corrupt line 2 and an item without instruction on line 4.
     mobile = json.loads((data / "screenspot_mobile_v2.json").read_text(encoding="utf-8"))
-    lines = [json.dumps(mobile[0]), '{"img_filename": "mobile_0.png", "bbox": [1, 2,', json.dumps(mobile[1]),
-             json.dumps({**mobile[2], "instruction": ""}), json.dumps(mobile[3])]
+    lines = [
+        json.dumps(mobile[0]),
+        '{"img_filename": "mobile_0.png", "bbox": [1, 2,',
+        json.dumps(mobile[1]),
+        json.dumps({**mobile[2], "instruction": ""}),
+        json.dumps(mobile[3]),
+    ]
     (data / "screenspot_mobile_v2.json").unlink()
     (data / "screenspot_mobile_v2.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     # The web file's second item points at an image that is not there, its third has a bad box.
@@ -58,21 +63,32 @@ def test_bad_lines_and_missing_images_are_errors_not_crashes(tmp_path: Path) -> 
     web[1]["img_filename"] = "gone.png"
     web[2]["bbox"] = [10, 10, -5, 3]
     (data / "screenspot_web_v2.json").write_text(json.dumps(web, indent=1), encoding="utf-8")
-    web_lines = [n for n, line in enumerate((data / "screenspot_web_v2.json").read_text().split("\n"), 1)
-                 if line == " {"]
+    web_lines = [
+        n for n, line in enumerate((data / "screenspot_web_v2.json").read_text().split("\n"), 1) if line == " {"
+    ]
 
-    usable = [i for i in file_order(items) if i.file == "screenspot_desktop_v2.json"
-              or (i.file.startswith("screenspot_mobile") and i.index in (0, 1, 3))
-              or (i.file == "screenspot_web_v2.json" and i.index == 0)]
-    answers = [f"({model_point(i.centre, i.size, CAP, False)[0]},{model_point(i.centre, i.size, CAP, False)[1]})"
-               for i in usable]
+    usable = [
+        i
+        for i in file_order(items)
+        if i.file == "screenspot_desktop_v2.json"
+        or (i.file.startswith("screenspot_mobile") and i.index in (0, 1, 3))
+        or (i.file == "screenspot_web_v2.json" and i.index == 0)
+    ]
+    answers = [
+        f"({model_point(i.centre, i.size, CAP, False)[0]},{model_point(i.centre, i.size, CAP, False)[1]})"
+        for i in usable
+    ]
     out = tmp_path / "out"
     result = agent_eval("grounding", data, "--script", write_script(tmp_path / "a.json", answers), "-o", out)
     assert result.exit_code == 0, result.output
     document = json.loads((out / "results.json").read_text(encoding="utf-8"))
     where = {(Path(error["file"]).name, error["line"]) for error in document["errors"]}
-    assert where == {("screenspot_mobile_v2.jsonl", 2), ("screenspot_mobile_v2.jsonl", 4),
-                     ("screenspot_web_v2.json", web_lines[1]), ("screenspot_web_v2.json", web_lines[2])}
+    assert where == {
+        ("screenspot_mobile_v2.jsonl", 2),
+        ("screenspot_mobile_v2.jsonl", 4),
+        ("screenspot_web_v2.json", web_lines[1]),
+        ("screenspot_web_v2.json", web_lines[2]),
+    }
     messages = " ".join(error["message"] for error in document["errors"])
     assert "not valid JSON" in messages and "gone.png not found" in messages and "instruction" in messages
     assert document["summary"]["errors"] == 4
@@ -98,8 +114,9 @@ def test_an_unreadable_image_is_an_error_and_is_tried_again_next_time(tmp_path: 
     result = agent_eval("grounding", data, "--script", answers_for([i for i in items if i not in broken]), "-o", out)
     assert result.exit_code == 0, result.output
     document = json.loads((out / "results.json").read_text(encoding="utf-8"))
-    assert [(e["id"], Path(e["file"]).name) for e in document["errors"]] == \
-        [(item.id, Path(item.file).name) for item in broken]
+    assert [(e["id"], Path(e["file"]).name) for e in document["errors"]] == [
+        (item.id, Path(item.file).name) for item in broken
+    ]
     assert all(e["line"] > 1 and "cannot read image" in e["message"] for e in document["errors"])
     assert len((out / "results.jsonl").read_text().splitlines()) == len(items) - len(broken)  # errors not stored
 

@@ -7,6 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from qwen_gui_agent.tools.actions import Point
 from qwen_gui_agent.tools.frames import MAX_PIXELS, FrameBounds, ModelFrame, ScreenGeometry, to_input_point
@@ -44,8 +45,13 @@ def expected_groups(items: list[DrawnItem], hits: set[str], main: str) -> dict[s
         for key, value in keys.items():
             counts[key][value][0] += item.id in hits
             counts[key][value][1] += 1
-    return {key: {value: {"items": total, "correct": correct, "accuracy": round(correct / total, 6)}
-                  for value, (correct, total) in sorted(values.items())} for key, values in counts.items()}
+    return {
+        key: {
+            value: {"items": total, "correct": correct, "accuracy": round(correct / total, 6)}
+            for value, (correct, total) in sorted(values.items())
+        }
+        for key, values in counts.items()
+    }
 
 
 @pytest.mark.parametrize("relative", [False, True], ids=["absolute", "relative"])
@@ -83,8 +89,18 @@ def test_action_prompt_through_the_uitars_dialect(tmp_path: Path) -> None:
     items = make_screenspot(tmp_path / "data")
     answers, hits = scripted_answers(items, relative=False, form="action")
     script = write_script(tmp_path / "answers.json", answers)
-    result = agent_eval("grounding", tmp_path / "data", "--script", script, "--dialect", "uitars",
-                        "--prompt", "action", "-o", tmp_path / "out")
+    result = agent_eval(
+        "grounding",
+        tmp_path / "data",
+        "--script",
+        script,
+        "--dialect",
+        "uitars",
+        "--prompt",
+        "action",
+        "-o",
+        tmp_path / "out",
+    )
     assert result.exit_code == 0, result.output
     document = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
     assert document["summary"]["correct"] == len(hits)
@@ -110,8 +126,40 @@ def test_a_box_edge_counts_as_inside_and_one_pixel_past_it_does_not(tmp_path: Pa
         edge = [x1, x1 - 1, x2, x2 + 1][number % 4]
         answers.append(f"({model_x(edge)},{y})")
         expected.append(edge in (x1, x2))
-    result = agent_eval("grounding", data, "--script", write_script(tmp_path / "a.json", answers), "-o", tmp_path / "o",
-                        "--max-pixels", str(MAX_PIXELS))
+    result = agent_eval(
+        "grounding",
+        data,
+        "--script",
+        write_script(tmp_path / "a.json", answers),
+        "-o",
+        tmp_path / "o",
+        "--max-pixels",
+        str(MAX_PIXELS),
+    )
     assert result.exit_code == 0, result.output
     records = json.loads((tmp_path / "o" / "results.json").read_text(encoding="utf-8"))["items"]
     assert [record["correct"] for record in records] == expected
+
+
+def test_a_qwen3_grounding_box_is_read_over_1000_as_its_prompt_says(tmp_path: Path) -> None:
+    """A box centred at 995 thousandths of a 2000-pixel-wide screen is at x=1990; read over 999 it is at 1992."""
+    data = tmp_path / "data"
+    (data / "screenspotv2_image").mkdir(parents=True)
+    Image.new("RGB", (2000, 1000), "white").save(data / "screenspotv2_image" / "wide.png")
+    entries = [
+        {
+            "img_filename": "wide.png",
+            "bbox": [1989, 495, 2, 10],
+            "instruction": "the thin bar",
+            "data_type": "icon",
+            "data_source": "drawn",
+        }
+    ]  # x from 1989 to 1991
+    (data / "screenspot_desktop_v2.json").write_text(json.dumps(entries), encoding="utf-8")
+    script = write_script(tmp_path / "answers.json", ['[{"bbox_2d": [990, 495, 1000, 505], "label": "bar"}]'])
+    result = agent_eval(
+        "grounding", data, "--script", script, "--dialect", "qwen3", "--coords", "relative", "-o", tmp_path / "out"
+    )
+    assert result.exit_code == 0, result.output
+    (record,) = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["items"]
+    assert record["point"] == [1990, 500] and record["correct"], record

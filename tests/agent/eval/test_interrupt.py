@@ -24,8 +24,20 @@ def test_ctrl_c_keeps_finished_items_and_the_rerun_resumes(tmp_path: Path) -> No
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("AGENT_")}, "PYTHONPATH": str(REPO)}
     with ModelServer() as server:
         server.push(Reply.answer(answers[0]), Reply.answer(answers[1]), Reply.slow(120, answers[2]))
-        args = [*AGENT_COMMAND, "eval", "grounding", str(data), "--base-url", server.base_url, "--parallel", "1",
-                "-o", str(out), "--request-timeout", "300"]
+        args = [
+            *AGENT_COMMAND,
+            "eval",
+            "grounding",
+            str(data),
+            "--base-url",
+            server.base_url,
+            "--parallel",
+            "1",
+            "-o",
+            str(out),
+            "--request-timeout",
+            "300",
+        ]
         process = subprocess.Popen(args, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         log = out / "results.jsonl"
         for _ in range(1200):  # until two answers are stored and the third request hangs (bounded, not a speed goal)
@@ -36,8 +48,9 @@ def test_ctrl_c_keeps_finished_items_and_the_rerun_resumes(tmp_path: Path) -> No
         _, stderr = process.communicate(timeout=120)
         assert process.returncode == 130, stderr
         assert "run the same command again to resume" in stderr
-        assert [json.loads(line)["id"] for line in log.read_text(encoding="utf-8").splitlines()] == \
-            [item.id for item in items[:2]]
+        assert [json.loads(line)["id"] for line in log.read_text(encoding="utf-8").splitlines()] == [
+            item.id for item in items[:2]
+        ]
 
         server.push(*(Reply.answer(answer) for answer in answers[2:]))
         done = subprocess.run(args, env=env, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)

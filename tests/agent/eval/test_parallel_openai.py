@@ -48,8 +48,18 @@ def test_parallel_requests_overlap_and_each_answer_is_scored_for_its_own_item(tm
 
     with ModelServer() as server:
         server.push(*([answer] * len(items)))
-        result = agent_eval("grounding", data, "--base-url", server.base_url, "--model", "served-qwen",
-                            "--parallel", "4", "-o", tmp_path / "out")
+        result = agent_eval(
+            "grounding",
+            data,
+            "--base-url",
+            server.base_url,
+            "--model",
+            "served-qwen",
+            "--parallel",
+            "4",
+            "-o",
+            tmp_path / "out",
+        )
     assert result.exit_code == 0, result.output
     assert meeting.broken is False and meeting.n_waiting == 0
     document = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))

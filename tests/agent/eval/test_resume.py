@@ -40,8 +40,12 @@ def test_a_line_cut_short_by_a_kill_is_asked_again(tmp_path: Path) -> None:
     data, out = tmp_path / "data", tmp_path / "out"
     items = file_order(make_screenspot(data))
     answers = centre_answers(items)
-    assert agent_eval("grounding", data, "--script", write_script(tmp_path / "a.json", answers[:3]), "-o", out,
-                      "--limit", "3").exit_code == 0
+    assert (
+        agent_eval(
+            "grounding", data, "--script", write_script(tmp_path / "a.json", answers[:3]), "-o", out, "--limit", "3"
+        ).exit_code
+        == 0
+    )
     log = out / "results.jsonl"
     log.write_text(log.read_text(encoding="utf-8")[:-25], encoding="utf-8")  # the third line loses its end
     assert set(ResultsLog(out).load()) == {items[0].id, items[1].id}

@@ -33,11 +33,17 @@ def write_episode(folder: Path) -> Path:
     for number in range(7):
         screen_image(*PHONE, ((40, 100 + 60 * number, 300, 140 + 60 * number),)).save(folder / f"s{number}.png")
     episode = {
-        "episode_id": "ep1", "goal": "turn on wifi",
+        "episode_id": "ep1",
+        "goal": "turn on wifi",
         "screenshots": [f"s{number}.png" for number in range(7)],
-        "actions": [{"action_type": "click", "x": 170, "y": 120}, {"action_type": "long_press", "x": 100, "y": 500},
-                    {"action_type": "scroll", "direction": "down"}, {"action_type": "input_text", "text": "Home WiFi"},
-                    {"action_type": "open_app", "app_name": "Settings"}, {"action_type": "navigate_back"}],
+        "actions": [
+            {"action_type": "click", "x": 170, "y": 120},
+            {"action_type": "long_press", "x": 100, "y": 500},
+            {"action_type": "scroll", "direction": "down"},
+            {"action_type": "input_text", "text": "Home WiFi"},
+            {"action_type": "open_app", "app_name": "Settings"},
+            {"action_type": "navigate_back"},
+        ],
         "boxes": [[40, 100, 300, 140], None, None, None, None, None],
     }
     path = folder / "episodes.jsonl"
@@ -48,7 +54,7 @@ def write_episode(folder: Path) -> Path:
 @pytest.mark.parametrize("relative", [False, True], ids=["absolute", "relative"])
 def test_episode_steps_are_scored_by_type_place_and_content(tmp_path: Path, relative: bool) -> None:
     path = write_episode(tmp_path)
-    tolerance_px = 0.04 * (540 ** 2 + 1200 ** 2) ** 0.5  # about 53 px
+    tolerance_px = 0.04 * (540**2 + 1200**2) ** 0.5  # about 53 px
 
     def at(x: int, y: int) -> str:
         return "({},{})".format(*model_xy(x, y, relative=relative))
@@ -63,13 +69,20 @@ def test_episode_steps_are_scored_by_type_place_and_content(tmp_path: Path, rela
     ]
     out = tmp_path / "out"
     coords = ["--coords", "relative"] if relative else []
-    result = agent_eval("steps", path, "--script", write_script(tmp_path / "a.json", answers), "--dialect", "uitars",
-                        "-o", out, *coords)
+    result = agent_eval(
+        "steps", path, "--script", write_script(tmp_path / "a.json", answers), "--dialect", "uitars", "-o", out, *coords
+    )
     assert result.exit_code == 0, result.output
     document = json.loads((out / "results.json").read_text(encoding="utf-8"))
     outcomes = [(record["id"], record["outcome"]) for record in document["items"]]
-    assert outcomes == [("ep1:0", "hit"), ("ep1:1", "wrong_detail"), ("ep1:2", "hit"), ("ep1:3", "hit"),
-                        ("ep1:4", "wrong_detail"), ("ep1:5", "wrong_type")]
+    assert outcomes == [
+        ("ep1:0", "hit"),
+        ("ep1:1", "wrong_detail"),
+        ("ep1:2", "hit"),
+        ("ep1:3", "hit"),
+        ("ep1:4", "wrong_detail"),
+        ("ep1:5", "wrong_type"),
+    ]
     summary = document["summary"]
     assert (summary["items"], summary["correct"], summary["errors"]) == (6, 3, 1)
     assert summary["groups"]["action"]["long_press"] == {"items": 1, "correct": 0, "accuracy": 0.0}
@@ -100,17 +113,32 @@ def test_run_steps_are_asked_with_the_history_the_loop_built(tmp_path: Path) -> 
     asked = backend.requests[2]
     assert [message.joined_text() for message in asked] == [message.joined_text() for message in expected]
     assert [len(message.images()) for message in asked] == [len(message.images()) for message in expected]
-    assert all(a.tobytes() == b.tobytes() for m, n in zip(asked, expected, strict=True)
-               for a, b in zip(m.images(), n.images(), strict=True))
+    assert all(
+        a.tobytes() == b.tobytes()
+        for m, n in zip(asked, expected, strict=True)
+        for a, b in zip(m.images(), n.images(), strict=True)
+    )
 
 
 def test_run_directory_scores_through_the_cli(tmp_path: Path) -> None:
     run = three_step_run(tmp_path / "run")
     frame = ModelFrame.for_screen(1280, 800, FrameBounds(max_pixels=CAP))
     x, y = round(640 * frame.width / 1280), round(400 * frame.height / 800)
-    answers = [f"Action: click(start_box='({x},{y})')", "Action: hotkey(key='ctrl c')", "Action: finished(content='ok')"]
-    result = agent_eval("steps", tmp_path, "--script", write_script(tmp_path / "a.json", answers), "--dialect", "uitars",
-                        "-o", tmp_path / "out")
+    answers = [
+        f"Action: click(start_box='({x},{y})')",
+        "Action: hotkey(key='ctrl c')",
+        "Action: finished(content='ok')",
+    ]
+    result = agent_eval(
+        "steps",
+        tmp_path,
+        "--script",
+        write_script(tmp_path / "a.json", answers),
+        "--dialect",
+        "uitars",
+        "-o",
+        tmp_path / "out",
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["summary"]
     assert (summary["items"], summary["correct"], summary["outcomes"]) == (3, 2, {"hit": 2, "wrong_type": 1})

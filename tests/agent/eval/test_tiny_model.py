@@ -17,8 +17,20 @@ pytest.importorskip("torch")
 
 
 def local_flags(model: Path) -> list[str]:
-    return ["--backend", "local", "--model", str(model), "--source", "local", "--torch-device", "cpu",
-            "--max-pixels", "64*28*28", "--max-new-tokens", "12"]
+    return [
+        "--backend",
+        "local",
+        "--model",
+        str(model),
+        "--source",
+        "local",
+        "--torch-device",
+        "cpu",
+        "--max-pixels",
+        "64*28*28",
+        "--max-new-tokens",
+        "12",
+    ]
 
 
 def environment() -> dict[str, str]:
@@ -29,14 +41,18 @@ def environment() -> dict[str, str]:
 def test_grounding_eval_completes_resumes_and_writes_valid_results(tmp_path: Path, tiny_qwen_dir: Path) -> None:
     data, out = tmp_path / "pro", tmp_path / "out"
     items = make_screenspot_pro(data)
-    first = run_agent(["eval", "grounding", str(data), "-o", str(out), "--limit", "3", *local_flags(tiny_qwen_dir)],
-                      env=environment(), timeout=600)
+    first = run_agent(
+        ["eval", "grounding", str(data), "-o", str(out), "--limit", "3", *local_flags(tiny_qwen_dir)],
+        env=environment(),
+        timeout=600,
+    )
     assert first.returncode == 0, first.stderr
     done = (out / "results.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(done) == 3
 
-    second = run_agent(["eval", "grounding", str(data), "-o", str(out), *local_flags(tiny_qwen_dir)],
-                       env=environment(), timeout=600)
+    second = run_agent(
+        ["eval", "grounding", str(data), "-o", str(out), *local_flags(tiny_qwen_dir)], env=environment(), timeout=600
+    )
     assert second.returncode == 0, second.stderr
     assert f"3 of {len(items)} item(s) already done" in second.stderr
     lines = (out / "results.jsonl").read_text(encoding="utf-8").splitlines()
@@ -56,8 +72,11 @@ def test_grounding_eval_completes_resumes_and_writes_valid_results(tmp_path: Pat
 def test_steps_eval_of_a_recorded_run_completes(tmp_path: Path, tiny_qwen_dir: Path) -> None:
     run = three_step_run(tmp_path / "run")
     out = tmp_path / "out"
-    result = run_agent(["eval", "steps", str(run), "-o", str(out), "--dialect", "uitars", *local_flags(tiny_qwen_dir)],
-                       env=environment(), timeout=600)
+    result = run_agent(
+        ["eval", "steps", str(run), "-o", str(out), "--dialect", "uitars", *local_flags(tiny_qwen_dir)],
+        env=environment(),
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     document = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert document["summary"]["items"] == 3
@@ -71,8 +90,23 @@ def test_parallel_local_eval_batches_and_scores_as_one_at_a_time(tmp_path: Path,
     outcomes = {}
     for parallel in ("1", "3"):
         out = tmp_path / f"out{parallel}"
-        result = run_agent(["-v", "eval", "grounding", str(data), "-o", str(out), "--limit", "6", "--parallel",
-                            parallel, *local_flags(tiny_qwen_dir)], env=environment(), timeout=900)
+        result = run_agent(
+            [
+                "-v",
+                "eval",
+                "grounding",
+                str(data),
+                "-o",
+                str(out),
+                "--limit",
+                "6",
+                "--parallel",
+                parallel,
+                *local_flags(tiny_qwen_dir),
+            ],
+            env=environment(),
+            timeout=900,
+        )
         assert result.returncode == 0, result.stderr
         batched = "shared model: batched generate" in result.stderr  # logged when the first batch forms
         assert batched == (parallel == "3"), result.stderr

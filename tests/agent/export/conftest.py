@@ -49,7 +49,11 @@ ANSWERS = {
         '[{"bbox_2d": [100, 60, 140, 100], "label": "Save"}]',
     ],
 }
-HISTORY_IMAGES = {"uitars": None, "qwen": 2}  # uitars: its default window (5); qwen: one earlier screenshot
+HISTORY_IMAGES = {
+    "uitars": None,
+    "qwen": 2,
+    "qwen3": None,
+}  # uitars: its default window (5); qwen: one earlier screenshot
 
 
 @dataclass(frozen=True)
@@ -71,8 +75,9 @@ def swift_tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     target = Path(tmp_path_factory.getbasetemp()) / "tiny-qwen-swift"
     if not target.is_dir():
-        save_tiny_qwen(tmp_path_factory.mktemp("tiny-qwen-swift-build"),
-                       TinyQwenSpec(first_special_id=151643)).rename(target)
+        save_tiny_qwen(tmp_path_factory.mktemp("tiny-qwen-swift-build"), TinyQwenSpec(first_special_id=151643)).rename(
+            target
+        )
     return target
 
 
@@ -80,23 +85,34 @@ def swift_tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def local_backend(swift_tiny: Path):
     from qwen_gui_agent.agent.backends.local.backend import LocalBackend
 
-    backend = LocalBackend(BackendSettings(kind="local", model=str(swift_tiny), torch_device="cpu",
-                                           max_pixels=SERVING_MAX_PIXELS))
+    backend = LocalBackend(
+        BackendSettings(kind="local", model=str(swift_tiny), torch_device="cpu", max_pixels=SERVING_MAX_PIXELS)
+    )
     yield backend
     backend.close()
 
 
-def record(local_backend, out_dir: Path, dialect: str, answers: list[str] | None = None,
-           history_images: int | None = None) -> RecordedWithInputs:
+def record(
+    local_backend, out_dir: Path, dialect: str, answers: list[str] | None = None, history_images: int | None = None
+) -> RecordedWithInputs:
     """A run of the goal and the tap; ``local_backend`` None: scripted answers only (no torch needed)."""
     answers = answers or ANSWERS[dialect]
     backend = LocalPromptsScriptedAnswers(local_backend, answers) if local_backend else ScriptedBackend(answers)
     task = Task(name=GOAL, steps=[AiStep(ai=GOAL), TapStep(tap=QUERY)])
     parts = RunParts(
-        task=task, device=MemoryDevice(*SCREEN), backend=backend, dialect=get_dialect(dialect),
-        settings=LoopSettings(settle_s=0.0, frame=FrameBounds(max_pixels=SERVING_MAX_PIXELS),
-                              image_history=history_images or HISTORY_IMAGES[dialect]),
-        events=CollectedEvents(), out_dir=out_dir, secrets=Secrets(), write_report=False,
+        task=task,
+        device=MemoryDevice(*SCREEN),
+        backend=backend,
+        dialect=get_dialect(dialect),
+        settings=LoopSettings(
+            settle_s=0.0,
+            frame=FrameBounds(max_pixels=SERVING_MAX_PIXELS),
+            image_history=history_images or HISTORY_IMAGES[dialect],
+        ),
+        events=CollectedEvents(),
+        out_dir=out_dir,
+        secrets=Secrets(),
+        write_report=False,
     )
     result = execute_run(parts)
     assert result.status == "success", result.message

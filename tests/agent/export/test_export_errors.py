@@ -55,7 +55,8 @@ def test_a_run_without_its_images_is_refused_after_other_runs_were_written(scrip
         image.unlink()
     done = agent("export", str(good), str(bad), "-o", str(tmp_path / "data"))
     assert done.exit_code == 2
-    assert "is missing or unreadable: a run without its images cannot be exported" in done.output
+    assert "is missing or unreadable (" in done.output and "No such file" in done.output
+    assert "a run without its images cannot be exported" in done.output
     assert nothing_written(tmp_path / "data")  # the good run's rows and images went with the staging folder
 
 
@@ -82,13 +83,16 @@ def test_a_directory_that_is_no_run_is_refused(tmp_path):
     assert done.exit_code == 2 and "is not a recorded run" in done.output
 
 
-@pytest.mark.parametrize(("step", "action", "message"), [
-    ("1", "clack(start_box='(60,40)')", "step 1:"),
-    ("1", "click(start_box='(400,40)')", "outside the screen"),  # the frame is 308x196
-    ("1", "click(start_box='(60,-1)')", "step 1:"),
-    ("6", "type(content='hi')", "a tap (a grounding query): correct it with a click"),
-    ("42", "click(start_box='(60,40)')", "the run has no step 42"),
-])
+@pytest.mark.parametrize(
+    ("step", "action", "message"),
+    [
+        ("1", "clack(start_box='(60,40)')", "step 1:"),
+        ("1", "click(start_box='(400,40)')", "outside the screen"),  # the frame is 308x196
+        ("1", "click(start_box='(60,-1)')", "step 1:"),
+        ("6", "type(content='hi')", "a tap (a grounding query): correct it with a click"),
+        ("42", "click(start_box='(60,40)')", "the run has no step 42"),
+    ],
+)
 def test_a_correction_that_does_not_parse_or_points_off_the_frame_is_refused(scripted_run, step, action, message):
     run = scripted_run()
     done = agent("label", str(run), "--step", step, action)
@@ -112,3 +116,26 @@ def test_a_hand_edited_correction_off_the_frame_stops_the_export(scripted_run, t
 def test_a_bad_step_range_is_refused(scripted_run, tmp_path, steps):
     done = agent("export", str(scripted_run()), "-o", str(tmp_path / "data"), "--steps", steps)
     assert done.exit_code == 2 and "--steps" in done.output
+
+
+def test_the_output_folders_parents_are_made_as_docs_finetune_md_shows(scripted_run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # `agent export RUN -o data/my-app` with no data/ yet
+    done = agent("export", str(scripted_run()), "-o", "data/my-app")
+    assert done.exit_code == 0, done.output
+    readme = (tmp_path / "data" / "my-app" / "README.md").read_text(encoding="utf-8")
+    assert str(tmp_path) not in readme and "/data/my-app" not in readme  # no absolute path: the folder can move
+    assert "cd my-app" in readme and 'ROOT_IMAGE_DIR="$PWD"' in readme and "--dataset train.jsonl" in readme
+
+
+def test_parents_made_for_an_export_that_fails_are_removed_again(scripted_run, tmp_path):
+    run = scripted_run()
+    set_status(run, "failure")
+    done = agent("export", str(run), "-o", str(tmp_path / "new" / "deeper" / "data"))
+    assert done.exit_code == 2 and "no usable model step" in done.output
+    assert not (tmp_path / "new").exists()
+
+
+def test_an_output_inside_a_file_is_refused(scripted_run, tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    done = agent("export", str(scripted_run()), "-o", str(tmp_path / "a-file" / "data"))
+    assert done.exit_code == 2 and "a-file is not a directory" in done.output

@@ -51,15 +51,26 @@ def test_a_step_out_of_range_still_shows_in_the_history_of_later_rows(scripted_r
 
 def declined_run(directory: Path) -> Path:
     """A uitars run whose step 2's action the user declined at --confirm (written with the real RunWriter)."""
-    writer = new_writer(directory, task="open the menu", dialect="uitars",
-                        frame_settings={"min_pixels": 3136, "max_pixels": 1003520})
+    writer = new_writer(
+        directory, task="open the menu", dialect="uitars", frame_settings={"min_pixels": 3136, "max_pixels": 1003520}
+    )
     geometry, frame = GeometryRecord(width=300, height=200), FrameRecord(width=308, height=196)
-    answers = ["Thought: a\nAction: click(start_box='(10,10)')", "Thought: b\nAction: click(start_box='(20,20)')",
-               "Thought: c\nAction: finished(content='ok')"]
+    answers = [
+        "Thought: a\nAction: click(start_box='(10,10)')",
+        "Thought: b\nAction: click(start_box='(20,20)')",
+        "Thought: c\nAction: finished(content='ok')",
+    ]
     for index, answer in enumerate(answers, start=1):
         action = format_action(get_dialect("uitars").parse(answer, FRAME).actions[0])
-        step = add_step(writer, index, image=screen_image(300, 200, ((index * 20, 10, index * 20 + 30, 40),)),
-                        geometry=geometry, frame=frame, answer=answer, actions=[action])
+        step = add_step(
+            writer,
+            index,
+            image=screen_image(300, 200, ((index * 20, 10, index * 20 + 30, 40),)),
+            geometry=geometry,
+            frame=frame,
+            answer=answer,
+            actions=[action],
+        )
         if index == 2:  # rewrite the line as the loop records a declined action
             lines = (directory / "steps.jsonl").read_text().splitlines()
             lines[-1] = step.model_copy(update={"note": f"declined by the user: {action}"}).model_dump_json()
@@ -77,13 +88,20 @@ def test_declined_steps_are_skipped_unless_kept(tmp_path):
     assert steps_of(sources) == [1, 2, 3]
 
 
-@pytest.mark.parametrize(("dialect", "expected"), [
-    ("uitars", "Thought: The menu is lower.\nAction: click(start_box='<|box_start|>(60,40)<|box_end|>')"),
-    ("qwen", 'The menu is lower.\n<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", '
-             '"coordinate": [60, 40]}}\n</tool_call>'),
-])
-def test_a_correction_is_exported_in_the_runs_dialect_and_the_record_is_untouched(scripted_run, tmp_path, dialect,
-                                                                                   expected):
+@pytest.mark.parametrize(
+    ("dialect", "expected"),
+    [
+        ("uitars", "Thought: The menu is lower.\nAction: click(start_box='<|box_start|>(60,40)<|box_end|>')"),
+        (
+            "qwen",
+            'The menu is lower.\n<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", '
+            '"coordinate": [60, 40]}}\n</tool_call>',
+        ),
+    ],
+)
+def test_a_correction_is_exported_in_the_runs_dialect_and_the_record_is_untouched(
+    scripted_run, tmp_path, dialect, expected
+):
     run = scripted_run(dialect)
     recorded = (run / "steps.jsonl").read_bytes()
     add_label(load_run(run), 1, "click(start_box='(60,40)')", "The menu is lower.")
@@ -95,39 +113,66 @@ def test_a_correction_is_exported_in_the_runs_dialect_and_the_record_is_untouche
 
 
 @pytest.mark.parametrize("dialect", ["uitars", "qwen"])
-@pytest.mark.parametrize("action", [
-    "double_click(start_box='(5,6)')", "right_click(start_box='(300,190)')",
-    "drag(start_box='(1,2)', end_box='(100,150)')", "scroll(start_box='(50,60)', direction='up')",
-    "type(content='it\\'s \"quoted\"\\n')", "hotkey(key='ctrl c')", "finished(content='done')",
-])
+@pytest.mark.parametrize(
+    "action",
+    [
+        "double_click(start_box='(5,6)')",
+        "right_click(start_box='(300,190)')",
+        "drag(start_box='(1,2)', end_box='(100,150)')",
+        "scroll(start_box='(50,60)', direction='up')",
+        "type(content='it\\'s \"quoted\"\\n')",
+        "hotkey(key='ctrl c')",
+        "finished(content='done')",
+    ],
+)
 def test_corrected_answers_read_back_as_the_same_action(dialect, action):
     parsed = parse_action(action)
     answer = answer_for(get_dialect(dialect), [parsed], "why", "computer", FRAME)
     assert [format_action(a) for a in get_dialect(dialect).parse(answer, FRAME).actions] == [format_action(parsed)]
 
 
-@pytest.mark.parametrize(("dialect", "answer", "bbox"), [
-    ("qwen", '[{"bbox_2d": <bbox>, "label": "<ref-object>"}]', [100, 60, 140, 100]),
-    ("uitars", "<bbox>", [120, 80]),
-])
+@pytest.mark.parametrize(
+    ("dialect", "answer", "bbox"),
+    [
+        ("qwen", '[{"bbox_2d": <bbox>, "label": "<ref-object>"}]', [100, 60, 140, 100]),
+        ("uitars", "<bbox>", [120, 80]),
+    ],
+)
 def test_grounding_rows_use_the_objects_form_in_image_pixels(scripted_run, tmp_path, dialect, answer, bbox):
     rows, sources = export([scripted_run(dialect)], tmp_path / "data")
     row = rows[-1]
     assert row["messages"][-1]["content"] == answer
-    assert "<ref-object>" in row["messages"][0]["content"] and "the blue Save button" not in json.dumps(
-        row["messages"])
+    assert "<ref-object>" in row["messages"][0]["content"] and "the blue Save button" not in json.dumps(row["messages"])
     assert row["objects"]["bbox"] == [bbox] and row["objects"]["bbox_type"] == "real"
     assert set(row["objects"]["ref"]) == {"the blue Save button"}
     with Image.open(tmp_path / "data" / row["images"][0]) as image:
         assert image.size == (FRAME.width, FRAME.height)  # the bbox is in this image's own pixels
 
 
+def test_a_qwen3_grounding_row_reads_its_box_over_1000(scripted_run, tmp_path):
+    # The tap's box is in thousandths over 1000 (Qwen3-VL's grounding scale), its tool calls over 999.
+    answers = [
+        (
+            '<tool_call>\n{"name": "computer_use", "arguments": {"action": "terminate", "status": "success"}}'
+            "\n</tool_call>"
+        ),
+        '[{"bbox_2d": [500, 250, 1000, 750], "label": "Save"}]',
+    ]
+    rows, _ = export([scripted_run("qwen3", answers=answers)], tmp_path / "data")
+    row = rows[-1]
+    with Image.open(tmp_path / "data" / row["images"][0]) as image:
+        width, height = image.size
+    assert row["objects"]["bbox"] == [[width / 2, height / 4, width, height * 3 / 4]]
+
+
 def test_images_are_the_screenshots_resized_to_the_frame_by_the_agents_resize(scripted_run, tmp_path):
     run = scripted_run()
     rows, sources = export([run], tmp_path / "data")
     for row, step in zip(rows, steps_of(sources), strict=True):
-        with Image.open(tmp_path / "data" / row["images"][-1]) as exported, \
-                Image.open(run / f"step-{step:04d}.png") as original:
+        with (
+            Image.open(tmp_path / "data" / row["images"][-1]) as exported,
+            Image.open(run / f"step-{step:04d}.png") as original,
+        ):
             expected = resize_to_frame(original.convert("RGB"), FRAME)
             assert exported.size == expected.size
             assert ImageChops.difference(exported.convert("RGB"), expected).getbbox() is None

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from qwen_gui_agent.agent.export.swift import ExportOptions, export_runs
+from qwen_gui_agent.agent.export.summary import ExportOptions
+from qwen_gui_agent.agent.export.swift import export_runs
 from qwen_gui_agent.agent.records.run_files import load_run
 
 DIALECTS = ("uitars", "qwen")
@@ -42,8 +43,7 @@ def encode(template, row: dict) -> dict:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("dialect", DIALECTS)
-def test_every_exported_row_encodes_to_what_the_local_backend_sent(dialect, recorded_runs, swift_template,
-                                                                    tmp_path):
+def test_every_exported_row_encodes_to_what_the_local_backend_sent(dialect, recorded_runs, swift_template, tmp_path):
     recorded = recorded_runs[dialect]
     rows = exported_rows(recorded.run_dir, tmp_path / "data")
     calls = model_call_of_step(recorded.run_dir)
@@ -83,9 +83,11 @@ def test_uitars_rows_carry_history_answers_without_loss_and_a_written_turn_break
     last_action = [row for row, _ in rows if "objects" not in row][-1]
     roles = [message["role"] for message in last_action["messages"]]
     assert roles[0] == "user" and roles[-1] == "assistant"
-    assert all(message.get("loss") is False for message in last_action["messages"][:-1]
-               if message["role"] == "assistant")
+    assert all(
+        message.get("loss") is False for message in last_action["messages"][:-1] if message["role"] == "assistant"
+    )
     assert "loss" not in last_action["messages"][-1]
     assert "<|im_end|>\n<|im_start|>user\n<image>" in last_action["messages"][0]["content"]
     assert len(last_action["images"]) == last_action["messages"][0]["content"].count("<image>") + sum(
-        message["content"].count("<image>") for message in last_action["messages"][1:])
+        message["content"].count("<image>") for message in last_action["messages"][1:]
+    )

@@ -25,7 +25,9 @@ from tests.support.cli import run_agent
 from tests.support.model_server import ModelServer
 
 MAX_PIXELS = 16384 * 28 * 28
-FRAME = ModelFrame.for_screen(1080, 2400, FrameBounds(max_pixels=MAX_PIXELS))  # 1092x2408: screen px * 1092/1080, * 2408/2400
+FRAME = ModelFrame.for_screen(
+    1080, 2400, FrameBounds(max_pixels=MAX_PIXELS)
+)  # 1092x2408: screen px * 1092/1080, * 2408/2400
 ADB_KEYBOARD = "com.android.adbkeyboard/.AdbIME"
 TEXT = "wifi 密码"
 
@@ -37,8 +39,11 @@ def model(x: int, y: int) -> tuple[int, int]:
 
 
 def qwen_call(**arguments: object) -> str:
-    return "<tool_call>\n" + json.dumps({"name": "mobile_use", "arguments": arguments}, ensure_ascii=False) + \
-        "\n</tool_call>"
+    return (
+        "<tool_call>\n"
+        + json.dumps({"name": "mobile_use", "arguments": arguments}, ensure_ascii=False)
+        + "\n</tool_call>"
+    )
 
 
 QWEN_ANSWERS = [
@@ -54,7 +59,8 @@ UITARS_ANSWERS = [
     "Thought: open the settings app\nAction: open_app(app_name='Settings')",
     "Thought: tap the network row\nAction: click(start_box='({},{})')".format(*model(540, 1200)),
     "Thought: move the list up\nAction: drag(start_box='({},{})', end_box='({},{})')".format(
-        *model(540, 1800), *model(540, 600)),
+        *model(540, 1800), *model(540, 600)
+    ),
     f"Thought: search for it\nAction: type(content='{TEXT}')",
     "Thought: close the keyboard\nAction: press_back()",
     "Thought: wifi is on\nAction: finished(content='wifi is on')",
@@ -79,21 +85,45 @@ def agent(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[s
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("dialect", "answers", "swipe_ms"), [
-    ("qwen", QWEN_ANSWERS, 300),  # mobile_use swipe: our Swipe's default 0.3 s
-    ("uitars", UITARS_ANSWERS, 500),  # drag with a start runs as a swipe of the Drag's default 0.5 s
-])
-def test_agent_run_on_android_then_replay_check(tmp_path: Path, dialect: str, answers: list[str], swipe_ms: int) -> None:
+@pytest.mark.parametrize(
+    ("dialect", "answers", "swipe_ms"),
+    [
+        ("qwen", QWEN_ANSWERS, 300),  # mobile_use swipe: our Swipe's default 0.3 s
+        ("uitars", UITARS_ANSWERS, 500),  # drag with a start runs as a swipe of the Drag's default 0.5 s
+    ],
+)
+def test_agent_run_on_android_then_replay_check(
+    tmp_path: Path, dialect: str, answers: list[str], swipe_ms: int
+) -> None:
     phone = VirtualPhone(size=(1080, 2400))
     previous_ime = phone.current_ime
     with AdbServer([phone]) as adb, ModelServer() as model_server:
         model_server.push(*answers)
         env = {**os.environ, "ANDROID_ADB_SERVER_PORT": str(adb.port), "AGENT_API_KEY": "test-key"}
         env.pop("ANDROID_SERIAL", None)
-        result = agent(["run", "turn on wifi", "--device", "android", "--backend", "openai",
-                        "--base-url", model_server.base_url, "--model", "Qwen/Qwen2.5-VL-7B-Instruct",
-                        "--dialect", dialect, "--max-pixels", str(MAX_PIXELS), "--settle", "0",
-                        "--out", str(tmp_path / "runs")], env)
+        result = agent(
+            [
+                "run",
+                "turn on wifi",
+                "--device",
+                "android",
+                "--backend",
+                "openai",
+                "--base-url",
+                model_server.base_url,
+                "--model",
+                "Qwen/Qwen2.5-VL-7B-Instruct",
+                "--dialect",
+                dialect,
+                "--max-pixels",
+                str(MAX_PIXELS),
+                "--settle",
+                "0",
+                "--out",
+                str(tmp_path / "runs"),
+            ],
+            env,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         acting = [command for command in phone.commands if command.startswith(ACTING)]
         requests = model_server.requests

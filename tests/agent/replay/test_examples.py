@@ -71,13 +71,22 @@ def test_android_examples_run_and_replay(tmp_path: Path) -> None:
         yes("a Beijing to Shanghai flight costs 620 CNY"),
     ]
     for task, answers in ((wifi, wifi_answers), (flights, flight_answers)):
-        result = record_run(tmp_path / task.name.replace(" ", "-"), answers, task=task, dialect="qwen",
-                            kind="mobile", geometry=screen, max_pixels=16384 * 28 * 28)
+        result = record_run(
+            tmp_path / task.name.replace(" ", "-"),
+            answers,
+            task=task,
+            dialect="qwen",
+            kind="mobile",
+            geometry=screen,
+            max_pixels=16384 * 28 * 28,
+        )
         assert result.status == "success", result
         run = load_run(result.run_dir)
         commands = [command for step in run.steps for executed in step.executed for command in executed.commands]
-        assert commands[0] in ("monkey -p com.android.settings -c android.intent.category.LAUNCHER 1",
-                               "monkey -p com.android.chrome -c android.intent.category.LAUNCHER 1")
+        assert commands[0] in (
+            "monkey -p com.android.settings -c android.intent.category.LAUNCHER 1",
+            "monkey -p com.android.chrome -c android.intent.category.LAUNCHER 1",
+        )
         checks = check_run(run)
         assert checks.ok, checks.failures
     # The relative swipe of the flight example: (500,750)->(500,300) of 1000 on a 1080x2400 screen.

@@ -217,6 +217,30 @@ def test_task_steps_replay_clean_and_literal_tampering_fails(tmp_path: Path) -> 
     assert "reads differently" in failures[1].problems[0]
 
 
+def test_a_qwen3_tap_replays_clean_in_the_frame_its_box_was_read_in(tmp_path: Path) -> None:
+    # A qwen3 box is read over 1000 (its grounding scale), the tool calls over 999: both replay as recorded.
+    task = parse_task("steps: [{tap: the red box}, {ai: save the form}]", {})
+    answers = [
+        '[{"bbox_2d": [990, 490, 1000, 510], "label": "red box"}]',
+        (
+            '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [999, 500]}}'
+            "\n</tool_call>"
+        ),
+        (
+            '<tool_call>\n{"name": "computer_use", "arguments": {"action": "terminate", "status": "success"}}'
+            "\n</tool_call>"
+        ),
+    ]
+    result = record_run(tmp_path / "runs", answers, task=task, dialect="qwen3")
+    assert result.status == "success", result
+    recorded = load_run(result.run_dir)
+    assert [
+        (step.frame.relative_scale, step.executed[0].action if step.executed else "") for step in recorded.steps
+    ] == [(1000, "click(start_box='(1910,540)')"), (999, "click(start_box='(1919,541)')"), (999, "")]
+    checks = check_run(recorded).checks
+    assert [check.problems for check in checks] == [()] * 3, checks
+
+
 def test_literal_step_without_its_own_frame_is_checked_as_far_as_it_can_be(tmp_path: Path) -> None:
     # Records written before literal steps kept their own frame hold the screen's model frame instead.
     result = record_run(tmp_path, [], task=parse_task(TASK_YAML.split("  - type:")[0], {}))
@@ -237,8 +261,9 @@ def test_mobile_run_replays_with_the_android_planner(tmp_path: Path) -> None:
         "Thought: back\nAction: press_back()",
         "Thought: done\nAction: finished(content='ok')",
     ]
-    result = record_run(tmp_path, answers, kind="mobile", geometry=ScreenGeometry(width=1080, height=2400),
-                        max_pixels=12845056)
+    result = record_run(
+        tmp_path, answers, kind="mobile", geometry=ScreenGeometry(width=1080, height=2400), max_pixels=12845056
+    )
     assert result.status == "success", result
     recorded = load_run(result.run_dir)
     assert recorded.steps[0].executed[0].commands == ["input tap 540 1200"]

@@ -33,25 +33,40 @@ def test_model_frame_actions_keep_their_relative_place(tmp_path: Path) -> None:
     assert [format_action(item.action) for item in same] == [item.recorded for item in same]
     smaller = macro_actions(run, ScreenGeometry(width=1280, height=720))
     assert [format_action(item.action) for item in smaller] == [
-        "click(start_box='(640,360)')", "drag(start_box='(0,0)', end_box='(1279,719)')", "wait()", "type(content='abc')",
+        "click(start_box='(640,360)')",
+        "drag(start_box='(0,0)', end_box='(1279,719)')",
+        "wait()",
+        "type(content='abc')",
     ]
     # A 2x HiDPI monitor right of another one: input frame = logical points from the monitor's origin.
-    hidpi = macro_actions(run, ScreenGeometry(width=2560, height=1440, scale=2.0, origin_x=1920, origin_y=0),
-                          MacroSettings(skip_waits=True))
+    hidpi = macro_actions(
+        run,
+        ScreenGeometry(width=2560, height=1440, scale=2.0, origin_x=1920, origin_y=0),
+        MacroSettings(skip_waits=True),
+    )
     assert [format_action(item.action) for item in hidpi] == [
-        "click(start_box='(2560,360)')", "drag(start_box='(1920,0)', end_box='(3199,719)')", "type(content='abc')",
+        "click(start_box='(2560,360)')",
+        "drag(start_box='(1920,0)', end_box='(3199,719)')",
+        "type(content='abc')",
     ]
 
 
 def test_literal_steps_are_rescaled_from_what_the_device_got(tmp_path: Path) -> None:
-    task = parse_task("steps:\n  - do: \"click(start_box='(500,500)')\"\n    frame: 1000x1000\n"
-                      "  - do: \"click(start_box='(192,108)')\"\n", {})
+    task = parse_task(
+        "steps:\n  - do: \"click(start_box='(500,500)')\"\n    frame: 1000x1000\n"
+        "  - do: \"click(start_box='(192,108)')\"\n",
+        {},
+    )
     run = load_run(record_run(tmp_path, [], task=task).run_dir)
-    assert [step.executed[0].action for step in run.steps] == ["click(start_box='(960,540)')",
-                                                               "click(start_box='(192,108)')"]
+    assert [step.executed[0].action for step in run.steps] == [
+        "click(start_box='(960,540)')",
+        "click(start_box='(192,108)')",
+    ]
     items = macro_actions(run, ScreenGeometry(width=960, height=540))
-    assert [format_action(item.action) for item in items] == ["click(start_box='(480,270)')",
-                                                              "click(start_box='(96,54)')"]
+    assert [format_action(item.action) for item in items] == [
+        "click(start_box='(480,270)')",
+        "click(start_box='(96,54)')",
+    ]
 
 
 # ------------------------------------------------------------------------------------------ on a real X server
@@ -92,9 +107,28 @@ def test_macro_replays_a_run_recorded_at_another_screen_size(tmp_path: Path) -> 
             ]
             script = tmp_path / "answers.json"
             script.write_text(json.dumps(answers), encoding="utf-8")
-            recorded = _agent(["run", "press the buttons", "--device", "desktop", "--backend", "scripted",
-                               "--script", str(script), "--dialect", "uitars", "--out", str(tmp_path / "runs"),
-                               "--max-pixels", str(MAX_PIXELS), "--settle", "0.3", "--no-report"], env)
+            recorded = _agent(
+                [
+                    "run",
+                    "press the buttons",
+                    "--device",
+                    "desktop",
+                    "--backend",
+                    "scripted",
+                    "--script",
+                    str(script),
+                    "--dialect",
+                    "uitars",
+                    "--out",
+                    str(tmp_path / "runs"),
+                    "--max-pixels",
+                    str(MAX_PIXELS),
+                    "--settle",
+                    "0.3",
+                    "--no-report",
+                ],
+                env,
+            )
             assert recorded.returncode == 0, recorded.stdout + recorded.stderr
             state = app.wait_for(lambda s: any(event["kind"] == "right" for event in s["pad"]))
             assert state["clicks"] == {"alpha": 2, "beta": 1}
@@ -131,7 +165,7 @@ def test_macro_replays_a_run_recorded_at_another_screen_size(tmp_path: Path) -> 
 
 
 def test_desktop_launch_steps_are_skipped_not_misread(tmp_path: Path) -> None:
-    task = parse_task("steps:\n  - launch: \"true\"\n  - do: \"click(start_box='(10,10)')\"\n", {})
+    task = parse_task('steps:\n  - launch: "true"\n  - do: "click(start_box=\'(10,10)\')"\n', {})
     run = load_run(record_run(tmp_path, [], task=task).run_dir)
     assert run.steps[0].executed[0].action == "launch true"  # a command line, not an action
     assert [item.step for item in macro_actions(run, ScreenGeometry(width=1920, height=1080))] == [2]

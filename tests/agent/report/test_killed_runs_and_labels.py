@@ -70,8 +70,14 @@ def test_replay_check_of_a_killed_run_says_it_never_finished(app, tmp_path: Path
 def test_report_of_a_killed_run_labels_it_and_times_it_to_its_last_step(tmp_path: Path) -> None:
     run = tmp_path / "killed"
     writer = new_writer(run)
-    add_step(writer, 1, image=screen_image(320, 200), geometry=GeometryRecord(width=320, height=200),
-             frame=FrameRecord(width=308, height=196), actions=["wait()"])
+    add_step(
+        writer,
+        1,
+        image=screen_image(320, 200),
+        geometry=GeometryRecord(width=320, height=200),
+        frame=FrameRecord(width=308, height=196),
+        actions=["wait()"],
+    )
     writer.close()  # never updated: run.json says "running", with no ended_at, as after kill -9
     text = page_text(write_report(run))
     assert "did not finish (killed?)" in text
@@ -96,14 +102,19 @@ def test_phase_totals_list_total_last(tmp_path: Path) -> None:
     # A literal first step has no model phase, so "total" is met before "model" in recording order.
     run = tmp_path / "run"
     writer = new_writer(run)
-    for index, timings in enumerate([{"capture": 10.0, "execute": 30.0, "total": 45.0},
-                                     {"capture": 10.0, "model": 800.0, "parse": 1.0, "execute": 30.0, "total": 850.0}],
-                                    start=1):
-        writer.append(StepRecord(index=index, started_at=time.time(), kind="do" if index == 1 else "ai",
-                                 timings_ms=timings))
+    for index, timings in enumerate(
+        [
+            {"capture": 10.0, "execute": 30.0, "total": 45.0},
+            {"capture": 10.0, "model": 800.0, "parse": 1.0, "execute": 30.0, "total": 850.0},
+        ],
+        start=1,
+    ):
+        writer.append(
+            StepRecord(index=index, started_at=time.time(), kind="do" if index == 1 else "ai", timings_ms=timings)
+        )
     writer.close()
     text = page_text(write_report(run))
-    phases = text[text.index("time per phase"):]
+    phases = text[text.index("time per phase") :]
     assert phases.index("capture:") < phases.index("execute:") < phases.index("total:")
     assert phases.index("model:") < phases.index("parse:") < phases.index("total:"), phases[:200]
     assert "total: 895 ms" in phases
@@ -113,12 +124,25 @@ def test_literal_steps_are_labelled_frame_and_model_steps_model_frame(tmp_path: 
     run = tmp_path / "run"
     writer = new_writer(run, device={"kind": "mobile", "name": "phone"})
     phone = GeometryRecord(width=1080, height=2400)
-    add_step(writer, 1, kind="do", image=screen_image(1080, 2400), geometry=phone,
-             frame=FrameRecord(width=1080, height=2400), actions=["click(start_box='(540,1200)')"],
-             executed=[ExecutedRecord(action="click(start_box='(540,1200)')", commands=["input tap 540 1200"])])
-    add_step(writer, 2, image=screen_image(1080, 2400), geometry=phone, frame=FrameRecord(width=1092, height=2408),
-             actions=["click(start_box='(546,1204)')"],
-             executed=[ExecutedRecord(action="click(start_box='(540,1200)')", commands=["input tap 540 1200"])])
+    add_step(
+        writer,
+        1,
+        kind="do",
+        image=screen_image(1080, 2400),
+        geometry=phone,
+        frame=FrameRecord(width=1080, height=2400),
+        actions=["click(start_box='(540,1200)')"],
+        executed=[ExecutedRecord(action="click(start_box='(540,1200)')", commands=["input tap 540 1200"])],
+    )
+    add_step(
+        writer,
+        2,
+        image=screen_image(1080, 2400),
+        geometry=phone,
+        frame=FrameRecord(width=1092, height=2408),
+        actions=["click(start_box='(546,1204)')"],
+        executed=[ExecutedRecord(action="click(start_box='(540,1200)')", commands=["input tap 540 1200"])],
+    )
     writer.close()
     text = page_text(write_report(run))
     assert "actions (frame 1080x2400)" in text and "model frame 1080x2400" not in text
@@ -129,11 +153,24 @@ def test_assert_and_wait_for_rows_show_the_statement_and_the_verdict(tmp_path: P
     run = tmp_path / "run"
     writer = new_writer(run)
     geometry = GeometryRecord(width=320, height=200)
-    for index, (kind, note) in enumerate([("wait_for", "no: the page has loaded"),
-                                          ("wait_for", "yes: the page has loaded"),
-                                          ("assert", "yes: the form is filled")], start=1):
-        writer.append(StepRecord(index=index, started_at=time.time(), kind=kind, geometry=geometry,
-                                 answer="yes" if note.startswith("yes") else "no", note=note))
+    for index, (kind, note) in enumerate(
+        [
+            ("wait_for", "no: the page has loaded"),
+            ("wait_for", "yes: the page has loaded"),
+            ("assert", "yes: the form is filled"),
+        ],
+        start=1,
+    ):
+        writer.append(
+            StepRecord(
+                index=index,
+                started_at=time.time(),
+                kind=kind,
+                geometry=geometry,
+                answer="yes" if note.startswith("yes") else "no",
+                note=note,
+            )
+        )
     writer.close()
     page = parse_page(write_report(run))
     rows = [text.strip() for text in page.text if "→" in text]
@@ -146,9 +183,15 @@ def test_assert_and_wait_for_rows_show_the_statement_and_the_verdict(tmp_path: P
 def test_report_warning_about_an_unplaceable_action_is_plain(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     run = tmp_path / "run"
     writer = new_writer(run)
-    add_step(writer, 1, image=screen_image(320, 200), geometry=GeometryRecord(width=320, height=200),
-             frame=FrameRecord(width=308, height=196), actions=["hotkey(key='ctrl s')"],
-             executed=[ExecutedRecord(action="hotkey(key='ctrl frobnicate')", commands=["hotkey ctrl frobnicate"])])
+    add_step(
+        writer,
+        1,
+        image=screen_image(320, 200),
+        geometry=GeometryRecord(width=320, height=200),
+        frame=FrameRecord(width=308, height=196),
+        actions=["hotkey(key='ctrl s')"],
+        executed=[ExecutedRecord(action="hotkey(key='ctrl frobnicate')", commands=["hotkey ctrl frobnicate"])],
+    )
     writer.close()
     with caplog.at_level(logging.WARNING, logger="qwen_gui_agent.agent.report.overlay"):
         write_report(run)
@@ -160,10 +203,18 @@ def test_report_warning_about_an_unplaceable_action_is_plain(tmp_path: Path, cap
 def test_macro_refusal_on_a_phone_is_plain(app, tmp_path: Path) -> None:
     run = tmp_path / "desktop-run"
     writer = new_writer(run)
-    add_step(writer, 1, kind="do", image=screen_image(1280, 800), geometry=GeometryRecord(width=1280, height=800),
-             frame=None, actions=["right_click(start_box='(100,100)')"],
-             executed=[ExecutedRecord(action="right_click(start_box='(100,100)')",
-                                      commands=["click x=100 y=100 button=right"])])
+    add_step(
+        writer,
+        1,
+        kind="do",
+        image=screen_image(1280, 800),
+        geometry=GeometryRecord(width=1280, height=800),
+        frame=None,
+        actions=["right_click(start_box='(100,100)')"],
+        executed=[
+            ExecutedRecord(action="right_click(start_box='(100,100)')", commands=["click x=100 y=100 button=right"])
+        ],
+    )
     writer.close()
     with AdbServer() as adb:
         env = {**os.environ, "ANDROID_ADB_SERVER_ADDRESS": "127.0.0.1", "ANDROID_ADB_SERVER_PORT": str(adb.port)}

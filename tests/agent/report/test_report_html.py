@@ -83,9 +83,16 @@ def test_report_is_self_contained_and_shows_every_step(tmp_path: Path) -> None:
     images = [attrs for tag, attrs in page.tags if tag == "img"]
     assert len(images) == 3
     text = " ".join(page.text)
-    for expected in ("sort the files by name", "open the menu", "click x=640 y=400 button=left",
-                     "drag(start_box='(150,120)', end_box='(644,406)')", "finished(content='sorted')", "sorted",
-                     "1288x812", "1501 in / 21 out"):
+    for expected in (
+        "sort the files by name",
+        "open the menu",
+        "click x=640 y=400 button=left",
+        "drag(start_box='(150,120)', end_box='(644,406)')",
+        "finished(content='sorted')",
+        "sorted",
+        "1288x812",
+        "1501 in / 21 out",
+    ):
         assert expected in text, expected
     assert "success" in text
 
@@ -93,9 +100,17 @@ def test_report_is_self_contained_and_shows_every_step(tmp_path: Path) -> None:
 def test_embedded_screenshots_are_downscaled_images(tmp_path: Path) -> None:
     writer = new_writer(tmp_path / "big")
     geometry = GeometryRecord(width=3840, height=2160)
-    add_step(writer, 1, image=screen_image(3840, 2160, ((100, 100, 900, 500),)), geometry=geometry,
-             frame=FrameRecord(width=3836, height=2156), actions=["click(start_box='(1918,1078)')"],
-             executed=[ExecutedRecord(action="click(start_box='(1920,1080)')", commands=["click x=1920 y=1080 button=left"])])
+    add_step(
+        writer,
+        1,
+        image=screen_image(3840, 2160, ((100, 100, 900, 500),)),
+        geometry=geometry,
+        frame=FrameRecord(width=3836, height=2156),
+        actions=["click(start_box='(1918,1078)')"],
+        executed=[
+            ExecutedRecord(action="click(start_box='(1920,1080)')", commands=["click x=1920 y=1080 button=left"])
+        ],
+    )
     writer.close()
     page = parse_page(write_report(tmp_path / "big", settings=ReportSettings(max_width=640)))
     (src,) = [attrs["src"] for tag, attrs in page.tags if tag == "img"]
@@ -113,9 +128,17 @@ def test_embedded_screenshots_are_downscaled_images(tmp_path: Path) -> None:
 def test_model_text_is_escaped(tmp_path: Path) -> None:
     evil = "<script>alert('x')</script><img src=x onerror=alert(1)>"
     writer = new_writer(tmp_path / "evil", task=f"task {evil}")
-    add_step(writer, 1, image=screen_image(640, 480), geometry=GeometryRecord(width=640, height=480),
-             frame=FrameRecord(width=644, height=476), answer=f"Thought: {evil}\nAction: nonsense", thought=evil,
-             error=ErrorRecord(kind="parse", message=f"bad answer {evil}"), feedback=f"fix it {evil}")
+    add_step(
+        writer,
+        1,
+        image=screen_image(640, 480),
+        geometry=GeometryRecord(width=640, height=480),
+        frame=FrameRecord(width=644, height=476),
+        answer=f"Thought: {evil}\nAction: nonsense",
+        thought=evil,
+        error=ErrorRecord(kind="parse", message=f"bad answer {evil}"),
+        feedback=f"fix it {evil}",
+    )
     writer.update(status="failure", message=evil)
     writer.close()
     path = write_report(tmp_path / "evil")
@@ -144,9 +167,18 @@ def test_markers_from_executed_actions_undo_scale_and_origin(tmp_path: Path) -> 
     # Only the device's side was recorded: a 2x HiDPI monitor whose input frame starts at (1920, 0).
     writer = new_writer(tmp_path / "hidpi")
     geometry = GeometryRecord(width=2880, height=1800, scale=2.0, origin_x=1920, origin_y=0)
-    add_step(writer, 1, image=screen_image(2880, 1800), geometry=geometry, frame=None, kind="do",
-             executed=[ExecutedRecord(action="right_click(start_box='(2020,300)')", commands=[]),
-                       ExecutedRecord(action="scroll(start_box='(2100,400)', direction='up')", commands=[])])
+    add_step(
+        writer,
+        1,
+        image=screen_image(2880, 1800),
+        geometry=geometry,
+        frame=None,
+        kind="do",
+        executed=[
+            ExecutedRecord(action="right_click(start_box='(2020,300)')", commands=[]),
+            ExecutedRecord(action="scroll(start_box='(2100,400)', direction='up')", commands=[]),
+        ],
+    )
     writer.close()
     found = markers(parse_page(write_report(tmp_path / "hidpi")))
     right, scroll = found
@@ -187,8 +219,9 @@ _KILLED_WRITER = textwrap.dedent("""
 def test_run_killed_with_sigkill_still_reports(tmp_path: Path) -> None:
     run = tmp_path / "killed"
     root = Path(__file__).resolve().parents[3]
-    process = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(run), str(root)],
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_WRITER, str(run), str(root)], stdout=subprocess.PIPE, text=True
+    )
     try:
         for _ in range(3):  # let it write a few whole steps, then kill it wherever it is
             assert process.stdout.readline()

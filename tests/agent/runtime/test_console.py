@@ -10,9 +10,16 @@ from rich.console import Console
 from qwen_gui_agent.agent.runtime.console import JsonEvents, UserChannel
 from tests.support.doubles import TerminalInput
 
-STEP = {"index": 5, "goal_step": 2, "max_steps": 30, "actions": ["click(start_box='(1,2)')"], "thought": "the [red] button",
-        "commands": ["click x=1 y=2 button=left"], "dry_run": False,
-        "timings_ms": {"capture": 4.2, "model": 812.0, "total": 900.4}}
+STEP = {
+    "index": 5,
+    "goal_step": 2,
+    "max_steps": 30,
+    "actions": ["click(start_box='(1,2)')"],
+    "thought": "the [red] button",
+    "commands": ["click x=1 y=2 button=left"],
+    "dry_run": False,
+    "timings_ms": {"capture": 4.2, "model": 812.0, "total": 900.4},
+}
 
 
 def test_json_events_are_one_object_per_line():

@@ -18,9 +18,17 @@ CLICK_LEFT = "Thought: and this\nAction: click(start_box='(203,147)')"
 
 def run(tmp_path: Path, answers: list[str], judge, device: MemoryDevice | None = None):
     backend = ScriptedBackend(answers)
-    parts = RunParts(task=Task.from_goal("press the button"), device=device or MemoryDevice(), backend=backend,
-                     dialect=get_dialect("uitars"), settings=LoopSettings(settle_s=0.0), events=CollectedEvents(),
-                     out_dir=tmp_path, write_report=False, end_check=judge)
+    parts = RunParts(
+        task=Task.from_goal("press the button"),
+        device=device or MemoryDevice(),
+        backend=backend,
+        dialect=get_dialect("uitars"),
+        settings=LoopSettings(settle_s=0.0),
+        events=CollectedEvents(),
+        out_dir=tmp_path,
+        write_report=False,
+        end_check=judge,
+    )
     return execute_run(parts), backend
 
 

@@ -182,8 +182,10 @@ def test_uitars_prompt_carries_recent_screenshots_and_qwen_only_the_current(run_
     counts = [sum(len(m.images()) for m in request) for request in backend.requests]
     assert counts == [1, 2, 2, 2]
     qwen_answers = [
-        ('<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [406, 294]}}'
-         "</tool_call>"),
+        (
+            '<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [406, 294]}}'
+            "</tool_call>"
+        ),
         '<tool_call>{"name": "computer_use", "arguments": {"action": "terminate", "status": "success"}}</tool_call>',
     ]
     result, backend, _ = run_with(qwen_answers, dialect="qwen")
@@ -195,8 +197,12 @@ def test_confirm_yes_no_edit_quit(run_with):
     device = MemoryDevice()
     # yes to the first, no to the second (fed back), edit the third, then quit at the fourth.
     keys = "y\nn\ne\nclick(start_box='(609,441)')\nq\n"
-    result, backend, _ = run_with([CLICK_CENTRE, CLICK_LEFT, CLICK_LEFT, CLICK_CENTRE], device=device,
-                                  confirm=True, user=UserChannel(stdin=TerminalInput(keys)))
+    result, backend, _ = run_with(
+        [CLICK_CENTRE, CLICK_LEFT, CLICK_LEFT, CLICK_CENTRE],
+        device=device,
+        confirm=True,
+        user=UserChannel(stdin=TerminalInput(keys)),
+    )
     assert device.executed == [Click(point=Point(x=400, y=300)), Click(point=Point(x=600, y=450))]
     assert "declined" in "\n".join(m.joined_text() for m in backend.requests[2])
     assert result.status == "interrupted" and "confirmation" in result.message
@@ -216,8 +222,12 @@ def test_confirm_without_a_terminal_is_an_error(run_with):
 def test_secret_reaches_only_the_device(run_with, tmp_path):
     device = MemoryDevice()
     answers = ["Thought: type the password\nAction: type(content='{{secret:PASSWORD}}\\n')", DONE]
-    result, backend, events = run_with(answers, device=device, secrets=Secrets({"PASSWORD": "Tr0ub4dor&3"}),
-                                       task="log in with password {{secret:PASSWORD}}")
+    result, backend, events = run_with(
+        answers,
+        device=device,
+        secrets=Secrets({"PASSWORD": "Tr0ub4dor&3"}),
+        task="log in with password {{secret:PASSWORD}}",
+    )
     assert device.executed == [Type(text="Tr0ub4dor&3", submit=True)]
     for request in backend.requests:
         assert "Tr0ub4dor&3" not in "".join(m.joined_text() for m in request)
@@ -243,15 +253,23 @@ def test_actions_without_points_run(run_with, answer):
 
 def test_points_are_read_in_the_frame_the_backend_says_the_model_saw(tmp_path):
     """A server that resized our image again: the answer's points are in what the model really saw."""
+
     class ResizingBackend(ScriptedBackend):
         def complete(self, messages, *, max_new_tokens=None, wants_action=False):
             answer = super().complete(messages, max_new_tokens=max_new_tokens)
             return Completion(text=answer.text, seen_frame=(406, 294))  # half our 812x588 frame
 
     device = MemoryDevice()
-    parts = RunParts(task=Task.from_goal("click"), device=device, dialect=get_dialect("uitars"),
-                     backend=ResizingBackend(["Action: click(start_box='(203,147)')", DONE]),
-                     settings=LoopSettings(settle_s=0), events=CollectedEvents(), out_dir=tmp_path, write_report=False)
+    parts = RunParts(
+        task=Task.from_goal("click"),
+        device=device,
+        dialect=get_dialect("uitars"),
+        backend=ResizingBackend(["Action: click(start_box='(203,147)')", DONE]),
+        settings=LoopSettings(settle_s=0),
+        events=CollectedEvents(),
+        out_dir=tmp_path,
+        write_report=False,
+    )
     result = execute_run(parts)
     assert result.status == "success"
     assert device.executed == [Click(point=Point(x=400, y=300))]
@@ -270,7 +288,7 @@ def test_secret_the_driver_escapes_is_not_recorded_in_any_encoding(run_with):
     assert device.executed == [Type(text=value)]
     for path in result.run_dir.rglob("*"):
         data = path.read_bytes()
-        assert value.encode() not in data and escaped[len("type(content='"):-2].encode() not in data
+        assert value.encode() not in data and escaped[len("type(content='") : -2].encode() not in data
     shown = json.dumps(events.events, ensure_ascii=False)
     assert "it's a" not in shown and "it\\'s a" not in shown and "\\secret" not in shown
 
@@ -284,8 +302,9 @@ def test_failure_while_typing_a_secret_does_not_quote_the_driver_message(run_wit
         return None
 
     device = MemoryDevice(fail_on=fail_quoting_the_encoded_text)
-    result, _, _ = run_with(["Action: type(content='{{secret:PASSWORD}}')"], device=device,
-                            secrets=Secrets({"PASSWORD": value}))
+    result, _, _ = run_with(
+        ["Action: type(content='{{secret:PASSWORD}}')"], device=device, secrets=Secrets({"PASSWORD": value})
+    )
     assert result.status == "error" and "typing a secret failed (DeviceDisconnected)" in result.message
     for path in result.run_dir.rglob("*"):
         assert b"hunter2" not in path.read_bytes()
@@ -337,11 +356,20 @@ def test_only_ai_steps_ask_for_an_action_answer(tmp_path):
             asked.append(wants_action)
             return super().complete(messages, max_new_tokens=max_new_tokens)
 
-    spec = Task.model_validate({"steps": [{"ai": "book it"}, {"assert": "it is booked"},
-                                          {"tap": "the confirm button"}]})
+    spec = Task.model_validate(
+        {"steps": [{"ai": "book it"}, {"assert": "it is booked"}, {"tap": "the confirm button"}]}
+    )
     answers = [DONE, "yes, it is", "Action: click(start_box='(406,294)')"]
-    parts = RunParts(task=spec, device=MemoryDevice(), dialect=get_dialect("uitars"), backend=RecordingBackend(answers),
-                     settings=LoopSettings(settle_s=0), events=CollectedEvents(), out_dir=tmp_path, write_report=False)
+    parts = RunParts(
+        task=spec,
+        device=MemoryDevice(),
+        dialect=get_dialect("uitars"),
+        backend=RecordingBackend(answers),
+        settings=LoopSettings(settle_s=0),
+        events=CollectedEvents(),
+        out_dir=tmp_path,
+        write_report=False,
+    )
     assert execute_run(parts).status == "success"
     assert asked == [True, False, False]
 
@@ -383,8 +411,9 @@ def test_a_runaway_answer_is_cut_once_and_says_so(run_with):
     result, backend, _ = run_with([runaway, DONE], max_answer_chars=20_000)
     assert result.status == "success"
     step = load_run(result.run_dir).steps[0]
-    assert len(step.answer) < 20_100 and step.answer.endswith(f"[answer cut: {len(runaway):,} characters, "
-                                                              "the first 20,000 kept]")
+    assert len(step.answer) < 20_100 and step.answer.endswith(
+        f"[answer cut: {len(runaway):,} characters, the first 20,000 kept]"
+    )
     assert step.error is not None and step.error.kind == "parse"  # a cut answer is never read as if whole
     sent_back = "".join(message.joined_text() for message in backend.requests[1])
     assert "very " * 3000 in sent_back and "very " * 4001 not in sent_back  # the cut answer, not the whole one
@@ -395,14 +424,32 @@ def _qwen_call(arguments: dict) -> str:
     return "<tool_call>\n" + json.dumps({"name": "computer_use", "arguments": arguments}) + "\n</tool_call>"
 
 
-@pytest.mark.parametrize("dialect, hostile, done", [
-    ("qwen", [_qwen_call({"action": "scroll", "coordinate": [10, 10], "pixels": 10**400}),
-              '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": '
-              + "[" * 976 + "10, 10" + "]" * 976 + "}}\n</tool_call>"],
-     _qwen_call({"action": "terminate", "status": "success"})),
-    ("uitars", ["Action: scroll(start_box='(10,10)', direction='down', amount=1" + "0" * 400 + ")",
-                "Action: click(start_box='" + "[" * 976 + "10, 10" + "]" * 976 + "')"], DONE),
-], ids=["qwen", "uitars"])
+@pytest.mark.parametrize(
+    "dialect, hostile, done",
+    [
+        (
+            "qwen",
+            [
+                _qwen_call({"action": "scroll", "coordinate": [10, 10], "pixels": 10**400}),
+                '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": '
+                + "[" * 976
+                + "10, 10"
+                + "]" * 976
+                + "}}\n</tool_call>",
+            ],
+            _qwen_call({"action": "terminate", "status": "success"}),
+        ),
+        (
+            "uitars",
+            [
+                "Action: scroll(start_box='(10,10)', direction='down', amount=1" + "0" * 400 + ")",
+                "Action: click(start_box='" + "[" * 976 + "10, 10" + "]" * 976 + "')",
+            ],
+            DONE,
+        ),
+    ],
+    ids=["qwen", "uitars"],
+)
 def test_a_huge_number_or_deep_nesting_goes_back_to_the_model(run_with, dialect, hostile, done):
     # Issue 16, item 3: these ended in an OverflowError or RecursionError (an internal error) instead.
     device = MemoryDevice()

@@ -61,9 +61,25 @@ def server() -> Iterator[ModelServer]:
 
 
 def common_args(server: ModelServer, out: Path, dialect: str) -> list[str]:
-    return ["--backend", "openai", "--base-url", server.base_url, "--model", "scripted-model", "--dialect", dialect,
-            "--max-pixels", str(MAX_PIXELS), "--out", str(out), "--settle", "0.3", "--device", "desktop",
-            "--no-failsafe"]
+    return [
+        "--backend",
+        "openai",
+        "--base-url",
+        server.base_url,
+        "--model",
+        "scripted-model",
+        "--dialect",
+        dialect,
+        "--max-pixels",
+        str(MAX_PIXELS),
+        "--out",
+        str(out),
+        "--settle",
+        "0.3",
+        "--device",
+        "desktop",
+        "--no-failsafe",
+    ]
 
 
 @pytest.mark.parametrize("dialect", ["qwen", "uitars"])
@@ -93,8 +109,7 @@ def test_booking_in_each_dialect(dialect, display, app, server, tmp_path):
     clicks = [step.executed[0].action for step in run.steps if step.actions[0].startswith("click")]
     assert len(clicks) == 4
     # The model saw frame-sized images.
-    assert {image.size for request in server.requests for image in request.images()} == {(FRAME.width,
-                                                                                          FRAME.height)}
+    assert {image.size for request in server.requests for image in request.images()} == {(FRAME.width, FRAME.height)}
 
     # The secret is nowhere: not on disk in the run, not on the console, not sent to the model.
     for path in run_dir.rglob("*"):
@@ -109,7 +124,8 @@ def test_json_events_and_a_task_file(display, app, server, tmp_path):
     state = app.state()
     name_x, name_y = centre(state, "name")
     task_file = tmp_path / "booking.yaml"
-    task_file.write_text(f"""
+    task_file.write_text(
+        f"""
 name: book a flight to ${{CITY}}
 env:
   CITY: Chengdu
@@ -122,25 +138,35 @@ steps:
   - tap: ${{CITY}} in the destination list
   - ai: read the terms to the end, then confirm the booking
   - assert: the page says the flight is booked
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
 
     def grounding(target: str):
         def answer(request):
             x, y = centre(app.state(), target)
             fx, fy = round(x * FRAME.width / SCREEN[0]), round(y * FRAME.height / SCREEN[1])
             return json.dumps([{"bbox_2d": [fx - 5, fy - 5, fx + 5, fy + 5], "label": target}])
+
         return answer
 
-    model = ScriptedModel(app, "qwen", FRAME, [
-        until(lambda s: s["terms_read"], lambda s: Move("scroll", centre(s, "terms"))),
-        once(lambda s: Move("click", centre(s, "confirm"))),
-        once(lambda s: Move("finished", text="booked")),
-    ])
+    model = ScriptedModel(
+        app,
+        "qwen",
+        FRAME,
+        [
+            until(lambda s: s["terms_read"], lambda s: Move("scroll", centre(s, "terms"))),
+            once(lambda s: Move("click", centre(s, "confirm"))),
+            once(lambda s: Move("finished", text="booked")),
+        ],
+    )
     server.push(grounding("password"), grounding("row:Chengdu"), *[model] * 8)
     server.push(lambda request: "Yes: the form says Booked: Han Meimei to Chengdu.")
     out = tmp_path / "runs"
-    done = run_agent([str(task_file), *common_args(server, out, "qwen"), "--json"],
-                     agent_env(display.env(), BOOKING_PASSWORD=PASSWORD))
+    done = run_agent(
+        [str(task_file), *common_args(server, out, "qwen"), "--json"],
+        agent_env(display.env(), BOOKING_PASSWORD=PASSWORD),
+    )
     assert done.returncode == 0, done.stderr + done.stdout
     assert app.state()["booking"] == {"name": "Han Meimei", "password": PASSWORD, "destination": "Chengdu"}
 
@@ -148,8 +174,15 @@ steps:
     names = [event["event"] for event in events]
     assert names[0] == "run_started" and names[-1] == "run_finished"
     assert events[-1]["status"] == "success" and events[-1]["exit_code"] == 0
-    assert [e["kind"] for e in events if e["event"] == "task_step"] == ["do", "type", "tap", "type", "tap", "ai",
-                                                                         "assert"]
+    assert [e["kind"] for e in events if e["event"] == "task_step"] == [
+        "do",
+        "type",
+        "tap",
+        "type",
+        "tap",
+        "ai",
+        "assert",
+    ]
     assert any(e["event"] == "verdict" and e["passed"] for e in events)
     run = load_run(events[-1]["run_dir"])
     assert run.info.task == "book a flight to Chengdu" and run.info.task_file == str(task_file)
@@ -179,14 +212,17 @@ def test_call_user_without_a_terminal_exits_3(display, app, server, tmp_path):
 
 
 def test_call_user_at_a_terminal_gets_the_answer(display, app, server, tmp_path):
-    server.push("Thought: I need the date\nAction: call_user(content='Which day do you fly?')",
-                "Thought: done\nAction: finished(content='ok')")
+    server.push(
+        "Thought: I need the date\nAction: call_user(content='Which day do you fly?')",
+        "Thought: done\nAction: finished(content='ok')",
+    )
     out = tmp_path / "runs"
     controller, terminal = pty.openpty()  # stdin is a real terminal, as when a person runs the agent
     try:
         os.write(controller, b"next Friday\n")
-        done = run_agent(["book a flight", *common_args(server, out, "uitars")], agent_env(display.env()),
-                         stdin=terminal)
+        done = run_agent(
+            ["book a flight", *common_args(server, out, "uitars")], agent_env(display.env()), stdin=terminal
+        )
     finally:
         os.close(controller)
         os.close(terminal)
@@ -199,13 +235,13 @@ def test_parse_errors_are_fed_back_then_bounded(display, app, server, tmp_path):
     model = ScriptedModel(app, "uitars", FRAME, [once(lambda s: Move("click", centre(s, "name")))])
     server.push("I would like to click the name box.", model, *["Action: teleport(to='Shanghai')"] * 5)
     out = tmp_path / "runs"
-    done = run_agent(["book a flight", *common_args(server, out, "uitars"), "--max-parse-errors", "2"],
-                     agent_env(display.env()))
+    done = run_agent(
+        ["book a flight", *common_args(server, out, "uitars"), "--max-parse-errors", "2"], agent_env(display.env())
+    )
     assert done.returncode == 1, done.stderr + done.stdout
     run = load_run(only_run_dir(out))
     assert run.info.status == "failure" and "3 unusable answers in a row" in run.info.message
-    assert [step.error.kind if step.error else None for step in run.steps] == ["parse", None, "parse", "parse",
-                                                                               "parse"]
+    assert [step.error.kind if step.error else None for step in run.steps] == ["parse", None, "parse", "parse", "parse"]
     # Each fed-back error reached the model in the following request.
     for step, request in ((run.steps[0], server.requests[1]), (run.steps[2], server.requests[3])):
         assert step.error.message in "\n".join(request.texts())
@@ -238,8 +274,11 @@ def test_sigkill_mid_run_leaves_a_loadable_run(display, app, server, tmp_path):
 
 
 def test_dry_run_shows_commands_and_leaves_the_app_alone(display, app, server, tmp_path):
-    plan = [once(lambda s: Move("click", centre(s, "name"))), once(lambda s: Move("type", text="Li Lei")),
-            once(lambda s: Move("finished", text="typed"))]
+    plan = [
+        once(lambda s: Move("click", centre(s, "name"))),
+        once(lambda s: Move("type", text="Li Lei")),
+        once(lambda s: Move("finished", text="typed")),
+    ]
     server.push(*[ScriptedModel(app, "uitars", FRAME, plan)] * 3)
     out = tmp_path / "runs"
     done = run_agent(["type the name", *common_args(server, out, "uitars"), "--dry-run"], agent_env(display.env()))
@@ -257,9 +296,10 @@ def test_dry_run_shows_commands_and_leaves_the_app_alone(display, app, server, t
 def test_bad_input_exits_2(display, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("steps:\n  - ai: fine\n  - do: \"warp(start_box='(1,1)')\"\n", encoding="utf-8")
-    done = run_agent([str(bad), "--backend", "openai", "--base-url", "http://127.0.0.1:9/v1"],
-                     agent_env(display.env()))
+    done = run_agent([str(bad), "--backend", "openai", "--base-url", "http://127.0.0.1:9/v1"], agent_env(display.env()))
     assert done.returncode == 2 and f"{bad}:3:" in " ".join(done.stderr.split())
-    missing = run_agent(["type {{secret:NOT_SET_ANYWHERE}}", "--backend", "openai", "--base-url",
-                         "http://127.0.0.1:9/v1"], agent_env(display.env()))
+    missing = run_agent(
+        ["type {{secret:NOT_SET_ANYWHERE}}", "--backend", "openai", "--base-url", "http://127.0.0.1:9/v1"],
+        agent_env(display.env()),
+    )
     assert missing.returncode == 2 and "NOT_SET_ANYWHERE" in missing.stderr

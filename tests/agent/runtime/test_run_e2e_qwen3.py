@@ -25,8 +25,15 @@ pytestmark = [pytest.mark.xvfb, pytest.mark.slow]
 SCREEN = (1280, 800)
 QWEN3 = family_named("qwen3-vl")
 # What the registry must choose on its own: smart_resize at factor 32 under Qwen3-VL's default cap.
-FRAME = ModelFrame(*reversed(smart_resize(SCREEN[1], SCREEN[0], factor=32, min_pixels=QWEN3.frame.min_pixels,
-                                          max_pixels=QWEN3.frame.max_pixels)), relative=True, relative_scale=999)
+FRAME = ModelFrame(
+    *reversed(
+        smart_resize(
+            SCREEN[1], SCREEN[0], factor=32, min_pixels=QWEN3.frame.min_pixels, max_pixels=QWEN3.frame.max_pixels
+        )
+    ),
+    relative=True,
+    relative_scale=999,
+)
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +60,24 @@ def test_a_qwen3_vl_answer_stream_books_the_flight(display, app, server, tmp_pat
     model = ScriptedModel(app, "qwen3", FRAME, booking_plan("Han Meimei", "hunter2-qwen3", "Chengdu"))
     server.push(*[model] * 30)
     out = tmp_path / "runs"
-    args = ["Book a flight to Chengdu for Han Meimei; the password is hunter2-qwen3", "--backend", "openai",
-            "--base-url", server.base_url, "--model", "Qwen/Qwen3-VL-8B-Instruct", "--out", str(out),
-            "--settle", "0.3", "--device", "desktop", "--no-failsafe", "--max-steps", "25"]
+    args = [
+        "Book a flight to Chengdu for Han Meimei; the password is hunter2-qwen3",
+        "--backend",
+        "openai",
+        "--base-url",
+        server.base_url,
+        "--model",
+        "Qwen/Qwen3-VL-8B-Instruct",
+        "--out",
+        str(out),
+        "--settle",
+        "0.3",
+        "--device",
+        "desktop",
+        "--no-failsafe",
+        "--max-steps",
+        "25",
+    ]
     done = run_agent(args, agent_env(display.env()))
     assert done.returncode == 0, done.stderr + done.stdout
 
@@ -70,9 +92,12 @@ def test_a_qwen3_vl_answer_stream_books_the_flight(display, app, server, tmp_pat
     assert all(answer.startswith("Thought: ") and "\nAction: " in answer for answer in model.answers)
     for step in run.steps:
         assert (step.frame.width, step.frame.height, step.frame.relative, step.frame.relative_scale) == (
-            FRAME.width, FRAME.height, True, 999)
+            FRAME.width,
+            FRAME.height,
+            True,
+            999,
+        )
     # The model was shown factor-32 images and a prompt in thousandths, as Qwen3-VL expects.
-    assert {image.size for request in server.requests for image in request.images()} == {(FRAME.width,
-                                                                                          FRAME.height)}
+    assert {image.size for request in server.requests for image in request.images()} == {(FRAME.width, FRAME.height)}
     assert FRAME.width % 32 == 0 and FRAME.height % 32 == 0
     assert b"1000x1000" in server.requests[0].raw and b"thousandths" in server.requests[0].raw

@@ -30,10 +30,31 @@ def test_a_50_mb_answer_is_recorded_and_sent_back_cut_and_says_so(tmp_path: Path
         del runaway
         env = {**os.environ, "ANDROID_ADB_SERVER_PORT": str(adb.port), "AGENT_API_KEY": "test-key"}
         env.pop("ANDROID_SERIAL", None)
-        result = run_agent(["run", "say something", "-v", "--device", "android", "--backend", "openai",
-                            "--base-url", model_server.base_url, "--model", "scripted-model", "--dialect", "uitars",
-                            "--settle", "0", "--max-answer-chars", str(KEPT), "--out", str(tmp_path / "runs")],
-                           env=env, timeout=300)
+        result = run_agent(
+            [
+                "run",
+                "say something",
+                "-v",
+                "--device",
+                "android",
+                "--backend",
+                "openai",
+                "--base-url",
+                model_server.base_url,
+                "--model",
+                "scripted-model",
+                "--dialect",
+                "uitars",
+                "--settle",
+                "0",
+                "--max-answer-chars",
+                str(KEPT),
+                "--out",
+                str(tmp_path / "runs"),
+            ],
+            env=env,
+            timeout=300,
+        )
         requests = model_server.requests
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert len(requests[0].raw) < 1_000_000 and len(requests) == 2

@@ -56,8 +56,11 @@ def test_redact_replaces_longest_value_first():
 def test_redact_data_walks_nested_structures():
     secrets = Secrets({"P": "pw1"})
     data = {"a": ["type pw1", {"b": "pw1pw1"}], "n": 3, "none": None}
-    assert secrets.redact_data(data) == {"a": ["type {{secret:P}}", {"b": "{{secret:P}}{{secret:P}}"}], "n": 3,
-                                         "none": None}
+    assert secrets.redact_data(data) == {
+        "a": ["type {{secret:P}}", {"b": "{{secret:P}}{{secret:P}}"}],
+        "n": 3,
+        "none": None,
+    }
 
 
 @given(value=st.text(min_size=1).filter(lambda v: "{{" not in v and "}}" not in v), prefix=st.text(), suffix=st.text())

@@ -33,13 +33,21 @@ steps:
 """)
     result, backend, _ = run_with([], task=spec, device=device)
     assert result.status == "success" and backend.requests == []
-    assert device.executed == [Click(point=Point(x=400, y=300)), Click(point=Point(x=10, y=20)),
-                               Type(text="hello", submit=True), Wait(seconds=0.5)]
+    assert device.executed == [
+        Click(point=Point(x=400, y=300)),
+        Click(point=Point(x=10, y=20)),
+        Type(text="hello", submit=True),
+        Wait(seconds=0.5),
+    ]
     steps = load_run(result.run_dir).steps
     assert [step.kind for step in steps] == ["do", "do", "type", "wait"]
     # Each literal step records the frame its points are in: the task's, else screenshot pixels.
-    assert [(step.frame.width, step.frame.height) for step in steps] == [(1000, 1000), (800, 600), (800, 600),
-                                                                         (800, 600)]
+    assert [(step.frame.width, step.frame.height) for step in steps] == [
+        (1000, 1000),
+        (800, 600),
+        (800, 600),
+        (800, 600),
+    ]
 
 
 def test_literal_step_off_the_screen_fails_the_task(run_with):
@@ -48,17 +56,37 @@ def test_literal_step_off_the_screen_fails_the_task(run_with):
     assert load_run(result.run_dir).steps[0].error.kind == "parse"
 
 
-@pytest.mark.parametrize("dialect, answer", [
-    ("qwen", '[{"bbox_2d": [386, 284, 426, 304], "label": "Search"}]'),
-    ("uitars", "(406,294)"),
-])
+@pytest.mark.parametrize(
+    "dialect, answer",
+    [
+        ("qwen", '[{"bbox_2d": [386, 284, 426, 304], "label": "Search"}]'),
+        ("uitars", "(406,294)"),
+    ],
+)
 def test_tap_asks_where_then_clicks(run_with, dialect, answer):
     device = MemoryDevice()
-    result, backend, _ = run_with([answer], task=task("steps: [{tap: the Search button}]"), device=device,
-                                  dialect=dialect)
+    result, backend, _ = run_with(
+        [answer], task=task("steps: [{tap: the Search button}]"), device=device, dialect=dialect
+    )
     assert result.status == "success"
     assert device.executed == [Click(point=Point(x=400, y=300))]
     assert "the Search button" in "".join(m.joined_text() for m in backend.requests[0])
+
+
+def test_a_qwen3_tap_reads_its_box_in_thousandths_and_records_that_frame(run_with):
+    # The grounding prompt names 1000 as the far edge (Qwen3-VL's grounding scale): a box centred at 995 is
+    # 99.5% of the way across the 800x600 screen, not 995/999 of it (which lands at 797,598).
+    device = MemoryDevice()
+    result, _, _ = run_with(
+        ['[{"bbox_2d": [990, 990, 1000, 1000], "label": "corner"}]'],
+        task=task("steps: [{tap: the corner}]"),
+        device=device,
+        dialect="qwen3",
+    )
+    assert result.status == "success"
+    assert device.executed == [Click(point=Point(x=796, y=597))]
+    (step,) = load_run(result.run_dir).steps
+    assert (step.frame.relative, step.frame.relative_scale) == (True, 1000)
 
 
 def test_tap_without_a_usable_answer_fails(run_with):
@@ -68,10 +96,9 @@ def test_tap_without_a_usable_answer_fails(run_with):
 
 def test_assert_passes_and_fails(run_with):
     spec = task("steps: [{assert: the form is filled}, {assert: the flight is booked}]")
-    result, backend, events = run_with(["Yes, every field has a value.", "No - the confirm button is grey."],
-                                       task=spec)
+    result, backend, events = run_with(["Yes, every field has a value.", "No - the confirm button is grey."], task=spec)
     assert result.status == "failure"
-    assert "assertion failed: the flight is booked (the confirm button is grey.)" == result.message
+    assert result.message == "assertion failed: the flight is booked (the confirm button is grey.)"
     verdicts = events.named("verdict")
     assert [v["passed"] for v in verdicts] == [True, False]
     assert "the flight is booked" in "".join(m.joined_text() for m in backend.requests[1])
@@ -107,8 +134,12 @@ steps:
   - assert: a date is picked
   - ai: confirm
 """)
-    answers = ["Action: click(start_box='(406,294)')", "Action: finished(content='picked')", "yes",
-               "Action: finished(content='done', status='failure')"]
+    answers = [
+        "Action: click(start_box='(406,294)')",
+        "Action: finished(content='picked')",
+        "yes",
+        "Action: finished(content='done', status='failure')",
+    ]
     result, _, _ = run_with(answers, task=spec)
     assert result.status == "failure" and result.message == "done"
     steps = load_run(result.run_dir).steps
@@ -140,8 +171,10 @@ def test_launch_of_a_missing_program_fails(run_with):
     assert result.status == "failure" and "cannot launch" in result.message
 
 
-@pytest.mark.parametrize("answer, passed", [("yes", True), ("No.", False), ("**Yes** it is", True),
-                                            ("Answer: no, empty", False), ("TRUE", True)])
+@pytest.mark.parametrize(
+    "answer, passed",
+    [("yes", True), ("No.", False), ("**Yes** it is", True), ("Answer: no, empty", False), ("TRUE", True)],
+)
 def test_verdicts(answer, passed):
     assert parse_verdict(answer).passed is passed
 

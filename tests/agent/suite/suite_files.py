@@ -20,9 +20,11 @@ def write_task(folder: Path, name: str, answers: list[str], *, max_steps: int | 
     scripts = folder.parent / "scripts"
     scripts.mkdir(exist_ok=True)
     (scripts / f"{name}.yaml").write_text(yaml.safe_dump(answers), encoding="utf-8")
-    task: dict[str, Any] = {"name": name, "model": {"backend": "scripted", "script": f"scripts/{name}.yaml",
-                                                   "dialect": "uitars"},
-                            "steps": [{"ai": f"do {name}"}]}
+    task: dict[str, Any] = {
+        "name": name,
+        "model": {"backend": "scripted", "script": f"scripts/{name}.yaml", "dialect": "uitars"},
+        "steps": [{"ai": f"do {name}"}],
+    }
     if max_steps is not None:
         task["max_steps"] = max_steps
     path = folder / f"{name}.yaml"

@@ -23,8 +23,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 def suite_env(server: AdbServer) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AGENT_", "ANDROID_"))}
-    env.update(PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
-               ANDROID_ADB_SERVER_PORT=str(server.port))
+    env.update(PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""), ANDROID_ADB_SERVER_PORT=str(server.port))
     return env
 
 
@@ -33,8 +32,15 @@ def taps(phone: VirtualPhone) -> int:
 
 
 def agent(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([*agent_command(), "run", *args], env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [*agent_command(), "run", *args],
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_a_phone_that_drops_fails_its_task_and_leaves_the_pool(tmp_path: Path) -> None:
@@ -45,6 +51,7 @@ def test_a_phone_that_drops_fails_its_task_and_leaves_the_pool(tmp_path: Path) -
     write_task(tasks, "t5", clicks((100, 100), (110, 110), finish=False), max_steps=1)  # fails: out of steps
     phones = [VirtualPhone("phone-a"), VirtualPhone("phone-b")]
     with AdbServer(phones) as server:
+
         def drop_phone_a() -> None:  # unplugged mid-task: right after its second tap, whichever task it is
             deadline = time.monotonic() + 240
             while taps(phones[0]) < 2 and time.monotonic() < deadline:
@@ -53,8 +60,11 @@ def test_a_phone_that_drops_fails_its_task_and_leaves_the_pool(tmp_path: Path) -
 
         dropper = threading.Thread(target=drop_phone_a, daemon=True)
         dropper.start()
-        process = agent([str(tasks), "--device", "android:*", "--settle", "0.2", "--out", str(tmp_path / "out")],
-                        suite_env(server), cwd=tmp_path)
+        process = agent(
+            [str(tasks), "--device", "android:*", "--settle", "0.2", "--out", str(tmp_path / "out")],
+            suite_env(server),
+            cwd=tmp_path,
+        )
         stdout, stderr = process.communicate(timeout=300)
         dropper.join(timeout=5)
 
@@ -70,7 +80,7 @@ def test_a_phone_that_drops_fails_its_task_and_leaves_the_pool(tmp_path: Path) -
     assert entries["t5"]["status"] == "budget"
     # After the drop phone A got nothing more: every task that started later ran on phone B.
     on_a = [entry for entry in entries.values() if entry["device"] == "android:phone-a"]
-    assert on_a[-1] is dropped or all(entry["status"] != "success" for entry in on_a[on_a.index(dropped) + 1:])
+    assert on_a[-1] is dropped or all(entry["status"] != "success" for entry in on_a[on_a.index(dropped) + 1 :])
     assert sum(entry["device"] == "android:phone-b" for entry in entries.values()) >= 3
     testsuite, cases = junit(only_suite_dir(tmp_path / "out"))
     assert (testsuite.get("tests"), testsuite.get("failures"), testsuite.get("errors")) == ("5", "1", "1")
@@ -86,8 +96,21 @@ def test_ctrl_c_stops_every_run_and_records_them(tmp_path: Path) -> None:
         write_task(tasks, name, clicks(*[(100 + n, 200) for n in range(60)]))
     phones = [VirtualPhone("phone-a"), VirtualPhone("phone-b")]
     with AdbServer(phones) as server:
-        process = agent([str(tasks), "--device", "android:phone-a,android:phone-b", "--settle", "0.2",
-                         "--max-steps", "100", "--out", str(tmp_path / "out")], suite_env(server), cwd=tmp_path)
+        process = agent(
+            [
+                str(tasks),
+                "--device",
+                "android:phone-a,android:phone-b",
+                "--settle",
+                "0.2",
+                "--max-steps",
+                "100",
+                "--out",
+                str(tmp_path / "out"),
+            ],
+            suite_env(server),
+            cwd=tmp_path,
+        )
         deadline = time.monotonic() + 120
         while min(taps(phone) for phone in phones) < 2 and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.02)

@@ -38,8 +38,14 @@ def second() -> Iterator[XvfbServer]:
 
 
 def pointer(display: XvfbServer) -> tuple[int, int]:
-    out = subprocess.run(["xdotool", "getmouselocation", "--shell"], env=display.env(), capture_output=True,
-                         text=True, check=True, timeout=30).stdout
+    out = subprocess.run(
+        ["xdotool", "getmouselocation", "--shell"],
+        env=display.env(),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
     fields = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     return int(fields["X"]), int(fields["Y"])
 
@@ -62,15 +68,23 @@ def test_a_suite_runs_on_two_displays_at_once(first: XvfbServer, second: XvfbSer
     write_task(tasks, "delta", clicks((400, 300)))
     devices = f"desktop:{first.display},desktop:{second.display}"
 
-    result = run_agent([str(tasks), "--device", devices, "--settle", "0", "--out", str(tmp_path / "out")],
-                       agent_env(first.env()), timeout=300, cwd=tmp_path)
+    result = run_agent(
+        [str(tasks), "--device", devices, "--settle", "0", "--out", str(tmp_path / "out")],
+        agent_env(first.env()),
+        timeout=300,
+        cwd=tmp_path,
+    )
 
     assert result.returncode == 1, result.stderr  # one task failed
     suite_dir = only_suite_dir(tmp_path / "out")
     suite = read_suite(suite_dir)
     entries = by_task(suite)
     assert {name: entry["status"] for name, entry in entries.items()} == {
-        "alpha": "success", "beta": "success", "gamma": "budget", "delta": "success"}
+        "alpha": "success",
+        "beta": "success",
+        "gamma": "budget",
+        "delta": "success",
+    }
     assert suite["devices"] == [f"desktop::{first.number}", f"desktop::{second.number}"]
     assert suite["parallel"] == 2 and suite["counts"] == {"success": 3, "budget": 1}
     sizes = {f"desktop::{first.number}": (800, 600), f"desktop::{second.number}": (640, 480)}

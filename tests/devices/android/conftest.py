@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from qwen_gui_agent.devices.android.device import AndroidDevice, AndroidSettings, open_android
 from tests.support.adb_server import AdbServer
+from tests.support.fake_android_sdk import make_fake_sdk
 
 
 @pytest.fixture
@@ -26,3 +28,9 @@ def settings(adb_server: AdbServer) -> AndroidSettings:
 def device(adb_server: AdbServer, settings: AndroidSettings) -> Iterator[AndroidDevice]:
     with open_android(None, settings) as opened:
         yield opened
+
+
+@pytest.fixture
+def fake_sdk(tmp_path: Path) -> Path:
+    """A fake SDK folder whose emulator/emulator is a script (tests/support/fake_android_sdk.py)."""
+    return make_fake_sdk(tmp_path)

@@ -22,7 +22,12 @@ def test_list_reports_model_resolution_and_orientation(adb_server: AdbServer, se
     assert set(infos) == {"emulator-5554", "R58M123ABC", "0123456789"}
     phone = infos["emulator-5554"]
     assert (phone.model, phone.width, phone.height, phone.orientation, phone.state) == (
-        "Pixel_7", 360, 800, "portrait", "device")
+        "Pixel_7",
+        360,
+        800,
+        "portrait",
+        "device",
+    )
     tab = infos["R58M123ABC"]
     assert (tab.model, tab.width, tab.height, tab.orientation, tab.rotation) == ("SM_T870", 2560, 1600, "landscape", 1)
     locked = infos["0123456789"]
@@ -134,8 +139,10 @@ def test_listing_retries_then_gives_up(adb_server: AdbServer, settings: AndroidS
 
 
 def test_importing_the_driver_does_not_import_adbutils() -> None:
-    code = ("import sys, qwen_gui_agent.devices.android.device, qwen_gui_agent.devices.android.emulator; "
-            "assert 'adbutils' not in sys.modules, 'eager adbutils'")
+    code = (
+        "import sys, qwen_gui_agent.devices.android.device, qwen_gui_agent.devices.android.emulator; "
+        "assert 'adbutils' not in sys.modules, 'eager adbutils'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 

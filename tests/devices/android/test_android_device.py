@@ -55,7 +55,7 @@ def test_actions_reach_the_phone(device: AndroidDevice, adb_server: AdbServer, a
     execution = device.execute(action)
     assert execution.commands == planned
     assert adb_server.phone.events == [event]
-    assert adb_server.commands[-len(planned):] == list(planned)
+    assert adb_server.commands[-len(planned) :] == list(planned)
 
 
 def test_a_model_mistake_sends_nothing(device: AndroidDevice, adb_server: AdbServer) -> None:

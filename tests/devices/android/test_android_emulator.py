@@ -11,8 +11,6 @@ the command line, the adb polling over a socket, the timeout and the cleanup.
 from __future__ import annotations
 
 import os
-import stat
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,42 +21,7 @@ from qwen_gui_agent.devices.android.emulator import EmulatorBootTimeout, list_av
 from qwen_gui_agent.devices.errors import DeviceError, DeviceNotFound, MissingDependency
 from tests.support.adb_server import AdbServer
 from tests.support.adb_shell import VirtualPhone
-
-FAKE_EMULATOR = """#!/bin/sh
-# FAKE Android emulator for tests (not the SDK's): lists AVDs, or records how it was started and idles.
-if [ "$1" = "-list-avds" ]; then
-    echo "INFO    | Storing crashdata in: /tmp/android-ci/emu-crash-34.2.15.db, detection is enabled for process: 1"
-    echo "Pixel_7_API_34"
-    echo "Small_Phone"
-    echo "Broken"
-    exit 0
-fi
-echo "$@" > "$(dirname "$0")/started-with"
-echo $$ > "$(dirname "$0")/pid"
-if [ "$2" = "Broken" ]; then
-    echo "PANIC: Missing emulator engine program for 'x86' CPU."
-    exit 3
-fi
-exec sleep 120
-"""
-
-
-def written(path: Path, timeout_s: float = 10.0) -> str:
-    """A file the fake emulator writes as it starts (it runs concurrently with the test)."""
-    deadline = time.monotonic() + timeout_s
-    while not (path.exists() and path.read_text().endswith("\n")):
-        assert time.monotonic() < deadline, f"{path} was never written"
-        time.sleep(0.02)
-    return path.read_text()
-
-
-@pytest.fixture
-def fake_sdk(tmp_path: Path) -> Path:
-    binary = tmp_path / "sdk" / "emulator" / "emulator"
-    binary.parent.mkdir(parents=True)
-    binary.write_text(FAKE_EMULATOR)
-    binary.chmod(binary.stat().st_mode | stat.S_IXUSR)
-    return tmp_path / "sdk"
+from tests.support.fake_android_sdk import written
 
 
 @pytest.fixture
@@ -96,10 +59,10 @@ def test_list_avds_runs_the_sdk_emulator(sdk_settings: AndroidSettings) -> None:
     assert list_avds(sdk_settings) == ["Pixel_7_API_34", "Small_Phone", "Broken"]
 
 
-def test_start_waits_for_boot_then_stops(
-    sdk_settings: AndroidSettings, fake_sdk: Path, booting: VirtualPhone
-) -> None:
-    stages = iter([lambda: setattr(booting, "state", "device"), lambda: booting.props.update({"sys.boot_completed": "1"})])
+def test_start_waits_for_boot_then_stops(sdk_settings: AndroidSettings, fake_sdk: Path, booting: VirtualPhone) -> None:
+    stages = iter(
+        [lambda: setattr(booting, "state", "device"), lambda: booting.props.update({"sys.boot_completed": "1"})]
+    )
     polls: list[float] = []
 
     def next_stage(seconds: float) -> None:
@@ -119,9 +82,7 @@ def test_start_waits_for_boot_then_stops(
     assert emulator.process.poll() is not None
 
 
-def test_boot_timeout_stops_the_emulator(
-    sdk_settings: AndroidSettings, fake_sdk: Path, booting: VirtualPhone
-) -> None:
+def test_boot_timeout_stops_the_emulator(sdk_settings: AndroidSettings, fake_sdk: Path, booting: VirtualPhone) -> None:
     booting.state = "device"  # visible, but Android never finishes booting
     settings = sdk_settings.model_copy(update={"emulator_boot_timeout_s": 1.0})
     with pytest.raises(EmulatorBootTimeout, match="did not finish booting"):

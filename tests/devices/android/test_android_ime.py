@@ -18,7 +18,9 @@ BROADCAST = "am broadcast -a ADB_INPUT_B64 --es msg " + base64.b64encode(TEXT.en
 
 def test_plan_is_the_broadcast_alone() -> None:
     assert plan_android(Type(text=TEXT, submit=True), AndroidSettings(), (1080, 2400)) == (
-        BROADCAST, "input keyevent KEYCODE_ENTER")
+        BROADCAST,
+        "input keyevent KEYCODE_ENTER",
+    )
 
 
 def test_switches_types_and_restores(device: AndroidDevice, adb_server: AdbServer) -> None:
@@ -46,7 +48,7 @@ def test_recorded_commands_contain_the_plan_contiguously(device: AndroidDevice) 
     recorded = device.execute(action).commands
     starts = [i for i in range(len(recorded)) if recorded[i : i + len(planned)] == planned]
     assert len(starts) == 1
-    extras = recorded[: starts[0]] + recorded[starts[0] + len(planned):]
+    extras = recorded[: starts[0]] + recorded[starts[0] + len(planned) :]
     assert all(command.startswith("ime ") for command in extras)
 
 

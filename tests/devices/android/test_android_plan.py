@@ -66,8 +66,13 @@ def test_actions_without_commands() -> None:
 
 @pytest.mark.parametrize(
     "action",
-    [DoubleClick(point=p(1, 1)), RightClick(point=p(1, 1)), MiddleClick(point=p(1, 1)), Move(point=p(1, 1)),
-     Drag(end=p(9, 9))],
+    [
+        DoubleClick(point=p(1, 1)),
+        RightClick(point=p(1, 1)),
+        MiddleClick(point=p(1, 1)),
+        Move(point=p(1, 1)),
+        Drag(end=p(9, 9)),
+    ],
 )
 def test_desktop_only_actions_are_fed_back(action) -> None:
     with pytest.raises(UnsupportedAction) as caught:
@@ -138,13 +143,17 @@ def test_scroll_at_the_edge_slides_the_start_inward() -> None:
 def test_scroll_settings_shape_the_swipe() -> None:
     settings = AndroidSettings(scroll_fraction_per_unit=0.05, scroll_duration_s=0.2)
     assert plan(Scroll(point=p(100, 1200), direction="down", amount=4), settings=settings) == (
-        "input swipe 100 1200 100 720 200",)
+        "input swipe 100 1200 100 720 200",
+    )
 
 
 @given(
-    x=st.integers(0, 1079), y=st.integers(0, 2399), amount=st.integers(1, 100),
+    x=st.integers(0, 1079),
+    y=st.integers(0, 2399),
+    amount=st.integers(1, 100),
     direction=st.sampled_from(["up", "down", "left", "right"]),
-    width=st.integers(200, 3000), height=st.integers(200, 3000),
+    width=st.integers(200, 3000),
+    height=st.integers(200, 3000),
 )
 def test_scroll_swipes_stay_on_screen_and_move_the_right_way(
     x: int, y: int, amount: int, direction: str, width: int, height: int
@@ -165,8 +174,14 @@ def test_scroll_swipes_stay_on_screen_and_move_the_right_way(
 
 # --- apps ------------------------------------------------------------------------------------------------------
 
-INSTALLED = ("com.android.settings", "com.android.chrome", "com.google.android.deskclock", "com.example.notes",
-             "com.example.notes.pro", "com.tencent.mm")
+INSTALLED = (
+    "com.android.settings",
+    "com.android.chrome",
+    "com.google.android.deskclock",
+    "com.example.notes",
+    "com.example.notes.pro",
+    "com.tencent.mm",
+)
 
 
 def test_open_app_by_package_and_label_offline() -> None:
@@ -194,7 +209,8 @@ def test_label_resolution_with_the_device_package_list() -> None:
 def test_user_labels_win_over_the_built_in_table() -> None:
     settings = AndroidSettings(app_labels={"Settings": "com.vendor.settings"})
     assert plan(OpenApp(name="settings"), settings=settings) == (
-        "monkey -p com.vendor.settings -c android.intent.category.LAUNCHER 1",)
+        "monkey -p com.vendor.settings -c android.intent.category.LAUNCHER 1",
+    )
 
 
 def test_parse_launchable_reads_both_query_forms() -> None:

@@ -97,7 +97,13 @@ def test_screenshot_portrait_raw(device: AndroidDevice, adb_server: AdbServer, h
     shot = device.screenshot()
     assert np.array_equal(np.asarray(shot.image), np.asarray(adb_server.screen))
     geometry = shot.geometry
-    assert (geometry.width, geometry.height, geometry.scale, geometry.origin_x, geometry.origin_y) == (360, 800, 1, 0, 0)
+    assert (geometry.width, geometry.height, geometry.scale, geometry.origin_x, geometry.origin_y) == (
+        360,
+        800,
+        1,
+        0,
+        0,
+    )
     assert adb_server.requests[-1] == "exec:screencap"  # exec-out, raw, no PNG encode on the phone
     assert shot.capture_ms > 0
 

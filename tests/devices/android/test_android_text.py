@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import string
 from collections.abc import Iterator
 
@@ -50,7 +51,7 @@ def test_every_printable_ascii_char_reaches_the_phone(phone_link: tuple[AndroidD
     text = f"a{char}b{char}"
     execution = device.execute(Type(text=text))
     assert adb_server.phone.text == text
-    assert list(execution.commands) == adb_server.commands[-len(execution.commands):]
+    assert list(execution.commands) == adb_server.commands[-len(execution.commands) :]
     assert all(command.startswith("input text ") for command in execution.commands)
 
 
@@ -71,8 +72,16 @@ def test_all_printable_ascii_at_once(device: AndroidDevice, adb_server: AdbServe
         ("100%", ("input text 100%",)),
         # A literal "%s" has no escape in `input`: it is split over two commands.
         ("100%sure", ("input text 100%", "input text sure")),
-        ("a\nb\tc", ("input text a", "input keyevent KEYCODE_ENTER", "input text b", "input keyevent KEYCODE_TAB",
-                     "input text c")),
+        (
+            "a\nb\tc",
+            (
+                "input text a",
+                "input keyevent KEYCODE_ENTER",
+                "input text b",
+                "input keyevent KEYCODE_TAB",
+                "input text c",
+            ),
+        ),
     ],
 )
 def test_exact_commands(text: str, commands: tuple[str, ...]) -> None:
@@ -93,7 +102,9 @@ def test_any_ascii_text_round_trips_through_shell_and_input(text: str) -> None:
 def test_submit_appends_enter_and_empty_text_sends_nothing() -> None:
     settings = AndroidSettings()
     assert plan_android(Type(text="ok", submit=True), settings, SCREEN) == (
-        "input text ok", "input keyevent KEYCODE_ENTER")
+        "input text ok",
+        "input keyevent KEYCODE_ENTER",
+    )
     assert plan_android(Type(text=""), settings, SCREEN) == ()
     assert plan_android(Type(text="", submit=True), settings, SCREEN) == ("input keyevent KEYCODE_ENTER",)
 
@@ -104,3 +115,27 @@ def test_what_goes_through_input_and_what_through_the_ime() -> None:
         assert not typable_by_input(text)
     with pytest.raises(ValueError):
         input_text_commands("你好")
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["Sup3r%secret-h0rse", "first line\nsecond line", "it's my Pa55 word", "pässwört 密码 42"],
+    ids=["%s inside", "two lines", "quote and spaces", "unicode"],
+)
+def test_a_retry_warning_shows_no_part_of_the_typed_text(
+    device: AndroidDevice, adb_server: AdbServer, caplog: pytest.LogCaptureFixture, secret: str
+) -> None:
+    # Issue 22, item 10: the warning quoted the command, so a secret typed in chunks (split at "%s" or a newline)
+    # left its first chunk in the log, %s-encoded and shell-quoted, where redacting the whole value cannot find it.
+    adb_server.drop_once("input text")
+    adb_server.drop_once("am broadcast")
+    with caplog.at_level(logging.WARNING, logger="qwen_gui_agent.devices.android.adb"):
+        execution = device.execute(Type(text=secret))
+    assert adb_server.phone.text == secret  # typed once, after the retry
+    warnings = " ".join(record.getMessage() for record in caplog.records)
+    assert "retry 1 of" in warnings and ("input text" in warnings or "am broadcast" in warnings), warnings
+    typed = [command.split(" ", 2)[2] for command in execution.commands if command.startswith("input text ")]
+    typed += [command.rsplit(" ", 1)[1] for command in execution.commands if command.startswith("am broadcast")]
+    assert typed and not [argument for argument in typed if argument in warnings], warnings
+    pieces = {secret[start : start + 4] for start in range(len(secret) - 3)}
+    assert not [piece for piece in pieces if piece in warnings or piece.replace(" ", "%s") in warnings], warnings

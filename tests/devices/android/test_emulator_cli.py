@@ -12,9 +12,9 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from qwen_gui_agent.agent.cli import build_app
-from tests.devices.android.test_android_emulator import fake_sdk, written  # noqa: F401 - fake_sdk is a fixture
 from tests.support.adb_server import AdbServer
 from tests.support.adb_shell import VirtualPhone
+from tests.support.fake_android_sdk import written
 
 runner = CliRunner()
 
@@ -34,10 +34,22 @@ def test_without_an_sdk_the_error_says_how_to_get_one() -> None:
 def test_start_boots_and_leaves_it_running(fake_sdk: Path, adb_server: AdbServer) -> None:
     phone = adb_server.add_phone(VirtualPhone("emulator-5584", model="sdk_gphone64"))
     phone.props["sys.boot_completed"] = "1"
-    result = runner.invoke(build_app(), [
-        "emulator", "start", "Small_Phone", "--port", "5584", "--sdk", str(fake_sdk),
-        "--adb-port", str(adb_server.port), "--timeout", "20",
-    ])
+    result = runner.invoke(
+        build_app(),
+        [
+            "emulator",
+            "start",
+            "Small_Phone",
+            "--port",
+            "5584",
+            "--sdk",
+            str(fake_sdk),
+            "--adb-port",
+            str(adb_server.port),
+            "--timeout",
+            "20",
+        ],
+    )
     try:
         assert result.exit_code == 0, result.output
         assert "emulator-5584 booted" in result.stdout and "--device android:emulator-5584" in result.stdout

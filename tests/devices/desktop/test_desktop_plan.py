@@ -56,8 +56,19 @@ def test_plan_for_every_desktop_action(text: str, expected: tuple[str, ...]) -> 
 
 def test_every_desktop_action_kind_is_covered_by_the_table() -> None:
     covered = {parse_action(text).action for text, _ in PLANS}
-    assert covered == {"click", "double_click", "right_click", "middle_click", "move", "drag", "scroll", "type",
-                       "hotkey", "press_enter", "wait"}
+    assert covered == {
+        "click",
+        "double_click",
+        "right_click",
+        "middle_click",
+        "move",
+        "drag",
+        "scroll",
+        "type",
+        "hotkey",
+        "press_enter",
+        "wait",
+    }
 
 
 def test_less_than_is_typed_directly_where_pyautogui_gets_it_right() -> None:
@@ -72,7 +83,8 @@ def test_macos_uses_command_for_cmd_and_for_pasting() -> None:
 def test_xdotool_route_for_unicode_text() -> None:
     settings = DesktopSettings(platform="x11", unicode_input="xdotool")
     assert plan_desktop(parse_action("type(content='Grüße\\n')"), settings) == (
-        "xdotool_type text='Grüße'", "hotkey keys='enter'",
+        "xdotool_type text='Grüße'",
+        "hotkey keys='enter'",
     )
     # ASCII still goes through pyautogui: no external tool for the common case.
     assert plan_desktop(parse_action("type(content='abc')"), settings) == ("write text='abc'",)
@@ -88,8 +100,16 @@ def test_type_interval_is_in_the_plan() -> None:
     assert plan_desktop(parse_action("type(content='ab')"), settings) == ("write text='ab' interval=0.05",)
 
 
-@pytest.mark.parametrize("text", ["long_press(start_box='(1,2)')", "swipe(start_box='(1,2)', end_box='(3,4)')",
-                                  "open_app(app_name='Settings')", "press_back()", "press_home()"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "long_press(start_box='(1,2)')",
+        "swipe(start_box='(1,2)', end_box='(3,4)')",
+        "open_app(app_name='Settings')",
+        "press_back()",
+        "press_home()",
+    ],
+)
 def test_phone_actions_are_fed_back_to_the_model(text: str) -> None:
     with pytest.raises(UnsupportedAction) as caught:
         plan_desktop(parse_action(text), X11)
@@ -132,8 +152,12 @@ def test_typed_text_survives_the_plan_exactly(text: str) -> None:
     assert (commands[-1].as_text() == "hotkey keys='enter'") == action.submit
 
 
-@given(st.integers(-5000, 5000), st.integers(-5000, 5000), st.sampled_from(["up", "down", "left", "right"]),
-       st.integers(1, 100))
+@given(
+    st.integers(-5000, 5000),
+    st.integers(-5000, 5000),
+    st.sampled_from(["up", "down", "left", "right"]),
+    st.integers(1, 100),
+)
 def test_scroll_sign_and_axis(x: int, y: int, direction: str, amount: int) -> None:
     (text,) = plan_desktop(Scroll(point=Point(x=x, y=y), direction=direction, amount=amount), X11)
     sign = 1 if direction in ("up", "right") else -1

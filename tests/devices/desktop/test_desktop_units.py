@@ -113,13 +113,16 @@ def test_clipboard_tool_choice() -> None:
         find_clipboard_tool("windows", lambda name: None)
 
 
-@pytest.mark.parametrize(("spec", "parsed"), [
-    ("desktop", DeviceSpec("desktop")),
-    ("desktop:2", DeviceSpec("desktop", monitor=2)),
-    ("android", DeviceSpec("android")),
-    ("android:emulator-5554", DeviceSpec("android", serial="emulator-5554")),
-    ("android:192.168.1.7:5555", DeviceSpec("android", serial="192.168.1.7:5555")),
-])
+@pytest.mark.parametrize(
+    ("spec", "parsed"),
+    [
+        ("desktop", DeviceSpec("desktop")),
+        ("desktop:2", DeviceSpec("desktop", monitor=2)),
+        ("android", DeviceSpec("android")),
+        ("android:emulator-5554", DeviceSpec("android", serial="emulator-5554")),
+        ("android:192.168.1.7:5555", DeviceSpec("android", serial="192.168.1.7:5555")),
+    ],
+)
 def test_device_specs(spec: str, parsed: DeviceSpec) -> None:
     assert parse_device_spec(spec) == parsed
 
@@ -131,8 +134,14 @@ def test_bad_device_specs(spec: str) -> None:
 
 
 def test_cli_settings_flag_then_environment_then_default() -> None:
-    environ = {"AGENT_DESKTOP_MONITOR": "2", "AGENT_DESKTOP_SCALE": "2", "AGENT_DESKTOP_FAILSAFE": "0",
-               "AGENT_DESKTOP_REGION": "800x600+1920+0", "AGENT_DESKTOP_ORIGIN": "100,50", "AGENT_DEVICE": "desktop:2"}
+    environ = {
+        "AGENT_DESKTOP_MONITOR": "2",
+        "AGENT_DESKTOP_SCALE": "2",
+        "AGENT_DESKTOP_FAILSAFE": "0",
+        "AGENT_DESKTOP_REGION": "800x600+1920+0",
+        "AGENT_DESKTOP_ORIGIN": "100,50",
+        "AGENT_DEVICE": "desktop:2",
+    }
     from_env = desktop_settings_for_cli(DeviceFlags(), environ)
     assert (from_env.monitor, from_env.scale, from_env.failsafe, from_env.origin) == (2, 2.0, False, (100, 50))
     assert from_env.region == Region(left=1920, top=0, width=800, height=600)
@@ -145,8 +154,15 @@ def test_cli_settings_flag_then_environment_then_default() -> None:
     assert resolve_spec(DeviceFlags(), {}) == "desktop"
 
 
-@pytest.mark.parametrize("environ", [{"AGENT_DESKTOP_SCALE": "big"}, {"AGENT_DESKTOP_REGION": "huge"},
-                                     {"AGENT_DESKTOP_FAILSAFE": "maybe"}, {"AGENT_DESKTOP_UNICODE_INPUT": "morse"}])
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"AGENT_DESKTOP_SCALE": "big"},
+        {"AGENT_DESKTOP_REGION": "huge"},
+        {"AGENT_DESKTOP_FAILSAFE": "maybe"},
+        {"AGENT_DESKTOP_UNICODE_INPUT": "morse"},
+    ],
+)
 def test_bad_environment_values_are_usage_errors(environ: dict[str, str]) -> None:
     with pytest.raises(typer.BadParameter):
         desktop_settings_for_cli(DeviceFlags(), environ)
@@ -168,7 +184,8 @@ def test_importing_devices_needs_no_display_and_loads_no_display_library() -> No
         "print(heavy)\n"
     )
     env = {"PATH": "/usr/bin:/bin", "HOME": str(REPO)}
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
-                            check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

@@ -47,8 +47,9 @@ def click_into(desktop: DesktopDevice, app: TkApp, widget: str) -> None:
     app.wait_for(lambda s: s["focus"] == f".{widget}", what=f"focus on {widget}")
 
 
-def test_screenshot_shows_the_app_where_it_says_it_is(desktop: DesktopDevice, tk_app: TkApp,
-                                                      x_display: XvfbServer) -> None:
+def test_screenshot_shows_the_app_where_it_says_it_is(
+    desktop: DesktopDevice, tk_app: TkApp, x_display: XvfbServer
+) -> None:
     shot = desktop.screenshot()
     assert shot.image.size == (x_display.width, x_display.height) and shot.image.mode == "RGB"
     assert (shot.geometry.scale, shot.geometry.origin_x, shot.geometry.origin_y) == (1.0, 0, 0)
@@ -90,20 +91,29 @@ def test_type_ascii_then_submit(desktop: DesktopDevice, tk_app: TkApp) -> None:
     assert state["entries"]["ascii"] == text
 
 
-def test_type_unicode_through_the_clipboard_and_restore_it(desktop: DesktopDevice, tk_app: TkApp,
-                                                           x_display: XvfbServer) -> None:
+def test_type_unicode_through_the_clipboard_and_restore_it(
+    desktop: DesktopDevice, tk_app: TkApp, x_display: XvfbServer
+) -> None:
     if shutil.which("xclip") is None:
         pytest.skip("xclip is not installed (apt-get install xclip)")
     env = x_display.env()
-    subprocess.run(["xclip", "-selection", "clipboard", "-in"], input=b"the user's clipboard", env=env,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, timeout=5)
+    subprocess.run(
+        ["xclip", "-selection", "clipboard", "-in"],
+        input=b"the user's clipboard",
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=True,
+        timeout=5,
+    )
     click_into(desktop, tk_app, "entry_unicode")
     text = "北京到上海 <Ünïcödé> ÆØÅ ß"
     execution = desktop.execute(Type(text=text))
     assert execution.commands == (f"paste text='{text}' keys='ctrl v'",)
     tk_app.wait_for(lambda s: s["entries"]["unicode"] == text, what="the pasted text")
-    restored = subprocess.run(["xclip", "-selection", "clipboard", "-out"], env=env, capture_output=True,
-                              timeout=5, check=True)
+    restored = subprocess.run(
+        ["xclip", "-selection", "clipboard", "-out"], env=env, capture_output=True, timeout=5, check=True
+    )
     assert restored.stdout.decode() == "the user's clipboard"
 
 
@@ -139,7 +149,8 @@ def test_xdotool_typing_survives_an_app_that_reads_its_events_late(x_display: Xv
 
 
 def test_xdotool_types_more_characters_than_there_are_spare_keys_and_unbinds_them(
-        x_display: XvfbServer, tk_app: TkApp) -> None:
+    x_display: XvfbServer, tk_app: TkApp
+) -> None:
     if shutil.which("xdotool") is None:
         pytest.skip("xdotool is not installed (apt-get install xdotool)")
     from Xlib import display as xdisplay
@@ -195,10 +206,13 @@ def test_a_named_display_drags_through_the_points_between(x_display: XvfbServer,
     with open_desktop(DesktopSettings(display=x_display.display, pause=0.02)) as desktop:
         execution = desktop.execute(Drag(start=at(start), end=at(end), duration=0.3))
     assert execution.commands == (f"drag from={start[0]},{y} to={end[0]},{y} duration=0.3 button=left",)
-    state = tk_app.wait_for(lambda s: any(e["kind"] == "motion" and e["x_root"] == end[0] for e in s["pad"]),
-                            what="the drag's last motion")
+    state = tk_app.wait_for(
+        lambda s: any(e["kind"] == "motion" and e["x_root"] == end[0] for e in s["pad"]), what="the drag's last motion"
+    )
     pressed = next(i for i, e in enumerate(state["pad"]) if e["kind"] == "left" and e["x_root"] == start[0])
-    on_the_way = {e["x_root"] for e in state["pad"][pressed:] if e["kind"] == "motion" and start[0] < e["x_root"] < end[0]}
+    on_the_way = {
+        e["x_root"] for e in state["pad"][pressed:] if e["kind"] == "motion" and start[0] < e["x_root"] < end[0]
+    }
     assert len(on_the_way) >= 5
 
 
@@ -296,3 +310,25 @@ def test_describe_records_what_replay_needs(desktop: DesktopDevice, x_display: X
     facts = desktop.describe()
     assert facts["kind"] == "computer" and facts["width"] == x_display.width and facts["scale"] == 1.0
     assert DesktopSettings.model_validate(facts["settings"]) == desktop.settings
+
+
+def test_a_display_that_dies_is_a_disconnected_device() -> None:
+    # Issue 22, item 9: the capture reported a dead X server as a failed screenshot (a CaptureError, so a suite
+    # handed the display to its next task), and closing the device raised xcb's own error (a suite's "internal
+    # error"). Both now say the display is gone (DeviceDisconnected: the suite retires it).
+    from qwen_gui_agent.devices.errors import DeviceDisconnected
+    from tests.support.xvfb import XvfbUnavailable, start_xvfb_server
+
+    try:
+        server = start_xvfb_server(320, 200)
+    except XvfbUnavailable as error:
+        pytest.skip(str(error))
+    desktop = open_desktop(DesktopSettings(display=server.display, pause=0.02))
+    try:
+        assert desktop.screenshot().image.size == (320, 200)
+    finally:
+        server.close()  # the X server goes away under the open device
+    with pytest.raises(DeviceDisconnected, match=f"the X display {server.display} is gone"):
+        desktop.screenshot()
+    with pytest.raises(DeviceDisconnected):
+        desktop.close()

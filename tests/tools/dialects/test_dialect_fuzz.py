@@ -45,7 +45,7 @@ def _qwen(arguments: dict[str, object], name: str = "computer_use") -> str:
 
 SEEDS = [
     _qwen({"action": "left_click", "coordinate": [100, 200]}),
-    _qwen({"action": "type", "text": "He said \"hi\" \\ 中文 😀\n"}),
+    _qwen({"action": "type", "text": 'He said "hi" \\ 中文 😀\n'}),
     _qwen({"action": "key", "keys": ["ctrl", "shift", "t"]}),
     _qwen({"action": "scroll", "pixels": -300, "coordinate": [960, 540]}),
     _qwen({"action": "left_click_drag", "coordinate": [500, 500]}),
@@ -78,7 +78,7 @@ SEEDS = [
     "<tool_call>\n<function=computer_use>\n<parameter=action>\nleft_click\n</parameter>\n"
     "<parameter=coordinate>\n[250, 750]\n</parameter>\n</function>\n</tool_call>",
     "Thought: type\nAction: type it\n<tool_call>\n<function=computer_use>\n<parameter=action>\ntype\n"
-    "</parameter>\n<parameter=text>\nline one\nline \"two\" </parameter>\n</function>\n</tool_call>",
+    '</parameter>\n<parameter=text>\nline one\nline "two" </parameter>\n</function>\n</tool_call>',
     "<tool_call><function=mobile_use><parameter=action>swipe</parameter><parameter=coordinate>[500, 900]"
     "</parameter><parameter=coordinate2>[500, 100]</parameter></function></tool_call>",
     "<tool_call>\n{'name': 'computer_use', 'arguments': {'action': 'double_click', 'coordinate': [1, 2],},}\n"
@@ -96,9 +96,33 @@ PROMPT_ECHO = [
 ]
 
 NASTY_NUMBERS = [
-    "NaN", "Infinity", "-Infinity", "1e309", "-1", "-0", "99999999999999999999", "1" * 5000, "0.5", "1e7", "3.4e38",
-    "2000", "1093", "true", "null", '"12"', "[]", "{}", "[1]", "[1,2,3]", '"(1,2)"', "-1e-400",
-    "1" + "0" * 400, "-1" + "0" * 400, "1" + "0" * 16, "1e400", "[" * 976 + "10, 10" + "]" * 976,
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "1e309",
+    "-1",
+    "-0",
+    "99999999999999999999",
+    "1" * 5000,
+    "0.5",
+    "1e7",
+    "3.4e38",
+    "2000",
+    "1093",
+    "true",
+    "null",
+    '"12"',
+    "[]",
+    "{}",
+    "[1]",
+    "[1,2,3]",
+    '"(1,2)"',
+    "-1e-400",
+    "1" + "0" * 400,
+    "-1" + "0" * 400,
+    "1" + "0" * 16,
+    "1e400",
+    "[" * 976 + "10, 10" + "]" * 976,
 ]
 # Shapes from the hardening audit (issue 16): huge numbers where a float() overflows, values nested
 # deeper than repr can go, tags repeated hundreds of times, and calls whose code is thousands of operators.
@@ -110,19 +134,71 @@ HOSTILE_SHAPES = [
     '{"action": "scroll", "pixels": 1' + "0" * 400 + "}",
     "Action: scroll(start_box='(10,10)', direction='down', amount=1" + "0" * 400 + ")",
     '<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": '
-    + "[" * 976 + "10, 10" + "]" * 976 + "}}</tool_call>",
+    + "[" * 976
+    + "10, 10"
+    + "]" * 976
+    + "}}</tool_call>",
     '[{"bbox_2d": ' + "[" * 976 + "1, 2, 3, 4" + "]" * 976 + "}]",
     '{"coordinate": ' + "[" * 976 + "10, 10" + "]" * 976 + "}",
-    "click(start_box=" + "1+" * 3980, "Action: click(start_box=" + "1+" * 3980 + "1)",
-    "<|box_start|>" * 600, "<|box_start|>(1,1)" * 600, "<point>" * 600, "<tool_call>" * 600,
+    "click(start_box=" + "1+" * 3980,
+    "Action: click(start_box=" + "1+" * 3980 + "1)",
+    "<|box_start|>" * 600,
+    "<|box_start|>(1,1)" * 600,
+    "<point>" * 600,
+    "<tool_call>" * 600,
     "Action: click(start_box='" + "<|box_start|>" * 600 + "(1,1)')",
 ]
 NASTY_TEXT = [
-    "'", '"', "\\", "\\'", '\\"', "\n", "\n\n", ")", "(", "((((", "))))", "{", "}", "[", "]", "<tool_call>",
-    "</tool_call>", "Action:", "Thought:", "```", "<|box_start|>", "<|box_end|>", "<point>", "</point>", "=", ",",
-    "\x00", "\u2028", "😀", "中文", "%s", "{{", "__import__('os')", "lambda: 0", "click(", "type(content='",
-    "start_box=", '"arguments": ', '"action": "', "\t", "\r", "0" * 200, "<think>", "</think>",
-    "<function=computer_use>", "<function=", "</function>", "<parameter=action>", "<parameter=", "</parameter>",
+    "'",
+    '"',
+    "\\",
+    "\\'",
+    '\\"',
+    "\n",
+    "\n\n",
+    ")",
+    "(",
+    "((((",
+    "))))",
+    "{",
+    "}",
+    "[",
+    "]",
+    "<tool_call>",
+    "</tool_call>",
+    "Action:",
+    "Thought:",
+    "```",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<point>",
+    "</point>",
+    "=",
+    ",",
+    "\x00",
+    "\u2028",
+    "😀",
+    "中文",
+    "%s",
+    "{{",
+    "__import__('os')",
+    "lambda: 0",
+    "click(",
+    "type(content='",
+    "start_box=",
+    '"arguments": ',
+    '"action": "',
+    "\t",
+    "\r",
+    "0" * 200,
+    "<think>",
+    "</think>",
+    "<function=computer_use>",
+    "<function=",
+    "</function>",
+    "<parameter=action>",
+    "<parameter=",
+    "</parameter>",
 ]
 UNKNOWN_NAMES = ["frobnicate", "quadruple_click", "computer_use", "", "left_click", "terminate", "exec", "os.system"]
 
@@ -138,7 +214,7 @@ def _mutate(rng: random.Random, text: str) -> str:
         digits = [i for i, c in enumerate(text) if c.isdigit()]
         if digits:
             at = rng.choice(digits)
-            return text[:at] + rng.choice(NASTY_NUMBERS) + text[at + 1:]
+            return text[:at] + rng.choice(NASTY_NUMBERS) + text[at + 1 :]
         return text + rng.choice(NASTY_NUMBERS)
     if choice == 3:  # action names swapped for unknown or foreign ones
         for known in ("left_click", "click", "type", "scroll", "key", "swipe", "hotkey", "drag", "answer"):
@@ -169,8 +245,22 @@ def _mutate(rng: random.Random, text: str) -> str:
     if choice == 10:  # wrong JSON types for every parameter
         key = rng.choice(["coordinate", "coordinate2", "keys", "text", "pixels", "time", "status", "button", "action"])
         value = json.loads(rng.choice(['"x"', "5", "[]", "{}", "[1]", "[true,false]", "null", '["a","b"]', "-7"]))
-        action = rng.choice(["left_click", "key", "type", "scroll", "wait", "terminate", "swipe", "system_button",
-                             "triple_click", "hscroll", "answer", "interact"])
+        action = rng.choice(
+            [
+                "left_click",
+                "key",
+                "type",
+                "scroll",
+                "wait",
+                "terminate",
+                "swipe",
+                "system_button",
+                "triple_click",
+                "hscroll",
+                "answer",
+                "interact",
+            ]
+        )
         return _qwen({"action": action, key: value}, rng.choice(["computer_use", "mobile_use", "other"]))
     return text * rng.randrange(2, 4)  # repeated
 
@@ -183,20 +273,37 @@ def _filled(prefix: str, unit: str, suffix: str = "") -> str:
 
 # The worst cases found by hand for each code path, at the largest size the parsers accept.
 EXTREMES = [
-    _filled("Action: type(content='x", "', text='a", "')"), _filled("Action: type(content='x", "', text='", ")"),
-    _filled("Action: type(content='", "it's ", "')"), _filled("Action: click(start_box='(1,2)', ", "content=a, ", ")"),
-    _filled("Action: click(", "(", ")"), _filled("Action: ", "click(\n"), _filled("", "Thought: a\nAction: b\n"),
-    _filled("", "{"), _filled("", "[", "]"), _filled("", "<tool_call>{}"), _filled("Action: type(content=", "'", ")"),
-    _filled("", '{"a": 1} '), _filled("Action: type(content='", "a\\n", "')"),
+    _filled("Action: type(content='x", "', text='a", "')"),
+    _filled("Action: type(content='x", "', text='", ")"),
+    _filled("Action: type(content='", "it's ", "')"),
+    _filled("Action: click(start_box='(1,2)', ", "content=a, ", ")"),
+    _filled("Action: click(", "(", ")"),
+    _filled("Action: ", "click(\n"),
+    _filled("", "Thought: a\nAction: b\n"),
+    _filled("", "{"),
+    _filled("", "[", "]"),
+    _filled("", "<tool_call>{}"),
+    _filled("Action: type(content=", "'", ")"),
+    _filled("", '{"a": 1} '),
+    _filled("Action: type(content='", "a\\n", "')"),
     _filled('<tool_call>{"name":"computer_use","arguments":{"action":"type","text":"', '\\"', '"}}'),
-    _filled("Action: hotkey(key='", "ctrl ", "')"), _filled("Action: click(start_box='(1,2)')\n\n", "wait()\n\n"),
-    _filled("Action: finished(content='", "a, key=", "')"), _filled("", "(1,2) "), _filled("", "<point>1 2</point>"),
-    _filled("Thought: ", "x", "\nAction: wait()"), _filled("", '[{"bbox_2d": [1,2,3,4]}]'),
-    _filled("Action: click(start_box='", "(", "1,2')"), _filled("", "<|box_start|>(1,2)<|box_end|>"),
-    _filled("<tool_call>", "<function=computer_use>"), _filled("<function=computer_use>", "<parameter=action>"),
-    _filled("<function=computer_use><parameter=text>", "</parameter"), _filled("", "<think>a</think>"),
+    _filled("Action: hotkey(key='", "ctrl ", "')"),
+    _filled("Action: click(start_box='(1,2)')\n\n", "wait()\n\n"),
+    _filled("Action: finished(content='", "a, key=", "')"),
+    _filled("", "(1,2) "),
+    _filled("", "<point>1 2</point>"),
+    _filled("Thought: ", "x", "\nAction: wait()"),
+    _filled("", '[{"bbox_2d": [1,2,3,4]}]'),
+    _filled("Action: click(start_box='", "(", "1,2')"),
+    _filled("", "<|box_start|>(1,2)<|box_end|>"),
+    _filled("<tool_call>", "<function=computer_use>"),
+    _filled("<function=computer_use>", "<parameter=action>"),
+    _filled("<function=computer_use><parameter=text>", "</parameter"),
+    _filled("", "<think>a</think>"),
     _filled("", "Thought: a\nAction: b\n<tool_call>"),
-    _filled("Action: click(start_box=", "1+", "1)"), _filled("", "<|box_start|>"), _filled("", "[", "10, 10"),
+    _filled("Action: click(start_box=", "1+", "1)"),
+    _filled("", "<|box_start|>"),
+    _filled("", "[", "10, 10"),
     _filled("Action: type(content='", "\\'", "')"),
 ]
 

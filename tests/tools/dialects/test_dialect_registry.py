@@ -41,8 +41,9 @@ def test_the_registry_names_it(registered: str) -> None:
 
 
 def test_agent_parse_takes_it(registered: str) -> None:
-    answer = '<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [10, 20]}}' \
-             "</tool_call>"
+    answer = (
+        '<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [10, 20]}}</tool_call>'
+    )
     result = CliRunner().invoke(build_app(), ["parse", answer, "--screen", "1316x728", "--dialect", registered])
     assert result.exit_code == 0, result.output
     parsed = json.loads(result.output)  # read by the new dialect's parser, in its frame

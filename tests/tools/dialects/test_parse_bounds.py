@@ -60,8 +60,11 @@ def loose_searches(monkeypatch) -> list[int]:
 
 
 @pytest.mark.parametrize("dialect", ["qwen", "uitars"])
-@pytest.mark.parametrize("answer", ["click(start_box=" + "1+" * 3980, "Action: click(start_box=" + "1+" * 3980 + "1)"],
-                         ids=["unclosed", "closed"])
+@pytest.mark.parametrize(
+    "answer",
+    ["click(start_box=" + "1+" * 3980, "Action: click(start_box=" + "1+" * 3980 + "1)"],
+    ids=["unclosed", "closed"],
+)
 def test_a_call_of_thousands_of_operators_never_reaches_ast(dialect, answer, counting_ast):
     with pytest.raises(ActionParseError):  # the closed one ends in the lenient reader, which uses no ast
         get_dialect(dialect).parse(answer, FRAME)

@@ -25,9 +25,14 @@ from tests.tools.dialects.test_prompt_golden import ACTIONS, GOLDEN, TASKS, rend
 
 DIALECTS = ("qwen3", "qwen3.5", "guiowl")
 # test_prompt_golden's earlier steps, the same action types with their points in thousandths of the screen.
-THOUSANDTHS = {"computer": ACTIONS["computer"], "mobile": [
-    "open_app(app_name='设置')", "click(start_box='(500,500)')", "swipe(start_box='(506,750)', end_box='(506,250)')",
-]}
+THOUSANDTHS = {
+    "computer": ACTIONS["computer"],
+    "mobile": [
+        "open_app(app_name='设置')",
+        "click(start_box='(500,500)')",
+        "swipe(start_box='(506,750)', end_box='(506,250)')",
+    ],
+}
 SCREENS = {"computer": (1920, 1080), "mobile": (1080, 2400)}
 # What each dialect's own sources name (docs/models.md): the stated screen and the extra actions.
 STATED = {("qwen3", "computer"): "1000x1000", ("qwen3", "mobile"): "999x999"}
@@ -37,15 +42,25 @@ EXTRA = {"computer": ["triple_click", "hscroll", "answer"], "mobile": ["answer"]
 def frame_for(dialect_name: str, device: str) -> ModelFrame:
     dialect = get_dialect(dialect_name)
     width, height = SCREENS[device]
-    return ModelFrame.for_screen(width, height, FrameBounds(max_pixels=1280 * 32 * 32, factor=32), relative=dialect.relative, relative_scale=dialect.relative_scale)
+    return ModelFrame.for_screen(
+        width,
+        height,
+        FrameBounds(max_pixels=1280 * 32 * 32, factor=32),
+        relative=dialect.relative,
+        relative_scale=dialect.relative_scale,
+    )
 
 
 def conversation(dialect_name: str, device: str) -> str:
     frame = frame_for(dialect_name, device)
     image = Image.new("RGB", (frame.width, frame.height), "white")
     history = [
-        HistoryStep(answer=f"Thought: step {n}\nAction: {text}", action_text=text, image=image if n > 1 else None,
-                    feedback="The screen did not change." if n == 2 else "")
+        HistoryStep(
+            answer=f"Thought: step {n}\nAction: {text}",
+            action_text=text,
+            image=image if n > 1 else None,
+            feedback="The screen did not change." if n == 2 else "",
+        )
         for n, text in enumerate(THOUSANDTHS[device], start=1)
     ]
     context = PromptContext(task=TASKS[device], frame=frame, device=device)
@@ -73,9 +88,20 @@ def test_golden_structure(dialect_name, device):
     text = golden_path(dialect_name, device).read_text(encoding="utf-8")
     function = "computer_use" if device == "computer" else "mobile_use"
     stated = STATED.get((dialect_name, device), "1000x1000")
-    for needle in ["# Tools", "<tools>", "</tools>", "<tool_call>", "</tool_call>", f'"name": "{function}"',
-                   f"The screen's resolution is {stated}.", "thousandths", "# Response format", "Action:",
-                   "Step 3:", TASKS[device]]:
+    for needle in [
+        "# Tools",
+        "<tools>",
+        "</tools>",
+        "<tool_call>",
+        "</tool_call>",
+        f'"name": "{function}"',
+        f"The screen's resolution is {stated}.",
+        "thousandths",
+        "# Response format",
+        "Action:",
+        "Step 3:",
+        TASKS[device],
+    ]:
         assert needle in text, needle
     schema = json.loads(text.split("<tools>\n", 1)[1].split("\n</tools>", 1)[0])
     enum = schema["function"]["parameters"]["properties"]["action"]["enum"]
@@ -90,8 +116,11 @@ def test_golden_structure(dialect_name, device):
 def test_qwen35_asks_for_xml_calls_and_writes_its_history_so():
     text = golden_path("qwen3.5", "computer").read_text(encoding="utf-8")
     assert "<function=computer_use>" in text and "<parameter=action>" in text
-    assert re.search(r"Step 1: <function=computer_use>\n<parameter=action>\nleft_click\n</parameter>\n"
-                     r"<parameter=coordinate>\n\[120, 45\]\n</parameter>\n</function>", text)
+    assert re.search(
+        r"Step 1: <function=computer_use>\n<parameter=action>\nleft_click\n</parameter>\n"
+        r"<parameter=coordinate>\n\[120, 45\]\n</parameter>\n</function>",
+        text,
+    )
 
 
 @pytest.mark.parametrize("dialect_name", DIALECTS)

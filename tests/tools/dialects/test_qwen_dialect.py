@@ -39,13 +39,24 @@ from tests.tools.tools_strategies import actions, points
 
 FRAME = ModelFrame(width=1932, height=1092)
 PHONE = ModelFrame(width=1092, height=2408)
-COMPUTER_ENUM = ["key", "type", "mouse_move", "left_click", "left_click_drag", "right_click", "middle_click",
-                 "double_click", "scroll", "wait", "terminate"]
+COMPUTER_ENUM = [
+    "key",
+    "type",
+    "mouse_move",
+    "left_click",
+    "left_click_drag",
+    "right_click",
+    "middle_click",
+    "double_click",
+    "scroll",
+    "wait",
+    "terminate",
+]
 MOBILE_ENUM = ["key", "click", "long_press", "swipe", "type", "system_button", "open", "wait", "terminate"]
 
 
 def call(arguments: dict[str, object], name: str = "computer_use") -> str:
-    return f'<tool_call>\n{json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False)}\n</tool_call>'
+    return f"<tool_call>\n{json.dumps({'name': name, 'arguments': arguments}, ensure_ascii=False)}\n</tool_call>"
 
 
 def tools_json(prompt: str) -> dict:
@@ -57,8 +68,10 @@ def tools_json(prompt: str) -> dict:
 # ----------------------------------------------------------------------------- prompt
 
 
-@pytest.mark.parametrize(("device", "frame", "name", "enum"), [
-    ("computer", FRAME, "computer_use", COMPUTER_ENUM), ("mobile", PHONE, "mobile_use", MOBILE_ENUM)])
+@pytest.mark.parametrize(
+    ("device", "frame", "name", "enum"),
+    [("computer", FRAME, "computer_use", COMPUTER_ENUM), ("mobile", PHONE, "mobile_use", MOBILE_ENUM)],
+)
 def test_system_prompt_has_the_trained_structure(device, frame, name, enum):
     prompt = QwenDialect().system_prompt(device, frame)
     assert prompt.index("# Tools") < prompt.index("<tools>") < prompt.index("</tools>") < prompt.index("<tool_call>")
@@ -72,8 +85,10 @@ def test_system_prompt_has_the_trained_structure(device, frame, name, enum):
     parameters = function["parameters"]
     assert parameters["required"] == ["action"] and parameters["type"] == "object"
     assert parameters["properties"]["action"]["enum"] == enum
-    expected_params = {"computer": {"action", "keys", "text", "coordinate", "pixels", "time", "status"},
-                       "mobile": {"action", "text", "coordinate", "coordinate2", "time", "button", "status"}}[device]
+    expected_params = {
+        "computer": {"action", "keys", "text", "coordinate", "pixels", "time", "status"},
+        "mobile": {"action", "text", "coordinate", "coordinate2", "time", "button", "status"},
+    }[device]
     assert set(parameters["properties"]) == expected_params
     assert parameters["properties"]["status"]["enum"] == ["success", "failure"]
     if device == "mobile":
@@ -119,7 +134,6 @@ def test_user_turn_holds_task_numbered_history_and_one_screenshot():
     assert QwenDialect.info.default_image_history == 1
 
 
-
 def test_user_turn_shows_the_screenshots_history_keeps_after_their_steps():
     """--history-images N: the loop gives the last N-1 steps an image; every one of them reaches the model."""
     screenshot = Image.new("RGB", (FRAME.width, FRAME.height), "white")
@@ -142,43 +156,70 @@ def test_user_turn_shows_the_screenshots_history_keeps_after_their_steps():
 # ----------------------------------------------------------------------------- parsing
 
 
-@pytest.mark.parametrize(("answer", "expected"), [
-    (call({"action": "left_click", "coordinate": [100, 200]}), [Click(point=Point(x=100, y=200))]),
-    (call({"action": "left_click", "coordinate": [100, 200]})[:-len("</tool_call>")], [Click(point=Point(x=100, y=200))]),
-    ("I see the button.\n" + call({"action": "double_click", "coordinate": [1, 2]}) + "\nDone.",
-     [ACTION_TYPES["double_click"](point=Point(x=1, y=2))]),
-    ("```json\n" + json.dumps({"name": "computer_use", "arguments": {"action": "mouse_move", "coordinate": [3, 4]}}) + "\n```",
-     [Move(point=Point(x=3, y=4))]),
-    (call({"action": "key", "keys": ["Control", "Return"]}), [Hotkey(keys=("ctrl", "enter"))]),
-    (call({"action": "type", "text": "你好 \"x\"\n"}), [Type(text='你好 "x"', submit=True)]),
-    (call({"action": "scroll", "pixels": 3}), [Scroll(direction="up", amount=3)]),
-    (call({"action": "scroll", "pixels": -500, "coordinate": [9, 9]}), [Scroll(point=Point(x=9, y=9), direction="down", amount=100)]),
-    (call({"action": "left_click_drag", "coordinate": [50, 60]}), [Drag(end=Point(x=50, y=60))]),
-    (call({"action": "wait"}), [Wait()]),
-    (call({"action": "type", "text": "a", "coordinate": [1, 2]}), [Type(text="a")]),  # extra coordinate: accepted
-    (call({"action": "wait", "time": 2}), [Wait(seconds=2)]),
-    (call({"action": "terminate", "status": "failure"}), [Finished(status="failure")]),
-    (call({"action": "click", "coordinate": [5, 6]}, "mobile_use"), [Click(point=Point(x=5, y=6))]),
-    (call({"action": "long_press", "coordinate": [5, 6], "time": 3}, "mobile_use"), [LongPress(point=Point(x=5, y=6), duration=3)]),
-    (call({"action": "swipe", "coordinate": [1, 2], "coordinate2": [3, 4]}, "mobile_use"),
-     [Swipe(start=Point(x=1, y=2), end=Point(x=3, y=4))]),
-    (call({"action": "system_button", "button": "Back"}, "mobile_use"), [PressBack()]),
-    (call({"action": "system_button", "button": "home"}, "mobile_use"), [PressHome()]),
-    (call({"action": "system_button", "button": "Enter"}, "mobile_use"), [PressEnter()]),
-    (call({"action": "system_button", "button": "Menu"}, "mobile_use"), [Hotkey(keys=("menu",))]),
-    (call({"action": "key", "text": "KEYCODE_BACK"}, "mobile_use"), [PressBack()]),
-    (call({"action": "key", "text": "enter"}), [PressEnter()]),  # mobile's key under the wrong function name
-    (call({"action": "key", "keys": "ctrl+a"}, "mobile_use"), [Hotkey(keys=("ctrl", "a"))]),
-    (call({"action": "open", "text": "Settings"}, "mobile_use"), [OpenApp(name="Settings")]),
-    (call({"action": "left_click", "coordinate": [1, 1]}) + call({"action": "type", "text": "a"}),
-     [Click(point=Point(x=1, y=1)), Type(text="a")]),
-    ('<tool_call>{"name": "computer_use", "arguments": "{\\"action\\": \\"left_click\\", \\"coordinate\\": [7, 8]}"}</tool_call>',
-     [Click(point=Point(x=7, y=8))]),
-    ('<tool_call>{"name": "left_click", "arguments": {"coordinate": [7, 8]}}</tool_call>', [Click(point=Point(x=7, y=8))]),
-    ('{"action": "left_click", "coordinate": [7, 8]}', [Click(point=Point(x=7, y=8))]),
-    (call({"action": "call_user", "text": "which account?"}), [CallUser(question="which account?")]),
-    ("Thought: drift\nAction: click(start_box='(10,10)')", [Click(point=Point(x=10, y=10))]),
-])
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (call({"action": "left_click", "coordinate": [100, 200]}), [Click(point=Point(x=100, y=200))]),
+        (
+            call({"action": "left_click", "coordinate": [100, 200]})[: -len("</tool_call>")],
+            [Click(point=Point(x=100, y=200))],
+        ),
+        (
+            "I see the button.\n" + call({"action": "double_click", "coordinate": [1, 2]}) + "\nDone.",
+            [ACTION_TYPES["double_click"](point=Point(x=1, y=2))],
+        ),
+        (
+            "```json\n"
+            + json.dumps({"name": "computer_use", "arguments": {"action": "mouse_move", "coordinate": [3, 4]}})
+            + "\n```",
+            [Move(point=Point(x=3, y=4))],
+        ),
+        (call({"action": "key", "keys": ["Control", "Return"]}), [Hotkey(keys=("ctrl", "enter"))]),
+        (call({"action": "type", "text": '你好 "x"\n'}), [Type(text='你好 "x"', submit=True)]),
+        (call({"action": "scroll", "pixels": 3}), [Scroll(direction="up", amount=3)]),
+        (
+            call({"action": "scroll", "pixels": -500, "coordinate": [9, 9]}),
+            [Scroll(point=Point(x=9, y=9), direction="down", amount=100)],
+        ),
+        (call({"action": "left_click_drag", "coordinate": [50, 60]}), [Drag(end=Point(x=50, y=60))]),
+        (call({"action": "wait"}), [Wait()]),
+        (call({"action": "type", "text": "a", "coordinate": [1, 2]}), [Type(text="a")]),  # extra coordinate: accepted
+        (call({"action": "wait", "time": 2}), [Wait(seconds=2)]),
+        (call({"action": "terminate", "status": "failure"}), [Finished(status="failure")]),
+        (call({"action": "click", "coordinate": [5, 6]}, "mobile_use"), [Click(point=Point(x=5, y=6))]),
+        (
+            call({"action": "long_press", "coordinate": [5, 6], "time": 3}, "mobile_use"),
+            [LongPress(point=Point(x=5, y=6), duration=3)],
+        ),
+        (
+            call({"action": "swipe", "coordinate": [1, 2], "coordinate2": [3, 4]}, "mobile_use"),
+            [Swipe(start=Point(x=1, y=2), end=Point(x=3, y=4))],
+        ),
+        (call({"action": "system_button", "button": "Back"}, "mobile_use"), [PressBack()]),
+        (call({"action": "system_button", "button": "home"}, "mobile_use"), [PressHome()]),
+        (call({"action": "system_button", "button": "Enter"}, "mobile_use"), [PressEnter()]),
+        (call({"action": "system_button", "button": "Menu"}, "mobile_use"), [Hotkey(keys=("menu",))]),
+        (call({"action": "key", "text": "KEYCODE_BACK"}, "mobile_use"), [PressBack()]),
+        (call({"action": "key", "text": "enter"}), [PressEnter()]),  # mobile's key under the wrong function name
+        (call({"action": "key", "keys": "ctrl+a"}, "mobile_use"), [Hotkey(keys=("ctrl", "a"))]),
+        (call({"action": "open", "text": "Settings"}, "mobile_use"), [OpenApp(name="Settings")]),
+        (
+            call({"action": "left_click", "coordinate": [1, 1]}) + call({"action": "type", "text": "a"}),
+            [Click(point=Point(x=1, y=1)), Type(text="a")],
+        ),
+        (
+            '<tool_call>{"name": "computer_use", "arguments": "{\\"action\\": \\"left_click\\", \\"coordinate\\": [7, 8]}"}</tool_call>',
+            [Click(point=Point(x=7, y=8))],
+        ),
+        (
+            '<tool_call>{"name": "left_click", "arguments": {"coordinate": [7, 8]}}</tool_call>',
+            [Click(point=Point(x=7, y=8))],
+        ),
+        ('{"action": "left_click", "coordinate": [7, 8]}', [Click(point=Point(x=7, y=8))]),
+        (call({"action": "call_user", "text": "which account?"}), [CallUser(question="which account?")]),
+        ("Thought: drift\nAction: click(start_box='(10,10)')", [Click(point=Point(x=10, y=10))]),
+    ],
+)
 def test_parses_the_forms_models_write(answer, expected):
     assert list(get_dialect("qwen").parse(answer, FRAME).actions) == expected
 
@@ -188,21 +229,27 @@ def test_thought_is_the_text_before_the_call():
     assert parsed.thought == "The OK button is bottom right."
 
 
-@pytest.mark.parametrize(("answer", "words"), [
-    ("", ["empty"]),
-    ("I cannot see anything useful.", ["no <tool_call>", '"name": "computer_use"']),
-    ('<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [1,', ["JSON", "broken"]),
-    (call({"action": "left_click"}), ["left_click needs the `coordinate`"]),
-    (call({"action": "left_click", "coordinate": [3000, 10]}), ["outside the screen", "0..1932"]),
-    (call({"action": "left_click", "coordinate": "near the top"}), ["cannot read a point"]),
-    (call({"action": "scroll", "pixels": 0}), ["pixels must be a non-zero number"]),
-    (call({"action": "teleport", "coordinate": [1, 1]}), ["unknown action 'teleport'"]),
-    (call({"action": "system_button", "button": "Power"}, "mobile_use"), ["unknown system button", "Back"]),
-    (call({"action": "terminate", "status": "maybe"}), ["status"]),
-    ('<tool_call>{"name": "computer_use"}</tool_call>', ['no "arguments"']),
-    ('<tool_call>["left_click"]</tool_call>', ["one JSON object"]),
-    ("x" * 8_001, ["longer than"]),
-])
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        ("", ["empty"]),
+        ("I cannot see anything useful.", ["no <tool_call>", '"name": "computer_use"']),
+        (
+            '<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [1,',
+            ["JSON", "broken"],
+        ),
+        (call({"action": "left_click"}), ["left_click needs the `coordinate`"]),
+        (call({"action": "left_click", "coordinate": [3000, 10]}), ["outside the screen", "0..1932"]),
+        (call({"action": "left_click", "coordinate": "near the top"}), ["cannot read a point"]),
+        (call({"action": "scroll", "pixels": 0}), ["pixels must be a non-zero number"]),
+        (call({"action": "teleport", "coordinate": [1, 1]}), ["unknown action 'teleport'"]),
+        (call({"action": "system_button", "button": "Power"}, "mobile_use"), ["unknown system button", "Back"]),
+        (call({"action": "terminate", "status": "maybe"}), ["status"]),
+        ('<tool_call>{"name": "computer_use"}</tool_call>', ['no "arguments"']),
+        ('<tool_call>["left_click"]</tool_call>', ["one JSON object"]),
+        ("x" * 8_001, ["longer than"]),
+    ],
+)
 def test_errors_are_informative(answer, words):
     with pytest.raises(ActionParseError) as caught:
         get_dialect("qwen").parse(answer, FRAME)
@@ -233,7 +280,8 @@ def test_grounding_messages_and_bbox_answer():
     assert messages == [Message("user", (screenshot, messages[0].parts[1]))]
     assert "the blue Search button" in messages[0].parts[1] and "bbox_2d" in messages[0].parts[1]
     hits = dialect.parse_grounding(
-        '```json\n[{"bbox_2d": [100, 200, 300, 260], "label": "Search"}, {"point_2d": [5, 6], "label": "x"}]\n```', FRAME
+        '```json\n[{"bbox_2d": [100, 200, 300, 260], "label": "Search"}, {"point_2d": [5, 6], "label": "x"}]\n```',
+        FRAME,
     )
     assert hits[0].point == Point(x=200, y=230) and hits[0].box == (100, 200, 300, 260) and hits[0].label == "Search"
     assert hits[1].point == Point(x=5, y=6) and hits[1].box is None
@@ -249,6 +297,8 @@ def test_grounding_errors(answer):
 def test_a_uitars_answer_quoting_a_tool_call_tag_is_read_as_uitars(dialect):
     # Hypothesis found it: call_user(content='<tool_call>') made the tool-call reader give up on the whole answer.
     reader = get_dialect(dialect, coordinates="absolute")
-    assert reader.parse("Action: call_user(content='<tool_call>')", FRAME).actions == (CallUser(question="<tool_call>"),)
+    assert reader.parse("Action: call_user(content='<tool_call>')", FRAME).actions == (
+        CallUser(question="<tool_call>"),
+    )
     with pytest.raises(ActionParseError, match="must hold one JSON object"):
         reader.parse("I will click it.\n<tool_call>left_click at the OK button</tool_call>", FRAME)

@@ -36,23 +36,30 @@ def test_the_documented_example_runs_what_the_doc_says(dialect):
     assert parsed.thought == "no, save with the keyboard instead"
 
 
-@pytest.mark.parametrize(("answer", "expected"), [
-    # Consecutive Action: lines after one thought: every one runs, in order.
-    ("Thought: t\nAction: click(start_box='(1,1)')\nAction: hotkey(key='enter')",
-     (Click(point={"x": 1, "y": 1}), Hotkey(keys=("enter",)))),
-    # No label before them at all: all run.
-    ("Action: wait()\n\nAction: press_back()", (Wait(), PressBack())),
-    # An Action: before a later thought is an earlier plan: only what follows the last thought runs.
-    ("Action: click(start_box='(1,1)')\nThought: better go back\nAction: press_back()", (PressBack(),)),
-    ("Reflection: that failed\nAction: wait()\nAction_Summary: go back\nAction: press_back()", (PressBack(),)),
-])
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        # Consecutive Action: lines after one thought: every one runs, in order.
+        (
+            "Thought: t\nAction: click(start_box='(1,1)')\nAction: hotkey(key='enter')",
+            (Click(point={"x": 1, "y": 1}), Hotkey(keys=("enter",))),
+        ),
+        # No label before them at all: all run.
+        ("Action: wait()\n\nAction: press_back()", (Wait(), PressBack())),
+        # An Action: before a later thought is an earlier plan: only what follows the last thought runs.
+        ("Action: click(start_box='(1,1)')\nThought: better go back\nAction: press_back()", (PressBack(),)),
+        ("Reflection: that failed\nAction: wait()\nAction_Summary: go back\nAction: press_back()", (PressBack(),)),
+    ],
+)
 def test_which_action_lines_run(answer, expected):
     assert get_dialect("uitars").parse(answer, FRAME).actions == expected
 
 
 def test_several_tool_calls_all_run_in_order():
-    answer = ("Thought: fill it in\nAction: type and confirm\n"
-              '<tool_call>{"name": "computer_use", "arguments": {"action": "type", "text": "hi"}}</tool_call>\n'
-              '<tool_call>{"name": "computer_use", "arguments": {"action": "key", "keys": ["enter"]}}</tool_call>')
+    answer = (
+        "Thought: fill it in\nAction: type and confirm\n"
+        '<tool_call>{"name": "computer_use", "arguments": {"action": "type", "text": "hi"}}</tool_call>\n'
+        '<tool_call>{"name": "computer_use", "arguments": {"action": "key", "keys": ["enter"]}}</tool_call>'
+    )
     parsed = get_dialect("qwen3", coordinates="absolute").parse(answer, FRAME)
     assert parsed.actions == (Type(text="hi"), Hotkey(keys=("enter",)))

@@ -1,7 +1,8 @@
 """The answer formats of our dialects as EBNF grammars (xgrammar's dialect of EBNF).
 
-Constrained decoding (agent/backends/local/fastpath/grammar.py) lets the model pick only tokens that keep
-its answer inside one of these grammars, so every answer parses with the dialect's parser:
+Constrained decoding (agent/backends/local/fastpath/grammar.py, and serving engines through
+agent/backends/openai/structured_output.py) lets the model pick only tokens that keep its answer
+inside one of these grammars, so every answer parses with the dialect's parser:
 
 - qwen: ``<tool_call>\\n{"name": "computer_use", "arguments": {"action": ..., ...}}\\n</tool_call>``
   with the action enum, parameter names and parameter types read off tools/dialects/qwen_schema.py
@@ -11,10 +12,23 @@ its answer inside one of these grammars, so every answer parses with the dialect
 The grammars are strict on layout (one spacing, one key order): that is the format the prompts
 show, and a fixed layout is what lets whole runs of tokens be forced without a decode step.
 Points are integers inside the frame the parser checks them against (0..width, 0..height, or
-0..1000 for relative coordinates). Free text is unbounded in the grammar: xgrammar computes the
-mask of a plain repetition in microseconds, but of a bounded one (``{1,200}``) in 50-250 ms per
-token or compiles it for seconds (measured with Qwen's vocabulary). The decoder closes an answer
-that runs out of tokens with ``GrammarSpec.closers()`` instead, so every answer still parses.
+0..1000 for relative coordinates).
+
+Free text (the UI-TARS thought, the text an action types or reports) is a rule of its own:
+``thought``, ``py_body``, ``json_body``. Unbounded (``TextLimits`` None), a model that never
+chooses to end it (a random one; a trained one off its format) writes until the token cap and
+the answer never closes: the local decoder closes such answers itself (``GrammarSpec.closers()``),
+a server cannot. So for servers the free text is bounded (grammar/budget.py sizes the bounds to
+fit the answer inside ``--max-new-tokens``), in one of two units:
+
+- ``tokens``: xgrammar's rule attribute ``thought[max_tokens=N] ::= ...`` (xgrammar 0.2.6 and
+  later; vLLM 0.32 ships 0.2.8). It is a counter in the matcher, not N grammar positions: with
+  Qwen's vocabulary the whole UI-TARS grammar compiled in 67 ms and masked in 0.58 ms per token
+  (median), as fast as the unbounded one, and once N tokens are spent the text must end;
+- ``chars``: a plain repetition ``thought_char{1,N}``, for engines that do not read the attribute
+  (regular expressions, older xgrammar). Every repetition position is compiled separately:
+  ``{1,100}`` took 6.0 s and ``{1,200}`` 11.1 s to compile, against 75 ms unbounded (2 CPU cores,
+  benchmarks/bench_text_bounds.py; masks stayed under 1 ms).
 """
 
 from __future__ import annotations
@@ -30,6 +44,7 @@ from ....tools.keys import NAMED_KEYS
 
 GrammarDialect = Literal["qwen", "uitars"]
 GRAMMAR_DIALECTS: tuple[str, ...] = get_args(GrammarDialect)  # the dialects whose answers have a grammar here
+TextUnit = Literal["tokens", "chars"]
 
 # Key names a hotkey may use: the canonical named keys and single letters and digits.
 _KEY_NAMES = sorted(NAMED_KEYS)
@@ -41,12 +56,26 @@ _UITARS_BARE_CALLS = ("press_home", "press_back", "wait", "call_user")
 
 
 @dataclass(frozen=True)
+class TextLimits:
+    """How long an answer's free text may be: the UI-TARS thought, and the text one action carries."""
+
+    unit: TextUnit
+    thought: int
+    text: int
+
+    def __post_init__(self) -> None:
+        if min(self.thought, self.text) < 1:
+            raise ValueError(f"free-text limits must be at least 1 {self.unit}, not {self.thought} and {self.text}")
+
+
+@dataclass(frozen=True)
 class GrammarSpec:
-    """Which format, and the frame its points must lie in."""
+    """Which format, the frame its points must lie in, and how long its free text may be (None: unbounded)."""
 
     dialect: GrammarDialect
     width: int
     height: int
+    limits: TextLimits | None = None
 
     @classmethod
     def from_name(cls, name: str, width: int, height: int) -> GrammarSpec:
@@ -70,6 +99,24 @@ def ebnf(spec: GrammarSpec) -> str:
     rules = qwen_rules(spec) if spec.dialect == "qwen" else uitars_rules(spec)
     rules.update(_shared_rules(spec))
     return "\n".join(f"{name} ::= {body}" for name, body in rules.items())
+
+
+# The rules holding free text: the limit that bounds each, and the rule of one of its characters.
+FREE_TEXT_RULES = {
+    "thought": ("thought", "thought_char"),
+    "py_body": ("text", "py_char"),
+    "json_body": ("text", "json_char"),
+}
+
+
+def _free_text(name: str, char_rule: str, limits: TextLimits | None) -> tuple[str, str]:
+    """The rule (its name, attribute included, and its body) of one free text: ``char_rule`` repeated."""
+    if limits is None:
+        return name, f"{char_rule}+"
+    limit = limits.thought if FREE_TEXT_RULES[name][0] == "thought" else limits.text
+    if limits.unit == "tokens":
+        return f"{name}[max_tokens={limit}]", f"{char_rule}+"
+    return name, f"{char_rule}{{1,{limit}}}"
 
 
 def _lit(text: str) -> str:
@@ -115,7 +162,7 @@ def _qwen_action(entry: QwenAction, device: str) -> str:
     items = []
     for param in (*entry.fields, *_EXTRA_OPTIONAL.get(entry.name, ())):
         value = "json_key_text" if (device == "mobile" and entry.name == "key") else _qwen_value(param)
-        item = f'{_lit(", " + json.dumps(param) + ": ")} {value}'
+        item = f"{_lit(', ' + json.dumps(param) + ': ')} {value}"
         items.append(f"({item})?" if param in entry.optional or param not in entry.fields else item)
     orders = [" ".join(order) for order in itertools.permutations(items)] or [""]
     head = _lit('"action": ' + json.dumps(entry.name))
@@ -126,14 +173,17 @@ def qwen_rules(spec: GrammarSpec) -> dict[str, str]:
     rules = {"root": " | ".join(f"call_{device}" for device in ACTION_TABLES)}
     for device, table in ACTION_TABLES.items():
         head = _lit(f'<tool_call>\n{{"name": "{FUNCTION_NAMES[device]}", "arguments": {{')
-        rules[f"call_{device}"] = f'{head} args_{device} {_lit("}}" + chr(10) + "</tool_call>")}'
+        rules[f"call_{device}"] = f"{head} args_{device} {_lit('}}' + chr(10) + '</tool_call>')}"
         rules[f"args_{device}"] = " | ".join(f"({_qwen_action(entry, device)})" for entry in table)
     rules["json_key"] = '"\\"" key_name "\\""'
     # mobile_use's key action names the key in `text`: a key name or one of the system buttons.
     buttons = " | ".join(_lit(name) for name in SYSTEM_BUTTONS)
     rules["json_key_text"] = f'"\\"" (key_name | {buttons}) "\\""'
-    rules["json_text"] = '"\\"" json_char+ "\\""'
-    rules["json_char"] = '[^"\\\\\\x00-\\x1f] | "\\\\" ["\\\\/nt]'
+    rules["json_text"] = '"\\"" json_body "\\""'
+    rules.update([_free_text("json_body", "json_char", spec.limits)])
+    # No raw "<" in the text: a tool-call tag in it would end the call for the parser. It is written
+    # "\u003c" (JSON's escape of "<"), which reads back as "<".
+    rules["json_char"] = '[^"\\\\\\x00-\\x1f<] | "\\\\" ["\\\\/nt] | "\\\\u003c"'
     return rules
 
 
@@ -153,14 +203,18 @@ def uitars_rules(spec: GrammarSpec) -> dict[str, str]:
         '"finished(content=" py_text ")"',
         *(_lit(name + "()") for name in _UITARS_BARE_CALLS),
     ]
-    return {
-        "root": '"Thought: " thought_char+ "\\nAction: " call',
-        "call": " | ".join(f"({call})" for call in calls),
-        "box": '"\'(" x "," y ")\'"',
-        "thought_char": "[^\\n\\r]",
-        "py_text": '"\'" py_char+ "\'"',
-        "py_char": "[^'\\\\\\n\\r] | \"\\\\\" ['\\\"\\\\n]",
-    }
+    return dict(
+        [
+            ("root", '"Thought: " thought "\\nAction: " call'),
+            _free_text("thought", "thought_char", spec.limits),
+            ("call", " | ".join(f"({call})" for call in calls)),
+            ("box", '"\'(" x "," y ")\'"'),
+            ("thought_char", "[^\\n\\r]"),
+            ("py_text", '"\'" py_body "\'"'),
+            _free_text("py_body", "py_char", spec.limits),
+            ("py_char", '[^\'\\\\\\n\\r] | "\\\\" [\'\\"\\\\n]'),
+        ]
+    )
 
 
 # -- numbers -----------------------------------------------------------------------------------------------

@@ -33,9 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The model classes the CUDA fast path (fastpath/) was built and checked for.
-FAST_PATH_CLASSES = frozenset({"Qwen2_5_VLForConditionalGeneration"})
-
 Timings = dict[str, float]
 
 
@@ -50,9 +47,12 @@ class LocalBackend(ModelBackend):
         self.device = self.loaded.placement.device
         # The fast path is on by default where it pays (CUDA); settings.fast forces it either way.
         self.fast = settings.fast if settings.fast is not None else self.loaded.placement.on_cuda
-        if self.fast and self.loaded.model_class not in FAST_PATH_CLASSES:
-            log.info("the CUDA fast path serves Qwen2.5-VL only: %s runs on transformers' generate",
-                     self.loaded.model_class)
+        if self.fast and not self.loaded.fast_path:  # the registry (tools/models.py) says which families it serves
+            log.info(
+                "the CUDA fast path does not serve %s (%s): it runs on transformers' generate",
+                self.loaded.family or "this model",
+                self.loaded.model_class,
+            )
             self.fast = False
         self._answer_grammar: Any = None  # compiled on the first constrained step (settings.grammar)
         log.info("model ready in %.0f ms on %s", self.loaded.load_ms, self.device)
@@ -66,15 +66,17 @@ class LocalBackend(ModelBackend):
         seen = seen_frame(inputs.get("image_grid_thw"), self._patch_size()) if images else None
         # The grammar shapes action answers only: grounding boxes and yes/no verdicts stay free.
         constrained = wants_action and self.settings.grammar is not None
-        new_token_ids, timings = self._generate(inputs, max_new_tokens or self.settings.max_new_tokens, seen,
-                                                constrained=constrained)
+        new_token_ids, timings = self._generate(
+            inputs, max_new_tokens or self.settings.max_new_tokens, seen, constrained=constrained
+        )
         text = self.processor.decode(new_token_ids, skip_special_tokens=True)
         finished = time.perf_counter()
         if seen is not None and seen != images[-1].size:
             log.warning(
                 "the model saw the screenshot at %dx%d, not at the %dx%d it was given: the agent's frame "
                 "bounds (min/max pixels) differ from the processor's, so its coordinates will drift",
-                *seen, *images[-1].size,
+                *seen,
+                *images[-1].size,
             )
         return Completion(
             text=text.strip(),
@@ -99,9 +101,12 @@ class LocalBackend(ModelBackend):
         """Continuous batching on the fast path (FleetSteps), or None where it does not apply (CPU unless
         fast is forced, sampling): the scheduler then batches whole steps with complete_batch."""
         if not self.fast or self.settings.temperature != 0:
-            log.info("shared model: batched generate for steps that wait together (continuous batching needs "
-                     "the CUDA fast path and greedy decoding; fast=%s, temperature=%s)", self.fast,
-                     self.settings.temperature)
+            log.info(
+                "shared model: batched generate for steps that wait together (continuous batching needs "
+                "the CUDA fast path and greedy decoding; fast=%s, temperature=%s)",
+                self.fast,
+                self.settings.temperature,
+            )
             return None
         from .fastpath.engine import FastPathUnsupported
         from .fleet.steps import FleetSteps
@@ -138,8 +143,9 @@ class LocalBackend(ModelBackend):
         )
         return inputs.to(self.device), images
 
-    def _generate(self, inputs: Any, max_new_tokens: int, frame: tuple[int, int] | None = None, *,
-                  constrained: bool = False) -> tuple[list[int], Timings]:
+    def _generate(
+        self, inputs: Any, max_new_tokens: int, frame: tuple[int, int] | None = None, *, constrained: bool = False
+    ) -> tuple[list[int], Timings]:
         """New token ids (prompt excluded) and phase timings in ms: first_token (prefill) and decode."""
         if constrained:
             return self._generate_constrained(inputs, max_new_tokens, frame)
@@ -151,8 +157,9 @@ class LocalBackend(ModelBackend):
                 return answer
         return generate_plain(self.model, inputs, max_new_tokens, self.settings.temperature)
 
-    def _generate_constrained(self, inputs: Any, max_new_tokens: int,
-                              frame: tuple[int, int] | None) -> tuple[list[int], Timings]:
+    def _generate_constrained(
+        self, inputs: Any, max_new_tokens: int, frame: tuple[int, int] | None
+    ) -> tuple[list[int], Timings]:
         """Greedy inside the action grammar (fast_grammar), forced tokens fed without decode steps."""
         from ..grammar.rules import GrammarSpec
         from .fastpath.engine import (
@@ -165,8 +172,10 @@ class LocalBackend(ModelBackend):
         from .fastpath.grammar_decode import constrained_generate
 
         if frame is None:
-            raise BackendUnavailable("grammar-constrained decoding needs a screenshot in the prompt (points are "
-                                     "bounded by its frame)", hint="run without --grammar for text-only prompts")
+            raise BackendUnavailable(
+                "grammar-constrained decoding needs a screenshot in the prompt (points are bounded by its frame)",
+                hint="run without --grammar for text-only prompts",
+            )
         if self._answer_grammar is None:
             self._answer_grammar = AnswerGrammar(self.processor.tokenizer, int(self.model.lm_head.weight.shape[0]))
         spec = GrammarSpec.from_name(str(self.settings.grammar), *frame)
@@ -174,11 +183,17 @@ class LocalBackend(ModelBackend):
         try:
             fast = FastPath.for_model(self.model)
         except FastPathUnsupported as reason:
-            raise BackendUnavailable(f"grammar-constrained decoding runs on the fast path, which refused: {reason}",
-                                     hint="run without --grammar") from None
+            raise BackendUnavailable(
+                f"grammar-constrained decoding runs on the fast path, which refused: {reason}",
+                hint="run without --grammar",
+            ) from None
         result = constrained_generate(fast, inputs, max_new_tokens, self._answer_grammar.constraint(spec), options)
-        timings = {**completion_timings(result.timings), "forced_tokens": float(result.forced),
-                   "decode_steps": float(result.decode_steps), "chunks": float(result.chunks)}
+        timings = {
+            **completion_timings(result.timings),
+            "forced_tokens": float(result.forced),
+            "decode_steps": float(result.decode_steps),
+            "chunks": float(result.chunks),
+        }
         return result.tokens, timings
 
     def _patch_size(self) -> int:
@@ -209,12 +224,13 @@ class PhaseClock:
 def generate_plain(model: Any, inputs: Any, max_new_tokens: int, temperature: float) -> tuple[list[int], Timings]:
     """transformers' own ``generate``: greedy at temperature 0, else sampling; the rest from generation_config."""
     torch = import_torch()
-    sampling: dict[str, Any] = {"do_sample": False} if temperature == 0 else {"do_sample": True,
-                                                                            "temperature": temperature}
+    sampling: dict[str, Any] = (
+        {"do_sample": False} if temperature == 0 else {"do_sample": True, "temperature": temperature}
+    )
     clock = PhaseClock()
     with torch.inference_mode():
         output = model.generate(**inputs, max_new_tokens=max_new_tokens, streamer=clock, **sampling)
     ended = time.perf_counter()
-    new_token_ids = output[0, inputs["input_ids"].shape[1]:].tolist()
+    new_token_ids = output[0, inputs["input_ids"].shape[1] :].tolist()
     first = clock.first_token or ended
     return new_token_ids, {"first_token": (first - clock.started) * 1000, "decode": (ended - first) * 1000}

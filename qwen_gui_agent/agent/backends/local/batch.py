@@ -40,8 +40,9 @@ def left_padding(tokenizer: Any) -> Iterator[None]:
         tokenizer.padding_side = previous
 
 
-def batch_inputs(processor: Any, settings: BackendSettings, requests: Sequence[StepRequest],
-                 device: Any) -> tuple[Any, list[list[Any]]]:
+def batch_inputs(
+    processor: Any, settings: BackendSettings, requests: Sequence[StepRequest], device: Any
+) -> tuple[Any, list[list[Any]]]:
     """The processor's batched tensors for every request (on ``device``), and each one's images."""
     prompts, images_per_request = [], []
     for request in requests:
@@ -50,8 +51,9 @@ def batch_inputs(processor: Any, settings: BackendSettings, requests: Sequence[S
         images_per_request.append(images)
     all_images = [image for images in images_per_request for image in images]
     with left_padding(processor.tokenizer):
-        inputs = processor(text=prompts, images=all_images or None, size=pixel_bounds(settings),
-                           padding=True, return_tensors="pt")
+        inputs = processor(
+            text=prompts, images=all_images or None, size=pixel_bounds(settings), padding=True, return_tensors="pt"
+        )
     return inputs.to(device), images_per_request
 
 
@@ -60,8 +62,9 @@ def end_token_ids(model: Any) -> set[int]:
     return set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
 
 
-def generate_batch(model: Any, processor: Any, settings: BackendSettings, requests: Sequence[StepRequest], *,
-                   patch_size: int = 14) -> list[Completion]:
+def generate_batch(
+    model: Any, processor: Any, settings: BackendSettings, requests: Sequence[StepRequest], *, patch_size: int = 14
+) -> list[Completion]:
     """One batched greedy (or sampled) ``generate`` for every request; completions in request order."""
     torch = import_torch()
     started = time.perf_counter()
@@ -69,8 +72,9 @@ def generate_batch(model: Any, processor: Any, settings: BackendSettings, reques
     prepared = time.perf_counter()
     limits = [request.max_new_tokens or settings.max_new_tokens for request in requests]
     temperature = settings.temperature
-    sampling: dict[str, Any] = {"do_sample": False} if temperature == 0 else {"do_sample": True,
-                                                                            "temperature": temperature}
+    sampling: dict[str, Any] = (
+        {"do_sample": False} if temperature == 0 else {"do_sample": True, "temperature": temperature}
+    )
     with torch.inference_mode():
         output = model.generate(**inputs, max_new_tokens=max(limits), **sampling)
     ended = time.perf_counter()
@@ -82,14 +86,21 @@ def generate_batch(model: Any, processor: Any, settings: BackendSettings, reques
     for row, (limit, images) in enumerate(zip(limits, images_per_request, strict=True)):
         tokens = own_tokens(output[row, prompt_length:].tolist(), limit, stops)
         grid_index += len(images)
-        seen = seen_frame(grids[grid_index - 1:grid_index], patch_size) if images else None
-        completions.append(Completion(
-            text=processor.decode(tokens, skip_special_tokens=True).strip(),
-            usage=Usage(prompt_tokens=int(inputs["attention_mask"][row].sum()), completion_tokens=len(tokens)),
-            timings={"preprocess": (prepared - started) * 1000, "generate": (ended - prepared) * 1000,
-                     "total": (ended - started) * 1000, "batch": float(len(requests))},
-            model=settings.model, seen_frame=seen,
-        ))
+        seen = seen_frame(grids[grid_index - 1 : grid_index], patch_size) if images else None
+        completions.append(
+            Completion(
+                text=processor.decode(tokens, skip_special_tokens=True).strip(),
+                usage=Usage(prompt_tokens=int(inputs["attention_mask"][row].sum()), completion_tokens=len(tokens)),
+                timings={
+                    "preprocess": (prepared - started) * 1000,
+                    "generate": (ended - prepared) * 1000,
+                    "total": (ended - started) * 1000,
+                    "batch": float(len(requests)),
+                },
+                model=settings.model,
+                seen_frame=seen,
+            )
+        )
     return completions
 
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ....tools.models import match_config, match_model, read_config
-from ..base import BackendUnavailable
+from ....tools.models import ModelFamily, match_config, match_model, read_config
+from ..base import BackendUnavailable, ModelFilesRefused
 from ..settings import BackendSettings
 
 log = logging.getLogger(__name__)
@@ -54,15 +54,27 @@ class LoadedModel:
     weights: str  # the directory or hub id the weights came from
     load_ms: float
     model_class: str = "Qwen2_5_VLForConditionalGeneration"  # the transformers class that loaded them
+    family: str | None = None  # the registry's family (tools/models.py), None for a model it does not know
+    fast_path: bool = False  # whether the registry says the CUDA engine (fastpath/, fleet/) serves that family
 
 
 def import_torch() -> Any:
+    """torch, once transformers and a torchvision that loads with it are there; else one line saying what to install."""
+    from .torch_pair import pair_problem, torchvision_import_problem
+
+    mismatch = pair_problem()  # read from the installed metadata, before a mismatched import can fail noisily
+    if mismatch is not None:
+        raise BackendUnavailable(mismatch)
     try:
         import torch
         import transformers  # noqa: F401 - checked here so the error names the extra
     except ImportError as error:
-        raise BackendUnavailable(f"the local backend needs torch and transformers ({error})",
-                                 hint=f"{INSTALL_HINT}, {SERVER_HINT}") from None
+        raise BackendUnavailable(
+            f"the local backend needs torch and transformers ({error})", hint=f"{INSTALL_HINT}, {SERVER_HINT}"
+        ) from None
+    problem = torchvision_import_problem()
+    if problem is not None:
+        raise BackendUnavailable(problem)
     return torch
 
 
@@ -89,20 +101,46 @@ def choose_placement(settings: BackendSettings) -> Placement:
     return Placement("cuda:0" if device == "cuda" else device, dtype, device_map, attention)
 
 
+def check_local_paths(settings: BackendSettings) -> None:
+    """The folders ``--model`` (a path) and ``--adapter`` name, checked without torch: a typo is reported at
+    once, not after torch, transformers and the weights have loaded."""
+    path = _local_weights(settings)
+    if path is not None and not (path / "config.json").is_file():
+        raise BackendUnavailable(
+            f"no model in {path} ({'no config.json there' if path.is_dir() else 'no such directory'})",
+            hint="point --model at the directory holding config.json and the *.safetensors files",
+        )
+    if settings.adapter:
+        check_adapter_path(Path(settings.adapter).expanduser())
+
+
+def check_adapter_path(path: Path) -> None:
+    if not (path / ADAPTER_CONFIG).is_file():
+        raise BackendUnavailable(
+            f"no LoRA adapter in {path} ({'no ' + ADAPTER_CONFIG + ' there' if path.is_dir() else 'no such directory'})",
+            hint="point --adapter at a checkpoint folder of `swift sft` (output/vX-.../checkpoint-N); a merged "
+            "model directory goes to --model instead",
+        )
+
+
 def locate_weights(settings: BackendSettings) -> str:
     """A local directory holding the weights, downloading them (once) from the hub or ModelScope."""
     name = settings.model
-    path = Path(name).expanduser()
-    if settings.source == "local" or path.is_dir() or _looks_like_a_path(name):
-        if not (path / "config.json").is_file():
-            raise BackendUnavailable(
-                f"no model in {path} ({'no config.json there' if path.is_dir() else 'no such directory'})",
-                hint="point --model at the directory holding config.json and the *.safetensors files",
-            )
+    path = _local_weights(settings)
+    if path is not None:
+        check_local_paths(settings)
         return str(path)
     if settings.source == "modelscope":
         return _modelscope_download(name)
     return _hub_download(name)
+
+
+def _local_weights(settings: BackendSettings) -> Path | None:
+    """The directory ``--model`` names when it is one (not a hub or ModelScope id)."""
+    path = Path(settings.model).expanduser()
+    if settings.source == "local" or path.is_dir() or _looks_like_a_path(settings.model):
+        return path
+    return None
 
 
 def _looks_like_a_path(name: str) -> bool:
@@ -135,8 +173,9 @@ def _modelscope_download(model_id: str) -> str:
     try:
         from modelscope import snapshot_download
     except ImportError:
-        raise BackendUnavailable("--source modelscope needs the modelscope package",
-                                 hint="pip install -e '.[modelscope]'") from None
+        raise BackendUnavailable(
+            "--source modelscope needs the modelscope package", hint="pip install -e '.[modelscope]'"
+        ) from None
     log.info("downloading %s from ModelScope (cached after the first time)", model_id)
     try:
         return str(snapshot_download(model_id))
@@ -150,16 +189,24 @@ def _modelscope_download(model_id: str) -> str:
 
 def load_model(settings: BackendSettings) -> LoadedModel:
     """The model and its processor, loaded once; the caller keeps them for the whole run."""
+    check_local_paths(settings)  # before torch: a mistyped folder is said in a moment
     torch = import_torch()
     from transformers import AutoProcessor
 
     placement = choose_placement(settings)
     weights = locate_weights(settings)
-    class_name = model_class_name(settings.model, read_config(Path(weights)))
+    family = model_family(settings.model, read_config(Path(weights)))
+    class_name = family.model_class if family else "AutoModelForImageTextToText"
     model_class = _transformers_class(class_name)
     started = time.perf_counter()
-    log.info("loading %s as %s (%s, %s, %s attention)", weights, class_name, placement.device,
-             placement.dtype_name, placement.attn_implementation)
+    log.info(
+        "loading %s as %s (%s, %s, %s attention)",
+        weights,
+        class_name,
+        placement.device,
+        placement.dtype_name,
+        placement.attn_implementation,
+    )
     try:
         processor = AutoProcessor.from_pretrained(weights, size=pixel_bounds(settings))
         model = model_class.from_pretrained(
@@ -185,16 +232,31 @@ def load_model(settings: BackendSettings) -> LoadedModel:
     if settings.adapter:
         model = merge_adapter(model, settings.adapter)
     model.eval()
-    return LoadedModel(model=model, processor=processor, placement=placement, weights=weights,
-                       load_ms=(time.perf_counter() - started) * 1000, model_class=class_name)
+    return LoadedModel(
+        model=model,
+        processor=processor,
+        placement=placement,
+        weights=weights,
+        load_ms=(time.perf_counter() - started) * 1000,
+        model_class=class_name,
+        family=family.name if family else None,
+        fast_path=bool(family and family.fast_path),
+    )
+
+
+def model_family(model: str, config: dict[str, object] | None) -> ModelFamily | None:
+    """The registry's family for these weights' architecture: the config's family first (a fine-tune's name says its
+    answer format, its config says its architecture), then the name's; None for a model the registry does not know
+    (it loads through the generic image-text class)."""
+    by_config = match_config(config) if config else None
+    match = by_config or match_model(model)
+    return match.family if match else None
 
 
 def model_class_name(model: str, config: dict[str, object] | None) -> str:
-    """The transformers class for these weights: the config's family first (a fine-tune's name says its answer
-    format, its config says its architecture), then the name's, else the generic image-text class."""
-    by_config = match_config(config) if config else None
-    match = by_config or match_model(model)
-    return match.family.model_class if match else "AutoModelForImageTextToText"
+    """The transformers class for these weights (``model_family``'s), else the generic image-text class."""
+    family = model_family(model, config)
+    return family.model_class if family else "AutoModelForImageTextToText"
 
 
 def _transformers_class(name: str) -> Any:
@@ -202,8 +264,10 @@ def _transformers_class(name: str) -> Any:
 
     found = getattr(transformers, name, None)
     if found is None:
-        raise BackendUnavailable(f"transformers {transformers.__version__} has no {name}, which these weights need",
-                                 hint=f"upgrade transformers (pip install -U transformers), {SERVER_HINT}")
+        raise BackendUnavailable(
+            f"transformers {transformers.__version__} has no {name}, which these weights need",
+            hint=f"upgrade transformers (pip install -U transformers), {SERVER_HINT}",
+        )
     return found
 
 
@@ -214,12 +278,7 @@ def merge_adapter(model: Any, adapter: str) -> Any:
     grammar-constrained decoding run on it unchanged, and no step pays for the adapter's extra products.
     """
     path = Path(adapter).expanduser()
-    if not (path / ADAPTER_CONFIG).is_file():
-        raise BackendUnavailable(
-            f"no LoRA adapter in {path} ({'no ' + ADAPTER_CONFIG + ' there' if path.is_dir() else 'no such directory'})",
-            hint="point --adapter at a checkpoint folder of `swift sft` (output/vX-.../checkpoint-N); a merged "
-            "model directory goes to --model instead",
-        )
+    check_adapter_path(path)
     try:
         from peft import PeftModel
     except ImportError:
@@ -227,14 +286,47 @@ def merge_adapter(model: Any, adapter: str) -> Any:
     started = time.perf_counter()
     try:
         merged = PeftModel.from_pretrained(model, str(path)).merge_and_unload()
-    except (OSError, ValueError, KeyError, RuntimeError) as error:  # wrong base model, shapes, unreadable files
+    except Exception as error:
+        refused = _refused_adapter_file(path, error)
+        if refused is not None:
+            raise refused from None
+        if not isinstance(error, (OSError, ValueError, KeyError, RuntimeError)):
+            raise
+        # wrong base model, shapes, unreadable files
         raise BackendUnavailable(
             f"cannot apply the adapter in {path} to this model: {_first_line(error)}",
             hint="use the --model the adapter was trained from (its adapter_config.json names it)",
         ) from None
-    log.info("merged the LoRA adapter %s into the weights in %.0f ms: the fast path runs on the merged model",
-             path, (time.perf_counter() - started) * 1000)
+    log.info(
+        "merged the LoRA adapter %s into the weights in %.0f ms: the fast path runs on the merged model",
+        path,
+        (time.perf_counter() - started) * 1000,
+    )
     return merged
+
+
+def _refused_adapter_file(path: Path, error: Exception) -> ModelFilesRefused | None:
+    """The clear error for adapter weights that are damaged (a safetensors file cut short) or unsafe (a pickle that
+    would run code, which torch refuses to load); None for any other failure."""
+    import pickle
+
+    from safetensors import SafetensorError
+
+    fix = (
+        "point --adapter at a checkpoint folder written by `swift sft` (output/vX-.../checkpoint-N), or copy "
+        "or train it again"
+    )
+    if isinstance(error, pickle.UnpicklingError):
+        return ModelFilesRefused(
+            f"the adapter in {path} holds pickled weights that would run code when loaded "
+            "(refused: only plain tensors are loaded)",
+            hint=fix,
+        )
+    if isinstance(error, SafetensorError):
+        return ModelFilesRefused(
+            f"the adapter weights in {path} are damaged or cut short ({_first_line(error)})", hint=fix
+        )
+    return None
 
 
 def pixel_bounds(settings: BackendSettings) -> dict[str, int]:

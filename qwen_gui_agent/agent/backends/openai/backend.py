@@ -61,8 +61,9 @@ log = logging.getLogger(__name__)
 class RetryableFailure(Exception):
     """One attempt failed in a way a later attempt may not."""
 
-    def __init__(self, problem: str, *, status: int | None = None, excerpt: str = "",
-                 retry_after_s: float | None = None) -> None:
+    def __init__(
+        self, problem: str, *, status: int | None = None, excerpt: str = "", retry_after_s: float | None = None
+    ) -> None:
         self.problem = problem
         self.status = status
         self.excerpt = excerpt
@@ -79,7 +80,9 @@ class OpenAIBackend(ModelBackend):
         if settings.api_key is not None:
             headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
         self._client = httpx.Client(
-            base_url=settings.base_url, headers=headers, timeout=httpx.Timeout(settings.timeout_s),
+            base_url=settings.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(settings.timeout_s),
             limits=fresh_connection_limits(),  # so each attempt's deadline watchdog holds its socket
         )
         self._answered = False  # whether the server has ever replied (see the module's note on connections)
@@ -100,12 +103,12 @@ class OpenAIBackend(ModelBackend):
         encoded = time.perf_counter()
         payload = self._post_with_retries(body)
         finished = time.perf_counter()
-        text, usage, model_name = read_chat_completion(payload)
-        text, seen, serving = self.checks.after(messages, plain_body, text, usage)
+        reply = read_chat_completion(payload)
+        text, seen, serving = self.checks.after(messages, plain_body, reply)
         return Completion(
             text=text,
-            usage=usage,
-            model=model_name or self.settings.model,
+            usage=reply.usage,
+            model=reply.model or self.settings.model,
             timings={  # no streaming: the server's first-token and decode times are not visible here
                 "encode": (encoded - started) * 1000,
                 "request": (finished - encoded) * 1000,
@@ -160,8 +163,13 @@ class OpenAIBackend(ModelBackend):
     def _attempt(self, body: Mapping[str, Any]) -> dict[str, Any]:
         key = self.settings.api_key.get_secret_value() if self.settings.api_key is not None else None
         try:
-            reply = post_with_deadline(self._client, "/chat/completions", body, deadline_s=self.settings.timeout_s,
-                                       max_bytes=self.settings.max_reply_bytes)
+            reply = post_with_deadline(
+                self._client,
+                "/chat/completions",
+                body,
+                deadline_s=self.settings.timeout_s,
+                max_bytes=self.settings.max_reply_bytes,
+            )
         except ReplyProblem as problem:  # past the deadline, too large, or an encoding not asked for
             raise RetryableFailure(problem.problem) from None
         except httpx.TimeoutException:
@@ -180,7 +188,8 @@ class OpenAIBackend(ModelBackend):
         if status == 429 or status >= 500:
             raise RetryableFailure(
                 "server busy" if status == 429 else "server error",
-                status=status, excerpt=reply.text(api_key=key),
+                status=status,
+                excerpt=reply.text(api_key=key),
                 retry_after_s=parse_retry_after(reply.headers.get("retry-after")),
             )
         if status >= 400:
@@ -201,8 +210,9 @@ class OpenAIBackend(ModelBackend):
     def _wait_seconds(self, state: RetryCallState) -> float:
         failure = state.outcome.exception() if state.outcome else None
         retry_after = failure.retry_after_s if isinstance(failure, RetryableFailure) else None
-        return backoff_seconds(state.attempt_number, retry_after, initial=self.settings.retry_initial_s,
-                               cap=self.settings.retry_max_wait_s)
+        return backoff_seconds(
+            state.attempt_number, retry_after, initial=self.settings.retry_initial_s, cap=self.settings.retry_max_wait_s
+        )
 
     def _log_retry(self, state: RetryCallState) -> None:
         failure = state.outcome.exception() if state.outcome else None
@@ -253,5 +263,5 @@ def parse_retry_after(value: str | None) -> float | None:
 
 def read_reply(payload: Mapping[str, Any]) -> tuple[str, Usage]:
     """The answer text and token usage of a chat completion (ReplyProblem if it is not one)."""
-    text, usage, _ = read_chat_completion(payload)
-    return text, usage
+    reply = read_chat_completion(payload)
+    return reply.text, reply.usage

@@ -22,6 +22,7 @@ may echo the request's Authorization header in its error body.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -32,11 +33,13 @@ from typing import Any
 
 import httpx
 
+from ...files.bounded_json import JsonLimitError, JsonLimits, loads_bounded
 from ..base import Usage
 
 EXCERPT_CHARS = 300
 DEFAULT_MAX_REPLY_BYTES = 64 * 1024 * 1024
 MAX_REPLY_DEPTH = 32  # a chat completion is about 6 levels deep
+REPLY_LIMITS = JsonLimits(max_depth=MAX_REPLY_DEPTH, max_number_chars=40)  # standard JSON: no NaN, no 1e400
 _MAX_COUNT = 2**53  # token counts past this are not counts
 ACCEPT_ENCODING = "gzip, deflate"  # only what this module decodes itself, under the cap
 API_KEY_MASK = "[API key]"
@@ -73,13 +76,45 @@ def fresh_connection_limits() -> httpx.Limits:
     return httpx.Limits(max_keepalive_connections=0)
 
 
-def post_with_deadline(client: httpx.Client, path: str, body: Mapping[str, Any], *, deadline_s: float,
-                       max_bytes: int = DEFAULT_MAX_REPLY_BYTES) -> RawReply:
+def post_with_deadline(
+    client: httpx.Client,
+    path: str,
+    body: Mapping[str, Any],
+    *,
+    deadline_s: float,
+    max_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+) -> RawReply:
     """POST ``body`` as JSON and read the whole reply, within ``deadline_s`` and ``max_bytes`` (decoded)."""
+    return _request_with_deadline(client, "POST", path, deadline_s=deadline_s, max_bytes=max_bytes, body=body)
+
+
+def get_with_deadline(
+    client: httpx.Client, path: str, *, deadline_s: float, max_bytes: int, headers: Mapping[str, str] | None = None
+) -> RawReply:
+    """GET ``path`` and read the whole reply within ``deadline_s`` and ``max_bytes`` (the ``/models`` probe)."""
+    return _request_with_deadline(client, "GET", path, deadline_s=deadline_s, max_bytes=max_bytes, headers=headers)
+
+
+def _request_with_deadline(
+    client: httpx.Client,
+    method: str,
+    path: str,
+    *,
+    deadline_s: float,
+    max_bytes: int,
+    body: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> RawReply:
     watchdog = _Watchdog(deadline_s)
     try:
-        with client.stream("POST", path, json=body, headers={"Accept-Encoding": ACCEPT_ENCODING},
-                           timeout=httpx.Timeout(deadline_s), extensions={"trace": watchdog.trace}) as response:
+        with client.stream(
+            method,
+            path,
+            json=body,
+            headers={"Accept-Encoding": ACCEPT_ENCODING, **(headers or {})},
+            timeout=httpx.Timeout(deadline_s),
+            extensions={"trace": watchdog.trace},
+        ) as response:
             content = _read_capped(response, watchdog, max_bytes)
             return RawReply(response.status_code, response.headers, content)
     except httpx.TransportError:
@@ -128,10 +163,8 @@ class _Watchdog:
         with self._lock:
             sock = self._socket
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):  # already closed: the attempt is over anyway
                 sock.shutdown(2)  # SHUT_RDWR: a blocked recv returns at once
-            except OSError:  # already closed: the attempt is over anyway
-                pass
 
 
 def _read_capped(response: httpx.Response, watchdog: _Watchdog, max_bytes: int) -> bytes:
@@ -168,31 +201,31 @@ def _decoder(encoding: str) -> Any:
 
 
 def decode_json(reply: RawReply) -> Any:
-    """The reply's JSON; ReplyProblem when it is not JSON, or JSON too deep or with numbers past int limits."""
+    """The reply's JSON; ReplyProblem when it is not JSON, or JSON too deep or with numbers past the limits
+    (the bounded reader every outside JSON goes through: ``agent.files.bounded_json``)."""
     try:
-        payload = json.loads(reply.body)
-    except RecursionError:
-        raise ReplyProblem("reply is not JSON (nested too deep to read)", excerpt=reply.text()) from None
-    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError, digits past the int limit
-        raise ReplyProblem(f"reply is not JSON ({str(error)[:80]})", excerpt=reply.text()) from None
-    if _depth_over(payload, MAX_REPLY_DEPTH):
-        raise ReplyProblem(f"reply JSON is nested more than {MAX_REPLY_DEPTH} levels deep", excerpt=reply.text())
-    return payload
+        return loads_bounded(reply.body, REPLY_LIMITS)
+    except JsonLimitError as error:
+        raise ReplyProblem(f"reply is not JSON within limits: {error}", excerpt=reply.text()) from None
 
 
-def _depth_over(value: object, limit: int) -> bool:
-    pending: list[tuple[object, int]] = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, (list, dict)):
-            if depth > limit:
-                return True
-            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
-    return False
+@dataclass(frozen=True)
+class ChatReply:
+    """What a chat completion says: the answer, as sent and stripped, and how and why it ended."""
+
+    raw_text: str  # content, then tool calls as <tool_call> blocks, whitespace as the server sent it
+    usage: Usage
+    model: str | None
+    finish_reason: str | None  # "stop", "length" (the max_tokens cap) ... when the server says
+
+    @property
+    def text(self) -> str:
+        return self.raw_text.strip()
 
 
-def read_chat_completion(payload: Any) -> tuple[str, Usage, str | None]:
-    """The answer text, token usage and model name of a chat completion; ReplyProblem naming a wrong field."""
+def read_chat_completion(payload: Any) -> ChatReply:
+    """The answer, token usage, model name and finish reason of a chat completion; ReplyProblem naming a
+    wrong field."""
     if not isinstance(payload, dict):
         raise ReplyProblem("reply is not a chat completion (not a JSON object)")
     choices = payload.get("choices")
@@ -202,8 +235,13 @@ def read_chat_completion(payload: Any) -> tuple[str, Usage, str | None]:
     if not isinstance(message, dict):
         raise ReplyProblem("reply is not a chat completion (choices[0].message is not an object)")
     text = _content_text(message.get("content")) + _tool_call_blocks(message.get("tool_calls"))
-    model = payload.get("model")
-    return text.strip(), _usage(payload.get("usage")), model if isinstance(model, str) and model else None
+    model, finish = payload.get("model"), choices[0].get("finish_reason")
+    return ChatReply(
+        text,
+        _usage(payload.get("usage")),
+        model if isinstance(model, str) and model else None,
+        finish if isinstance(finish, str) else None,
+    )
 
 
 def _content_text(content: Any) -> str:
@@ -236,10 +274,9 @@ def _tool_call_blocks(tool_calls: Any) -> str:
         if not isinstance(name, str) or not isinstance(arguments, (str, dict)):
             raise ReplyProblem("a tool call's function name is not text or its arguments neither text nor object")
         if isinstance(arguments, str):
-            try:
+            # Text that is no JSON is kept as it is: the dialect reports it to the model.
+            with contextlib.suppress(ValueError, RecursionError):
                 arguments = json.loads(arguments)
-            except (ValueError, RecursionError):  # kept as the string it is: the dialect reports it to the model
-                pass
         block = json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False)
         blocks.append(f"\n<tool_call>\n{block}\n</tool_call>")
     return "".join(blocks)

@@ -22,6 +22,10 @@ which size smart_resize at the same factor and some server bound gives that many
 ``ServerResizedImage``, naming the bound to raise or lower. One twin per new image size: a run on
 one screen pays one short extra request. A server that reports no usage cannot be checked; that is
 recorded. Results go into the step record under ``serving``.
+
+A constrained request (``--grammar``) bounds its points by the frame, so that frame must be known
+before it is sent: then ``measure_first`` sends a one-token copy of the request (no constraint)
+and its twin ahead of it, and the request itself is built in the frame they show.
 """
 
 from __future__ import annotations
@@ -79,8 +83,9 @@ def twin_body(body: Mapping[str, Any], side: int) -> dict[str, Any]:
 class ServerFrameCheck:
     """What one server does to each image size, learned from its token counts (one per backend)."""
 
-    def __init__(self, count_prompt_tokens: Callable[[dict[str, Any]], int | None], *, enabled: bool,
-                 base_url: str, factor: int) -> None:
+    def __init__(
+        self, count_prompt_tokens: Callable[[dict[str, Any]], int | None], *, enabled: bool, base_url: str, factor: int
+    ) -> None:
         self._count = count_prompt_tokens  # posts a body, returns the reply's usage.prompt_tokens
         self.enabled = enabled
         self.base_url = base_url
@@ -92,14 +97,17 @@ class ServerFrameCheck:
         """The size the server is known to turn ``size`` into (``size`` itself when kept or not yet checked)."""
         return self._used.get(size, size)
 
-    def check(self, messages: Sequence[Message], body: Mapping[str, Any],
-              prompt_tokens: int | None) -> tuple[Size | None, dict[str, Any]]:
+    def check(
+        self, messages: Sequence[Message], body: Mapping[str, Any], prompt_tokens: int | None
+    ) -> tuple[Size | None, dict[str, Any]]:
         """The size the model saw the last image at (None: unknown), and what to record with the step."""
         sizes = request_image_sizes(messages)
         if not sizes:
             return None, {}
-        record: dict[str, Any] = {"images": len(sizes),
-                                  "image_tokens": sum(image_tokens(*size, self.factor) for size in sizes)}
+        record: dict[str, Any] = {
+            "images": len(sizes),
+            "image_tokens": sum(image_tokens(*size, self.factor) for size in sizes),
+        }
         if not self.enabled:
             record["frame_check"] = "off"
             return None, record
@@ -115,6 +123,18 @@ class ServerFrameCheck:
         record["server_frame"] = list(used)
         record["frame_check"] = "kept" if used == sizes[-1] else "resized"
         return used, record
+
+    def measure_first(self, messages: Sequence[Message], body: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Learn the server's frame for the images of a request not yet sent: ``body`` (without a constraint)
+        asked for one token, then its twin. What to record with the step; None when nothing was measured
+        (every size known, the check off, or no usage reported: the request is then checked as usual)."""
+        sizes = request_image_sizes(messages)
+        if not self.enabled or all(size in self._used for size in sizes):
+            return None
+        prompt_tokens = self._count({**body, "max_tokens": 1})
+        if prompt_tokens is None:
+            return None
+        return self.check(messages, body, prompt_tokens)[1]
 
     def _measure(self, body: Mapping[str, Any], prompt_tokens: int, images: int) -> int:
         twin_tokens = self._count(twin_body(body, self.twin_side))
@@ -133,12 +153,22 @@ class ServerFrameCheck:
             return
         distinct = set(sizes)
         width, height = sizes[-1]
-        candidates = resized_frames(width, height, measured // len(sizes), self.factor) if (
-            len(distinct) == 1 and measured % len(sizes) == 0) else []
+        candidates = (
+            resized_frames(width, height, measured // len(sizes), self.factor)
+            if (len(distinct) == 1 and measured % len(sizes) == 0)
+            else []
+        )
         if len(candidates) == 1:
             self._used[sizes[-1]] = candidates[0]
-            log.warning("the server resized the %dx%d screenshot to %dx%d (%d image tokens, not %d): "
-                        "answers are read in %dx%d", width, height, *candidates[0], measured, expected, *candidates[0])
+            log.warning(
+                "the server resized the %dx%d screenshot to %dx%d (%d image tokens, not %d): answers are read in %dx%d",
+                width,
+                height,
+                *candidates[0],
+                measured,
+                expected,
+                *candidates[0],
+            )
             return
         raise ServerResizedImage(
             f"{self.base_url} resized the screenshot: it counted {measured} image tokens for "

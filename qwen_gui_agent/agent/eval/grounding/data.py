@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ..items import Box, DataFileError, DataProblem, json_records
+from ...files.paths import PathEscape, inside, is_file_quietly
+from ..items import Box, DataFileError, DataProblem, box_numbers, json_records
 
 BoxLayout = Literal["auto", "xywh", "xyxy"]
 # Image folders the published archives unpack to, tried after the annotation file's own folder.
@@ -68,8 +69,9 @@ def load_grounding_set(data: Path, *, images: Path | None = None, box_layout: Bo
     items: list[GroundingItem] = []
     problems: list[DataProblem] = []
     files = annotation_files(data)
+    boundary = _ImageFinder(images if images is not None else data_folder(data))
     for path in files:
-        roots = _image_roots(path, data, images)
+        roots = _image_roots(path, boundary.folder, images)
         try:
             for index, (line, value) in enumerate(json_records(path)):
                 item_id = f"{path.stem}:{index}"
@@ -77,7 +79,7 @@ def load_grounding_set(data: Path, *, images: Path | None = None, box_layout: Bo
                     problems.append(DataProblem(item_id, str(path), value.line, value.reason))
                     continue
                 try:
-                    items.append(_item(value, item_id, path, line, roots, box_layout))
+                    items.append(_item(value, item_id, path, line, roots, boundary, box_layout))
                 except ValueError as error:
                     problems.append(DataProblem(item_id, str(path), line, str(error)))
         except DataFileError as error:
@@ -85,24 +87,68 @@ def load_grounding_set(data: Path, *, images: Path | None = None, box_layout: Bo
     return GroundingSet(items=tuple(items), problems=tuple(problems), files=tuple(files))
 
 
-def _image_roots(path: Path, data: Path, images: Path | None) -> list[Path]:
+def data_folder(data: Path) -> Path:
+    """The folder a data set's images must lie in: DATA itself, or the folder of an annotation file (the one above
+    ``annotations/`` for ScreenSpot-Pro's layout). Nothing outside it is read, sent to the model or embedded."""
+    if data.is_dir():
+        return data
+    return data.parent.parent if data.parent.name == "annotations" else data.parent
+
+
+def _image_roots(path: Path, boundary: Path, images: Path | None) -> list[Path]:
     if images is not None:
         return [images]
-    bases = list(dict.fromkeys([path.parent, path.parent.parent, data if data.is_dir() else data.parent]))
+    bases = list(dict.fromkeys([path.parent, boundary]))
     return [*bases, *(base / name for base in bases for name in IMAGE_FOLDERS)]
 
 
-def _item(value: object, item_id: str, path: Path, line: int, roots: Sequence[Path], layout: BoxLayout) -> GroundingItem:
+def _item(
+    value: object, item_id: str, path: Path, line: int, roots: Sequence[Path], boundary: _ImageFinder, layout: BoxLayout
+) -> GroundingItem:
     if not isinstance(value, dict):
         raise ValueError(f"expected an object with img_filename, instruction and bbox, got {type(value).__name__}")
     filename = _text(value, "img_filename")
     instruction = _text(value, "instruction")
     box = _box(value.get("bbox"), "xyxy" if layout == "auto" and "img_size" in value else layout)
-    image = next((root / filename for root in roots if (root / filename).is_file()), None)
-    if image is None:
-        raise ValueError(f"image {filename} not found (looked in {', '.join(str(root) for root in roots[:3])} ...)")
-    return GroundingItem(id=item_id, image=image, instruction=instruction, box=box,
-                         groups=_groups(value, path), where=f"{path}:{line}")
+    image = boundary.find(filename, roots)
+    return GroundingItem(
+        id=item_id, image=image, instruction=instruction, box=box, groups=_groups(value, path), where=f"{path}:{line}"
+    )
+
+
+class _ImageFinder:
+    """Finds each item's image in its roots, inside ``folder`` only; a screenshot many items share is looked up once."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._resolved = folder.resolve()
+        self._found: dict[tuple[str, tuple[Path, ...]], Path] = {}
+
+    def find(self, filename: str, roots: Sequence[Path]) -> Path:
+        """The first root holding ``filename``; ValueError for a name that leads out of the data folder (``..``, an
+        absolute path, a link that points away), which is never read."""
+        key = (filename, tuple(roots))
+        if key not in self._found:
+            self._found[key] = self._look(filename, roots)
+        return self._found[key]
+
+    def _look(self, filename: str, roots: Sequence[Path]) -> Path:
+        for root in roots:
+            try:
+                candidate = inside(
+                    self.folder, str(root.relative_to(self.folder) / filename), resolved_folder=self._resolved
+                )
+            except PathEscape as error:
+                raise ValueError(
+                    f"img_filename {error}: images must lie inside the data folder {self.folder} "
+                    "(or the --images folder)"
+                ) from None
+            if is_file_quietly(candidate):
+                return candidate
+        raise ValueError(
+            f"image {filename} not found (looked in {', '.join(str(root) for root in roots[:3])} ...): "
+            "pass --images FOLDER if the images are elsewhere"
+        )
 
 
 def _text(value: dict, key: str) -> str:
@@ -113,9 +159,7 @@ def _text(value: dict, key: str) -> str:
 
 
 def _box(raw: object, layout: BoxLayout) -> Box:
-    if not (isinstance(raw, list) and len(raw) == 4 and all(isinstance(v, (int, float)) for v in raw)):
-        raise ValueError(f"bbox must be four numbers, got {raw!r}")
-    a, b, c, d = (float(v) for v in raw)
+    a, b, c, d = box_numbers(raw, "bbox")
     if layout == "xyxy":
         box = Box(a, b, c, d)
     else:  # ScreenSpot's x, y, width, height

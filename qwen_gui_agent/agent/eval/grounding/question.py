@@ -36,15 +36,19 @@ class GroundingAsker:
     def __call__(self, item: GroundingItem) -> dict[str, Any]:
         record = _base_record(item)
         try:
-            screenshot = load_rgb(item.image)
-        except OSError as error:
-            return {**record, "outcome": ERROR, "correct": False,
-                    "error": f"{item.where}: cannot read image {item.image}: {error}"}
+            shown = show(load_rgb(item.image), self.dialect, self.settings)
+        except (OSError, ValueError) as error:  # unreadable, a bomb, or a shape no frame can hold (1x5000)
+            return {
+                **record,
+                "outcome": ERROR,
+                "correct": False,
+                "error": f"{item.where}: cannot read image {item.image}: {error}",
+            }
         started = time.perf_counter()
-        shown = show(screenshot, self.dialect, self.settings)
-        completion = ask(self.backend, self._messages(item, shown), self.settings,
-                         wants_action=self.prompt == "action")
+        completion = ask(self.backend, self._messages(item, shown), self.settings, wants_action=self.prompt == "action")
         frame = answer_frame(shown, completion)
+        if self.prompt == "grounding":
+            frame = self.dialect.grounding_frame(frame)  # a box may use another scale than action calls (qwen3)
         record.update(frame=str(frame), answer=completion.text, seconds=round(time.perf_counter() - started, 3))
         try:
             model_point = self._point(completion.text, frame)
@@ -52,14 +56,22 @@ class GroundingAsker:
         except ActionParseError as error:
             return {**record, "outcome": UNPARSED, "correct": False, "error": error.describe()}
         hit = item.box.contains(point.x, point.y)
-        return {**record, "outcome": HIT if hit else MISS, "correct": hit,
-                "model_point": [model_point.x, model_point.y], "point": [point.x, point.y]}
+        return {
+            **record,
+            "outcome": HIT if hit else MISS,
+            "correct": hit,
+            "model_point": [model_point.x, model_point.y],
+            "point": [point.x, point.y],
+        }
 
     def _messages(self, item: GroundingItem, shown: Shown) -> list[Message]:
         if self.prompt == "grounding":
             return self.dialect.grounding_messages(item.instruction, shown.image, shown.frame)
-        context = PromptContext(task=f"Click on this element: {item.instruction}", frame=shown.frame,
-                                device="mobile" if item.device == "mobile" else "computer")
+        context = PromptContext(
+            task=f"Click on this element: {item.instruction}",
+            frame=shown.frame,
+            device="mobile" if item.device == "mobile" else "computer",
+        )
         return self.dialect.build_messages(context, (), shown.image)
 
     def _point(self, answer: str, frame: ModelFrame) -> Point:
@@ -68,10 +80,17 @@ class GroundingAsker:
         for action in self.dialect.parse(answer, frame).actions:
             if action.points():
                 return action.points()[0]
-        raise ActionParseError("the answer holds no action with a point", excerpt=answer,
-                               expected="a click on the element")
+        raise ActionParseError(
+            "the answer holds no action with a point", excerpt=answer, expected="a click on the element"
+        )
 
 
 def _base_record(item: GroundingItem) -> dict[str, Any]:
-    return {"id": item.id, "instruction": item.instruction, "image": str(item.image), "box": item.box.as_list(),
-            "groups": dict(item.groups), "where": item.where}
+    return {
+        "id": item.id,
+        "instruction": item.instruction,
+        "image": str(item.image),
+        "box": item.box.as_list(),
+        "groups": dict(item.groups),
+        "where": item.where,
+    }

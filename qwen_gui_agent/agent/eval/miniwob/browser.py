@@ -53,13 +53,19 @@ def chrome_arguments(url: str, view: View, *, as_root: bool) -> list[str]:
     """Chromium's command-line switches for a task window (without the leading dashes, as Selenium takes them)."""
     width, height = view.window_size()
     arguments = [
-        f"app={url}", "window-position=0,0", f"window-size={width},{height}",
+        f"app={url}",
+        "window-position=0,0",
+        f"window-size={width},{height}",
         f"force-device-scale-factor={view.scale:g}",
-        "no-first-run", "no-default-browser-check", "disable-search-engine-choice-screen", "password-store=basic",
+        "no-first-run",
+        "no-default-browser-check",
+        "disable-search-engine-choice-screen",
+        "password-store=basic",
         "disable-crash-reporter",  # no crash handler process left behind by each window
         "disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication",
         "disable-gpu",  # Xvfb has no GPU: software compositing, without emulating GL on two cores
-        "disable-backgrounding-occluded-windows", "disable-renderer-backgrounding",
+        "disable-backgrounding-occluded-windows",
+        "disable-renderer-backgrounding",
         "disable-background-timer-throttling",
     ]
     if as_root:
@@ -155,9 +161,11 @@ def _find_marker(display: str, pixels_per_css: float) -> PageGeometry:
                     raise BrowserError(
                         f"the page shows on {display} at {width}x{height} px per {MARKER_CSS[0]}x{MARKER_CSS[1]} CSS px, "
                         f"not at the {pixels_per_css:g} px per CSS px the browser reports: is the window covered "
-                        "or cut off by the screen's edge?")
-                return PageGeometry(origin_x=screen.region.left + left, origin_y=screen.region.top + top,
-                                    pixels_per_css=pixels_per_css)
+                        "or cut off by the screen's edge?"
+                    )
+                return PageGeometry(
+                    origin_x=screen.region.left + left, origin_y=screen.region.top + top, pixels_per_css=pixels_per_css
+                )
             time.sleep(CALIBRATION_WAIT_S)
     finally:
         capture.close()

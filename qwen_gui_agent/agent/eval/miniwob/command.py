@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import signal
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ...backends.base import BackendError
+from ...runtime.runner import SignalInterrupt
 from ...suite.guard import StopSignal
 from ..results_log import ResultsLog, SettingsChanged, check_settings
 from .browser import BrowserWindow
@@ -72,12 +74,17 @@ def run_miniwob(call: MiniwobCall, console: Console) -> int:
     done = log.load()
     seeds = range(call.first_seed, call.first_seed + call.episodes)
     todo = [(task, seed) for task in tasks for seed in seeds if episode_id(task, seed) not in done]
-    console.print(f"miniwob: {len(tasks)} tasks x {call.episodes} seeds, policy {call.play.policy}"
-                  + (f" ({call.play.dialect})" if call.play.dialect else "")
-                  + f", zoom {view.zoom:g}, scale {view.scale:g}; {len(todo)} to play, "
-                  f"{len(tasks) * call.episodes - len(todo)} done before; results in {escape(str(out))}")
-    shared = SharedModel(call.play.backend, parallel=call.parallel) \
-        if call.play.policy == "model" and call.play.backend is not None else None
+    console.print(
+        f"miniwob: {len(tasks)} tasks x {call.episodes} seeds, policy {call.play.policy}"
+        + (f" ({call.play.dialect})" if call.play.dialect else "")
+        + f", zoom {view.zoom:g}, scale {view.scale:g}; {len(todo)} to play, "
+        f"{len(tasks) * call.episodes - len(todo)} done before; results in {escape(str(out))}"
+    )
+    shared = (
+        SharedModel(call.play.backend, parallel=call.parallel)
+        if call.play.policy == "model" and call.play.backend is not None
+        else None
+    )
     stop = StopSignal()
     started = time.time()
 
@@ -96,12 +103,17 @@ def run_miniwob(call: MiniwobCall, console: Console) -> int:
         console.print(_episode_line(result))
 
     try:
-        with _displays(call, view) as displays:
+        with _sigterm_as_interrupt(), _displays(call, view) as displays:
             report = run_episodes(
-                todo, displays, parallel=call.parallel, stop=stop, on_result=on_result,
+                todo,
+                displays,
+                parallel=call.parallel,
+                stop=stop,
+                on_result=on_result,
                 open_window=lambda display: BrowserWindow(display, view, binaries),
                 open_env=lambda task, window: TaskEnv(task, window, time_limit_s=call.time_limit_s),
-                play=play_relative)
+                play=play_relative,
+            )
     except (DisplayError, BackendError) as error:
         console.print(f"[red]error:[/red] {escape(str(error))}")
         return EXIT_BACKEND
@@ -113,16 +125,34 @@ def run_miniwob(call: MiniwobCall, console: Console) -> int:
     records.sort(key=lambda record: (tasks.index(record["task"]), record["seed"]))
     notes = _notes(report, time.time() - started)
     summary = summarize(records, tasks, {task: SOLVERS[task].kinds for task in tasks if task in SOLVERS})
-    title = f"MiniWoB++: policy {call.play.policy}" + (f", {call.play.dialect}" if call.play.dialect else "") + \
-        f", zoom {view.zoom:g}, scale {view.scale:g}"
+    title = (
+        f"MiniWoB++: policy {call.play.policy}"
+        + (f", {call.play.dialect}" if call.play.dialect else "")
+        + f", zoom {view.zoom:g}, scale {view.scale:g}"
+    )
     errors = [result.record() for result in report.results if result.outcome != SCORED]
-    write_results(out, {"title": title, "settings": settings, "summary": summary, "notes": notes,
-                        "errors": errors, "episodes": records})
-    facts = {"policy": call.play.policy, "dialect": call.play.dialect or "-", "view": _view_text(view),
-             "episodes": f"seeds {call.first_seed}..{call.first_seed + call.episodes - 1} of each task",
-             "max steps": call.play.max_steps, "settle": f"{call.play.settle_s:g} s",
-             "page timer": f"{call.time_limit_s:g} s" if call.time_limit_s is not None else
-             "off (the step budget bounds an episode)"}
+    write_results(
+        out,
+        {
+            "title": title,
+            "settings": settings,
+            "summary": summary,
+            "notes": notes,
+            "errors": errors,
+            "episodes": records,
+        },
+    )
+    facts = {
+        "policy": call.play.policy,
+        "dialect": call.play.dialect or "-",
+        "view": _view_text(view),
+        "episodes": f"seeds {call.first_seed}..{call.first_seed + call.episodes - 1} of each task",
+        "max steps": call.play.max_steps,
+        "settle": f"{call.play.settle_s:g} s",
+        "page timer": f"{call.time_limit_s:g} s"
+        if call.time_limit_s is not None
+        else "off (the step budget bounds an episode)",
+    }
     write_report(out, title, facts, summary, records, notes)
     console.print(console_table(summary, title))
     for note in notes:
@@ -142,8 +172,10 @@ def _prepare(call: MiniwobCall) -> tuple[list[str], View, BrowserBinaries, Path,
         for display in named:
             check_display(display)
         if call.parallel > len(named):
-            raise BadInput(f"--parallel {call.parallel} needs as many displays; --displays names {len(named)} "
-                           "(or use --displays auto)")
+            raise BadInput(
+                f"--parallel {call.parallel} needs as many displays; --displays names {len(named)} "
+                "(or use --displays auto)"
+            )
     tasks = resolve_tasks(call.tasks, reference=call.play.policy != "model")
     view = View(zoom=call.zoom, scale=call.scale)
     settings = _settings(call, view)
@@ -155,16 +187,35 @@ def _prepare(call: MiniwobCall) -> tuple[list[str], View, BrowserBinaries, Path,
 def _settings(call: MiniwobCall, view: View) -> dict[str, Any]:
     """What the results depend on: a folder holding results made otherwise is not resumed."""
     play = call.play
-    return {"kind": "miniwob", "policy": play.policy, "dialect": play.dialect, "coordinates": play.coordinates,
-            "model": _answer_settings(play.model_info) if play.policy == "model" else None,
-            "view": view.describe(), "max_steps": play.max_steps, "settle_s": play.settle_s,
-            "time_limit_s": call.time_limit_s}
+    return {
+        "kind": "miniwob",
+        "policy": play.policy,
+        "dialect": play.dialect,
+        "coordinates": play.coordinates,
+        "model": _answer_settings(play.model_info) if play.policy == "model" else None,
+        "view": view.describe(),
+        "max_steps": play.max_steps,
+        "settle_s": play.settle_s,
+        "time_limit_s": call.time_limit_s,
+    }
 
 
 # Model settings that do not change an answer (as commands/eval.py's list): results are resumed under others.
-_NOT_ANSWER_SETTINGS = frozenset({"script", "base_url", "timeout_s", "max_retries", "retry_initial_s",
-                                  "retry_max_wait_s", "api_key_set", "torch_device", "fast", "source",
-                                  "attn_implementation"})
+_NOT_ANSWER_SETTINGS = frozenset(
+    {
+        "script",
+        "base_url",
+        "timeout_s",
+        "max_retries",
+        "retry_initial_s",
+        "retry_max_wait_s",
+        "api_key_set",
+        "torch_device",
+        "fast",
+        "source",
+        "attn_implementation",
+    }
+)
 
 
 def _answer_settings(model_info: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -172,8 +223,13 @@ def _answer_settings(model_info: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def _default_folder(call: MiniwobCall) -> str:
-    parts = ["miniwob", call.play.policy, *([call.play.dialect] if call.play.dialect else []),
-             f"z{call.zoom:g}", f"s{call.scale:g}"]
+    parts = [
+        "miniwob",
+        call.play.policy,
+        *([call.play.dialect] if call.play.dialect else []),
+        f"z{call.zoom:g}",
+        f"s{call.scale:g}",
+    ]
     return "-".join(parts)
 
 
@@ -186,20 +242,39 @@ def _displays(call: MiniwobCall, view: View) -> Iterator[list[str]]:
         yield parse_displays(call.displays)
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops the eval as Ctrl-C does: running episodes end as interrupted, the browsers and the Xvfb
+    servers are closed, the results written (as ``agent run`` does)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise SignalInterrupt(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _episode_line(result: EpisodeResult) -> str:
     if result.outcome != SCORED:
         return f"{escape(result.task)} seed {result.seed}: [yellow]{escape(result.outcome)}[/] {escape(result.message)}"
     mark = "[green]success[/]" if result.success else "[red]failure[/]"
-    return (f"{escape(result.task)} seed {result.seed}: {mark} reward {result.raw_reward:g} after {result.steps} "
-            f"steps ({result.seconds:.1f} s)")
+    return (
+        f"{escape(result.task)} seed {result.seed}: {mark} reward {result.raw_reward:g} after {result.steps} "
+        f"steps ({result.seconds:.1f} s)"
+    )
 
 
 def _notes(report: Any, seconds: float) -> list[str]:
     notes = [f"this session: {len(report.results)} episodes in {seconds:.0f} s"]
     errors = [result for result in report.results if result.outcome != SCORED]
     if errors:
-        notes.append(f"{len(errors)} episode(s) ended in an error or were interrupted (not scored; run the same "
-                     "command again to play them)")
+        notes.append(
+            f"{len(errors)} episode(s) ended in an error or were interrupted (not scored; run the same "
+            "command again to play them)"
+        )
     if report.not_run:
         notes.append(f"{len(report.not_run)} episode(s) not played (run the same command again to play them)")
     for display, reason in report.retired.items():
@@ -210,5 +285,7 @@ def _notes(report: Any, seconds: float) -> list[str]:
 
 
 def _view_text(view: View) -> str:
-    return (f"page zoom {view.zoom:g} x device scale factor {view.scale:g}: the 160x210 CSS px task area is "
-            f"captured as {round(160 * view.pixels_per_css)}x{round(210 * view.pixels_per_css)} px")
+    return (
+        f"page zoom {view.zoom:g} x device scale factor {view.scale:g}: the 160x210 CSS px task area is "
+        f"captured as {round(160 * view.pixels_per_css)}x{round(210 * view.pixels_per_css)} px"
+    )

@@ -77,9 +77,14 @@ def start_xvfb(size: tuple[int, int], *, after: int = FIRST_DISPLAY) -> XvfbServ
         if Path(f"/tmp/.X{number}-lock").exists() or (_SOCKETS / f"X{number}").exists():
             continue
         with tempfile.NamedTemporaryFile(prefix=f"xvfb-{number}-", suffix=".log", delete=False) as log_file:
+            # Its own session: a Ctrl-C at the terminal reaches us, and we stop it after the episodes end cleanly.
             process = subprocess.Popen(
                 ["Xvfb", f":{number}", "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp", "-noreset"],
-                stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         server = XvfbServer(f":{number}", process, Path(log_file.name))
         if _wait_until_ready(server):
             return server

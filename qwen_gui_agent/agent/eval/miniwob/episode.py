@@ -61,11 +61,23 @@ class EpisodeResult:
         return episode_id(self.task, self.seed)
 
     def record(self) -> dict[str, Any]:
-        return {"id": self.id, "task": self.task, "seed": self.seed, "utterance": self.utterance,
-                "outcome": self.outcome, "success": self.success, "raw_reward": self.raw_reward,
-                "reward": round(self.reward, 6), "done": self.done, "reason": self.reason, "status": self.status,
-                "message": self.message, "steps": self.steps, "seconds": round(self.seconds, 3),
-                "run_dir": self.run_dir}
+        return {
+            "id": self.id,
+            "task": self.task,
+            "seed": self.seed,
+            "utterance": self.utterance,
+            "outcome": self.outcome,
+            "success": self.success,
+            "raw_reward": self.raw_reward,
+            "reward": round(self.reward, 6),
+            "done": self.done,
+            "reason": self.reason,
+            "status": self.status,
+            "message": self.message,
+            "steps": self.steps,
+            "seconds": round(self.seconds, 3),
+            "run_dir": self.run_dir,
+        }
 
 
 def episode_id(task: str, seed: int) -> str:
@@ -116,9 +128,15 @@ def play_through_agent(env: TaskEnv, seed: int, path: AgentPath, runs_dir: Path)
     judge = EpisodeJudge(env)
     parts = RunParts(
         task=Task(name=f"{env.task} seed {seed}", steps=[AiStep(ai=start.utterance)]),
-        device=GuardedDevice(device, path.stop), backend=GuardedBackend(path.backend_for(page, env), path.stop),
-        dialect=path.dialect, settings=path.loop, events=path.events, out_dir=runs_dir / env.task,
-        model_info=dict(path.model_info), end_check=judge, write_report=True,
+        device=GuardedDevice(device, path.stop),
+        backend=GuardedBackend(path.backend_for(page, env), path.stop),
+        dialect=path.dialect,
+        settings=path.loop,
+        events=path.events,
+        out_dir=runs_dir / env.task,
+        model_info=dict(path.model_info),
+        end_check=judge,
+        write_report=True,
     )
     started = time.perf_counter()
     try:
@@ -127,14 +145,22 @@ def play_through_agent(env: TaskEnv, seed: int, path: AgentPath, runs_dir: Path)
         device.close()
     seconds = time.perf_counter() - started
     state = judge.final or _final_state(env)
-    episode = _result(start, state, status=result.status, message=result.message, steps=result.steps,
-                      seconds=seconds, run_dir=str(result.run_dir))
+    episode = _result(
+        start,
+        state,
+        status=result.status,
+        message=result.message,
+        steps=result.steps,
+        seconds=seconds,
+        run_dir=str(result.run_dir),
+    )
     write_episode_file(result.run_dir, episode, env)
     return episode
 
 
-def play_through_selenium(env: TaskEnv, seed: int, solver: TaskSolver, *, max_steps: int,
-                          settle_s: float) -> EpisodeResult:
+def play_through_selenium(
+    env: TaskEnv, seed: int, solver: TaskSolver, *, max_steps: int, settle_s: float
+) -> EpisodeResult:
     """The upper bound: the reference policy's moves played through Selenium directly, the same step budget."""
     start = env.reset(seed)
     page = Page(start.utterance, start.fields, env.run_js, env.area)
@@ -154,14 +180,20 @@ def play_through_selenium(env: TaskEnv, seed: int, solver: TaskSolver, *, max_st
     state = env.state()
     if state.done:
         status, message = ("success" if state.success else "failure"), verdict(state)
-    return _result(start, state, status=status, message=message, steps=steps,
-                   seconds=time.perf_counter() - started, run_dir=None)
+    return _result(
+        start, state, status=status, message=message, steps=steps, seconds=time.perf_counter() - started, run_dir=None
+    )
 
 
 def write_episode_file(run_dir: Path, episode: EpisodeResult, env: TaskEnv) -> None:
     """``episode.json`` beside the run: what the environment said, and how the task was shown."""
-    data = {**episode.record(), "run_dir": None, "env_id": f"miniwob/{env.task}-v1", "view": env.view.describe(),
-            "task_area": {"css": [160, 210], "screen_region": str(env.area.region)}}
+    data = {
+        **episode.record(),
+        "run_dir": None,
+        "env_id": f"miniwob/{env.task}-v1",
+        "view": env.view.describe(),
+        "task_area": {"css": [160, 210], "screen_region": str(env.area.region)},
+    }
     (Path(run_dir) / EPISODE_FILE).write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
 
 
@@ -178,12 +210,25 @@ def _final_state(env: TaskEnv) -> EnvState:
         return EnvState(done=False, reward=0.0, raw_reward=0.0, reason="the browser stopped answering")
 
 
-def _result(start: EpisodeStart, state: EnvState, *, status: str, message: str, steps: int, seconds: float,
-            run_dir: str | None) -> EpisodeResult:
+def _result(
+    start: EpisodeStart, state: EnvState, *, status: str, message: str, steps: int, seconds: float, run_dir: str | None
+) -> EpisodeResult:
     outcome = {"error": ERROR, "interrupted": INTERRUPTED}.get(status, SCORED)
     if state.done:
         outcome = SCORED  # the environment's verdict stands, however the run ended after it
-    return EpisodeResult(task=start.task, seed=start.seed, utterance=start.utterance, outcome=outcome,
-                         success=state.success, raw_reward=state.raw_reward if state.done else 0.0,
-                         reward=state.reward if state.done else 0.0, done=state.done, reason=state.reason,
-                         status=status, message=message, steps=steps, seconds=seconds, run_dir=run_dir)
+    return EpisodeResult(
+        task=start.task,
+        seed=start.seed,
+        utterance=start.utterance,
+        outcome=outcome,
+        success=state.success,
+        raw_reward=state.raw_reward if state.done else 0.0,
+        reward=state.reward if state.done else 0.0,
+        done=state.done,
+        reason=state.reason,
+        status=status,
+        message=message,
+        steps=steps,
+        seconds=seconds,
+        run_dir=run_dir,
+    )

@@ -78,16 +78,22 @@ class SharedModel:
                 self._backend = None
 
 
-def player(settings: PlaySettings, runs_dir: Path, stop: StopSignal,
-           shared: SharedModel | None) -> Callable[[TaskEnv, int], EpisodeResult]:
+def player(
+    settings: PlaySettings, runs_dir: Path, stop: StopSignal, shared: SharedModel | None
+) -> Callable[[TaskEnv, int], EpisodeResult]:
     """The function that plays one seed of a task's environment under ``settings``."""
     if settings.policy == "selenium":
-        return lambda env, seed: play_through_selenium(env, seed, SOLVERS[env.task], max_steps=settings.max_steps,
-                                                       settle_s=settings.settle_s)
+        return lambda env, seed: play_through_selenium(
+            env, seed, SOLVERS[env.task], max_steps=settings.max_steps, settle_s=settings.settle_s
+        )
     assert settings.backend is not None and settings.dialect is not None
     dialect = get_dialect(settings.dialect, coordinates=settings.coordinates)  # type: ignore[arg-type]
-    loop = LoopSettings(max_steps=settings.max_steps, settle_s=settings.settle_s, frame=settings.backend.frame,
-                        max_new_tokens=settings.backend.max_new_tokens)
+    loop = LoopSettings(
+        max_steps=settings.max_steps,
+        settle_s=settings.settle_s,
+        frame=settings.backend.frame,
+        max_new_tokens=settings.backend.max_new_tokens,
+    )
 
     def backend_for(page: Page, env: TaskEnv) -> ModelBackend:
         if settings.policy == "reference":
@@ -95,12 +101,25 @@ def player(settings: PlaySettings, runs_dir: Path, stop: StopSignal,
         assert shared is not None
         return shared.get()
 
-    path = AgentPath(dialect=dialect, loop=loop, backend_for=backend_for, model_info=dict(settings.model_info or {}),
-                     events=QuietEvents(), stop=stop)
+    path = AgentPath(
+        dialect=dialect,
+        loop=loop,
+        backend_for=backend_for,
+        model_info=dict(settings.model_info or {}),
+        events=QuietEvents(),
+        stop=stop,
+    )
     return lambda env, seed: play_through_agent(env, seed, path, runs_dir)
 
 
 def reference_model_info(dialect: str, coordinates: str, backend: BackendSettings) -> dict[str, Any]:
     """What a reference episode's run.json says about its "model"."""
-    return {"backend": "reference", "model": REFERENCE_MODEL, "dialect": dialect, "coordinates": coordinates,
-            "min_pixels": backend.min_pixels, "max_pixels": backend.max_pixels, "patch_factor": backend.patch_factor}
+    return {
+        "backend": "reference",
+        "model": REFERENCE_MODEL,
+        "dialect": dialect,
+        "coordinates": coordinates,
+        "min_pixels": backend.min_pixels,
+        "max_pixels": backend.max_pixels,
+        "patch_factor": backend.patch_factor,
+    }

@@ -42,14 +42,20 @@ pre { font: 11px/1.35 ui-monospace, monospace; white-space: pre-wrap; word-break
 """
 
 
-def write_report(directory: Path, title: str, facts: Mapping[str, object], summary: Mapping[str, Any],
-                 records: Sequence[Mapping[str, Any]], notes: Sequence[str]) -> Path:
+def write_report(
+    directory: Path,
+    title: str,
+    facts: Mapping[str, object],
+    summary: Mapping[str, Any],
+    records: Sequence[Mapping[str, Any]],
+    notes: Sequence[str],
+) -> Path:
     path = Path(directory) / REPORT_HTML
     failures = [record for record in records if not record["success"]]
     drawn = "".join(_episode(directory, record) for record in failures[:MAX_DRAWN])
     more = "".join(f"<li>{e(record['id'])}: {e(record['message'])}</li>" for record in failures[MAX_DRAWN:])
     page = (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{e(title)}</title><style>{_STYLE}</style></head><body><main>"
         f"<h1>{e(title)}</h1>{_facts(facts)}{''.join(f'<p class=muted>{e(note)}</p>' for note in notes)}"
         f"{_table(summary)}<h2>Failed episodes ({len(failures)})</h2>{drawn}"
@@ -66,8 +72,9 @@ def _facts(facts: Mapping[str, object]) -> str:
 
 
 def _table(summary: Mapping[str, Any]) -> str:
-    head = "".join(f"<th>{e(name)}</th>" for name in ("task", "kinds", "episodes", "success", "raw reward",
-                                                       "steps", "s/step"))
+    head = "".join(
+        f"<th>{e(name)}</th>" for name in ("task", "kinds", "episodes", "success", "raw reward", "steps", "s/step")
+    )
     rows = [_row(task, row) for task, row in summary["tasks"].items()]
     overall = summary["overall"]
     rows.append(_row(f"all tasks (mean of {overall['tasks']}: {100 * overall['mean_task_success']:.1f}%)", overall))
@@ -77,12 +84,20 @@ def _table(summary: Mapping[str, Any]) -> str:
 def _row(name: str, row: Mapping[str, Any]) -> str:
     cells = [e(name), e(", ".join(row.get("kinds", ())))]
     if row["episodes"]:
-        cells += [str(row["episodes"]), f"{100 * row['success_rate']:.1f}%", f"{row['raw_reward']:+.2f}",
-                  f"{row['steps']:.1f}", f"{row['seconds_per_step']:.2f}"]
+        cells += [
+            str(row["episodes"]),
+            f"{100 * row['success_rate']:.1f}%",
+            f"{row['raw_reward']:+.2f}",
+            f"{row['steps']:.1f}",
+            f"{row['seconds_per_step']:.2f}",
+        ]
     else:
         cells += ["0", "-", "-", "-", "-"]
-    return "<tr>" + "".join(f"<td>{cell}</td>" if i < 2 else f"<td class=n>{cell}</td>"
-                            for i, cell in enumerate(cells)) + "</tr>"
+    return (
+        "<tr>"
+        + "".join(f"<td>{cell}</td>" if i < 2 else f"<td class=n>{cell}</td>" for i, cell in enumerate(cells))
+        + "</tr>"
+    )
 
 
 def _episode(directory: Path, record: Mapping[str, Any]) -> str:
@@ -90,12 +105,15 @@ def _episode(directory: Path, record: Mapping[str, Any]) -> str:
     title = e(f"{record['task']} seed {record['seed']}")
     if run_dir is not None:
         link = os.path.relpath(run_dir / REPORT_FILE, directory)
-        title = f"<a href=\"{e(link)}\">{title}</a>"
-    ended = (f"{e(record['status'])}: {e(record['message'])}; raw reward {record['raw_reward']:g}, "
-             f"{record['steps']} steps")
+        title = f'<a href="{e(link)}">{title}</a>'
+    ended = (
+        f"{e(record['status'])}: {e(record['message'])}; raw reward {record['raw_reward']:g}, {record['steps']} steps"
+    )
     steps = _steps(run_dir) if run_dir is not None else ""
-    return (f"<div class=episode><h3>{title}</h3><div>{e(record['utterance'])}</div>"
-            f"<div class=bad>{ended}</div><div class=steps>{steps}</div></div>")
+    return (
+        f"<div class=episode><h3>{title}</h3><div>{e(record['utterance'])}</div>"
+        f"<div class=bad>{ended}</div><div class=steps>{steps}</div></div>"
+    )
 
 
 def _steps(run_dir: Path) -> str:
@@ -111,13 +129,18 @@ def _steps(run_dir: Path) -> str:
             try:
                 with Image.open(path) as screenshot:
                     embedded = embed_image(screenshot, _THUMBNAILS)
-                image = f"<img src=\"{embedded.data_url}\" alt=\"step {step.index}\">"
+                image = f'<img src="{embedded.data_url}" alt="step {step.index}">'
             except (OSError, UnidentifiedImageError) as error:
                 log.info("step %d of %s: %s", step.index, run_dir, error)
-        lines = [*(f"{action}" for action in step.actions),
-                 *(command for executed in step.executed for command in executed.commands)]
+        lines = [
+            *(f"{action}" for action in step.actions),
+            *(command for executed in step.executed for command in executed.commands),
+        ]
         notes = [text for text in (step.error.message if step.error else "", step.note) if text]
-        parts.append(f"<div class=step><b>{step.index}</b> {image}<div>{e(step.thought)}</div>"
-                     f"<pre>{e(chr(10).join(lines))}</pre>"
-                     + "".join(f"<div class=bad>{e(note)}</div>" for note in notes) + "</div>")
+        parts.append(
+            f"<div class=step><b>{step.index}</b> {image}<div>{e(step.thought)}</div>"
+            f"<pre>{e(chr(10).join(lines))}</pre>"
+            + "".join(f"<div class=bad>{e(note)}</div>" for note in notes)
+            + "</div>"
+        )
     return "".join(parts)

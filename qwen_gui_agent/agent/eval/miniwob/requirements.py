@@ -49,8 +49,10 @@ def check_x_tools(*, start_displays: bool) -> None:
     needed = ["xdotool", *(["Xvfb"] if start_displays else [])]
     missing = [tool for tool in needed if shutil.which(tool) is None]
     if missing:
-        raise BenchmarkUnavailable(f"{' and '.join(missing)} not installed: apt-get install "
-                                   + " ".join("xvfb" if tool == "Xvfb" else tool for tool in missing))
+        raise BenchmarkUnavailable(
+            f"{' and '.join(missing)} not installed: apt-get install "
+            + " ".join("xvfb" if tool == "Xvfb" else tool for tool in missing)
+        )
 
 
 def _named_or_found(environ: Mapping[str, str], variable: str, names: tuple[str, ...], what: str) -> str:
@@ -58,8 +60,9 @@ def _named_or_found(environ: Mapping[str, str], variable: str, names: tuple[str,
     if named:
         found = shutil.which(named)
         if found is None:
-            raise BenchmarkUnavailable(f"{variable}={named} is not an executable file: point it at {what}, "
-                                       f"or unset it and {APT_FIX}")
+            raise BenchmarkUnavailable(
+                f"{variable}={named} is not an executable file: point it at {what}, or unset it and {APT_FIX}"
+            )
         return found
     for name in names:
         found = shutil.which(name)

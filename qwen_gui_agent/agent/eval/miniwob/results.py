@@ -27,7 +27,9 @@ def tally(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     seconds = sum(float(record["seconds"]) for record in records)
     successes = sum(bool(record["success"]) for record in records)
     return {
-        "episodes": count, "successes": successes, "success_rate": _share(successes, count),
+        "episodes": count,
+        "successes": successes,
+        "success_rate": _share(successes, count),
         "raw_reward": round(sum(float(r["raw_reward"]) for r in records) / count, 4) if count else 0.0,
         "reward": round(sum(float(r["reward"]) for r in records) / count, 4) if count else 0.0,
         "steps": round(steps / count, 2) if count else 0.0,
@@ -35,15 +37,15 @@ def tally(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-def summarize(records: Sequence[Mapping[str, Any]], tasks: Sequence[str],
-              kinds: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+def summarize(
+    records: Sequence[Mapping[str, Any]], tasks: Sequence[str], kinds: Mapping[str, Sequence[str]]
+) -> dict[str, Any]:
     """Per-task tallies in the order of ``tasks``, and the overall row."""
     by_task = {task: [record for record in records if record["task"] == task] for task in tasks}
     rows = {task: {**tally(members), "kinds": list(kinds.get(task, ()))} for task, members in by_task.items()}
     scored = [row for row in rows.values() if row["episodes"]]
     overall = tally(records)
-    overall["mean_task_success"] = round(sum(row["success_rate"] for row in scored) / len(scored), 6) if scored \
-        else 0.0
+    overall["mean_task_success"] = round(sum(row["success_rate"] for row in scored) / len(scored), 6) if scored else 0.0
     overall["tasks"] = len(scored)
     return {"overall": overall, "tasks": rows}
 
@@ -63,24 +65,43 @@ def write_results(directory: Path, document: Mapping[str, Any]) -> Path:
 
 def console_table(summary: Mapping[str, Any], title: str) -> Table:
     table = Table(title=title, title_justify="left")
-    for column, justify in (("task", "left"), ("kinds", "left"), ("episodes", "right"), ("success", "right"),
-                            ("raw reward", "right"), ("steps", "right"), ("s/step", "right")):
+    for column, justify in (
+        ("task", "left"),
+        ("kinds", "left"),
+        ("episodes", "right"),
+        ("success", "right"),
+        ("raw reward", "right"),
+        ("steps", "right"),
+        ("s/step", "right"),
+    ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for task, row in summary["tasks"].items():
         table.add_row(escape(task), escape(", ".join(row["kinds"])), *_cells(row))
     overall = summary["overall"]
     table.add_section()
     table.add_row("[bold]all episodes[/bold]", "", *_cells(overall))
-    table.add_row("[bold]mean of tasks[/bold]", f"{overall['tasks']} tasks", "",
-                  f"{100 * overall['mean_task_success']:.1f}%", "", "", "")
+    table.add_row(
+        "[bold]mean of tasks[/bold]",
+        f"{overall['tasks']} tasks",
+        "",
+        f"{100 * overall['mean_task_success']:.1f}%",
+        "",
+        "",
+        "",
+    )
     return table
 
 
 def _cells(row: Mapping[str, Any]) -> tuple[str, ...]:
     if not row["episodes"]:
         return ("0", "-", "-", "-", "-")
-    return (str(row["episodes"]), f"{100 * row['success_rate']:.1f}%", f"{row['raw_reward']:+.2f}",
-            f"{row['steps']:.1f}", f"{row['seconds_per_step']:.2f}")
+    return (
+        str(row["episodes"]),
+        f"{100 * row['success_rate']:.1f}%",
+        f"{row['raw_reward']:+.2f}",
+        f"{row['steps']:.1f}",
+        f"{row['seconds_per_step']:.2f}",
+    )
 
 
 def _share(part: int, whole: int) -> float:

@@ -66,9 +66,17 @@ class EpisodeQueue:
             return list(self._left)
 
 
-def run_episodes(episodes: list[tuple[str, int]], displays: list[str], *, parallel: int, open_window: OpenWindow,
-                 open_env: OpenEnv, play: Play, on_result: Callable[[EpisodeResult], None],
-                 stop: StopSignal) -> RunReport:
+def run_episodes(
+    episodes: list[tuple[str, int]],
+    displays: list[str],
+    *,
+    parallel: int,
+    open_window: OpenWindow,
+    open_env: OpenEnv,
+    play: Play,
+    on_result: Callable[[EpisodeResult], None],
+    stop: StopSignal,
+) -> RunReport:
     """Play every episode on the displays, ``parallel`` at once; ``on_result`` gets each one as it ends."""
     queue = EpisodeQueue(episodes)
     pool = DevicePool(list(displays))
@@ -101,16 +109,31 @@ def run_episodes(episodes: list[tuple[str, int]], displays: list[str], *, parall
     return report
 
 
-def _worker(queue: EpisodeQueue, pool: DevicePool, open_window: OpenWindow, open_env: OpenEnv, play: Play,
-            finished: Callable[[EpisodeResult], None], stop: StopSignal) -> None:
+def _worker(
+    queue: EpisodeQueue,
+    pool: DevicePool,
+    open_window: OpenWindow,
+    open_env: OpenEnv,
+    play: Play,
+    finished: Callable[[EpisodeResult], None],
+    stop: StopSignal,
+) -> None:
     """Play episodes on a display until none is left; a display whose browser fails is retired for another."""
     while not stop.event.is_set() and (display := pool.acquire(stop.event)) is not None:
         if _play_on(display, queue, pool, open_window, open_env, play, finished, stop):
             return
 
 
-def _play_on(display: str, queue: EpisodeQueue, pool: DevicePool, open_window: OpenWindow, open_env: OpenEnv,
-             play: Play, finished: Callable[[EpisodeResult], None], stop: StopSignal) -> bool:
+def _play_on(
+    display: str,
+    queue: EpisodeQueue,
+    pool: DevicePool,
+    open_window: OpenWindow,
+    open_env: OpenEnv,
+    play: Play,
+    finished: Callable[[EpisodeResult], None],
+    stop: StopSignal,
+) -> bool:
     """Episodes on one display; False when its browser failed (the display is retired, the episode given back)."""
     window = open_window(display)
     env: TaskEnv | None = None
@@ -145,8 +168,9 @@ def _play_one(play: Play, env: TaskEnv, task: str, seed: int) -> EpisodeResult:
         return EpisodeResult(task=task, seed=seed, utterance="", outcome=ERROR, status="error", message=str(error))
     except Exception as error:  # a worker records its episode whatever goes wrong, and lives on
         log.exception("episode %s seed %d stopped on an unexpected error", task, seed)
-        return EpisodeResult(task=task, seed=seed, utterance="", outcome=ERROR, status="error",
-                             message=f"internal error: {error!r}")
+        return EpisodeResult(
+            task=task, seed=seed, utterance="", outcome=ERROR, status="error", message=f"internal error: {error!r}"
+        )
 
 
 def _wait(done: threading.Semaphore, count: int, stop: StopSignal) -> None:

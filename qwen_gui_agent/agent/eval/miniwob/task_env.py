@@ -66,19 +66,20 @@ def _environment_class() -> type:
     from miniwob.environment import MiniWoBEnvironment
     from miniwob.selenium_instance import SeleniumInstance
 
-    class VisibleInstance(SeleniumInstance):  # type: ignore[misc]
+    class VisibleInstance(SeleniumInstance):
         window: BrowserWindow
 
         def create_driver(self) -> None:
             self.driver = self.window.show(self.url)
             self.driver.implicitly_wait(0)  # lookups that find nothing answer at once
             self.inner_width, self.inner_height = self.driver.execute_script(
-                "return [window.innerWidth, window.innerHeight];")
+                "return [window.innerWidth, window.innerHeight];"
+            )
 
         def close(self) -> None:
             self.died = True  # the window outlives the task: BrowserWindow.close quits it
 
-    class VisibleEnvironment(MiniWoBEnvironment):  # type: ignore[misc]
+    class VisibleEnvironment(MiniWoBEnvironment):
         def __init__(self, window: BrowserWindow, **kwargs: Any) -> None:
             self.window = window  # read by _hard_reset_instance, which the base __init__ calls
             super().__init__(**kwargs)
@@ -106,8 +107,9 @@ class TaskEnv:
         from selenium.common.exceptions import WebDriverException
 
         try:
-            environment = _environment_class()(window, subdomain=task, render_mode="human",
-                                               reward_processor=_env_reward)
+            environment = _environment_class()(
+                window, subdomain=task, render_mode="human", reward_processor=_env_reward
+            )
         except BrowserError:
             raise
         except (WebDriverException, RuntimeError) as error:  # the task page did not come up
@@ -131,10 +133,15 @@ class TaskEnv:
         try:
             observation, _info = self._env.reset(seed=seed, options={"record_screenshots": False})
         except (WebDriverException, RuntimeError) as error:
-            raise BrowserError(f"the task {self.task} could not start seed {seed} on {self.display}: "
-                               f"{_first_line(error)}") from None
-        self.current = EpisodeStart(task=self.task, seed=seed, utterance=str(observation["utterance"]),
-                                    fields=tuple((str(key), str(value)) for key, value in observation["fields"]))
+            raise BrowserError(
+                f"the task {self.task} could not start seed {seed} on {self.display}: {_first_line(error)}"
+            ) from None
+        self.current = EpisodeStart(
+            task=self.task,
+            seed=seed,
+            utterance=str(observation["utterance"]),
+            fields=tuple((str(key), str(value)) for key, value in observation["fields"]),
+        )
         return self.current
 
     def state(self) -> EnvState:
@@ -144,10 +151,15 @@ class TaskEnv:
         try:
             metadata = self._env.unwrapped.instance.get_metadata()
         except WebDriverException as error:
-            raise BrowserError(f"the {self.task} browser on {self.display} stopped answering: "
-                               f"{_first_line(error)}") from None
-        return EnvState(done=bool(metadata["done"]), reward=float(metadata["env_reward"] or 0.0),
-                        raw_reward=float(metadata["raw_reward"] or 0.0), reason=str(metadata.get("reason") or ""))
+            raise BrowserError(
+                f"the {self.task} browser on {self.display} stopped answering: {_first_line(error)}"
+            ) from None
+        return EnvState(
+            done=bool(metadata["done"]),
+            reward=float(metadata["env_reward"] or 0.0),
+            raw_reward=float(metadata["raw_reward"] or 0.0),
+            reason=str(metadata.get("reason") or ""),
+        )
 
     def run_js(self, script: str, *arguments: Any) -> Any:
         """``script``'s value in the page; BrowserError when the browser is gone (a script's own error passes)."""
@@ -158,8 +170,9 @@ class TaskEnv:
         except JavascriptException:
             raise
         except WebDriverException as error:
-            raise BrowserError(f"the {self.task} browser on {self.display} stopped answering: "
-                               f"{_first_line(error)}") from None
+            raise BrowserError(
+                f"the {self.task} browser on {self.display} stopped answering: {_first_line(error)}"
+            ) from None
 
     def close(self) -> None:
         try:

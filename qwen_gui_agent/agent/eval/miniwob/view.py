@@ -91,8 +91,9 @@ class PageGeometry:
         """The screen pixels a CSS rectangle covers (edges rounded to whole pixels)."""
         left, top = self.to_screen(rect.left, rect.top)
         right, bottom = self.to_screen(rect.left + rect.width, rect.top + rect.height)
-        return Region(left=round(left), top=round(top), width=round(right) - round(left),
-                      height=round(bottom) - round(top))
+        return Region(
+            left=round(left), top=round(top), width=round(right) - round(left), height=round(bottom) - round(top)
+        )
 
 
 @dataclass(frozen=True)
@@ -110,11 +111,15 @@ class TaskArea:
         """A CSS point of the viewport -> pixels of a capture of the area resized to ``image_size``."""
         screen_x, screen_y = self.geometry.to_screen(x, y)
         width, height = image_size
-        return ((screen_x - self.region.left) * width / self.region.width,
-                (screen_y - self.region.top) * height / self.region.height)
+        return (
+            (screen_x - self.region.left) * width / self.region.width,
+            (screen_y - self.region.top) * height / self.region.height,
+        )
 
     def contains(self, x: float, y: float) -> bool:
         """Whether a CSS point of the viewport shows inside the captured area."""
         screen_x, screen_y = self.geometry.to_screen(x, y)
-        return (self.region.left <= screen_x < self.region.left + self.region.width
-                and self.region.top <= screen_y < self.region.top + self.region.height)
+        return (
+            self.region.left <= screen_x < self.region.left + self.region.width
+            and self.region.top <= screen_y < self.region.top + self.region.height
+        )

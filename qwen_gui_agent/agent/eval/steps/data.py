@@ -12,7 +12,7 @@ in screenshot pixels; optionally ``boxes``: the target element's ``[x1, y1, x2, 
 
 from __future__ import annotations
 
-import re
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,12 +29,16 @@ from ....tools.actions import (
     Type,
     Wait,
 )
-from ....tools.canonical import parse_action
+from ....tools.canonical import format_action, parse_action
 from ....tools.errors import ActionParseError
 from ....tools.frames import ModelFrame, ScreenGeometry, map_action
+from ...files.bounded_json import JsonLimitError, loads_bounded
+from ...files.paths import PathEscape, inside, is_file_quietly
+from ...files.reading import read_regular
 from ...records.run_files import RUN_FILE, STEPS_FILE, RecordedRun, RunLoadError, load_run
 from ...runtime.recorded_prompts import PARSED_KINDS
-from ..items import Box, DataFileError, DataProblem, json_records
+from ...runtime.secrets import referenced_names
+from ..items import DATA_LIMITS, MAX_DATA_FILE_BYTES, Box, DataFileError, DataProblem, box_numbers, json_records
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,9 @@ def load_step_items(paths: Sequence[Path]) -> StepSet:
     problems: list[DataProblem] = []
     for path in paths:
         if path.is_dir():
-            runs = [path] if (path / RUN_FILE).exists() else sorted(p for p in path.iterdir() if (p / RUN_FILE).exists())
+            runs = (
+                [path] if (path / RUN_FILE).exists() else sorted(p for p in path.iterdir() if (p / RUN_FILE).exists())
+            )
             if not runs:
                 raise FileNotFoundError(f"{path} is neither a run directory nor a folder of them")
             for run_dir in runs:
@@ -84,11 +90,18 @@ def load_step_items(paths: Sequence[Path]) -> StepSet:
     return StepSet(items=tuple(items), problems=tuple(problems))
 
 
+def secret_names(items: Sequence[StepItem]) -> tuple[str, ...]:
+    """The secrets the items' goals and expected actions name (``{{secret:NAME}}``): the model may read one off a
+    screenshot and repeat it, so its answers are redacted as a run's are."""
+    texts = [text for item in items for text in (item.goal, format_action(item.expected))]
+    return referenced_names(texts)
+
+
 def _from_run(directory: Path, items: list[StepItem], problems: list[DataProblem]) -> None:
     try:
         run = load_run(directory)
     except RunLoadError as error:
-        file, line, message = _located(str(error), directory / RUN_FILE)
+        file, line, message = _located(str(error), error.file or directory / RUN_FILE, error.line)
         problems.append(DataProblem(f"{directory.name}:run", file, line, message))
         return
     for position, step in enumerate(run.steps):
@@ -100,19 +113,30 @@ def _from_run(directory: Path, items: list[StepItem], problems: list[DataProblem
             if image is None or not image.is_file():
                 raise ValueError(f"screenshot {step.screenshot!r} of step {step.index} is missing")
             frame = ModelFrame(**step.frame.model_dump())
-            expected = map_action(parse_action(step.actions[0]), frame,
-                                  ScreenGeometry(step.geometry.width, step.geometry.height))
+            expected = map_action(
+                parse_action(step.actions[0]), frame, ScreenGeometry(step.geometry.width, step.geometry.height)
+            )
         except (ValueError, ActionParseError) as error:
             problems.append(DataProblem(item_id, str(directory / STEPS_FILE), position + 1, str(error)))
             continue
-        items.append(StepItem(id=item_id, where=where, goal=step.goal or run.info.task, image=image,
-                              expected=expected, groups={"kind": "run", "action": expected.action},
-                              run=run, position=position))
+        items.append(
+            StepItem(
+                id=item_id,
+                where=where,
+                goal=step.goal or run.info.task,
+                image=image,
+                expected=expected,
+                groups={"kind": "run", "action": expected.action},
+                run=run,
+                position=position,
+            )
+        )
 
 
-def _located(message: str, default: Path) -> tuple[str, int, str]:
-    match = re.match(r"^(.*?):(\d+): (.*)$", message, re.DOTALL)
-    return (match.group(1), int(match.group(2)), match.group(3)) if match else (str(default), 1, message)
+def _located(message: str, file: Path, line: int | None) -> tuple[str, int, str]:
+    """The file, line and message of a load error (the message without the "FILE:LINE: " it may start with)."""
+    prefix = f"{file}:{line}: " if line is not None else f"{file}: "
+    return str(file), line or 1, message.removeprefix(prefix)
 
 
 def _from_episode_file(path: Path, items: list[StepItem], problems: list[DataProblem]) -> None:
@@ -134,24 +158,37 @@ def _from_episode_file(path: Path, items: list[StepItem], problems: list[DataPro
         for position, action in enumerate(episode.actions):
             item_id = f"{episode_id}:{position}"
             image = episode.screenshots[position]
-            if not image.is_file():
-                problems.append(DataProblem(item_id, str(path), line, f"screenshot {image} of step {position} is missing"))
+            if not is_file_quietly(image):
+                problems.append(
+                    DataProblem(item_id, str(path), line, f"screenshot {image} of step {position} is missing")
+                )
                 continue
-            items.append(StepItem(id=item_id, where=f"{path}:{line}", goal=episode.goal, image=image, expected=action,
-                                  box=boxes[position], groups={"kind": "episode", "action": action.action},
-                                  episode=episode, position=position))
+            items.append(
+                StepItem(
+                    id=item_id,
+                    where=f"{path}:{line}",
+                    goal=episode.goal,
+                    image=image,
+                    expected=action,
+                    box=boxes[position],
+                    groups={"kind": "episode", "action": action.action},
+                    episode=episode,
+                    position=position,
+                )
+            )
 
 
 def _episode_values(path: Path) -> list[tuple[int, object]]:
     """A .json file: one episode object, or a list of them."""
-    text = path.read_text(encoding="utf-8", errors="replace").lstrip()
+    try:
+        text = read_regular(path, MAX_DATA_FILE_BYTES).decode("utf-8", errors="replace").lstrip()
+    except OSError as error:
+        raise DataFileError(path, 1, f"cannot read the file: {error}") from None
     if text.startswith("{"):
-        import json
-
         try:
-            return [(1, json.loads(text))]
-        except json.JSONDecodeError as error:
-            raise DataFileError(path, error.lineno, f"not valid JSON ({error.msg})") from None
+            return [(1, loads_bounded(text, DATA_LIMITS))]
+        except JsonLimitError as error:
+            raise DataFileError(path, 1, str(error)) from None
     return list(json_records(path))
 
 
@@ -169,17 +206,27 @@ def _episode(value: object, base: Path) -> tuple[Episode, list[Box | None]]:
     if boxes is not None and (not isinstance(boxes, list) or len(boxes) < len(actions)):
         raise ValueError("boxes must be a list with one entry (or null) per action")
     parsed = tuple(_action(raw, number) for number, raw in enumerate(actions))
-    episode = Episode(goal=goal, screenshots=tuple(base / str(shot) for shot in shots), actions=parsed,
-                      device=str(value.get("device", "mobile")))
+    episode = Episode(
+        goal=goal,
+        screenshots=tuple(_screenshot(base, shot) for shot in shots),
+        actions=parsed,
+        device=str(value.get("device", "mobile")),
+    )
     return episode, [_box(boxes[n]) if boxes else None for n in range(len(actions))]
+
+
+def _screenshot(base: Path, shot: object) -> Path:
+    """A screenshot named relative to the episode file, inside its folder (never ``..``, absolute or a link out)."""
+    try:
+        return inside(base, str(shot))
+    except PathEscape as error:
+        raise ValueError(f"screenshot {error}: screenshots must lie inside the episode file's folder {base}") from None
 
 
 def _box(raw: object) -> Box | None:
     if raw is None:
         return None
-    if not (isinstance(raw, list) and len(raw) == 4 and all(isinstance(v, (int, float)) for v in raw)):
-        raise ValueError(f"a box must be [x1, y1, x2, y2] or null, got {raw!r}")
-    return Box(*(float(v) for v in raw))
+    return Box(*box_numbers(raw, "a box ([x1, y1, x2, y2] or null)"))
 
 
 def _action(raw: object, number: int) -> Action:
@@ -192,7 +239,7 @@ def _action(raw: object, number: int) -> Action:
     try:
         match kind:
             case "click" | "long_press":
-                point = Point(x=round(float(raw["x"])), y=round(float(raw["y"])))
+                point = Point(x=_coordinate(raw["x"]), y=_coordinate(raw["y"]))
                 return Click(point=point) if kind == "click" else LongPress(point=point)
             case "scroll":
                 return Scroll(direction=raw["direction"])
@@ -209,3 +256,10 @@ def _action(raw: object, number: int) -> Action:
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"action {number} ({kind}) is incomplete or invalid: {error}") from None
     raise ValueError(f"action {number}: unknown action_type {kind!r}")
+
+
+def _coordinate(raw: object) -> int:
+    """A pixel coordinate: a finite number (a boolean, NaN or a number too large to hold is no place on a screen)."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+        raise ValueError(f"a coordinate must be a finite number, got {str(raw)[:40]}")
+    return round(raw)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from PIL import Image
@@ -31,6 +31,7 @@ from ....tools.messages import Message
 from ...backends.base import ModelBackend
 from ...runtime.history import History
 from ...runtime.recorded_prompts import PARSED_KINDS, PromptRebuilder
+from ...runtime.secrets import Secrets
 from ..asking import FrameSettings, answer_frame, ask, load_rgb, show
 from ..items import Box
 from ..runner import ERROR
@@ -45,10 +46,17 @@ class StepAsker:
     dialect: Dialect
     settings: FrameSettings
     tolerance: float = 0.04
+    secrets: Secrets = field(default_factory=Secrets)  # a value the model repeats is kept as its placeholder
 
     def __call__(self, item: StepItem) -> dict[str, Any]:
-        record: dict[str, Any] = {"id": item.id, "where": item.where, "goal": item.goal, "image": str(item.image),
-                                  "groups": dict(item.groups), "expected": format_action(item.expected)}
+        record: dict[str, Any] = {
+            "id": item.id,
+            "where": item.where,
+            "goal": item.goal,
+            "image": str(item.image),
+            "groups": dict(item.groups),
+            "expected": format_action(item.expected),
+        }
         if item.box is not None:
             record["box"] = item.box.as_list()
         if item.expected.points():
@@ -56,14 +64,15 @@ class StepAsker:
         try:
             screenshot = load_rgb(item.image)
             messages, shown = self._prompt(item, screenshot)
-        except OSError as error:
+        except (OSError, ValueError) as error:  # unreadable, a bomb, or a shape no frame can hold (1x5000)
             return {**record, "outcome": ERROR, "correct": False, "error": f"{item.where}: {error}"}
         started = time.perf_counter()
         completion = ask(self.backend, messages, self.settings, wants_action=True)
         frame = answer_frame(shown, completion)
-        record.update(frame=str(frame), answer=completion.text, seconds=round(time.perf_counter() - started, 3))
+        answer = self.secrets.redact_answer(completion.text)  # before anything reads it, as in a run
+        record.update(frame=str(frame), answer=answer, seconds=round(time.perf_counter() - started, 3))
         try:
-            predicted = map_action(self.dialect.parse(completion.text, frame).actions[0], frame, shown.geometry)
+            predicted = map_action(self.dialect.parse(answer, frame).actions[0], frame, shown.geometry)
         except (ActionParseError, IndexError) as error:
             why = error.describe() if isinstance(error, ActionParseError) else "no action in the answer"
             return {**record, "outcome": "unparsed", "correct": False, "error": why}
@@ -78,8 +87,9 @@ class StepAsker:
             history = self._run_history(item)
             return history.messages(shown.frame, shown.image), shown
         assert item.episode is not None
-        context = PromptContext(task=item.goal, frame=shown.frame,
-                                device="mobile" if item.episode.device == "mobile" else "computer")
+        context = PromptContext(
+            task=item.goal, frame=shown.frame, device="mobile" if item.episode.device == "mobile" else "computer"
+        )
         steps = self._episode_history(item.episode, item.position).steps()
         return self.dialect.build_messages(context, steps, shown.image), shown
 
@@ -109,29 +119,40 @@ class StepAsker:
 
 
 def show_frame(width: int, height: int, dialect: Dialect, settings: FrameSettings) -> ModelFrame:
-    return ModelFrame.for_screen(width, height, settings.frame, relative=dialect.relative,
-                                 relative_scale=dialect.relative_scale)
+    return ModelFrame.for_screen(
+        width, height, settings.frame, relative=dialect.relative, relative_scale=dialect.relative_scale
+    )
 
 
 def to_model_frame(action: Action, frame: ModelFrame, geometry: ScreenGeometry) -> Action:
     """Screenshot pixels -> the model frame (for showing a recorded action as history): map_action's inverse."""
     max_x, max_y = frame.extent
-    return with_points(action, lambda p: Point(x=min(max_x, round(p.x * max_x / geometry.width)),
-                                               y=min(max_y, round(p.y * max_y / geometry.height))))
+    return with_points(
+        action,
+        lambda p: Point(
+            x=min(max_x, round(p.x * max_x / geometry.width)), y=min(max_y, round(p.y * max_y / geometry.height))
+        ),
+    )
 
 
-def score(expected: Action, predicted: Action, box: Box | None, geometry: ScreenGeometry,
-          tolerance: float) -> dict[str, Any]:
+def score(
+    expected: Action, predicted: Action, box: Box | None, geometry: ScreenGeometry, tolerance: float
+) -> dict[str, Any]:
     """type_match, detail_match (None where the type has nothing more to compare), correct and the outcome."""
     type_match = expected.action == predicted.action
     detail = _detail_match(expected, predicted, box, geometry, tolerance) if type_match else None
     correct = type_match and detail is not False
-    return {"type_match": type_match, "detail_match": detail, "correct": correct,
-            "outcome": "hit" if correct else ("wrong_detail" if type_match else "wrong_type")}
+    return {
+        "type_match": type_match,
+        "detail_match": detail,
+        "correct": correct,
+        "outcome": "hit" if correct else ("wrong_detail" if type_match else "wrong_type"),
+    }
 
 
-def _detail_match(expected: Action, predicted: Action, box: Box | None, geometry: ScreenGeometry,
-                  tolerance: float) -> bool | None:
+def _detail_match(
+    expected: Action, predicted: Action, box: Box | None, geometry: ScreenGeometry, tolerance: float
+) -> bool | None:
     limit = tolerance * math.hypot(geometry.width, geometry.height)
 
     def near(a: Point | None, b: Point | None, target: Box | None = None) -> bool:

@@ -22,10 +22,16 @@ def noise(width: int, height: int, seed: int) -> Image.Image:
 # Different image sizes, prompt lengths and answer limits, so rows are padded and stop at different points.
 REQUESTS = [
     StepRequest((Message("user", (noise(56, 56, 0), "Click the search button.")),), max_new_tokens=12),
-    StepRequest((Message("system", ("You operate a phone.",)),
-                 Message("user", (noise(112, 56, 1), "Type hello into the field")),), max_new_tokens=12),
-    StepRequest((Message("user", (noise(84, 140, 2), "Scroll to the bottom of the settings page, slowly")),),
-                max_new_tokens=5),
+    StepRequest(
+        (
+            Message("system", ("You operate a phone.",)),
+            Message("user", (noise(112, 56, 1), "Type hello into the field")),
+        ),
+        max_new_tokens=12,
+    ),
+    StepRequest(
+        (Message("user", (noise(84, 140, 2), "Scroll to the bottom of the settings page, slowly")),), max_new_tokens=5
+    ),
     StepRequest((Message("user", ("No screenshot this time: what next?",)),), max_new_tokens=12),
 ]
 
@@ -53,8 +59,7 @@ def test_waiting_steps_from_several_threads_share_one_batch(local_backend) -> No
 
     def worker(index: int) -> None:
         start.wait()
-        answers[index] = shared.complete(REQUESTS[index].messages,
-                                         max_new_tokens=REQUESTS[index].max_new_tokens).text
+        answers[index] = shared.complete(REQUESTS[index].messages, max_new_tokens=REQUESTS[index].max_new_tokens).text
 
     threads = [threading.Thread(target=worker, args=(index,)) for index in range(len(REQUESTS))]
     for thread in threads:
@@ -80,10 +85,13 @@ def test_a_failing_batch_fails_every_caller_and_the_scheduler_goes_on(local_back
     assert shared.complete(REQUESTS[3].messages, max_new_tokens=3).usage.completion_tokens >= 1
 
 
-@pytest.mark.parametrize(("row", "limit", "expected"), [
-    ([5, 6, 7, 8], 3, [5, 6, 7]),       # its own limit, shorter than the batch's
-    ([5, 2, 0, 0], 4, [5, 2]),          # its end token, then the batch's padding
-    ([5, 6], 4, [5, 6]),
-])
+@pytest.mark.parametrize(
+    ("row", "limit", "expected"),
+    [
+        ([5, 6, 7, 8], 3, [5, 6, 7]),  # its own limit, shorter than the batch's
+        ([5, 2, 0, 0], 4, [5, 2]),  # its end token, then the batch's padding
+        ([5, 6], 4, [5, 6]),
+    ],
+)
 def test_a_row_keeps_only_its_own_tokens(row: list[int], limit: int, expected: list[int]) -> None:
     assert own_tokens(row, limit, {2}) == expected

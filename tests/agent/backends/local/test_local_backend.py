@@ -29,7 +29,9 @@ def screenshot(width: int, height: int) -> Image.Image:
 
 
 def frame_sized(width: int, height: int, settings: BackendSettings) -> tuple[ModelFrame, Image.Image]:
-    frame = ModelFrame.for_screen(width, height, FrameBounds(min_pixels=settings.min_pixels, max_pixels=settings.max_pixels))
+    frame = ModelFrame.for_screen(
+        width, height, FrameBounds(min_pixels=settings.min_pixels, max_pixels=settings.max_pixels)
+    )
     return frame, resize_to_frame(screenshot(width, height), frame)
 
 
@@ -39,8 +41,7 @@ def test_frame_read_from_image_grid_equals_smart_resize(local_backend, width: in
     frame, image = frame_sized(width, height, settings)
     completion = local_backend.complete([Message("user", ("Open the settings.", image))])
 
-    expected_h, expected_w = smart_resize(height, width, min_pixels=settings.min_pixels,
-                                          max_pixels=settings.max_pixels)
+    expected_h, expected_w = smart_resize(height, width, min_pixels=settings.min_pixels, max_pixels=settings.max_pixels)
     assert completion.seen_frame == (expected_w, expected_h) == (frame.width, frame.height)
     image_tokens = (expected_w // 28) * (expected_h // 28)
     assert completion.usage.prompt_tokens > image_tokens
@@ -117,12 +118,14 @@ def test_unresized_screenshot_is_reported_as_a_different_frame(local_backend, ca
 
 def test_chat_template_messages_keeps_images_in_order() -> None:
     first, second = Image.new("RGB", (28, 28)), Image.new("RGB", (56, 28))
-    chat, images = chat_template_messages(
-        [Message.text("system", "sys"), Message("user", ("a", first, "b", second))]
-    )
+    chat, images = chat_template_messages([Message.text("system", "sys"), Message("user", ("a", first, "b", second))])
     assert chat[0] == {"role": "system", "content": "sys"}
-    assert chat[1]["content"] == [{"type": "text", "text": "a"}, {"type": "image"}, {"type": "text", "text": "b"},
-                                  {"type": "image"}]
+    assert chat[1]["content"] == [
+        {"type": "text", "text": "a"},
+        {"type": "image"},
+        {"type": "text", "text": "b"},
+        {"type": "image"},
+    ]
     assert images == [first, second]
 
 
@@ -183,8 +186,9 @@ def test_hub_id_served_from_the_cache_without_network(offline_hub: Path, tiny_qw
     (offline_hub / "models--tiny-org--tiny-qwen" / "refs").mkdir()
     (offline_hub / "models--tiny-org--tiny-qwen" / "refs" / "main").write_text("0123abcd")
 
-    backend = create_backend(BackendSettings(kind="local", model="tiny-org/tiny-qwen", torch_device="cpu",
-                                             max_new_tokens=2))
+    backend = create_backend(
+        BackendSettings(kind="local", model="tiny-org/tiny-qwen", torch_device="cpu", max_new_tokens=2)
+    )
     try:
         assert backend.loaded.weights == str(snapshot)
         assert backend.complete([Message.text("user", "hi")]).usage.completion_tokens >= 1

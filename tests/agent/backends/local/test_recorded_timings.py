@@ -14,8 +14,9 @@ from qwen_gui_agent.tools.messages import Message
 
 
 def test_local_phases_are_recorded_as_model_timings(local_backend) -> None:
-    completion = local_backend.complete([Message("user", ("Click OK.", Image.new("RGB", (812, 588), "white")))],
-                                        max_new_tokens=3)
+    completion = local_backend.complete(
+        [Message("user", ("Click OK.", Image.new("RGB", (812, 588), "white")))], max_new_tokens=3
+    )
     timings_ms: dict[str, float] = {}
     serving: dict = {}
     record_backend_facts(timings_ms, serving, completion)

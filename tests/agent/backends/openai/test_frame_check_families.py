@@ -24,14 +24,20 @@ from tests.support.model_server import ModelServer, TokenCounter
 
 # A served name of each family, as users name them (the registry must know every family listed here).
 EXAMPLES = {
-    "gui-owl-1.5": "mPLUG/GUI-Owl-1.5-8B", "ui-tars-1.5": "ByteDance-Seed/UI-TARS-1.5-7B",
-    "ui-tars-1.0": "bytedance-research/UI-TARS-7B-DPO", "qwen3.5": "Qwen/Qwen3.5-9B",
-    "qwen3-vl": "Qwen/Qwen3-VL-8B-Instruct", "qwen2.5-vl": "Qwen/Qwen2.5-VL-7B-Instruct",
+    "gui-owl-1.5": "mPLUG/GUI-Owl-1.5-8B",
+    "ui-tars-1.5": "ByteDance-Seed/UI-TARS-1.5-7B",
+    "ui-tars-1.0": "bytedance-research/UI-TARS-7B-DPO",
+    "qwen3.5": "Qwen/Qwen3.5-9B",
+    "qwen3-vl": "Qwen/Qwen3-VL-8B-Instruct",
+    "qwen2.5-vl": "Qwen/Qwen2.5-VL-7B-Instruct",
     "qwen2-vl": "Qwen/Qwen2-VL-7B-Instruct",
 }
 SCREEN = (1920, 1080)
-ANSWER = "<tool_call>\n" + json.dumps({"name": "computer_use", "arguments": {"action": "wait", "time": 1}}) + \
-    "\n</tool_call>"
+ANSWER = (
+    "<tool_call>\n"
+    + json.dumps({"name": "computer_use", "arguments": {"action": "wait", "time": 1}})
+    + "\n</tool_call>"
+)
 
 
 def test_every_family_of_the_registry_has_an_example() -> None:
@@ -39,11 +45,12 @@ def test_every_family_of_the_registry_has_an_example() -> None:
 
 
 def ask_once(server: ModelServer, model: str):
-    choice = resolve_model_settings(ModelFlags(model=model, base_url=server.base_url, max_retries=0),
-                                    environ={})
+    choice = resolve_model_settings(ModelFlags(model=model, base_url=server.base_url, max_retries=0), environ={})
     frame = ModelFrame.for_screen(*SCREEN, choice.settings.frame)
-    messages = [Message.text("system", "You operate a computer."),
-                Message("user", ("Task: wait", Image.new("RGB", (frame.width, frame.height), "white")))]
+    messages = [
+        Message.text("system", "You operate a computer."),
+        Message("user", ("Task: wait", Image.new("RGB", (frame.width, frame.height), "white"))),
+    ]
     with create_backend(choice.settings) as backend:
         return frame, backend.complete(messages)
 
@@ -63,7 +70,7 @@ def test_a_server_with_the_checkpoints_own_bounds_keeps_the_frame(family: str, c
 def test_a_server_with_a_smaller_cap_is_caught_in_the_familys_own_factor(family: str) -> None:
     model = EXAMPLES[family]
     base = TokenCounter.for_model(model)
-    counter = TokenCounter(max_pixels=300 * base.factor ** 2, min_pixels=base.min_pixels, factor=base.factor)
+    counter = TokenCounter(max_pixels=300 * base.factor**2, min_pixels=base.min_pixels, factor=base.factor)
     with ModelServer([ANSWER], model=model, counter=counter) as server:
         frame, completion = ask_once(server, model)
     served = counter.served_size(frame.width, frame.height)

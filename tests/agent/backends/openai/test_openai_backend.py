@@ -26,8 +26,15 @@ API_KEY = "sk-test-0123456789abcdef"
 
 def settings_for(server: ModelServer, **changes) -> BackendSettings:
     # Tiny backoff so retry tests take milliseconds.
-    values = {"kind": "openai", "base_url": server.base_url, "model": "Qwen/Qwen2.5-VL-7B-Instruct",
-              "max_retries": 2, "retry_initial_s": 0.01, "retry_max_wait_s": 0.05, "timeout_s": 5.0}
+    values = {
+        "kind": "openai",
+        "base_url": server.base_url,
+        "model": "Qwen/Qwen2.5-VL-7B-Instruct",
+        "max_retries": 2,
+        "retry_initial_s": 0.01,
+        "retry_max_wait_s": 0.05,
+        "timeout_s": 5.0,
+    }
     return BackendSettings(**{**values, **changes})
 
 
@@ -103,8 +110,10 @@ def test_server_error_is_retried(model_server: ModelServer) -> None:
 
 def test_server_errors_past_the_retries_fail_with_status_and_excerpt(model_server: ModelServer) -> None:
     model_server.push(*[Reply.error(502, "upstream exploded")] * 5)
-    with create_backend(settings_for(model_server, max_retries=2)) as backend, \
-            pytest.raises(BackendRequestError) as caught:
+    with (
+        create_backend(settings_for(model_server, max_retries=2)) as backend,
+        pytest.raises(BackendRequestError) as caught,
+    ):
         backend.complete([Message.text("user", "hi")])
     message = str(caught.value)
     assert "HTTP 502" in message
@@ -147,8 +156,10 @@ def test_slow_reply_times_out_then_retry_succeeds(model_server: ModelServer) -> 
 
 def test_slow_replies_past_the_retries_fail(model_server: ModelServer) -> None:
     model_server.push(Reply.slow(3.0), Reply.slow(3.0))
-    with create_backend(settings_for(model_server, timeout_s=0.2, max_retries=1)) as backend, \
-            pytest.raises(BackendRequestError) as caught:
+    with (
+        create_backend(settings_for(model_server, timeout_s=0.2, max_retries=1)) as backend,
+        pytest.raises(BackendRequestError) as caught,
+    ):
         backend.complete([Message.text("user", "hi")])
     assert "no reply within 0.2 s" in str(caught.value)
 
@@ -162,8 +173,10 @@ def test_dropped_connection_is_retried(model_server: ModelServer) -> None:
 
 def test_dropped_connections_past_the_retries_fail(model_server: ModelServer) -> None:
     model_server.push(*[Reply.dropped()] * 3)
-    with create_backend(settings_for(model_server, max_retries=2)) as backend, \
-            pytest.raises(BackendRequestError) as caught:
+    with (
+        create_backend(settings_for(model_server, max_retries=2)) as backend,
+        pytest.raises(BackendRequestError) as caught,
+    ):
         backend.complete([Message.text("user", "hi")])
     assert "connection failed" in str(caught.value)
 
@@ -177,8 +190,11 @@ def _free_port() -> int:
 def test_nobody_listening_fails_at_once_naming_the_url(caplog) -> None:
     url = f"http://127.0.0.1:{_free_port()}/v1"
     settings = BackendSettings(kind="openai", base_url=url, max_retries=3, retry_initial_s=5.0, timeout_s=2)
-    with caplog.at_level(logging.WARNING), create_backend(settings) as backend, \
-            pytest.raises(BackendUnavailable) as caught:
+    with (
+        caplog.at_level(logging.WARNING),
+        create_backend(settings) as backend,
+        pytest.raises(BackendUnavailable) as caught,
+    ):
         backend.complete([Message.text("user", "hi")])
     assert f"cannot connect to the model server at {url}" in str(caught.value)
     assert "--base-url" in caught.value.hint
@@ -205,8 +221,10 @@ def test_malformed_json_is_retried_then_succeeds(model_server: ModelServer) -> N
 
 def test_malformed_json_past_the_retries_fails_with_excerpt(model_server: ModelServer) -> None:
     model_server.push(*[Reply.malformed(b"<html>502 Bad Gateway</html>")] * 2)
-    with create_backend(settings_for(model_server, max_retries=1)) as backend, \
-            pytest.raises(BackendRequestError) as caught:
+    with (
+        create_backend(settings_for(model_server, max_retries=1)) as backend,
+        pytest.raises(BackendRequestError) as caught,
+    ):
         backend.complete([Message.text("user", "hi")])
     assert "not JSON" in str(caught.value)
     assert "<html>502 Bad Gateway</html>" in str(caught.value)
@@ -214,8 +232,10 @@ def test_malformed_json_past_the_retries_fails_with_excerpt(model_server: ModelS
 
 def test_json_that_is_not_a_chat_completion_is_retried_then_fails(model_server: ModelServer) -> None:
     model_server.push(*[Reply.json({"object": "error", "detail": "queue full"})] * 2)
-    with create_backend(settings_for(model_server, max_retries=1)) as backend, \
-            pytest.raises(BackendRequestError) as caught:
+    with (
+        create_backend(settings_for(model_server, max_retries=1)) as backend,
+        pytest.raises(BackendRequestError) as caught,
+    ):
         backend.complete([Message.text("user", "hi")])
     assert "not a chat completion" in str(caught.value)
     assert len(model_server.requests) == 2
@@ -224,12 +244,49 @@ def test_json_that_is_not_a_chat_completion_is_retried_then_fails(model_server: 
 @pytest.mark.parametrize("status", [400, 401, 404, 413])
 def test_client_errors_fail_at_once_with_the_server_message(model_server: ModelServer, status: int) -> None:
     model_server.push(Reply.error(status, "The model `nope` does not exist."), Reply.answer("never"))
-    with create_backend(settings_for(model_server, model="nope")) as backend, \
-            pytest.raises(BackendRequestError) as caught:
+    with (
+        create_backend(settings_for(model_server, model="nope")) as backend,
+        pytest.raises(BackendRequestError) as caught,
+    ):
         backend.complete([Message.text("user", "hi")])
     assert f"HTTP {status}" in str(caught.value)
     assert "The model `nope` does not exist." in str(caught.value)
     assert len(model_server.requests) == 1
+
+
+def test_a_model_name_the_server_does_not_serve_gets_the_names_it_does(model_server: ModelServer) -> None:
+    # vLLM's reply to an unknown model name; its GET /v1/models lists what it serves.
+    model_server.push(
+        Reply.json(
+            {
+                "object": "error",
+                "message": "The model `Qwen/Qwen2.5-VL-7B` does not exist.",
+                "type": "NotFoundError",
+                "param": None,
+                "code": 404,
+            },
+            status=404,
+        )
+    )
+    with (
+        create_backend(settings_for(model_server, model="Qwen/Qwen2.5-VL-7B")) as backend,
+        pytest.raises(BackendRequestError) as caught,
+    ):
+        backend.complete([Message.text("user", "hi")])
+    assert "HTTP 404" in str(caught.value) and "does not exist" in str(caught.value)
+    assert "the server serves: scripted-model" in str(caught.value)
+    assert "--model scripted-model" in caught.value.hint
+    assert len(model_server.requests) == 1
+
+
+def test_a_404_for_a_model_the_server_lists_adds_no_list(model_server: ModelServer) -> None:
+    model_server.push(Reply.error(404, "no such route"))
+    with (
+        create_backend(settings_for(model_server, model="scripted-model")) as backend,
+        pytest.raises(BackendRequestError) as caught,
+    ):
+        backend.complete([Message.text("user", "hi")])
+    assert "no such route" in str(caught.value) and "serves" not in str(caught.value)
 
 
 def test_empty_script_answers_410_and_the_client_fails_at_once(model_server: ModelServer) -> None:
@@ -241,12 +298,21 @@ def test_empty_script_answers_410_and_the_client_fails_at_once(model_server: Mod
 def test_api_key_never_in_logs_repr_records_or_errors(model_server: ModelServer, caplog) -> None:
     settings = settings_for(model_server, api_key=SecretStr(API_KEY), max_retries=1)
     model_server.push(Reply.error(500, "x"), Reply.error(500, "y"))
-    with caplog.at_level(logging.DEBUG), create_backend(settings) as backend, \
-            pytest.raises(BackendRequestError) as caught:
+    with (
+        caplog.at_level(logging.DEBUG),
+        create_backend(settings) as backend,
+        pytest.raises(BackendRequestError) as caught,
+    ):
         backend.complete([Message.text("user", "hi")])
     assert model_server.requests[0].headers["authorization"] == f"Bearer {API_KEY}"  # it was really sent
-    for text in (caplog.text, repr(settings), str(settings), str(settings.public_dict()), str(caught.value),
-                 settings.model_dump_json()):
+    for text in (
+        caplog.text,
+        repr(settings),
+        str(settings),
+        str(settings.public_dict()),
+        str(caught.value),
+        settings.model_dump_json(),
+    ):
         assert API_KEY not in text
     assert settings.public_dict()["api_key_set"] is True
 
@@ -259,13 +325,30 @@ def test_callable_replies_see_the_request(model_server: ModelServer) -> None:
 
 
 def test_tool_calls_parsed_by_the_server_are_put_back_as_text() -> None:
-    payload = {"choices": [{"message": {"content": None, "tool_calls": [
-        {"type": "function", "function": {"name": "computer_use",
-                                          "arguments": '{"action": "left_click", "coordinate": [5, 6]}'}}]}}],
-               "usage": {"prompt_tokens": 10, "completion_tokens": 4}}
+    payload = {
+        "choices": [
+            {
+                "message": {
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "type": "function",
+                            "function": {
+                                "name": "computer_use",
+                                "arguments": '{"action": "left_click", "coordinate": [5, 6]}',
+                            },
+                        }
+                    ],
+                }
+            }
+        ],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 4},
+    }
     text, usage = read_reply(payload)
-    assert text == ('<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", '
-                    '"coordinate": [5, 6]}}\n</tool_call>')
+    assert text == (
+        '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", '
+        '"coordinate": [5, 6]}}\n</tool_call>'
+    )
     assert (usage.prompt_tokens, usage.completion_tokens) == (10, 4)
 
 
@@ -285,10 +368,15 @@ def test_parse_retry_after_forms() -> None:
     assert parse_retry_after(format_datetime(datetime(2000, 1, 1, tzinfo=UTC), usegmt=True)) == 0.0
 
 
-@given(attempt=st.integers(1, 40), initial=st.floats(0, 10), cap=st.floats(0, 60),
-       retry_after=st.none() | st.floats(-5, 1e6))
-def test_backoff_is_capped_and_follows_retry_after(attempt: int, initial: float, cap: float,
-                                                   retry_after: float | None) -> None:
+@given(
+    attempt=st.integers(1, 40),
+    initial=st.floats(0, 10),
+    cap=st.floats(0, 60),
+    retry_after=st.none() | st.floats(-5, 1e6),
+)
+def test_backoff_is_capped_and_follows_retry_after(
+    attempt: int, initial: float, cap: float, retry_after: float | None
+) -> None:
     wait = backoff_seconds(attempt, retry_after, initial=initial, cap=cap)
     assert 0 <= wait <= cap
     if retry_after is not None:

@@ -24,8 +24,15 @@ API_KEY = "sk-hostile-0123456789abcdef"
 
 
 def settings_for(server: ModelServer, **changes) -> BackendSettings:
-    values = {"kind": "openai", "base_url": server.base_url, "model": "m", "max_retries": 1,
-              "retry_initial_s": 0.01, "retry_max_wait_s": 0.05, "timeout_s": 10.0}
+    values = {
+        "kind": "openai",
+        "base_url": server.base_url,
+        "model": "m",
+        "max_retries": 1,
+        "retry_initial_s": 0.01,
+        "retry_max_wait_s": 0.05,
+        "timeout_s": 10.0,
+    }
     return BackendSettings(**{**values, **changes})
 
 
@@ -37,16 +44,19 @@ def completion(message: dict | None = None, **extra) -> dict:
 HOSTILE_REPLIES = {
     "tool_calls as strings": Reply.json(completion({"role": "assistant", "content": "", "tool_calls": ["a", "b"]})),
     "tool_calls as an object": Reply.json(completion({"role": "assistant", "tool_calls": {"function": {}}})),
-    "tool_call arguments as a number": Reply.json(completion(
-        {"role": "assistant", "tool_calls": [{"function": {"name": "computer_use", "arguments": 5}}]})),
+    "tool_call arguments as a number": Reply.json(
+        completion({"role": "assistant", "tool_calls": [{"function": {"name": "computer_use", "arguments": 5}}]})
+    ),
     "usage as a list": Reply.json(completion(usage=[1, 2, 3])),
-    "content parts with a number as text": Reply.json(completion(
-        {"role": "assistant", "content": [{"type": "text", "text": 5}]})),
+    "content parts with a number as text": Reply.json(
+        completion({"role": "assistant", "content": [{"type": "text", "text": 5}]})
+    ),
     "content as a number": Reply.json(completion({"role": "assistant", "content": 12})),
     "200,000-deep list": Reply.malformed(b"[" * 200_000),
     "JSON nested 100 deep": Reply.malformed(json.dumps(completion(usage=json.loads("[" * 100 + "]" * 100))).encode()),
     "5,000-digit integer": Reply.malformed(
-        b'{"choices": [{"message": {"content": "hi"}}], "usage": {"prompt_tokens": ' + b"7" * 5000 + b"}}"),
+        b'{"choices": [{"message": {"content": "hi"}}], "usage": {"prompt_tokens": ' + b"7" * 5000 + b"}}"
+    ),
     "content-encoding not asked for": Reply(body=b"{}", headers={"Content-Encoding": "br"}),
 }
 
@@ -73,8 +83,10 @@ def test_a_trickling_server_is_cut_at_the_attempts_deadline(model_server: ModelS
     # About 250 bytes, each well inside the read timeout: read on, the body would take 12 s at 20 bytes/s and over
     # 4 minutes at 1 byte/s (the audit's case: one attempt held 20 s with a 2 s timeout).
     model_server.push(Reply.trickled(Reply.answer("Action: wait()" + " " * 60), every_s=every_s))
-    with create_backend(settings_for(model_server, timeout_s=timeout_s, max_retries=0)) as backend, \
-            pytest.raises(BackendRequestError) as caught:
+    with (
+        create_backend(settings_for(model_server, timeout_s=timeout_s, max_retries=0)) as backend,
+        pytest.raises(BackendRequestError) as caught,
+    ):
         backend.complete([Message.text("user", "hi")])
     assert f"no reply within {timeout_s:g} s" in str(caught.value)
     [delivery] = model_server.deliveries(1)
@@ -108,6 +120,7 @@ def echo_authorization(status: int):
     def reply(request) -> Reply:
         echoed = f"bad request; headers were {dict(request.headers)}; Authorization: {request.headers['authorization']}"
         return Reply.error(status, echoed) if status != 502 else Reply(status=502, body=echoed.encode())
+
     return reply
 
 
@@ -115,8 +128,11 @@ def echo_authorization(status: int):
 def test_an_error_body_echoing_the_key_does_not_carry_it_out(model_server: ModelServer, caplog, statuses) -> None:
     model_server.push(*(echo_authorization(status) for status in statuses))
     settings = settings_for(model_server, api_key=SecretStr(API_KEY))
-    with caplog.at_level(logging.DEBUG), create_backend(settings) as backend, \
-            pytest.raises(BackendRequestError) as caught:
+    with (
+        caplog.at_level(logging.DEBUG),
+        create_backend(settings) as backend,
+        pytest.raises(BackendRequestError) as caught,
+    ):
         backend.complete([Message.text("user", "hi")])
     assert model_server.requests[0].headers["authorization"] == f"Bearer {API_KEY}"
     assert "[API key]" in str(caught.value) + caplog.text  # the echo is shown, masked
@@ -127,7 +143,9 @@ def test_an_error_body_echoing_the_key_does_not_carry_it_out(model_server: Model
 def test_no_part_of_the_key_survives_where_the_excerpt_is_cut(model_server: ModelServer, padding: int) -> None:
     body = ("x" * padding + API_KEY + " trailing").encode()
     model_server.push(Reply(status=502, body=body), Reply.error(401, "y" * padding + API_KEY))
-    with create_backend(settings_for(model_server, api_key=SecretStr(API_KEY))) as backend, \
-            pytest.raises(BackendRequestError) as caught:
+    with (
+        create_backend(settings_for(model_server, api_key=SecretStr(API_KEY))) as backend,
+        pytest.raises(BackendRequestError) as caught,
+    ):
         backend.complete([Message.text("user", "hi")])
     assert API_KEY[:8] not in str(caught.value)

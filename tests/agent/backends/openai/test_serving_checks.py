@@ -36,8 +36,13 @@ FIELDS = {
     "sglang-regex": lambda body: body["regex"],
     "openai-json-schema": lambda body: json.dumps(body["response_format"]),
 }
-KEYS = {"vllm": "structured_outputs", "vllm-guided": "guided_grammar", "sglang": "ebnf", "sglang-regex": "regex",
-        "openai-json-schema": "response_format"}
+KEYS = {
+    "vllm": "structured_outputs",
+    "vllm-guided": "guided_grammar",
+    "sglang": "ebnf",
+    "sglang-regex": "regex",
+    "openai-json-schema": "response_format",
+}
 FIELD_KEYS = set(KEYS.values())
 
 
@@ -47,14 +52,23 @@ def display() -> Iterator[XvfbServer]:
 
 
 def backend_for(server: ModelServer, **changes):
-    values = {"kind": "openai", "base_url": server.base_url, "model": server.model, "max_retries": 0,
-              "timeout_s": 10.0, "grammar": "qwen", "structured_output": "vllm"}
+    values = {
+        "kind": "openai",
+        "base_url": server.base_url,
+        "model": server.model,
+        "max_retries": 0,
+        "timeout_s": 10.0,
+        "grammar": "qwen",
+        "structured_output": "vllm",
+    }
     return create_backend(BackendSettings(**{**values, **changes}))
 
 
 def prompt(size: tuple[int, int] = FRAME) -> list[Message]:
-    return [Message.text("system", "You operate a computer."),
-            Message("user", ("Task: open mail", Image.new("RGB", size, "white")))]
+    return [
+        Message.text("system", "You operate a computer."),
+        Message("user", ("Task: open mail", Image.new("RGB", size, "white"))),
+    ]
 
 
 @pytest.mark.parametrize("form", list(FIELDS))
@@ -108,8 +122,10 @@ def test_no_constraint_when_no_action_is_wanted_or_the_form_is_off() -> None:
 
 def test_a_server_that_refuses_the_constraint_gets_a_clear_message() -> None:
     refusal = Reply.error(400, "1 validation error: structured_outputs: Extra inputs are not permitted")
-    with ModelServer([refusal, ANSWER]) as server, backend_for(server, structured_output="vllm",
-                                                                max_retries=2) as backend:
+    with (
+        ModelServer([refusal, ANSWER]) as server,
+        backend_for(server, structured_output="vllm", max_retries=2) as backend,
+    ):
         with pytest.raises(StructuredOutputError) as caught:
             backend.complete(prompt(), wants_action=True)
     message = str(caught.value)
@@ -168,8 +184,11 @@ def test_a_resize_that_cannot_be_inferred_stops_with_the_bound_to_change() -> No
 
 
 def test_a_vllm_overflow_refusal_is_typed_with_the_limit_and_the_need() -> None:
-    refusal = Reply.error(400, "This model's maximum context length is 8192 tokens. However, you requested "
-                               "9212 tokens (8700 in the messages, 512 in the completion).")
+    refusal = Reply.error(
+        400,
+        "This model's maximum context length is 8192 tokens. However, you requested "
+        "9212 tokens (8700 in the messages, 512 in the completion).",
+    )
     with ModelServer([refusal]) as server, backend_for(server, grammar=None, max_new_tokens=512) as backend:
         with pytest.raises(ContextOverflow) as caught:
             backend.complete(prompt())
@@ -183,14 +202,37 @@ def test_a_vllm_overflow_refusal_is_typed_with_the_limit_and_the_need() -> None:
 def test_a_run_trims_its_history_when_the_server_refuses_an_overflow(display: XvfbServer, tmp_path) -> None:
     """`agent run` on Xvfb: the second step's prompt (two screenshots) is refused as vLLM words it; the
     run drops the older screenshot, asks again, and records what it dropped and why."""
-    refusal = Reply.error(400, "This model's maximum context length is 4000 tokens. However, you requested "
-                               "4600 tokens (4088 in the messages, 512 in the completion).")
+    refusal = Reply.error(
+        400,
+        "This model's maximum context length is 4000 tokens. However, you requested "
+        "4600 tokens (4088 in the messages, 512 in the completion).",
+    )
     finished = "Thought: done\nAction: finished(content='ok')"
     out = tmp_path / "runs"
     with ModelServer(["Thought: look\nAction: wait()", refusal, finished]) as server:
-        done = run_agent(["look around", "--device", "desktop", "--base-url", server.base_url, "--model",
-                          server.model, "--dialect", "uitars", "--history-images", "2", "--max-new-tokens", "512",
-                          "--max-steps", "3", "--out", str(out), "--json"], agent_env(display.env()))
+        done = run_agent(
+            [
+                "look around",
+                "--device",
+                "desktop",
+                "--base-url",
+                server.base_url,
+                "--model",
+                server.model,
+                "--dialect",
+                "uitars",
+                "--history-images",
+                "2",
+                "--max-new-tokens",
+                "512",
+                "--max-steps",
+                "3",
+                "--out",
+                str(out),
+                "--json",
+            ],
+            agent_env(display.env()),
+        )
     requests = server.requests
     assert done.returncode == 0, done.stdout + done.stderr
     assert [len(request.images()) for request in requests] == [1, 2, 1]  # refused with two, answered with one

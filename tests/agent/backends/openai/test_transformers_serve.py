@@ -49,8 +49,23 @@ def display() -> Iterator[XvfbServer]:
 
 
 def agent_run(server: TransformersServer, display: XvfbServer, out: Path, *extra: str, model: str | None = None):
-    args = ["look around", "--device", "desktop", "--backend", "openai", "--base-url", server.base_url,
-            "--model", model or server.model, "--max-new-tokens", "8", "--out", str(out), "--json", *extra]
+    args = [
+        "look around",
+        "--device",
+        "desktop",
+        "--backend",
+        "openai",
+        "--base-url",
+        server.base_url,
+        "--model",
+        model or server.model,
+        "--max-new-tokens",
+        "8",
+        "--out",
+        str(out),
+        "--json",
+        *extra,
+    ]
     return run_agent(args, agent_env(display.env()), timeout=RUN_TIMEOUT_S)
 
 
@@ -64,8 +79,9 @@ def events_of(stdout: str) -> list[dict]:
 
 
 def two_steps_with_history(server: TransformersServer, display: XvfbServer, out: Path, *extra: str) -> list[dict]:
-    done = agent_run(server, display, out, "--max-steps", "2", "--max-parse-errors", "5",
-                     "--history-images", "2", *extra)
+    done = agent_run(
+        server, display, out, "--max-steps", "2", "--max-parse-errors", "5", "--history-images", "2", *extra
+    )
     steps = steps_of(out)
     assert len(steps) == 2, f"{done.returncode}\n{done.stdout}\n{done.stderr}\n{server.log_tail()}"
     return steps
@@ -93,8 +109,19 @@ def test_a_forced_overflow_trims_the_history_and_says_so(server, display, tmp_pa
     needed = free[1]["prompt_tokens"] + 8  # the second prompt (two screenshots) plus the answer budget
     limit = needed - IMAGE_TOKENS // 2  # too small for both screenshots, enough for the current one alone
     out = tmp_path / "limited"
-    done = agent_run(server, display, out, "--max-steps", "2", "--max-parse-errors", "5", "--history-images", "2",
-                     "--context-limit", str(limit))
+    done = agent_run(
+        server,
+        display,
+        out,
+        "--max-steps",
+        "2",
+        "--max-parse-errors",
+        "5",
+        "--history-images",
+        "2",
+        "--context-limit",
+        str(limit),
+    )
     first, second = steps_of(out)
     assert "context_trim" not in first["serving"]
     trim = second["serving"]["context_trim"]
@@ -105,8 +132,11 @@ def test_a_forced_overflow_trims_the_history_and_says_so(server, display, tmp_pa
     assert (second.get("error") or {}).get("kind") != "backend", second["error"]
     assert second["prompt_tokens"] + 8 <= limit
     assert second["prompt_tokens"] < free[1]["prompt_tokens"] - IMAGE_TOKENS
-    notes = [event["message"] for event in events_of(done.stdout) if event["event"] == "feedback"
-             and event["kind"] == "context"]
+    notes = [
+        event["message"]
+        for event in events_of(done.stdout)
+        if event["event"] == "feedback" and event["kind"] == "context"
+    ]
     assert notes == [second["note"]]
 
 
@@ -126,14 +156,82 @@ def test_replay_check_passes_on_a_run_that_ended_on_a_server_error(server, displ
 
 
 def _agent(args: list[str], display: XvfbServer) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*agent_command(), *args], env=agent_env(display.env()), cwd=REPO, capture_output=True,
-                          text=True, timeout=RUN_TIMEOUT_S, check=False)
+    return subprocess.run(
+        [*agent_command(), *args],
+        env=agent_env(display.env()),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
 
 
 def test_a_server_that_ignores_the_structured_output_field_is_recorded_as_such(server, display, tmp_path):
     # transformers serve takes the request, logs "Ignoring unsupported fields" and answers unconstrained.
+    # (A constrained Qwen answer in this form needs a cap of 200 tokens: a smaller one is refused before sending.)
     out = tmp_path / "runs"
-    agent_run(server, display, out, "--max-steps", "1", "--grammar", "--structured-output", "openai-json-schema")
+    agent_run(
+        server,
+        display,
+        out,
+        "--max-steps",
+        "1",
+        "--grammar",
+        "--structured-output",
+        "openai-json-schema",
+        "--max-new-tokens",
+        "200",
+    )
     (step,) = steps_of(out)
     assert step["serving"]["structured_output"] == "ignored (openai-json-schema)", server.log_tail()
     assert "response_format" in server.log_tail(20000)  # the server's own word that it dropped the field
+
+
+# -- a server that resizes: the tiny model saved with a smaller max_pixels than the agent's frame ----------
+
+SERVER_MAX_PIXELS = 256 * 28 * 28  # 1316x728 (958,048 pixels) becomes 588x308 on this server
+SERVED = (588, 308)
+
+
+@pytest.fixture(scope="module")
+def resizing_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TransformersServer]:
+    try:
+        check_serving_installed()
+    except ServeUnavailable as missing:
+        pytest.skip(str(missing))
+    from tests.support.tiny_qwen import TinyQwenSpec, save_tiny_qwen
+
+    model_dir = save_tiny_qwen(
+        tmp_path_factory.mktemp("tiny-qwen-small-pixels"), TinyQwenSpec(max_pixels=SERVER_MAX_PIXELS)
+    )
+    with TransformersServer(model_dir) as started:
+        yield started
+
+
+def test_step_one_on_a_resizing_server_is_constrained_in_the_servers_frame(resizing_server, display, tmp_path):
+    """The grammar bounds points by the frame the model sees, so that frame is measured before step 1's
+    request (a one-token probe and its twin go first), not learnt from step 1's reply. (transformers serve
+    refuses ``structured_outputs`` and drops ``response_format``: the JSON-schema form reaches it.)"""
+    out = tmp_path / "runs"
+    done = agent_run(
+        resizing_server,
+        display,
+        out,
+        "--max-steps",
+        "1",
+        "--max-parse-errors",
+        "5",
+        "--grammar",
+        "--structured-output",
+        "openai-json-schema",
+        "--max-new-tokens",
+        "200",
+    )
+    (step,) = steps_of(out)
+    serving = step["serving"]
+    assert (serving["frame_check"], serving["server_frame"]) == ("resized", list(SERVED)), done.stderr
+    assert serving["server_image_tokens"] == (SERVED[0] // 28) * (SERVED[1] // 28)
+    assert serving["grammar_frame"] == list(SERVED)  # step 1's constraint, in the server's frame
+    # transformers serve drops the field (its random model answers unconstrained), and says so.
+    assert serving["structured_output"] == "ignored (openai-json-schema)"

@@ -10,7 +10,6 @@ count"). The weights are random: what is checked is the frame check's record, no
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -39,15 +38,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TransformersSer
 
 
 def test_a_qwen3_screenshot_is_counted_at_factor_32_and_the_frame_is_kept(server: TransformersServer) -> None:
-    choice = resolve_model_settings(ModelFlags(model=server.model, base_url=server.base_url, max_new_tokens=4,
-                                               max_retries=0, request_timeout=600), environ={})
+    choice = resolve_model_settings(
+        ModelFlags(model=server.model, base_url=server.base_url, max_new_tokens=4, max_retries=0, request_timeout=600),
+        environ={},
+    )
     assert (choice.dialect, choice.settings.patch_factor) == ("qwen3", 32)  # from the directory's config.json
     frame = ModelFrame.for_screen(1280, 800, choice.settings.frame)
-    messages = [Message.text("system", "You operate a computer."),
-                Message("user", ("Task: wait", Image.new("RGB", (frame.width, frame.height), "white")))]
+    messages = [
+        Message.text("system", "You operate a computer."),
+        Message("user", ("Task: wait", Image.new("RGB", (frame.width, frame.height), "white"))),
+    ]
     with create_backend(choice.settings) as backend:
         completion = backend.complete(messages)
     tokens = (frame.width // 32) * (frame.height // 32)
     assert completion.serving["image_tokens"] == completion.serving["server_image_tokens"] == tokens
     assert (completion.serving["frame_check"], completion.serving["server_frame"]) == (
-        "kept", [frame.width, frame.height])
+        "kept",
+        [frame.width, frame.height],
+    )

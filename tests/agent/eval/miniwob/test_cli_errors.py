@@ -44,9 +44,11 @@ def test_a_missing_browser_says_what_to_install(tmp_path: Path, monkeypatch: pyt
 
 def test_bad_displays_and_views_are_refused(tmp_path: Path) -> None:
     assert "give 'auto' or X displays" in error_line(
-        agent_eval("miniwob", "--policy", "selenium", "--displays", "91", "--out", tmp_path))
+        agent_eval("miniwob", "--policy", "selenium", "--displays", "91", "--out", tmp_path)
+    )
     assert "zoom 9 is outside" in error_line(
-        agent_eval("miniwob", "--policy", "selenium", "--zoom", "9", "--out", tmp_path))
+        agent_eval("miniwob", "--policy", "selenium", "--zoom", "9", "--out", tmp_path)
+    )
 
 
 def test_results_of_other_settings_are_not_mixed_in(tmp_path: Path) -> None:

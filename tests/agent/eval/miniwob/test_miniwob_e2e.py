@@ -59,8 +59,9 @@ def test_the_reference_policy_wins_through_the_agent_what_it_wins_through_seleni
     code, log = miniwob(*CI_TASKS, "--episodes", SEEDS, "--policy", "selenium", *view, "--out", upper)
     assert code == 0, log
     # Qwen3-VL's dialect: 0..999 thousandths on factor-32 frames, the hardest mapping of the three.
-    code, log = miniwob(*CI_TASKS, "--episodes", SEEDS, "--policy", "reference", "--dialect", "qwen3", *view,
-                        "--out", agent)
+    code, log = miniwob(
+        *CI_TASKS, "--episodes", SEEDS, "--policy", "reference", "--dialect", "qwen3", *view, "--out", agent
+    )
     assert code == 0, log
 
     expected = {f"{task}/{seed}" for task in CI_TASKS for seed in range(SEEDS)}
@@ -84,19 +85,36 @@ def test_the_reference_policy_wins_through_the_agent_what_it_wins_through_seleni
     failures = sum(not episode["success"] for episode in episodes)
     assert f"Failed episodes ({failures})" in "".join(check_html(agent / "report.html").text)
 
-    code, log = miniwob(*CI_TASKS, "--episodes", SEEDS, "--policy", "reference", "--dialect", "qwen3", *view,
-                        "--out", agent)
+    code, log = miniwob(
+        *CI_TASKS, "--episodes", SEEDS, "--policy", "reference", "--dialect", "qwen3", *view, "--out", agent
+    )
     assert code == 0 and "0 to play" in log, log  # resumed: nothing played again
 
 
 def test_a_scripted_wrong_policy_wins_nothing(tmp_path: Path) -> None:
     script = tmp_path / "wrong.json"
     # It clicks the instruction, not the task, and says it is done.
-    script.write_text(json.dumps(["Thought: here\nAction: click(start_box='(20,20)')",
-                                  "Thought: done\nAction: finished(content='done')"]), encoding="utf-8")
+    script.write_text(
+        json.dumps(
+            ["Thought: here\nAction: click(start_box='(20,20)')", "Thought: done\nAction: finished(content='done')"]
+        ),
+        encoding="utf-8",
+    )
     out = tmp_path / "out"
-    code, log = miniwob("click-button", "enter-text", "--episodes", "2", "--backend", "scripted", "--script", script,
-                        "--dialect", "uitars", "--out", out)
+    code, log = miniwob(
+        "click-button",
+        "enter-text",
+        "--episodes",
+        "2",
+        "--backend",
+        "scripted",
+        "--script",
+        script,
+        "--dialect",
+        "uitars",
+        "--out",
+        out,
+    )
     assert code == 0, log
     episodes = results(out)["episodes"]
     assert len(episodes) == 4 and not any(episode["success"] for episode in episodes)
@@ -109,9 +127,27 @@ def test_a_scripted_wrong_policy_wins_nothing(tmp_path: Path) -> None:
 def test_a_random_weights_local_model_wins_nothing(tmp_path: Path, tiny_qwen_dir: Path) -> None:
     pytest.importorskip("torch")
     out = tmp_path / "out"
-    code, log = miniwob("click-test", "--episodes", "2", "--backend", "local", "--model", tiny_qwen_dir,
-                        "--source", "local", "--torch-device", "cpu", "--max-pixels", "64*28*28",
-                        "--max-new-tokens", "12", "--max-steps", "3", "--out", out)
+    code, log = miniwob(
+        "click-test",
+        "--episodes",
+        "2",
+        "--backend",
+        "local",
+        "--model",
+        tiny_qwen_dir,
+        "--source",
+        "local",
+        "--torch-device",
+        "cpu",
+        "--max-pixels",
+        "64*28*28",
+        "--max-new-tokens",
+        "12",
+        "--max-steps",
+        "3",
+        "--out",
+        out,
+    )
     assert code == 0, log
     episodes = results(out)["episodes"]
     assert len(episodes) == 2 and not any(episode["success"] for episode in episodes)
@@ -122,17 +158,70 @@ def test_an_openai_compatible_server_plays_two_episodes_at_once(tmp_path: Path) 
     """The openai backend, shared by two workers on two Xvfb displays; the server sees the task area's frame."""
     from tests.support.model_server import ModelServer, Reply
 
-    give_up = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "terminate", "status": "failure"}}\n</tool_call>'
+    give_up = (
+        '<tool_call>\n{"name": "computer_use", "arguments": {"action": "terminate", "status": "failure"}}\n</tool_call>'
+    )
     out = tmp_path / "out"
     with ModelServer([Reply.answer(give_up) for _ in range(2)], model="Qwen/Qwen2.5-VL-7B-Instruct") as server:
-        code, log = miniwob("click-test", "--episodes", "2", "--parallel", "2", "--base-url", server.base_url,
-                            "--model", "Qwen/Qwen2.5-VL-7B-Instruct", "--out", out)
+        code, log = miniwob(
+            "click-test",
+            "--episodes",
+            "2",
+            "--parallel",
+            "2",
+            "--base-url",
+            server.base_url,
+            "--model",
+            "Qwen/Qwen2.5-VL-7B-Instruct",
+            "--out",
+            out,
+        )
         requests = server.requests
     assert code == 0, log
     assert {request.images()[-1].size for request in requests} == {(476, 616)}  # 480x630 at zoom 3, smart-resized
     assert any("Click the button" in text for text in requests[0].texts())  # the environment's instruction
     episodes = results(out)["episodes"]
     assert [(episode["status"], episode["success"]) for episode in episodes] == [("failure", False)] * 2
-    devices = {json.loads((out / episode["run_dir"] / "run.json").read_text(encoding="utf-8"))["device"]["name"]
-               for episode in episodes}
+    devices = {
+        json.loads((out / episode["run_dir"] / "run.json").read_text(encoding="utf-8"))["device"]["name"]
+        for episode in episodes
+    }
     assert len(devices) == 2  # one display each
+
+
+def test_sigterm_stops_the_eval_cleanly_and_a_second_run_resumes(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    from tests.support.cli import AGENT_COMMAND
+
+    out = tmp_path / "out"
+    command = [
+        *AGENT_COMMAND,
+        "eval",
+        "miniwob",
+        "click-test",
+        "--policy",
+        "reference",
+        "--episodes",
+        "40",
+        "--out",
+        str(out),
+    ]
+    process = subprocess.Popen(
+        command, env=environment(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    log = out / "results.jsonl"
+    deadline = time.monotonic() + TIMEOUT_S  # a hang guard: the first episode ends within seconds
+    while not (log.exists() and log.read_text(encoding="utf-8").count("\n") >= 2) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=TIMEOUT_S)
+    assert process.returncode == 130, stderr
+    played = log.read_text(encoding="utf-8").count("\n")
+    assert 2 <= played < 40
+    assert len(results(out)["episodes"]) == played  # the summary of what finished was written on the way out
+
+    code, second = miniwob("click-test", "--policy", "reference", "--episodes", str(played + 1), "--out", out)
+    assert code == 0 and f"1 to play, {played} done before" in second, second

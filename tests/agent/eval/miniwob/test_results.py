@@ -7,14 +7,26 @@ from qwen_gui_agent.agent.eval.miniwob.results import summarize
 
 def record(task: str, seed: int, success: bool, steps: int, seconds: float, raw: float | None = None) -> dict:
     raw = (1.0 if success else -1.0) if raw is None else raw
-    return {"id": f"{task}/{seed}", "task": task, "seed": seed, "success": success, "raw_reward": raw,
-            "reward": raw * 0.9, "steps": steps, "seconds": seconds}
+    return {
+        "id": f"{task}/{seed}",
+        "task": task,
+        "seed": seed,
+        "success": success,
+        "raw_reward": raw,
+        "reward": raw * 0.9,
+        "steps": steps,
+        "seconds": seconds,
+    }
 
 
 def test_rates_rewards_steps_and_time_per_step() -> None:
-    records = [record("click-test", 0, True, 1, 0.5), record("click-test", 1, True, 1, 0.7),
-               record("enter-text", 0, True, 3, 2.0), record("enter-text", 1, False, 5, 4.0),
-               record("enter-text", 2, False, 15, 10.0, raw=0.0)]  # the agent stopped: no reward
+    records = [
+        record("click-test", 0, True, 1, 0.5),
+        record("click-test", 1, True, 1, 0.7),
+        record("enter-text", 0, True, 3, 2.0),
+        record("enter-text", 1, False, 5, 4.0),
+        record("enter-text", 2, False, 15, 10.0, raw=0.0),
+    ]  # the agent stopped: no reward
     summary = summarize(records, ["click-test", "enter-text", "drag-box"], {"click-test": ("click",)})
     click, enter, drag = (summary["tasks"][task] for task in ("click-test", "enter-text", "drag-box"))
     assert (click["episodes"], click["success_rate"], click["raw_reward"], click["steps"]) == (2, 1.0, 1.0, 1.0)

@@ -60,16 +60,29 @@ class Recorder:
         with self.lock:
             self.played.append((env.task, seed, env.window.display))
         failed = env.task == "flaky" and seed == 1
-        return EpisodeResult(task=env.task, seed=seed, utterance="do it", outcome=ERROR if failed else SCORED,
-                             success=not failed, status="error" if failed else "success",
-                             message="model backend: the server is gone" if failed else "")
+        return EpisodeResult(
+            task=env.task,
+            seed=seed,
+            utterance="do it",
+            outcome=ERROR if failed else SCORED,
+            success=not failed,
+            status="error" if failed else "success",
+            message="model backend: the server is gone" if failed else "",
+        )
 
 
 def run(recorder: Recorder, episodes: list[tuple[str, int]], displays: list[str], parallel: int):
     results: list[EpisodeResult] = []
-    report = run_episodes(episodes, displays, parallel=parallel, open_window=recorder.open_window,  # type: ignore[arg-type]
-                          open_env=recorder.open_env, play=recorder.play, on_result=results.append,  # type: ignore[arg-type]
-                          stop=StopSignal())
+    report = run_episodes(
+        episodes,
+        displays,
+        parallel=parallel,
+        open_window=recorder.open_window,  # type: ignore[arg-type]
+        open_env=recorder.open_env,
+        play=recorder.play,
+        on_result=results.append,  # type: ignore[arg-type]
+        stop=StopSignal(),
+    )
     return report, results
 
 

@@ -10,8 +10,10 @@ from qwen_gui_agent.devices.desktop.settings import Region
 WRAP = CssRect(0, 0, 160, 210)
 
 
-@pytest.mark.parametrize(("zoom", "scale", "size"), [(3, 1, (480, 630)), (1.5, 2, (480, 630)), (1, 1, (160, 210)),
-                                                      (3, 2, (960, 1260)), (1.25, 1, (200, 262))])
+@pytest.mark.parametrize(
+    ("zoom", "scale", "size"),
+    [(3, 1, (480, 630)), (1.5, 2, (480, 630)), (1, 1, (160, 210)), (3, 2, (960, 1260)), (1.25, 1, (200, 262))],
+)
 def test_the_task_area_is_captured_at_zoom_times_scale(zoom: float, scale: float, size: tuple[int, int]) -> None:
     view = View(zoom=zoom, scale=scale)
     area = TaskArea.of(PageGeometry(0, 0, view.pixels_per_css), WRAP)
@@ -22,7 +24,7 @@ def test_the_screen_holds_the_window() -> None:
     view = View(zoom=1.5, scale=2)
     assert view.window_size() == (600, 495)
     assert view.screen_size() == (1200, 990)
-    assert abs(1.2 ** view.zoom_level - 1.5) < 1e-9  # Chromium's zoom level is log base 1.2 of the factor
+    assert abs(1.2**view.zoom_level - 1.5) < 1e-9  # Chromium's zoom level is log base 1.2 of the factor
 
 
 @pytest.mark.parametrize(("zoom", "scale"), [(0.1, 1), (6, 1), (2, 0.5), (2, 5)])

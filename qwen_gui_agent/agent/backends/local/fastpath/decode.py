@@ -22,31 +22,17 @@ too (docs/performance.md): slower here (9.4 vs 8.4 ms per token for 7B) and not 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from . import gemv as fast_gemv
 from . import kernels as fast_kernels
-from . import rmsnorm as fast_rmsnorm
+from .greedy import choose
+from .model import TextModel, after_attention, apply_rope, before_attention
 
 log = logging.getLogger(__name__)
-
-
-def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    """transformers' rotate_half (the text model's and the vision tower's rotary both use it)."""
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-
-
-def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor,
-               sin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    # transformers' apply_rotary_pos_emb, written out: same operations in the same order.
-    cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
-    return (q * cos) + (rotate_half(q) * sin), (k * cos) + (rotate_half(k) * sin)
 
 
 def warm_up_on_side_stream(work: Callable[[], None], times: int = 1) -> None:
@@ -58,90 +44,6 @@ def warm_up_on_side_stream(work: Callable[[], None], times: int = 1) -> None:
         for _ in range(times):
             work()
     torch.cuda.current_stream().wait_stream(stream)
-
-
-def add_rms_norm(norm: Any, residual: torch.Tensor, delta: torch.Tensor | None,
-                 kernels: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """The residual stream after adding ``delta`` (if any), and its RMS norm by the module ``norm``.
-
-    The add belongs to the previous block and the norm to the next one; with ``kernels`` one
-    launch does the add and the norm's first pass (fast_kernels, CUDA only).
-    """
-    if kernels and delta is not None:
-        return fast_kernels.add_rms_norm(residual, delta, norm.weight, norm.variance_epsilon)
-    hidden = residual if delta is None else residual + delta
-    if kernels:
-        return hidden, fast_kernels.rms_norm(hidden, norm.weight, norm.variance_epsilon)
-    return hidden, norm(hidden)
-
-
-
-def add_rms_norm_rows(norm: Any, residual: torch.Tensor, delta: torch.Tensor | None,
-                      kernels: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """add_rms_norm in one launch for any number of rows (the fleet's many-row tensors).
-
-    Each row is summed as a lone row would be (fast_rmsnorm), not as ATen sums a many-row tensor,
-    so not eager's bits beyond one row; the three-launch form where fast_rmsnorm cannot take the width.
-    """
-    if kernels and fast_rmsnorm.handles(residual.shape[-1]):
-        return fast_rmsnorm.add_rms_norm_rows(residual, delta, norm.weight, norm.variance_epsilon)
-    return add_rms_norm(norm, residual, delta, kernels)
-
-@dataclass(frozen=True)
-class TextModel:
-    """The parts of a Qwen2.5-VL model the decode step uses."""
-
-    embed: Any
-    layers: Sequence[Any]
-    norm: Any
-    rotary: Any
-    head: Any
-    kv_heads: int
-    heads: int
-    head_dim: int
-    kernels: bool = False  # fast_kernels' exact Triton kernels for the norms and the rotary (CUDA only)
-    silu: bool = False  # the MLP's activation is SiLU (fast_kernels.silu_mul applies)
-    gemv: fast_gemv.GemvPlan = field(default_factory=fast_gemv.GemvPlan)  # fused products equal to cuBLAS
-    one_launch_norm: bool = False  # fast_rmsnorm's add + norm equals eager here (checked at start-up)
-
-    @classmethod
-    def of(cls, model: Any, kernels: bool = False) -> TextModel:
-        language = model.model.language_model
-        config = language.config
-        heads = config.num_attention_heads
-        silu = config.hidden_act == "silu"
-        gemv = fast_gemv.plan_for(language.layers[0], model.lm_head) if kernels and silu else fast_gemv.GemvPlan()
-        one_launch_norm = kernels and fast_rmsnorm.equals_eager(language.norm)
-        log.info("one-launch RMS norm equal to eager here: %s", one_launch_norm)
-        return cls(embed=language.embed_tokens, layers=language.layers, norm=language.norm,
-                   rotary=language.rotary_emb, head=model.lm_head, kv_heads=config.num_key_value_heads,
-                   heads=heads, head_dim=getattr(config, "head_dim", None) or config.hidden_size // heads,
-                   kernels=kernels, silu=silu, gemv=gemv, one_launch_norm=one_launch_norm)
-
-    def add_rms_norm(self, module: Any, residual: torch.Tensor,
-                     delta: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """add_rms_norm for one decode row: one launch where fast_rmsnorm equals eager, else three."""
-        if self.one_launch_norm:
-            return fast_rmsnorm.add_rms_norm_row(residual, delta, module.weight, module.variance_epsilon)
-        return add_rms_norm(module, residual, delta, self.kernels)
-
-    def mlp(self, module: Any, x: torch.Tensor) -> torch.Tensor:
-        """The MLP block of one decode row."""
-        if self.kernels and self.silu and self.gemv.gate_up:
-            return module.down_proj(fast_gemv.gate_up_silu(x, module.gate_proj.weight, module.up_proj.weight))
-        return self.mlp_rows(module, x)
-
-    def mlp_rows(self, module: Any, x: torch.Tensor) -> torch.Tensor:
-        """The MLP block of any number of rows: SiLU and the product in one launch on CUDA, eager elsewhere."""
-        if not (self.kernels and self.silu):
-            return module(x)
-        return module.down_proj(fast_kernels.silu_mul(module.gate_proj(x), module.up_proj(x)))
-
-    def logits(self, normed: torch.Tensor) -> torch.Tensor:
-        """The head's float32 logits of the last row, flat."""
-        if self.gemv.head:
-            return fast_gemv.head_logits(normed[:, -1, :], self.head.weight)
-        return self.head(normed[:, -1:, :])[:, -1, :].float().view(-1)
 
 
 class DecodeState:
@@ -174,23 +76,22 @@ class DecodeState:
         return [t.clone() for t in self._bookkeeping()]
 
     def restore(self, saved: list[torch.Tensor]) -> None:
-        for target, value in zip(self._bookkeeping(), saved):
+        for target, value in zip(self._bookkeeping(), saved, strict=False):
             target.copy_(value)
 
 
 def choose_token(logits: torch.Tensor, state: DecodeState) -> torch.Tensor:
-    """Greedy choice after the two processors the fast path supports, as transformers applies them.
-
-    Repetition penalty first (divide positive, multiply negative scores of tokens already in the
-    sequence), then EOS suppressed while fewer than ``min_new`` tokens were chosen, then the
-    grammar's bias (all zeros unless fast_grammar constrains the answer: adding 0 changes no score).
-    """
+    """The greedy choice (greedy.choose) for the one row, its raw float32 logits kept for checks."""
     state.logits.copy_(logits.view(-1))
-    penalty = state.repetition
-    penalized = torch.where(logits < 0, logits * penalty, logits / penalty)
-    logits = torch.where(state.seen, penalized, logits)
-    logits = torch.where(state.generated < state.min_new, logits + state.eos_penalty, logits)
-    return torch.argmax(logits + state.bias, dim=-1)
+    return choose(
+        logits.view(1, -1),
+        state.seen.view(1, -1),
+        state.generated,
+        state.min_new,
+        state.repetition,
+        state.eos_penalty,
+        state.bias,
+    )
 
 
 def record_token(token: torch.Tensor, state: DecodeState) -> None:
@@ -209,26 +110,34 @@ def embed_token(text: TextModel, state: DecodeState) -> tuple[torch.Tensor, torc
     return hidden, cos, sin
 
 
-def attention_inputs(text: TextModel, state: DecodeState, number: int, residual: torch.Tensor,
-                     delta: torch.Tensor | None, cos: torch.Tensor,
-                     sin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The residual stream entering layer ``number`` (``residual + delta``), and the layer's query,
+def attention_inputs(
+    text: TextModel,
+    state: DecodeState,
+    number: int,
+    residual: torch.Tensor,
+    delta: torch.Tensor | None,
+    cos: torch.Tensor,
+    sin: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The residual stream entering layer ``number`` (``residual + delta``), and the layer's rotated query,
     with its key and value written into the cache at ``cache_index``."""
-    layer = text.layers[number]
-    attn = layer.self_attn
-    hidden, normed = text.add_rms_norm(layer.input_layernorm, residual, delta)
-    if text.gemv.qkv is not None:
-        q, k, v = fast_gemv.qkv(normed, attn, text.gemv.qkv)
-    else:
-        q, k, v = attn.q_proj(normed), attn.k_proj(normed), attn.v_proj(normed)
-    q, k, v = (t.view(1, 1, -1, text.head_dim).transpose(1, 2) for t in (q, k, v))
+    residual, q, k, v = before_attention(text, number, residual, delta, "row")
+    q, k, v = (t.transpose(1, 2) for t in (q, k, v))
     if text.kernels:
-        return hidden, fast_kernels.rotate_and_store(q, k, v, cos, sin, state.keys[number], state.values[number],
-                                                     state.cache_index)
+        return residual, fast_kernels.rotate_and_store(
+            q.contiguous(),
+            k.contiguous(),
+            v.contiguous(),
+            cos,
+            sin,
+            state.keys[number],
+            state.values[number],
+            state.cache_index,
+        )
     q, k = apply_rope(q, k, cos, sin)
     state.keys[number].index_copy_(2, state.cache_index, k)
     state.values[number].index_copy_(2, state.cache_index, v)
-    return hidden, q
+    return residual, q
 
 
 def exact_attention(text: TextModel, state: DecodeState, number: int, q: torch.Tensor, length: int) -> torch.Tensor:
@@ -241,26 +150,20 @@ def exact_attention(text: TextModel, state: DecodeState, number: int, q: torch.T
     groups = text.heads // text.kv_heads
     keys = state.keys[number][:, :, :length]
     values = state.values[number][:, :, :length]
-    return F.scaled_dot_product_attention(q, keys, values, attn_mask=None, dropout_p=0.0,
-                                          scale=text.layers[number].self_attn.scaling, is_causal=False,
-                                          enable_gqa=groups > 1)
+    return F.scaled_dot_product_attention(
+        q,
+        keys,
+        values,
+        attn_mask=None,
+        dropout_p=0.0,
+        scale=text.layers[number].self_attn.scaling,
+        is_causal=False,
+        enable_gqa=groups > 1,
+    )
 
 
-def after_attention(text: TextModel, number: int, residual: torch.Tensor,
-                    out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The rest of the decoder layer: output projection, residual, MLP block.
-
-    Returns the residual stream and the MLP's output not yet added to it: the next norm adds it.
-    """
-    layer = text.layers[number]
-    out = out.transpose(1, 2).contiguous().reshape(1, 1, -1).contiguous()
-    hidden, normed = text.add_rms_norm(layer.post_attention_layernorm, residual, layer.self_attn.o_proj(out))
-    return hidden, text.mlp(layer.mlp, normed)
-
-
-def finish_step(text: TextModel, state: DecodeState, residual: torch.Tensor, delta: torch.Tensor) -> None:
-    _, normed = text.add_rms_norm(text.norm, residual, delta)
-    record_token(choose_token(text.logits(normed), state), state)
+def finish_step(text: TextModel, state: DecodeState, residual: torch.Tensor, delta: torch.Tensor | None) -> None:
+    record_token(choose_token(text.last_logits(residual, delta, "row"), state), state)
     state.cache_index.add_(1)
 
 
@@ -275,8 +178,9 @@ class DecodeGraph:
         self.chunk_graphs: dict[int, Any] = {}  # fast_grammar's multi-token forwards by length (same state)
         layers = len(text.layers)
         self._queries: list[Any] = [None] * layers
-        self._attention_out = torch.empty(1, text.heads, 1, text.head_dim, device=state.out.device,
-                                          dtype=state.keys[0].dtype)
+        self._attention_out = torch.empty(
+            1, text.heads, 1, text.head_dim, device=state.out.device, dtype=state.keys[0].dtype
+        )
         if state.out.device.type == "cuda":
             self._capture()
 
@@ -287,10 +191,12 @@ class DecodeGraph:
         if index == 0:
             self._residual, self._cos, self._sin = embed_token(text, state)
         else:
-            self._residual, delta = after_attention(text, index - 1, self._residual, self._attention_out)
+            out = self._attention_out.transpose(1, 2).reshape(1, 1, -1)
+            self._residual, delta = after_attention(text, index - 1, self._residual, out, "row")
         if index < len(text.layers):
-            self._residual, self._queries[index] = attention_inputs(text, state, index, self._residual, delta,
-                                                                    self._cos, self._sin)
+            self._residual, self._queries[index] = attention_inputs(
+                text, state, index, self._residual, delta, self._cos, self._sin
+            )
         else:
             finish_step(text, state, self._residual, delta)
 

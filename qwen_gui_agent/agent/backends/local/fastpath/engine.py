@@ -1,20 +1,21 @@
-"""The local backend's fast path: one agent step of Qwen2.5-VL at close to what the GPU allows.
+"""The local backend's fast path: one agent step of Qwen2.5-VL or Qwen3-VL at close to what the GPU allows.
 
 Where plain ``model.generate`` loses time, and what this module does instead:
 
-- preprocessing on the CPU (normalize + patchify): done on the GPU (fast_inputs);
-- the vision tower's per-window Python loop: one attention call per window size, the tower
-  replayed as a CUDA graph per screen size, its norms, rotary and SiLU as exact Triton kernels
-  and its gate/up products on row-padded weights (fast_vision);
+- preprocessing on the CPU (normalize + patchify): done on the GPU (inputs.py);
+- the vision tower's per-window (Qwen2.5-VL) or per-image (Qwen3-VL) Python loop: one attention
+  call per segment length, the tower replayed as a CUDA graph per screen size (vision.py,
+  vision_qwen3.py), exact Triton kernels for its norms, rotary and SiLU where they apply;
+- transformers' prefill: the engine's own model (model.py) in its ``exact`` style, keys and
+  values written straight into the static cache the decode step reads (prefill.py);
 - ~1,400 kernel launches and a host sync per decoded token: a static KV cache, the one-token
-  step replayed as CUDA graphs between exact attention calls (fast_decode), its norms, rotary
-  and SiLU as Triton kernels that round like PyTorch (fast_kernels, fast_rmsnorm) and its
-  gate/up, q/k/v and head products fused with them where they equal cuBLAS (fast_gemv).
+  step replayed as CUDA graphs between exact attention calls (decode.py), its norms, rotary
+  and SiLU as Triton kernels that round like PyTorch and its gate/up, q/k/v and head products
+  fused with them where they equal cuBLAS (kernels.py, rmsnorm.py, gemv.py).
 
 Every stage computes bit for bit what ``generate`` computes (checked on an H100 and in
-tests/agent/backends/local/fastpath), so the answer is ``generate``'s. Prefill runs through transformers' own
-forward with the arguments ``generate`` uses. Decoding is greedy
-with the processors ``generate`` would apply for a greedy config (repetition penalty,
+tests/agent/backends/local/fastpath), so the answer is ``generate``'s. Decoding is greedy
+with the processors ``generate`` would apply for a greedy config (greedy.py: repetition penalty,
 minimum new tokens, EOS stop); anything else (sampling, beams, n-gram bans) is refused
 with ``FastPathUnsupported`` and the caller keeps plain ``generate``.
 
@@ -35,28 +36,17 @@ from typing import Any
 
 import torch
 
-from ...base import BackendError
 from . import kernels as fast_kernels
-from .decode import (
-    DecodeGraph,
-    DecodeState,
-    TextModel,
-    choose_token,
-    record_token,
-)
-from .inputs import (
-    PatchSpec,
-    expand_image_tokens,
-    image_to_patches,
-    rope_positions,
-)
+from .decode import DecodeGraph, DecodeState, choose_token, record_token
+from .greedy import FastPathUnsupported, GreedyOptions, end_penalty, greedy_options
+from .inputs import PatchSpec, expand_image_tokens, image_to_patches, rope_positions
+from .model import TextModel
+from .prefill import image_positions, prefill
 from .vision import FastVision
+from .vision_common import GraphedTower
+from .vision_qwen3 import DeepstackVision
 
 log = logging.getLogger(__name__)
-
-
-class FastPathUnsupported(BackendError):
-    """The request asks for something the fast path does not do; use plain ``generate``."""
 
 
 @dataclass(frozen=True)
@@ -69,15 +59,6 @@ class FastPathSettings:
 
 
 @dataclass(frozen=True)
-class GreedyOptions:
-    """What greedy decoding needs from a generation config."""
-
-    eos_token_ids: tuple[int, ...] = ()
-    repetition_penalty: float = 1.0
-    min_new_tokens: int = 0
-
-
-@dataclass(frozen=True)
 class FastResult:
     tokens: list[int]
     prompt_tokens: int
@@ -86,31 +67,9 @@ class FastResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-_UNSUPPORTED_WHEN_SET = ("no_repeat_ngram_size", "bad_words_ids", "suppress_tokens", "begin_suppress_tokens",
-                         "forced_bos_token_id", "forced_eos_token_id", "sequence_bias", "encoder_repetition_penalty")
-
-
-def greedy_options(generation_config: Any, *, min_new_tokens: int = 0, **overrides: Any) -> GreedyOptions:
-    """The greedy options ``generate`` would use with this config (and ``overrides``), or FastPathUnsupported."""
-    def setting(name: str, default: Any = None) -> Any:
-        return overrides.get(name, getattr(generation_config, name, default))
-
-    if setting("do_sample", False) and (setting("temperature", 1.0) or 0) > 0:
-        raise FastPathUnsupported("sampling was asked for; the fast path decodes greedily")
-    if (setting("num_beams", 1) or 1) != 1:
-        raise FastPathUnsupported("beam search was asked for; the fast path decodes greedily")
-    for name in _UNSUPPORTED_WHEN_SET:
-        value = setting(name)
-        if value not in (None, 0, 1.0, [], ()) or (name == "encoder_repetition_penalty" and value not in (None, 1.0)):
-            raise FastPathUnsupported(f"generation option {name}={value!r} is not supported by the fast path")
-    eos = setting("eos_token_id")
-    eos_ids = () if eos is None else (eos,) if isinstance(eos, int) else tuple(int(i) for i in eos)
-    return GreedyOptions(eos_token_ids=eos_ids, repetition_penalty=float(setting("repetition_penalty", 1.0) or 1.0),
-                         min_new_tokens=max(min_new_tokens, int(setting("min_new_tokens", 0) or 0)))
-
-
-def fast_generate(model: Any, inputs: Mapping[str, Any], max_new_tokens: int,
-                  temperature: float) -> tuple[list[int], dict[str, float]] | None:
+def fast_generate(
+    model: Any, inputs: Mapping[str, Any], max_new_tokens: int, temperature: float
+) -> tuple[list[int], dict[str, float]] | None:
     """One local-backend step through the fast path: (new token ids, timings in ms), or None to use plain generate.
 
     None where the fast path does not apply (sampling, several images in a batch, a model split over
@@ -135,15 +94,19 @@ def completion_timings(timings: Mapping[str, float]) -> dict[str, float]:
     return named
 
 
-def _cache_tensors(cache: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """(keys, values) per layer of a transformers DynamicCache, across its 4.x and 5.x layouts."""
-    if hasattr(cache, "layers"):
-        return [(layer.keys, layer.values) for layer in cache.layers]
-    return list(zip(cache.key_cache, cache.value_cache))
+__all__ = [
+    "FastPath",
+    "FastPathSettings",
+    "FastPathUnsupported",
+    "FastResult",
+    "GreedyOptions",
+    "fast_generate",
+    "greedy_options",
+]
 
 
 class FastPath:
-    """Fast greedy generation for one loaded Qwen2.5-VL model (batch of one, images and text)."""
+    """Fast greedy generation for one loaded Qwen2.5-VL or Qwen3-VL model (batch of one, images and text)."""
 
     def __init__(self, model: Any, processor: Any = None, settings: FastPathSettings = FastPathSettings()) -> None:
         self.model = model
@@ -151,8 +114,10 @@ class FastPath:
         self.settings = settings
         self.device = model.lm_head.weight.device
         kernels = settings.triton_kernels and fast_kernels.available(self.device, model.lm_head.weight.dtype)
+        if not hasattr(model.model.language_model.layers[0].mlp, "gate_proj"):
+            raise FastPathUnsupported("the engine runs dense gated-MLP layers; this model's layers are not")
         self.text = TextModel.of(model, kernels=kernels)
-        self.vision = FastVision(model.model.visual, kernels=kernels)
+        self.vision = vision_tower(model.model.visual, kernels)
         self.dtype = self.text.head.weight.dtype
         self.config = model.config
         self.vocab = self.text.head.weight.shape[0]
@@ -179,9 +144,10 @@ class FastPath:
 
     # -- inputs -----------------------------------------------------------------------------
 
-    def prepare(self, text: str, images: Iterable[Any], processor: Any = None,
-                size: Mapping[str, int] | None = None) -> dict[str, Any]:
-        """input_ids, pixel_values and image_grid_thw for a prompt holding one image placeholder per image.
+    def prepare(
+        self, text: str, images: Iterable[Any], processor: Any = None, size: Mapping[str, int] | None = None
+    ) -> dict[str, Any]:
+        """input_ids, mm_token_type_ids, pixel_values and image_grid_thw for a prompt with one placeholder per image.
 
         Pixels are normalized and patchified on the model's device; an image whose size is not
         its frame size is resized there first (the agent normally sends frame-sized screenshots).
@@ -202,8 +168,11 @@ class FastPath:
             grids.append(grid)
         ids = processor.tokenizer(text, add_special_tokens=False)["input_ids"]
         ids = expand_image_tokens(ids, self.config.image_token_id, grids, spec.merge_size)
+        input_ids = torch.tensor([ids], device=self.device)
         return {
-            "input_ids": torch.tensor([ids], device=self.device),
+            "input_ids": input_ids,
+            # What generate reads to place images on the rotary axes (1 at image tokens), as the processor gives it.
+            "mm_token_type_ids": (input_ids == self.config.image_token_id).long(),
             "pixel_values": torch.cat(patches) if patches else None,
             "image_grid_thw": torch.tensor(grids, dtype=torch.long) if grids else None,
         }
@@ -242,8 +211,14 @@ class FastPath:
             timings["warm_up"] = warm_up_ms
         return FastResult(tokens=tokens, prompt_tokens=prompt, timings=timings)
 
-    def _start(self, graph: DecodeGraph, inputs: Mapping[str, Any], input_ids: torch.Tensor, options: GreedyOptions,
-               first_bias: Callable[[torch.Tensor], None] | None = None) -> _Clock:
+    def _start(
+        self,
+        graph: DecodeGraph,
+        inputs: Mapping[str, Any],
+        input_ids: torch.Tensor,
+        options: GreedyOptions,
+        first_bias: Callable[[torch.Tensor], None] | None = None,
+    ) -> _Clock:
         """Vision, prefill and the first token into ``graph``'s state; the clock has marked both phases.
 
         Host-side work first (positions need the token ids on the CPU), so the GPU then runs
@@ -254,14 +229,21 @@ class FastPath:
         merge = self.config.vision_config.spatial_merge_size
         positions, rope_delta = rope_positions(input_ids[0].tolist(), self.config.image_token_id, grids, merge)
         clock = _Clock(self.device)
-        embeds = self._embed(inputs, input_ids, grids)
+        embeds, deepstack = self._embed(inputs, input_ids, grids)
         clock.mark("vision")
-        first_logits, cache = self._prefill(input_ids, embeds, positions)
+        state = graph.state
+        first_logits = prefill(
+            self.text,
+            embeds,
+            positions.to(self.device),
+            state.keys,
+            state.values,
+            image_positions(input_ids, self.config.image_token_id, deepstack),
+        )
         if first_bias is not None:
-            first_bias(graph.state.bias)
-        self._load_state(graph.state, cache, input_ids, options, first_logits, rope_delta)
+            first_bias(state.bias)
+        self._load_state(state, input_ids, options, first_logits, rope_delta)
         graph.length = input_ids.shape[1]
-        del cache
         clock.mark("prefill")
         return clock
 
@@ -271,8 +253,11 @@ class FastPath:
 
     def static_cache_bytes(self) -> int:
         """GPU memory held by the static KV caches of the captured buckets."""
-        return sum(t.numel() * t.element_size() for graph in self._graphs.values()
-                   for t in graph.state.keys + graph.state.values)
+        return sum(
+            t.numel() * t.element_size()
+            for graph in self._graphs.values()
+            for t in graph.state.keys + graph.state.values
+        )
 
     def _capacity(self, prompt: int, max_new_tokens: int) -> int:
         step = self.settings.capacity_step
@@ -281,7 +266,7 @@ class FastPath:
     def _graph_for(self, capacity: int) -> tuple[DecodeGraph, bool]:
         graph = self._graphs.pop(capacity, None)
         created = graph is None
-        if created:
+        if graph is None:
             while len(self._graphs) >= self.settings.max_graphs:  # free the oldest bucket's cache first
                 self._graphs.popitem(last=False)
             log.info("capturing the decode step for a %d-token cache", capacity)
@@ -290,41 +275,33 @@ class FastPath:
         self._graphs[capacity] = graph
         return graph, created
 
-    def _embed(self, inputs: Mapping[str, Any], input_ids: torch.Tensor,
-               grids: list[tuple[int, int, int]]) -> torch.Tensor:
+    def _embed(
+        self, inputs: Mapping[str, Any], input_ids: torch.Tensor, grids: list[tuple[int, int, int]]
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """The prompt's input embeddings, image tokens replaced by the tower's output; its DeepStack features."""
         embeds = self.text.embed(input_ids)
         pixels = inputs.get("pixel_values")
         if pixels is None:
-            return embeds
-        image_embeds = self.vision(pixels.to(self.device), tuple(grids)).to(embeds.dtype)
+            return embeds, ()
+        features = self.vision(pixels.to(self.device), tuple(grids))
         mask = (input_ids == self.config.image_token_id).unsqueeze(-1).expand_as(embeds)
-        return embeds.masked_scatter(mask, image_embeds)
+        return embeds.masked_scatter(mask, features.embeds.to(embeds.dtype)), features.deepstack
 
-    def _prefill(self, input_ids: torch.Tensor, embeds: torch.Tensor,
-                 positions: torch.Tensor) -> tuple[torch.Tensor, Any]:
-        """transformers' forward with the arguments generate's first step passes: logits of the last token."""
-        prompt = input_ids.shape[1]
-        text_positions = torch.arange(prompt).view(1, 1, -1)
-        position_ids = torch.cat([text_positions, positions]).to(self.device)  # generate's 4-row form
-        out = self.model(inputs_embeds=embeds, position_ids=position_ids,
-                         attention_mask=torch.ones_like(input_ids), use_cache=True, logits_to_keep=1)
-        return out.logits[:, -1, :].float(), out.past_key_values
-
-    def _load_state(self, state: DecodeState, cache: Any, input_ids: torch.Tensor, options: GreedyOptions,
-                    first_logits: torch.Tensor, rope_delta: int) -> None:
-        prompt = input_ids.shape[1]
-        for number, (keys, values) in enumerate(_cache_tensors(cache)):
-            state.keys[number][:, :, :prompt].copy_(keys)
-            state.values[number][:, :, :prompt].copy_(values)
-        state.cache_index.fill_(prompt)
+    def _load_state(
+        self,
+        state: DecodeState,
+        input_ids: torch.Tensor,
+        options: GreedyOptions,
+        first_logits: torch.Tensor,
+        rope_delta: int,
+    ) -> None:
+        """The decode state after a prefill whose keys and values are already in ``state``'s cache."""
+        state.cache_index.fill_(input_ids.shape[1])
         state.rope_delta.fill_(rope_delta)
         state.generated.zero_()
         state.min_new.fill_(options.min_new_tokens)
         state.repetition.fill_(options.repetition_penalty)
-        state.eos_penalty.zero_()
-        if options.eos_token_ids:
-            eos = torch.tensor(options.eos_token_ids, device=self.device)
-            state.eos_penalty.index_fill_(0, eos, float("-inf"))
+        state.eos_penalty.copy_(end_penalty(options, self.vocab, self.device))
         state.seen.zero_()
         state.seen.index_fill_(0, input_ids[0], True)
         record_token(choose_token(first_logits, state), state)
@@ -359,7 +336,7 @@ class FastPath:
         pending: list[tuple[int, torch.cuda.Event]] = []
 
         def fetch(index: int) -> None:
-            host[index:index + 1].copy_(out[index:index + 1], non_blocking=True)
+            host[index : index + 1].copy_(out[index : index + 1], non_blocking=True)
             event = torch.cuda.Event()
             event.record()
             pending.append((index, event))
@@ -379,8 +356,17 @@ class FastPath:
         return steps + 1
 
 
+def vision_tower(visual: Any, kernels: bool) -> GraphedTower:
+    """The engine's tower for this model's vision config: Qwen3-VL's (DeepStack) or Qwen2.5-VL's (windows)."""
+    if hasattr(visual, "deepstack_merger_list"):
+        return DeepstackVision(visual, kernels=kernels)
+    if hasattr(visual.config, "fullatt_block_indexes"):
+        return FastVision(visual, kernels=kernels)
+    raise FastPathUnsupported(f"the engine has no vision tower for {type(visual).__name__}")
+
+
 def _grids(grid_thw: Any) -> list[tuple[int, int, int]]:
-    return [] if grid_thw is None else [tuple(int(x) for x in row) for row in grid_thw.tolist()]
+    return [] if grid_thw is None else [(int(t), int(h), int(w)) for t, h, w in grid_thw.tolist()]
 
 
 class _Clock:
@@ -404,7 +390,7 @@ class _Clock:
         if self.cuda:
             torch.cuda.synchronize()
         result = {}
-        for (_, before), (name, after) in zip(self.marks, self.marks[1:]):
+        for (_, before), (name, after) in zip(self.marks, self.marks[1:], strict=False):
             result[name] = before.elapsed_time(after) if self.cuda else (after - before) * 1000
         return result
 

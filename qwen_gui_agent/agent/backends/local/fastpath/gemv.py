@@ -49,19 +49,25 @@ def _kernels() -> dict[str, Any]:
         gemv_triton as fast_gemv_triton,
     )
 
-    return {"gate_up_silu": fast_gemv_triton.gate_up_silu, "head_logits": fast_gemv_triton.head_logits,
-            "qkv_rows": fast_gemv_triton.qkv_rows, "linear_rows": fast_gemv_triton.linear_rows}
+    return {
+        "gate_up_silu": fast_gemv_triton.gate_up_silu,
+        "head_logits": fast_gemv_triton.head_logits,
+        "qkv_rows": fast_gemv_triton.qkv_rows,
+        "linear_rows": fast_gemv_triton.linear_rows,
+    }
 
 
 def _launch(name: str, config: tuple[int, int, int, int], rows: int, *args: Any, **constants: Any) -> None:
     """``rows`` output rows in blocks of BLOCK_N (for qkv: the q blocks, then the k and the v blocks)."""
     block_n, block_k, warps, stages = config
-    _kernels()[name][(-(-rows // block_n),)](*args, **constants, BLOCK_N=block_n, BLOCK_K=block_k, num_warps=warps,
-                                              num_stages=stages, enable_fp_fusion=False)
+    _kernels()[name][(-(-rows // block_n),)](
+        *args, **constants, BLOCK_N=block_n, BLOCK_K=block_k, num_warps=warps, num_stages=stages, enable_fp_fusion=False
+    )
 
 
-def gate_up_silu(x: torch.Tensor, gate: torch.Tensor, up: torch.Tensor,
-                 config: tuple[int, int, int, int] = GATE_UP_CONFIG) -> torch.Tensor:
+def gate_up_silu(
+    x: torch.Tensor, gate: torch.Tensor, up: torch.Tensor, config: tuple[int, int, int, int] = GATE_UP_CONFIG
+) -> torch.Tensor:
     """``silu(F.linear(x, gate)) * F.linear(x, up)`` for one contiguous bf16 row, bit for bit, in one launch."""
     rows, width = gate.shape
     out = torch.empty((*x.shape[:-1], rows), device=x.device, dtype=x.dtype)
@@ -69,8 +75,7 @@ def gate_up_silu(x: torch.Tensor, gate: torch.Tensor, up: torch.Tensor,
     return out
 
 
-def head_logits(x: torch.Tensor, weight: torch.Tensor,
-                config: tuple[int, int, int, int] = HEAD_CONFIG) -> torch.Tensor:
+def head_logits(x: torch.Tensor, weight: torch.Tensor, config: tuple[int, int, int, int] = HEAD_CONFIG) -> torch.Tensor:
     """``F.linear(x, weight).float()`` for one contiguous bf16 row, as a flat float32 vector, bit for bit."""
     rows, width = weight.shape
     out = torch.empty(rows, device=x.device, dtype=torch.float32)
@@ -78,20 +83,39 @@ def head_logits(x: torch.Tensor, weight: torch.Tensor,
     return out
 
 
-def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, splits: int,
-           config: tuple[int, int, int, int] = QKV_CONFIG) -> torch.Tensor:
+def linear(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    splits: int,
+    config: tuple[int, int, int, int] = QKV_CONFIG,
+) -> torch.Tensor:
     """``F.linear(x, weight, bias)`` for one bf16 row with K in ``splits`` pieces (what ``plan_for`` tries)."""
     rows, width = weight.shape
     out = torch.empty((*x.shape[:-1], rows), device=x.device, dtype=x.dtype)
-    _launch("linear_rows", config, rows, x, weight, bias, out, rows, width, SPLITS=splits)
+    _launch(
+        "linear_rows",
+        config,
+        rows,
+        x,
+        weight,
+        weight if bias is None else bias,
+        out,
+        rows,
+        width,
+        SPLITS=splits,
+        HAS_BIAS=bias is not None,
+    )
     return out
 
 
-def qkv(x: torch.Tensor, attn: Any, splits: tuple[int, int],
-        config: tuple[int, int, int, int] = QKV_CONFIG) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def qkv(
+    x: torch.Tensor, attn: Any, splits: tuple[int, int], config: tuple[int, int, int, int] = QKV_CONFIG
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """q, k and v of one contiguous bf16 row (each shaped like x, last dim its width), one launch.
 
-    ``splits`` are the K pieces of q and of k/v that make them equal cuBLAS's (``GemvPlan.qkv``).
+    ``splits`` are the K pieces of q and of k/v that make them equal cuBLAS's (``GemvPlan.qkv``). The three
+    projections have biases (Qwen2.5-VL) or none (Qwen3-VL).
     """
     q_rows, width = attn.q_proj.weight.shape
     kv_rows = attn.k_proj.weight.shape[0]
@@ -100,9 +124,32 @@ def qkv(x: torch.Tensor, attn: Any, splits: tuple[int, int],
     v = torch.empty_like(k)
     block_n = config[0]
     blocks = -(-q_rows // block_n) + 2 * -(-kv_rows // block_n)
-    _launch("qkv_rows", config, blocks * block_n, x, attn.q_proj.weight, attn.q_proj.bias, attn.k_proj.weight,
-            attn.k_proj.bias, attn.v_proj.weight, attn.v_proj.bias, q, k, v, q_rows, kv_rows, width,
-            Q_SPLITS=splits[0], KV_SPLITS=splits[1])
+    biased = attn.q_proj.bias is not None
+
+    def bias(projection: Any) -> torch.Tensor:  # a stand-in pointer where there is no bias (never read)
+        return projection.bias if biased else projection.weight
+
+    _launch(
+        "qkv_rows",
+        config,
+        blocks * block_n,
+        x,
+        attn.q_proj.weight,
+        bias(attn.q_proj),
+        attn.k_proj.weight,
+        bias(attn.k_proj),
+        attn.v_proj.weight,
+        bias(attn.v_proj),
+        q,
+        k,
+        v,
+        q_rows,
+        kv_rows,
+        width,
+        Q_SPLITS=splits[0],
+        KV_SPLITS=splits[1],
+        HAS_BIAS=biased,
+    )
     return q, k, v
 
 
@@ -124,10 +171,13 @@ def plan_for(layer: Any, head: Any, rows: int = 16) -> GemvPlan:
     """
     weight = layer.mlp.gate_proj.weight
     generator = torch.Generator(device=weight.device).manual_seed(0)  # leaves the global RNG alone
-    xs = [torch.randn((1, 1, weight.shape[1]), generator=generator, device=weight.device).to(weight.dtype)
-          for _ in range(rows)]
-    plan = GemvPlan(gate_up=_gate_up_matches(layer.mlp, xs), head=_head_matches(head, xs),
-                    qkv=_qkv_splits(layer.self_attn, xs))
+    xs = [
+        torch.randn((1, 1, weight.shape[1]), generator=generator, device=weight.device).to(weight.dtype)
+        for _ in range(rows)
+    ]
+    plan = GemvPlan(
+        gate_up=_gate_up_matches(layer.mlp, xs), head=_head_matches(head, xs), qkv=_qkv_splits(layer.self_attn, xs)
+    )
     log.info("fused decode products equal to cuBLAS here: %s", plan)
     return plan
 
@@ -147,16 +197,17 @@ def _head_matches(head: Any, xs: list[torch.Tensor]) -> bool:
 
 def _qkv_splits(attn: Any, xs: list[torch.Tensor]) -> tuple[int, int] | None:
     projections = (attn.q_proj, attn.k_proj)
-    if any(p.bias is None for p in (*projections, attn.v_proj)):
+    if len({p.bias is None for p in (*projections, attn.v_proj)}) > 1:  # all with biases or none
         return None
-    found = [_matching_split(p, xs) for p in projections]
-    if None in found or _matching_split(attn.v_proj, xs, (found[1],)) is None:
+    q_split, k_split = (_matching_split(p, xs) for p in projections)
+    if q_split is None or k_split is None or _matching_split(attn.v_proj, xs, (k_split,)) is None:
         return None
-    return found[0], found[1]
+    return q_split, k_split
 
 
-def _matching_split(projection: Any, xs: list[torch.Tensor],
-                    candidates: tuple[int, ...] = SPLIT_CANDIDATES) -> int | None:
+def _matching_split(
+    projection: Any, xs: list[torch.Tensor], candidates: tuple[int, ...] = SPLIT_CANDIDATES
+) -> int | None:
     tiles, remainder = divmod(projection.weight.shape[1], _TILE)
     for splits in candidates:
         if splits > 1 and (remainder or tiles % splits):

@@ -35,34 +35,76 @@ def split_rows(x_ptr, w_ptr, n, N, K, SPLITS: tl.constexpr, BLOCK_N: tl.constexp
 
 
 @triton.jit
-def biased_rows(x_ptr, w_ptr, b_ptr, out_ptr, block, N, K, SPLITS: tl.constexpr, BLOCK_N: tl.constexpr,
-                BLOCK_K: tl.constexpr):
-    # Block ``block`` of rows of F.linear(x, w, b): the bias joins the float32 sum, one rounding to bf16.
+def biased_rows(
+    x_ptr,
+    w_ptr,
+    b_ptr,
+    out_ptr,
+    block,
+    N,
+    K,
+    SPLITS: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+):
+    # Block ``block`` of rows of F.linear(x, w, b): the bias (if any) joins the float32 sum, one rounding to bf16.
     n = block * BLOCK_N + tl.arange(0, BLOCK_N)
     value = split_rows(x_ptr, w_ptr, n, N, K, SPLITS, BLOCK_N, BLOCK_K)
-    value = value + tl.load(b_ptr + n, mask=n < N).to(tl.float32)
+    if HAS_BIAS:
+        value = value + tl.load(b_ptr + n, mask=n < N).to(tl.float32)
     tl.store(out_ptr + n, value.to(tl.bfloat16), mask=n < N)
 
 
 @triton.jit
-def linear_rows(x_ptr, w_ptr, b_ptr, out_ptr, N, K, SPLITS: tl.constexpr, BLOCK_N: tl.constexpr,
-                BLOCK_K: tl.constexpr):
-    biased_rows(x_ptr, w_ptr, b_ptr, out_ptr, tl.program_id(0), N, K, SPLITS, BLOCK_N, BLOCK_K)
+def linear_rows(
+    x_ptr,
+    w_ptr,
+    b_ptr,
+    out_ptr,
+    N,
+    K,
+    SPLITS: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+):
+    biased_rows(x_ptr, w_ptr, b_ptr, out_ptr, tl.program_id(0), N, K, SPLITS, BLOCK_N, BLOCK_K, HAS_BIAS)
 
 
 @triton.jit
-def qkv_rows(x_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, q_ptr, k_ptr, v_ptr, NQ, NKV, K,
-             Q_SPLITS: tl.constexpr, KV_SPLITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+def qkv_rows(
+    x_ptr,
+    wq_ptr,
+    bq_ptr,
+    wk_ptr,
+    bk_ptr,
+    wv_ptr,
+    bv_ptr,
+    q_ptr,
+    k_ptr,
+    v_ptr,
+    NQ,
+    NKV,
+    K,
+    Q_SPLITS: tl.constexpr,
+    KV_SPLITS: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+):
     # The attention's three projections of one row in one launch: q blocks first, then k, then v.
     block = tl.program_id(0)
     q_blocks = tl.cdiv(NQ, BLOCK_N)
     kv_blocks = tl.cdiv(NKV, BLOCK_N)
     if block < q_blocks:
-        biased_rows(x_ptr, wq_ptr, bq_ptr, q_ptr, block, NQ, K, Q_SPLITS, BLOCK_N, BLOCK_K)
+        biased_rows(x_ptr, wq_ptr, bq_ptr, q_ptr, block, NQ, K, Q_SPLITS, BLOCK_N, BLOCK_K, HAS_BIAS)
     elif block < q_blocks + kv_blocks:
-        biased_rows(x_ptr, wk_ptr, bk_ptr, k_ptr, block - q_blocks, NKV, K, KV_SPLITS, BLOCK_N, BLOCK_K)
+        biased_rows(x_ptr, wk_ptr, bk_ptr, k_ptr, block - q_blocks, NKV, K, KV_SPLITS, BLOCK_N, BLOCK_K, HAS_BIAS)
     else:
-        biased_rows(x_ptr, wv_ptr, bv_ptr, v_ptr, block - q_blocks - kv_blocks, NKV, K, KV_SPLITS, BLOCK_N, BLOCK_K)
+        biased_rows(
+            x_ptr, wv_ptr, bv_ptr, v_ptr, block - q_blocks - kv_blocks, NKV, K, KV_SPLITS, BLOCK_N, BLOCK_K, HAS_BIAS
+        )
 
 
 @triton.jit

@@ -51,15 +51,22 @@ class AnswerGrammar:
         self.banned = tuple(sorted(set(tokenizer.all_special_ids)))
 
     def constraint(self, spec: GrammarSpec) -> Constraint:
-        return Constraint(self._compiler.compile_grammar(ebnf(spec)), self.tokenizer, self.vocab_size, self.banned,
-                          spec.closers())
+        return Constraint(
+            self._compiler.compile_grammar(ebnf(spec)), self.tokenizer, self.vocab_size, self.banned, spec.closers()
+        )
 
 
 class Constraint:
     """One answer's position in the grammar."""
 
-    def __init__(self, compiled: Any, tokenizer: Any, vocab_size: int, banned: tuple[int, ...] = (),
-                 closers: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        compiled: Any,
+        tokenizer: Any,
+        vocab_size: int,
+        banned: tuple[int, ...] = (),
+        closers: tuple[str, ...] = (),
+    ) -> None:
         xgr = _import_xgrammar()
         self.banned = list(banned)
         self.closers = closers

@@ -26,17 +26,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .decode import (
-    DecodeGraph,
-    DecodeState,
-    TextModel,
-    apply_rope,
-    choose_token,
-    record_token,
-    warm_up_on_side_stream,
-)
-from .engine import FastPath, FastPathUnsupported, GreedyOptions
+from .decode import DecodeGraph, DecodeState, choose_token, record_token, warm_up_on_side_stream
+from .engine import FastPath
 from .grammar import Constraint
+from .greedy import FastPathUnsupported, GreedyOptions
+from .model import TextModel, apply_rope, run_layers
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +50,13 @@ class GrammarResult:
 
 
 @torch.inference_mode()
-def constrained_generate(fast: FastPath, inputs: Mapping[str, Any], max_new_tokens: int,
-                         constraint: Constraint, options: GreedyOptions | None = None) -> GrammarResult:
+def constrained_generate(
+    fast: FastPath,
+    inputs: Mapping[str, Any],
+    max_new_tokens: int,
+    constraint: Constraint,
+    options: GreedyOptions | None = None,
+) -> GrammarResult:
     """Greedy tokens of one answer inside ``constraint``'s grammar (prompt excluded, forced ones included)."""
     options = options or GreedyOptions()
     input_ids = inputs["input_ids"].to(fast.device)
@@ -80,8 +79,9 @@ def constrained_generate(fast: FastPath, inputs: Mapping[str, Any], max_new_toke
     return result
 
 
-def _decode(text: TextModel, graph: DecodeGraph, constraint: Constraint, max_new_tokens: int,
-            result: GrammarResult) -> None:
+def _decode(
+    text: TextModel, graph: DecodeGraph, constraint: Constraint, max_new_tokens: int, result: GrammarResult
+) -> None:
     """Free token, forced run, free token ... until the grammar is complete or the budget is spent."""
     state = graph.state
     while True:
@@ -109,8 +109,7 @@ def _decode(text: TextModel, graph: DecodeGraph, constraint: Constraint, max_new
             graph.step()
             result.decode_steps += 1
     if not constraint.done:
-        log.warning("the answer hit max_new_tokens (%d) before its grammar closed; it may not parse",
-                    max_new_tokens)
+        log.warning("the answer hit max_new_tokens (%d) before its grammar closed; it may not parse", max_new_tokens)
 
 
 class ChunkGraph:
@@ -147,9 +146,25 @@ class ChunkGraph:
         position = (slots + state.rope_delta).view(1, 1, count).expand(3, 1, count)
         cos, sin = text.rotary(hidden, position)
         mask = state.slots.view(1, -1) <= slots.view(count, 1)  # row i sees slots 0 .. cache_index + i
-        for number, layer in enumerate(text.layers):
-            hidden = _chunk_layer(text, state, number, layer, hidden, cos, sin, slots, mask)
-        logits = text.head(text.norm(hidden[:, -1:, :]))[:, -1, :].float()
+
+        def attend(number: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+            attn = text.layers[number].self_attn
+            q, k, v = (t.transpose(1, 2) for t in (q, k, v))
+            q, k = apply_rope(q, k, cos, sin)
+            state.keys[number].index_copy_(2, slots, k)
+            state.values[number].index_copy_(2, slots, v)
+            out = F.scaled_dot_product_attention(
+                q,
+                state.keys[number],
+                state.values[number],
+                attn_mask=mask,
+                scale=attn.scaling,
+                enable_gqa=text.heads != text.kv_heads,
+            )
+            return out.transpose(1, 2).reshape(1, count, -1)
+
+        residual, delta = run_layers(text, hidden, attend, "exact")
+        logits = text.last_logits(residual, delta, "exact")
         state.seen.index_fill_(0, self.ids[0], True)  # forced tokens count for the repetition penalty too
         record_token(choose_token(logits, state), state)
         state.cache_index.add_(count)
@@ -179,20 +194,3 @@ def chunk_step(text: TextModel, graph: DecodeGraph, tokens: list[int]) -> None:
         chunk = graph.chunk_graphs[len(tokens)] = ChunkGraph(text, graph.state, len(tokens))
     chunk.run(tokens)
     graph.length += len(tokens)
-
-
-def _chunk_layer(text: TextModel, state: DecodeState, number: int, layer: Any, hidden: torch.Tensor,
-                 cos: torch.Tensor, sin: torch.Tensor, slots: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    attn = layer.self_attn
-    count = hidden.shape[1]
-    normed = layer.input_layernorm(hidden)
-    q = attn.q_proj(normed).view(1, count, -1, text.head_dim).transpose(1, 2)
-    k = attn.k_proj(normed).view(1, count, -1, text.head_dim).transpose(1, 2)
-    v = attn.v_proj(normed).view(1, count, -1, text.head_dim).transpose(1, 2)
-    q, k = apply_rope(q, k, cos, sin)
-    state.keys[number].index_copy_(2, slots, k)
-    state.values[number].index_copy_(2, slots, v)
-    out = F.scaled_dot_product_attention(q, state.keys[number], state.values[number], attn_mask=mask,
-                                         scale=attn.scaling, enable_gqa=text.heads != text.kv_heads)
-    hidden = hidden + attn.o_proj(out.transpose(1, 2).reshape(1, count, -1))
-    return hidden + layer.mlp(layer.post_attention_layernorm(hidden))

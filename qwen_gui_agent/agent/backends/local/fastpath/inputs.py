@@ -44,8 +44,9 @@ class PatchSpec:
         )
 
 
-def image_to_patches(image: Any, spec: PatchSpec, device: torch.device | str,
-                     size: tuple[int, int] | None = None) -> tuple[torch.Tensor, tuple[int, int, int]]:
+def image_to_patches(
+    image: Any, spec: PatchSpec, device: torch.device | str, size: tuple[int, int] | None = None
+) -> tuple[torch.Tensor, tuple[int, int, int]]:
     """(patches, (t, h, w) grid) for one RGB image; ``size`` = (height, width) to resize to on the GPU."""
     array = np.array(image.convert("RGB") if hasattr(image, "convert") else image, dtype=np.uint8)
     pixels = torch.from_numpy(array).to(device, non_blocking=True).permute(2, 0, 1).unsqueeze(0)
@@ -70,8 +71,9 @@ def patchify(pixels: torch.Tensor, spec: PatchSpec) -> tuple[torch.Tensor, tuple
     return patches.reshape(gh * gw, channels * t * p * p), (1, gh, gw)
 
 
-def expand_image_tokens(input_ids: list[int], image_token_id: int, grids: list[tuple[int, int, int]],
-                        merge: int) -> list[int]:
+def expand_image_tokens(
+    input_ids: list[int], image_token_id: int, grids: list[tuple[int, int, int]], merge: int
+) -> list[int]:
     """Repeat each single image placeholder as many times as its image has merged patches."""
     expanded: list[int] = []
     counts = iter(t * h * w // (merge * merge) for t, h, w in grids)
@@ -80,8 +82,9 @@ def expand_image_tokens(input_ids: list[int], image_token_id: int, grids: list[t
     return expanded
 
 
-def rope_positions(input_ids: list[int], image_token_id: int, grids: list[tuple[int, int, int]],
-                   merge: int) -> tuple[torch.Tensor, int]:
+def rope_positions(
+    input_ids: list[int], image_token_id: int, grids: list[tuple[int, int, int]], merge: int
+) -> tuple[torch.Tensor, int]:
     """(3, 1, L) rotary positions for an expanded prompt, and the delta that later tokens add to their index."""
     rows: list[np.ndarray] = []
     ids = np.asarray(input_ids)

@@ -61,8 +61,21 @@ def _kernels() -> dict[str, Any]:
         tl.store(out_ptr + offsets, (w * y).to(tl.bfloat16), mask=mask)
 
     @triton.jit
-    def rotate_store(q_ptr, k_ptr, v_ptr, cos_ptr, sin_ptr, q_out_ptr, keys_ptr, values_ptr, index_ptr,
-                     q_heads, kv_heads, head_stride_cache, HALF: tl.constexpr):
+    def rotate_store(
+        q_ptr,
+        k_ptr,
+        v_ptr,
+        cos_ptr,
+        sin_ptr,
+        q_out_ptr,
+        keys_ptr,
+        values_ptr,
+        index_ptr,
+        q_heads,
+        kv_heads,
+        head_stride_cache,
+        HALF: tl.constexpr,
+    ):
         # One program per head: q heads first, then k heads (rotated and written into the cache at
         # the current slot, with v). (x * cos) + (rotate_half(x) * sin), each product and the sum in bf16.
         head = tl.program_id(0)
@@ -116,8 +129,18 @@ def _kernels() -> dict[str, Any]:
         tl.store(out_ptr + offsets, (activated * up).to(tl.bfloat16), mask=mask)
 
     @triton.jit
-    def vision_rope(qkv_ptr, cos_ptr, sin_ptr, out_ptr, tokens, heads, DIM: tl.constexpr, HALF: tl.constexpr,
-                    BLOCK_HEADS: tl.constexpr, BLOCK_DIM: tl.constexpr):
+    def vision_rope(
+        qkv_ptr,
+        cos_ptr,
+        sin_ptr,
+        out_ptr,
+        tokens,
+        heads,
+        DIM: tl.constexpr,
+        HALF: tl.constexpr,
+        BLOCK_HEADS: tl.constexpr,
+        BLOCK_DIM: tl.constexpr,
+    ):
         # One program per (token, q or k): the vision tower's float32 rotary of all heads of that row,
         # (x * cos) + (rotate_half(x) * sin), rounded to bf16 once at the end as transformers does.
         token = tl.program_id(0)
@@ -135,8 +158,14 @@ def _kernels() -> dict[str, Any]:
         target = out_ptr + (which * tokens + token) * heads * DIM + head * DIM + d
         tl.store(target, ((x * cos) + (rotated * sin)).to(tl.bfloat16), mask=mask)
 
-    return {"square": square, "normalize": normalize, "rotate_store": rotate_store, "add_square": add_square,
-            "silu_mul": silu_mul, "vision_rope": vision_rope}
+    return {
+        "square": square,
+        "normalize": normalize,
+        "rotate_store": rotate_store,
+        "add_square": add_square,
+        "silu_mul": silu_mul,
+        "vision_rope": vision_rope,
+    }
 
 
 _BLOCK = 1024
@@ -154,8 +183,9 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     return normalize_squares(x, squares, weight, eps)
 
 
-def add_rms_norm(residual: torch.Tensor, delta: torch.Tensor, weight: torch.Tensor,
-                 eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+def add_rms_norm(
+    residual: torch.Tensor, delta: torch.Tensor, weight: torch.Tensor, eps: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``residual + delta`` and the RMS norm of that sum (contiguous bf16), bit for bit, in three launches."""
     n = residual.numel()
     total = torch.empty_like(residual)
@@ -168,8 +198,9 @@ def normalize_squares(x: torch.Tensor, squares: torch.Tensor, weight: torch.Tens
     """The rest of the RMS norm of ``x`` given its float32 squares: the mean, then the scaling."""
     variance = squares.mean(-1, keepdim=True)  # PyTorch's own reduction: the same summation order
     out = torch.empty_like(x)
-    _kernels()["normalize"][_grid(x.numel())](x, variance, weight, out, x.numel(), x.shape[-1], eps, BLOCK=_BLOCK,
-                                              enable_fp_fusion=False)
+    _kernels()["normalize"][_grid(x.numel())](
+        x, variance, weight, out, x.numel(), x.shape[-1], eps, BLOCK=_BLOCK, enable_fp_fusion=False
+    )
     return out
 
 
@@ -181,13 +212,23 @@ def silu_mul(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
     width = gate.shape[-1]
     gate_rows, up_rows = gate.reshape(-1, width), up.reshape(-1, width)  # views for the layouts used here
     out = torch.empty(gate.shape, device=gate.device, dtype=gate.dtype)
-    _kernels()["silu_mul"][_grid(gate.numel())](gate_rows, up_rows, out, gate.numel(), width, gate_rows.stride(0),
-                                                up_rows.stride(0), BLOCK=_BLOCK, enable_fp_fusion=False)
+    _kernels()["silu_mul"][_grid(gate.numel())](
+        gate_rows,
+        up_rows,
+        out,
+        gate.numel(),
+        width,
+        gate_rows.stride(0),
+        up_rows.stride(0),
+        BLOCK=_BLOCK,
+        enable_fp_fusion=False,
+    )
     return out
 
 
-def vision_rope(qkv: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                heads: int) -> tuple[torch.Tensor, torch.Tensor]:
+def vision_rope(
+    qkv: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, heads: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The vision tower's rotary of q and k, read from the fused qkv projection (tokens, 3 * heads * dim).
 
     cos and sin are (tokens, dim) float32; q and k come back (tokens, heads, dim) contiguous, equal
@@ -197,8 +238,18 @@ def vision_rope(qkv: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
     dim = qkv.shape[1] // (3 * heads)
     out = torch.empty((2, tokens, heads, dim), device=qkv.device, dtype=qkv.dtype)
     _kernels()["vision_rope"][(tokens, 2)](
-        qkv, cos, sin, out, tokens, heads, DIM=dim, HALF=dim // 2, BLOCK_HEADS=_pow2(heads), BLOCK_DIM=_pow2(dim),
-        enable_fp_fusion=False)
+        qkv,
+        cos,
+        sin,
+        out,
+        tokens,
+        heads,
+        DIM=dim,
+        HALF=dim // 2,
+        BLOCK_HEADS=_pow2(heads),
+        BLOCK_DIM=_pow2(dim),
+        enable_fp_fusion=False,
+    )
     return out[0], out[1]
 
 
@@ -206,8 +257,16 @@ def _pow2(n: int) -> int:
     return 1 << (n - 1).bit_length()
 
 
-def rotate_and_store(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                     keys: torch.Tensor, values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+def rotate_and_store(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    cos: torch.Tensor,
+    sin: torch.Tensor,
+    keys: torch.Tensor,
+    values: torch.Tensor,
+    index: torch.Tensor,
+) -> torch.Tensor:
     """Rotary on q and k as transformers applies it, k and v written into the cache at ``index``; returns q.
 
     q is (1, heads, 1, dim), k and v (1, kv_heads, 1, dim) contiguous; the caches (1, kv_heads, slots, dim).
@@ -215,6 +274,19 @@ def rotate_and_store(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cos: tor
     heads, kv_heads, dim = q.shape[1], k.shape[1], q.shape[-1]
     q_out = torch.empty((1, heads, 1, dim), device=q.device, dtype=q.dtype)
     _kernels()["rotate_store"][(heads + kv_heads,)](
-        q, k, v, cos, sin, q_out, keys, values, index, heads, kv_heads, keys.stride(1), HALF=dim // 2,
-        enable_fp_fusion=False)
+        q,
+        k,
+        v,
+        cos,
+        sin,
+        q_out,
+        keys,
+        values,
+        index,
+        heads,
+        kv_heads,
+        keys.stride(1),
+        HALF=dim // 2,
+        enable_fp_fusion=False,
+    )
     return q_out

@@ -126,9 +126,16 @@ def _kernel() -> Any:
     return fast_rmsnorm_triton.add_rms_norm_rows
 
 
-def add_rms_norm_rows(residual: torch.Tensor, delta: torch.Tensor | None, weight: torch.Tensor, eps: float, *,
-                      order: MeanOrder = ATEN, num_warps: int = 8,
-                      variance: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def add_rms_norm_rows(
+    residual: torch.Tensor,
+    delta: torch.Tensor | None,
+    weight: torch.Tensor,
+    eps: float,
+    *,
+    order: MeanOrder = ATEN,
+    num_warps: int = 8,
+    variance: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``residual + delta`` and its RMS norm, each row normalized as if it were a lone (1, 1, W) row.
 
     One launch, one program per row. Only a single row equals eager PyTorch: ATen reduces a
@@ -146,15 +153,32 @@ def add_rms_norm_rows(residual: torch.Tensor, delta: torch.Tensor | None, weight
     if variance is not None and (variance.dtype != torch.float32 or variance.numel() != rows):
         raise ValueError(f"variance must hold {rows} float32 values, got {variance.dtype} {tuple(variance.shape)}")
     _kernel()[(rows,)](
-        residual, residual if delta is None else delta, weight, total, out, out if variance is None else variance,
-        mean_factor(width, order), eps, WIDTH=width, THREADS=launch.threads, ROUNDS=launch.rounds,
-        VECTOR=launch.vector, LEVELS=launch.levels, HALVINGS=launch.halvings, HAS_DELTA=delta is not None,
-        DIVIDE=order.divide, WRITE_VARIANCE=variance is not None, num_warps=num_warps, enable_fp_fusion=False)
+        residual,
+        residual if delta is None else delta,
+        weight,
+        total,
+        out,
+        out if variance is None else variance,
+        mean_factor(width, order),
+        eps,
+        WIDTH=width,
+        THREADS=launch.threads,
+        ROUNDS=launch.rounds,
+        VECTOR=launch.vector,
+        LEVELS=launch.levels,
+        HALVINGS=launch.halvings,
+        HAS_DELTA=delta is not None,
+        DIVIDE=order.divide,
+        WRITE_VARIANCE=variance is not None,
+        num_warps=num_warps,
+        enable_fp_fusion=False,
+    )
     return total, out
 
 
-def add_rms_norm_row(residual: torch.Tensor, delta: torch.Tensor | None, weight: torch.Tensor,
-                     eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+def add_rms_norm_row(
+    residual: torch.Tensor, delta: torch.Tensor | None, weight: torch.Tensor, eps: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """fast_kernels.add_rms_norm for one contiguous bf16 row of shape (1, 1, W), in one launch.
 
     Returns (total, normed); with ``delta`` None, total is ``residual`` itself.

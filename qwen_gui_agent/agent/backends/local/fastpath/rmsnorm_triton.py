@@ -15,8 +15,14 @@ def pick(x, index, which: tl.constexpr, axis: tl.constexpr):
 
 
 @triton.jit
-def row_sum(squares, THREADS: tl.constexpr, ROUNDS: tl.constexpr, VECTOR: tl.constexpr, LEVELS: tl.constexpr,
-            HALVINGS: tl.constexpr):
+def row_sum(
+    squares,
+    THREADS: tl.constexpr,
+    ROUNDS: tl.constexpr,
+    VECTOR: tl.constexpr,
+    LEVELS: tl.constexpr,
+    HALVINGS: tl.constexpr,
+):
     # squares is [ROUNDS, THREADS, VECTOR]: thread t's r-th vector, element i. Each thread's
     # accumulator i adds its vectors in order; then ((a0 + a1) + a2) + a3; then the block's tree.
     if ROUNDS <= 2:  # one vector or two: a sum of two values is one addition, in either order
@@ -38,10 +44,25 @@ def row_sum(squares, THREADS: tl.constexpr, ROUNDS: tl.constexpr, VECTOR: tl.con
 
 
 @triton.jit
-def add_rms_norm_rows(residual_ptr, delta_ptr, weight_ptr, total_ptr, out_ptr, variance_ptr, factor, eps,
-                      WIDTH: tl.constexpr, THREADS: tl.constexpr, ROUNDS: tl.constexpr, VECTOR: tl.constexpr,
-                      LEVELS: tl.constexpr, HALVINGS: tl.constexpr, HAS_DELTA: tl.constexpr,
-                      DIVIDE: tl.constexpr, WRITE_VARIANCE: tl.constexpr):
+def add_rms_norm_rows(
+    residual_ptr,
+    delta_ptr,
+    weight_ptr,
+    total_ptr,
+    out_ptr,
+    variance_ptr,
+    factor,
+    eps,
+    WIDTH: tl.constexpr,
+    THREADS: tl.constexpr,
+    ROUNDS: tl.constexpr,
+    VECTOR: tl.constexpr,
+    LEVELS: tl.constexpr,
+    HALVINGS: tl.constexpr,
+    HAS_DELTA: tl.constexpr,
+    DIVIDE: tl.constexpr,
+    WRITE_VARIANCE: tl.constexpr,
+):
     # One program per row; each row is reduced as ATen reduces a lone (1, 1, WIDTH) row.
     row = tl.program_id(0)
     rounds = tl.arange(0, ROUNDS)[:, None, None]

@@ -17,39 +17,25 @@ MLP's gate/up products run on row-padded weights (GatedWeights): still bit for b
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from . import kernels as fast_kernels
-from .decode import (
-    add_rms_norm,
-    add_rms_norm_rows,
-    rotate_half,
-    warm_up_on_side_stream,
+from .model import add_rms_norm, add_rms_norm_rows, rotate_half
+from .vision_common import (
+    GraphedTower,
+    GridKey,
+    SegmentGroup,
+    VisionFeatures,
+    frame_groups,
+    group_segments,
+    grouped_attention,
 )
 
 log = logging.getLogger(__name__)
-
-GridKey = tuple[tuple[int, int, int], ...]
-
-
-@dataclass(frozen=True)
-class SegmentGroup:
-    """Attention segments of one length: ``count`` segments of ``length`` tokens each.
-
-    ``start`` is set when the group is one contiguous run of the sequence (no gather needed);
-    otherwise ``index`` lists the tokens, segment after segment.
-    """
-
-    length: int
-    count: int
-    start: int | None
-    index: torch.Tensor | None
 
 
 @dataclass(frozen=True)
@@ -100,24 +86,6 @@ def window_layout(grid: GridKey, merge: int, window_size: int, patch_size: int) 
     return torch.cat(order), lengths
 
 
-def group_segments(lengths: list[int], device: torch.device) -> tuple[SegmentGroup, ...]:
-    """Segments laid end to end, grouped by length so that each length is one batched call."""
-    starts: dict[int, list[int]] = {}
-    position = 0
-    for length in lengths:
-        starts.setdefault(length, []).append(position)
-        position += length
-    groups = []
-    for length, firsts in starts.items():
-        contiguous = all(b - a == length for a, b in pairwise(firsts))
-        if contiguous:
-            groups.append(SegmentGroup(length, len(firsts), firsts[0], None))
-        else:
-            index = torch.cat([torch.arange(s, s + length) for s in firsts]).to(device)
-            groups.append(SegmentGroup(length, len(firsts), None, index))
-    return tuple(groups)
-
-
 def build_plan(visual: Any, grid: GridKey, device: torch.device) -> VisionPlan:
     config = visual.config
     merge = config.spatial_merge_size
@@ -130,14 +98,13 @@ def build_plan(visual: Any, grid: GridKey, device: torch.device) -> VisionPlan:
     tokens = angles.shape[0]
     # cos/sin on the model's device: CPU and GPU math libraries may round differently.
     angles = angles.view(tokens // unit, unit, -1)[order].reshape(tokens, -1).to(device)
-    frame_lengths = [h * w for t, h, w in grid for _ in range(t)]
     return VisionPlan(
         window_order=order.to(device),
         restore_order=torch.argsort(order).to(device),
         cos=angles.cos(),
         sin=angles.sin(),
         windows=group_segments(window_lengths, device),
-        frames=group_segments(frame_lengths, device),
+        frames=frame_groups(grid, device),
     )
 
 
@@ -148,32 +115,9 @@ def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor
     return ((x * cos) + (rotate_half(x) * sin)).to(dtype)
 
 
-def _grouped_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, groups: tuple[SegmentGroup, ...],
-                       scale: float) -> torch.Tensor:
-    """Attention inside each segment; q, k, v and the result are (tokens, heads, head_dim)."""
-    tokens, heads, dim = q.shape
-    out = q.new_empty(tokens, heads, dim) if len(groups) > 1 or groups[0].start is None else None
-    for group in groups:
-        span = group.count * group.length
-
-        def take(x: torch.Tensor, group: SegmentGroup = group, span: int = span) -> torch.Tensor:
-            part = x.narrow(0, group.start, span) if group.start is not None else x.index_select(0, group.index)
-            return part.view(group.count, group.length, heads, dim).transpose(1, 2)
-
-        result = F.scaled_dot_product_attention(take(q), take(k), take(v), dropout_p=0.0, scale=scale,
-                                                is_causal=False)
-        result = result.transpose(1, 2).reshape(span, heads, dim)
-        if out is None:
-            return result
-        if group.start is not None:
-            out.narrow(0, group.start, span).copy_(result)
-        else:
-            out.index_copy_(0, group.index, result)
-    return out
-
-
-def _attention(attn: Any, x: torch.Tensor, plan: VisionPlan, groups: tuple[SegmentGroup, ...],
-               kernels: bool) -> torch.Tensor:
+def _attention(
+    attn: Any, x: torch.Tensor, plan: VisionPlan, groups: tuple[SegmentGroup, ...], kernels: bool
+) -> torch.Tensor:
     tokens = x.shape[0]
     heads = attn.num_heads
     qkv = attn.qkv(x)
@@ -184,59 +128,30 @@ def _attention(attn: Any, x: torch.Tensor, plan: VisionPlan, groups: tuple[Segme
         cos, sin = plan.cos.unsqueeze(-2), plan.sin.unsqueeze(-2)
         q, k = _rope(q, cos, sin), _rope(k, cos, sin)
     scale = getattr(attn, "scaling", q.shape[-1] ** -0.5)
-    out = _grouped_attention(q, k, v, groups, scale)
+    out = grouped_attention(q, k, v, groups, scale)
     return attn.proj(out.reshape(tokens, -1))
 
 
-class FastVision:
-    """Image embeddings from pixel patches, equal to ``model.model.visual(...)``'s pooled output.
+class FastVision(GraphedTower):
+    """Qwen2.5-VL's image embeddings from pixel patches, equal to ``model.model.visual(...)``'s pooled output.
 
-    On CUDA the tower is captured as a CUDA graph per grid size (a screen keeps its size, so
-    this happens once per screen): the ~1,500 launches of the 32 blocks then cost no Python.
+    On CUDA the tower is captured as a CUDA graph per grid size (vision_common.GraphedTower): the
+    ~1,500 launches of the 32 blocks then cost no Python.
     """
 
     def __init__(self, visual: Any, cache_size: int = 2, graphs: bool = True, kernels: bool = False) -> None:
-        self.visual = visual
-        self.cache_size = cache_size
-        self.use_graphs = graphs
-        self.kernels = kernels  # fast_kernels' exact norms, rotary and SiLU (CUDA with Triton only)
+        super().__init__(visual, cache_size, graphs, kernels)
         silu = kernels and getattr(visual.config, "hidden_act", None) == "silu"
         # The MLPs' gate and up weights moved into row-padded storage (GatedWeights): None without kernels.
         self._mlp_weights = [GatedWeights.padding(block.mlp) for block in visual.blocks] if silu else None
         self._down: dict[int, torch.Tensor] = {}  # down projections with zero columns to the padded width (batched)
-        self._plans: OrderedDict[GridKey, VisionPlan] = OrderedDict()
-        self._graphs: OrderedDict[GridKey, tuple[Any, torch.Tensor, torch.Tensor]] = OrderedDict()
 
-    def plan(self, grid: GridKey) -> VisionPlan:
-        # Plans are small and a fleet asks for several (one per number of screens joining at once).
-        return _remember(self._plans, grid, lambda: build_plan(self.visual, grid, self._device()), 16)
+    def build_plan(self, grid: GridKey) -> VisionPlan:
+        return build_plan(self.visual, grid, self.device())
 
-    def captured(self, grid: GridKey) -> bool:
-        """Whether this grid's graph is already captured (a call replays it; no capture, no eviction)."""
-        return grid in self._graphs
-
-    def _device(self) -> torch.device:
-        return self.visual.patch_embed.proj.weight.device
-
-    @torch.inference_mode()
-    def __call__(self, pixel_values: torch.Tensor, grid: GridKey) -> torch.Tensor:
-        if not (self.use_graphs and self._device().type == "cuda"):
-            return self.forward(pixel_values, grid)
-        graph, pixels, embeddings = _remember(self._graphs, grid, lambda: self._capture(pixel_values, grid),
-                                              self.cache_size)
-        pixels.copy_(pixel_values)
-        graph.replay()
-        return embeddings
-
-    def _capture(self, pixel_values: torch.Tensor, grid: GridKey) -> tuple[Any, torch.Tensor, torch.Tensor]:
-        log.info("capturing the vision tower for grid %s", grid)
-        pixels = pixel_values.detach().clone()
-        # The warm-up's embeddings also serve the padding check (which then warms the unpadded path).
-        warm_up_on_side_stream(lambda: self.check_padding(self.forward(pixels, grid), pixels, grid))
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            embeddings = self.forward(pixels, grid)
-        return graph, pixels, embeddings
+    def check(self, features: VisionFeatures, pixel_values: torch.Tensor, grid: GridKey) -> None:
+        # The warm-up's embeddings serve the padding check (which then warms the unpadded path).
+        self.check_padding(features.embeds, pixel_values, grid)
 
     def check_padding(self, embeddings: torch.Tensor, pixel_values: torch.Tensor, grid: GridKey) -> bool:
         """Were ``embeddings`` (``forward``'s, padded) bit for bit the unpadded products'? If not, stop padding.
@@ -247,20 +162,23 @@ class FastVision:
         """
         if self._mlp_weights is None:
             return False
-        if torch.equal(embeddings, self.forward(pixel_values, grid, padded=False)):
+        if torch.equal(embeddings, self.forward(pixel_values, grid, padded=False).embeds):
             return True
-        log.warning("padded vision MLP products differ from the unpadded ones for grid %s on this GPU: "
-                    "using the unpadded ones", grid)
+        log.warning(
+            "padded vision MLP products differ from the unpadded ones for grid %s on this GPU: using the unpadded ones",
+            grid,
+        )
         self._mlp_weights = None
         return False
 
-    def forward(self, pixel_values: torch.Tensor, grid: GridKey, padded: bool = True,
-                batched: bool = False) -> torch.Tensor:
+    def forward(
+        self, pixel_values: torch.Tensor, grid: GridKey, batched: bool = False, padded: bool = True
+    ) -> VisionFeatures:
         """The tower's output; ``batched`` (many screens at once, the fleet's joins) trades the lone path's bits
         for aligned shapes: the patch embedding as one product, the MLP's down projection on padded width."""
         visual = self.visual
         plan = self.plan(grid)
-        unit = visual.config.spatial_merge_size ** 2
+        unit = visual.config.spatial_merge_size**2
         x = self._embed_patches(pixel_values, batched)
         tokens = x.shape[0]
         x = x.view(tokens // unit, unit, -1)[plan.window_order].reshape(tokens, -1)
@@ -277,7 +195,7 @@ class FastVision:
             out = self._mlp(number, block.mlp, normed, padded, batched)
             if number + 1 < len(blocks):
                 hidden, normed = norm(blocks[number + 1].norm1, hidden, out, self.kernels)
-        return visual.merger(hidden + out)[plan.restore_order]
+        return VisionFeatures(visual.merger(hidden + out)[plan.restore_order])
 
     def _embed_patches(self, pixel_values: torch.Tensor, batched: bool) -> torch.Tensor:
         embed = self.visual.patch_embed
@@ -295,11 +213,12 @@ class FastVision:
             return mlp.down_proj(fast_kernels.silu_mul(mlp.gate_proj(x), mlp.up_proj(x)))
         weights = self._mlp_weights[number]
         if batched:  # the padded columns are silu(0) * 0 = 0, and the padded down weights' columns 0 too
-            wide = fast_kernels.silu_mul(F.linear(x, weights.gate, weights.gate_bias),
-                                         F.linear(x, weights.up, weights.up_bias))
+            wide = fast_kernels.silu_mul(
+                F.linear(x, weights.gate, weights.gate_bias), F.linear(x, weights.up, weights.up_bias)
+            )
             return F.linear(wide, self._padded_down(number, weights.gate.shape[0]), mlp.down_proj.bias)
-        gate = F.linear(x, weights.gate, weights.gate_bias)[:, :weights.width]
-        up = F.linear(x, weights.up, weights.up_bias)[:, :weights.width]
+        gate = F.linear(x, weights.gate, weights.gate_bias)[:, : weights.width]
+        up = F.linear(x, weights.up, weights.up_bias)[:, : weights.width]
         return mlp.down_proj(fast_kernels.silu_mul(gate, up))
 
     def _padded_down(self, number: int, width: int) -> torch.Tensor:
@@ -353,24 +272,11 @@ def _pad_rows(linear: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
     padded_rows = -(-rows // _ROW_ALIGN) * _ROW_ALIGN
     if padded_rows == rows:
         return linear.weight, linear.bias
-    padded = []
-    for param in (linear.weight, linear.bias):
-        if param is None:
-            padded.append(None)
-            continue
+
+    def pad(param: torch.Tensor) -> torch.Tensor:
         wider = param.new_zeros((padded_rows, *param.shape[1:]))
         wider[:rows] = param
         param.data = wider[:rows]
-        padded.append(wider)
-    return padded[0], padded[1]
+        return wider
 
-
-def _remember(cache: OrderedDict, key: Any, make: Any, size: int) -> Any:
-    """An LRU lookup: the cached value for ``key``, made (and the oldest dropped) when missing."""
-    value = cache.pop(key, None)
-    if value is None:
-        value = make()
-    cache[key] = value
-    while len(cache) > size:
-        cache.popitem(last=False)
-    return value
+    return pad(linear.weight), None if linear.bias is None else pad(linear.bias)

@@ -5,9 +5,26 @@ import triton.language as tl
 
 
 @triton.jit
-def partial_attention(q_ptr, k_ptr, v_ptr, length_ptr, acc_ptr, max_ptr, sum_ptr, scale, capacity,
-                      q_row_stride, kv_row_stride, kv_head_stride, SPLITS: tl.constexpr, CHUNK: tl.constexpr,
-                      GROUP: tl.constexpr, BLOCK_G: tl.constexpr, DIM: tl.constexpr, BLOCK_N: tl.constexpr):
+def partial_attention(
+    q_ptr,
+    k_ptr,
+    v_ptr,
+    length_ptr,
+    acc_ptr,
+    max_ptr,
+    sum_ptr,
+    scale,
+    capacity,
+    q_row_stride,
+    kv_row_stride,
+    kv_head_stride,
+    SPLITS: tl.constexpr,
+    CHUNK: tl.constexpr,
+    GROUP: tl.constexpr,
+    BLOCK_G: tl.constexpr,
+    DIM: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+):
     # One (row, key head, stretch of CHUNK keys): the GROUP query heads of that key head against the stretch's
     # visible keys, as an online softmax; the unnormalized sum, its running max and its weight go to scratch.
     row = tl.program_id(0)
@@ -16,8 +33,11 @@ def partial_attention(q_ptr, k_ptr, v_ptr, length_ptr, acc_ptr, max_ptr, sum_ptr
     visible = tl.minimum(tl.load(length_ptr + row) + 1, capacity)  # keys 0..length: the cache and the new one
     g = tl.arange(0, BLOCK_G)
     d = tl.arange(0, DIM)
-    q = tl.load(q_ptr + row * q_row_stride + (head * GROUP + g)[:, None] * DIM + d[None, :],
-                mask=(g < GROUP)[:, None], other=0.0)
+    q = tl.load(
+        q_ptr + row * q_row_stride + (head * GROUP + g)[:, None] * DIM + d[None, :],
+        mask=(g < GROUP)[:, None],
+        other=0.0,
+    )
     base = row * kv_row_stride + head * kv_head_stride
     best = tl.full([BLOCK_G], float("-inf"), dtype=tl.float32)
     weight = tl.zeros([BLOCK_G], dtype=tl.float32)
@@ -44,8 +64,17 @@ def partial_attention(q_ptr, k_ptr, v_ptr, length_ptr, acc_ptr, max_ptr, sum_ptr
 
 
 @triton.jit
-def combine_splits(acc_ptr, max_ptr, sum_ptr, out_ptr, out_row_stride, SPLITS: tl.constexpr, GROUP: tl.constexpr,
-                   BLOCK_G: tl.constexpr, DIM: tl.constexpr):
+def combine_splits(
+    acc_ptr,
+    max_ptr,
+    sum_ptr,
+    out_ptr,
+    out_row_stride,
+    SPLITS: tl.constexpr,
+    GROUP: tl.constexpr,
+    BLOCK_G: tl.constexpr,
+    DIM: tl.constexpr,
+):
     # The stretches of one (row, key head) merged: each rescaled to the overall max, summed, normalized.
     row = tl.program_id(0)
     head = tl.program_id(1)
@@ -79,9 +108,25 @@ def rotated(x_ptr, d, partner, sign, cos, sin):
 
 
 @triton.jit
-def rotate_store_rows(q_ptr, k_ptr, v_ptr, cos_ptr, sin_ptr, q_out_ptr, keys_ptr, values_ptr, slot_ptr, base_ptr,
-                      width, q_heads, q_token_stride, kv_token_stride, cache_row_stride, cache_head_stride,
-                      HALF: tl.constexpr):
+def rotate_store_rows(
+    q_ptr,
+    k_ptr,
+    v_ptr,
+    cos_ptr,
+    sin_ptr,
+    q_out_ptr,
+    keys_ptr,
+    values_ptr,
+    slot_ptr,
+    base_ptr,
+    width,
+    q_heads,
+    q_token_stride,
+    kv_token_stride,
+    cache_row_stride,
+    cache_head_stride,
+    HALF: tl.constexpr,
+):
     # One program per (head, token): q heads first, then k heads. Token t is column t % width of row
     # t // width: its rotated k and its v go to cache row slot[row] at position base[row] + column.
     head = tl.program_id(0)

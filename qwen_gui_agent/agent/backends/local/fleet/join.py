@@ -29,13 +29,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torch.nn.attention.bias import causal_lower_right
 
-from ..fastpath.decode import TextModel, add_rms_norm_rows, apply_rope
 from ..fastpath.engine import FastPath, _grids
 from ..fastpath.inputs import rope_positions
-from .attention import applies, rotate_and_store_rows
+from ..fastpath.model import Deepstack, TextModel, apply_rope, run_layers
+from ..fastpath.vision_common import VisionFeatures
+from .attention import applies, grouped_query_prefill, rotate_and_store_rows
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +57,18 @@ class JoiningRow:
         input_ids = inputs["input_ids"].to(device)
         ids = input_ids[0].tolist()
         grids = tuple(_grids(inputs.get("image_grid_thw")))
-        positions, rope_delta = rope_positions(ids, config.image_token_id, list(grids),
-                                               config.vision_config.spatial_merge_size)
-        return cls(ids=ids, input_ids=input_ids, pixel_values=inputs.get("pixel_values"), grids=grids,
-                   positions=positions, rope_delta=rope_delta, slot=slot)
+        positions, rope_delta = rope_positions(
+            ids, config.image_token_id, list(grids), config.vision_config.spatial_merge_size
+        )
+        return cls(
+            ids=ids,
+            input_ids=input_ids,
+            pixel_values=inputs.get("pixel_values"),
+            grids=grids,
+            positions=positions,
+            rope_delta=rope_delta,
+            slot=slot,
+        )
 
 
 @dataclass(frozen=True)
@@ -74,8 +81,11 @@ class SharedPrefix:
 
     def cut(self, length: int) -> SharedPrefix:
         """Its first ``length`` tokens (their keys and values do not depend on what follows)."""
-        return SharedPrefix(self.tokens[:length], tuple(k[:, :length].clone() for k in self.keys),
-                            tuple(v[:, :length].clone() for v in self.values))
+        return SharedPrefix(
+            self.tokens[:length],
+            tuple(k[:, :length].clone() for k in self.keys),
+            tuple(v[:, :length].clone() for v in self.values),
+        )
 
 
 @dataclass(frozen=True)
@@ -103,8 +113,13 @@ def shared_length(rows: Sequence[Sequence[int]], image_token_id: int) -> int:
 class FleetJoin:
     """Vision, prefix and prefill for rows joining together; keeps the last shared prefix."""
 
-    def __init__(self, fast: FastPath, keys: Sequence[torch.Tensor], values: Sequence[torch.Tensor],
-                 settings: JoinSettings | None = None) -> None:
+    def __init__(
+        self,
+        fast: FastPath,
+        keys: Sequence[torch.Tensor],
+        values: Sequence[torch.Tensor],
+        settings: JoinSettings | None = None,
+    ) -> None:
         self.fast = fast
         self.text: TextModel = fast.text
         self.keys, self.values = keys, values  # the fleet's slot caches, per layer (slots, kv_heads, capacity, dim)
@@ -125,29 +140,32 @@ class FleetJoin:
 
     # -- vision ---------------------------------------------------------------------------------------
 
-    def _embeddings(self, rows: Sequence[JoiningRow]) -> list[torch.Tensor]:
-        """Each row's input embeddings (L, hidden), its image tokens replaced by the vision tower's output."""
+    def _embeddings(self, rows: Sequence[JoiningRow]) -> list[tuple[torch.Tensor, tuple[torch.Tensor, ...]]]:
+        """Each row's input embeddings (L, hidden), its image tokens replaced by the vision tower's output, and its
+        DeepStack features (Qwen3-VL; one (image tokens, hidden) tensor per level)."""
         fast = self.fast
-        images: dict[int, torch.Tensor] = {}
+        images: dict[int, VisionFeatures] = {}
         for grid, same_size in _by_grid(rows).items():
             per_row = sum(t * h * w for t, h, w in grid)
             step = max(1, self.settings.max_vision_patches // per_row)
-            for members in (same_size[at:at + step] for at in range(0, len(same_size), step)):
-                pixels = torch.cat([rows[i].pixel_values.to(fast.device) for i in members])
+            for members in (same_size[at : at + step] for at in range(0, len(same_size), step)):
+                pixels = torch.cat([_grouped_pixels(rows[i]).to(fast.device) for i in members])
                 if len(members) == 1 and fast.vision.captured(grid):
                     # Its captured graph; copied, as the graph's next replay (this grid's next chunk) overwrites it.
-                    out = fast.vision(pixels, grid).clone()
+                    graphed = fast.vision(pixels, grid)
+                    out = VisionFeatures(graphed.embeds.clone(), tuple(t.clone() for t in graphed.deepstack))
                 else:  # no capture here: a fleet of many screen sizes would evict and capture graphs in turn
                     out = fast.vision.forward(pixels, grid * len(members), batched=True)
-                for index, part in zip(members, out.split(len(out) // len(members))):
-                    images[index] = part
+                images.update(zip(members, out.rows(len(members)), strict=False))
         embeds = []
         for index, row in enumerate(rows):
             embed = self.text.embed(row.input_ids[0])
+            deepstack: tuple[torch.Tensor, ...] = ()
             if index in images:
                 mask = (row.input_ids[0] == fast.config.image_token_id).unsqueeze(-1).expand_as(embed)
-                embed = embed.masked_scatter(mask, images[index].to(embed.dtype))
-            embeds.append(embed)
+                embed = embed.masked_scatter(mask, images[index].embeds.to(embed.dtype))
+                deepstack = images[index].deepstack
+            embeds.append((embed, deepstack))
         return embeds
 
     # -- the shared prefix ----------------------------------------------------------------------------
@@ -183,8 +201,7 @@ class FleetJoin:
         shape = (1, text.kv_heads, len(tokens), text.head_dim)
         keys = [torch.empty(shape, device=device, dtype=self.fast.dtype) for _ in text.layers]
         values = [torch.empty_like(t) for t in keys]
-        cache = _Cache.of(keys, values, [0], None)
-        self._layers(text.embed(ids).unsqueeze(0), positions, cache)
+        self._layers(text.embed(ids).unsqueeze(0), positions, _Cache.of(keys, values, [0], None))
         return SharedPrefix(tokens, tuple(t[0] for t in keys), tuple(t[0] for t in values))
 
     # -- the prefill of the rest ----------------------------------------------------------------------
@@ -202,67 +219,92 @@ class FleetJoin:
             longest = max(longest, length)
         return chunks
 
-    def _prefill(self, rows: Sequence[JoiningRow], embeds: Sequence[torch.Tensor],
-                 prefix: SharedPrefix | None) -> torch.Tensor:
+    def _prefill(
+        self,
+        rows: Sequence[JoiningRow],
+        embeds: Sequence[tuple[torch.Tensor, tuple[torch.Tensor, ...]]],
+        prefix: SharedPrefix | None,
+    ) -> torch.Tensor:
         start = len(prefix.tokens) if prefix else 0
         lengths = [len(row.ids) - start for row in rows]
         width = max(lengths)
-        hidden = embeds[0].new_zeros(len(rows), width, embeds[0].shape[-1])
+        hidden = embeds[0][0].new_zeros(len(rows), width, embeds[0][0].shape[-1])
         # Padding takes the row's last position: any value would do, as no real token attends to it.
         positions = torch.empty(3, len(rows), width, dtype=torch.long)
-        for index, (row, embed, length) in enumerate(zip(rows, embeds, lengths)):
+        for index, (row, (embed, _), length) in enumerate(zip(rows, embeds, lengths, strict=False)):
             hidden[index, :length] = embed[start:]
             own = row.positions[:, 0, start:]
             positions[:, index, :length] = own
             positions[:, index, length:] = own[:, -1:]
         cache = _Cache.of(self.keys, self.values, [row.slot for row in rows], prefix)
-        last_hidden = self._layers(hidden, positions.to(self.fast.device), cache,
-                                   last=torch.tensor(lengths, device=self.fast.device) - 1)
-        normed = self.text.norm(last_hidden)
-        return self.text.head(normed).float()
+        residual, delta = self._layers(
+            hidden, positions.to(self.fast.device), cache, self._deepstack(rows, embeds, start, width)
+        )
+        return self.text.last_logits(residual, delta, "rows", last=torch.tensor(lengths, device=hidden.device) - 1)
 
-    def _layers(self, hidden: torch.Tensor, positions: torch.Tensor, cache: _Cache,
-                last: torch.Tensor | None = None) -> torch.Tensor:
-        """transformers' decoder layers over (rows, width) tokens that follow ``cache.prefix``; each layer's keys
-        and values go into ``cache`` (padding's too: past each row's length, where the decode step masks them
-        and overwrites them). Returns the residual stream of each row's ``last`` token (None: all tokens)."""
+    def _deepstack(
+        self,
+        rows: Sequence[JoiningRow],
+        embeds: Sequence[tuple[torch.Tensor, tuple[torch.Tensor, ...]]],
+        start: int,
+        width: int,
+    ) -> Deepstack | None:
+        """Qwen3-VL's DeepStack for the padded rows: their image positions after ``start``, features in row order."""
+        levels = [deep for _, deep in embeds if deep]
+        if not levels:
+            return None
+        image = self.fast.config.image_token_id
+        mask = torch.zeros(len(rows), width, dtype=torch.bool, device=self.fast.device)
+        for index, row in enumerate(rows):
+            own = row.input_ids[0, start:] == image
+            mask[index, : own.shape[0]] = own
+        return Deepstack(mask=mask, features=[torch.cat(level) for level in zip(*levels, strict=False)])
+
+    def _layers(
+        self, hidden: torch.Tensor, positions: torch.Tensor, cache: _Cache, deepstack: Deepstack | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The model's layers (fastpath/model.py, ``rows`` style) over (rows, width) tokens that follow
+        ``cache.prefix``; each layer's keys and values go into ``cache`` (padding's too: past each row's length,
+        where the decode step masks them and overwrites them). Returns the residual stream and the last MLP's
+        output not yet added to it."""
         text = self.text
         rows, width, _ = hidden.shape
         cos, sin = text.rotary(hidden, positions)
         before = len(cache.prefix.tokens) if cache.prefix else 0
         starts = torch.full((rows,), before, dtype=torch.long, device=hidden.device)
-        # Lower-right causal: token i of a row sees the prefix and its own tokens up to i, never padding after it.
-        mask = causal_lower_right(width, before + width) if before else None
-        residual, delta = hidden, None
-        for number, layer in enumerate(text.layers):
-            attn = layer.self_attn
-            residual, normed = add_rms_norm_rows(layer.input_layernorm, residual, delta, text.kernels)
-            q, k, v = attn.q_proj(normed), attn.k_proj(normed), attn.v_proj(normed)
+
+        def attend(number: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+            keys, values = cache.keys[number], cache.values[number]
             if cache.prefix is not None:
-                cache.keys[number][cache.slots, :, :before] = cache.prefix.keys[number]
-                cache.values[number][cache.slots, :, :before] = cache.prefix.values[number]
+                keys[cache.slots, :, :before] = cache.prefix.keys[number]
+                values[cache.slots, :, :before] = cache.prefix.values[number]
             if applies(text.kernels, text.head_dim):  # rotary and the stores in one launch
-                q = rotate_and_store_rows(q, k, v, cos, sin, cache.keys[number], cache.values[number], cache.slots,
-                                          starts)
+                q = rotate_and_store_rows(
+                    q.reshape(rows, width, -1),
+                    k.reshape(rows, width, -1),
+                    v.reshape(rows, width, -1),
+                    cos,
+                    sin,
+                    keys,
+                    values,
+                    cache.slots,
+                    starts,
+                )
                 q = q.view(rows, width, -1, text.head_dim).transpose(1, 2)
             else:
-                q, k, v = (t.view(rows, width, -1, text.head_dim).transpose(1, 2) for t in (q, k, v))
+                q, k, v = (t.transpose(1, 2) for t in (q, k, v))
                 q, k = apply_rope(q, k, cos, sin)
-                cache.keys[number][cache.slots, :, before:before + width] = k
-                cache.values[number][cache.slots, :, before:before + width] = v
-            k, v = (cache.rows(t, before + width) for t in (cache.keys[number], cache.values[number]))
-            groups = text.heads // text.kv_heads
-            k, v = (t.repeat_interleave(groups, dim=1) for t in (k, v))
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None,
-                                                 scale=attn.scaling)
-            out = out.transpose(1, 2).reshape(rows, width, -1)
-            residual, normed = add_rms_norm_rows(layer.post_attention_layernorm, residual, attn.o_proj(out),
-                                                 text.kernels)
-            delta = text.mlp_rows(layer.mlp, normed)
-        if last is None:
-            return residual + delta
-        picked = torch.arange(rows, device=hidden.device)
-        return residual[picked, last] + delta[picked, last]
+                keys[cache.slots, :, before : before + width] = k
+                values[cache.slots, :, before : before + width] = v
+            out = grouped_query_prefill(
+                q,
+                cache.rows(keys, before + width),
+                cache.rows(values, before + width),
+                text.layers[number].self_attn.scaling,
+            )
+            return out.transpose(1, 2).reshape(rows, width, -1)
+
+        return run_layers(text, hidden, attend, "rows", deepstack)
 
 
 @dataclass(frozen=True)
@@ -277,8 +319,13 @@ class _Cache:
     slots: torch.Tensor  # slot_list on the device
 
     @classmethod
-    def of(cls, keys: Sequence[torch.Tensor], values: Sequence[torch.Tensor], slots: Sequence[int],
-           prefix: SharedPrefix | None) -> _Cache:
+    def of(
+        cls,
+        keys: Sequence[torch.Tensor],
+        values: Sequence[torch.Tensor],
+        slots: Sequence[int],
+        prefix: SharedPrefix | None,
+    ) -> _Cache:
         device = keys[0].device
         return cls(keys, values, tuple(slots), prefix, torch.tensor(list(slots), dtype=torch.long, device=device))
 
@@ -286,13 +333,13 @@ class _Cache:
         """The first ``length`` positions of our cache rows: a view when they are consecutive, else a copy."""
         first, count = self.slot_list[0], len(self.slot_list)
         if self.slot_list == tuple(range(first, first + count)):
-            return cache[first:first + count, :, :length]
+            return cache[first : first + count, :, :length]
         return cache[self.slots, :, :length]
 
 
 def _agreement(first: Sequence[int], second: Sequence[int]) -> int:
     """How many leading tokens two sequences share."""
-    for index, (a, b) in enumerate(zip(first, second)):
+    for index, (a, b) in enumerate(zip(first, second, strict=False)):
         if a != b:
             return index
     return min(len(first), len(second))
@@ -305,3 +352,9 @@ def _by_grid(rows: Sequence[JoiningRow]) -> dict[tuple[tuple[int, int, int], ...
         if row.pixel_values is not None and row.grids:
             groups.setdefault(row.grids, []).append(index)
     return groups
+
+
+def _grouped_pixels(row: JoiningRow) -> torch.Tensor:
+    """The pixel values of a row ``_by_grid`` grouped."""
+    assert row.pixel_values is not None  # _by_grid groups only rows that have pixel values
+    return row.pixel_values

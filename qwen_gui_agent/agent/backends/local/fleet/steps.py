@@ -22,14 +22,23 @@ log = logging.getLogger(__name__)
 class FleetSteps:
     """Greedy steps of many conversations at once on the local model (agent/backends/local/fleet/engine.py)."""
 
-    def __init__(self, model: Any, processor: Any, settings: BackendSettings, *, slots: int,
-                 capacity: int = 4096, patch_size: int = 14) -> None:
+    def __init__(
+        self,
+        model: Any,
+        processor: Any,
+        settings: BackendSettings,
+        *,
+        slots: int,
+        capacity: int = 4096,
+        patch_size: int = 14,
+    ) -> None:
         self.processor = processor
         self.settings = settings
         self.patch_size = patch_size
         self.fast = FastPath.for_model(model)
-        self.engine = FleetEngine(self.fast, greedy_options(model.generation_config, do_sample=False),
-                                  slots=slots, capacity=capacity)
+        self.engine = FleetEngine(
+            self.fast, greedy_options(model.generation_config, do_sample=False), slots=slots, capacity=capacity
+        )
 
     @property
     def free_slots(self) -> int:
@@ -54,8 +63,12 @@ class FleetSteps:
             prompt_tokens = int(inputs["input_ids"].shape[1])
             limit = request.max_new_tokens or self.settings.max_new_tokens
             if not self.engine.fits(prompt_tokens, limit):
-                log.info("a %d-token step (+%d new) does not fit the %d-token slots", prompt_tokens, limit,
-                         self.engine.state.capacity)
+                log.info(
+                    "a %d-token step (+%d new) does not fit the %d-token slots",
+                    prompt_tokens,
+                    limit,
+                    self.engine.state.capacity,
+                )
                 refused.append(tag)
                 continue
             seen = seen_frame(inputs["image_grid_thw"], self.patch_size) if images else None
@@ -82,7 +95,10 @@ class FleetSteps:
         return tags
 
     def _completion(self, tokens: list[int], timings: Mapping[str, float], seen: Any, prompt: int) -> Completion:
-        return Completion(text=self.processor.decode(tokens, skip_special_tokens=True).strip(),
-                          usage=Usage(prompt_tokens=prompt, completion_tokens=len(tokens)),
-                          timings={**timings, "batch": float(self.engine.state.slots)},
-                          model=self.settings.model, seen_frame=seen)
+        return Completion(
+            text=self.processor.decode(tokens, skip_special_tokens=True).strip(),
+            usage=Usage(prompt_tokens=prompt, completion_tokens=len(tokens)),
+            timings={**timings, "batch": float(self.engine.state.slots)},
+            model=self.settings.model,
+            seen_frame=seen,
+        )

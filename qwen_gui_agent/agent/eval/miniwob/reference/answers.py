@@ -34,8 +34,9 @@ from .moves import CssPoint, Move, PolicyGaveUp
 
 def frame_of(dialect: Dialect, image_size: tuple[int, int]) -> ModelFrame:
     """The frame a model of ``dialect`` answers in for an image of ``image_size``."""
-    return ModelFrame(width=image_size[0], height=image_size[1], relative=dialect.relative,
-                      relative_scale=dialect.relative_scale)
+    return ModelFrame(
+        width=image_size[0], height=image_size[1], relative=dialect.relative, relative_scale=dialect.relative_scale
+    )
 
 
 def to_frame(point: CssPoint, area: TaskArea, image_size: tuple[int, int], frame: ModelFrame) -> Point:
@@ -45,12 +46,15 @@ def to_frame(point: CssPoint, area: TaskArea, image_size: tuple[int, int], frame
     x, y = area.to_image(*point, image_size)
     extent_x, extent_y = frame.extent
     limit_x, limit_y = frame.limits
-    return Point(x=min(max(round(x * extent_x / image_size[0]), 0), limit_x),
-                 y=min(max(round(y * extent_y / image_size[1]), 0), limit_y))
+    return Point(
+        x=min(max(round(x * extent_x / image_size[0]), 0), limit_x),
+        y=min(max(round(y * extent_y / image_size[1]), 0), limit_y),
+    )
 
 
 def to_action(move: Move, area: TaskArea, image_size: tuple[int, int], frame: ModelFrame) -> Action:
     """The move as an action in the model frame."""
+
     def at(point: CssPoint | None) -> Point:
         if point is None:
             raise ValueError(f"a {move.kind} move needs a point")
@@ -81,8 +85,7 @@ def write_answer(dialect: Dialect, action: Action, thought: str, frame: ModelFra
     if isinstance(dialect, Qwen3Dialect):
         call = dialect.format_call(action, "computer")
         prose = f"Action: {thought}" if not dialect.variant.thought_first else f"Thought: {thought}\nAction: {thought}"
-        answer = f"{prose}\n<tool_call>\n{call}\n</tool_call>" if call.startswith(("{", "<")) else \
-            f"{prose}\n{call}"
+        answer = f"{prose}\n<tool_call>\n{call}\n</tool_call>" if call.startswith(("{", "<")) else f"{prose}\n{call}"
         _check(dialect, answer, action, frame)
         return answer
     try:
@@ -98,5 +101,7 @@ def _check(dialect: Dialect, answer: str, action: Action, frame: ModelFrame) -> 
     except ActionParseError as error:
         raise ValueError(f"the {dialect.name} answer for {format_action(action)} does not parse: {error}") from None
     if [format_action(item) for item in parsed.actions] != [format_action(action)]:
-        raise ValueError(f"the {dialect.name} answer for {format_action(action)} reads back as "
-                         f"{'; '.join(format_action(item) for item in parsed.actions)}")
+        raise ValueError(
+            f"the {dialect.name} answer for {format_action(action)} reads back as "
+            f"{'; '.join(format_action(item) for item in parsed.actions)}"
+        )

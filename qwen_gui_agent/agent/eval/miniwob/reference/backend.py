@@ -43,8 +43,10 @@ class ReferenceBackend(ModelBackend):
         started = time.perf_counter()
         images = [image for message in messages for image in message.images()]
         if not images:
-            raise BackendError("the reference policy was asked without a screenshot",
-                               hint="it answers agent steps, which always carry one")
+            raise BackendError(
+                "the reference policy was asked without a screenshot",
+                hint="it answers agent steps, which always carry one",
+            )
         image_size = images[-1].size
         frame = frame_of(self._dialect, image_size)
         try:

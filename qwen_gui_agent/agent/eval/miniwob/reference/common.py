@@ -60,6 +60,9 @@ def slide(page: Page, wanted: int, low: int, high: int, *, vertical: bool = Fals
         return hotkey(key, f"Press {key} to move the slider from {value} to {wanted}.")
     track = page.one("#slider").rect
     share = (wanted - low) / (high - low)
-    point = (track.centre[0], track.top + track.height * (1 - share)) if vertical else \
-        (track.left + track.width * share, track.centre[1])
+    point = (
+        (track.centre[0], track.top + track.height * (1 - share))
+        if vertical
+        else (track.left + track.width * share, track.centre[1])
+    )
     return click(point, f"Click the slider where it reads {wanted}.")

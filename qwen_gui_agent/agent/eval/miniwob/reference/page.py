@@ -66,8 +66,9 @@ class Element:
 class Page:
     """One episode's page: its instruction and a way to read its DOM now."""
 
-    def __init__(self, utterance: str, fields: Sequence[tuple[str, str]], run_js: Callable[..., Any],
-                 area: TaskArea) -> None:
+    def __init__(
+        self, utterance: str, fields: Sequence[tuple[str, str]], run_js: Callable[..., Any], area: TaskArea
+    ) -> None:
         self.utterance = utterance
         self.fields = dict(fields)
         self._run_js = run_js
@@ -126,7 +127,14 @@ class Page:
 
 def _element(raw: dict[str, Any]) -> Element:
     hit = raw.get("hit")
-    return Element(rect=CssRect(raw["left"], raw["top"], raw["width"], raw["height"]),
-                   hit=(float(hit[0]), float(hit[1])) if hit else None, text=str(raw.get("text") or ""),
-                   value=raw.get("value"), checked=bool(raw.get("checked")), selected=bool(raw.get("selected")),
-                   focused=bool(raw.get("focused")), id=str(raw.get("id") or ""), classes=str(raw.get("classes") or ""))
+    return Element(
+        rect=CssRect(raw["left"], raw["top"], raw["width"], raw["height"]),
+        hit=(float(hit[0]), float(hit[1])) if hit else None,
+        text=str(raw.get("text") or ""),
+        value=raw.get("value"),
+        checked=bool(raw.get("checked")),
+        selected=bool(raw.get("selected")),
+        focused=bool(raw.get("focused")),
+        id=str(raw.get("id") or ""),
+        classes=str(raw.get("classes") or ""),
+    )

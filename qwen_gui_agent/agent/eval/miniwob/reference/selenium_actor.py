@@ -25,11 +25,27 @@ def selenium_key(name: str) -> str:
     from selenium.webdriver.common.keys import Keys
 
     named = {
-        "ctrl": Keys.CONTROL, "alt": Keys.ALT, "shift": Keys.SHIFT, "cmd": Keys.META, "win": Keys.META,
-        "meta": Keys.META, "enter": Keys.ENTER, "esc": Keys.ESCAPE, "escape": Keys.ESCAPE, "tab": Keys.TAB,
-        "space": Keys.SPACE, "backspace": Keys.BACKSPACE, "delete": Keys.DELETE, "home": Keys.HOME,
-        "end": Keys.END, "pageup": Keys.PAGE_UP, "pagedown": Keys.PAGE_DOWN, "up": Keys.ARROW_UP,
-        "down": Keys.ARROW_DOWN, "left": Keys.ARROW_LEFT, "right": Keys.ARROW_RIGHT,
+        "ctrl": Keys.CONTROL,
+        "alt": Keys.ALT,
+        "shift": Keys.SHIFT,
+        "cmd": Keys.META,
+        "win": Keys.META,
+        "meta": Keys.META,
+        "enter": Keys.ENTER,
+        "esc": Keys.ESCAPE,
+        "escape": Keys.ESCAPE,
+        "tab": Keys.TAB,
+        "space": Keys.SPACE,
+        "backspace": Keys.BACKSPACE,
+        "delete": Keys.DELETE,
+        "home": Keys.HOME,
+        "end": Keys.END,
+        "pageup": Keys.PAGE_UP,
+        "pagedown": Keys.PAGE_DOWN,
+        "up": Keys.ARROW_UP,
+        "down": Keys.ARROW_DOWN,
+        "left": Keys.ARROW_LEFT,
+        "right": Keys.ARROW_RIGHT,
     }
     if name in named:
         return str(named[name])
@@ -60,8 +76,9 @@ class SeleniumActor:
                 pointer.pointer_down()
                 for step in range(1, DRAG_STEPS + 1):
                     pointer.pause(DRAG_S / DRAG_STEPS)
-                    pointer.move_to_location(round(x + (end_x - x) * step / DRAG_STEPS),
-                                             round(y + (end_y - y) * step / DRAG_STEPS))
+                    pointer.move_to_location(
+                        round(x + (end_x - x) * step / DRAG_STEPS), round(y + (end_y - y) * step / DRAG_STEPS)
+                    )
                 pointer.pointer_up()
             case "scroll":
                 x, y = _whole(move.point)

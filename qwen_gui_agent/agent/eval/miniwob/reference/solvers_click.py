@@ -51,12 +51,15 @@ def click_tab_2(page: Page) -> Move:
     shown = [link for link in page.all("#area .alink", text=text) if page.shows(link.target)]
     if shown:
         return press(shown[0], f'the link "{text}"')
-    holder = page.js("""
+    holder = page.js(
+        """
         var links = document.querySelectorAll('#area .alink');
         for (var i = 0; i < links.length; i++) {
           if (links[i].textContent === arguments[0]) { return links[i].closest('[id^="tabs-"]').id; }
         }
-        return null;""", text)
+        return null;""",
+        text,
+    )
     if holder is None:
         raise PolicyGaveUp(f'no tab holds the link "{text}"')
     tab = f"Tab #{holder.rsplit('-', 1)[1]}"

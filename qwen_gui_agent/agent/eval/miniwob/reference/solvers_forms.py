@@ -24,14 +24,20 @@ def enter_text_2(page: Page) -> Move:
 
 def enter_password(page: Page) -> Move:
     password = page.quoted()
-    return (fill(page, "#password", password, "password field") or fill(page, "#verify", password, "verify field")
-            or press(page.one("#subbtn"), "Submit"))
+    return (
+        fill(page, "#password", password, "password field")
+        or fill(page, "#verify", password, "verify field")
+        or press(page.one("#subbtn"), "Submit")
+    )
 
 
 def login_user(page: Page) -> Move:
     user, password = page.quoted(0), page.quoted(1)
-    return (fill(page, "#username", user, "username field") or fill(page, "#password", password, "password field")
-            or press(page.one("#subbtn"), "Login"))
+    return (
+        fill(page, "#username", user, "username field")
+        or fill(page, "#password", password, "password field")
+        or press(page.one("#subbtn"), "Login")
+    )
 
 
 def enter_date(page: Page) -> Move:
@@ -49,13 +55,17 @@ def enter_date(page: Page) -> Move:
 def use_autocomplete(page: Page) -> Move:
     groups = page.match(r'starts with "([^"]*)"(?: and ends with "([^"]*)")?').groups()
     start, end = groups[0], groups[1] or ""
-    item = page.js("""
+    item = page.js(
+        """
         var items = ui_utils.COUNTRIES;
         for (var i = 0; i < items.length; i++) {
           if (items[i].indexOf(arguments[0]) === 0 && items[i].slice(items[i].length - arguments[1].length) === arguments[1])
             { return items[i]; }
         }
-        return null;""", start, end)
+        return null;""",
+        start,
+        end,
+    )
     if item is None:
         raise PolicyGaveUp(f"no item starts with {start!r} and ends with {end!r}")
     field = page.one("#tags")
@@ -71,7 +81,7 @@ def use_autocomplete(page: Page) -> Move:
     if not field.value:
         return type_text(start, f'Type "{start}" and look at the suggestions.')
     if item.startswith(field.value):
-        return type_text(item[len(field.value):], f'Type the rest of "{item}".')
+        return type_text(item[len(field.value) :], f'Type the rest of "{item}".')
     return hotkey("ctrl a", "Select the wrong text to replace it.")
 
 
@@ -145,8 +155,10 @@ def copy_paste(page: Page) -> Move:
         source = page.one("#to-copy")
         if not source.focused:
             return click(source.target, "Click into the text to copy.")
-        if not page.js("var t = document.getElementById('to-copy');"
-                       "return t.selectionStart === 0 && t.selectionEnd === t.value.length;"):
+        if not page.js(
+            "var t = document.getElementById('to-copy');"
+            "return t.selectionStart === 0 && t.selectionEnd === t.value.length;"
+        ):
             return hotkey("ctrl a", "Select all the text.")
         page.memory["copied"] = True
         return hotkey("ctrl c", "Copy it.")
@@ -157,13 +169,16 @@ def copy_paste(page: Page) -> Move:
 
 
 def _input_labelled(page: Page, name: str) -> Element:
-    found = page.js("""
+    found = page.js(
+        """
         var labels = document.querySelectorAll('#area label');
         for (var i = 0; i < labels.length; i++) {
           if (labels[i].textContent.trim() === arguments[0]) {
             var input = labels[i].querySelector('input'); return input ? '#' + input.id : null; }
         }
-        return null;""", name)
+        return null;""",
+        name,
+    )
     if found is None:
         raise PolicyGaveUp(f"no option labelled {name!r}")
     return page.one(found)

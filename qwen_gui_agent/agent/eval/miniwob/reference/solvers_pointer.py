@@ -63,22 +63,31 @@ def use_slider(page: Page) -> Move:
     wanted = int(page.match(r"Select (-?\d+) with the slider").group(1))
     low, high, orientation = page.js(
         "var s = $('#slider'); return [s.slider('option', 'min'), s.slider('option', 'max'), "
-        "s.slider('option', 'orientation')];")
-    return settled(page) or slide(page, wanted, int(low), int(high), vertical=orientation == "vertical") or \
-        press(page.one("#subbtn"), "Submit")
+        "s.slider('option', 'orientation')];"
+    )
+    return (
+        settled(page)
+        or slide(page, wanted, int(low), int(high), vertical=orientation == "vertical")
+        or press(page.one("#subbtn"), "Submit")
+    )
 
 
 def scroll_text_2(page: Page) -> Move:
     to_bottom = "bottom" in page.utterance
     top, height, shown = page.js(
-        "var t = document.getElementById('text-area'); return [t.scrollTop, t.scrollHeight, t.offsetHeight];")
+        "var t = document.getElementById('text-area'); return [t.scrollTop, t.scrollHeight, t.offsetHeight];"
+    )
     left_to_go = height - (shown + top) if to_bottom else top
     if left_to_go < 5:
         return press(page.one("#subbtn"), "Submit")
     clicks = min(10, max(1, math.ceil(left_to_go / 50)))
     area = page.one("#text-area")
-    return scroll(area.rect.centre, "down" if to_bottom else "up", clicks,
-                  f"Scroll the text {'down' if to_bottom else 'up'} towards its {'bottom' if to_bottom else 'top'}.")
+    return scroll(
+        area.rect.centre,
+        "down" if to_bottom else "up",
+        clicks,
+        f"Scroll the text {'down' if to_bottom else 'up'} towards its {'bottom' if to_bottom else 'top'}.",
+    )
 
 
 def highlight_text(page: Page) -> Move:
@@ -87,8 +96,11 @@ def highlight_text(page: Page) -> Move:
     if selected == wanted:
         return press(page.one("#subbtn"), "Submit")
     first, last = _text_ends(page, "#randomText")
-    return drag((first.left + 0.25, first.centre[1]), (last.left + last.width - 0.25, last.centre[1]),
-                "Drag across the paragraph to highlight all of its text.")
+    return drag(
+        (first.left + 0.25, first.centre[1]),
+        (last.left + last.width - 0.25, last.centre[1]),
+        "Drag across the paragraph to highlight all of its text.",
+    )
 
 
 def text_editor(page: Page) -> Move:
@@ -110,8 +122,9 @@ def text_editor(page: Page) -> Move:
     else:
         start, length = 0, len(text)
     # Quill keeps the selection it had when a toolbar control took the focus: that is what the control formats.
-    selection = page.js("var s = editor.getSelection() || editor.selection.savedRange; "
-                        "return s ? [s.index, s.length] : null;")
+    selection = page.js(
+        "var s = editor.getSelection() || editor.selection.savedRange; return s ? [s.index, s.length] : null;"
+    )
     if selection is None or (selection[0], selection[1]) != (start, length):
         return _select_in_editor(page, start, length, word)
     if colour is None:
@@ -125,9 +138,13 @@ def text_editor(page: Page) -> Move:
 
 
 def _select_in_editor(page: Page, start: int, length: int, word: str | None) -> Move:
-    bounds = page.js("""
+    bounds = page.js(
+        """
         var b = editor.getBounds(arguments[0], arguments[1]), c = editor.container.getBoundingClientRect();
-        return [c.left + b.left, c.top + b.top, b.width, b.height];""", start, length)
+        return [c.left + b.left, c.top + b.top, b.width, b.height];""",
+        start,
+        length,
+    )
     rect = CssRect(*bounds)
     if word is not None and word.isalnum():
         return double_click(rect.centre, f'Double-click "{word}" to select it.')
@@ -135,18 +152,28 @@ def _select_in_editor(page: Page, start: int, length: int, word: str | None) -> 
         return hotkey("ctrl a", "Select all the text.")
     if word is None:
         return click((rect.left + rect.width - 1, rect.centre[1]), "Click into the text.")
-    return drag((rect.left + 0.25, rect.centre[1]), (rect.left + rect.width - 0.25, rect.centre[1]),
-                f'Drag across "{word}" to select it.')
+    return drag(
+        (rect.left + 0.25, rect.centre[1]),
+        (rect.left + rect.width - 0.25, rect.centre[1]),
+        f'Drag across "{word}" to select it.',
+    )
 
 
 def _styled(page: Page, text: str, word: str | None, colour: str | None, style: str | None) -> bool:
-    return bool(page.js("""
+    return bool(
+        page.js(
+            """
         var ops = editor.getContents().ops, word = arguments[0], colour = arguments[1], style = arguments[2];
         try {  // the task's own checks, which throw on some unstyled texts
           if (colour) { return word ? singleColored(ops, word, colour) : allColored(ops, arguments[3], colour); }
           return word ? singleStyled(ops, word, style) : allStyled(ops, arguments[3], style);
         } catch (error) { return false; }""",
-                        word, colour, style, text))
+            word,
+            colour,
+            style,
+            text,
+        )
+    )
 
 
 def _text_ends(page: Page, selector: str) -> tuple[CssRect, CssRect]:

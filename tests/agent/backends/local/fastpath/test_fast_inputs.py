@@ -42,10 +42,16 @@ def test_expand_image_tokens_repeats_each_placeholder_per_merged_patch() -> None
 
 
 @settings(max_examples=40, deadline=None)
-@given(before=st.integers(0, 6), after=st.integers(0, 6), grid_h=st.integers(1, 6), grid_w=st.integers(1, 6),
-       second=st.booleans())
-def test_rope_positions_match_transformers(tiny, before: int, after: int, grid_h: int, grid_w: int,
-                                           second: bool) -> None:
+@given(
+    before=st.integers(0, 6),
+    after=st.integers(0, 6),
+    grid_h=st.integers(1, 6),
+    grid_w=st.integers(1, 6),
+    second=st.booleans(),
+)
+def test_rope_positions_match_transformers(
+    tiny, before: int, after: int, grid_h: int, grid_w: int, second: bool
+) -> None:
     model, _ = tiny
     image = model.config.image_token_id
     grids = [(1, 2 * grid_h, 2 * grid_w)] + ([(1, 2 * grid_w, 2)] if second else [])
@@ -54,8 +60,9 @@ def test_rope_positions_match_transformers(tiny, before: int, after: int, grid_h
     ids = expand_image_tokens(ids, image, grids, merge=2)
     input_ids = torch.tensor([ids])
     token_types = (input_ids == image).int()
-    expected, expected_delta = model.model.get_rope_index(input_ids, mm_token_type_ids=token_types,
-                                                          image_grid_thw=torch.tensor(grids))
+    expected, expected_delta = model.model.get_rope_index(
+        input_ids, mm_token_type_ids=token_types, image_grid_thw=torch.tensor(grids)
+    )
     positions, delta = rope_positions(ids, image, grids, merge=2)
     assert torch.equal(positions, expected)
     assert delta == int(expected_delta)

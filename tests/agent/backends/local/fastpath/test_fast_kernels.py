@@ -26,7 +26,7 @@ from tests.support.triton_interpreter import patch
 patch()
 import torch
 from qwen_gui_agent.agent.backends.local.fastpath import kernels as fast_kernels
-from qwen_gui_agent.agent.backends.local.fastpath.decode import rotate_half
+from qwen_gui_agent.agent.backends.local.fastpath.model import rotate_half
 from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLRMSNorm
 
 def truncate(t):  # float32 -> bf16 the interpreter's way
@@ -121,26 +121,26 @@ with torch.inference_mode():
     assert padded.gate.shape == (64, 32) and padded.gate.data_ptr() == weight.data_ptr(), "one copy, padded"
     assert bool((padded.gate[60:] == 0).all()) and bool((padded.up_bias[60:] == 0).all()), "zero padding"
     assert torch.equal(visual(pixels, grid_thw=torch.tensor([grid])).pooler_output, expected), "module unchanged"
-    got = fast.forward(pixels, (grid,))
+    got = fast.forward(pixels, (grid,)).embeds
     # Two screens at once (the fleet's joins): patch embedding as a product, down projection on padded width.
     second = torch.randn_like(pixels)
-    alone = fast.forward(second, (grid,))
-    both = fast.forward(torch.cat([pixels, second]), (grid, grid), batched=True)
+    alone = fast.forward(second, (grid,)).embeds
+    both = fast.forward(torch.cat([pixels, second]), (grid, grid), batched=True).embeds
     assert fast._down[0].shape == (32, 64) and bool((fast._down[0][:, 60:] == 0).all()), "zero columns"
     for part, single in zip(both.split(len(got)), (got, alone)):
         gap = ((part.float() - single.float()).norm() / single.float().norm()).item()
         assert gap < 0.01, gap  # other products' rounding only: another screen's pixels would be far off
 # The interpreter truncates where the GPU rounds: close, not equal (a wiring mistake is far off).
     # The padding check compares padded and unpadded products; padded rows that change a value fail it.
-    assert fast.check_padding(fast.forward(pixels, (grid,)), pixels, (grid,)) is True
+    assert fast.check_padding(fast.forward(pixels, (grid,)).embeds, pixels, (grid,)) is True
     # (The parameters are views of the padded storage, so a changed weight changes both paths alike:
     # a separate copy stands in for a padded product that rounds differently.)
     changed = fast._mlp_weights[1].up.clone()
     changed[5, 0] += 1.0
     fast._mlp_weights[1] = dataclasses.replace(fast._mlp_weights[1], up=changed)
-    padded = fast.forward(pixels, (grid,))
+    padded = fast.forward(pixels, (grid,)).embeds
     assert fast.check_padding(padded, pixels, (grid,)) is False and fast._mlp_weights is None, "falls back"
-    assert torch.equal(fast.forward(pixels, (grid,)), fast.forward(pixels, (grid,), padded=False))
+    assert torch.equal(fast.forward(pixels, (grid,)).embeds, fast.forward(pixels, (grid,), padded=False).embeds)
 error = ((got.float() - expected.float()).norm() / expected.float().norm()).item()
 assert error < 0.01, error  # 0.005 here; a wrong norm or a dropped residual gives ~0.025
 print("ok", error)
@@ -196,6 +196,14 @@ for splits in ((1, 1), (1, 2), (2, 4)):
         assert got.shape == exact.shape and torch.allclose(got.float(), exact, rtol=2 ** -7, atol=2e-2), splits
     assert torch.equal(fast_gemv.linear(x, attn.k_proj.weight, attn.k_proj.bias, splits[1], (32, 64, 4, 4)),
                        k), "linear == qkv's k"
+# Without biases (Qwen3-VL's projections): the same products, nothing added.
+for projection in (attn.q_proj, attn.k_proj, attn.v_proj):
+    projection.bias = None
+q, k, v = fast_gemv.qkv(x, attn, (1, 2), (32, 64, 4, 4))
+for got, projection in ((q, attn.q_proj), (k, attn.k_proj), (v, attn.v_proj)):
+    exact = torch.nn.functional.linear(x.float(), projection.weight.float())
+    assert torch.allclose(got.float(), exact, rtol=2 ** -7, atol=2e-2), "no bias"
+assert torch.equal(fast_gemv.linear(x, attn.k_proj.weight, None, 2, (32, 64, 4, 4)), k), "linear == qkv's k, no bias"
 # The interpreter truncates where F.linear rounds, so nothing equals cuBLAS here: the plan keeps cuBLAS.
 assert fast_gemv.plan_for(layer, torch.nn.Linear(256, 64, bias=False).to(torch.bfloat16)) == fast_gemv.GemvPlan()
 print("ok")
@@ -233,7 +241,7 @@ assert torch.equal(decode_attention(q, keys2, values2, length, dim ** -0.5, chun
 
 # Rotary and stores: decoding (one token a row, at each row's length) and a prefill (rows of 3 tokens that go
 # to other cache rows, from position 5): q rotated, k and v written where they belong, nothing else.
-from qwen_gui_agent.agent.backends.local.fastpath.decode import apply_rope
+from qwen_gui_agent.agent.backends.local.fastpath.model import apply_rope
 from qwen_gui_agent.agent.backends.local.fleet.attention import rotate_and_store_rows
 heads = kv_heads * group
 for width, slots, starts in ((1, torch.arange(rows), length), (3, torch.tensor([2, 0, 3, 1]), torch.full((rows,), 5))):
@@ -257,10 +265,18 @@ for width, slots, starts in ((1, torch.arange(rows), length), (3, torch.tensor([
 print("ok")
 """
 
+
 def run_in_interpreter(script: str) -> str:
     env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
-                          check=False, timeout=INTERPRETER_TIMEOUT_S)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=INTERPRETER_TIMEOUT_S,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout.strip()
 

@@ -16,11 +16,11 @@ def test_fast_vision_equals_transformers(tiny, grid) -> None:
     visual = model.model.visual
     config = visual.config
     torch.manual_seed(sum(grid))
-    patch = config.in_channels * config.temporal_patch_size * config.patch_size ** 2
+    patch = config.in_channels * config.temporal_patch_size * config.patch_size**2
     pixels = torch.randn(grid[1] * grid[2], patch)
     with torch.inference_mode():
         expected = visual(pixels, grid_thw=torch.tensor([grid])).pooler_output
-        got = FastVision(visual)(pixels, (grid,))
+        got = FastVision(visual)(pixels, (grid,)).embeds
     assert torch.equal(got, expected)
 
 
@@ -31,7 +31,7 @@ def test_fast_vision_handles_two_images_at_once(tiny) -> None:
     pixels = torch.randn(8 * 12 + 6 * 4, 3 * 2 * 14 * 14)
     with torch.inference_mode():
         expected = visual(pixels, grid_thw=torch.tensor(grids)).pooler_output
-        got = FastVision(visual)(pixels, grids)
+        got = FastVision(visual)(pixels, grids).embeds
     assert torch.equal(got, expected)
 
 
@@ -40,8 +40,9 @@ def test_fast_vision_handles_two_images_at_once(tiny) -> None:
 def test_window_layout_matches_transformers(h: int, w: int) -> None:
     vision_utils = pytest.importorskip("transformers.vision_utils")
     grid = (1, 2 * h, 2 * w)
-    expected_order, cu = vision_utils.get_vision_window_index(torch.tensor([grid]), spatial_merge_size=2,
-                                                             window_size=112, patch_size=14)
+    expected_order, cu = vision_utils.get_vision_window_index(
+        torch.tensor([grid]), spatial_merge_size=2, window_size=112, patch_size=14
+    )
     order, lengths = window_layout((grid,), merge=2, window_size=112, patch_size=14)
     assert torch.equal(order, expected_order)
     assert lengths == torch.diff(cu).tolist()

@@ -28,16 +28,25 @@ def inputs(tiny):
 def plain(model, inputs, **kwargs):
     with torch.inference_mode():
         out = model.generate(**inputs, do_sample=False, output_logits=True, return_dict_in_generate=True, **kwargs)
-    return out.sequences[0, inputs["input_ids"].shape[1]:].tolist(), out.logits
+    return out.sequences[0, inputs["input_ids"].shape[1] :].tolist(), out.logits
 
 
-@pytest.mark.parametrize("kwargs", [{"max_new_tokens": 16}, {"max_new_tokens": 16, "min_new_tokens": 16},
-                                    {"max_new_tokens": 16, "repetition_penalty": 1.3}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_new_tokens": 16},
+        {"max_new_tokens": 16, "min_new_tokens": 16},
+        {"max_new_tokens": 16, "repetition_penalty": 1.3},
+    ],
+)
 def test_same_tokens_and_logits_as_generate(tiny, inputs, kwargs) -> None:
     model, processor = tiny
     expected, logits = plain(model, inputs, **kwargs)
-    options = greedy_options(model.generation_config, min_new_tokens=kwargs.get("min_new_tokens", 0),
-                             repetition_penalty=kwargs.get("repetition_penalty", 1.0))
+    options = greedy_options(
+        model.generation_config,
+        min_new_tokens=kwargs.get("min_new_tokens", 0),
+        repetition_penalty=kwargs.get("repetition_penalty", 1.0),
+    )
     fast = FastPath(model, processor)
     result = fast.generate(inputs, kwargs["max_new_tokens"], options)
     assert result.tokens == expected
@@ -58,8 +67,9 @@ def test_the_same_fast_path_serves_prompts_of_other_sizes(tiny) -> None:
     model, processor = tiny
     fast = FastPath(model, processor)
     for width, height in [(420, 280), (616, 336), (420, 280)]:
-        inputs = processor(text=[chat(processor, "Open the settings.")], images=[noise_image(width, height)],
-                           return_tensors="pt")
+        inputs = processor(
+            text=[chat(processor, "Open the settings.")], images=[noise_image(width, height)], return_tensors="pt"
+        )
         expected, _ = plain(model, inputs, max_new_tokens=8)
         assert fast.generate(inputs, 8, greedy_options(model.generation_config)).tokens == expected
 
@@ -72,8 +82,9 @@ def test_timings_are_reported(tiny, inputs) -> None:
     assert result.timings["prefill"] >= result.timings["vision"] > 0
 
 
-@pytest.mark.parametrize("overrides", [{"do_sample": True, "temperature": 0.7}, {"num_beams": 3},
-                                       {"no_repeat_ngram_size": 3}])
+@pytest.mark.parametrize(
+    "overrides", [{"do_sample": True, "temperature": 0.7}, {"num_beams": 3}, {"no_repeat_ngram_size": 3}]
+)
 def test_options_it_cannot_honour_are_refused(tiny, overrides) -> None:
     model, _ = tiny
     with pytest.raises(FastPathUnsupported):

@@ -18,7 +18,7 @@ from qwen_gui_agent.tools.messages import Message
 from tests.agent.backends.local.conftest import chat, noise_image
 
 xgr = pytest.importorskip("xgrammar")
-from xgrammar.testing import _is_grammar_accept_string as accepts
+from xgrammar.testing import _is_grammar_accept_string as accepts  # noqa: E402 - after the importorskip above
 
 
 def grammar(spec: GrammarSpec):
@@ -34,11 +34,19 @@ def test_int_up_to_accepts_exactly_0_to_limit(limit: int, number: int) -> None:
 
 
 @pytest.mark.parametrize("device", ["computer", "mobile"])
-@pytest.mark.parametrize("action", [
-    Click(point=Point(x=0, y=727)), Type(text='say "hi"', submit=True), Hotkey(keys=("ctrl", "c")),
-    Scroll(direction="down", amount=5, point=Point(x=5, y=6)), Wait(seconds=3), Finished(status="failure"),
-    Drag(start=Point(x=1, y=2), end=Point(x=1316, y=728)), Swipe(start=Point(x=1, y=2), end=Point(x=3, y=4)),
-])
+@pytest.mark.parametrize(
+    "action",
+    [
+        Click(point=Point(x=0, y=727)),
+        Type(text='say "hi"', submit=True),
+        Hotkey(keys=("ctrl", "c")),
+        Scroll(direction="down", amount=5, point=Point(x=5, y=6)),
+        Wait(seconds=3),
+        Finished(status="failure"),
+        Drag(start=Point(x=1, y=2), end=Point(x=1316, y=728)),
+        Swipe(start=Point(x=1, y=2), end=Point(x=3, y=4)),
+    ],
+)
 def test_qwen_grammar_accepts_the_calls_the_dialect_writes(action, device) -> None:
     call = QwenDialect().format_call(action, device)
     if not call.startswith("{"):
@@ -97,8 +105,12 @@ def test_a_chunk_forward_equals_feeding_the_tokens_one_by_one(tiny) -> None:
     assert graph.length == reference.length
     torch.testing.assert_close(graph.state.logits, reference.state.logits, rtol=1e-5, atol=1e-5)
     for layer in (0, len(graph.state.keys) - 1):
-        torch.testing.assert_close(graph.state.keys[layer][:, :, :graph.length],
-                                   reference.state.keys[layer][:, :, :graph.length], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(
+            graph.state.keys[layer][:, :, : graph.length],
+            reference.state.keys[layer][:, :, : graph.length],
+            rtol=1e-5,
+            atol=1e-5,
+        )
     assert int(graph.state.token) == int(reference.state.token)
 
 
@@ -108,8 +120,11 @@ def backends(tiny_dir: Path):
 
     made = {}
     for name in ("qwen", "uitars"):
-        made[name] = create_backend(BackendSettings(kind="local", model=str(tiny_dir), source="local",
-                                                    torch_device="cpu", max_new_tokens=160, grammar=name))
+        made[name] = create_backend(
+            BackendSettings(
+                kind="local", model=str(tiny_dir), source="local", torch_device="cpu", max_new_tokens=160, grammar=name
+            )
+        )
     yield made
     for backend in made.values():
         backend.close()
@@ -119,9 +134,13 @@ def backends(tiny_dir: Path):
 @pytest.mark.parametrize("size,seed", [((420, 280), 0), ((280, 588), 1), ((336, 336), 2), ((616, 336), 3)])
 def test_every_answer_of_random_weights_parses(backends, dialect, size, seed) -> None:
     parser = QwenDialect() if dialect == "qwen" else UITarsDialect()
-    answer = backends[dialect].complete([Message.text("system", "You operate a device."),
-                                         Message(role="user", parts=(noise_image(*size, seed=seed), "Open the mail."))],
-                                        wants_action=True)
+    answer = backends[dialect].complete(
+        [
+            Message.text("system", "You operate a device."),
+            Message(role="user", parts=(noise_image(*size, seed=seed), "Open the mail.")),
+        ],
+        wants_action=True,
+    )
     parsed = parser.parse(answer.text, ModelFrame(*answer.seen_frame))
     assert len(parsed.actions) == 1
     timings = answer.timings
@@ -140,11 +159,16 @@ def test_questions_that_are_not_for_an_action_stay_unconstrained(backends) -> No
 def test_an_answer_cut_short_is_closed_and_still_parses(tiny_dir: Path) -> None:
     from qwen_gui_agent.agent.backends import BackendSettings, create_backend
 
-    backend = create_backend(BackendSettings(kind="local", model=str(tiny_dir), source="local", torch_device="cpu",
-                                             max_new_tokens=40, grammar="uitars"))
+    backend = create_backend(
+        BackendSettings(
+            kind="local", model=str(tiny_dir), source="local", torch_device="cpu", max_new_tokens=40, grammar="uitars"
+        )
+    )
     try:
-        answers = [backend.complete([Message(role="user", parts=(noise_image(420, 280, seed=s), "Go on."))],
-                                    wants_action=True) for s in range(4)]
+        answers = [
+            backend.complete([Message(role="user", parts=(noise_image(420, 280, seed=s), "Go on."))], wants_action=True)
+            for s in range(4)
+        ]
     finally:
         backend.close()
     for answer in answers:
@@ -158,8 +182,9 @@ def test_fast_preprocessing_gives_the_processors_inputs(tiny_dir: Path) -> None:
     messages = [Message(role="user", parts=(noise_image(420, 280, seed=3), "Click the search button."))]
     prepared = {}
     for fast in (False, True):
-        backend = create_backend(BackendSettings(kind="local", model=str(tiny_dir), source="local",
-                                                 torch_device="cpu", fast=fast))
+        backend = create_backend(
+            BackendSettings(kind="local", model=str(tiny_dir), source="local", torch_device="cpu", fast=fast)
+        )
         try:
             prepared[fast] = backend._preprocess(messages)[0]
         finally:

@@ -11,12 +11,15 @@ from tests.agent.backends.local.conftest import noise_image
 def test_fast_and_plain_local_backends_give_the_same_answer(tiny_dir: Path) -> None:
     from qwen_gui_agent.agent.backends import BackendSettings, create_backend
 
-    messages = [Message.text("system", "You are a GUI agent."),
-                Message(role="user", parts=(noise_image(420, 280, seed=7), "Click the search button."))]
+    messages = [
+        Message.text("system", "You are a GUI agent."),
+        Message(role="user", parts=(noise_image(420, 280, seed=7), "Click the search button.")),
+    ]
     answers = {}
     for fast in (False, True):
-        settings = BackendSettings(kind="local", model=str(tiny_dir), source="local", torch_device="cpu",
-                                   max_new_tokens=10, fast=fast)
+        settings = BackendSettings(
+            kind="local", model=str(tiny_dir), source="local", torch_device="cpu", max_new_tokens=10, fast=fast
+        )
         backend = create_backend(settings)
         try:
             answers[fast] = backend.complete(messages)

@@ -29,29 +29,41 @@ from qwen_gui_agent.tools.dialects import get_dialect
 from qwen_gui_agent.tools.frames import ModelFrame, ScreenGeometry, map_action
 from qwen_gui_agent.tools.models import family_for_dialect
 
-DIALECTS = [("qwen", None), ("uitars", None), ("uitars", "relative"), ("qwen3", None), ("qwen3.5", None),
-            ("guiowl", None)]
+DIALECTS = [
+    ("qwen", None),
+    ("uitars", None),
+    ("uitars", "relative"),
+    ("qwen3", None),
+    ("qwen3.5", None),
+    ("guiowl", None),
+]
 VIEWS = [View(zoom=3, scale=1), View(zoom=1.5, scale=2), View(zoom=1, scale=1), View(zoom=3, scale=2)]
 POINTS = [(0.5, 0.5), (80, 105), (12.3, 199.7), (159.4, 60.2), (47.75, 13.01)]
 
 
 def area_for(view: View) -> TaskArea:
-    return TaskArea.of(PageGeometry(origin_x=7, origin_y=11, pixels_per_css=view.pixels_per_css),
-                       CssRect(0, 0, 160, 210))
+    return TaskArea.of(
+        PageGeometry(origin_x=7, origin_y=11, pixels_per_css=view.pixels_per_css), CssRect(0, 0, 160, 210)
+    )
 
 
 def agent_frame(dialect_name: str, coordinates: str | None, area: TaskArea) -> ModelFrame:
     """The frame the agent builds for a capture of the area (session.observe), with the family's bounds."""
     dialect = get_dialect(dialect_name, coordinates=coordinates)  # type: ignore[arg-type]
     family = family_for_dialect(dialect_name)
-    return ModelFrame.for_screen(area.region.width, area.region.height, min_pixels=family.min_pixels,
-                                 max_pixels=family.max_pixels, relative=dialect.relative,
-                                 relative_scale=dialect.relative_scale, factor=family.patch_factor)
+    return ModelFrame.for_screen(
+        area.region.width,
+        area.region.height,
+        family.frame,
+        relative=dialect.relative,
+        relative_scale=dialect.relative_scale,
+    )
 
 
 def geometry(area: TaskArea) -> ScreenGeometry:
-    return ScreenGeometry(width=area.region.width, height=area.region.height, origin_x=area.region.left,
-                          origin_y=area.region.top)
+    return ScreenGeometry(
+        width=area.region.width, height=area.region.height, origin_x=area.region.left, origin_y=area.region.top
+    )
 
 
 @pytest.mark.parametrize(("dialect_name", "coordinates"), DIALECTS)
@@ -64,8 +76,9 @@ def test_a_click_lands_on_the_css_point(dialect_name: str, coordinates: str | No
     frame = frame_of(dialect, image_size)  # what the policy reads off the request
     assert frame == seen
     for point in POINTS:
-        answer = write_answer(dialect, to_action(click(point, "Click it."), area, image_size, frame), "Click it.",
-                              frame)
+        answer = write_answer(
+            dialect, to_action(click(point, "Click it."), area, image_size, frame), "Click it.", frame
+        )
         (parsed,) = dialect.parse(answer, frame).actions
         landed = map_action(parsed, frame, geometry(area)).point  # type: ignore[attr-defined]
         x, y = area.geometry.to_screen(*point)
@@ -80,10 +93,15 @@ def test_every_kind_of_move_reads_back_as_the_same_action(dialect_name: str, coo
     area = area_for(View())
     frame = agent_frame(dialect_name, coordinates, area)
     size = (frame.width, frame.height)
-    moves = [click((20, 30), "Click Submit."), double_click((40, 50), 'Double-click "dolor".'),
-             drag((10, 100), (90, 140), "Drag the box."), scroll((80, 150), "down", 3, "Scroll down."),
-             type_text("Li Lei's \"flight\"\nnext", "Type the name."), hotkey("ctrl a", "Select all."),
-             finished("The page did not come up.", success=False)]
+    moves = [
+        click((20, 30), "Click Submit."),
+        double_click((40, 50), 'Double-click "dolor".'),
+        drag((10, 100), (90, 140), "Drag the box."),
+        scroll((80, 150), "down", 3, "Scroll down."),
+        type_text('Li Lei\'s "flight"\nnext', "Type the name."),
+        hotkey("ctrl a", "Select all."),
+        finished("The page did not come up.", success=False),
+    ]
     for move in moves:
         action = to_action(move, area, size, frame)
         answer = write_answer(dialect, action, move.thought, frame)
@@ -104,9 +122,13 @@ def test_each_dialect_answers_in_its_own_form() -> None:
 
     qwen = answer("qwen")
     assert qwen.startswith("<tool_call>\n") and qwen.endswith("\n</tool_call>")
-    assert json.loads(qwen.split("\n")[1]) == {"name": "computer_use",
-                                               "arguments": {"action": "left_click", "coordinate": [238, 308]}}
-    assert answer("uitars") == "Thought: Click the middle.\nAction: click(start_box='<|box_start|>(238,308)<|box_end|>')"
+    assert json.loads(qwen.split("\n")[1]) == {
+        "name": "computer_use",
+        "arguments": {"action": "left_click", "coordinate": [238, 308]},
+    }
+    assert (
+        answer("uitars") == "Thought: Click the middle.\nAction: click(start_box='<|box_start|>(238,308)<|box_end|>')"
+    )
     assert answer("uitars", "relative").endswith("(500,500)<|box_end|>')")  # thousandths of the screen
     qwen3 = answer("qwen3")
     assert qwen3.startswith("Thought: Click the middle.\nAction: Click the middle.\n<tool_call>\n")
