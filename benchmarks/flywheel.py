@@ -160,8 +160,7 @@ def _parse(argv: Sequence[str] | None) -> Settings:
         "--merges",
         choices=("phrases", "words"),
         default="phrases",
-        help="the BPE's merges: across spaces (rows of ~135 tokens) or inside words only (six times longer: "
-        "for a GPU)",
+        help="the BPE's merges: across spaces (rows of ~135 tokens) or inside words only (six times longer: for a GPU)",
     )
     parser.add_argument("--heldout-seed", type=int, default=100000, help="the first held-out seed")
     parser.add_argument("--heldout-episodes", type=int, default=20)
