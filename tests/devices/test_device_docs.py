@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qwen_gui_agent.agent.commands import device as device_cli
+from qwen_gui_agent.agent.commands import device_options as device_cli
 from qwen_gui_agent.agent.commands import emulator as emulator_cli
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

@@ -7,10 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qwen_gui_agent.tools.actions import ACTION_TYPES, Drag, Finished, Hotkey, Point, Scroll, Type
-from qwen_gui_agent.tools.canonical import CANONICAL_FORMS, format_action, parse_action, quote
+from qwen_gui_agent.tools.canonical import format_action, parse_action, quote
 from qwen_gui_agent.tools.dialects import get_dialect
 from qwen_gui_agent.tools.errors import ActionParseError
 from qwen_gui_agent.tools.frames import ModelFrame
+from qwen_gui_agent.tools.vocabulary import CANONICAL_FORMS
 from tests.tools.tools_strategies import actions, points, unicode_text
 
 

@@ -1,7 +1,7 @@
 """What a model backend is told: one frozen settings object for all three kinds.
 
 The CLI builds it from flags, a task file and the environment
-(agent/commands/model_options.py); code and tests build it directly. Frame bounds not
+(agent/commands/model_settings.py); code and tests build it directly. Frame bounds not
 given come from the model's family in the registry (``tools.models.model_setup``), so
 ``BackendSettings(model="Qwen/Qwen3-VL-8B-Instruct")`` resizes at factor 32 whoever
 builds it. The API key is a ``SecretStr`` kept out of ``repr``; ``public_dict()`` is

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .device import AdbHostOpt, AdbPortOpt, DeviceFlags, android_settings_for_cli
+from .device_options import AdbHostOpt, AdbPortOpt, DeviceFlags, android_settings_for_cli
 
 if TYPE_CHECKING:
     from ...devices.android.settings import AndroidSettings

@@ -10,48 +10,19 @@ resume); 2 bad input; 130 interrupted (run again to resume).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any, Literal, NoReturn
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from .eval_options import DEFAULT_OUT, PANEL, FreshOption, LimitOption, OutOption, ParallelOption
+from .eval_run import answer_settings, bad_input, model_choice, run_eval
 from .flag_groups import with_flag_groups
-from .model_options import ModelChoice, ModelFlags
-
-EXIT_BACKEND, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
-DEFAULT_OUT = Path("evals")
-_PANEL = "Eval"
-
-OutOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--out",
-        "-o",
-        rich_help_panel=_PANEL,
-        help="Results folder; running again with the same settings resumes there (default evals/<kind>-<data>).",
-    ),
-]
-LimitOption = Annotated[
-    int | None, typer.Option("--limit", min=1, rich_help_panel=_PANEL, help="Only the first N items (in file order).")
-]
-ParallelOption = Annotated[
-    int | None,
-    typer.Option(
-        "--parallel",
-        min=1,
-        rich_help_panel=_PANEL,
-        show_default=False,
-        help="Items asked at once: concurrent requests (openai; default 4), or batched on one local model (local; "
-        "default 1: a batch may break near-ties of the logits differently); a script answers in order.",
-    ),
-]
-FreshOption = Annotated[
-    bool, typer.Option("--fresh", rich_help_panel=_PANEL, help="Drop the folder's earlier results and start over.")
-]
+from .model_options import ModelFlags
 
 
 def register(app: typer.Typer) -> None:
@@ -78,7 +49,7 @@ def grounding_command(
         Path | None,
         typer.Option(
             "--images",
-            rich_help_panel=_PANEL,
+            rich_help_panel=PANEL,
             help="Folder the img_filename paths are relative to "
             "(default: found beside the annotations, e.g. images/, screenspot_imgs/).",
         ),
@@ -87,7 +58,7 @@ def grounding_command(
         Literal["auto", "xywh", "xyxy"],
         typer.Option(
             "--bbox",
-            rich_help_panel=_PANEL,
+            rich_help_panel=PANEL,
             help="bbox layout: x,y,w,h (ScreenSpot) or x1,y1,x2,y2 (ScreenSpot-Pro); "
             "auto: x1,y1,x2,y2 where an item has img_size.",
         ),
@@ -96,7 +67,7 @@ def grounding_command(
         Literal["grounding", "action"],
         typer.Option(
             "--prompt",
-            rich_help_panel=_PANEL,
+            rich_help_panel=PANEL,
             help="grounding: the dialect's plain find-this prompt (as tap: steps); "
             "action: the full agent prompt with 'click on ...' as the task.",
         ),
@@ -113,11 +84,11 @@ def grounding_command(
     from ..eval.grounding.question import GroundingAsker
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
-    choice = _model_choice(model, console)
+    choice = model_choice(model, console)
     try:
         loaded = load_grounding_set(data, images=images, box_layout=bbox)
     except FileNotFoundError as error:
-        _bad_input(console, str(error))
+        bad_input(console, str(error))
     items = loaded.items[:limit] if limit else loaded.items
     settings = {
         "kind": "grounding",
@@ -126,10 +97,10 @@ def grounding_command(
         "bbox": bbox,
         "dialect": choice.dialect,
         "coordinates": choice.coordinates,
-        "model": _answer_settings(choice),
+        "model": answer_settings(choice),
     }
     target = out or DEFAULT_OUT / f"grounding-{data.stem or 'data'}"
-    _run(
+    run_eval(
         console,
         target,
         settings,
@@ -157,7 +128,7 @@ def steps_command(
         typer.Option(
             "--tolerance",
             min=0.0,
-            rich_help_panel=_PANEL,
+            rich_help_panel=PANEL,
             help="Where only a point is known: a click counts within this share of the screen's diagonal.",
         ),
     ] = 0.04,
@@ -173,11 +144,11 @@ def steps_command(
     from ..eval.steps.question import StepAsker
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
-    choice = _model_choice(model, console)
+    choice = model_choice(model, console)
     try:
         loaded = load_step_items(paths)
     except FileNotFoundError as error:
-        _bad_input(console, str(error))
+        bad_input(console, str(error))
     items = loaded.items[:limit] if limit else loaded.items
     secrets = _secrets_of(items, console)
     settings = {
@@ -186,10 +157,10 @@ def steps_command(
         "tolerance": tolerance,
         "dialect": choice.dialect,
         "coordinates": choice.coordinates,
-        "model": _answer_settings(choice),
+        "model": answer_settings(choice),
     }
     target = out or DEFAULT_OUT / f"steps-{paths[0].stem or 'data'}"
-    _run(
+    run_eval(
         console,
         target,
         settings,
@@ -231,12 +202,12 @@ def miniwob_command(
         ),
     ] = None,
     episodes: Annotated[
-        int, typer.Option("--episodes", min=1, rich_help_panel=_PANEL, help="Episodes (seeds) per task.")
+        int, typer.Option("--episodes", min=1, rich_help_panel=PANEL, help="Episodes (seeds) per task.")
     ] = 10,
     seed: Annotated[
         int,
         typer.Option(
-            "--seed", min=0, rich_help_panel=_PANEL, help="The first seed; episodes play seeds SEED, SEED+1 ..."
+            "--seed", min=0, rich_help_panel=PANEL, help="The first seed; episodes play seeds SEED, SEED+1 ..."
         ),
     ] = 0,
     parallel: Annotated[
@@ -244,7 +215,7 @@ def miniwob_command(
         typer.Option(
             "--parallel",
             min=1,
-            rich_help_panel=_PANEL,
+            rich_help_panel=PANEL,
             help="Episodes at once, one X display each (a local model batches them).",
         ),
     ] = 1,
@@ -252,7 +223,7 @@ def miniwob_command(
         str,
         typer.Option(
             "--displays",
-            rich_help_panel=_PANEL,
+            rich_help_panel=PANEL,
             metavar="auto|:N[,:M...]",
             help="X displays to play on: auto starts one Xvfb per --parallel; :0 plays on your desktop.",
         ),
@@ -261,32 +232,32 @@ def miniwob_command(
         float,
         typer.Option(
             "--zoom",
-            rich_help_panel=_PANEL,
+            rich_help_panel=PANEL,
             help="Chromium's page zoom: the 160x210 task area shows at ZOOM x SCALE times its size.",
         ),
     ] = 3.0,
     scale: Annotated[
-        float, typer.Option("--scale", rich_help_panel=_PANEL, help="The screen's device scale factor (2: HiDPI).")
+        float, typer.Option("--scale", rich_help_panel=PANEL, help="The screen's device scale factor (2: HiDPI).")
     ] = 1.0,
     policy: Annotated[
         Literal["model", "reference", "selenium"],
         typer.Option(
             "--policy",
-            rich_help_panel=_PANEL,
+            rich_help_panel=PANEL,
             help="model: the backend the model flags name; reference: the reference "
             "policy answering in --dialect through the agent's path; selenium: the reference policy acting through "
             "Selenium (the upper bound).",
         ),
     ] = "model",
     max_steps: Annotated[
-        int, typer.Option("--max-steps", min=1, rich_help_panel=_PANEL, help="Model steps per episode.")
+        int, typer.Option("--max-steps", min=1, rich_help_panel=PANEL, help="Model steps per episode.")
     ] = 15,
     settle: Annotated[
         float,
         typer.Option(
             "--settle",
             min=0.0,
-            rich_help_panel=_PANEL,
+            rich_help_panel=PANEL,
             metavar="SECONDS",
             help="Pause after each action before the next screenshot.",
         ),
@@ -296,7 +267,7 @@ def miniwob_command(
         typer.Option(
             "--time-limit",
             min=1.0,
-            rich_help_panel=_PANEL,
+            rich_help_panel=PANEL,
             metavar="SECONDS",
             show_default=False,
             help="Let the page end an episode after SECONDS, as MiniWoB++'s own timer does (default: no timer).",
@@ -307,7 +278,7 @@ def miniwob_command(
         typer.Option(
             "--out",
             "-o",
-            rich_help_panel=_PANEL,
+            rich_help_panel=PANEL,
             show_default=False,
             help="Results folder; running again with the same settings resumes there "
             "(default evals/miniwob-<policy>[-<dialect>]-z<zoom>-s<scale>).",
@@ -327,12 +298,12 @@ def miniwob_command(
     if policy == "reference":
         given = [flag for flag in ("backend", "base_url", "script", "adapter") if getattr(model, flag) is not None]
         if given:
-            _bad_input(console, f"--policy reference answers by itself: drop --{given[0].replace('_', '-')}")
-        choice = _model_choice(
+            bad_input(console, f"--policy reference answers by itself: drop --{given[0].replace('_', '-')}")
+        choice = model_choice(
             replace(model, model=model.model or REFERENCE_MODEL, dialect=model.dialect or "qwen"), console
         )
     elif policy == "model":
-        choice = _model_choice(model, console)
+        choice = model_choice(model, console)
     info = (
         None
         if choice is None
@@ -366,138 +337,3 @@ def miniwob_command(
         environ=dict(os.environ),
     )
     raise typer.Exit(run_miniwob(call, console))
-
-
-# Model settings that do not change an answer: results made under other values are still resumed.
-_NOT_ANSWER_SETTINGS = frozenset(
-    {
-        "script",
-        "base_url",
-        "timeout_s",
-        "max_retries",
-        "retry_initial_s",
-        "retry_max_wait_s",
-        "api_key_set",
-        "torch_device",
-        "fast",
-        "source",
-        "attn_implementation",
-    }
-)
-
-
-def _answer_settings(choice: ModelChoice) -> dict[str, Any]:
-    return {key: value for key, value in choice.public_dict().items() if key not in _NOT_ANSWER_SETTINGS}
-
-
-def _model_choice(flags: ModelFlags, console: Console) -> ModelChoice:
-    from .model_options import resolve_model_settings
-    from .run_start import check_backend_inputs
-
-    try:
-        choice = resolve_model_settings(flags, environ=dict(os.environ))
-        check_backend_inputs(choice.settings)  # a missing script or model folder is bad input, not a failed run
-    except typer.BadParameter as error:
-        _bad_input(console, str(error))
-    return choice
-
-
-def _run(
-    console: Console,
-    out: Path,
-    settings: dict[str, Any],
-    choice: ModelChoice,
-    items: Sequence[Any],
-    problems: Sequence[Any],
-    *,
-    parallel: int | None,
-    fresh: bool,
-    title: str,
-    asker: Callable[[Any, Any, Any], Callable[[Any], dict[str, Any]]],
-) -> NoReturn:
-    from ...tools.dialects import get_dialect
-    from ..backends import create_backend
-    from ..backends.base import BackendError, ModelFilesRefused
-    from ..eval.asking import FrameSettings
-    from ..eval.outputs import write_outputs
-    from ..eval.results_log import ResultsLog, ResultsWriteError, SettingsChanged, check_settings
-    from ..eval.runner import run_items
-
-    for problem in problems:
-        console.print(f"[yellow]data error:[/yellow] {escape(problem.describe())}")
-    if not items:  # nothing to ask: say so instead of writing an empty score
-        why = (
-            f"every item has a data error ({len(problems)} listed above): fix them"
-            if problems
-            else "it holds no item to ask about"
-        )
-        _bad_input(console, f"nothing to evaluate in {title.partition(': ')[2]}: {why}")
-    try:
-        check_settings(out, settings, fresh=fresh)
-    except (SettingsChanged, ResultsWriteError) as error:
-        _bad_input(console, f"{error}" + ("; choose another --out" if isinstance(error, ResultsWriteError) else ""))
-    model = choice.settings
-    # openai: requests in flight together (the server batches); local: one model whose scheduler batches the
-    # waiting items (agent/backends/batching.py); scripted: one script, answered in order.
-    workers = {"openai": parallel or 4, "local": parallel or 1}.get(model.kind, 1)
-    frames = FrameSettings(frame=model.frame, max_new_tokens=model.max_new_tokens)
-    dialect = get_dialect(choice.dialect, coordinates=choice.coordinates)
-    try:
-        with _shared(create_backend(model), model.kind, workers) as backend:
-            records = run_items(
-                items, asker(backend, dialect, frames), ResultsLog(out), parallel=workers, console=console, title=title
-            )
-    except ModelFilesRefused as error:  # damaged or unsafe model files: input to fix, not a run to resume
-        _bad_input(console, str(error))
-    except BackendError as error:
-        console.print(
-            f"[red]error:[/red] {escape(str(error))}\nwhat finished is kept in {escape(str(out))}; "
-            "run the same command again to resume"
-        )
-        raise typer.Exit(EXIT_BACKEND) from None
-    except KeyboardInterrupt:
-        console.print(f"interrupted: what finished is kept in {escape(str(out))}; run the same command again to resume")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    except ResultsWriteError as error:  # the disk filled up or went read-only mid-eval: 2, like a bad --out
-        _bad_input(
-            console,
-            f"{error}; what finished is kept in {out}: free some space and run the same command "
-            "again to resume, or choose another --out",
-        )
-    try:
-        outcome = write_outputs(out, title, settings, records, problems)
-    except ResultsWriteError as error:
-        _bad_input(console, f"{error}; free some space and run the same command again (nothing is asked twice)")
-    _print_summary(outcome.summary, console)
-    console.print(f"results: {escape(str(outcome.results_path))}\nreport:  {escape(str(outcome.report_path))}")
-    raise typer.Exit(0)
-
-
-def _shared(backend: Any, kind: str, workers: int) -> Any:
-    """The backend the workers share: a local model behind the batching scheduler when several ask at once."""
-    if kind == "local" and workers > 1:
-        from ..backends.batching import BatchingBackend
-
-        return BatchingBackend(backend, max_batch=workers)  # closing it closes the model too
-    return backend
-
-
-def _print_summary(summary: dict[str, Any], console: Console) -> None:
-    from rich.table import Table
-
-    console.print(
-        f"[bold]accuracy {100 * summary['accuracy']:.1f}%[/bold] ({summary['correct']}/{summary['items']}), "
-        f"{summary['errors']} error(s)"
-    )
-    for key, values in summary["groups"].items():
-        table = Table(title=f"by {key}", title_justify="left")
-        for column in (key, "correct", "accuracy"):
-            table.add_column(column)
-        for value, tally in values.items():
-            table.add_row(escape(value), f"{tally['correct']}/{tally['items']}", f"{100 * tally['accuracy']:.1f}%")
-        console.print(table)
-
-
-def _bad_input(console: Console, message: str) -> NoReturn:
-    console.print(f"[red]error:[/red] {escape(message)}")
-    raise typer.Exit(EXIT_BAD_INPUT)

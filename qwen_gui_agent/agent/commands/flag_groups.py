@@ -3,7 +3,7 @@
 A command that reasons takes the model flags, one that acts the device flags, ``agent run`` the
 loop flags too. Each group is written once as a dataclass whose field annotations are the
 ``Annotated[..., typer.Option(...)]`` aliases (``ModelFlags`` in model_options.py, ``DeviceFlags``
-in device.py, ``LoopFlags`` in loop_options.py). ``@with_flag_groups(model=ModelFlags)`` gives the
+in device_options.py, ``LoopFlags`` in loop_options.py). ``@with_flag_groups(model=ModelFlags)`` gives the
 command every field as an option and calls it with one typed object per group, so a flag added to
 a group appears on every command that takes the group, and no command lists them by hand.
 """

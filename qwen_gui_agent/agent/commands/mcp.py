@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 from rich.console import Console
 
-from .device import DeviceFlags
+from .device_options import DeviceFlags
 from .flag_groups import with_flag_groups
 from .model_options import ModelFlags
 
@@ -221,7 +221,7 @@ def mcp_command(
 def model_setup(flags: ModelFlags, environ: Mapping[str, str]) -> ServedModel:
     """The model flags (then AGENT_* variables, then defaults) as the server's model; BadParameter if unusable."""
     from ..mcp.settings import ServedModel
-    from .model_options import resolve_model_settings
+    from .model_settings import resolve_model_settings
     from .run_start import check_backend_inputs
 
     choice = resolve_model_settings(flags, environ=environ)
@@ -236,7 +236,7 @@ def device_setup(flags: DeviceFlags, environ: Mapping[str, str]) -> tuple[list[s
     from ...devices import parse_device_spec
     from ...devices.errors import DeviceError
     from ..suite.pool import ALL_ANDROID, split_device_specs
-    from .device import android_settings_for_cli, desktop_settings_for_cli, resolve_spec
+    from .device_options import android_settings_for_cli, desktop_settings_for_cli, resolve_spec
 
     desktop = desktop_settings_for_cli(flags, environ)
     android = android_settings_for_cli(flags, environ)

@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from ...tools.models import match_model_or_directory
-        from .model_options import unknown_model_message
+        from .model_settings import unknown_model_message
 
         if model is None:
             if as_json:

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..replay.macro import MacroSettings
-from .device import DeviceFlags, open_device_for_cli
+from .device_options import DeviceFlags, open_device_for_cli
 from .flag_groups import with_flag_groups
 
 if TYPE_CHECKING:

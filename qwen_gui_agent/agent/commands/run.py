@@ -31,10 +31,11 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from .device import DeviceFlags
+from .device_options import DeviceFlags
 from .flag_groups import with_flag_groups
 from .loop_options import LoopFlags, resolve_loop_settings
-from .model_options import ModelFlags, resolve_model_settings
+from .model_options import ModelFlags
+from .model_settings import resolve_model_settings
 
 if TYPE_CHECKING:
     from ...tasks.schema import Task
@@ -224,7 +225,7 @@ def _device_spec(flag: str | None, task: Task, environ: Mapping[str, str]) -> st
     """The device to use (flag, task file, environment, default), checked: a malformed spec is bad input."""
     from ...devices import parse_device_spec
     from ...devices.errors import DeviceError
-    from .device import DEFAULT_DEVICE, ENV_DEVICE
+    from .device_options import DEFAULT_DEVICE, ENV_DEVICE
 
     task_spec = task.device.spec() if task.device else None
     spec, origin = next(

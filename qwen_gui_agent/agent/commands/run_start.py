@@ -30,7 +30,7 @@ from ..backends.base import ModelFilesRefused
 from ..backends.no_model import NoModelBackend
 from ..runtime.console import EventSink
 from ..runtime.runner import EXIT_CODES, NotStarted, interruption_message
-from .device import DeviceFlags, open_device_for_cli
+from .device_options import DeviceFlags, open_device_for_cli
 
 EXIT_BAD_INPUT = 2
 BAD_INPUT = "bad_input"  # NotStarted's status for input the user must fix (never a run's status: nothing is recorded)

@@ -36,9 +36,10 @@ if TYPE_CHECKING:
     from ..runtime.secrets import Secrets
     from ..runtime.session import LoopSettings
     from ..suite.runner import SuiteTask
-    from .device import DeviceFlags
+    from .device_options import DeviceFlags
     from .loop_options import LoopFlags
-    from .model_options import ModelChoice, ModelFlags
+    from .model_options import ModelFlags
+    from .model_settings import ModelChoice
 
 
 class BadInput(Protocol):
@@ -139,7 +140,7 @@ def _prepare_tasks(call: SuiteCall) -> dict[Path, _Prepared]:
     from ..suite.runner import SuiteTask
     from ..suite.tasks import SuiteInputError, expand_task_files
     from .loop_options import resolve_loop_settings
-    from .model_options import resolve_model_settings
+    from .model_settings import resolve_model_settings
     from .run_start import check_backend_inputs
 
     try:
@@ -171,7 +172,7 @@ def _device_pool_specs(call: SuiteCall) -> list[str]:
     from ...devices.errors import DeviceError
     from ..suite.pool import expand_device_specs, split_device_specs
     from ..suite.tasks import SuiteInputError
-    from .device import DEFAULT_DEVICE, ENV_DEVICE, android_settings_for_cli, desktop_settings_for_cli
+    from .device_options import DEFAULT_DEVICE, ENV_DEVICE, android_settings_for_cli, desktop_settings_for_cli
 
     try:  # bad device flags are bad input here, before any worker meets them
         desktop_settings_for_cli(call.device, call.environ)
@@ -271,7 +272,7 @@ def _launcher(
     from ..runtime.console import JsonEvents
     from ..runtime.runner import RunParts, RunPlan
     from ..suite.runner import Launcher
-    from .device import open_device_for_cli
+    from .device_options import open_device_for_cli
 
     lock = threading.Lock()
     json_sink = JsonEvents() if call.json_events else None

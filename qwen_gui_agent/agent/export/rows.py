@@ -7,7 +7,10 @@ turns in a row (uitars: the instruction, then the first screenshot), which the
 chat template renders as two ChatML turns; the export writes that turn break
 into the text itself, so ms-swift's template encodes the same tokens as our
 local backend sent. Earlier answers in the prompt are kept, marked
-``"loss": false``: the model learns only the step's own answer.
+``"loss": false``: the model learns only the step's own answer, marked ``"loss": true``. Every
+answer carries the key so every row has one shape: ms-swift reads a ``.jsonl`` file with
+``datasets``, which fixes the columns from the file's first block and refuses a later row whose
+messages hold a key the first block's did not (a qwen run's rows, then a uitars run's history).
 
 Grounding rows (``tap`` steps) use ms-swift's ``objects`` form: the query as
 ``<ref-object>``, the located box or point as ``<bbox>`` in the image's own
@@ -97,7 +100,7 @@ def action_row(messages: Sequence[Message], answer: str) -> SwiftRow:
     if not rows or rows[-1]["role"] != "user":
         raise RowError("the prompt does not end with a user turn")
     _refuse_tags(answer)
-    rows.append({"role": "assistant", "content": answer})
+    rows.append({"role": "assistant", "content": answer, "loss": True})
     return SwiftRow(messages=tuple(rows), images=tuple(images))
 
 
@@ -117,7 +120,7 @@ def grounding_row(
     location = list(hit.box) if hit.box is not None else [hit.point.x, hit.point.y]
     answer = answer_form(hit.box is not None)
     refs = [query] * answer.count(REF_TAG)
-    rows.append({"role": "assistant", "content": answer})
+    rows.append({"role": "assistant", "content": answer, "loss": True})
     objects = {"ref": [query, *refs], "bbox": [_in_image_pixels(location, frame)], "bbox_type": "real"}
     return SwiftRow(messages=tuple(rows), images=tuple(images), objects=objects)
 

@@ -20,8 +20,9 @@ from ...tools.canonical import format_action, parse_action
 from ...tools.errors import ActionParseError
 from ...tools.frames import ModelFrame, screenshot_frame
 from ..records.run_files import ErrorRecord, StepRecord
+from ..runtime.drafts import Observation
 from ..runtime.secrets import placeholder, referenced_names
-from ..runtime.session import Observation, Session, StopRun
+from ..runtime.session import Session, StopRun
 from ..runtime.steps import do as do_step
 from ..runtime.steps import tap as tap_step
 from .calls import CallControl

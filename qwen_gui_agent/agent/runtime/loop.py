@@ -24,8 +24,9 @@ from ...tools.messages import Message
 from ..records.run_files import ErrorRecord
 from .console import plural
 from .context_fit import ask_within_context
+from .drafts import Observation, StepDraft
 from .history import History, StuckDetector, fingerprint
-from .session import Observation, Session, StepDraft, StopRun, parse_failure
+from .session import Session, StopRun, parse_failure
 
 log = logging.getLogger(__name__)
 

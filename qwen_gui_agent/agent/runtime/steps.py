@@ -43,9 +43,10 @@ from ...tools.frames import ModelFrame, screenshot_frame
 from ..records.run_files import ErrorRecord, ExecutedRecord, launch_record
 from .checks import Verdict, parse_verdict, verdict_messages
 from .console import plural
+from .drafts import StepDraft
 from .loop import run_goal
 from .queries import ask_query
-from .session import Session, StepDraft, StopRun, parse_failure
+from .session import Session, StopRun, parse_failure
 
 log = logging.getLogger(__name__)
 

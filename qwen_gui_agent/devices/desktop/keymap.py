@@ -59,7 +59,7 @@ class SpareKeys:
         """On the display ``display_name`` (":1"), or on $DISPLAY."""
         from Xlib import display as xdisplay  # python-xlib, installed with pyautogui on Linux
 
-        quiet_missing_cookies()  # no Xauthority file: connect without a cookie, as libX11 does
+        quiet_missing_cookies()  # no usable Xauthority file: no cookie and no stdout warning, as libX11
         try:
             return cls(xdisplay.Display(display_name))
         except Exception as error:  # python-xlib raises its own error classes, and OSError

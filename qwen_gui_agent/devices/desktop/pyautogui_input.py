@@ -73,7 +73,7 @@ def load_pyautogui() -> PyAutoGui:
         with contextlib.redirect_stdout(chatter):
             import pyautogui  # lazy: connects to $DISPLAY at import time
     except Exception as error:  # pyautogui's import fails with KeyError, Xlib errors, ImportError ...
-        if type(error).__name__ == "XauthError":  # python-xlib refuses to connect without the file
+        if type(error).__name__ == "XauthError":  # a python-xlib release that refuses an unusable file
             raise MissingDependency(
                 f"python-xlib found no Xauthority file ({error})",
                 hint="create one (touch ~/.Xauthority) or point XAUTHORITY at the display's cookie file",

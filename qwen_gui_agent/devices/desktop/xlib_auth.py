@@ -2,12 +2,13 @@
 
 libX11 (what xdotool, mss and every X app use) connects without a cookie when the Xauthority file
 is missing or holds none, which is all an X server without access control (a plain Xvfb) needs.
-python-xlib (pyautogui's and the key binder's connection) instead refuses to connect when the file
-is missing (``XauthError``), and prints "Xlib.xauth: warning, no xauthority details available" to
-stdout when it is empty, where it lands in the middle of ``--json`` events and suite tables.
-``quiet_missing_cookies`` wraps its lookup once per process: no usable file means no cookie, quietly;
-a file with entries is read by python-xlib as before. A server that does want a cookie refuses the
-connection either way, and says so.
+python-xlib (pyautogui's and the key binder's connection) differs. With the file missing, 0.33
+connects without a cookie (it catches its own ``XauthError``), but that is the release's choice,
+not a promise. With the file empty, 0.33 connects too but prints "Xlib.xauth: warning, no
+xauthority details available" to stdout, where it lands in the middle of ``--json`` events and
+suite tables. ``quiet_missing_cookies`` wraps its lookup once per process: no usable file means no
+cookie, quietly, whatever the release; a file with entries is read by python-xlib as before. A
+server that does want a cookie refuses the connection either way, and says so.
 """
 
 from __future__ import annotations

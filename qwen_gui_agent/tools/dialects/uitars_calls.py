@@ -14,15 +14,10 @@ import re
 from dataclasses import dataclass
 
 from ..actions import ACTION_TYPES, Action
-from ..canonical import (
-    ACTION_NAME_ALIASES,
-    ARGUMENT_ALIASES,
-    CANONICAL_FORMS,
-    action_from_call,
-    parse_call,
-)
+from ..canonical import action_from_call, parse_call
 from ..errors import ActionParseError
 from ..frames import ModelFrame, read_point
+from ..vocabulary import ACTION_NAME_ALIASES, ARGUMENT_ALIASES, CANONICAL_FORMS
 from .base import ParsedAnswer
 
 EXPECTED_ANSWER = "Thought: <your reasoning>\nAction: click(start_box='(x,y)')"

@@ -11,8 +11,8 @@ import typer
 from typer.testing import CliRunner
 
 from qwen_gui_agent.agent.cli import build_app
-from qwen_gui_agent.agent.commands import model_options
-from qwen_gui_agent.agent.commands.device import DeviceFlags
+from qwen_gui_agent.agent.commands import model_settings
+from qwen_gui_agent.agent.commands.device_options import DeviceFlags
 from qwen_gui_agent.agent.commands.flag_groups import with_flag_groups
 from qwen_gui_agent.agent.commands.loop_options import LoopFlags
 from qwen_gui_agent.agent.commands.model_options import ModelFlags
@@ -70,4 +70,4 @@ def test_every_command_takes_every_flag_of_its_groups(command: list[str], groups
 
 
 def test_each_model_flag_has_its_environment_variable_and_settings_field() -> None:
-    assert sorted(model_options._KNOBS) == sorted(field.name for field in dataclasses.fields(ModelFlags))
+    assert sorted(model_settings._KNOBS) == sorted(field.name for field in dataclasses.fields(ModelFlags))

@@ -17,10 +17,9 @@ from qwen_gui_agent.agent.commands.model_options import (
     MaxPixelsOption,
     ModelFlags,
     ModelOption,
-    ModelOptionError,
     parse_pixels,
-    resolve_model_settings,
 )
+from qwen_gui_agent.agent.commands.model_settings import ModelOptionError, resolve_model_settings
 from qwen_gui_agent.tools.models import model_setup
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from qwen_gui_agent.agent.commands.model_options import ModelFlags, resolve_model_settings
+from qwen_gui_agent.agent.commands.model_options import ModelFlags
+from qwen_gui_agent.agent.commands.model_settings import resolve_model_settings
 from qwen_gui_agent.agent.records.run_files import load_run
 from qwen_gui_agent.agent.runtime.console import UserChannel
 from qwen_gui_agent.agent.runtime.progress import RichEvents

@@ -6,7 +6,8 @@ import pytest
 
 from qwen_gui_agent.agent.backends.base import BackendUnavailable
 from qwen_gui_agent.agent.backends.local.loading import merge_adapter
-from qwen_gui_agent.agent.commands.model_options import ModelFlags, ModelOptionError, resolve_model_settings
+from qwen_gui_agent.agent.commands.model_options import ModelFlags
+from qwen_gui_agent.agent.commands.model_settings import ModelOptionError, resolve_model_settings
 
 
 def test_the_adapter_flag_reaches_the_local_backend_settings():

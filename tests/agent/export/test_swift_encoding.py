@@ -86,7 +86,7 @@ def test_uitars_rows_carry_history_answers_without_loss_and_a_written_turn_break
     assert all(
         message.get("loss") is False for message in last_action["messages"][:-1] if message["role"] == "assistant"
     )
-    assert "loss" not in last_action["messages"][-1]
+    assert last_action["messages"][-1]["loss"] is True
     assert "<|im_end|>\n<|im_start|>user\n<image>" in last_action["messages"][0]["content"]
     assert len(last_action["images"]) == last_action["messages"][0]["content"].count("<image>") + sum(
         message["content"].count("<image>") for message in last_action["messages"][1:]

@@ -11,7 +11,7 @@ import typer
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qwen_gui_agent.agent.commands.device import (
+from qwen_gui_agent.agent.commands.device_options import (
     DeviceFlags,
     android_settings_for_cli,
     desktop_settings_for_cli,

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 from qwen_gui_agent.agent.api.models import start_model
 from qwen_gui_agent.agent.backends.scripted import ScriptedBackend
 from qwen_gui_agent.agent.cli import build_app
-from qwen_gui_agent.agent.commands.model_options import ModelFlags, resolve_model_settings
+from qwen_gui_agent.agent.commands.model_options import ModelFlags
+from qwen_gui_agent.agent.commands.model_settings import resolve_model_settings
 from qwen_gui_agent.tasks.loader import parse_task
 from qwen_gui_agent.tools import dialects
 from qwen_gui_agent.tools.dialects.base import DialectInfo

@@ -200,7 +200,7 @@ def _settings(call: MiniwobCall, view: View) -> dict[str, Any]:
     }
 
 
-# Model settings that do not change an answer (as commands/eval.py's list): results are resumed under others.
+# Model settings that do not change an answer (as commands/eval_run.py's list): results are resumed under others.
 _NOT_ANSWER_SETTINGS = frozenset(
     {
         "script",

@@ -15,7 +15,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from qwen_gui_agent.agent.backends import BackendSettings, create_backend
-from qwen_gui_agent.agent.commands.model_options import ModelFlags, resolve_model_settings
+from qwen_gui_agent.agent.commands.model_options import ModelFlags
+from qwen_gui_agent.agent.commands.model_settings import resolve_model_settings
 from qwen_gui_agent.tools.dialects import PromptContext, get_dialect
 from qwen_gui_agent.tools.errors import ActionParseError
 from qwen_gui_agent.tools.frames import FrameBounds, ModelFrame, resize_to_frame, smart_resize

@@ -16,7 +16,8 @@ import pytest
 from PIL import Image
 
 from qwen_gui_agent.agent.backends import create_backend
-from qwen_gui_agent.agent.commands.model_options import ModelFlags, resolve_model_settings
+from qwen_gui_agent.agent.commands.model_options import ModelFlags
+from qwen_gui_agent.agent.commands.model_settings import resolve_model_settings
 from qwen_gui_agent.tools.frames import ModelFrame
 from qwen_gui_agent.tools.messages import Message
 from qwen_gui_agent.tools.models import FAMILY_NAMES
