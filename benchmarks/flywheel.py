@@ -71,6 +71,7 @@ class Settings:
     stages: tuple[str, ...]
     workers: int
     save_every: int | None
+    max_new_tokens: int
 
     def dialects(self) -> dict[str, tuple[str, ...]]:
         return {"qwen": self.tasks, **({"uitars": self.uitars_tasks} if self.uitars_tasks else {})}
@@ -176,7 +177,7 @@ def _parse(argv: Sequence[str] | None) -> Settings:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--torch-device", default="cpu", help="where swift sft and the eval run (cpu, cuda)")
-    parser.add_argument("--parallel", type=int, default=2, help="episodes at once when recording")
+    parser.add_argument("--parallel", type=int, default=2, help="episodes at once when recording and in the eval")
     parser.add_argument("--keep-model", type=Path, default=None, help="copy the trained model here (bf16)")
     parser.add_argument(
         "--stages",
@@ -186,6 +187,13 @@ def _parse(argv: Sequence[str] | None) -> Settings:
     )
     parser.add_argument("--workers", type=int, default=0, help="ms-swift's data loader processes")
     parser.add_argument("--save-every", type=int, default=None, help="also save a checkpoint every N steps")
+    parser.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=64,
+        help="the answer's token cap in the eval: the longest exported answer is 22 tokens of the small "
+        "tokenizer; the random model runs to the cap at every step",
+    )
     args = parser.parse_args(argv)
     stages = _names(args.stages)
     unknown = sorted(set(stages) - set(STAGES))
@@ -213,6 +221,7 @@ def _parse(argv: Sequence[str] | None) -> Settings:
         stages=stages,
         workers=args.workers,
         save_every=args.save_every,
+        max_new_tokens=args.max_new_tokens,
     )
 
 
@@ -406,6 +415,10 @@ def _eval(settings: Settings, model: str, dialect: str, tasks: Sequence[str]) ->
             dialect,
             "--torch-device",
             settings.torch_device,
+            "--max-new-tokens",
+            str(settings.max_new_tokens),
+            "--parallel",
+            str(settings.parallel),
             "--out",
             str(target),
         ],
