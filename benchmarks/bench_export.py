@@ -11,6 +11,7 @@ types:
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -74,7 +75,8 @@ def main() -> None:
         started = time.perf_counter()
         subprocess.run(command, check=True, cwd=REPO)
         elapsed = time.perf_counter() - started
-        rows = (directory / "data" / "train.jsonl").read_text().count("\n")
+        counts = json.loads((directory / "data" / "manifest.json").read_text())["rows"]
+        rows = counts["action"] + counts["grounding"]  # train.jsonl and grounding.jsonl
         size = sum(path.stat().st_size for path in (directory / "data").rglob("*") if path.is_file())
         print(
             f"agent export of a {args.steps}-step run: {elapsed:.2f} s wall (process start included), "

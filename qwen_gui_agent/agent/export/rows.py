@@ -142,7 +142,9 @@ def _in_image_pixels(values: Sequence[float], frame: ModelFrame) -> list[float]:
 
 
 def _plain(value: float) -> float:
-    return int(value) if float(value).is_integer() else round(float(value), 2)
+    """Always a float (``120.0``), so every row of grounding.jsonl has one number type: datasets fixes it from
+    the file's first block, and int64 there refuses a later 154.31. ms-swift rounds each to a whole pixel."""
+    return round(float(value), 2)
 
 
 def _refuse_tags(text: str) -> None:

@@ -39,7 +39,8 @@ class ExportResult:
     max_pixels: int = MAX_PIXELS
     dialects: set[str] = field(default_factory=set)
     longest_row: int = 0  # an upper estimate of the longest row in tokens, for --max_length
-    sources: list[str] = field(default_factory=list)  # "RUN_ID/step-N" of each row, in the data file's order
+    sources: list[str] = field(default_factory=list)  # "RUN_ID/step-N" of each action row, in train.jsonl's order
+    grounding_sources: list[str] = field(default_factory=list)  # of each grounding row, in grounding.jsonl's order
     removed_partials: list[str] = field(default_factory=list)  # hidden folders of killed exports, removed
 
     @property

@@ -6,7 +6,8 @@ the same walker CI replay uses), every screenshot resized to its step's frame
 with the agent's own ``resize_to_frame`` (so the coordinates written in the
 answers stay true: ms-swift never rescales coordinates written as text), and
 the recorded raw answer, or the user's correction (``agent label``) written in
-the run's dialect. ``tap`` steps add grounding rows.
+the run's dialect. ``tap`` steps add grounding rows, written to their own file
+(``grounding.jsonl``: see ``manifest`` for why).
 
 The folder is built under a temporary name beside ``output`` and renamed into
 place at the end: a failed export leaves nothing behind.
@@ -21,6 +22,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 from PIL import Image
 
@@ -33,7 +35,7 @@ from ..records.run_files import RecordedRun, RunLoadError, StepRecord, load_run
 from ..replay.check import dialect_for_run, frame_for_step
 from ..replay.planners import ReplayError
 from ..runtime.recorded_prompts import PromptRebuilder
-from .manifest import write_manifest
+from .manifest import DATA_FILE, GROUNDING_FILE, data_files, write_manifest
 from .partials import partial_prefix, remove_killed_exports
 from .rows import (
     RowError,
@@ -47,7 +49,6 @@ from .summary import ExportOptions, ExportResult, Skipped
 
 log = logging.getLogger(__name__)
 
-DATA_FILE = "train.jsonl"
 IMAGES_DIR = "images"
 # A run still "running" was killed mid-run; "error" is a run the agent itself crashed in.
 INCOMPLETE_STATUSES = frozenset({"running", "error"})
@@ -74,7 +75,12 @@ def export_runs(run_dirs: Sequence[Path], output: Path, options: ExportOptions =
         _remove_empty(made)
         raise _unwritable(output, error) from None
     try:
-        with open(staging / DATA_FILE, "w", encoding="utf-8") as data:
+        # A file per shape of row (see manifest); a file that got no row is removed below.
+        with (
+            open(staging / DATA_FILE, "w", encoding="utf-8") as actions,
+            open(staging / GROUNDING_FILE, "w", encoding="utf-8") as grounding,
+        ):
+            data: dict[str, IO[str]] = {DATA_FILE: actions, GROUNDING_FILE: grounding}
             for run in runs:
                 if run.info.status != "success" and not options.include_failed:
                     result.skipped_runs.append(f"{run.info.run_id}: it ended {run.info.status!r}")
@@ -82,8 +88,10 @@ def export_runs(run_dirs: Sequence[Path], output: Path, options: ExportOptions =
                 _RunExport(run, options, staging, data, result, _image_folder(run, result)).export()
         if result.rows == 0:
             raise ExportError("no usable model step in the given runs" + _why_nothing(result))
+        for name in {DATA_FILE, GROUNDING_FILE} - set(data_files(result)):
+            (staging / name).unlink()
         (result.min_pixels, result.max_pixels) = _pixel_bounds(runs)
-        write_manifest(staging, result, DATA_FILE)
+        write_manifest(staging, result)
         os.rename(staging, output)
     except OSError as error:  # the disk filled up, or the folder went read-only, while writing
         shutil.rmtree(staging, ignore_errors=True)
@@ -172,10 +180,16 @@ def _pixel_bounds(runs: Sequence[RecordedRun]) -> tuple[int, int]:
 
 
 class _RunExport:
-    """One run's rows, appended to the data file; its frame-sized screenshots saved once each."""
+    """One run's rows, appended to the data files (``data``: file name -> file); its screenshots saved once each."""
 
     def __init__(
-        self, run: RecordedRun, options: ExportOptions, staging: Path, data, result: ExportResult, name: str
+        self,
+        run: RecordedRun,
+        options: ExportOptions,
+        staging: Path,
+        data: dict[str, IO[str]],
+        result: ExportResult,
+        name: str,
     ) -> None:
         self.run = run
         self.name = name  # of the run in the export: its image folder, its rows' sources
@@ -320,10 +334,14 @@ class _RunExport:
         self.result.skipped.append(Skipped(self.name, step.index, reason))
 
     def _write(self, row: SwiftRow, step: StepRecord) -> None:
-        self.result.sources.append(f"{self.name}/step-{step.index}")
+        grounding = row.objects is not None
+        sources = self.result.grounding_sources if grounding else self.result.sources
+        sources.append(f"{self.name}/step-{step.index}")
         paths = [self._image_path(image) for image in row.images]
         self.result.longest_row = max(self.result.longest_row, row.token_estimate())
-        self.data.write(json.dumps(row.to_json(paths), ensure_ascii=False) + "\n")
+        self.data[GROUNDING_FILE if grounding else DATA_FILE].write(
+            json.dumps(row.to_json(paths), ensure_ascii=False) + "\n"
+        )
 
     def _image_path(self, image: Image.Image) -> str:
         """Each frame-sized screenshot is saved once, however many prompts show it."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops
 
+from qwen_gui_agent.agent.export.manifest import exported_files
 from qwen_gui_agent.agent.export.rows import answer_for
 from qwen_gui_agent.agent.export.swift import ExportOptions, export_runs
 from qwen_gui_agent.agent.records.labels import add_label
@@ -22,10 +23,15 @@ FRAME = ModelFrame(308, 196)
 
 
 def export(runs: list[Path], output: Path, **options) -> tuple[list[dict], list[str]]:
+    """The rows of every data file (action rows, then grounding rows) and the "RUN/step-N" of each."""
     export_runs(runs, output, ExportOptions(**options))
     manifest = json.loads((output / "manifest.json").read_text())
-    rows = [json.loads(line) for line in (output / "train.jsonl").read_text().splitlines()]
-    return rows, manifest["row_sources"]
+    rows, sources = [], []
+    for name, file_sources in exported_files(manifest):
+        rows += [json.loads(line) for line in (output / name).read_text().splitlines()]
+        sources += file_sources
+    assert len(rows) == len(sources)
+    return rows, sources
 
 
 def steps_of(sources: list[str]) -> list[int]:
@@ -40,6 +46,34 @@ def test_filters_parse_errors_and_step_range(scripted_run, tmp_path):
     assert steps_of(sources) == [1, 2, 3, 4, 5]
     _, sources = export([run], tmp_path / "c", first_step=3, last_step=5)
     assert steps_of(sources) == [3, 4, 5]
+
+
+@pytest.mark.parametrize(
+    ("options", "files"),
+    [
+        ({}, ["train.jsonl", "grounding.jsonl"]),
+        ({"grounding": False}, ["train.jsonl"]),
+        ({"first_step": 6}, ["grounding.jsonl"]),  # only the tap: no train.jsonl, which swift would refuse empty
+    ],
+)
+def test_grounding_rows_have_their_own_file_and_the_command_names_each_file_with_rows(
+    scripted_run, tmp_path, options, files
+):
+    # ms-swift fixes a .jsonl file's columns from its first block: rows with "objects" cannot follow rows without.
+    rows, _ = export([scripted_run()], tmp_path / "data", **options)
+    manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
+    assert sorted(path.name for path in (tmp_path / "data").glob("*.jsonl")) == sorted(files)
+    assert [name for name, _ in exported_files(manifest)] == files
+    assert manifest["data"] == ("train.jsonl" if "train.jsonl" in files else None)
+    assert manifest["grounding_data"] == ("grounding.jsonl" if "grounding.jsonl" in files else None)
+    for name, sources in exported_files(manifest):
+        lines = [json.loads(line) for line in (tmp_path / "data" / name).read_text().splitlines()]
+        assert len(lines) == len(sources) and all(("objects" in row) == (name == "grounding.jsonl") for row in lines)
+    command = manifest["swift_sft"]
+    named = command[command.index("--dataset") + 1 : command.index("--tuner_type")]
+    assert named == [str((tmp_path / "data" / name).resolve()) for name in files]
+    readme = (tmp_path / "data" / "README.md").read_text(encoding="utf-8")
+    assert f"--dataset {' '.join(files)} \\\n" in readme
 
 
 def test_a_step_out_of_range_still_shows_in_the_history_of_later_rows(scripted_run, tmp_path):

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from qwen_gui_agent.agent.export.manifest import exported_files
 from qwen_gui_agent.agent.export.summary import ExportOptions
 from qwen_gui_agent.agent.export.swift import export_runs
 from qwen_gui_agent.agent.records.run_files import load_run
@@ -21,11 +22,14 @@ DIALECTS = ("uitars", "qwen")
 
 
 def exported_rows(run_dir: Path, output: Path, options: ExportOptions = ExportOptions()) -> list[tuple[dict, int]]:
-    """(row with absolute image paths, its step index) for every line of the export's data file."""
+    """(row with absolute image paths, its step index) for every line of the export's data files (action rows,
+    then grounding rows)."""
     export_runs([run_dir], output, options)
     manifest = json.loads((output / "manifest.json").read_text())
-    rows = [json.loads(line) for line in (output / manifest["data"]).read_text().splitlines()]
-    steps = [int(source.rsplit("step-", 1)[1]) for source in manifest["row_sources"]]
+    rows, steps = [], []
+    for name, sources in exported_files(manifest):
+        rows += [json.loads(line) for line in (output / name).read_text().splitlines()]
+        steps += [int(source.rsplit("step-", 1)[1]) for source in sources]
     for row in rows:
         row["images"] = [str(output / path) for path in row["images"]]
     return list(zip(rows, steps, strict=True))
@@ -68,10 +72,10 @@ def test_every_exported_row_encodes_to_what_the_local_backend_sent(dialect, reco
 
 
 def grounding_answer_text(row: dict) -> str:
-    """The grounding answer as ms-swift writes it: <bbox> as a JSON list, <ref-object> as the text."""
+    """The grounding answer as ms-swift writes it: <bbox> as a JSON list of whole pixels, <ref-object> as the text."""
     text = row["messages"][-1]["content"]
     refs = iter(row["objects"]["ref"][1:])
-    text = text.replace("<bbox>", str(row["objects"]["bbox"][0]))
+    text = text.replace("<bbox>", str([int(round(value)) for value in row["objects"]["bbox"][0]]))
     while "<ref-object>" in text:
         text = text.replace("<ref-object>", next(refs), 1)
     return text
