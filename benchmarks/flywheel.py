@@ -326,49 +326,61 @@ def _export(settings: Settings) -> None:
 def _build(settings: Settings) -> None:
     from tests.support.small_qwen import SmallQwenSpec, corpus_of_rows, save_small_qwen
 
-    corpus = corpus_of_rows(settings.out / "data" / "train.jsonl")
+    corpus = [text for path in _data_files(settings.out) for text in corpus_of_rows(path)]
     save_small_qwen(settings.out / "model-init", corpus, SmallQwenSpec(merges=settings.merges))
 
 
 def train_arguments(manifest: dict[str, Any], settings: Settings) -> list[str]:
     """The export README's ``swift sft`` command, changed for training the small model from random weights."""
-    given = list(manifest["swift_sft"][2:])
-    flags: dict[str, str] = {}
-    for flag, value in zip(given[::2], given[1::2], strict=True):
-        if flag not in _DROPPED_FLAGS:
-            flags[flag] = value
-    flags.update(
-        {
-            "--model": str(settings.out / "model-init"),
-            "--model_type": "qwen2_5_vl",
-            "--dataset": str(settings.out / "data" / "train.jsonl"),
-            "--template": "qwen2_5_vl_small_vocab",
-            "--custom_register_path": str(TEMPLATE_FILE),
-            "--tuner_type": "full",
-            "--freeze_vit": "false",
-            "--freeze_aligner": "false",
-            "--torch_dtype": "float32",  # a few million parameters: full precision costs nothing
-            "--per_device_train_batch_size": str(settings.batch),
-            "--gradient_accumulation_steps": "1",
-            "--learning_rate": f"{settings.learning_rate:g}",
-            "--lr_scheduler_type": "cosine",
-            "--warmup_ratio": "0.05",
-            "--weight_decay": "0.01",
-            "--max_steps": str(settings.train_steps),
-            "--save_steps": str(settings.save_every or settings.train_steps),
-            "--save_only_model": "true",
-            "--logging_steps": "10",
-            "--output_dir": str(settings.out / "sft"),
-            "--check_model": "false",
-            "--gradient_checkpointing": "false",
-            "--dataloader_num_workers": str(settings.workers),
-            "--dataset_num_proc": str(max(1, settings.workers)),
-            "--split_dataset_ratio": "0",
-            "--report_to": "none",
-            "--seed": "42",
-        }
-    )
-    return [part for flag, value in flags.items() for part in (flag, value)]
+    flags: dict[str, list[str]] = {}
+    for part in manifest["swift_sft"][2:]:  # --flag value [value ...]: --dataset names one file or two
+        if part.startswith("--"):
+            flag = part
+            flags[flag] = []
+        else:
+            flags[flag].append(part)
+    for flag in _DROPPED_FLAGS:
+        flags.pop(flag, None)
+    changed: dict[str, str | list[str]] = {
+        "--model": str(settings.out / "model-init"),
+        "--model_type": "qwen2_5_vl",
+        "--dataset": [str(path) for path in _data_files(settings.out)],  # the folder where it is now
+        "--template": "qwen2_5_vl_small_vocab",
+        "--custom_register_path": str(TEMPLATE_FILE),
+        "--tuner_type": "full",
+        "--freeze_vit": "false",
+        "--freeze_aligner": "false",
+        "--torch_dtype": "float32",  # a few million parameters: full precision costs nothing
+        "--per_device_train_batch_size": str(settings.batch),
+        "--gradient_accumulation_steps": "1",
+        "--learning_rate": f"{settings.learning_rate:g}",
+        "--lr_scheduler_type": "cosine",
+        "--warmup_ratio": "0.05",
+        "--weight_decay": "0.01",
+        "--max_steps": str(settings.train_steps),
+        "--save_steps": str(settings.save_every or settings.train_steps),
+        "--save_only_model": "true",
+        "--logging_steps": "10",
+        "--output_dir": str(settings.out / "sft"),
+        "--check_model": "false",
+        "--gradient_checkpointing": "false",
+        "--dataloader_num_workers": str(settings.workers),
+        "--dataset_num_proc": str(max(1, settings.workers)),
+        "--split_dataset_ratio": "0",
+        "--report_to": "none",
+        "--seed": "42",
+    }
+    for flag, value in changed.items():
+        flags[flag] = [value] if isinstance(value, str) else value
+    return [part for flag, values in flags.items() for part in (flag, *values)]
+
+
+def _data_files(out: Path) -> list[Path]:
+    """The export's data files (``train.jsonl``, and ``grounding.jsonl`` when the runs had tap steps)."""
+    from qwen_gui_agent.agent.export.manifest import exported_files
+
+    manifest = json.loads((out / "data" / "manifest.json").read_text())
+    return [out / "data" / name for name, _ in exported_files(manifest)]
 
 
 def _train(settings: Settings) -> None:
