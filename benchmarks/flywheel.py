@@ -87,10 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     report.setdefault("stages", {})
 
-    def stage(name: str, done: Path, work: Callable[[], Any]) -> None:
+    def stage(name: str, done: Path, work: Callable[[], Any], episodes: int | None = None) -> None:
         if name.split()[0] not in settings.stages:
             return
-        if done.exists():
+        if _finished(done, episodes):
             print(f"[{name}] done before ({done.relative_to(settings.out)} exists)")
             return
         print(f"[{name}] ...", flush=True)
@@ -108,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"record {name}",
                 out / "demos" / name / "results.json",
                 lambda n=name, d=dialect, t=group, e=episodes: _record(settings, n, d, t, e),
+                episodes * len(group),
             )
     stage("export", out / "data" / "manifest.json", lambda: _export(settings))
     stage("build", out / "model-init" / "config.json", lambda: _build(settings))
@@ -123,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"eval {model} {dialect}",
                 out / "eval" / f"{model}-{dialect}" / "results.json",
                 lambda d=dialect, t=tasks, m=model: _eval(settings, m, d, t),
+                settings.heldout_episodes * len(tasks),
             )
     if "table" in settings.stages:
         from benchmarks.flywheel_table import loss_curve, markdown_table
@@ -137,6 +139,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.keep_model is not None:
         _keep_model(out / "model-trained", settings.keep_model)
     return 0
+
+
+def _finished(done: Path, episodes: int | None) -> bool:
+    """Whether a stage's output is there; for ``agent eval miniwob``, with every episode (an interrupted
+    eval writes results.json with the episodes it played; running it again resumes in the same folder)."""
+    if episodes is None or not done.is_file():
+        return done.exists()
+    return int(json.loads(done.read_text())["summary"]["overall"]["episodes"]) >= episodes
 
 
 def _parse(argv: Sequence[str] | None) -> Settings:
