@@ -1,0 +1,495 @@
+"""The fine-tuning loop end to end: a model trained only from exported runs learns what the runs showed.
+
+    python3 benchmarks/flywheel.py --out work/flywheel
+
+1. record: the MiniWoB++ reference policy plays the tasks on training seeds through
+   ``agent eval miniwob --policy reference`` (ordinary run directories), in the qwen dialect, and a
+   set in UI-TARS's;
+2. export: ``agent export`` turns every run into ms-swift rows, as a user would;
+3. build: a small Qwen2.5-VL with random weights (tests/support/small_qwen.py: a BPE fitted to the
+   exported text, each number 0..999 one token);
+4. train: ``swift sft`` (full training, the export README's command with the changes listed in
+   ``train_arguments``) on the CPU or a GPU;
+5. reference: the reference policy on the held-out seeds (its moves and the elements they aim at);
+6. eval: ``agent eval miniwob --backend local`` with the random model (before) and the trained one
+   (after) on the held-out seeds;
+7. table: per task and dialect, before -> after: answers that parse, the right kind of action,
+   clicks that hit beside chance, success and reward (qwen_gui_agent/agent/eval/episode_figures).
+
+Every stage writes into ``--out`` and is skipped when its output is there (delete a stage's folder to
+run it again); ``flywheel.json`` holds the recipe, each stage's time, the loss curve and the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+# Stages import what they use: a GPU machine that only trains needs ms-swift, not the agent's dependencies.
+AGENT = (sys.executable, "-c", "from qwen_gui_agent.agent.cli import main; main()")
+SWIFT = (sys.executable, "-c", "from swift.cli.main import cli_main; cli_main()")  # `swift`, wherever pip put it
+STAGES = ("record", "export", "build", "train", "reference", "eval", "table")
+TEMPLATE_FILE = REPO / "tests" / "support" / "swift_small_vocab.py"
+TASKS = ("click-test", "enter-text", "choose-list", "scroll-text-2", "drag-box")
+UITARS_TASKS = ("click-test", "enter-text")
+# LoRA and the stock template: what the export README says for a real checkpoint, not for training from scratch.
+_DROPPED_FLAGS = {"--lora_rank", "--lora_alpha", "--target_modules", "--num_train_epochs", "--save_strategy"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    out: Path
+    tasks: tuple[str, ...]
+    uitars_tasks: tuple[str, ...]
+    train_episodes: int
+    uitars_episodes: int
+    more_episodes: dict[str, int]  # per task, instead of train_episodes (qwen)
+    merges: str
+    heldout_seed: int
+    heldout_episodes: int
+    zoom: float
+    max_pixels: int
+    max_steps: int
+    train_steps: int
+    batch: int
+    learning_rate: float
+    torch_device: str
+    parallel: int
+    keep_model: Path | None
+    stages: tuple[str, ...]
+    workers: int
+    save_every: int | None
+    max_new_tokens: int
+
+    def dialects(self) -> dict[str, tuple[str, ...]]:
+        return {"qwen": self.tasks, **({"uitars": self.uitars_tasks} if self.uitars_tasks else {})}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = _parse(argv)
+    settings.out.mkdir(parents=True, exist_ok=True)
+    report_path = settings.out / "flywheel.json"
+    report: dict[str, Any] = json.loads(report_path.read_text()) if report_path.is_file() else {}
+    report["settings"] = {
+        key: str(value) if isinstance(value, Path) else value for key, value in settings.__dict__.items()
+    }
+    report.setdefault("stages", {})
+
+    def stage(name: str, done: Path, work: Callable[[], Any], episodes: int | None = None) -> None:
+        if name.split()[0] not in settings.stages:
+            return
+        if _finished(done, episodes):
+            print(f"[{name}] done before ({done.relative_to(settings.out)} exists)")
+            return
+        print(f"[{name}] ...", flush=True)
+        started = time.perf_counter()
+        work()
+        report["stages"][name] = round(time.perf_counter() - started, 1)
+        report_path.write_text(json.dumps(report, indent=1))
+        print(f"[{name}] {report['stages'][name]:.0f} s", flush=True)
+
+    out = settings.out
+    for dialect, tasks in settings.dialects().items():
+        for episodes, group in _episode_groups(settings, dialect, tasks).items():
+            name = f"{dialect}-{episodes}"
+            stage(
+                f"record {name}",
+                out / "demos" / name / "results.json",
+                lambda n=name, d=dialect, t=group, e=episodes: _record(settings, n, d, t, e),
+                episodes * len(group),
+            )
+    stage("export", out / "data" / "manifest.json", lambda: _export(settings))
+    stage("build", out / "model-init" / "config.json", lambda: _build(settings))
+    stage("train", out / "model-trained" / "config.json", lambda: _train(settings))
+    for dialect, tasks in settings.dialects().items():
+        stage(
+            f"reference {dialect}",
+            out / "heldout" / dialect / "done",
+            lambda d=dialect, t=tasks: _reference(settings, d, t),
+        )
+        for model in ("init", "trained"):
+            stage(
+                f"eval {model} {dialect}",
+                out / "eval" / f"{model}-{dialect}" / "results.json",
+                lambda d=dialect, t=tasks, m=model: _eval(settings, m, d, t),
+                settings.heldout_episodes * len(tasks),
+            )
+    if "table" in settings.stages:
+        from benchmarks.flywheel_table import loss_curve, markdown_table
+
+        report["loss"] = loss_curve(out / "sft")
+        report["figures"] = _figures(settings)
+        report["data"] = _data_facts(out)
+        report_path.write_text(json.dumps(report, indent=1))
+        table = markdown_table(report)
+        (out / "table.md").write_text(table)
+        print(table)
+    if settings.keep_model is not None:
+        _keep_model(out / "model-trained", settings.keep_model)
+    return 0
+
+
+def _finished(done: Path, episodes: int | None) -> bool:
+    """Whether a stage's output is there; for ``agent eval miniwob``, with every episode (an interrupted
+    eval writes results.json with the episodes it played; running it again resumes in the same folder)."""
+    if episodes is None or not done.is_file():
+        return done.exists()
+    return int(json.loads(done.read_text())["summary"]["overall"]["episodes"]) >= episodes
+
+
+def _parse(argv: Sequence[str] | None) -> Settings:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="work folder (stages done there are skipped)")
+    parser.add_argument("--tasks", default=",".join(TASKS))
+    parser.add_argument(
+        "--uitars-tasks",
+        default=",".join(UITARS_TASKS),
+        help="also recorded and played in UI-TARS's dialect ('' for none)",
+    )
+    parser.add_argument("--train-episodes", type=int, default=250, help="training seeds 0..N-1 of each task")
+    parser.add_argument("--uitars-episodes", type=int, default=100)
+    parser.add_argument(
+        "--episodes-of",
+        action="append",
+        default=["click-test=1000"],
+        metavar="TASK=N",
+        help="training seeds of one task, instead of --train-episodes (position needs many: click-test=1000)",
+    )
+    parser.add_argument(
+        "--merges",
+        choices=("phrases", "words"),
+        default="phrases",
+        help="the BPE's merges: across spaces (rows of ~135 tokens) or inside words only (six times longer: for a GPU)",
+    )
+    parser.add_argument("--heldout-seed", type=int, default=100000, help="the first held-out seed")
+    parser.add_argument("--heldout-episodes", type=int, default=20)
+    parser.add_argument("--zoom", type=float, default=1.0, help="page zoom: the 160x210 task area at zoom x 1 px")
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=18816,
+        help="frame bound: 18816 makes 160x210 a 112x140 frame (20 image tokens)",
+    )
+    parser.add_argument("--max-steps", type=int, default=8, help="model steps per episode")
+    parser.add_argument("--train-steps", type=int, default=1500)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--torch-device", default="cpu", help="where swift sft and the eval run (cpu, cuda)")
+    parser.add_argument("--parallel", type=int, default=2, help="episodes at once when recording and in the eval")
+    parser.add_argument("--keep-model", type=Path, default=None, help="copy the trained model here (bf16)")
+    parser.add_argument(
+        "--stages",
+        default=",".join(STAGES),
+        help="the stages to run (all by default): "
+        "train alone runs on a GPU machine that has the work folder's data/ and model-init/",
+    )
+    parser.add_argument("--workers", type=int, default=0, help="ms-swift's data loader processes")
+    parser.add_argument("--save-every", type=int, default=None, help="also save a checkpoint every N steps")
+    parser.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=64,
+        help="the answer's token cap in the eval: the longest exported answer is 22 tokens of the small "
+        "tokenizer; the random model runs to the cap at every step",
+    )
+    args = parser.parse_args(argv)
+    stages = _names(args.stages)
+    unknown = sorted(set(stages) - set(STAGES))
+    if unknown:
+        parser.error(f"unknown stage(s) {', '.join(unknown)}: choose from {', '.join(STAGES)}")
+    return Settings(
+        out=args.out,
+        tasks=_names(args.tasks),
+        uitars_tasks=_names(args.uitars_tasks),
+        train_episodes=args.train_episodes,
+        uitars_episodes=args.uitars_episodes,
+        more_episodes={task: int(count) for task, count in (item.split("=", 1) for item in args.episodes_of)},
+        merges=args.merges,
+        heldout_seed=args.heldout_seed,
+        heldout_episodes=args.heldout_episodes,
+        zoom=args.zoom,
+        max_pixels=args.max_pixels,
+        max_steps=args.max_steps,
+        train_steps=args.train_steps,
+        batch=args.batch,
+        learning_rate=args.learning_rate,
+        torch_device=args.torch_device,
+        parallel=args.parallel,
+        keep_model=args.keep_model,
+        stages=stages,
+        workers=args.workers,
+        save_every=args.save_every,
+        max_new_tokens=args.max_new_tokens,
+    )
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _environment(settings: Settings) -> dict[str, str]:
+    # One thread each: on a shared CPU, torch's thread pool spinning against other processes is far slower.
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    if settings.torch_device == "cpu":
+        env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
+    return env
+
+
+def _run(
+    command: Sequence[str], settings: Settings, log: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> None:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    print(f"  $ {_shown(command)}", flush=True)
+    with open(log, "w") as output:
+        done = subprocess.run(
+            list(command),
+            env=env or _environment(settings),
+            cwd=cwd,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise SystemExit(f"failed (exit {done.returncode}); see {log}")
+
+
+def _shown(command: Sequence[str]) -> str:
+    """The command as a user types it (``agent ...``, ``swift ...``), long lists of runs cut short."""
+    for prefix, name in ((AGENT, "agent"), (SWIFT, "swift")):
+        if tuple(command[: len(prefix)]) == prefix:
+            command = [name, *command[len(prefix) :]]
+    parts = [str(part) for part in command]
+    runs = [part for part in parts if "/runs/" in part]
+    if len(runs) > 3:
+        first = parts.index(runs[0])
+        parts[first : first + len(runs)] = [runs[0], f"... ({len(runs)} runs)"]
+    return " ".join(parts)
+
+
+def _miniwob(settings: Settings, tasks: Sequence[str], *, seed: int, episodes: int) -> list[str]:
+    return [
+        "eval",
+        "miniwob",
+        *tasks,
+        "--episodes",
+        str(episodes),
+        "--seed",
+        str(seed),
+        "--zoom",
+        f"{settings.zoom:g}",
+        "--max-pixels",
+        str(settings.max_pixels),
+        "--max-steps",
+        str(settings.max_steps),
+    ]
+
+
+def _episode_groups(settings: Settings, dialect: str, tasks: Sequence[str]) -> dict[int, list[str]]:
+    """The tasks by how many training seeds each plays (one ``agent eval miniwob`` each)."""
+    groups: dict[int, list[str]] = {}
+    for task in tasks:
+        if dialect == "qwen":
+            episodes = settings.more_episodes.get(task, settings.train_episodes)
+        else:
+            episodes = settings.uitars_episodes
+        groups.setdefault(episodes, []).append(task)
+    return groups
+
+
+def _record(settings: Settings, name: str, dialect: str, tasks: Sequence[str], episodes: int) -> None:
+    target = settings.out / "demos" / name
+    _run(
+        [
+            *AGENT,
+            *_miniwob(settings, tasks, seed=0, episodes=episodes),
+            "--policy",
+            "reference",
+            "--dialect",
+            dialect,
+            "--parallel",
+            str(settings.parallel),
+            "--out",
+            str(target),
+        ],
+        settings,
+        settings.out / "logs" / f"record-{dialect}.log",
+    )
+
+
+def _export(settings: Settings) -> None:
+    runs = sorted(str(run) for run in (settings.out / "demos").glob("*/runs/*/*") if (run / "run.json").is_file())
+    _run([*AGENT, "export", *runs, "-o", str(settings.out / "data")], settings, settings.out / "logs" / "export.log")
+
+
+def _build(settings: Settings) -> None:
+    from tests.support.small_qwen import SmallQwenSpec, corpus_of_rows, save_small_qwen
+
+    corpus = [text for path in _data_files(settings.out) for text in corpus_of_rows(path)]
+    save_small_qwen(settings.out / "model-init", corpus, SmallQwenSpec(merges=settings.merges))
+
+
+def train_arguments(manifest: dict[str, Any], settings: Settings) -> list[str]:
+    """The export README's ``swift sft`` command, changed for training the small model from random weights."""
+    flags: dict[str, list[str]] = {}
+    for part in manifest["swift_sft"][2:]:  # --flag value [value ...]: --dataset names one file or two
+        if part.startswith("--"):
+            flag = part
+            flags[flag] = []
+        else:
+            flags[flag].append(part)
+    for flag in _DROPPED_FLAGS:
+        flags.pop(flag, None)
+    changed: dict[str, str | list[str]] = {
+        "--model": str(settings.out / "model-init"),
+        "--model_type": "qwen2_5_vl",
+        "--dataset": [str(path) for path in _data_files(settings.out)],  # the folder where it is now
+        "--template": "qwen2_5_vl_small_vocab",
+        "--custom_register_path": str(TEMPLATE_FILE),
+        "--tuner_type": "full",
+        "--freeze_vit": "false",
+        "--freeze_aligner": "false",
+        "--torch_dtype": "float32",  # a few million parameters: full precision costs nothing
+        "--per_device_train_batch_size": str(settings.batch),
+        "--gradient_accumulation_steps": "1",
+        "--learning_rate": f"{settings.learning_rate:g}",
+        "--lr_scheduler_type": "cosine",
+        "--warmup_ratio": "0.05",
+        "--weight_decay": "0.01",
+        "--max_steps": str(settings.train_steps),
+        "--save_steps": str(settings.save_every or settings.train_steps),
+        "--save_only_model": "true",
+        "--logging_steps": "10",
+        "--output_dir": str(settings.out / "sft"),
+        "--check_model": "false",
+        "--gradient_checkpointing": "false",
+        "--dataloader_num_workers": str(settings.workers),
+        "--dataset_num_proc": str(max(1, settings.workers)),
+        "--split_dataset_ratio": "0",
+        "--report_to": "none",
+        "--seed": "42",
+    }
+    for flag, value in changed.items():
+        flags[flag] = [value] if isinstance(value, str) else value
+    return [part for flag, values in flags.items() for part in (flag, *values)]
+
+
+def _data_files(out: Path) -> list[Path]:
+    """The export's data files (``train.jsonl``, and ``grounding.jsonl`` when the runs had tap steps)."""
+    from qwen_gui_agent.agent.export.manifest import exported_files
+
+    manifest = json.loads((out / "data" / "manifest.json").read_text())
+    return [out / "data" / name for name, _ in exported_files(manifest)]
+
+
+def _train(settings: Settings) -> None:
+    manifest = json.loads((settings.out / "data" / "manifest.json").read_text())
+    # The data folder where it is now (it may have moved to a GPU machine since the export).
+    env = {**_environment(settings), **manifest["environment"], "ROOT_IMAGE_DIR": str(settings.out / "data")}
+    arguments = train_arguments(manifest, settings)
+    (settings.out / "train-command.json").write_text(
+        json.dumps({"environment": manifest["environment"], "command": ["swift", "sft", *arguments]}, indent=1)
+    )
+    _run([*SWIFT, "sft", *arguments], settings, settings.out / "logs" / "train.log", env=env, cwd=settings.out)
+    checkpoint = max((settings.out / "sft").glob(f"v*/checkpoint-{settings.train_steps}"))
+    shutil.copytree(checkpoint, settings.out / "model-trained")
+
+
+def _reference(settings: Settings, dialect: str, tasks: Sequence[str]) -> None:
+    from qwen_gui_agent.agent.eval.episode_figures.targets import ReferencePlay, record_targets
+    from qwen_gui_agent.agent.eval.miniwob.view import View
+    from qwen_gui_agent.tools.frames import FrameBounds
+
+    folder = settings.out / "heldout" / dialect
+    seeds = range(settings.heldout_seed, settings.heldout_seed + settings.heldout_episodes)
+    play = ReferencePlay(
+        view=View(zoom=settings.zoom),
+        dialect=dialect,
+        frame=FrameBounds(max_pixels=settings.max_pixels),
+        max_steps=settings.max_steps,
+    )
+    record_targets(folder, tasks, seeds, play)
+    (folder / "done").write_text("")
+
+
+def _eval(settings: Settings, model: str, dialect: str, tasks: Sequence[str]) -> None:
+    target = settings.out / "eval" / f"{model}-{dialect}"
+    _run(
+        [
+            *AGENT,
+            *_miniwob(settings, tasks, seed=settings.heldout_seed, episodes=settings.heldout_episodes),
+            "--backend",
+            "local",
+            "--model",
+            str(settings.out / f"model-{model}"),
+            "--dialect",
+            dialect,
+            "--torch-device",
+            settings.torch_device,
+            "--max-new-tokens",
+            str(settings.max_new_tokens),
+            "--parallel",
+            str(settings.parallel),
+            "--out",
+            str(target),
+        ],
+        settings,
+        settings.out / "logs" / f"eval-{model}-{dialect}.log",
+    )
+
+
+def _figures(settings: Settings) -> dict[str, Any]:
+    from qwen_gui_agent.agent.eval.episode_figures.figures import task_figures
+    from qwen_gui_agent.agent.eval.episode_figures.targets import TargetsFile
+
+    figures: dict[str, Any] = {}
+    for dialect, tasks in settings.dialects().items():
+        targets = TargetsFile.load(settings.out / "heldout" / dialect)
+        for model in ("init", "trained"):
+            results = settings.out / "eval" / f"{model}-{dialect}"
+            figures[f"{model}-{dialect}"] = [row.to_json() for row in task_figures(results, targets, tasks)]
+    return figures
+
+
+def _data_facts(out: Path) -> dict[str, Any]:
+    manifest = json.loads((out / "data" / "manifest.json").read_text())
+    config = json.loads((out / "model-init" / "config.json").read_text())
+    parameters = (
+        json.loads((out / "model-init" / "parameters.json").read_text())
+        if (out / "model-init" / "parameters.json").is_file()
+        else None
+    )
+    return {
+        "rows": manifest["rows"],
+        "runs": len(manifest["runs"]),
+        "dialects": manifest["dialects"],
+        "vocab_size": config.get("text_config", config).get("vocab_size"),
+        "parameters": parameters,
+    }
+
+
+def _keep_model(trained: Path, target: Path) -> None:
+    """The trained model in bf16 with its tokenizer and processor: a small asset the tests load."""
+    import torch
+    from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
+
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(trained, dtype=torch.float32)
+    target.mkdir(parents=True, exist_ok=True)
+    model.to(torch.bfloat16).save_pretrained(target)
+    AutoProcessor.from_pretrained(trained).save_pretrained(target)
+    print(f"kept the trained model in {target}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,83 @@
+"""The flywheel's report as markdown: the figures before and after training, each stage's time, the loss curve."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def loss_curve(sft_dir: Path) -> list[dict[str, float]]:
+    """Every logged training step of ms-swift's ``logging.jsonl``: step, loss, token accuracy, learning rate."""
+    curve = []
+    for log in sorted(Path(sft_dir).glob("v*/logging.jsonl")):
+        for line in log.read_text().splitlines():
+            entry = json.loads(line)
+            if "loss" in entry and "global_step/max_steps" in entry:
+                curve.append(
+                    {
+                        "step": int(str(entry["global_step/max_steps"]).split("/")[0]),
+                        "loss": round(float(entry["loss"]), 4),
+                        "token_acc": round(float(entry.get("token_acc", 0.0)), 4),
+                        "learning_rate": float(entry.get("learning_rate", 0.0)),
+                    }
+                )
+    return curve
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.0f}%"
+
+
+def _pair(before: dict[str, Any], after: dict[str, Any], key: str, percent: bool = True) -> str:
+    show = _percent if percent else (lambda value: f"{value:+.2f}")
+    return f"{show(before[key])} → {show(after[key])}"
+
+
+def figures_table(report: dict[str, Any]) -> list[str]:
+    header = (
+        "| task | dialect | episodes | answers parse | right kind of action | clicks hit (pointing steps) "
+        "| chance | fixed point | success | raw reward |"
+    )
+    lines = [header, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    figures = report["figures"]
+    for key in (key for key in figures if key.startswith("trained-")):
+        dialect = key.removeprefix("trained-")
+        for before, after in zip(figures[f"init-{dialect}"], figures[key], strict=True):
+            hits = f"{_pair(before, after, 'hit_rate')} ({after['pointing']})"
+            lines.append(
+                f"| {after['task']} | {dialect} | {after['episodes']} | {_pair(before, after, 'parse_rate')} "
+                f"| {_pair(before, after, 'kind_rate')} | {hits} | {_percent(after['chance'])} "
+                f"| {_percent(after['fixed_point'])} "
+                f"| {_pair(before, after, 'success_rate')} | {_pair(before, after, 'raw_reward', False)} |"
+            )
+    return lines
+
+
+def markdown_table(report: dict[str, Any]) -> str:
+    settings = report["settings"]
+    last_seed = settings["heldout_seed"] + settings["heldout_episodes"] - 1
+    title = f"Held-out seeds {settings['heldout_seed']}..{last_seed} of each task, random weights → trained:"
+    lines = [title, "", *figures_table(report), ""]
+    lines += ["| stage | seconds |", "|---|---:|"]
+    lines += [f"| {name} | {seconds:.0f} |" for name, seconds in report["stages"].items()]
+    curve = report.get("loss") or []
+    if curve:
+        every = max(1, len(curve) // 10)
+        shown = curve[::every] + ([curve[-1]] if (len(curve) - 1) % every else [])
+        lines += ["", "| step | loss | token accuracy |", "|---:|---:|---:|"]
+        lines += [f"| {point['step']} | {point['loss']:.3f} | {point['token_acc']:.3f} |" for point in shown]
+    data = report.get("data") or {}
+    if data:
+        lines += [
+            "",
+            f"Trained on {data['rows']['action']} rows exported from {data['runs']} runs "
+            f"({', '.join(data['dialects'])}); vocabulary {data['vocab_size']} tokens"
+            + (
+                f", {data['parameters']['total']:,} parameters ({data['parameters']['vision']:,} in the vision tower)"
+                if data.get("parameters")
+                else ""
+            )
+            + ".",
+        ]
+    return "\n".join(lines) + "\n"

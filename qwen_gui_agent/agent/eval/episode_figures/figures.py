@@ -1,0 +1,233 @@
+"""Per-task step figures of an ``agent eval miniwob`` results folder, beside the reference's trajectory.
+
+For every scored episode, each model step of its run directory is set beside the reference's
+step of the same index on the same seed (``targets``):
+
+- parsed: the answer read as an action (a parse error is the model's mistake, fed back to it);
+- right kind: its first action is the kind the reference made at that step (click, type, hotkey,
+  scroll, drag ...), counted over the steps the reference also made;
+- hit: at a reference step that points (a click, the start and end of a drag, a scroll's place),
+  the model's action is of that kind and every point lies in the element the reference aimed at;
+  chance is the share of the task area those elements cover (what a random point hits), and the
+  fixed-point rate is how often the average target of that step (its centre, over the task's seeds)
+  lies in the element: what a model with no eye for position gets by always aiming at the average;
+- success and raw reward: the environment's own, from ``results.json``.
+
+The episode ends where MiniWoB++ says so, so a model step with no reference step at its index
+(the reference had finished by then) counts for parsing but not for kind or hit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ....tools.actions import Action
+from ....tools.canonical import parse_action
+from ....tools.errors import ActionParseError
+from ....tools.frames import ModelFrame
+from ...records.run_files import RunLoadError, StepRecord, load_run
+from .targets import ReferenceEpisode, ReferenceStep, TargetsFile
+
+RESULTS_JSON = "results.json"  # what `agent eval miniwob` writes (eval/miniwob/results.py)
+# Our action kinds under the reference's move names (double_click, not left_double; hotkey, not key).
+_KIND_OF_ACTION = {
+    "click": "click",
+    "double_click": "double_click",
+    "drag": "drag",
+    "scroll": "scroll",
+    "type": "type",
+    "hotkey": "hotkey",
+    "wait": "wait",
+    "finished": "finished",
+}
+
+
+class FiguresError(ValueError):
+    """A results folder the figures cannot be read from (says which file and why)."""
+
+
+@dataclass(frozen=True)
+class TaskFigures:
+    task: str
+    episodes: int = 0
+    steps: int = 0  # model steps
+    parsed: int = 0
+    compared: int = 0  # model steps with a reference step at the same index
+    right_kind: int = 0
+    pointing: int = 0  # compared steps where the reference pointed at something
+    hits: int = 0
+    chance: float = 0.0  # mean share of the task area a random point would hit, over the pointing steps
+    fixed_point: float = 0.0  # share of the pointing steps that the step's average target point hits
+    successes: int = 0
+    raw_reward: float = 0.0  # mean over episodes
+    missing_targets: int = 0  # episodes with no reference trajectory for their seed (left out of kind and hit)
+
+    @property
+    def parse_rate(self) -> float:
+        return self.parsed / self.steps if self.steps else 0.0
+
+    @property
+    def kind_rate(self) -> float:
+        return self.right_kind / self.compared if self.compared else 0.0
+
+    @property
+    def hit_rate(self) -> float:
+        return self.hits / self.pointing if self.pointing else 0.0
+
+    @property
+    def success_rate(self) -> float:
+        return self.successes / self.episodes if self.episodes else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **asdict(self),
+            "parse_rate": round(self.parse_rate, 4),
+            "kind_rate": round(self.kind_rate, 4),
+            "hit_rate": round(self.hit_rate, 4),
+            "chance": round(self.chance, 4),
+            "success_rate": round(self.success_rate, 4),
+            "raw_reward": round(self.raw_reward, 4),
+        }
+
+
+@dataclass
+class _Tally:
+    steps: int = 0
+    parsed: int = 0
+    compared: int = 0
+    right_kind: int = 0
+    pointing: int = 0
+    hits: int = 0
+    chance_sum: float = 0.0
+    fixed_hits: int = 0
+
+
+def episode_records(results_folder: Path) -> list[dict[str, Any]]:
+    """The scored episodes of a results folder (``results.json``)."""
+    path = Path(results_folder) / RESULTS_JSON
+    try:
+        return list(json.loads(path.read_text(encoding="utf-8"))["episodes"])
+    except FileNotFoundError:
+        raise FiguresError(f"{path} does not exist: run `agent eval miniwob --out {results_folder}` first") from None
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise FiguresError(f"{path} is not an `agent eval miniwob` results file: {error}") from None
+
+
+def task_figures(results_folder: Path, targets: TargetsFile, tasks: Iterable[str] | None = None) -> list[TaskFigures]:
+    """The figures of each task of ``results_folder`` (in ``tasks`` order, or the results' own)."""
+    records = episode_records(results_folder)
+    order = list(tasks) if tasks is not None else list(dict.fromkeys(record["task"] for record in records))
+    figures = []
+    for task in order:
+        mine = [record for record in records if record["task"] == task]
+        tally, missing = _Tally(), 0
+        averages = average_targets([targets.get(task, int(record["seed"])) for record in mine])
+        for record in mine:
+            reference = targets.get(task, int(record["seed"]))
+            missing += reference is None
+            _add_episode(tally, _model_steps(Path(results_folder), record), reference, averages)
+        figures.append(
+            TaskFigures(
+                task=task,
+                episodes=len(mine),
+                steps=tally.steps,
+                parsed=tally.parsed,
+                compared=tally.compared,
+                right_kind=tally.right_kind,
+                pointing=tally.pointing,
+                hits=tally.hits,
+                chance=tally.chance_sum / tally.pointing if tally.pointing else 0.0,
+                fixed_point=tally.fixed_hits / tally.pointing if tally.pointing else 0.0,
+                successes=sum(bool(record["success"]) for record in mine),
+                raw_reward=sum(float(record["raw_reward"]) for record in mine) / len(mine) if mine else 0.0,
+                missing_targets=missing,
+            )
+        )
+    return figures
+
+
+def _model_steps(results_folder: Path, record: Mapping[str, Any]) -> list[StepRecord]:
+    if not record.get("run_dir"):
+        raise FiguresError(f"episode {record.get('id')} of {results_folder} has no run directory")
+    run_dir = results_folder / record["run_dir"]
+    try:
+        return [step for step in load_run(run_dir).steps if step.kind == "ai"]
+    except RunLoadError as error:  # a run that cannot be read makes every figure of its task wrong: stop
+        raise FiguresError(f"{run_dir}: {error}") from None
+
+
+def average_targets(episodes: Iterable[ReferenceEpisode | None]) -> dict[tuple[int, int], tuple[float, float]]:
+    """(step index, point index) -> the mean centre of the reference's targets there, over the episodes given."""
+    sums: dict[tuple[int, int], list[float]] = {}
+    for episode in episodes:
+        for position, step in enumerate(episode.steps if episode is not None else ()):
+            for number, box in enumerate(step.targets):
+                total = sums.setdefault((position, number), [0.0, 0.0, 0.0])
+                total[0] += box.left + box.width / 2
+                total[1] += box.top + box.height / 2
+                total[2] += 1
+    return {key: (x / count, y / count) for key, (x, y, count) in sums.items()}
+
+
+def _add_episode(
+    tally: _Tally,
+    steps: list[StepRecord],
+    reference: ReferenceEpisode | None,
+    averages: Mapping[tuple[int, int], tuple[float, float]],
+) -> None:
+    for position, step in enumerate(steps):
+        action = _first_action(step)
+        tally.steps += 1
+        tally.parsed += action is not None
+        if reference is None or position >= len(reference.steps):
+            continue
+        expected = reference.steps[position]
+        tally.compared += 1
+        same_kind = action is not None and action_kind(action) == expected.kind
+        tally.right_kind += same_kind
+        if expected.targets:
+            tally.pointing += 1
+            tally.chance_sum += _chance(expected)
+            tally.hits += same_kind and action is not None and _lands(action, expected, step)
+            tally.fixed_hits += all(
+                box.contains(*averages[(position, number)]) for number, box in enumerate(expected.targets)
+            )
+
+
+def _first_action(step: StepRecord) -> Action | None:
+    """The step's first parsed action, or None when its answer did not parse."""
+    if (step.error is not None and step.error.kind == "parse") or not step.actions:
+        return None
+    try:
+        return parse_action(step.actions[0])
+    except ActionParseError:
+        return None
+
+
+def action_kind(action: Action) -> str:
+    """An action's kind under the reference's names (click, double_click, drag, scroll, type, hotkey ...)."""
+    name = str(getattr(action, "action", type(action).__name__.lower()))
+    return _KIND_OF_ACTION.get(name, name)
+
+
+def _lands(action: Action, expected: ReferenceStep, step: StepRecord) -> bool:
+    points = action.points()
+    if step.frame is None or len(points) < len(expected.targets):
+        return False
+    frame = ModelFrame(**step.frame.model_dump())
+    extent_x, extent_y = frame.extent
+    return all(
+        box.contains(point.x / extent_x, point.y / extent_y)
+        for point, box in zip(points, expected.targets, strict=False)
+    )
+
+
+def _chance(expected: ReferenceStep) -> float:
+    chance = 1.0
+    for box in expected.targets:
+        chance *= box.area
+    return chance

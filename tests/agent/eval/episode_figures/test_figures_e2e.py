@@ -1,0 +1,65 @@
+"""Step figures on real MiniWoB++ episodes (Xvfb, Chromium, the agent's desktop device).
+
+The reference policy's own episodes, set beside its trajectory on the same seeds, must score every
+step as parsed, of the right kind and on target; a scripted policy that clicks the page's corner
+parses and picks the right kind (a click) but hits nothing, and its chance is the targets' share.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from qwen_gui_agent.agent.eval.episode_figures.figures import FiguresError, task_figures
+from qwen_gui_agent.agent.eval.episode_figures.targets import TargetsFile
+from tests.agent.eval.episode_figures.conftest import FIRST_SEED, SEEDS, TASKS
+
+pytestmark = [pytest.mark.xvfb, pytest.mark.slow]
+
+
+def test_the_reference_trajectory_holds_each_move_and_its_target(targets: TargetsFile) -> None:
+    for seed in range(FIRST_SEED, FIRST_SEED + SEEDS):
+        click_test, enter_text = targets.get("click-test", seed), targets.get("enter-text", seed)
+        assert click_test is not None and enter_text is not None
+        assert [step.kind for step in click_test.steps] == ["click"] and click_test.raw_reward == 1.0
+        assert [step.kind for step in enter_text.steps] == ["click", "type", "click"]
+        assert [len(step.targets) for step in enter_text.steps] == [1, 0, 1]
+        button = click_test.steps[0].targets[0]
+        assert 0.0 < button.area < 0.5  # click-test's button: 35..100 CSS px square in 160x210
+
+
+def test_the_reference_policy_scores_every_step(
+    targets: TargetsFile, miniwob: Callable[..., None], tmp_path: Path
+) -> None:
+    out = tmp_path / "reference"
+    miniwob("--policy", "reference", "--dialect", "qwen", "--out", out)
+    figures = {row.task: row for row in task_figures(out, targets, TASKS)}
+    assert figures["click-test"].pointing == SEEDS and figures["enter-text"].pointing == 2 * SEEDS
+    for row in figures.values():
+        assert row.episodes == SEEDS and row.missing_targets == 0
+        assert row.parse_rate == row.kind_rate == row.hit_rate == row.success_rate == 1.0, row
+        assert 0.0 < row.chance < 0.5
+
+
+def test_clicks_in_the_corner_parse_and_are_clicks_but_hit_nothing(
+    targets: TargetsFile, miniwob: Callable[..., None], tmp_path: Path
+) -> None:
+    script = tmp_path / "corner.json"
+    corner = (
+        '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [1, 1]}}\n'
+        "</tool_call>"
+    )
+    script.write_text(json.dumps([corner]), encoding="utf-8")
+    out = tmp_path / "corner"
+    miniwob("--backend", "scripted", "--script", script, "--dialect", "qwen", "--max-steps", "1", "--out", out)
+    for row in task_figures(out, targets, TASKS):
+        assert (row.steps, row.parsed, row.compared, row.right_kind, row.pointing) == (SEEDS,) * 5, row
+        assert row.hits == 0 and row.success_rate == 0.0 and row.chance > 0.0
+
+
+def test_a_folder_without_results_says_what_to_run(targets: TargetsFile, tmp_path: Path) -> None:
+    with pytest.raises(FiguresError, match="agent eval miniwob --out"):
+        task_figures(tmp_path, targets)
