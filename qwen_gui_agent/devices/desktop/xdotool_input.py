@@ -16,6 +16,7 @@ import subprocess
 import time
 
 from ..errors import DeviceDisconnected, DeviceError, MissingDependency, UnsupportedAction
+from .capture import x_display_gone
 from .keymap import SpareKeys
 from .plan import (
     ClickAt,
@@ -202,7 +203,9 @@ class XdotoolInput:
             ) from error
         if result.returncode != 0:
             problem = result.stderr.strip() or f"exit status {result.returncode}"
-            if "Can't open display" in problem:
+            # A server that dies in the middle of a command kills xdotool with SIGPIPE (exit -13) or an I/O
+            # error, not "Can't open display": ask the socket before calling it a failed command.
+            if "Can't open display" in problem or x_display_gone(self._display):
                 raise DeviceDisconnected(
                     f"the X display {self._display} is gone ({problem})",
                     hint="restart the X server, then run the task again",
