@@ -128,46 +128,29 @@ def _with_number_tokens(backend):
 
 
 def build_config(spec: SmallQwenSpec, tokenizer):
-    from transformers import Qwen2_5_VLConfig
+    """tiny_qwen's config at these sizes, with tied embeddings and Qwen2's rope base."""
+    from tests.support.tiny_qwen import TinyQwenSpec
+    from tests.support.tiny_qwen import build_config as build_tiny_config
 
-    token_id = tokenizer.convert_tokens_to_ids
-    head_dim = spec.hidden_size // spec.heads
-    if 2 * sum(spec.mrope_sections) != head_dim:
-        raise ValueError(f"mrope sections {spec.mrope_sections} must sum to head_dim/2 = {head_dim // 2}")
-    return Qwen2_5_VLConfig(
-        text_config={
-            "vocab_size": len(tokenizer),
-            "hidden_size": spec.hidden_size,
-            "intermediate_size": spec.intermediate_size,
-            "num_hidden_layers": spec.layers,
-            "num_attention_heads": spec.heads,
-            "num_key_value_heads": spec.kv_heads,
-            "max_position_embeddings": 4096,
-            "rope_parameters": {
-                "rope_type": "default",
-                "rope_theta": 10000.0,
-                "mrope_section": list(spec.mrope_sections),
-            },
-            "bos_token_id": token_id("<|endoftext|>"),
-            "eos_token_id": token_id("<|im_end|>"),
-            "pad_token_id": token_id("<|endoftext|>"),
-            "tie_word_embeddings": True,
-        },
-        vision_config={
-            "depth": spec.vision_depth,
-            "hidden_size": spec.vision_hidden,
-            "intermediate_size": spec.vision_intermediate,
-            "num_heads": spec.vision_heads,
-            "out_hidden_size": spec.hidden_size,
-            "window_size": 112,
-            # Every block attends to the whole image: a small frame is a window or two anyway.
-            "fullatt_block_indexes": list(range(spec.vision_depth)),
-        },
-        image_token_id=token_id("<|image_pad|>"),
-        video_token_id=token_id("<|video_pad|>"),
-        vision_start_token_id=token_id("<|vision_start|>"),
-        vision_end_token_id=token_id("<|vision_end|>"),
+    sizes = TinyQwenSpec(
+        hidden_size=spec.hidden_size,
+        layers=spec.layers,
+        heads=spec.heads,
+        kv_heads=spec.kv_heads,
+        intermediate_size=spec.intermediate_size,
+        mrope_sections=spec.mrope_sections,
+        vision_depth=spec.vision_depth,
+        vision_hidden=spec.vision_hidden,
+        vision_heads=spec.vision_heads,
+        vision_intermediate=spec.vision_intermediate,
+    )
+    return build_tiny_config(
+        sizes,
+        tokenizer,
+        rope_theta=10000.0,
         tie_word_embeddings=True,
+        # Every block attends to the whole image: a small frame is a window or two anyway.
+        full_attention_blocks=range(spec.vision_depth),
     )
 
 

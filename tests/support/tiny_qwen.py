@@ -14,6 +14,7 @@ Used by tests/agent/backends and tests/agent/backends/local/fastpath: their sess
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,8 +132,20 @@ def _with_filler(backend, first_special_id: int):
     return Tokenizer.from_str(json.dumps(data))
 
 
-def build_config(spec: TinyQwenSpec, tokenizer):
+def build_config(
+    spec: TinyQwenSpec,
+    tokenizer,
+    *,
+    rope_theta: float = 1000000.0,
+    tie_word_embeddings: bool = False,
+    full_attention_blocks: Sequence[int] | None = None,
+):
+    """The model's config; the keywords are what small_qwen.py changes (None: only the last vision block
+    attends to the whole image, as in Qwen2.5-VL)."""
     from transformers import Qwen2_5_VLConfig
+
+    tied = {"tie_word_embeddings": True} if tie_word_embeddings else {}
+    full_attention = [spec.vision_depth - 1] if full_attention_blocks is None else list(full_attention_blocks)
 
     token_id = tokenizer.convert_tokens_to_ids
     head_dim = spec.hidden_size // spec.heads
@@ -149,12 +162,13 @@ def build_config(spec: TinyQwenSpec, tokenizer):
             "max_position_embeddings": 4096,
             "rope_parameters": {
                 "rope_type": "default",
-                "rope_theta": 1000000.0,
+                "rope_theta": rope_theta,
                 "mrope_section": list(spec.mrope_sections),
             },
             "bos_token_id": token_id("<|endoftext|>"),
             "eos_token_id": token_id("<|im_end|>"),
             "pad_token_id": token_id("<|endoftext|>"),
+            **tied,
         },
         vision_config={
             "depth": spec.vision_depth,
@@ -163,12 +177,13 @@ def build_config(spec: TinyQwenSpec, tokenizer):
             "num_heads": spec.vision_heads,
             "out_hidden_size": spec.hidden_size,
             "window_size": 112,
-            "fullatt_block_indexes": [spec.vision_depth - 1],
+            "fullatt_block_indexes": full_attention,
         },
         image_token_id=token_id("<|image_pad|>"),
         video_token_id=token_id("<|video_pad|>"),
         vision_start_token_id=token_id("<|vision_start|>"),
         vision_end_token_id=token_id("<|vision_end|>"),
+        **tied,
     )
 
 
