@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -27,6 +28,26 @@ def run_agent(
         timeout=timeout,
         check=False,
     )
+
+
+def run_on_fake_phone(
+    goal: str,
+    *flags: str,
+    adb_port: int,
+    base_url: str,
+    out: Path,
+    dialect: str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """``agent run GOAL --device android`` on the adb server at ``adb_port``, asking the OpenAI-compatible
+    server at ``base_url`` as "scripted-model", with no settle pause; ``env`` adds to (or overrides) the
+    environment, ``flags`` go on the command line."""
+    environment = {**os.environ, "ANDROID_ADB_SERVER_PORT": str(adb_port), "AGENT_API_KEY": "test-key", **(env or {})}
+    environment.pop("ANDROID_SERIAL", None)
+    args = ["run", goal, "--device", "android", "--backend", "openai", "--base-url", base_url]
+    args += ["--model", "scripted-model", "--dialect", dialect, "--settle", "0", *flags, "--out", str(out)]
+    return run_agent(args, env=environment, timeout=timeout)
 
 
 def single_group_app(register: Callable[[typer.Typer], None]) -> typer.Typer:

@@ -9,14 +9,13 @@ tests/agent/backends/test_openai_hostile_server.py; this is the whole command.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from qwen_gui_agent.agent.records.run_files import load_run
 from tests.support.adb_server import AdbServer
-from tests.support.cli import run_agent
+from tests.support.cli import run_on_fake_phone
 from tests.support.model_server import ModelServer, Reply
 
 pytestmark = pytest.mark.slow
@@ -41,30 +40,14 @@ SHAPES = {
 def test_a_reply_of_the_wrong_shape_ends_the_run_as_a_backend_error(tmp_path: Path, shape: str) -> None:
     with AdbServer() as adb, ModelServer() as model_server:
         model_server.push(SHAPES[shape], SHAPES[shape])
-        env = {**os.environ, "ANDROID_ADB_SERVER_PORT": str(adb.port), "AGENT_API_KEY": "test-key"}
-        env.pop("ANDROID_SERIAL", None)
-        result = run_agent(
-            [
-                "run",
-                "open the settings",
-                "--device",
-                "android",
-                "--backend",
-                "openai",
-                "--base-url",
-                model_server.base_url,
-                "--model",
-                "scripted-model",
-                "--dialect",
-                "qwen",
-                "--settle",
-                "0",
-                "--max-retries",
-                "1",
-                "--out",
-                str(tmp_path / "runs"),
-            ],
-            env=env,
+        result = run_on_fake_phone(
+            "open the settings",
+            "--max-retries",
+            "1",
+            adb_port=adb.port,
+            base_url=model_server.base_url,
+            out=tmp_path / "runs",
+            dialect="qwen",
         )
         served = len(model_server.requests)
     assert result.returncode == 1, result.stdout + result.stderr
@@ -86,30 +69,14 @@ def test_a_hostile_models_listing_costs_the_run_nothing(tmp_path: Path, listing:
     with AdbServer() as adb, ModelServer() as model_server:
         model_server.push_models(replies[listing])
         model_server.push("Thought: done\nAction: finished(content='done')")
-        env = {**os.environ, "ANDROID_ADB_SERVER_PORT": str(adb.port), "AGENT_API_KEY": "test-key"}
-        env.pop("ANDROID_SERIAL", None)
-        result = run_agent(
-            [
-                "run",
-                "open the settings",
-                "--device",
-                "android",
-                "--backend",
-                "openai",
-                "--base-url",
-                model_server.base_url,
-                "--model",
-                "scripted-model",
-                "--dialect",
-                "uitars",
-                "--settle",
-                "0",
-                "--request-timeout",
-                "3",
-                "--out",
-                str(tmp_path / "runs"),
-            ],
-            env=env,
+        result = run_on_fake_phone(
+            "open the settings",
+            "--request-timeout",
+            "3",
+            adb_port=adb.port,
+            base_url=model_server.base_url,
+            out=tmp_path / "runs",
+            dialect="uitars",
         )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output

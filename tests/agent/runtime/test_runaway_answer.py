@@ -7,14 +7,13 @@ loopback adb server) gets it over HTTP from the loopback model server.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from qwen_gui_agent.agent.records.run_files import load_run
 from tests.support.adb_server import AdbServer
-from tests.support.cli import run_agent
+from tests.support.cli import run_on_fake_phone
 from tests.support.model_server import ModelServer
 
 pytestmark = pytest.mark.slow
@@ -28,31 +27,15 @@ def test_a_50_mb_answer_is_recorded_and_sent_back_cut_and_says_so(tmp_path: Path
     with AdbServer() as adb, ModelServer() as model_server:
         model_server.push(runaway, "Thought: done\nAction: finished(content='ok')")
         del runaway
-        env = {**os.environ, "ANDROID_ADB_SERVER_PORT": str(adb.port), "AGENT_API_KEY": "test-key"}
-        env.pop("ANDROID_SERIAL", None)
-        result = run_agent(
-            [
-                "run",
-                "say something",
-                "-v",
-                "--device",
-                "android",
-                "--backend",
-                "openai",
-                "--base-url",
-                model_server.base_url,
-                "--model",
-                "scripted-model",
-                "--dialect",
-                "uitars",
-                "--settle",
-                "0",
-                "--max-answer-chars",
-                str(KEPT),
-                "--out",
-                str(tmp_path / "runs"),
-            ],
-            env=env,
+        result = run_on_fake_phone(
+            "say something",
+            "-v",
+            "--max-answer-chars",
+            str(KEPT),
+            adb_port=adb.port,
+            base_url=model_server.base_url,
+            out=tmp_path / "runs",
+            dialect="uitars",
             timeout=300,
         )
         requests = model_server.requests

@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 import shlex
 from pathlib import Path
 
@@ -29,7 +28,7 @@ import pytest
 from qwen_gui_agent.agent.records.run_files import load_run
 from tests.support.adb_server import AdbServer
 from tests.support.adb_shell import VirtualPhone
-from tests.support.cli import run_agent
+from tests.support.cli import run_on_fake_phone
 from tests.support.model_server import ModelServer, RecordedRequest, Reply
 
 pytestmark = pytest.mark.slow
@@ -117,38 +116,18 @@ def test_no_secret_in_any_spelling_leaves_the_run(tmp_path: Path) -> None:
             echo_authorization(503),  # retried: the warning quotes the echo
             echo_authorization(400),  # not retried: the run ends with it
         )
-        env = {
-            **os.environ,
-            "ANDROID_ADB_SERVER_PORT": str(adb.port),
-            "AGENT_API_KEY": API_KEY,
-            "ASCII_SECRET": ASCII_SECRET,
-            "UNICODE_SECRET": UNICODE_SECRET,
-        }
-        env.pop("ANDROID_SERIAL", None)
+        secrets = {"AGENT_API_KEY": API_KEY, "ASCII_SECRET": ASCII_SECRET, "UNICODE_SECRET": UNICODE_SECRET}
         task = "log in with {{secret:ASCII_SECRET}}, then unlock with {{secret:UNICODE_SECRET}}"
-        result = run_agent(
-            [
-                "run",
-                task,
-                "-v",
-                "--device",
-                "android",
-                "--backend",
-                "openai",
-                "--base-url",
-                model_server.base_url,
-                "--model",
-                "scripted-model",
-                "--dialect",
-                "uitars",
-                "--settle",
-                "0",
-                "--max-retries",
-                "1",
-                "--out",
-                str(tmp_path / "runs"),
-            ],
-            env=env,
+        result = run_on_fake_phone(
+            task,
+            "-v",
+            "--max-retries",
+            "1",
+            adb_port=adb.port,
+            base_url=model_server.base_url,
+            out=tmp_path / "runs",
+            dialect="uitars",
+            env=secrets,
             timeout=180,
         )
         requests = model_server.requests
