@@ -4,8 +4,10 @@
 
 1. record: the MiniWoB++ reference policy plays the tasks on training seeds through
    ``agent eval miniwob --policy reference`` (ordinary run directories), in the qwen dialect, and a
-   set in UI-TARS's;
-2. export: ``agent export`` turns every run into ms-swift rows, as a user would;
+   set in UI-TARS's; and on other seeds with ``--misses 1`` (its first click lands on blank page,
+   then it recovers: the screens after a missed click, which clean demonstrations never show);
+2. export: ``agent export`` turns every run into ms-swift rows, as a user would (a deliberate miss
+   stays in the later rows' history and is no answer to learn);
 3. build: a small Qwen2.5-VL with random weights (tests/support/small_qwen.py: a BPE fitted to the
    exported text, each number 0..999 one token);
 4. train: ``swift sft`` (full training, the export README's command with the changes listed in
@@ -44,6 +46,7 @@ STAGES = ("record", "export", "build", "train", "reference", "eval", "table")
 TEMPLATE_FILE = REPO / "tests" / "support" / "swift_small_vocab.py"
 TASKS = ("click-test", "enter-text", "choose-list", "scroll-text-2", "drag-box")
 UITARS_TASKS = ("click-test", "enter-text")
+RECOVERY_SEED = 50000  # the recovery demonstrations' first seed: apart from the clean ones and the held-out ones
 # LoRA and the stock template: what the export README says for a real checkpoint, not for training from scratch.
 _DROPPED_FLAGS = {"--lora_rank", "--lora_alpha", "--target_modules", "--num_train_epochs", "--save_strategy"}
 
@@ -56,6 +59,7 @@ class Settings:
     train_episodes: int
     uitars_episodes: int
     more_episodes: dict[str, int]  # per task, instead of train_episodes (qwen)
+    recovery_episodes: int  # per task and dialect, with one deliberate miss each
     merges: str
     heldout_seed: int
     heldout_episodes: int
@@ -110,6 +114,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 lambda n=name, d=dialect, t=group, e=episodes: _record(settings, n, d, t, e),
                 episodes * len(group),
             )
+        if settings.recovery_episodes:
+            name = f"{dialect}-recovery-{settings.recovery_episodes}"
+            stage(
+                f"record {name}",
+                out / "demos" / name / "results.json",
+                lambda n=name, d=dialect, t=tasks: _record(
+                    settings, n, d, t, settings.recovery_episodes, seed=RECOVERY_SEED, misses=1
+                ),
+                settings.recovery_episodes * len(tasks),
+            )
     stage("export", out / "data" / "manifest.json", lambda: _export(settings))
     stage("build", out / "model-init" / "config.json", lambda: _build(settings))
     stage("train", out / "model-trained" / "config.json", lambda: _train(settings))
@@ -159,7 +173,13 @@ def _parse(argv: Sequence[str] | None) -> Settings:
         help="also recorded and played in UI-TARS's dialect ('' for none)",
     )
     parser.add_argument("--train-episodes", type=int, default=250, help="training seeds 0..N-1 of each task")
-    parser.add_argument("--uitars-episodes", type=int, default=100)
+    parser.add_argument("--uitars-episodes", type=int, default=400)
+    parser.add_argument(
+        "--recovery-episodes",
+        type=int,
+        default=100,
+        help="seeds of each task and dialect played with one deliberate miss, then the recovery (0: none)",
+    )
     parser.add_argument(
         "--episodes-of",
         action="append",
@@ -183,7 +203,7 @@ def _parse(argv: Sequence[str] | None) -> Settings:
         help="frame bound: 18816 makes 160x210 a 112x140 frame (20 image tokens)",
     )
     parser.add_argument("--max-steps", type=int, default=8, help="model steps per episode")
-    parser.add_argument("--train-steps", type=int, default=1500)
+    parser.add_argument("--train-steps", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--torch-device", default="cpu", help="where swift sft and the eval run (cpu, cuda)")
@@ -215,6 +235,7 @@ def _parse(argv: Sequence[str] | None) -> Settings:
         uitars_tasks=_names(args.uitars_tasks),
         train_episodes=args.train_episodes,
         uitars_episodes=args.uitars_episodes,
+        recovery_episodes=args.recovery_episodes,
         more_episodes={task: int(count) for task, count in (item.split("=", 1) for item in args.episodes_of)},
         merges=args.merges,
         heldout_seed=args.heldout_seed,
@@ -308,14 +329,24 @@ def _episode_groups(settings: Settings, dialect: str, tasks: Sequence[str]) -> d
     return groups
 
 
-def _record(settings: Settings, name: str, dialect: str, tasks: Sequence[str], episodes: int) -> None:
+def _record(
+    settings: Settings,
+    name: str,
+    dialect: str,
+    tasks: Sequence[str],
+    episodes: int,
+    *,
+    seed: int = 0,
+    misses: int = 0,
+) -> None:
     target = settings.out / "demos" / name
     _run(
         [
             *AGENT,
-            *_miniwob(settings, tasks, seed=0, episodes=episodes),
+            *_miniwob(settings, tasks, seed=seed, episodes=episodes),
             "--policy",
             "reference",
+            *(["--misses", str(misses)] if misses else []),
             "--dialect",
             dialect,
             "--parallel",
@@ -324,7 +355,7 @@ def _record(settings: Settings, name: str, dialect: str, tasks: Sequence[str], e
             str(target),
         ],
         settings,
-        settings.out / "logs" / f"record-{dialect}.log",
+        settings.out / "logs" / f"record-{name}.log",
     )
 
 

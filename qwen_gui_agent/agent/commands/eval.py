@@ -249,6 +249,17 @@ def miniwob_command(
             "Selenium (the upper bound).",
         ),
     ] = "model",
+    misses: Annotated[
+        int,
+        typer.Option(
+            "--misses",
+            min=0,
+            rich_help_panel=PANEL,
+            metavar="N",
+            help="--policy reference: its first N clicks (drags, scrolls) land on blank page, then it plays on: "
+            "demonstrations of recovering (agent export keeps the misses as history, never as answers).",
+        ),
+    ] = 0,
     max_steps: Annotated[
         int, typer.Option("--max-steps", min=1, rich_help_panel=PANEL, help="Model steps per episode.")
     ] = 15,
@@ -295,6 +306,10 @@ def miniwob_command(
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     choice = None
+    if misses and policy != "reference":
+        bad_input(
+            console, f"--misses is the reference policy's: add --policy reference or drop --misses (not {policy})"
+        )
     if policy == "reference":
         given = [flag for flag in ("backend", "base_url", "script", "adapter") if getattr(model, flag) is not None]
         if given:
@@ -308,7 +323,7 @@ def miniwob_command(
         None
         if choice is None
         else (
-            reference_model_info(choice.dialect, choice.coordinates, choice.settings)
+            reference_model_info(choice.dialect, choice.coordinates, choice.settings, misses)
             if policy == "reference"
             else choice.public_dict()
         )
@@ -321,6 +336,7 @@ def miniwob_command(
         coordinates=choice.coordinates if choice else None,
         backend=choice.settings if choice else None,
         model_info=info,
+        misses=misses,
     )
     call = MiniwobCall(
         tasks=list(tasks or []),

@@ -46,6 +46,10 @@ PATCH_SIDE = 28  # one image token per 28x28 pixels (14-pixel patches merged 2x2
 _UITARS_NAMES = {"double_click(": "left_double(", "right_click(": "right_single("}
 _BOX_ARGUMENT = re.compile(r"(start_box|end_box)='(\([^)]*\))'")
 
+# A step record's ``serving`` key for a mistake planted on purpose in a demonstration (the MiniWoB++
+# reference policy's ``--misses``): the export keeps such a step as history and learns no answer from it.
+DELIBERATE_MISS = "deliberate_miss"
+
 
 class RowError(ValueError):
     """A step whose prompt or answer cannot be written as a faithful training row (says why)."""

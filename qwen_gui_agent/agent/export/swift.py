@@ -38,6 +38,7 @@ from ..runtime.recorded_prompts import PromptRebuilder
 from .manifest import DATA_FILE, GROUNDING_FILE, data_files, write_manifest
 from .partials import partial_prefix, remove_killed_exports
 from .rows import (
+    DELIBERATE_MISS,
     RowError,
     SwiftRow,
     action_row,
@@ -266,6 +267,8 @@ class _RunExport:
             return None  # the user said what the answer should have been: the step is usable whatever happened
         if not step.answer.strip():
             return "no answer was recorded"
+        if step.serving.get(DELIBERATE_MISS):  # a demonstration's planted mistake: history, not an answer
+            return "a deliberate miss (agent eval miniwob --misses): kept as history only"
         if step.error is not None and step.error.kind == "parse" and not self.options.keep_parse_errors:
             return "the answer did not parse"
         if step.note.startswith("declined by the user") and not self.options.keep_declined:

@@ -190,6 +190,7 @@ def _settings(call: MiniwobCall, view: View) -> dict[str, Any]:
     return {
         "kind": "miniwob",
         "policy": play.policy,
+        **({"misses": play.misses} if play.misses else {}),  # absent when 0: older folders still resume
         "dialect": play.dialect,
         "coordinates": play.coordinates,
         "model": _answer_settings(play.model_info) if play.policy == "model" else None,
@@ -227,6 +228,7 @@ def _default_folder(call: MiniwobCall) -> str:
         "miniwob",
         call.play.policy,
         *([call.play.dialect] if call.play.dialect else []),
+        *([f"m{call.play.misses}"] if call.play.misses else []),
         f"z{call.zoom:g}",
         f"s{call.scale:g}",
     ]

@@ -24,6 +24,7 @@ from ...suite.guard import StopSignal
 from .episode import AgentPath, EpisodeResult, play_through_agent, play_through_selenium
 from .reference.backend import REFERENCE_MODEL, ReferenceBackend
 from .reference.catalog import SOLVERS
+from .reference.misses import Misses
 from .reference.page import Page
 from .task_env import TaskEnv
 
@@ -40,6 +41,7 @@ class PlaySettings:
     coordinates: str | None = None
     backend: BackendSettings | None = None  # model and reference: frame bounds, and the model's own settings
     model_info: Mapping[str, Any] | None = None
+    misses: int = 0  # reference: its first N pointing moves land on blank page (recovery demonstrations)
 
 
 class QuietEvents:
@@ -97,7 +99,8 @@ def player(
 
     def backend_for(page: Page, env: TaskEnv) -> ModelBackend:
         if settings.policy == "reference":
-            return ReferenceBackend(SOLVERS[env.task].solve, page, env.area, dialect)
+            misses = Misses(settings.misses, env.current.seed) if settings.misses and env.current else None
+            return ReferenceBackend(SOLVERS[env.task].solve, page, env.area, dialect, misses)
         assert shared is not None
         return shared.get()
 
@@ -112,9 +115,10 @@ def player(
     return lambda env, seed: play_through_agent(env, seed, path, runs_dir)
 
 
-def reference_model_info(dialect: str, coordinates: str, backend: BackendSettings) -> dict[str, Any]:
-    """What a reference episode's run.json says about its "model"."""
+def reference_model_info(dialect: str, coordinates: str, backend: BackendSettings, misses: int = 0) -> dict[str, Any]:
+    """What a reference episode's run.json says about its "model" (and its deliberate misses, if any)."""
     return {
+        **({"misses": misses} if misses else {}),
         "backend": "reference",
         "model": REFERENCE_MODEL,
         "dialect": dialect,

@@ -55,3 +55,8 @@ def test_results_of_other_settings_are_not_mixed_in(tmp_path: Path) -> None:
     (tmp_path / "eval.json").write_text(json.dumps({"kind": "miniwob", "policy": "selenium", "view": {"zoom": 2}}))
     line = error_line(agent_eval("miniwob", "click-test", "--policy", "selenium", "--out", tmp_path))
     assert "holds results made with other settings" in line and "--fresh" in line
+
+
+def test_misses_belong_to_the_reference_policy(tmp_path: Path) -> None:
+    line = error_line(agent_eval("miniwob", "click-test", "--policy", "selenium", "--misses", "1", "--out", tmp_path))
+    assert "--misses is the reference policy's" in line and "--policy reference" in line

@@ -4,7 +4,7 @@ One backend per episode (it reads that episode's page). Each request: the newest
 conversation is the screenshot the agent sent, already sized to the model frame; the solver looks
 at the page as it is now and returns a move; the move is written in the frame of that image. A
 solver that finds the page not as it expects ends the episode with ``finished`` (failure) and says
-why in the answer's thought.
+why in the answer's thought. With ``misses``, the first pointing moves land on blank page (misses.py).
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from collections.abc import Callable, Sequence
 from .....tools.dialects.base import Dialect
 from .....tools.messages import Message
 from ....backends.base import BackendError, Completion, ModelBackend, Usage
+from ....export.rows import DELIBERATE_MISS
 from ..browser import BrowserError
 from ..view import TaskArea
 from .answers import frame_of, to_action, write_answer
+from .misses import POINTING_KINDS, Misses
 from .moves import Move, PolicyGaveUp, finished
 from .page import Page
 
@@ -30,11 +32,19 @@ REFERENCE_MODEL = "miniwob-reference"
 class ReferenceBackend(ModelBackend):
     name = "reference"
 
-    def __init__(self, solve: Callable[[Page], Move], page: Page, area: TaskArea, dialect: Dialect) -> None:
+    def __init__(
+        self,
+        solve: Callable[[Page], Move],
+        page: Page,
+        area: TaskArea,
+        dialect: Dialect,
+        misses: Misses | None = None,
+    ) -> None:
         self._solve = solve
         self._page = page
         self._area = area
         self._dialect = dialect
+        self._misses = misses
         self.moves: list[Move] = []  # what it decided, in order (tests read them)
 
     def complete(
@@ -49,10 +59,21 @@ class ReferenceBackend(ModelBackend):
             )
         image_size = images[-1].size
         frame = frame_of(self._dialect, image_size)
+        noted = dict(self._page.memory)
+        missed = False
         try:
             move = next_move(self._solve, self._page)
+            if self._misses is not None and self._misses.left > 0 and move.kind in POINTING_KINDS:
+                # A miss changes nothing on the page: forget what the solver noted as done (a list opened).
+                self._page.memory.clear()
+                self._page.memory.update(noted)
+                move = self._misses.apply(move, self._page)
+                missed = True
         except BrowserError as error:  # the page cannot be read: infrastructure, not a policy mistake
             raise BackendError(str(error), hint="the task's Chromium window stopped answering") from None
+        except PolicyGaveUp as error:
+            log.info("reference policy: %s", error)
+            move = finished(f"the reference policy gives up: {error}", success=False)
         try:
             action = to_action(move, self._area, image_size, frame)
         except PolicyGaveUp as error:
@@ -61,7 +82,13 @@ class ReferenceBackend(ModelBackend):
         self.moves.append(move)
         text = write_answer(self._dialect, action, move.thought, frame)
         elapsed = (time.perf_counter() - started) * 1000
-        return Completion(text=text, usage=Usage(), timings={"total": round(elapsed, 2)}, model=REFERENCE_MODEL)
+        return Completion(
+            text=text,
+            usage=Usage(),
+            timings={"total": round(elapsed, 2)},
+            model=REFERENCE_MODEL,
+            serving={DELIBERATE_MISS: True} if missed else {},  # `agent export` keeps the step as history only
+        )
 
 
 def next_move(solve: Callable[[Page], Move], page: Page) -> Move:

@@ -1,0 +1,79 @@
+"""Deliberate misses: the reference policy's first pointing moves land on blank page, then it plays on.
+
+A model trained only on clean demonstrations never sees the screen after one of its own clicks went
+wrong, and answers there are its worst (issue 27: every answer parsed at step 1, the misses came
+after a missed click). A missed move keeps the solver's thought and kind; only its point moves to
+a spot of the task area where the page shows nothing to click (``document.elementFromPoint`` is the
+area's background or an empty plain element, no control), chosen by the episode's seed. The page is unchanged by it, so the solver's next call
+sees the same problem and answers it: the run shows a miss and the recovery. The missed step's
+record says so (``serving.deliberate_miss``), and ``agent export`` keeps it as history only, never as
+an answer to learn.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+from .moves import CssPoint, Move, PolicyGaveUp
+from .page import Page
+
+POINTING_KINDS = frozenset({"click", "double_click", "drag", "scroll"})
+_GRID_CSS_PX = 4  # between candidate points: a 160x160 area has ~1,500
+_INSET_CSS_PX = 3  # away from the area's edges, so the point is on screen whatever the rounding
+
+# Blank: the area's own background, or a plain element inside it that is not (inside) a control. A click
+# on a label focuses its field, so labels count as controls.
+_BLANK_POINTS = """
+var area = document.getElementById('area'), step = arguments[0], inset = arguments[1], out = [];
+if (!area) { return out; }
+var controls = 'input,button,a,select,option,textarea,label,svg,canvas,[onclick],[tabindex],[contenteditable]';
+function ownText(el) {
+  for (var node = el.firstChild; node; node = node.nextSibling) {
+    if (node.nodeType === 3 && node.textContent.trim()) { return true; }
+  }
+  return false;
+}
+var r = area.getBoundingClientRect();
+for (var y = r.top + inset; y < r.bottom - inset; y += step) {
+  for (var x = r.left + inset; x < r.right - inset; x += step) {
+    var hit = document.elementFromPoint(x, y);
+    if (hit && area.contains(hit) && !hit.closest(controls) && !ownText(hit)) { out.push([x, y]); }
+  }
+}
+return out;
+"""
+
+
+def blank_points(page: Page) -> list[CssPoint]:
+    """Points of the task area (``#area``) where a click reaches no control and no text, only background."""
+    found = page.js(_BLANK_POINTS, _GRID_CSS_PX, _INSET_CSS_PX) or []
+    return [(float(x), float(y)) for x, y in found if page.shows((float(x), float(y)))]
+
+
+def missed(move: Move, page: Page, rng: random.Random) -> Move:
+    """``move`` aimed at blank page instead (a drag from one blank point to another); PolicyGaveUp when the
+    page has no blank spot."""
+    if move.kind not in POINTING_KINDS:
+        raise ValueError(f"a {move.kind} move has no point to miss with")
+    blanks = blank_points(page)
+    if not blanks:
+        raise PolicyGaveUp("the task area has no blank spot to miss on")
+    start = rng.choice(blanks)
+    end = rng.choice(blanks) if move.kind == "drag" else None
+    return replace(move, point=start, end=end)
+
+
+class Misses:
+    """How many pointing moves are still to miss in one episode, and the seeded choice of where."""
+
+    def __init__(self, count: int, seed: int) -> None:
+        self.left = count
+        self._rng = random.Random(seed)
+
+    def apply(self, move: Move, page: Page) -> Move:
+        """``move``, or it missed when misses are left and it points somewhere."""
+        if self.left <= 0 or move.kind not in POINTING_KINDS:
+            return move
+        self.left -= 1
+        return missed(move, page, self._rng)
