@@ -1,0 +1,145 @@
+"""benchmarks/flywheel.py's settings: the tasks, the episodes of each kind, the model's training, its command line."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+STAGES = ("record", "export", "build", "train", "reference", "eval", "table")
+TASKS = ("click-test", "enter-text", "choose-list", "scroll-text-2", "drag-box")
+UITARS_TASKS = ("click-test", "enter-text")
+RECOVERY_SEED = 50000  # the recovery demonstrations' first seed: apart from the clean ones and the held-out ones
+
+
+@dataclass(frozen=True)
+class Settings:
+    out: Path
+    tasks: tuple[str, ...]
+    uitars_tasks: tuple[str, ...]
+    train_episodes: int
+    uitars_episodes: int
+    more_episodes: dict[str, int]  # per task, instead of train_episodes (qwen)
+    recovery_episodes: int  # per task and dialect, with one deliberate miss each
+    merges: str
+    heldout_seed: int
+    heldout_episodes: int
+    zoom: float
+    max_pixels: int
+    max_steps: int
+    train_steps: int
+    batch: int
+    learning_rate: float
+    torch_device: str
+    parallel: int
+    keep_model: Path | None
+    stages: tuple[str, ...]
+    workers: int
+    save_every: int | None
+    max_new_tokens: int
+
+    def dialects(self) -> dict[str, tuple[str, ...]]:
+        return {"qwen": self.tasks, **({"uitars": self.uitars_tasks} if self.uitars_tasks else {})}
+
+
+def parse_settings(argv: Sequence[str] | None, description: str) -> Settings:
+    """The command line's settings (see --help)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", type=Path, required=True, help="work folder (stages done there are skipped)")
+    parser.add_argument("--tasks", default=",".join(TASKS))
+    parser.add_argument(
+        "--uitars-tasks",
+        default=",".join(UITARS_TASKS),
+        help="also recorded and played in UI-TARS's dialect ('' for none)",
+    )
+    parser.add_argument("--train-episodes", type=int, default=250, help="training seeds 0..N-1 of each task")
+    parser.add_argument("--uitars-episodes", type=int, default=400)
+    parser.add_argument(
+        "--recovery-episodes",
+        type=int,
+        default=100,
+        help="seeds of each task and dialect played with one deliberate miss, then the recovery (0: none)",
+    )
+    parser.add_argument(
+        "--episodes-of",
+        action="append",
+        default=["click-test=1000"],
+        metavar="TASK=N",
+        help="training seeds of one task, instead of --train-episodes (position needs many: click-test=1000)",
+    )
+    parser.add_argument(
+        "--merges",
+        choices=("phrases", "words"),
+        default="phrases",
+        help="the BPE's merges: across spaces (rows of ~135 tokens) or inside words only (six times longer: for a GPU)",
+    )
+    parser.add_argument("--heldout-seed", type=int, default=100000, help="the first held-out seed")
+    parser.add_argument("--heldout-episodes", type=int, default=20)
+    parser.add_argument("--zoom", type=float, default=1.0, help="page zoom: the 160x210 task area at zoom x 1 px")
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=18816,
+        help="frame bound: 18816 makes 160x210 a 112x140 frame (20 image tokens)",
+    )
+    parser.add_argument("--max-steps", type=int, default=8, help="model steps per episode")
+    parser.add_argument("--train-steps", type=int, default=2000)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--torch-device", default="cpu", help="where swift sft and the eval run (cpu, cuda)")
+    parser.add_argument("--parallel", type=int, default=2, help="episodes at once when recording and in the eval")
+    parser.add_argument("--keep-model", type=Path, default=None, help="copy the trained model here (bf16)")
+    parser.add_argument(
+        "--stages",
+        default=",".join(STAGES),
+        help="the stages to run (all by default): "
+        "train alone runs on a GPU machine that has the work folder's data/ and model-init/",
+    )
+    parser.add_argument("--workers", type=int, default=0, help="ms-swift's data loader processes")
+    parser.add_argument("--save-every", type=int, default=None, help="also save a checkpoint every N steps")
+    parser.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=64,
+        help="the answer's token cap in the eval: the longest exported answer is 22 tokens of the small "
+        "tokenizer; the random model runs to the cap at every step",
+    )
+    args = parser.parse_args(argv)
+    stages = _names(args.stages)
+    unknown = sorted(set(stages) - set(STAGES))
+    if unknown:
+        parser.error(f"unknown stage(s) {', '.join(unknown)}: choose from {', '.join(STAGES)}")
+    return Settings(
+        out=args.out,
+        tasks=_names(args.tasks),
+        uitars_tasks=_names(args.uitars_tasks),
+        train_episodes=args.train_episodes,
+        uitars_episodes=args.uitars_episodes,
+        recovery_episodes=args.recovery_episodes,
+        more_episodes={task: int(count) for task, count in (item.split("=", 1) for item in args.episodes_of)},
+        merges=args.merges,
+        heldout_seed=args.heldout_seed,
+        heldout_episodes=args.heldout_episodes,
+        zoom=args.zoom,
+        max_pixels=args.max_pixels,
+        max_steps=args.max_steps,
+        train_steps=args.train_steps,
+        batch=args.batch,
+        learning_rate=args.learning_rate,
+        torch_device=args.torch_device,
+        parallel=args.parallel,
+        keep_model=args.keep_model,
+        stages=stages,
+        workers=args.workers,
+        save_every=args.save_every,
+        max_new_tokens=args.max_new_tokens,
+    )
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
