@@ -2,12 +2,12 @@
 
 A model trained only on clean demonstrations never sees the screen after one of its own clicks went
 wrong, and answers there are its worst (issue 27: every answer parsed at step 1, the misses came
-after a missed click). A missed move keeps the solver's thought and kind; only its point moves to
-a spot of the task area where the page shows nothing to click (``document.elementFromPoint`` is the
-area's background or an empty plain element, no control), chosen by the episode's seed. The page is unchanged by it, so the solver's next call
-sees the same problem and answers it: the run shows a miss and the recovery. The missed step's
-record says so (``serving.deliberate_miss``), and ``agent export`` keeps it as history only, never as
-an answer to learn.
+after a missed click). A missed move keeps the solver's thought and kind; only its point moves to a
+spot of the task area where the page shows nothing to click (``document.elementFromPoint`` is the
+area's background or an empty plain element, no control), chosen by the episode's seed. The page
+is unchanged by it, so the solver's next call sees the same problem and answers it: the run shows a
+miss and the recovery. The missed step's record says so (``serving.deliberate_miss``), and
+``agent export`` keeps it as history only, never as an answer to learn.
 """
 
 from __future__ import annotations
