@@ -21,11 +21,16 @@ from .page import Page
 POINTING_KINDS = frozenset({"click", "double_click", "drag", "scroll"})
 _GRID_CSS_PX = 4  # between candidate points: a 160x160 area has ~1,500
 _INSET_CSS_PX = 3  # away from the area's edges, so the point is on screen whatever the rounding
+# Blank around the point too: the answer rounds it to whole frame units (1.4 CSS px at zoom 1 in a
+# 112x140 frame), and a miss that lands on the button beside it ends the episode (seen: enter-text's
+# Submit, 2 of 700 episodes, before this margin).
+_MARGIN_CSS_PX = 4
 
 # Blank: the area's own background, or a plain element inside it that is not (inside) a control. A click
 # on a label focuses its field, so labels count as controls.
 _BLANK_POINTS = """
-var area = document.getElementById('area'), step = arguments[0], inset = arguments[1], out = [];
+var area = document.getElementById('area'), step = arguments[0], inset = arguments[1], margin = arguments[2];
+var out = [];
 if (!area) { return out; }
 var controls = 'input,button,a,select,option,textarea,label,svg,canvas,[onclick],[tabindex],[contenteditable]';
 function ownText(el) {
@@ -34,11 +39,16 @@ function ownText(el) {
   }
   return false;
 }
+function blank(x, y) {
+  var hit = document.elementFromPoint(x, y);
+  return !!hit && area.contains(hit) && !hit.closest(controls) && !ownText(hit);
+}
 var r = area.getBoundingClientRect();
 for (var y = r.top + inset; y < r.bottom - inset; y += step) {
   for (var x = r.left + inset; x < r.right - inset; x += step) {
-    var hit = document.elementFromPoint(x, y);
-    if (hit && area.contains(hit) && !hit.closest(controls) && !ownText(hit)) { out.push([x, y]); }
+    if (blank(x, y) && blank(x - margin, y) && blank(x + margin, y) && blank(x, y - margin) && blank(x, y + margin)) {
+      out.push([x, y]);
+    }
   }
 }
 return out;
@@ -46,8 +56,9 @@ return out;
 
 
 def blank_points(page: Page) -> list[CssPoint]:
-    """Points of the task area (``#area``) where a click reaches no control and no text, only background."""
-    found = page.js(_BLANK_POINTS, _GRID_CSS_PX, _INSET_CSS_PX) or []
+    """Points of the task area (``#area``) where a click reaches no control and no text, only background,
+    and so do the points a margin away on each side."""
+    found = page.js(_BLANK_POINTS, _GRID_CSS_PX, _INSET_CSS_PX, _MARGIN_CSS_PX) or []
     return [(float(x), float(y)) for x, y in found if page.shows((float(x), float(y)))]
 
 
