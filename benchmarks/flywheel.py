@@ -81,15 +81,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 lambda n=name, d=dialect, t=group, e=episodes: _record(settings, n, d, t, e),
                 episodes * len(group),
             )
-        if settings.recovery_episodes:
+        recovering = settings.recovery_tasks(dialect)
+        if settings.recovery_episodes and recovering:
             name = f"{dialect}-recovery-{settings.recovery_episodes}"
             stage(
                 f"record {name}",
                 out / "demos" / name / "results.json",
-                lambda n=name, d=dialect, t=tasks: _record(
+                lambda n=name, d=dialect, t=recovering: _record(
                     settings, n, d, t, settings.recovery_episodes, seed=RECOVERY_SEED, misses=1
                 ),
-                settings.recovery_episodes * len(tasks),
+                settings.recovery_episodes * len(recovering),
             )
     stage("export", out / "data" / "manifest.json", lambda: _export(settings))
     stage("build", out / "model-init" / "config.json", lambda: _build(settings))
