@@ -16,7 +16,9 @@
 6. eval: ``agent eval miniwob --backend local`` with the random model (before) and the trained one
    (after) on the held-out seeds;
 7. table: per task and dialect, before -> after: answers that parse, the right kind of action,
-   clicks that hit beside chance, success and reward (qwen_gui_agent/agent/eval/episode_figures).
+   clicks that hit beside chance, success and reward (qwen_gui_agent/agent/eval/episode_figures),
+   each step judged by what the reference would do on the model's own page (and, beside it, by the
+   reference's step of the same index on its own play).
 
 Every stage writes into ``--out`` and is skipped when its output is there (delete a stage's folder to
 run it again); ``flywheel.json`` holds the recipe, each stage's time, the loss curve and the figures.
@@ -361,6 +363,9 @@ def _figures(settings: Settings) -> dict[str, Any]:
         for model in ("init", "trained"):
             results = settings.out / "eval" / f"{model}-{dialect}"
             figures[f"{model}-{dialect}"] = [row.to_json() for row in task_figures(results, targets, tasks)]
+            # The older figure: each step beside the reference's step of the same index on its own play.
+            by_index = task_figures(results, targets, tasks, on_page=False)
+            figures[f"{model}-{dialect}-by-index"] = [row.to_json() for row in by_index]
     return figures
 
 

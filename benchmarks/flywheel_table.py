@@ -36,18 +36,20 @@ def _pair(before: dict[str, Any], after: dict[str, Any], key: str, percent: bool
 
 def figures_table(report: dict[str, Any]) -> list[str]:
     header = (
-        "| task | dialect | episodes | answers parse | right kind of action | clicks hit (pointing steps) "
-        "| chance | fixed point | success | raw reward |"
+        "| task | dialect | episodes | answers parse | right kind of action | (by step index) "
+        "| clicks hit (pointing steps) | chance | fixed point | success | raw reward |"
     )
-    lines = [header, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [header, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     figures = report["figures"]
-    for key in (key for key in figures if key.startswith("trained-")):
+    for key in (key for key in figures if key.startswith("trained-") and not key.endswith("-by-index")):
         dialect = key.removeprefix("trained-")
-        for before, after in zip(figures[f"init-{dialect}"], figures[key], strict=True):
+        by_index = figures.get(f"{key}-by-index") or [{} for _ in figures[key]]
+        for before, after, indexed in zip(figures[f"init-{dialect}"], figures[key], by_index, strict=True):
             hits = f"{_pair(before, after, 'hit_rate')} ({after['pointing']})"
+            indexed_kind = _percent(indexed["kind_rate"]) if "kind_rate" in indexed else "-"
             lines.append(
                 f"| {after['task']} | {dialect} | {after['episodes']} | {_pair(before, after, 'parse_rate')} "
-                f"| {_pair(before, after, 'kind_rate')} | {hits} | {_percent(after['chance'])} "
+                f"| {_pair(before, after, 'kind_rate')} | {indexed_kind} | {hits} | {_percent(after['chance'])} "
                 f"| {_percent(after['fixed_point'])} "
                 f"| {_pair(before, after, 'success_rate')} | {_pair(before, after, 'raw_reward', False)} |"
             )

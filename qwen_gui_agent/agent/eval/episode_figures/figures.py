@@ -1,7 +1,11 @@
 """Per-task step figures of an ``agent eval miniwob`` results folder, beside the reference's trajectory.
 
-For every scored episode, each model step of its run directory is set beside the reference's
-step of the same index on the same seed (``targets``):
+For every scored episode, each model step of its run directory is set beside what the reference
+would do on that step's page: the label ``agent eval miniwob`` took before the model answered
+(``reference_labels.json``, eval/miniwob/reference/labels.py). Where an episode has no usable labels
+(an older run, or a solver that keeps notes of its own moves, as choose-list's), or with
+``on_page=False``, the step is set beside the reference's step of the same index on its own play of
+the seed (``targets``), which only says something while the model stays on the reference's path:
 
 - parsed: the answer read as an action (a parse error is the model's mistake, fed back to it);
 - right kind: its first action is the kind the reference made at that step (click, type, hotkey,
@@ -14,13 +18,14 @@ step of the same index on the same seed (``targets``):
 - success and raw reward: the environment's own, from ``results.json``.
 
 The episode ends where MiniWoB++ says so, so a model step with no reference step at its index
-(the reference had finished by then) counts for parsing but not for kind or hit.
+(the reference had finished by then) counts for parsing but not for kind or hit; a labelled step
+always has its label.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +35,7 @@ from ....tools.canonical import parse_action
 from ....tools.errors import ActionParseError
 from ....tools.frames import ModelFrame
 from ...records.run_files import RunLoadError, StepRecord, load_run
+from ..miniwob.reference.labels import StepLabel, read_labels
 from .targets import ReferenceEpisode, ReferenceStep, TargetsFile
 
 RESULTS_JSON = "results.json"  # what `agent eval miniwob` writes (eval/miniwob/results.py)
@@ -65,6 +71,7 @@ class TaskFigures:
     successes: int = 0
     raw_reward: float = 0.0  # mean over episodes
     missing_targets: int = 0  # episodes with no reference trajectory for their seed (left out of kind and hit)
+    on_page: int = 0  # episodes judged by the labels of their own pages (the others by the reference's steps)
 
     @property
     def parse_rate(self) -> float:
@@ -117,19 +124,26 @@ def episode_records(results_folder: Path) -> list[dict[str, Any]]:
         raise FiguresError(f"{path} is not an `agent eval miniwob` results file: {error}") from None
 
 
-def task_figures(results_folder: Path, targets: TargetsFile, tasks: Iterable[str] | None = None) -> list[TaskFigures]:
-    """The figures of each task of ``results_folder`` (in ``tasks`` order, or the results' own)."""
+def task_figures(
+    results_folder: Path, targets: TargetsFile, tasks: Iterable[str] | None = None, *, on_page: bool = True
+) -> list[TaskFigures]:
+    """The figures of each task of ``results_folder`` (in ``tasks`` order, or the results' own); ``on_page``:
+    each step judged by the reference's label of its own page where the episode has usable labels."""
     records = episode_records(results_folder)
     order = list(tasks) if tasks is not None else list(dict.fromkeys(record["task"] for record in records))
     figures = []
     for task in order:
         mine = [record for record in records if record["task"] == task]
-        tally, missing = _Tally(), 0
+        tally, missing, labelled = _Tally(), 0, 0
         averages = average_targets([targets.get(task, int(record["seed"])) for record in mine])
         for record in mine:
+            steps = _model_steps(Path(results_folder), record)
+            labels = _usable_labels(Path(results_folder) / record["run_dir"], len(steps)) if on_page else None
             reference = targets.get(task, int(record["seed"]))
-            missing += reference is None
-            _add_episode(tally, _model_steps(Path(results_folder), record), reference, averages)
+            missing += reference is None and labels is None
+            labelled += labels is not None
+            expected = labels if labels is not None else (reference.steps if reference is not None else ())
+            _add_episode(tally, steps, expected, averages)
         figures.append(
             TaskFigures(
                 task=task,
@@ -145,6 +159,7 @@ def task_figures(results_folder: Path, targets: TargetsFile, tasks: Iterable[str
                 successes=sum(bool(record["success"]) for record in mine),
                 raw_reward=sum(float(record["raw_reward"]) for record in mine) / len(mine) if mine else 0.0,
                 missing_targets=missing,
+                on_page=labelled,
             )
         )
     return figures
@@ -173,19 +188,28 @@ def average_targets(episodes: Iterable[ReferenceEpisode | None]) -> dict[tuple[i
     return {key: (x / count, y / count) for key, (x, y, count) in sums.items()}
 
 
+def _usable_labels(run_dir: Path, steps: int) -> Sequence[StepLabel] | None:
+    """The episode's labels when there is one for every step and each is of the page alone."""
+    labels = read_labels(run_dir)
+    if labels is None or len(labels) < steps:
+        return None
+    usable = [label for label in labels[:steps] if label is not None and not label.stateful]
+    return usable if len(usable) == steps else None
+
+
 def _add_episode(
     tally: _Tally,
     steps: list[StepRecord],
-    reference: ReferenceEpisode | None,
+    expected_steps: Sequence[ReferenceStep | StepLabel],
     averages: Mapping[tuple[int, int], tuple[float, float]],
 ) -> None:
     for position, step in enumerate(steps):
         action = _first_action(step)
         tally.steps += 1
         tally.parsed += action is not None
-        if reference is None or position >= len(reference.steps):
+        if position >= len(expected_steps):
             continue
-        expected = reference.steps[position]
+        expected = expected_steps[position]
         tally.compared += 1
         same_kind = action is not None and action_kind(action) == expected.kind
         tally.right_kind += same_kind
@@ -194,7 +218,8 @@ def _add_episode(
             tally.chance_sum += _chance(expected)
             tally.hits += same_kind and action is not None and _lands(action, expected, step)
             tally.fixed_hits += all(
-                box.contains(*averages[(position, number)]) for number, box in enumerate(expected.targets)
+                (position, number) in averages and box.contains(*averages[(position, number)])
+                for number, box in enumerate(expected.targets)
             )
 
 
@@ -214,7 +239,7 @@ def action_kind(action: Action) -> str:
     return _KIND_OF_ACTION.get(name, name)
 
 
-def _lands(action: Action, expected: ReferenceStep, step: StepRecord) -> bool:
+def _lands(action: Action, expected: ReferenceStep | StepLabel, step: StepRecord) -> bool:
     points = action.points()
     if step.frame is None or len(points) < len(expected.targets):
         return False
@@ -226,7 +251,7 @@ def _lands(action: Action, expected: ReferenceStep, step: StepRecord) -> bool:
     )
 
 
-def _chance(expected: ReferenceStep) -> float:
+def _chance(expected: ReferenceStep | StepLabel) -> float:
     chance = 1.0
     for box in expected.targets:
         chance *= box.area

@@ -32,6 +32,7 @@ from ..miniwob.episode import AgentPath, play_through_agent
 from ..miniwob.policies import QuietEvents
 from ..miniwob.reference.backend import REFERENCE_MODEL, ReferenceBackend, next_move
 from ..miniwob.reference.catalog import SOLVERS
+from ..miniwob.reference.labels import Box, box_at
 from ..miniwob.reference.moves import Move
 from ..miniwob.reference.page import Page
 from ..miniwob.requirements import check_packages, find_browser
@@ -40,37 +41,6 @@ from ..miniwob.view import View
 
 TARGETS_FILE = "targets.json"
 RUNS_FOLDER = "runs"
-# The element under a CSS point of the viewport: [left, top, width, height] relative to the task area (#wrap), and
-# the area's size.
-_ELEMENT_AT = """
-var wrap = document.getElementById('wrap').getBoundingClientRect();
-var element = document.elementFromPoint(arguments[0], arguments[1]);
-if (!element) { return null; }
-// A click anywhere on a control works, not only on the label or icon inside it.
-element = element.closest('button, a, input, select, textarea, label') || element;
-var r = element.getBoundingClientRect();
-return [r.left - wrap.left, r.top - wrap.top, r.width, r.height, wrap.width, wrap.height];
-"""
-
-
-@dataclass(frozen=True)
-class Box:
-    """A rectangle as shares (0..1) of the task area's width and height."""
-
-    left: float
-    top: float
-    width: float
-    height: float
-
-    def contains(self, x: float, y: float) -> bool:
-        return self.left <= x < self.left + self.width and self.top <= y < self.top + self.height
-
-    @property
-    def area(self) -> float:
-        """The share of the task area it covers (clipped to the area): what a random point hits."""
-        width = max(0.0, min(1.0, self.left + self.width) - max(0.0, self.left))
-        height = max(0.0, min(1.0, self.top + self.height) - max(0.0, self.top))
-        return width * height
 
 
 @dataclass(frozen=True)
@@ -185,7 +155,7 @@ class _RecordingSolver:
 
     def __call__(self, page: Page) -> Move:
         move = next_move(self._solve, page)  # a solver that gives up answers finished (failure)
-        self.steps.append(ReferenceStep(kind=move.kind, targets=tuple(_box_at(page, point) for point in move.points())))
+        self.steps.append(ReferenceStep(kind=move.kind, targets=tuple(box_at(page, point) for point in move.points())))
         return move
 
 
@@ -216,11 +186,3 @@ def play_reference(env: TaskEnv, seed: int, play: ReferencePlay, runs_dir: Path)
         raw_reward=result.raw_reward,
         done=result.done,
     )
-
-
-def _box_at(page: Page, point: tuple[float, float]) -> Box:
-    found = page.js(_ELEMENT_AT, *point)
-    if not found:  # nothing there (outside the page): a target nothing can hit
-        return Box(0.0, 0.0, 0.0, 0.0)
-    left, top, width, height, area_width, area_height = (float(value) for value in found)
-    return Box(left=left / area_width, top=top / area_height, width=width / area_width, height=height / area_height)

@@ -31,6 +31,7 @@ from ...suite.guard import GuardedBackend, GuardedDevice, StopSignal
 from .browser import BrowserError
 from .reference.backend import next_move
 from .reference.catalog import TaskSolver
+from .reference.labels import LabellingBackend, write_labels
 from .reference.page import Page
 from .reference.selenium_actor import SeleniumActor
 from .task_env import EnvState, EpisodeStart, TaskEnv
@@ -126,10 +127,11 @@ def play_through_agent(env: TaskEnv, seed: int, path: AgentPath, runs_dir: Path)
     page = Page(start.utterance, start.fields, env.run_js, env.area)
     device = _open_device(env)
     judge = EpisodeJudge(env)
+    backend = path.backend_for(page, env)
     parts = RunParts(
         task=Task(name=f"{env.task} seed {seed}", steps=[AiStep(ai=start.utterance)]),
         device=GuardedDevice(device, path.stop),
-        backend=GuardedBackend(path.backend_for(page, env), path.stop),
+        backend=GuardedBackend(backend, path.stop),
         dialect=path.dialect,
         settings=path.loop,
         events=path.events,
@@ -155,6 +157,8 @@ def play_through_agent(env: TaskEnv, seed: int, path: AgentPath, runs_dir: Path)
         run_dir=str(result.run_dir),
     )
     write_episode_file(result.run_dir, episode, env)
+    if isinstance(backend, LabellingBackend):
+        write_labels(Path(result.run_dir), backend.labels)
     return episode
 
 

@@ -24,6 +24,7 @@ from ...suite.guard import StopSignal
 from .episode import AgentPath, EpisodeResult, play_through_agent, play_through_selenium
 from .reference.backend import REFERENCE_MODEL, ReferenceBackend
 from .reference.catalog import SOLVERS
+from .reference.labels import LabellingBackend
 from .reference.misses import Misses
 from .reference.page import Page
 from .task_env import TaskEnv
@@ -102,6 +103,8 @@ def player(
             misses = Misses(settings.misses, env.current.seed) if settings.misses and env.current else None
             return ReferenceBackend(SOLVERS[env.task].solve, page, env.area, dialect, misses)
         assert shared is not None
+        if env.task in SOLVERS:  # the reference labels each page the model answers (reference/labels.py)
+            return LabellingBackend(shared.get(), SOLVERS[env.task].solve, page)
         return shared.get()
 
     path = AgentPath(

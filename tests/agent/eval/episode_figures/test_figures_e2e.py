@@ -3,6 +3,8 @@
 The reference policy's own episodes, set beside its trajectory on the same seeds, must score every
 step as parsed, of the right kind and on target; a scripted policy that clicks the page's corner
 parses and picks the right kind (a click) but hits nothing, and its chance is the targets' share.
+A model that leaves the reference's path is judged by what the reference would do on its own pages
+(the labels the eval takes), and by step index only where asked.
 """
 
 from __future__ import annotations
@@ -58,6 +60,33 @@ def test_clicks_in_the_corner_parse_and_are_clicks_but_hit_nothing(
     for row in task_figures(out, targets, TASKS):
         assert (row.steps, row.parsed, row.compared, row.right_kind, row.pointing) == (SEEDS,) * 5, row
         assert row.hits == 0 and row.success_rate == 0.0 and row.chance > 0.0
+
+
+def test_a_model_off_the_reference_path_is_judged_on_its_own_pages(
+    targets: TargetsFile, miniwob: Callable[..., None], tmp_path: Path
+) -> None:
+    # Three clicks in the corner: the page never changes, so on every page the reference would click its
+    # target again (enter-text: the field, never typing, since the field never gets the focus).
+    script = tmp_path / "corner.json"
+    corner = (
+        '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [1, 1]}}\n'
+        "</tool_call>"
+    )
+    script.write_text(json.dumps([corner] * 3), encoding="utf-8")
+    out = tmp_path / "corner"
+    miniwob("--backend", "scripted", "--script", script, "--dialect", "qwen", "--max-steps", "3", "--out", out)
+    on_page = {row.task: row for row in task_figures(out, targets, TASKS)}
+    by_index = {row.task: row for row in task_figures(out, targets, TASKS, on_page=False)}
+    for task in TASKS:
+        row = on_page[task]
+        assert row.on_page == SEEDS and row.steps == 3 * SEEDS, row
+        assert row.compared == row.right_kind == row.pointing == 3 * SEEDS and row.hits == 0, row
+        assert by_index[task].on_page == 0
+    # The reference's own play: click-test ends after one click; enter-text clicks, types, clicks.
+    assert by_index["click-test"].compared == SEEDS
+    assert (by_index["enter-text"].compared, by_index["enter-text"].right_kind) == (3 * SEEDS, 2 * SEEDS)
+    labels = json.loads(next((out / "runs" / "enter-text").glob("*/reference_labels.json")).read_text())["labels"]
+    assert [label["kind"] for label in labels] == ["click"] * 3 and not any(label["stateful"] for label in labels)
 
 
 def test_a_folder_without_results_says_what_to_run(targets: TargetsFile, tmp_path: Path) -> None:
