@@ -15,6 +15,7 @@ from tests.agent.eval.support import file_order, model_point
 from tests.support.cli import AGENT_COMMAND, REPO
 from tests.support.make_grounding_set import make_screenspot
 from tests.support.model_server import ModelServer, Reply
+from tests.support.processes import ctrl_c_as_in_a_terminal
 
 CAP = 1280 * 28 * 28
 
@@ -40,7 +41,15 @@ def test_ctrl_c_keeps_finished_items_and_the_rerun_resumes(tmp_path: Path) -> No
             "--request-timeout",
             "300",
         ]
-        process = subprocess.Popen(args, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            args,
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=ctrl_c_as_in_a_terminal,
+        )
         log = out / "results.jsonl"
         # Until two answers are stored and the third request hangs. A hang guard, not a speed goal: on a
         # busy machine the child's start alone (torch's import) can take minutes, and a Ctrl-C sent

@@ -15,6 +15,7 @@ from tests.agent.suite.suite_files import by_task, case_kinds, clicks, junit, on
 from tests.support.adb_server import AdbServer
 from tests.support.adb_shell import VirtualPhone
 from tests.support.e2e import agent_command
+from tests.support.processes import ctrl_c_as_in_a_terminal
 
 pytestmark = pytest.mark.slow
 
@@ -40,6 +41,7 @@ def agent(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[s
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ctrl_c_as_in_a_terminal,
     )
 
 

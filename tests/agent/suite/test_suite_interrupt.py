@@ -14,6 +14,7 @@ import yaml
 
 from tests.agent.suite.suite_files import by_task, only_suite_dir, read_suite, steps
 from tests.support.e2e import agent_command, agent_env, xvfb_or_skip
+from tests.support.processes import ctrl_c_as_in_a_terminal
 from tests.support.xvfb import XvfbServer
 
 pytestmark = [pytest.mark.xvfb, pytest.mark.slow]
@@ -46,6 +47,7 @@ def test_ctrl_c_in_a_long_wait_stops_the_suite_and_says_so(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ctrl_c_as_in_a_terminal,
     )
     try:
         suite_dir = None
