@@ -67,7 +67,9 @@ class TaskFigures:
     pointing: int = 0  # compared steps where the reference pointed at something
     hits: int = 0
     chance: float = 0.0  # mean share of the task area a random point would hit, over the pointing steps
-    fixed_point: float = 0.0  # share of the pointing steps that the step's average target point hits
+    # Share of the pointing steps that the step's average target point hits, over the steps at an index the
+    # reference's own play reaches (a labelled step past it has no average to aim at).
+    fixed_point: float = 0.0
     successes: int = 0
     raw_reward: float = 0.0  # mean over episodes
     missing_targets: int = 0  # episodes with no reference trajectory for their seed (left out of kind and hit)
@@ -110,6 +112,7 @@ class _Tally:
     pointing: int = 0
     hits: int = 0
     chance_sum: float = 0.0
+    fixed_steps: int = 0  # pointing steps at an index where the reference's own play has targets to average
     fixed_hits: int = 0
 
 
@@ -155,7 +158,7 @@ def task_figures(
                 pointing=tally.pointing,
                 hits=tally.hits,
                 chance=tally.chance_sum / tally.pointing if tally.pointing else 0.0,
-                fixed_point=tally.fixed_hits / tally.pointing if tally.pointing else 0.0,
+                fixed_point=tally.fixed_hits / tally.fixed_steps if tally.fixed_steps else 0.0,
                 successes=sum(bool(record["success"]) for record in mine),
                 raw_reward=sum(float(record["raw_reward"]) for record in mine) / len(mine) if mine else 0.0,
                 missing_targets=missing,
@@ -217,10 +220,11 @@ def _add_episode(
             tally.pointing += 1
             tally.chance_sum += _chance(expected)
             tally.hits += same_kind and action is not None and _lands(action, expected, step)
-            tally.fixed_hits += all(
-                (position, number) in averages and box.contains(*averages[(position, number)])
-                for number, box in enumerate(expected.targets)
-            )
+            if all((position, number) in averages for number in range(len(expected.targets))):
+                tally.fixed_steps += 1
+                tally.fixed_hits += all(
+                    box.contains(*averages[(position, number)]) for number, box in enumerate(expected.targets)
+                )
 
 
 def _first_action(step: StepRecord) -> Action | None:
