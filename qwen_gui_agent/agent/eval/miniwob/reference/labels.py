@@ -12,6 +12,7 @@ marked ``stateful`` and the figures fall back to the reference's own trajectory 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ from ..browser import BrowserError
 from .backend import next_move
 from .moves import Move
 from .page import Page
+
+log = logging.getLogger(__name__)
 
 LABELS_FILE = "reference_labels.json"  # in the run directory of each model episode
 
@@ -107,7 +110,10 @@ class LabellingBackend(ModelBackend):
         try:
             move = next_move(self._solve, self._page)
             targets = tuple(box_at(self._page, point) for point in move.points())
-        except BrowserError:
+        except BrowserError:  # the page is gone: the model's own step says so
+            return None
+        except Exception:  # a solver's defect must not cost the model its step: no label, logged
+            log.warning("the reference could not label this page", exc_info=True)
             return None
         finally:
             stateful = self._page.memory != noted
