@@ -22,6 +22,17 @@ from tests.agent.eval.episode_figures.conftest import FIRST_SEED, SEEDS, TASKS
 pytestmark = [pytest.mark.xvfb, pytest.mark.slow]
 
 
+def corner_clicks(folder: Path, count: int) -> Path:
+    """A script of ``count`` qwen answers that click the page's corner (nothing there to hit)."""
+    corner = (
+        '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [1, 1]}}\n'
+        "</tool_call>"
+    )
+    script = folder / "corner.json"
+    script.write_text(json.dumps([corner] * count), encoding="utf-8")
+    return script
+
+
 def test_the_reference_trajectory_holds_each_move_and_its_target(targets: TargetsFile) -> None:
     for seed in range(FIRST_SEED, FIRST_SEED + SEEDS):
         click_test, enter_text = targets.get("click-test", seed), targets.get("enter-text", seed)
@@ -49,12 +60,7 @@ def test_the_reference_policy_scores_every_step(
 def test_clicks_in_the_corner_parse_and_are_clicks_but_hit_nothing(
     targets: TargetsFile, miniwob: Callable[..., None], tmp_path: Path
 ) -> None:
-    script = tmp_path / "corner.json"
-    corner = (
-        '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [1, 1]}}\n'
-        "</tool_call>"
-    )
-    script.write_text(json.dumps([corner]), encoding="utf-8")
+    script = corner_clicks(tmp_path, 1)
     out = tmp_path / "corner"
     miniwob("--backend", "scripted", "--script", script, "--dialect", "qwen", "--max-steps", "1", "--out", out)
     for row in task_figures(out, targets, TASKS):
@@ -67,12 +73,7 @@ def test_a_model_off_the_reference_path_is_judged_on_its_own_pages(
 ) -> None:
     # Three clicks in the corner: the page never changes, so on every page the reference would click its
     # target again (enter-text: the field, never typing, since the field never gets the focus).
-    script = tmp_path / "corner.json"
-    corner = (
-        '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [1, 1]}}\n'
-        "</tool_call>"
-    )
-    script.write_text(json.dumps([corner] * 3), encoding="utf-8")
+    script = corner_clicks(tmp_path, 3)
     out = tmp_path / "corner"
     miniwob("--backend", "scripted", "--script", script, "--dialect", "qwen", "--max-steps", "3", "--out", out)
     on_page = {row.task: row for row in task_figures(out, targets, TASKS)}

@@ -20,7 +20,7 @@ from ....export.rows import DELIBERATE_MISS
 from ..browser import BrowserError
 from ..view import TaskArea
 from .answers import frame_of, to_action, write_answer
-from .misses import POINTING_KINDS, Misses
+from .misses import Misses
 from .moves import Move, PolicyGaveUp, finished
 from .page import Page
 
@@ -63,10 +63,9 @@ class ReferenceBackend(ModelBackend):
         missed = False
         try:
             move = next_move(self._solve, self._page)
-            if self._misses is not None and self._misses.left > 0 and move.kind in POINTING_KINDS:
+            if self._misses is not None and self._misses.due(move):
                 # A miss changes nothing on the page: forget what the solver noted as done (a list opened).
-                self._page.memory.clear()
-                self._page.memory.update(noted)
+                self._page.forget_notes_since(noted)
                 move = self._misses.apply(move, self._page)
                 missed = True
         except BrowserError as error:  # the page cannot be read: infrastructure, not a policy mistake

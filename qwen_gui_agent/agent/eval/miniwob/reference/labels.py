@@ -116,9 +116,7 @@ class LabellingBackend(ModelBackend):
             log.warning("the reference could not label this page", exc_info=True)
             return None
         finally:
-            stateful = self._page.memory != noted
-            self._page.memory.clear()
-            self._page.memory.update(noted)
+            stateful = self._page.forget_notes_since(noted)
         return StepLabel(kind=move.kind, targets=targets, stateful=stateful)
 
 

@@ -82,9 +82,11 @@ class Misses:
         self.left = count
         self._rng = random.Random(seed)
 
+    def due(self, move: Move) -> bool:
+        """Whether ``move`` is to miss: misses are left and it points somewhere."""
+        return self.left > 0 and move.kind in POINTING_KINDS
+
     def apply(self, move: Move, page: Page) -> Move:
-        """``move``, or it missed when misses are left and it points somewhere."""
-        if self.left <= 0 or move.kind not in POINTING_KINDS:
-            return move
+        """``move`` missed (call it for a move that is ``due``); one miss fewer left."""
         self.left -= 1
         return missed(move, page, self._rng)

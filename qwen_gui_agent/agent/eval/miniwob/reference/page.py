@@ -102,6 +102,16 @@ class Page:
             raise PolicyGaveUp(f"no visible {wanted} on the page")
         return found[0]
 
+    def forget_notes_since(self, noted: dict[str, object]) -> bool:
+        """Put ``memory`` back as ``noted`` (a copy taken earlier); whether the solver had changed it since.
+
+        For a move that will not be played as the solver meant it (a deliberate miss) or not at all (a
+        label of a page the model plays): the page will not have gone where the notes say."""
+        changed = self.memory != noted
+        self.memory.clear()
+        self.memory.update(noted)
+        return changed
+
     def animating(self) -> bool:
         """Whether a jQuery animation is still moving things (a click now could miss)."""
         return bool(self.js(_ANIMATING))
