@@ -135,7 +135,8 @@ def _finished(done: Path, episodes: int | None) -> bool:
 
 def _environment(settings: Settings) -> dict[str, str]:
     # One thread each: on a shared CPU, torch's thread pool spinning against other processes is far slower.
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    # The repository first, then whatever the caller's PYTHONPATH holds (a GPU machine's carried packages).
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     if settings.torch_device == "cpu":
         env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
     return env
@@ -238,10 +239,12 @@ def _export(settings: Settings) -> None:
 
 
 def _build(settings: Settings) -> None:
-    from tests.support.small_qwen import SmallQwenSpec, corpus_of_rows, save_small_qwen
+    from dataclasses import replace
+
+    from tests.support.small_qwen import SIZES, corpus_of_rows, save_small_qwen
 
     corpus = [text for path in _data_files(settings.out) for text in corpus_of_rows(path)]
-    save_small_qwen(settings.out / "model-init", corpus, SmallQwenSpec(merges=settings.merges))
+    save_small_qwen(settings.out / "model-init", corpus, replace(SIZES[settings.model_size], merges=settings.merges))
 
 
 def train_arguments(manifest: dict[str, Any], settings: Settings) -> list[str]:

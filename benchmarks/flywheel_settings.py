@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.small_qwen import SIZES
+
 STAGES = ("record", "export", "build", "train", "reference", "eval", "table")
 TASKS = ("click-test", "enter-text", "choose-list", "scroll-text-2", "drag-box")
 UITARS_TASKS = ("click-test", "enter-text")
@@ -28,6 +30,7 @@ class Settings:
     recovery_episodes: int  # per task and dialect, with one deliberate miss each
     uitars_recovery_tasks: tuple[str, ...]
     merges: str
+    model_size: str  # a key of tests/support/small_qwen.py's SIZES
     heldout_seed: int
     heldout_episodes: int
     zoom: float
@@ -89,6 +92,13 @@ def parse_settings(argv: Sequence[str] | None, description: str) -> Settings:
         default="phrases",
         help="the BPE's merges: across spaces (rows of ~135 tokens) or inside words only (six times longer: for a GPU)",
     )
+    parser.add_argument(
+        "--model-size",
+        choices=tuple(SIZES),
+        default="small",
+        help="the model's sizes (tests/support/small_qwen.py): small (2.3 M parameters, a CPU trains it in "
+        "~40 min) or medium (~12 M, for a GPU)",
+    )
     parser.add_argument("--heldout-seed", type=int, default=100000, help="the first held-out seed")
     parser.add_argument("--heldout-episodes", type=int, default=20)
     parser.add_argument("--zoom", type=float, default=1.0, help="page zoom: the 160x210 task area at zoom x 1 px")
@@ -135,6 +145,7 @@ def parse_settings(argv: Sequence[str] | None, description: str) -> Settings:
         uitars_recovery_tasks=_names(args.uitars_recovery_tasks),
         more_episodes={task: int(count) for task, count in (item.split("=", 1) for item in args.episodes_of)},
         merges=args.merges,
+        model_size=args.model_size,
         heldout_seed=args.heldout_seed,
         heldout_episodes=args.heldout_episodes,
         zoom=args.zoom,
@@ -151,10 +162,6 @@ def parse_settings(argv: Sequence[str] | None, description: str) -> Settings:
         save_every=args.save_every,
         max_new_tokens=args.max_new_tokens,
     )
-
-
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 def _names(text: str) -> tuple[str, ...]:
