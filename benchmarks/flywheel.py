@@ -4,8 +4,9 @@
 
 1. record: the MiniWoB++ reference policy plays the tasks on training seeds through
    ``agent eval miniwob --policy reference`` (ordinary run directories), in the qwen dialect, and a
-   set in UI-TARS's; and on other seeds with ``--misses 1`` (its first click lands on blank page,
-   then it recovers: the screens after a missed click, which clean demonstrations never show);
+   set in UI-TARS's; and on other seeds with ``--misses N`` for each N of ``--recovery-misses`` (its
+   first N pointing moves land on blank page, then it recovers: the screens after a missed click,
+   which clean demonstrations never show);
 2. export: ``agent export`` turns every run into ms-swift rows, as a user would (a deliberate miss
    stays in the later rows' history and is no answer to learn);
 3. build: a small Qwen2.5-VL with random weights (tests/support/small_qwen.py: a BPE fitted to the
@@ -39,7 +40,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.flywheel_settings import RECOVERY_SEED, Settings, parse_settings  # noqa: E402
+from benchmarks.flywheel_settings import Settings, parse_settings, recovery_name, recovery_seed  # noqa: E402
 
 TEMPLATE_FILE = REPO / "tests" / "support" / "swift_small_vocab.py"
 
@@ -84,13 +85,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 episodes * len(group),
             )
         recovering = settings.recovery_tasks(dialect)
-        if settings.recovery_episodes and recovering:
-            name = f"{dialect}-recovery-{settings.recovery_episodes}"
+        for misses in settings.recovery_misses if settings.recovery_episodes and recovering else ():
+            name = recovery_name(dialect, settings.recovery_episodes, misses)
             stage(
                 f"record {name}",
                 out / "demos" / name / "results.json",
-                lambda n=name, d=dialect, t=recovering: _record(
-                    settings, n, d, t, settings.recovery_episodes, seed=RECOVERY_SEED, misses=1
+                lambda n=name, d=dialect, t=recovering, m=misses: _record(
+                    settings, n, d, t, settings.recovery_episodes, seed=recovery_seed(m), misses=m
                 ),
                 settings.recovery_episodes * len(recovering),
             )

@@ -17,6 +17,17 @@ UITARS_TASKS = ("click-test", "enter-text")
 # action on all 20 held-out seeds (docs/finetune.md). The qwen dialect learnt the same data.
 UITARS_RECOVERY_TASKS = ("click-test",)
 RECOVERY_SEED = 50000  # the recovery demonstrations' first seed: apart from the clean ones and the held-out ones
+RECOVERY_SEED_STRIDE = 10000  # each count of misses plays its own seeds: 50000.., 60000.., below the held-out ones
+MAX_MISSES = 4
+
+
+def recovery_seed(misses: int) -> int:
+    return RECOVERY_SEED + (misses - 1) * RECOVERY_SEED_STRIDE
+
+
+def recovery_name(dialect: str, episodes: int, misses: int) -> str:
+    """The recovery set's folder under demos/ (one miss keeps the earlier runs' name, so they are reused)."""
+    return f"{dialect}-recovery-{episodes}" + (f"-misses-{misses}" if misses > 1 else "")
 
 
 @dataclass(frozen=True)
@@ -27,7 +38,8 @@ class Settings:
     train_episodes: int
     uitars_episodes: int
     more_episodes: dict[str, int]  # per task, instead of train_episodes (qwen)
-    recovery_episodes: int  # per task and dialect, with one deliberate miss each
+    recovery_episodes: int  # per task, dialect and count of deliberate misses
+    recovery_misses: tuple[int, ...]  # one set of recovery runs for each count
     uitars_recovery_tasks: tuple[str, ...]
     merges: str
     model_size: str  # a key of tests/support/small_qwen.py's SIZES
@@ -72,7 +84,14 @@ def parse_settings(argv: Sequence[str] | None, description: str) -> Settings:
         "--recovery-episodes",
         type=int,
         default=100,
-        help="seeds of each task and dialect played with one deliberate miss, then the recovery (0: none)",
+        help="seeds of each task and dialect played with deliberate misses (--recovery-misses), then the recovery "
+        "(0: none)",
+    )
+    parser.add_argument(
+        "--recovery-misses",
+        default="1",
+        help="deliberate misses before the recovery, one set of recovery runs for each count (say 1,2: the "
+        "screens after a second miss too); each set plays its own seeds",
     )
     parser.add_argument(
         "--uitars-recovery-tasks",
@@ -135,6 +154,10 @@ def parse_settings(argv: Sequence[str] | None, description: str) -> Settings:
     unknown = sorted(set(stages) - set(STAGES))
     if unknown:
         parser.error(f"unknown stage(s) {', '.join(unknown)}: choose from {', '.join(STAGES)}")
+    counts = _names(args.recovery_misses)
+    misses = tuple(sorted({int(count) for count in counts})) if all(count.isdigit() for count in counts) else ()
+    if not misses or not all(1 <= count <= MAX_MISSES for count in misses):
+        parser.error(f"--recovery-misses takes counts from 1 to {MAX_MISSES}, like 1,2")
     return Settings(
         out=args.out,
         tasks=_names(args.tasks),
@@ -142,6 +165,7 @@ def parse_settings(argv: Sequence[str] | None, description: str) -> Settings:
         train_episodes=args.train_episodes,
         uitars_episodes=args.uitars_episodes,
         recovery_episodes=args.recovery_episodes,
+        recovery_misses=misses,
         uitars_recovery_tasks=_names(args.uitars_recovery_tasks),
         more_episodes={task: int(count) for task, count in (item.split("=", 1) for item in args.episodes_of)},
         merges=args.merges,

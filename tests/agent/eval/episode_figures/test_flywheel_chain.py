@@ -1,6 +1,6 @@
 """``benchmarks/flywheel.py`` end to end at toy size: every stage runs the real tools on what the previous wrote.
 
-Record (the reference policy in Chromium, clean and with a deliberate miss), ``agent export``, the small
+Record (the reference policy in Chromium, clean and with one or two deliberate misses), ``agent export``, the small
 model built from the export's text, ``swift sft`` for two steps, the reference on a held-out seed,
 ``agent eval miniwob`` with the random and the trained model, the table. Numbers at this size say
 nothing (docs/finetune.md has the real run); what is checked is that the chain is one piece: the
@@ -42,6 +42,8 @@ def test_the_chain_trains_on_the_exported_rows_and_reports_both_models(browser: 
         "click-test=2",
         "--recovery-episodes",
         "1",
+        "--recovery-misses",
+        "1,2",
         "--heldout-episodes",
         "1",
         "--train-steps",
@@ -58,9 +60,12 @@ def test_the_chain_trains_on_the_exported_rows_and_reports_both_models(browser: 
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
     manifest = json.loads((out / "data" / "manifest.json").read_text())
-    # Two clean runs and one with a miss; the miss is skipped as an answer, the recovery learnt.
-    assert len(manifest["runs"]) == 3 and manifest["rows"]["action"] == 3
-    assert [skip["reason"].split(" (")[0] for skip in manifest["skipped_steps"]] == ["a deliberate miss"]
+    # Two clean runs, one with a miss and one with two (on its own seed); the misses are skipped as
+    # answers, each recovery learnt.
+    assert len(manifest["runs"]) == 4 and manifest["rows"]["action"] == 4
+    assert [skip["reason"].split(" (")[0] for skip in manifest["skipped_steps"]] == ["a deliberate miss"] * 3
+    twice = json.loads((out / "demos" / "qwen-recovery-1-misses-2" / "results.json").read_text())
+    assert [episode["seed"] for episode in twice["episodes"]] == [60000]
     trained_on = json.loads((out / "train-command.json").read_text())["command"]
     datasets = trained_on[trained_on.index("--dataset") + 1 : trained_on.index("--dataset") + 2]
     assert datasets == [str(out / "data" / "train.jsonl")]
