@@ -56,11 +56,31 @@ def figures_table(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def wrong_kinds(report: dict[str, Any]) -> list[str]:
+    """The trained model's steps of the wrong kind, by what the reference would do → what it did."""
+    lines = []
+    for key, rows in report["figures"].items():
+        if not key.startswith("trained-") or key.endswith("-by-index"):
+            continue
+        for row in rows:
+            if row.get("wrong_kinds"):
+                counts = ", ".join(f"{kinds} {count}" for kinds, count in row["wrong_kinds"].items())
+                lines.append(f"- {row['task']} ({key.removeprefix('trained-')}): {counts}")
+    if not lines:
+        return []
+    return [
+        "Steps of the wrong kind (trained, judged as in the right-kind column; the reference's kind → the model's):",
+        "",
+        *lines,
+        "",
+    ]
+
+
 def markdown_table(report: dict[str, Any]) -> str:
     settings = report["settings"]
     last_seed = settings["heldout_seed"] + settings["heldout_episodes"] - 1
     title = f"Held-out seeds {settings['heldout_seed']}..{last_seed} of each task, random weights → trained:"
-    lines = [title, "", *figures_table(report), ""]
+    lines = [title, "", *figures_table(report), "", *wrong_kinds(report)]
     lines += ["| stage | seconds |", "|---|---:|"]
     lines += [f"| {name} | {seconds:.0f} |" for name, seconds in report["stages"].items()]
     curve = report.get("loss") or []

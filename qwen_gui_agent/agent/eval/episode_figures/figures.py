@@ -25,8 +25,9 @@ always has its label.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,9 @@ class TaskFigures:
     raw_reward: float = 0.0  # mean over episodes
     missing_targets: int = 0  # episodes with no reference trajectory for their seed (left out of kind and hit)
     on_page: int = 0  # episodes judged by the labels of their own pages (the others by the reference's steps)
+    # The compared steps of the wrong kind, by "expected → answered" ("unparsed" for an answer that did
+    # not parse): where the model leaves the reference's way, which a rate alone does not say.
+    wrong_kinds: dict[str, int] = field(default_factory=dict)
 
     @property
     def parse_rate(self) -> float:
@@ -114,6 +118,7 @@ class _Tally:
     chance_sum: float = 0.0
     fixed_steps: int = 0  # pointing steps at an index where the reference's own play has targets to average
     fixed_hits: int = 0
+    wrong_kinds: Counter[str] = field(default_factory=Counter)
 
 
 def episode_records(results_folder: Path) -> list[dict[str, Any]]:
@@ -163,6 +168,7 @@ def task_figures(
                 raw_reward=sum(float(record["raw_reward"]) for record in mine) / len(mine) if mine else 0.0,
                 missing_targets=missing,
                 on_page=labelled,
+                wrong_kinds=dict(tally.wrong_kinds.most_common()),
             )
         )
     return figures
@@ -216,6 +222,8 @@ def _add_episode(
         tally.compared += 1
         same_kind = action is not None and action_kind(action) == expected.kind
         tally.right_kind += same_kind
+        if not same_kind:
+            tally.wrong_kinds[f"{expected.kind} → {action_kind(action) if action is not None else 'unparsed'}"] += 1
         if expected.targets:
             tally.pointing += 1
             tally.chance_sum += _chance(expected)

@@ -82,10 +82,11 @@ def test_a_model_off_the_reference_path_is_judged_on_its_own_pages(
         row = on_page[task]
         assert row.on_page == SEEDS and row.steps == 3 * SEEDS, row
         assert row.compared == row.right_kind == row.pointing == 3 * SEEDS and row.hits == 0, row
-        assert by_index[task].on_page == 0
+        assert row.wrong_kinds == {} and by_index[task].on_page == 0
     # The reference's own play: click-test ends after one click; enter-text clicks, types, clicks.
     assert by_index["click-test"].compared == SEEDS
     assert (by_index["enter-text"].compared, by_index["enter-text"].right_kind) == (3 * SEEDS, 2 * SEEDS)
+    assert by_index["enter-text"].wrong_kinds == {"type → click": SEEDS}  # a click where the reference typed
     labels = json.loads(next((out / "runs" / "enter-text").glob("*/reference_labels.json")).read_text())["labels"]
     assert [label["kind"] for label in labels] == ["click"] * 3 and not any(label["stateful"] for label in labels)
 
