@@ -89,7 +89,7 @@ def parse_settings(argv: Sequence[str] | None, description: str) -> Settings:
     )
     parser.add_argument(
         "--recovery-misses",
-        default="1",
+        default="1,2",
         help="deliberate misses before the recovery, one set of recovery runs for each count (say 1,2: the "
         "screens after a second miss too); each set plays its own seeds",
     )
