@@ -31,6 +31,9 @@ T = TypeVar("T")
 Service = Literal["shell", "exec"]
 
 SERVER_PROBE_S = 1.0  # a local adb server accepts at once; this only bounds a remote host that drops packets
+# A server told to stop answers OKAY and closes its socket a moment later; we wait for that, so that
+# when the run ends the daemon it started is gone (not still listening for a few hundred ms).
+SERVER_STOP_S = 5.0
 _READ_SIZE = 1 << 20
 _OKAY = b"OKAY"
 _FAIL = b"FAIL"
@@ -94,6 +97,19 @@ def stop_started_server(client: AdbClient, settings: AndroidSettings, why: str) 
         logger.info("stopping the adb server started at %s:%d %s", settings.adb_host, settings.adb_port, why)
         with contextlib.suppress(AdbError, OSError):
             client.server_kill()
+        try:
+            tenacity.Retrying(
+                stop=tenacity.stop_after_delay(SERVER_STOP_S),
+                wait=tenacity.wait_fixed(0.05),
+                retry=tenacity.retry_if_result(bool),
+            )(adb_server_listening, settings)
+        except tenacity.RetryError:
+            logger.warning(
+                "the adb server at %s:%d still listens %.0f s after it was told to stop",
+                settings.adb_host,
+                settings.adb_port,
+                SERVER_STOP_S,
+            )
 
 
 def with_retries(settings: AndroidSettings, what: str, call: Callable[[], T]) -> T:
