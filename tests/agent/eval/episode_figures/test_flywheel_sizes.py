@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.support.small_qwen import SIZES, build_config, build_tokenizer
@@ -12,22 +14,25 @@ transformers = pytest.importorskip("transformers")
 CORPUS = ['Click the button. {"action": "left_click", "coordinate": [54, 92]}', 'Enter "Emile" into the field.'] * 60
 
 
+def meta_model(size: str) -> Any:
+    """The size's model on the meta device: its shapes alone, no memory, no time."""
+    spec = SIZES[size]
+    config = build_config(spec, build_tokenizer(CORPUS, spec))  # raises when the rotary sections do not fit
+    with torch.device("meta"):
+        return transformers.Qwen2_5_VLForConditionalGeneration(config)
+
+
 @pytest.mark.parametrize("size", sorted(SIZES))
 def test_each_size_builds_a_qwen2_5_vl_whose_rotary_sections_fit_its_heads(size: str) -> None:
-    spec = SIZES[size]
-    config = build_config(spec, build_tokenizer(CORPUS, spec))  # raises when the sections do not fit
-    with torch.device("meta"):  # the shapes alone: no memory, no time
-        model = transformers.Qwen2_5_VLForConditionalGeneration(config)
-    assert model.config.text_config.hidden_size == spec.hidden_size
-    assert len(model.model.visual.blocks) == spec.vision_depth
+    model = meta_model(size)
+    assert model.config.text_config.hidden_size == SIZES[size].hidden_size
+    assert len(model.model.visual.blocks) == SIZES[size].vision_depth
 
 
 def test_medium_is_about_five_times_small_split_between_seeing_and_choosing() -> None:
     counts = {}
     for size in ("small", "medium"):
-        spec = SIZES[size]
-        with torch.device("meta"):
-            model = transformers.Qwen2_5_VLForConditionalGeneration(build_config(spec, build_tokenizer(CORPUS, spec)))
+        model = meta_model(size)
         vision = sum(parameter.numel() for parameter in model.model.visual.parameters())
         counts[size] = (sum(parameter.numel() for parameter in model.parameters()), vision)
     (small, _), (medium, medium_vision) = counts["small"], counts["medium"]
