@@ -68,7 +68,7 @@ def next_token_log_probs(model: Any, processor: Any, row: dict[str, Any], word: 
     prefix = answer[: answer.index(TYPED) + len(TYPED)]
     inputs = processor(text=[prompt + prefix], images=[image], return_tensors="pt")
     with torch.no_grad():
-        return model(**inputs).logits[0, -1].float().log_softmax(-1)
+        return model(**inputs).logits[0, -1].double().log_softmax(-1)
 
 
 def measure(model_dir: Path, data: Path, rows_wanted: int, seed: int) -> dict[str, Any]:
@@ -94,7 +94,8 @@ def measure(model_dir: Path, data: Path, rows_wanted: int, seed: int) -> dict[st
         original = next_token_log_probs(model, processor, row, asked, image)
         swapped = next_token_log_probs(model, processor, row, other, image)
         ranks.append(int((swapped[candidates] > swapped[words[other]]).sum()) + 1)
-        changes.append(float((original.exp() * (original - swapped)).sum()))
+        # A KL divergence is never negative; float rounding can make a zero one come out at -1e-17.
+        changes.append(max(0.0, float((original.exp() * (original - swapped)).sum())))
     return {
         "model": str(model_dir),
         "rows": len(ranks),
