@@ -112,11 +112,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 settings.heldout_episodes * len(tasks),
             )
     if "table" in settings.stages:
+        from benchmarks.flywheel_reading import measure as measure_reading
         from benchmarks.flywheel_table import loss_curve, markdown_table
 
         report["loss"] = loss_curve(out / "sft")
         report["figures"] = _figures(settings)
         report["data"] = _data_facts(out)
+        # Whether the trained model reads the word its task asks to type (None: no such rows were exported).
+        trained = out / "model-trained"
+        report["reading"] = measure_reading(trained, out / "data") if (trained / "config.json").is_file() else None
         report_path.write_text(json.dumps(report, indent=1))
         table = markdown_table(report)
         (out / "table.md").write_text(table)

@@ -71,7 +71,8 @@ def next_token_log_probs(model: Any, processor: Any, row: dict[str, Any], word: 
         return model(**inputs).logits[0, -1].double().log_softmax(-1)
 
 
-def measure(model_dir: Path, data: Path, rows_wanted: int, seed: int) -> dict[str, Any]:
+def measure(model_dir: Path, data: Path, rows_wanted: int = 40, seed: int = 0) -> dict[str, Any] | None:
+    """The figures above for ``rows_wanted`` typing rows; None when the rows ask for fewer than two one-token words."""
     import torch
     from PIL import Image
     from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -83,7 +84,7 @@ def measure(model_dir: Path, data: Path, rows_wanted: int, seed: int) -> dict[st
     words = one_token_words(rows, processor.tokenizer)
     rows = [row for row in rows if ASKED.search(row["messages"][1]["content"]).group(1) in words]  # type: ignore[union-attr]
     if len(words) < 2 or not rows:
-        raise SystemExit(f"{data / 'train.jsonl'}: no typing rows whose asked word is one token; nothing to swap")
+        return None
     pick = random.Random(seed)
     candidates = torch.tensor(list(words.values()))
     ranks, changes = [], []
@@ -119,6 +120,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path}: not found; pass a trained model folder and its export's data folder", file=sys.stderr)
             return 2
     result = measure(args.model, args.data, args.rows, args.seed)
+    if result is None:
+        print(
+            f"{args.data / 'train.jsonl'}: no rows type a one-token word their task asks for; "
+            "export enter-text runs (qwen dialect) to have some",
+            file=sys.stderr,
+        )
+        return 2
     print(
         f"{result['rows']} rows, {result['words']} one-token words: the swapped-in word ranks "
         f"{result['median_rank']:g} (median; chance {result['chance_rank']:g}), first in {100 * result['first']:.0f}%; "

@@ -76,11 +76,24 @@ def wrong_kinds(report: dict[str, Any]) -> list[str]:
     ]
 
 
+def reading(report: dict[str, Any]) -> list[str]:
+    """benchmarks/flywheel_reading.py's figures for the trained model, when the rows type words their tasks ask for."""
+    found = report.get("reading")
+    if not found:
+        return []
+    return [
+        f"Reading the task's word ({found['rows']} training rows that type it, the word swapped for another of "
+        f"{found['words']}): the swapped-in word ranks {found['median_rank']:g} (median; chance "
+        f"{found['chance_rank']:g}), first in {_percent(found['first'])}; the answers' KL {found['mean_kl']:.2g}.",
+        "",
+    ]
+
+
 def markdown_table(report: dict[str, Any]) -> str:
     settings = report["settings"]
     last_seed = settings["heldout_seed"] + settings["heldout_episodes"] - 1
     title = f"Held-out seeds {settings['heldout_seed']}..{last_seed} of each task, random weights → trained:"
-    lines = [title, "", *figures_table(report), "", *wrong_kinds(report)]
+    lines = [title, "", *figures_table(report), "", *wrong_kinds(report), *reading(report)]
     lines += ["| stage | seconds |", "|---|---:|"]
     lines += [f"| {name} | {seconds:.0f} |" for name, seconds in report["stages"].items()]
     curve = report.get("loss") or []

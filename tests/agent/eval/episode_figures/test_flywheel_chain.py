@@ -83,6 +83,7 @@ def test_the_chain_trains_on_the_exported_rows_and_reports_both_models(browser: 
         assert row["task"] == "click-test" and row["episodes"] == 1
         results = json.loads((out / "eval" / f"{model}-qwen" / "results.json").read_text())
         assert results["summary"]["overall"]["episodes"] == 1
+    assert report["reading"] is None  # click-test alone: no row types a word its task asks for
     table = (out / "table.md").read_text()
     assert "| click-test | qwen | 1 |" in table and "| train |" in table
     assert table in done.stdout

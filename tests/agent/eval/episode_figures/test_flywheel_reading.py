@@ -1,4 +1,4 @@
-"""``benchmarks/flywheel_reading.py``: which rows it swaps, and the figures it gives for a real trained model."""
+"""``benchmarks/flywheel_reading.py``: which rows it swaps, the figures it gives for a real trained model, its table line."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import pytest
 from PIL import Image
 
 from benchmarks.flywheel_reading import measure, one_token_words, typing_rows
+from benchmarks.flywheel_table import reading
 from tests.support.cli import REPO
 
 TRAINED = REPO / "tests" / "support" / "trained_small_qwen"
+SCRIPT = REPO / "benchmarks" / "flywheel_reading.py"
 SYSTEM = "You are a helpful assistant that operates a device for the user."
 
 
@@ -62,15 +64,31 @@ def test_only_rows_that_type_the_asked_word_are_swapped(data: Path) -> None:
 
 def test_the_trained_model_is_measured_on_every_chosen_row(data: Path) -> None:
     result = measure(TRAINED, data, rows_wanted=10, seed=0)
+    assert result is not None
     assert result["rows"] == 2 and result["words"] == 2 and result["chance_rank"] == 1.5
     assert 1 <= result["median_rank"] <= 2
     assert result["mean_kl"] >= 0 and math.isfinite(result["mean_kl"])
+    (line, _) = reading({"reading": result})  # the flywheel's table prints it
+    assert line.startswith("Reading the task's word (2 training rows") and "chance 1.5" in line
+
+
+def test_rows_without_a_one_token_word_to_swap_give_none_and_exit_2(data: Path) -> None:
+    rows = (data / "train.jsonl").read_text().splitlines()
+    (data / "train.jsonl").write_text("\n".join(row for row in rows if "Zzyx" in row or "left_click" in row) + "\n")
+    assert measure(TRAINED, data) is None
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--model", str(TRAINED), "--data", str(data)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2 and "export enter-text runs" in done.stderr
+    assert reading({"reading": None}) == []
 
 
 def test_a_missing_folder_exits_2_naming_it(tmp_path: Path) -> None:
-    script = REPO / "benchmarks" / "flywheel_reading.py"
     done = subprocess.run(
-        [sys.executable, str(script), "--model", str(TRAINED), "--data", str(tmp_path / "none")],
+        [sys.executable, str(SCRIPT), "--model", str(TRAINED), "--data", str(tmp_path / "none")],
         capture_output=True,
         text=True,
         check=False,
