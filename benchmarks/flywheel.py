@@ -60,6 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         key: str(value) if isinstance(value, Path) else value for key, value in settings.__dict__.items()
     }
     report.setdefault("stages", {})
+    # "settings" is this command's; each command run on the folder keeps its own, with the stages it ran
+    # (a model trained on a GPU with other steps keeps them after the evals run here).
+    ran: dict[str, float] = {}
+    report.setdefault("commands", []).append({"settings": report["settings"], "stages": ran})
 
     def stage(name: str, done: Path, work: Callable[[], Any], episodes: int | None = None) -> None:
         if name.split()[0] not in settings.stages:
@@ -70,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[{name}] ...", flush=True)
         started = time.perf_counter()
         work()
-        report["stages"][name] = round(time.perf_counter() - started, 1)
+        report["stages"][name] = ran[name] = round(time.perf_counter() - started, 1)
         report_path.write_text(json.dumps(report, indent=1))
         print(f"[{name}] {report['stages'][name]:.0f} s", flush=True)
 

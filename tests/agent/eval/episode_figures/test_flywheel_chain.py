@@ -87,3 +87,13 @@ def test_the_chain_trains_on_the_exported_rows_and_reports_both_models(browser: 
     table = (out / "table.md").read_text()
     assert "| click-test | qwen | 1 |" in table and "| train |" in table
     assert table in done.stdout
+
+    # The table again, from a command with other settings: the first command's, which trained, are kept.
+    again = [*command[: command.index("--train-steps")], "--train-steps", "5", "--stages", "table"]
+    done = subprocess.run(again, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads((out / "flywheel.json").read_text())
+    first, second = report["commands"]
+    assert first["settings"]["train_steps"] == 2 and "train" in first["stages"]
+    assert second["settings"]["train_steps"] == 5 and second["stages"] == {}
+    assert report["settings"] == second["settings"] and "train" in report["stages"]
