@@ -11,8 +11,11 @@
    stays in the later rows' history and is no answer to learn);
 3. build: a small Qwen2.5-VL with random weights (tests/support/small_qwen.py: a BPE fitted to the
    exported text, each number 0..999 one token);
-4. train: ``swift sft`` (full training, the export README's command with the changes listed in
-   ``train_arguments``) on the CPU or a GPU;
+4. read (with ``--reading-steps N``): ``swift sft`` from the random weights on the exported rows that
+   type the word their task asks for, alone (benchmarks/flywheel_train.py says why);
+   train: ``swift sft`` (full training, the export README's command with the changes listed in
+   ``train_arguments``) on all the rows, from the random weights or the reading stage's model, on the
+   CPU or a GPU;
 5. reference: the reference policy on the held-out seeds (its moves and the elements they aim at);
 6. eval: ``agent eval miniwob --backend local`` with the random model (before) and the trained one
    (after) on the held-out seeds;
@@ -28,9 +31,6 @@ run it again); ``flywheel.json`` holds the recipe, each stage's time, the loss c
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -40,15 +40,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.flywheel_commands import AGENT, run_logged  # noqa: E402
 from benchmarks.flywheel_settings import Settings, parse_settings, recovery_name, recovery_seed  # noqa: E402
-
-TEMPLATE_FILE = REPO / "tests" / "support" / "swift_small_vocab.py"
-
-# Stages import what they use: a GPU machine that only trains needs ms-swift, not the agent's dependencies.
-AGENT = (sys.executable, "-c", "from qwen_gui_agent.agent.cli import main; main()")
-SWIFT = (sys.executable, "-c", "from swift.cli.main import cli_main; cli_main()")  # `swift`, wherever pip put it
-# LoRA and the stock template: what the export README says for a real checkpoint, not for training from scratch.
-_DROPPED_FLAGS = {"--lora_rank", "--lora_alpha", "--target_modules", "--num_train_epochs", "--save_strategy"}
+from benchmarks.flywheel_train import data_files, read_first, train  # noqa: E402
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,7 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     stage("export", out / "data" / "manifest.json", lambda: _export(settings))
     stage("build", out / "model-init" / "config.json", lambda: _build(settings))
-    stage("train", out / "model-trained" / "config.json", lambda: _train(settings))
+    if settings.reading_steps:
+        stage("read", out / "model-reading" / "config.json", lambda: read_first(settings))
+    stage("train", out / "model-trained" / "config.json", lambda: train(settings))
     for dialect, tasks in settings.dialects().items():
         stage(
             f"reference {dialect}",
@@ -140,46 +136,6 @@ def _finished(done: Path, episodes: int | None) -> bool:
     if episodes is None or not done.is_file():
         return done.exists()
     return int(json.loads(done.read_text())["summary"]["overall"]["episodes"]) >= episodes
-
-
-def _environment(settings: Settings) -> dict[str, str]:
-    # One thread each: on a shared CPU, torch's thread pool spinning against other processes is far slower.
-    # The repository first, then whatever the caller's PYTHONPATH holds (a GPU machine's carried packages).
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    if settings.torch_device == "cpu":
-        env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
-    return env
-
-
-def _run(
-    command: Sequence[str], settings: Settings, log: Path, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> None:
-    log.parent.mkdir(parents=True, exist_ok=True)
-    print(f"  $ {_shown(command)}", flush=True)
-    with open(log, "w") as output:
-        done = subprocess.run(
-            list(command),
-            env=env or _environment(settings),
-            cwd=cwd,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            check=False,
-        )
-    if done.returncode != 0:
-        raise SystemExit(f"failed (exit {done.returncode}); see {log}")
-
-
-def _shown(command: Sequence[str]) -> str:
-    """The command as a user types it (``agent ...``, ``swift ...``), long lists of runs cut short."""
-    for prefix, name in ((AGENT, "agent"), (SWIFT, "swift")):
-        if tuple(command[: len(prefix)]) == prefix:
-            command = [name, *command[len(prefix) :]]
-    parts = [str(part) for part in command]
-    runs = [part for part in parts if "/runs/" in part]
-    if len(runs) > 3:
-        first = parts.index(runs[0])
-        parts[first : first + len(runs)] = [runs[0], f"... ({len(runs)} runs)"]
-    return " ".join(parts)
 
 
 def _miniwob(settings: Settings, tasks: Sequence[str], *, seed: int, episodes: int) -> list[str]:
@@ -223,7 +179,7 @@ def _record(
     misses: int = 0,
 ) -> None:
     target = settings.out / "demos" / name
-    _run(
+    run_logged(
         [
             *AGENT,
             *_miniwob(settings, tasks, seed=seed, episodes=episodes),
@@ -244,7 +200,9 @@ def _record(
 
 def _export(settings: Settings) -> None:
     runs = sorted(str(run) for run in (settings.out / "demos").glob("*/runs/*/*") if (run / "run.json").is_file())
-    _run([*AGENT, "export", *runs, "-o", str(settings.out / "data")], settings, settings.out / "logs" / "export.log")
+    run_logged(
+        [*AGENT, "export", *runs, "-o", str(settings.out / "data")], settings, settings.out / "logs" / "export.log"
+    )
 
 
 def _build(settings: Settings) -> None:
@@ -252,74 +210,8 @@ def _build(settings: Settings) -> None:
 
     from tests.support.small_qwen import SIZES, corpus_of_rows, save_small_qwen
 
-    corpus = [text for path in _data_files(settings.out) for text in corpus_of_rows(path)]
+    corpus = [text for path in data_files(settings.out) for text in corpus_of_rows(path)]
     save_small_qwen(settings.out / "model-init", corpus, replace(SIZES[settings.model_size], merges=settings.merges))
-
-
-def train_arguments(manifest: dict[str, Any], settings: Settings) -> list[str]:
-    """The export README's ``swift sft`` command, changed for training the small model from random weights."""
-    flags: dict[str, list[str]] = {}
-    for part in manifest["swift_sft"][2:]:  # --flag value [value ...]: --dataset names one file or two
-        if part.startswith("--"):
-            flag = part
-            flags[flag] = []
-        else:
-            flags[flag].append(part)
-    for flag in _DROPPED_FLAGS:
-        flags.pop(flag, None)
-    changed: dict[str, str | list[str]] = {
-        "--model": str(settings.out / "model-init"),
-        "--model_type": "qwen2_5_vl",
-        "--dataset": [str(path) for path in _data_files(settings.out)],  # the folder where it is now
-        "--template": "qwen2_5_vl_small_vocab",
-        "--custom_register_path": str(TEMPLATE_FILE),
-        "--tuner_type": "full",
-        "--freeze_vit": "false",
-        "--freeze_aligner": "false",
-        "--torch_dtype": "float32",  # a few million parameters: full precision costs nothing
-        "--per_device_train_batch_size": str(settings.batch),
-        "--gradient_accumulation_steps": "1",
-        "--learning_rate": f"{settings.learning_rate:g}",
-        "--lr_scheduler_type": "cosine",
-        "--warmup_ratio": "0.05",
-        "--weight_decay": "0.01",
-        "--max_steps": str(settings.train_steps),
-        "--save_steps": str(settings.save_every or settings.train_steps),
-        "--save_only_model": "true",
-        "--logging_steps": "10",
-        "--output_dir": str(settings.out / "sft"),
-        "--check_model": "false",
-        "--gradient_checkpointing": "false",
-        "--dataloader_num_workers": str(settings.workers),
-        "--dataset_num_proc": str(max(1, settings.workers)),
-        "--split_dataset_ratio": "0",
-        "--report_to": "none",
-        "--seed": "42",
-    }
-    for flag, value in changed.items():
-        flags[flag] = [value] if isinstance(value, str) else value
-    return [part for flag, values in flags.items() for part in (flag, *values)]
-
-
-def _data_files(out: Path) -> list[Path]:
-    """The export's data files (``train.jsonl``, and ``grounding.jsonl`` when the runs had tap steps)."""
-    from qwen_gui_agent.agent.export.manifest import exported_files
-
-    manifest = json.loads((out / "data" / "manifest.json").read_text())
-    return [out / "data" / name for name, _ in exported_files(manifest)]
-
-
-def _train(settings: Settings) -> None:
-    manifest = json.loads((settings.out / "data" / "manifest.json").read_text())
-    # The data folder where it is now (it may have moved to a GPU machine since the export).
-    env = {**_environment(settings), **manifest["environment"], "ROOT_IMAGE_DIR": str(settings.out / "data")}
-    arguments = train_arguments(manifest, settings)
-    (settings.out / "train-command.json").write_text(
-        json.dumps({"environment": manifest["environment"], "command": ["swift", "sft", *arguments]}, indent=1)
-    )
-    _run([*SWIFT, "sft", *arguments], settings, settings.out / "logs" / "train.log", env=env, cwd=settings.out)
-    checkpoint = max((settings.out / "sft").glob(f"v*/checkpoint-{settings.train_steps}"))
-    shutil.copytree(checkpoint, settings.out / "model-trained")
 
 
 def _reference(settings: Settings, dialect: str, tasks: Sequence[str]) -> None:
@@ -341,7 +233,7 @@ def _reference(settings: Settings, dialect: str, tasks: Sequence[str]) -> None:
 
 def _eval(settings: Settings, model: str, dialect: str, tasks: Sequence[str]) -> None:
     target = settings.out / "eval" / f"{model}-{dialect}"
-    _run(
+    run_logged(
         [
             *AGENT,
             *_miniwob(settings, tasks, seed=settings.heldout_seed, episodes=settings.heldout_episodes),

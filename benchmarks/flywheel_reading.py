@@ -43,6 +43,20 @@ def typing_rows(data: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def reading_rows(data: Path) -> list[dict[str, Any]]:
+    """Every row whose answer types the word its task asks for, in either dialect (flywheel.py's reading stage)."""
+    rows = []
+    for line in (data / "train.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        asked = next(
+            (found.group(1) for message in row["messages"][:-1] if (found := ASKED.search(message["content"]))), None
+        )
+        answer = row["messages"][-1]["content"]
+        if asked and (f'{TYPED}{asked}"' in answer or f"type(content='{asked}')" in answer):
+            rows.append(row)
+    return rows
+
+
 def one_token_words(rows: list[dict[str, Any]], tokenizer: Any) -> dict[str, int]:
     words = {ASKED.search(row["messages"][1]["content"]).group(1) for row in rows}  # type: ignore[union-attr]
     ids = {word: tokenizer(word, add_special_tokens=False)["input_ids"] for word in sorted(words)}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.support.small_qwen import SIZES
 
-STAGES = ("record", "export", "build", "train", "reference", "eval", "table")
+STAGES = ("record", "export", "build", "read", "train", "reference", "eval", "table")
 TASKS = ("click-test", "enter-text", "choose-list", "scroll-text-2", "drag-box")
 UITARS_TASKS = ("click-test", "enter-text")
 # enter-text's recovery runs in UI-TARS's dialect made its step 2 ambiguous for the small model (after a
@@ -51,6 +51,8 @@ class Settings:
     train_steps: int
     batch: int
     learning_rate: float
+    reading_steps: int  # 0: no reading stage; the main training starts from random weights
+    reading_learning_rate: float
     torch_device: str
     parallel: int
     keep_model: Path | None
@@ -131,6 +133,14 @@ def parse_settings(argv: Sequence[str] | None, description: str) -> Settings:
     parser.add_argument("--train-steps", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument(
+        "--reading-steps",
+        type=int,
+        default=0,
+        help="first train this many steps on the rows that type the word their task asks for (enter-text), "
+        "then all the rows from there (0: no such stage)",
+    )
+    parser.add_argument("--reading-learning-rate", type=float, default=3e-3)
     parser.add_argument("--torch-device", default="cpu", help="where swift sft and the eval run (cpu, cuda)")
     parser.add_argument("--parallel", type=int, default=2, help="episodes at once when recording and in the eval")
     parser.add_argument("--keep-model", type=Path, default=None, help="copy the trained model here (bf16)")
@@ -178,6 +188,8 @@ def parse_settings(argv: Sequence[str] | None, description: str) -> Settings:
         train_steps=args.train_steps,
         batch=args.batch,
         learning_rate=args.learning_rate,
+        reading_steps=args.reading_steps,
+        reading_learning_rate=args.reading_learning_rate,
         torch_device=args.torch_device,
         parallel=args.parallel,
         keep_model=args.keep_model,

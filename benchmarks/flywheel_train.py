@@ -1,0 +1,145 @@
+"""benchmarks/flywheel.py's training: the export's ``swift sft`` command changed for the small model, run on its rows."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.flywheel_commands import REPO, SWIFT, environment, run_logged
+from benchmarks.flywheel_reading import reading_rows
+from benchmarks.flywheel_settings import Settings
+
+TEMPLATE_FILE = REPO / "tests" / "support" / "swift_small_vocab.py"
+# LoRA and the stock template: what the export README says for a real checkpoint, not for training from scratch.
+_DROPPED_FLAGS = {"--lora_rank", "--lora_alpha", "--target_modules", "--num_train_epochs", "--save_strategy"}
+
+
+@dataclass(frozen=True)
+class Training:
+    """One ``swift sft`` run of the flywheel: from which model, on which rows, for how long, into which folders."""
+
+    name: str  # its log (logs/NAME.log) and command (NAME-command.json)
+    model: Path
+    datasets: tuple[Path, ...]
+    steps: int
+    learning_rate: float
+    output: Path  # ms-swift's output_dir
+    result: Path  # the last checkpoint, copied
+
+
+def main_training(settings: Settings) -> Training:
+    """All the exported rows, from the model-init (or from model-reading when --reading-steps trained one)."""
+    out = settings.out
+    return Training(
+        name="train",
+        model=out / ("model-reading" if settings.reading_steps else "model-init"),
+        datasets=tuple(data_files(out)),  # the folder where it is now
+        steps=settings.train_steps,
+        learning_rate=settings.learning_rate,
+        output=out / "sft",
+        result=out / "model-trained",
+    )
+
+
+def reading_training(settings: Settings) -> Training:
+    """First, only the rows that type the word their task asks for: from random weights the model does not
+    learn to copy a word of the task among all the rows, but does on these alone (docs/finetune.md)."""
+    out = settings.out
+    return Training(
+        name="read",
+        model=out / "model-init",
+        datasets=(out / "reading" / "rows.jsonl",),
+        steps=settings.reading_steps,
+        learning_rate=settings.reading_learning_rate,
+        output=out / "sft-reading",
+        result=out / "model-reading",
+    )
+
+
+def train_arguments(manifest: dict[str, Any], settings: Settings, training: Training | None = None) -> list[str]:
+    """The export README's ``swift sft`` command, changed for training the small model from random weights."""
+    training = training or main_training(settings)
+    flags: dict[str, list[str]] = {}
+    for part in manifest["swift_sft"][2:]:  # --flag value [value ...]: --dataset names one file or two
+        if part.startswith("--"):
+            flag = part
+            flags[flag] = []
+        else:
+            flags[flag].append(part)
+    for flag in _DROPPED_FLAGS:
+        flags.pop(flag, None)
+    changed: dict[str, str | list[str]] = {
+        "--model": str(training.model),
+        "--model_type": "qwen2_5_vl",
+        "--dataset": [str(path) for path in training.datasets],
+        "--template": "qwen2_5_vl_small_vocab",
+        "--custom_register_path": str(TEMPLATE_FILE),
+        "--tuner_type": "full",
+        "--freeze_vit": "false",
+        "--freeze_aligner": "false",
+        "--torch_dtype": "float32",  # a few million parameters: full precision costs nothing
+        "--per_device_train_batch_size": str(settings.batch),
+        "--gradient_accumulation_steps": "1",
+        "--learning_rate": f"{training.learning_rate:g}",
+        "--lr_scheduler_type": "cosine",
+        "--warmup_ratio": "0.05",
+        "--weight_decay": "0.01",
+        "--max_steps": str(training.steps),
+        "--save_steps": str(settings.save_every or training.steps),
+        "--save_only_model": "true",
+        "--logging_steps": "10",
+        "--output_dir": str(training.output),
+        "--check_model": "false",
+        "--gradient_checkpointing": "false",
+        "--dataloader_num_workers": str(settings.workers),
+        "--dataset_num_proc": str(max(1, settings.workers)),
+        "--split_dataset_ratio": "0",
+        "--report_to": "none",
+        "--seed": "42",
+    }
+    for flag, value in changed.items():
+        flags[flag] = [value] if isinstance(value, str) else value
+    return [part for flag, values in flags.items() for part in (flag, *values)]
+
+
+def data_files(out: Path) -> list[Path]:
+    """The export's data files (``train.jsonl``, and ``grounding.jsonl`` when the runs had tap steps)."""
+    from qwen_gui_agent.agent.export.manifest import exported_files
+
+    manifest = json.loads((out / "data" / "manifest.json").read_text())
+    return [out / "data" / name for name, _ in exported_files(manifest)]
+
+
+def train(settings: Settings) -> None:
+    run_training(settings, main_training(settings))
+
+
+def read_first(settings: Settings) -> None:
+    """The reading rows (both dialects), unchanged from the export, then their training."""
+    rows = reading_rows(settings.out / "data")
+    if not rows:
+        raise SystemExit(
+            f"{settings.out / 'data' / 'train.jsonl'}: no row types a word its task asks for; "
+            "record enter-text, or run with --reading-steps 0"
+        )
+    folder = settings.out / "reading"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "rows.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    run_training(settings, reading_training(settings))
+
+
+def run_training(settings: Settings, training: Training) -> None:
+    out = settings.out
+    manifest = json.loads((out / "data" / "manifest.json").read_text())
+    # The data folder where it is now (it may have moved to a GPU machine since the export).
+    env = {**environment(settings), **manifest["environment"], "ROOT_IMAGE_DIR": str(out / "data")}
+    arguments = train_arguments(manifest, settings, training)
+    (out / f"{training.name}-command.json").write_text(
+        json.dumps({"environment": manifest["environment"], "command": ["swift", "sft", *arguments]}, indent=1)
+    )
+    run_logged([*SWIFT, "sft", *arguments], settings, out / "logs" / f"{training.name}.log", env=env, cwd=out)
+    checkpoint = max(training.output.glob(f"v*/checkpoint-{training.steps}"))
+    shutil.copytree(checkpoint, training.result)

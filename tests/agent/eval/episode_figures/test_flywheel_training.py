@@ -1,0 +1,133 @@
+"""benchmarks/flywheel.py's trainings: the reading stage's rows and command, and the main training starting from it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from benchmarks.flywheel_reading import reading_rows
+from benchmarks.flywheel_settings import parse_settings
+from benchmarks.flywheel_train import main_training, reading_training, train_arguments
+from tests.agent.eval.episode_figures.conftest import TIMEOUT_S
+from tests.support.cli import REPO
+
+ASKED = 'Enter "Keli" into the text field and press Submit.'
+
+
+def _qwen(task: str, answer: str) -> dict[str, object]:
+    return {
+        "messages": [
+            {"role": "system", "content": "You operate a device."},
+            {"role": "user", "content": f"The task: {task}\n\nHere is the screen now.<image>"},
+            {"role": "assistant", "content": answer},
+        ],
+        "images": ["images/a.png"],
+    }
+
+
+def _uitars(task: str, answer: str) -> dict[str, object]:
+    return {
+        "messages": [
+            {
+                "role": "user",
+                "content": f"You are a GUI agent.\n## User Instruction\n{task}<|im_end|>\n<|im_start|>user\n<image>",
+            },
+            {"role": "assistant", "content": "Thought: Click the field.\nAction: click(start_box='(46,42)')"},
+            {"role": "user", "content": "<image>"},
+            {"role": "assistant", "content": answer},
+        ],
+        "images": ["images/a.png", "images/b.png"],
+    }
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    data = tmp_path / "work" / "data"
+    data.mkdir(parents=True)
+    rows = [
+        _qwen(
+            ASKED,
+            '<tool_call>\n{"name": "computer_use", "arguments": {"action": "type", "text": "Keli"}}\n</tool_call>',
+        ),
+        _qwen(
+            ASKED,
+            '<tool_call>\n{"name": "computer_use", "arguments": {"action": "type", "text": "Vina"}}\n</tool_call>',
+        ),
+        _qwen(
+            ASKED,
+            '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [1, 2]}}\n</tool_call>',
+        ),
+        _qwen(
+            "Click the button.",
+            '<tool_call>\n{"name": "computer_use", "arguments": {"action": "type", "text": "Keli"}}\n</tool_call>',
+        ),
+        _uitars(ASKED, "Thought: Type \"Keli\" into the text field.\nAction: type(content='Keli')"),
+        _uitars(ASKED, "Thought: Submit.\nAction: click(start_box='(50,80)')"),
+    ]
+    (data / "train.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    manifest = {"data": "train.jsonl", "swift_sft": ["swift", "sft", "--model", "Qwen", "--lora_rank", "8"]}
+    (data / "manifest.json").write_text(json.dumps(manifest))
+    return tmp_path / "work"
+
+
+def test_the_reading_rows_type_the_asked_word_in_either_dialect(out: Path) -> None:
+    rows = reading_rows(out / "data")
+    answers = [row["messages"][-1]["content"] for row in rows]  # type: ignore[index]
+    assert len(rows) == 2  # not another word, not a click, not a task that asks for no word
+    assert '"text": "Keli"' in answers[0] and answers[1].endswith("type(content='Keli')")
+
+
+def test_the_reading_stage_trains_from_random_weights_and_the_main_training_from_it(out: Path) -> None:
+    settings = parse_settings(["--out", str(out), "--reading-steps", "300"], "")
+    manifest = json.loads((out / "data" / "manifest.json").read_text())
+    reading = train_arguments(manifest, settings, reading_training(settings))
+    flags = dict(zip(reading[::2], reading[1::2], strict=True))
+    assert flags["--model"] == str(out / "model-init") and flags["--dataset"] == str(out / "reading" / "rows.jsonl")
+    assert flags["--max_steps"] == "300" and flags["--learning_rate"] == "0.003"
+    assert flags["--output_dir"] == str(out / "sft-reading") and "--lora_rank" not in flags
+    main = dict(zip(*[iter(train_arguments(manifest, settings))] * 2, strict=True))
+    assert main["--model"] == str(out / "model-reading") and main["--dataset"] == str(out / "data" / "train.jsonl")
+    assert main["--max_steps"] == "2000" and main["--learning_rate"] == "0.001"
+    assert main_training(parse_settings(["--out", str(out)], "")).model == out / "model-init"  # no reading stage
+
+
+@pytest.mark.slow
+@pytest.mark.xvfb
+def test_the_chain_reads_first_then_trains_all_rows_from_there(browser: None, tmp_path: Path) -> None:
+    pytest.importorskip("swift", reason="the ms-swift tests need the train extra: pip install -e '.[train]'")
+    work = tmp_path / "flywheel"
+    command = [
+        sys.executable,
+        str(REPO / "benchmarks" / "flywheel.py"),
+        "--out",
+        str(work),
+        *("--tasks", "enter-text", "--uitars-tasks", "", "--episodes-of", "enter-text=2", "--recovery-episodes", "0"),
+        *("--heldout-episodes", "1", "--reading-steps", "2", "--train-steps", "2", "--batch", "2"),
+        *("--max-new-tokens", "8", "--parallel", "1"),
+    ]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AGENT_")}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    exported = (work / "data" / "train.jsonl").read_text().splitlines()
+    read = (work / "reading" / "rows.jsonl").read_text().splitlines()
+    assert len(read) == 2 and all(row in exported for row in read)  # the export's rows, unchanged: one per seed
+    assert len(exported) > len(read)
+    reading = json.loads((work / "read-command.json").read_text())["command"]
+    assert reading[reading.index("--model") + 1] == str(work / "model-init")
+    assert reading[reading.index("--dataset") + 1] == str(work / "reading" / "rows.jsonl")
+    main = json.loads((work / "train-command.json").read_text())["command"]
+    assert main[main.index("--model") + 1] == str(work / "model-reading")
+    weights = [
+        load_file(str(work / name / "model.safetensors")) for name in ("model-init", "model-reading", "model-trained")
+    ]
+    for before, after in zip(weights, weights[1:], strict=False):  # each training changed the weights
+        assert any(not before[name].equal(after[name].to(before[name].dtype)) for name in before)
+    (ran,) = json.loads((work / "flywheel.json").read_text())["commands"]
+    assert {"read", "train"} <= set(ran["stages"])
