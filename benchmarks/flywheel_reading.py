@@ -32,27 +32,14 @@ TYPED = '"action": "type", "text": "'
 
 
 def typing_rows(data: Path) -> list[dict[str, Any]]:
-    """Rows whose answer types the word their task asks for (qwen dialect), with one image."""
+    """Rows whose answer types the word their task asks for (qwen dialect), with one image: the rows this
+    script swaps words in, and those flywheel.py's reading stage trains on first."""
     rows = []
     for line in (data / "train.jsonl").read_text().splitlines():
         row = json.loads(line)
         messages = row["messages"]
         asked = ASKED.search(messages[1]["content"])
         if asked and f'{TYPED}{asked.group(1)}"' in messages[-1]["content"] and len(row.get("images", [])) == 1:
-            rows.append(row)
-    return rows
-
-
-def reading_rows(data: Path) -> list[dict[str, Any]]:
-    """Every row whose answer types the word its task asks for, in either dialect (flywheel.py's reading stage)."""
-    rows = []
-    for line in (data / "train.jsonl").read_text().splitlines():
-        row = json.loads(line)
-        asked = next(
-            (found.group(1) for message in row["messages"][:-1] if (found := ASKED.search(message["content"]))), None
-        )
-        answer = row["messages"][-1]["content"]
-        if asked and (f'{TYPED}{asked}"' in answer or f"type(content='{asked}')" in answer):
             rows.append(row)
     return rows
 
