@@ -31,22 +31,27 @@ ASKED = re.compile(r'Enter "([^"]+)"')
 TYPED = '"action": "type", "text": "'
 
 
+def asked_word(row: dict[str, Any]) -> str | None:
+    """The word a qwen row's task asks to type (its user message), if it asks for one."""
+    found = ASKED.search(row["messages"][1]["content"])
+    return found.group(1) if found else None
+
+
 def typing_rows(data: Path) -> list[dict[str, Any]]:
     """Rows whose answer types the word their task asks for (qwen dialect), with one image: the rows this
     script swaps words in, and those flywheel.py's reading stage trains on first."""
     rows = []
     for line in (data / "train.jsonl").read_text().splitlines():
         row = json.loads(line)
-        messages = row["messages"]
-        asked = ASKED.search(messages[1]["content"])
-        if asked and f'{TYPED}{asked.group(1)}"' in messages[-1]["content"] and len(row.get("images", [])) == 1:
+        asked = asked_word(row)
+        if asked and f'{TYPED}{asked}"' in row["messages"][-1]["content"] and len(row.get("images", [])) == 1:
             rows.append(row)
     return rows
 
 
 def one_token_words(rows: list[dict[str, Any]], tokenizer: Any) -> dict[str, int]:
-    words = {ASKED.search(row["messages"][1]["content"]).group(1) for row in rows}  # type: ignore[union-attr]
-    ids = {word: tokenizer(word, add_special_tokens=False)["input_ids"] for word in sorted(words)}
+    words = {asked_word(row) for row in rows}
+    ids = {word: tokenizer(word, add_special_tokens=False)["input_ids"] for word in sorted(filter(None, words))}
     return {word: found[0] for word, found in ids.items() if len(found) == 1}
 
 
@@ -55,8 +60,7 @@ def next_token_log_probs(model: Any, processor: Any, row: dict[str, Any], word: 
     import torch
 
     system, user, answer = (message["content"] for message in row["messages"])
-    asked = ASKED.search(user).group(1)  # type: ignore[union-attr]
-    user = user.replace(f'"{asked}"', f'"{word}"')
+    user = user.replace(f'"{asked_word(row)}"', f'"{word}"')
     before, after = user.split("<image>")
     chat = [
         {"role": "system", "content": system},
@@ -83,14 +87,14 @@ def measure(model_dir: Path, data: Path, rows_wanted: int = 40, seed: int = 0) -
     model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32).eval()
     rows = typing_rows(data)
     words = one_token_words(rows, processor.tokenizer)
-    rows = [row for row in rows if ASKED.search(row["messages"][1]["content"]).group(1) in words]  # type: ignore[union-attr]
+    rows = [row for row in rows if asked_word(row) in words]
     if len(words) < 2 or not rows:
         return None
     pick = random.Random(seed)
     candidates = torch.tensor(list(words.values()))
     ranks, changes = [], []
     for row in pick.sample(rows, min(rows_wanted, len(rows))):
-        asked = ASKED.search(row["messages"][1]["content"]).group(1)  # type: ignore[union-attr]
+        asked = asked_word(row)
         other = pick.choice([word for word in words if word != asked])
         image = Image.open(data / row["images"][0]).convert("RGB")
         original = next_token_log_probs(model, processor, row, asked, image)
