@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,3 +63,12 @@ def miniwob(browser: None) -> Callable[..., None]:
         assert done.returncode == 0, done.stderr[-3000:]
 
     return play
+
+
+def run_flywheel(*arguments: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
+    """``benchmarks/flywheel.py`` with these arguments, outside the caller's AGENT_ settings; it must succeed."""
+    command = [sys.executable, str(REPO / "benchmarks" / "flywheel.py"), *arguments]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AGENT_")}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout_s, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done

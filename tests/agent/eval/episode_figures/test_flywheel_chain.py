@@ -10,15 +10,12 @@ model trained on exactly the rows the export wrote, and the figures come from th
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from safetensors.torch import load_file
 
-from tests.support.cli import REPO
+from tests.agent.eval.episode_figures.conftest import run_flywheel
 
 pytest.importorskip("swift", reason="the ms-swift tests need the train extra: pip install -e '.[train]'")
 pytestmark = [pytest.mark.xvfb, pytest.mark.slow]
@@ -27,9 +24,7 @@ TIMEOUT_S = 1800  # a hang guard for the child process, not a speed goal
 
 def test_the_chain_trains_on_the_exported_rows_and_reports_both_models(browser: None, tmp_path: Path) -> None:
     out = tmp_path / "flywheel"
-    command = [
-        sys.executable,
-        str(REPO / "benchmarks" / "flywheel.py"),
+    arguments = [
         "--out",
         str(out),
         "--tasks",
@@ -55,9 +50,7 @@ def test_the_chain_trains_on_the_exported_rows_and_reports_both_models(browser: 
         "--parallel",
         "1",
     ]
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AGENT_")}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    done = run_flywheel(*arguments, timeout_s=TIMEOUT_S)
 
     manifest = json.loads((out / "data" / "manifest.json").read_text())
     # Two clean runs, one with a miss and one with two (on its own seed); the misses are skipped as
@@ -89,9 +82,8 @@ def test_the_chain_trains_on_the_exported_rows_and_reports_both_models(browser: 
     assert table in done.stdout
 
     # The table again, from a command with other settings: the first command's, which trained, are kept.
-    again = [*command[: command.index("--train-steps")], "--train-steps", "5", "--stages", "table"]
-    done = subprocess.run(again, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    again = [*arguments[: arguments.index("--train-steps")], "--train-steps", "5", "--stages", "table"]
+    run_flywheel(*again, timeout_s=TIMEOUT_S)
     report = json.loads((out / "flywheel.json").read_text())
     first, second = report["commands"]
     assert first["settings"]["train_steps"] == 2 and "train" in first["stages"]

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +11,7 @@ from safetensors.torch import load_file
 from benchmarks.flywheel_reading import typing_rows
 from benchmarks.flywheel_settings import parse_settings
 from benchmarks.flywheel_train import main_training, reading_training, train_arguments
-from tests.agent.eval.episode_figures.conftest import TIMEOUT_S
-from tests.support.cli import REPO
+from tests.agent.eval.episode_figures.conftest import TIMEOUT_S, run_flywheel
 
 ASKED = 'Enter "Keli" into the text field and press Submit.'
 
@@ -102,18 +98,12 @@ def test_the_reading_stage_trains_from_random_weights_and_the_main_training_from
 def test_the_chain_reads_first_then_trains_all_rows_from_there(browser: None, tmp_path: Path) -> None:
     pytest.importorskip("swift", reason="the ms-swift tests need the train extra: pip install -e '.[train]'")
     work = tmp_path / "flywheel"
-    command = [
-        sys.executable,
-        str(REPO / "benchmarks" / "flywheel.py"),
-        "--out",
-        str(work),
-        *("--tasks", "enter-text", "--uitars-tasks", "", "--episodes-of", "enter-text=2", "--recovery-episodes", "0"),
-        *("--heldout-episodes", "1", "--reading-steps", "2", "--train-steps", "2", "--batch", "2"),
-        *("--max-new-tokens", "8", "--parallel", "1"),
-    ]
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AGENT_")}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run_flywheel(
+        *("--out", str(work), "--tasks", "enter-text", "--uitars-tasks", "", "--episodes-of", "enter-text=2"),
+        *("--recovery-episodes", "0", "--heldout-episodes", "1", "--reading-steps", "2", "--train-steps", "2"),
+        *("--batch", "2", "--max-new-tokens", "8", "--parallel", "1"),
+        timeout_s=TIMEOUT_S,
+    )
 
     exported = (work / "data" / "train.jsonl").read_text().splitlines()
     read = (work / "reading" / "rows.jsonl").read_text().splitlines()
