@@ -28,25 +28,38 @@ from pathlib import Path
 from typing import Any
 
 ASKED = re.compile(r'Enter "([^"]+)"')
-TYPED = '"action": "type", "text": "'
+TYPED = '"action": "type", "text": "'  # the qwen dialect's typing answer, up to the word
+TYPED_UITARS = "type(content='"  # UI-TARS's
 
 
 def asked_word(row: dict[str, Any]) -> str | None:
-    """The word a qwen row's task asks to type (its user message), if it asks for one."""
-    found = ASKED.search(row["messages"][1]["content"])
+    """The word a row's task asks to type, if it asks for one: the first user message holds the task in
+    both dialects (qwen's after its system message, UI-TARS's with its prompt)."""
+    first = next(message["content"] for message in row["messages"] if message["role"] == "user")
+    found = ASKED.search(first)
     return found.group(1) if found else None
 
 
+def types_asked_word(row: dict[str, Any]) -> bool:
+    asked = asked_word(row)
+    answer = row["messages"][-1]["content"]
+    return bool(asked) and (f'{TYPED}{asked}"' in answer or f"{TYPED_UITARS}{asked}')" in answer)
+
+
 def typing_rows(data: Path) -> list[dict[str, Any]]:
-    """Rows whose answer types the word their task asks for (qwen dialect), with one image: the rows this
-    script swaps words in, and those flywheel.py's reading stage trains on first."""
-    rows = []
-    for line in (data / "train.jsonl").read_text().splitlines():
-        row = json.loads(line)
-        asked = asked_word(row)
-        if asked and f'{TYPED}{asked}"' in row["messages"][-1]["content"] and len(row.get("images", [])) == 1:
-            rows.append(row)
-    return rows
+    """Rows whose last answer types the word their task asks for, in either dialect: those flywheel.py's
+    reading stage trains on first."""
+    rows = [json.loads(line) for line in (data / "train.jsonl").read_text().splitlines()]
+    return [row for row in rows if types_asked_word(row)]
+
+
+def swappable_rows(data: Path) -> list[dict[str, Any]]:
+    """The typing rows this script swaps words in: the qwen dialect's, with one image and one turn."""
+    return [
+        row
+        for row in typing_rows(data)
+        if TYPED in row["messages"][-1]["content"] and len(row["messages"]) == 3 and len(row.get("images", [])) == 1
+    ]
 
 
 def one_token_words(rows: list[dict[str, Any]], tokenizer: Any) -> dict[str, int]:
@@ -85,7 +98,7 @@ def measure(model_dir: Path, data: Path, rows_wanted: int = 40, seed: int = 0) -
     torch.manual_seed(seed)
     processor = AutoProcessor.from_pretrained(model_dir)
     model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32).eval()
-    rows = typing_rows(data)
+    rows = swappable_rows(data)
     words = one_token_words(rows, processor.tokenizer)
     rows = [row for row in rows if asked_word(row) in words]
     if len(words) < 2 or not rows:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from benchmarks.flywheel_reading import measure, one_token_words, typing_rows
+from benchmarks.flywheel_reading import measure, one_token_words, swappable_rows, typing_rows
 from benchmarks.flywheel_table import reading
 from tests.support.cli import REPO
 
@@ -48,6 +48,16 @@ def data(tmp_path: Path) -> Path:
         _row(f'Enter "{word}" into the text field and press Submit.', answer, "images/step.png")
         for word, answer in asked_and_answered
     ]
+    uitars = {  # UI-TARS's typing row: two turns, two screenshots
+        "messages": [
+            {"role": "user", "content": '## User Instruction\nEnter "Keli" into the text field.<image>'},
+            {"role": "assistant", "content": "Thought: Click the field.\nAction: click(start_box='(46,42)')"},
+            {"role": "user", "content": "<image>"},
+            {"role": "assistant", "content": "Thought: Type \"Keli\".\nAction: type(content='Keli')"},
+        ],
+        "images": ["images/step.png", "images/step.png"],
+    }
+    rows.append(uitars)
     (folder / "train.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
     return folder
 
@@ -55,9 +65,11 @@ def data(tmp_path: Path) -> Path:
 def test_only_rows_that_type_the_asked_word_are_swapped(data: Path) -> None:
     from transformers import AutoTokenizer
 
-    rows = typing_rows(data)
+    assert len(typing_rows(data)) == 4  # the reading stage's: both dialects
+    rows = swappable_rows(data)
     asked = [row["messages"][-1]["content"] for row in rows]
-    assert len(rows) == 3 and all('"type"' in answer for answer in asked)  # not the click, not the other word
+    # Not the click, not the other word, not UI-TARS's.
+    assert len(rows) == 3 and all('"type"' in answer for answer in asked)
     words = one_token_words(rows, AutoTokenizer.from_pretrained(TRAINED))
     assert sorted(words) == ["Keli", "Sergio"]  # "Zzyx" is four tokens of this vocabulary
 
@@ -74,7 +86,8 @@ def test_the_trained_model_is_measured_on_every_chosen_row(data: Path) -> None:
 
 def test_rows_without_a_one_token_word_to_swap_give_none_and_exit_2(data: Path) -> None:
     rows = (data / "train.jsonl").read_text().splitlines()
-    (data / "train.jsonl").write_text("\n".join(row for row in rows if "Zzyx" in row or "left_click" in row) + "\n")
+    kept = [row for row in rows if "Zzyx" in row or "left_click" in row or "type(content=" in row]
+    (data / "train.jsonl").write_text("\n".join(kept) + "\n")  # UI-TARS's "Keli" is not swapped
     assert measure(TRAINED, data) is None
     done = subprocess.run(
         [sys.executable, str(SCRIPT), "--model", str(TRAINED), "--data", str(data)],
