@@ -118,8 +118,8 @@ def train(settings: Settings) -> None:
 
 
 def read_first(settings: Settings) -> None:
-    """The reading rows, unchanged from the export, then their training. Both dialects' rows: a reading
-    model trained on qwen's alone lost UI-TARS's answer form in the main training (docs/finetune.md)."""
+    """The reading rows, unchanged from the export, then their training. Both dialects' rows, so the stage
+    sees both answer forms; UI-TARS's later turns still lose theirs after it (docs/finetune.md)."""
     rows = typing_rows(settings.out / "data")
     if not rows:
         raise SystemExit(
