@@ -72,3 +72,19 @@ def run_flywheel(*arguments: str, timeout_s: float) -> subprocess.CompletedProce
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout_s, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done
+
+
+def uitars_row(task: str, answer: str) -> dict[str, object]:
+    """An exported UI-TARS row of a task's second step: its prompt with the task, a click, then ``answer``."""
+    return {
+        "messages": [
+            {
+                "role": "user",
+                "content": f"You are a GUI agent.\n## User Instruction\n{task}<|im_end|>\n<|im_start|>user\n<image>",
+            },
+            {"role": "assistant", "content": "Thought: Click the field.\nAction: click(start_box='(46,42)')"},
+            {"role": "user", "content": "<image>"},
+            {"role": "assistant", "content": answer},
+        ],
+        "images": ["images/a.png", "images/b.png"],
+    }

@@ -13,6 +13,7 @@ from PIL import Image
 
 from benchmarks.flywheel_reading import measure, one_token_words, swappable_rows, typing_rows
 from benchmarks.flywheel_table import reading
+from tests.agent.eval.episode_figures.conftest import uitars_row
 from tests.support.cli import REPO
 
 TRAINED = REPO / "tests" / "support" / "trained_small_qwen"
@@ -48,16 +49,10 @@ def data(tmp_path: Path) -> Path:
         _row(f'Enter "{word}" into the text field and press Submit.', answer, "images/step.png")
         for word, answer in asked_and_answered
     ]
-    uitars = {  # UI-TARS's typing row: two turns, two screenshots
-        "messages": [
-            {"role": "user", "content": '## User Instruction\nEnter "Keli" into the text field.<image>'},
-            {"role": "assistant", "content": "Thought: Click the field.\nAction: click(start_box='(46,42)')"},
-            {"role": "user", "content": "<image>"},
-            {"role": "assistant", "content": "Thought: Type \"Keli\".\nAction: type(content='Keli')"},
-        ],
-        "images": ["images/step.png", "images/step.png"],
-    }
-    rows.append(uitars)
+    # UI-TARS's typing row: two turns, two screenshots.
+    rows.append(
+        uitars_row('Enter "Keli" into the text field.', "Thought: Type \"Keli\".\nAction: type(content='Keli')")
+    )
     (folder / "train.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
     return folder
 

@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from benchmarks.flywheel_reading import typing_rows
 from benchmarks.flywheel_settings import parse_settings
 from benchmarks.flywheel_train import main_training, reading_training, train_arguments
-from tests.agent.eval.episode_figures.conftest import TIMEOUT_S, run_flywheel
+from tests.agent.eval.episode_figures.conftest import TIMEOUT_S, run_flywheel, uitars_row
 
 ASKED = 'Enter "Keli" into the text field and press Submit.'
 
@@ -24,21 +24,6 @@ def _qwen(task: str, answer: str) -> dict[str, object]:
             {"role": "assistant", "content": answer},
         ],
         "images": ["images/a.png"],
-    }
-
-
-def _uitars(task: str, answer: str) -> dict[str, object]:
-    return {
-        "messages": [
-            {
-                "role": "user",
-                "content": f"You are a GUI agent.\n## User Instruction\n{task}<|im_end|>\n<|im_start|>user\n<image>",
-            },
-            {"role": "assistant", "content": "Thought: Click the field.\nAction: click(start_box='(46,42)')"},
-            {"role": "user", "content": "<image>"},
-            {"role": "assistant", "content": answer},
-        ],
-        "images": ["images/a.png", "images/b.png"],
     }
 
 
@@ -63,8 +48,8 @@ def out(tmp_path: Path) -> Path:
             "Click the button.",
             '<tool_call>\n{"name": "computer_use", "arguments": {"action": "type", "text": "Keli"}}\n</tool_call>',
         ),
-        _uitars(ASKED, "Thought: Type \"Keli\" into the text field.\nAction: type(content='Keli')"),
-        _uitars(ASKED, "Thought: Submit.\nAction: click(start_box='(50,80)')"),
+        uitars_row(ASKED, "Thought: Type \"Keli\" into the text field.\nAction: type(content='Keli')"),
+        uitars_row(ASKED, "Thought: Submit.\nAction: click(start_box='(50,80)')"),
     ]
     (data / "train.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
     manifest = {"data": "train.jsonl", "swift_sft": ["swift", "sft", "--model", "Qwen", "--lora_rank", "8"]}
