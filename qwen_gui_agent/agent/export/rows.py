@@ -19,7 +19,6 @@ pixels (``bbox_type`` real), so ms-swift rescales it when it resizes the image.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,9 +41,8 @@ SWIFT_TAGS = ("<image>", "<video>", "<audio>", "<bbox>", "<ref-object>", "<cot-p
 USER_TURN_BREAK = "<|im_end|>\n<|im_start|>user\n"
 PATCH_SIDE = 28  # one image token per 28x28 pixels (14-pixel patches merged 2x2)
 
-# Names UI-TARS writes where our canonical text differs, and its point form.
+# Names UI-TARS writes where our canonical text differs.
 _UITARS_NAMES = {"double_click(": "left_double(", "right_click(": "right_single("}
-_BOX_ARGUMENT = re.compile(r"(start_box|end_box)='(\([^)]*\))'")
 
 # A step record's ``serving`` key for a mistake planted on purpose in a demonstration (the MiniWoB++
 # reference policy's ``--misses``): the export keeps such a step as history and learns no answer from it.
@@ -158,7 +156,12 @@ def _refuse_tags(text: str) -> None:
 
 
 def answer_for(dialect: Dialect, actions: Sequence[Action], thought: str, device: DeviceKind, frame: ModelFrame) -> str:
-    """A corrected action written as the run's dialect answers, checked to parse back to the same action."""
+    """A corrected action written as the run's dialect answers, checked to parse back to the same action.
+
+    The text is the answer as the agent receives it from the model, which is what the run's other steps
+    hold and what later prompts repeat as history: UI-TARS's points are ``start_box='(x,y)'``, because the
+    ``<|box_start|>``/``<|box_end|>`` its prompt shows are tokens the tokenizer marks special, so a server
+    (and the local backend) detokenizing with ``skip_special_tokens`` drops them from every answer."""
     if dialect.name == "qwen":
         calls = "\n".join(_qwen_call(dialect, action, device) for action in actions)
         answer = f"{thought}\n{calls}" if thought else calls
@@ -190,4 +193,4 @@ def _uitars_call(action: Action) -> str:
     for ours, theirs in _UITARS_NAMES.items():
         if text.startswith(ours):
             text = theirs + text[len(ours) :]
-    return _BOX_ARGUMENT.sub(lambda match: f"{match[1]}='<|box_start|>{match[2]}<|box_end|>'", text)
+    return text

@@ -125,7 +125,7 @@ def test_declined_steps_are_skipped_unless_kept(tmp_path):
 @pytest.mark.parametrize(
     ("dialect", "expected"),
     [
-        ("uitars", "Thought: The menu is lower.\nAction: click(start_box='<|box_start|>(60,40)<|box_end|>')"),
+        ("uitars", "Thought: The menu is lower.\nAction: click(start_box='(60,40)')"),
         (
             "qwen",
             'The menu is lower.\n<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", '

@@ -8,6 +8,7 @@ by the agent's one mapping function, and must land on the screen pixel the page 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -126,13 +127,29 @@ def test_each_dialect_answers_in_its_own_form() -> None:
         "name": "computer_use",
         "arguments": {"action": "left_click", "coordinate": [238, 308]},
     }
-    assert (
-        answer("uitars") == "Thought: Click the middle.\nAction: click(start_box='<|box_start|>(238,308)<|box_end|>')"
-    )
-    assert answer("uitars", "relative").endswith("(500,500)<|box_end|>')")  # thousandths of the screen
+    assert answer("uitars") == "Thought: Click the middle.\nAction: click(start_box='(238,308)')"
+    assert answer("uitars", "relative").endswith("start_box='(500,500)')")  # thousandths of the screen
     qwen3 = answer("qwen3")
     assert qwen3.startswith("Thought: Click the middle.\nAction: Click the middle.\n<tool_call>\n")
     assert '"coordinate": [500, 500]' in qwen3  # Qwen3-VL's 0..999: the middle is 499.5, written 500
+
+
+@pytest.mark.parametrize("dialect", ["qwen", "uitars", "qwen3"])
+def test_an_answer_is_the_text_a_server_returns(tiny_qwen_dir: Path, dialect: str) -> None:
+    """What the agent records from a real model, and repeats as history in UI-TARS's later prompts, is the
+    answer detokenized with skip_special_tokens (servers' default, and the local backend's). A reference
+    answer holding a token the tokenizer marks special (UI-TARS's <|box_start|>) would teach a history form
+    the trained model never sees when it runs."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_qwen_dir)  # marks special what Qwen2.5-VL's marks special
+    area = area_for(View())
+    frame = agent_frame(dialect, None, area)
+    size = (frame.width, frame.height)
+    for move in (click((80, 105), "Click the middle."), drag((40, 50), (120, 150), "Drag it down.")):
+        answer = write_answer(get_dialect(dialect), to_action(move, area, size, frame), move.thought, frame)
+        served = tokenizer.decode(tokenizer.encode(answer, add_special_tokens=False), skip_special_tokens=True)
+        assert served == answer
 
 
 def test_a_point_the_screenshot_does_not_show_is_refused() -> None:
