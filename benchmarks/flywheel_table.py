@@ -76,6 +76,22 @@ def wrong_kinds(report: dict[str, Any]) -> list[str]:
     ]
 
 
+def parse_by_step(report: dict[str, Any]) -> list[str]:
+    """The trained model's tasks where some answer did not parse: parsed/steps at each step index."""
+    lines = []
+    for key, rows in report["figures"].items():
+        if not key.startswith("trained-") or key.endswith("-by-index"):
+            continue
+        for row in rows:
+            by_index = list(zip(row.get("parsed_by_index", ()), row.get("steps_by_index", ()), strict=True))
+            if any(parsed < steps for parsed, steps in by_index):
+                counts = " ".join(f"{parsed}/{steps}" for parsed, steps in by_index)
+                lines.append(f"- {row['task']} ({key.removeprefix('trained-')}): {counts}")
+    if not lines:
+        return []
+    return ["Answers that parse, trained, by step (parsed/steps at step 1, 2, ...):", "", *lines, ""]
+
+
 def reading(report: dict[str, Any]) -> list[str]:
     """benchmarks/flywheel_reading.py's figures for the trained model, when the rows type words their tasks ask for."""
     found = report.get("reading")
@@ -93,7 +109,7 @@ def markdown_table(report: dict[str, Any]) -> str:
     settings = report["settings"]
     last_seed = settings["heldout_seed"] + settings["heldout_episodes"] - 1
     title = f"Held-out seeds {settings['heldout_seed']}..{last_seed} of each task, random weights → trained:"
-    lines = [title, "", *figures_table(report), "", *wrong_kinds(report), *reading(report)]
+    lines = [title, "", *figures_table(report), "", *wrong_kinds(report), *parse_by_step(report), *reading(report)]
     lines += ["| stage | seconds |", "|---|---:|"]
     lines += [f"| {name} | {seconds:.0f} |" for name, seconds in report["stages"].items()]
     curve = report.get("loss") or []

@@ -78,6 +78,10 @@ class TaskFigures:
     # The compared steps of the wrong kind, by "expected → answered" ("unparsed" for an answer that did
     # not parse): where the model leaves the reference's way, which a rate alone does not say.
     wrong_kinds: dict[str, int] = field(default_factory=dict)
+    # Model steps and the answers among them that parsed, at each step index (the first is step 1): where
+    # answers break, such as past the longest history the model was trained on, which the rate averages away.
+    steps_by_index: tuple[int, ...] = ()
+    parsed_by_index: tuple[int, ...] = ()
 
     @property
     def parse_rate(self) -> float:
@@ -119,6 +123,8 @@ class _Tally:
     fixed_steps: int = 0  # pointing steps at an index where the reference's own play has targets to average
     fixed_hits: int = 0
     wrong_kinds: Counter[str] = field(default_factory=Counter)
+    steps_by_index: list[int] = field(default_factory=list)
+    parsed_by_index: list[int] = field(default_factory=list)
 
 
 def episode_records(results_folder: Path) -> list[dict[str, Any]]:
@@ -169,6 +175,8 @@ def task_figures(
                 missing_targets=missing,
                 on_page=labelled,
                 wrong_kinds=dict(tally.wrong_kinds.most_common()),
+                steps_by_index=tuple(tally.steps_by_index),
+                parsed_by_index=tuple(tally.parsed_by_index),
             )
         )
     return figures
@@ -216,6 +224,11 @@ def _add_episode(
         action = _first_action(step)
         tally.steps += 1
         tally.parsed += action is not None
+        if position == len(tally.steps_by_index):
+            tally.steps_by_index.append(0)
+            tally.parsed_by_index.append(0)
+        tally.steps_by_index[position] += 1
+        tally.parsed_by_index[position] += action is not None
         if position >= len(expected_steps):
             continue
         expected = expected_steps[position]

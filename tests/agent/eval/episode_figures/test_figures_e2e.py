@@ -91,6 +91,22 @@ def test_a_model_off_the_reference_path_is_judged_on_its_own_pages(
     assert [label["kind"] for label in labels] == ["click"] * 3 and not any(label["stateful"] for label in labels)
 
 
+def test_an_answer_that_does_not_parse_is_counted_at_its_step(
+    targets: TargetsFile, miniwob: Callable[..., None], tmp_path: Path
+) -> None:
+    # A corner click, an answer that is no action (fed back to the model, the episode goes on), a corner click.
+    script = corner_clicks(tmp_path, 3)
+    answers = json.loads(script.read_text(encoding="utf-8"))
+    answers[1] = "I am not sure what to do here."
+    script.write_text(json.dumps(answers), encoding="utf-8")
+    out = tmp_path / "garbled"
+    miniwob("--backend", "scripted", "--script", script, "--dialect", "qwen", "--max-steps", "3", "--out", out)
+    for row in task_figures(out, targets, TASKS):
+        assert row.steps_by_index == (SEEDS, SEEDS, SEEDS), row
+        assert row.parsed_by_index == (SEEDS, 0, SEEDS) and row.parsed == 2 * SEEDS, row
+        assert row.wrong_kinds == {"click → unparsed": SEEDS}, row
+
+
 def test_a_folder_without_results_says_what_to_run(targets: TargetsFile, tmp_path: Path) -> None:
     with pytest.raises(FiguresError, match="agent eval miniwob --out"):
         task_figures(tmp_path, targets)

@@ -1,0 +1,31 @@
+"""benchmarks/flywheel_table.py: the lines under the flywheel's table that say where the trained model's answers break."""
+
+from __future__ import annotations
+
+from benchmarks.flywheel_table import parse_by_step
+
+
+def test_the_steps_where_answers_broke_are_listed_per_task_and_the_rest_left_out() -> None:
+    report = {
+        "figures": {
+            "init-uitars": [{"task": "click-test", "parsed_by_index": [0, 0], "steps_by_index": [2, 2]}],
+            "trained-uitars": [
+                {"task": "click-test", "parsed_by_index": [20, 10, 0], "steps_by_index": [20, 10, 5]},
+                {"task": "enter-text", "parsed_by_index": [20, 20], "steps_by_index": [20, 20]},
+            ],
+            "trained-uitars-by-index": [
+                {"task": "click-test", "parsed_by_index": [0], "steps_by_index": [20]},
+            ],
+        }
+    }
+    assert parse_by_step(report) == [
+        "Answers that parse, trained, by step (parsed/steps at step 1, 2, ...):",
+        "",
+        "- click-test (uitars): 20/20 10/10 0/5",
+        "",
+    ]
+    # Every trained answer parsed (or a report from before the figures had steps by index): no lines.
+    report["figures"]["trained-uitars"] = [{"task": "enter-text", "parsed_by_index": [1], "steps_by_index": [1]}]
+    assert parse_by_step(report) == []
+    report["figures"]["trained-uitars"] = [{"task": "enter-text"}]
+    assert parse_by_step(report) == []
