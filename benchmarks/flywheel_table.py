@@ -34,6 +34,15 @@ def _pair(before: dict[str, Any], after: dict[str, Any], key: str, percent: bool
     return f"{show(before[key])} → {show(after[key])}"
 
 
+def _trained(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The trained model's figures rows by dialect (the report's "trained-DIALECT" entries, not "-by-index")."""
+    return {
+        key.removeprefix("trained-"): rows
+        for key, rows in report["figures"].items()
+        if key.startswith("trained-") and not key.endswith("-by-index")
+    }
+
+
 def figures_table(report: dict[str, Any]) -> list[str]:
     header = (
         "| task | dialect | episodes | answers parse | right kind of action | (by step index) "
@@ -41,10 +50,9 @@ def figures_table(report: dict[str, Any]) -> list[str]:
     )
     lines = [header, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     figures = report["figures"]
-    for key in (key for key in figures if key.startswith("trained-") and not key.endswith("-by-index")):
-        dialect = key.removeprefix("trained-")
-        by_index = figures.get(f"{key}-by-index") or [{} for _ in figures[key]]
-        for before, after, indexed in zip(figures[f"init-{dialect}"], figures[key], by_index, strict=True):
+    for dialect, trained in _trained(report).items():
+        by_index = figures.get(f"trained-{dialect}-by-index") or [{} for _ in trained]
+        for before, after, indexed in zip(figures[f"init-{dialect}"], trained, by_index, strict=True):
             hits = f"{_pair(before, after, 'hit_rate')} ({after['pointing']})"
             indexed_kind = _percent(indexed["kind_rate"]) if "kind_rate" in indexed else "-"
             lines.append(
@@ -59,13 +67,11 @@ def figures_table(report: dict[str, Any]) -> list[str]:
 def wrong_kinds(report: dict[str, Any]) -> list[str]:
     """The trained model's steps of the wrong kind, by what the reference would do → what it did."""
     lines = []
-    for key, rows in report["figures"].items():
-        if not key.startswith("trained-") or key.endswith("-by-index"):
-            continue
+    for dialect, rows in _trained(report).items():
         for row in rows:
             if row.get("wrong_kinds"):
                 counts = ", ".join(f"{kinds} {count}" for kinds, count in row["wrong_kinds"].items())
-                lines.append(f"- {row['task']} ({key.removeprefix('trained-')}): {counts}")
+                lines.append(f"- {row['task']} ({dialect}): {counts}")
     if not lines:
         return []
     return [
@@ -79,14 +85,12 @@ def wrong_kinds(report: dict[str, Any]) -> list[str]:
 def parse_by_step(report: dict[str, Any]) -> list[str]:
     """The trained model's tasks where some answer did not parse: parsed/steps at each step index."""
     lines = []
-    for key, rows in report["figures"].items():
-        if not key.startswith("trained-") or key.endswith("-by-index"):
-            continue
+    for dialect, rows in _trained(report).items():
         for row in rows:
             by_index = list(zip(row.get("parsed_by_index", ()), row.get("steps_by_index", ()), strict=True))
             if any(parsed < steps for parsed, steps in by_index):
                 counts = " ".join(f"{parsed}/{steps}" for parsed, steps in by_index)
-                lines.append(f"- {row['task']} ({key.removeprefix('trained-')}): {counts}")
+                lines.append(f"- {row['task']} ({dialect}): {counts}")
     if not lines:
         return []
     return ["Answers that parse, trained, by step (parsed/steps at step 1, 2, ...):", "", *lines, ""]
