@@ -53,6 +53,8 @@ class Settings:
     learning_rate: float
     reading_steps: int  # 0: no reading stage; the main training starts from random weights
     reading_learning_rate: float
+    typing_repeats: int  # the main training sees the rows that type the asked word this many more times
+    training_seed: int
     torch_device: str
     parallel: int
     keep_model: Path | None
@@ -141,6 +143,19 @@ def parse_settings(argv: Sequence[str] | None, description: str) -> Settings:
         "then all the rows from there (0: no such stage)",
     )
     parser.add_argument("--reading-learning-rate", type=float, default=3e-3)
+    parser.add_argument(
+        "--typing-repeats",
+        type=int,
+        default=0,
+        help="the main training also sees the rows that type the word their task asks for (enter-text) this "
+        "many more times, unchanged from the export (0: each row once)",
+    )
+    parser.add_argument(
+        "--training-seed",
+        type=int,
+        default=42,
+        help="swift sft's seed (the rows' order): the same rows and seed train the same model on one machine",
+    )
     parser.add_argument("--torch-device", default="cpu", help="where swift sft and the eval run (cpu, cuda)")
     parser.add_argument("--parallel", type=int, default=2, help="episodes at once when recording and in the eval")
     parser.add_argument("--keep-model", type=Path, default=None, help="copy the trained model here (bf16)")
@@ -168,6 +183,8 @@ def parse_settings(argv: Sequence[str] | None, description: str) -> Settings:
     misses = tuple(sorted({int(count) for count in counts})) if all(count.isdigit() for count in counts) else ()
     if not misses or not all(1 <= count <= MAX_MISSES for count in misses):
         parser.error(f"--recovery-misses takes counts from 1 to {MAX_MISSES}, like 1,2")
+    if args.typing_repeats < 0:
+        parser.error("--typing-repeats takes 0 or more")
     return Settings(
         out=args.out,
         tasks=_names(args.tasks),
@@ -190,6 +207,8 @@ def parse_settings(argv: Sequence[str] | None, description: str) -> Settings:
         learning_rate=args.learning_rate,
         reading_steps=args.reading_steps,
         reading_learning_rate=args.reading_learning_rate,
+        typing_repeats=args.typing_repeats,
+        training_seed=args.training_seed,
         torch_device=args.torch_device,
         parallel=args.parallel,
         keep_model=args.keep_model,

@@ -23,20 +23,22 @@ class Training:
 
     name: str  # its log (logs/NAME.log) and command (NAME-command.json)
     model: Path
-    datasets: tuple[Path, ...]
+    datasets: tuple[str, ...]  # swift sft's --dataset: files, and FILE#N for N rows of FILE (repeated past its end)
     steps: int
     learning_rate: float
     output: Path  # ms-swift's output_dir
     result: Path  # the last checkpoint, copied
 
 
-def main_training(settings: Settings) -> Training:
-    """All the exported rows, from the model-init (or from model-reading when --reading-steps trained one)."""
+def main_training(settings: Settings, typing: int = 0) -> Training:
+    """All the exported rows, from the model-init (or from model-reading when --reading-steps trained one);
+    with --typing-repeats, the ``typing`` rows that type the asked word again that many times over."""
     out = settings.out
+    repeated = (f"{typing_rows_file(out)}#{settings.typing_repeats * typing}",) if settings.typing_repeats else ()
     return Training(
         name="train",
         model=out / ("model-reading" if settings.reading_steps else "model-init"),
-        datasets=tuple(data_files(out)),  # the folder where it is now
+        datasets=(*map(str, data_files(out)), *repeated),  # the folder where it is now
         steps=settings.train_steps,
         learning_rate=settings.learning_rate,
         output=out / "sft",
@@ -51,7 +53,7 @@ def reading_training(settings: Settings) -> Training:
     return Training(
         name="read",
         model=out / "model-init",
-        datasets=(out / "reading" / "rows.jsonl",),
+        datasets=(str(typing_rows_file(out)),),
         steps=settings.reading_steps,
         learning_rate=settings.reading_learning_rate,
         output=out / "sft-reading",
@@ -98,7 +100,7 @@ def train_arguments(manifest: dict[str, Any], settings: Settings, training: Trai
         "--dataset_num_proc": str(max(1, settings.workers)),
         "--split_dataset_ratio": "0",
         "--report_to": "none",
-        "--seed": "42",
+        "--seed": str(settings.training_seed),
     }
     for flag, value in changed.items():
         flags[flag] = [value] if isinstance(value, str) else value
@@ -113,22 +115,33 @@ def data_files(out: Path) -> list[Path]:
     return [out / "data" / name for name, _ in exported_files(manifest)]
 
 
-def train(settings: Settings) -> None:
-    run_training(settings, main_training(settings))
+def typing_rows_file(out: Path) -> Path:
+    return out / "reading" / "rows.jsonl"
 
 
-def read_first(settings: Settings) -> None:
-    """The reading rows, unchanged from the export, then their training. Both dialects' rows, so the stage
-    sees both answer forms; UI-TARS's later turns still lose theirs after it (docs/finetune.md)."""
+def write_typing_rows(settings: Settings, flag: str) -> int:
+    """The rows that type the asked word, unchanged from the export, in both dialects (so a training on them
+    sees both answer forms), written for swift sft; how many there are. ``flag``: the option that asked."""
     rows = typing_rows(settings.out / "data")
     if not rows:
         raise SystemExit(
             f"{settings.out / 'data' / 'train.jsonl'}: no row types a word its task asks for; "
-            "record enter-text, or run with --reading-steps 0"
+            f"record enter-text, or run with {flag} 0"
         )
-    folder = settings.out / "reading"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "rows.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    path = typing_rows_file(settings.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return len(rows)
+
+
+def train(settings: Settings) -> None:
+    typing = write_typing_rows(settings, "--typing-repeats") if settings.typing_repeats else 0
+    run_training(settings, main_training(settings, typing))
+
+
+def read_first(settings: Settings) -> None:
+    """The reading rows, then their training; UI-TARS's later turns still lose theirs after it (docs/finetune.md)."""
+    write_typing_rows(settings, "--reading-steps")
     run_training(settings, reading_training(settings))
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from safetensors.torch import load_file
@@ -76,6 +79,50 @@ def test_the_reading_stage_trains_from_random_weights_and_the_main_training_from
     assert main["--model"] == str(out / "model-reading") and main["--dataset"] == str(out / "data" / "train.jsonl")
     assert main["--max_steps"] == "2000" and main["--learning_rate"] == "0.001"
     assert main_training(parse_settings(["--out", str(out)], "")).model == out / "model-init"  # no reading stage
+
+
+def _flags(arguments: list[str]) -> dict[str, list[str]]:
+    """swift sft's arguments by flag (--dataset takes several values)."""
+    flags: dict[str, list[str]] = {}
+    for part in arguments:
+        if part.startswith("--"):
+            flags[part] = values = []
+        else:
+            values.append(part)
+    return flags
+
+
+def test_typing_repeats_add_the_typing_rows_again_and_the_seed_reaches_swift(out: Path) -> None:
+    settings = parse_settings(["--out", str(out), "--typing-repeats", "3", "--training-seed", "7"], "")
+    manifest = json.loads((out / "data" / "manifest.json").read_text())
+    flags = _flags(train_arguments(manifest, settings, main_training(settings, typing=2)))
+    assert flags["--dataset"] == [str(out / "data" / "train.jsonl"), f"{out / 'reading' / 'rows.jsonl'}#6"]
+    assert flags["--seed"] == ["7"] and flags["--model"] == [str(out / "model-init")]
+    plain = parse_settings(["--out", str(out)], "")
+    flags = _flags(train_arguments(manifest, plain, main_training(plain)))
+    assert flags["--dataset"] == [str(out / "data" / "train.jsonl")] and flags["--seed"] == ["42"]
+    with pytest.raises(SystemExit):
+        parse_settings(["--out", str(out), "--typing-repeats", "-1"], "")
+
+
+def test_swift_reads_the_repeated_rows_as_that_many_rows(out: Path) -> None:
+    """The FILE#N form is ms-swift's own: its loader gives the exported rows and the typing rows again."""
+    swift_loader = pytest.importorskip("swift.dataset", reason="the ms-swift tests need the train extra")
+    settings = parse_settings(["--out", str(out), "--typing-repeats", "3"], "")
+    from benchmarks.flywheel_train import write_typing_rows
+
+    typing = write_typing_rows(settings, "--typing-repeats")
+    assert typing == 2
+    train, _ = swift_loader.load_dataset(list(main_training(settings, typing).datasets))
+    assert len(train) == 6 + 3 * 2
+    seen = Counter(_conversation(row) for row in train)
+    typed = {_conversation(row) for row in typing_rows(out / "data")}
+    assert all(seen[conversation] == 1 + 3 for conversation in typed)  # the export's row, then three more times
+    assert sum(count for conversation, count in seen.items() if conversation not in typed) == 4  # the rest once
+
+
+def _conversation(row: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(message["content"] for message in row["messages"])
 
 
 @pytest.mark.slow
