@@ -34,7 +34,7 @@ def _pair(before: dict[str, Any], after: dict[str, Any], key: str, percent: bool
     return f"{show(before[key])} → {show(after[key])}"
 
 
-def _trained(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+def trained_figures(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """The trained model's figures rows by dialect (the report's "trained-DIALECT" entries, not "-by-index")."""
     return {
         key.removeprefix("trained-"): rows
@@ -50,7 +50,7 @@ def figures_table(report: dict[str, Any]) -> list[str]:
     )
     lines = [header, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     figures = report["figures"]
-    for dialect, trained in _trained(report).items():
+    for dialect, trained in trained_figures(report).items():
         by_index = figures.get(f"trained-{dialect}-by-index") or [{} for _ in trained]
         for before, after, indexed in zip(figures[f"init-{dialect}"], trained, by_index, strict=True):
             hits = f"{_pair(before, after, 'hit_rate')} ({after['pointing']})"
@@ -67,7 +67,7 @@ def figures_table(report: dict[str, Any]) -> list[str]:
 def wrong_kinds(report: dict[str, Any]) -> list[str]:
     """The trained model's steps of the wrong kind, by what the reference would do → what it did."""
     lines = []
-    for dialect, rows in _trained(report).items():
+    for dialect, rows in trained_figures(report).items():
         for row in rows:
             if row.get("wrong_kinds"):
                 counts = ", ".join(f"{kinds} {count}" for kinds, count in row["wrong_kinds"].items())
@@ -85,7 +85,7 @@ def wrong_kinds(report: dict[str, Any]) -> list[str]:
 def parse_by_step(report: dict[str, Any]) -> list[str]:
     """The trained model's tasks where some answer did not parse: parsed/steps at each step index."""
     lines = []
-    for dialect, rows in _trained(report).items():
+    for dialect, rows in trained_figures(report).items():
         for row in rows:
             by_index = list(zip(row.get("parsed_by_index", ()), row.get("steps_by_index", ()), strict=True))
             if any(parsed < steps for parsed, steps in by_index):
