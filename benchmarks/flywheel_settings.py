@@ -54,6 +54,7 @@ class Settings:
     reading_steps: int  # 0: no reading stage; the main training starts from random weights
     reading_learning_rate: float
     typing_repeats: int  # the main training sees the rows that type the asked word this many more times
+    kind_repeats: dict[str, int]  # the main training sees the rows whose answer is this kind this many more times
     training_seed: int
     torch_device: str
     parallel: int
@@ -151,6 +152,14 @@ def parse_settings(argv: Sequence[str] | None, description: str) -> Settings:
         "many more times, unchanged from the export (0: each row once)",
     )
     parser.add_argument(
+        "--repeat-kind",
+        action="append",
+        default=[],
+        metavar="KIND=N",
+        help="the main training also sees the rows whose answer is an action of KIND (scroll, type, drag, hotkey, "
+        "click) N more times, unchanged from the export (repeatable)",
+    )
+    parser.add_argument(
         "--training-seed",
         type=int,
         default=42,
@@ -185,6 +194,12 @@ def parse_settings(argv: Sequence[str] | None, description: str) -> Settings:
         parser.error(f"--recovery-misses takes counts from 1 to {MAX_MISSES}, like 1,2")
     if args.typing_repeats < 0:
         parser.error("--typing-repeats takes 0 or more")
+    kind_repeats = {}
+    for item in args.repeat_kind:
+        kind, _, times = item.partition("=")
+        if not kind or not times.isdigit():
+            parser.error(f"--repeat-kind takes KIND=N, like scroll=8: not {item!r}")
+        kind_repeats[kind] = int(times)
     return Settings(
         out=args.out,
         tasks=_names(args.tasks),
@@ -208,6 +223,7 @@ def parse_settings(argv: Sequence[str] | None, description: str) -> Settings:
         reading_steps=args.reading_steps,
         reading_learning_rate=args.reading_learning_rate,
         typing_repeats=args.typing_repeats,
+        kind_repeats=kind_repeats,
         training_seed=args.training_seed,
         torch_device=args.torch_device,
         parallel=args.parallel,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from benchmarks.flywheel_commands import REPO, SWIFT, environment, run_logged
+from benchmarks.flywheel_kinds import read_rows, rows_of_kind
 from benchmarks.flywheel_reading import typing_rows
 from benchmarks.flywheel_settings import Settings
 
@@ -30,15 +32,15 @@ class Training:
     result: Path  # the last checkpoint, copied
 
 
-def main_training(settings: Settings, typing: int = 0) -> Training:
+def main_training(settings: Settings, repeats: Sequence[tuple[Path, int]] = ()) -> Training:
     """All the exported rows, from the model-init (or from model-reading when --reading-steps trained one);
-    with --typing-repeats, the ``typing`` rows that type the asked word again that many times over."""
+    then each of ``repeats``' files for that many rows (--typing-repeats, --repeat-kind)."""
     out = settings.out
-    repeated = (f"{typing_rows_file(out)}#{settings.typing_repeats * typing}",) if settings.typing_repeats else ()
     return Training(
         name="train",
         model=out / ("model-reading" if settings.reading_steps else "model-init"),
-        datasets=(*map(str, data_files(out)), *repeated),  # the folder where it is now
+        # the folder where it is now
+        datasets=(*map(str, data_files(out)), *(f"{path}#{rows}" for path, rows in repeats)),
         steps=settings.train_steps,
         learning_rate=settings.learning_rate,
         output=out / "sft",
@@ -134,9 +136,34 @@ def write_typing_rows(settings: Settings, flag: str) -> int:
     return len(rows)
 
 
+def write_kind_rows(settings: Settings, kind: str) -> tuple[Path, int]:
+    """The rows whose answer is an action of ``kind``, unchanged from the export, written for swift sft."""
+    rows = rows_of_kind(read_rows(settings.out / "data"), kind)
+    if not rows:
+        raise SystemExit(
+            f"{settings.out / 'data' / 'train.jsonl'}: no row answers with a {kind} action; "
+            f"drop --repeat-kind {kind}=N or record a task that needs one"
+        )
+    path = settings.out / "repeats" / f"{kind}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path, len(rows)
+
+
+def repeated_rows(settings: Settings) -> list[tuple[Path, int]]:
+    """The files the main training reads again after the export's, and how many rows of each."""
+    repeats = []
+    if settings.typing_repeats:
+        typing = write_typing_rows(settings, "--typing-repeats")
+        repeats.append((typing_rows_file(settings.out), settings.typing_repeats * typing))
+    for kind, times in settings.kind_repeats.items():
+        path, rows = write_kind_rows(settings, kind)
+        repeats.append((path, times * rows))
+    return repeats
+
+
 def train(settings: Settings) -> None:
-    typing = write_typing_rows(settings, "--typing-repeats") if settings.typing_repeats else 0
-    run_training(settings, main_training(settings, typing))
+    run_training(settings, main_training(settings, repeated_rows(settings)))
 
 
 def read_first(settings: Settings) -> None:

@@ -95,7 +95,7 @@ def _flags(arguments: list[str]) -> dict[str, list[str]]:
 def test_typing_repeats_add_the_typing_rows_again_and_the_seed_reaches_swift(out: Path) -> None:
     settings = parse_settings(["--out", str(out), "--typing-repeats", "3", "--training-seed", "7"], "")
     manifest = json.loads((out / "data" / "manifest.json").read_text())
-    flags = _flags(train_arguments(manifest, settings, main_training(settings, typing=2)))
+    flags = _flags(train_arguments(manifest, settings, main_training(settings, [(out / "reading" / "rows.jsonl", 6)])))
     assert flags["--dataset"] == [str(out / "data" / "train.jsonl"), f"{out / 'reading' / 'rows.jsonl'}#6"]
     assert flags["--seed"] == ["7"] and flags["--model"] == [str(out / "model-init")]
     plain = parse_settings(["--out", str(out)], "")
@@ -109,11 +109,10 @@ def test_swift_reads_the_repeated_rows_as_that_many_rows(out: Path) -> None:
     """The FILE#N form is ms-swift's own: its loader gives the exported rows and the typing rows again."""
     swift_loader = pytest.importorskip("swift.dataset", reason="the ms-swift tests need the train extra")
     settings = parse_settings(["--out", str(out), "--typing-repeats", "3"], "")
-    from benchmarks.flywheel_train import write_typing_rows
+    from benchmarks.flywheel_train import repeated_rows
 
-    typing = write_typing_rows(settings, "--typing-repeats")
-    assert typing == 2
-    train, _ = swift_loader.load_dataset(list(main_training(settings, typing).datasets))
+    assert repeated_rows(settings) == [(out / "reading" / "rows.jsonl", 3 * 2)]
+    train, _ = swift_loader.load_dataset(list(main_training(settings, repeated_rows(settings)).datasets))
     assert len(train) == 6 + 3 * 2
     seen = Counter(_conversation(row) for row in train)
     typed = {_conversation(row) for row in typing_rows(out / "data")}
@@ -153,3 +152,20 @@ def test_the_chain_reads_first_then_trains_all_rows_from_there(browser: None, tm
         assert any(not before[name].equal(after[name].to(before[name].dtype)) for name in before)
     (ran,) = json.loads((work / "flywheel.json").read_text())["commands"]
     assert {"read", "train"} <= set(ran["stages"])
+
+
+def test_repeat_kind_adds_the_rows_whose_answer_is_that_kind_in_either_dialect(out: Path) -> None:
+    from benchmarks.flywheel_kinds import answer_kind
+    from benchmarks.flywheel_train import repeated_rows
+
+    settings = parse_settings(["--out", str(out), "--repeat-kind", "click=2", "--typing-repeats", "1"], "")
+    assert settings.kind_repeats == {"click": 2}
+    assert repeated_rows(settings) == [(out / "reading" / "rows.jsonl", 2), (out / "repeats" / "click.jsonl", 2 * 2)]
+    clicks = [json.loads(line)["messages"][-1]["content"] for line in (out / "repeats" / "click.jsonl").open()]
+    assert [answer_kind(answer) for answer in clicks] == ["click", "click"] and clicks[1].startswith("Thought:")
+    assert answer_kind("Thought: x\nAction: scroll(start_box='(5,6)', direction='up')") == "scroll"
+    assert answer_kind("I would scroll up.") is None
+    with pytest.raises(SystemExit, match=r"train.jsonl: no row answers with a scroll action"):
+        repeated_rows(parse_settings(["--out", str(out), "--repeat-kind", "scroll=2"], ""))
+    with pytest.raises(SystemExit):
+        parse_settings(["--out", str(out), "--repeat-kind", "scroll"], "")
