@@ -132,7 +132,8 @@ def test_the_chain_reads_first_then_trains_all_rows_from_there(browser: None, tm
     run_flywheel(
         *("--out", str(work), "--tasks", "enter-text", "--uitars-tasks", "", "--episodes-of", "enter-text=2"),
         *("--recovery-episodes", "0", "--heldout-episodes", "1", "--reading-steps", "2", "--train-steps", "2"),
-        *("--batch", "2", "--max-new-tokens", "8", "--parallel", "1"),
+        *("--batch", "2", "--max-new-tokens", "8", "--parallel", "1", "--typing-repeats", "1"),
+        *("--repeat-kind", "click=1"),
         timeout_s=TIMEOUT_S,
     )
 
@@ -145,6 +146,15 @@ def test_the_chain_reads_first_then_trains_all_rows_from_there(browser: None, tm
     assert reading[reading.index("--dataset") + 1] == str(work / "reading" / "rows.jsonl")
     main = json.loads((work / "train-command.json").read_text())["command"]
     assert main[main.index("--model") + 1] == str(work / "model-reading")
+    # swift sft trained on the export's rows, then the typing rows and the click rows once more each
+    clicks = len((work / "repeats" / "click.jsonl").read_text().splitlines())
+    datasets = main[main.index("--dataset") + 1 : main.index("--dataset") + 4]
+    assert datasets == [
+        str(work / "data" / "train.jsonl"),
+        f"{work / 'reading' / 'rows.jsonl'}#2",
+        f"{work / 'repeats' / 'click.jsonl'}#{clicks}",
+    ]
+    assert clicks >= 2  # the field's click and Submit's, on each seed
     weights = [
         load_file(str(work / name / "model.safetensors")) for name in ("model-init", "model-reading", "model-trained")
     ]
