@@ -199,7 +199,8 @@ def parse_settings(argv: Sequence[str] | None, description: str) -> Settings:
         kind, _, times = item.partition("=")
         if not kind or not times.isdigit():
             parser.error(f"--repeat-kind takes KIND=N, like scroll=8: not {item!r}")
-        kind_repeats[kind] = int(times)
+        if int(times):  # KIND=0: each row once, as without the flag
+            kind_repeats[kind] = int(times)
     return Settings(
         out=args.out,
         tasks=_names(args.tasks),

@@ -170,6 +170,7 @@ def test_repeat_kind_adds_the_rows_whose_answer_is_that_kind_in_either_dialect(o
 
     settings = parse_settings(["--out", str(out), "--repeat-kind", "click=2", "--typing-repeats", "1"], "")
     assert settings.kind_repeats == {"click": 2}
+    assert parse_settings(["--out", str(out), "--repeat-kind", "click=0"], "").kind_repeats == {}
     assert repeated_rows(settings) == [(out / "reading" / "rows.jsonl", 2), (out / "repeats" / "click.jsonl", 2 * 2)]
     clicks = [json.loads(line)["messages"][-1]["content"] for line in (out / "repeats" / "click.jsonl").open()]
     assert [answer_kind(answer) for answer in clicks] == ["click", "click"] and clicks[1].startswith("Thought:")
