@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.flywheel_commands import REPO, SWIFT, environment, run_logged
-from benchmarks.flywheel_kinds import read_rows, rows_of_kind
 from benchmarks.flywheel_reading import typing_rows
 from benchmarks.flywheel_settings import Settings
 
@@ -138,6 +137,10 @@ def write_typing_rows(settings: Settings, flag: str) -> int:
 
 def write_kind_rows(settings: Settings, kind: str) -> tuple[Path, int]:
     """The rows whose answer is an action of ``kind``, unchanged from the export, written for swift sft."""
+    # Here, not at the top: the agent's parsers bring the browser's and the desktop's imports, which a GPU
+    # machine that only trains (--stages train) need not have.
+    from benchmarks.flywheel_kinds import read_rows, rows_of_kind
+
     rows = rows_of_kind(read_rows(settings.out / "data"), kind)
     if not rows:
         raise SystemExit(

@@ -180,3 +180,21 @@ def test_repeat_kind_adds_the_rows_whose_answer_is_that_kind_in_either_dialect(o
         repeated_rows(parse_settings(["--out", str(out), "--repeat-kind", "scroll=2"], ""))
     with pytest.raises(SystemExit):
         parse_settings(["--out", str(out), "--repeat-kind", "scroll"], "")
+
+
+def test_the_flywheel_imports_where_only_training_runs() -> None:
+    """A GPU machine that runs --stages train has ms-swift, not the browser's and desktop's packages."""
+    import subprocess
+    import sys
+
+    blocked = "tenacity"  # the desktop capture's retries: on the eval's side only
+    code = (
+        "import importlib.abc, sys\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        f"    def find_spec(self, name, path, target=None):\n"
+        f"        if name.split('.')[0] == {blocked!r}: raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import benchmarks.flywheel, benchmarks.flywheel_train\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[4])
+    assert done.returncode == 0, done.stderr[-2000:]
