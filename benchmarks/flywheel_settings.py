@@ -197,7 +197,7 @@ def parse_settings(argv: Sequence[str] | None, description: str) -> Settings:
     kind_repeats = {}
     for item in args.repeat_kind:
         kind, _, times = item.partition("=")
-        if not kind or not times.isdigit():
+        if not kind.isidentifier() or not times.isdigit():  # the kind names a file under --out
             parser.error(f"--repeat-kind takes KIND=N, like scroll=8: not {item!r}")
         if int(times):  # KIND=0: each row once, as without the flag
             kind_repeats[kind] = int(times)

@@ -178,8 +178,9 @@ def test_repeat_kind_adds_the_rows_whose_answer_is_that_kind_in_either_dialect(o
     assert answer_kind("I would scroll up.") is None
     with pytest.raises(SystemExit, match=r"train.jsonl: no row answers with a scroll action"):
         repeated_rows(parse_settings(["--out", str(out), "--repeat-kind", "scroll=2"], ""))
-    with pytest.raises(SystemExit):
-        parse_settings(["--out", str(out), "--repeat-kind", "scroll"], "")
+    for wrong in ("scroll", "../scroll=2", "=2"):
+        with pytest.raises(SystemExit):
+            parse_settings(["--out", str(out), "--repeat-kind", wrong], "")
 
 
 def test_the_flywheel_imports_where_only_training_runs() -> None:
