@@ -7,9 +7,7 @@ the training's signal when every row counts once.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from qwen_gui_agent.agent.eval.episode_figures.figures import action_kind
@@ -36,7 +34,3 @@ def answer_kind(answer: str) -> str | None:
 
 def rows_of_kind(rows: Iterable[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [row for row in rows if answer_kind(row["messages"][-1]["content"]) == kind]
-
-
-def read_rows(data: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (data / "train.jsonl").read_text().splitlines()]

@@ -46,11 +46,15 @@ def types_asked_word(row: dict[str, Any]) -> bool:
     return bool(asked) and (f'{TYPED}{asked}"' in answer or f"{TYPED_UITARS}{asked}')" in answer)
 
 
+def read_rows(data: Path) -> list[dict[str, Any]]:
+    """The export's action rows (``train.jsonl`` of the data folder)."""
+    return [json.loads(line) for line in (data / "train.jsonl").read_text().splitlines()]
+
+
 def typing_rows(data: Path) -> list[dict[str, Any]]:
     """Rows whose last answer types the word their task asks for, in either dialect: those flywheel.py's
     reading stage trains on first."""
-    rows = [json.loads(line) for line in (data / "train.jsonl").read_text().splitlines()]
-    return [row for row in rows if types_asked_word(row)]
+    return [row for row in read_rows(data) if types_asked_word(row)]
 
 
 def swappable_rows(data: Path) -> list[dict[str, Any]]:

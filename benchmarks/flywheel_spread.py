@@ -20,16 +20,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.flywheel_table import trained_figures  # noqa: E402
-
-
-def _percent(value: float) -> str:
-    return f"{100 * value:.0f}%"
+from benchmarks.flywheel_table import percent, trained_figures  # noqa: E402
 
 
 def _cell(row: dict[str, Any]) -> str:
-    parsed = "" if row["parse_rate"] >= 1 else f" ({_percent(row['parse_rate'])} parse)"
-    return f"{_percent(row['kind_rate'])}{parsed} / {_percent(row['success_rate'])}"
+    parsed = "" if row["parse_rate"] >= 1 else f" ({percent(row['parse_rate'])} parse)"
+    return f"{percent(row['kind_rate'])}{parsed} / {percent(row['success_rate'])}"
 
 
 def meets_bar(report: dict[str, Any], bar: float) -> bool:
@@ -55,14 +51,14 @@ def spread_table(reports: dict[str, dict[str, Any]], bar: float) -> str:
                 cells.append(_cell(found) if found else "-")
             lines.append(f"| {row['task']} | {dialect} | " + " | ".join(cells) + " |")
     lines.append(
-        f"| meets the bar ({_percent(bar)}) | | "
+        f"| meets the bar ({percent(bar)}) | | "
         + " | ".join("yes" if meets_bar(reports[name], bar) else "no" for name in names)
         + " |"
     )
     lines.append(
         "| reads the word (first) | | "
         + " | ".join(
-            _percent(reports[name]["reading"]["first"]) if reports[name].get("reading") else "-" for name in names
+            percent(reports[name]["reading"]["first"]) if reports[name].get("reading") else "-" for name in names
         )
         + " |"
     )

@@ -25,12 +25,12 @@ def loss_curve(sft_dir: Path) -> list[dict[str, float]]:
     return curve
 
 
-def _percent(value: float) -> str:
+def percent(value: float) -> str:
     return f"{100 * value:.0f}%"
 
 
-def _pair(before: dict[str, Any], after: dict[str, Any], key: str, percent: bool = True) -> str:
-    show = _percent if percent else (lambda value: f"{value:+.2f}")
+def _pair(before: dict[str, Any], after: dict[str, Any], key: str, as_percent: bool = True) -> str:
+    show = percent if as_percent else (lambda value: f"{value:+.2f}")
     return f"{show(before[key])} → {show(after[key])}"
 
 
@@ -54,11 +54,11 @@ def figures_table(report: dict[str, Any]) -> list[str]:
         by_index = figures.get(f"trained-{dialect}-by-index") or [{} for _ in trained]
         for before, after, indexed in zip(figures[f"init-{dialect}"], trained, by_index, strict=True):
             hits = f"{_pair(before, after, 'hit_rate')} ({after['pointing']})"
-            indexed_kind = _percent(indexed["kind_rate"]) if "kind_rate" in indexed else "-"
+            indexed_kind = percent(indexed["kind_rate"]) if "kind_rate" in indexed else "-"
             lines.append(
                 f"| {after['task']} | {dialect} | {after['episodes']} | {_pair(before, after, 'parse_rate')} "
-                f"| {_pair(before, after, 'kind_rate')} | {indexed_kind} | {hits} | {_percent(after['chance'])} "
-                f"| {_percent(after['fixed_point'])} "
+                f"| {_pair(before, after, 'kind_rate')} | {indexed_kind} | {hits} | {percent(after['chance'])} "
+                f"| {percent(after['fixed_point'])} "
                 f"| {_pair(before, after, 'success_rate')} | {_pair(before, after, 'raw_reward', False)} |"
             )
     return lines
@@ -104,7 +104,7 @@ def reading(report: dict[str, Any]) -> list[str]:
     return [
         f"Reading the task's word ({found['rows']} training rows that type it, the word swapped for another of "
         f"{found['words']}): the swapped-in word ranks {found['median_rank']:g} (median; chance "
-        f"{found['chance_rank']:g}), first in {_percent(found['first'])}; the answers' KL {found['mean_kl']:.2g}.",
+        f"{found['chance_rank']:g}), first in {percent(found['first'])}; the answers' KL {found['mean_kl']:.2g}.",
         "",
     ]
 

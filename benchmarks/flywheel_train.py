@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.flywheel_commands import REPO, SWIFT, environment, run_logged
-from benchmarks.flywheel_reading import typing_rows
+from benchmarks.flywheel_reading import read_rows, typing_rows
 from benchmarks.flywheel_settings import Settings
 
 TEMPLATE_FILE = REPO / "tests" / "support" / "swift_small_vocab.py"
@@ -129,17 +129,14 @@ def write_typing_rows(settings: Settings, flag: str) -> int:
             f"{settings.out / 'data' / 'train.jsonl'}: no row types a word its task asks for; "
             f"record enter-text, or run with {flag} 0"
         )
-    path = typing_rows_file(settings.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    return len(rows)
+    return _write_rows(typing_rows_file(settings.out), rows)
 
 
 def write_kind_rows(settings: Settings, kind: str) -> tuple[Path, int]:
     """The rows whose answer is an action of ``kind``, unchanged from the export, written for swift sft."""
     # Here, not at the top: the agent's parsers bring the browser's and the desktop's imports, which a GPU
     # machine that only trains (--stages train) need not have.
-    from benchmarks.flywheel_kinds import read_rows, rows_of_kind
+    from benchmarks.flywheel_kinds import rows_of_kind
 
     rows = rows_of_kind(read_rows(settings.out / "data"), kind)
     if not rows:
@@ -148,9 +145,14 @@ def write_kind_rows(settings: Settings, kind: str) -> tuple[Path, int]:
             f"drop --repeat-kind {kind}=N or record a task that needs one"
         )
     path = settings.out / "repeats" / f"{kind}.jsonl"
+    return path, _write_rows(path, rows)
+
+
+def _write_rows(path: Path, rows: list[dict[str, Any]]) -> int:
+    """Rows as the export wrote them, one JSON line each, for swift sft; how many."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    return path, len(rows)
+    return len(rows)
 
 
 def repeated_rows(settings: Settings) -> list[tuple[Path, int]]:

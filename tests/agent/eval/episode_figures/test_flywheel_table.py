@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from benchmarks.flywheel_table import parse_by_step
 
 
@@ -29,3 +31,14 @@ def test_the_steps_where_answers_broke_are_listed_per_task_and_the_rest_left_out
     assert parse_by_step(report) == []
     report["figures"]["trained-uitars"] = [{"task": "enter-text"}]
     assert parse_by_step(report) == []
+
+
+def test_a_stored_run_renders_as_its_table_did() -> None:
+    """The table stage's whole output, from a run's flywheel.json kept in the docs, byte for byte."""
+    from pathlib import Path
+
+    from benchmarks.flywheel_table import markdown_table
+
+    run = Path(__file__).parents[4] / "docs" / "results" / "2026-12-07-flywheel-weighted-rows" / "cpu-4k-typing8-s7"
+    report = json.loads((run / "flywheel.json").read_text())
+    assert markdown_table(report) == (run / "table.md").read_text()
