@@ -70,7 +70,10 @@ def wrong_kinds(report: dict[str, Any]) -> list[str]:
     for dialect, rows in trained_figures(report).items():
         for row in rows:
             if row.get("wrong_kinds"):
-                counts = ", ".join(f"{kinds} {count}" for kinds, count in row["wrong_kinds"].items())
+                seeds = row.get("wrong_kind_seeds", {})  # absent in reports from before the figures named them
+                counts = ", ".join(
+                    f"{kinds} {count}{_episodes(seeds.get(kinds))}" for kinds, count in row["wrong_kinds"].items()
+                )
                 lines.append(f"- {row['task']} ({dialect}): {counts}")
     if not lines:
         return []
@@ -80,6 +83,16 @@ def wrong_kinds(report: dict[str, Any]) -> list[str]:
         *lines,
         "",
     ]
+
+
+def _episodes(seeds: list[int] | None, named: int = 6) -> str:
+    """Which episodes a kind of mistake came from: their seeds while few (whether the mistake sits on
+    seeds that share something), else how many."""
+    if not seeds:
+        return ""
+    if len(seeds) <= named:
+        return f" (seed{'s' if len(seeds) > 1 else ''} {', '.join(str(seed) for seed in seeds)})"
+    return f" (in {len(seeds)} episodes)"
 
 
 def parse_by_step(report: dict[str, Any]) -> list[str]:

@@ -78,6 +78,9 @@ class TaskFigures:
     # The compared steps of the wrong kind, by "expected → answered" ("unparsed" for an answer that did
     # not parse): where the model leaves the reference's way, which a rate alone does not say.
     wrong_kinds: dict[str, int] = field(default_factory=dict)
+    # The seeds of the episodes each of those came from: whether a kind of mistake is spread over the task or
+    # sits on a few seeds that share something (a list whose wanted item is already chosen, say).
+    wrong_kind_seeds: dict[str, list[int]] = field(default_factory=dict)
     # Model steps and the answers among them that parsed, at each step index (the first is step 1): where
     # answers break, such as past the longest history the model was trained on, which the rate averages away.
     steps_by_index: tuple[int, ...] = ()
@@ -123,6 +126,7 @@ class _Tally:
     fixed_steps: int = 0  # pointing steps at an index where the reference's own play has targets to average
     fixed_hits: int = 0
     wrong_kinds: Counter[str] = field(default_factory=Counter)
+    wrong_kind_seeds: dict[str, set[int]] = field(default_factory=dict)
     steps_by_index: list[int] = field(default_factory=list)
     parsed_by_index: list[int] = field(default_factory=list)
 
@@ -157,7 +161,7 @@ def task_figures(
             missing += reference is None and labels is None
             labelled += labels is not None
             expected = labels if labels is not None else (reference.steps if reference is not None else ())
-            _add_episode(tally, steps, expected, averages)
+            _add_episode(tally, steps, expected, averages, seed=int(record["seed"]))
         figures.append(
             TaskFigures(
                 task=task,
@@ -175,6 +179,7 @@ def task_figures(
                 missing_targets=missing,
                 on_page=labelled,
                 wrong_kinds=dict(tally.wrong_kinds.most_common()),
+                wrong_kind_seeds={kinds: sorted(tally.wrong_kind_seeds[kinds]) for kinds in tally.wrong_kinds},
                 steps_by_index=tuple(tally.steps_by_index),
                 parsed_by_index=tuple(tally.parsed_by_index),
             )
@@ -219,6 +224,8 @@ def _add_episode(
     steps: list[StepRecord],
     expected_steps: Sequence[ReferenceStep | StepLabel],
     averages: Mapping[tuple[int, int], tuple[float, float]],
+    *,
+    seed: int,
 ) -> None:
     for position, step in enumerate(steps):
         action = _first_action(step)
@@ -236,7 +243,9 @@ def _add_episode(
         same_kind = action is not None and action_kind(action) == expected.kind
         tally.right_kind += same_kind
         if not same_kind:
-            tally.wrong_kinds[f"{expected.kind} → {action_kind(action) if action is not None else 'unparsed'}"] += 1
+            kinds = f"{expected.kind} → {action_kind(action) if action is not None else 'unparsed'}"
+            tally.wrong_kinds[kinds] += 1
+            tally.wrong_kind_seeds.setdefault(kinds, set()).add(seed)
         if expected.targets:
             tally.pointing += 1
             tally.chance_sum += _chance(expected)

@@ -87,6 +87,8 @@ def test_a_model_off_the_reference_path_is_judged_on_its_own_pages(
     assert by_index["click-test"].compared == SEEDS
     assert (by_index["enter-text"].compared, by_index["enter-text"].right_kind) == (3 * SEEDS, 2 * SEEDS)
     assert by_index["enter-text"].wrong_kinds == {"type → click": SEEDS}  # a click where the reference typed
+    # ... once in each episode: every seed is named
+    assert by_index["enter-text"].wrong_kind_seeds == {"type → click": list(range(FIRST_SEED, FIRST_SEED + SEEDS))}
     labels = json.loads(next((out / "runs" / "enter-text").glob("*/reference_labels.json")).read_text())["labels"]
     assert [label["kind"] for label in labels] == ["click"] * 3 and not any(label["stateful"] for label in labels)
 
@@ -105,6 +107,7 @@ def test_an_answer_that_does_not_parse_is_counted_at_its_step(
         assert row.steps_by_index == (SEEDS, SEEDS, SEEDS), row
         assert row.parsed_by_index == (SEEDS, 0, SEEDS) and row.parsed == 2 * SEEDS, row
         assert row.wrong_kinds == {"click → unparsed": SEEDS}, row
+        assert row.wrong_kind_seeds == {"click → unparsed": list(range(FIRST_SEED, FIRST_SEED + SEEDS))}, row
 
 
 def test_a_folder_without_results_says_what_to_run(targets: TargetsFile, tmp_path: Path) -> None:

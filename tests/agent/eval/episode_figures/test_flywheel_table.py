@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from benchmarks.flywheel_table import parse_by_step
+from benchmarks.flywheel_table import parse_by_step, wrong_kinds
 
 
 def test_the_steps_where_answers_broke_are_listed_per_task_and_the_rest_left_out() -> None:
@@ -31,6 +31,28 @@ def test_the_steps_where_answers_broke_are_listed_per_task_and_the_rest_left_out
     assert parse_by_step(report) == []
     report["figures"]["trained-uitars"] = [{"task": "enter-text"}]
     assert parse_by_step(report) == []
+
+
+def test_a_wrong_kind_names_its_seeds_while_few() -> None:
+    report = {
+        "figures": {
+            "trained-qwen": [
+                {
+                    "task": "choose-list",
+                    "wrong_kinds": {"click → type": 5, "click → hotkey": 9},
+                    "wrong_kind_seeds": {
+                        "click → type": [100009, 100012],
+                        "click → hotkey": list(range(100000, 100007)),
+                    },
+                },
+                {"task": "drag-box", "wrong_kinds": {"drag → click": 1}},  # a report from before the seeds
+            ]
+        }
+    }
+    assert wrong_kinds(report)[2:4] == [
+        "- choose-list (qwen): click → type 5 (seeds 100009, 100012), click → hotkey 9 (in 7 episodes)",
+        "- drag-box (qwen): drag → click 1",
+    ]
 
 
 def test_a_stored_run_renders_as_its_table_did() -> None:
