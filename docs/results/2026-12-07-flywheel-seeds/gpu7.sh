@@ -7,7 +7,7 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
 nvidia-smi -L; nproc
 python3 -c "import torch, transformers, swift; print(torch.__version__, transformers.__version__, torch.cuda.is_available())" || exit 1
-P=/tmp/pack; rm -rf $P; mkdir -p $P && tar xJf .gpu_issue27/data.txz -C $P || exit 1
+P=/tmp/pack; rm -rf $P; mkdir -p $P && tar xJf .gpu_issue27/${DATA:-data.txz} -C $P || exit 1
 python3 .gpu_issue27/init_weights.py $P/init-small | tee -a $OUT/init.txt
 limit=$1; workers=$2; shift 2
 start=$(date +%s)
