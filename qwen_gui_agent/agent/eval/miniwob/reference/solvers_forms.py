@@ -86,19 +86,27 @@ def use_autocomplete(page: Page) -> Move:
 
 
 def choose_list(page: Page) -> Move:
+    # The wanted item is chosen in every episode, also where the list already shows it (MiniWoB++ draws
+    # the wanted index among the options, so about one seed in six): skipping to Submit there would teach
+    # a student model one procedure or another depending on the word drawn in the closed list, which the
+    # small models of the fine-tuning loop cannot read at a few image tokens a screen (docs/finetune.md,
+    # "choose-list's one procedure"). Choosing the item already chosen changes nothing on the page.
     wanted = page.match(r"Select (.+) from the list").group(1)
-    chosen = page.js("var s = document.getElementById('options'); return s.options[s.selectedIndex].textContent;")
     step = page.memory.get("list", "closed")
     if step == "closed":
-        if chosen == wanted:
-            return press(page.one("#area button", text="Submit"), "Submit")
         page.memory["list"] = "open"
         return click(page.one("#options").target, "Open the list.")
     if step == "open":  # typing an option's name in the open list picks it, Enter confirms
         page.memory["list"] = "typed"
         return type_text(wanted, f'Type "{wanted}" to pick it in the list.')
-    page.memory["list"] = "closed"
-    return hotkey("enter", "Confirm the choice.")
+    if step == "typed":
+        page.memory["list"] = "confirmed"
+        return hotkey("enter", "Confirm the choice.")
+    chosen = page.js("var s = document.getElementById('options'); return s.options[s.selectedIndex].textContent;")
+    if chosen != wanted:  # the typing picked another item: open the list again
+        page.memory["list"] = "open"
+        return click(page.one("#options").target, "Open the list again.")
+    return press(page.one("#area button", text="Submit"), "Submit")
 
 
 def click_option(page: Page) -> Move:
