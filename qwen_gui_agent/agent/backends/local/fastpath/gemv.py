@@ -18,6 +18,12 @@ each fused product against ``F.linear`` on the model's own weights when the fast
 
 The row is broadcast over 16 columns because ``tl.dot`` needs 16; the columns are equal, so
 taking their maximum returns the value exactly. CUDA with Triton only (fast_kernels.available).
+
+The fleet decodes up to 16 rows at once; ``qkv_many``, ``gate_up_silu_many`` and ``head_logits_many``
+put them in those 16 columns (gemv_many_triton.py). Each row's result is the one-row kernel's
+for that row alone with K unsplit: the fleet's rows need not equal cuBLAS (whose kernels for 8
+rows are not its kernels for one anyway), and one launch replaces cuBLAS's three q/k/v products
+with their split-K reductions, and the gate, up and SiLU launches of the MLP.
 """
 
 from __future__ import annotations
@@ -39,21 +45,25 @@ log = logging.getLogger(__name__)
 GATE_UP_CONFIG = (64, 128, 4, 4)
 HEAD_CONFIG = (64, 256, 8, 3)
 QKV_CONFIG = (64, 256, 8, 4)
+MANY_ROWS = 16  # the columns of one tl.dot: the most rows the *_many products take
 SPLIT_CANDIDATES = (1, 2, 4, 8, 7, 14, 16)  # pieces of K tried for q/k/v, most likely first
 _TILE = 64  # split pieces are whole 64-deep tiles
 
 
 @functools.cache
 def _kernels() -> dict[str, Any]:
-    from . import (  # imports Triton: only where the kernels run
-        gemv_triton as fast_gemv_triton,
-    )
+    # Both import Triton: only where the kernels run.
+    from . import gemv_many_triton as fast_gemv_many_triton
+    from . import gemv_triton as fast_gemv_triton
 
     return {
         "gate_up_silu": fast_gemv_triton.gate_up_silu,
         "head_logits": fast_gemv_triton.head_logits,
         "qkv_rows": fast_gemv_triton.qkv_rows,
         "linear_rows": fast_gemv_triton.linear_rows,
+        "gate_up_silu_many": fast_gemv_many_triton.gate_up_silu_many,
+        "head_logits_many": fast_gemv_many_triton.head_logits_many,
+        "qkv_many": fast_gemv_many_triton.qkv_many,
     }
 
 
@@ -151,6 +161,124 @@ def qkv(
         HAS_BIAS=biased,
     )
     return q, k, v
+
+
+# -- many rows (the fleet's decode step) ---------------------------------------------------------------
+
+
+def takes_many(layer: Any, head: Any) -> bool:
+    """Whether the ``*_many`` products take this model's projections: gate, up and the head without biases,
+    q/k/v all with biases or all without (one layer stands for all)."""
+    attn, mlp = layer.self_attn, layer.mlp
+    if any(p.bias is not None for p in (mlp.gate_proj, mlp.up_proj, head)):
+        return False
+    return len({p.bias is None for p in (attn.q_proj, attn.k_proj, attn.v_proj)}) == 1
+
+
+def _many(x: torch.Tensor) -> torch.Tensor:
+    """x's rows as one contiguous (M, K) matrix, 1 <= M <= MANY_ROWS (a view where x is contiguous)."""
+    rows = x.reshape(-1, x.shape[-1]).contiguous()
+    if not 1 <= rows.shape[0] <= MANY_ROWS:
+        raise ValueError(f"{rows.shape[0]} rows: the many-row products take 1 to {MANY_ROWS}")
+    return rows
+
+
+def _output(out: torch.Tensor | None, x: torch.Tensor, rows: int, columns: int, dtype: torch.dtype) -> torch.Tensor:
+    """``out`` checked (contiguous, ``columns`` wide, room for ``rows`` rows), else a new (*x's rows, columns)."""
+    if out is None:
+        return torch.empty((*x.shape[:-1], columns), device=x.device, dtype=dtype)
+    if not out.is_contiguous() or out.dtype != dtype or out.shape[-1] != columns or out.numel() < rows * columns:
+        raise ValueError(f"out must be contiguous {dtype} rows of {columns} values, at least {rows} of them")
+    return out
+
+
+def gate_up_silu_many(
+    x: torch.Tensor,
+    gate: torch.Tensor,
+    up: torch.Tensor,
+    config: tuple[int, int, int, int] = GATE_UP_CONFIG,
+    *,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``silu(x @ gate.T) * (x @ up.T)`` for x's 1 to 16 bf16 rows (any leading shape), in one launch.
+
+    Row m of the result is ``gate_up_silu`` of row m alone (same config), bit for bit. ``out`` (contiguous,
+    rows of ``gate.shape[0]``) receives it where given: its rows past x's are not written.
+    """
+    flat = _many(x)
+    rows, width = gate.shape
+    out = _output(out, x, flat.shape[0], rows, x.dtype)
+    _launch("gate_up_silu_many", config, rows, flat, gate, up, out, rows, width, flat.shape[0])
+    return out
+
+
+def head_logits_many(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    config: tuple[int, int, int, int] = HEAD_CONFIG,
+    *,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """float32 logits ``(x @ weight.T)`` rounded to bf16 first, as ``.float()`` of F.linear gives them, for x's 1 to
+    16 bf16 rows: shaped (*x.shape[:-1], vocab). Row m is ``head_logits`` of row m alone, bit for bit."""
+    flat = _many(x)
+    rows, width = weight.shape
+    out = _output(out, x, flat.shape[0], rows, torch.float32)
+    _launch("head_logits_many", config, rows, flat, weight, out, rows, width, flat.shape[0])
+    return out
+
+
+def qkv_many(
+    x: torch.Tensor,
+    attn: Any,
+    config: tuple[int, int, int, int] = QKV_CONFIG,
+    *,
+    out: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """q, k and v of x's 1 to 16 bf16 rows (each shaped like x, last dim its width), one launch.
+
+    Biases join the float32 sums (Qwen2.5-VL) or there are none (Qwen3-VL). Row m of each is ``qkv``'s for
+    row m alone with K unsplit (``splits`` (1, 1)), bit for bit. ``out``: (q, k, v) to write into, as for
+    ``gate_up_silu_many``.
+    """
+    flat = _many(x)
+    q_rows, width = attn.q_proj.weight.shape
+    kv_rows = attn.k_proj.weight.shape[0]
+    given = out or (None, None, None)
+    q = _output(given[0], x, flat.shape[0], q_rows, x.dtype)
+    k = _output(given[1], x, flat.shape[0], kv_rows, x.dtype)
+    v = _output(given[2], x, flat.shape[0], kv_rows, x.dtype)
+    block_n = config[0]
+    blocks = -(-q_rows // block_n) + 2 * -(-kv_rows // block_n)
+    biased = attn.q_proj.bias is not None
+
+    def bias(projection: Any) -> torch.Tensor:  # a stand-in pointer where there is no bias (never read)
+        return projection.bias if biased else projection.weight
+
+    _launch(
+        "qkv_many",
+        config,
+        blocks * block_n,
+        flat,
+        attn.q_proj.weight,
+        bias(attn.q_proj),
+        attn.k_proj.weight,
+        bias(attn.k_proj),
+        attn.v_proj.weight,
+        bias(attn.v_proj),
+        q,
+        k,
+        v,
+        q_rows,
+        kv_rows,
+        width,
+        flat.shape[0],
+        HAS_BIAS=biased,
+    )
+    return q, k, v
+
+
+# -- which one-row products equal cuBLAS ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
