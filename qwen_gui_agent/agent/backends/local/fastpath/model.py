@@ -20,11 +20,14 @@ Each runs them in one of three styles, which differ only in how the same arithme
 - ``exact``: any number of tokens of one conversation, bit for bit what ``generate``'s prefill
   computes (the norms' means are PyTorch's own reduction over the same tensors);
 - ``rows``: many rows at once (the fleet), each row's norm summed as a lone row's, so not eager's
-  bits beyond one row.
+  bits beyond one row. A runner of at most 16 rows (the fleet's decode step) takes a copy made by
+  ``for_rows``, whose q/k/v, gate/up/SiLU and head products are fast_gemv's many-row kernels:
+  each row then gets the single stream's fused products (K unsplit) for that row alone.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -106,6 +109,8 @@ class TextModel:
     one_launch_norm: bool = False  # fast_rmsnorm's add + norm equals eager here (checked at start-up)
     qk_norm: bool = False  # Qwen3-VL: each query and key head RMS-normed before the rotary
     attention: Any = None  # transformers' attention function of the model's implementation (exact prefill)
+    # The ``rows`` style's q/k/v, gate/up/SiLU and head as fast_gemv's *_many kernels (set by for_rows only).
+    many_products: bool = False
 
     @classmethod
     def of(cls, model: Any, kernels: bool = False) -> TextModel:
@@ -133,6 +138,24 @@ class TextModel:
             attention=_attention_function(config, language.layers[0].self_attn),
         )
 
+    def for_rows(self, rows: int, fused: bool = True) -> TextModel:
+        """This model for a runner of ``rows`` rows in the ``rows`` style (the fleet's decode step, whose rows
+        are fixed per engine): with the many-row fused products where ``fused`` asks for them and they apply
+        (the Triton kernels on, SiLU, at most fast_gemv.MANY_ROWS rows, projections they take); else as is."""
+        many = (
+            fused
+            and self.kernels
+            and self.silu
+            and rows <= fast_gemv.MANY_ROWS
+            and fast_gemv.takes_many(self.layers[0], self.head)
+        )
+        log.info("%d-row products: %s", rows, "fused many-row kernels" if many else "cuBLAS")
+        return dataclasses.replace(self, many_products=many)
+
+    def _many(self, x: torch.Tensor, style: Style) -> bool:
+        # A shape check on top of for_rows' decision: a tensor of more rows (never the decode step's) stays cuBLAS.
+        return style == "rows" and self.many_products and x.numel() <= fast_gemv.MANY_ROWS * x.shape[-1]
+
     # -- the pieces a layer is made of, in each style ------------------------------------------------
 
     def add_norm(
@@ -149,6 +172,8 @@ class TextModel:
         """q, k, v as (batch, tokens, heads, head_dim), q and k normed per head where the model does (Qwen3-VL)."""
         if style == "row" and self.gemv.qkv is not None:
             q, k, v = fast_gemv.qkv(normed, attn, self.gemv.qkv)
+        elif self._many(normed, style):
+            q, k, v = fast_gemv.qkv_many(normed, attn)
         else:
             q, k, v = attn.q_proj(normed), attn.k_proj(normed), attn.v_proj(normed)
         shape = (*normed.shape[:-1], -1, self.head_dim)
@@ -167,6 +192,8 @@ class TextModel:
         """The MLP block; SiLU and its product in one launch on CUDA (bit for bit eager's)."""
         if style == "row" and self.kernels and self.silu and self.gemv.gate_up:
             return module.down_proj(fast_gemv.gate_up_silu(x, module.gate_proj.weight, module.up_proj.weight))
+        if self._many(x, style):  # for_rows checked kernels and SiLU
+            return module.down_proj(fast_gemv.gate_up_silu_many(x, module.gate_proj.weight, module.up_proj.weight))
         if not (self.kernels and self.silu):
             return module(x)
         return module.down_proj(fast_kernels.silu_mul(module.gate_proj(x), module.up_proj(x)))
@@ -192,6 +219,8 @@ class TextModel:
             residual = residual[picked, last].unsqueeze(1)
             delta = None if delta is None else delta[picked, last].unsqueeze(1)
         _, normed = self.add_norm(self.norm, residual, delta, style)
+        if self._many(normed[:, -1, :], style):
+            return fast_gemv.head_logits_many(normed[:, -1, :], self.head.weight)
         return self.head(normed[:, -1:, :])[:, -1, :].float()
 
 

@@ -61,11 +61,14 @@ class FleetEngine:
         slots: int = 8,
         capacity: int = 4096,
         join: JoinSettings | None = None,
+        fused_products: bool = True,
     ) -> None:
+        """``fused_products``: the decode step's q/k/v, gate/up/SiLU and head as many-row Triton kernels where they
+        apply (CUDA, at most 16 slots); False keeps cuBLAS (benchmarks compare the two in one process)."""
         self.fast = fast
         self.text = fast.text
         self.options = options
-        self.runner = FleetRunner(fast, options, slots, capacity)
+        self.runner = FleetRunner(fast, options, slots, capacity, fused_products)
         self.stops = set(options.eos_token_ids)
         self.rows: dict[int, _Row] = {}
         self.joiner = FleetJoin(fast, self.state.keys, self.state.values, join or JoinSettings())

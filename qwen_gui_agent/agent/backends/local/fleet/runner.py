@@ -5,9 +5,11 @@ row: embeddings, rotary at each row's own position, projections for all rows in 
 row's key and value written at its own length, attention over the static cache up to each row's
 own length, the head, and the greedy choice (fastpath/greedy.py) with ``generate``'s processors.
 On CUDA the rotary, the stores and the attention are attention.py's Triton kernels (split-KV
-decoding) and the norms and SiLU one launch each; elsewhere attention is the masked SDPA kernel,
-the query heads of a key head asked as its query positions (so it needs no grouped-query
-support). Every shape is fixed, so on CUDA the whole step is one CUDA graph.
+decoding), the norms one launch each, and (up to 16 rows, ``fused_products``) q/k/v, gate/up with
+SiLU and the head fastpath/gemv.py's many-row kernels, one launch each (else cuBLAS, SiLU apart);
+elsewhere attention is the masked SDPA kernel, the query heads of a key head asked as its query
+positions (so it needs no grouped-query support). Every shape is fixed, so on CUDA the whole step
+is one CUDA graph.
 
 Which rows are in flight, and what their tokens mean, is the scheduler's (engine.py).
 """
@@ -52,8 +54,11 @@ class FleetSlots:
 class FleetRunner:
     """The decode step of S rows over their slots (a CUDA graph replay on CUDA after the first call)."""
 
-    def __init__(self, fast: FastPath, options: GreedyOptions, slots: int, capacity: int) -> None:
-        self.fast, self.text, self.options = fast, fast.text, options
+    def __init__(
+        self, fast: FastPath, options: GreedyOptions, slots: int, capacity: int, fused_products: bool = True
+    ) -> None:
+        # The slots are fixed, so whether the many-row products apply is decided once, here.
+        self.fast, self.text, self.options = fast, fast.text.for_rows(slots, fused_products), options
         self.state = FleetSlots(fast, slots, capacity)
         self.eos_penalty = end_penalty(options, fast.vocab, fast.device)
         self.next_token = torch.zeros(slots, dtype=torch.long, device=fast.device)

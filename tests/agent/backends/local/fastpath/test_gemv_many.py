@@ -9,6 +9,7 @@ where the GPU rounds). Bit-identity with the one-row kernels on the GPU: benchma
 from __future__ import annotations
 
 import importlib.util
+from types import SimpleNamespace
 
 import pytest
 
@@ -111,6 +112,113 @@ print("ok")
 """
 
 
+# The engine's model in the ``rows`` style: a for_rows copy sends the products through the many-row kernels.
+MODEL_SCRIPT = r"""
+from tests.support.triton_interpreter import patch
+
+patch()
+import torch
+import torch.nn.functional as F
+from transformers import Qwen2Config
+from transformers.models.qwen2.modeling_qwen2 import Qwen2DecoderLayer, Qwen2RMSNorm
+from qwen_gui_agent.agent.backends.local.fastpath import gemv as fast_gemv
+from qwen_gui_agent.agent.backends.local.fastpath.model import TextModel
+
+torch.manual_seed(0)
+hidden, inner, vocab = 128, 96, 80
+layer = Qwen2DecoderLayer(Qwen2Config(hidden_size=hidden, intermediate_size=inner, num_attention_heads=4,
+                                      num_key_value_heads=2, hidden_act="silu"), 0).to(torch.bfloat16)
+head = torch.nn.Linear(hidden, vocab, bias=False).to(torch.bfloat16)
+norm = Qwen2RMSNorm(hidden).to(torch.bfloat16)
+with torch.no_grad():
+    for param in [*layer.parameters(), head.weight]:
+        param.normal_(0.0, 0.05)
+text = TextModel(embed=None, layers=[layer], norm=norm, rotary=None, head=head, kv_heads=2, heads=4, head_dim=32,
+                 kernels=True, silu=True)
+fleet = text.for_rows(3)
+assert fleet.many_products and not text.many_products
+attn, mlp = layer.self_attn, layer.mlp
+with torch.inference_mode():
+    x = torch.randn(3, 1, hidden).to(torch.bfloat16)
+    q, k, v = fleet.project(attn, x, "rows")
+    for got, want in zip((q, k, v), fast_gemv.qkv_many(x, attn)):
+        assert torch.equal(got, want.view(3, 1, -1, 32)), "q/k/v through qkv_many"
+    assert not torch.equal(q.reshape(3, 1, -1), attn.q_proj(x)), "(the interpreter's truncation tells them apart)"
+    assert torch.equal(fleet.mlp(mlp, x, "rows"), mlp.down_proj(fast_gemv.gate_up_silu_many(x, mlp.gate_proj.weight,
+                                                                                           mlp.up_proj.weight)))
+    logits = fleet.last_logits(x, None, "rows")
+    _, normed = fleet.add_norm(norm, x, None, "rows")
+    assert logits.shape == (3, vocab) and torch.equal(logits, fast_gemv.head_logits_many(normed[:, -1, :], head.weight))
+    # The other styles and a many-row tensor (a join's) keep their products: cuBLAS's here.
+    one = x[:1]
+    assert torch.equal(fleet.project(attn, one, "exact")[0].reshape(1, 1, -1), attn.q_proj(one)), "exact"
+    assert torch.equal(fleet.project(attn, one, "row")[0].reshape(1, 1, -1), attn.q_proj(one)), "row"
+    wide = torch.randn(2, 9, hidden).to(torch.bfloat16)  # 18 tokens
+    assert torch.equal(fleet.project(attn, wide, "rows")[0].reshape(2, 9, -1), attn.q_proj(wide)), "18 rows"
+    assert torch.equal(text.project(attn, x, "rows")[0].reshape(3, 1, -1), attn.q_proj(x)), "the model itself"
+print("ok")
+"""
+
+
 @pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="Triton is not installed")
 def test_many_row_products_equal_the_one_row_kernels_per_row() -> None:
     assert run_in_interpreter(KERNELS_SCRIPT).endswith("ok")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="Triton is not installed")
+def test_the_fleet_model_copy_runs_its_products_through_the_many_row_kernels() -> None:
+    assert run_in_interpreter(MODEL_SCRIPT).endswith("ok")
+
+
+def _projection(rows: int, columns: int, bias: bool) -> SimpleNamespace:
+    return SimpleNamespace(weight=torch.zeros(rows, columns), bias=torch.zeros(rows) if bias else None)
+
+
+def _text(kernels: bool = True, silu: bool = True, qkv_bias: tuple[bool, bool, bool] = (True,) * 3, **others: bool):
+    from qwen_gui_agent.agent.backends.local.fastpath.model import TextModel
+
+    q, k, v = (_projection(8, 8, b) for b in qkv_bias)
+    mlp = SimpleNamespace(gate_proj=_projection(8, 8, others.get("gate_bias", False)), up_proj=_projection(8, 8, False))
+    layer = SimpleNamespace(self_attn=SimpleNamespace(q_proj=q, k_proj=k, v_proj=v), mlp=mlp)
+    head = _projection(8, 8, others.get("head_bias", False))
+    return TextModel(
+        embed=None,
+        layers=[layer],
+        norm=None,
+        rotary=None,
+        head=head,
+        kv_heads=1,
+        heads=1,
+        head_dim=8,
+        kernels=kernels,
+        silu=silu,
+    )
+
+
+def test_the_many_row_products_are_chosen_once_where_they_apply() -> None:
+    assert _text().for_rows(8).many_products
+    assert _text().for_rows(16).many_products
+    assert _text(qkv_bias=(False, False, False)).for_rows(1).many_products  # Qwen3-VL: no biases
+    assert not _text().for_rows(17).many_products  # more rows than tl.dot's 16 columns
+    assert not _text().for_rows(8, fused=False).many_products  # the switch
+    assert not _text(kernels=False).for_rows(8).many_products  # CPU, no Triton, not bf16
+    assert not _text(silu=False).for_rows(8).many_products
+    assert not _text(qkv_bias=(True, True, False)).for_rows(8).many_products
+    assert not _text(gate_bias=True).for_rows(8).many_products
+    assert not _text(head_bias=True).for_rows(8).many_products
+
+
+def test_the_fleet_engine_passes_its_switch_to_the_decode_step() -> None:
+    from qwen_gui_agent.agent.backends.local.fastpath.greedy import GreedyOptions
+    from qwen_gui_agent.agent.backends.local.fleet.engine import FleetEngine
+
+    text = _text()
+    fast = SimpleNamespace(text=text, device=torch.device("cpu"), dtype=torch.bfloat16, vocab=8, config=None)
+
+    def engine(**settings: int | bool) -> FleetEngine:
+        return FleetEngine(fast, GreedyOptions(), capacity=16, **settings)  # type: ignore[arg-type]
+
+    assert engine().runner.text.many_products  # on by default where it applies (8 slots)
+    assert not engine(fused_products=False).runner.text.many_products
+    assert not engine(slots=17).runner.text.many_products
+    assert not text.many_products and engine().joiner.text is text  # the joins keep the model's own products
