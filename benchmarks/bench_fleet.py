@@ -25,6 +25,11 @@ is a near-tie that rounding decides). Peak GPU memory per run.
     python3 benchmarks/bench_fleet.py --sizes 7b,3b --batches 1,4,8,16 --out fleet.json
     python3 benchmarks/bench_fleet.py --family qwen3 --sizes 8b --batches 1,8 --prompt uitars5 --out fleet3.json
     python3 benchmarks/bench_fleet.py --weights DIR --device cpu --max-pixels 3136 --new-tokens 8  # a check
+    python3 benchmarks/bench_fleet.py --sizes 7b --batches 8 --products fused,cublas  # the decode products both ways
+
+``--products``: the fleet's decode step with its many-row fused q/k/v, gate/up/SiLU and head
+kernels (``fused``, the default; FleetEngine's ``fused_products``), with cuBLAS's (``cublas``), or
+each in turn on the same model and conversations (``fused,cublas``: a table line each).
 
 Random weights unless --weights; no network (the tokenizer comes from qwen.tiktoken).
 """
@@ -60,6 +65,9 @@ from benchmarks.gpu_models import (
 
 log = logging.getLogger("bench_fleet")
 BF16 = 2
+# --products: each choice's key in the JSON rows and its label in the table.
+FLEET_KEYS = {"fused": "fleet", "cublas": "fleet_cublas"}
+FLEET_LABELS = {"fleet": "", "fleet_cublas": " cuBLAS"}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -85,7 +93,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--capacity", type=int, default=0, help="fleet KV slots per row (default: fits the prompts)")
     parser.add_argument("--tiktoken", type=Path)
     parser.add_argument("--out", type=Path, help="every number as JSON")
+    parser.add_argument(
+        "--products", default="fused", help="comma list of fused,cublas: the fleet decode step's products"
+    )
     args = parser.parse_args(argv)
+    args.products = args.products.split(",")
+    if not args.products or set(args.products) - set(FLEET_KEYS):
+        parser.error(f"--products takes a comma list of {', '.join(FLEET_KEYS)}")
     if args.weights:  # the directory's config says the family
         from qwen_gui_agent.tools.models import read_config
 
@@ -246,6 +260,43 @@ def batch_floor(
     return batch / total_ms * 1000
 
 
+def fleet_numbers(
+    engine: Any,
+    fast: Any,
+    processor: Any,
+    convs: list[tuple[str, Any]],
+    args: argparse.Namespace,
+    clock: Clock,
+    alone: list[tuple[list[int], Any]],
+) -> dict[str, Any]:
+    """The fleet's rounds of ``convs`` on ``engine``: a warm-up, the timed repeats, one round without the kept prefix."""
+    batch, n = len(convs), args.new_tokens
+    phases: list[tuple[float, float, int]] = []
+
+    def fleet() -> list[list[int]]:
+        return fleet_round(engine, fast, processor, convs, n, clock, phases)
+
+    warm_ms, _ = clock.ms(fleet)  # captures the step's graph
+    clock.reset_peak()
+    phases.clear()
+    runs = [clock.ms(fleet) for _ in range(args.repeats)]
+    join_ms, decode_ms, steps = phases[-1]
+    engine.joiner.prefix = None  # one more round that computes the shared prefix again (a first step)
+    cold_ms, _ = clock.ms(fleet)
+    return {
+        "steps_per_s": batch * 1000 / median(t for t, _ in runs),
+        "many_row_products": engine.runner.text.many_products,
+        "peak_gib": clock.peak_gib(),
+        "first_call_ms": warm_ms,
+        "cold_prefix_steps_per_s": batch * 1000 / cold_ms,
+        "join_ms": join_ms,
+        "join_ms_per_row": join_ms / batch,
+        "decode_ms": decode_ms,
+        "decode_ms_per_step": decode_ms / steps,
+        "agreement": agreement(runs[-1][1], alone),
+    }
+
+
 def bench_model(
     name: str, model: Any, processor: Any, args: argparse.Namespace, ceilings: Ceilings | None, frame: tuple[int, int]
 ) -> dict[str, Any]:
@@ -301,31 +352,17 @@ def bench_model(
             "peak_gib": clock.peak_gib(),
             "agreement": agreement(plain[-1][1], alone),
         }
-        engine = FleetEngine(fast, options, slots=batch, capacity=capacity)
-
-        phases: list[tuple[float, float, int]] = []
-
-        def fleet(engine: Any = engine, batch: int = batch, phases: list = phases) -> list[list[int]]:
-            return fleet_round(engine, fast, processor, convs[:batch], n, clock, phases)
-
-        warm_ms, _ = clock.ms(fleet)  # captures the step's graph
-        clock.reset_peak()
-        phases.clear()
-        runs = [clock.ms(fleet) for _ in range(args.repeats)]
-        join_ms, decode_ms, steps = phases[-1]
-        engine.joiner.prefix = None  # one more round that computes the shared prefix again (a first step)
-        cold_ms, _ = clock.ms(fleet)
-        row["fleet"] = {
-            "steps_per_s": batch * 1000 / median(t for t, _ in runs),
-            "peak_gib": clock.peak_gib(),
-            "first_call_ms": warm_ms,
-            "cold_prefix_steps_per_s": batch * 1000 / cold_ms,
-            "join_ms": join_ms,
-            "join_ms_per_row": join_ms / batch,
-            "decode_ms": decode_ms,
-            "decode_ms_per_step": decode_ms / steps,
-            "agreement": agreement(runs[-1][1], alone),
-        }
+        for products in args.products:
+            row[FLEET_KEYS[products]] = fleet_numbers(
+                FleetEngine(fast, options, slots=batch, capacity=capacity, fused_products=products == "fused"),
+                fast,
+                processor,
+                convs[:batch],
+                args,
+                clock,
+                alone,
+            )
+            gc.collect()
         if ceilings is not None:
             images = len(convs[0][1])
             patches = images * frame[0] * frame[1] // PATCH[args.family] ** 2
@@ -333,8 +370,6 @@ def bench_model(
                 "steps_per_s": batch_floor(model.config, ceilings, median(prompts), patches, n, batch, images)
             }
         result["batches"][batch] = row
-        del engine
-        gc.collect()
         log.info("%s batch %d: %s", name, batch, json.dumps(short(row)))
     return result
 
@@ -353,7 +388,7 @@ def short(row: dict[str, Any]) -> dict[str, Any]:
 
 def table(results: list[dict[str, Any]]) -> str:
     head = (
-        f"{'model':14} {'batch':>5} {'plain':>7} {'fleet':>7} {'floor':>7} {'xplain':>6} {'%floor':>6} "
+        f"{'model':21} {'batch':>5} {'plain':>7} {'fleet':>7} {'floor':>7} {'xplain':>6} {'%floor':>6} "
         f"{'agree':>6} {'same rows':>9} {'peakGiB':>7} {'join/row':>8} {'ms/step':>7}"
     )
     lines = [head, "-" * len(head)]
@@ -362,25 +397,28 @@ def table(results: list[dict[str, Any]]) -> str:
         alone = result["batches"].get(1, result["batches"].get("1"))  # plain generate of one step, if timed
         xplain = f"{single['steps_per_s'] / alone['plain']['steps_per_s']:6.2f}" if alone else f"{'':>6}"
         lines.append(
-            f"{result['model']:14} {'1*':>5} {'':>7} {single['steps_per_s']:7.2f} {'':>7} {xplain} {'':>6} "
+            f"{result['model']:21} {'1*':>5} {'':>7} {single['steps_per_s']:7.2f} {'':>7} {xplain} {'':>6} "
             f"{single['agreement']['rate']:6.3f} {single['agreement']['rows_identical']:>5}/"
             f"{single['agreement']['rows']:<3} {single['peak_gib']:7.2f}"
         )
         for batch, row in result["batches"].items():
-            plain, fleet = row["plain"]["steps_per_s"], row["fleet"]["steps_per_s"]
-            floor = row.get("floor", {}).get("steps_per_s")
-            agree = row["fleet"]["agreement"]
-            lines.append(
-                f"{result['model']:14} {batch:>5} {plain:7.2f} {fleet:7.2f} "
-                f"{floor if floor else 0:7.2f} {fleet / plain:6.2f} "
-                f"{100 * fleet / floor if floor else 0:6.1f} {agree['rate']:6.3f} "
-                f"{agree['rows_identical']:>5}/{agree['rows']:<3} {row['fleet']['peak_gib']:7.2f} "
-                f"{row['fleet']['join_ms_per_row']:8.1f} {row['fleet']['decode_ms_per_step']:7.2f}"
-            )
+            for key in (key for key in FLEET_LABELS if key in row):
+                plain, fleet = row["plain"]["steps_per_s"], row[key]["steps_per_s"]
+                floor = row.get("floor", {}).get("steps_per_s")
+                agree = row[key]["agreement"]
+                lines.append(
+                    f"{result['model'] + FLEET_LABELS[key]:21} {batch:>5} {plain:7.2f} {fleet:7.2f} "
+                    f"{floor if floor else 0:7.2f} {fleet / plain:6.2f} "
+                    f"{100 * fleet / floor if floor else 0:6.1f} {agree['rate']:6.3f} "
+                    f"{agree['rows_identical']:>5}/{agree['rows']:<3} {row[key]['peak_gib']:7.2f} "
+                    f"{row[key]['join_ms_per_row']:8.1f} {row[key]['decode_ms_per_step']:7.2f}"
+                )
     lines.append(
         "1* = the single-stream fast path (a lone step; xplain against plain generate of one step). agree = share of fleet tokens equal to the same "
         "conversation alone through plain generate, before the first difference; join/row = GPU "
-        "preprocessing, vision and prefill of one joining row (ms); ms/step = one decode step of all rows"
+        "preprocessing, vision and prefill of one joining row (ms); ms/step = one decode step of all rows; "
+        "cuBLAS = the decode step's q/k/v, gate/up and head on cuBLAS (--products cublas), else many-row Triton kernels "
+        "where they apply (CUDA, at most 16 rows)"
     )
     return "\n".join(lines)
 

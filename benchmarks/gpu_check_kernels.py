@@ -3,8 +3,10 @@
 Each kernel of agent/backends/local/fastpath/kernels.py against the eager operations it replaces, on
 many inputs: every bf16 value for the SiLU, wide random ranges, the hidden sizes of the 3B
 and 7B models, and the vision tower's shapes. Also: flash attention over a strided view of
-the static KV cache against the contiguous copy transformers' growing cache holds. Prints
-the number of differing elements per check; exits 1 if any differs.
+the static KV cache against the contiguous copy transformers' growing cache holds. The fleet's
+many-row products (fast_gemv's ``*_many``) against the one-row kernels row by row, at the 7B's and
+Qwen3-VL-8B's sizes (their differences from cuBLAS at 8 rows are printed as information: the fleet
+need not equal cuBLAS). Prints the number of differing elements per check; exits 1 if any differs.
 
     python3 benchmarks/gpu_check_kernels.py
 """
@@ -165,6 +167,88 @@ def check_qkv(report, name: str, hidden: int) -> None:
     report(f"q/k/v in one launch, {name}", wrong, 50 * (heads + 2 * kv_heads) * 128)
 
 
+def many_row_layer(family: str):
+    """A random bf16 decoder layer and head at Qwen2.5-VL-7B's (biased q/k/v) or Qwen3-VL-8B's sizes."""
+    import torch
+
+    if family == "qwen3":
+        from transformers import Qwen3VLTextConfig
+        from transformers.models.qwen3_vl.modeling_qwen3_vl import Qwen3VLTextDecoderLayer
+
+        config = Qwen3VLTextConfig(
+            hidden_size=4096,
+            intermediate_size=12288,
+            num_attention_heads=32,
+            num_key_value_heads=8,
+            head_dim=128,
+            hidden_act="silu",
+        )
+        layer, vocab = Qwen3VLTextDecoderLayer(config, 0), 151936
+    else:
+        from transformers import Qwen2Config
+        from transformers.models.qwen2.modeling_qwen2 import Qwen2DecoderLayer
+
+        config = Qwen2Config(
+            hidden_size=3584, intermediate_size=18944, num_attention_heads=28, num_key_value_heads=4, hidden_act="silu"
+        )
+        layer, vocab = Qwen2DecoderLayer(config, 0), 152064
+    layer = layer.cuda().bfloat16()
+    for param in layer.parameters():
+        param.data.normal_(0.0, 0.02)
+    head = torch.nn.Linear(config.hidden_size, vocab, bias=False).cuda().bfloat16()
+    head.weight.data.normal_(0.0, 0.02)
+    return layer, head
+
+
+def check_gemv_many(report) -> None:
+    """The fleet's products of 1 to 16 rows against the one-row kernels (K unsplit) for each row alone."""
+    import torch
+    import torch.nn.functional as F
+
+    from qwen_gui_agent.agent.backends.local.fastpath import gemv as fast_gemv
+
+    for family, name in (("qwen2.5", "7b"), ("qwen3", "qwen3 8b")):
+        layer, head = many_row_layer(family)
+        attn, mlp = layer.self_attn, layer.mlp
+        gate, up = mlp.gate_proj.weight, mlp.up_proj.weight
+        assert fast_gemv.takes_many(layer, head)
+        wrong = {"q/k/v": 0, "gate/up/silu": 0, "head logits": 0}
+        sizes = {"q/k/v": 0, "gate/up/silu": 0, "head logits": 0}
+        for count in (1, 3, 8, 16):
+            for _ in range(4):
+                x = (torch.randn(count, 1, gate.shape[1], device="cuda") * 3).bfloat16()
+                q, k, v = fast_gemv.qkv_many(x, attn)
+                mlp_out = fast_gemv.gate_up_silu_many(x, gate, up)
+                logits = fast_gemv.head_logits_many(x[:, -1, :], head.weight)
+                for m in range(count):
+                    alone = fast_gemv.qkv(x[m : m + 1], attn, (1, 1))
+                    wrong["q/k/v"] += sum(differing(a[m : m + 1], b) for a, b in zip((q, k, v), alone, strict=True))
+                    wrong["gate/up/silu"] += differing(
+                        mlp_out[m : m + 1], fast_gemv.gate_up_silu(x[m : m + 1], gate, up)
+                    )
+                    wrong["head logits"] += differing(logits[m], fast_gemv.head_logits(x[m], head.weight))
+                sizes["q/k/v"] += q.numel() + k.numel() + v.numel()
+                sizes["gate/up/silu"] += mlp_out.numel()
+                sizes["head logits"] += logits.numel()
+        for check, count in wrong.items():
+            report(f"{check}, 1-16 rows = one row each, {name}", count, sizes[check])
+        # Information only: cuBLAS's 8-row products round otherwise (other kernels, split K).
+        x = (torch.randn(8, 1, gate.shape[1], device="cuda") * 3).bfloat16()
+        q, k, v = fast_gemv.qkv_many(x, attn)
+        apart = {
+            "q": differing(q, attn.q_proj(x)),
+            "k": differing(k, attn.k_proj(x)),
+            "v": differing(v, attn.v_proj(x)),
+            "gate/up/silu": differing(
+                fast_gemv.gate_up_silu_many(x, gate, up), F.silu(mlp.gate_proj(x)) * mlp.up_proj(x)
+            ),
+            "head": differing(fast_gemv.head_logits_many(x[:, -1, :], head.weight), head(x)[:, -1, :].float()),
+        }
+        print(f"  (information) 8 rows, {name}, elements unlike cuBLAS: {apart}")
+        del layer, head
+        torch.cuda.empty_cache()
+
+
 def check_strided_attention(report) -> None:
     import torch
     import torch.nn.functional as F
@@ -282,6 +366,7 @@ def main() -> int:
         check_norms(report)
         check_vision_rope(report)
         check_gemv(report)
+        check_gemv_many(report)
         check_strided_attention(report)
         check_qwen3_and_prefill(report)
         check_qwen3_gemv(report)

@@ -7,7 +7,9 @@ GPU preprocessing, the vision tower batched and per row (its graph), the prefill
 together after the kept prefix, the same without a prefix, the single stream's exact prefill per
 row, one decode step of B rows; then torch.profiler's kernel table of one join and of the eager
 decode step (--kernels FILE). A check: the rows' first logits from the join against the exact
-prefill of each row alone (largest difference, first tokens equal). ``--family qwen3`` for Qwen3-VL.
+prefill of each row alone (largest difference, first tokens equal). ``--family qwen3`` for Qwen3-VL;
+``--products cublas`` keeps the decode step's q/k/v, gate/up and head on cuBLAS (FleetEngine's
+``fused_products`` off; benchmarks/gpu_bench_fleet_decode.py times both in one process).
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ def main() -> int:
     parser.add_argument("--max-pixels", type=int, default=0)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--kernels", type=Path)
+    parser.add_argument("--products", choices=("fused", "cublas"), default="fused", help="the decode step's products")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     factor = 2 * PATCH[args.family]
@@ -103,7 +106,7 @@ def main() -> int:
     options = GreedyOptions(eos_token_ids=(), min_new_tokens=40)
     prepared = [fast.prepare(text, images, processor) for text, images in convs]
     capacity = math.ceil((max(int(p["input_ids"].shape[1]) for p in prepared) + 41) / 256) * 256
-    engine = FleetEngine(fast, options, slots=args.batch, capacity=capacity)
+    engine = FleetEngine(fast, options, slots=args.batch, capacity=capacity, fused_products=args.products == "fused")
     engine.run_all([(p, 40) for p in prepared])  # graphs captured, prefix kept
     joiner = engine.joiner
     rows = [JoiningRow.of(inputs, slot, model.config, fast.device) for slot, inputs in enumerate(prepared)]
@@ -115,6 +118,7 @@ def main() -> int:
     numbers: dict[str, Any] = {
         "device": torch.cuda.get_device_name(),
         "batch": args.batch,
+        "many_row_products": engine.runner.text.many_products,
         "prompt_tokens": [len(r.ids) for r in rows],
         "prefix_tokens": len(prefix.tokens) if prefix else 0,
     }

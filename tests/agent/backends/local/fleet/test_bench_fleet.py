@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 
 def test_the_fleet_benchmark_runs_on_the_cpu_and_agrees_with_plain_generate(tiny_dir: Path, tmp_path: Path) -> None:
-    from benchmarks.bench_fleet import main
+    from benchmarks.bench_fleet import main, table
 
     out = tmp_path / "fleet.json"
     assert (
@@ -25,6 +27,8 @@ def test_the_fleet_benchmark_runs_on_the_cpu_and_agrees_with_plain_generate(tiny
                 "1,3",
                 "--repeats",
                 "1",
+                "--products",
+                "fused,cublas",
                 "--out",
                 str(out),
             ]
@@ -35,10 +39,21 @@ def test_the_fleet_benchmark_runs_on_the_cpu_and_agrees_with_plain_generate(tiny
     result = json.loads(out.read_text())["results"][0]
     assert result["single_stream"]["agreement"]["rate"] == 1.0
     for batch, row in result["batches"].items():
-        fleet = row["fleet"]
-        assert fleet["agreement"]["rows_identical"] == int(batch) and fleet["agreement"]["rate"] == 1.0
-        assert fleet["steps_per_s"] > 0 and fleet["cold_prefix_steps_per_s"] > 0
+        for key in ("fleet", "fleet_cublas"):  # both ways (on the CPU the many-row kernels do not apply)
+            fleet = row[key]
+            assert fleet["agreement"]["rows_identical"] == int(batch) and fleet["agreement"]["rate"] == 1.0
+            assert fleet["steps_per_s"] > 0 and fleet["cold_prefix_steps_per_s"] > 0
+            assert fleet["many_row_products"] is False
         assert row["plain"]["agreement"]["rate"] == 1.0
+    assert "cuBLAS" in table([result])
+
+
+def test_the_fleet_benchmark_refuses_unknown_products() -> None:
+    from benchmarks.bench_fleet import parse_args
+
+    assert parse_args(["--products", "cublas,fused"]).products == ["cublas", "fused"]
+    with pytest.raises(SystemExit):
+        parse_args(["--products", "cuda"])
 
 
 def test_the_qwen3_fleet_benchmark_with_five_screenshots_agrees_with_plain_generate(
