@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 GATE_UP_CONFIG = (64, 128, 4, 4)
 HEAD_CONFIG = (64, 256, 8, 3)
 QKV_CONFIG = (64, 256, 8, 4)
+# The many-row q/k/v keeps a real x tile per stage in shared memory (the one-row kernel broadcasts it), and its
+# q and k/v branches pipeline apart: QKV_CONFIG asked 320 KB of an H200's 227 KB. Half the depth, one stage less.
+QKV_MANY_CONFIG = (64, 128, 4, 3)
 MANY_ROWS = 16  # the columns of one tl.dot: the most rows the *_many products take
 SPLIT_CANDIDATES = (1, 2, 4, 8, 7, 14, 16)  # pieces of K tried for q/k/v, most likely first
 _TILE = 64  # split pieces are whole 64-deep tiles
@@ -231,7 +234,7 @@ def head_logits_many(
 def qkv_many(
     x: torch.Tensor,
     attn: Any,
-    config: tuple[int, int, int, int] = QKV_CONFIG,
+    config: tuple[int, int, int, int] = QKV_MANY_CONFIG,
     *,
     out: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
