@@ -1,0 +1,45 @@
+#!/bin/bash
+# Several trainings of the fine-tuning loop at once on one lent GPU (the device tool's machine), each from the
+# same exported rows and initial weights; one packed file per job comes back (the tool returns few files).
+#
+# On this machine, in the repo root (the kit folder is git-ignored through .git/info/exclude):
+#   KIT=.gpu_flywheel; mkdir -p $KIT/whl
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 ... -d $KIT/whl NAME==VERSION
+#     (docs/finetune.md, "Resuming, a GPU, the kept model", lists ms-swift's wheels the machine lacks)
+#   tar cf - -C W data model-init | xz -9 -T2 > $KIT/data.txz   (W: a flywheel folder after --stages export,build)
+# On the device (carry $KIT/whl and $KIT/data.txz):
+#   bash benchmarks/flywheel_gpu.sh SECONDS NAME:STEPS:BATCH:LR:REPEATS:SEED ...
+# Each job runs `benchmarks/flywheel.py --stages train --torch-device cuda` in its own folder
+# (REPEATS: --typing-repeats; SEED: --training-seed) and comes back as $OUT/NAME.tgz with the trained
+# model, flywheel.json, the train command, its log and ms-swift's logging.jsonl; then, here, unpack it
+# into a copy of W (model-trained/) and run --stages reference,eval,table.
+# DEVICE=cpu OUT=folder runs the same jobs on this machine's CPU (a check of the script at a few steps).
+set -u
+KIT=${KIT:-.gpu_flywheel}
+DEVICE=${DEVICE:-cuda}
+if ls $KIT/whl/*.whl >/dev/null 2>&1; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site $KIT/whl/*.whl || exit 1
+fi
+export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
+[ "$DEVICE" = cuda ] && nvidia-smi -L; nproc
+python3 -c "import torch, transformers, swift; print(torch.__version__, transformers.__version__, torch.cuda.is_available())" || exit 1
+P=/tmp/pack; rm -rf $P; mkdir -p $P && tar xJf $KIT/data.txz -C $P || exit 1
+limit=$1; shift
+start=$(date +%s)
+for job in "$@"; do
+  IFS=: read name steps batch lr repeats seed <<< "$job"
+  W=/tmp/fw-$name; rm -rf $W; mkdir -p $W; ln -s $P/data $W/data; cp -r $P/model-init $W/model-init
+  ( timeout "$limit" python3 benchmarks/flywheel.py --out $W --stages train --torch-device $DEVICE \
+      --train-steps $steps --batch $batch --learning-rate $lr --typing-repeats $repeats --training-seed $seed \
+      > $W/$name-flywheel.log 2>&1
+    echo "$name exit $? after $(( $(date +%s) - start )) s" | tee -a $OUT/exits.txt ) &
+done
+wait
+for job in "$@"; do
+  IFS=: read name _ <<< "$job"
+  ( cd /tmp/fw-$name || exit
+    for f in logs/*.log; do [ -f "$f" ] && cp "$f" "$(basename "$f")"; done
+    tar cf - flywheel.json *-command.json *.log sft*/v*/logging.jsonl model-trained 2>/dev/null | gzip -1 > $OUT/$name.tgz ) &
+done
+wait
+ls -la $OUT
