@@ -5,7 +5,8 @@
 # On this machine, in the repo root (the kit folder is git-ignored through .git/info/exclude):
 #   KIT=.gpu_flywheel; mkdir -p $KIT/whl
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 ... -d $KIT/whl NAME==VERSION
-#     (docs/finetune.md, "Resuming, a GPU, the kept model", lists ms-swift's wheels the machine lacks)
+#     (docs/finetune.md, "Resuming, a GPU, the kept model", lists the wheels the machine lacks: with
+#     modelscope_hub 0.5.1 that includes cryptography (its absence failed a call) and what it declares: cffi, pycparser)
 #   tar cf - -C W data model-init | xz -9 -T2 > $KIT/data.txz   (W: a flywheel folder after --stages export,build)
 # On the device (carry $KIT/whl and $KIT/data.txz):
 #   bash benchmarks/flywheel_gpu.sh SECONDS NAME:STEPS:BATCH:LR:REPEATS:SEED ...
