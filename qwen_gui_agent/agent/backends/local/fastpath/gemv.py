@@ -137,22 +137,13 @@ def qkv(
     v = torch.empty_like(k)
     block_n = config[0]
     blocks = -(-q_rows // block_n) + 2 * -(-kv_rows // block_n)
-    biased = attn.q_proj.bias is not None
-
-    def bias(projection: Any) -> torch.Tensor:  # a stand-in pointer where there is no bias (never read)
-        return projection.bias if biased else projection.weight
-
+    pointers, biased = _projection_pointers(attn)
     _launch(
         "qkv_rows",
         config,
         blocks * block_n,
         x,
-        attn.q_proj.weight,
-        bias(attn.q_proj),
-        attn.k_proj.weight,
-        bias(attn.k_proj),
-        attn.v_proj.weight,
-        bias(attn.v_proj),
+        *pointers,
         q,
         k,
         v,
@@ -253,22 +244,13 @@ def qkv_many(
     v = _output(given[2], x, flat.shape[0], kv_rows, x.dtype)
     block_n = config[0]
     blocks = -(-q_rows // block_n) + 2 * -(-kv_rows // block_n)
-    biased = attn.q_proj.bias is not None
-
-    def bias(projection: Any) -> torch.Tensor:  # a stand-in pointer where there is no bias (never read)
-        return projection.bias if biased else projection.weight
-
+    pointers, biased = _projection_pointers(attn)
     _launch(
         "qkv_many",
         config,
         blocks * block_n,
         flat,
-        attn.q_proj.weight,
-        bias(attn.q_proj),
-        attn.k_proj.weight,
-        bias(attn.k_proj),
-        attn.v_proj.weight,
-        bias(attn.v_proj),
+        *pointers,
         q,
         k,
         v,
@@ -282,6 +264,18 @@ def qkv_many(
 
 
 # -- which one-row products equal cuBLAS ------------------------------------------------------------------
+
+
+def _projection_pointers(attn: Any) -> tuple[list[torch.Tensor], bool]:
+    """q's, k's and v's weight and bias, in the q/k/v kernels' argument order, and whether there are biases.
+
+    The three have biases (Qwen2.5-VL) or none (Qwen3-VL); where none, each weight stands in for its bias
+    pointer, which the kernel then never reads."""
+    biased = attn.q_proj.bias is not None
+    pointers = []
+    for projection in (attn.q_proj, attn.k_proj, attn.v_proj):
+        pointers += [projection.weight, projection.bias if biased else projection.weight]
+    return pointers, biased
 
 
 @dataclass(frozen=True)
