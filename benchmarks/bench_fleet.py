@@ -28,8 +28,10 @@ is a near-tie that rounding decides). Peak GPU memory per run.
     python3 benchmarks/bench_fleet.py --sizes 7b --batches 8 --products fused,cublas  # the decode products both ways
 
 ``--products``: the fleet's decode step with its many-row fused q/k/v, gate/up/SiLU and head
-kernels (``fused``, the default; FleetEngine's ``fused_products``), with cuBLAS's (``cublas``), or
-each in turn on the same model and conversations (``fused,cublas``: a table line each).
+kernels (``fused``, the default; FleetEngine's ``fused_products``), with cuBLAS's (``cublas``), with
+the fused kernels at the block shapes ``--many-configs FILE`` gives for the model (``tuned``; the
+JSON of benchmarks/gpu_tune_gemv_many.py --out), or each in turn on the same model and
+conversations (``fused,tuned,cublas``: a table line each).
 
 Random weights unless --weights; no network (the tokenizer comes from qwen.tiktoken).
 """
@@ -66,8 +68,8 @@ from benchmarks.gpu_models import (
 log = logging.getLogger("bench_fleet")
 BF16 = 2
 # --products: each choice's key in the JSON rows and its label in the table.
-FLEET_KEYS = {"fused": "fleet", "cublas": "fleet_cublas"}
-FLEET_LABELS = {"fleet": "", "fleet_cublas": " cuBLAS"}
+FLEET_KEYS = {"fused": "fleet", "tuned": "fleet_tuned", "cublas": "fleet_cublas"}
+FLEET_LABELS = {"fleet": "", "fleet_tuned": " tuned", "fleet_cublas": " cuBLAS"}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -94,12 +96,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--tiktoken", type=Path)
     parser.add_argument("--out", type=Path, help="every number as JSON")
     parser.add_argument(
-        "--products", default="fused", help="comma list of fused,cublas: the fleet decode step's products"
+        "--products", default="fused", help="comma list of fused,tuned,cublas: the fleet decode step's products"
+    )
+    parser.add_argument(
+        "--many-configs", type=Path, help="block shapes per model for --products tuned (gpu_tune_gemv_many.py --out)"
     )
     args = parser.parse_args(argv)
     args.products = args.products.split(",")
     if not args.products or set(args.products) - set(FLEET_KEYS):
         parser.error(f"--products takes a comma list of {', '.join(FLEET_KEYS)}")
+    if ("tuned" in args.products) != (args.many_configs is not None):
+        parser.error("--products tuned and --many-configs FILE go together")
+    args.tuned = read_many_configs(args.many_configs, parser) if args.many_configs else {}
     if args.weights:  # the directory's config says the family
         from qwen_gui_agent.tools.models import read_config
 
@@ -108,6 +116,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.sizes = args.sizes or ("8b" if args.family == "qwen3" else "7b")
     args.max_pixels = args.max_pixels or 1280 * (2 * PATCH[args.family]) ** 2
     return args
+
+
+def read_many_configs(path: Path, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """{model: gemv.ManyConfigs} from the tuner's JSON (its "configs", or such a mapping alone)."""
+    from qwen_gui_agent.agent.backends.local.fastpath.gemv import ManyConfigs
+
+    try:
+        data = json.loads(path.read_text())
+        mapping = data.get("configs", data)
+        return {model: ManyConfigs.from_mapping(shapes) for model, shapes in mapping.items()}
+    except (OSError, ValueError, AttributeError, TypeError) as error:
+        parser.error(f"{path}: {error}; pass the JSON that benchmarks/gpu_tune_gemv_many.py --out writes")
 
 
 def conversations(count: int, frame: tuple[int, int], prompt: str = "desktop") -> list[tuple[str, list[Any]]]:
@@ -298,8 +318,15 @@ def fleet_numbers(
 
 
 def bench_model(
-    name: str, model: Any, processor: Any, args: argparse.Namespace, ceilings: Ceilings | None, frame: tuple[int, int]
+    name: str,
+    model: Any,
+    processor: Any,
+    args: argparse.Namespace,
+    ceilings: Ceilings | None,
+    frame: tuple[int, int],
+    tuned: Any = None,
 ) -> dict[str, Any]:
+    """``tuned``: the many-row products' block shapes (gemv.ManyConfigs) for ``--products tuned``."""
     from qwen_gui_agent.agent.backends.local.batch import end_token_ids
     from qwen_gui_agent.agent.backends.local.fastpath.engine import FastPath, GreedyOptions
     from qwen_gui_agent.agent.backends.local.fleet.engine import FleetEngine
@@ -325,6 +352,7 @@ def bench_model(
         "capacity": capacity,
         "fast_setup_s": setup_s,
         "batches": {},
+        "tuned_configs": asdict(tuned) if tuned else None,
     }
     alone = [plain_alone(model, processor, conv, n) for conv in convs]
     log.info("%s: %d lone plain runs done", name, len(alone))
@@ -353,8 +381,16 @@ def bench_model(
             "agreement": agreement(plain[-1][1], alone),
         }
         for products in args.products:
+            engine = FleetEngine(
+                fast,
+                options,
+                slots=batch,
+                capacity=capacity,
+                fused_products=products != "cublas",
+                many_configs=tuned if products == "tuned" else None,
+            )
             row[FLEET_KEYS[products]] = fleet_numbers(
-                FleetEngine(fast, options, slots=batch, capacity=capacity, fused_products=products == "fused"),
+                engine,
                 fast,
                 processor,
                 convs[:batch],
@@ -418,7 +454,7 @@ def table(results: list[dict[str, Any]]) -> str:
         "conversation alone through plain generate, before the first difference; join/row = GPU "
         "preprocessing, vision and prefill of one joining row (ms); ms/step = one decode step of all rows; "
         "cuBLAS = the decode step's q/k/v, gate/up and head on cuBLAS (--products cublas), else many-row Triton kernels "
-        "where they apply (CUDA, at most 16 rows)"
+        "where they apply (CUDA, at most 16 rows); tuned = those kernels at --many-configs' block shapes"
     )
     return "\n".join(lines)
 
@@ -465,11 +501,17 @@ def main(argv: list[str] | None = None) -> int:
         + (f"  matmul {ceilings.matmul_tflops:.0f} TFLOP/s  copy {ceilings.copy_tbps:.2f} TB/s" if ceilings else ""),
         flush=True,
     )
+    sizes = [None] if args.weights else args.sizes.split(",")
+    untuned = [key for key in (f"{args.family}-{size or 'given'}" for size in sizes) if key not in args.tuned]
+    if "tuned" in args.products and untuned:
+        print(f"{args.many_configs}: no block shapes for {', '.join(untuned)}; tune them first", file=sys.stderr)
+        return 2
     results = []
-    for size in [None] if args.weights else args.sizes.split(","):
+    for size in sizes:
         model, processor, frame = load(args, size, tokenizer)
-        name = f"{args.family}-{size or 'given'}" + ("/ui-tars5" if args.prompt == "uitars5" else "")
-        results.append(bench_model(name, model, processor, args, ceilings, frame))
+        key = f"{args.family}-{size or 'given'}"
+        name = key + ("/ui-tars5" if args.prompt == "uitars5" else "")
+        results.append(bench_model(name, model, processor, args, ceilings, frame, args.tuned.get(key)))
         print(table(results[-1:]), flush=True)
         del model
         gc.collect()

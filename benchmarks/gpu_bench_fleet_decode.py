@@ -2,6 +2,7 @@
 
     python3 benchmarks/gpu_bench_fleet_decode.py --family qwen2.5 --size 7b --rows 8
     python3 benchmarks/gpu_bench_fleet_decode.py --family qwen3 --size 8b --rows 8
+    python3 benchmarks/gpu_bench_fleet_decode.py --size 7b --many-configs tuned.json  # a third engine, tuned
 
 Two FleetEngines on one random-weight model (benchmarks/gpu_models.py): one with
 ``fused_products`` (q/k/v, gate/up/SiLU and the head as fastpath/gemv.py's many-row Triton
@@ -10,6 +11,9 @@ join both; then blocks of decode steps alternate between them, so both step at t
 lengths. Prints ms per step for each (``engine.step``: the graph replay and reading the tokens;
 ``replay``: graph replays back to back, the GPU's time alone), the tokens the two chose alike
 (near-ties can go either way: other rounding), and torch.profiler's kernel table of each eager step.
+``--many-configs`` (benchmarks/gpu_tune_gemv_many.py --out) adds a third engine, the fused kernels at
+the model's tuned block shapes; its tokens must equal the fused engine's (the bits do not depend on
+the shapes), and the script says whether they do.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.bench_fleet import conversations
+from benchmarks.bench_fleet import conversations, read_many_configs
 from benchmarks.gpu_models import FAMILIES, PATCH, find_tiktoken, qwen_processor, qwen_tokenizer, random_model
 from benchmarks.gpu_profile_fleet import kernel_table
 
@@ -66,11 +70,15 @@ def main() -> int:
     parser.add_argument("--blocks", type=int, default=3, help="timed blocks per engine, alternating")
     parser.add_argument("--tiktoken", type=Path, help="Qwen's BPE file (default: gpu_models.TIKTOKEN_PLACES)")
     parser.add_argument("--out", type=Path, help="the numbers as JSON")
+    parser.add_argument("--many-configs", type=Path, help="gpu_tune_gemv_many.py's JSON: a third engine, tuned")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     factor = 2 * PATCH[args.family]
     size = args.size or ("8b" if args.family == "qwen3" else "7b")
     max_pixels = 1280 * factor * factor
+    tuned = read_many_configs(args.many_configs, parser).get(f"{args.family}-{size}") if args.many_configs else None
+    if args.many_configs and tuned is None:
+        parser.error(f"{args.many_configs}: no block shapes for {args.family}-{size}")
 
     tiktoken = find_tiktoken(args.tiktoken)
     if tiktoken is None:
@@ -85,9 +93,10 @@ def main() -> int:
     steps_taken = 4 + 2 * args.steps * (args.blocks + 1) + 2
     capacity = math.ceil((max(int(p["input_ids"].shape[1]) for p in prepared) + steps_taken + 1) / 256) * 256
     options = GreedyOptions(eos_token_ids=(), min_new_tokens=steps_taken)
+    kinds = [("fused", True, None), ("cublas", False, None)] + ([("tuned", True, tuned)] if tuned else [])
     engines = {
-        name: FleetEngine(fast, options, slots=args.rows, capacity=capacity, fused_products=fused)
-        for name, fused in (("fused", True), ("cublas", False))
+        name: FleetEngine(fast, options, slots=args.rows, capacity=capacity, fused_products=fused, many_configs=configs)
+        for name, fused, configs in kinds
     }
     times: dict[str, dict[str, list[float]]] = {name: {"step": [], "replay": []} for name in engines}
     for engine in engines.values():
@@ -115,13 +124,19 @@ def main() -> int:
         "ms_per_replay": {name: median(t["replay"]) for name, t in times.items()},
         "tokens_alike_before_first_difference": f"{alike} of {sum(len(row.tokens) for row in fused.rows.values())}",
     }
+    if tuned:
+        numbers["tuned_configs"] = [tuned.qkv, tuned.gate_up, tuned.head]
+        numbers["tuned_tokens_equal_fused"] = all(
+            x.tokens == y.tokens for x, y in zip(fused.rows.values(), engines["tuned"].rows.values(), strict=True)
+        )
     for key, value in numbers.items():
         print(f"{key:40} {value}", flush=True)
     step, replay = numbers["ms_per_step"], numbers["ms_per_replay"]
     print(
         f"fused / cuBLAS: step {step['fused']:.3f} / {step['cublas']:.3f} ms "
         f"({100 * (1 - step['fused'] / step['cublas']):+.1f}% saved), replay {replay['fused']:.3f} / "
-        f"{replay['cublas']:.3f} ms",
+        f"{replay['cublas']:.3f} ms"
+        + (f"; tuned: step {step['tuned']:.3f} ms, replay {replay['tuned']:.3f} ms" if tuned else ""),
         flush=True,
     )
     with torch.inference_mode():

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,41 @@ QKV_CONFIG = (64, 256, 8, 4)
 # q and k/v branches pipeline apart: QKV_CONFIG asked 320 KB of an H200's 227 KB. Half the depth, one stage less.
 QKV_MANY_CONFIG = (64, 128, 4, 3)
 MANY_ROWS = 16  # the columns of one tl.dot: the most rows the *_many products take
+
+
+@dataclass(frozen=True)
+class ManyConfigs:
+    """The block shapes (BLOCK_N, BLOCK_K, num_warps, num_stages) of the fleet's three many-row products.
+
+    Any shape gives the same bits (each output's K order is fixed: 16-deep slices in order), so a
+    shape is only a speed choice; benchmarks/gpu_tune_gemv_many.py times a grid on a GPU and writes
+    the fastest as JSON that ``from_mapping`` reads.
+    """
+
+    qkv: tuple[int, int, int, int] = QKV_MANY_CONFIG
+    gate_up: tuple[int, int, int, int] = GATE_UP_CONFIG
+    head: tuple[int, int, int, int] = HEAD_CONFIG
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Sequence[int]]) -> ManyConfigs:
+        """From {"qkv": [64, 128, 4, 3], ...} (a missing product keeps its default); ValueError names what is wrong."""
+        unknown = set(values) - {"qkv", "gate_up", "head"}
+        if unknown:
+            raise ValueError(f"unknown many-row products {sorted(unknown)}: qkv, gate_up and head have block shapes")
+        shapes = {}
+        for product, shape in values.items():
+            numbers = tuple(shape)
+            if len(numbers) != 4 or not all(isinstance(n, int) and n > 0 for n in numbers):
+                raise ValueError(
+                    f"{product}: a block shape is four positive integers (BLOCK_N, BLOCK_K, warps, stages)"
+                )
+            block_n, block_k = numbers[0], numbers[1]
+            if block_n < 16 or block_k < 16 or block_n & (block_n - 1) or block_k & (block_k - 1):
+                raise ValueError(f"{product}: BLOCK_N and BLOCK_K are powers of two from 16 (tl.dot's tiles)")
+            shapes[product] = numbers
+        return cls(**shapes)
+
+
 SPLIT_CANDIDATES = (1, 2, 4, 8, 7, 14, 16)  # pieces of K tried for q/k/v, most likely first
 _TILE = 64  # split pieces are whole 64-deep tiles
 

@@ -109,8 +109,9 @@ class TextModel:
     one_launch_norm: bool = False  # fast_rmsnorm's add + norm equals eager here (checked at start-up)
     qk_norm: bool = False  # Qwen3-VL: each query and key head RMS-normed before the rotary
     attention: Any = None  # transformers' attention function of the model's implementation (exact prefill)
-    # The ``rows`` style's q/k/v, gate/up/SiLU and head as fast_gemv's *_many kernels (set by for_rows only).
-    many_products: bool = False
+    # The ``rows`` style's q/k/v, gate/up/SiLU and head as fast_gemv's *_many kernels with these block shapes
+    # (set by for_rows only); None: cuBLAS.
+    many_configs: fast_gemv.ManyConfigs | None = None
 
     @classmethod
     def of(cls, model: Any, kernels: bool = False) -> TextModel:
@@ -138,10 +139,15 @@ class TextModel:
             attention=_attention_function(config, language.layers[0].self_attn),
         )
 
-    def for_rows(self, rows: int, fused: bool = True) -> TextModel:
+    @property
+    def many_products(self) -> bool:
+        return self.many_configs is not None
+
+    def for_rows(self, rows: int, fused: bool = True, configs: fast_gemv.ManyConfigs | None = None) -> TextModel:
         """This model for a runner of ``rows`` rows in the ``rows`` style (the fleet's decode step, whose rows
         are fixed per engine): with the many-row fused products where ``fused`` asks for them and they apply
-        (the Triton kernels on, SiLU, at most fast_gemv.MANY_ROWS rows, projections they take); else as is."""
+        (the Triton kernels on, SiLU, at most fast_gemv.MANY_ROWS rows, projections they take); else as is.
+        ``configs``: their block shapes (default fast_gemv.ManyConfigs(); the bits do not depend on them)."""
         many = (
             fused
             and self.kernels
@@ -150,11 +156,14 @@ class TextModel:
             and fast_gemv.takes_many(self.layers[0], self.head)
         )
         log.info("%d-row products: %s", rows, "fused many-row kernels" if many else "cuBLAS")
-        return dataclasses.replace(self, many_products=many)
+        return dataclasses.replace(self, many_configs=(configs or fast_gemv.ManyConfigs()) if many else None)
 
-    def _many(self, x: torch.Tensor, style: Style) -> bool:
-        # A shape check on top of for_rows' decision: a tensor of more rows (never the decode step's) stays cuBLAS.
-        return style == "rows" and self.many_products and x.numel() <= fast_gemv.MANY_ROWS * x.shape[-1]
+    def _many(self, x: torch.Tensor, style: Style) -> fast_gemv.ManyConfigs | None:
+        # The block shapes where the many-row products run: for_rows' decision and a shape check (a tensor of more
+        # rows, never the decode step's, stays cuBLAS).
+        if style == "rows" and x.numel() <= fast_gemv.MANY_ROWS * x.shape[-1]:
+            return self.many_configs
+        return None
 
     # -- the pieces a layer is made of, in each style ------------------------------------------------
 
@@ -172,8 +181,8 @@ class TextModel:
         """q, k, v as (batch, tokens, heads, head_dim), q and k normed per head where the model does (Qwen3-VL)."""
         if style == "row" and self.gemv.qkv is not None:
             q, k, v = fast_gemv.qkv(normed, attn, self.gemv.qkv)
-        elif self._many(normed, style):
-            q, k, v = fast_gemv.qkv_many(normed, attn)
+        elif many := self._many(normed, style):
+            q, k, v = fast_gemv.qkv_many(normed, attn, many.qkv)
         else:
             q, k, v = attn.q_proj(normed), attn.k_proj(normed), attn.v_proj(normed)
         shape = (*normed.shape[:-1], -1, self.head_dim)
@@ -192,8 +201,9 @@ class TextModel:
         """The MLP block; SiLU and its product in one launch on CUDA (bit for bit eager's)."""
         if style == "row" and self.kernels and self.silu and self.gemv.gate_up:
             return module.down_proj(fast_gemv.gate_up_silu(x, module.gate_proj.weight, module.up_proj.weight))
-        if self._many(x, style):  # for_rows checked kernels and SiLU
-            return module.down_proj(fast_gemv.gate_up_silu_many(x, module.gate_proj.weight, module.up_proj.weight))
+        if many := self._many(x, style):  # for_rows checked kernels and SiLU
+            up = fast_gemv.gate_up_silu_many(x, module.gate_proj.weight, module.up_proj.weight, many.gate_up)
+            return module.down_proj(up)
         if not (self.kernels and self.silu):
             return module(x)
         return module.down_proj(fast_kernels.silu_mul(module.gate_proj(x), module.up_proj(x)))
@@ -219,8 +229,8 @@ class TextModel:
             residual = residual[picked, last].unsqueeze(1)
             delta = None if delta is None else delta[picked, last].unsqueeze(1)
         _, normed = self.add_norm(self.norm, residual, delta, style)
-        if self._many(normed[:, -1, :], style):
-            return fast_gemv.head_logits_many(normed[:, -1, :], self.head.weight)
+        if many := self._many(normed[:, -1, :], style):
+            return fast_gemv.head_logits_many(normed[:, -1, :], self.head.weight, many.head)
         return self.head(normed[:, -1:, :])[:, -1, :].float()
 
 

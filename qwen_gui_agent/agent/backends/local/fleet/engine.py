@@ -31,6 +31,7 @@ from typing import Any
 import torch
 
 from ..fastpath.engine import FastPath
+from ..fastpath.gemv import ManyConfigs
 from ..fastpath.greedy import GreedyOptions
 from .join import FleetJoin, JoiningRow, JoinSettings
 from .runner import FleetRunner, FleetSlots
@@ -62,13 +63,15 @@ class FleetEngine:
         capacity: int = 4096,
         join: JoinSettings | None = None,
         fused_products: bool = True,
+        many_configs: ManyConfigs | None = None,
     ) -> None:
         """``fused_products``: the decode step's q/k/v, gate/up/SiLU and head as many-row Triton kernels where they
-        apply (CUDA, at most 16 slots); False keeps cuBLAS (benchmarks compare the two in one process)."""
+        apply (CUDA, at most 16 slots); False keeps cuBLAS (benchmarks compare the two in one process).
+        ``many_configs``: those kernels' block shapes (default gemv.ManyConfigs(); a speed choice, same bits)."""
         self.fast = fast
         self.text = fast.text
         self.options = options
-        self.runner = FleetRunner(fast, options, slots, capacity, fused_products)
+        self.runner = FleetRunner(fast, options, slots, capacity, fused_products, many_configs)
         self.stops = set(options.eos_token_ids)
         self.rows: dict[int, _Row] = {}
         self.joiner = FleetJoin(fast, self.state.keys, self.state.values, join or JoinSettings())

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from ..fastpath.decode import warm_up_on_side_stream
 from ..fastpath.engine import FastPath
+from ..fastpath.gemv import ManyConfigs
 from ..fastpath.greedy import GreedyOptions, choose, end_penalty
 from ..fastpath.model import apply_rope, run_layers
 from .attention import applies, decode_attention, rotate_and_store_rows
@@ -55,10 +56,16 @@ class FleetRunner:
     """The decode step of S rows over their slots (a CUDA graph replay on CUDA after the first call)."""
 
     def __init__(
-        self, fast: FastPath, options: GreedyOptions, slots: int, capacity: int, fused_products: bool = True
+        self,
+        fast: FastPath,
+        options: GreedyOptions,
+        slots: int,
+        capacity: int,
+        fused_products: bool = True,
+        many_configs: ManyConfigs | None = None,
     ) -> None:
         # The slots are fixed, so whether the many-row products apply is decided once, here.
-        self.fast, self.text, self.options = fast, fast.text.for_rows(slots, fused_products), options
+        self.fast, self.text, self.options = fast, fast.text.for_rows(slots, fused_products, many_configs), options
         self.state = FleetSlots(fast, slots, capacity)
         self.eos_penalty = end_penalty(options, fast.vocab, fast.device)
         self.next_token = torch.zeros(slots, dtype=torch.long, device=fast.device)

@@ -156,6 +156,13 @@ with torch.inference_mode():
     wide = torch.randn(2, 9, hidden).to(torch.bfloat16)  # 18 tokens
     assert torch.equal(fleet.project(attn, wide, "rows")[0].reshape(2, 9, -1), attn.q_proj(wide)), "18 rows"
     assert torch.equal(text.project(attn, x, "rows")[0].reshape(3, 1, -1), attn.q_proj(x)), "the model itself"
+    # Other block shapes reach the kernels (the interpreter's per-tile sums may round differently per shape).
+    small = (16, 32, 1, 1)
+    tuned = text.for_rows(3, configs=fast_gemv.ManyConfigs(qkv=small, gate_up=small, head=small))
+    assert torch.equal(tuned.project(attn, x, "rows")[0].reshape(3, 1, -1), fast_gemv.qkv_many(x, attn, small)[0])
+    assert torch.equal(tuned.mlp(mlp, x, "rows"),
+                       mlp.down_proj(fast_gemv.gate_up_silu_many(x, mlp.gate_proj.weight, mlp.up_proj.weight, small)))
+    assert torch.equal(tuned.last_logits(x, None, "rows"), fast_gemv.head_logits_many(normed[:, -1, :], head.weight, small))
 print("ok")
 """
 
@@ -209,6 +216,7 @@ def test_the_many_row_products_are_chosen_once_where_they_apply() -> None:
 
 
 def test_the_fleet_engine_passes_its_switch_to_the_decode_step() -> None:
+    from qwen_gui_agent.agent.backends.local.fastpath.gemv import ManyConfigs
     from qwen_gui_agent.agent.backends.local.fastpath.greedy import GreedyOptions
     from qwen_gui_agent.agent.backends.local.fleet.engine import FleetEngine
 
@@ -222,3 +230,24 @@ def test_the_fleet_engine_passes_its_switch_to_the_decode_step() -> None:
     assert not engine(fused_products=False).runner.text.many_products
     assert not engine(slots=17).runner.text.many_products
     assert not text.many_products and engine().joiner.text is text  # the joins keep the model's own products
+    tuned = ManyConfigs(qkv=(32, 64, 4, 3))
+    assert engine().runner.text.many_configs == ManyConfigs()
+    assert engine(many_configs=tuned).runner.text.many_configs == tuned  # type: ignore[arg-type]
+    assert engine(fused_products=False, many_configs=tuned).runner.text.many_configs is None  # type: ignore[arg-type]
+
+
+def test_block_shapes_are_read_from_the_tuners_json_and_checked() -> None:
+    from qwen_gui_agent.agent.backends.local.fastpath.gemv import ManyConfigs
+
+    shapes = ManyConfigs.from_mapping({"qkv": [32, 256, 8, 4], "head": (16, 128, 4, 3)})
+    assert shapes == ManyConfigs(qkv=(32, 256, 8, 4), gate_up=ManyConfigs().gate_up, head=(16, 128, 4, 3))
+    for wrong, says in (
+        ({"qkvs": [32, 256, 8, 4]}, "unknown"),
+        ({"qkv": [32, 256, 8]}, "four positive integers"),
+        ({"qkv": [32, 256, 0, 4]}, "four positive integers"),
+        ({"qkv": [32.0, 256, 8, 4]}, "four positive integers"),
+        ({"gate_up": [48, 256, 8, 4]}, "powers of two"),
+        ({"head": [8, 256, 8, 4]}, "powers of two"),
+    ):
+        with pytest.raises(ValueError, match=says):
+            ManyConfigs.from_mapping(wrong)
