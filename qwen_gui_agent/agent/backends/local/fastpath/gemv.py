@@ -46,9 +46,13 @@ log = logging.getLogger(__name__)
 GATE_UP_CONFIG = (64, 128, 4, 4)
 HEAD_CONFIG = (64, 256, 8, 3)
 QKV_CONFIG = (64, 256, 8, 4)
-# The many-row q/k/v keeps a real x tile per stage in shared memory (the one-row kernel broadcasts it), and its
-# q and k/v branches pipeline apart: QKV_CONFIG asked 320 KB of an H200's 227 KB. Half the depth, one stage less.
-QKV_MANY_CONFIG = (64, 128, 4, 3)
+# The many-row products' shapes, from benchmarks/gpu_tune_gemv_many.py at 8 rows on an H100 (weights read from
+# memory; docs/fleet.md "Block shapes of the many-row products"). q/k/v: narrower blocks give the 7B's 4,608
+# output rows 144 programs instead of 72 on 132 processors (18.7 -> 14.7 us a layer; Qwen3-VL-8B 22.7 -> 19.8).
+# Its q and k/v branches each keep an x tile per stage in shared memory, so the one-row QKV_CONFIG asked
+# 320 KB of an H200's 227 KB; this asks about 120 KB. The head: 358 -> 350 us (Qwen3-VL-8B 405 -> 398).
+QKV_MANY_CONFIG = (32, 128, 4, 5)
+HEAD_MANY_CONFIG = (64, 128, 4, 4)
 MANY_ROWS = 16  # the columns of one tl.dot: the most rows the *_many products take
 
 
@@ -63,7 +67,7 @@ class ManyConfigs:
 
     qkv: tuple[int, int, int, int] = QKV_MANY_CONFIG
     gate_up: tuple[int, int, int, int] = GATE_UP_CONFIG
-    head: tuple[int, int, int, int] = HEAD_CONFIG
+    head: tuple[int, int, int, int] = HEAD_MANY_CONFIG
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Sequence[int]]) -> ManyConfigs:
@@ -245,7 +249,7 @@ def gate_up_silu_many(
 def head_logits_many(
     x: torch.Tensor,
     weight: torch.Tensor,
-    config: tuple[int, int, int, int] = HEAD_CONFIG,
+    config: tuple[int, int, int, int] = HEAD_MANY_CONFIG,
     *,
     out: torch.Tensor | None = None,
 ) -> torch.Tensor:
