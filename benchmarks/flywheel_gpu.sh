@@ -9,9 +9,10 @@
 #     modelscope_hub 0.5.1 that includes cryptography (its absence failed a call) and what it declares: cffi, pycparser)
 #   tar cf - -C W data model-init | xz -9 -T2 > $KIT/data.txz   (W: a flywheel folder after --stages export,build)
 # On the device (carry $KIT/whl and $KIT/data.txz):
-#   bash benchmarks/flywheel_gpu.sh SECONDS NAME:STEPS:BATCH:LR:REPEATS:SEED ...
+#   bash benchmarks/flywheel_gpu.sh SECONDS NAME:STEPS:BATCH:LR:REPEATS:SEED[:READSTEPS:READLR] ...
 # Each job runs `benchmarks/flywheel.py --stages train --torch-device cuda` in its own folder
-# (REPEATS: --typing-repeats; SEED: --training-seed) and comes back as $OUT/NAME.tgz with the trained
+# (REPEATS: --typing-repeats; SEED: --training-seed; READSTEPS > 0: the reading stage first, --stages
+# read,train with --reading-steps and --reading-learning-rate READLR) and comes back as $OUT/NAME.tgz with the trained
 # model, flywheel.json, the train command, its log and ms-swift's logging.jsonl; then, here, unpack it
 # into a copy of W (model-trained/) and run --stages reference,eval,table.
 # DEVICE=cpu OUT=folder runs the same jobs on this machine's CPU (a check of the script at a few steps).
@@ -32,11 +33,13 @@ P=/tmp/pack; rm -rf $P; mkdir -p $P && tar xJf $KIT/data.txz -C $P || exit 1
 limit=$1; shift
 start=$(date +%s)
 for job in "$@"; do
-  IFS=: read name steps batch lr repeats seed <<< "$job"
+  IFS=: read name steps batch lr repeats seed rsteps rlr <<< "$job"
   W=/tmp/fw-$name; rm -rf $W; mkdir -p $W; ln -s $P/data $W/data; cp -r $P/model-init $W/model-init
+  stages=train; reading=""
+  if [ "${rsteps:-0}" -gt 0 ]; then stages=read,train; reading="--reading-steps $rsteps --reading-learning-rate ${rlr:-0.003}"; fi
   # The cores shared out among the jobs' training processes (their loaders' processes run beside them).
   ( OMP_NUM_THREADS=$(( ($(nproc) + $# - 1) / $# )) timeout "$limit" python3 benchmarks/flywheel.py --out $W \
-      --stages train --torch-device $DEVICE --workers $WORKERS --train-steps $steps --batch $batch --learning-rate $lr --typing-repeats $repeats --training-seed $seed \
+      --stages $stages $reading --torch-device $DEVICE --workers $WORKERS --train-steps $steps --batch $batch --learning-rate $lr --typing-repeats $repeats --training-seed $seed \
       > $W/$name-flywheel.log 2>&1
     echo "$name exit $? after $(( $(date +%s) - start )) s" | tee -a $OUT/exits.txt ) &
 done
@@ -45,7 +48,8 @@ for job in "$@"; do
   IFS=: read name _ <<< "$job"
   ( cd /tmp/fw-$name || exit
     for f in logs/*.log; do [ -f "$f" ] && cp "$f" "$(basename "$f")"; done
-    tar cf - flywheel.json *-command.json *.log sft*/v*/logging.jsonl model-trained 2>/dev/null | gzip -1 > $OUT/$name.tgz ) &
+    tar cf - flywheel.json *-command.json *.log sft*/v*/logging.jsonl model-trained 2>/dev/null \
+      | gzip -1 > $OUT/$name.tgz ) &
 done
 wait
 ls -la $OUT
