@@ -69,7 +69,6 @@ class FleetEngine:
         apply (CUDA, at most 16 slots); False keeps cuBLAS (benchmarks compare the two in one process).
         ``many_configs``: those kernels' block shapes (default gemv.ManyConfigs(); a speed choice, same bits)."""
         self.fast = fast
-        self.text = fast.text
         self.options = options
         self.runner = FleetRunner(fast, options, slots, capacity, fused_products, many_configs)
         self.stops = set(options.eos_token_ids)
