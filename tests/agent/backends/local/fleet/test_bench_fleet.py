@@ -12,6 +12,8 @@ def test_the_fleet_benchmark_runs_on_the_cpu_and_agrees_with_plain_generate(tiny
     from benchmarks.bench_fleet import main, table
 
     out = tmp_path / "fleet.json"
+    shapes = tmp_path / "tuned.json"  # the tuner's JSON names the model as the benchmark does: family-size
+    shapes.write_text(json.dumps({"configs": {"qwen2.5-given": {"qkv": [32, 128, 4, 5]}}}))
     assert (
         main(
             [
@@ -28,7 +30,9 @@ def test_the_fleet_benchmark_runs_on_the_cpu_and_agrees_with_plain_generate(tiny
                 "--repeats",
                 "1",
                 "--products",
-                "fused,cublas",
+                "fused,tuned,cublas",
+                "--many-configs",
+                str(shapes),
                 "--out",
                 str(out),
             ]
@@ -38,14 +42,15 @@ def test_the_fleet_benchmark_runs_on_the_cpu_and_agrees_with_plain_generate(tiny
 
     result = json.loads(out.read_text())["results"][0]
     assert result["single_stream"]["agreement"]["rate"] == 1.0
+    assert result["tuned_configs"]["qkv"] == [32, 128, 4, 5]
     for batch, row in result["batches"].items():
-        for key in ("fleet", "fleet_cublas"):  # both ways (on the CPU the many-row kernels do not apply)
+        for key in ("fleet", "fleet_tuned", "fleet_cublas"):  # every way (on the CPU the many-row kernels do not apply)
             fleet = row[key]
             assert fleet["agreement"]["rows_identical"] == int(batch) and fleet["agreement"]["rate"] == 1.0
             assert fleet["steps_per_s"] > 0 and fleet["cold_prefix_steps_per_s"] > 0
             assert fleet["many_row_products"] is False
         assert row["plain"]["agreement"]["rate"] == 1.0
-    assert "cuBLAS" in table([result])
+    assert "cuBLAS" in table([result]) and "tuned" in table([result])
 
 
 def test_the_fleet_benchmark_refuses_unknown_products() -> None:
@@ -54,6 +59,23 @@ def test_the_fleet_benchmark_refuses_unknown_products() -> None:
     assert parse_args(["--products", "cublas,fused"]).products == ["cublas", "fused"]
     with pytest.raises(SystemExit):
         parse_args(["--products", "cuda"])
+
+
+def test_tuned_products_need_block_shapes_for_the_model(tiny_dir: Path, tmp_path: Path, capsys) -> None:
+    from benchmarks.bench_fleet import main, parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--products", "tuned"])  # no --many-configs
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({"qwen2.5-given": {"qkv": [48, 128, 4, 5]}}))
+    with pytest.raises(SystemExit):
+        parse_args(["--products", "tuned", "--many-configs", str(wrong)])
+    assert "powers of two" in capsys.readouterr().err
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"configs": {"qwen3-8b": {"qkv": [32, 256, 4, 3]}}}))
+    arguments = ["--weights", str(tiny_dir), "--device", "cpu", "--products", "tuned", "--many-configs", str(other)]
+    assert main(arguments) == 2  # before any model is loaded
+    assert "no block shapes for qwen2.5-given" in capsys.readouterr().err
 
 
 def test_the_qwen3_fleet_benchmark_with_five_screenshots_agrees_with_plain_generate(
