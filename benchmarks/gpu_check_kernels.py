@@ -201,9 +201,13 @@ def many_row_layer(family: str):
 
 
 def check_gemv_many(report) -> None:
-    """The fleet's products of 1 to 16 rows against the one-row kernels (K unsplit) for each row alone."""
+    """The fleet's products of 1 to 16 rows against the one-row kernels (K unsplit) for each row alone, and at
+    other block shapes against the default ones."""
+    import itertools
+
     import torch
     import torch.nn.functional as F
+    from triton.runtime.errors import OutOfResources
 
     from qwen_gui_agent.agent.backends.local.fastpath import gemv as fast_gemv
 
@@ -245,6 +249,21 @@ def check_gemv_many(report) -> None:
             "head": differing(fast_gemv.head_logits_many(x[:, -1, :], head.weight), head(x)[:, -1, :].float()),
         }
         print(f"  (information) 8 rows, {name}, elements unlike cuBLAS: {apart}")
+        # The block shapes are a speed choice only (each output's K order is fixed): every other shape the tuner
+        # tries that fits gives the defaults' bits.
+        defaults = (*fast_gemv.qkv_many(x, attn), fast_gemv.gate_up_silu_many(x, gate, up))
+        logits = fast_gemv.head_logits_many(x[:, -1, :], head.weight)
+        shape_wrong = shape_total = 0
+        for config in itertools.product((16, 32, 64), (128, 256), (4,), (3,)):
+            try:
+                shaped = (*fast_gemv.qkv_many(x, attn, config), fast_gemv.gate_up_silu_many(x, gate, up, config))
+                shaped_logits = fast_gemv.head_logits_many(x[:, -1, :], head.weight, config)
+            except OutOfResources:  # a shape this GPU cannot hold (the tuner skips it too)
+                continue
+            shape_wrong += sum(differing(a, b) for a, b in zip(shaped, defaults, strict=True))
+            shape_wrong += differing(shaped_logits, logits)
+            shape_total += sum(t.numel() for t in defaults) + logits.numel()
+        report(f"many-row, other block shapes = defaults, {name}", shape_wrong, shape_total)
         del layer, head
         torch.cuda.empty_cache()
 
