@@ -78,7 +78,7 @@ class ManyConfigs:
         shapes = {}
         for product, shape in values.items():
             numbers = tuple(shape)
-            if len(numbers) != 4 or not all(isinstance(n, int) and n > 0 for n in numbers):
+            if len(numbers) != 4 or not all(type(n) is int and n > 0 for n in numbers):  # not bool, not float
                 raise ValueError(
                     f"{product}: a block shape is four positive integers (BLOCK_N, BLOCK_K, warps, stages)"
                 )

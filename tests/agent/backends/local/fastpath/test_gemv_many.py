@@ -246,6 +246,7 @@ def test_block_shapes_are_read_from_the_tuners_json_and_checked() -> None:
         ({"qkv": [32, 256, 8]}, "four positive integers"),
         ({"qkv": [32, 256, 0, 4]}, "four positive integers"),
         ({"qkv": [32.0, 256, 8, 4]}, "four positive integers"),
+        ({"qkv": [32, 256, True, 4]}, "four positive integers"),
         ({"gate_up": [48, 256, 8, 4]}, "powers of two"),
         ({"head": [8, 256, 8, 4]}, "powers of two"),
     ):
