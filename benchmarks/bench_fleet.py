@@ -118,6 +118,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def model_key(family: str, size: str | None) -> str:
+    """A benchmarked model's name, as the tuner's JSON (gpu_tune_gemv_many.py SHAPES) names it: qwen2.5-7b."""
+    return f"{family}-{size or 'given'}"
+
+
 def read_many_configs(path: Path, parser: argparse.ArgumentParser) -> dict[str, Any]:
     """{model: gemv.ManyConfigs} from the tuner's JSON (its "configs", or such a mapping alone)."""
     from qwen_gui_agent.agent.backends.local.fastpath.gemv import ManyConfigs
@@ -502,14 +507,14 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     sizes = [None] if args.weights else args.sizes.split(",")
-    untuned = [key for key in (f"{args.family}-{size or 'given'}" for size in sizes) if key not in args.tuned]
+    untuned = [key for key in (model_key(args.family, size) for size in sizes) if key not in args.tuned]
     if "tuned" in args.products and untuned:
         print(f"{args.many_configs}: no block shapes for {', '.join(untuned)}; tune them first", file=sys.stderr)
         return 2
     results = []
     for size in sizes:
         model, processor, frame = load(args, size, tokenizer)
-        key = f"{args.family}-{size or 'given'}"
+        key = model_key(args.family, size)
         name = key + ("/ui-tars5" if args.prompt == "uitars5" else "")
         results.append(bench_model(name, model, processor, args, ceilings, frame, args.tuned.get(key)))
         print(table(results[-1:]), flush=True)

@@ -30,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.bench_fleet import conversations, read_many_configs
+from benchmarks.bench_fleet import conversations, model_key, read_many_configs
 from benchmarks.gpu_models import FAMILIES, PATCH, find_tiktoken, qwen_processor, qwen_tokenizer, random_model
 from benchmarks.gpu_profile_fleet import kernel_table
 
@@ -76,9 +76,10 @@ def main() -> int:
     factor = 2 * PATCH[args.family]
     size = args.size or ("8b" if args.family == "qwen3" else "7b")
     max_pixels = 1280 * factor * factor
-    tuned = read_many_configs(args.many_configs, parser).get(f"{args.family}-{size}") if args.many_configs else None
+    key = model_key(args.family, size)
+    tuned = read_many_configs(args.many_configs, parser).get(key) if args.many_configs else None
     if args.many_configs and tuned is None:
-        parser.error(f"{args.many_configs}: no block shapes for {args.family}-{size}")
+        parser.error(f"{args.many_configs}: no block shapes for {key}")
 
     tiktoken = find_tiktoken(args.tiktoken)
     if tiktoken is None:
@@ -116,7 +117,7 @@ def main() -> int:
     )
     numbers: dict[str, Any] = {
         "device": torch.cuda.get_device_name(),
-        "model": f"{args.family}-{size}",
+        "model": key,
         "rows": args.rows,
         "many_row_products": fused.runner.text.many_products,
         "prompt_tokens": [int(p["input_ids"].shape[1]) for p in prepared],

@@ -67,9 +67,13 @@ def main() -> int:
     return 0
 
 
-def cycling(calls: list[Callable[[], Any]]) -> Callable[[], Any]:
-    """One callable that runs ``calls`` in turn, one per call (a graph captured over it reads every copy)."""
-    turn = itertools.cycle(calls)
+def over_copies(
+    product: Callable[..., Any], weight_sets: list[tuple[Any, ...]], *first: Any, config: Any = None
+) -> Callable[[], Any]:
+    """One callable that runs ``product(*first, *weights[, config])`` on each weight copy in turn, one copy per
+    call, so that a graph captured over it reads every copy."""
+    extra = () if config is None else (config,)
+    turn = itertools.cycle([functools.partial(product, *first, *weights, *extra) for weights in weight_sets])
     return lambda: next(turn)()
 
 
@@ -105,52 +109,37 @@ def tune(model: str, shape: tuple[int, int, int, int, int, bool], rows: int, ban
 
     x = torch.randn(rows, 1, hidden, generator=generator, device="cuda").to(torch.bfloat16)
     qkv_size = 2 * hidden * (q_rows + 2 * kv_rows)
+    # Per product: the weight copies (each the arguments after x), the fused kernel at a shape, cuBLAS's
+    # products for the same work, the bytes of one copy, the shape gemv.py uses now.
     attns = [
-        SimpleNamespace(q_proj=projection(q_rows), k_proj=projection(kv_rows), v_proj=projection(kv_rows))
+        (SimpleNamespace(q_proj=projection(q_rows), k_proj=projection(kv_rows), v_proj=projection(kv_rows)),)
         for _ in range(copies(qkv_size))
     ]
     mlp_size = 2 * 2 * hidden * inner
     mlps = [(weight(inner, hidden), weight(inner, hidden)) for _ in range(copies(mlp_size))]
     head_size = 2 * hidden * vocab
-    heads = [weight(vocab, hidden) for _ in range(copies(head_size))]
-    cases: dict[str, tuple[Callable[[Any], Callable[[], Any]], Callable[[], Any], int, Any]] = {
-        "qkv": (
-            lambda config: cycling([functools.partial(fast_gemv.qkv_many, x, attn, config) for attn in attns]),
-            cycling(
-                [
-                    functools.partial(
-                        lambda a: [F.linear(x, p.weight, p.bias) for p in (a.q_proj, a.k_proj, a.v_proj)], a
-                    )
-                    for a in attns
-                ]
-            ),
-            qkv_size,
-            defaults.qkv,
-        ),
-        "gate_up": (
-            lambda config: cycling([functools.partial(fast_gemv.gate_up_silu_many, x, g, u, config) for g, u in mlps]),
-            cycling(
-                [
-                    functools.partial(lambda g, u: fast_kernels.silu_mul(F.linear(x, g), F.linear(x, u)), g, u)
-                    for g, u in mlps
-                ]
-            ),
-            mlp_size,
-            defaults.gate_up,
-        ),
-        "head": (
-            lambda config: cycling([functools.partial(fast_gemv.head_logits_many, x, w, config) for w in heads]),
-            cycling([functools.partial(lambda w: F.linear(x, w).float(), w) for w in heads]),
-            head_size,
-            defaults.head,
-        ),
+    heads = [(weight(vocab, hidden),) for _ in range(copies(head_size))]
+
+    def qkv_cublas(attn: Any) -> list[torch.Tensor]:
+        return [F.linear(x, p.weight, p.bias) for p in (attn.q_proj, attn.k_proj, attn.v_proj)]
+
+    def gate_up_cublas(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
+        return fast_kernels.silu_mul(F.linear(x, gate), F.linear(x, up))
+
+    def head_cublas(head: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, head).float()
+
+    cases: dict[str, tuple[list[tuple[Any, ...]], Callable[..., Any], Callable[..., Any], int, Any]] = {
+        "qkv": (attns, fast_gemv.qkv_many, qkv_cublas, qkv_size, defaults.qkv),
+        "gate_up": (mlps, fast_gemv.gate_up_silu_many, gate_up_cublas, mlp_size, defaults.gate_up),
+        "head": (heads, fast_gemv.head_logits_many, head_cublas, head_size, defaults.head),
     }
     found: dict[str, Any] = {}
-    for product, (fused, cublas, size, now) in cases.items():
+    for product, (weight_sets, kernel, cublas_product, size, now) in cases.items():
         floor = size / bandwidth * 1e6
-        base = graph_us(cublas)
-        results = sorted((timed(fused(config)), config) for config in GRID)
-        current = timed(fused(now))
+        base = graph_us(over_copies(cublas_product, weight_sets))
+        results = sorted((timed(over_copies(kernel, weight_sets, x, config=config)), config) for config in GRID)
+        current = timed(over_copies(kernel, weight_sets, x, config=now))
         best_us, best = min((current, now), results[0])  # the current shape stays unless another is faster
         print(
             f"{model} {product}: weights once {floor:.1f} us, cuBLAS {base:.1f} us, now {now} {current:.1f} us",
