@@ -13,7 +13,8 @@
 # Each job runs `benchmarks/flywheel.py --stages train --torch-device cuda` in its own folder
 # (REPEATS: --typing-repeats; SEED: --training-seed; READSTEPS > 0: the reading stage first, --stages
 # read,train with --reading-steps and --reading-learning-rate READLR) and comes back as $OUT/NAME.tgz with the trained
-# model, flywheel.json, the train command, its log and ms-swift's logging.jsonl; then, here, unpack it
+# model, flywheel.json, the train command, its log and ms-swift's logging.jsonl (and, after a reading stage, its
+# model's reading measure: reading-stage.txt); then, here, unpack it
 # into a copy of W (model-trained/) and run --stages reference,eval,table.
 # DEVICE=cpu OUT=folder runs the same jobs on this machine's CPU (a check of the script at a few steps).
 # WORKERS (default 3): ms-swift's data loader processes per job. The model is tiny, so a step's time is
@@ -26,6 +27,7 @@ WORKERS=${WORKERS:-3}
 if ls $KIT/whl/*.whl >/dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site $KIT/whl/*.whl || exit 1
 fi
+REPO=$PWD
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
 [ "$DEVICE" = cuda ] && nvidia-smi -L; nproc
 python3 -c "import torch, transformers, swift; print(torch.__version__, transformers.__version__, torch.cuda.is_available())" || exit 1
@@ -48,7 +50,11 @@ for job in "$@"; do
   IFS=: read name _ <<< "$job"
   ( cd /tmp/fw-$name || exit
     for f in logs/*.log; do [ -f "$f" ] && cp "$f" "$(basename "$f")"; done
-    tar cf - flywheel.json *-command.json *.log sft*/v*/logging.jsonl model-trained 2>/dev/null \
+    # Whether the reading stage's model reads the asked word yet (the trained model's measure comes with the table).
+    if [ -f model-reading/config.json ]; then
+      python3 $REPO/benchmarks/flywheel_reading.py --model model-reading --data data > reading-stage.txt 2>&1
+    fi
+    tar cf - flywheel.json *-command.json *.log reading-stage.txt sft*/v*/logging.jsonl model-trained 2>/dev/null \
       | gzip -1 > $OUT/$name.tgz ) &
 done
 wait
