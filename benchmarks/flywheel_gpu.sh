@@ -7,8 +7,12 @@
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 ... -d $KIT/whl NAME==VERSION
 #     (docs/finetune.md, "Resuming, a GPU, the kept model", lists the wheels the machine lacks: with
 #     modelscope_hub 0.5.1 that includes cryptography (its absence failed a call) and what it declares: cffi, pycparser)
-#   tar cf - -C W data model-init | xz -9 -T2 > $KIT/data.txz   (W: a flywheel folder after --stages export,build)
-# On the device (carry $KIT/whl and $KIT/data.txz):
+#   tar --sort=name -cf - -C W data model-init | xz -9 -T2 > $KIT/data.txz   (W: a flywheel folder after --stages export,build)
+#   The wheels and the data together outgrow the device's 64 MiB a call; unpacked and packed with xz, the wheels
+#   take 10 MB instead of 17 (a wheel unpacked is what pip --target installs; none of these puts modules in .data):
+#   S=$(mktemp -d); for w in $KIT/whl/*.whl; do unzip -q -o $w -d $S; done
+#   tar --sort=name -cf - -C $S . | xz -9e -T2 > $KIT/site.txz
+# On the device (carry $KIT/site.txz, or $KIT/whl, and $KIT/data.txz):
 #   bash benchmarks/flywheel_gpu.sh SECONDS NAME:STEPS:BATCH:LR:REPEATS:SEED[:READSTEPS:READLR] ...
 # Each job runs `benchmarks/flywheel.py --stages train --torch-device cuda` in its own folder
 # (REPEATS: --typing-repeats; SEED: --training-seed; READSTEPS > 0: the reading stage first, --stages
@@ -24,7 +28,10 @@ set -u
 KIT=${KIT:-.gpu_flywheel}
 DEVICE=${DEVICE:-cuda}
 WORKERS=${WORKERS:-3}
-if ls $KIT/whl/*.whl >/dev/null 2>&1; then
+# site.txz (the wheels unpacked, as pip --target would lay them out) is the smaller form of the same packages.
+if [ -f $KIT/site.txz ]; then
+  mkdir -p /tmp/site && tar xJf $KIT/site.txz -C /tmp/site || exit 1
+elif ls $KIT/whl/*.whl >/dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site $KIT/whl/*.whl || exit 1
 fi
 REPO=$PWD
