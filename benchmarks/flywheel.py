@@ -211,7 +211,8 @@ def _build(settings: Settings) -> None:
     from tests.support.small_qwen import SIZES, corpus_of_rows, save_small_qwen
 
     corpus = [text for path in data_files(settings.out) for text in corpus_of_rows(path)]
-    save_small_qwen(settings.out / "model-init", corpus, replace(SIZES[settings.model_size], merges=settings.merges))
+    spec = replace(SIZES[settings.model_size], merges=settings.merges, seed=settings.init_seed)
+    save_small_qwen(settings.out / "model-init", corpus, spec)
 
 
 def _reference(settings: Settings, dialect: str, tasks: Sequence[str]) -> None:

@@ -56,6 +56,7 @@ class Settings:
     typing_repeats: int  # the main training sees the rows that type the asked word this many more times
     kind_repeats: dict[str, int]  # the main training sees the rows whose answer is this kind this many more times
     training_seed: int
+    init_seed: int  # the build's random initial weights (the vocabulary does not depend on it)
     torch_device: str
     parallel: int
     keep_model: Path | None
@@ -165,6 +166,13 @@ def parse_settings(argv: Sequence[str] | None, description: str) -> Settings:
         default=42,
         help="swift sft's seed (the rows' order): the same rows and seed train the same model on one machine",
     )
+    parser.add_argument(
+        "--init-seed",
+        type=int,
+        default=0,
+        help="the build stage's seed for the random initial weights (--training-seed orders the rows, from the same "
+        "weights); a new seed needs a new build (delete model-init/)",
+    )
     parser.add_argument("--torch-device", default="cpu", help="where swift sft and the eval run (cpu, cuda)")
     parser.add_argument("--parallel", type=int, default=2, help="episodes at once when recording and in the eval")
     parser.add_argument("--keep-model", type=Path, default=None, help="copy the trained model here (bf16)")
@@ -226,6 +234,7 @@ def parse_settings(argv: Sequence[str] | None, description: str) -> Settings:
         typing_repeats=args.typing_repeats,
         kind_repeats=kind_repeats,
         training_seed=args.training_seed,
+        init_seed=args.init_seed,
         torch_device=args.torch_device,
         parallel=args.parallel,
         keep_model=args.keep_model,

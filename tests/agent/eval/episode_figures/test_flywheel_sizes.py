@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,3 +40,28 @@ def test_medium_is_about_five_times_small_split_between_seeing_and_choosing() ->
     (small, _), (medium, medium_vision) = counts["small"], counts["medium"]
     assert 4 < medium / small < 7, counts  # the docs say 2.3 M and 12.2 M with the flywheel's vocabulary
     assert 0.35 < medium_vision / medium < 0.65, counts
+
+
+def test_the_init_seed_changes_the_initial_weights_and_not_the_vocabulary(tmp_path: Path) -> None:
+    """--init-seed reaches the build stage: another seed, other weights over the same tokenizer; the same seed, the same."""
+    from safetensors.torch import load_file
+
+    from benchmarks.flywheel import main as flywheel
+
+    rows = [
+        {"messages": [{"role": "user", "content": text}, {"role": "assistant", "content": "ok"}]} for text in CORPUS
+    ]
+    built = {}
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        data = tmp_path / name / "data"
+        data.mkdir(parents=True)
+        (data / "train.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+        (data / "manifest.json").write_text(json.dumps({"data": "train.jsonl"}))
+        assert flywheel(["--out", str(tmp_path / name), "--stages", "build", "--init-seed", str(seed)]) == 0
+        model = tmp_path / name / "model-init"
+        built[name] = ((model / "tokenizer.json").read_text(), load_file(model / "model.safetensors"))
+    assert built["a"][0] == built["b"][0] == built["c"][0]
+    same, other = built["a"][1], built["c"][1]
+    assert all(torch.equal(same[key], built["b"][1][key]) for key in same)
+    assert not all(torch.equal(same[key], other[key]) for key in same)
+    assert json.loads((tmp_path / "c" / "flywheel.json").read_text())["settings"]["init_seed"] == 1
