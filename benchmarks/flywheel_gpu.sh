@@ -13,10 +13,11 @@
 #   S=$(mktemp -d); for w in $KIT/whl/*.whl; do unzip -q -o $w -d $S; done
 #   tar --sort=name -cf - -C $S . | xz -9e -T2 > $KIT/site.txz
 # On the device (carry $KIT/site.txz, or $KIT/whl, and $KIT/data.txz):
-#   bash benchmarks/flywheel_gpu.sh SECONDS NAME:STEPS:BATCH:LR:REPEATS:SEED[:READSTEPS:READLR] ...
+#   bash benchmarks/flywheel_gpu.sh SECONDS NAME:STEPS:BATCH:LR:REPEATS:SEED[:READSTEPS:READLR[:INIT]] ...
 # Each job runs `benchmarks/flywheel.py --stages train --torch-device cuda` in its own folder
 # (REPEATS: --typing-repeats; SEED: --training-seed; READSTEPS > 0: the reading stage first, --stages
-# read,train with --reading-steps and --reading-learning-rate READLR) and comes back as $OUT/NAME.tgz with the trained
+# read,train with --reading-steps and --reading-learning-rate READLR; INIT > 0: --init-seed INIT, the initial
+# weights built on the device, READSTEPS 0 for none) and comes back as $OUT/NAME.tgz with the trained
 # model, flywheel.json, the train command, its log and ms-swift's logging.jsonl (and, after a reading stage, its
 # model's reading measure: reading-stage.txt); then, here, unpack it
 # into a copy of W (model-trained/) and run --stages reference,eval,table.
@@ -42,13 +43,17 @@ P=/tmp/pack; rm -rf $P; mkdir -p $P && tar xJf $KIT/data.txz -C $P || exit 1
 limit=$1; shift
 start=$(date +%s)
 for job in "$@"; do
-  IFS=: read name steps batch lr repeats seed rsteps rlr <<< "$job"
-  W=/tmp/fw-$name; rm -rf $W; mkdir -p $W; ln -s $P/data $W/data; cp -r $P/model-init $W/model-init
+  IFS=: read name steps batch lr repeats seed rsteps rlr init <<< "$job"
+  W=/tmp/fw-$name; rm -rf $W; mkdir -p $W; ln -s $P/data $W/data
+  init=${init:-0}
   stages=train; reading=""
-  if [ "${rsteps:-0}" -gt 0 ]; then stages=read,train; reading="--reading-steps $rsteps --reading-learning-rate ${rlr:-0.003}"; fi
+  # INIT > 0: another start, the build stage run here on the kit's rows (the kit holds seed 0's weights alone:
+  # more would outgrow a call); its weights' sha256 comes back to compare with the same build on the eval's side.
+  if [ "$init" -gt 0 ]; then stages=build,$stages; else cp -r $P/model-init $W/model-init; fi
+  if [ "${rsteps:-0}" -gt 0 ]; then stages=${stages/train/read,train}; reading="--reading-steps $rsteps --reading-learning-rate ${rlr:-0.003}"; fi
   # The cores shared out among the jobs' training processes (their loaders' processes run beside them).
   ( OMP_NUM_THREADS=$(( ($(nproc) + $# - 1) / $# )) timeout "$limit" python3 benchmarks/flywheel.py --out $W \
-      --stages $stages $reading --torch-device $DEVICE --workers $WORKERS --train-steps $steps --batch $batch --learning-rate $lr --typing-repeats $repeats --training-seed $seed \
+      --stages $stages $reading --init-seed $init --torch-device $DEVICE --workers $WORKERS --train-steps $steps --batch $batch --learning-rate $lr --typing-repeats $repeats --training-seed $seed \
       > $W/$name-flywheel.log 2>&1
     echo "$name exit $? after $(( $(date +%s) - start )) s" | tee -a $OUT/exits.txt ) &
 done
@@ -61,7 +66,8 @@ for job in "$@"; do
     if [ -f model-reading/config.json ]; then
       python3 $REPO/benchmarks/flywheel_reading.py --model model-reading --data data > reading-stage.txt 2>&1
     fi
-    tar cf - flywheel.json *-command.json *.log reading-stage.txt sft*/v*/logging.jsonl model-trained 2>/dev/null \
+    [ -f model-init/model.safetensors ] && sha256sum model-init/model.safetensors > init-sha256.txt
+    tar cf - flywheel.json *-command.json *.log reading-stage.txt init-sha256.txt sft*/v*/logging.jsonl model-trained 2>/dev/null \
       | gzip -1 > $OUT/$name.tgz ) &
 done
 wait
