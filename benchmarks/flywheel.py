@@ -95,6 +95,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     stage("export", out / "data" / "manifest.json", lambda: _export(settings))
     stage("build", out / "model-init" / "config.json", lambda: _build(settings))
+    built_seed = _init_seed_built(out / "model-init")
+    if (
+        built_seed is not None
+        and built_seed != settings.init_seed
+        and {"build", "read", "train", "eval"} & set(settings.stages)
+    ):
+        # The build was skipped (its model is there): training or evaluating it under another seed would mislabel the run.
+        print(
+            f"{out / 'model-init'}: initial weights of --init-seed {built_seed}, not {settings.init_seed}; "
+            f"pass --init-seed {built_seed}, or delete the folder to build the others",
+            file=sys.stderr,
+        )
+        return 2
     if settings.reading_steps:
         stage("read", out / "model-reading" / "config.json", lambda: read_first(settings))
     stage("train", out / "model-trained" / "config.json", lambda: train(settings))
@@ -128,6 +141,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.keep_model is not None:
         _keep_model(out / "model-trained", settings.keep_model)
     return 0
+
+
+def _init_seed_built(model: Path) -> int | None:
+    """The seed the build stage gave ``model``'s random weights (None: not built here, or built before it was recorded)."""
+    facts = model / "parameters.json"
+    if not facts.is_file():
+        return None
+    seed = json.loads(facts.read_text()).get("spec", {}).get("seed")
+    return seed if isinstance(seed, int) else None
 
 
 def _finished(done: Path, episodes: int | None) -> bool:

@@ -202,6 +202,8 @@ def parse_settings(argv: Sequence[str] | None, description: str) -> Settings:
         parser.error(f"--recovery-misses takes counts from 1 to {MAX_MISSES}, like 1,2")
     if args.typing_repeats < 0:
         parser.error("--typing-repeats takes 0 or more")
+    if args.init_seed < 0:
+        parser.error("--init-seed takes 0 or more")
     kind_repeats = {}
     for item in args.repeat_kind:
         kind, _, times = item.partition("=")

@@ -65,3 +65,24 @@ def test_the_init_seed_changes_the_initial_weights_and_not_the_vocabulary(tmp_pa
     assert all(torch.equal(same[key], built["b"][1][key]) for key in same)
     assert not all(torch.equal(same[key], other[key]) for key in same)
     assert json.loads((tmp_path / "c" / "flywheel.json").read_text())["settings"]["init_seed"] == 1
+
+
+def test_a_folder_built_from_other_initial_weights_is_refused_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The build stage is skipped when model-init/ is there: training it under another --init-seed would mislabel the run."""
+    from benchmarks.flywheel import main as flywheel
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [
+        {"messages": [{"role": "user", "content": text}, {"role": "assistant", "content": "ok"}]} for text in CORPUS
+    ]
+    (data / "train.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    (data / "manifest.json").write_text(json.dumps({"data": "train.jsonl"}))
+    assert flywheel(["--out", str(tmp_path), "--stages", "build", "--init-seed", "2"]) == 0
+    assert flywheel(["--out", str(tmp_path), "--stages", "train", "--init-seed", "3"]) == 2
+    assert "--init-seed 2, not 3" in capsys.readouterr().err
+    assert not (tmp_path / "model-trained").exists()
+    # A stage that does not use the model goes on (the export is there: done before).
+    assert flywheel(["--out", str(tmp_path), "--stages", "export", "--init-seed", "3"]) == 0
