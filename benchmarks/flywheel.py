@@ -143,12 +143,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _built_facts(model: Path) -> dict[str, Any] | None:
+    """What the build stage wrote of ``model`` (parameters.json: counts and the spec); None where it wrote none."""
+    facts = model / "parameters.json"
+    return json.loads(facts.read_text()) if facts.is_file() else None
+
+
 def _init_seed_built(model: Path) -> int | None:
     """The seed the build stage gave ``model``'s random weights (None: not built here, or built before it was recorded)."""
-    facts = model / "parameters.json"
-    if not facts.is_file():
-        return None
-    seed = json.loads(facts.read_text()).get("spec", {}).get("seed")
+    seed = (_built_facts(model) or {}).get("spec", {}).get("seed")
     return seed if isinstance(seed, int) else None
 
 
@@ -299,17 +302,12 @@ def _figures(settings: Settings) -> dict[str, Any]:
 def _data_facts(out: Path) -> dict[str, Any]:
     manifest = json.loads((out / "data" / "manifest.json").read_text())
     config = json.loads((out / "model-init" / "config.json").read_text())
-    parameters = (
-        json.loads((out / "model-init" / "parameters.json").read_text())
-        if (out / "model-init" / "parameters.json").is_file()
-        else None
-    )
     return {
         "rows": manifest["rows"],
         "runs": len(manifest["runs"]),
         "dialects": manifest["dialects"],
         "vocab_size": config.get("text_config", config).get("vocab_size"),
-        "parameters": parameters,
+        "parameters": _built_facts(out / "model-init"),
     }
 
 

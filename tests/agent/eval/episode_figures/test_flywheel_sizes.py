@@ -42,22 +42,28 @@ def test_medium_is_about_five_times_small_split_between_seeing_and_choosing() ->
     assert 0.35 < medium_vision / medium < 0.65, counts
 
 
+def _exported(out: Path) -> Path:
+    """``out`` with a data folder as the export leaves it (rows of CORPUS, a manifest naming them)."""
+    data = out / "data"
+    data.mkdir(parents=True)
+    rows = [
+        {"messages": [{"role": "user", "content": text}, {"role": "assistant", "content": "ok"}]} for text in CORPUS
+    ]
+    (data / "train.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    (data / "manifest.json").write_text(json.dumps({"data": "train.jsonl"}))
+    return out
+
+
 def test_the_init_seed_changes_the_initial_weights_and_not_the_vocabulary(tmp_path: Path) -> None:
     """--init-seed reaches the build stage: another seed, other weights over the same tokenizer; the same seed, the same."""
     from safetensors.torch import load_file
 
     from benchmarks.flywheel import main as flywheel
 
-    rows = [
-        {"messages": [{"role": "user", "content": text}, {"role": "assistant", "content": "ok"}]} for text in CORPUS
-    ]
     built = {}
     for name, seed in (("a", 0), ("b", 0), ("c", 1)):
-        data = tmp_path / name / "data"
-        data.mkdir(parents=True)
-        (data / "train.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
-        (data / "manifest.json").write_text(json.dumps({"data": "train.jsonl"}))
-        assert flywheel(["--out", str(tmp_path / name), "--stages", "build", "--init-seed", str(seed)]) == 0
+        out = _exported(tmp_path / name)
+        assert flywheel(["--out", str(out), "--stages", "build", "--init-seed", str(seed)]) == 0
         model = tmp_path / name / "model-init"
         built[name] = ((model / "tokenizer.json").read_text(), load_file(model / "model.safetensors"))
     assert built["a"][0] == built["b"][0] == built["c"][0]
@@ -73,16 +79,10 @@ def test_a_folder_built_from_other_initial_weights_is_refused_before_training(
     """The build stage is skipped when model-init/ is there: training it under another --init-seed would mislabel the run."""
     from benchmarks.flywheel import main as flywheel
 
-    data = tmp_path / "data"
-    data.mkdir()
-    rows = [
-        {"messages": [{"role": "user", "content": text}, {"role": "assistant", "content": "ok"}]} for text in CORPUS
-    ]
-    (data / "train.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
-    (data / "manifest.json").write_text(json.dumps({"data": "train.jsonl"}))
-    assert flywheel(["--out", str(tmp_path), "--stages", "build", "--init-seed", "2"]) == 0
-    assert flywheel(["--out", str(tmp_path), "--stages", "train", "--init-seed", "3"]) == 2
+    out = _exported(tmp_path / "work")
+    assert flywheel(["--out", str(out), "--stages", "build", "--init-seed", "2"]) == 0
+    assert flywheel(["--out", str(out), "--stages", "train", "--init-seed", "3"]) == 2
     assert "--init-seed 2, not 3" in capsys.readouterr().err
-    assert not (tmp_path / "model-trained").exists()
+    assert not (out / "model-trained").exists()
     # A stage that does not use the model goes on (the export is there: done before).
-    assert flywheel(["--out", str(tmp_path), "--stages", "export", "--init-seed", "3"]) == 0
+    assert flywheel(["--out", str(out), "--stages", "export", "--init-seed", "3"]) == 0
