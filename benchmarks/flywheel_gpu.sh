@@ -21,7 +21,13 @@
 # model, flywheel.json, the train command, its log and ms-swift's logging.jsonl (and, after a reading stage, its
 # model's reading measure: reading-stage.txt); then, here, unpack it
 # into a copy of W (model-trained/) and run --stages reference,eval,table.
+# Time a call: on an H100 with three jobs at once, 0.083 s a reading step and 0.076 s a main step, plus ~35 s
+# a stage to load and encode and 15 s for a build (2026-12-07): 2,000 + 4,000 steps came to ~575 s, past a
+# 560-s limit, and lost the finished training as it was being copied. A job its limit stops sends back its last
+# checkpoint (sft/v*/checkpoint-N, every 500 steps) instead of model-trained/.
 # DEVICE=cpu OUT=folder runs the same jobs on this machine's CPU (a check of the script at a few steps).
+# READING_MEASURE=0 skips the reading stage's measure on the device (~100 s of a call's CPU after the trainings);
+# the trained model's reading is measured here with the table either way.
 # WORKERS (default 3): ms-swift's data loader processes per job. The model is tiny, so a step's time is
 # the host's: with none (rows decoded and encoded in the training process, four jobs at 16 threads each on
 # 16 cores) a step took 3 s on an H100 instead of 0.1 s.
@@ -63,11 +69,18 @@ for job in "$@"; do
   ( cd /tmp/fw-$name || exit
     for f in logs/*.log; do [ -f "$f" ] && cp "$f" "$(basename "$f")"; done
     # Whether the reading stage's model reads the asked word yet (the trained model's measure comes with the table).
-    if [ -f model-reading/config.json ]; then
+    if [ "${READING_MEASURE:-1}" != 0 ] && [ -f model-reading/config.json ]; then
       python3 $REPO/benchmarks/flywheel_reading.py --model model-reading --data data > reading-stage.txt 2>&1
     fi
     [ -f model-init/model.safetensors ] && sha256sum model-init/model.safetensors > init-sha256.txt
-    tar cf - flywheel.json *-command.json *.log reading-stage.txt init-sha256.txt sft*/v*/logging.jsonl model-trained 2>/dev/null \
+    # A job its limit stopped (exit 124) has no model-trained/, but ms-swift saved a checkpoint every 500 steps
+    # (--save_steps): its last one comes back instead, under its own step's name, not as the finished model.
+    last=""
+    if [ ! -f model-trained/config.json ]; then
+      last=$(ls -d sft/v*/checkpoint-* 2>/dev/null | awk -F'checkpoint-' '{print $NF, $0}' | sort -n | tail -1 | cut -d' ' -f2)
+      [ -n "$last" ] && echo "$name: no model-trained; its last checkpoint is $last" | tee -a $OUT/exits.txt
+    fi
+    tar cf - flywheel.json *-command.json *.log reading-stage.txt init-sha256.txt sft*/v*/logging.jsonl model-trained $last 2>/dev/null \
       | gzip -1 > $OUT/$name.tgz ) &
 done
 wait
