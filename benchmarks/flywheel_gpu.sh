@@ -23,8 +23,9 @@
 # into a copy of W (model-trained/) and run --stages reference,eval,table.
 # Time a call: on an H100 with three jobs at once, 0.083 s a reading step and 0.076 s a main step, plus ~35 s
 # a stage to load and encode and 15 s for a build (2026-12-07): 2,000 + 4,000 steps came to ~575 s, past a
-# 560-s limit, and lost the finished training as it was being copied. A job its limit stops sends back its last
-# checkpoint (sft/v*/checkpoint-N, every 500 steps) instead of model-trained/.
+# 560-s limit, and lost the finished training as it was being copied (it saved its only checkpoint at the end).
+# Jobs now save one every SAVE_EVERY steps (default 500), and a job its limit stops sends back its last
+# checkpoint (sft/v*/checkpoint-N) instead of model-trained/.
 # DEVICE=cpu OUT=folder runs the same jobs on this machine's CPU (a check of the script at a few steps).
 # READING_MEASURE=0 skips the reading stage's measure on the device (~100 s of a call's CPU after the trainings);
 # the trained model's reading is measured here with the table either way.
@@ -35,6 +36,7 @@ set -u
 KIT=${KIT:-.gpu_flywheel}
 DEVICE=${DEVICE:-cuda}
 WORKERS=${WORKERS:-3}
+SAVE_EVERY=${SAVE_EVERY:-500}
 # site.txz (the wheels unpacked, as pip --target would lay them out) is the smaller form of the same packages.
 if [ -f $KIT/site.txz ]; then
   mkdir -p /tmp/site && tar xJf $KIT/site.txz -C /tmp/site || exit 1
@@ -59,7 +61,7 @@ for job in "$@"; do
   if [ "${rsteps:-0}" -gt 0 ]; then stages=${stages/train/read,train}; reading="--reading-steps $rsteps --reading-learning-rate ${rlr:-0.003}"; fi
   # The cores shared out among the jobs' training processes (their loaders' processes run beside them).
   ( OMP_NUM_THREADS=$(( ($(nproc) + $# - 1) / $# )) timeout "$limit" python3 benchmarks/flywheel.py --out $W \
-      --stages $stages $reading --init-seed $init --torch-device $DEVICE --workers $WORKERS --train-steps $steps --batch $batch --learning-rate $lr --typing-repeats $repeats --training-seed $seed \
+      --stages $stages $reading --init-seed $init --torch-device $DEVICE --workers $WORKERS --save-every $SAVE_EVERY --train-steps $steps --batch $batch --learning-rate $lr --typing-repeats $repeats --training-seed $seed \
       > $W/$name-flywheel.log 2>&1
     echo "$name exit $? after $(( $(date +%s) - start )) s" | tee -a $OUT/exits.txt ) &
 done
@@ -73,8 +75,8 @@ for job in "$@"; do
       python3 $REPO/benchmarks/flywheel_reading.py --model model-reading --data data > reading-stage.txt 2>&1
     fi
     [ -f model-init/model.safetensors ] && sha256sum model-init/model.safetensors > init-sha256.txt
-    # A job its limit stopped (exit 124) has no model-trained/, but ms-swift saved a checkpoint every 500 steps
-    # (--save_steps): its last one comes back instead, under its own step's name, not as the finished model.
+    # A job its limit stopped (exit 124) has no model-trained/, but ms-swift saved a checkpoint every SAVE_EVERY
+    # steps: its last one comes back instead, under its own step's name, not as the finished model.
     last=""
     if [ ! -f model-trained/config.json ]; then
       last=$(ls -d sft/v*/checkpoint-* 2>/dev/null | awk -F'checkpoint-' '{print $NF, $0}' | sort -n | tail -1 | cut -d' ' -f2)
