@@ -24,7 +24,7 @@
 # Time a call: on an H100 with three jobs at once (2026-12-07), a build 13-17 s, a reading stage 0.083 s a step
 # and ~40 s to start, a main stage 0.076 s a step and ~65 s to start and exit: 2,000 + 4,000 steps came to
 # ~595 s a job, and the 560-s limit stopped all three after their training's end, before the model was copied
-# out (it saved its only checkpoint at the end); 1,000 + 4,000 steps take ~510 s.
+# out (it saved its only checkpoint at the end, which is what model-trained/ copies); 1,000 + 4,000 steps take ~510 s.
 # Jobs now save one every SAVE_EVERY steps (default 500), and a job its limit stops sends back its last
 # checkpoint (sft/v*/checkpoint-N) instead of model-trained/.
 # DEVICE=cpu OUT=folder runs the same jobs on this machine's CPU (a check of the script at a few steps).
