@@ -9,10 +9,12 @@ must keep the miss as the history of the later rows, never as an answer.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+from qwen_gui_agent.agent.runtime.repetition import NEAR_PIXELS
 from tests.agent.eval.miniwob.test_miniwob_e2e import miniwob, needs_the_browser, results
 from tests.support.cli import run_agent
 
@@ -88,3 +90,23 @@ def _points_of(action_arguments: str) -> list[str]:
     numbers = re.findall(r"-?\d+", action_arguments)[:2]
     x, y = numbers
     return [f"[{x}, {y}]", f"({x},{y})", f"{x}, {y}"]
+
+
+def test_three_misses_land_apart_so_the_loop_guard_lets_the_recovery_run(tmp_path: Path) -> None:
+    # enter-text's seed 70012 drew three blank points within a few frame units of each other in the
+    # 112x140 frame; the loop guard took them for one click repeated and ended the episode as stuck.
+    out = tmp_path / "demos"
+    code, log = miniwob(
+        "enter-text", "--episodes", "1", "--seed", "70012", "--policy", "reference", "--misses", "3",
+        "--zoom", "1", "--max-pixels", "18816", "--dialect", "uitars", "--out", out,
+    )  # fmt: skip
+    assert code == 0, log
+    (episode,) = results(out)["episodes"]
+    assert episode["success"], episode["message"]
+    steps = steps_of(out / episode["run_dir"])
+    misses = [step["actions"][0] for step in steps if step["serving"].get("deliberate_miss")]
+    assert len(misses) == 3
+    points = [tuple(map(int, re.findall(r"-?\d+", miss)[:2])) for miss in misses]
+    for i, (x, y) in enumerate(points):
+        for u, v in points[:i]:
+            assert max(abs(x - u), abs(y - v)) > NEAR_PIXELS, points

@@ -13,6 +13,7 @@ miss and the recovery. The missed step's record says so (``serving.deliberate_mi
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import replace
 
 from .moves import CssPoint, Move, PolicyGaveUp
@@ -25,6 +26,13 @@ _INSET_CSS_PX = 3  # away from the area's edges, so the point is on screen whate
 # 112x140 frame), and a miss that lands on the button beside it ends the episode (seen: enter-text's
 # Submit, 2 of 700 episodes, before this margin).
 _MARGIN_CSS_PX = 4
+# Between one miss and the episode's earlier ones. The agent's loop guard (runtime/repetition.py) takes
+# clicks a few frame units apart on an unchanged screen for one action repeated, and ends the episode as
+# stuck at the third: seen once in 100 three-miss enter-text episodes, whose blank strip is narrow. 16
+# CSS px is more than its 6 units wherever a frame unit is at most 2.6 CSS px (1.4 at zoom 1 in a
+# 112x140 frame).
+_APART_CSS_PX = 16
+_DRAWS = 20  # a page whose blank spots all lie near the earlier misses keeps the last draw
 
 # Blank: the area's own background, or a plain element inside it that is not (inside) a control. A click
 # on a label focuses its field, so labels count as controls.
@@ -62,17 +70,27 @@ def blank_points(page: Page) -> list[CssPoint]:
     return [(float(x), float(y)) for x, y in found if page.shows((float(x), float(y)))]
 
 
-def missed(move: Move, page: Page, rng: random.Random) -> Move:
-    """``move`` aimed at blank page instead (a drag from one blank point to another); PolicyGaveUp when the
-    page has no blank spot."""
+def missed(move: Move, page: Page, rng: random.Random, earlier: Sequence[CssPoint] = ()) -> Move:
+    """``move`` aimed at blank page instead (a drag from one blank point to another), away from the
+    ``earlier`` misses' points where the page allows; PolicyGaveUp when the page has no blank spot."""
     if move.kind not in POINTING_KINDS:
         raise ValueError(f"a {move.kind} move has no point to miss with")
     blanks = blank_points(page)
     if not blanks:
         raise PolicyGaveUp("the task area has no blank spot to miss on")
-    start = rng.choice(blanks)
+    start = _away_from(earlier, blanks, rng)
     end = rng.choice(blanks) if move.kind == "drag" else None
     return replace(move, point=start, end=end)
+
+
+def _away_from(earlier: Sequence[CssPoint], blanks: Sequence[CssPoint], rng: random.Random) -> CssPoint:
+    """A blank point drawn again while it lies near an earlier miss. Drawing again, rather than drawing from
+    the far points alone, keeps every miss that was far enough already where the same seed put it before."""
+    for _ in range(_DRAWS):
+        point = rng.choice(blanks)
+        if all(max(abs(point[0] - x), abs(point[1] - y)) > _APART_CSS_PX for x, y in earlier):
+            break
+    return point
 
 
 class Misses:
@@ -81,6 +99,7 @@ class Misses:
     def __init__(self, count: int, seed: int) -> None:
         self.left = count
         self._rng = random.Random(seed)
+        self._points: list[CssPoint] = []  # where this episode's misses went
 
     def due(self, move: Move) -> bool:
         """Whether ``move`` is to miss: misses are left and it points somewhere."""
@@ -89,4 +108,7 @@ class Misses:
     def apply(self, move: Move, page: Page) -> Move:
         """``move`` missed (call it for a move that is ``due``); one miss fewer left."""
         self.left -= 1
-        return missed(move, page, self._rng)
+        move = missed(move, page, self._rng, self._points)
+        if move.point is not None:
+            self._points.append(move.point)
+        return move
