@@ -30,6 +30,7 @@
 # DEVICE=cpu OUT=folder runs the same jobs on this machine's CPU (a check of the script at a few steps).
 # READING_MEASURE=0 skips the reading stage's measure on the device (~100 s of a call's CPU after the trainings);
 # the trained model's reading is measured here with the table either way.
+# FLAGS: more of flywheel.py's training options, the same for every job (e.g. FLAGS="--repeat-kind scroll=4").
 # WORKERS (default 3): ms-swift's data loader processes per job. The model is tiny, so a step's time is
 # the host's: with none (rows decoded and encoded in the training process, four jobs at 16 threads each on
 # 16 cores) a step took 3 s on an H100 instead of 0.1 s.
@@ -38,6 +39,7 @@ KIT=${KIT:-.gpu_flywheel}
 DEVICE=${DEVICE:-cuda}
 WORKERS=${WORKERS:-3}
 SAVE_EVERY=${SAVE_EVERY:-500}
+FLAGS=${FLAGS:-}
 # site.txz (the wheels unpacked, as pip --target would lay them out) is the smaller form of the same packages.
 if [ -f $KIT/site.txz ]; then
   mkdir -p /tmp/site && tar xJf $KIT/site.txz -C /tmp/site || exit 1
@@ -62,7 +64,7 @@ for job in "$@"; do
   if [ "${rsteps:-0}" -gt 0 ]; then stages=${stages/train/read,train}; reading="--reading-steps $rsteps --reading-learning-rate ${rlr:-0.003}"; fi
   # The cores shared out among the jobs' training processes (their loaders' processes run beside them).
   ( OMP_NUM_THREADS=$(( ($(nproc) + $# - 1) / $# )) timeout "$limit" python3 benchmarks/flywheel.py --out $W \
-      --stages $stages $reading --init-seed $init --torch-device $DEVICE --workers $WORKERS --save-every $SAVE_EVERY --train-steps $steps --batch $batch --learning-rate $lr --typing-repeats $repeats --training-seed $seed \
+      --stages $stages $reading --init-seed $init --torch-device $DEVICE --workers $WORKERS --save-every $SAVE_EVERY --train-steps $steps --batch $batch --learning-rate $lr --typing-repeats $repeats --training-seed $seed $FLAGS \
       > $W/$name-flywheel.log 2>&1
     echo "$name exit $? after $(( $(date +%s) - start )) s" | tee -a $OUT/exits.txt ) &
 done
