@@ -86,8 +86,8 @@ def missed(move: Move, page: Page, rng: random.Random, earlier: Sequence[CssPoin
 
 def _away_from(earlier: Sequence[CssPoint], blanks: Sequence[CssPoint], rng: random.Random) -> CssPoint:
     """A blank point, drawn again while it would be the third near miss in a row. Only then: every other
-    miss stays where the same seed put it before this rule (14 of the flywheel data set's 1,000 two- and
-    three-miss episodes had such a third miss)."""
+    miss stays where the same seed put it before this rule (by their recorded points, 14 of the flywheel
+    data set's 1,000 two- and three-miss episodes had such a third miss)."""
     for _ in range(_DRAWS):
         point = rng.choice(blanks)
         if len(earlier) < 2 or not (_near(point, earlier[-1]) and _near(earlier[-1], earlier[-2])):
